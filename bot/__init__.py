@@ -1,0 +1,1 @@
+"""Bitrix24 leads in Telegram: the application core."""

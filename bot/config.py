@@ -1,0 +1,89 @@
+"""Application settings read from the environment and `.env` (see `.env.example`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TelegramSettings(BaseModel):
+    """How the bot reaches Telegram."""
+
+    token: SecretStr = SecretStr("")
+    api_base: str = "https://api.telegram.org"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    admin_ids: list[int] = Field(default_factory=list)
+
+
+class PortalSettings(BaseModel):
+    """How the bot reaches the Bitrix24 portal and how hard it may push it."""
+
+    webhook_url: SecretStr | None = None
+    oauth_endpoint: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    oauth_access_token: SecretStr | None = None
+    oauth_refresh_token: SecretStr | None = None
+    oauth_token_url: str = "https://oauth.bitrix.info/oauth/token/"  # noqa: S105 - a URL
+    rate_per_second: float = Field(default=2.0, gt=0)
+    burst: int = Field(default=50, ge=1)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=5, ge=0)
+    application_token: SecretStr | None = None
+    member_id: str | None = None
+    domain: str | None = None
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        url = value.get_secret_value()
+        if not url.startswith(("https://", "http://")) or "/rest/" not in url:
+            raise ValueError(
+                "PORTAL__WEBHOOK_URL must look like https://<portal>/rest/<user id>/<secret>/"
+            )
+        return SecretStr(url if url.endswith("/") else url + "/")
+
+    @model_validator(mode="after")
+    def _oauth_complete(self) -> PortalSettings:
+        if self.oauth_access_token is not None and not self.oauth_endpoint:
+            raise ValueError("PORTAL__OAUTH_ENDPOINT is required with PORTAL__OAUTH_ACCESS_TOKEN")
+        return self
+
+
+class StorageSettings(BaseModel):
+    """Where the bot keeps its state."""
+
+    path: Path = Path("data/bot.sqlite3")
+
+
+class WebSettings(BaseModel):
+    """The bot's own HTTP server (health check, portal events, Telegram webhook)."""
+
+    host: str = "0.0.0.0"  # noqa: S104 - the server is meant to be reachable by the portal
+    port: int = Field(default=8080, ge=0, le=65535)
+    event_path: str = "/bitrix/events"
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot; nested sections use `__` in environment names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    portal: PortalSettings = Field(default_factory=PortalSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    default_phone_region: str = "RU"

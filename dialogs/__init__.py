@@ -1,0 +1,1 @@
+"""aiogram-dialog dialogs of the bot, one module per flow."""

@@ -1,0 +1,29 @@
+"""Settings come from the environment with nested sections and stay secret."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from bot.config import Settings
+
+
+def test_nested_settings_come_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM__TOKEN", "123:abc")
+    monkeypatch.setenv("PORTAL__WEBHOOK_URL", "https://example.bitrix24.com/rest/1/s3cr3t")
+    monkeypatch.setenv("PORTAL__BURST", "250")
+    monkeypatch.setenv("TELEGRAM__ADMIN_IDS", "[42, 43]")
+    settings = Settings(_env_file=None)
+    assert settings.telegram.admin_ids == [42, 43]
+    assert settings.portal.burst == 250
+    webhook = settings.portal.webhook_url
+    assert webhook is not None
+    assert webhook.get_secret_value() == "https://example.bitrix24.com/rest/1/s3cr3t/"
+    assert "s3cr3t" not in repr(settings)
+    assert "123:abc" not in repr(settings)
+
+
+def test_malformed_portal_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTAL__WEBHOOK_URL", "example.bitrix24.com")
+    with pytest.raises(ValidationError, match="PORTAL__WEBHOOK_URL"):
+        Settings(_env_file=None)
