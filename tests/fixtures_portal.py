@@ -1,0 +1,1 @@
+"""Fixtures that start the Bitrix24 portal emulator on loopback."""

@@ -1,0 +1,1 @@
+"""Fixtures that start the Telegram Bot API emulator on loopback."""
