@@ -1,0 +1,1 @@
+"""Identity and access: who a Telegram account is in the portal and what it may do."""

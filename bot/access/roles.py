@@ -1,0 +1,60 @@
+"""Roles and the pure rules of what each role may see and do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What a bound Telegram account may do: reps work their own leads, managers all leads."""
+
+    REP = "rep"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class Action(StrEnum):
+    """Actions whose permission depends on the role alone."""
+
+    VIEW_ALL_LEADS = "view_all_leads"
+    DELETE_LEAD = "delete_lead"
+    ASSIGN_TO_OTHERS = "assign_to_others"
+    SUBSCRIBE_GROUP = "subscribe_group"
+    MANAGE_BINDINGS = "manage_bindings"
+    MANAGE_FIELDS = "manage_fields"
+    MANAGE_CARD = "manage_card"
+
+
+_ALLOWED: dict[Role, frozenset[Action]] = {
+    Role.REP: frozenset(),
+    Role.MANAGER: frozenset(
+        {
+            Action.VIEW_ALL_LEADS,
+            Action.DELETE_LEAD,
+            Action.ASSIGN_TO_OTHERS,
+            Action.SUBSCRIBE_GROUP,
+        }
+    ),
+    Role.ADMIN: frozenset(Action),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A Telegram account bound to an active portal user."""
+
+    telegram_user_id: int
+    portal_user_id: int
+    role: Role
+    name: str = ""
+
+    def may(self, action: Action) -> bool:
+        """Whether this identity's role allows `action`."""
+        return action in _ALLOWED[self.role]
+
+    def may_see_lead(self, assigned_by_id: int | None) -> bool:
+        """Reps see the leads they are responsible for; managers and admins see every lead."""
+        if self.may(Action.VIEW_ALL_LEADS):
+            return True
+        return assigned_by_id is not None and assigned_by_id == self.portal_user_id
