@@ -1,0 +1,43 @@
+"""SQLite storage: the connection, migrations, repositories and records.
+
+The aiogram FSM storage lives in `bot.storage.fsm` and is not re-exported here, so importing
+this package never imports aiogram.
+"""
+
+from bot.storage.bindings import BindingRepository
+from bot.storage.db import MEMORY, Database, DatabaseClosedError
+from bot.storage.invites import InviteRepository
+from bot.storage.json_codec import NotJsonError
+from bot.storage.kv import KeyValueRepository
+from bot.storage.migrations import MIGRATIONS, Migration, SchemaVersionError, schema_version
+from bot.storage.models import (
+    Binding,
+    BindingSource,
+    Invite,
+    IssuedInvite,
+    RedeemFailure,
+    Role,
+)
+from bot.storage.timestamps import Clock, utc_now
+
+__all__ = [
+    "MEMORY",
+    "MIGRATIONS",
+    "Binding",
+    "BindingRepository",
+    "BindingSource",
+    "Clock",
+    "Database",
+    "DatabaseClosedError",
+    "Invite",
+    "InviteRepository",
+    "IssuedInvite",
+    "KeyValueRepository",
+    "Migration",
+    "NotJsonError",
+    "RedeemFailure",
+    "Role",
+    "SchemaVersionError",
+    "schema_version",
+    "utc_now",
+]

@@ -1,0 +1,161 @@
+"""The SQLite database: one aiosqlite connection, serialised write transactions, migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import aiosqlite
+
+from bot.storage.migrations import MIGRATIONS, Migration, apply_migrations
+from bot.storage.sql import SqlParams, execute, fetch_one_in
+
+MEMORY = ":memory:"
+"""Path for a private in-memory database (unit tests)."""
+
+
+class DatabaseClosedError(RuntimeError):
+    """The database was used before `open()` or after `close()`."""
+
+
+class Database:
+    """One SQLite file behind one aiosqlite connection.
+
+    Writes go through `transaction()`: `BEGIN IMMEDIATE` under a single asyncio lock, so exactly
+    one transaction is open at a time and it commits or rolls back as a whole.
+
+    Reads (`fetch_one`, `fetch_all`) share the same connection and take the same lock, outside
+    any transaction. aiosqlite runs every statement of a connection on one thread in order, so a
+    second lock-free path would add no parallelism; it would only let a read observe another
+    task's uncommitted writes while that task's transaction is open. Never await network I/O
+    inside a transaction: it holds the lock for everyone.
+
+    Durability: WAL with `synchronous=NORMAL` survives a process crash; `transaction(durable=True)`
+    switches to `synchronous=FULL` for that commit, so it also survives power loss. Use it when
+    something outside (a 2xx to the portal, a reply to a user) is acknowledged on the strength of
+    the write.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout_ms: int = 5000,
+        migrations: Sequence[Migration] = MIGRATIONS,
+    ) -> None:
+        self._path = path if path == MEMORY else Path(path)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._migrations = migrations
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def path(self) -> str | Path:
+        """The file this database lives in, or `MEMORY`."""
+        return self._path
+
+    @property
+    def is_open(self) -> bool:
+        """Whether `open()` succeeded and `close()` has not been called."""
+        return self._conn is not None
+
+    async def open(self) -> None:
+        """Connect, set the pragmas and apply pending migrations."""
+        if self._conn is not None:
+            return
+        if isinstance(self._path, Path):
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: sqlite3 must not open transactions behind our back; we issue
+        # BEGIN IMMEDIATE / COMMIT / ROLLBACK ourselves.
+        conn = await aiosqlite.connect(self._path, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            await execute(conn, f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            await execute(conn, "PRAGMA journal_mode = WAL")
+            await execute(conn, "PRAGMA synchronous = NORMAL")
+            await execute(conn, "PRAGMA foreign_keys = ON")
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+        try:
+            await apply_migrations(self, self._migrations)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        async with self._lock:
+            await conn.close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _connection(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise DatabaseClosedError("database is not open")
+        return self._conn
+
+    @asynccontextmanager
+    async def transaction(self, *, durable: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        """Run the block as one `BEGIN IMMEDIATE` transaction; commit on success, else roll back.
+
+        Transactions do not nest: calling `fetch_*` or `transaction()` inside the block
+        deadlocks, so use the yielded connection for everything in it.
+        """
+        async with self._lock:
+            conn = self._connection()
+            if durable:
+                await execute(conn, "PRAGMA synchronous = FULL")
+            try:
+                await execute(conn, "BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    # Shielded so a cancelled task still leaves the connection clean; aiosqlite
+                    # runs queued statements in order, so the next BEGIN comes after this.
+                    await asyncio.shield(self._rollback(conn))
+                    raise
+                await asyncio.shield(execute(conn, "COMMIT"))
+            except BaseException:
+                if conn.in_transaction:
+                    await asyncio.shield(self._rollback(conn))
+                raise
+            finally:
+                if durable:
+                    await asyncio.shield(execute(conn, "PRAGMA synchronous = NORMAL"))
+
+    @staticmethod
+    async def _rollback(conn: aiosqlite.Connection) -> None:
+        # Some errors (disk full, I/O) already rolled back inside SQLite.
+        if conn.in_transaction:
+            await execute(conn, "ROLLBACK")
+
+    async def fetch_one(self, sql: str, params: SqlParams = ()) -> sqlite3.Row | None:
+        """Run a read outside any transaction and return its first row."""
+        async with self._lock:
+            return await fetch_one_in(self._connection(), sql, params)
+
+    async def fetch_all(self, sql: str, params: SqlParams = ()) -> list[sqlite3.Row]:
+        """Run a read outside any transaction and return all its rows."""
+        async with self._lock:
+            rows = await self._connection().execute_fetchall(sql, params)
+            return list(rows)

@@ -1,0 +1,216 @@
+"""Numbered schema migrations, applied in order, each once, each in its own transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import aiosqlite
+
+from bot.storage.sql import execute, fetch_one_in
+from bot.storage.timestamps import to_db_time, utc_now
+
+if TYPE_CHECKING:
+    from bot.storage.db import Database
+
+
+class SchemaVersionError(RuntimeError):
+    """The database or the migration list is inconsistent with this code."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step: its number, a name for humans, and its SQL statements in order."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+_ROLE_CHECK = "CHECK (role IN ('rep', 'manager', 'admin'))"
+
+# Statements are run one by one (not as a script) because sqlite3's executescript commits
+# any open transaction first, which would break "one migration, one transaction".
+_INITIAL = Migration(
+    version=1,
+    name="initial schema",
+    statements=(
+        f"""
+        CREATE TABLE bindings (
+            telegram_user_id INTEGER PRIMARY KEY,
+            portal_user_id   INTEGER NOT NULL,
+            role             TEXT NOT NULL {_ROLE_CHECK},
+            language         TEXT,
+            display_name     TEXT,
+            bound_at         TEXT NOT NULL,
+            bound_via        TEXT NOT NULL CHECK (bound_via IN ('contact', 'invite', 'config')),
+            active           INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1))
+        )
+        """,
+        "CREATE INDEX bindings_by_portal_user ON bindings (portal_user_id)",
+        f"""
+        CREATE TABLE invites (
+            id             INTEGER PRIMARY KEY,
+            token_hash     TEXT NOT NULL UNIQUE,
+            portal_user_id INTEGER NOT NULL,
+            role           TEXT NOT NULL {_ROLE_CHECK},
+            created_by     INTEGER NOT NULL,
+            created_at     TEXT NOT NULL,
+            expires_at     TEXT NOT NULL,
+            used_at        TEXT,
+            used_by        INTEGER,
+            revoked_at     TEXT
+        )
+        """,
+        """
+        CREATE TABLE fsm (
+            bot_id                 INTEGER NOT NULL,
+            chat_id                INTEGER NOT NULL,
+            user_id                INTEGER NOT NULL,
+            thread_id              INTEGER NOT NULL DEFAULT 0,
+            business_connection_id TEXT NOT NULL DEFAULT '',
+            destiny                TEXT NOT NULL,
+            state                  TEXT,
+            data                   TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(data)),
+            updated_at             TEXT NOT NULL,
+            PRIMARY KEY (bot_id, chat_id, user_id, thread_id, business_connection_id, destiny)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE kv (
+            key        TEXT PRIMARY KEY,
+            value      TEXT NOT NULL CHECK (json_valid(value)),
+            updated_at TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE bot_actions (
+            id               INTEGER PRIMARY KEY,
+            lead_id          INTEGER NOT NULL,
+            telegram_user_id INTEGER NOT NULL,
+            portal_user_id   INTEGER NOT NULL,
+            action           TEXT NOT NULL,
+            at               TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX bot_actions_by_lead ON bot_actions (lead_id, at)",
+        """
+        CREATE TABLE inbox (
+            id           INTEGER PRIMARY KEY,
+            dedup_key    TEXT NOT NULL UNIQUE,
+            event        TEXT NOT NULL,
+            lead_id      INTEGER,
+            payload      TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(payload)),
+            received_at  TEXT NOT NULL,
+            processed_at TEXT,
+            attempts     INTEGER NOT NULL DEFAULT 0,
+            last_error   TEXT
+        )
+        """,
+        "CREATE INDEX inbox_unprocessed ON inbox (id) WHERE processed_at IS NULL",
+        """
+        CREATE TABLE outbox (
+            id              INTEGER PRIMARY KEY,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            chat_id         INTEGER NOT NULL,
+            thread_id       INTEGER,
+            payload         TEXT NOT NULL CHECK (json_valid(payload)),
+            state           TEXT NOT NULL DEFAULT 'pending'
+                            CHECK (state IN ('pending', 'sent', 'dead')),
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error      TEXT,
+            created_at      TEXT NOT NULL,
+            sent_at         TEXT
+        )
+        """,
+        "CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE state = 'pending'",
+        """
+        CREATE TABLE subscriptions (
+            id              INTEGER PRIMARY KEY,
+            chat_id         INTEGER NOT NULL,
+            thread_id       INTEGER,
+            created_by      INTEGER NOT NULL,
+            kinds           TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(kinds)),
+            scope           TEXT NOT NULL,
+            responsible_ids TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(responsible_ids)),
+            stages          TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(stages)),
+            sources         TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(sources)),
+            paused          INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+            disabled_reason TEXT,
+            created_at      TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX subscriptions_by_chat ON subscriptions (chat_id, thread_id)",
+        """
+        CREATE TABLE lead_snapshots (
+            lead_id    INTEGER PRIMARY KEY,
+            data       TEXT NOT NULL CHECK (json_valid(data)),
+            updated_at TEXT NOT NULL
+        )
+        """,
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL,)
+"""Every migration of the schema, in order; append, never edit an applied one."""
+
+_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)
+"""
+
+
+def _check_sequence(migrations: Sequence[Migration]) -> None:
+    for expected, migration in enumerate(migrations, start=1):
+        if migration.version != expected:
+            raise SchemaVersionError(
+                f"migration {migration.name!r} has version {migration.version}, "
+                f"expected {expected}: versions must be 1, 2, 3, ... in order"
+            )
+
+
+async def apply_migrations(
+    db: Database, migrations: Sequence[Migration] = MIGRATIONS
+) -> list[int]:
+    """Apply every migration newer than the database's version; return the versions applied."""
+    _check_sequence(migrations)
+    async with db.transaction() as conn:
+        await execute(conn, _VERSION_TABLE)
+        current = await _current_version(conn)
+    if current > len(migrations):
+        raise SchemaVersionError(
+            f"database schema is at version {current}, newer than this code "
+            f"({len(migrations)}): upgrade the bot instead of downgrading"
+        )
+    applied: list[int] = []
+    for migration in migrations[current:]:
+        async with db.transaction(durable=True) as conn:
+            # Re-read inside the transaction: another process on the same file may have
+            # applied it meanwhile, and BEGIN IMMEDIATE makes check-and-apply atomic.
+            if migration.version <= await _current_version(conn):
+                continue
+            for statement in migration.statements:
+                await execute(conn, statement)
+            await execute(
+                conn,
+                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, to_db_time(utc_now())),
+            )
+        applied.append(migration.version)
+    return applied
+
+
+async def _current_version(conn: aiosqlite.Connection) -> int:
+    row = await fetch_one_in(conn, "SELECT max(version) FROM schema_version")
+    return 0 if row is None or row[0] is None else int(row[0])
+
+
+async def schema_version(db: Database) -> int:
+    """The highest migration applied to the database (0 for a fresh one)."""
+    row = await db.fetch_one("SELECT max(version) FROM schema_version")
+    return 0 if row is None or row[0] is None else int(row[0])

@@ -1,0 +1,35 @@
+"""How moments in time are written to and read from SQLite columns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+# Fixed width, always UTC, always with microseconds: text order equals time order, so
+# `expires_at > ?` and `ORDER BY next_attempt_at` compare correctly as plain strings.
+_DB_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+Clock = Callable[[], datetime]
+"""Returns the current moment as an aware datetime; injected so tests control time."""
+
+
+def utc_now() -> datetime:
+    """The system clock in UTC; the default `Clock`."""
+    return datetime.now(UTC)
+
+
+def to_db_time(moment: datetime) -> str:
+    """Format an aware datetime for storage; a naive one is refused (its zone is unknown)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("naive datetime cannot be stored: attach a timezone")
+    return moment.astimezone(UTC).strftime(_DB_FORMAT)
+
+
+def from_db_time(text: str) -> datetime:
+    """Parse a stored timestamp back into an aware UTC datetime."""
+    return datetime.strptime(text, _DB_FORMAT).replace(tzinfo=UTC)
+
+
+def from_db_time_or_none(text: str | None) -> datetime | None:
+    """Like `from_db_time`, passing NULL through."""
+    return None if text is None else from_db_time(text)
