@@ -114,7 +114,7 @@ async def test_naive_time_is_refused(db: Database) -> None:
         portal_user_id=1,
         role=Role.ADMIN,
         bound_via=BindingSource.CONFIG,
-        bound_at=datetime(2026, 1, 1),  # noqa: DTZ001 - the point of the test
+        bound_at=datetime(2026, 1, 1),
     )
     with pytest.raises(ValueError, match="naive"):
         await BindingRepository(db).upsert(naive)

@@ -145,12 +145,17 @@ async def test_tokens_are_long_random_and_deep_link_safe(invites: InviteReposito
         assert token.replace("-", "").replace("_", "").isalnum()
 
 
+def _all_bytes_under(folder: Path) -> bytes:
+    # The database file plus any WAL or journal left beside it.
+    return b"".join(p.read_bytes() for p in folder.iterdir() if p.is_file())
+
+
 async def test_only_the_hash_reaches_the_database_file(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "bot.sqlite3"
     async with Database(path) as db:
         issued = await InviteRepository(db, clock).create(7, Role.REP, ADMIN, TTL)
         assert issued.token not in repr(issued)
-    stored = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    stored = _all_bytes_under(tmp_path)
     assert hash_token(issued.token).encode() in stored
     assert issued.token.encode() not in stored
 
