@@ -100,7 +100,7 @@ class Translator:
             self._bundle.get_message(key)  # compile now: a broken catalogue fails at startup
         self._warned: set[str] = set()
 
-    def keys(self) -> frozenset[str]:
+    def message_keys(self) -> frozenset[str]:
         """Every message key of this language."""
         return frozenset(self._messages)
 
