@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from enum import StrEnum
 
 import pytest
 
@@ -145,6 +146,16 @@ def test_name_with_markup_arrives_escaped_in_html(translations: Translations) ->
     assert "<b><b>Eve</b> & Co</b>" in raw
 
 
+class PortalRole(StrEnum):
+    MANAGER = "manager"
+
+
+def test_role_may_be_a_string_enum(translations: Translations) -> None:
+    russian = translations.for_language("ru")
+    text = russian.get_html("status-signed-in", name="Олег", role=PortalRole.MANAGER)
+    assert text == "Вы вошли как <b>Олег</b>.\nРоль: Руководитель"
+
+
 def test_portal_refusal_reason_is_escaped(translations: Translations) -> None:
     russian = translations.for_language("ru")
     text = russian.get_html("error-portal-refused", reason='Поле "TITLE" <обязательно>')
@@ -222,6 +233,13 @@ def test_missing_argument_is_logged_without_values_at_runtime(
 def test_broken_locale_file_fails_at_load() -> None:
     with pytest.raises(LocaleSyntaxError, match="ru: 1 broken"):
         Translator("ru", "good = Хорошо\nbroken = { $count ->\n    [one] лид\n}\n")
+
+
+def test_message_without_value_is_refused_in_strict_mode_and_shown_as_key_otherwise() -> None:
+    source = "lead-card =\n    .title = Card\n"
+    with pytest.raises(TranslationFormatError, match="lead-card"):
+        Translator("en", source, strict=True).get("lead-card")
+    assert Translator("en", source).get("lead-card") == "lead-card"
 
 
 def test_catalogue_needs_every_language() -> None:
