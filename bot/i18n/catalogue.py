@@ -10,6 +10,7 @@ from decimal import Decimal
 from importlib import resources
 
 from fluent.runtime import FluentBundle, FluentResource
+from fluent.runtime.errors import FluentFormatError
 from fluent.syntax import ast as fluent_ast
 from fluent.syntax.visitor import Visitor
 
@@ -132,8 +133,7 @@ class Translator:
             return key
         text, errors = self._bundle.format_pattern(message.value, dict(args))
         if errors:
-            # Error texts name variables and types only, never argument values.
-            details = "; ".join(f"{type(error).__name__}: {error}" for error in errors)
+            details = "; ".join(_describe(error) for error in errors)
             if self.strict:
                 raise TranslationFormatError(f"{self.language}: {key!r}: {details}")
             log.warning("i18n %s: cannot fully format %r: %s", self.language, key, details)
@@ -156,6 +156,13 @@ class Translator:
             return
         self._warned.add(key)
         log.warning("i18n %s: %s %r, showing the key instead", self.language, problem, key)
+
+
+def _describe(error: Exception) -> str:
+    """An error for logs: Fluent's own errors name variables only; others may quote values."""
+    if isinstance(error, FluentFormatError):
+        return f"{type(error).__name__}: {error}"
+    return type(error).__name__
 
 
 def language_of(code: str | None) -> str:

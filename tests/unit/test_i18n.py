@@ -230,6 +230,18 @@ def test_missing_argument_is_logged_without_values_at_runtime(
     assert "+79991234567" not in caplog.text
 
 
+def test_argument_of_a_wrong_type_never_reaches_the_log(
+    lenient: Translations, caplog: pytest.LogCaptureFixture
+) -> None:
+    english = lenient.for_language("en")
+    with caplog.at_level(logging.WARNING, logger="bot.i18n"):
+        text = english.get("lead-title", id="+79991234567")
+    assert text.startswith("Lead #")
+    assert "lead-title" in caplog.text
+    assert "TypeError" in caplog.text
+    assert "+79991234567" not in caplog.text
+
+
 def test_broken_locale_file_fails_at_load() -> None:
     with pytest.raises(LocaleSyntaxError, match="ru: 1 broken"):
         Translator("ru", "good = Хорошо\nbroken = { $count ->\n    [one] лид\n}\n")
