@@ -53,6 +53,7 @@ class Database:
         self._migrations = migrations
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._holder: asyncio.Task[object] | None = None
 
     @property
     def path(self) -> str | Path:
@@ -94,7 +95,7 @@ class Database:
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        async with self._lock:
+        async with self._exclusive():
             await conn.close()
 
     async def __aenter__(self) -> Self:
@@ -109,6 +110,21 @@ class Database:
     ) -> None:
         await self.close()
 
+    @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        if task is not None and task is self._holder:
+            # asyncio.Lock is not re-entrant: waiting here would hang this task forever.
+            raise RuntimeError(
+                "database used again inside its own transaction: use the yielded connection"
+            )
+        async with self._lock:
+            self._holder = task
+            try:
+                yield
+            finally:
+                self._holder = None
+
     def _connection(self) -> aiosqlite.Connection:
         if self._conn is None:
             raise DatabaseClosedError("database is not open")
@@ -118,26 +134,22 @@ class Database:
     async def transaction(self, *, durable: bool = False) -> AsyncIterator[aiosqlite.Connection]:
         """Run the block as one `BEGIN IMMEDIATE` transaction; commit on success, else roll back.
 
-        Transactions do not nest: calling `fetch_*` or `transaction()` inside the block
-        deadlocks, so use the yielded connection for everything in it.
+        Transactions do not nest: calling `fetch_*` or `transaction()` inside the block raises
+        RuntimeError, so use the yielded connection (with `bot.storage.sql` helpers) in it.
         """
-        async with self._lock:
+        async with self._exclusive():
             conn = self._connection()
             if durable:
                 await execute(conn, "PRAGMA synchronous = FULL")
             try:
                 await execute(conn, "BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    # Shielded so a cancelled task still leaves the connection clean; aiosqlite
-                    # runs queued statements in order, so the next BEGIN comes after this.
-                    await asyncio.shield(self._rollback(conn))
-                    raise
+                yield conn
+                # Shielded: once COMMIT is queued, a cancellation must not tear it in half.
                 await asyncio.shield(execute(conn, "COMMIT"))
             except BaseException:
-                if conn.in_transaction:
-                    await asyncio.shield(self._rollback(conn))
+                # Shielded so a cancelled task still leaves the connection clean; aiosqlite
+                # runs queued statements in order, so the next BEGIN comes after this.
+                await asyncio.shield(self._rollback(conn))
                 raise
             finally:
                 if durable:
@@ -146,16 +158,22 @@ class Database:
     @staticmethod
     async def _rollback(conn: aiosqlite.Connection) -> None:
         # Some errors (disk full, I/O) already rolled back inside SQLite.
-        if conn.in_transaction:
+        if not conn.in_transaction:
+            return
+        try:
             await execute(conn, "ROLLBACK")
+        except sqlite3.OperationalError:
+            # A COMMIT queued just before may have ended the transaction meanwhile.
+            if conn.in_transaction:
+                raise
 
     async def fetch_one(self, sql: str, params: SqlParams = ()) -> sqlite3.Row | None:
         """Run a read outside any transaction and return its first row."""
-        async with self._lock:
+        async with self._exclusive():
             return await fetch_one_in(self._connection(), sql, params)
 
     async def fetch_all(self, sql: str, params: SqlParams = ()) -> list[sqlite3.Row]:
         """Run a read outside any transaction and return all its rows."""
-        async with self._lock:
+        async with self._exclusive():
             rows = await self._connection().execute_fetchall(sql, params)
             return list(rows)

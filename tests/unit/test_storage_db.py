@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -220,3 +221,42 @@ async def test_closed_database_refuses_work(tmp_path: Path) -> None:
 async def test_memory_database_works_for_unit_tests() -> None:
     async with Database(MEMORY) as db:
         assert await schema_version(db) == len(MIGRATIONS)
+
+
+async def test_nested_use_inside_a_transaction_fails_instead_of_hanging(db: Database) -> None:
+    async def nested() -> None:
+        async with db.transaction():
+            await db.fetch_one("SELECT 1")
+
+    with pytest.raises(RuntimeError, match="inside its own transaction"):
+        await nested()
+    assert await db.fetch_one("SELECT 1") is not None
+
+
+async def test_failed_commit_rolls_back_and_connection_recovers(tmp_path: Path) -> None:
+    # A deferred foreign key is only checked at COMMIT, so the commit itself fails.
+    with_fk = (
+        *MIGRATIONS,
+        Migration(
+            len(MIGRATIONS) + 1,
+            "parent and child",
+            (
+                "CREATE TABLE parent (id INTEGER PRIMARY KEY)",
+                "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER"
+                " REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)",
+            ),
+        ),
+    )
+    async with Database(tmp_path / "bot.sqlite3", migrations=with_fk) as db:
+
+        async def orphan() -> None:
+            async with db.transaction() as conn:
+                await execute(conn, "INSERT INTO child (parent_id) VALUES (99)")
+
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+            await orphan()
+        assert await db.fetch_one("SELECT * FROM child") is None
+        async with db.transaction() as conn:
+            await execute(conn, "INSERT INTO parent (id) VALUES (99)")
+            await execute(conn, "INSERT INTO child (parent_id) VALUES (99)")
+        assert await db.fetch_one("SELECT * FROM child") is not None
