@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+import bot.storage
 from bot.storage import MEMORY, Database, DatabaseClosedError, Migration, SchemaVersionError
 from bot.storage.migrations import MIGRATIONS, apply_migrations, schema_version
 from bot.storage.sql import execute, fetch_one_in
@@ -260,3 +263,22 @@ async def test_failed_commit_rolls_back_and_connection_recovers(tmp_path: Path) 
             await execute(conn, "INSERT INTO parent (id) VALUES (99)")
             await execute(conn, "INSERT INTO child (parent_id) VALUES (99)")
         assert await db.fetch_one("SELECT * FROM child") is not None
+
+
+def test_storage_imports_nothing_of_aiogram_outside_fsm() -> None:
+    modules = [
+        f"bot.storage.{path.stem}"
+        for path in Path(bot.storage.__file__).parent.glob("*.py")
+        if path.stem not in {"__init__", "fsm"}
+    ]
+    code = (
+        "import sys\n"
+        + "".join(f"import {module}\n" for module in ["bot.storage", *modules])
+        + "print(sorted(m for m in sys.modules if m.startswith('aiogram')))"
+    )
+    # A fresh interpreter: this test process has aiogram loaded already.
+    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert len(modules) >= 8
+    assert result.stdout.strip() == "[]"
