@@ -5,13 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.storage.models import Role
 
-class Role(StrEnum):
-    """What a bound Telegram account may do: reps work their own leads, managers all leads."""
-
-    REP = "rep"
-    MANAGER = "manager"
-    ADMIN = "admin"
+__all__ = ["Action", "Identity", "Role"]
 
 
 class Action(StrEnum):
