@@ -18,7 +18,7 @@ from bot.storage.models import (
     RedeemFailure,
     Role,
 )
-from bot.storage.timestamps import Clock, utc_now
+from bot.storage.timestamps import Clock, from_db_time, to_db_time, utc_now
 
 __all__ = [
     "MEMORY",
@@ -38,6 +38,8 @@ __all__ = [
     "RedeemFailure",
     "Role",
     "SchemaVersionError",
+    "from_db_time",
     "schema_version",
+    "to_db_time",
     "utc_now",
 ]
