@@ -1,0 +1,131 @@
+"""Client-side mirror of the portal's leaky-bucket request limit, with two priority lanes.
+
+The portal adds 1 to a per-portal counter for every HTTP request (a `batch` is one request),
+drains it by `drain_per_second`, and refuses requests (503 QUERY_LIMIT_EXCEEDED) while the
+counter is above `burst`. `LeakyBucket` is that arithmetic with time passed in, so it is tested
+without sleeping; `PortalLimiter` puts callers in line and sleeps for them.
+
+We cannot read the portal's counter. After a restart it may still be full from our previous
+run or from another app on the same IP, so the limiter starts full by default
+(`start_full=True`): the first requests then go at the drain rate and never hit the limit.
+`start_full=False` assumes an idle portal and lets the first `burst` requests go at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = ["Lane", "LeakyBucket", "PortalLimiter"]
+
+
+class Lane(StrEnum):
+    """Who is waiting: a user (interactive) goes before workers and bulk reads (background)."""
+
+    INTERACTIVE = "interactive"
+    BACKGROUND = "background"
+
+
+@dataclass
+class LeakyBucket:
+    """The portal's counter as we believe it to be at time `updated_at` (monotonic seconds)."""
+
+    drain_per_second: float = 2.0
+    burst: int = 50
+    level: float = 0.0
+    updated_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.drain_per_second <= 0:
+            raise ValueError("drain_per_second must be positive")
+        if self.burst < 1:
+            raise ValueError("burst must be at least 1")
+
+    def level_at(self, now: float) -> float:
+        """The counter at `now`, after draining since the last update."""
+        elapsed = max(0.0, now - self.updated_at)
+        return max(0.0, self.level - elapsed * self.drain_per_second)
+
+    def delay(self, now: float) -> float:
+        """Seconds to wait from `now` until one more request fits under the burst (0 = go)."""
+        excess = self.level_at(now) + 1.0 - self.burst
+        return max(0.0, excess / self.drain_per_second)
+
+    def record(self, now: float) -> None:
+        """Count one request sent at `now`."""
+        self.level = self.level_at(now) + 1.0
+        self.updated_at = max(now, self.updated_at)
+
+    def fill(self, now: float) -> None:
+        """The portal said QUERY_LIMIT_EXCEEDED: treat the bucket as full from `now`."""
+        self.level = max(self.level_at(now), float(self.burst))
+        self.updated_at = max(now, self.updated_at)
+
+
+@dataclass(eq=False)
+class _Waiter:
+    lane: Lane
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class PortalLimiter:
+    """One per process (per portal): every request to the portal first calls `acquire`."""
+
+    def __init__(
+        self,
+        *,
+        drain_per_second: float = 2.0,
+        burst: int = 50,
+        start_full: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
+        now = clock()
+        self.bucket = LeakyBucket(
+            drain_per_second=drain_per_second,
+            burst=burst,
+            level=float(burst) if start_full else 0.0,
+            updated_at=now,
+        )
+        self._lines: dict[Lane, deque[_Waiter]] = {lane: deque() for lane in Lane}
+
+    def _head(self) -> _Waiter | None:
+        for lane in (Lane.INTERACTIVE, Lane.BACKGROUND):
+            if self._lines[lane]:
+                return self._lines[lane][0]
+        return None
+
+    def waiting(self, lane: Lane) -> int:
+        """How many callers of `lane` are waiting now."""
+        return len(self._lines[lane])
+
+    async def acquire(self, lane: Lane = Lane.INTERACTIVE) -> None:
+        """Wait for this caller's turn and a free slot; the request counts from now."""
+        waiter = _Waiter(lane)
+        self._lines[lane].append(waiter)
+        try:
+            while True:
+                timeout: float | None = None
+                if self._head() is waiter:
+                    now = self._clock()
+                    timeout = self.bucket.delay(now)
+                    if timeout <= 0:
+                        self.bucket.record(now)
+                        return
+                waiter.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiter.wake.wait(), timeout)
+        finally:
+            self._lines[lane].remove(waiter)
+            head = self._head()
+            if head is not None:
+                head.wake.set()
+
+    def report_limit_exceeded(self) -> None:
+        """The portal refused a request for rate: everybody slows down to the drain rate."""
+        self.bucket.fill(self._clock())

@@ -1,0 +1,112 @@
+"""The limiter's arithmetic (no clock) and its lanes (real loop, fast drain, order only)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.portal.limiter import Lane, LeakyBucket, PortalLimiter
+
+
+def test_empty_bucket_lets_a_full_burst_through_at_once() -> None:
+    bucket = LeakyBucket(drain_per_second=2.0, burst=50)
+    for _ in range(50):
+        assert bucket.delay(0.0) == 0.0
+        bucket.record(0.0)
+    assert bucket.delay(0.0) == pytest.approx(0.5)
+
+
+def test_full_bucket_paces_requests_at_the_drain_rate() -> None:
+    bucket = LeakyBucket(drain_per_second=2.0, burst=50, level=50.0)
+    now = 0.0
+    sent_at = []
+    for _ in range(5):
+        now += bucket.delay(now)
+        bucket.record(now)
+        sent_at.append(now)
+    assert sent_at == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.5])
+
+
+def test_bucket_drains_to_zero_and_not_below() -> None:
+    bucket = LeakyBucket(drain_per_second=2.0, burst=50, level=10.0)
+    assert bucket.level_at(2.0) == pytest.approx(6.0)
+    assert bucket.level_at(100.0) == 0.0
+    bucket.record(100.0)
+    assert bucket.level == pytest.approx(1.0)
+
+
+def test_limit_exceeded_marks_the_bucket_full() -> None:
+    bucket = LeakyBucket(drain_per_second=5.0, burst=250)
+    bucket.record(0.0)
+    bucket.fill(1.0)
+    assert bucket.level_at(1.0) == pytest.approx(250.0)
+    assert bucket.delay(1.0) == pytest.approx(0.2)
+
+
+def test_time_going_backwards_does_not_refill() -> None:
+    bucket = LeakyBucket(drain_per_second=1.0, burst=3, level=3.0, updated_at=10.0)
+    assert bucket.level_at(5.0) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize(("drain", "burst"), [(0.0, 10), (-1.0, 10), (1.0, 0)])
+def test_bucket_rejects_nonsense_settings(drain: float, burst: int) -> None:
+    with pytest.raises(ValueError, match="must"):
+        LeakyBucket(drain_per_second=drain, burst=burst)
+
+
+def test_limiter_starts_full_or_empty_as_asked() -> None:
+    assert PortalLimiter(burst=7, start_full=True).bucket.level == 7.0
+    assert PortalLimiter(burst=7, start_full=False).bucket.level == 0.0
+
+
+async def test_waiting_interactive_caller_goes_before_waiting_background_callers() -> None:
+    limiter = PortalLimiter(drain_per_second=200.0, burst=1, start_full=True)
+    order: list[str] = []
+
+    async def take(name: str, lane: Lane) -> None:
+        await limiter.acquire(lane)
+        order.append(name)
+
+    background = [asyncio.create_task(take(f"bg{i}", Lane.BACKGROUND)) for i in range(3)]
+    await asyncio.sleep(0)
+    interactive = asyncio.create_task(take("user", Lane.INTERACTIVE))
+    await asyncio.gather(*background, interactive)
+    assert order[0] == "user"
+    assert order[1:] == ["bg0", "bg1", "bg2"]
+
+
+async def test_same_lane_is_first_come_first_served() -> None:
+    limiter = PortalLimiter(drain_per_second=500.0, burst=1, start_full=True)
+    order: list[int] = []
+
+    async def take(index: int) -> None:
+        await limiter.acquire(Lane.INTERACTIVE)
+        order.append(index)
+
+    await asyncio.gather(*(take(i) for i in range(6)))
+    assert order == list(range(6))
+
+
+async def test_cancelled_waiter_leaves_the_line() -> None:
+    limiter = PortalLimiter(drain_per_second=100.0, burst=1, start_full=True)
+    stuck = asyncio.create_task(limiter.acquire(Lane.BACKGROUND))
+    await asyncio.sleep(0)
+    assert limiter.waiting(Lane.BACKGROUND) == 1
+    stuck.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stuck
+    assert limiter.waiting(Lane.BACKGROUND) == 0
+    await limiter.acquire(Lane.BACKGROUND)
+
+
+async def test_limiter_uses_injected_clock_for_the_counter() -> None:
+    now = [100.0]
+    limiter = PortalLimiter(drain_per_second=1.0, burst=2, start_full=False, clock=lambda: now[0])
+    await limiter.acquire()
+    await limiter.acquire()
+    assert limiter.bucket.level_at(now[0]) == pytest.approx(2.0)
+    now[0] += 2.0
+    assert limiter.bucket.delay(now[0]) == 0.0
+    limiter.report_limit_exceeded()
+    assert limiter.bucket.level_at(now[0]) == pytest.approx(2.0)
