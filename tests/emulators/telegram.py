@@ -829,6 +829,45 @@ class TelegramEmulator:
         )
         return query_id
 
+    def post_user_edit(
+        self, chat_id: int, user: dict[str, Any], message_id: int, text: str
+    ) -> ChatMessage:
+        """A user edited their own text message: store it and queue an edited_message update."""
+        message = self._chat(chat_id).messages.get(message_id)
+        if message is None or message.from_bot or message.sender_id != user["id"]:
+            raise LookupError(f"user {user['id']} has no message {message_id} in chat {chat_id}")
+        message.text = text
+        message.edit_date = int(time.time())
+        message.raw.update({"text": text, "edit_date": message.edit_date})
+        message.raw.pop("entities", None)
+        self.mark_read(chat_id)
+        self.enqueue_update("edited_message", message.snapshot().raw)
+        return message
+
+    def post_bot_membership(
+        self, chat_id: int, user: dict[str, Any], old_status: str, new_status: str
+    ) -> int:
+        """Queue a my_chat_member update: the bot was blocked, unblocked, added or removed."""
+        chat = self._chat(chat_id, create=True)
+
+        def member(status: str) -> dict[str, Any]:
+            entry: dict[str, Any] = {"status": status, "user": dict(self.bot_user)}
+            if status == "kicked":
+                entry["until_date"] = 0
+            return entry
+
+        self.mark_read(chat_id)
+        return self.enqueue_update(
+            "my_chat_member",
+            {
+                "chat": dict(chat.info),
+                "from": dict(user),
+                "date": int(time.time()),
+                "old_chat_member": member(old_status),
+                "new_chat_member": member(new_status),
+            },
+        )
+
     def post_inline_query(
         self, user: dict[str, Any], query: str, *, offset: str = "", chat_type: str | None = None
     ) -> str:

@@ -59,6 +59,12 @@ class ChatDriver:
             content["reply_to_message"] = original.snapshot().raw
         return await self._post(content)
 
+    async def edit(self, message_id: int, text: str) -> ChatMessage:
+        """Edit one of this user's earlier text messages (an edited_message update)."""
+        message = self.emulator.post_user_edit(self.chat_id, self.user, message_id, text)
+        await asyncio.sleep(0)
+        return message
+
     async def send_text(self, text: str, *, reply_to: int | None = None) -> ChatMessage:
         """Send plain text (same as send; reads better for non-commands)."""
         return await self.send(text, reply_to=reply_to)
@@ -218,6 +224,18 @@ class ChatDriver:
         """This chat's messages as they stand now."""
         return self.emulator.transcript(self.chat_id)
 
+    async def remove_bot(self) -> None:
+        """Remove the bot from this group: later calls get 403 kicked; my_chat_member "left"."""
+        self.emulator.kick(self.chat_id)
+        self.emulator.post_bot_membership(self.chat_id, self.user, "member", "left")
+        await asyncio.sleep(0)
+
+    async def add_bot(self) -> None:
+        """Add the bot back to this group (my_chat_member "member"); earlier faults are cleared."""
+        self.emulator.clear_faults(self.chat_id)
+        self.emulator.post_bot_membership(self.chat_id, self.user, "left", "member")
+        await asyncio.sleep(0)
+
     def in_group(
         self,
         chat_id: int,
@@ -239,3 +257,15 @@ class TelegramUser(ChatDriver):
         self, emulator: TelegramEmulator, user: dict[str, Any], *, phone: str | None = None
     ) -> None:
         super().__init__(emulator, user, int(user["id"]), phone=phone)
+
+    async def block_bot(self) -> None:
+        """Block the bot: later calls get 403 blocked; my_chat_member "kicked" is queued."""
+        self.emulator.block(self.chat_id)
+        self.emulator.post_bot_membership(self.chat_id, self.user, "member", "kicked")
+        await asyncio.sleep(0)
+
+    async def unblock_bot(self) -> None:
+        """Unblock the bot (my_chat_member "member"); the block fault is cleared."""
+        self.emulator.clear_faults(self.chat_id)
+        self.emulator.post_bot_membership(self.chat_id, self.user, "kicked", "member")
+        await asyncio.sleep(0)

@@ -35,6 +35,7 @@ from aiogram.types import (
     Update,
 )
 from aiogram.utils.text_decorations import html_decoration as html
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from tests.emulators.telegram import FloodLimits, TelegramEmulator
@@ -650,3 +651,101 @@ async def test_photos_and_documents_upload_by_multipart(
         "photo",
         "document",
     ]
+
+
+async def test_aiogram_webhook_handler_can_answer_in_the_reply_body(
+    telegram_emulator: TelegramEmulator,
+) -> None:
+    bot = telegram_emulator.make_bot()
+    dispatcher = Dispatcher()
+    router = Router()
+
+    @router.message(F.text == "/start")
+    async def start(message: Message) -> Any:
+        return message.answer("Welcome")  # not awaited: aiogram puts it in the reply body
+
+    dispatcher.include_router(router)
+    app = web.Application()
+    SimpleRequestHandler(
+        dispatcher, bot, secret_token="hook-secret", handle_in_background=False
+    ).register(app, path="/hook")
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="hook-secret")
+        user = telegram_emulator.user(USER_ID, "Ivan")
+        await user.send("/start")
+        welcome = await user.wait_for_message()
+        assert welcome.text == "Welcome"
+        assert [d.status for d in telegram_emulator.webhook_deliveries] == [200]
+
+        await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="wrong-secret")
+        await user.send("/start")
+        await telegram_emulator.wait_until_delivered()
+        # aiogram refuses a wrong secret with 401; the emulator retried and gave up.
+        assert [d.status for d in telegram_emulator.webhook_deliveries[1:]] == [401, 401, 401]
+    finally:
+        await bot.delete_webhook()
+        await runner.cleanup()
+        await bot.session.close()
+
+
+async def test_blocking_editing_and_group_membership_produce_updates(
+    telegram_emulator: TelegramEmulator, telegram_bot: Bot
+) -> None:
+    emu = telegram_emulator
+    user = emu.user(USER_ID, "Ivan")
+    note = await user.send("call back at 5")
+    await user.edit(note.message_id, "call back at 6")
+    await user.block_bot()
+    with pytest.raises(TelegramForbiddenError, match="blocked by the user"):
+        await telegram_bot.send_message(USER_ID, "new lead")
+    await user.unblock_bot()
+    await telegram_bot.send_message(USER_ID, "new lead")
+    team = user.in_group(-5001, "Team")
+    await team.remove_bot()
+    with pytest.raises(TelegramForbiddenError, match="kicked from the group chat"):
+        await telegram_bot.send_message(-5001, "stage changed")
+
+    updates = await telegram_bot.get_updates(
+        allowed_updates=["message", "edited_message", "my_chat_member"]
+    )
+    kinds = [
+        next(k for k, v in u.model_dump(exclude_none=True).items() if k != "update_id" and v)
+        for u in updates
+    ]
+    assert kinds == [
+        "message",
+        "edited_message",
+        "my_chat_member",
+        "my_chat_member",
+        "my_chat_member",
+    ]
+    assert updates[1].edited_message is not None
+    assert updates[1].edited_message.text == "call back at 6"
+    statuses = [
+        u.my_chat_member.new_chat_member.status for u in updates if u.my_chat_member is not None
+    ]
+    assert statuses == ["kicked", "member", "left"]
+
+
+async def test_wait_for_message_consumes_messages_in_order(
+    telegram_emulator: TelegramEmulator, telegram_bot: Bot
+) -> None:
+    emu = telegram_emulator
+    user = emu.user(USER_ID, "Ivan")
+    await telegram_bot.send_message(USER_ID, "old news")
+    await user.send("/start")  # the user's action: older bot messages count as read
+    await telegram_bot.send_message(USER_ID, "one")
+    await telegram_bot.send_message(USER_ID, "two")
+    await telegram_bot.edit_message_text("two, edited", chat_id=USER_ID, message_id=4)
+
+    assert (await user.wait_for_message()).text == "one"
+    assert (await user.wait_for_message()).text == "two"
+    assert (await user.wait_for_message()).text == "two, edited"
+    with pytest.raises(TimeoutError, match="no matching bot message"):
+        await emu.wait_for_message(USER_ID, timeout=0.05)
+    assert emu.message(USER_ID, 4).text == "two, edited"
