@@ -1,0 +1,1064 @@
+"""CRM tables of the Bitrix24 emulator: field catalogues, storage, filter/order/select, paging."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from tests.emulators.bitrix24_php import php_float, php_int, php_truthy
+
+PAGE_SIZE = 50
+MULTIFIELD_TYPES = ("PHONE", "EMAIL", "WEB", "IM", "LINK")
+DEFAULT_VALUE_TYPE = {
+    "PHONE": "WORK",
+    "EMAIL": "WORK",
+    "WEB": "WORK",
+    "IM": "OTHER",
+    "LINK": "USER",
+}
+NUMERIC_TYPES = frozenset(
+    {"integer", "int", "user", "crm_company", "crm_contact", "crm_lead", "double", "employee"}
+)
+DATE_TYPES = frozenset({"date", "datetime"})
+# LIKE filters on these types are rewritten to exact equality by the portal.
+EXACT_ONLY_TYPES = frozenset({"crm_status", "crm_company", "crm_contact"})
+
+
+class CrmError(Exception):
+    """A REST error raised by a method: code (often ""), description, HTTP status."""
+
+    def __init__(self, description: str, code: str = "", status: int = 400) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.status = status
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One standard field of a CRM entity as `*.fields` describes it."""
+
+    name: str
+    type: str
+    title: str
+    read_only: bool = False
+    immutable: bool = False
+    multiple: bool = False
+    deprecated: bool = False
+    status_type: str | None = None
+    settings: Mapping[str, Any] | None = None
+
+    def descriptor(self, required: bool = False) -> dict[str, Any]:
+        """Render as the REST field descriptor."""
+        out: dict[str, Any] = {
+            "type": self.type,
+            "isRequired": required,
+            "isReadOnly": self.read_only,
+            "isImmutable": self.immutable,
+            "isMultiple": self.multiple,
+            "isDynamic": False,
+        }
+        if self.deprecated:
+            out["isDeprecated"] = True
+        if self.status_type:
+            out["statusType"] = self.status_type
+        if self.settings is not None:
+            out["settings"] = dict(self.settings)
+        out["title"] = self.title
+        return out
+
+
+def _f(name: str, type_: str, title: str | None = None, **kw: Any) -> FieldSpec:
+    return FieldSpec(name=name, type=type_, title=title or name, **kw)
+
+
+_ADDRESS = [
+    _f("ADDRESS", "string", "Address"),
+    _f("ADDRESS_2", "string", "Address (Line 2)"),
+    _f("ADDRESS_CITY", "string", "City"),
+    _f("ADDRESS_POSTAL_CODE", "string", "Postal Code"),
+    _f("ADDRESS_REGION", "string", "Region"),
+    _f("ADDRESS_PROVINCE", "string", "Province"),
+    _f("ADDRESS_COUNTRY", "string", "Country"),
+    _f("ADDRESS_COUNTRY_CODE", "string", "Country Code"),
+    _f("ADDRESS_LOC_ADDR_ID", "integer", "Location Address ID"),
+]
+_UTM = [
+    _f("UTM_SOURCE", "string", "Advertising System"),
+    _f("UTM_MEDIUM", "string", "Traffic Type"),
+    _f("UTM_CAMPAIGN", "string", "Campaign Identifier"),
+    _f("UTM_CONTENT", "string", "Campaign Content"),
+    _f("UTM_TERM", "string", "Campaign Search Term"),
+]
+_MULTI = [
+    _f("PHONE", "crm_multifield", "Phone", multiple=True),
+    _f("EMAIL", "crm_multifield", "E-mail", multiple=True),
+    _f("WEB", "crm_multifield", "Website", multiple=True),
+    _f("IM", "crm_multifield", "Messenger", multiple=True),
+    _f("LINK", "crm_multifield", "LINK", multiple=True),
+]
+
+LEAD_FIELDS: list[FieldSpec] = [
+    _f("ID", "integer", "ID", read_only=True),
+    _f("TITLE", "string", "Lead Title"),
+    _f("HONORIFIC", "crm_status", "Salutation", status_type="HONORIFIC"),
+    _f("NAME", "string", "First Name"),
+    _f("SECOND_NAME", "string", "Middle Name"),
+    _f("LAST_NAME", "string", "Last Name"),
+    _f("BIRTHDATE", "date", "Birthdate"),
+    _f("COMPANY_TITLE", "string", "Company Name"),
+    _f("SOURCE_ID", "crm_status", "Source", status_type="SOURCE"),
+    _f("SOURCE_DESCRIPTION", "string", "Source Description"),
+    _f("STATUS_ID", "crm_status", "Stage", status_type="STATUS"),
+    _f("STATUS_DESCRIPTION", "string", "Stage Description"),
+    _f("STATUS_SEMANTIC_ID", "string", "Status Semantic", read_only=True),
+    _f("POST", "string", "Position"),
+    *_ADDRESS,
+    _f("CURRENCY_ID", "crm_currency", "Currency"),
+    _f("OPPORTUNITY", "double", "Amount"),
+    _f("IS_MANUAL_OPPORTUNITY", "char", "IS_MANUAL_OPPORTUNITY"),
+    _f("OPENED", "char", "Available to All"),
+    _f("COMMENTS", "string", "Comments"),
+    _f("HAS_PHONE", "char", "Phone Provided", read_only=True),
+    _f("HAS_EMAIL", "char", "Email Provided", read_only=True),
+    _f("HAS_IMOL", "char", "Open Line Assigned", read_only=True),
+    _f("ASSIGNED_BY_ID", "user", "Responsible User"),
+    _f("CREATED_BY_ID", "user", "Created By", read_only=True),
+    _f("MODIFY_BY_ID", "user", "Modified By", read_only=True),
+    _f("MOVED_BY_ID", "user", "MOVED_BY_ID", read_only=True),
+    _f("DATE_CREATE", "datetime", "Creation Date", read_only=True),
+    _f("DATE_MODIFY", "datetime", "Modification Date", read_only=True),
+    _f("MOVED_TIME", "datetime", "MOVED_TIME", read_only=True),
+    _f("COMPANY_ID", "crm_company", "Company", settings={"parentEntityTypeId": 4}),
+    _f("CONTACT_ID", "crm_contact", "Contact", deprecated=True),
+    _f("CONTACT_IDS", "crm_contact", "CONTACT_IDS", multiple=True),
+    _f("IS_RETURN_CUSTOMER", "char", "Returning Lead", read_only=True),
+    _f("DATE_CLOSED", "datetime", "Closing Date", read_only=True),
+    _f("ORIGINATOR_ID", "string", "External Source"),
+    _f("ORIGIN_ID", "string", "Identifier in External Source"),
+    *_UTM,
+    _f("LAST_ACTIVITY_TIME", "datetime", "LAST_ACTIVITY_TIME", read_only=True),
+    _f("LAST_ACTIVITY_BY", "user", "LAST_ACTIVITY_BY", read_only=True),
+    *_MULTI,
+]
+
+CONTACT_FIELDS: list[FieldSpec] = [
+    _f("ID", "integer", "ID", read_only=True),
+    _f("HONORIFIC", "crm_status", "Salutation", status_type="HONORIFIC"),
+    _f("NAME", "string", "First name"),
+    _f("SECOND_NAME", "string", "Second name"),
+    _f("LAST_NAME", "string", "Last name"),
+    _f("PHOTO", "file", "Photo"),
+    _f("BIRTHDATE", "date", "Date of birth"),
+    _f("TYPE_ID", "crm_status", "Contact type", status_type="CONTACT_TYPE"),
+    _f("SOURCE_ID", "crm_status", "Source", status_type="SOURCE"),
+    _f("SOURCE_DESCRIPTION", "string", "Source information"),
+    _f("POST", "string", "Position"),
+    *_ADDRESS,
+    _f("COMMENTS", "string", "Comment"),
+    _f("OPENED", "char", "Available to everyone"),
+    _f("EXPORT", "char", "Included in export"),
+    _f("HAS_PHONE", "char", "Has phone", read_only=True),
+    _f("HAS_EMAIL", "char", "Has email", read_only=True),
+    _f("HAS_IMOL", "char", "Has Open Channel", read_only=True),
+    _f("ASSIGNED_BY_ID", "user", "Responsible person"),
+    _f("CREATED_BY_ID", "user", "Created by", read_only=True),
+    _f("MODIFY_BY_ID", "user", "Modified by", read_only=True),
+    _f("DATE_CREATE", "datetime", "Created on", read_only=True),
+    _f("DATE_MODIFY", "datetime", "Modified on", read_only=True),
+    _f("COMPANY_ID", "crm_company", "Company", deprecated=True),
+    _f("COMPANY_IDS", "crm_company", "COMPANY_IDS", multiple=True),
+    _f("LEAD_ID", "crm_lead", "Lead", read_only=True),
+    _f("ORIGINATOR_ID", "string", "External source"),
+    _f("ORIGIN_ID", "string", "External source item ID"),
+    *_UTM,
+    _f("LAST_ACTIVITY_TIME", "datetime", "LAST_ACTIVITY_TIME", read_only=True),
+    _f("LAST_ACTIVITY_BY", "user", "LAST_ACTIVITY_BY", read_only=True),
+    *_MULTI,
+]
+
+DEAL_FIELDS: list[FieldSpec] = [
+    _f("ID", "integer", "ID", read_only=True),
+    _f("TITLE", "string", "Name"),
+    _f("TYPE_ID", "crm_status", "Type", status_type="DEAL_TYPE"),
+    _f("CATEGORY_ID", "crm_category", "Pipeline", immutable=True),
+    _f("STAGE_ID", "crm_status", "Deal stage", status_type="DEAL_STAGE"),
+    _f("STAGE_SEMANTIC_ID", "string", "Stage group", read_only=True),
+    _f("CURRENCY_ID", "crm_currency", "Currency"),
+    _f("OPPORTUNITY", "double", "Income"),
+    _f("COMPANY_ID", "crm_company", "Company"),
+    _f("CONTACT_ID", "crm_contact", "Contact", deprecated=True),
+    _f("ASSIGNED_BY_ID", "user", "Responsible person"),
+    _f("CREATED_BY_ID", "user", "Created by", read_only=True),
+    _f("MODIFY_BY_ID", "user", "Modified by", read_only=True),
+    _f("DATE_CREATE", "datetime", "Created on", read_only=True),
+    _f("DATE_MODIFY", "datetime", "Modified on", read_only=True),
+    _f("LEAD_ID", "crm_lead", "Lead"),
+    _f("CLOSED", "char", "Closed"),
+    _f("OPENED", "char", "Available to everyone"),
+    _f("COMMENTS", "string", "Comment"),
+]
+
+PRODUCT_FIELDS: list[FieldSpec] = [
+    _f("ID", "integer", "ID", read_only=True),
+    _f("NAME", "string", "Name"),
+    _f("CODE", "string", "Symbolic code"),
+    _f("ACTIVE", "char", "Active"),
+    _f("SECTION_ID", "product_section", "Section"),
+    _f("SORT", "integer", "Sort"),
+    _f("DESCRIPTION", "string", "Description"),
+    _f("PRICE", "double", "Price"),
+    _f("CURRENCY_ID", "crm_currency", "Currency"),
+    _f("VAT_ID", "integer", "VAT rate"),
+    _f("VAT_INCLUDED", "char", "VAT included"),
+    _f("MEASURE", "integer", "Unit of measurement"),
+    _f("XML_ID", "string", "External ID"),
+]
+
+
+# ---------------------------------------------------------------------------- dates and values
+
+
+def parse_datetime(value: Any, tz: timezone) -> datetime | None:
+    """Parse ISO-8601 or a Russian/English locale date; naive values take the portal zone."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=tz)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    parsed: datetime | None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+        for pattern in (
+            "%d.%m.%Y %H:%M:%S",
+            "%d.%m.%Y %H:%M",
+            "%d.%m.%Y",
+            "%m/%d/%Y %I:%M:%S %p",
+            "%m/%d/%Y",
+        ):
+            try:
+                parsed = datetime.strptime(text, pattern)
+                break
+            except ValueError:
+                continue
+        if parsed is None:
+            return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def format_datetime(moment: datetime, tz: timezone) -> str:
+    """Render like the portal: ISO-8601 with the portal's offset, whole seconds."""
+    return moment.astimezone(tz).replace(microsecond=0).isoformat()
+
+
+def format_money(value: float) -> str:
+    """Render a money column as PHP returns it ("12500.00")."""
+    return f"{value:.2f}"
+
+
+def digits(value: str) -> str:
+    """Digits of a phone number, ignoring formatting and an extension after 'ext'/'#'/','."""
+    head = re.split(r"(?i)ext|доб|#|,|;", value, maxsplit=1)[0]
+    return "".join(ch for ch in head if ch.isdigit())
+
+
+# ---------------------------------------------------------------------------- filters
+
+
+@dataclass
+class FilterTerm:
+    """One compiled filter condition."""
+
+    field: str
+    op: str  # eq, gt, ge, lt, le, in, like, wild, prefix
+    negate: bool
+    kind: str  # num, date, str, bool, multi
+    values: list[Any]
+
+
+_OPS = (
+    ("=%", "wild"),
+    ("%=", "wild"),
+    (">=", "ge"),
+    ("<=", "le"),
+    ("@", "in"),
+    ("%", "like"),
+    ("?", "like"),
+    ("=", "eq"),
+    (">", "gt"),
+    ("<", "lt"),
+)
+
+
+def split_filter_key(key: str) -> tuple[bool, str, str, bool]:
+    """Split `!>=FIELD` into (negate, op, field, explicit_prefix)."""
+    rest = key
+    negate = False
+    explicit = False
+    if rest.startswith("+"):
+        rest = rest[1:]
+        explicit = True
+    if rest.startswith("!"):
+        negate = True
+        explicit = True
+        rest = rest[1:]
+    op = "eq"
+    for prefix, name in _OPS:
+        if rest.startswith(prefix):
+            op = name
+            rest = rest[len(prefix) :]
+            explicit = True
+            break
+    return negate, op, rest, explicit
+
+
+def _wild_regex(pattern: str) -> re.Pattern[str]:
+    parts = []
+    for ch in pattern:
+        if ch == "%":
+            parts.append(".*")
+        elif ch == "_":
+            parts.append(".")
+        else:
+            parts.append(re.escape(ch))
+    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value is False or value == []
+
+
+@dataclass
+class ColumnInfo:
+    """How a column is compared: kind and type name."""
+
+    kind: str
+    type: str
+    multiple: bool = False
+
+
+def column_kind(type_name: str) -> str:
+    """Comparison kind for a field type."""
+    if type_name in NUMERIC_TYPES or type_name == "enumeration":
+        return "num"
+    if type_name in DATE_TYPES:
+        return "date"
+    if type_name == "boolean":
+        return "bool"
+    if type_name == "crm_multifield":
+        return "multi"
+    return "str"
+
+
+def _prepare(kind: str, value: Any, tz: timezone) -> Any:
+    if _is_empty(value):
+        return None
+    if kind == "num":
+        return php_float(value)
+    if kind == "date":
+        return parse_datetime(value, tz)
+    if kind == "bool":
+        return _bool_value(value)
+    return str(value).casefold()
+
+
+def _bool_value(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.upper() in ("Y", "1", "TRUE")
+    return bool(value)
+
+
+def _row_scalar(kind: str, value: Any, tz: timezone) -> Any:
+    if _is_empty(value):
+        return None
+    if kind == "num":
+        return php_float(value)
+    if kind == "date":
+        return parse_datetime(value, tz)
+    if kind == "bool":
+        return _bool_value(value)
+    return str(value).casefold()
+
+
+def compile_filter(
+    raw: Mapping[str, Any], columns: Mapping[str, ColumnInfo], tz: timezone
+) -> list[FilterTerm]:
+    """Compile a REST filter; unknown fields and unsupported forms are dropped like the portal."""
+    terms: list[FilterTerm] = []
+    for key, value in raw.items():
+        negate, op, name, explicit = split_filter_key(str(key))
+        name = name.upper()
+        info = columns.get(name)
+        if info is None:
+            continue
+        if info.kind == "multi":
+            # Only the bare key is honoured; the portal turns it into a prefix LIKE.
+            if explicit:
+                continue
+            first = value[0] if isinstance(value, list) and value else value
+            if isinstance(first, list | dict) or _is_empty(first):
+                continue
+            terms.append(FilterTerm(name, "prefix", False, "multi", [str(first).casefold()]))
+            continue
+        if op in ("like", "wild") and info.type in EXACT_ONLY_TYPES:
+            op = "eq"
+        if op in ("like", "wild"):
+            if _is_empty(value):
+                continue
+            if op == "like":
+                terms.append(FilterTerm(name, "like", negate, info.kind, [str(value).casefold()]))
+            else:
+                terms.append(
+                    FilterTerm(name, "wild", negate, info.kind, [_wild_regex(str(value))])
+                )
+            continue
+        if op == "in" or (op == "eq" and isinstance(value, list)):
+            items = value if isinstance(value, list) else [value]
+            if isinstance(value, dict):
+                items = list(value.values())
+            prepared = [_prepare(info.kind, v, tz) for v in items]
+            terms.append(FilterTerm(name, "in", negate, info.kind, prepared))
+            continue
+        if isinstance(value, dict):
+            continue
+        prepared_value = _prepare(info.kind, value, tz)
+        if op != "eq" and prepared_value is None:
+            continue
+        terms.append(FilterTerm(name, op, negate, info.kind, [prepared_value]))
+    return terms
+
+
+def _match_scalar(term: FilterTerm, value: Any) -> bool:
+    op = term.op
+    if op == "eq":
+        return value == term.values[0]
+    if op == "in":
+        return value in term.values
+    if value is None:
+        return False
+    if op == "like":
+        return term.values[0] in str(value)
+    if op == "wild":
+        return term.values[0].fullmatch(str(value)) is not None
+    target = term.values[0]
+    try:
+        if op == "gt":
+            return bool(value > target)
+        if op == "ge":
+            return bool(value >= target)
+        if op == "lt":
+            return bool(value < target)
+        if op == "le":
+            return bool(value <= target)
+    except TypeError:
+        return False
+    return False
+
+
+def match_term(term: FilterTerm, row: Mapping[str, Any], tz: timezone) -> bool:
+    """Evaluate one term against a stored row."""
+    raw = row.get(term.field)
+    if term.kind == "multi":
+        prefix = term.values[0]
+        items = raw or []
+        return any(str(item.get("VALUE", "")).casefold().startswith(prefix) for item in items)
+    if isinstance(raw, list):
+        values = [_row_scalar(term.kind, v, tz) for v in raw] or [None]
+        hit = any(_match_scalar(term, v) for v in values)
+    else:
+        hit = _match_scalar(term, _row_scalar(term.kind, raw, tz))
+    return hit != term.negate
+
+
+# ---------------------------------------------------------------------------- tables
+
+
+@dataclass
+class IdSequence:
+    """An auto-increment counter."""
+
+    next_value: int = 1
+
+    def take(self) -> int:
+        """Return the next id."""
+        value = self.next_value
+        self.next_value += 1
+        return value
+
+
+@dataclass
+class ListQuery:
+    """Parsed list parameters."""
+
+    select: list[str] = field(default_factory=list)
+    filter: dict[str, Any] = field(default_factory=dict)
+    order: dict[str, str] = field(default_factory=dict)
+    start: int = 0
+
+
+@dataclass
+class ListPage:
+    """A page of a list answer."""
+
+    items: list[dict[str, Any]]
+    total: int
+    next: int | None
+
+
+class CrmTable:
+    """Rows of one CRM entity kept in the shape `*.get` returns, plus list machinery."""
+
+    def __init__(
+        self,
+        entity: str,
+        fields: Iterable[FieldSpec],
+        tz: timezone,
+        *,
+        user_fields: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None,
+        sort_key_for: Callable[[str, Any], Any] | None = None,
+        default_select_uf: bool = False,
+    ) -> None:
+        self.entity = entity
+        self.fields: dict[str, FieldSpec] = {f.name: f for f in fields}
+        self.tz = tz
+        self.rows: dict[int, dict[str, Any]] = {}
+        self.ids: list[int] = []
+        self.sequence = IdSequence()
+        self._user_fields = user_fields or (dict)
+        self._sort_key_for = sort_key_for
+        self.default_select_uf = default_select_uf
+
+    # -- storage
+
+    def insert(self, row: dict[str, Any], row_id: int | None = None) -> int:
+        """Store a fully prepared row; assigns an id when none is given."""
+        new_id = row_id if row_id is not None else self.sequence.take()
+        self.sequence.next_value = max(self.sequence.next_value, new_id + 1)
+        row["ID"] = str(new_id)
+        self.rows[new_id] = row
+        position = bisect.bisect_left(self.ids, new_id)
+        if position >= len(self.ids) or self.ids[position] != new_id:
+            self.ids.insert(position, new_id)
+        return new_id
+
+    def delete(self, row_id: int) -> bool:
+        """Remove a row; False when it did not exist."""
+        if self.rows.pop(row_id, None) is None:
+            return False
+        position = bisect.bisect_left(self.ids, row_id)
+        if position < len(self.ids) and self.ids[position] == row_id:
+            del self.ids[position]
+        return True
+
+    def scalar_fields(self) -> list[str]:
+        """Standard non-multifield column names in catalogue order."""
+        return [
+            f.name
+            for f in self.fields.values()
+            if f.type != "crm_multifield" and f.name not in ("CONTACT_IDS", "COMPANY_IDS", "PHOTO")
+        ]
+
+    def columns(self) -> dict[str, ColumnInfo]:
+        """Filterable/sortable columns including user fields."""
+        out = {
+            name: ColumnInfo(column_kind(spec.type), spec.type)
+            for name, spec in self.fields.items()
+        }
+        for name, uf in self._user_fields().items():
+            out[name] = ColumnInfo(
+                column_kind(str(uf["USER_TYPE_ID"])),
+                str(uf["USER_TYPE_ID"]),
+                uf.get("MULTIPLE") == "Y",
+            )
+        return out
+
+    # -- output
+
+    def render(
+        self, row: Mapping[str, Any], *, for_list: bool, select: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Render a row as get (all fields, "" for unset UF) or list (selected, null UF)."""
+        names = select if select is not None else self._get_fields()
+        out: dict[str, Any] = {}
+        ufs = self._user_fields()
+        for name in names:
+            if name in MULTIFIELD_TYPES:
+                items = row.get(name)
+                if items:
+                    out[name] = [dict(item) for item in items]
+            elif name in ufs:
+                value = row.get(name)
+                if value is None:
+                    out[name] = None if for_list else ""
+                else:
+                    out[name] = list(value) if isinstance(value, list) else value
+            else:
+                out[name] = row.get(name)
+        return out
+
+    def _get_fields(self) -> list[str]:
+        return [*self.scalar_fields(), *multifield_types_in(self.fields), *self._user_fields()]
+
+    def resolve_select(self, select: list[str]) -> list[str]:
+        """Expand `*`, `UF_*` and named fields into an ordered column list (ID always)."""
+        wanted = [str(s).upper() for s in select if isinstance(s, str | int)]
+        scalars = self.scalar_fields()
+        ufs = list(self._user_fields())
+        if not wanted:
+            wanted = ["*", "UF_*"] if self.default_select_uf else ["*"]
+        chosen: set[str] = {"ID"}
+        if "*" in wanted:
+            chosen.update(scalars)
+        if "UF_*" in wanted:
+            chosen.update(ufs)
+        for name in wanted:
+            if name in self.fields or name in ufs:
+                chosen.add(name)
+        ordered = [n for n in scalars if n in chosen]
+        ordered += [n for n in multifield_types_in(self.fields) if n in chosen]
+        ordered += [n for n in ufs if n in chosen]
+        return ordered
+
+    # -- list
+
+    def _sort_value(self, name: str, kind: str, row: Mapping[str, Any]) -> tuple[int, Any]:
+        raw = row.get(name)
+        if self._sort_key_for is not None:
+            special = self._sort_key_for(name, raw)
+            if special is not None:
+                return (1, special)
+        if isinstance(raw, list):
+            raw = raw[0] if raw else None
+        value = _row_scalar(kind, raw, self.tz)
+        return (0, 0) if value is None else (1, value)
+
+    def _row_sort_key(self, name: str, kind: str) -> Callable[[int], tuple[int, Any]]:
+        def key(row_id: int) -> tuple[int, Any]:
+            return self._sort_value(name, kind, self.rows[row_id])
+
+        return key
+
+    def query(self, q: ListQuery) -> ListPage:
+        """Filter, order and page rows as crm.*.list does."""
+        columns = self.columns()
+        terms = compile_filter(q.filter, columns, self.tz)
+        order: list[tuple[str, bool]] = []
+        for name, direction in q.order.items():
+            upper = str(name).upper()
+            if upper in columns and columns[upper].kind != "multi":
+                order.append((upper, str(direction).upper() == "DESC"))
+        select = self.resolve_select(q.select)
+        fast = not order or (len(order) == 1 and order[0][0] == "ID")
+        descending = bool(order and order[0][1])
+        page_start = 0 if q.start < 0 else (q.start // PAGE_SIZE) * PAGE_SIZE
+
+        def matches(row: Mapping[str, Any]) -> bool:
+            return all(match_term(t, row, self.tz) for t in terms)
+
+        if fast:
+            candidates = self._ids_in_id_range(terms, descending)
+            if q.start < 0:
+                items = []
+                for row_id in candidates:
+                    row = self.rows[row_id]
+                    if matches(row):
+                        items.append(self.render(row, for_list=True, select=select))
+                        if len(items) == PAGE_SIZE:
+                            break
+                return ListPage(items, 0, None)
+            matched_ids = [row_id for row_id in candidates if matches(self.rows[row_id])]
+        else:
+            matched_ids = [row_id for row_id in self.ids if matches(self.rows[row_id])]
+            matched_ids.sort()
+            for name, desc in reversed(order):
+                matched_ids.sort(key=self._row_sort_key(name, columns[name].kind), reverse=desc)
+            if q.start < 0:
+                matched_ids = matched_ids[:PAGE_SIZE]
+                return ListPage(
+                    [self.render(self.rows[r], for_list=True, select=select) for r in matched_ids],
+                    0,
+                    None,
+                )
+        total = len(matched_ids)
+        page_ids = matched_ids[page_start : page_start + PAGE_SIZE]
+        items = [self.render(self.rows[r], for_list=True, select=select) for r in page_ids]
+        next_start = page_start + PAGE_SIZE if page_start + PAGE_SIZE < total else None
+        return ListPage(items, total, next_start)
+
+    def _ids_in_id_range(self, terms: list[FilterTerm], descending: bool) -> Iterator[int]:
+        low, high = 0, len(self.ids)
+        for term in terms:
+            if term.field != "ID" or term.negate or term.values[0] is None:
+                continue
+            bound = term.values[0]
+            if term.op == "gt":
+                low = max(low, bisect.bisect_right(self.ids, bound))
+            elif term.op == "ge":
+                low = max(low, bisect.bisect_left(self.ids, bound))
+            elif term.op == "lt":
+                high = min(high, bisect.bisect_left(self.ids, bound))
+            elif term.op == "le":
+                high = min(high, bisect.bisect_right(self.ids, bound))
+        # Copy the slice so a concurrent insert cannot disturb iteration.
+        window = self.ids[low:high] if low < high else []
+        return reversed(window) if descending else iter(window)
+
+
+def multifield_types_in(fields: Mapping[str, FieldSpec]) -> list[str]:
+    """Multifield type names the entity supports, in canonical order."""
+    return [name for name in MULTIFIELD_TYPES if name in fields]
+
+
+# ---------------------------------------------------------------------------- multifields
+
+
+def merge_multifields(
+    existing: list[dict[str, Any]] | None,
+    incoming: Any,
+    type_id: str,
+    sequence: IdSequence,
+) -> list[dict[str, Any]]:
+    """Merge incoming multifield items into the existing list (§4 rules)."""
+    current = [dict(item) for item in existing or []]
+    if isinstance(incoming, dict):
+        incoming = list(incoming.values())
+    if not isinstance(incoming, list):
+        return current
+    default_type = DEFAULT_VALUE_TYPE.get(type_id, "WORK")
+    for item in incoming:
+        if not isinstance(item, dict):
+            continue
+        item_id = php_int(item.get("ID", 0))
+        raw_value = item.get("VALUE")
+        value = "" if raw_value is None or isinstance(raw_value, list | dict) else str(raw_value)
+        value = value.strip()
+        value_type = str(item.get("VALUE_TYPE") or "").strip().upper() or None
+        delete = str(item.get("DELETE", "")).upper() == "Y"
+        target = (
+            next((m for m in current if m["ID"] == str(item_id)), None) if item_id > 0 else None
+        )
+        if target is not None:
+            if delete or not value:
+                current.remove(target)
+            else:
+                target["VALUE"] = value
+                if value_type:
+                    target["VALUE_TYPE"] = value_type
+            continue
+        if delete or not value:
+            continue
+        value_type = value_type or default_type
+        if any(m["VALUE"] == value and m["VALUE_TYPE"] == value_type for m in current):
+            continue
+        current.append(
+            {
+                "ID": str(sequence.take()),
+                "VALUE_TYPE": value_type,
+                "VALUE": value,
+                "TYPE_ID": type_id,
+            }
+        )
+    return current
+
+
+# ---------------------------------------------------------------------------- scalar writes
+
+_UNSET = object()
+
+
+def normalize_scalar(spec: FieldSpec, value: Any, tz: timezone) -> Any:
+    """Cast an incoming value to its stored form; returns _UNSET when it must be dropped."""
+    t = spec.type
+    if isinstance(value, list | dict) and not spec.multiple:
+        if isinstance(value, list) and value and not isinstance(value[0], list | dict):
+            value = value[0]
+        else:
+            return _UNSET
+    if t in DATE_TYPES:
+        if value is None or value == "":
+            return ""
+        moment = parse_datetime(value, tz)
+        if moment is None:
+            return _UNSET
+        if t == "date":
+            moment = datetime(moment.year, moment.month, moment.day, tzinfo=tz)
+        return format_datetime(moment, tz)
+    if t == "double":
+        return format_money(php_float(value))
+    if t in (
+        "integer",
+        "int",
+        "user",
+        "crm_company",
+        "crm_contact",
+        "crm_lead",
+        "employee",
+        "product_section",
+        "crm_category",
+    ):
+        if value is None or value == "":
+            return None
+        number = php_int(value)
+        if t in ("crm_company", "crm_contact", "crm_lead") and number <= 0:
+            return None
+        return str(number)
+    if t == "char":
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            return "Y" if value else "N"
+        text = str(value).upper()
+        return "Y" if text in ("Y", "1", "TRUE") else "N"
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value)
+    if t == "crm_currency":
+        return text.upper() or None
+    return text
+
+
+def is_unset(value: Any) -> bool:
+    """True when normalize_scalar asked to drop the value."""
+    return value is _UNSET
+
+
+def normalize_user_field(uf: Mapping[str, Any], value: Any, tz: timezone) -> Any:
+    """Cast a UF value to its stored form; None means unset."""
+    multiple = uf.get("MULTIPLE") == "Y"
+    if multiple:
+        values = value if isinstance(value, list) else [value]
+        if isinstance(value, dict):
+            values = list(value.values())
+        cast = [_cast_uf(uf, v, tz) for v in values]
+        kept = [v for v in cast if v is not None]
+        return kept or None
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return _cast_uf(uf, value, tz)
+
+
+def _cast_uf(uf: Mapping[str, Any], value: Any, tz: timezone) -> Any:
+    type_id = uf.get("USER_TYPE_ID")
+    if type_id == "boolean":
+        if value is None or value == "":
+            return None
+        return _bool_value(value) if not isinstance(value, int | float) else bool(value)
+    if value is None or value == "" or isinstance(value, dict | list):
+        return None
+    if type_id in ("integer", "employee", "enumeration"):
+        return php_int(value)
+    if type_id == "double":
+        return php_float(value)
+    if type_id in ("date", "datetime"):
+        moment = parse_datetime(value, tz)
+        if moment is None:
+            return None
+        if type_id == "date":
+            return moment.date().isoformat()
+        return format_datetime(moment, tz)
+    return str(value)
+
+
+def uf_value_present(value: Any) -> bool:
+    """Whether a stored UF value counts as filled for MANDATORY checks."""
+    if value is None:
+        return False
+    if isinstance(value, list):
+        return bool(value)
+    if isinstance(value, str):
+        return bool(value.strip())
+    return True
+
+
+# ---------------------------------------------------------------------------- dictionaries
+
+DEFAULT_LEAD_STAGES: list[tuple[str, str, int, str]] = [
+    ("NEW", "Unassigned", 10, "#39A8EF"),
+    ("IN_PROCESS", "In progress", 20, "#2FC6F6"),
+    ("PROCESSED", "Processed", 30, "#55D0E0"),
+    ("CONVERTED", "Good lead", 40, "#7BD500"),
+    ("JUNK", "Junk lead", 50, "#FF5752"),
+]
+DEFAULT_SOURCES: list[tuple[str, str]] = [
+    ("CALL", "Call"),
+    ("EMAIL", "E-Mail"),
+    ("WEB", "Website"),
+    ("ADVERTISING", "Advertising"),
+    ("PARTNER", "Existing client"),
+    ("RECOMMENDATION", "By recommendation"),
+    ("TRADE_SHOW", "Show/Exhibition"),
+    ("WEBFORM", "CRM form"),
+    ("CALLBACK", "Callback"),
+    ("RC_GENERATOR", "Sales boost"),
+    ("STORE", "Online Store"),
+    ("OTHER", "Other"),
+]
+DEFAULT_HONORIFICS: list[tuple[str, str]] = [
+    ("HNR_EN_1", "Mr."),
+    ("HNR_EN_2", "Mrs."),
+    ("HNR_EN_3", "Ms."),
+    ("HNR_EN_4", "Dr."),
+]
+DEFAULT_CONTACT_TYPES: list[tuple[str, str]] = [
+    ("CLIENT", "Clients"),
+    ("SUPPLIER", "Suppliers"),
+    ("PARTNER", "Partners"),
+    ("OTHER", "Other"),
+]
+DEFAULT_DEAL_STAGES: list[tuple[str, str, int, str]] = [
+    ("NEW", "New", 10, "#39A8EF"),
+    ("PREPARATION", "Document preparation", 20, "#2FC6F6"),
+    ("EXECUTING", "In progress", 40, "#47E4C2"),
+    ("WON", "Deal successful", 60, "#7BD500"),
+    ("LOSE", "Deal lost", 70, "#FF5752"),
+]
+DEFAULT_PRODUCTS: list[tuple[str, float, str]] = [
+    ("Consultation, 1 hour", 3000.0, "RUB"),
+    ("Installation service", 15000.0, "RUB"),
+    ("Annual support plan", 48000.0, "RUB"),
+    ("Sensor kit basic", 12500.0, "RUB"),
+    ("Sensor kit pro", 27900.0, "RUB"),
+    ("Delivery within city", 900.0, "RUB"),
+]
+
+
+class StatusDictionary:
+    """The crm_status table: stages, sources, honorifics and other dictionaries."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.sequence = IdSequence(1)
+
+    def add(
+        self,
+        entity_id: str,
+        status_id: str,
+        name: str,
+        sort: int,
+        *,
+        system: bool = False,
+        color: str | None = None,
+    ) -> dict[str, Any]:
+        """Add (or replace) one dictionary entry."""
+        self.rows = [
+            r
+            for r in self.rows
+            if not (r["ENTITY_ID"] == entity_id and r["STATUS_ID"] == status_id)
+        ]
+        row: dict[str, Any] = {
+            "ID": str(self.sequence.take()),
+            "ENTITY_ID": entity_id,
+            "STATUS_ID": status_id,
+            "NAME": name,
+            "NAME_INIT": name if system else "",
+            "SORT": str(sort),
+            "SYSTEM": "Y" if system else "N",
+            "CATEGORY_ID": None,
+            "COLOR": color,
+            "SEMANTICS": None,
+        }
+        self.rows.append(row)
+        return row
+
+    def entries(self, entity_id: str) -> list[dict[str, Any]]:
+        """Entries of one dictionary sorted by SORT then ID."""
+        items = [r for r in self.rows if r["ENTITY_ID"] == entity_id]
+        items.sort(key=lambda r: (int(r["SORT"]), int(r["ID"])))
+        return items
+
+    def find(self, entity_id: str, status_id: str) -> dict[str, Any] | None:
+        """One entry or None."""
+        for row in self.rows:
+            if row["ENTITY_ID"] == entity_id and row["STATUS_ID"] == status_id:
+                return row
+        return None
+
+    def semantics(self, entity_id: str, status_id: str) -> str:
+        """P/S/F for a stage: before the success stage P, success S, after it F."""
+        success_id = "CONVERTED" if entity_id == "STATUS" else "WON"
+        entries = self.entries(entity_id)
+        success = next((r for r in entries if r["STATUS_ID"] == success_id), None)
+        own = next((r for r in entries if r["STATUS_ID"] == status_id), None)
+        if own is None or success is None:
+            return "P"
+        if status_id == success_id:
+            return "S"
+        return "P" if int(own["SORT"]) < int(success["SORT"]) else "F"
+
+    def render(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """Row as crm.status.list returns it (EXTRA for stage dictionaries)."""
+        out = dict(row)
+        if row["ENTITY_ID"] in ("STATUS", "DEAL_STAGE"):
+            semantic = self.semantics(row["ENTITY_ID"], row["STATUS_ID"])
+            out["SEMANTICS"] = None if semantic == "P" else semantic
+            out["EXTRA"] = {
+                "SEMANTICS": {"P": "process", "S": "success", "F": "failure"}[semantic],
+                "COLOR": row["COLOR"],
+            }
+        return out
+
+
+def seed_default_dictionaries(statuses: StatusDictionary) -> None:
+    """Lead stages, sources, honorifics, contact types and deal stages of a fresh portal."""
+    for status_id, name, sort, color in DEFAULT_LEAD_STAGES:
+        statuses.add(
+            "STATUS",
+            status_id,
+            name,
+            sort,
+            system=status_id in ("NEW", "CONVERTED", "JUNK"),
+            color=color,
+        )
+    for index, (status_id, name) in enumerate(DEFAULT_SOURCES):
+        statuses.add("SOURCE", status_id, name, (index + 1) * 10, system=True)
+    for index, (status_id, name) in enumerate(DEFAULT_HONORIFICS):
+        statuses.add("HONORIFIC", status_id, name, (index + 1) * 100, system=True)
+    for index, (status_id, name) in enumerate(DEFAULT_CONTACT_TYPES):
+        statuses.add("CONTACT_TYPE", status_id, name, (index + 1) * 10, system=True)
+    for status_id, name, sort, color in DEFAULT_DEAL_STAGES:
+        statuses.add(
+            "DEAL_STAGE",
+            status_id,
+            name,
+            sort,
+            system=status_id in ("NEW", "WON", "LOSE"),
+            color=color,
+        )
+
+
+def utc_offset(hours: float) -> timezone:
+    """A fixed-offset zone for the portal."""
+    return timezone(timedelta(hours=hours))
+
+
+__all__ = [
+    "CONTACT_FIELDS",
+    "DEAL_FIELDS",
+    "LEAD_FIELDS",
+    "MULTIFIELD_TYPES",
+    "PAGE_SIZE",
+    "PRODUCT_FIELDS",
+    "CrmError",
+    "CrmTable",
+    "FieldSpec",
+    "IdSequence",
+    "ListPage",
+    "ListQuery",
+    "StatusDictionary",
+    "merge_multifields",
+    "php_truthy",
+]

@@ -1,0 +1,709 @@
+"""The Bitrix24 emulator over raw HTTP: envelope, auth, leads, lists, batch, limits, events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.emulators.bitrix24 import Bitrix24Emulator
+from tests.emulators.bitrix24_php import http_build_query, parse_str, php_truthy
+
+EXAMPLES = Path("/work/shared/reference/b24-examples")
+TIME_KEYS = {"start", "finish", "duration", "processing", "date_start", "date_finish"}
+
+
+def example(name: str) -> Any:
+    """A verbatim fixture from the reference examples."""
+    return json.loads((EXAMPLES / name).read_text())
+
+
+needs_examples = pytest.mark.skipif(not EXAMPLES.is_dir(), reason="reference examples absent")
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+async def call(
+    http: httpx.AsyncClient, emu: Bitrix24Emulator, method: str, payload: Any = None
+) -> httpx.Response:
+    return await http.post(emu.webhook_url + method, json=payload or {})
+
+
+async def result_of(
+    http: httpx.AsyncClient, emu: Bitrix24Emulator, method: str, payload: Any = None
+) -> Any:
+    response = await call(http, emu, method, payload)
+    assert response.status_code == 200, response.text
+    return response.json()["result"]
+
+
+# ---------------------------------------------------------------- envelope and auth
+
+
+async def test_success_envelope_has_result_and_time_block(portal_emulator, http):
+    response = await call(http, portal_emulator, "crm.settings.mode.get")
+    body = response.json()
+    assert response.status_code == 200
+    assert body["result"] == 1
+    assert set(body["time"]) >= TIME_KEYS | {"operating", "operating_reset_at"}
+    assert body["time"]["date_start"].endswith("+03:00")
+
+
+async def test_errors_carry_only_error_and_description(portal_emulator, http):
+    response = await call(http, portal_emulator, "crm.lead.get", {"id": 999})
+    assert response.status_code == 400
+    assert response.json() == {"error": "", "error_description": "Not found"}
+
+
+async def test_unknown_method_is_404(portal_emulator, http):
+    response = await call(http, portal_emulator, "crm.lead.nothing")
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "ERROR_METHOD_NOT_FOUND",
+        "error_description": "Method not found!",
+    }
+
+
+async def test_method_names_are_case_insensitive_and_json_suffix_optional(portal_emulator, http):
+    response = await http.get(portal_emulator.webhook_url + "CRM.Settings.Mode.Get.json")
+    assert response.json()["result"] == 1
+
+
+async def test_bad_webhook_secret_is_invalid_credentials(portal_emulator, http):
+    url = f"{portal_emulator.base_url}/rest/1/wrongsecret/crm.lead.list"
+    response = await http.post(url, json={})
+    assert response.status_code == 401
+    assert response.json()["error"] == "INVALID_CREDENTIALS"
+
+
+async def test_missing_token_is_no_auth_found(portal_emulator, http):
+    response = await http.post(portal_emulator.oauth_endpoint + "crm.lead.list", json={})
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": "NO_AUTH_FOUND",
+        "error_description": "Wrong authorization data",
+    }
+
+
+async def test_oauth_token_accepted_as_param_and_bearer(portal_emulator, http):
+    access, _ = portal_emulator.issue_oauth_tokens(user_id=2)
+    by_param = await http.post(
+        portal_emulator.oauth_endpoint + "user.current", json={"auth": access}
+    )
+    by_query = await http.get(
+        portal_emulator.oauth_endpoint + f"user.current?access_token={access}"
+    )
+    by_header = await http.post(
+        portal_emulator.oauth_endpoint + "user.current.json",
+        headers={"Authorization": f"Bearer {access}"},
+    )
+    for response in (by_param, by_query, by_header):
+        assert response.status_code == 200
+        assert response.json()["result"]["ID"] == "2"
+
+
+async def test_expired_and_unknown_tokens(portal_emulator, http):
+    access, _ = portal_emulator.issue_oauth_tokens()
+    portal_emulator.expire_access_tokens()
+    expired = await http.post(
+        portal_emulator.oauth_endpoint + "crm.lead.list", json={"auth": access}
+    )
+    unknown = await http.post(
+        portal_emulator.oauth_endpoint + "crm.lead.list", json={"auth": "x1"}
+    )
+    assert (expired.status_code, expired.json()["error"]) == (401, "expired_token")
+    assert (unknown.status_code, unknown.json()["error"]) == (401, "invalid_token")
+
+
+async def test_refresh_rotates_tokens_and_consumes_the_old_refresh_token(portal_emulator, http):
+    old_access, refresh = portal_emulator.issue_oauth_tokens(user_id=3)
+    portal_emulator.expire_access_tokens()
+    response = await http.get(
+        portal_emulator.token_url,
+        params={"grant_type": "refresh_token", "refresh_token": refresh},
+    )
+    tokens = response.json()
+    assert response.status_code == 200
+    assert tokens["refresh_token"] != refresh
+    assert tokens["access_token"] != old_access
+    assert tokens["user_id"] == 3
+    assert tokens["client_endpoint"] == portal_emulator.oauth_endpoint
+    assert {"expires", "expires_in", "member_id", "scope", "server_endpoint", "domain"} <= set(
+        tokens
+    )
+    ok = await http.post(
+        portal_emulator.oauth_endpoint + "user.current", json={"auth": tokens["access_token"]}
+    )
+    assert ok.json()["result"]["ID"] == "3"
+    again = await http.get(
+        portal_emulator.token_url,
+        params={"grant_type": "refresh_token", "refresh_token": refresh},
+    )
+    assert again.status_code == 400
+    assert again.json()["error"] == "invalid_grant"
+
+
+async def test_webhook_without_crm_scope_gets_insufficient_scope(portal_emulator, http):
+    portal_emulator.set_webhook_scopes(["user"])
+    response = await call(http, portal_emulator, "crm.lead.list")
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": "insufficient_scope",
+        "error_description": "The request requires higher privileges than provided by the "
+        "webhook token",
+    }
+
+
+async def test_event_bind_refuses_webhooks(portal_emulator, http):
+    response = await call(
+        http, portal_emulator, "event.bind", {"event": "ONCRMLEADADD", "handler": "http://x/"}
+    )
+    assert response.status_code == 403
+    assert response.json()["error"] == "WRONG_AUTH_TYPE"
+
+
+# ---------------------------------------------------------------- encodings
+
+
+@needs_examples
+async def test_verbatim_add_request_creates_the_documented_lead(portal_emulator, http):
+    lead_id = await result_of(
+        http, portal_emulator, "crm.lead.add", example("crm.lead.add.request.json")
+    )
+    assert isinstance(lead_id, int)
+    lead = await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.get",
+        example("crm.lead.get.request.json") | {"ID": lead_id},
+    )
+    assert lead["TITLE"] == "IP Titov"
+    assert lead["OPPORTUNITY"] == "12500.00"
+    assert lead["ASSIGNED_BY_ID"] == "1"
+    assert lead["PHONE"][0]["VALUE"] == "555888"
+    assert lead["PHONE"][0]["TYPE_ID"] == "PHONE"
+    assert lead["WEB"][0]["VALUE"] == "www.mysite.com"
+    assert "EMAIL" not in lead
+    assert lead["BIRTHDATE"] == ""
+    assert lead["COMMENTS"] is None
+    assert lead["HAS_PHONE"] == "Y"
+    assert lead["HAS_EMAIL"] == "N"
+
+
+@needs_examples
+async def test_form_encoded_and_get_query_requests_use_php_brackets(portal_emulator, http):
+    body = (EXAMPLES / "crm.lead.add.request.form-urlencoded.txt").read_text().strip()
+    posted = await http.post(
+        portal_emulator.webhook_url + "crm.lead.add",
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    query = (EXAMPLES / "crm.lead.add.request.get-url.txt").read_text().strip().split("?", 1)[1]
+    fetched = await http.get(portal_emulator.webhook_url + "crm.lead.add.json?" + query)
+    for response in (posted, fetched):
+        lead = portal_emulator.leads[response.json()["result"]]
+        assert lead["TITLE"] == "My company"
+        assert [(p["VALUE"], p["VALUE_TYPE"]) for p in lead["PHONE"]] == [
+            ("112233", "WORK"),
+            ("555888112", "OTHER"),
+        ]
+
+
+async def test_multipart_form_is_accepted(portal_emulator, http):
+    response = await http.post(
+        portal_emulator.webhook_url + "crm.lead.add",
+        files={
+            "fields[TITLE]": (None, "Multipart"),
+            "fields[EMAIL][0][VALUE]": (None, "a@b.test"),
+        },
+    )
+    lead = portal_emulator.leads[response.json()["result"]]
+    assert lead["TITLE"] == "Multipart"
+    assert lead["EMAIL"][0]["VALUE_TYPE"] == "WORK"
+
+
+def test_parse_str_follows_php():
+    parsed = parse_str("cmd[0]=a&cmd[1]=b&filter[%3EID]=5&select[]=ID&select[]=TITLE&x=1+2")
+    assert parsed == {
+        "cmd": ["a", "b"],
+        "filter": {">ID": "5"},
+        "select": ["ID", "TITLE"],
+        "x": "1 2",
+    }
+    assert parse_str(http_build_query({"a": {"b": [1, "x y"]}})) == {"a": {"b": ["1", "x y"]}}
+
+
+@pytest.mark.parametrize(
+    ("value", "truthy"),
+    [
+        (0, False),
+        ("0", False),
+        ("", False),
+        (False, False),
+        (None, False),
+        ("false", True),
+        (1, True),
+        ("1", True),
+        (True, True),
+    ],
+)
+def test_php_truthiness(value, truthy):
+    assert php_truthy(value) is truthy
+
+
+# ---------------------------------------------------------------- lead rules
+
+
+async def test_add_defaults_title_stage_and_derived_fields(portal_emulator, http):
+    lead_id = await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.add",
+        {
+            "fields": {
+                "STATUS_ID": "NO_SUCH",
+                "BOGUS": "x",
+                "ID": 77,
+                "ORIGIN_ID": "ext-1",
+                "ORIGINATOR_ID": "bot",
+            }
+        },
+    )
+    lead = await result_of(http, portal_emulator, "crm.lead.get", {"id": str(lead_id)})
+    assert lead["TITLE"] == f"Lead #{lead_id}"
+    assert lead["ID"] == str(lead_id)
+    assert lead["STATUS_ID"] == "NEW"
+    assert lead["STATUS_SEMANTIC_ID"] == "P"
+    assert lead["DATE_CLOSED"] == ""
+    assert lead["MOVED_BY_ID"] == "1"
+    assert lead["IS_RETURN_CUSTOMER"] == "N"
+    assert lead["CURRENCY_ID"] == "RUB"
+    assert lead["OPPORTUNITY"] == "0.00"
+    assert "BOGUS" not in lead
+    found = await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.list",
+        {"filter": {"ORIGIN_ID": "ext-1", "ORIGINATOR_ID": "bot"}, "select": ["ID"]},
+    )
+    assert found == [{"ID": str(lead_id)}]
+
+
+async def test_update_moves_stage_and_ignores_unknown_stage(portal_emulator, http):
+    lead_id = portal_emulator.seed_leads(1)[0]
+    assert (
+        await result_of(
+            http,
+            portal_emulator,
+            "crm.lead.update",
+            {"id": lead_id, "fields": {"STATUS_ID": "NOPE", "NAME": "Renamed"}},
+        )
+        is True
+    )
+    lead = portal_emulator.leads[lead_id]
+    assert (lead["STATUS_ID"], lead["NAME"]) == ("NEW", "Renamed")
+    portal_emulator.wall_clock = lambda: 2_000_000_000.0
+    await result_of(
+        http, portal_emulator, "crm.lead.update", {"id": lead_id, "fields": {"STATUS_ID": "JUNK"}}
+    )
+    lead = portal_emulator.leads[lead_id]
+    assert lead["STATUS_SEMANTIC_ID"] == "F"
+    assert lead["DATE_CLOSED"] == lead["DATE_MODIFY"] == lead["MOVED_TIME"]
+    assert lead["DATE_MODIFY"].startswith("2033-05-18")
+    await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.update",
+        {"id": lead_id, "fields": {"STATUS_ID": "CONVERTED", "COMPANY_ID": 5}},
+    )
+    lead = portal_emulator.leads[lead_id]
+    assert (lead["STATUS_SEMANTIC_ID"], lead["IS_RETURN_CUSTOMER"]) == ("S", "Y")
+
+
+async def test_update_and_delete_errors(portal_emulator, http):
+    missing = await call(http, portal_emulator, "crm.lead.update", {"id": 404, "fields": {}})
+    invalid = await call(http, portal_emulator, "crm.lead.update", {"id": 0, "fields": {}})
+    gone = await call(http, portal_emulator, "crm.lead.delete", {"id": 404})
+    not_array = await call(http, portal_emulator, "crm.lead.add", {"fields": "x"})
+    assert missing.json() == {"error": "", "error_description": "Lead is not found"}
+    assert invalid.json()["error_description"] == "ID is not defined or invalid."
+    assert gone.json() == {"error": "", "error_description": "Not found"}
+    assert not_array.json()["error_description"] == "Parameter 'fields' must be array."
+    assert {r.status_code for r in (missing, invalid, gone, not_array)} == {400}
+
+
+async def test_delete_removes_the_lead(portal_emulator, http):
+    lead_id = portal_emulator.seed_leads(1)[0]
+    assert await result_of(http, portal_emulator, "crm.lead.delete", {"id": lead_id}) is True
+    assert lead_id not in portal_emulator.leads
+    response = await call(http, portal_emulator, "crm.lead.get", {"id": lead_id})
+    assert response.json()["error_description"] == "Not found"
+
+
+@needs_examples
+async def test_multifield_merge_rules_follow_the_documented_examples(portal_emulator, http):
+    existing = example("multifield.existing-phones-4.json")
+    lead_id = portal_emulator.seed_leads(1)[0]
+    portal_emulator.leads[lead_id]["PHONE"] = [dict(item) for item in existing]
+    await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.update",
+        {"id": lead_id, **example("multifield.update.delete-values.request.json")},
+    )
+    assert portal_emulator.leads[lead_id]["PHONE"] == example("multifield.after-delete.json")
+
+    await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.update",
+        {"id": lead_id, **example("multifield.update.add-value.request.json")},
+    )
+    phones = portal_emulator.leads[lead_id]["PHONE"]
+    assert [p["VALUE"] for p in phones] == ["44444", "55555"]
+    assert phones[1]["ID"] not in {"222", "223", "224", "225"}
+
+    await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.update",
+        {
+            "id": lead_id,
+            "fields": {
+                "PHONE": [
+                    {"ID": 225, "VALUE": " 66666 ", "VALUE_TYPE": "MOBILE"},
+                    {"VALUE": "55555", "VALUE_TYPE": "WORK"},
+                    {"ID": 999999, "VALUE": "77777"},
+                    {"VALUE": ""},
+                ]
+            },
+        },
+    )
+    phones = portal_emulator.leads[lead_id]["PHONE"]
+    assert [(p["VALUE"], p["VALUE_TYPE"]) for p in phones] == [
+        ("66666", "MOBILE"),
+        ("55555", "WORK"),
+        ("77777", "WORK"),
+    ]
+    assert phones[0]["ID"] == "225"
+
+
+async def test_multifield_ids_are_global_across_leads(portal_emulator, http):
+    first = await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.add",
+        {"fields": {"PHONE": [{"VALUE": "1"}], "EMAIL": [{"VALUE": "a@b.c"}]}},
+    )
+    second = await result_of(
+        http, portal_emulator, "crm.lead.add", {"fields": {"PHONE": [{"VALUE": "1"}]}}
+    )
+    ids = [
+        portal_emulator.leads[first]["PHONE"][0]["ID"],
+        portal_emulator.leads[first]["EMAIL"][0]["ID"],
+        portal_emulator.leads[second]["PHONE"][0]["ID"],
+    ]
+    assert len(set(ids)) == 3
+
+
+# ---------------------------------------------------------------- list
+
+
+async def test_list_pages_round_start_down_and_report_next_and_total(portal_emulator, http):
+    portal_emulator.seed_leads(120)
+    first = (await call(http, portal_emulator, "crm.lead.list", {"select": ["ID"]})).json()
+    middle = (
+        await call(http, portal_emulator, "crm.lead.list", {"select": ["ID"], "start": 75})
+    ).json()
+    last = (
+        await call(http, portal_emulator, "crm.lead.list", {"select": ["ID"], "start": 100})
+    ).json()
+    assert (len(first["result"]), first["next"], first["total"]) == (50, 50, 120)
+    assert [int(r["ID"]) for r in middle["result"]] == list(range(51, 101))
+    assert middle["next"] == 100
+    assert len(last["result"]) == 20
+    assert "next" not in last
+
+
+async def test_start_minus_one_skips_count(portal_emulator, http):
+    portal_emulator.seed_leads(60)
+    body = (
+        await call(
+            http,
+            portal_emulator,
+            "crm.lead.list",
+            {"start": -1, "order": {"ID": "ASC"}, "filter": {">ID": 5}, "select": ["ID"]},
+        )
+    ).json()
+    assert body["total"] == 0
+    assert "next" not in body
+    assert [int(r["ID"]) for r in body["result"]] == list(range(6, 56))
+
+
+async def test_keyset_paging_reads_every_lead_once(portal_emulator, http):
+    portal_emulator.seed_leads(130)
+    portal_emulator.leads_table.delete(64)
+    seen: list[int] = []
+    last = 0
+    while True:
+        page = await result_of(
+            http,
+            portal_emulator,
+            "crm.lead.list",
+            {"start": -1, "order": {"ID": "ASC"}, "filter": {">ID": last}, "select": ["ID"]},
+        )
+        seen += [int(r["ID"]) for r in page]
+        if len(page) < 50:
+            break
+        last = seen[-1]
+    assert seen == [i for i in range(1, 131) if i != 64]
+
+
+async def test_filters_support_operators_and_drop_unknown_keys(portal_emulator, http):
+    portal_emulator.seed_leads(
+        6,
+        OPPORTUNITY=lambda i: 1000 * i,
+        NAME=lambda i: ["Anna", "Boris", "Anton", "Vera", "anastasia", None][i],
+        STATUS_ID=lambda i: ["NEW", "IN_PROCESS", "JUNK", "NEW", "CONVERTED", "NEW"][i],
+        ASSIGNED_BY_ID=lambda i: 2 if i % 2 else 3,
+    )
+
+    async def ids(flt: dict[str, Any], **extra: Any) -> list[int]:
+        items = await result_of(
+            http, portal_emulator, "crm.lead.list", {"filter": flt, "select": ["ID"], **extra}
+        )
+        return [int(r["ID"]) for r in items]
+
+    assert await ids({">OPPORTUNITY": 2000}) == [4, 5, 6]
+    assert await ids({">=OPPORTUNITY": 2000, "<OPPORTUNITY": 4000}) == [3, 4]
+    assert await ids({"<=OPPORTUNITY": 1000}) == [1, 2]
+    assert await ids({"!STATUS_ID": "NEW"}) == [2, 3, 5]
+    assert await ids({"@STATUS_ID": ["JUNK", "CONVERTED"]}) == [3, 5]
+    assert await ids({"!@STATUS_ID": ["NEW"]}) == [2, 3, 5]
+    assert await ids({"%NAME": "an"}) == [1, 3, 5]
+    assert await ids({"=%NAME": "an%"}) == [1, 3, 5]
+    assert await ids({"%=NAME": "%a"}) == [1, 4, 5]
+    assert await ids({"!%NAME": "an"}) == [2, 4, 6]
+    assert await ids({"%STATUS_ID": "NE"}) == []  # LIKE on a crm_status field is exact
+    assert await ids({"ASSIGNED_BY_ID": 2, "NOT_A_FIELD": "x"}) == [2, 4, 6]
+    assert await ids({"NAME": ""}) == [6]
+    assert await ids({"!NAME": ""}) == [1, 2, 3, 4, 5]
+    assert await ids({}, order={"STATUS_ID": "DESC", "ID": "ASC"}) == [3, 5, 2, 1, 4, 6]
+    assert await ids({}, order={"OPPORTUNITY": "DESC"}) == [6, 5, 4, 3, 2, 1]
+
+
+async def test_date_filters_accept_iso(portal_emulator, http):
+    portal_emulator.wall_clock = lambda: 1_700_000_000.0  # 2023-11-14
+    early = portal_emulator.seed_leads(2)
+    portal_emulator.wall_clock = lambda: 1_800_000_000.0  # 2027-01-15
+    late = portal_emulator.seed_leads(1)
+    items = await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.list",
+        {"filter": {">DATE_CREATE": "2025-01-01T00:00:00"}, "select": ["ID"]},
+    )
+    assert [int(r["ID"]) for r in items] == late
+    items = await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.list",
+        {"filter": {"<DATE_MODIFY": "2025-01-01"}, "select": ["ID"]},
+    )
+    assert [int(r["ID"]) for r in items] == early
+
+
+async def test_multifield_filter_is_a_prefix_match_only_without_operators(portal_emulator, http):
+    for phone in ("+79161234567", "+79169999999", "84951112233"):
+        await result_of(
+            http, portal_emulator, "crm.lead.add", {"fields": {"PHONE": [{"VALUE": phone}]}}
+        )
+
+    async def ids(flt: dict[str, Any]) -> list[int]:
+        items = await result_of(
+            http, portal_emulator, "crm.lead.list", {"filter": flt, "select": ["ID", "PHONE"]}
+        )
+        return [int(r["ID"]) for r in items]
+
+    assert await ids({"PHONE": "+7916"}) == [1, 2]
+    assert await ids({"PHONE": "+79161234567"}) == [1]
+    assert await ids({"PHONE": "1234567"}) == []
+    assert await ids({"%PHONE": "1234567"}) == [1, 2, 3]  # prefixed multifield keys are dropped
+
+
+async def test_select_masks(portal_emulator, http):
+    portal_emulator.add_user_field({"FIELD_NAME": "NOTE", "USER_TYPE_ID": "string"}, fire=False)
+    portal_emulator.seed_leads(1, PHONE=[{"VALUE": "123"}])
+    star = (await result_of(http, portal_emulator, "crm.lead.list", {"select": ["*"]}))[0]
+    uf = (await result_of(http, portal_emulator, "crm.lead.list", {"select": ["UF_*"]}))[0]
+    named = (
+        await result_of(http, portal_emulator, "crm.lead.list", {"select": ["TITLE", "PHONE"]})
+    )[0]
+    assert "TITLE" in star
+    assert "PHONE" not in star
+    assert "UF_CRM_NOTE" not in star
+    assert uf == {"ID": "1", "UF_CRM_NOTE": None}
+    assert set(named) == {"ID", "TITLE", "PHONE"}
+    got = await result_of(http, portal_emulator, "crm.lead.get", {"id": 1})
+    assert got["UF_CRM_NOTE"] == ""
+
+
+async def test_list_validates_array_params(portal_emulator, http):
+    response = await call(http, portal_emulator, "crm.lead.list", {"order": "ID"})
+    assert response.json() == {
+        "error": "",
+        "error_description": "Parameter 'order' must be array.",
+    }
+
+
+async def test_list_of_20000_leads_is_readable_by_keyset(portal_emulator, http):
+    portal_emulator.seed_leads(20_000)
+    page = await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.list",
+        {"start": -1, "order": {"ID": "ASC"}, "filter": {">ID": 19_990}, "select": ["ID"]},
+    )
+    assert [int(r["ID"]) for r in page] == list(range(19_991, 20_001))
+
+
+# ---------------------------------------------------------------- dictionaries and fields
+
+
+async def test_status_list_has_default_stages_with_semantics(portal_emulator, http):
+    portal_emulator.add_lead_stage("UC_CALLBACK", "Call back", 25)
+    body = (
+        await call(
+            http,
+            portal_emulator,
+            "crm.status.list",
+            {"order": {"SORT": "ASC"}, "filter": {"ENTITY_ID": "STATUS"}},
+        )
+    ).json()
+    stages = body["result"]
+    assert [s["STATUS_ID"] for s in stages] == [
+        "NEW",
+        "IN_PROCESS",
+        "UC_CALLBACK",
+        "PROCESSED",
+        "CONVERTED",
+        "JUNK",
+    ]
+    assert body["total"] == 6
+    assert [s["EXTRA"]["SEMANTICS"] for s in stages][-2:] == ["success", "failure"]
+    assert [s["SEMANTICS"] for s in stages][-3:] == [None, "S", "F"]
+    assert stages[0]["SORT"] == "10"
+    sources = await result_of(
+        http, portal_emulator, "crm.status.entity.items", {"entityId": "SOURCE"}
+    )
+    assert sources[0] == {"NAME": "Call", "SORT": 10, "STATUS_ID": "CALL"}
+
+
+async def test_lead_fields_include_user_fields(portal_emulator, http):
+    portal_emulator.add_user_field(
+        {"FIELD_NAME": "BUDGET", "USER_TYPE_ID": "double", "MANDATORY": "Y", "LABEL": "Budget"},
+        fire=False,
+    )
+    fields = await result_of(http, portal_emulator, "crm.lead.fields")
+    assert fields["STATUS_ID"]["statusType"] == "STATUS"
+    assert fields["CONTACT_ID"]["isDeprecated"] is True
+    assert fields["UF_CRM_BUDGET"]["isDynamic"] is True
+    assert fields["UF_CRM_BUDGET"]["isRequired"] is True
+    assert fields["UF_CRM_BUDGET"]["title"] == "UF_CRM_BUDGET"
+    assert fields["UF_CRM_BUDGET"]["formLabel"] == "Budget"
+
+
+@needs_examples
+async def test_lead_fields_match_the_documented_catalogue(portal_emulator, http):
+    documented = example("crm.lead.fields.response.json")["result"]
+    fields = await result_of(http, portal_emulator, "crm.lead.fields")
+    assert fields == documented
+
+
+# ---------------------------------------------------------------- batch
+
+
+@needs_examples
+async def test_linked_batch_example_runs_known_commands(portal_emulator, http):
+    body = (
+        await call(http, portal_emulator, "batch", example("batch.request.linked.json"))
+    ).json()
+    result = body["result"]
+    assert result["result"]["get_user"]["ID"] == "1"
+    assert result["result_error"]["get_department"]["error"] == "ERROR_METHOD_NOT_FOUND"
+    assert result["result_total"] == []
+    assert set(result["result_time"]["get_user"]) >= TIME_KEYS
+
+
+async def test_batch_references_whole_value_and_inside_strings(portal_emulator, http):
+    cmd = {
+        "add": "crm.lead.add?fields[TITLE]=First&fields[NAME]=Ann",
+        "copy": "crm.lead.add?fields[TITLE]=Copy of $result[add]&fields[NAME]=$result[get][NAME]",
+        "get": "crm.lead.get?id=$result[add]",
+        "list": "crm.lead.list?filter[@ID][]=$result[add]&select[]=ID",
+        "ids": "crm.lead.list?filter[@ID]=$result[list]&select[]=TITLE",
+    }
+    result = (await call(http, portal_emulator, "batch", {"halt": 0, "cmd": cmd})).json()["result"]
+    assert result["result"]["add"] == 1
+    assert result["result"]["get"]["TITLE"] == "First"
+    # get runs after copy, so the copy's reference to it stays unresolved text.
+    assert portal_emulator.leads[2]["TITLE"] == "Copy of 1"
+    assert result["result_total"] == {"list": 1, "ids": 0}
+    assert result["result"]["list"] == [{"ID": "1"}]
+
+
+async def test_batch_halt_stops_at_first_error_and_false_string_is_truthy(portal_emulator, http):
+    cmd = {"a": "crm.lead.get?id=999", "b": "crm.settings.mode.get"}
+    go_on = (await call(http, portal_emulator, "batch", {"halt": 0, "cmd": cmd})).json()["result"]
+    stop = (await call(http, portal_emulator, "batch", {"halt": "false", "cmd": cmd})).json()[
+        "result"
+    ]
+    assert go_on["result"] == {"b": 1}
+    assert go_on["result_error"]["a"] == {"error": "", "error_description": "Not found"}
+    assert stop["result"] == []
+    assert list(stop["result_error"]) == ["a"]
+
+
+async def test_batch_over_fifty_commands_and_nested_batch(portal_emulator, http):
+    cmd = [f"crm.lead.add?fields[TITLE]=L{i}" for i in range(52)] + ["batch?cmd[0]=x"]
+    response = await call(http, portal_emulator, "batch", {"cmd": cmd})
+    result = response.json()["result"]
+    assert response.status_code == 200
+    assert len(result["result"]) == 50
+    assert len(portal_emulator.leads) == 50
+    assert result["result_error"]["50"]["error"] == "ERROR_BATCH_LENGTH_EXCEEDED"
+    assert result["result_error"]["51"]["error_description"] == "Max batch length exceeded"
+    assert result["result_error"]["52"]["error"] == "ERROR_BATCH_LENGTH_EXCEEDED"
+    assert portal_emulator.count_calls("batch") == 1
+    assert portal_emulator.count_executed("crm.lead.add") == 50
+
+    nested = await call(http, portal_emulator, "batch", {"cmd": {"inner": "batch?cmd[a]=x"}})
+    assert nested.json()["result"]["result_error"]["inner"]["error"] == (
+        "ERROR_BATCH_METHOD_NOT_ALLOWED"
+    )
+
+
+@needs_examples
+async def test_batch_over_get_with_double_encoded_command(portal_emulator, http):
+    url = (EXAMPLES / "batch.request.get-url.double-encoded.txt").read_text().strip()
+    query = url.split("?", 1)[1]
+    response = await http.get(portal_emulator.webhook_url + "batch?" + query)
+    assert response.json()["result"]["result"] == [1]
+    assert portal_emulator.leads[1]["TITLE"] == "John&Martin"
+
+
+async def test_batch_sub_results_move_paging_into_maps(portal_emulator, http):
+    portal_emulator.seed_leads(70)
+    cmd = {"page": "crm.lead.list?select[]=ID&start=50", "first": "crm.lead.list?select[]=ID"}
+    result = (await call(http, portal_emulator, "batch", {"cmd": cmd})).json()["result"]
+    assert len(result["result"]["page"]) == 20
+    assert result["result_total"] == {"page": 70, "first": 70}
+    assert result["result_next"] == {"first": 50}
