@@ -1,59 +1,327 @@
-"""Composition root: builds the Telegram bot, the dispatcher, the web app and the workers."""
+"""Composition root: builds the Telegram bot, the dispatcher, the web app and the workers.
+
+This is the only module that wires things together; everything else receives what it needs.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from aiogram import Bot, Dispatcher
+from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+from aiogram.types import BotCommand, TelegramObject
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiogram_dialog import setup_dialogs
 from aiohttp import web
 
+from bot.access.directory import PortalDirectory
+from bot.access.middleware import IdentityMiddleware
+from bot.access.service import AccessService
 from bot.config import Settings
+from bot.i18n import BOT_COMMANDS, DEFAULT_LANGUAGE, Translations
+from bot.logs import configure_logging
+from bot.portal import OAuthAuth, PortalAuth, PortalClient, PortalError, PortalLimiter, WebhookAuth
+from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
+from bot.storage.fsm import SQLiteStorage
+from bot.telegram_retry import TelegramRetryMiddleware
+from dialogs.admin import build_admin_dialog
+from dialogs.commands import build_commands_router
+from dialogs.errors import build_errors_router
+from dialogs.menu import build_menu_dialog
+from dialogs.onboarding import build_onboarding_router
+from dialogs.settings import build_settings_dialog
 
 log = logging.getLogger(__name__)
+
+OAUTH_TOKENS_KEY = "portal.oauth_tokens"
+WEBHOOK_PATH = "/telegram/webhook"
+SHUTDOWN_GRACE_SECONDS = 5.0
+DIRECTORY_REFRESH_SECONDS = 300.0
 
 
 class ConfigurationError(RuntimeError):
     """A setting is missing or wrong; the message names it in one sentence."""
 
 
-def build_bot(settings: Settings) -> Bot:
-    """Build the aiogram `Bot` pointed at the configured Bot API server."""
+class InFlightUpdates(BaseMiddleware):
+    """Counts updates being handled, so shutdown can let them finish."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        """Handle the update while counted."""
+        self._count += 1
+        self._idle.clear()
+        try:
+            return await handler(event, data)
+        finally:
+            self._count -= 1
+            if self._count == 0:
+                self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Wait until no update is being handled."""
+        await self._idle.wait()
+
+
+def build_bot(settings: Settings, retry: TelegramRetryMiddleware) -> Bot:
+    """The aiogram `Bot`, pointed at the configured Bot API server, sending HTML."""
     token = settings.telegram.token.get_secret_value()
     if not token:
         raise ConfigurationError(
             "TELEGRAM__TOKEN is not set: put the token from @BotFather in .env"
         )
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_base))
-    return Bot(token=token, session=session)
+    session.middleware(retry)
+    return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
 
 
-def build_web_app() -> web.Application:
-    """Build the bot's own HTTP server; it always answers `/healthz`."""
-    app = web.Application()
+def build_dispatcher(
+    *, storage: SQLiteStorage, access: AccessService, translations: Translations
+) -> tuple[Dispatcher, InFlightUpdates]:
+    """The dispatcher with every router and dialog, and its middlewares."""
+    dispatcher = Dispatcher(storage=storage)
+    in_flight = InFlightUpdates()
+    dispatcher.update.outer_middleware(in_flight)
+    dispatcher.update.outer_middleware(IdentityMiddleware(access, translations))
+    dispatcher.include_routers(
+        build_errors_router(),
+        build_onboarding_router(),
+        build_commands_router(),
+        build_menu_dialog(),
+        build_settings_dialog(),
+        build_admin_dialog(),
+    )
+    setup_dialogs(dispatcher)
+    return dispatcher, in_flight
 
-    async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
 
-    app.router.add_get("/healthz", healthz)
-    return app
+async def build_portal_auth(settings: Settings, kv: KeyValueRepository) -> PortalAuth:
+    """Webhook auth, or OAuth whose rotated tokens are kept in storage (newest wins)."""
+    portal = settings.portal
+    if portal.webhook_url is not None:
+        return WebhookAuth(portal.webhook_url.get_secret_value())
+    if portal.oauth_access_token is None or portal.oauth_endpoint is None:
+        raise ConfigurationError(
+            "PORTAL__WEBHOOK_URL is not set: put the portal's incoming webhook URL in .env"
+        )
+
+    async def store_tokens(access: str, refresh: str, expires_at: float | None) -> None:
+        await kv.set(
+            OAUTH_TOKENS_KEY,
+            {"access": access, "refresh": refresh, "expires_at": expires_at},
+            durable=True,
+        )
+
+    access_token = portal.oauth_access_token.get_secret_value()
+    refresh_token = (
+        portal.oauth_refresh_token.get_secret_value() if portal.oauth_refresh_token else ""
+    )
+    expires_at: float | None = None
+    stored = await kv.get(OAUTH_TOKENS_KEY)
+    if isinstance(stored, dict):
+        access_token, refresh_token = stored["access"], stored["refresh"]
+        expires_at = stored.get("expires_at")
+    return OAuthAuth(
+        endpoint=portal.oauth_endpoint,
+        access_token=access_token,
+        refresh_token=refresh_token,
+        expires_at=expires_at,
+        client_id=portal.oauth_client_id or "",
+        client_secret=(
+            portal.oauth_client_secret.get_secret_value() if portal.oauth_client_secret else ""
+        ),
+        token_url=portal.oauth_token_url,
+        on_tokens=store_tokens,
+    )
+
+
+class Application:
+    """The running bot: storage, portal client, Telegram bot, dispatcher, web server, workers."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.storage.path)
+        self.translations = Translations.load()
+        self.retry = TelegramRetryMiddleware()
+        self.bot = build_bot(settings, self.retry)
+        self.portal: PortalClient | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.access: AccessService | None = None
+        self.web_runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self._in_flight: InFlightUpdates | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def start(self) -> None:
+        """Open everything and start taking updates; raises ConfigurationError on bad setup."""
+        settings = self.settings
+        await self.db.open()
+        kv = KeyValueRepository(self.db)
+        self.portal = PortalClient(
+            auth=await build_portal_auth(settings, kv),
+            limiter=PortalLimiter(
+                drain_per_second=settings.portal.rate_per_second, burst=settings.portal.burst
+            ),
+            timeout=settings.portal.timeout_seconds,
+            max_retries=settings.portal.max_retries,
+        )
+        directory = PortalDirectory(self.portal, default_region=settings.default_phone_region)
+        self.access = AccessService(
+            bindings=BindingRepository(self.db),
+            invites=InviteRepository(self.db),
+            directory=directory,
+            admin_ids=settings.telegram.admin_ids,
+            default_region=settings.default_phone_region,
+        )
+        self.dispatcher, self._in_flight = build_dispatcher(
+            storage=SQLiteStorage(self.db), access=self.access, translations=self.translations
+        )
+        try:
+            me = await self.bot.get_me()
+        except TelegramUnauthorizedError as exc:
+            raise ConfigurationError(
+                "TELEGRAM__TOKEN was refused by Telegram (401 Unauthorized): "
+                "copy the token from @BotFather again"
+            ) from exc
+        try:
+            await directory.refresh()
+        except PortalError as exc:
+            raise ConfigurationError(
+                f"The portal did not answer user.get ({exc.code or type(exc).__name__}): "
+                "check PORTAL__WEBHOOK_URL and that the webhook has the user and crm scopes"
+            ) from exc
+        log.info("signed in to Telegram as @%s (id %d)", me.username, me.id)
+        await self._set_commands()
+        await self._start_web()
+        self._tasks.append(asyncio.create_task(self._refresh_directory(directory)))
+        if settings.telegram.webhook_url:
+            await self.dispatcher.emit_startup(bot=self.bot, dispatcher=self.dispatcher)
+            await self._set_webhook()
+        else:
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            self._tasks.append(
+                asyncio.create_task(
+                    self.dispatcher.start_polling(
+                        self.bot,
+                        handle_signals=False,
+                        close_bot_session=False,
+                        allowed_updates=self.dispatcher.resolve_used_update_types(),
+                    )
+                )
+            )
+
+    async def _set_commands(self) -> None:
+        for language in self.translations.languages:
+            descriptions = self.translations.for_language(language).command_descriptions()
+            commands = [BotCommand(command=c, description=descriptions[c]) for c in BOT_COMMANDS]
+            code = None if language == DEFAULT_LANGUAGE else language
+            try:
+                await self.bot.set_my_commands(commands, language_code=code)
+            except TelegramAPIError as exc:
+                log.warning("setMyCommands failed for %s: %s", language, type(exc).__name__)
+
+    async def _set_webhook(self) -> None:
+        settings = self.settings.telegram
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        assert self.dispatcher is not None
+        await self.bot.set_webhook(
+            url=settings.webhook_url or "",
+            secret_token=secret,
+            allowed_updates=self.dispatcher.resolve_used_update_types(),
+        )
+
+    def build_web_app(self) -> web.Application:
+        """The bot's HTTP server: `/healthz`, and the Telegram webhook when configured."""
+        app = web.Application(client_max_size=1024 * 1024)
+
+        async def healthz(_: web.Request) -> web.Response:
+            return web.json_response({"ok": True})
+
+        app.router.add_get("/healthz", healthz)
+        telegram = self.settings.telegram
+        if telegram.webhook_url:
+            assert self.dispatcher is not None
+            secret = (
+                telegram.webhook_secret.get_secret_value() if telegram.webhook_secret else None
+            )
+            SimpleRequestHandler(
+                dispatcher=self.dispatcher, bot=self.bot, secret_token=secret
+            ).register(app, path=WEBHOOK_PATH)
+        return app
+
+    async def _start_web(self) -> None:
+        self.web_runner = web.AppRunner(self.build_web_app(), handle_signals=False)
+        await self.web_runner.setup()
+        site = web.TCPSite(self.web_runner, self.settings.web.host, self.settings.web.port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self.settings.web.port
+        log.info("web server on port %s", self.port)
+
+    async def _refresh_directory(self, directory: PortalDirectory) -> None:
+        while True:
+            await asyncio.sleep(DIRECTORY_REFRESH_SECONDS)
+            try:
+                await directory.refresh()
+            except PortalError as exc:
+                log.warning("portal directory refresh failed: %s", exc.code)
+
+    async def stop(self) -> None:
+        """Stop taking updates, let in-flight ones finish briefly, close every connection."""
+        if self.dispatcher is not None:
+            with contextlib.suppress(RuntimeError):  # polling was not started
+                await self.dispatcher.stop_polling()
+        if self._in_flight is not None:
+            try:
+                async with asyncio.timeout(SHUTDOWN_GRACE_SECONDS):
+                    await self._in_flight.wait_idle()
+            except TimeoutError:
+                log.warning("shutting down with updates still in flight")
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self.web_runner is not None:
+            await self.web_runner.cleanup()
+        if self.dispatcher is not None and self.settings.telegram.webhook_url:
+            await self.dispatcher.emit_shutdown(bot=self.bot, dispatcher=self.dispatcher)
+        if self.portal is not None:
+            await self.portal.aclose()
+        await self.bot.session.close()
+        await self.db.close()
 
 
 async def run(settings: Settings) -> None:
-    """Run the bot until it is stopped."""
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    bot = build_bot(settings)
-    dispatcher = Dispatcher()
-    runner = web.AppRunner(build_web_app())
-    await runner.setup()
-    site = web.TCPSite(runner, settings.web.host, settings.web.port)
-    await site.start()
+    """Run the bot until SIGTERM or SIGINT."""
+    configure_logging(settings.log_level, settings.log_format)
+    app = Application(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await bot.delete_webhook(drop_pending_updates=False)
-        await dispatcher.start_polling(bot, handle_signals=True)
+        await app.start()
+        await stop.wait()
+        log.info("stopping")
     finally:
-        await runner.cleanup()
-        await bot.session.close()
+        await app.stop()

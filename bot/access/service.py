@@ -48,6 +48,15 @@ class BindResult:
     identity: Identity | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The sender of an update as the bot knows them."""
+
+    identity: Identity | None
+    language: str | None
+    lost_access: bool = False
+
+
 class ChangeRefused(StrEnum):
     """Why an admin's change to a binding was refused."""
 
@@ -78,14 +87,21 @@ class AccessService:
         self.invite_ttl = invite_ttl
         self._clock = clock
 
+    @property
+    def directory(self) -> PortalDirectory:
+        """The cached list of active portal users."""
+        return self._directory
+
     def _role_of(self, binding: Binding) -> Role:
         return Role.ADMIN if binding.telegram_user_id in self._admin_ids else binding.role
 
-    async def identify(self, telegram_user_id: int) -> Identity | None:
-        """The caller's identity, or None when unbound; a deactivated portal user loses it here."""
+    async def resolve(self, telegram_user_id: int) -> Caller:
+        """Who the caller is: identity (None when unbound), language, and lost access."""
         binding = await self._bindings.get(telegram_user_id)
-        if binding is None or not binding.active:
-            return None
+        if binding is None:
+            return Caller(identity=None, language=None)
+        if not binding.active:
+            return Caller(identity=None, language=binding.language)
         user = await self._directory.active_user(binding.portal_user_id)
         if user is None:
             await self._bindings.deactivate(telegram_user_id)
@@ -94,18 +110,18 @@ class AccessService:
                 telegram_user_id,
                 binding.portal_user_id,
             )
-            return None
-        return Identity(
+            return Caller(identity=None, language=binding.language, lost_access=True)
+        identity = Identity(
             telegram_user_id=telegram_user_id,
             portal_user_id=binding.portal_user_id,
             role=self._role_of(binding),
             name=user.full_name or binding.display_name or "",
         )
+        return Caller(identity=identity, language=binding.language)
 
-    async def language_of(self, telegram_user_id: int) -> str | None:
-        """The language the user chose in /settings, if any (bound or not)."""
-        binding = await self._bindings.get(telegram_user_id)
-        return None if binding is None else binding.language
+    async def identify(self, telegram_user_id: int) -> Identity | None:
+        """The caller's identity, or None when unbound; a deactivated portal user loses it here."""
+        return (await self.resolve(telegram_user_id)).identity
 
     async def bind_by_contact(
         self, *, sender_id: int, contact_user_id: int | None, phone: str, language: str | None

@@ -1,0 +1,355 @@
+"""Admin tools: who has access, their roles, and one-time invite links."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from aiogram import Bot
+from aiogram.types import CallbackQuery, Message
+from aiogram_dialog import Dialog, DialogManager, Window
+from aiogram_dialog.widgets.input import MessageInput
+from aiogram_dialog.widgets.kbd import (
+    Back,
+    Button,
+    Cancel,
+    Column,
+    ScrollingGroup,
+    Select,
+    SwitchTo,
+)
+from aiogram_dialog.widgets.text import Format
+
+from bot.access.roles import Identity, Role
+from bot.access.service import AccessService, ChangeRefused
+from bot.storage import utc_now
+from dialogs.states import AdminDialog
+from dialogs.widgets import Tr, translator
+
+log = logging.getLogger(__name__)
+
+BINDINGS_ID = "adm_bindings"
+BINDING_SELECT_ID = "adm_binding"
+ROLE_SELECT_ID = "adm_role"
+REVOKE_ID = "adm_revoke"
+INVITE_USER_SELECT_ID = "adm_inv_user"
+INVITE_ROLE_SELECT_ID = "adm_inv_role"
+INVITE_SELECT_ID = "adm_invite"
+PAGE_HEIGHT = 8
+
+TARGET_KEY = "target"
+INVITEE_KEY = "invitee"
+QUERY_KEY = "query"
+NOTICE_KEY = "notice"
+
+
+def _admin(manager: DialogManager) -> Identity:
+    identity: Identity | None = manager.middleware_data.get("identity")
+    if identity is None:
+        raise PermissionError("unbound")
+    return identity
+
+
+def _access(manager: DialogManager) -> AccessService:
+    access: AccessService = manager.middleware_data["access"]
+    return access
+
+
+def _role_items(manager: DialogManager) -> list[tuple[str, str]]:
+    tr = translator(manager)
+    return [(tr.get(f"role-{role.value}"), role.value) for role in Role]
+
+
+def _hours_left(expires_at: datetime) -> int:
+    return max(0, int((expires_at - utc_now()).total_seconds() // 3600))
+
+
+async def get_bindings(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """Every binding as a button line."""
+    tr = translator(dialog_manager)
+    bindings = await _access(dialog_manager).list_bindings(_admin(dialog_manager))
+    items = [
+        (
+            tr.get(
+                "admin-binding-line",
+                name=b.display_name or str(b.portal_user_id),
+                role=b.role.value,
+                date=b.bound_at,
+            ),
+            str(b.telegram_user_id),
+        )
+        for b in bindings
+    ]
+    return {"count": len(items), "bindings": items}
+
+
+async def get_binding(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The binding the admin picked, re-read (it may have changed meanwhile)."""
+    target = int(dialog_manager.dialog_data[TARGET_KEY])
+    binding = await _access(dialog_manager).binding(_admin(dialog_manager), target)
+    notice = dialog_manager.dialog_data.pop(NOTICE_KEY, None)
+    data: dict[str, Any] = {"roles": _role_items(dialog_manager), "found": binding is not None}
+    if binding is not None:
+        data.update(
+            name=binding.display_name or str(binding.portal_user_id),
+            role=binding.role.value,
+            date=binding.bound_at,
+        )
+    data.update(_notice_flags(notice))
+    return data
+
+
+def _notice_flags(notice: str | None) -> dict[str, bool]:
+    return {
+        "notice_self": notice == ChangeRefused.SELF.value,
+        "notice_last_admin": notice == ChangeRefused.LAST_ADMIN.value,
+        "notice_role_changed": notice == "role_changed",
+    }
+
+
+async def on_binding_selected(
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """Open one binding."""
+    manager.dialog_data[TARGET_KEY] = int(item_id)
+    await manager.switch_to(AdminDialog.binding)
+
+
+async def on_role_selected(
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """Give the picked binding the chosen role."""
+    target = int(manager.dialog_data[TARGET_KEY])
+    refused = await _access(manager).change_role(_admin(manager), target, Role(item_id))
+    manager.dialog_data[NOTICE_KEY] = refused.value if refused else "role_changed"
+    await manager.switch_to(AdminDialog.binding)
+
+
+async def on_revoke_confirmed(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Revoke the picked binding."""
+    target = int(manager.dialog_data[TARGET_KEY])
+    refused = await _access(manager).revoke_binding(_admin(manager), target)
+    if refused is not None:
+        manager.dialog_data[NOTICE_KEY] = refused.value
+        await manager.switch_to(AdminDialog.binding)
+        return
+    await manager.switch_to(AdminDialog.bindings)
+
+
+async def get_invite_users(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """Active portal users matching the admin's search."""
+    query = str(dialog_manager.dialog_data.get(QUERY_KEY, ""))
+    directory = _access(dialog_manager).directory
+    users = await directory.search(query)
+    items = [(u.full_name or f"#{u.id}", str(u.id)) for u in users if u.id is not None]
+    return {"users": items, "query": query, "nobody": bool(query) and not items}
+
+
+async def on_invite_search(message: Message, _: MessageInput, manager: DialogManager) -> None:
+    """Narrow the user list by a part of the name."""
+    manager.dialog_data[QUERY_KEY] = (message.text or "")[:64]
+
+
+async def on_invite_user_selected(
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """Remember who the invite is for, then ask for the role."""
+    manager.dialog_data[INVITEE_KEY] = int(item_id)
+    await manager.switch_to(AdminDialog.invite_role)
+
+
+async def get_invite_role(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The invitee's name and the roles to choose from."""
+    portal_user_id = int(dialog_manager.dialog_data[INVITEE_KEY])
+    user = await _access(dialog_manager).directory.active_user(portal_user_id)
+    name = user.full_name if user is not None else f"#{portal_user_id}"
+    return {"name": name, "roles": _role_items(dialog_manager)}
+
+
+async def on_invite_role_selected(
+    callback: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """Create the invite and send its link as a message of its own (never kept in state)."""
+    portal_user_id = int(manager.dialog_data[INVITEE_KEY])
+    access = _access(manager)
+    issued = await access.create_invite(_admin(manager), portal_user_id, Role(item_id))
+    if issued is None or callback.message is None:
+        await manager.switch_to(AdminDialog.invite_user)
+        return
+    bot: Bot = manager.middleware_data["bot"]
+    me = await bot.me()
+    user = await access.directory.active_user(portal_user_id)
+    tr = translator(manager)
+    text = tr.get_html(
+        "admin-invite-created",
+        name=user.full_name if user is not None else f"#{portal_user_id}",
+        role=issued.invite.role.value,
+        link=f"https://t.me/{me.username}?start=inv_{issued.token}",
+        hours=int(access.invite_ttl.total_seconds() // 3600),
+    )
+    await bot.send_message(callback.message.chat.id, text)
+    await manager.switch_to(AdminDialog.main)
+
+
+async def get_invites(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """Pending invites as button lines; pressing one revokes it."""
+    access = _access(dialog_manager)
+    tr = translator(dialog_manager)
+    invites = await access.pending_invites(_admin(dialog_manager))
+    items = []
+    for invite in invites:
+        user = await access.directory.active_user(invite.portal_user_id)
+        name = user.full_name if user is not None else f"#{invite.portal_user_id}"
+        line = tr.get(
+            "admin-invite-line",
+            name=name,
+            role=invite.role.value,
+            hours=_hours_left(invite.expires_at),
+        )
+        items.append((f"🚫 {line}", str(invite.id)))
+    return {"count": len(items), "invites": items}
+
+
+async def on_invite_revoke(
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """Revoke a pending invite."""
+    await _access(manager).revoke_invite(_admin(manager), int(item_id))
+
+
+def build_admin_dialog() -> Dialog:
+    """A fresh admin dialog."""
+    return Dialog(
+        Window(
+            Tr("admin-title"),
+            Column(
+                SwitchTo(Tr("admin-bindings-button"), id=BINDINGS_ID, state=AdminDialog.bindings),
+                SwitchTo(
+                    Tr("admin-create-invite-button"),
+                    id="adm_new_invite",
+                    state=AdminDialog.invite_user,
+                ),
+                SwitchTo(Tr("admin-invites-button"), id="adm_invites", state=AdminDialog.invites),
+            ),
+            Cancel(Tr("button-back")),
+            state=AdminDialog.main,
+        ),
+        Window(
+            Tr("admin-bindings-header"),
+            ScrollingGroup(
+                Select(
+                    Format("{item[0]}"),
+                    id=BINDING_SELECT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="bindings",
+                    on_click=on_binding_selected,
+                ),
+                id="adm_bindings_scroll",
+                width=1,
+                height=PAGE_HEIGHT,
+                hide_on_single_page=True,
+            ),
+            SwitchTo(Tr("button-back"), id="adm_back_main", state=AdminDialog.main),
+            state=AdminDialog.bindings,
+            getter=get_bindings,
+        ),
+        Window(
+            Tr("admin-binding-title", when="found"),
+            Tr("admin-role-changed", when="notice_role_changed"),
+            Tr("admin-cannot-revoke-self", when="notice_self"),
+            Tr("admin-last-admin", when="notice_last_admin"),
+            SwitchTo(
+                Tr("admin-change-role-button"),
+                id="adm_to_role",
+                state=AdminDialog.role,
+                when="found",
+            ),
+            SwitchTo(
+                Tr("admin-revoke-button"),
+                id="adm_to_revoke",
+                state=AdminDialog.revoke,
+                when="found",
+            ),
+            SwitchTo(Tr("button-back"), id="adm_back_list", state=AdminDialog.bindings),
+            state=AdminDialog.binding,
+            getter=get_binding,
+        ),
+        Window(
+            Tr("admin-choose-role"),
+            Column(
+                Select(
+                    Format("{item[0]}"),
+                    id=ROLE_SELECT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="roles",
+                    on_click=on_role_selected,
+                )
+            ),
+            Back(Tr("button-back")),
+            state=AdminDialog.role,
+            getter=get_binding,
+        ),
+        Window(
+            Tr("admin-revoke-confirm"),
+            Button(Tr("admin-revoke-yes"), id=REVOKE_ID, on_click=on_revoke_confirmed),
+            SwitchTo(Tr("button-back"), id="adm_revoke_back", state=AdminDialog.binding),
+            state=AdminDialog.revoke,
+            getter=get_binding,
+        ),
+        Window(
+            Tr("admin-invite-choose-user"),
+            Tr("admin-invite-no-users", when="nobody"),
+            ScrollingGroup(
+                Select(
+                    Format("{item[0]}"),
+                    id=INVITE_USER_SELECT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="users",
+                    on_click=on_invite_user_selected,
+                ),
+                id="adm_users_scroll",
+                width=1,
+                height=PAGE_HEIGHT,
+                hide_on_single_page=True,
+            ),
+            MessageInput(on_invite_search),
+            SwitchTo(Tr("button-back"), id="adm_invite_back", state=AdminDialog.main),
+            state=AdminDialog.invite_user,
+            getter=get_invite_users,
+        ),
+        Window(
+            Tr("admin-invite-choose-role"),
+            Column(
+                Select(
+                    Format("{item[0]}"),
+                    id=INVITE_ROLE_SELECT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="roles",
+                    on_click=on_invite_role_selected,
+                )
+            ),
+            SwitchTo(Tr("button-back"), id="adm_role_back", state=AdminDialog.invite_user),
+            state=AdminDialog.invite_role,
+            getter=get_invite_role,
+        ),
+        Window(
+            Tr("admin-invites-header"),
+            ScrollingGroup(
+                Select(
+                    Format("{item[0]}"),
+                    id=INVITE_SELECT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="invites",
+                    on_click=on_invite_revoke,
+                ),
+                id="adm_invites_scroll",
+                width=1,
+                height=PAGE_HEIGHT,
+                hide_on_single_page=True,
+            ),
+            SwitchTo(Tr("button-back"), id="adm_invites_back", state=AdminDialog.main),
+            state=AdminDialog.invites,
+            getter=get_invites,
+        ),
+    )

@@ -1,0 +1,35 @@
+"""The main menu dialog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram_dialog import Dialog, Window
+from aiogram_dialog.widgets.kbd import Column, Start
+
+from bot.access.roles import Action, Identity
+from dialogs.states import AdminDialog, MainMenu, SettingsDialog
+from dialogs.widgets import Tr
+
+SETTINGS_ID = "menu_settings"
+ADMIN_ID = "menu_admin"
+
+
+async def get_menu(identity: Identity | None = None, **_: Any) -> dict[str, Any]:
+    """What the menu shows depends on the caller's role."""
+    return {"is_admin": identity is not None and identity.may(Action.MANAGE_BINDINGS)}
+
+
+def build_menu_dialog() -> Dialog:
+    """A fresh main menu dialog."""
+    return Dialog(
+        Window(
+            Tr("menu-title"),
+            Column(
+                Start(Tr("menu-settings"), id=SETTINGS_ID, state=SettingsDialog.main),
+                Start(Tr("menu-admin"), id=ADMIN_ID, state=AdminDialog.main, when="is_admin"),
+            ),
+            state=MainMenu.main,
+            getter=get_menu,
+        ),
+    )

@@ -1,0 +1,80 @@
+"""Personal settings: the language of every text of the bot."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import BotCommand, BotCommandScopeChat, CallbackQuery
+from aiogram_dialog import Dialog, DialogManager, Window
+from aiogram_dialog.widgets.kbd import Button, Cancel, Row
+
+from bot.access.roles import Identity
+from bot.access.service import AccessService
+from bot.i18n import BOT_COMMANDS, Translations
+from dialogs.states import SettingsDialog
+from dialogs.widgets import TRANSLATOR_KEY, Tr
+
+log = logging.getLogger(__name__)
+
+ENGLISH_ID = "lang_en"
+RUSSIAN_ID = "lang_ru"
+CHANGED_KEY = "language_changed"
+
+
+async def get_settings(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """Whether the language was just changed (to confirm it in the window)."""
+    return {CHANGED_KEY: bool(dialog_manager.dialog_data.get(CHANGED_KEY))}
+
+
+async def _set_language(callback: CallbackQuery, manager: DialogManager, language: str) -> None:
+    identity: Identity | None = manager.middleware_data.get("identity")
+    access: AccessService = manager.middleware_data["access"]
+    translations: Translations = manager.middleware_data["translations"]
+    if identity is None:
+        return
+    await access.set_language(identity.telegram_user_id, language)
+    tr = translations.for_language(language)
+    manager.middleware_data[TRANSLATOR_KEY] = tr
+    manager.dialog_data[CHANGED_KEY] = True
+    bot: Bot = manager.middleware_data["bot"]
+    if callback.message is not None:
+        descriptions = tr.command_descriptions()
+        try:
+            await bot.set_my_commands(
+                [BotCommand(command=c, description=descriptions[c]) for c in BOT_COMMANDS],
+                scope=BotCommandScopeChat(chat_id=callback.message.chat.id),
+            )
+        except TelegramAPIError as exc:
+            log.warning("could not set chat commands: %s", type(exc).__name__)
+
+
+async def on_english(callback: CallbackQuery, _: Button, manager: DialogManager) -> None:
+    """Switch to English."""
+    await _set_language(callback, manager, "en")
+
+
+async def on_russian(callback: CallbackQuery, _: Button, manager: DialogManager) -> None:
+    """Switch to Russian."""
+    await _set_language(callback, manager, "ru")
+
+
+def build_settings_dialog() -> Dialog:
+    """A fresh settings dialog."""
+    return Dialog(
+        Window(
+            Tr("settings-title"),
+            Tr("settings-language-current"),
+            Tr("settings-language-set", when=CHANGED_KEY),
+            Tr("settings-language-prompt"),
+            Row(
+                Button(Tr("settings-language-en"), id=ENGLISH_ID, on_click=on_english),
+                Button(Tr("settings-language-ru"), id=RUSSIAN_ID, on_click=on_russian),
+            ),
+            Cancel(Tr("button-back")),
+            state=SettingsDialog.main,
+            getter=get_settings,
+        ),
+    )

@@ -1,0 +1,41 @@
+"""Widgets shared by every dialog: translated texts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from aiogram_dialog import DialogManager
+from aiogram_dialog.widgets.common import WhenCondition
+from aiogram_dialog.widgets.text import Text
+
+from bot.i18n import Translator
+
+TRANSLATOR_KEY = "tr"
+
+_FLUENT_TYPES = (str, int, float, Decimal, date, datetime)
+
+
+def translator(manager: DialogManager) -> Translator:
+    """The caller's translator, put into middleware data by the identity middleware."""
+    tr = manager.middleware_data[TRANSLATOR_KEY]
+    assert isinstance(tr, Translator)
+    return tr
+
+
+class Tr(Text):
+    """A locale message; its variables are taken by name from the window's data, escaped."""
+
+    def __init__(self, key: str, when: WhenCondition = None) -> None:
+        super().__init__(when=when)
+        self.key = key
+
+    async def _render_text(self, data: dict[str, Any], manager: DialogManager) -> str:
+        tr = translator(manager)
+        args = {
+            name: data[name]
+            for name in tr.variables(self.key)
+            if isinstance(data.get(name), _FLUENT_TYPES)
+        }
+        return tr.get_html(self.key, **args)
