@@ -19,6 +19,8 @@ async def telegram_emulator() -> AsyncIterator[TelegramEmulator]:
         yield emulator
     finally:
         await emulator.stop()
+    if emulator.emulator_errors:
+        pytest.fail(f"the Telegram emulator failed internally: {emulator.emulator_errors!r}")
 
 
 @pytest.fixture

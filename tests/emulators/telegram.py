@@ -281,6 +281,7 @@ class TelegramEmulator:
         self.webhook_deliveries: list[WebhookDelivery] = []
         self.updates: list[dict[str, Any]] = []  # every update ever produced, in order
         self.files: dict[str, UploadedFile] = {}
+        self.emulator_errors: list[Exception] = []  # bugs of the emulator, answered as 500
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.bot_settings: dict[str, dict[str, Any]] = {}
 
@@ -447,6 +448,10 @@ class TelegramEmulator:
                 self.bot_settings[method.lower()] = params
         except BotApiError as error:
             return self._answer(call, error)
+        except Exception as error:
+            # A flaw of the emulator itself: keep it visible instead of a bare aiohttp 500.
+            self.emulator_errors.append(error)
+            return self._answer(call, BotApiError(500, "Internal Server Error"))
         call.result = result
         self._record(call)
         return web.json_response({"ok": True, "result": result})
@@ -1241,6 +1246,8 @@ class TelegramEmulator:
         self._notify()  # an older poll still waiting is terminated
 
         def ready() -> list[dict[str, Any]] | str | None:
+            if self._webhook_url:
+                return "webhook"
             if generation != self._poll_generation:
                 return "conflict"
             if self._closing:
@@ -1255,6 +1262,8 @@ class TelegramEmulator:
             self._polls_waiting -= 1
         if outcome == "conflict":
             raise BotApiError(409, POLL_CONFLICT)
+        if outcome == "webhook":
+            raise BotApiError(409, WEBHOOK_CONFLICT)
         return outcome or []
 
     async def _set_webhook(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> Any:
@@ -1274,8 +1283,7 @@ class TelegramEmulator:
         self._webhook_max_connections = _as_int(params, "max_connections", 40) or 40
         self._webhook_last_error = None
         if url:
-            self._poll_generation += 1  # a waiting getUpdates ends with a conflict
-            self._notify()
+            self._notify()  # a waiting getUpdates ends with a conflict
             self._webhook_task = asyncio.create_task(self._deliver_webhook_updates())
         return True
 

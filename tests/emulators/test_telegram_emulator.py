@@ -749,3 +749,14 @@ async def test_wait_for_message_consumes_messages_in_order(
     with pytest.raises(TimeoutError, match="no matching bot message"):
         await emu.wait_for_message(USER_ID, timeout=0.05)
     assert emu.message(USER_ID, 4).text == "two, edited"
+
+
+async def test_setting_a_webhook_ends_a_waiting_long_poll(
+    telegram_emulator: TelegramEmulator, telegram_bot: Bot
+) -> None:
+    poll = asyncio.create_task(telegram_bot.get_updates(timeout=30))
+    await telegram_emulator.wait_for_poll()
+    await telegram_bot.set_webhook("http://127.0.0.1:9/hook")
+    with pytest.raises(TelegramConflictError, match="webhook is active"):
+        await asyncio.wait_for(poll, 5)
+    await telegram_bot.delete_webhook()
