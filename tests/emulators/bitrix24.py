@@ -343,7 +343,9 @@ class Bitrix24Emulator:
         app.router.add_route("*", "/oauth/token/", self._handle_token)
         app.router.add_route("*", "/oauth/token", self._handle_token)
         app.router.add_route("*", "/_emulator/{action:.*}", self._handle_control)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=0.25
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()

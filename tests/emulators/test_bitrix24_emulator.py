@@ -6,9 +6,11 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+from aiohttp import web
 
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.bitrix24_php import http_build_query, parse_str, php_truthy
@@ -707,3 +709,284 @@ async def test_batch_sub_results_move_paging_into_maps(portal_emulator, http):
     assert len(result["result"]["page"]) == 20
     assert result["result_total"] == {"page": 70, "first": 70}
     assert result["result_next"] == {"first": 50}
+
+
+# ---------------------------------------------------------------- limits
+
+
+async def test_leaky_bucket_rejects_without_executing_and_drains(portal_emulator, http):
+    now = [100.0]
+    portal_emulator.clock = lambda: now[0]
+    portal_emulator.rate_limit = True
+    portal_emulator.burst = 3
+    portal_emulator.drain_per_second = 2.0
+    statuses = []
+    for index in range(5):
+        response = await call(
+            http, portal_emulator, "crm.lead.add", {"fields": {"TITLE": f"L{index}"}}
+        )
+        statuses.append(response.status_code)
+    assert statuses == [200, 200, 200, 503, 503]
+    assert response.json() == {
+        "error": "QUERY_LIMIT_EXCEEDED",
+        "error_description": "Too many requests",
+    }
+    assert len(portal_emulator.leads) == 3
+    assert [c.rejected_by_limit for c in portal_emulator.calls] == [False] * 3 + [True] * 2
+    now[0] += 0.5  # one slot drained
+    assert (await call(http, portal_emulator, "crm.settings.mode.get")).status_code == 200
+    assert (await call(http, portal_emulator, "crm.settings.mode.get")).status_code == 503
+
+
+async def test_batch_takes_one_bucket_slot(portal_emulator, http):
+    portal_emulator.clock = lambda: 5.0
+    portal_emulator.rate_limit = True
+    portal_emulator.burst = 1
+    cmd = [f"crm.lead.add?fields[TITLE]=B{i}" for i in range(10)]
+    assert (await call(http, portal_emulator, "batch", {"cmd": cmd})).status_code == 200
+    assert len(portal_emulator.leads) == 10
+    assert (await call(http, portal_emulator, "crm.lead.list")).status_code == 503
+
+
+async def test_operating_time_limit_blocks_one_method_per_credential(portal_emulator, http):
+    portal_emulator.operating_limit = 250.0
+    portal_emulator.operating_costs["crm.lead.list"] = 100.0
+    statuses = [(await call(http, portal_emulator, "crm.lead.list")).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    blocked = await call(http, portal_emulator, "crm.lead.list")
+    assert blocked.json() == {
+        "error": "OPERATION_TIME_LIMIT",
+        "error_description": "Method is blocked due to operation time limit.",
+    }
+    other = (await call(http, portal_emulator, "crm.lead.fields")).json()
+    assert other["time"]["operating"] < 100
+    access, _ = portal_emulator.issue_oauth_tokens()
+    oauth = await http.post(
+        portal_emulator.oauth_endpoint + "crm.lead.list", json={"auth": access}
+    )
+    assert oauth.status_code == 200
+    assert oauth.json()["time"]["operating"] == 100.0
+    assert isinstance(oauth.json()["time"]["operating_reset_at"], int)
+
+
+# ---------------------------------------------------------------- faults
+
+
+async def test_fail_next_answers_5xx_without_executing(portal_emulator, http):
+    portal_emulator.faults.fail_next(1, status=502)
+    failed = await call(http, portal_emulator, "crm.lead.add", {"fields": {"TITLE": "x"}})
+    ok = await call(http, portal_emulator, "crm.lead.add", {"fields": {"TITLE": "y"}})
+    assert (failed.status_code, ok.status_code) == (502, 200)
+    assert [lead["TITLE"] for lead in portal_emulator.leads.values()] == ["y"]
+
+
+async def test_drop_next_closes_the_connection_without_executing(portal_emulator, http):
+    portal_emulator.faults.drop_next(1)
+    with pytest.raises(httpx.RemoteProtocolError):
+        await call(http, portal_emulator, "crm.lead.add", {"fields": {"TITLE": "x"}})
+    assert portal_emulator.leads == {}
+    assert portal_emulator.calls[-1].fault == "drop"
+
+
+async def test_drop_after_execute_loses_the_answer_but_keeps_the_write(portal_emulator, http):
+    portal_emulator.faults.drop_after_execute_next(1)
+    with pytest.raises(httpx.RemoteProtocolError):
+        await call(http, portal_emulator, "crm.lead.add", {"fields": {"TITLE": "lost answer"}})
+    assert [lead["TITLE"] for lead in portal_emulator.leads.values()] == ["lost answer"]
+    again = await call(http, portal_emulator, "crm.lead.get", {"id": 1})
+    assert again.status_code == 200
+
+
+async def test_malformed_next_returns_non_json_200(portal_emulator, http):
+    portal_emulator.faults.malformed_next(1)
+    response = await call(http, portal_emulator, "crm.lead.add", {"fields": {"TITLE": "x"}})
+    assert response.status_code == 200
+    with pytest.raises(json.JSONDecodeError):
+        response.json()
+    assert portal_emulator.leads == {}
+
+
+async def test_latency_delays_answers(portal_emulator):
+    portal_emulator.faults.latency = 1.0
+    async with httpx.AsyncClient(timeout=0.05) as impatient:
+        with pytest.raises(httpx.ReadTimeout):
+            await impatient.post(portal_emulator.webhook_url + "crm.settings.mode.get")
+    portal_emulator.faults.latency = 0.0
+
+
+async def test_calls_are_logged_per_request(portal_emulator, http):
+    await call(http, portal_emulator, "crm.lead.list")
+    await call(http, portal_emulator, "CRM.LEAD.LIST")
+    await call(http, portal_emulator, "batch", {"cmd": ["crm.lead.list", "crm.lead.fields"]})
+    assert portal_emulator.count_calls() == 3
+    assert portal_emulator.count_calls("crm.lead.list") == 2
+    assert portal_emulator.calls[-1].batch_methods == ["crm.lead.list", "crm.lead.fields"]
+    assert portal_emulator.calls[0].status == 200
+    assert portal_emulator.calls[0].auth_kind == "webhook"
+
+
+# ---------------------------------------------------------------- events
+
+
+class EventSink:
+    """A tiny aiohttp app that records the form POSTs it receives."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.received: list[dict[str, str]] = []
+        self.raw: list[tuple[str, bytes]] = []
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.raw.append((request.content_type, body))
+        self.received.append(dict(parse_qsl(body.decode())))
+        return web.Response(status=self.status, text="ok")
+
+    async def __aenter__(self) -> EventSink:
+        app = web.Application()
+        app.router.add_post("/hook", self.handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/hook"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.runner is not None
+        await self.runner.cleanup()
+
+
+@needs_examples
+async def test_outgoing_webhook_gets_form_encoded_lead_events(portal_emulator, http):
+    async with EventSink() as sink:
+        token = portal_emulator.add_outgoing_webhook(sink.url, ["ONCRMLEADADD", "ONCRMLEADUPDATE"])
+        lead_id = await result_of(
+            http, portal_emulator, "crm.lead.add", {"fields": {"TITLE": "E"}}
+        )
+        await result_of(http, portal_emulator, "crm.lead.update", {"id": lead_id, "fields": {}})
+        await result_of(http, portal_emulator, "crm.lead.delete", {"id": lead_id})
+        await portal_emulator.drain_events()
+    assert [e["event"] for e in sink.received] == ["ONCRMLEADADD", "ONCRMLEADUPDATE"]
+    first = sink.received[0]
+    documented = dict(
+        parse_qsl(
+            (EXAMPLES / "ONCRMLEADADD.event.form-urlencoded.derived.txt").read_text().strip()
+        )
+    )
+    webhook_auth_keys = {
+        "auth[domain]",
+        "auth[client_endpoint]",
+        "auth[server_endpoint]",
+        "auth[member_id]",
+        "auth[application_token]",
+    }
+    assert (
+        set(first) == {"event", "event_handler_id", "data[FIELDS][ID]", "ts"} | webhook_auth_keys
+    )
+    assert webhook_auth_keys < set(documented)
+    assert first["data[FIELDS][ID]"] == str(lead_id)
+    assert first["auth[application_token]"] == token
+    assert first["auth[member_id]"] == "memb0001"
+    assert first["auth[domain]"] == "emulator.bitrix24.test"
+    assert first["event_handler_id"].isdigit()
+    assert sink.raw[0][0] == "application/x-www-form-urlencoded"
+    assert b"data%5BFIELDS%5D%5BID%5D=" in sink.raw[0][1]
+    assert all(e.ok for e in portal_emulator.delivered_events)
+
+
+async def test_app_handlers_bound_over_oauth_receive_tokens(portal_emulator, http):
+    access, _ = portal_emulator.issue_oauth_tokens(user_id=1)
+    rest = portal_emulator.oauth_endpoint
+    async with EventSink() as sink:
+        bind = {"auth": access, "event": "onCrmLeadUpdate", "handler": sink.url}
+        assert (await http.post(rest + "event.bind", json=bind)).json()["result"] is True
+        duplicate = await http.post(rest + "event.bind", json=bind)
+        unknown = await http.post(rest + "event.bind", json={**bind, "event": "ONNOPE"})
+        listed = (await http.post(rest + "event.get", json={"auth": access})).json()["result"]
+        lead_id = portal_emulator.seed_leads(1)[0]
+        portal_emulator.ui_update_lead(lead_id, {"TITLE": "Changed in UI"}, user_id=2)
+        await portal_emulator.drain_events()
+        unbound = (
+            await http.post(rest + "event.unbind", json={**bind, "event": "ONCRMLEADUPDATE"})
+        ).json()
+    assert duplicate.json()["error"] == "ERROR_HANDLER_ALREADY_EXIST"
+    assert unknown.json() == {
+        "error": "ERROR_EVENT_NOT_FOUND",
+        "error_description": "Event not found",
+    }
+    assert listed == [
+        {"event": "ONCRMLEADUPDATE", "handler": sink.url, "auth_type": "0", "offline": 0}
+    ]
+    assert unbound["result"] == {"count": 1}
+    (event,) = sink.received
+    assert event["auth[application_token]"] == "apptoken0001"
+    user = await http.post(rest + "user.current", json={"auth": event["auth[access_token]"]})
+    assert user.json()["result"]["ID"] == "2"  # tokens of the user who made the change
+    assert {"auth[refresh_token]", "auth[expires_in]", "auth[scope]", "auth[status]"} <= set(event)
+
+
+async def test_lost_and_failed_deliveries_are_not_retried_by_default(portal_emulator):
+    async with EventSink(status=500) as sink:
+        portal_emulator.add_outgoing_webhook(sink.url, ["ONCRMLEADADD"])
+        portal_emulator.ui_add_lead({"TITLE": "first"})
+        await portal_emulator.drain_events()
+        assert len(sink.received) == 1
+        assert portal_emulator.delivered_events[-1].ok is False
+        portal_emulator.retry_failed_deliveries = True
+        portal_emulator.ui_add_lead({"TITLE": "second"})
+        await portal_emulator.drain_events()
+        assert len(sink.received) == 4
+        portal_emulator.faults.lose_events = True
+        portal_emulator.ui_add_lead({"TITLE": "third"})
+        await portal_emulator.drain_events()
+        assert len(sink.received) == 4
+    assert portal_emulator.lost_events == [("ONCRMLEADADD", sink.url)]
+
+
+async def test_ui_changes_and_user_field_changes_fire_events(portal_emulator, http):
+    async with EventSink() as sink:
+        portal_emulator.add_outgoing_webhook(
+            sink.url,
+            [
+                "ONCRMLEADADD",
+                "ONCRMLEADDELETE",
+                "ONCRMLEADUSERFIELDADD",
+                "ONCRMLEADUSERFIELDUPDATE",
+                "ONCRMLEADUSERFIELDDELETE",
+            ],
+        )
+        lead_id = portal_emulator.ui_add_lead({"TITLE": "From UI"}, user_id=3)
+        portal_emulator.ui_delete_lead(lead_id)
+        field_id = await result_of(
+            http,
+            portal_emulator,
+            "crm.lead.userfield.add",
+            {"fields": {"FIELD_NAME": "SIZE", "USER_TYPE_ID": "integer"}},
+        )
+        await result_of(
+            http,
+            portal_emulator,
+            "crm.lead.userfield.update",
+            {"id": field_id, "fields": {"SORT": 5}},
+        )
+        await result_of(http, portal_emulator, "crm.lead.userfield.delete", {"id": field_id})
+        await portal_emulator.drain_events()
+    assert [e["event"] for e in sink.received] == [
+        "ONCRMLEADADD",
+        "ONCRMLEADDELETE",
+        "ONCRMLEADUSERFIELDADD",
+        "ONCRMLEADUSERFIELDUPDATE",
+        "ONCRMLEADUSERFIELDDELETE",
+    ]
+    uf_event = sink.received[2]
+    assert uf_event["data[FIELDS][ID]"] == str(field_id)
+    assert uf_event["data[FIELDS][ENTITY_ID]"] == "CRM_LEAD"
+    assert uf_event["data[FIELDS][FIELD_NAME]"] == "UF_CRM_SIZE"
+
+
+async def test_seed_leads_fires_no_events(portal_emulator):
+    portal_emulator.seed_leads(3)
+    assert portal_emulator.fired_events == []
