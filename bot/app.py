@@ -18,6 +18,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.types import BotCommand, TelegramObject
+from aiogram.utils.backoff import BackoffConfig
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiogram_dialog import setup_dialogs
 from aiohttp import web
@@ -45,6 +46,7 @@ OAUTH_TOKENS_KEY = "portal.oauth_tokens"
 WEBHOOK_PATH = "/telegram/webhook"
 SHUTDOWN_GRACE_SECONDS = 5.0
 DIRECTORY_REFRESH_SECONDS = 300.0
+DEFAULT_POLLING_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.5, jitter=0.1)
 
 
 class ConfigurationError(RuntimeError):
@@ -155,8 +157,11 @@ async def build_portal_auth(settings: Settings, kv: KeyValueRepository) -> Porta
 class Application:
     """The running bot: storage, portal client, Telegram bot, dispatcher, web server, workers."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, *, polling_backoff: BackoffConfig = DEFAULT_POLLING_BACKOFF
+    ) -> None:
         self.settings = settings
+        self._polling_backoff = polling_backoff
         self.db = Database(settings.storage.path)
         self.translations = Translations.load()
         self.retry = TelegramRetryMiddleware()
@@ -181,6 +186,7 @@ class Application:
             ),
             timeout=settings.portal.timeout_seconds,
             max_retries=settings.portal.max_retries,
+            backoff_base=settings.portal.backoff_seconds,
         )
         directory = PortalDirectory(self.portal, default_region=settings.default_phone_region)
         self.access = AccessService(
@@ -222,10 +228,16 @@ class Application:
                         self.bot,
                         handle_signals=False,
                         close_bot_session=False,
-                        allowed_updates=self.dispatcher.resolve_used_update_types(),
+                        backoff_config=self._polling_backoff,
+                        allowed_updates=self._allowed_updates(),
                     )
                 )
             )
+
+    def _allowed_updates(self) -> list[str]:
+        # Inline queries are always taken so that unbound users get the sign-in button.
+        assert self.dispatcher is not None
+        return sorted({*self.dispatcher.resolve_used_update_types(), "inline_query"})
 
     async def _set_commands(self) -> None:
         for language in self.translations.languages:
@@ -244,7 +256,7 @@ class Application:
         await self.bot.set_webhook(
             url=settings.webhook_url or "",
             secret_token=secret,
-            allowed_updates=self.dispatcher.resolve_used_update_types(),
+            allowed_updates=self._allowed_updates(),
         )
 
     def build_web_app(self) -> web.Application:

@@ -33,6 +33,7 @@ class PortalSettings(BaseModel):
     burst: int = Field(default=50, ge=1)
     timeout_seconds: float = Field(default=30.0, gt=0)
     max_retries: int = Field(default=5, ge=0)
+    backoff_seconds: float = Field(default=0.5, gt=0)
     application_token: SecretStr | None = None
     member_id: str | None = None
     domain: str | None = None

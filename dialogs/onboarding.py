@@ -49,6 +49,7 @@ async def on_start_invite(
             tr.get_html("onboarding-invite-accepted", name=result.name, role=result.role.value),
             reply_markup=ReplyKeyboardRemove(),
         )
+        dialog_manager.middleware_data["identity"] = result
         await start_main_menu(dialog_manager)
         return
     if isinstance(result, RedeemFailure):
@@ -96,6 +97,7 @@ async def on_contact(
             tr.get_html(key, name=result.identity.name, role=result.identity.role.value),
             reply_markup=ReplyKeyboardRemove(),
         )
+        dialog_manager.middleware_data["identity"] = result.identity
         await start_main_menu(dialog_manager)
         return
     await message.answer(

@@ -1,0 +1,79 @@
+"""The whole bot, started against both emulators over loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from aiogram.utils.backoff import BackoffConfig
+
+from bot.app import Application
+from bot.config import PortalSettings, Settings, StorageSettings, TelegramSettings, WebSettings
+from tests.emulators.bitrix24 import Bitrix24Emulator
+from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
+
+ADMIN_TELEGRAM_ID = 1001
+FAST_BACKOFF = BackoffConfig(min_delay=0.05, max_delay=0.2, factor=1.5, jitter=0.1)
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture
+def make_settings(
+    tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> SettingsFactory:
+    """Settings pointing the bot at both emulators, with a fresh SQLite file per test."""
+
+    def build(**telegram: object) -> Settings:
+        return Settings(
+            _env_file=None,
+            telegram=TelegramSettings(
+                token=DEFAULT_TEST_TOKEN,
+                api_base=telegram_emulator.base_url,
+                admin_ids=[ADMIN_TELEGRAM_ID],
+                **telegram,
+            ),
+            portal=PortalSettings(webhook_url=portal_emulator.webhook_url, backoff_seconds=0.01),
+            storage=StorageSettings(path=tmp_path / "bot.sqlite3"),
+            web=WebSettings(host="127.0.0.1", port=0),
+        )
+
+    return build
+
+
+class BotRunner:
+    """Starts and stops the application; a test may restart it on the same database."""
+
+    def __init__(self, make_settings: SettingsFactory) -> None:
+        self._make_settings = make_settings
+        self.app: Application | None = None
+
+    async def start(self, **telegram: object) -> Application:
+        """Start a fresh Application (stopping a running one first)."""
+        await self.stop()
+        self.app = Application(self._make_settings(**telegram), polling_backoff=FAST_BACKOFF)
+        await self.app.start()
+        return self.app
+
+    async def stop(self) -> None:
+        """Stop the running Application, if any."""
+        if self.app is not None:
+            app, self.app = self.app, None
+            await app.stop()
+
+
+@pytest.fixture
+async def bot_runner(make_settings: SettingsFactory) -> AsyncIterator[BotRunner]:
+    """A runner that is always stopped at the end of the test."""
+    runner = BotRunner(make_settings)
+    try:
+        yield runner
+    finally:
+        await runner.stop()
+
+
+@pytest.fixture
+async def running_bot(bot_runner: BotRunner) -> Application:
+    """The bot, running by long polling against both emulators."""
+    return await bot_runner.start()
