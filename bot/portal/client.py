@@ -499,6 +499,8 @@ class PortalClient:
             extra["REGISTER_HISTORY_EVENT"] = "Y" if register_history_event else "N"
         if extra:
             params["params"] = extra
+        # Safe to repeat: values are set, multi-field edits go by ID, and the portal does not
+        # store an exact duplicate of an added multi-field value twice.
         response = await self.call("crm.lead.update", params, lane=lane, idempotent=True)
         return bool(response.result)
 

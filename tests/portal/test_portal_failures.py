@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,7 @@ from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.portal.conftest import ClientFactory
 
 
-def oauth_for(emu: Bitrix24Emulator, **kwargs: object) -> OAuthAuth:
+def oauth_for(emu: Bitrix24Emulator, **kwargs: Any) -> OAuthAuth:
     access, refresh = emu.issue_oauth_tokens(user_id=1)
     return OAuthAuth(
         endpoint=emu.oauth_endpoint,
@@ -41,7 +42,7 @@ def oauth_for(emu: Bitrix24Emulator, **kwargs: object) -> OAuthAuth:
         client_id=emu.client_id,
         client_secret=emu.client_secret,
         token_url=emu.token_url,
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 
@@ -207,6 +208,24 @@ async def test_lead_add_refused_before_running_is_sent_again_once(
     titles = [row["TITLE"] for row in portal_emulator.leads.values()]
     assert titles.count("Second try") == 1
     assert lead_id in portal_emulator.leads
+
+
+async def test_lead_add_through_every_transport_fault_makes_one_lead_each(
+    client: PortalClient, portal_emulator: Bitrix24Emulator
+) -> None:
+    faults = portal_emulator.faults
+    for title, inject in (
+        ("dropped", lambda: faults.drop_next(1)),
+        ("malformed", lambda: faults.malformed_next(1)),
+        ("lost twice", lambda: faults.drop_after_execute_next(2)),
+        ("gateway", lambda: faults.fail_next(2, status=504)),
+    ):
+        inject()
+        lead_id = await client.add_lead(LeadDraft(title=title))
+        titles = [row["TITLE"] for row in portal_emulator.leads.values()]
+        assert titles.count(title) == 1, title
+        assert portal_emulator.leads[lead_id]["TITLE"] == title
+        faults.clear()
 
 
 async def test_contact_add_with_a_lost_answer_is_not_repeated(
