@@ -990,3 +990,422 @@ async def test_ui_changes_and_user_field_changes_fire_events(portal_emulator, ht
 async def test_seed_leads_fires_no_events(portal_emulator):
     portal_emulator.seed_leads(3)
     assert portal_emulator.fired_events == []
+
+
+# ---------------------------------------------------------------- user fields
+
+
+@needs_examples
+async def test_user_field_lifecycle_with_enumeration(portal_emulator, http):
+    request = example("crm.lead.userfield.add.enumeration.request.json")
+    field_id = await result_of(http, portal_emulator, "crm.lead.userfield.add", request)
+    field = await result_of(http, portal_emulator, "crm.lead.userfield.get", {"id": field_id})
+    assert field["FIELD_NAME"] == "UF_CRM_ENUMERATION_EXAMPLE"
+    assert field["ENTITY_ID"] == "CRM_LEAD"
+    assert field["SHOW_FILTER"] == "E"
+    assert field["SORT"] == "2000"
+    assert field["EDIT_FORM_LABEL"]["en"] == "Custom field (list)"
+    assert [item["VALUE"] for item in field["LIST"]] == [f"List item #{i}" for i in range(1, 5)]
+    assert all(item["ID"].isdigit() for item in field["LIST"])
+    first, second = field["LIST"][0]["ID"], field["LIST"][1]["ID"]
+    await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.userfield.update",
+        {
+            "id": field_id,
+            "fields": {
+                "LIST": [
+                    {"ID": first, "DEL": "Y"},
+                    {"ID": second, "VALUE": "Renamed"},
+                    {"VALUE": "Added"},
+                ]
+            },
+        },
+    )
+    field = await result_of(http, portal_emulator, "crm.lead.userfield.get", {"id": field_id})
+    assert [item["VALUE"] for item in field["LIST"]] == [
+        "Renamed",
+        "List item #3",
+        "List item #4",
+        "Added",
+    ]
+    descriptor = (await result_of(http, portal_emulator, "crm.lead.fields"))[field["FIELD_NAME"]]
+    assert descriptor["type"] == "enumeration"
+    assert descriptor["items"][0] == {"ID": second, "VALUE": "Renamed"}
+    lead_id = await result_of(
+        http, portal_emulator, "crm.lead.add", {"fields": {field["FIELD_NAME"]: second}}
+    )
+    assert portal_emulator.leads[lead_id][field["FIELD_NAME"]] == int(second)
+    listed = await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.userfield.list",
+        {"filter": {"USER_TYPE_ID": "enumeration", "LANG": "en"}},
+    )
+    assert [f["ID"] for f in listed] == [str(field_id)]
+    assert listed[0]["EDIT_FORM_LABEL"] == "Custom field (list)"
+    assert await result_of(http, portal_emulator, "crm.lead.userfield.delete", {"id": field_id})
+    assert field["FIELD_NAME"] not in portal_emulator.leads[lead_id]
+    missing = await call(http, portal_emulator, "crm.lead.userfield.get", {"id": field_id})
+    assert missing.json()["error"] == "ERROR_NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [("note", "UF_CRM_NOTE"), ("UF_NOTE", "UF_CRM_NOTE"), ("UF_CRM_NOTE", "UF_CRM_NOTE")],
+)
+async def test_user_field_names_are_prefixed(portal_emulator, http, given, stored):
+    field_id = await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.userfield.add",
+        {"fields": {"FIELD_NAME": given, "USER_TYPE_ID": "string"}},
+    )
+    assert portal_emulator.user_fields[field_id]["FIELD_NAME"] == stored
+
+
+async def test_user_field_validation(portal_emulator, http):
+    no_type = await call(
+        http, portal_emulator, "crm.lead.userfield.add", {"fields": {"FIELD_NAME": "X"}}
+    )
+    too_long = await call(
+        http,
+        portal_emulator,
+        "crm.lead.userfield.add",
+        {"fields": {"FIELD_NAME": "X" * 44, "USER_TYPE_ID": "string"}},
+    )
+    bad_chars = await call(
+        http,
+        portal_emulator,
+        "crm.lead.userfield.add",
+        {"fields": {"FIELD_NAME": "NO-DASH", "USER_TYPE_ID": "string"}},
+    )
+    assert no_type.json() == {
+        "error": "",
+        "error_description": "The 'USER_TYPE_ID' field is not found.",
+    }
+    assert too_long.json()["error"] == "ERROR_CORE"
+    assert bad_chars.json()["error"] == "ERROR_CORE"
+    ok = await call(
+        http,
+        portal_emulator,
+        "crm.lead.userfield.add",
+        {"fields": {"FIELD_NAME": "X" * 43, "USER_TYPE_ID": "string"}},
+    )
+    assert ok.status_code == 200
+
+
+async def test_only_admins_change_user_fields(portal_emulator, http):
+    url = portal_emulator.add_incoming_webhook(user_id=2, secret="repsecret")
+    response = await http.post(
+        url + "crm.lead.userfield.add",
+        json={"fields": {"FIELD_NAME": "X", "USER_TYPE_ID": "string"}},
+    )
+    assert response.json() == {"error": "", "error_description": "Access denied."}
+
+
+async def test_mandatory_user_fields_are_enforced_on_add(portal_emulator, http):
+    portal_emulator.add_user_field(
+        {"FIELD_NAME": "CITY", "USER_TYPE_ID": "string", "MANDATORY": "Y", "LABEL": "City"},
+        fire=False,
+    )
+    missing = await call(http, portal_emulator, "crm.lead.add", {"fields": {"TITLE": "x"}})
+    assert missing.status_code == 400
+    assert missing.json() == {
+        "error": "",
+        "error_description": 'The "City" field is required.<br />',
+    }
+    lead_id = await result_of(
+        http, portal_emulator, "crm.lead.add", {"fields": {"TITLE": "x", "UF_CRM_CITY": "Kazan"}}
+    )
+    cleared = await call(
+        http, portal_emulator, "crm.lead.update", {"id": lead_id, "fields": {"UF_CRM_CITY": ""}}
+    )
+    assert cleared.status_code == 400
+    assert portal_emulator.leads[lead_id]["UF_CRM_CITY"] == "Kazan"
+    untouched = await call(
+        http, portal_emulator, "crm.lead.update", {"id": lead_id, "fields": {"TITLE": "y"}}
+    )
+    assert untouched.status_code == 200
+
+
+# ---------------------------------------------------------------- contacts and bindings
+
+
+async def test_contact_crud_and_phone_lookup(portal_emulator, http):
+    contact_id = await result_of(
+        http,
+        portal_emulator,
+        "crm.contact.add",
+        {"fields": {"NAME": "Ivan", "LAST_NAME": "Buyer", "PHONE": [{"VALUE": "+491701234567"}]}},
+    )
+    assert isinstance(contact_id, int)
+    found = await result_of(
+        http,
+        portal_emulator,
+        "crm.contact.list",
+        {"FILTER": {"PHONE": "+491701234567"}, "SELECT": ["ID", "NAME", "LAST_NAME", "PHONE"]},
+    )
+    assert [c["ID"] for c in found] == [str(contact_id)]
+    await result_of(
+        http,
+        portal_emulator,
+        "crm.contact.update",
+        {"id": contact_id, "fields": {"NAME": "Ivan II"}},
+    )
+    contact = await result_of(http, portal_emulator, "crm.contact.get", {"id": contact_id})
+    assert contact["NAME"] == "Ivan II"
+    assert contact["HAS_PHONE"] == "Y"
+    missing = await call(http, portal_emulator, "crm.contact.update", {"id": 999, "fields": {}})
+    assert missing.json()["error_description"] == "Contact is not found"
+
+
+@needs_examples
+async def test_lead_contact_bindings_promote_primary(portal_emulator, http):
+    lead_id = portal_emulator.seed_leads(1)[0]
+
+    async def bind(contact_id: int, **extra: Any) -> Any:
+        return await result_of(
+            http,
+            portal_emulator,
+            "crm.lead.contact.add",
+            {"id": lead_id, "fields": {"CONTACT_ID": contact_id, **extra}},
+        )
+
+    assert await bind(10) is True
+    assert await bind(20, SORT=20) is True
+    assert await bind(10) is False
+    items = await result_of(http, portal_emulator, "crm.lead.contact.items.get", {"id": lead_id})
+    assert items == [
+        {"CONTACT_ID": 10, "SORT": 10, "ROLE_ID": 0, "IS_PRIMARY": "Y"},
+        {"CONTACT_ID": 20, "SORT": 20, "ROLE_ID": 0, "IS_PRIMARY": "N"},
+    ]
+    assert portal_emulator.leads[lead_id]["CONTACT_ID"] == "10"
+    assert (
+        await result_of(
+            http,
+            portal_emulator,
+            "crm.lead.contact.delete",
+            {"id": lead_id, "fields": {"CONTACT_ID": 10}},
+        )
+        is True
+    )
+    assert portal_emulator.leads[lead_id]["CONTACT_ID"] == "20"
+    # Binding methods do not recalculate IS_RETURN_CUSTOMER.
+    assert portal_emulator.leads[lead_id]["IS_RETURN_CUSTOMER"] == "N"
+    request = example("crm.lead.contact.items.set.request.json") | {"id": lead_id}
+    assert await result_of(http, portal_emulator, "crm.lead.contact.items.set", request) is True
+    assert portal_emulator.leads[lead_id]["CONTACT_ID"] == "1010"
+    assert await result_of(http, portal_emulator, "crm.lead.contact.items.delete", {"id": lead_id})
+    assert portal_emulator.leads[lead_id]["CONTACT_ID"] is None
+    missing = await call(http, portal_emulator, "crm.lead.contact.items.get", {"id": 999})
+    assert missing.json() == {"error": "", "error_description": "Not found."}
+
+
+async def test_saving_lead_with_contact_ids_binds_and_marks_return_customer(portal_emulator, http):
+    lead_id = await result_of(
+        http, portal_emulator, "crm.lead.add", {"fields": {"CONTACT_IDS": [7, 8]}}
+    )
+    lead = portal_emulator.leads[lead_id]
+    assert (lead["CONTACT_ID"], lead["IS_RETURN_CUSTOMER"]) == ("7", "Y")
+    items = await result_of(http, portal_emulator, "crm.lead.contact.items.get", {"id": lead_id})
+    assert [i["CONTACT_ID"] for i in items] == [7, 8]
+
+
+@needs_examples
+async def test_duplicate_search_by_phone_ignores_formatting(portal_emulator, http):
+    lead_id = await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.add",
+        {"fields": {"PHONE": [{"VALUE": "+7 (916) 123-45-67"}]}},
+    )
+    contact_id = await result_of(
+        http,
+        portal_emulator,
+        "crm.contact.add",
+        {
+            "fields": {
+                "PHONE": [{"VALUE": "79161234567"}],
+                "EMAIL": [{"VALUE": "Buyer@Example.test"}],
+            }
+        },
+    )
+    both = await result_of(
+        http,
+        portal_emulator,
+        "crm.duplicate.findbycomm",
+        {"type": "phone", "values": ["+79161234567"]},
+    )
+    assert both == {"LEAD": [lead_id], "CONTACT": [contact_id]}
+    by_mail = await result_of(
+        http,
+        portal_emulator,
+        "crm.duplicate.findbycomm",
+        {"type": "EMAIL", "values": ["buyer@example.test"], "entity_type": "CONTACT"},
+    )
+    assert by_mail == {"CONTACT": [contact_id]}
+    nothing = await result_of(
+        http,
+        portal_emulator,
+        "crm.duplicate.findbycomm",
+        example("crm.duplicate.findbycomm.request.json"),
+    )
+    assert nothing == []
+    no_type = await call(http, portal_emulator, "crm.duplicate.findbycomm", {"values": ["1"]})
+    string_values = await call(
+        http, portal_emulator, "crm.duplicate.findbycomm", {"type": "PHONE", "values": "1"}
+    )
+    deal = await call(
+        http,
+        portal_emulator,
+        "crm.duplicate.findbycomm",
+        {"type": "PHONE", "values": ["1"], "entity_type": "DEAL"},
+    )
+    assert no_type.json() == {
+        "error": "",
+        "error_description": "Communication type is not defined.",
+    }
+    assert string_values.json()["error_description"] == "Communication values is not defined."
+    assert deal.json()["error_description"] == "Deal is not supported in current context."
+
+
+# ---------------------------------------------------------------- products, timeline, users
+
+
+@needs_examples
+async def test_product_rows_replace_the_whole_set(portal_emulator, http):
+    lead_id = portal_emulator.seed_leads(1)[0]
+    request = example("crm.lead.productrows.set.request.json") | {"id": lead_id}
+    assert await result_of(http, portal_emulator, "crm.lead.productrows.set", request) is True
+    rows = await result_of(http, portal_emulator, "crm.lead.productrows.get", {"id": lead_id})
+    assert [r["PRODUCT_NAME"] for r in rows][1] == "Product #2"
+    assert rows[0]["OWNER_TYPE"] == "L"
+    assert rows[0]["OWNER_ID"] == str(lead_id)
+    assert isinstance(rows[0]["ID"], str)
+    assert isinstance(rows[0]["PRODUCT_ID"], int)
+    product_id = next(iter(portal_emulator.products))
+    await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.productrows.set",
+        {"id": lead_id, "rows": [{"PRODUCT_ID": product_id, "PRICE": 100, "QUANTITY": 2}]},
+    )
+    rows = await result_of(http, portal_emulator, "crm.lead.productrows.get", {"id": lead_id})
+    assert len(rows) == 1
+    assert rows[0]["PRODUCT_NAME"] == portal_emulator.products[product_id]["NAME"]
+    assert portal_emulator.leads[lead_id]["OPPORTUNITY"] == "200.00"
+    await result_of(http, portal_emulator, "crm.lead.productrows.set", {"id": lead_id, "rows": []})
+    assert (
+        await result_of(http, portal_emulator, "crm.lead.productrows.get", {"id": lead_id}) == []
+    )
+    missing = await call(
+        http, portal_emulator, "crm.lead.productrows.set", {"id": 999, "rows": []}
+    )
+    assert missing.json()["error_description"] == "Not found."
+
+
+async def test_product_catalogue_filters_by_name(portal_emulator, http):
+    products = await result_of(
+        http,
+        portal_emulator,
+        "crm.product.list",
+        {"filter": {"%NAME": "sensor"}, "select": ["ID", "NAME", "PRICE", "CURRENCY_ID"]},
+    )
+    assert [p["NAME"] for p in products] == ["Sensor kit basic", "Sensor kit pro"]
+    assert products[0]["PRICE"] == "12500.00"
+    assert set(products[0]) == {"ID", "NAME", "PRICE", "CURRENCY_ID"}
+
+
+async def test_timeline_comments_are_stored_and_listed(portal_emulator, http):
+    lead_id = portal_emulator.seed_leads(1)[0]
+    comment_id = await result_of(
+        http,
+        portal_emulator,
+        "crm.timeline.comment.add",
+        {
+            "fields": {
+                "ENTITY_ID": lead_id,
+                "ENTITY_TYPE": "lead",
+                "COMMENT": "Called back",
+                "AUTHOR_ID": 2,
+            }
+        },
+    )
+    assert isinstance(comment_id, int)
+    assert portal_emulator.timeline_comments[comment_id]["COMMENT"] == "Called back"
+    listed = await result_of(
+        http,
+        portal_emulator,
+        "crm.timeline.comment.list",
+        {"filter": {"ENTITY_ID": lead_id, "ENTITY_TYPE": "lead"}},
+    )
+    assert [(c["ID"], c["AUTHOR_ID"]) for c in listed] == [(str(comment_id), "2")]
+    missing = await call(
+        http,
+        portal_emulator,
+        "crm.timeline.comment.add",
+        {"fields": {"ENTITY_ID": 999, "ENTITY_TYPE": "lead", "COMMENT": "x"}},
+    )
+    assert missing.status_code == 400
+
+
+async def test_default_users_and_user_get_filters(portal_emulator, http):
+    async def ids(payload: dict[str, Any]) -> list[str]:
+        return [u["ID"] for u in await result_of(http, portal_emulator, "user.get", payload)]
+
+    assert await ids({}) == ["1", "2", "3", "4"]
+    assert await ids({"FILTER": {"ACTIVE": True}}) == ["1", "2", "3"]
+    assert await ids({"filter": {"PERSONAL_MOBILE": "+79161234567"}}) == ["2"]
+    assert await ids({"ID": 3}) == ["3"]
+    assert await ids({"FILTER": {"EMAIL": "olga.smirnova@example.test"}}) == ["3"]
+    assert await ids({"FILTER": {"WORK_PHONE": "+74951234567"}}) == ["3"]
+    assert await ids({"FILTER": {"FIND": "petrov"}}) == ["2"]
+    assert await ids({"FILTER": {"ACTIVE": "N"}}) == ["4"]
+    ivan = (await result_of(http, portal_emulator, "user.get", {"ID": 2}))[0]
+    assert (ivan["NAME"], ivan["LAST_NAME"], ivan["ACTIVE"]) == ("Ivan", "Petrov", True)
+    me = await result_of(http, portal_emulator, "user.current")
+    assert (me["ID"], me["NAME"], me["LAST_NAME"]) == ("1", "Anna", "Admin")
+    assert await result_of(http, portal_emulator, "user.admin") is True
+
+
+# ---------------------------------------------------------------- modes and card layout
+
+
+async def test_simple_mode_converts_named_leads(portal_emulator, http):
+    portal_emulator.simple_mode = True
+    assert await result_of(http, portal_emulator, "crm.settings.mode.get") == 2
+    named = await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.add",
+        {"fields": {"NAME": "Gleb", "PHONE": [{"VALUE": "1"}]}},
+    )
+    unnamed = await result_of(http, portal_emulator, "crm.lead.add", {"fields": {"TITLE": "x"}})
+    lead = await result_of(http, portal_emulator, "crm.lead.get", {"id": named})
+    assert (lead["STATUS_ID"], lead["STATUS_SEMANTIC_ID"]) == ("CONVERTED", "S")
+    assert portal_emulator.leads[unnamed]["STATUS_ID"] == "NEW"
+    deals = await result_of(http, portal_emulator, "crm.deal.list", {"filter": {"LEAD_ID": named}})
+    assert len(deals) == 1
+
+
+@needs_examples
+async def test_card_configuration_round_trip_and_validation(portal_emulator, http):
+    request = example("crm.lead.details.configuration.set.request.json")
+    assert await result_of(http, portal_emulator, "crm.lead.details.configuration.set", request)
+    key = {"scope": "P", "userId": 1, "extras": {"leadCustomerType": 2}}
+    stored = await result_of(http, portal_emulator, "crm.lead.details.configuration.get", key)
+    assert [s["name"] for s in stored] == ["main", "additional"]
+    assert stored[0]["elements"][4] == {"name": "PHONE", "optionFlags": "1"}
+    bad = json.loads(json.dumps(request))
+    del bad["data"][1]["elements"][0]["name"]
+    error = await call(http, portal_emulator, "crm.lead.details.configuration.set", bad)
+    assert error.json() == {
+        "error": "",
+        "error_description": "Element at index 0 in section at index 1 does not have name.",
+    }
+    await result_of(http, portal_emulator, "crm.lead.details.configuration.reset", key)
+    assert (
+        await result_of(http, portal_emulator, "crm.lead.details.configuration.get", key) is None
+    )
