@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from tests.emulators.telegram_html import utf16_length
-from tests.emulators.telegram_models import ChatMessage, InlineAnswer
+from tests.emulators.telegram_models import CallbackAnswer, ChatMessage, InlineAnswer
 
 if TYPE_CHECKING:
     from tests.emulators.telegram import TelegramEmulator
@@ -163,6 +163,17 @@ class ChatDriver:
         query_id = self.emulator.post_callback_query(self.user, message, button.callback_data)
         await asyncio.sleep(0)
         return query_id
+
+    async def press_and_wait(
+        self,
+        label: str,
+        *,
+        message_id: int | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> CallbackAnswer:
+        """Press a button and wait for the bot's answerCallbackQuery; returns that answer."""
+        query_id = await self.press(label, message_id=message_id)
+        return await self.emulator.wait_for_callback_answer(query_id, timeout)
 
     async def press_data(self, message_id: int, data: str) -> str:
         """Send a forged callback query with arbitrary data for an existing message."""

@@ -422,6 +422,12 @@ async def test_dispatcher_answers_text_and_button_press(
     edited = await user.wait_for_message()
     assert edited.message_id == reply.message_id
     assert edited.text == "ponged ping:1"
+    assert emu.message(USER_ID, reply.message_id).labels == []
+
+    await user.send_text("again")
+    second = await user.wait_for_message()
+    assert (await user.press_and_wait("Ping")).text == "pong"
+    assert (await user.wait_for_message()).message_id == second.message_id
     assert emu.last_message(USER_ID).labels == []
     assert emu.count("getMe") == 1
 
@@ -760,3 +766,34 @@ async def test_setting_a_webhook_ends_a_waiting_long_poll(
     with pytest.raises(TelegramConflictError, match="webhook is active"):
         await asyncio.wait_for(poll, 5)
     await telegram_bot.delete_webhook()
+
+
+async def test_sequential_polling_confirms_an_update_only_after_handling(
+    telegram_emulator: TelegramEmulator,
+) -> None:
+    handled: list[str] = []
+    router = Router()
+
+    @router.message(F.text)
+    async def remember(message: Message) -> None:
+        await asyncio.sleep(0.05)  # a handler that awaits storage before it is done
+        handled.append(message.text or "")
+
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    bot = telegram_emulator.make_bot()
+    polling = asyncio.create_task(
+        dispatcher.start_polling(
+            bot, handle_signals=False, close_bot_session=False, handle_as_tasks=False
+        )
+    )
+    try:
+        user = telegram_emulator.user(USER_ID, "Ivan")
+        await user.send_text("first")
+        await user.send_text("second")
+        await telegram_emulator.wait_until_delivered()
+        assert handled == ["first", "second"]
+    finally:
+        await dispatcher.stop_polling()
+        await polling
+        await bot.session.close()
