@@ -136,6 +136,16 @@ class PortalClient:
     Built once by the composition root and closed with `aclose()` (or `async with`).
     Every method takes `lane`: `Lane.INTERACTIVE` when a user waits, `Lane.BACKGROUND` for
     workers and bulk reads (they yield to interactive calls in the limiter).
+
+    Arguments: `auth` (`WebhookAuth` or `OAuthAuth`); `limiter` (share one per portal;
+    default: 2 req/s, burst 50, starting full); `timeout` (seconds or an `httpx.Timeout`);
+    `max_retries`, `backoff_base`, `backoff_cap` (full-jitter exponential back-off);
+    `originator_id` (ORIGINATOR_ID of leads we create); `operating_block_seconds` (how long a
+    method is blocked after OPERATION_TIME_LIMIT when the portal gave no reset time);
+    `operating_wait_cap` / `background_operating_wait_cap` (longest such block a caller of
+    each lane waits out before getting `OperationTimeLimitError`); `operating_soft_limit` and
+    `background_pause` (background calls of a method pause once its `time.operating` reaches
+    the soft limit); `transport`, `rng`, `sleep`, `wall_clock` are seams for tests.
     """
 
     def __init__(
@@ -149,7 +159,8 @@ class PortalClient:
         backoff_cap: float = 30.0,
         originator_id: str = "tg-bot",
         operating_block_seconds: float = 60.0,
-        operating_wait_cap: float = 120.0,
+        operating_wait_cap: float = 60.0,
+        background_operating_wait_cap: float = 660.0,
         operating_soft_limit: float = 240.0,
         background_pause: float = 1.0,
         user_agent: str = "b24-leads-bot",
@@ -165,7 +176,10 @@ class PortalClient:
         self._backoff_cap = backoff_cap
         self._originator_id = originator_id
         self._operating_block_seconds = operating_block_seconds
-        self._operating_wait_cap = operating_wait_cap
+        self._operating_wait_cap = {
+            Lane.INTERACTIVE: operating_wait_cap,
+            Lane.BACKGROUND: background_operating_wait_cap,
+        }
         self._operating_soft_limit = operating_soft_limit
         self._background_pause = background_pause
         self._rng = rng or random.Random()
@@ -229,7 +243,7 @@ class PortalClient:
             return
         wait = state.blocked_until - self._wall_clock()
         if wait > 0:
-            if wait > self._operating_wait_cap:
+            if wait > self._operating_wait_cap[lane]:
                 raise OperationTimeLimitError(
                     "method is blocked by the portal's operation time limit",
                     code="OPERATION_TIME_LIMIT",
@@ -261,6 +275,11 @@ class PortalClient:
         headers = {"Content-Type": "application/json", **credentials.headers}
         try:
             response = await self._http.post(url, content=content, headers=headers)
+            if response.is_redirect and "location" in response.headers:
+                # A renamed portal answers 3xx; the POST must be re-sent, not turned into GET.
+                moved = response.url.join(response.headers["location"])
+                logger.warning("portal moved: %s now answers at %s", method, moved.host)
+                response = await self._http.post(moved, content=content, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             error = UnavailableError(f"cannot connect: {type(exc).__name__}", method=method)
             return _Failure(error, not_executed=True), credentials.token
@@ -340,7 +359,7 @@ class PortalClient:
             elif isinstance(error, OperationTimeLimitError):
                 self._block_method(method, error)
                 state = self._operating_state(method)
-                if state.blocked_until - self._wall_clock() > self._operating_wait_cap:
+                if state.blocked_until - self._wall_clock() > self._operating_wait_cap[lane]:
                     raise error
             retryable = (
                 outcome.not_executed

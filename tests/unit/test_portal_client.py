@@ -435,3 +435,35 @@ async def test_secrets_never_reach_messages_reprs_or_logs(
         assert "old-access" not in text
         assert "app-secret" not in text
     assert any("/rest/7/***/" in text for text in texts)
+
+
+async def test_renamed_portal_gets_the_same_post_again_at_the_new_address() -> None:
+    moved_to = "https://new-portal.example/rest/7/" + SECRET + "/crm.lead.get.json"
+    script = Script(
+        lambda request: httpx.Response(302, headers={"Location": moved_to}),
+        ok({"ID": "5"}),
+    )
+    async with make_client(script) as client:
+        assert (await client.get_lead(5)).id == 5
+    assert [r.method for r in script.requests] == ["POST", "POST"]
+    assert script.requests[1].url.host == "new-portal.example"
+    assert script.body(1) == {"id": 5}
+
+
+async def test_background_work_waits_out_a_long_operating_block_but_users_do_not() -> None:
+    now = [1000.0]
+    sleeps = Sleeps()
+    blocked = err(429, "OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit.")
+    script = Script(
+        ok([], time={**OK_TIME, "operating": 480.0, "operating_reset_at": 1300}),
+        blocked,
+        blocked,
+        ok([]),
+    )
+    async with make_client(script, sleeps=sleeps, wall=lambda: now[0]) as client:
+        await client.list_leads()
+        with pytest.raises(OperationTimeLimitError):
+            await client.list_leads(lane=Lane.INTERACTIVE)
+        page = await client.list_leads(lane=Lane.BACKGROUND)
+    assert page.items == []
+    assert 300.0 in sleeps.delays

@@ -529,3 +529,13 @@ def test_product_parses_price_as_decimal() -> None:
     product = Product.model_validate(body)
     _round_trip(product, body)
     assert product.price == Decimal("150.00")
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.response.json")), ids=lambda p: p.name)
+def test_every_example_response_envelope_parses_without_loss(path: Path) -> None:
+    body = json.loads(path.read_text())
+    if "result" not in body:  # OAuth token answers have no envelope
+        assert "access_token" in body
+        return
+    if "time" in body:
+        _round_trip(ResponseTime.model_validate(body["time"]), body["time"])
