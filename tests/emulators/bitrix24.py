@@ -273,6 +273,8 @@ class Bitrix24Emulator:
         }
         self.faults = Faults()
         self.simple_mode = False
+        # Portal renamed: every /rest/ call answers 302 to this base URL (e.g. another emulator).
+        self.moved_to: str | None = None
         self.retry_failed_deliveries = False
         self.check_required_user_fields = True
         # §3.6: the source raises an application exception, the docs say "Not found".
@@ -1513,6 +1515,10 @@ class Bitrix24Emulator:
             record.status = 400
             return await self._answer(_error_body("INVALID_REQUEST", "Invalid request"), 400)
         record.params = params
+        if self.moved_to:
+            record.status = 302
+            record.fault = "moved"
+            raise web.HTTPFound(self.moved_to.rstrip("/") + request.path_qs)
         faults = self.faults
         if faults.drop_count > 0:
             faults.drop_count -= 1

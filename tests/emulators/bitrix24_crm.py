@@ -676,7 +676,10 @@ class CrmTable:
                         if len(items) == PAGE_SIZE:
                             break
                 return ListPage(items, 0, None)
-            matched_ids = [row_id for row_id in candidates if matches(self.rows[row_id])]
+            if terms:
+                matched_ids = [row_id for row_id in candidates if matches(self.rows[row_id])]
+            else:
+                matched_ids = list(candidates)
         else:
             matched_ids = [row_id for row_id in self.ids if matches(self.rows[row_id])]
             matched_ids.sort()

@@ -1409,3 +1409,32 @@ async def test_card_configuration_round_trip_and_validation(portal_emulator, htt
     assert (
         await result_of(http, portal_emulator, "crm.lead.details.configuration.get", key) is None
     )
+
+
+async def test_renamed_portal_redirects_with_location(portal_emulator, http):
+    portal_emulator.moved_to = "http://new-name.example.test"
+    response = await http.post(portal_emulator.webhook_url + "crm.lead.list?start=50", json={})
+    assert response.status_code == 302
+    assert response.headers["Location"] == (
+        "http://new-name.example.test/rest/1/emusecret0001/crm.lead.list?start=50"
+    )
+
+
+async def test_control_endpoints_drive_the_portal_over_http(portal_emulator, http):
+    base = portal_emulator.base_url + "/_emulator/"
+    added = await http.post(base + "ui/lead.add", json={"fields": {"TITLE": "ui"}, "user_id": 2})
+    lead_id = added.json()["id"]
+    assert portal_emulator.leads[lead_id]["CREATED_BY_ID"] == "2"
+    await http.post(base + "ui/lead.update", json={"id": lead_id, "fields": {"TITLE": "ui2"}})
+    assert portal_emulator.leads[lead_id]["TITLE"] == "ui2"
+    await http.post(base + "settings", json={"simple_mode": True})
+    assert portal_emulator.simple_mode is True
+    state = (await http.get(base + "state")).json()
+    assert state["leads"] == 1
+    await http.post(base + "ui/lead.delete", json={"id": lead_id})
+    assert portal_emulator.leads == {}
+    assert [name for name, _ in portal_emulator.fired_events] == [
+        "ONCRMLEADADD",
+        "ONCRMLEADUPDATE",
+        "ONCRMLEADDELETE",
+    ]
