@@ -27,14 +27,14 @@ from bot.access.directory import PortalDirectory
 from bot.access.middleware import IdentityMiddleware
 from bot.access.service import AccessService
 from bot.config import Settings
-from bot.i18n import BOT_COMMANDS, DEFAULT_LANGUAGE, Translations
+from bot.i18n import DEFAULT_LANGUAGE, Translations
 from bot.logs import configure_logging
 from bot.portal import OAuthAuth, PortalAuth, PortalClient, PortalError, PortalLimiter, WebhookAuth
 from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
 from bot.storage.fsm import SQLiteStorage
 from bot.telegram_retry import TelegramRetryMiddleware
 from dialogs.admin import build_admin_dialog
-from dialogs.commands import build_commands_router
+from dialogs.commands import AVAILABLE_COMMANDS, build_commands_router
 from dialogs.errors import build_errors_router
 from dialogs.menu import build_menu_dialog
 from dialogs.onboarding import build_onboarding_router
@@ -242,7 +242,9 @@ class Application:
     async def _set_commands(self) -> None:
         for language in self.translations.languages:
             descriptions = self.translations.for_language(language).command_descriptions()
-            commands = [BotCommand(command=c, description=descriptions[c]) for c in BOT_COMMANDS]
+            commands = [
+                BotCommand(command=c, description=descriptions[c]) for c in AVAILABLE_COMMANDS
+            ]
             code = None if language == DEFAULT_LANGUAGE else language
             try:
                 await self.bot.set_my_commands(commands, language_code=code)

@@ -11,6 +11,9 @@ from bot.access.roles import Action, Identity
 from bot.i18n import Translator
 from dialogs.states import MainMenu, start_main_menu, start_settings
 
+AVAILABLE_COMMANDS = ("start", "menu", "settings", "help", "cancel")
+"""The commands the bot answers today, in the order Telegram shows them."""
+
 
 async def on_menu(message: Message, dialog_manager: DialogManager) -> None:
     """Open the main menu, closing whatever was open."""

@@ -13,7 +13,8 @@ from aiogram_dialog.widgets.kbd import Button, Cancel, Row
 
 from bot.access.roles import Identity
 from bot.access.service import AccessService
-from bot.i18n import BOT_COMMANDS, Translations
+from bot.i18n import Translations
+from dialogs.commands import AVAILABLE_COMMANDS
 from dialogs.states import SettingsDialog
 from dialogs.widgets import TRANSLATOR_KEY, Tr
 
@@ -44,7 +45,7 @@ async def _set_language(callback: CallbackQuery, manager: DialogManager, languag
         descriptions = tr.command_descriptions()
         try:
             await bot.set_my_commands(
-                [BotCommand(command=c, description=descriptions[c]) for c in BOT_COMMANDS],
+                [BotCommand(command=c, description=descriptions[c]) for c in AVAILABLE_COMMANDS],
                 scope=BotCommandScopeChat(chat_id=callback.message.chat.id),
             )
         except TelegramAPIError as exc:

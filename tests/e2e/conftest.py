@@ -12,6 +12,7 @@ from bot.app import Application
 from bot.config import PortalSettings, Settings, StorageSettings, TelegramSettings, WebSettings
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
+from tests.emulators.telegram_driver import TelegramUser
 
 ADMIN_TELEGRAM_ID = 1001
 FAST_BACKOFF = BackoffConfig(min_delay=0.05, max_delay=0.2, factor=1.5, jitter=0.1)
@@ -25,7 +26,7 @@ def make_settings(
 ) -> SettingsFactory:
     """Settings pointing the bot at both emulators, with a fresh SQLite file per test."""
 
-    def build(**telegram: object) -> Settings:
+    def build(*, web_port: int = 0, **telegram: object) -> Settings:
         return Settings(
             _env_file=None,
             telegram=TelegramSettings(
@@ -36,7 +37,7 @@ def make_settings(
             ),
             portal=PortalSettings(webhook_url=portal_emulator.webhook_url, backoff_seconds=0.01),
             storage=StorageSettings(path=tmp_path / "bot.sqlite3"),
-            web=WebSettings(host="127.0.0.1", port=0),
+            web=WebSettings(host="127.0.0.1", port=web_port),
         )
 
     return build
@@ -49,10 +50,11 @@ class BotRunner:
         self._make_settings = make_settings
         self.app: Application | None = None
 
-    async def start(self, **telegram: object) -> Application:
+    async def start(self, *, web_port: int = 0, **telegram: object) -> Application:
         """Start a fresh Application (stopping a running one first)."""
         await self.stop()
-        self.app = Application(self._make_settings(**telegram), polling_backoff=FAST_BACKOFF)
+        settings = self._make_settings(web_port=web_port, **telegram)
+        self.app = Application(settings, polling_backoff=FAST_BACKOFF)
         await self.app.start()
         return self.app
 
@@ -77,3 +79,15 @@ async def bot_runner(make_settings: SettingsFactory) -> AsyncIterator[BotRunner]
 async def running_bot(bot_runner: BotRunner) -> Application:
     """The bot, running by long polling against both emulators."""
     return await bot_runner.start()
+
+
+async def sign_in(
+    telegram_emulator: TelegramEmulator, telegram_id: int, first_name: str, phone: str
+) -> TelegramUser:
+    """A user who opens the bot and signs in by sharing their own phone; returns at the menu."""
+    user = telegram_emulator.user(telegram_id, first_name, phone=phone)
+    await user.send("/start")
+    await user.wait_for_message()
+    await user.reply_keyboard_press("📱 Share my phone")
+    await user.wait_for_message(lambda m: "Main menu" in (m.text or ""))
+    return user

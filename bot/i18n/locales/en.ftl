@@ -84,17 +84,9 @@ help-text =
     <b>What I can do</b>
 
     /menu — main menu
-    /new — create a lead
-    /find — find a lead by phone, name or number
-    /my — your recent leads
-    /subscribe — get notified about new and changed leads
-    /subscriptions — manage your notifications
-    /status — your account and the portal connection
     /settings — language
     /cancel — stop what you're doing and go back to the menu
     /help — this message
-
-    Tip: send me a contact card or forward a client's message, and I'll start a lead from it.
 help-admin-text =
     <b>For admins</b>
     Menu → Admin: who has access, their roles, and invite links.

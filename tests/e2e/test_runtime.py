@@ -1,0 +1,160 @@
+"""The runtime: languages, restarts, webhook mode, and Telegram misbehaving."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+
+from bot.app import WEBHOOK_PATH, Application, ConfigurationError
+from tests.e2e.conftest import BotRunner, sign_in
+from tests.emulators.bitrix24 import Bitrix24Emulator
+from tests.emulators.telegram import TelegramEmulator
+
+IVAN_PHONE = "+79161234567"
+ANNA_PHONE = "+79160000001"
+
+
+async def test_language_switch_changes_every_text(
+    running_bot: Application, telegram_emulator: TelegramEmulator
+) -> None:
+    ivan = await sign_in(telegram_emulator, 2001, "Ivan", IVAN_PHONE)
+    await ivan.press("⚙️ Settings")
+    await ivan.wait_for_message(lambda m: "Русский" in m.labels)
+    await ivan.press("Русский")
+    settings = await ivan.wait_for_message(lambda m: "Язык" in (m.text or ""))
+    assert "« Назад" in settings.labels
+    await ivan.send("/menu")
+    menu = await ivan.wait_for_message(lambda m: "Главное меню" in (m.text or ""))
+    assert all(label.isascii() is False for label in menu.labels)
+    await ivan.send("/help")
+    help_text = await ivan.wait_for_message()
+    assert "Что умеет бот" in (help_text.text or "")
+    commands = telegram_emulator.calls_of("setMyCommands")
+    chat_scoped = [c for c in commands if "chat" in str(c.params.get("scope", ""))]
+    assert chat_scoped, "the chat's command list follows the chosen language"
+
+
+async def test_russian_telegram_user_is_greeted_in_russian(
+    running_bot: Application, telegram_emulator: TelegramEmulator
+) -> None:
+    user = telegram_emulator.user(2005, "Пётр", language_code="ru")
+    await user.send("/start")
+    greeting = await user.wait_for_message()
+    assert "Пётр" in (greeting.text or "")
+    assert "📱 Поделиться номером" in greeting.keyboard_labels
+
+
+async def test_commands_are_registered_per_language(
+    running_bot: Application, telegram_emulator: TelegramEmulator
+) -> None:
+    calls = telegram_emulator.calls_of("setMyCommands")
+    languages = {c.params.get("language_code") for c in calls}
+    assert {None, "ru"} <= languages
+
+
+async def test_restart_in_the_middle_of_a_dialog_continues(
+    bot_runner: BotRunner, telegram_emulator: TelegramEmulator
+) -> None:
+    await bot_runner.start()
+    anna = await sign_in(telegram_emulator, 1001, "Anna", ANNA_PHONE)
+    await anna.press("🛠 Admin")
+    await anna.wait_for_message(lambda m: "➕ Create invite" in m.labels)
+    await anna.press("➕ Create invite")
+    await anna.wait_for_message(lambda m: "Olga Smirnova" in m.labels)
+
+    await bot_runner.start()  # a new process on the same database
+
+    await anna.press("Olga Smirnova")
+    roles = await anna.wait_for_message(lambda m: "Manager" in m.labels)
+    assert "Olga Smirnova" in (roles.text or "")
+
+
+async def test_stale_button_after_restart_restarts_the_menu(
+    bot_runner: BotRunner, telegram_emulator: TelegramEmulator
+) -> None:
+    await bot_runner.start()
+    anna = await sign_in(telegram_emulator, 1001, "Anna", ANNA_PHONE)
+    menu = anna.last_message()
+    settings_button = menu.button("⚙️ Settings")
+    assert settings_button.callback_data is not None
+    forged = settings_button.callback_data.replace(settings_button.callback_data[:6], "zzzzzz")
+    await bot_runner.start()
+    await anna.press_data(menu.message_id, forged)
+    notice = await anna.wait_for_message(lambda m: "outdated" in (m.text or ""))
+    assert notice.text is not None
+    await anna.wait_for_message(lambda m: "Main menu" in (m.text or ""))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_webhook_mode_takes_updates_and_rejects_a_wrong_secret(
+    bot_runner: BotRunner, telegram_emulator: TelegramEmulator
+) -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
+    await bot_runner.start(web_port=port, webhook_url=url, webhook_secret="s3cret-Token_1")
+    info = telegram_emulator.calls_of("setWebhook")[-1]
+    assert info.params["url"] == url
+
+    user = telegram_emulator.user(2001, "Ivan", phone=IVAN_PHONE)
+    await user.send("/start")
+    greeting = await user.wait_for_message()
+    assert "Share my phone" in (greeting.text or "")
+    assert telegram_emulator.webhook_deliveries[-1].secret_header == "s3cret-Token_1"
+
+    update = {
+        "update_id": 999,
+        "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}},
+    }
+    async with httpx.AsyncClient() as client:
+        wrong = await client.post(
+            url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "guess"}
+        )
+        missing = await client.post(url, json=update)
+    assert wrong.status_code == 401
+    assert missing.status_code == 401
+
+
+async def test_polling_survives_a_429_storm_and_a_5xx_burst(
+    running_bot: Application, telegram_emulator: TelegramEmulator
+) -> None:
+    telegram_emulator.flood_get_updates(4, retry_after=1)
+    telegram_emulator.fail_next(3, status=502, method="getUpdates")
+    user = telegram_emulator.user(2001, "Ivan", phone=IVAN_PHONE)
+    await user.send("/start")
+    greeting = await user.wait_for_message(timeout=15)
+    assert "Share my phone" in (greeting.text or "")
+
+
+async def test_sends_wait_out_429_and_retry_5xx(
+    running_bot: Application, telegram_emulator: TelegramEmulator
+) -> None:
+    user = telegram_emulator.user(2001, "Ivan", phone=IVAN_PHONE)
+    telegram_emulator.rate_limit_next(1, retry_after=1, method="sendMessage")
+    telegram_emulator.fail_next(1, status=500, method="sendMessage")
+    await user.send("/start")
+    greeting = await user.wait_for_message(timeout=10)
+    assert "Share my phone" in (greeting.text or "")
+    assert running_bot.retry.pause.retry_after_seen == 1
+
+
+async def test_bad_token_stops_startup_with_a_clear_message(
+    bot_runner: BotRunner, telegram_emulator: TelegramEmulator
+) -> None:
+    telegram_emulator.revoke_token()
+    with pytest.raises(ConfigurationError, match="TELEGRAM__TOKEN was refused"):
+        await bot_runner.start()
+
+
+async def test_unreachable_portal_stops_startup_with_a_clear_message(
+    bot_runner: BotRunner, portal_emulator: Bitrix24Emulator
+) -> None:
+    await portal_emulator.stop()
+    with pytest.raises(ConfigurationError, match="PORTAL__WEBHOOK_URL"):
+        await bot_runner.start()
