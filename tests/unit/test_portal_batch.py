@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,7 @@ from bot.portal.batch import (
     result_ref,
 )
 from bot.portal.errors import NotFoundError, ScopeError, ValidationError
-
-EXAMPLES = Path("/work/shared/reference/b24-examples")
+from tests.reference import EXAMPLES
 
 
 def _example(name: str) -> dict:

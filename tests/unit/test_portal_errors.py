@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -22,8 +21,7 @@ from bot.portal.errors import (
     WrongAuthTypeError,
     error_from_payload,
 )
-
-EXAMPLES = Path("/work/shared/reference/b24-examples")
+from tests.reference import EXAMPLES
 
 SYSTEM_CODES: list[tuple[str, str, int, type[PortalError]]] = [
     ("QUERY_LIMIT_EXCEEDED", "Too many requests", 503, RateLimitError),

@@ -34,8 +34,8 @@ from bot.portal.models import (
     UserFieldDraft,
     multifield_changes,
 )
+from tests.reference import EXAMPLES
 
-EXAMPLES = Path("/work/shared/reference/b24-examples")
 FIELDS = TypeAdapter(dict[str, FieldDescriptor])
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import unquote
 
 from bot.portal.batch import result_ref
 from bot.portal.php import encode_query, flatten
-
-EXAMPLES = Path("/work/shared/reference/b24-examples")
+from tests.reference import EXAMPLES
 
 
 def test_nested_fields_match_the_docs_form_encoding() -> None:
