@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from tests.emulators.bitrix24_crm import (
@@ -41,8 +40,39 @@ from tests.emulators.bitrix24_crm import (
     uf_value_present,
     utc_offset,
 )
+from tests.emulators.bitrix24_events import (
+    KNOWN_EVENTS,
+    LEAD_EVENTS,
+    LEAD_USERFIELD_EVENTS,
+    DeliveredEvent,
+    EventDispatcher,
+    EventHandlerRow,
+)
 from tests.emulators.bitrix24_methods import METHODS, MethodSpec
-from tests.emulators.bitrix24_php import http_build_query, parse_pairs, php_int, php_json
+from tests.emulators.bitrix24_php import parse_pairs, php_int, php_json
+from tests.emulators.bitrix24_userfields import (
+    LeadUserFields,
+    descriptor,
+    event_data,
+    field_label,
+)
+
+__all__ = [
+    "DEFAULT_USERS",
+    "KNOWN_EVENTS",
+    "LEAD_EVENTS",
+    "LEAD_USERFIELD_EVENTS",
+    "AccessToken",
+    "AuthContext",
+    "Bitrix24Emulator",
+    "CallRecord",
+    "CrmError",
+    "DeliveredEvent",
+    "EventHandlerRow",
+    "Faults",
+    "IncomingWebhook",
+    "main",
+]
 
 DEFAULT_USERS: list[dict[str, Any]] = [
     {
@@ -84,39 +114,6 @@ DEFAULT_USERS: list[dict[str, Any]] = [
 """Default portal users: 1 admin Anna Admin, 2 rep Ivan Petrov (+79161234567), 3 Olga Smirnova,
 4 an inactive former employee."""
 
-LEAD_EVENTS = ("ONCRMLEADADD", "ONCRMLEADUPDATE", "ONCRMLEADDELETE")
-LEAD_USERFIELD_EVENTS = (
-    "ONCRMLEADUSERFIELDADD",
-    "ONCRMLEADUSERFIELDUPDATE",
-    "ONCRMLEADUSERFIELDDELETE",
-    "ONCRMLEADUSERFIELDSETENUMVALUES",
-)
-KNOWN_EVENTS = frozenset(
-    {
-        *LEAD_EVENTS,
-        *LEAD_USERFIELD_EVENTS,
-        "ONCRMCONTACTADD",
-        "ONCRMCONTACTUPDATE",
-        "ONCRMCONTACTDELETE",
-        "ONCRMDEALADD",
-        "ONCRMDEALUPDATE",
-        "ONCRMDEALDELETE",
-        "ONCRMTIMELINECOMMENTADD",
-        "ONAPPTEST",
-        "ONAPPINSTALL",
-        "ONAPPUNINSTALL",
-        "ONOFFLINEEVENT",
-    }
-)
-USER_FIELD_LANGUAGES = ("en", "ru", "de")
-LABEL_KEYS = (
-    "EDIT_FORM_LABEL",
-    "LIST_COLUMN_LABEL",
-    "LIST_FILTER_LABEL",
-    "ERROR_MESSAGE",
-    "HELP_MESSAGE",
-)
-
 
 @dataclass
 class CallRecord:
@@ -130,31 +127,6 @@ class CallRecord:
     params: dict[str, Any] = field(default_factory=dict)
     batch_methods: list[str] = field(default_factory=list)
     fault: str | None = None
-
-
-@dataclass
-class DeliveredEvent:
-    """One POST of an event to a handler (ok=False when it failed)."""
-
-    event: str
-    handler_url: str
-    event_handler_id: int
-    form: dict[str, str]
-    ok: bool
-    status: int | None = None
-    error: str | None = None
-
-
-@dataclass
-class EventHandlerRow:
-    """A registered online event handler (outgoing webhook or OAuth app binding)."""
-
-    id: int
-    event: str
-    handler: str
-    kind: str  # "webhook" | "app"
-    application_token: str
-    auth_type: int = 0
 
 
 @dataclass
@@ -222,10 +194,6 @@ class Faults:
         self.drop_after_execute_count = self.malformed_count = 0
 
 
-class _DropConnection(Exception):
-    """Raised to close the client's connection without an answer."""
-
-
 class Bitrix24Emulator:
     """A fake Bitrix24 portal (one portal per instance) served over loopback HTTP."""
 
@@ -285,17 +253,18 @@ class Bitrix24Emulator:
 
         self.calls: list[CallRecord] = []
         self.executed: list[str] = []
-        self.delivered_events: list[DeliveredEvent] = []
-        self.fired_events: list[tuple[str, dict[str, Any]]] = []
-        self.lost_events: list[tuple[str, str]] = []
+        self.events = EventDispatcher(
+            self._event_auth,
+            lambda: self.wall_clock(),
+            lambda: self.faults.lose_events,
+            lambda: self.retry_failed_deliveries,
+        )
 
         self.users: dict[int, dict[str, Any]] = {}
         self.admin_ids: set[int] = set()
         self.statuses = StatusDictionary()
         seed_default_dictionaries(self.statuses)
-        self.user_fields: dict[int, dict[str, Any]] = {}
-        self._user_field_ids = 100
-        self._enum_ids = 1
+        self.lead_user_fields = LeadUserFields()
         self.multifield_ids = IdSequence(1)
         self.leads_table = CrmTable(
             "LEAD",
@@ -314,9 +283,6 @@ class Bitrix24Emulator:
         self.timeline_comments: dict[int, dict[str, Any]] = {}
         self._comment_ids = IdSequence(1)
         self.details_configuration: dict[tuple[str, int, int], list[Any]] = {}
-        self.event_handlers: list[EventHandlerRow] = []
-        self._handler_ids = IdSequence(700)
-        self.outgoing_webhook_tokens: dict[str, list[str]] = {}
 
         self._bucket_level = 0.0
         self._bucket_at: float | None = None
@@ -327,9 +293,6 @@ class Bitrix24Emulator:
 
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self._queue: asyncio.Queue[tuple[EventHandlerRow, str, dict[str, Any], int]] | None = None
-        self._worker: asyncio.Task[None] | None = None
 
         for index, (name, price, currency) in enumerate(DEFAULT_PRODUCTS):
             self.add_product(name, price, currency, sort=(index + 1) * 10)
@@ -352,20 +315,11 @@ class Bitrix24Emulator:
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         self._port = int(self._runner.addresses[0][1])
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        self._queue = asyncio.Queue()
-        self._worker = asyncio.create_task(self._delivery_worker())
+        await self.events.start()
 
     async def stop(self) -> None:
         """Stop serving, cancel pending deliveries and close sockets."""
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.events.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -549,186 +503,45 @@ class Bitrix24Emulator:
 
     # ------------------------------------------------------------------ user fields
 
+    @property
+    def user_fields(self) -> dict[int, dict[str, Any]]:
+        """Lead user field records keyed by id (crm.lead.userfield.get shape)."""
+        return self.lead_user_fields.fields
+
     def _lead_user_fields(self) -> dict[str, dict[str, Any]]:
-        return {uf["FIELD_NAME"]: uf for uf in self.user_fields.values()}
+        return self.lead_user_fields.by_name()
 
     def add_user_field(
         self, fields: Mapping[str, Any], *, fire: bool = True, user_id: int = 1
     ) -> int:
         """crm.lead.userfield.add semantics; returns the new field id."""
-        if not fields.get("USER_TYPE_ID"):
-            raise CrmError("The 'USER_TYPE_ID' field is not found.")
-        if not fields.get("FIELD_NAME"):
-            raise CrmError("The 'FIELD_NAME' field is not found.")
-        name = str(fields["FIELD_NAME"]).upper()
-        if name.startswith("UF_CRM_"):
-            pass
-        elif name.startswith("UF_"):
-            name = "UF_CRM_" + name[3:]
-        else:
-            name = "UF_CRM_" + name
-        if (
-            len(name) > 50
-            or not all(ch.isalnum() or ch == "_" for ch in name)
-            or not name.isascii()
-        ):
-            raise CrmError("Invalid field name.<br>", code="ERROR_CORE")
-        if name in self._lead_user_fields():
-            raise CrmError(f"The field {name} already exists.<br>", code="ERROR_CORE")
-        if len(self.user_fields) >= 1016:
-            raise CrmError("Too many user fields.", code="INTERNAL_SERVER_ERROR", status=500)
-        type_id = str(fields["USER_TYPE_ID"])
-        self._user_field_ids += 1
-        field_id = self._user_field_ids
-        label = fields.get("LABEL")
-        multiple = "N" if type_id == "boolean" else _yn(fields.get("MULTIPLE"), "N")
-        show_filter = _yn(fields.get("SHOW_FILTER"), "N")
-        record: dict[str, Any] = {
-            "ID": str(field_id),
-            "ENTITY_ID": "CRM_LEAD",
-            "FIELD_NAME": name,
-            "USER_TYPE_ID": type_id,
-            "XML_ID": fields.get("XML_ID"),
-            "SORT": str(php_int(fields.get("SORT", 100)) or 100),
-            "MULTIPLE": multiple,
-            "MANDATORY": _yn(fields.get("MANDATORY"), "N"),
-            "SHOW_FILTER": ("I" if type_id == "employee" else "E") if show_filter == "Y" else "N",
-            "SHOW_IN_LIST": _yn(fields.get("SHOW_IN_LIST"), "Y"),
-            "EDIT_IN_LIST": _yn(fields.get("EDIT_IN_LIST"), "Y"),
-            "IS_SEARCHABLE": _yn(fields.get("IS_SEARCHABLE"), "N"),
-            "SETTINGS": _default_uf_settings(type_id, fields.get("SETTINGS")),
-        }
-        for key in LABEL_KEYS:
-            record[key] = _label_map(
-                fields.get(
-                    key, label if key != "ERROR_MESSAGE" and key != "HELP_MESSAGE" else None
-                )
-            )
-        if type_id == "enumeration":
-            record["LIST"] = self._merge_enum_items([], fields.get("LIST"), multiple == "Y")
-        self.user_fields[field_id] = record
+        record = self.lead_user_fields.add(fields)
         if fire:
-            self.fire_event("ONCRMLEADUSERFIELDADD", _uf_event_data(record), user_id)
-        return field_id
-
-    def _merge_enum_items(
-        self, current: list[dict[str, Any]], incoming: Any, multiple: bool
-    ) -> list[dict[str, Any]]:
-        items = [dict(i) for i in current]
-        if isinstance(incoming, dict):
-            incoming = list(incoming.values())
-        if not isinstance(incoming, list):
-            return items
-        seen_xml = {i["XML_ID"] for i in items}
-        for raw in incoming:
-            if not isinstance(raw, dict):
-                continue
-            item_id = php_int(raw.get("ID", 0))
-            existing = next((i for i in items if int(i["ID"]) == item_id), None)
-            if existing is not None:
-                if str(raw.get("DEL", "")).upper() == "Y":
-                    items.remove(existing)
-                    continue
-                for key in ("VALUE", "XML_ID"):
-                    if key in raw:
-                        existing[key] = str(raw[key])
-                if "SORT" in raw:
-                    existing["SORT"] = str(php_int(raw["SORT"]))
-                if "DEF" in raw:
-                    existing["DEF"] = _yn(raw["DEF"], "N")
-                continue
-            value = str(raw.get("VALUE") or "").strip()
-            if not value:
-                continue
-            xml_id = str(raw.get("XML_ID") or "") or secrets.token_hex(16)
-            if xml_id in seen_xml:
-                raise CrmError("Duplicate XML_ID in the list.<br>", code="ERROR_CORE")
-            seen_xml.add(xml_id)
-            enum_id = self._enum_ids
-            self._enum_ids += 1
-            items.append(
-                {
-                    "ID": str(enum_id),
-                    "SORT": str(php_int(raw.get("SORT", 500)) or 500),
-                    "VALUE": value,
-                    "DEF": _yn(raw.get("DEF"), "N"),
-                    "XML_ID": xml_id,
-                }
-            )
-        if not multiple:
-            found_default = False
-            for item in items:
-                if item["DEF"] == "Y":
-                    if found_default:
-                        item["DEF"] = "N"
-                    found_default = True
-        items.sort(key=lambda i: (int(i["SORT"]), int(i["ID"])))
-        return items
+            self.fire_event("ONCRMLEADUSERFIELDADD", event_data(record), user_id)
+        return int(record["ID"])
 
     def update_user_field(
         self, field_id: int, fields: Mapping[str, Any], *, fire: bool = True, user_id: int = 1
     ) -> None:
         """crm.lead.userfield.update semantics."""
-        record = self.user_fields.get(field_id)
-        if record is None:
-            raise CrmError(f"The entity with ID '{field_id}' is not found.", "ERROR_NOT_FOUND")
-        enum_changed = False
-        for key in ("MANDATORY", "SHOW_IN_LIST", "EDIT_IN_LIST", "IS_SEARCHABLE"):
-            if key in fields:
-                record[key] = _yn(fields[key], record[key])
-        if "SHOW_FILTER" in fields:
-            value = str(fields["SHOW_FILTER"]).upper()
-            record["SHOW_FILTER"] = {"Y": "E", "N": "N"}.get(
-                value, value if value in "IES" else "N"
-            )
-        if "XML_ID" in fields:
-            record["XML_ID"] = fields["XML_ID"]
-        if "SORT" in fields:
-            record["SORT"] = str(php_int(fields["SORT"]))
-        if isinstance(fields.get("SETTINGS"), dict):
-            record["SETTINGS"] = {**record["SETTINGS"], **fields["SETTINGS"]}
-        for key in LABEL_KEYS:
-            if key in fields:
-                record[key] = _label_map(fields[key])
-        if "LIST" in fields and record["USER_TYPE_ID"] == "enumeration":
-            record["LIST"] = self._merge_enum_items(
-                record.get("LIST", []), fields["LIST"], record["MULTIPLE"] == "Y"
-            )
-            enum_changed = True
+        record, enum_changed = self.lead_user_fields.update(field_id, fields)
         if fire:
-            self.fire_event("ONCRMLEADUSERFIELDUPDATE", _uf_event_data(record), user_id)
+            self.fire_event("ONCRMLEADUSERFIELDUPDATE", event_data(record), user_id)
             if enum_changed:
-                self.fire_event("ONCRMLEADUSERFIELDSETENUMVALUES", _uf_event_data(record), user_id)
+                self.fire_event("ONCRMLEADUSERFIELDSETENUMVALUES", event_data(record), user_id)
 
     def delete_user_field(self, field_id: int, *, fire: bool = True, user_id: int = 1) -> None:
         """crm.lead.userfield.delete semantics: the field and its values on all leads go."""
-        record = self.user_fields.pop(field_id, None)
-        if record is None:
-            raise CrmError(f"The entity with ID '{field_id}' is not found.", "ERROR_NOT_FOUND")
+        record = self.lead_user_fields.delete(field_id)
         name = record["FIELD_NAME"]
         for row in self.leads_table.rows.values():
             row.pop(name, None)
         if fire:
-            self.fire_event("ONCRMLEADUSERFIELDDELETE", _uf_event_data(record), user_id)
+            self.fire_event("ONCRMLEADUSERFIELDDELETE", event_data(record), user_id)
 
     def user_field_descriptor(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """The crm.lead.fields descriptor of a user field."""
-        out: dict[str, Any] = {
-            "type": record["USER_TYPE_ID"],
-            "isRequired": record["MANDATORY"] == "Y",
-            "isReadOnly": False,
-            "isImmutable": False,
-            "isMultiple": record["MULTIPLE"] == "Y",
-            "isDynamic": True,
-            "title": record["FIELD_NAME"],
-            "listLabel": record["LIST_COLUMN_LABEL"].get("en") or record["FIELD_NAME"],
-            "formLabel": record["EDIT_FORM_LABEL"].get("en") or record["FIELD_NAME"],
-            "filterLabel": record["LIST_FILTER_LABEL"].get("en") or record["FIELD_NAME"],
-            "settings": dict(record["SETTINGS"]),
-        }
-        if record["USER_TYPE_ID"] == "enumeration":
-            out["items"] = [{"ID": i["ID"], "VALUE": i["VALUE"]} for i in record.get("LIST", [])]
-        return out
+        return descriptor(record)
 
     # ------------------------------------------------------------------ leads
 
@@ -752,7 +565,7 @@ class Bitrix24Emulator:
                 stored = normalize_user_field(uf, value, self.tz)
                 if stored is None:
                     if not is_add and uf["MANDATORY"] == "Y" and self.check_required_user_fields:
-                        errors.append(f'The "{_uf_label(uf)}" field is required.<br />')
+                        errors.append(f'The "{field_label(uf)}" field is required.<br />')
                     row.pop(key, None)
                 else:
                     row[key] = stored
@@ -811,7 +624,7 @@ class Bitrix24Emulator:
             return
         for uf in self.user_fields.values():
             if uf["MANDATORY"] == "Y" and not uf_value_present(row.get(uf["FIELD_NAME"])):
-                errors.append(f'The "{_uf_label(uf)}" field is required.<br />')
+                errors.append(f'The "{field_label(uf)}" field is required.<br />')
 
     def add_lead(
         self,
@@ -1224,40 +1037,41 @@ class Bitrix24Emulator:
 
     def add_outgoing_webhook(self, handler_url: str, events: Iterable[str] = LEAD_EVENTS) -> str:
         """Register an outgoing webhook for events; returns its application token."""
-        token = secrets.token_hex(16)
-        names = [e.upper() for e in events]
-        for name in names:
-            self.event_handlers.append(
-                EventHandlerRow(self._handler_ids.take(), name, handler_url, "webhook", token)
-            )
-        self.outgoing_webhook_tokens[token] = names
-        return token
+        return self.events.add_outgoing_webhook(handler_url, events)
+
+    @property
+    def event_handlers(self) -> list[EventHandlerRow]:
+        """Registered handler rows (outgoing webhooks and event.bind)."""
+        return self.events.handlers
+
+    @property
+    def delivered_events(self) -> list[DeliveredEvent]:
+        """Every delivery attempt, in order."""
+        return self.events.delivered
+
+    @property
+    def fired_events(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every event raised (name, data), delivered or not."""
+        return self.events.fired
+
+    @property
+    def lost_events(self) -> list[tuple[str, str]]:
+        """(event, handler URL) pairs dropped by the lose_events fault."""
+        return self.events.lost
 
     def fire_event(self, event: str, data: dict[str, Any], user_id: int) -> None:
         """Queue an event for every matching handler (delivery happens in the background)."""
-        self.fired_events.append((event, data))
-        for handler in self.event_handlers:
-            if handler.event != event:
-                continue
-            if self.faults.lose_events:
-                self.lost_events.append((event, handler.handler))
-                continue
-            if self._queue is None:
-                continue
-            self._queue.put_nowait((handler, event, data, user_id))
+        self.events.fire(event, data, user_id)
 
     async def drain_events(self) -> None:
         """Wait until every queued event has been delivered (or has failed)."""
-        if self._queue is not None:
-            await self._queue.join()
+        await self.events.drain()
 
-    def _event_form(
-        self, handler: EventHandlerRow, event: str, data: Mapping[str, Any], user_id: int
-    ) -> dict[str, Any]:
-        auth: dict[str, Any]
+    def _event_auth(self, handler: EventHandlerRow, user_id: int) -> dict[str, Any]:
         if handler.kind == "app":
+            # Apps get tokens of the acting user (or of auth_type given at bind time).
             access, refresh = self.issue_oauth_tokens(handler.auth_type or user_id)
-            auth = {
+            return {
                 "access_token": access,
                 "expires_in": "3600",
                 "scope": ",".join(sorted(self.oauth_scopes - {"basic"})),
@@ -1269,63 +1083,13 @@ class Bitrix24Emulator:
                 "refresh_token": refresh,
                 "application_token": handler.application_token,
             }
-        else:
-            auth = {
-                "domain": self.domain,
-                "client_endpoint": self.oauth_endpoint,
-                "server_endpoint": "https://oauth.bitrix.info/rest/",
-                "member_id": self.member_id,
-                "application_token": handler.application_token,
-            }
         return {
-            "event": event,
-            "event_handler_id": str(handler.id),
-            "data": data,
-            "ts": str(int(self.wall_clock())),
-            "auth": auth,
+            "domain": self.domain,
+            "client_endpoint": self.oauth_endpoint,
+            "server_endpoint": "https://oauth.bitrix.info/rest/",
+            "member_id": self.member_id,
+            "application_token": handler.application_token,
         }
-
-    async def _delivery_worker(self) -> None:
-        assert self._queue is not None
-        while True:
-            handler, event, data, user_id = await self._queue.get()
-            try:
-                await self._deliver(handler, event, data, user_id)
-            finally:
-                self._queue.task_done()
-
-    async def _deliver(
-        self, handler: EventHandlerRow, event: str, data: Mapping[str, Any], user_id: int
-    ) -> None:
-        assert self._session is not None
-        payload = self._event_form(handler, event, data, user_id)
-        body = http_build_query(payload)
-        form = dict(_flat_pairs(payload))
-        attempts = 3 if self.retry_failed_deliveries else 1
-        for attempt in range(attempts):
-            status: int | None = None
-            error: str | None = None
-            try:
-                async with self._session.post(
-                    handler.handler,
-                    data=body.encode(),
-                    headers={
-                        "Content-Type": "application/x-www-form-urlencoded",
-                        "User-Agent": "Bitrix24 Webhook Engine",
-                    },
-                ) as response:
-                    status = response.status
-                    await response.read()
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                error = type(exc).__name__
-            ok = status is not None and 200 <= status < 300
-            self.delivered_events.append(
-                DeliveredEvent(event, handler.handler, handler.id, form, ok, status, error)
-            )
-            if ok:
-                return
-            if attempt + 1 < attempts:
-                await asyncio.sleep(0.05)
 
     # ------------------------------------------------------------------ limits
 
@@ -1687,149 +1451,10 @@ def _decode_query(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _flat_pairs(data: Mapping[str, Any]) -> list[tuple[str, str]]:
-    from tests.emulators.bitrix24_php import build_pairs
-
-    return build_pairs(data)
-
-
 def _batch_methods(params: Mapping[str, Any]) -> list[str]:
     cmd = params.get("cmd")
     values = cmd.values() if isinstance(cmd, dict) else cmd if isinstance(cmd, list) else []
     return [str(v).split("?", 1)[0].lower() for v in values]
-
-
-def _yn(value: Any, default: str) -> str:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return "Y" if value else "N"
-    return "Y" if str(value).upper() in ("Y", "1", "TRUE") else "N"
-
-
-def _label_map(value: Any) -> dict[str, str]:
-    if isinstance(value, dict):
-        return {lang: str(value.get(lang, "")) for lang in USER_FIELD_LANGUAGES}
-    text = "" if value is None else str(value)
-    return dict.fromkeys(USER_FIELD_LANGUAGES, text)
-
-
-def _uf_label(uf: Mapping[str, Any]) -> str:
-    labels = uf.get("EDIT_FORM_LABEL") or {}
-    return str(labels.get("en") or uf["FIELD_NAME"])
-
-
-def _uf_event_data(record: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "FIELDS": {
-            "ID": record["ID"],
-            "ENTITY_ID": record["ENTITY_ID"],
-            "FIELD_NAME": record["FIELD_NAME"],
-        }
-    }
-
-
-def _default_uf_settings(type_id: str, given: Any) -> dict[str, Any]:
-    defaults: dict[str, dict[str, Any]] = {
-        "string": {
-            "SIZE": 20,
-            "ROWS": 1,
-            "REGEXP": "",
-            "MIN_LENGTH": 0,
-            "MAX_LENGTH": 0,
-            "DEFAULT_VALUE": "",
-        },
-        "integer": {"SIZE": 20, "MIN_VALUE": 0, "MAX_VALUE": 0, "DEFAULT_VALUE": None},
-        "double": {
-            "PRECISION": 2,
-            "SIZE": 20,
-            "MIN_VALUE": 0,
-            "MAX_VALUE": 0,
-            "DEFAULT_VALUE": None,
-        },
-        "boolean": {
-            "DEFAULT_VALUE": 0,
-            "DISPLAY": "CHECKBOX",
-            "LABEL": ["", ""],
-            "LABEL_CHECKBOX": "",
-        },
-        "enumeration": {
-            "DISPLAY": "LIST",
-            "LIST_HEIGHT": 1,
-            "CAPTION_NO_VALUE": "",
-            "SHOW_NO_VALUE": "Y",
-        },
-        "date": {"DEFAULT_VALUE": {"TYPE": "NONE", "VALUE": ""}},
-        "datetime": {"DEFAULT_VALUE": {"TYPE": "NONE", "VALUE": ""}, "USE_SECOND": "Y"},
-        "crm": {"LEAD": "Y", "CONTACT": "N", "COMPANY": "N", "DEAL": "N"},
-    }
-    settings = dict(defaults.get(type_id, {}))
-    if isinstance(given, dict):
-        if type_id == "crm" and any(k in given for k in ("LEAD", "CONTACT", "COMPANY", "DEAL")):
-            settings = dict.fromkeys(settings, "N")
-        settings.update(given)
-    return settings
-
-
-# ---------------------------------------------------------------------- demo CLI
-
-
-def seed_demo(emu: Bitrix24Emulator, leads: int = 50) -> None:
-    """Demo data: extra reps with phones, one custom stage and ~50 leads."""
-    emu.add_user(
-        "Sergey",
-        "Volkov",
-        email="sergey.volkov@example.test",
-        personal_mobile="+79165550101",
-        WORK_POSITION="Sales representative",
-    )
-    emu.add_user(
-        "Maria",
-        "Ivanova",
-        email="maria.ivanova@example.test",
-        personal_mobile="+79165550102",
-        WORK_POSITION="Sales representative",
-    )
-    emu.add_lead_stage("UC_DEMO01", "Meeting booked", 25)
-    reps = [2, 3, 5, 6]
-    stages = emu.lead_stage_ids()
-    sources = ["CALL", "WEB", "EMAIL", "RECOMMENDATION", "TRADE_SHOW"]
-    first_names = ["Alexey", "Dmitry", "Elena", "Natalia", "Igor", "Svetlana", "Oleg", "Irina"]
-    last_names = ["Sokolov", "Morozov", "Kuznetsova", "Popova", "Lebedev", "Novikova"]
-    for index in range(leads):
-        emu.add_lead(
-            {
-                "TITLE": f"Demo request #{index + 1}",
-                "NAME": first_names[index % len(first_names)],
-                "LAST_NAME": last_names[index % len(last_names)],
-                "STATUS_ID": stages[index % len(stages)],
-                "SOURCE_ID": sources[index % len(sources)],
-                "ASSIGNED_BY_ID": reps[index % len(reps)],
-                "OPPORTUNITY": 5000 + 750 * index,
-                "PHONE": [{"VALUE": f"+7916{7000000 + index:07d}", "VALUE_TYPE": "MOBILE"}],
-                "COMMENTS": "Demo lead",
-            },
-            user_id=1,
-            fire=False,
-        )
-
-
-async def _run_cli(args: argparse.Namespace) -> None:
-    emu = Bitrix24Emulator(rate_limit=args.rate_limit)
-    if args.demo:
-        seed_demo(emu)
-    await emu.start(port=args.port)
-    print(f"Bitrix24 emulator on {emu.base_url}")
-    print(f"Webhook URL: {emu.webhook_url}")
-    print(f"OAuth endpoint: {emu.oauth_endpoint}  token URL: {emu.token_url}")
-    for url in args.event_handler or []:
-        token = emu.add_outgoing_webhook(url, LEAD_EVENTS + LEAD_USERFIELD_EVENTS[:3])
-        print(f"Outgoing webhook -> {url}  application_token: {token}")
-    print("Press Ctrl-C to stop.")
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await emu.stop()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -1845,8 +1470,11 @@ def main(argv: list[str] | None = None) -> None:
         help="register an outgoing webhook to URL (repeatable)",
     )
     args = parser.parse_args(argv)
+    # Imported here: the demo module builds on this one.
+    from tests.emulators.bitrix24_demo import run_cli
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run_cli(args))
+        asyncio.run(run_cli(args))
 
 
 if __name__ == "__main__":

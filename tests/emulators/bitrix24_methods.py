@@ -18,6 +18,7 @@ from tests.emulators.bitrix24_crm import (
     format_datetime,
     match_term,
 )
+from tests.emulators.bitrix24_events import KNOWN_EVENTS
 from tests.emulators.bitrix24_php import (
     lenient_param,
     parse_str,
@@ -1107,8 +1108,6 @@ def user_get(emu: Bitrix24Emulator, ctx: AuthContext, params: dict[str, Any]) ->
 @rest("event.bind", scope="basic", oauth_only=True)
 def event_bind(emu: Bitrix24Emulator, ctx: AuthContext, params: dict[str, Any]) -> MethodOutcome:
     """Bind an online handler for the app."""
-    from tests.emulators.bitrix24 import KNOWN_EVENTS, EventHandlerRow
-
     event = str(params.get("event", params.get("EVENT", "")) or "").upper()
     if event not in KNOWN_EVENTS:
         raise CrmError("Event not found", "ERROR_EVENT_NOT_FOUND")
@@ -1131,11 +1130,7 @@ def event_bind(emu: Bitrix24Emulator, ctx: AuthContext, params: dict[str, Any]) 
             and row.auth_type == auth_type
         ):
             raise CrmError("Handler already exists!", "ERROR_HANDLER_ALREADY_EXIST")
-    emu.event_handlers.append(
-        EventHandlerRow(
-            emu._handler_ids.take(), event, handler, "app", emu.application_token, auth_type
-        )
-    )
+    emu.events.bind_app_handler(event, handler, emu.application_token, auth_type)
     return _ok(True)
 
 
