@@ -1110,6 +1110,11 @@ class Bitrix24Emulator:
         """Current leaky-bucket counter (not drained to now)."""
         return self._bucket_level
 
+    def fill_bucket(self) -> None:
+        """Fill the leaky bucket to the burst size, as after a burst of other traffic."""
+        self._bucket_level = float(self.burst)
+        self._bucket_at = self.clock()
+
     def reset_rate_limit(self) -> None:
         """Empty the leaky bucket and all operating-time buckets."""
         self._bucket_level = 0.0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -14,8 +13,8 @@ from aiohttp import web
 
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.bitrix24_php import http_build_query, parse_str, php_truthy
+from tests.reference import EXAMPLES
 
-EXAMPLES = Path("/work/shared/reference/b24-examples")
 TIME_KEYS = {"start", "finish", "duration", "processing", "date_start", "date_finish"}
 
 
@@ -1438,3 +1437,15 @@ async def test_control_endpoints_drive_the_portal_over_http(portal_emulator, htt
         "ONCRMLEADUPDATE",
         "ONCRMLEADDELETE",
     ]
+
+
+async def test_a_filled_bucket_rejects_until_it_drains(portal_emulator, http):
+    now = [10.0]
+    portal_emulator.clock = lambda: now[0]
+    portal_emulator.rate_limit = True
+    portal_emulator.fill_bucket()
+    assert (await call(http, portal_emulator, "crm.lead.list")).status_code == 503
+    now[0] += 1.0  # two slots at 2/s
+    assert (await call(http, portal_emulator, "crm.lead.list")).status_code == 200
+    assert (await call(http, portal_emulator, "crm.lead.list")).status_code == 200
+    assert (await call(http, portal_emulator, "crm.lead.list")).status_code == 503
