@@ -245,6 +245,8 @@ class Bitrix24Emulator:
         self.moved_to: str | None = None
         self.retry_failed_deliveries = False
         self.check_required_user_fields = True
+        # Standard lead fields an admin made required (isRequired:true, enforced on add).
+        self.required_lead_fields: set[str] = set()
         # §3.6: the source raises an application exception, the docs say "Not found".
         self.lead_delete_not_found: tuple[str, str] = ("", "Not found")
         self.operating_limit: float = 480.0
@@ -620,6 +622,10 @@ class Bitrix24Emulator:
         row["MOVED_TIME"] = now
 
     def _check_required_user_fields(self, row: Mapping[str, Any], errors: list[str]) -> None:
+        for name in sorted(self.required_lead_fields):
+            spec = self.leads_table.fields.get(name)
+            if spec is not None and not uf_value_present(row.get(name)):
+                errors.append(f'The "{spec.title}" field is required.<br />')
         if not self.check_required_user_fields:
             return
         for uf in self.user_fields.values():

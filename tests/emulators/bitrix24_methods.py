@@ -110,7 +110,10 @@ def _paged(page_items: list[Any], total: int, next_start: int | None) -> MethodO
 @rest("crm.lead.fields")
 def lead_fields(emu: Bitrix24Emulator, ctx: AuthContext, params: dict[str, Any]) -> MethodOutcome:
     """Field descriptors including user fields."""
-    out = {spec.name: spec.descriptor() for spec in emu.leads_table.fields.values()}
+    out = {
+        spec.name: spec.descriptor(required=spec.name in emu.required_lead_fields)
+        for spec in emu.leads_table.fields.values()
+    }
     for uf in sorted(emu.user_fields.values(), key=lambda u: (int(u["SORT"]), int(u["ID"]))):
         out[uf["FIELD_NAME"]] = emu.user_field_descriptor(uf)
     return _ok(out)

@@ -1449,3 +1449,21 @@ async def test_a_filled_bucket_rejects_until_it_drains(portal_emulator, http):
     assert (await call(http, portal_emulator, "crm.lead.list")).status_code == 200
     assert (await call(http, portal_emulator, "crm.lead.list")).status_code == 200
     assert (await call(http, portal_emulator, "crm.lead.list")).status_code == 503
+
+
+async def test_standard_fields_made_required_are_enforced_on_add(portal_emulator, http):
+    portal_emulator.required_lead_fields = {"NAME", "PHONE"}
+    fields = await result_of(http, portal_emulator, "crm.lead.fields")
+    assert (fields["NAME"]["isRequired"], fields["TITLE"]["isRequired"]) == (True, False)
+    missing = await call(http, portal_emulator, "crm.lead.add", {"fields": {"NAME": "Ann"}})
+    assert missing.json() == {
+        "error": "",
+        "error_description": 'The "Phone" field is required.<br />',
+    }
+    ok = await call(
+        http,
+        portal_emulator,
+        "crm.lead.add",
+        {"fields": {"NAME": "Ann", "PHONE": [{"VALUE": "1"}]}},
+    )
+    assert ok.status_code == 200
