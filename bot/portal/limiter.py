@@ -1,14 +1,17 @@
 """Client-side mirror of the portal's leaky-bucket request limit, with two priority lanes.
 
 The portal adds 1 to a per-portal counter for every HTTP request (a `batch` is one request),
-drains it by `drain_per_second`, and refuses requests (503 QUERY_LIMIT_EXCEEDED) while the
-counter is above `burst`. `LeakyBucket` is that arithmetic with time passed in, so it is tested
-without sleeping; `PortalLimiter` puts callers in line and sleeps for them.
+drains it by `drain_per_second`, and refuses a request (503 QUERY_LIMIT_EXCEEDED, not
+executed) that arrives while the counter is above `burst`. `LeakyBucket` is that arithmetic
+with time passed in, so it is tested without sleeping; `PortalLimiter` puts callers in line
+and sleeps for them.
 
-We cannot read the portal's counter. After a restart it may still be full from our previous
-run or from another app on the same IP, so the limiter starts full by default
-(`start_full=True`): the first requests then go at the drain rate and never hit the limit.
-`start_full=False` assumes an idle portal and lets the first `burst` requests go at once.
+We cannot read the portal's counter. By default the limiter assumes an idle portal, so the
+burst is there for whoever needs it first; when the portal nevertheless answers 503 (the
+bucket was full from our previous run or from another app on the same IP), the client calls
+`report_limit_exceeded` and everybody continues at the drain rate. That costs one refused,
+unexecuted request per caller in flight at that moment. `start_full=True` never risks it, at
+the price of pacing the first requests even when the portal is idle.
 """
 
 from __future__ import annotations
@@ -52,8 +55,8 @@ class LeakyBucket:
         return max(0.0, self.level - elapsed * self.drain_per_second)
 
     def delay(self, now: float) -> float:
-        """Seconds to wait from `now` until one more request fits under the burst (0 = go)."""
-        excess = self.level_at(now) + 1.0 - self.burst
+        """Seconds to wait from `now` until the counter is no longer above the burst (0 = go)."""
+        excess = self.level_at(now) - self.burst
         return max(0.0, excess / self.drain_per_second)
 
     def record(self, now: float) -> None:
@@ -62,8 +65,8 @@ class LeakyBucket:
         self.updated_at = max(now, self.updated_at)
 
     def fill(self, now: float) -> None:
-        """The portal said QUERY_LIMIT_EXCEEDED: treat the bucket as full from `now`."""
-        self.level = max(self.level_at(now), float(self.burst))
+        """The portal said QUERY_LIMIT_EXCEEDED: its counter was above the burst at `now`."""
+        self.level = max(self.level_at(now), float(self.burst) + 1.0)
         self.updated_at = max(now, self.updated_at)
 
 
@@ -81,7 +84,7 @@ class PortalLimiter:
         *,
         drain_per_second: float = 2.0,
         burst: int = 50,
-        start_full: bool = True,
+        start_full: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._clock = clock

@@ -10,8 +10,9 @@ from bot.portal.limiter import Lane, LeakyBucket, PortalLimiter
 
 
 def test_empty_bucket_lets_a_full_burst_through_at_once() -> None:
+    # The portal refuses only while its counter is above the burst: levels 0..50 all pass.
     bucket = LeakyBucket(drain_per_second=2.0, burst=50)
-    for _ in range(50):
+    for _ in range(51):
         assert bucket.delay(0.0) == 0.0
         bucket.record(0.0)
     assert bucket.delay(0.0) == pytest.approx(0.5)
@@ -25,7 +26,7 @@ def test_full_bucket_paces_requests_at_the_drain_rate() -> None:
         now += bucket.delay(now)
         bucket.record(now)
         sent_at.append(now)
-    assert sent_at == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.5])
+    assert sent_at == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0])
 
 
 def test_bucket_drains_to_zero_and_not_below() -> None:
@@ -40,7 +41,7 @@ def test_limit_exceeded_marks_the_bucket_full() -> None:
     bucket = LeakyBucket(drain_per_second=5.0, burst=250)
     bucket.record(0.0)
     bucket.fill(1.0)
-    assert bucket.level_at(1.0) == pytest.approx(250.0)
+    assert bucket.level_at(1.0) == pytest.approx(251.0)
     assert bucket.delay(1.0) == pytest.approx(0.2)
 
 
@@ -62,6 +63,7 @@ def test_limiter_starts_full_or_empty_as_asked() -> None:
 
 async def test_waiting_interactive_caller_goes_before_waiting_background_callers() -> None:
     limiter = PortalLimiter(drain_per_second=200.0, burst=1, start_full=True)
+    limiter.report_limit_exceeded()  # the portal's counter is above the burst
     order: list[str] = []
 
     async def take(name: str, lane: Lane) -> None:
@@ -78,6 +80,7 @@ async def test_waiting_interactive_caller_goes_before_waiting_background_callers
 
 async def test_same_lane_is_first_come_first_served() -> None:
     limiter = PortalLimiter(drain_per_second=500.0, burst=1, start_full=True)
+    limiter.report_limit_exceeded()  # the portal's counter is above the burst
     order: list[int] = []
 
     async def take(index: int) -> None:
@@ -90,6 +93,7 @@ async def test_same_lane_is_first_come_first_served() -> None:
 
 async def test_cancelled_waiter_leaves_the_line() -> None:
     limiter = PortalLimiter(drain_per_second=100.0, burst=1, start_full=True)
+    limiter.report_limit_exceeded()  # the portal's counter is above the burst
     stuck = asyncio.create_task(limiter.acquire(Lane.BACKGROUND))
     await asyncio.sleep(0)
     assert limiter.waiting(Lane.BACKGROUND) == 1
@@ -109,4 +113,5 @@ async def test_limiter_uses_injected_clock_for_the_counter() -> None:
     now[0] += 2.0
     assert limiter.bucket.delay(now[0]) == 0.0
     limiter.report_limit_exceeded()
-    assert limiter.bucket.level_at(now[0]) == pytest.approx(2.0)
+    assert limiter.bucket.level_at(now[0]) == pytest.approx(3.0)
+    assert limiter.bucket.delay(now[0]) == pytest.approx(1.0)
