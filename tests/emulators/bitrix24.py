@@ -47,6 +47,7 @@ from tests.emulators.bitrix24_events import (
     DeliveredEvent,
     EventDispatcher,
     EventHandlerRow,
+    OfflineQueue,
 )
 from tests.emulators.bitrix24_methods import METHODS, MethodSpec
 from tests.emulators.bitrix24_php import parse_pairs, php_int, php_json
@@ -261,6 +262,10 @@ class Bitrix24Emulator:
             lambda: self.faults.lose_events,
             lambda: self.retry_failed_deliveries,
         )
+        self.offline = OfflineQueue(lambda: self.wall_clock())
+        # event.offline.get with clear=0 needs the "extended offline events" licence.
+        self.offline_extended = True
+        self._origin: tuple[str, str] | None = None
 
         self.users: dict[int, dict[str, Any]] = {}
         self.admin_ids: set[int] = set()
@@ -1068,6 +1073,7 @@ class Bitrix24Emulator:
     def fire_event(self, event: str, data: dict[str, Any], user_id: int) -> None:
         """Queue an event for every matching handler (delivery happens in the background)."""
         self.events.fire(event, data, user_id)
+        self.offline.push(event, data, user_id, self._origin)
 
     async def drain_events(self) -> None:
         """Wait until every queued event has been delivered (or has failed)."""
@@ -1197,7 +1203,14 @@ class Bitrix24Emulator:
         tick = time.perf_counter()
         self.executed.append(name)
         try:
-            outcome = spec.handler(self, ctx, params)
+            # Offline queues skip changes the app made through the same connector.
+            previous_origin = self._origin
+            connector = str(params.get("auth_connector", "") or "")
+            self._origin = ("app", connector) if ctx.kind == "oauth" else (ctx.kind, "")
+            try:
+                outcome = spec.handler(self, ctx, params)
+            finally:
+                self._origin = previous_origin
         finally:
             measured = time.perf_counter() - tick
             if counted:

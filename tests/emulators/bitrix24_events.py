@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -203,3 +205,84 @@ class EventDispatcher:
                 return
             if attempt + 1 < attempts:
                 await asyncio.sleep(0.05)
+
+
+@dataclass
+class OfflineRecord:
+    """One queued offline event (rest_event_offline row)."""
+
+    id: int
+    timestamp: float
+    event: str
+    data: dict[str, Any]
+    user_id: int
+    message_id: str
+    connector: str
+    process_id: str = ""
+    error: bool = False
+
+
+class OfflineQueue:
+    """Offline events of the app: de-duplicated by MESSAGE_ID, reserved by process_id."""
+
+    def __init__(self, wall_clock: Callable[[], float]) -> None:
+        self.records: list[OfflineRecord] = []
+        # (event name, connector) pairs the app subscribed to with event_type=offline.
+        self.subscriptions: list[tuple[str, str]] = []
+        self._ids = IdSequence(1)
+        self._wall_clock = wall_clock
+
+    def subscribe(self, event: str, connector: str) -> bool:
+        """Add a subscription; False when it already exists."""
+        if (event, connector) in self.subscriptions:
+            return False
+        self.subscriptions.append((event, connector))
+        return True
+
+    def unsubscribe(self, event: str, connector: str | None) -> int:
+        """Drop matching subscriptions; returns how many."""
+        keep = [
+            s
+            for s in self.subscriptions
+            if not (s[0] == event and (connector is None or s[1] == connector))
+        ]
+        removed = len(self.subscriptions) - len(keep)
+        self.subscriptions[:] = keep
+        return removed
+
+    def push(
+        self, event: str, data: dict[str, Any], user_id: int, origin: tuple[str, str] | None
+    ) -> None:
+        """Queue for every subscribed connector, except the one that made the change."""
+        encoded = json.dumps(data, separators=(",", ":"), sort_keys=True)
+        message_id = hashlib.md5(f"{event}|{encoded}".encode()).hexdigest()  # noqa: S324
+        for name, connector in self.subscriptions:
+            if name != event:
+                continue
+            if origin is not None and origin == ("app", connector):
+                continue
+            existing = next(
+                (
+                    r
+                    for r in self.records
+                    if r.message_id == message_id
+                    and r.connector == connector
+                    and not r.process_id
+                    and not r.error
+                ),
+                None,
+            )
+            if existing is not None:
+                existing.timestamp = self._wall_clock()
+                continue
+            self.records.append(
+                OfflineRecord(
+                    self._ids.take(),
+                    self._wall_clock(),
+                    event,
+                    data,
+                    user_id,
+                    message_id,
+                    connector,
+                )
+            )

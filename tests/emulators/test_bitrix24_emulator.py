@@ -1467,3 +1467,56 @@ async def test_standard_fields_made_required_are_enforced_on_add(portal_emulator
         {"fields": {"NAME": "Ann", "PHONE": [{"VALUE": "1"}]}},
     )
     assert ok.status_code == 200
+
+
+# ---------------------------------------------------------------- offline events
+
+
+async def test_offline_queue_collapses_repeats_and_skips_own_changes(portal_emulator, http):
+    access, _ = portal_emulator.issue_oauth_tokens(user_id=1)
+    rest = portal_emulator.oauth_endpoint
+
+    async def app_call(method: str, payload: dict[str, Any]) -> Any:
+        response = await http.post(rest + method, json={"auth": access, **payload})
+        return response.json()
+
+    bound = await app_call("event.bind", {"event": "ONCRMLEADUPDATE", "event_type": "offline"})
+    assert bound["result"] is True
+    lead_id = portal_emulator.seed_leads(1)[0]
+    portal_emulator.ui_update_lead(lead_id, {"TITLE": "a"})
+    portal_emulator.ui_update_lead(lead_id, {"TITLE": "b"})  # same event+data: one record
+    await app_call("crm.lead.update", {"id": lead_id, "fields": {"TITLE": "by the app"}})
+    await call(http, portal_emulator, "crm.lead.update", {"id": lead_id, "fields": {}})
+    assert len(portal_emulator.offline.records) == 1
+    listed = await app_call("event.offline.list", {})
+    assert listed["total"] == 1
+    assert listed["result"][0]["PROCESS_ID"] == ""
+
+    reserved = (await app_call("event.offline.get", {"clear": 0}))["result"]
+    assert len(reserved["process_id"]) == 32
+    (record,) = reserved["events"]
+    assert record["EVENT_NAME"] == "ONCRMLEADUPDATE"
+    assert record["EVENT_DATA"] == {"FIELDS": {"ID": str(lead_id)}}
+    assert record["EVENT_ADDITIONAL"] == {"user_id": 1}
+    assert len(record["MESSAGE_ID"]) == 32
+    again = (await app_call("event.offline.get", {}))["result"]
+    assert again == {"process_id": None, "events": []}
+    await app_call("event.offline.clear", {"process_id": reserved["process_id"]})
+    assert portal_emulator.offline.records == []
+
+
+async def test_offline_events_need_an_admin_app_and_valid_filters(portal_emulator, http):
+    rep_access, _ = portal_emulator.issue_oauth_tokens(user_id=2)
+    admin_access, _ = portal_emulator.issue_oauth_tokens(user_id=1)
+    rest = portal_emulator.oauth_endpoint
+    denied = await http.post(rest + "event.offline.get", json={"auth": rep_access})
+    webhook = await call(http, portal_emulator, "event.offline.get")
+    bad_field = await http.post(
+        rest + "event.offline.get", json={"auth": admin_access, "filter": {"DATA": 1}}
+    )
+    assert (denied.status_code, denied.json()["error"]) == (403, "ACCESS_DENIED")
+    assert webhook.json()["error"] == "WRONG_AUTH_TYPE"
+    assert bad_field.json() == {
+        "error": "ERROR_ARGUMENT",
+        "error_description": "Filter field not allowed: DATA",
+    }
