@@ -1,1 +1,1 @@
-
+"""Benchmarks that print figures against the portal's and Telegram's limits."""
