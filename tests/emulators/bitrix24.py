@@ -196,7 +196,16 @@ class Faults:
 
 
 class Bitrix24Emulator:
-    """A fake Bitrix24 portal (one portal per instance) served over loopback HTTP."""
+    """A fake Bitrix24 portal (one portal per instance) served over loopback HTTP.
+
+    Knobs (plain attributes, change them any time): rate_limit, burst, drain_per_second,
+    clock (monotonic source of the leaky bucket), wall_clock (unix time for dates, tokens and
+    operating buckets), operating_limit, operating_cost / operating_costs[method] (seconds
+    charged per call instead of the measured time), faults, simple_mode, moved_to,
+    retry_failed_deliveries, check_required_user_fields, required_lead_fields,
+    lead_delete_not_found, offline_extended. A request rejected by the leaky bucket is not
+    executed and does not add to the counter.
+    """
 
     def __init__(
         self,
