@@ -74,6 +74,7 @@ async def read_with_fast_bitrix24(emulator: Bitrix24Emulator) -> int:
     from fast_bitrix24 import BitrixAsync
 
     bitrix = BitrixAsync(emulator.webhook_url, verbose=False, ssl=False)
+    logging.getLogger("fast_bitrix24").setLevel(logging.ERROR)  # it turns DEBUG on itself
     leads = await bitrix.get_all("crm.lead.list", params={"select": ["ID", "TITLE", "STATUS_ID"]})
     return len(leads)
 
@@ -111,8 +112,7 @@ async def measure(
 
 async def main(total: int) -> None:
     """Seed the emulator, run every reader from both bucket states, print the table."""
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("fast_bitrix24").setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.ERROR)
     emulator = Bitrix24Emulator(rate_limit=True, drain_per_second=DRAIN_PER_SECOND, burst=BURST)
     await emulator.start()
     try:

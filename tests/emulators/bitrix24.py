@@ -1120,7 +1120,8 @@ class Bitrix24Emulator:
             elapsed = max(0.0, now - self._bucket_at)
             self._bucket_level = max(0.0, self._bucket_level - elapsed * self.drain_per_second)
         self._bucket_at = now
-        if self._bucket_level >= self.burst:
+        # The reference: "a request arriving when the counter is above X is rejected".
+        if self._bucket_level > self.burst:
             # A rejected request is not executed and does not add to the counter.
             return False
         self._bucket_level += 1
