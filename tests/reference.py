@@ -1,9 +1,8 @@
-"""Where the shared reference material lives: `../shared` beside the project's root."""
+"""The reference material the tests use, kept in the repository so a clean clone has it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = PROJECT_ROOT.parent / "shared" / "reference" / "b24-examples"
-"""Real request, response and event bodies of the Bitrix24 API, one per file."""
+EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "b24-examples"
+"""Real request, response and event bodies of the Bitrix24 API, one per file (see README)."""

@@ -23,7 +23,6 @@ def example(name: str) -> Any:
     return json.loads((EXAMPLES / name).read_text())
 
 
-needs_examples = pytest.mark.skipif(not EXAMPLES.is_dir(), reason="reference examples absent")
 
 
 @pytest.fixture
@@ -174,7 +173,6 @@ async def test_event_bind_refuses_webhooks(portal_emulator, http):
 # ---------------------------------------------------------------- encodings
 
 
-@needs_examples
 async def test_verbatim_add_request_creates_the_documented_lead(portal_emulator, http):
     lead_id = await result_of(
         http, portal_emulator, "crm.lead.add", example("crm.lead.add.request.json")
@@ -199,7 +197,6 @@ async def test_verbatim_add_request_creates_the_documented_lead(portal_emulator,
     assert lead["HAS_EMAIL"] == "N"
 
 
-@needs_examples
 async def test_form_encoded_and_get_query_requests_use_php_brackets(portal_emulator, http):
     body = (EXAMPLES / "crm.lead.add.request.form-urlencoded.txt").read_text().strip()
     posted = await http.post(
@@ -349,7 +346,6 @@ async def test_delete_removes_the_lead(portal_emulator, http):
     assert response.json()["error_description"] == "Not found"
 
 
-@needs_examples
 async def test_multifield_merge_rules_follow_the_documented_examples(portal_emulator, http):
     existing = example("multifield.existing-phones-4.json")
     lead_id = portal_emulator.seed_leads(1)[0]
@@ -622,7 +618,6 @@ async def test_lead_fields_include_user_fields(portal_emulator, http):
     assert fields["UF_CRM_BUDGET"]["formLabel"] == "Budget"
 
 
-@needs_examples
 async def test_lead_fields_match_the_documented_catalogue(portal_emulator, http):
     documented = example("crm.lead.fields.response.json")["result"]
     fields = await result_of(http, portal_emulator, "crm.lead.fields")
@@ -632,7 +627,6 @@ async def test_lead_fields_match_the_documented_catalogue(portal_emulator, http)
 # ---------------------------------------------------------------- batch
 
 
-@needs_examples
 async def test_linked_batch_example_runs_known_commands(portal_emulator, http):
     body = (
         await call(http, portal_emulator, "batch", example("batch.request.linked.json"))
@@ -692,7 +686,6 @@ async def test_batch_over_fifty_commands_and_nested_batch(portal_emulator, http)
     )
 
 
-@needs_examples
 async def test_batch_over_get_with_double_encoded_command(portal_emulator, http):
     url = (EXAMPLES / "batch.request.get-url.double-encoded.txt").read_text().strip()
     query = url.split("?", 1)[1]
@@ -860,7 +853,6 @@ class EventSink:
         await self.runner.cleanup()
 
 
-@needs_examples
 async def test_outgoing_webhook_gets_form_encoded_lead_events(portal_emulator, http):
     async with EventSink() as sink:
         token = portal_emulator.add_outgoing_webhook(sink.url, ["ONCRMLEADADD", "ONCRMLEADUPDATE"])
@@ -996,7 +988,6 @@ async def test_seed_leads_fires_no_events(portal_emulator):
 # ---------------------------------------------------------------- user fields
 
 
-@needs_examples
 async def test_user_field_lifecycle_with_enumeration(portal_emulator, http):
     request = example("crm.lead.userfield.add.enumeration.request.json")
     field_id = await result_of(http, portal_emulator, "crm.lead.userfield.add", request)
@@ -1162,7 +1153,6 @@ async def test_contact_crud_and_phone_lookup(portal_emulator, http):
     assert missing.json()["error_description"] == "Contact is not found"
 
 
-@needs_examples
 async def test_lead_contact_bindings_promote_primary(portal_emulator, http):
     lead_id = portal_emulator.seed_leads(1)[0]
 
@@ -1214,7 +1204,6 @@ async def test_saving_lead_with_contact_ids_binds_and_marks_return_customer(port
     assert [i["CONTACT_ID"] for i in items] == [7, 8]
 
 
-@needs_examples
 async def test_duplicate_search_by_phone_ignores_formatting(portal_emulator, http):
     lead_id = await result_of(
         http,
@@ -1275,7 +1264,6 @@ async def test_duplicate_search_by_phone_ignores_formatting(portal_emulator, htt
 # ---------------------------------------------------------------- products, timeline, users
 
 
-@needs_examples
 async def test_product_rows_replace_the_whole_set(portal_emulator, http):
     lead_id = portal_emulator.seed_leads(1)[0]
     request = example("crm.lead.productrows.set.request.json") | {"id": lead_id}
@@ -1391,7 +1379,6 @@ async def test_simple_mode_converts_named_leads(portal_emulator, http):
     assert len(deals) == 1
 
 
-@needs_examples
 async def test_card_configuration_round_trip_and_validation(portal_emulator, http):
     request = example("crm.lead.details.configuration.set.request.json")
     assert await result_of(http, portal_emulator, "crm.lead.details.configuration.set", request)
