@@ -23,8 +23,6 @@ def example(name: str) -> Any:
     return json.loads((EXAMPLES / name).read_text())
 
 
-
-
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=10) as client:
