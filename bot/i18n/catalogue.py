@@ -174,9 +174,17 @@ def language_of(code: str | None) -> str:
 
 
 def read_locale_source(language: str) -> str:
-    """The text of a packaged locale file, `bot/i18n/locales/<language>.ftl`."""
-    locale_file = resources.files("bot.i18n").joinpath("locales").joinpath(f"{language}.ftl")
-    return locale_file.read_text(encoding="utf-8")
+    """Every packaged locale file of a language, `bot/i18n/locales/<language>/*.ftl`, joined.
+
+    Each feature keeps its texts in a file of its own (core, leads, notifications...), in the
+    same name in every language.
+    """
+    folder = resources.files("bot.i18n").joinpath("locales").joinpath(language)
+    files = sorted(
+        (entry for entry in folder.iterdir() if entry.name.endswith(".ftl")),
+        key=lambda entry: entry.name,
+    )
+    return "\n\n".join(entry.read_text(encoding="utf-8") for entry in files)
 
 
 class Translations:
