@@ -1,0 +1,1 @@
+"""Lead knowledge shared by dialogs and notifications: cached dictionaries and fields."""
