@@ -28,6 +28,7 @@ from bot.access.middleware import IdentityMiddleware
 from bot.access.service import AccessService
 from bot.config import Settings
 from bot.i18n import DEFAULT_LANGUAGE, Translations
+from bot.leads.catalog import PortalCatalog
 from bot.logs import configure_logging
 from bot.portal import OAuthAuth, PortalAuth, PortalClient, PortalError, PortalLimiter, WebhookAuth
 from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
@@ -95,10 +96,17 @@ def build_bot(settings: Settings, retry: TelegramRetryMiddleware) -> Bot:
 
 
 def build_dispatcher(
-    *, storage: SQLiteStorage, access: AccessService, translations: Translations
+    *,
+    storage: SQLiteStorage,
+    access: AccessService,
+    translations: Translations,
+    services: dict[str, Any],
 ) -> tuple[Dispatcher, InFlightUpdates]:
-    """The dispatcher with every router and dialog, and its middlewares."""
-    dispatcher = Dispatcher(storage=storage)
+    """The dispatcher with every router and dialog, and its middlewares.
+
+    `services` become keyword data of every handler and dialog getter (`portal`, `catalog`...).
+    """
+    dispatcher = Dispatcher(storage=storage, **services)
     in_flight = InFlightUpdates()
     dispatcher.update.outer_middleware(in_flight)
     dispatcher.update.outer_middleware(IdentityMiddleware(access, translations))
@@ -196,8 +204,12 @@ class Application:
             admin_ids=settings.telegram.admin_ids,
             default_region=settings.default_phone_region,
         )
+        self.catalog = PortalCatalog(self.portal)
         self.dispatcher, self._in_flight = build_dispatcher(
-            storage=SQLiteStorage(self.db), access=self.access, translations=self.translations
+            storage=SQLiteStorage(self.db),
+            access=self.access,
+            translations=self.translations,
+            services={"portal": self.portal, "catalog": self.catalog, "settings": settings},
         )
         try:
             me = await self.bot.get_me()
