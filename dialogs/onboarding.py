@@ -105,6 +105,17 @@ async def on_contact(
     )
 
 
+def is_sign_in_contact(message: Message, identity: Identity | None) -> bool:
+    """A contact that signs in: anything from an unbound user, or a bound user's own card.
+
+    A bound user's card of somebody else is a client, and belongs to lead capture.
+    """
+    if message.contact is None:
+        return False
+    own = message.from_user is not None and message.contact.user_id == message.from_user.id
+    return identity is None or own
+
+
 def build_onboarding_router() -> Router:
     """A fresh router for /start and contact sign-in (private chats only)."""
     router = Router(name="onboarding")
@@ -113,5 +124,5 @@ def build_onboarding_router() -> Router:
         on_start_invite, CommandStart(deep_link=True, magic=F.args.startswith(INVITE_PREFIX))
     )
     router.message.register(on_start, CommandStart())
-    router.message.register(on_contact, F.contact)
+    router.message.register(on_contact, is_sign_in_contact)
     return router
