@@ -13,7 +13,14 @@ from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, Unknown
 
 from bot.access.service import AccessDenied
 from bot.i18n import Translator
-from bot.portal import AccessDeniedError, PortalError, RateLimitError, ValidationError
+from bot.leads.visibility import LeadHiddenError
+from bot.portal import (
+    AccessDeniedError,
+    NotFoundError,
+    PortalError,
+    RateLimitError,
+    ValidationError,
+)
 from dialogs.states import start_main_menu
 
 log = logging.getLogger(__name__)
@@ -49,6 +56,12 @@ async def on_access_denied(event: ErrorEvent, tr: Translator, **_: Any) -> None:
     await _tell(event, tr.get_html("access-admins-only"))
 
 
+async def on_lead_hidden(event: ErrorEvent, tr: Translator, **_: Any) -> None:
+    """The lead is not the caller's to see (or does not exist, for reps)."""
+    log.info("lead hidden from the caller: %s", event.exception)
+    await _tell(event, tr.get_html("access-lead-hidden"))
+
+
 async def on_portal_error(event: ErrorEvent, tr: Translator, **_: Any) -> None:
     """The portal failed or refused; nothing was changed by us."""
     exc = event.exception
@@ -56,6 +69,8 @@ async def on_portal_error(event: ErrorEvent, tr: Translator, **_: Any) -> None:
     log.warning("portal error in a flow: %s", exc.code or type(exc).__name__)
     if isinstance(exc, RateLimitError):
         text = tr.get_html("error-rate-limited")
+    elif isinstance(exc, NotFoundError):
+        text = tr.get_html("error-not-found")
     elif isinstance(exc, AccessDeniedError):
         text = tr.get_html("access-lead-hidden")
     elif isinstance(exc, ValidationError):
@@ -79,6 +94,7 @@ def build_errors_router() -> Router:
         on_stale_dialog, ExceptionTypeFilter(UnknownIntent, UnknownState, OutdatedIntent)
     )
     router.errors.register(on_access_denied, ExceptionTypeFilter(AccessDenied, PermissionError))
+    router.errors.register(on_lead_hidden, ExceptionTypeFilter(LeadHiddenError))
     router.errors.register(on_portal_error, ExceptionTypeFilter(PortalError))
     router.errors.register(on_unexpected)
     return router

@@ -32,6 +32,40 @@ class AdminDialog(StatesGroup):
     invites = State()
 
 
+class LeadCapture(StatesGroup):
+    """Creating a lead: the guided form, the duplicate check, the summary."""
+
+    main = State()
+
+
+class LeadSearch(StatesGroup):
+    """Finding leads: /find results, "My leads"."""
+
+    main = State()
+
+
+class LeadCard(StatesGroup):
+    """One lead's card and its actions (stage, edit, take, note, delete)."""
+
+    main = State()
+
+
+class LeadContacts(StatesGroup):
+    """The contacts linked to one lead: link, unlink, make primary, create."""
+
+    main = State()
+
+
+class LeadProducts(StatesGroup):
+    """The product rows of one lead: view, add from the catalogue, remove."""
+
+    main = State()
+
+
+LEAD_ID_KEY = "lead_id"
+PREFILL_KEY = "prefill"
+
+
 async def start_main_menu(manager: DialogManager, *, show_mode: ShowMode = ShowMode.SEND) -> None:
     """Open the main menu as the only dialog of the chat."""
     await manager.start(MainMenu.main, mode=StartMode.RESET_STACK, show_mode=show_mode)
@@ -45,3 +79,29 @@ async def start_settings(manager: DialogManager) -> None:
 async def start_admin(manager: DialogManager) -> None:
     """Open the admin tools on top of whatever is open."""
     await manager.start(AdminDialog.main)
+
+
+async def start_lead_card(manager: DialogManager, lead_id: int) -> None:
+    """Open a lead's card on top of whatever is open."""
+    await manager.start(LeadCard.main, data={LEAD_ID_KEY: lead_id})
+
+
+async def start_lead_contacts(manager: DialogManager, lead_id: int) -> None:
+    """Open the contacts of a lead (returns to the caller when done)."""
+    await manager.start(LeadContacts.main, data={LEAD_ID_KEY: lead_id})
+
+
+async def start_lead_products(manager: DialogManager, lead_id: int) -> None:
+    """Open the product rows of a lead (returns to the caller when done)."""
+    await manager.start(LeadProducts.main, data={LEAD_ID_KEY: lead_id})
+
+
+async def start_capture(
+    manager: DialogManager, prefill: dict[str, str] | None = None, *, reset: bool = False
+) -> None:
+    """Open the capture form, optionally prefilled (field code -> value as typed)."""
+    await manager.start(
+        LeadCapture.main,
+        data={PREFILL_KEY: prefill or {}},
+        mode=StartMode.RESET_STACK if reset else StartMode.NORMAL,
+    )

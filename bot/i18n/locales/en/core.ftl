@@ -227,6 +227,7 @@ admin-invite-revoked = The invite for <b>{ $name }</b> is revoked; the link no l
 error-portal-unreachable = The portal isn't reachable right now. Try again in a minute.
 error-portal-refused = The portal refused: { $reason }
 error-rate-limited = Too many requests. Please slow down a little.
+error-not-found = It's no longer in the portal: it may have been deleted.
 error-unexpected = Something went wrong; nothing was changed. Try again.
 error-stale-button = This button is outdated; here is the menu again.
 error-telegram-busy = Telegram is busy, retrying…

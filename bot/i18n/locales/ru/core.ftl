@@ -239,6 +239,7 @@ admin-invite-revoked = Приглашение для <b>{ $name }</b> отозв
 error-portal-unreachable = Портал сейчас недоступен. Попробуйте через минуту.
 error-portal-refused = Портал отклонил запрос: { $reason }
 error-rate-limited = Слишком много запросов. Пожалуйста, чуть помедленнее.
+error-not-found = Этого уже нет в портале: возможно, его удалили.
 error-unexpected = Что-то пошло не так, ничего не изменилось. Попробуйте ещё раз.
 error-stale-button = Эта кнопка устарела — вот меню заново.
 error-telegram-busy = Telegram перегружен, пробуем ещё раз…
