@@ -79,7 +79,9 @@ async def test_stale_button_after_restart_restarts_the_menu(
     menu = anna.last_message()
     settings_button = menu.button("⚙️ Settings")
     assert settings_button.callback_data is not None
-    forged = settings_button.callback_data.replace(settings_button.callback_data[:6], "zzzzzz")
+    # aiogram-dialog's data is "<intent id>\x1d<widget id>": point it at an unknown intent.
+    _, widget = settings_button.callback_data.split("\x1d", 1)
+    forged = f"zzzzzz\x1d{widget}"
     await bot_runner.start()
     await anna.press_data(menu.message_id, forged)
     notice = await anna.wait_for_message(lambda m: "outdated" in (m.text or ""))
