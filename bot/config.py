@@ -71,6 +71,30 @@ class WebSettings(BaseModel):
     event_path: str = "/bitrix/events"
 
 
+class EventsSettings(BaseModel):
+    """Intake of portal events: the receiver's limits, the catch-up poller, the processor."""
+
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    poll_interval_seconds: float = Field(default=30.0, gt=0)
+    poll_overlap_seconds: float = Field(default=120.0, ge=0)
+    coalesce_seconds: float = Field(default=0.3, ge=0)
+    echo_window_seconds: float = Field(default=120.0, ge=0)
+    retry_seconds: float = Field(default=5.0, gt=0)
+
+
+class NotifySettings(BaseModel):
+    """Delivery of notifications under Telegram's flood limits."""
+
+    global_per_second: float = Field(default=28.0, gt=0)
+    global_burst: int = Field(default=5, ge=1)
+    private_interval_seconds: float = Field(default=1.0, ge=0)
+    group_per_minute: int = Field(default=20, ge=1)
+    in_flight: int = Field(default=16, ge=1)
+    max_attempts: int = Field(default=6, ge=1)
+    backoff_seconds: float = Field(default=1.0, gt=0)
+    backoff_cap_seconds: float = Field(default=300.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Every setting of the bot; nested sections use `__` in environment names."""
 
@@ -85,6 +109,8 @@ class Settings(BaseSettings):
     portal: PortalSettings = Field(default_factory=PortalSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     default_phone_region: str = "RU"
