@@ -153,7 +153,29 @@ _INITIAL = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL,)
+_NOTIFICATIONS = Migration(
+    version=2,
+    name="notifications: subscription language, claimed leads, outbox by chat",
+    statements=(
+        "ALTER TABLE subscriptions ADD COLUMN language TEXT",
+        "ALTER TABLE outbox ADD COLUMN lead_id INTEGER",
+        "CREATE INDEX outbox_pending_by_chat ON outbox (chat_id) WHERE state = 'pending'",
+        """
+        CREATE TABLE lead_claims (
+            chat_id          INTEGER NOT NULL,
+            message_id       INTEGER NOT NULL,
+            lead_id          INTEGER NOT NULL,
+            telegram_user_id INTEGER NOT NULL,
+            portal_user_id   INTEGER NOT NULL,
+            name             TEXT NOT NULL,
+            claimed_at       TEXT NOT NULL,
+            PRIMARY KEY (chat_id, message_id)
+        )
+        """,
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _NOTIFICATIONS)
 """Every migration of the schema, in order; append, never edit an applied one."""
 
 _VERSION_TABLE = """
