@@ -8,7 +8,7 @@ import sys
 
 from pydantic import ValidationError
 
-from bot.app import run
+from bot.app import ConfigurationError, run
 from bot.config import Settings
 
 
@@ -20,8 +20,11 @@ def main() -> None:
         first = exc.errors()[0]
         name = "__".join(str(part) for part in first["loc"]).upper()
         sys.exit(f"Configuration error in {name}: {first['msg']}")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(settings))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run(settings))
+    except ConfigurationError as exc:
+        sys.exit(f"Configuration error: {exc}")
 
 
 if __name__ == "__main__":
