@@ -95,6 +95,32 @@ class NotifySettings(BaseModel):
     backoff_cap_seconds: float = Field(default=300.0, gt=0)
 
 
+class ThrottleSettings(BaseModel):
+    """Per-user limits on updates: every update, and sign-in tries (contacts, invite links)."""
+
+    updates: float = Field(default=20.0, gt=0)
+    updates_per_seconds: float = Field(default=10.0, gt=0)
+    updates_burst: int = Field(default=20, ge=1)
+    sign_in: float = Field(default=5.0, gt=0)
+    sign_in_per_seconds: float = Field(default=600.0, gt=0)
+    sign_in_burst: int = Field(default=5, ge=1)
+
+
+class MetricsSettings(BaseModel):
+    """The Prometheus text endpoint of the web server."""
+
+    enabled: bool = True
+    path: str = "/metrics"
+    token: SecretStr | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("METRICS__PATH must start with /")
+        return value
+
+
 class Settings(BaseSettings):
     """Every setting of the bot; nested sections use `__` in environment names."""
 
@@ -111,6 +137,8 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     default_phone_region: str = "RU"
