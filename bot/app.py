@@ -29,7 +29,7 @@ from bot.access.service import AccessService
 from bot.config import Settings
 from bot.i18n import DEFAULT_LANGUAGE, Translations
 from bot.leads.catalog import PortalCatalog
-from bot.logs import configure_logging
+from bot.logs import configure_logging, quiet_leaky_loggers
 from bot.portal import OAuthAuth, PortalAuth, PortalClient, PortalError, PortalLimiter, WebhookAuth
 from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
 from bot.storage.fsm import SQLiteStorage
@@ -170,6 +170,7 @@ class Application:
     ) -> None:
         self.settings = settings
         self._polling_backoff = polling_backoff
+        quiet_leaky_loggers()
         self.db = Database(settings.storage.path)
         self.translations = Translations.load()
         self.retry = TelegramRetryMiddleware()

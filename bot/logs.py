@@ -71,6 +71,15 @@ def configure_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Request logs of the HTTP libraries carry URLs with the token and the webhook secret.
-    for noisy in ("httpx", "httpcore", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_leaky_loggers()
+
+
+LEAKY_LOGGERS = ("httpx", "httpcore", "aiohttp.access", "aiosqlite")
+"""Libraries whose DEBUG/INFO lines carry request URLs (with the bot token or the webhook
+secret) or SQL parameters (with personal data)."""
+
+
+def quiet_leaky_loggers() -> None:
+    """Keep the libraries that would log secrets or personal data at WARNING, at any level."""
+    for name in LEAKY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

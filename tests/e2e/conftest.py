@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,56 @@ from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
 from tests.emulators.telegram_driver import TelegramUser
 
 ADMIN_TELEGRAM_ID = 1001
+
+# What must never reach a log line: credentials, and the personal data the scenarios use.
+NEVER_LOGGED = (
+    DEFAULT_TEST_TOKEN,
+    DEFAULT_TEST_TOKEN.split(":", 1)[1],
+    "emusecret0001",
+    "apptoken0001",
+    "emuclientsecret",
+    "s3cret-Token_1",
+    "79160000001",
+    "79161234567",
+    "79162345678",
+    "74951234567",
+    "@example.test",
+)
+
+
+class _LineCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_in_logs() -> Iterator[None]:
+    """Every scenario runs with DEBUG logging; no line may carry a secret or personal datum.
+
+    The raw records are scanned (before any redaction), so this checks what our code and
+    the libraries say, not only what the redacting filter leaves.
+    """
+    collector = _LineCollector()
+    collector.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    root = logging.getLogger()
+    saved_level = root.level
+    root.addHandler(collector)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.removeHandler(collector)
+        root.setLevel(saved_level)
+    leaks = [
+        (secret, line) for line in collector.lines for secret in NEVER_LOGGED if secret in line
+    ]
+    assert not leaks, f"log lines leak secrets or personal data: {leaks[:5]}"
+
+
 FAST_BACKOFF = BackoffConfig(min_delay=0.05, max_delay=0.2, factor=1.5, jitter=0.1)
 
 SettingsFactory = Callable[..., Settings]
