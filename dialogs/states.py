@@ -54,12 +54,21 @@ class LeadContacts(StatesGroup):
     """The contacts linked to one lead: link, unlink, make primary, create."""
 
     main = State()
+    contact = State()
+    search = State()
+    found = State()
+    create = State()
 
 
 class LeadProducts(StatesGroup):
     """The product rows of one lead: view, add from the catalogue, remove."""
 
     main = State()
+    row = State()
+    search = State()
+    found = State()
+    quantity = State()
+    price = State()
 
 
 LEAD_ID_KEY = "lead_id"
