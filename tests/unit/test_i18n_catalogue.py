@@ -32,6 +32,11 @@ SAMPLE_ARGS: dict[str, FluentArg] = {
     "link": "https://t.me/leads_bot?start=inv_AbC-123&x=<1>",
     "query": "Pet<r>",
     "reason": 'Field "TITLE" is <required> & empty',
+    "stage": "В работе <b>&",
+    "field": "Phone <x>",
+    "value": "+7 916 <123> & 45",
+    "page": 2,
+    "pages": 11,
 }
 NUMERIC_SAMPLES: tuple[int | float, ...] = (0, 1, 2, 5, 11, 21, 22, 25, 111, 1.5)
 ROLE_SAMPLES = ("rep", "manager", "admin")
