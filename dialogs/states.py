@@ -42,12 +42,26 @@ class LeadSearch(StatesGroup):
     """Finding leads: /find results, "My leads"."""
 
     main = State()
+    query = State()
+    my = State()
+    responsible = State()
 
 
 class LeadCard(StatesGroup):
     """One lead's card and its actions (stage, edit, take, note, delete)."""
 
     main = State()
+    stage = State()
+    stage_reason = State()
+    stage_confirm = State()
+    edit = State()
+    edit_value = State()
+    edit_source = State()
+    edit_multi = State()
+    edit_multi_item = State()
+    edit_multi_value = State()
+    note = State()
+    delete = State()
 
 
 class LeadContacts(StatesGroup):
@@ -73,6 +87,7 @@ class LeadProducts(StatesGroup):
 
 LEAD_ID_KEY = "lead_id"
 PREFILL_KEY = "prefill"
+QUERY_KEY = "query"
 
 
 async def start_main_menu(manager: DialogManager, *, show_mode: ShowMode = ShowMode.SEND) -> None:
@@ -93,6 +108,16 @@ async def start_admin(manager: DialogManager) -> None:
 async def start_lead_card(manager: DialogManager, lead_id: int) -> None:
     """Open a lead's card on top of whatever is open."""
     await manager.start(LeadCard.main, data={LEAD_ID_KEY: lead_id})
+
+
+async def start_lead_search(manager: DialogManager, query: str | None = None) -> None:
+    """Open lead lookup: the results for `query`, or the prompt for one."""
+    await manager.start(LeadSearch.query, data={QUERY_KEY: query or ""})
+
+
+async def start_my_leads(manager: DialogManager) -> None:
+    """Open the caller's open leads grouped by stage."""
+    await manager.start(LeadSearch.my)
 
 
 async def start_lead_contacts(manager: DialogManager, lead_id: int) -> None:
