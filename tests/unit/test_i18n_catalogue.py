@@ -37,6 +37,13 @@ SAMPLE_ARGS: dict[str, FluentArg] = {
     "value": "+7 916 <123> & 45",
     "page": 2,
     "pages": 11,
+    "step": 3,
+    "total": 8,
+    "length": 5000,
+    "limit": 255,
+    "title": "Окна <b>ПВХ</b> & 🚀",
+    "owner": "Olga <Smirnova>",
+    "age": "3 days ago",
 }
 NUMERIC_SAMPLES: tuple[int | float, ...] = (0, 1, 2, 5, 11, 21, 22, 25, 111, 1.5)
 ROLE_SAMPLES = ("rep", "manager", "admin")
