@@ -36,6 +36,11 @@ class LeadCapture(StatesGroup):
     """Creating a lead: the guided form, the duplicate check, the summary."""
 
     main = State()
+    summary = State()
+    responsible = State()
+    duplicates = State()
+    note = State()
+    failed = State()
 
 
 class LeadSearch(StatesGroup):
