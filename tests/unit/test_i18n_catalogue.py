@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
@@ -44,6 +45,13 @@ SAMPLE_ARGS: dict[str, FluentArg] = {
     "title": "Окна <b>ПВХ</b> & 🚀",
     "owner": "Olga <Smirnova>",
     "age": "3 days ago",
+    "phone": "+7 916 <123> & 45",
+    "email": "a&b@<example>.test",
+    "product": "Sensor <kit> & pro",
+    "quantity": Decimal("1.5"),
+    "price": Decimal("12500.50"),
+    "amount": Decimal("18750.75"),
+    "currency": "RUB",
 }
 NUMERIC_SAMPLES: tuple[int | float, ...] = (0, 1, 2, 5, 11, 21, 22, 25, 111, 1.5)
 ROLE_SAMPLES = ("rep", "manager", "admin")
