@@ -45,6 +45,7 @@ class TelegramRetryMiddleware(BaseRequestMiddleware):
     """Honour 429 `retry_after` for every call and retry 5xx and network errors with jitter.
 
     getUpdates is left to aiogram's polling loop, which has its own backoff.
+    `on_request(method, flood_wait)` is told of every other attempt (for metrics).
     """
 
     def __init__(
@@ -55,8 +56,10 @@ class TelegramRetryMiddleware(BaseRequestMiddleware):
         backoff_base: float = 0.5,
         backoff_cap: float = 10.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_request: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.pause = pause or FloodPause()
+        self.on_request = on_request
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
@@ -78,8 +81,9 @@ class TelegramRetryMiddleware(BaseRequestMiddleware):
             if wait > 0:
                 await self._sleep(wait)
             try:
-                return await make_request(bot, method)
+                response = await make_request(bot, method)
             except TelegramRetryAfter as exc:
+                self._observe(method, flood_wait=True)
                 self.pause.pause_for(exc.retry_after)
                 log.warning(
                     "telegram flood control on %s: pausing %ss",
@@ -89,6 +93,7 @@ class TelegramRetryMiddleware(BaseRequestMiddleware):
                 if attempt >= self._max_attempts:
                     raise
             except (TelegramServerError, TelegramNetworkError) as exc:
+                self._observe(method, flood_wait=False)
                 if attempt >= self._max_attempts:
                     raise
                 delay = random.uniform(
@@ -102,3 +107,13 @@ class TelegramRetryMiddleware(BaseRequestMiddleware):
                     delay,
                 )
                 await self._sleep(delay)
+            except Exception:
+                self._observe(method, flood_wait=False)
+                raise
+            else:
+                self._observe(method, flood_wait=False)
+                return response
+
+    def _observe(self, method: TelegramMethod[TelegramType], *, flood_wait: bool) -> None:
+        if self.on_request is not None:
+            self.on_request(method.__api_method__, flood_wait)

@@ -145,7 +145,9 @@ class PortalClient:
     `operating_wait_cap` / `background_operating_wait_cap` (longest such block a caller of
     each lane waits out before getting `OperationTimeLimitError`); `operating_soft_limit` and
     `background_pause` (background calls of a method pause once its `time.operating` reaches
-    the soft limit); `transport`, `rng`, `sleep`, `wall_clock` are seams for tests.
+    the soft limit); `transport`, `rng`, `sleep`, `wall_clock` are seams for tests;
+    `on_request(method, status, rate_limited)` is told of every HTTP request sent (status 0
+    when no answer came), e.g. for metrics.
     """
 
     def __init__(
@@ -168,8 +170,10 @@ class PortalClient:
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         wall_clock: Callable[[], float] = time.time,
+        on_request: Callable[[str, int, bool], None] | None = None,
     ) -> None:
         self._auth = auth
+        self._on_request = on_request
         self._limiter = limiter or PortalLimiter()
         self._max_retries = max_retries
         self._backoff_base = backoff_base
@@ -281,12 +285,24 @@ class PortalClient:
                 logger.warning("portal moved: %s now answers at %s", method, moved.host)
                 response = await self._http.post(moved, content=content, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            self._observe(method, 0, False)
             error = UnavailableError(f"cannot connect: {type(exc).__name__}", method=method)
             return _Failure(error, not_executed=True), credentials.token
         except httpx.HTTPError as exc:
+            self._observe(method, 0, False)
             error = UnavailableError(f"no answer: {type(exc).__name__}", method=method)
             return _Failure(error, outcome_unknown=True), credentials.token
-        return self._read_response(method, response), credentials.token
+        outcome = self._read_response(method, response)
+        limited = isinstance(outcome, _Failure) and isinstance(outcome.error, RateLimitError)
+        self._observe(method, response.status_code, limited)
+        return outcome, credentials.token
+
+    def _observe(self, method: str, status: int, limited: bool) -> None:
+        if self._on_request is not None:
+            try:
+                self._on_request(method, status, limited)
+            except Exception:  # an observer must never break a portal call
+                logger.exception("portal request observer failed")
 
     def _read_response(self, method: str, response: httpx.Response) -> PortalResponse | _Failure:
         status = response.status_code

@@ -1,0 +1,203 @@
+"""Per-user throttling of updates: a token bucket per Telegram user, stricter for sign-in tries.
+
+The bucket maths (`TokenBucket`, `UserThrottle`) is pure and takes the time as an argument;
+`ThrottleMiddleware` applies it to updates before anything reads storage or the portal.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject, Update, User
+
+from bot.i18n import Translations, language_of
+
+log = logging.getLogger(__name__)
+
+INVITE_START_PREFIX = "/start inv_"
+RATE_LIMITED_KEY = "error-rate-limited"
+
+
+@dataclass(frozen=True, slots=True)
+class BucketRule:
+    """`rate` events per `per_seconds` on average, with up to `burst` at once."""
+
+    rate: float
+    per_seconds: float
+    burst: int
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.per_seconds <= 0 or self.burst < 1:
+            raise ValueError("a bucket needs a positive rate, period and burst")
+
+    @property
+    def refill_per_second(self) -> float:
+        """Tokens that come back each second."""
+        return self.rate / self.per_seconds
+
+
+class TokenBucket:
+    """Starts full; each event takes one token; tokens come back at the rule's rate."""
+
+    __slots__ = ("_rule", "tokens", "updated_at")
+
+    def __init__(self, rule: BucketRule, now: float) -> None:
+        self._rule = rule
+        self.tokens = float(rule.burst)
+        self.updated_at = now
+
+    def _refill(self, now: float) -> None:
+        elapsed = max(0.0, now - self.updated_at)
+        self.tokens = min(
+            float(self._rule.burst), self.tokens + elapsed * self._rule.refill_per_second
+        )
+        self.updated_at = max(self.updated_at, now)
+
+    def take(self, now: float) -> bool:
+        """Take a token if one is there; False means the event is over the limit."""
+        self._refill(now)
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def is_full(self, now: float) -> bool:
+        """Whether the bucket has refilled completely (its user may be forgotten)."""
+        self._refill(now)
+        return self.tokens >= self._rule.burst
+
+
+class Verdict(StrEnum):
+    """What to do with one update."""
+
+    PASS = "pass"  # noqa: S105 - a verdict, not a secret
+    WARN = "warn"  # over the limit for the first time in a row: answer once
+    DROP = "drop"  # still over the limit: ignore silently
+
+
+class UpdateKind(StrEnum):
+    """Which bucket an update draws from."""
+
+    GENERAL = "general"
+    SIGN_IN = "sign_in"
+
+
+@dataclass(slots=True)
+class _UserState:
+    general: TokenBucket
+    sign_in: TokenBucket
+    warned: bool = False
+
+
+class UserThrottle:
+    """Buckets per Telegram user: every update draws from `general`, sign-in tries also from
+    `sign_in`. The first refused update of a run gets WARN, the rest DROP until one passes.
+    """
+
+    def __init__(self, general: BucketRule, sign_in: BucketRule, *, max_users: int = 10_000):
+        self._general = general
+        self._sign_in = sign_in
+        self._max_users = max_users
+        self._users: dict[int, _UserState] = {}
+
+    def __len__(self) -> int:
+        return len(self._users)
+
+    def check(self, user_id: int, kind: UpdateKind, now: float) -> Verdict:
+        """The verdict for one update of `user_id` at time `now`."""
+        state = self._users.get(user_id)
+        if state is None:
+            if len(self._users) >= self._max_users:
+                self._forget_idle(now)
+            state = _UserState(TokenBucket(self._general, now), TokenBucket(self._sign_in, now))
+            self._users[user_id] = state
+        allowed = state.general.take(now)
+        if allowed and kind is UpdateKind.SIGN_IN:
+            allowed = state.sign_in.take(now)
+        if allowed:
+            state.warned = False
+            return Verdict.PASS
+        if state.warned:
+            return Verdict.DROP
+        state.warned = True
+        return Verdict.WARN
+
+    def _forget_idle(self, now: float) -> None:
+        # A user whose buckets are full again is indistinguishable from a new one.
+        idle = [
+            user_id
+            for user_id, state in self._users.items()
+            if state.general.is_full(now) and state.sign_in.is_full(now) and not state.warned
+        ]
+        for user_id in idle:
+            del self._users[user_id]
+
+
+def classify(update: Update) -> UpdateKind:
+    """Sign-in attempts (a shared contact, `/start inv_...`) draw from the stricter bucket."""
+    message = update.message
+    if message is None:
+        return UpdateKind.GENERAL
+    if message.contact is not None:
+        return UpdateKind.SIGN_IN
+    if (message.text or "").startswith(INVITE_START_PREFIX):
+        return UpdateKind.SIGN_IN
+    return UpdateKind.GENERAL
+
+
+class ThrottleMiddleware(BaseMiddleware):
+    """Outer update middleware: passes, answers "slow down" once, or drops updates silently.
+
+    `on_limited(kind, verdict)` is told of every refused update (for metrics).
+    """
+
+    def __init__(
+        self,
+        throttle: UserThrottle,
+        translations: Translations,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        on_limited: Callable[[UpdateKind, Verdict], None] | None = None,
+    ) -> None:
+        self._throttle = throttle
+        self._translations = translations
+        self._clock = clock
+        self._on_limited = on_limited
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        """Let the update through unless its sender is over the limit."""
+        user: User | None = data.get("event_from_user")
+        if user is None or user.is_bot or not isinstance(event, Update):
+            return await handler(event, data)
+        kind = classify(event)
+        verdict = self._throttle.check(user.id, kind, self._clock())
+        if verdict is Verdict.PASS:
+            return await handler(event, data)
+        if self._on_limited is not None:
+            self._on_limited(kind, verdict)
+        if verdict is Verdict.WARN:
+            log.info("telegram user %d is over the %s limit", user.id, kind.value)
+            await self._warn(event, user)
+        return None
+
+    async def _warn(self, update: Update, user: User) -> None:
+        text = self._translations.for_language(language_of(user.language_code)).get(
+            RATE_LIMITED_KEY
+        )
+        if update.callback_query is not None:
+            await update.callback_query.answer(text[:200], show_alert=False)
+        elif update.message is not None and update.message.chat.type == "private":
+            await update.message.answer(text, parse_mode=None)
+        elif update.inline_query is not None:
+            await update.inline_query.answer([], cache_time=1, is_personal=True)

@@ -1,0 +1,92 @@
+"""The metrics registry and its Prometheus text format."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.metrics import (
+    PORTAL_REJECTED,
+    PORTAL_REQUESTS,
+    MetricsRegistry,
+    portal_observer,
+    register_bot_metrics,
+    telegram_observer,
+)
+
+
+def test_counters_and_gauges_render_in_text_format() -> None:
+    registry = MetricsRegistry()
+    registry.counter("bot_updates_total", "Updates handled", ("type",)).labels(
+        type="message"
+    ).inc()
+    registry.counter("bot_updates_total", "Updates handled", ("type",)).labels(type="message").inc(
+        2
+    )
+    registry.gauge("bot_outbox_depth", "Messages waiting").set(12)
+    registry.gauge("bot_ratio").set(0.25)
+    assert registry.render() == (
+        "# HELP bot_outbox_depth Messages waiting\n"
+        "# TYPE bot_outbox_depth gauge\n"
+        "bot_outbox_depth 12\n"
+        "# HELP bot_ratio bot_ratio\n"
+        "# TYPE bot_ratio gauge\n"
+        "bot_ratio 0.25\n"
+        "# HELP bot_updates_total Updates handled\n"
+        "# TYPE bot_updates_total counter\n"
+        'bot_updates_total{type="message"} 3\n'
+    )
+
+
+def test_label_values_and_help_are_escaped() -> None:
+    registry = MetricsRegistry()
+    metric = registry.counter("x_total", 'line\\one\ntwo "q"', ("m",))
+    metric.labels(m='a"b\\c\nd').inc()
+    lines = registry.render().splitlines()
+    assert lines[0] == '# HELP x_total line\\\\one\\ntwo "q"'
+    assert lines[2] == 'x_total{m="a\\"b\\\\c\\nd"} 1'
+
+
+def test_counters_only_go_up_and_gauges_go_both_ways() -> None:
+    registry = MetricsRegistry()
+    counter = registry.counter("c_total")
+    with pytest.raises(ValueError, match="cannot go down"):
+        counter.inc(-1)
+    with pytest.raises(ValueError, match="cannot be set"):
+        counter.set(3)
+    gauge = registry.gauge("g")
+    gauge.inc(5)
+    gauge.dec(2)
+    assert gauge.value() == 3
+
+
+def test_names_labels_and_kinds_are_checked() -> None:
+    registry = MetricsRegistry()
+    with pytest.raises(ValueError, match="bad metric name"):
+        registry.counter("bad-name")
+    registry.counter("a_total", labels=("x",))
+    with pytest.raises(ValueError, match="already a counter"):
+        registry.gauge("a_total")
+    with pytest.raises(ValueError, match="takes labels"):
+        registry.counter("a_total", labels=("x",)).labels(y="1")
+    with pytest.raises(ValueError, match="needs labels"):
+        registry.counter("a_total", labels=("x",)).inc()
+
+
+def test_observers_count_requests_and_refusals() -> None:
+    registry = MetricsRegistry()
+    register_bot_metrics(registry)
+    observe_portal = portal_observer(registry)
+    observe_portal("crm.lead.add", 200, False)
+    observe_portal("crm.lead.add", 503, True)
+    observe_telegram = telegram_observer(registry)
+    observe_telegram("sendMessage", False)
+    observe_telegram("sendMessage", True)
+    assert registry.counter(PORTAL_REQUESTS, labels=("method",)).value(method="crm.lead.add") == 2
+    assert registry.counter(PORTAL_REJECTED).value() == 1
+    text = registry.render()
+    assert 'bot_telegram_requests_total{method="sendMessage"} 2' in text
+    assert "bot_telegram_flood_waits_total 1" in text
+
+
+def test_empty_registry_renders_nothing() -> None:
+    assert MetricsRegistry().render() == ""
