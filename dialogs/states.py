@@ -32,6 +32,38 @@ class AdminDialog(StatesGroup):
     invites = State()
 
 
+class AdminFields(StatesGroup):
+    """Admin tools: custom lead fields (list, create, rename, list values, required, delete)."""
+
+    fields = State()
+    field = State()
+    rename = State()
+    values = State()
+    add_values = State()
+    value = State()
+    value_rename = State()
+    value_delete = State()
+    delete = State()
+    new_type = State()
+    new_label = State()
+    new_name = State()
+    new_values = State()
+    new_confirm = State()
+
+
+class AdminForm(StatesGroup):
+    """Admin tools: which optional fields the capture form asks, in which order."""
+
+    main = State()
+
+
+class AdminCard(StatesGroup):
+    """Admin tools: the portal's common lead card (show, reset, force, save, apply)."""
+
+    main = State()
+    confirm = State()
+
+
 class LeadCapture(StatesGroup):
     """Creating a lead: the guided form, the duplicate check, the summary."""
 
@@ -108,6 +140,21 @@ async def start_settings(manager: DialogManager) -> None:
 async def start_admin(manager: DialogManager) -> None:
     """Open the admin tools on top of whatever is open."""
     await manager.start(AdminDialog.main)
+
+
+async def start_admin_fields(manager: DialogManager) -> None:
+    """Open the custom lead fields on top of whatever is open."""
+    await manager.start(AdminFields.fields)
+
+
+async def start_admin_form(manager: DialogManager) -> None:
+    """Open the form fields choice on top of whatever is open."""
+    await manager.start(AdminForm.main)
+
+
+async def start_admin_card(manager: DialogManager) -> None:
+    """Open the lead card settings on top of whatever is open."""
+    await manager.start(AdminCard.main)
 
 
 async def start_lead_card(manager: DialogManager, lead_id: int) -> None:
