@@ -29,6 +29,8 @@ from bot.access.service import AccessService
 from bot.config import Settings
 from bot.i18n import DEFAULT_LANGUAGE, Translations
 from bot.leads.catalog import PortalCatalog
+from bot.leads.contacts import BotActionLog, LeadContactsService
+from bot.leads.products import LeadProductsService
 from bot.logs import configure_logging, quiet_leaky_loggers
 from bot.portal import OAuthAuth, PortalAuth, PortalClient, PortalError, PortalLimiter, WebhookAuth
 from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
@@ -36,9 +38,11 @@ from bot.storage.fsm import SQLiteStorage
 from bot.telegram_retry import TelegramRetryMiddleware
 from dialogs.admin import build_admin_dialog
 from dialogs.commands import AVAILABLE_COMMANDS, build_commands_router
+from dialogs.contacts import build_lead_contacts_dialog
 from dialogs.errors import build_errors_router
 from dialogs.menu import build_menu_dialog
 from dialogs.onboarding import build_onboarding_router
+from dialogs.products import build_lead_products_dialog
 from dialogs.settings import build_settings_dialog
 
 log = logging.getLogger(__name__)
@@ -117,6 +121,8 @@ def build_dispatcher(
         build_menu_dialog(),
         build_settings_dialog(),
         build_admin_dialog(),
+        build_lead_contacts_dialog(),
+        build_lead_products_dialog(),
     )
     setup_dialogs(dispatcher)
     return dispatcher, in_flight
@@ -206,11 +212,22 @@ class Application:
             default_region=settings.default_phone_region,
         )
         self.catalog = PortalCatalog(self.portal)
+        bot_actions = BotActionLog(self.db)
+        lead_contacts = LeadContactsService(
+            self.portal, bot_actions, default_region=settings.default_phone_region
+        )
+        lead_products = LeadProductsService(self.portal, bot_actions)
         self.dispatcher, self._in_flight = build_dispatcher(
             storage=SQLiteStorage(self.db),
             access=self.access,
             translations=self.translations,
-            services={"portal": self.portal, "catalog": self.catalog, "settings": settings},
+            services={
+                "portal": self.portal,
+                "catalog": self.catalog,
+                "settings": settings,
+                "lead_contacts": lead_contacts,
+                "lead_products": lead_products,
+            },
         )
         try:
             me = await self.bot.get_me()

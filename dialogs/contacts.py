@@ -1,0 +1,362 @@
+"""The contacts of one lead: list, link by phone or name, create from the lead, unlink, primary."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram.types import CallbackQuery, Message
+from aiogram_dialog import Dialog, DialogManager, Window
+from aiogram_dialog.widgets.input import MessageInput
+from aiogram_dialog.widgets.kbd import Button, Cancel, Column, ScrollingGroup, Select, SwitchTo
+from aiogram_dialog.widgets.text import Format
+
+from bot.access.roles import Identity
+from bot.access.service import AccessDenied
+from bot.leads.contacts import (
+    CONTACT_SEARCH_MAX,
+    ContactSearchError,
+    ContactSearchProblem,
+    LeadContactsService,
+    NothingToCopyError,
+    contact_draft_from_lead,
+)
+from bot.leads.visibility import visible_lead
+from bot.portal import Contact, NotFoundError, PortalClient
+from dialogs.states import LEAD_ID_KEY, LeadContacts
+from dialogs.widgets import Tr, translator
+
+log = logging.getLogger(__name__)
+
+CONTACT_SELECT_ID = "lc_contact"
+FOUND_SELECT_ID = "lc_found"
+LINK_ID = "lc_link"
+CREATE_ID = "lc_create"
+CREATE_YES_ID = "lc_create_yes"
+PRIMARY_ID = "lc_primary"
+UNLINK_ID = "lc_unlink"
+BACK_TO_LIST_ID = "lc_back"
+PAGE_HEIGHT = 8
+LABEL_MAX = 60
+
+NOTICE_KEY = "notice"
+CONTACTS_KEY = "contacts"
+CHOSEN_KEY = "chosen"
+FOUND_KEY = "found"
+QUERY_KEY = "query"
+SEARCH_PROBLEM_KEY = "search_problem"
+
+SERVICE_KEY = "lead_contacts"
+
+
+def _identity(manager: DialogManager) -> Identity:
+    identity: Identity | None = manager.middleware_data.get("identity")
+    if identity is None:
+        raise AccessDenied("unbound")
+    return identity
+
+
+def _service(manager: DialogManager) -> LeadContactsService:
+    service: LeadContactsService = manager.middleware_data[SERVICE_KEY]
+    return service
+
+
+def _lead_id(manager: DialogManager) -> int:
+    data = manager.start_data
+    if not isinstance(data, dict):
+        raise AccessDenied("no lead")
+    return int(data[LEAD_ID_KEY])
+
+
+def _label(text: str) -> str:
+    return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
+
+
+def _set_notice(manager: DialogManager, key: str, **args: str) -> None:
+    manager.dialog_data[NOTICE_KEY] = {"key": key, "args": args}
+
+
+def _pop_notice(manager: DialogManager) -> str:
+    notice = manager.dialog_data.pop(NOTICE_KEY, None)
+    if not isinstance(notice, dict):
+        return ""
+    return translator(manager).get_html(str(notice["key"]), **dict(notice.get("args") or {}))
+
+
+def _contact_name(manager: DialogManager, contact_id: int, name: str) -> str:
+    return name or translator(manager).get("contacts-unnamed", id=contact_id)
+
+
+def _known_name(manager: DialogManager, contact_id: int) -> str:
+    known = manager.dialog_data.get(CONTACTS_KEY, {}).get(str(contact_id))
+    name = str(known[0]) if isinstance(known, list) and known else ""
+    return _contact_name(manager, contact_id, name)
+
+
+# --- the list ----------------------------------------------------------------------------------
+
+
+async def get_contacts(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The lead's contacts, re-read on every showing (one batch request)."""
+    tr = translator(dialog_manager)
+    lead_id = _lead_id(dialog_manager)
+    view = await _service(dialog_manager).view(_identity(dialog_manager), lead_id)
+    lines = []
+    buttons = []
+    known: dict[str, list[Any]] = {}
+    for contact in view.contacts:
+        name = _contact_name(dialog_manager, contact.contact_id, contact.name)
+        if contact.is_primary:
+            key = "contacts-primary-line" if contact.phone else "contacts-primary-line-no-phone"
+        else:
+            key = "contacts-line" if contact.phone else "contacts-line-no-phone"
+        lines.append(tr.get_html(key, name=name, phone=contact.phone))
+        buttons.append((_label(("⭐ " if contact.is_primary else "") + name), contact.contact_id))
+        known[str(contact.contact_id)] = [contact.name, contact.is_primary]
+    dialog_manager.dialog_data[CONTACTS_KEY] = known
+    notice = _pop_notice(dialog_manager)
+    return {
+        "id": lead_id,
+        "title": view.lead.title or "",
+        "lines": "\n".join(lines),
+        "contacts": buttons,
+        "has_contacts": bool(buttons),
+        "no_contacts": not buttons,
+        "notice": notice,
+        "has_notice": bool(notice),
+    }
+
+
+async def on_contact_selected(
+    _: CallbackQuery, __: Select[int], manager: DialogManager, contact_id: int
+) -> None:
+    """Open one linked contact."""
+    manager.dialog_data[CHOSEN_KEY] = contact_id
+    await manager.switch_to(LeadContacts.contact)
+
+
+# --- one contact -------------------------------------------------------------------------------
+
+
+async def get_contact(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The chosen contact as the list showed it (the actions re-check everything)."""
+    contact_id = int(dialog_manager.dialog_data[CHOSEN_KEY])
+    known = dialog_manager.dialog_data.get(CONTACTS_KEY, {}).get(str(contact_id))
+    is_primary = bool(known[1]) if isinstance(known, list) and len(known) > 1 else False
+    return {
+        "name": _known_name(dialog_manager, contact_id),
+        "is_primary": is_primary,
+        "not_primary": not is_primary,
+    }
+
+
+async def on_make_primary(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Make the chosen contact the lead's primary contact."""
+    contact_id = int(manager.dialog_data[CHOSEN_KEY])
+    name = _known_name(manager, contact_id)
+    done = await _service(manager).make_primary(_identity(manager), _lead_id(manager), contact_id)
+    _set_notice(manager, "contacts-primary-set" if done else "contacts-not-linked", name=name)
+    await manager.switch_to(LeadContacts.main)
+
+
+async def on_unlink(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Unlink the chosen contact from the lead."""
+    contact_id = int(manager.dialog_data[CHOSEN_KEY])
+    name = _known_name(manager, contact_id)
+    done = await _service(manager).unlink(_identity(manager), _lead_id(manager), contact_id)
+    _set_notice(manager, "contacts-unlinked" if done else "contacts-not-linked", name=name)
+    await manager.switch_to(LeadContacts.main)
+
+
+# --- linking an existing contact ---------------------------------------------------------------
+
+
+async def get_search(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The search prompt, with the last refusal if any."""
+    problem = dialog_manager.dialog_data.pop(SEARCH_PROBLEM_KEY, None)
+    return {
+        "too_short": problem == ContactSearchProblem.TOO_SHORT.value,
+        "too_long": problem == ContactSearchProblem.TOO_LONG.value,
+        "bad_phone": problem == ContactSearchProblem.BAD_PHONE.value,
+        "not_text": problem == "not_text",
+        "count": CONTACT_SEARCH_MAX,
+    }
+
+
+def _found_label(manager: DialogManager, contact: Contact) -> str:
+    name = _contact_name(manager, contact.id or 0, contact.full_name)
+    phone = next((item.value for item in contact.phone if item.value), "")
+    return _label(f"{name} · {phone}" if phone else name)
+
+
+async def on_search(message: Message, _: MessageInput, manager: DialogManager) -> None:
+    """Look contacts up by the phone or the name the user sent."""
+    text = message.text
+    if not text:
+        manager.dialog_data[SEARCH_PROBLEM_KEY] = "not_text"
+        return
+    try:
+        found = await _service(manager).search(text)
+    except ContactSearchError as exc:
+        manager.dialog_data[SEARCH_PROBLEM_KEY] = exc.problem.value
+        return
+    manager.dialog_data[QUERY_KEY] = " ".join(text.split())[:CONTACT_SEARCH_MAX]
+    manager.dialog_data[FOUND_KEY] = [
+        [_found_label(manager, contact), contact.id] for contact in found if contact.id
+    ]
+    await manager.switch_to(LeadContacts.found)
+
+
+async def get_found(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """Contacts found by the last search."""
+    found = [tuple(item) for item in dialog_manager.dialog_data.get(FOUND_KEY, [])]
+    return {
+        "found": found,
+        "count": len(found),
+        "nothing": not found,
+        "query": str(dialog_manager.dialog_data.get(QUERY_KEY, "")),
+    }
+
+
+async def on_found_selected(
+    _: CallbackQuery, __: Select[int], manager: DialogManager, contact_id: int
+) -> None:
+    """Link the chosen contact to the lead."""
+    labels = {int(item[1]): str(item[0]) for item in manager.dialog_data.get(FOUND_KEY, [])}
+    name = labels.get(contact_id, "").split(" · ")[0] or _known_name(manager, contact_id)
+    try:
+        linked = await _service(manager).link(_identity(manager), _lead_id(manager), contact_id)
+    except NotFoundError:
+        _set_notice(manager, "contacts-contact-gone")
+    else:
+        _set_notice(manager, "contacts-linked" if linked else "contacts-already-linked", name=name)
+    await manager.switch_to(LeadContacts.main)
+
+
+# --- creating a contact from the lead ----------------------------------------------------------
+
+
+async def get_create(
+    dialog_manager: DialogManager, portal: PortalClient, **_: Any
+) -> dict[str, Any]:
+    """What the new contact would get from the lead."""
+    tr = translator(dialog_manager)
+    lead = await visible_lead(portal, _identity(dialog_manager), _lead_id(dialog_manager))
+    try:
+        draft = contact_draft_from_lead(lead)
+    except NothingToCopyError:
+        return {"can_create": False, "cannot_create": True, "name": "", "phone": "", "email": ""}
+    none = tr.get("contacts-value-none")
+    name = " ".join(part for part in (draft.name, draft.last_name) if part)
+    return {
+        "can_create": True,
+        "cannot_create": False,
+        "name": name or none,
+        "phone": ", ".join(str(change.value) for change in draft.phone or []) or none,
+        "email": ", ".join(str(change.value) for change in draft.email or []) or none,
+    }
+
+
+async def on_create(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Create the contact from the lead and link it."""
+    try:
+        await _service(manager).create_from_lead(_identity(manager), _lead_id(manager))
+    except NothingToCopyError:
+        _set_notice(manager, "contacts-nothing-to-copy")
+    else:
+        _set_notice(manager, "contacts-created")
+    await manager.switch_to(LeadContacts.main)
+
+
+def build_lead_contacts_dialog() -> Dialog:
+    """A fresh lead contacts dialog."""
+    return Dialog(
+        Window(
+            Tr("contacts-title"),
+            Format("{lines}", when="has_contacts"),
+            Tr("contacts-none", when="no_contacts"),
+            Tr("contacts-hint", when="has_contacts"),
+            Format("\n{notice}", when="has_notice"),
+            ScrollingGroup(
+                Select(
+                    Format("{item[0]}"),
+                    id=CONTACT_SELECT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="contacts",
+                    type_factory=int,
+                    on_click=on_contact_selected,
+                ),
+                id="lc_contacts_scroll",
+                width=1,
+                height=PAGE_HEIGHT,
+                hide_on_single_page=True,
+            ),
+            Column(
+                SwitchTo(Tr("contacts-link-button"), id=LINK_ID, state=LeadContacts.search),
+                SwitchTo(Tr("contacts-create-button"), id=CREATE_ID, state=LeadContacts.create),
+            ),
+            Cancel(Tr("button-back")),
+            state=LeadContacts.main,
+            getter=get_contacts,
+        ),
+        Window(
+            Tr("contacts-contact-title"),
+            Tr("contacts-contact-primary", when="is_primary"),
+            Button(
+                Tr("contacts-make-primary-button"),
+                id=PRIMARY_ID,
+                on_click=on_make_primary,
+                when="not_primary",
+            ),
+            Button(Tr("contacts-unlink-button"), id=UNLINK_ID, on_click=on_unlink),
+            SwitchTo(Tr("button-back"), id=BACK_TO_LIST_ID, state=LeadContacts.main),
+            state=LeadContacts.contact,
+            getter=get_contact,
+        ),
+        Window(
+            Tr("contacts-search-prompt"),
+            Tr("contacts-search-too-short", when="too_short"),
+            Tr("contacts-search-too-long", when="too_long"),
+            Tr("contacts-search-bad-phone", when="bad_phone"),
+            Tr("contacts-search-not-text", when="not_text"),
+            MessageInput(on_search),
+            SwitchTo(Tr("button-back"), id="lc_search_back", state=LeadContacts.main),
+            state=LeadContacts.search,
+            getter=get_search,
+        ),
+        Window(
+            Tr("contacts-found", when="count"),
+            Tr("contacts-found-nothing", when="nothing"),
+            ScrollingGroup(
+                Select(
+                    Format("{item[0]}"),
+                    id=FOUND_SELECT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="found",
+                    type_factory=int,
+                    on_click=on_found_selected,
+                ),
+                id="lc_found_scroll",
+                width=1,
+                height=PAGE_HEIGHT,
+                hide_on_single_page=True,
+            ),
+            SwitchTo(Tr("contacts-search-again-button"), id="lc_again", state=LeadContacts.search),
+            SwitchTo(Tr("button-back"), id="lc_found_back", state=LeadContacts.main),
+            state=LeadContacts.found,
+            getter=get_found,
+        ),
+        Window(
+            Tr("contacts-create-confirm", when="can_create"),
+            Tr("contacts-nothing-to-copy", when="cannot_create"),
+            Button(
+                Tr("contacts-create-yes-button"),
+                id=CREATE_YES_ID,
+                on_click=on_create,
+                when="can_create",
+            ),
+            SwitchTo(Tr("button-back"), id="lc_create_back", state=LeadContacts.main),
+            state=LeadContacts.create,
+            getter=get_create,
+        ),
+    )

@@ -1,0 +1,449 @@
+"""The product rows of one lead: the list with its total, adding from the catalogue, removing."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from aiogram.types import CallbackQuery, Message
+from aiogram_dialog import Dialog, DialogManager, Window
+from aiogram_dialog.widgets.input import MessageInput
+from aiogram_dialog.widgets.kbd import Button, Cancel, ScrollingGroup, Select, SwitchTo
+from aiogram_dialog.widgets.text import Format
+
+from bot.access.roles import Identity
+from bot.access.service import AccessDenied
+from bot.leads.products import (
+    PRODUCT_SEARCH_MAX,
+    AmountError,
+    AmountProblem,
+    LeadProductsService,
+    ProductSearchError,
+    RowGoneError,
+    RowsChangedError,
+    parse_price,
+    parse_quantity,
+    row_amount,
+)
+from bot.portal import ProductRow
+from dialogs.states import LEAD_ID_KEY, LeadProducts
+from dialogs.widgets import Tr, translator
+
+log = logging.getLogger(__name__)
+
+ROW_SELECT_ID = "lp_row"
+FOUND_SELECT_ID = "lp_found"
+ADD_ID = "lp_add"
+REMOVE_ID = "lp_remove"
+USE_PRICE_ID = "lp_use_price"
+PAGE_HEIGHT = 8
+LABEL_MAX = 60
+
+SERVICE_KEY = "lead_products"
+NOTICE_KEY = "notice"
+SIGNATURE_KEY = "seen"
+ROWS_KEY = "rows"
+CHOSEN_ROW_KEY = "row"
+FOUND_KEY = "found"
+FOUND_MORE_KEY = "found_more"
+QUERY_KEY = "query"
+PRODUCT_KEY = "product"
+QUANTITY_KEY = "quantity"
+PROBLEM_KEY = "problem"
+
+
+def _identity(manager: DialogManager) -> Identity:
+    identity: Identity | None = manager.middleware_data.get("identity")
+    if identity is None:
+        raise AccessDenied("unbound")
+    return identity
+
+
+def _service(manager: DialogManager) -> LeadProductsService:
+    service: LeadProductsService = manager.middleware_data[SERVICE_KEY]
+    return service
+
+
+def _lead_id(manager: DialogManager) -> int:
+    data = manager.start_data
+    if not isinstance(data, dict):
+        raise AccessDenied("no lead")
+    return int(data[LEAD_ID_KEY])
+
+
+def _label(text: str) -> str:
+    return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
+
+
+def _set_notice(manager: DialogManager, key: str, **args: str) -> None:
+    manager.dialog_data[NOTICE_KEY] = {"key": key, "args": args}
+
+
+def _pop_notice(manager: DialogManager) -> str:
+    notice = manager.dialog_data.pop(NOTICE_KEY, None)
+    if not isinstance(notice, dict):
+        return ""
+    args: dict[str, Any] = dict(notice.get("args") or {})
+    # Amounts travel as text in dialog data (JSON); Fluent formats them as numbers.
+    for name in ("quantity", "price"):
+        if name in args:
+            args[name] = Decimal(args[name])
+    return translator(manager).get_html(str(notice["key"]), **args)
+
+
+def _row_name(manager: DialogManager, row: ProductRow) -> str:
+    return row.product_name or translator(manager).get("products-unnamed", id=row.product_id or 0)
+
+
+# --- the rows ----------------------------------------------------------------------------------
+
+
+async def get_rows(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The lead's rows and total, re-read on every showing (one batch request)."""
+    tr = translator(dialog_manager)
+    lead_id = _lead_id(dialog_manager)
+    view = await _service(dialog_manager).view(_identity(dialog_manager), lead_id)
+    # What the user sees now is what a later write must still find.
+    dialog_manager.dialog_data[SIGNATURE_KEY] = view.signature
+    lines = []
+    buttons = []
+    names: dict[str, str] = {}
+    for row in view.rows:
+        if row.id is None:
+            continue
+        name = _row_name(dialog_manager, row)
+        price = row.price or Decimal(0)
+        quantity = row.quantity if row.quantity is not None else Decimal(1)
+        lines.append(
+            tr.get_html(
+                "products-line",
+                product=name,
+                quantity=quantity,
+                price=price,
+                amount=row_amount(row),
+                currency=view.currency,
+            )
+        )
+        label = tr.get("products-row-label", product=name, quantity=quantity)
+        buttons.append((_label(label), row.id))
+        names[str(row.id)] = name
+    dialog_manager.dialog_data[ROWS_KEY] = names
+    notice = _pop_notice(dialog_manager)
+    return {
+        "id": lead_id,
+        "title": view.lead.title or "",
+        "lines": "\n".join(lines),
+        "rows": buttons,
+        "has_rows": bool(buttons),
+        "no_rows": not buttons,
+        "total": view.total,
+        "currency": view.currency,
+        "notice": notice,
+        "has_notice": bool(notice),
+    }
+
+
+async def on_row_selected(
+    _: CallbackQuery, __: Select[int], manager: DialogManager, row_id: int
+) -> None:
+    """Ask to confirm removing a row."""
+    manager.dialog_data[CHOSEN_ROW_KEY] = row_id
+    await manager.switch_to(LeadProducts.row)
+
+
+async def get_row(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The row the user chose, by the name the list showed."""
+    row_id = dialog_manager.dialog_data.get(CHOSEN_ROW_KEY)
+    names = dialog_manager.dialog_data.get(ROWS_KEY, {})
+    return {"product": str(names.get(str(row_id), ""))}
+
+
+async def on_remove(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Remove the chosen row, unless the rows changed since the user saw them."""
+    row_id = int(manager.dialog_data[CHOSEN_ROW_KEY])
+    name = str(manager.dialog_data.get(ROWS_KEY, {}).get(str(row_id), ""))
+    try:
+        await _service(manager).remove_row(
+            _identity(manager),
+            _lead_id(manager),
+            row_id,
+            seen_signature=str(manager.dialog_data.get(SIGNATURE_KEY, "")),
+        )
+    except RowsChangedError:
+        _set_notice(manager, "products-changed")
+    except RowGoneError:
+        _set_notice(manager, "products-row-gone")
+    else:
+        _set_notice(manager, "products-removed", product=name)
+    await manager.switch_to(LeadProducts.main)
+
+
+# --- adding from the catalogue -----------------------------------------------------------------
+
+
+async def get_search(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The search prompt, with the last refusal if any."""
+    problem = dialog_manager.dialog_data.pop(PROBLEM_KEY, None)
+    return {
+        "too_short": problem == "too_short",
+        "too_long": problem == "too_long",
+        "not_text": problem == "not_text",
+        "count": PRODUCT_SEARCH_MAX,
+    }
+
+
+async def on_search(message: Message, _: MessageInput, manager: DialogManager) -> None:
+    """Look the catalogue up by a part of the product name."""
+    text = message.text
+    if not text:
+        manager.dialog_data[PROBLEM_KEY] = "not_text"
+        return
+    try:
+        page = await _service(manager).search(text)
+    except ProductSearchError as exc:
+        manager.dialog_data[PROBLEM_KEY] = "too_long" if exc.too_long else "too_short"
+        return
+    tr = translator(manager)
+    found = []
+    for product in page.items:
+        if product.id is None:
+            continue
+        price = product.price or Decimal(0)
+        label = tr.get(
+            "products-found-line",
+            product=product.name or "",
+            price=price,
+            currency=product.currency_id or "",
+        )
+        found.append(
+            [_label(label), product.id, product.name or "", str(price), product.currency_id or ""]
+        )
+    manager.dialog_data[FOUND_KEY] = found
+    manager.dialog_data[FOUND_MORE_KEY] = page.next is not None
+    manager.dialog_data[QUERY_KEY] = " ".join(text.split())[:PRODUCT_SEARCH_MAX]
+    await manager.switch_to(LeadProducts.found)
+
+
+async def get_found(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """Products found by the last search, a page at a time."""
+    found = [(item[0], item[1]) for item in dialog_manager.dialog_data.get(FOUND_KEY, [])]
+    return {
+        "found": found,
+        "count": len(found),
+        "nothing": not found,
+        "more": bool(dialog_manager.dialog_data.get(FOUND_MORE_KEY)),
+        "query": str(dialog_manager.dialog_data.get(QUERY_KEY, "")),
+    }
+
+
+async def on_product_selected(
+    _: CallbackQuery, __: Select[int], manager: DialogManager, product_id: int
+) -> None:
+    """Remember the product, then ask for the quantity."""
+    chosen = next(
+        (item for item in manager.dialog_data.get(FOUND_KEY, []) if item[1] == product_id), None
+    )
+    if chosen is None:
+        await manager.switch_to(LeadProducts.search)
+        return
+    manager.dialog_data[PRODUCT_KEY] = {
+        "id": product_id,
+        "name": chosen[2],
+        "price": chosen[3],
+        "currency": chosen[4],
+    }
+    await manager.switch_to(LeadProducts.quantity)
+
+
+def _product(manager: DialogManager) -> dict[str, Any]:
+    product = manager.dialog_data.get(PRODUCT_KEY)
+    if not isinstance(product, dict):
+        raise AccessDenied("no product chosen")
+    return product
+
+
+def _amount_flags(problem: str | None) -> dict[str, bool]:
+    return {
+        "not_a_number": problem == AmountProblem.NOT_A_NUMBER.value,
+        "not_positive": problem == AmountProblem.NOT_POSITIVE.value,
+        "too_large": problem == AmountProblem.TOO_LARGE.value,
+        "too_precise": problem == AmountProblem.TOO_PRECISE.value,
+        "not_text": problem == "not_text",
+    }
+
+
+async def get_quantity(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The quantity prompt for the chosen product."""
+    product = _product(dialog_manager)
+    problem = dialog_manager.dialog_data.pop(PROBLEM_KEY, None)
+    return {"product": str(product["name"]), **_amount_flags(problem)}
+
+
+async def on_quantity(message: Message, _: MessageInput, manager: DialogManager) -> None:
+    """Take the quantity, then ask for the price."""
+    if not message.text:
+        manager.dialog_data[PROBLEM_KEY] = "not_text"
+        return
+    try:
+        quantity = parse_quantity(message.text)
+    except AmountError as exc:
+        manager.dialog_data[PROBLEM_KEY] = exc.problem.value
+        return
+    manager.dialog_data[QUANTITY_KEY] = str(quantity)
+    await manager.switch_to(LeadProducts.price)
+
+
+async def get_price(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The price prompt, offering the catalogue price."""
+    product = _product(dialog_manager)
+    problem = dialog_manager.dialog_data.pop(PROBLEM_KEY, None)
+    return {
+        "product": str(product["name"]),
+        "quantity": Decimal(str(dialog_manager.dialog_data[QUANTITY_KEY])),
+        "price": Decimal(str(product["price"])),
+        "currency": str(product["currency"]),
+        **_amount_flags(problem),
+    }
+
+
+async def _add(manager: DialogManager, price: Decimal) -> None:
+    product = _product(manager)
+    quantity = Decimal(str(manager.dialog_data[QUANTITY_KEY]))
+    try:
+        await _service(manager).add_row(
+            _identity(manager),
+            _lead_id(manager),
+            product_id=int(product["id"]),
+            quantity=quantity,
+            price=price,
+            seen_signature=str(manager.dialog_data.get(SIGNATURE_KEY, "")),
+        )
+    except RowsChangedError:
+        _set_notice(manager, "products-changed")
+    else:
+        _set_notice(
+            manager, "products-added", product=str(product["name"]), quantity=str(quantity)
+        )
+    for key in (PRODUCT_KEY, QUANTITY_KEY, FOUND_KEY, FOUND_MORE_KEY, QUERY_KEY):
+        manager.dialog_data.pop(key, None)
+    await manager.switch_to(LeadProducts.main)
+
+
+async def on_price(message: Message, _: MessageInput, manager: DialogManager) -> None:
+    """Take a price the user typed and add the row."""
+    if not message.text:
+        manager.dialog_data[PROBLEM_KEY] = "not_text"
+        return
+    try:
+        price = parse_price(message.text)
+    except AmountError as exc:
+        manager.dialog_data[PROBLEM_KEY] = exc.problem.value
+        return
+    await _add(manager, price)
+
+
+async def on_use_catalogue_price(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Add the row at the catalogue price."""
+    await _add(manager, Decimal(str(_product(manager)["price"])))
+
+
+def build_lead_products_dialog() -> Dialog:
+    """A fresh lead products dialog."""
+    return Dialog(
+        Window(
+            Tr("products-title"),
+            Format("{lines}", when="has_rows"),
+            Tr("products-total", when="has_rows"),
+            Tr("products-none", when="no_rows"),
+            Tr("products-hint", when="has_rows"),
+            Format("\n{notice}", when="has_notice"),
+            ScrollingGroup(
+                Select(
+                    Format("{item[0]}"),
+                    id=ROW_SELECT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="rows",
+                    type_factory=int,
+                    on_click=on_row_selected,
+                ),
+                id="lp_rows_scroll",
+                width=1,
+                height=PAGE_HEIGHT,
+                hide_on_single_page=True,
+            ),
+            SwitchTo(Tr("products-add-button"), id=ADD_ID, state=LeadProducts.search),
+            Cancel(Tr("button-back")),
+            state=LeadProducts.main,
+            getter=get_rows,
+        ),
+        Window(
+            Tr("products-remove-confirm"),
+            Button(Tr("products-remove-button"), id=REMOVE_ID, on_click=on_remove),
+            SwitchTo(Tr("button-back"), id="lp_row_back", state=LeadProducts.main),
+            state=LeadProducts.row,
+            getter=get_row,
+        ),
+        Window(
+            Tr("products-search-prompt"),
+            Tr("products-search-too-short", when="too_short"),
+            Tr("products-search-too-long", when="too_long"),
+            Tr("products-not-text", when="not_text"),
+            MessageInput(on_search),
+            SwitchTo(Tr("button-back"), id="lp_search_back", state=LeadProducts.main),
+            state=LeadProducts.search,
+            getter=get_search,
+        ),
+        Window(
+            Tr("products-found", when="count"),
+            Tr("products-found-more", when="more"),
+            Tr("products-found-nothing", when="nothing"),
+            ScrollingGroup(
+                Select(
+                    Format("{item[0]}"),
+                    id=FOUND_SELECT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="found",
+                    type_factory=int,
+                    on_click=on_product_selected,
+                ),
+                id="lp_found_scroll",
+                width=1,
+                height=PAGE_HEIGHT,
+                hide_on_single_page=True,
+            ),
+            SwitchTo(Tr("products-search-again-button"), id="lp_again", state=LeadProducts.search),
+            SwitchTo(Tr("button-back"), id="lp_found_back", state=LeadProducts.main),
+            state=LeadProducts.found,
+            getter=get_found,
+        ),
+        Window(
+            Tr("products-quantity-prompt"),
+            Tr("products-amount-not-a-number", when="not_a_number"),
+            Tr("products-quantity-not-positive", when="not_positive"),
+            Tr("products-quantity-too-large", when="too_large"),
+            Tr("products-quantity-too-precise", when="too_precise"),
+            Tr("products-not-text", when="not_text"),
+            MessageInput(on_quantity),
+            SwitchTo(Tr("button-back"), id="lp_quantity_back", state=LeadProducts.main),
+            state=LeadProducts.quantity,
+            getter=get_quantity,
+        ),
+        Window(
+            Tr("products-price-prompt"),
+            Tr("products-amount-not-a-number", when="not_a_number"),
+            Tr("products-price-not-positive", when="not_positive"),
+            Tr("products-price-too-large", when="too_large"),
+            Tr("products-price-too-precise", when="too_precise"),
+            Tr("products-not-text", when="not_text"),
+            Button(
+                Tr("products-use-price-label"),
+                id=USE_PRICE_ID,
+                on_click=on_use_catalogue_price,
+            ),
+            MessageInput(on_price),
+            SwitchTo(Tr("button-back"), id="lp_price_back", state=LeadProducts.quantity),
+            state=LeadProducts.price,
+            getter=get_price,
+        ),
+    )
