@@ -115,6 +115,12 @@ class LeadProducts(StatesGroup):
     """The product rows of one lead: view, add from the catalogue, remove."""
 
     main = State()
+
+
+class Subscriptions(StatesGroup):
+    """Lead notification subscriptions, opened from the menu."""
+
+    main = State()
     row = State()
     search = State()
     found = State()

@@ -1,0 +1,1 @@
+"""Portal events in: the HTTP receiver, the catch-up poller, the processor (inbox -> outbox)."""

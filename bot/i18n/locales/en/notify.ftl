@@ -1,0 +1,73 @@
+# Lead notifications and subscriptions.
+# $id is an integer; $title, $field, $old, $new, $stage, $source, $name, $kinds, $scope and
+# $state are plain text (escaped when put into HTML).
+
+## A notification about a lead
+
+notify-added = 🆕 <b>New lead #{ $id }: { $title }</b>
+notify-changed = ✏️ <b>Lead #{ $id }: { $title }</b>
+notify-deleted = 🗑 <b>Lead #{ $id } deleted: { $title }</b>
+notify-change-line = { $field }: { $old } → { $new }
+notify-line-stage = Stage: { $stage }
+notify-line-responsible = Responsible: { $name }
+notify-line-source = Source: { $source }
+notify-by = <i>by { $name }</i>
+notify-by-bot = <i>by { $name } via the bot</i>
+notify-empty = —
+notify-field-stage = Stage
+notify-field-responsible = Responsible
+notify-field-title = Title
+notify-field-source = Source
+notify-field-amount = Amount
+notify-field-contact = Contact name
+notify-field-company = Company
+notify-open-button = 📇 Open card
+notify-take-button = 🙋 Take
+notify-portal-button = 🌐 Open in portal
+
+## Taking a lead from a notification
+
+notify-taken = ✅ <b>Taken by { $name }</b>
+notify-take-done = The lead is yours now.
+notify-take-already = Already taken by { $name }.
+notify-take-refused = You cannot take this lead: it is closed or no longer visible to you.
+notify-take-failed = The portal did not accept the change. Try again in a minute.
+notify-card-unavailable = Open the lead card from the menu: /menu
+
+## Subscriptions
+
+subs-title = <b>🔔 Subscriptions in this chat</b>
+subs-none = No subscriptions in this chat yet. Send /subscribe to get notified about leads.
+subs-item = <b>#{ $id }</b> · { $scope } · { $kinds } · { $state }
+subs-created =
+    ✅ Subscribed (#{ $id }): { $scope } · { $kinds }.
+    Use the buttons to change what you hear about; /subscriptions lists them all.
+subs-card = <b>Subscription #{ $id }</b>
+    Leads: { $scope }
+    Events: { $kinds }
+    State: { $state }
+subs-removed = Subscription #{ $id } removed.
+subs-not-found = That subscription no longer exists.
+subs-refused-group-role = Only a manager or an admin of the portal can subscribe a group.
+subs-refused-group-admin = Only an administrator of this group can change its subscriptions.
+subs-refused-not-yours = This subscription belongs to someone else.
+subs-preview-title = <b>Preview:</b> the latest leads this subscription would have told you about:
+subs-preview-line = • #{ $id } { $title } — { $stage }
+subs-preview-empty = <i>Nothing recent matches it yet.</i>
+subs-menu-text =
+    <b>🔔 Subscriptions</b>
+    Send /subscribe here (or in a group where you are an admin) to get notified about leads, and /subscriptions to list and change them.
+subs-scope-mine = my leads
+subs-scope-all = all leads I may see
+subs-scope-users = chosen responsibles
+subs-kinds-all = every event
+subs-kind-added = added
+subs-kind-changed = changed
+subs-kind-stage = stage changed
+subs-kind-deleted = deleted
+subs-state-active = active
+subs-state-paused = paused
+subs-state-disabled = disabled (the bot cannot write to this chat)
+subs-pause-button = ⏸ Pause
+subs-resume-button = ▶️ Resume
+subs-remove-button = 🗑 Remove

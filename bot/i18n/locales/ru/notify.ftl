@@ -1,0 +1,73 @@
+# Уведомления о лидах и подписки.
+# $id — целое число; $title, $field, $old, $new, $stage, $source, $name, $kinds, $scope и
+# $state — простой текст (экранируется при вставке в HTML).
+
+## Уведомление о лиде
+
+notify-added = 🆕 <b>Новый лид #{ $id }: { $title }</b>
+notify-changed = ✏️ <b>Лид #{ $id }: { $title }</b>
+notify-deleted = 🗑 <b>Лид #{ $id } удалён: { $title }</b>
+notify-change-line = { $field }: { $old } → { $new }
+notify-line-stage = Стадия: { $stage }
+notify-line-responsible = Ответственный: { $name }
+notify-line-source = Источник: { $source }
+notify-by = <i>изменил(а) { $name }</i>
+notify-by-bot = <i>изменил(а) { $name } через бота</i>
+notify-empty = —
+notify-field-stage = Стадия
+notify-field-responsible = Ответственный
+notify-field-title = Название
+notify-field-source = Источник
+notify-field-amount = Сумма
+notify-field-contact = Имя контакта
+notify-field-company = Компания
+notify-open-button = 📇 Карточка
+notify-take-button = 🙋 Взять
+notify-portal-button = 🌐 Открыть в портале
+
+## Взять лид из уведомления
+
+notify-taken = ✅ <b>Взял(а): { $name }</b>
+notify-take-done = Теперь лид ваш.
+notify-take-already = Уже взял(а): { $name }.
+notify-take-refused = Этот лид взять нельзя: он закрыт или больше вам не виден.
+notify-take-failed = Портал не принял изменение. Попробуйте через минуту.
+notify-card-unavailable = Откройте карточку лида из меню: /menu
+
+## Подписки
+
+subs-title = <b>🔔 Подписки в этом чате</b>
+subs-none = В этом чате пока нет подписок. Отправьте /subscribe, чтобы получать уведомления о лидах.
+subs-item = <b>#{ $id }</b> · { $scope } · { $kinds } · { $state }
+subs-created =
+    ✅ Подписка оформлена (#{ $id }): { $scope } · { $kinds }.
+    Кнопками можно изменить, о чём сообщать; /subscriptions — список всех подписок.
+subs-card = <b>Подписка #{ $id }</b>
+    Лиды: { $scope }
+    События: { $kinds }
+    Состояние: { $state }
+subs-removed = Подписка #{ $id } удалена.
+subs-not-found = Такой подписки больше нет.
+subs-refused-group-role = Подписать группу может только менеджер или администратор портала.
+subs-refused-group-admin = Менять подписки группы может только её администратор.
+subs-refused-not-yours = Это чужая подписка.
+subs-preview-title = <b>Пример:</b> последние лиды, о которых сообщила бы эта подписка:
+subs-preview-line = • #{ $id } { $title } — { $stage }
+subs-preview-empty = <i>Пока ничего подходящего.</i>
+subs-menu-text =
+    <b>🔔 Подписки</b>
+    Отправьте /subscribe здесь (или в группе, где вы администратор), чтобы получать уведомления о лидах, и /subscriptions, чтобы посмотреть и изменить подписки.
+subs-scope-mine = мои лиды
+subs-scope-all = все доступные мне лиды
+subs-scope-users = выбранные ответственные
+subs-kinds-all = все события
+subs-kind-added = новые
+subs-kind-changed = изменения
+subs-kind-stage = смена стадии
+subs-kind-deleted = удаление
+subs-state-active = активна
+subs-state-paused = на паузе
+subs-state-disabled = отключена (бот не может писать в этот чат)
+subs-pause-button = ⏸ Пауза
+subs-resume-button = ▶️ Возобновить
+subs-remove-button = 🗑 Удалить

@@ -1,0 +1,1 @@
+"""Notifications about leads: what changed (diff), how it reads (render), delivery (sender)."""

@@ -1,0 +1,147 @@
+"""Lead snapshots and what changed between two of them (pure functions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from bot.portal import Lead
+from bot.storage.subscriptions import EventKind
+
+SNAPSHOT_FIELDS = (
+    "ID",
+    "TITLE",
+    "STATUS_ID",
+    "ASSIGNED_BY_ID",
+    "SOURCE_ID",
+    "OPPORTUNITY",
+    "CURRENCY_ID",
+    "NAME",
+    "LAST_NAME",
+    "COMPANY_TITLE",
+    "MODIFY_BY_ID",
+    "DATE_MODIFY",
+)
+"""Fields kept per lead: enough to say what changed and to check visibility after deletion."""
+
+
+class ChangedField:
+    """Names of the fields a change line can be about."""
+
+    TITLE = "title"
+    STAGE = "stage"
+    RESPONSIBLE = "responsible"
+    SOURCE = "source"
+    AMOUNT = "amount"
+    CONTACT = "contact"
+    COMPANY = "company"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field's old and new value, raw (ids, codes); rendering turns them into names."""
+
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True, slots=True)
+class LeadChange:
+    """What happened to one lead, and the lead as it now stands (as it was, when deleted)."""
+
+    lead_id: int
+    kind: EventKind
+    lead: dict[str, Any]
+    changes: tuple[FieldChange, ...] = field(default_factory=tuple)
+
+    @property
+    def stage_changed(self) -> bool:
+        """Whether the stage is among the changes."""
+        return any(c.field == ChangedField.STAGE for c in self.changes)
+
+    @property
+    def assigned_by_id(self) -> int | None:
+        """The responsible user of the lead."""
+        return as_int(self.lead.get("ASSIGNED_BY_ID"))
+
+    @property
+    def kinds(self) -> frozenset[EventKind]:
+        """Every subscription kind this change answers to."""
+        if self.kind is EventKind.CHANGED and self.stage_changed:
+            return frozenset({EventKind.CHANGED, EventKind.STAGE})
+        return frozenset({self.kind})
+
+
+def as_int(value: Any) -> int | None:
+    """An id as an int, or None for blanks."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def snapshot_of(lead: Lead) -> dict[str, Any]:
+    """The tracked fields of a lead, JSON-able."""
+    raw = lead.model_dump(by_alias=True)
+    return {name: _plain(raw.get(name)) for name in SNAPSHOT_FIELDS}
+
+
+def _amount(snapshot: dict[str, Any]) -> tuple[str, str] | None:
+    value = snapshot.get("OPPORTUNITY")
+    if value in (None, ""):
+        return None
+    return (format(Decimal(str(value)).normalize(), "f"), str(snapshot.get("CURRENCY_ID") or ""))
+
+
+def _contact(snapshot: dict[str, Any]) -> str:
+    parts = (snapshot.get("NAME"), snapshot.get("LAST_NAME"))
+    return " ".join(str(p) for p in parts if p)
+
+
+def _compare(old: dict[str, Any], new: dict[str, Any]) -> tuple[FieldChange, ...]:
+    pairs: list[tuple[str, Any, Any]] = [
+        (ChangedField.STAGE, old.get("STATUS_ID"), new.get("STATUS_ID")),
+        (
+            ChangedField.RESPONSIBLE,
+            as_int(old.get("ASSIGNED_BY_ID")),
+            as_int(new.get("ASSIGNED_BY_ID")),
+        ),
+        (ChangedField.TITLE, old.get("TITLE") or "", new.get("TITLE") or ""),
+        (ChangedField.SOURCE, old.get("SOURCE_ID") or "", new.get("SOURCE_ID") or ""),
+        (ChangedField.AMOUNT, _amount(old), _amount(new)),
+        (ChangedField.CONTACT, _contact(old), _contact(new)),
+        (ChangedField.COMPANY, old.get("COMPANY_TITLE") or "", new.get("COMPANY_TITLE") or ""),
+    ]
+    return tuple(FieldChange(name, a, b) for name, a, b in pairs if a != b)
+
+
+def diff_lead(
+    lead_id: int, old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> LeadChange | None:
+    """What happened between the stored snapshot and the portal's lead; None when nothing did.
+
+    No snapshot and a lead: added. A snapshot and no lead: deleted. Both: the changed fields,
+    or None when none of the tracked fields differ (a replayed or irrelevant event).
+    """
+    if new is None:
+        if old is None:
+            return None
+        return LeadChange(lead_id, EventKind.DELETED, old)
+    if old is None:
+        return LeadChange(lead_id, EventKind.ADDED, new)
+    changes = _compare(old, new)
+    if not changes:
+        return None
+    return LeadChange(lead_id, EventKind.CHANGED, new, changes)

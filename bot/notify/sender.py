@@ -1,0 +1,260 @@
+"""The sender: drains the outbox under Telegram's flood limits and reacts to every error kind.
+
+It sends through its own `Bot` whose session middleware shares the interactive bot's
+`FloodPause` but does not retry (`max_attempts=1`): a 429 pauses every call of the token, and
+this scheduler, not the middleware, decides when each message goes again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.access.roles import Identity
+from bot.access.service import AccessService
+from bot.config import NotifySettings
+from bot.notify.budget import ChatGaps, GlobalBudget
+from bot.notify.match import may_receive
+from bot.storage.db import Database
+from bot.storage.outbox import OutboxMessage, OutboxRepository
+from bot.storage.subscriptions import Scope, Subscription, SubscriptionRepository
+from bot.telegram_retry import FloodPause
+
+log = logging.getLogger(__name__)
+
+GONE_CHAT_MARKERS = ("chat not found", "user is deactivated", "bot was kicked", "bot was blocked")
+IDENTITY_CACHE_SECONDS = 10.0
+IDLE_WAIT_SECONDS = 1.0
+FETCH_LIMIT = 200
+
+
+def keyboard(rows: list[list[dict[str, str]]]) -> InlineKeyboardMarkup | None:
+    """The inline keyboard of a stored message."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton.model_validate(button) for button in row] for row in rows
+        ]
+    )
+
+
+class OutboxSender:
+    """Sends pending outbox messages, paced per chat, per group and overall."""
+
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        db: Database,
+        outbox: OutboxRepository,
+        subscriptions: SubscriptionRepository,
+        access: AccessService,
+        pause: FloodPause,
+        settings: NotifySettings,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._bot = bot
+        self._db = db
+        self._outbox = outbox
+        self._subscriptions = subscriptions
+        self._access = access
+        self._pause = pause
+        self._settings = settings
+        self._clock = clock
+        self._budget = GlobalBudget(settings.global_per_second, settings.global_burst)
+        self._gaps = ChatGaps(settings.private_interval_seconds, settings.group_per_minute)
+        self._wake = asyncio.Event()
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._busy_chats: set[int] = set()
+        self._identities: dict[int, tuple[float, Identity | None]] = {}
+        self.sent = 0
+        self.flood_waits = 0
+
+    def wake(self) -> None:
+        """New messages are in the outbox."""
+        self._wake.set()
+
+    async def _idle(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), max(0.0, seconds))
+        self._wake.clear()
+
+    async def run(self) -> None:
+        """Send until cancelled; in-flight sends are awaited on the way out."""
+        try:
+            while True:
+                await self._round()
+        finally:
+            tasks = list(self._in_flight.values())
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _round(self) -> None:
+        pause = self._pause.remaining()
+        if pause > 0:
+            await asyncio.sleep(pause)
+        if len(self._in_flight) >= self._settings.in_flight:
+            await asyncio.wait(list(self._in_flight.values()), return_when=asyncio.FIRST_COMPLETED)
+            return
+        rows = await self._outbox.due(FETCH_LIMIT, frozenset(self._in_flight))
+        if not rows:
+            await self._idle(IDLE_WAIT_SECONDS)
+            return
+        started = False
+        earliest: float | None = None
+        for row in rows:
+            if len(self._in_flight) >= self._settings.in_flight or self._pause.remaining() > 0:
+                break
+            if row.chat_id in self._busy_chats:
+                continue
+            now = self._clock()
+            ready = self._gaps.ready_at(row.chat_id)
+            if ready > now:
+                earliest = ready if earliest is None else min(earliest, ready)
+                continue
+            wait = self._budget.wait_time(now)
+            if wait > 0:
+                await asyncio.sleep(wait)
+                now = self._clock()
+                if self._pause.remaining() > 0:
+                    break
+            self._budget.take(now)
+            self._gaps.sent(row.chat_id, now)
+            self._busy_chats.add(row.chat_id)
+            self._in_flight[row.id] = asyncio.create_task(self._send(row))
+            started = True
+        if not started:
+            if self._in_flight:
+                await asyncio.wait(
+                    list(self._in_flight.values()),
+                    timeout=None if earliest is None else max(0.0, earliest - self._clock()),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            else:
+                delay = IDLE_WAIT_SECONDS if earliest is None else earliest - self._clock()
+                await self._idle(min(IDLE_WAIT_SECONDS, delay))
+        self._gaps.forget_before(self._clock())
+
+    async def _identity(self, telegram_user_id: int) -> Identity | None:
+        now = self._clock()
+        cached = self._identities.get(telegram_user_id)
+        if cached is not None and now - cached[0] < IDENTITY_CACHE_SECONDS:
+            return cached[1]
+        identity = await self._access.identify(telegram_user_id)
+        self._identities[telegram_user_id] = (now, identity)
+        return identity
+
+    async def _still_wanted(self, row: OutboxMessage) -> bool:
+        subscriber = row.payload.get("subscriber")
+        if not isinstance(subscriber, int):
+            return True
+        identity = await self._identity(subscriber)
+        # The row's chat decides the rule for groups (who subscribed it may have lost the role).
+        probe = Subscription(
+            id=0, chat_id=row.chat_id, thread_id=None, created_by=subscriber, scope=Scope.ALL
+        )
+        return may_receive(identity, probe, row.payload.get("assigned_by_id"))
+
+    async def _send(self, row: OutboxMessage) -> None:
+        try:
+            await self._deliver(row)
+        except Exception:
+            log.exception("outbox message %d: unexpected failure", row.id)
+            await self._outbox.retry_later(row.id, self._backoff(row.attempts), "internal error")
+        finally:
+            self._in_flight.pop(row.id, None)
+            self._busy_chats.discard(row.chat_id)
+            self._wake.set()
+
+    def _backoff(self, attempts: int) -> timedelta:
+        cap = min(self._settings.backoff_cap_seconds, self._settings.backoff_seconds * 2**attempts)
+        return timedelta(seconds=random.uniform(cap / 2, cap))
+
+    async def _deliver(self, row: OutboxMessage) -> None:
+        if not await self._still_wanted(row):
+            await self._outbox.skip(row.id, "the reader may not see this lead now")
+            return
+        payload: dict[str, Any] = row.payload
+        try:
+            await self._bot.send_message(
+                chat_id=row.chat_id,
+                text=str(payload.get("text", "")),
+                message_thread_id=row.thread_id,
+                reply_markup=keyboard(payload.get("buttons") or []),
+                disable_web_page_preview=True,
+            )
+        except TelegramRetryAfter as exc:
+            # The session middleware has already paused every call of the token.
+            self.flood_waits += 1
+            await self._outbox.retry_later(
+                row.id, timedelta(seconds=exc.retry_after), "429", count_attempt=False
+            )
+        except TelegramMigrateToChat as exc:
+            await self._migrate(row.chat_id, exc.migrate_to_chat_id)
+        except TelegramForbiddenError as exc:
+            await self._chat_gone(row.chat_id, exc.message)
+        except TelegramBadRequest as exc:
+            text = exc.message.lower()
+            if any(marker in text for marker in GONE_CHAT_MARKERS):
+                await self._chat_gone(row.chat_id, exc.message)
+            else:
+                log.warning("outbox message %d refused by Telegram: %s", row.id, exc.message)
+                await self._outbox.mark_dead(row.id, f"400: {exc.message}")
+        except (TelegramServerError, TelegramNetworkError) as exc:
+            reason = f"{type(exc).__name__}: {exc.message}"
+            if row.attempts + 1 >= self._settings.max_attempts:
+                log.warning("outbox message %d gave up after %d tries", row.id, row.attempts + 1)
+                await self._outbox.mark_dead(row.id, reason)
+            else:
+                await self._outbox.retry_later(row.id, self._backoff(row.attempts), reason)
+        except TelegramAPIError as exc:
+            await self._outbox.mark_dead(row.id, f"{type(exc).__name__}: {exc.message}")
+        else:
+            self.sent += 1
+            await self._outbox.mark_sent(row.id)
+
+    async def _chat_gone(self, chat_id: int, reason: str) -> None:
+        async with self._db.transaction() as conn:
+            disabled = await self._subscriptions.disable_chat_in(conn, chat_id, reason)
+            dropped = await self._outbox.kill_chat_in(conn, chat_id, f"chat gone: {reason}")
+        log.warning(
+            "chat %d is gone for the bot (%s): %d subscriptions disabled, %d messages dropped",
+            chat_id,
+            reason,
+            disabled,
+            dropped,
+        )
+
+    async def _migrate(self, old_id: int, new_id: int) -> None:
+        async with self._db.transaction() as conn:
+            moved_subs = await self._subscriptions.move_chat_in(conn, old_id, new_id)
+            moved = await self._outbox.move_chat_in(conn, old_id, new_id)
+        log.info(
+            "group %d became supergroup %d: %d subscriptions and %d messages follow",
+            old_id,
+            new_id,
+            moved_subs,
+            moved,
+        )

@@ -1,0 +1,119 @@
+"""The durable inbox of portal events: written before the portal gets its 2xx."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from bot.storage.db import Database
+from bot.storage.json_codec import decode_json, encode_json
+from bot.storage.sql import execute
+from bot.storage.timestamps import Clock, from_db_time, to_db_time, utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEvent:
+    """One stored event (from the portal's POST or from the catch-up poller)."""
+
+    id: int
+    dedup_key: str
+    event: str
+    lead_id: int | None
+    payload: dict[str, Any]
+    received_at: datetime
+
+
+class InboxRepository:
+    """Inbox rows: insert once per dedup key, read unprocessed, mark processed in a transaction."""
+
+    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def add(
+        self,
+        dedup_key: str,
+        event: str,
+        lead_id: int | None,
+        payload: dict[str, Any],
+        *,
+        durable: bool = True,
+    ) -> bool:
+        """Store an event; False when one with the same dedup key is already there."""
+        async with self._db.transaction(durable=durable) as conn:
+            return await self.add_in(conn, dedup_key, event, lead_id, payload)
+
+    async def add_in(
+        self,
+        conn: aiosqlite.Connection,
+        dedup_key: str,
+        event: str,
+        lead_id: int | None,
+        payload: dict[str, Any],
+    ) -> bool:
+        """Like `add`, inside the caller's transaction."""
+        result = await execute(
+            conn,
+            """
+            INSERT INTO inbox (dedup_key, event, lead_id, payload, received_at)
+            VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING
+            """,
+            (dedup_key, event, lead_id, encode_json(payload), to_db_time(self._clock())),
+        )
+        return result.rowcount == 1
+
+    async def unprocessed(self, limit: int = 1000) -> list[InboxEvent]:
+        """Events not yet processed, oldest first."""
+        rows = await self._db.fetch_all(
+            """
+            SELECT id, dedup_key, event, lead_id, payload, received_at FROM inbox
+            WHERE processed_at IS NULL ORDER BY id LIMIT ?
+            """,
+            (limit,),
+        )
+        return [
+            InboxEvent(
+                id=row["id"],
+                dedup_key=row["dedup_key"],
+                event=row["event"],
+                lead_id=row["lead_id"],
+                payload=decode_json(row["payload"]),
+                received_at=from_db_time(row["received_at"]),
+            )
+            for row in rows
+        ]
+
+    async def mark_processed_in(self, conn: aiosqlite.Connection, ids: list[int]) -> None:
+        """Mark events processed inside the caller's transaction."""
+        now = to_db_time(self._clock())
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            await execute(
+                conn,
+                f"UPDATE inbox SET processed_at = ? WHERE id IN ({marks})",  # noqa: S608
+                (now, *chunk),
+            )
+
+    async def note_failure(self, ids: list[int], error: str) -> None:
+        """Count a failed processing attempt of these events."""
+        async with self._db.transaction() as conn:
+            for event_id in ids:
+                await execute(
+                    conn,
+                    "UPDATE inbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                    (error[:500], event_id),
+                )
+
+    async def count(self, *, processed: bool | None = None) -> int:
+        """How many events are stored (optionally only processed or unprocessed ones)."""
+        where = ""
+        if processed is True:
+            where = " WHERE processed_at IS NOT NULL"
+        elif processed is False:
+            where = " WHERE processed_at IS NULL"
+        row = await self._db.fetch_one(f"SELECT count(*) FROM inbox{where}")  # noqa: S608
+        return int(row[0]) if row is not None else 0

@@ -1,0 +1,216 @@
+"""The notification outbox: rows written with the inbox mark, drained by the sender."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiosqlite
+
+from bot.storage.db import Database
+from bot.storage.json_codec import decode_json, encode_json
+from bot.storage.sql import execute
+from bot.storage.timestamps import Clock, from_db_time, to_db_time, utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One message to one chat (a forum topic when `thread_id` is set)."""
+
+    id: int
+    idempotency_key: str
+    chat_id: int
+    thread_id: int | None
+    lead_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+    next_attempt_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewOutboxMessage:
+    """A message the processor wants sent."""
+
+    idempotency_key: str
+    chat_id: int
+    thread_id: int | None
+    lead_id: int | None
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message given up on, with the reason."""
+
+    id: int
+    chat_id: int
+    lead_id: int | None
+    attempts: int
+    reason: str
+
+
+class OutboxRepository:
+    """Outbox rows and their states: pending, sent, dead (with a reason)."""
+
+    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def add_in(self, conn: aiosqlite.Connection, message: NewOutboxMessage) -> bool:
+        """Queue a message inside the caller's transaction; False if its key is already there."""
+        now = to_db_time(self._clock())
+        result = await execute(
+            conn,
+            """
+            INSERT INTO outbox (idempotency_key, chat_id, thread_id, lead_id, payload,
+                                next_attempt_at, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING
+            """,
+            (
+                message.idempotency_key,
+                message.chat_id,
+                message.thread_id,
+                message.lead_id,
+                encode_json(message.payload),
+                now,
+                now,
+            ),
+        )
+        return result.rowcount == 1
+
+    async def add(self, messages: list[NewOutboxMessage]) -> int:
+        """Queue messages in one transaction; returns how many were new."""
+        added = 0
+        async with self._db.transaction() as conn:
+            for message in messages:
+                added += await self.add_in(conn, message)
+        return added
+
+    async def due(
+        self, limit: int, exclude_ids: frozenset[int] = frozenset()
+    ) -> list[OutboxMessage]:
+        """Pending messages whose time has come, oldest first."""
+        rows = await self._db.fetch_all(
+            """
+            SELECT id, idempotency_key, chat_id, thread_id, lead_id, payload, attempts,
+                   next_attempt_at
+            FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?
+            ORDER BY id LIMIT ?
+            """,
+            (to_db_time(self._clock()), limit + len(exclude_ids)),
+        )
+        messages = [
+            OutboxMessage(
+                id=row["id"],
+                idempotency_key=row["idempotency_key"],
+                chat_id=row["chat_id"],
+                thread_id=row["thread_id"],
+                lead_id=row["lead_id"],
+                payload=decode_json(row["payload"]),
+                attempts=row["attempts"],
+                next_attempt_at=from_db_time(row["next_attempt_at"]),
+            )
+            for row in rows
+            if row["id"] not in exclude_ids
+        ]
+        return messages[:limit]
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest pending message becomes due."""
+        row = await self._db.fetch_one(
+            "SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'"
+        )
+        return None if row is None or row[0] is None else from_db_time(row[0])
+
+    async def mark_sent(self, message_id: int, telegram_message_id: int | None = None) -> None:
+        """The message reached Telegram."""
+        async with self._db.transaction() as conn:
+            await execute(
+                conn,
+                "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1 "
+                "WHERE id = ?",
+                (to_db_time(self._clock()), message_id),
+            )
+
+    async def skip(self, message_id: int, reason: str) -> None:
+        """The message is no longer wanted (e.g. the reader may not see the lead any more)."""
+        async with self._db.transaction() as conn:
+            await execute(
+                conn,
+                "UPDATE outbox SET state = 'sent', last_error = ? WHERE id = ?",
+                (f"skipped: {reason}"[:500], message_id),
+            )
+
+    async def retry_later(
+        self, message_id: int, delay: timedelta, error: str, *, count_attempt: bool = True
+    ) -> None:
+        """Try again after `delay`."""
+        async with self._db.transaction() as conn:
+            await execute(
+                conn,
+                "UPDATE outbox SET next_attempt_at = ?, last_error = ?, "
+                "attempts = attempts + ? WHERE id = ?",
+                (
+                    to_db_time(self._clock() + delay),
+                    error[:500],
+                    1 if count_attempt else 0,
+                    message_id,
+                ),
+            )
+
+    async def mark_dead(self, message_id: int, reason: str) -> None:
+        """Give up on one message and keep the reason."""
+        async with self._db.transaction() as conn:
+            await execute(
+                conn,
+                "UPDATE outbox SET state = 'dead', last_error = ?, attempts = attempts + 1 "
+                "WHERE id = ?",
+                (reason[:500], message_id),
+            )
+
+    async def kill_chat_in(self, conn: aiosqlite.Connection, chat_id: int, reason: str) -> int:
+        """Give up on every pending message to a chat (inside the caller's transaction)."""
+        result = await execute(
+            conn,
+            "UPDATE outbox SET state = 'dead', last_error = ? "
+            "WHERE chat_id = ? AND state = 'pending'",
+            (reason[:500], chat_id),
+        )
+        return result.rowcount
+
+    async def move_chat_in(self, conn: aiosqlite.Connection, old_id: int, new_id: int) -> int:
+        """Point pending messages of a migrated group at its new id."""
+        result = await execute(
+            conn,
+            "UPDATE outbox SET chat_id = ?, next_attempt_at = ? "
+            "WHERE chat_id = ? AND state = 'pending'",
+            (new_id, to_db_time(self._clock()), old_id),
+        )
+        return result.rowcount
+
+    async def dead_letters(self, limit: int = 50) -> list[DeadLetter]:
+        """The latest messages given up on."""
+        rows = await self._db.fetch_all(
+            "SELECT id, chat_id, lead_id, attempts, last_error FROM outbox "
+            "WHERE state = 'dead' ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            DeadLetter(
+                id=r["id"],
+                chat_id=r["chat_id"],
+                lead_id=r["lead_id"],
+                attempts=r["attempts"],
+                reason=r["last_error"] or "",
+            )
+            for r in rows
+        ]
+
+    async def count(self, state: str | None = None) -> int:
+        """How many rows are in a state (all when None)."""
+        if state is None:
+            row = await self._db.fetch_one("SELECT count(*) FROM outbox")
+        else:
+            row = await self._db.fetch_one("SELECT count(*) FROM outbox WHERE state = ?", (state,))
+        return int(row[0]) if row is not None else 0

@@ -1,0 +1,173 @@
+"""The portal event endpoint: PHP-style forms, the token check, the durable inbox, duplicates."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import quote
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.events.form import MalformedFormError, parse_php_form
+from bot.events.receiver import EventCredentials, EventReceiver, EventRefused, read_event
+from bot.storage import Database
+from bot.storage.inbox import InboxRepository
+
+TOKEN = "51856fefc120afa4b628cc82d3935cce"
+CREDENTIALS = EventCredentials(TOKEN, member_id="memb0001", domain="emulator.bitrix24.test")
+
+
+def event_body(
+    event: str = "ONCRMLEADUPDATE",
+    lead_id: str = "17",
+    *,
+    token: str = TOKEN,
+    ts: str = "1742807175",
+    encode_brackets: bool = False,
+) -> str:
+    """A body as the portal's queue sends it (brackets raw or percent-encoded)."""
+    pairs = [
+        ("event", event),
+        ("event_handler_id", "707"),
+        ("data[FIELDS][ID]", lead_id),
+        ("ts", ts),
+        ("auth[domain]", "emulator.bitrix24.test"),
+        ("auth[member_id]", "memb0001"),
+        ("auth[application_token]", token),
+    ]
+    safe = "" if encode_brackets else "[]"
+    return "&".join(f"{quote(k, safe=safe)}={quote(v, safe='')}" for k, v in pairs)
+
+
+@pytest.mark.parametrize("encode_brackets", [False, True])
+def test_form_with_bracket_keys_becomes_nested(encode_brackets: bool) -> None:
+    form = parse_php_form(event_body(encode_brackets=encode_brackets))
+    assert form["data"] == {"FIELDS": {"ID": "17"}}
+    assert form["auth"]["application_token"] == TOKEN
+
+
+@pytest.mark.parametrize("body", ["a[b]=1&a=2", "a=1&a[b]=2", "[x]=1", "a[b]c=1"])
+def test_form_with_conflicting_or_broken_keys_is_malformed(body: str) -> None:
+    with pytest.raises(MalformedFormError):
+        parse_php_form(body)
+
+
+def test_genuine_event_is_read() -> None:
+    event = read_event(parse_php_form(event_body()), CREDENTIALS)
+    assert (event.event, event.lead_id, event.ts, event.handler_id) == (
+        "ONCRMLEADUPDATE",
+        17,
+        "1742807175",
+        "707",
+    )
+    assert event.dedup_key == "ev:ONCRMLEADUPDATE:17:1742807175:707"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (event_body(token="forged"), 401),
+        (event_body().replace("memb0001", "other"), 401),
+        (event_body().replace("emulator.bitrix24.test", "evil.test"), 401),
+        ("event=ONCRMLEADADD", 401),
+        (event_body(lead_id="abc"), 400),
+        (event_body(lead_id="0"), 400),
+        (event_body().replace("event=ONCRMLEADUPDATE&", ""), 400),
+    ],
+)
+def test_forged_or_malformed_event_is_refused(body: str, status: int) -> None:
+    with pytest.raises(EventRefused) as refused:
+        read_event(parse_php_form(body), CREDENTIALS)
+    assert refused.value.status == status
+
+
+class Endpoint:
+    """The receiver served on loopback, with its inbox."""
+
+    def __init__(self, receiver: EventReceiver, inbox: InboxRepository, url: str) -> None:
+        self.receiver = receiver
+        self.inbox = inbox
+        self.url = url
+        self.stored = 0
+        self.catalog_invalidations = 0
+
+
+@pytest.fixture
+async def endpoint(tmp_path: Path) -> AsyncIterator[Endpoint]:
+    db = Database(tmp_path / "bot.sqlite3")
+    await db.open()
+    inbox = InboxRepository(db)
+    holder: list[Endpoint] = []
+
+    def stored() -> None:
+        holder[0].stored += 1
+
+    def invalidated() -> None:
+        holder[0].catalog_invalidations += 1
+
+    receiver = EventReceiver(
+        inbox,
+        CREDENTIALS,
+        max_body_bytes=4096,
+        on_catalog_changed=invalidated,
+        on_stored=stored,
+    )
+    app = web.Application()
+    app.router.add_post("/bitrix/events", receiver.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    holder.append(Endpoint(receiver, inbox, f"http://127.0.0.1:{port}/bitrix/events"))
+    try:
+        yield holder[0]
+    finally:
+        await runner.cleanup()
+        await db.close()
+
+
+async def post(
+    url: str, body: str | bytes, content_type: str = "application/x-www-form-urlencoded"
+) -> int:
+    headers = {"Content-Type": content_type}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body, headers=headers) as answer,
+    ):
+        await answer.read()
+        return answer.status
+
+
+async def test_event_is_stored_before_the_answer_and_replays_add_nothing(
+    endpoint: Endpoint,
+) -> None:
+    for _ in range(3):
+        assert await post(endpoint.url, event_body()) == 200
+    assert await endpoint.inbox.count() == 1
+    [stored] = await endpoint.inbox.unprocessed()
+    assert (stored.event, stored.lead_id) == ("ONCRMLEADUPDATE", 17)
+    assert endpoint.stored == 1
+
+
+async def test_forged_event_gets_401_and_writes_nothing(endpoint: Endpoint) -> None:
+    assert await post(endpoint.url, event_body(token="guess")) == 401
+    assert await endpoint.inbox.count() == 0
+    assert endpoint.receiver.refused == 1
+
+
+async def test_wrong_content_type_and_oversized_bodies_are_refused(endpoint: Endpoint) -> None:
+    assert await post(endpoint.url, event_body(), "application/json") == 415
+    assert await post(endpoint.url, event_body() + "&pad=" + "x" * 5000) == 413
+    assert await post(endpoint.url, b"\xff\xfe=1") == 400
+    assert await endpoint.inbox.count() == 0
+
+
+async def test_user_field_event_invalidates_the_catalog(endpoint: Endpoint) -> None:
+    body = event_body("ONCRMLEADUSERFIELDADD").replace(
+        "data%5BFIELDS%5D%5BID%5D", "data[FIELDS][ID]"
+    )
+    assert await post(endpoint.url, body) == 200
+    assert endpoint.catalog_invalidations == 1
