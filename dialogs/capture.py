@@ -1,0 +1,864 @@
+"""Lead capture: /new, the menu button, a shared contact or a forwarded message open a form.
+
+The form asks the portal's required fields and the admin's optional ones one by one, shows a
+summary where every answer can be changed, checks the portal for duplicates by phone and
+e-mail, and creates the lead once (the draft keeps its ORIGIN_ID, so "Try again" after a
+portal failure never makes a second lead). The draft lives in dialog_data, i.e. in SQLite.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ContentType
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+from aiogram_dialog import ChatEvent, Dialog, DialogManager, ShowMode, Window
+from aiogram_dialog.widgets.input import MessageInput
+from aiogram_dialog.widgets.kbd import (
+    Button,
+    Calendar,
+    Column,
+    ManagedCalendar,
+    Row,
+    ScrollingGroup,
+    Select,
+    SwitchTo,
+)
+from aiogram_dialog.widgets.text import Format
+
+from bot.access.roles import Action, Identity
+from bot.access.service import AccessDenied, AccessService
+from bot.config import Settings
+from bot.i18n import Translator
+from bot.leads.capture import CaptureService, age
+from bot.leads.form import (
+    LONG_TEXT_LIMIT,
+    FieldKind,
+    FormField,
+    InputRejected,
+    choose,
+    display_value,
+    missing_required,
+    parse_text,
+    parse_typed,
+    prefill_values,
+)
+from bot.leads.links import lead_url, portal_origin
+from bot.leads.visibility import LeadHiddenError, visible_lead
+from bot.phones import normalize_contact_phone
+from bot.portal import AccessDeniedError, PortalClient, PortalError, ValidationError
+from dialogs.states import (
+    PREFILL_KEY,
+    LeadCapture,
+    start_capture,
+    start_lead_card,
+    start_main_menu,
+)
+from dialogs.widgets import Tr, translator
+
+log = logging.getLogger(__name__)
+
+CALENDAR_ID = "cap_date"
+CHOICE_ID = "cap_choice"
+CHOICES_SCROLL_ID = "cap_choices"
+YES_ID = "cap_yes"
+NO_ID = "cap_no"
+SKIP_ID = "cap_skip"
+TO_SUMMARY_ID = "cap_to_summary"
+CANCEL_ID = "cap_cancel"
+EDIT_ID = "cap_edit"
+EDIT_SCROLL_ID = "cap_edit_scroll"
+RESPONSIBLE_ID = "cap_responsible"
+RESPONSIBLE_SELECT_ID = "cap_resp_user"
+RESPONSIBLE_SCROLL_ID = "cap_resp_scroll"
+CREATE_ID = "cap_create"
+CREATE_ANYWAY_ID = "cap_create_anyway"
+OPEN_ID = "cap_open"
+NOTE_ID = "cap_note"
+RETRY_ID = "cap_retry"
+BACK_ID = "cap_back"
+DUP_BACK_ID = "cap_dup_back"
+FAIL_BACK_ID = "cap_fail_back"
+NOTE_BACK_ID = "cap_note_back"
+CLEAR_ID = "cap_clear"
+
+CODES_KEY = "codes"
+VALUES_KEY = "values"
+POSITION_KEY = "position"
+EDITING_KEY = "editing"
+ORIGIN_KEY = "origin_id"
+ASSIGNEE_KEY = "assignee"
+REJECTED_KEY = "rejected"
+MATCHES_KEY = "matches"
+ATTEMPTED_KEY = "attempted"
+FAILURE_KEY = "failure"
+NOTE_LEAD_KEY = "note_lead"
+QUERY_KEY = "query"
+
+SUMMARY_VALUE_LIMIT = 200
+"""Characters of one answer shown in the summary (the whole answer is still sent)."""
+BUTTON_TITLE_LIMIT = 40
+NOTE_LIMIT = 3000
+PAGE_HEIGHT = 8
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _capture(manager: DialogManager) -> CaptureService:
+    capture: CaptureService = manager.middleware_data["capture"]
+    return capture
+
+
+def _identity(manager: DialogManager) -> Identity:
+    identity: Identity | None = manager.middleware_data.get("identity")
+    if identity is None:
+        raise AccessDenied("unbound")
+    return identity
+
+
+def _region(manager: DialogManager) -> str:
+    settings: Settings = manager.middleware_data["settings"]
+    return settings.default_phone_region
+
+
+def _values(manager: DialogManager) -> dict[str, Any]:
+    values: dict[str, Any] = manager.dialog_data.setdefault(VALUES_KEY, {})
+    return values
+
+
+async def _form(manager: DialogManager) -> list[FormField]:
+    codes = manager.dialog_data.get(CODES_KEY)
+    return await _capture(manager).form(list(codes) if codes is not None else None)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _next_position(form: list[FormField], values: dict[str, Any], after: int) -> int | None:
+    """The next question without an answer after position `after` (None: go to summary)."""
+    for index in range(after + 1, len(form)):
+        if values.get(form[index].code) is None:
+            return index
+    return None
+
+
+async def _advance(manager: DialogManager, form: list[FormField]) -> None:
+    """After an answer: back to the summary when editing, else the next open question."""
+    data = manager.dialog_data
+    data[REJECTED_KEY] = None
+    if data.get(EDITING_KEY):
+        data[EDITING_KEY] = False
+        await manager.switch_to(LeadCapture.summary)
+        return
+    position = _next_position(form, _values(manager), int(data.get(POSITION_KEY, -1)))
+    if position is None:
+        await manager.switch_to(LeadCapture.summary)
+        return
+    data[POSITION_KEY] = position
+
+
+def _current_field(manager: DialogManager, form: list[FormField]) -> FormField | None:
+    position = int(manager.dialog_data.get(POSITION_KEY, 0))
+    return form[position] if 0 <= position < len(form) else None
+
+
+async def _store_answer(manager: DialogManager, value: Any) -> None:
+    form = await _form(manager)
+    field = _current_field(manager, form)
+    if field is None:
+        await manager.switch_to(LeadCapture.summary)
+        return
+    _values(manager)[field.code] = value
+    await _advance(manager, form)
+
+
+def _reject(manager: DialogManager, error: InputRejected) -> None:
+    manager.dialog_data[REJECTED_KEY] = {
+        "reason": error.reason,
+        "args": dict(error.args_for_message),
+    }
+
+
+def _title_of(tr: Translator, title: str, lead_id: int) -> str:
+    return title.strip() or tr.get("lead-title", id=lead_id)
+
+
+# --- starting ------------------------------------------------------------------------------
+
+
+async def on_capture_start(start_data: Any, manager: DialogManager) -> None:
+    """Build the form from the portal's fields and take what the prefill offers."""
+    prefill = start_data.get(PREFILL_KEY) if isinstance(start_data, dict) else None
+    form = await _capture(manager).form()
+    identity = _identity(manager)
+    values = prefill_values(form, prefill or {}, _region(manager))
+    manager.dialog_data.update(
+        {
+            CODES_KEY: [field.code for field in form],
+            VALUES_KEY: values,
+            POSITION_KEY: -1,
+            EDITING_KEY: False,
+            # One id per draft: every attempt to create it carries the same ORIGIN_ID.
+            ORIGIN_KEY: uuid.uuid4().hex,
+            ASSIGNEE_KEY: identity.portal_user_id,
+            ATTEMPTED_KEY: False,
+        }
+    )
+    position = _next_position(form, values, -1)
+    if position is None:
+        await manager.switch_to(LeadCapture.summary)
+        return
+    manager.dialog_data[POSITION_KEY] = position
+
+
+# --- the question window -------------------------------------------------------------------
+
+
+async def get_question(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The current question: its caption, a hint, why the last answer was refused."""
+    tr = translator(dialog_manager)
+    form = await _form(dialog_manager)
+    field = _current_field(dialog_manager, form)
+    if field is None:
+        return {"text": "", "is_date": False, "is_yes_no": False, "is_choice": False}
+    data = dialog_manager.dialog_data
+    editing = bool(data.get(EDITING_KEY))
+    lines: list[str] = []
+    if not editing:
+        position = int(data.get(POSITION_KEY, 0))
+        lines.append(tr.get_html("capture-step", step=position + 1, total=len(form)))
+    rejected = data.get(REJECTED_KEY)
+    if isinstance(rejected, dict):
+        lines.append(tr.get_html(str(rejected["reason"]), **rejected.get("args", {})))
+    key = "capture-question-required" if field.required else "capture-question"
+    lines.append(tr.get_html(key, field=field.label))
+    current = _values(dialog_manager).get(field.code)
+    if current is not None:
+        shown = _cut(display_value(field, current), SUMMARY_VALUE_LIMIT)
+        lines.append(tr.get_html("capture-current-value", value=shown))
+    lines.append(tr.get_html(f"capture-hint-{field.kind.value}"))
+    choices = [
+        (_cut(choice.label, BUTTON_TITLE_LIMIT), str(index))
+        for index, choice in enumerate(field.choices)
+    ]
+    return {
+        "text": "\n".join(lines),
+        "is_date": field.kind is FieldKind.DATE,
+        "is_yes_no": field.kind is FieldKind.YES_NO,
+        "is_choice": field.kind is FieldKind.CHOICE,
+        "choices": choices,
+        "skippable": not field.required and not editing,
+        "clearable": not field.required and editing,
+        "editing": editing,
+    }
+
+
+async def on_text_answer(message: Message, _: MessageInput, manager: DialogManager) -> None:
+    """A typed answer: read it for the current field, or say why not and ask again."""
+    form = await _form(manager)
+    field = _current_field(manager, form)
+    if field is None:
+        await manager.switch_to(LeadCapture.summary)
+        return
+    try:
+        value = parse_typed(field, message.text or "", _region(manager))
+    except InputRejected as error:
+        _reject(manager, error)
+        return
+    _values(manager)[field.code] = value
+    await _advance(manager, form)
+
+
+async def on_other_content(message: Message, _: MessageInput, manager: DialogManager) -> None:
+    """A photo, sticker... is no answer."""
+    _reject(manager, InputRejected("capture-error-use-text"))
+
+
+async def on_date_picked(
+    _: ChatEvent, __: ManagedCalendar, manager: DialogManager, picked: date
+) -> None:
+    """A date from the calendar."""
+    await _store_answer(manager, picked.isoformat())
+
+
+async def on_yes(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Yes."""
+    await _store_answer(manager, True)
+
+
+async def on_no(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """No."""
+    await _store_answer(manager, False)
+
+
+async def on_choice(
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """One of the list's options (the button carries its position, not the portal's id)."""
+    form = await _form(manager)
+    field = _current_field(manager, form)
+    if field is None or not item_id.isdigit() or int(item_id) >= len(field.choices):
+        _reject(manager, InputRejected("capture-error-choice"))
+        return
+    try:
+        value = choose(field, field.choices[int(item_id)].id)
+    except InputRejected as error:
+        _reject(manager, error)
+        return
+    _values(manager)[field.code] = value
+    await _advance(manager, form)
+
+
+async def on_skip(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Leave an optional field empty; a required one cannot be skipped."""
+    form = await _form(manager)
+    field = _current_field(manager, form)
+    if field is None:
+        await manager.switch_to(LeadCapture.summary)
+        return
+    if field.required:
+        _reject(manager, InputRejected("capture-error-required"))
+        return
+    _values(manager).pop(field.code, None)
+    await _advance(manager, form)
+
+
+async def on_back_to_summary(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Leave the field as it was."""
+    manager.dialog_data[EDITING_KEY] = False
+    manager.dialog_data[REJECTED_KEY] = None
+    await manager.switch_to(LeadCapture.summary)
+
+
+async def on_cancel(callback: CallbackQuery, _: Button, manager: DialogManager) -> None:
+    """Drop the draft and go back to the menu."""
+    tr = translator(manager)
+    if isinstance(callback.message, Message):
+        await callback.message.answer(tr.get_html("cancel-done"))
+    await start_main_menu(manager)
+
+
+# --- the summary ---------------------------------------------------------------------------
+
+
+async def _user_name(manager: DialogManager, portal_user_id: int) -> str:
+    access: AccessService = manager.middleware_data["access"]
+    user = await access.directory.active_user(portal_user_id)
+    return user.full_name if user is not None and user.full_name else f"#{portal_user_id}"
+
+
+async def get_summary(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """Every answer, the responsible user, and a button per field to change it."""
+    tr = translator(dialog_manager)
+    form = await _form(dialog_manager)
+    values = _values(dialog_manager)
+    identity = _identity(dialog_manager)
+    lines = [tr.get_html("capture-summary-title"), ""]
+    for field in form:
+        value = values.get(field.code)
+        if value is None:
+            lines.append(tr.get_html("capture-summary-empty-line", field=field.label))
+        else:
+            shown = _cut(display_value(field, value), SUMMARY_VALUE_LIMIT)
+            lines.append(tr.get_html("capture-summary-line", field=field.label, value=shown))
+    assignee = int(dialog_manager.dialog_data.get(ASSIGNEE_KEY, identity.portal_user_id))
+    name = await _user_name(dialog_manager, assignee)
+    lines += [
+        tr.get_html("capture-summary-responsible", name=name),
+        "",
+        tr.get_html("capture-summary-hint"),
+    ]
+    fields = [
+        (tr.get("capture-edit-label", field=_cut(field.label, BUTTON_TITLE_LIMIT)), str(index))
+        for index, field in enumerate(form)
+    ]
+    return {
+        "text": "\n".join(lines),
+        "fields": fields,
+        "may_assign": identity.may(Action.ASSIGN_TO_OTHERS),
+        "responsible_label": tr.get(
+            "capture-responsible-label", name=_cut(name, BUTTON_TITLE_LIMIT)
+        ),
+    }
+
+
+async def on_edit_field(
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """Change one answer from the summary."""
+    form = await _form(manager)
+    if not item_id.isdigit() or int(item_id) >= len(form):
+        return
+    manager.dialog_data[POSITION_KEY] = int(item_id)
+    manager.dialog_data[EDITING_KEY] = True
+    manager.dialog_data[REJECTED_KEY] = None
+    await manager.switch_to(LeadCapture.main)
+
+
+async def get_responsible(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """Active portal users matching the search."""
+    query = str(dialog_manager.dialog_data.get(QUERY_KEY, ""))
+    access: AccessService = dialog_manager.middleware_data["access"]
+    users = await access.directory.search(query)
+    items = [
+        (_cut(u.full_name or f"#{u.id}", BUTTON_TITLE_LIMIT), str(u.id))
+        for u in users
+        if u.id is not None
+    ]
+    return {"users": items, "query": query, "nobody": bool(query) and not items}
+
+
+async def on_responsible_search(message: Message, _: MessageInput, manager: DialogManager) -> None:
+    """Narrow the list of users by part of a name."""
+    manager.dialog_data[QUERY_KEY] = (message.text or "")[:64]
+
+
+async def on_responsible_picked(
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """Make another active portal user responsible (managers and admins only)."""
+    identity = _identity(manager)
+    if not identity.may(Action.ASSIGN_TO_OTHERS):
+        raise AccessDenied(Action.ASSIGN_TO_OTHERS.value)
+    access: AccessService = manager.middleware_data["access"]
+    if item_id.isdigit() and await access.directory.active_user(int(item_id)) is not None:
+        manager.dialog_data[ASSIGNEE_KEY] = int(item_id)
+    manager.dialog_data[QUERY_KEY] = ""
+    await manager.switch_to(LeadCapture.summary)
+
+
+# --- duplicates and creating ---------------------------------------------------------------
+
+
+def _contacts_of(values: dict[str, Any]) -> tuple[list[str], list[str]]:
+    phone, email = values.get("PHONE"), values.get("EMAIL")
+    return ([phone] if isinstance(phone, str) else []), ([email] if isinstance(email, str) else [])
+
+
+async def on_create(callback: CallbackQuery, _: Button, manager: DialogManager) -> None:
+    """Check for duplicates first; create the lead when there are none."""
+    form = await _form(manager)
+    missing = missing_required(form, _values(manager))
+    if missing:
+        manager.dialog_data[POSITION_KEY] = form.index(missing[0])
+        manager.dialog_data[EDITING_KEY] = True
+        _reject(manager, InputRejected("capture-error-required"))
+        await manager.switch_to(LeadCapture.main)
+        return
+    _check_assignee(manager)
+    phones, emails = _contacts_of(_values(manager))
+    if phones or emails:
+        duplicates = await _capture(manager).find_duplicates(phones, emails)
+        if not duplicates.empty:
+            manager.dialog_data[MATCHES_KEY] = {
+                "leads": [
+                    {
+                        "id": lead.id,
+                        "title": lead.title,
+                        "status_id": lead.status_id,
+                        "assigned_by_id": lead.assigned_by_id,
+                        "created": lead.created.isoformat() if lead.created else None,
+                    }
+                    for lead in duplicates.leads
+                ],
+                "contacts": [{"id": c.id, "name": c.name} for c in duplicates.contacts],
+            }
+            await manager.switch_to(LeadCapture.duplicates)
+            return
+    await _create(callback, manager)
+
+
+def _check_assignee(manager: DialogManager) -> None:
+    identity = _identity(manager)
+    assignee = int(manager.dialog_data.get(ASSIGNEE_KEY, identity.portal_user_id))
+    if assignee != identity.portal_user_id and not identity.may(Action.ASSIGN_TO_OTHERS):
+        raise AccessDenied(Action.ASSIGN_TO_OTHERS.value)
+
+
+async def on_create_anyway(callback: CallbackQuery, _: Button, manager: DialogManager) -> None:
+    """The rep saw the duplicates and still wants a new lead."""
+    _check_assignee(manager)
+    await _create(callback, manager)
+
+
+async def on_retry(callback: CallbackQuery, _: Button, manager: DialogManager) -> None:
+    """Try the same draft again (same ORIGIN_ID: a lead made meanwhile is found, not doubled)."""
+    _check_assignee(manager)
+    await _create(callback, manager)
+
+
+async def _create(callback: CallbackQuery, manager: DialogManager) -> None:
+    identity = _identity(manager)
+    data = manager.dialog_data
+    form = await _form(manager)
+    values = _values(manager)
+    try:
+        lead_id = await _capture(manager).create_lead(
+            form,
+            values,
+            assigned_by_id=int(data.get(ASSIGNEE_KEY, identity.portal_user_id)),
+            origin_id=str(data[ORIGIN_KEY]),
+            identity=identity,
+            retry=bool(data.get(ATTEMPTED_KEY)),
+        )
+    except PortalError as error:
+        log.warning("lead capture failed: %s", error.code or type(error).__name__)
+        # Whatever happened, the next attempt first looks for a lead with this ORIGIN_ID.
+        data[ATTEMPTED_KEY] = True
+        refused = isinstance(error, ValidationError | AccessDeniedError)
+        data[FAILURE_KEY] = {
+            "refused": refused,
+            "reason": error.description[:300] if refused else "",
+        }
+        await manager.switch_to(LeadCapture.failed)
+        return
+    tr = translator(manager)
+    title = _title_of(tr, str(values.get("TITLE") or ""), lead_id)
+    settings: Settings = manager.middleware_data["settings"]
+    origin = portal_origin(settings.portal)
+    text = (
+        tr.get_html("capture-created", title=title, link=lead_url(origin, lead_id))
+        if origin
+        else tr.get_html("capture-created-no-link", title=title)
+    )
+    bot: Bot = manager.middleware_data["bot"]
+    if isinstance(callback.message, Message):
+        await bot.send_message(callback.message.chat.id, text)
+    log.info("lead %d created by telegram user %d", lead_id, identity.telegram_user_id)
+    await manager.done(show_mode=ShowMode.NO_UPDATE)
+    manager.show_mode = ShowMode.SEND
+    await start_lead_card(manager, lead_id)
+
+
+def _stored_matches(manager: DialogManager) -> dict[str, list[dict[str, Any]]]:
+    matches = manager.dialog_data.get(MATCHES_KEY) or {}
+    return {"leads": list(matches.get("leads", [])), "contacts": list(matches.get("contacts", []))}
+
+
+async def get_duplicates(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The matches; only the rep's own leads (or any, for managers) can be opened or noted."""
+    tr = translator(dialog_manager)
+    identity = _identity(dialog_manager)
+    capture = _capture(dialog_manager)
+    matches = _stored_matches(dialog_manager)
+    now = capture.now()
+    lines = [tr.get_html("capture-duplicates-title"), ""]
+    openable: list[tuple[str, str]] = []
+    notable: list[tuple[str, str]] = []
+    for lead in matches["leads"]:
+        lead_id = int(lead["id"])
+        title = _title_of(tr, str(lead.get("title") or ""), lead_id)
+        owner_id = lead.get("assigned_by_id")
+        owner = await _user_name(dialog_manager, int(owner_id)) if owner_id else "—"
+        created = lead.get("created")
+        key, count = age(datetime.fromisoformat(created) if created else None, now)
+        lines.append(
+            tr.get_html(
+                "capture-duplicate-lead",
+                title=_cut(title, SUMMARY_VALUE_LIMIT),
+                stage=await capture.stage_name(str(lead.get("status_id") or "")),
+                owner=owner,
+                age=tr.get(key, count=count),
+            )
+        )
+        if identity.may_see_lead(int(owner_id) if owner_id else None):
+            short = _cut(title, BUTTON_TITLE_LIMIT)
+            openable.append((tr.get("capture-open-label", title=short), str(lead_id)))
+            notable.append((tr.get("capture-note-label", title=short), str(lead_id)))
+    for contact in matches["contacts"]:
+        name = str(contact.get("name") or "") or f"#{contact['id']}"
+        lines.append(tr.get_html("capture-duplicate-contact", name=_cut(name, 100)))
+    lines += ["", tr.get_html("capture-duplicates-hint")]
+    return {"text": "\n".join(lines), "openable": openable, "notable": notable}
+
+
+def _visible_match(manager: DialogManager, item_id: str) -> dict[str, Any]:
+    """A match the caller may act on; ids from buttons are checked against the stored list."""
+    identity = _identity(manager)
+    lead_id = int(item_id) if item_id.isdigit() else 0
+    for lead in _stored_matches(manager)["leads"]:
+        if int(lead["id"]) == lead_id:
+            owner = lead.get("assigned_by_id")
+            if identity.may_see_lead(int(owner) if owner else None):
+                return lead
+    raise LeadHiddenError(lead_id)
+
+
+async def on_open_match(
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """Open one of the rep's matching leads (the draft stays underneath)."""
+    lead = _visible_match(manager, item_id)
+    await start_lead_card(manager, int(lead["id"]))
+
+
+async def on_note_match(
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """Add a note to a matching lead instead of creating a new one."""
+    lead = _visible_match(manager, item_id)
+    manager.dialog_data[NOTE_LEAD_KEY] = int(lead["id"])
+    await manager.switch_to(LeadCapture.note)
+
+
+async def get_note(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """Which lead the note goes to."""
+    tr = translator(dialog_manager)
+    lead_id = int(dialog_manager.dialog_data.get(NOTE_LEAD_KEY, 0))
+    lead = next(
+        (m for m in _stored_matches(dialog_manager)["leads"] if int(m["id"]) == lead_id), {}
+    )
+    title = _title_of(tr, str(lead.get("title") or ""), lead_id)
+    rejected = dialog_manager.dialog_data.get(REJECTED_KEY)
+    lines = []
+    if isinstance(rejected, dict):
+        lines.append(tr.get_html(str(rejected["reason"]), **rejected.get("args", {})))
+    lines.append(tr.get_html("capture-note-prompt", title=_cut(title, SUMMARY_VALUE_LIMIT)))
+    return {"text": "\n".join(lines)}
+
+
+async def on_note_text(message: Message, _: MessageInput, manager: DialogManager) -> None:
+    """Put the note on the lead's timeline, after checking again that the rep may see it."""
+    try:
+        text = parse_text(message.text or "", min(NOTE_LIMIT, LONG_TEXT_LIMIT), one_line=False)
+    except InputRejected as error:
+        _reject(manager, error)
+        return
+    identity = _identity(manager)
+    portal: PortalClient = manager.middleware_data["portal"]
+    lead_id = int(manager.dialog_data.get(NOTE_LEAD_KEY, 0))
+    lead = await visible_lead(portal, identity, lead_id)
+    await portal.add_timeline_comment("lead", lead_id, text)
+    tr = translator(manager)
+    title = _title_of(tr, lead.title or "", lead_id)
+    await message.answer(tr.get_html("capture-note-added", title=_cut(title, 200)))
+    await start_main_menu(manager)
+
+
+async def get_failure(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """Why the lead was not created; the draft is kept."""
+    tr = translator(dialog_manager)
+    failure = dialog_manager.dialog_data.get(FAILURE_KEY) or {}
+    if failure.get("refused"):
+        text = tr.get_html("capture-failed-refused", reason=str(failure.get("reason", "")))
+    else:
+        text = tr.get_html("capture-failed-unreachable")
+    return {"text": text}
+
+
+# --- quick capture: a shared contact, a forwarded message -----------------------------------
+
+
+def is_client_contact(message: Message, identity: Identity | None) -> bool:
+    """A bound user's contact card of somebody else: a client to capture."""
+    if message.contact is None or identity is None:
+        return False
+    return message.from_user is None or message.contact.user_id != message.from_user.id
+
+
+async def on_new(message: Message, dialog_manager: DialogManager) -> None:
+    """/new: an empty form."""
+    await start_capture(dialog_manager, reset=True)
+
+
+async def on_client_contact(
+    message: Message, settings: Settings, dialog_manager: DialogManager
+) -> None:
+    """A shared contact starts the form with the name and phone filled in."""
+    contact = message.contact
+    assert contact is not None
+    prefill: dict[str, str] = {}
+    if contact.first_name:
+        prefill["NAME"] = contact.first_name
+    if contact.last_name:
+        prefill["LAST_NAME"] = contact.last_name
+    phone = normalize_contact_phone(contact.phone_number, settings.default_phone_region)
+    if phone is not None:
+        prefill["PHONE"] = phone
+    await start_capture(dialog_manager, prefill, reset=True)
+
+
+async def on_forwarded(
+    message: Message, identity: Identity | None, dialog_manager: DialogManager
+) -> None:
+    """A forwarded message starts the form: its text as the comment, its sender as the name."""
+    if identity is None:
+        return
+    origin = message.forward_origin
+    prefill: dict[str, str] = {}
+    text = message.text or message.caption or ""
+    if text.strip():
+        prefill["COMMENTS"] = text
+    sender = getattr(origin, "sender_user", None)
+    hidden_name = getattr(origin, "sender_user_name", None)
+    if sender is not None and not sender.is_bot:
+        prefill["NAME"] = sender.first_name
+        if sender.last_name:
+            prefill["LAST_NAME"] = sender.last_name
+    elif isinstance(hidden_name, str) and hidden_name.strip():
+        prefill["NAME"] = hidden_name
+    await start_capture(dialog_manager, prefill, reset=True)
+
+
+def build_capture_router() -> Router:
+    """A fresh router for /new and quick capture (private chats only).
+
+    It goes before the dialogs, so a contact card or a forward starts a new lead from any
+    open dialog.
+    """
+    router = Router(name="capture")
+    router.message.filter(F.chat.type == "private")
+    router.message.register(on_new, Command("new"))
+    router.message.register(on_client_contact, F.contact, is_client_contact)
+    router.message.register(on_forwarded, F.forward_origin)
+    return router
+
+
+# --- the dialog ------------------------------------------------------------------------------
+
+
+def _cancel() -> Button:
+    return Button(Tr("button-cancel"), id=CANCEL_ID, on_click=on_cancel)
+
+
+def build_capture_dialog() -> Dialog:
+    """A fresh lead capture dialog."""
+    return Dialog(
+        Window(
+            Format("{text}"),
+            Calendar(id=CALENDAR_ID, on_click=on_date_picked, when="is_date"),
+            Row(
+                Button(Tr("capture-yes-button"), id=YES_ID, on_click=on_yes),
+                Button(Tr("capture-no-button"), id=NO_ID, on_click=on_no),
+                when="is_yes_no",
+            ),
+            ScrollingGroup(
+                Select(
+                    Format("{item[0]}"),
+                    id=CHOICE_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="choices",
+                    on_click=on_choice,
+                ),
+                id=CHOICES_SCROLL_ID,
+                width=2,
+                height=PAGE_HEIGHT,
+                hide_on_single_page=True,
+                when="is_choice",
+            ),
+            Button(Tr("capture-skip-button"), id=SKIP_ID, on_click=on_skip, when="skippable"),
+            Button(Tr("capture-clear-button"), id=CLEAR_ID, on_click=on_skip, when="clearable"),
+            Button(
+                Tr("capture-to-summary-button"),
+                id=TO_SUMMARY_ID,
+                on_click=on_back_to_summary,
+                when="editing",
+            ),
+            _cancel(),
+            MessageInput(on_text_answer, content_types=[ContentType.TEXT]),
+            MessageInput(on_other_content),
+            state=LeadCapture.main,
+            getter=get_question,
+        ),
+        Window(
+            Format("{text}"),
+            ScrollingGroup(
+                Select(
+                    Format("{item[0]}"),
+                    id=EDIT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="fields",
+                    on_click=on_edit_field,
+                ),
+                id=EDIT_SCROLL_ID,
+                width=2,
+                height=PAGE_HEIGHT,
+                hide_on_single_page=True,
+            ),
+            SwitchTo(
+                Format("{responsible_label}"),
+                id=RESPONSIBLE_ID,
+                state=LeadCapture.responsible,
+                when="may_assign",
+            ),
+            Button(Tr("capture-create-button"), id=CREATE_ID, on_click=on_create),
+            _cancel(),
+            state=LeadCapture.summary,
+            getter=get_summary,
+        ),
+        Window(
+            Tr("capture-responsible-title"),
+            Tr("capture-responsible-nobody", when="nobody"),
+            ScrollingGroup(
+                Select(
+                    Format("{item[0]}"),
+                    id=RESPONSIBLE_SELECT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="users",
+                    on_click=on_responsible_picked,
+                ),
+                id=RESPONSIBLE_SCROLL_ID,
+                width=1,
+                height=PAGE_HEIGHT,
+                hide_on_single_page=True,
+            ),
+            MessageInput(on_responsible_search, content_types=[ContentType.TEXT]),
+            SwitchTo(Tr("capture-to-summary-button"), id=BACK_ID, state=LeadCapture.summary),
+            state=LeadCapture.responsible,
+            getter=get_responsible,
+        ),
+        Window(
+            Format("{text}"),
+            Column(
+                Select(
+                    Format("{item[0]}"),
+                    id=OPEN_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="openable",
+                    on_click=on_open_match,
+                ),
+                Select(
+                    Format("{item[0]}"),
+                    id=NOTE_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="notable",
+                    on_click=on_note_match,
+                ),
+            ),
+            Button(
+                Tr("capture-create-anyway-button"), id=CREATE_ANYWAY_ID, on_click=on_create_anyway
+            ),
+            SwitchTo(
+                Tr("capture-to-summary-button"), id="cap_dup_back", state=LeadCapture.summary
+            ),
+            _cancel(),
+            state=LeadCapture.duplicates,
+            getter=get_duplicates,
+        ),
+        Window(
+            Format("{text}"),
+            MessageInput(on_note_text, content_types=[ContentType.TEXT]),
+            SwitchTo(Tr("button-back"), id=NOTE_BACK_ID, state=LeadCapture.duplicates),
+            _cancel(),
+            state=LeadCapture.note,
+            getter=get_note,
+        ),
+        Window(
+            Format("{text}"),
+            Button(Tr("capture-retry-button"), id=RETRY_ID, on_click=on_retry),
+            SwitchTo(
+                Tr("capture-to-summary-button"), id="cap_fail_back", state=LeadCapture.summary
+            ),
+            _cancel(),
+            state=LeadCapture.failed,
+            getter=get_failure,
+        ),
+        on_start=on_capture_start,
+    )
