@@ -8,11 +8,12 @@ from aiogram_dialog import Dialog, Window
 from aiogram_dialog.widgets.kbd import Column, Start
 
 from bot.access.roles import Action, Identity
-from dialogs.states import AdminDialog, MainMenu, SettingsDialog
+from dialogs.states import AdminDialog, MainMenu, SettingsDialog, Subscriptions
 from dialogs.widgets import Tr
 
 SETTINGS_ID = "menu_settings"
 ADMIN_ID = "menu_admin"
+SUBSCRIPTIONS_ID = "menu_subscriptions"
 
 
 async def get_menu(identity: Identity | None = None, **_: Any) -> dict[str, Any]:
@@ -26,6 +27,7 @@ def build_menu_dialog() -> Dialog:
         Window(
             Tr("menu-title"),
             Column(
+                Start(Tr("menu-subscriptions"), id=SUBSCRIPTIONS_ID, state=Subscriptions.main),
                 Start(Tr("menu-settings"), id=SETTINGS_ID, state=SettingsDialog.main),
                 Start(Tr("menu-admin"), id=ADMIN_ID, state=AdminDialog.main, when="is_admin"),
             ),
