@@ -1,0 +1,575 @@
+"""Permission-checked lead operations, each costing as few portal requests as possible.
+
+Reading a card is one `batch` request (the lead, its product rows, its contact bindings and
+those contacts' names); stages, sources and users come from caches. A write first re-reads
+the lead to check the caller may touch it (one request), then sends the write and the fresh
+card in one `batch` (one more request). Every successful write is recorded in `bot_actions`
+(through `BotActionLog`) so notifications can tell the bot's own changes from the portal's.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+from bot.access.directory import PortalDirectory
+from bot.access.roles import Action, Identity
+from bot.access.service import AccessDenied
+from bot.leads.catalog import CatalogSnapshot, PortalCatalog
+from bot.leads.contacts import BotActionLog
+from bot.leads.links import lead_url
+from bot.leads.query import LeadQuery, QueryKind, digits_of
+from bot.leads.render import CardView, LeadSummary, ProductLine
+from bot.leads.visibility import LeadHiddenError, check_visible, visible_lead
+from bot.phones import normalize_phone
+from bot.portal import (
+    BatchCommand,
+    BatchResult,
+    Contact,
+    Lane,
+    Lead,
+    LeadChanges,
+    LeadContactBinding,
+    MultiFieldChange,
+    NotFoundError,
+    PortalClient,
+    ProductRow,
+    Semantics,
+)
+from bot.portal.batch import result_ref
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 50
+# Contacts whose names a card shows; the batch asks for them by position in the bindings.
+CONTACT_SLOTS = 10
+SEARCH_SELECT = (
+    "ID",
+    "TITLE",
+    "STATUS_ID",
+    "DATE_CREATE",
+    "ASSIGNED_BY_ID",
+    "NAME",
+    "SECOND_NAME",
+    "LAST_NAME",
+    "COMPANY_TITLE",
+    "OPPORTUNITY",
+    "CURRENCY_ID",
+    "PHONE",
+    "EMAIL",
+)
+SUMMARY_SELECT = ("ID", "TITLE", "STATUS_ID", "DATE_CREATE", "ASSIGNED_BY_ID")
+_EMAIL = re.compile(r"^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$")
+
+MultiFieldKind = Literal["PHONE", "EMAIL"]
+
+
+class LeadAction(StrEnum):
+    """What the bot did to a lead, as recorded in `bot_actions`."""
+
+    STAGE = "stage"
+    EDIT = "edit"
+    TAKE = "take"
+    NOTE = "note"
+    DELETE = "delete"
+
+
+class InvalidValueError(ValueError):
+    """A value the user typed cannot be stored (bad phone, e-mail, number, unknown stage)."""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Leads found for a query, newest first; `truncated` when the portal had more."""
+
+    leads: list[Lead]
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class StageGroup:
+    """Open leads in one stage: the count of all of them and the newest up to 50."""
+
+    status_id: str
+    name: str
+    total: int
+    leads: list[LeadSummary]
+
+
+@dataclass(frozen=True)
+class LeadCardData:
+    """A loaded card: the lead as the portal has it, the view to render, the portal link."""
+
+    lead: Lead
+    view: CardView
+    url: str | None
+
+
+def summary_of(lead: Lead) -> LeadSummary:
+    """The few fields a result line needs."""
+    return LeadSummary(
+        id=lead.id or 0,
+        title=lead.title or "",
+        status_id=lead.status_id or "",
+        created=lead.date_create,
+        assigned_by_id=lead.assigned_by_id,
+    )
+
+
+def matches_query(lead: Lead, query: LeadQuery) -> bool:
+    """Whether a lead the portal returned really matches (prefix filters are loose)."""
+    if query.kind is QueryKind.ID:
+        return lead.id == query.lead_id
+    if query.kind is QueryKind.PHONE:
+        return any(query.phone_digits in digits_of(p.value) for p in lead.phone)
+    if query.kind is QueryKind.EMAIL:
+        return any(e.value.strip().casefold().startswith(query.email) for e in lead.email)
+    haystack = " ".join(
+        part or ""
+        for part in (lead.title, lead.name, lead.second_name, lead.last_name, lead.company_title)
+    ).casefold()
+    return all(word in haystack for word in query.words)
+
+
+def _list(filter: Mapping[str, Any], select: tuple[str, ...], *, start: int = -1) -> BatchCommand:
+    return BatchCommand(
+        "crm.lead.list",
+        {"filter": dict(filter), "select": list(select), "order": {"ID": "DESC"}, "start": start},
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        return list(value.values())
+    return []
+
+
+class LeadService:
+    """Lead lookup, the card and its actions, with the caller's permissions checked here."""
+
+    def __init__(
+        self,
+        *,
+        portal: PortalClient,
+        catalog: PortalCatalog,
+        directory: PortalDirectory,
+        actions: BotActionLog,
+        default_region: str,
+        portal_origin: str | None,
+    ) -> None:
+        self._portal = portal
+        self._catalog = catalog
+        self._directory = directory
+        self._actions = actions
+        self._region = default_region
+        self._origin = portal_origin
+
+    @property
+    def catalog(self) -> PortalCatalog:
+        """The stages/sources/fields cache the service reads."""
+        return self._catalog
+
+    @property
+    def default_region(self) -> str:
+        """The region phone numbers without a country code are read in."""
+        return self._region
+
+    def url(self, lead_id: int) -> str | None:
+        """The lead in the portal's UI, when the portal's address is known."""
+        return lead_url(self._origin, lead_id) if self._origin else None
+
+    @staticmethod
+    def _scoped(identity: Identity, filter: Mapping[str, Any]) -> dict[str, Any]:
+        # Reps only ever ask the portal for their own leads.
+        scoped = dict(filter)
+        if not identity.may(Action.VIEW_ALL_LEADS):
+            scoped["ASSIGNED_BY_ID"] = identity.portal_user_id
+        return scoped
+
+    # --- lookup --------------------------------------------------------------------------
+
+    def _search_commands(self, identity: Identity, query: LeadQuery) -> dict[str, BatchCommand]:
+        def scoped(filter: Mapping[str, Any]) -> BatchCommand:
+            return _list(self._scoped(identity, filter), SEARCH_SELECT)
+
+        if query.kind is QueryKind.ID:
+            return {"id": scoped({"ID": query.lead_id})}
+        if query.kind is QueryKind.EMAIL:
+            return {"email": scoped({"EMAIL": query.email})}
+        if query.kind is QueryKind.TEXT:
+            word = query.portal_word
+            return {
+                f"text{index}": scoped({f"%{name}": word})
+                for index, name in enumerate(("TITLE", "NAME", "LAST_NAME", "COMPANY_TITLE"))
+            }
+        commands = {
+            f"phone{index}": scoped({"PHONE": prefix})
+            for index, prefix in enumerate(query.phone_prefixes)
+        }
+        if query.full_phone:
+            # The duplicate index compares whole numbers however they were typed in.
+            commands["dup"] = BatchCommand(
+                "crm.duplicate.findbycomm",
+                {"type": "PHONE", "values": [query.full_phone], "entity_type": "LEAD"},
+            )
+            commands["dupleads"] = scoped({"@ID": result_ref("dup", "LEAD")})
+        return commands
+
+    async def search(
+        self, identity: Identity, query: LeadQuery, *, lane: Lane = Lane.INTERACTIVE
+    ) -> SearchResult:
+        """Leads matching `query` that the caller may see, newest first (one request)."""
+        commands = self._search_commands(identity, query)
+        result = await self._portal.batch(commands, lane=lane)
+        found: dict[int, Lead] = {}
+        truncated = False
+        for key in commands:
+            if key in result.errors:
+                if key.startswith("dup"):
+                    log.info("duplicate lookup failed: %s", result.errors[key].code)
+                    continue
+                raise result.errors[key]
+            items = _as_list(result.results.get(key))
+            truncated = truncated or len(items) >= PAGE_SIZE
+            for item in items:
+                if not isinstance(item, dict):
+                    continue
+                lead = Lead.model_validate(item)
+                if lead.id is None or not identity.may_see_lead(lead.assigned_by_id):
+                    continue
+                if matches_query(lead, query):
+                    found[lead.id] = lead
+        leads = sorted(found.values(), key=lambda lead: lead.id or 0, reverse=True)
+        return SearchResult(leads=leads, truncated=truncated)
+
+    async def recent(self, identity: Identity, *, lane: Lane = Lane.INTERACTIVE) -> SearchResult:
+        """The newest leads the caller may see (one request)."""
+        page = await self._portal.list_leads(
+            filter=self._scoped(identity, {}),
+            select=SEARCH_SELECT,
+            order={"ID": "DESC"},
+            start=-1,
+            lane=lane,
+        )
+        leads = [lead for lead in page.items if identity.may_see_lead(lead.assigned_by_id)]
+        return SearchResult(leads=leads, truncated=len(page.items) >= PAGE_SIZE)
+
+    async def open_leads(
+        self, identity: Identity, responsible_id: int | None = None
+    ) -> list[StageGroup]:
+        """Open leads (process stages) grouped by stage in the portal's order (one request).
+
+        Reps always get their own; managers get `responsible_id`'s, or everybody's when None.
+        """
+        snapshot = await self._catalog.get()
+        stages = [s for s in snapshot.stages if s.semantics is Semantics.PROCESS]
+        if not stages:
+            return []
+        filter: dict[str, Any] = {}
+        if responsible_id is not None:
+            filter["ASSIGNED_BY_ID"] = responsible_id
+        commands = {
+            f"s{index}": _list(
+                self._scoped(identity, {**filter, "STATUS_ID": stage.status_id}),
+                SUMMARY_SELECT,
+                start=0,
+            )
+            for index, stage in enumerate(stages)
+        }
+        result = await self._portal.batch(commands)
+        result.raise_for_errors()
+        groups = []
+        for key, stage in zip(commands, stages, strict=True):
+            leads = [
+                summary_of(Lead.model_validate(item))
+                for item in _as_list(result.results.get(key))
+                if isinstance(item, dict)
+            ]
+            leads = [lead for lead in leads if identity.may_see_lead(lead.assigned_by_id)]
+            total = result.totals.get(key, len(leads))
+            if total:
+                groups.append(StageGroup(stage.status_id, stage.name, total, leads))
+        return groups
+
+    # --- the card ------------------------------------------------------------------------
+
+    async def user_name(self, portal_user_id: int | None) -> str:
+        """An active portal user's name from the directory (`#id` for others)."""
+        if not portal_user_id:
+            return ""
+        user = await self._directory.active_user(portal_user_id)
+        if user is None or not user.full_name:
+            return f"#{portal_user_id}"
+        return user.full_name
+
+    async def directory_users(self, limit: int = 50) -> list[tuple[int, str]]:
+        """Active portal users (id, name) by name, from the directory cache."""
+        users = await self._directory.search("", limit=limit)
+        return [(u.id, u.full_name or f"#{u.id}") for u in users if u.id is not None]
+
+    @staticmethod
+    def _card_commands(lead_id: int) -> dict[str, BatchCommand]:
+        slots = [result_ref("bindings", index, "CONTACT_ID") for index in range(CONTACT_SLOTS)]
+        return {
+            "lead": BatchCommand("crm.lead.get", {"id": lead_id}),
+            "products": BatchCommand("crm.lead.productrows.get", {"id": lead_id}),
+            "bindings": BatchCommand("crm.lead.contact.items.get", {"id": lead_id}),
+            # A slot past the last binding resolves to no id and matches nothing; the
+            # answer is checked against the bindings anyway.
+            "people": BatchCommand(
+                "crm.contact.list",
+                {
+                    "filter": {"@ID": slots},
+                    "select": ["ID", "NAME", "SECOND_NAME", "LAST_NAME"],
+                    "start": -1,
+                },
+            ),
+        }
+
+    async def compact_view(self, lead: Lead) -> CardView:
+        """A card view from what a list answer holds (no products or contacts)."""
+        snapshot = await self._catalog.get()
+        return CardView(
+            lead_id=lead.id or 0,
+            title=lead.title or "",
+            stage=snapshot.stage_name(lead.status_id),
+            responsible=await self.user_name(lead.assigned_by_id),
+            company=lead.company_title or "",
+            opportunity=lead.opportunity,
+            currency=lead.currency_id or "",
+        )
+
+    async def _view(
+        self,
+        lead: Lead,
+        snapshot: CatalogSnapshot,
+        bindings: list[LeadContactBinding],
+        people: list[Contact],
+        rows: list[ProductRow],
+    ) -> CardView:
+        by_id = {c.id: c for c in people if c.id is not None}
+        shown = [by_id[b.contact_id] for b in bindings[:CONTACT_SLOTS] if b.contact_id in by_id]
+        contacts = [c.full_name or f"#{c.id}" for c in shown]
+        products = [
+            ProductLine(
+                name=row.product_name or "",
+                quantity=row.quantity if row.quantity is not None else Decimal(1),
+                price=row.price or Decimal(0),
+            )
+            for row in rows
+        ]
+        return CardView(
+            lead_id=lead.id or 0,
+            title=lead.title or "",
+            stage=snapshot.stage_name(lead.status_id),
+            responsible=await self.user_name(lead.assigned_by_id),
+            source=snapshot.source_name(lead.source_id) if lead.source_id else "",
+            person=lead.full_name,
+            phones=[p.value for p in lead.phone if p.value],
+            emails=[e.value for e in lead.email if e.value],
+            company=lead.company_title or "",
+            opportunity=lead.opportunity,
+            currency=lead.currency_id or "",
+            contacts=contacts,
+            more_contacts=max(0, len(bindings) - CONTACT_SLOTS),
+            products=products,
+            comments=lead.comments or "",
+            modified_at=lead.date_modify,
+            modified_by=await self.user_name(lead.modify_by_id),
+        )
+
+    async def load_card(
+        self,
+        identity: Identity,
+        lead_id: int,
+        *,
+        writes: Mapping[str, BatchCommand] | None = None,
+    ) -> LeadCardData:
+        """The card of a lead the caller may see, in one request (after `writes`, if any).
+
+        Writes go first in the same batch, which then stops at the first failure.
+        """
+        commands = {**(writes or {}), **self._card_commands(lead_id)}
+        result = await self._portal.batch(commands, halt=bool(writes))
+        for key in writes or {}:
+            if key in result.errors:
+                raise result.errors[key]
+        lead = self._lead_from(identity, lead_id, result)
+        snapshot = await self._catalog.get()
+        bindings = [
+            LeadContactBinding.model_validate(item)
+            for item in _as_list(result.results.get("bindings"))
+            if isinstance(item, dict)
+        ]
+        people = [
+            Contact.model_validate(item)
+            for item in _as_list(result.results.get("people"))
+            if isinstance(item, dict)
+        ]
+        rows = [
+            ProductRow.model_validate(item)
+            for item in _as_list(result.results.get("products"))
+            if isinstance(item, dict)
+        ]
+        view = await self._view(lead, snapshot, bindings, people, rows)
+        return LeadCardData(lead=lead, view=view, url=self.url(lead_id))
+
+    @staticmethod
+    def _lead_from(identity: Identity, lead_id: int, result: BatchResult) -> Lead:
+        try:
+            lead = Lead.model_validate(result["lead"])
+        except NotFoundError:
+            if identity.may(Action.VIEW_ALL_LEADS):
+                raise
+            raise LeadHiddenError(lead_id) from None
+        check_visible(identity, lead)
+        return lead
+
+    # --- actions -------------------------------------------------------------------------
+
+    async def _write(
+        self,
+        identity: Identity,
+        lead_id: int,
+        action: LeadAction,
+        writes: Mapping[str, BatchCommand],
+    ) -> LeadCardData:
+        card = await self.load_card(identity, lead_id, writes=writes)
+        await self._actions.record(identity, lead_id, action.value)
+        return card
+
+    @staticmethod
+    def _update(lead_id: int, changes: LeadChanges) -> BatchCommand:
+        return BatchCommand("crm.lead.update", {"id": lead_id, "fields": changes.to_portal()})
+
+    @staticmethod
+    def _comment(lead_id: int, text: str, author_id: int) -> BatchCommand:
+        return BatchCommand(
+            "crm.timeline.comment.add",
+            {
+                "fields": {
+                    "ENTITY_ID": lead_id,
+                    "ENTITY_TYPE": "lead",
+                    "COMMENT": text,
+                    "AUTHOR_ID": author_id,
+                }
+            },
+        )
+
+    async def change_stage(
+        self, identity: Identity, lead_id: int, status_id: str, comment: str | None = None
+    ) -> LeadCardData:
+        """Move the lead to a stage of the catalog; `comment` goes to the timeline with it.
+
+        A failure stage needs the comment (the reason). The success stage only moves the
+        lead: the portal cannot convert a lead through REST.
+        """
+        snapshot = await self._catalog.get()
+        stage = snapshot.stage(status_id)
+        if stage is None:
+            raise InvalidValueError("unknown stage")
+        if stage.semantics is Semantics.FAILURE and not (comment or "").strip():
+            raise InvalidValueError("a failure stage needs a reason")
+        await visible_lead(self._portal, identity, lead_id)
+        writes = {"update": self._update(lead_id, LeadChanges(status_id=status_id))}
+        if comment and comment.strip():
+            writes["comment"] = self._comment(lead_id, comment.strip(), identity.portal_user_id)
+        return await self._write(identity, lead_id, LeadAction.STAGE, writes)
+
+    async def update_fields(
+        self, identity: Identity, lead_id: int, changes: LeadChanges
+    ) -> LeadCardData:
+        """Change simple fields of a lead the caller may see."""
+        await visible_lead(self._portal, identity, lead_id)
+        writes = {"update": self._update(lead_id, changes)}
+        return await self._write(identity, lead_id, LeadAction.EDIT, writes)
+
+    def clean_multifield(self, kind: MultiFieldKind, value: str) -> str:
+        """A phone in E.164 or a trimmed e-mail; InvalidValueError otherwise."""
+        if kind == "PHONE":
+            phone = normalize_phone(value, self._region)
+            if phone is None:
+                raise InvalidValueError("not a phone number")
+            return phone
+        email = value.strip()
+        if not _EMAIL.match(email) or len(email) > 254:
+            raise InvalidValueError("not an e-mail address")
+        return email
+
+    async def edit_multifield(
+        self,
+        identity: Identity,
+        lead_id: int,
+        kind: MultiFieldKind,
+        *,
+        value_id: int | None = None,
+        value: str | None = None,
+    ) -> LeadCardData:
+        """Add (no `value_id`), change, or delete (no `value`) one phone or e-mail.
+
+        Sent as one `MultiFieldChange`, so the portal merges it and keeps the other values.
+        """
+        lead = await visible_lead(self._portal, identity, lead_id)
+        stored = lead.phone if kind == "PHONE" else lead.email
+        if value_id is not None and value_id not in {item.id for item in stored}:
+            raise InvalidValueError("the value is no longer on the lead")
+        change: MultiFieldChange
+        if value is None:
+            if value_id is None:
+                raise InvalidValueError("nothing to change")
+            change = MultiFieldChange.delete(value_id)
+        else:
+            cleaned = self.clean_multifield(kind, value)
+            if value_id is None:
+                change = MultiFieldChange.add(cleaned, "WORK")
+            else:
+                change = MultiFieldChange.change(value_id, cleaned)
+        changes = LeadChanges(phone=[change]) if kind == "PHONE" else LeadChanges(email=[change])
+        writes = {"update": self._update(lead_id, changes)}
+        return await self._write(identity, lead_id, LeadAction.EDIT, writes)
+
+    @staticmethod
+    def may_take(identity: Identity, assigned_by_id: int | None) -> bool:
+        """Managers take any lead; reps only a lead assigned to nobody."""
+        if assigned_by_id == identity.portal_user_id:
+            return False
+        return identity.may(Action.VIEW_ALL_LEADS) or not assigned_by_id
+
+    async def take(self, identity: Identity, lead_id: int) -> LeadCardData:
+        """Make the caller responsible for the lead."""
+        try:
+            lead = await self._portal.get_lead(lead_id)
+        except NotFoundError:
+            if identity.may(Action.VIEW_ALL_LEADS):
+                raise
+            raise LeadHiddenError(lead_id) from None
+        if lead.assigned_by_id == identity.portal_user_id:
+            return await self.load_card(identity, lead_id)
+        if not self.may_take(identity, lead.assigned_by_id):
+            raise LeadHiddenError(lead_id)
+        changes = LeadChanges(assigned_by_id=identity.portal_user_id)
+        writes = {"update": self._update(lead_id, changes)}
+        return await self._write(identity, lead_id, LeadAction.TAKE, writes)
+
+    async def add_note(self, identity: Identity, lead_id: int, text: str) -> LeadCardData:
+        """Add a comment to the lead's timeline."""
+        if not text.strip():
+            raise InvalidValueError("empty note")
+        await visible_lead(self._portal, identity, lead_id)
+        writes = {"comment": self._comment(lead_id, text.strip(), identity.portal_user_id)}
+        return await self._write(identity, lead_id, LeadAction.NOTE, writes)
+
+    async def delete(self, identity: Identity, lead_id: int) -> None:
+        """Delete a lead (managers and admins only)."""
+        if not identity.may(Action.DELETE_LEAD):
+            raise AccessDenied("deleting leads is for managers")
+        await visible_lead(self._portal, identity, lead_id)
+        await self._portal.delete_lead(lead_id)
+        await self._actions.record(identity, lead_id, LeadAction.DELETE.value)

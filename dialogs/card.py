@@ -1,0 +1,634 @@
+"""One lead's card and its actions: stage, edit, take, note, contacts, products, delete.
+
+Opening the card costs one portal request; the rendered card is kept in the dialog, so
+moving between its windows costs nothing. Every action re-checks on the server side that
+the caller may touch the lead (callback data carries widget ids only, never trusted).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from aiogram.types import CallbackQuery, Message
+from aiogram_dialog import Data, Dialog, DialogManager, Window
+from aiogram_dialog.widgets.input import MessageInput
+from aiogram_dialog.widgets.kbd import Button, Cancel, Column, Row, Select, SwitchTo, Url
+from aiogram_dialog.widgets.text import Format
+
+from bot.access.roles import Action, Identity
+from bot.access.service import AccessDenied
+from bot.i18n import Translator
+from bot.leads.render import BUTTON_LIMIT, cut, lead_title, render_card
+from bot.leads.service import InvalidValueError, LeadCardData, LeadService, MultiFieldKind
+from bot.leads.visibility import LeadHiddenError
+from bot.portal import LeadChanges, NotFoundError, Semantics
+from dialogs.states import LEAD_ID_KEY, LeadCard, start_lead_contacts, start_lead_products
+from dialogs.widgets import Tr, translator
+
+STAGE_SELECT_ID = "card_stage"
+FIELD_SELECT_ID = "card_field"
+SOURCE_SELECT_ID = "card_source"
+MULTI_SELECT_ID = "card_multi"
+
+CARD_KEY = "card"
+NOTICE_KEY = "notice"
+ERROR_KEY = "error"
+URL_KEY = "url"
+ASSIGNED_KEY = "assigned"
+STATUS_KEY = "status"
+TITLE_KEY = "title"
+VALUES_KEY = "values"
+PHONES_KEY = "phones"
+EMAILS_KEY = "emails"
+NEW_STAGE_KEY = "new_stage"
+FIELD_KEY = "field"
+MULTI_KIND_KEY = "multi_kind"
+MULTI_ID_KEY = "multi_id"
+
+# Simple fields the card edits, as the capture form does: code -> locale label key.
+EDITABLE_FIELDS: dict[str, str] = {
+    "TITLE": "lead-label-title",
+    "NAME": "lead-label-name",
+    "LAST_NAME": "lead-label-last-name",
+    "COMPANY_TITLE": "lead-label-company",
+    "OPPORTUNITY": "lead-label-opportunity",
+    "SOURCE_ID": "lead-label-source",
+    "COMMENTS": "lead-label-comments",
+    "PHONE": "lead-label-phone",
+    "EMAIL": "lead-label-email",
+}
+TEXT_LIMITS = {"COMMENTS": 2000}
+TEXT_LIMIT = 255
+REASON_LIMIT = 1000
+NOTE_LIMIT = 3000
+
+
+def _identity(manager: DialogManager) -> Identity:
+    identity = manager.middleware_data.get("identity")
+    assert isinstance(identity, Identity)
+    return identity
+
+
+def _leads(manager: DialogManager) -> LeadService:
+    service = manager.middleware_data["leads"]
+    assert isinstance(service, LeadService)
+    return service
+
+
+def _lead_id(manager: DialogManager) -> int:
+    return int(manager.dialog_data[LEAD_ID_KEY])
+
+
+def keep_card(manager: DialogManager, card: LeadCardData, *, notice: str = "") -> None:
+    """Remember the rendered card and what its windows need, small and JSON-able."""
+    tr = translator(manager)
+    lead = card.lead
+    data = manager.dialog_data
+    data[CARD_KEY] = render_card(tr, card.view)
+    data[NOTICE_KEY] = notice
+    data.pop(ERROR_KEY, None)
+    data[URL_KEY] = card.url or ""
+    data[ASSIGNED_KEY] = lead.assigned_by_id or 0
+    data[STATUS_KEY] = lead.status_id or ""
+    data[TITLE_KEY] = cut(lead_title(tr, lead.title, lead.id or 0), 100)
+    opportunity = f"{lead.opportunity:f}" if lead.opportunity else ""
+    data[VALUES_KEY] = {
+        "TITLE": cut(lead.title, 200),
+        "NAME": cut(lead.name, 200),
+        "LAST_NAME": cut(lead.last_name, 200),
+        "COMPANY_TITLE": cut(lead.company_title, 200),
+        "OPPORTUNITY": opportunity,
+        "SOURCE_ID": card.view.source,
+        "COMMENTS": cut(lead.comments, 200),
+    }
+    data[PHONES_KEY] = [[p.id, cut(p.value, 60)] for p in lead.phone if p.id is not None]
+    data[EMAILS_KEY] = [[e.id, cut(e.value, 60)] for e in lead.email if e.id is not None]
+
+
+async def load(manager: DialogManager) -> None:
+    """Read the card (one request); a hidden or deleted lead leaves an explanation instead."""
+    tr = translator(manager)
+    try:
+        card = await _leads(manager).load_card(_identity(manager), _lead_id(manager))
+    except LeadHiddenError:
+        manager.dialog_data[ERROR_KEY] = tr.get_html("access-lead-hidden")
+        return
+    except NotFoundError:
+        manager.dialog_data[ERROR_KEY] = tr.get_html("error-not-found")
+        return
+    keep_card(manager, card)
+
+
+async def after_write(manager: DialogManager, card: LeadCardData) -> None:
+    """Show the fresh card with a "saved" line."""
+    keep_card(manager, card, notice=translator(manager).get_html("card-done"))
+    await manager.switch_to(LeadCard.main)
+
+
+async def on_card_start(start_data: Data, manager: DialogManager) -> None:
+    """Load the card the dialog was opened for."""
+    lead_id = start_data.get(LEAD_ID_KEY) if isinstance(start_data, dict) else None
+    manager.dialog_data[LEAD_ID_KEY] = int(lead_id or 0)
+    await load(manager)
+
+
+async def on_child_closed(_: Data, __: Any, manager: DialogManager) -> None:
+    """Back from contacts or products: they may have changed the card."""
+    await load(manager)
+
+
+async def get_card(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The kept card and which buttons the caller gets."""
+    data = dialog_manager.dialog_data
+    identity = _identity(dialog_manager)
+    error = data.get(ERROR_KEY)
+    if error:
+        return {"text": error, "ok": False, "url": "", "can_take": False, "is_manager": False}
+    notice = data.get(NOTICE_KEY) or ""
+    assigned = int(data.get(ASSIGNED_KEY) or 0) or None
+    return {
+        "text": (notice + "\n\n" if notice else "") + str(data.get(CARD_KEY, "")),
+        "ok": True,
+        "url": data.get(URL_KEY) or "",
+        "has_url": bool(data.get(URL_KEY)),
+        "can_take": LeadService.may_take(identity, assigned),
+        "is_manager": identity.may(Action.DELETE_LEAD),
+    }
+
+
+async def on_refresh(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Read the card again."""
+    await load(manager)
+
+
+async def on_contacts(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Open the lead's contacts."""
+    await start_lead_contacts(manager, _lead_id(manager))
+
+
+async def on_products(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Open the lead's product rows."""
+    await start_lead_products(manager, _lead_id(manager))
+
+
+async def on_take(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Make the caller responsible for the lead."""
+    card = await _leads(manager).take(_identity(manager), _lead_id(manager))
+    await after_write(manager, card)
+
+
+# --- stage -------------------------------------------------------------------------------
+
+
+async def get_stages(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The portal's stages in order, the current one left out."""
+    snapshot = await _leads(dialog_manager).catalog.get()
+    current = str(dialog_manager.dialog_data.get(STATUS_KEY, ""))
+    items = [
+        (cut(s.name, BUTTON_LIMIT), s.status_id) for s in snapshot.stages if s.status_id != current
+    ]
+    return {"stages": items, "stage": cut(snapshot.stage_name(current), 100)}
+
+
+async def _chosen_stage_name(manager: DialogManager) -> str:
+    snapshot = await _leads(manager).catalog.get()
+    return cut(snapshot.stage_name(str(manager.dialog_data.get(NEW_STAGE_KEY, ""))), 100)
+
+
+async def get_new_stage(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The name of the stage being chosen."""
+    return {"stage": await _chosen_stage_name(dialog_manager)}
+
+
+async def on_stage_selected(
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """A failure stage asks for the reason, the success stage for a confirmation."""
+    snapshot = await _leads(manager).catalog.get()
+    stage = snapshot.stage(item_id)
+    if stage is None:
+        return
+    manager.dialog_data[NEW_STAGE_KEY] = stage.status_id
+    if stage.semantics is Semantics.FAILURE:
+        await manager.switch_to(LeadCard.stage_reason)
+    elif stage.semantics is Semantics.SUCCESS:
+        await manager.switch_to(LeadCard.stage_confirm)
+    else:
+        card = await _leads(manager).change_stage(
+            _identity(manager), _lead_id(manager), stage.status_id
+        )
+        await after_write(manager, card)
+
+
+async def on_stage_confirmed(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Move the lead to the success stage (the stage only: no conversion through REST)."""
+    status_id = str(manager.dialog_data.get(NEW_STAGE_KEY, ""))
+    card = await _leads(manager).change_stage(_identity(manager), _lead_id(manager), status_id)
+    await after_write(manager, card)
+
+
+async def on_stage_reason(message: Message, _: MessageInput, manager: DialogManager) -> None:
+    """Move the lead to the failure stage with the reason in its timeline."""
+    reason = (message.text or "").strip()
+    if not reason:
+        return
+    tr = translator(manager)
+    status_id = str(manager.dialog_data.get(NEW_STAGE_KEY, ""))
+    comment = tr.get(
+        "card-stage-reason-comment",
+        stage=await _chosen_stage_name(manager),
+        reason=reason[:REASON_LIMIT],
+    )
+    card = await _leads(manager).change_stage(
+        _identity(manager), _lead_id(manager), status_id, comment
+    )
+    await after_write(manager, card)
+
+
+# --- edit --------------------------------------------------------------------------------
+
+
+async def get_fields(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The fields the card edits."""
+    tr = translator(dialog_manager)
+    return {"fields": [(tr.get(key), code) for code, key in EDITABLE_FIELDS.items()]}
+
+
+async def on_field_selected(
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """Ask for the new value the way the field needs it."""
+    if item_id not in EDITABLE_FIELDS:
+        return
+    if item_id in ("PHONE", "EMAIL"):
+        manager.dialog_data[MULTI_KIND_KEY] = item_id
+        await manager.switch_to(LeadCard.edit_multi)
+    elif item_id == "SOURCE_ID":
+        await manager.switch_to(LeadCard.edit_source)
+    else:
+        manager.dialog_data[FIELD_KEY] = item_id
+        await manager.switch_to(LeadCard.edit_value)
+
+
+def _field_label(manager: DialogManager, code: str) -> str:
+    return translator(manager).get(EDITABLE_FIELDS.get(code, "lead-label-title"))
+
+
+async def get_edit_value(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The field being edited and its value now."""
+    code = str(dialog_manager.dialog_data.get(FIELD_KEY, "TITLE"))
+    value = dialog_manager.dialog_data.get(VALUES_KEY, {}).get(code) or ""
+    tr = translator(dialog_manager)
+    return {
+        "field": _field_label(dialog_manager, code),
+        "value": value or tr.get("card-edit-empty"),
+    }
+
+
+def parse_amount(text: str) -> Decimal | None:
+    """`12 500,50` -> Decimal("12500.50"); None when it is not a non-negative number."""
+    cleaned = text.replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value < 0 or value > Decimal("1e15"):
+        return None
+    return value.quantize(Decimal("0.01"))
+
+
+async def on_edit_value(message: Message, _: MessageInput, manager: DialogManager) -> None:
+    """Validate and store the new value of a simple field."""
+    tr = translator(manager)
+    code = str(manager.dialog_data.get(FIELD_KEY, ""))
+    text = (message.text or "").strip()
+    if code not in EDITABLE_FIELDS or not text:
+        return
+    changes: LeadChanges
+    if code == "OPPORTUNITY":
+        amount = parse_amount(text)
+        if amount is None:
+            await message.answer(tr.get_html("card-edit-bad-number"))
+            return
+        changes = LeadChanges(opportunity=amount)
+    else:
+        limit = TEXT_LIMITS.get(code, TEXT_LIMIT)
+        if len(text) > limit:
+            await message.answer(tr.get_html("card-edit-too-long", count=limit))
+            return
+        changes = LeadChanges.model_validate({code: text})
+    card = await _leads(manager).update_fields(_identity(manager), _lead_id(manager), changes)
+    await after_write(manager, card)
+
+
+async def get_sources(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The portal's lead sources."""
+    snapshot = await _leads(dialog_manager).catalog.get()
+    tr = translator(dialog_manager)
+    value = dialog_manager.dialog_data.get(VALUES_KEY, {}).get("SOURCE_ID") or tr.get(
+        "card-edit-empty"
+    )
+    return {
+        "sources": [(cut(s.name, BUTTON_LIMIT), s.status_id) for s in snapshot.sources],
+        "value": value,
+    }
+
+
+async def on_source_selected(
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """Store the chosen source (only one the portal has)."""
+    snapshot = await _leads(manager).catalog.get()
+    if not any(s.status_id == item_id for s in snapshot.sources):
+        return
+    card = await _leads(manager).update_fields(
+        _identity(manager), _lead_id(manager), LeadChanges(source_id=item_id)
+    )
+    await after_write(manager, card)
+
+
+def _multi_kind(manager: DialogManager) -> MultiFieldKind:
+    return "EMAIL" if manager.dialog_data.get(MULTI_KIND_KEY) == "EMAIL" else "PHONE"
+
+
+async def get_multi(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The stored phones or e-mails of the lead."""
+    kind = _multi_kind(dialog_manager)
+    stored = dialog_manager.dialog_data.get(PHONES_KEY if kind == "PHONE" else EMAILS_KEY, [])
+    chosen = dialog_manager.dialog_data.get(MULTI_ID_KEY)
+    value = next((v for i, v in stored if i == chosen), "")
+    return {
+        "field": _field_label(dialog_manager, kind),
+        "values": [(cut(v, BUTTON_LIMIT), str(i)) for i, v in stored],
+        "value": value,
+    }
+
+
+async def on_multi_selected(
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """Pick a stored value to change or remove."""
+    manager.dialog_data[MULTI_ID_KEY] = int(item_id)
+    await manager.switch_to(LeadCard.edit_multi_item)
+
+
+async def on_multi_add(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Ask for a value to add."""
+    manager.dialog_data[MULTI_ID_KEY] = None
+    await manager.switch_to(LeadCard.edit_multi_value)
+
+
+async def on_multi_remove(callback: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Remove the picked value (the others stay: the portal merges multi-field edits)."""
+    value_id = manager.dialog_data.get(MULTI_ID_KEY)
+    if value_id is None:
+        return
+    try:
+        card = await _leads(manager).edit_multifield(
+            _identity(manager), _lead_id(manager), _multi_kind(manager), value_id=int(value_id)
+        )
+    except InvalidValueError:
+        await callback.answer(translator(manager).get("card-edit-gone"), show_alert=True)
+        return
+    await after_write(manager, card)
+
+
+async def on_multi_value(message: Message, _: MessageInput, manager: DialogManager) -> None:
+    """Add or change a phone or e-mail."""
+    tr = translator(manager)
+    kind = _multi_kind(manager)
+    text = (message.text or "").strip()
+    if not text:
+        return
+    value_id = manager.dialog_data.get(MULTI_ID_KEY)
+    service = _leads(manager)
+    try:
+        service.clean_multifield(kind, text)
+    except InvalidValueError:
+        key = "card-edit-bad-phone" if kind == "PHONE" else "card-edit-bad-email"
+        await message.answer(tr.get_html(key))
+        return
+    try:
+        card = await service.edit_multifield(
+            _identity(manager),
+            _lead_id(manager),
+            kind,
+            value_id=int(value_id) if value_id is not None else None,
+            value=text,
+        )
+    except InvalidValueError:
+        await message.answer(tr.get_html("card-edit-gone"))
+        return
+    await after_write(manager, card)
+
+
+# --- note --------------------------------------------------------------------------------
+
+
+def note_text(tr: Translator, message: Message) -> str:
+    """The timeline comment for a note: its text, or a reference to a voice note or photo."""
+    if message.voice is not None:
+        text = tr.get("card-note-voice", value=message.voice.file_id)
+        return f"{text}\n{message.caption}" if message.caption else text
+    if message.photo:
+        text = tr.get("card-note-photo", value=message.photo[-1].file_id)
+        return f"{text}\n{message.caption}" if message.caption else text
+    return (message.text or "").strip()
+
+
+async def on_note(message: Message, _: MessageInput, manager: DialogManager) -> None:
+    """Add the note to the lead's timeline."""
+    tr = translator(manager)
+    text = note_text(tr, message)[:NOTE_LIMIT]
+    if not text.strip():
+        await message.answer(tr.get_html("card-note-unsupported"))
+        return
+    card = await _leads(manager).add_note(_identity(manager), _lead_id(manager), text)
+    await after_write(manager, card)
+
+
+# --- delete ------------------------------------------------------------------------------
+
+
+async def get_delete(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The title of the lead to delete."""
+    return {"name": str(dialog_manager.dialog_data.get(TITLE_KEY, ""))}
+
+
+async def on_delete_confirmed(callback: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Delete the lead (managers; re-checked by the service)."""
+    tr = translator(manager)
+    try:
+        await _leads(manager).delete(_identity(manager), _lead_id(manager))
+    except AccessDenied:
+        await callback.answer(tr.get("card-managers-only"), show_alert=True)
+        await manager.switch_to(LeadCard.main)
+        return
+    name = str(manager.dialog_data.get(TITLE_KEY, ""))
+    manager.dialog_data[ERROR_KEY] = tr.get_html("card-deleted", name=name)
+    await manager.switch_to(LeadCard.main)
+
+
+def _back_to_card() -> SwitchTo:
+    return SwitchTo(Tr("button-back"), id="card_back", state=LeadCard.main)
+
+
+def build_card_dialog() -> Dialog:
+    """A fresh lead card dialog."""
+    return Dialog(
+        Window(
+            Format("{text}"),
+            Row(
+                SwitchTo(Tr("card-stage-button"), id="card_to_stage", state=LeadCard.stage),
+                SwitchTo(Tr("card-edit-button"), id="card_to_edit", state=LeadCard.edit),
+                when="ok",
+            ),
+            Row(
+                SwitchTo(Tr("card-note-button"), id="card_to_note", state=LeadCard.note),
+                Button(Tr("card-take-button"), id="card_take", on_click=on_take, when="can_take"),
+                when="ok",
+            ),
+            Row(
+                Button(Tr("card-contacts-button"), id="card_contacts", on_click=on_contacts),
+                Button(Tr("card-products-button"), id="card_products", on_click=on_products),
+                when="ok",
+            ),
+            Url(Tr("card-portal-button"), Format("{url}"), id="card_url", when="has_url"),
+            Row(
+                SwitchTo(
+                    Tr("card-delete-button"),
+                    id="card_to_delete",
+                    state=LeadCard.delete,
+                    when="is_manager",
+                ),
+                Button(Tr("card-refresh-button"), id="card_refresh", on_click=on_refresh),
+                when="ok",
+            ),
+            Cancel(Tr("button-back")),
+            state=LeadCard.main,
+            getter=get_card,
+        ),
+        Window(
+            Tr("card-choose-stage"),
+            Column(
+                Select(
+                    Format("{item[0]}"),
+                    id=STAGE_SELECT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="stages",
+                    on_click=on_stage_selected,
+                )
+            ),
+            _back_to_card(),
+            state=LeadCard.stage,
+            getter=get_stages,
+        ),
+        Window(
+            Tr("card-stage-reason"),
+            MessageInput(on_stage_reason, content_types=["text"]),
+            _back_to_card(),
+            state=LeadCard.stage_reason,
+            getter=get_new_stage,
+        ),
+        Window(
+            Tr("card-stage-converted"),
+            Button(Tr("card-stage-converted-yes"), id="card_convert", on_click=on_stage_confirmed),
+            _back_to_card(),
+            state=LeadCard.stage_confirm,
+            getter=get_new_stage,
+        ),
+        Window(
+            Tr("card-edit-choose"),
+            Column(
+                Select(
+                    Format("{item[0]}"),
+                    id=FIELD_SELECT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="fields",
+                    on_click=on_field_selected,
+                )
+            ),
+            _back_to_card(),
+            state=LeadCard.edit,
+            getter=get_fields,
+        ),
+        Window(
+            Tr("card-edit-prompt"),
+            MessageInput(on_edit_value, content_types=["text"]),
+            SwitchTo(Tr("button-back"), id="card_value_back", state=LeadCard.edit),
+            state=LeadCard.edit_value,
+            getter=get_edit_value,
+        ),
+        Window(
+            Tr("card-edit-source"),
+            Column(
+                Select(
+                    Format("{item[0]}"),
+                    id=SOURCE_SELECT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="sources",
+                    on_click=on_source_selected,
+                )
+            ),
+            SwitchTo(Tr("button-back"), id="card_source_back", state=LeadCard.edit),
+            state=LeadCard.edit_source,
+            getter=get_sources,
+        ),
+        Window(
+            Tr("card-edit-multi"),
+            Column(
+                Select(
+                    Format("{item[0]}"),
+                    id=MULTI_SELECT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="values",
+                    on_click=on_multi_selected,
+                )
+            ),
+            Button(Tr("card-edit-multi-add-button"), id="card_multi_add", on_click=on_multi_add),
+            SwitchTo(Tr("button-back"), id="card_multi_back", state=LeadCard.edit),
+            state=LeadCard.edit_multi,
+            getter=get_multi,
+        ),
+        Window(
+            Tr("card-edit-multi-chosen"),
+            Row(
+                SwitchTo(
+                    Tr("card-edit-multi-change-button"),
+                    id="card_multi_change",
+                    state=LeadCard.edit_multi_value,
+                ),
+                Button(
+                    Tr("card-edit-multi-delete-button"),
+                    id="card_multi_remove",
+                    on_click=on_multi_remove,
+                ),
+            ),
+            SwitchTo(Tr("button-back"), id="card_item_back", state=LeadCard.edit_multi),
+            state=LeadCard.edit_multi_item,
+            getter=get_multi,
+        ),
+        Window(
+            Tr("card-edit-multi-prompt"),
+            MessageInput(on_multi_value, content_types=["text"]),
+            SwitchTo(Tr("button-back"), id="card_mval_back", state=LeadCard.edit_multi),
+            state=LeadCard.edit_multi_value,
+            getter=get_multi,
+        ),
+        Window(
+            Tr("card-note-prompt"),
+            MessageInput(on_note, content_types=["text", "voice", "photo"]),
+            _back_to_card(),
+            state=LeadCard.note,
+        ),
+        Window(
+            Tr("card-delete-confirm"),
+            Button(Tr("card-delete-yes"), id="card_delete_yes", on_click=on_delete_confirmed),
+            _back_to_card(),
+            state=LeadCard.delete,
+            getter=get_delete,
+        ),
+        on_start=on_card_start,
+        on_process_result=on_child_closed,
+    )
