@@ -8,12 +8,13 @@ from aiogram_dialog import Dialog, Window
 from aiogram_dialog.widgets.kbd import Column, Start
 
 from bot.access.roles import Action, Identity
-from dialogs.states import AdminDialog, MainMenu, SettingsDialog, Subscriptions
+from dialogs.states import QUERY_KEY, AdminDialog, LeadSearch, MainMenu, SettingsDialog
 from dialogs.widgets import Tr
 
 SETTINGS_ID = "menu_settings"
 ADMIN_ID = "menu_admin"
-SUBSCRIPTIONS_ID = "menu_subscriptions"
+FIND_ID = "menu_find"
+MY_LEADS_ID = "menu_my_leads"
 
 
 async def get_menu(identity: Identity | None = None, **_: Any) -> dict[str, Any]:
@@ -27,7 +28,8 @@ def build_menu_dialog() -> Dialog:
         Window(
             Tr("menu-title"),
             Column(
-                Start(Tr("menu-subscriptions"), id=SUBSCRIPTIONS_ID, state=Subscriptions.main),
+                Start(Tr("menu-find"), id=FIND_ID, state=LeadSearch.query, data={QUERY_KEY: ""}),
+                Start(Tr("menu-my-leads"), id=MY_LEADS_ID, state=LeadSearch.my),
                 Start(Tr("menu-settings"), id=SETTINGS_ID, state=SettingsDialog.main),
                 Start(Tr("menu-admin"), id=ADMIN_ID, state=AdminDialog.main, when="is_admin"),
             ),
