@@ -84,6 +84,8 @@ help-text =
     <b>What I can do</b>
 
     /menu — main menu
+    /find — find a lead by phone, e-mail, name, company or #number
+    /my — my open leads by stage
     /settings — language
     /cancel — stop what you're doing and go back to the menu
     /help — this message
