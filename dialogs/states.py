@@ -115,17 +115,17 @@ class LeadProducts(StatesGroup):
     """The product rows of one lead: view, add from the catalogue, remove."""
 
     main = State()
+    row = State()
+    search = State()
+    found = State()
+    quantity = State()
+    price = State()
 
 
 class Subscriptions(StatesGroup):
     """Lead notification subscriptions, opened from the menu."""
 
     main = State()
-    row = State()
-    search = State()
-    found = State()
-    quantity = State()
-    price = State()
 
 
 LEAD_ID_KEY = "lead_id"
