@@ -11,7 +11,17 @@ from bot.access.roles import Action, Identity
 from bot.i18n import Translator
 from dialogs.states import MainMenu, start_main_menu, start_settings
 
-AVAILABLE_COMMANDS = ("start", "menu", "find", "my", "settings", "help", "cancel")
+AVAILABLE_COMMANDS = (
+    "start",
+    "menu",
+    "find",
+    "my",
+    "settings",
+    "help",
+    "cancel",
+    "subscribe",
+    "subscriptions",
+)
 """The commands the bot answers today, in the order Telegram shows them."""
 
 
