@@ -72,30 +72,31 @@ class CardSettingsService:
         self._kv = kv
 
     @staticmethod
-    def _require(identity: Identity | None) -> None:
+    def authorize(identity: Identity | None) -> None:
+        """Raise `AccessDenied` unless the caller's role allows these tools."""
         if identity is None or not identity.may(Action.MANAGE_CARD):
             raise AccessDenied(Action.MANAGE_CARD.value)
 
     async def common_layout(self, identity: Identity | None) -> list[CardSection] | None:
         """The common layout; None when the portal uses its default card."""
-        self._require(identity)
+        self.authorize(identity)
         return await self._portal.get_lead_card(scope=COMMON_SCOPE)
 
     async def reset(self, identity: Identity | None) -> None:
         """Return the common card to the portal's default."""
-        self._require(identity)
+        self.authorize(identity)
         await self._portal.reset_lead_card(scope=COMMON_SCOPE)
         log.info("common lead card reset")
 
     async def force_common(self, identity: Identity | None) -> None:
         """Make everybody use the common card (personal layouts are dropped)."""
-        self._require(identity)
+        self.authorize(identity)
         await self._portal.force_common_lead_card()
         log.info("common lead card forced for all users")
 
     async def saved_layout(self, identity: Identity | None) -> list[CardSection] | None:
         """The layout saved in the bot, if any."""
-        self._require(identity)
+        self.authorize(identity)
         stored = await self._kv.get(SAVED_LAYOUT_KEY)
         if stored is None:
             return None

@@ -205,24 +205,25 @@ class CustomFieldService:
         self._catalog = catalog
 
     @staticmethod
-    def _require(identity: Identity | None) -> None:
+    def authorize(identity: Identity | None) -> None:
+        """Raise `AccessDenied` unless the caller's role allows these tools."""
         if identity is None or not identity.may(Action.MANAGE_FIELDS):
             raise AccessDenied(Action.MANAGE_FIELDS.value)
 
     async def list_fields(self, identity: Identity | None, language: str) -> list[FieldSummary]:
         """Every lead user field, in the portal's order."""
-        self._require(identity)
+        self.authorize(identity)
         fields = await self._portal.list_lead_userfields(lane=Lane.INTERACTIVE)
         return [summarize(f, language) for f in fields if f.id is not None]
 
     async def get_field(self, identity: Identity | None, field_id: int) -> UserField:
         """One field with every language of its labels and its list items."""
-        self._require(identity)
+        self.authorize(identity)
         return await self._portal.get_lead_userfield(field_id)
 
     async def field_names(self, identity: Identity | None) -> list[str]:
         """Names of the existing fields (to refuse a duplicate before asking the portal)."""
-        self._require(identity)
+        self.authorize(identity)
         return [f.field_name for f in await self._portal.list_lead_userfields()]
 
     async def create_field(
@@ -235,7 +236,7 @@ class CustomFieldService:
         values: Iterable[str] = (),
     ) -> int:
         """Create a field; list values only for the list type. Returns the new id."""
-        self._require(identity)
+        self.authorize(identity)
         checked = check_field_name(name)
         if isinstance(checked, NameProblem):
             raise ValueError(f"bad field name: {checked.value}")
@@ -276,7 +277,7 @@ class CustomFieldService:
 
     async def set_required(self, identity: Identity | None, field_id: int, required: bool) -> None:
         """Make the field required on every lead, or optional."""
-        self._require(identity)
+        self.authorize(identity)
         await self._update(field_id, UserFieldChanges(mandatory=required))
         log.info("lead field %d required=%s", field_id, required)
 
@@ -293,7 +294,7 @@ class CustomFieldService:
         self, identity: Identity | None, field_id: int, item_id: int, value: str
     ) -> None:
         """Change the text of one list value (leads keep it: they store the item id)."""
-        self._require(identity)
+        self.authorize(identity)
         await self._update(
             field_id, UserFieldChanges(items=[UserFieldEnumItem(id=item_id, value=value)])
         )
@@ -301,7 +302,7 @@ class CustomFieldService:
 
     async def delete_value(self, identity: Identity | None, field_id: int, item_id: int) -> None:
         """Remove one list value."""
-        self._require(identity)
+        self.authorize(identity)
         await self._update(
             field_id, UserFieldChanges(items=[UserFieldEnumItem(id=item_id, delete=True)])
         )
@@ -309,7 +310,7 @@ class CustomFieldService:
 
     async def delete_field(self, identity: Identity | None, field_id: int) -> None:
         """Delete the field and its values on every lead."""
-        self._require(identity)
+        self.authorize(identity)
         await self._portal.delete_lead_userfield(field_id)
         self._catalog.invalidate()
         log.info("lead field %d deleted", field_id)

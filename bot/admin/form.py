@@ -112,7 +112,8 @@ class FormFieldsService:
         self._catalog = catalog
 
     @staticmethod
-    def _require(identity: Identity | None) -> None:
+    def authorize(identity: Identity | None) -> None:
+        """Raise `AccessDenied` unless the caller's role allows these tools."""
         if identity is None or not identity.may(Action.MANAGE_FIELDS):
             raise AccessDenied(Action.MANAGE_FIELDS.value)
 
@@ -125,13 +126,13 @@ class FormFieldsService:
 
     async def current(self, identity: Identity | None) -> list[str]:
         """The current choice, limited to fields the portal still offers."""
-        self._require(identity)
+        self.authorize(identity)
         snapshot = await self._catalog.get()
         return clean_choice(await self.stored_choice(), snapshot.fields)
 
     async def save(self, identity: Identity | None, codes: Sequence[str]) -> list[str]:
         """Store the choice (durably); returns what was stored."""
-        self._require(identity)
+        self.authorize(identity)
         snapshot = await self._catalog.get()
         cleaned = clean_choice(codes, snapshot.fields)
         await self._kv.set(FORM_FIELDS_KEY, cleaned, durable=True)
@@ -140,5 +141,5 @@ class FormFieldsService:
 
     async def reset(self, identity: Identity | None) -> None:
         """Forget the choice: the form asks the default fields again."""
-        self._require(identity)
+        self.authorize(identity)
         await self._kv.delete(FORM_FIELDS_KEY)

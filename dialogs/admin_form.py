@@ -1,0 +1,172 @@
+"""Admin tools: which optional fields the capture form asks for, and in which order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram.types import CallbackQuery
+from aiogram_dialog import Dialog, DialogManager, Window
+from aiogram_dialog.widgets.kbd import Button, Cancel, ScrollingGroup, Select
+from aiogram_dialog.widgets.text import Format
+
+from bot.admin.form import (
+    DEFAULT_OPTIONAL_FIELDS,
+    FormFieldsService,
+    choosable_fields,
+    clean_choice,
+    move,
+    required_fields,
+    toggle,
+)
+from bot.leads.catalog import PortalCatalog
+from dialogs.admin_fields import Notice, caller, clear_notice, set_notice
+from dialogs.states import AdminForm
+from dialogs.widgets import Tr
+
+CHOSEN_SELECT_ID = "frm_chosen"
+OFFERED_SELECT_ID = "frm_offered"
+SAVE_ID = "frm_save"
+DEFAULT_ID = "frm_default"
+CHOSEN_HEIGHT = 10
+OFFERED_HEIGHT = 8
+
+CHOSEN_KEY = "chosen"
+OFFERED_KEY = "offered"
+UP, DOWN, REMOVE, ADD = "u", "d", "r", "a"
+
+
+def _service(manager: DialogManager) -> FormFieldsService:
+    service: FormFieldsService = manager.middleware_data["form_fields"]
+    return service
+
+
+def _catalog(manager: DialogManager) -> PortalCatalog:
+    catalog: PortalCatalog = manager.middleware_data["catalog"]
+    return catalog
+
+
+async def _working_choice(manager: DialogManager) -> tuple[list[str], list[str]]:
+    """The choice being edited and every choosable code, read once per dialog."""
+    data = manager.dialog_data
+    if CHOSEN_KEY not in data:
+        snapshot = await _catalog(manager).get()
+        data[OFFERED_KEY] = [f.code for f in choosable_fields(snapshot.fields)]
+        data[CHOSEN_KEY] = await _service(manager).current(caller(manager))
+    return list(data[CHOSEN_KEY]), list(data[OFFERED_KEY])
+
+
+async def get_form(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The chosen fields with their controls, the others to add, the required ones as text."""
+    _service(dialog_manager).authorize(caller(dialog_manager))
+    chosen, offered = await _working_choice(dialog_manager)
+    fields = (await _catalog(dialog_manager).get()).fields
+    titles = {f.code: f.label for f in choosable_fields(fields)}
+    rows: list[tuple[str, str]] = []
+    for index, code in enumerate(chosen):
+        rows += [
+            (f"✅ {index + 1}. {titles.get(code, code)}", f"{REMOVE}{index}"),
+            ("⬆️", f"{UP}{index}"),
+            ("⬇️", f"{DOWN}{index}"),
+        ]
+    others = [
+        (f"⬜ {titles.get(code, code)}", f"{ADD}{index}")
+        for index, code in enumerate(offered)
+        if code not in chosen
+    ]
+    required = ", ".join(f.label for f in required_fields(fields))
+    return {
+        "chosen": rows,
+        "offered": others,
+        "count": len(chosen),
+        "fields": required,
+        "has_required": bool(required),
+    }
+
+
+async def on_chosen_pressed(
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """Take a chosen field out, or move it up or down."""
+    _service(manager).authorize(caller(manager))
+    clear_notice(manager)
+    chosen, _offered = await _working_choice(manager)
+    action, index = item_id[:1], int(item_id[1:])
+    if not 0 <= index < len(chosen):
+        return
+    code = chosen[index]
+    if action == REMOVE:
+        chosen = toggle(chosen, code)
+    elif action in (UP, DOWN):
+        chosen = move(chosen, code, -1 if action == UP else 1)
+    manager.dialog_data[CHOSEN_KEY] = chosen
+
+
+async def on_offered_pressed(
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """Add a field at the end of the form."""
+    _service(manager).authorize(caller(manager))
+    clear_notice(manager)
+    chosen, offered = await _working_choice(manager)
+    index = int(item_id[1:])
+    if 0 <= index < len(offered) and offered[index] not in chosen:
+        manager.dialog_data[CHOSEN_KEY] = toggle(chosen, offered[index])
+
+
+async def on_save(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Store the choice; the capture form uses it from the next lead on."""
+    chosen, _offered = await _working_choice(manager)
+    stored = await _service(manager).save(caller(manager), chosen)
+    manager.dialog_data[CHOSEN_KEY] = stored
+    set_notice(manager, "admin-form-saved", count=len(stored))
+
+
+async def on_default(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Go back to the default fields (stored at once)."""
+    service = _service(manager)
+    await service.reset(caller(manager))
+    fields = (await _catalog(manager).get()).fields
+    manager.dialog_data[CHOSEN_KEY] = clean_choice(DEFAULT_OPTIONAL_FIELDS, fields)
+    set_notice(manager, "admin-form-default-set")
+
+
+def build_admin_form_dialog() -> Dialog:
+    """A fresh form fields dialog."""
+    return Dialog(
+        Window(
+            Tr("admin-form-header"),
+            Tr("admin-form-required", when="has_required"),
+            Notice(),
+            ScrollingGroup(
+                Select(
+                    Format("{item[0]}"),
+                    id=CHOSEN_SELECT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="chosen",
+                    on_click=on_chosen_pressed,
+                ),
+                id="frm_chosen_scroll",
+                width=3,
+                height=CHOSEN_HEIGHT,
+                hide_on_single_page=True,
+            ),
+            ScrollingGroup(
+                Select(
+                    Format("{item[0]}"),
+                    id=OFFERED_SELECT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="offered",
+                    on_click=on_offered_pressed,
+                ),
+                id="frm_offered_scroll",
+                width=1,
+                height=OFFERED_HEIGHT,
+                hide_on_single_page=True,
+            ),
+            Button(Tr("admin-form-save-button"), id=SAVE_ID, on_click=on_save),
+            Button(Tr("admin-form-default-button"), id=DEFAULT_ID, on_click=on_default),
+            Cancel(Tr("button-back")),
+            state=AdminForm.main,
+            getter=get_form,
+        ),
+    )
