@@ -10,6 +10,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
@@ -27,6 +28,9 @@ from bot.access.directory import PortalDirectory
 from bot.access.middleware import IdentityMiddleware
 from bot.access.service import AccessService
 from bot.config import Settings
+from bot.events.poller import CatchUpPoller
+from bot.events.processor import EventProcessor, ProcessorTiming
+from bot.events.receiver import EventCredentials, EventReceiver
 from bot.i18n import DEFAULT_LANGUAGE, Translations
 from bot.leads.capture import CaptureService
 from bot.leads.catalog import PortalCatalog
@@ -35,9 +39,15 @@ from bot.leads.links import portal_origin
 from bot.leads.products import LeadProductsService
 from bot.leads.service import LeadService
 from bot.logs import configure_logging, quiet_leaky_loggers
+from bot.notify.render import Links
+from bot.notify.sender import OutboxSender
 from bot.portal import OAuthAuth, PortalAuth, PortalClient, PortalError, PortalLimiter, WebhookAuth
 from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
 from bot.storage.fsm import SQLiteStorage
+from bot.storage.inbox import InboxRepository
+from bot.storage.outbox import OutboxRepository
+from bot.storage.snapshots import SnapshotRepository
+from bot.storage.subscriptions import SubscriptionRepository
 from bot.telegram_retry import TelegramRetryMiddleware
 from dialogs.admin import build_admin_dialog
 from dialogs.capture import build_capture_dialog, build_capture_router
@@ -52,6 +62,7 @@ from dialogs.onboarding import build_onboarding_router
 from dialogs.products import build_lead_products_dialog
 from dialogs.search import build_search_dialog, build_search_router
 from dialogs.settings import build_settings_dialog
+from dialogs.subscriptions import build_subscriptions_dialog, build_subscriptions_router
 
 log = logging.getLogger(__name__)
 
@@ -129,11 +140,13 @@ def build_dispatcher(
         build_commands_router(),
         build_search_router(),
         build_inline_router(),
+        build_subscriptions_router(),
         build_capture_router(),
         build_menu_dialog(),
         build_capture_dialog(),
         build_settings_dialog(),
         build_admin_dialog(),
+        build_subscriptions_dialog(),
         build_search_dialog(),
         build_card_dialog(),
         build_lead_contacts_dialog(),
@@ -183,6 +196,30 @@ async def build_portal_auth(settings: Settings, kv: KeyValueRepository) -> Porta
     )
 
 
+def portal_base_url(settings: Settings) -> str | None:
+    """The portal's UI address (for "open in portal" buttons), never with a secret in it."""
+    portal = settings.portal
+    if portal.domain:
+        return f"https://{portal.domain}"
+    source = portal.webhook_url.get_secret_value() if portal.webhook_url else portal.oauth_endpoint
+    if not source:
+        return None
+    scheme, _, rest = source.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}" if rest else None
+
+
+def event_credentials(settings: Settings) -> EventCredentials | None:
+    """What genuine portal events carry; None when no application token is set (polling only)."""
+    token = settings.portal.application_token
+    if token is None or not token.get_secret_value():
+        return None
+    return EventCredentials(
+        application_token=token.get_secret_value(),
+        member_id=settings.portal.member_id or None,
+        domain=settings.portal.domain or None,
+    )
+
+
 class Application:
     """The running bot: storage, portal client, Telegram bot, dispatcher, web server, workers."""
 
@@ -196,6 +233,15 @@ class Application:
         self.translations = Translations.load()
         self.retry = TelegramRetryMiddleware()
         self.bot = build_bot(settings, self.retry)
+        # Notifications go through their own session: same flood pause, no retries inside,
+        # so the sender's scheduler alone decides when a message goes again.
+        self.sender_bot = build_bot(
+            settings, TelegramRetryMiddleware(self.retry.pause, max_attempts=1)
+        )
+        self.receiver: EventReceiver | None = None
+        self.processor: EventProcessor | None = None
+        self.sender: OutboxSender | None = None
+        self.poller: CatchUpPoller | None = None
         self.portal: PortalClient | None = None
         self.dispatcher: Dispatcher | None = None
         self.access: AccessService | None = None
@@ -243,6 +289,10 @@ class Application:
         capture = CaptureService(
             portal=self.portal, catalog=self.catalog, kv=kv, actions=bot_actions
         )
+        inbox = InboxRepository(self.db)
+        outbox = OutboxRepository(self.db)
+        snapshots = SnapshotRepository(self.db)
+        subscriptions = SubscriptionRepository(self.db)
         self.dispatcher, self._in_flight = build_dispatcher(
             storage=SQLiteStorage(self.db),
             access=self.access,
@@ -251,6 +301,8 @@ class Application:
                 "portal": self.portal,
                 "catalog": self.catalog,
                 "settings": settings,
+                "subscription_store": subscriptions,
+                "snapshot_store": snapshots,
                 "lead_contacts": lead_contacts,
                 "lead_products": lead_products,
                 "leads": leads,
@@ -273,7 +325,14 @@ class Application:
             ) from exc
         log.info("signed in to Telegram as @%s (id %d)", me.username, me.id)
         await self._set_commands()
+        self._build_workers(me.username or "", inbox, outbox, snapshots, subscriptions, kv)
         await self._start_web()
+        assert self.processor is not None
+        assert self.sender is not None
+        assert self.poller is not None
+        self._tasks.append(asyncio.create_task(self.processor.run()))
+        self._tasks.append(asyncio.create_task(self.sender.run()))
+        self._tasks.append(asyncio.create_task(self.poller.run()))
         self._tasks.append(asyncio.create_task(self._refresh_directory(directory)))
         if settings.telegram.webhook_url:
             await self.dispatcher.emit_startup(bot=self.bot, dispatcher=self.dispatcher)
@@ -291,6 +350,62 @@ class Application:
                     )
                 )
             )
+
+    def _build_workers(
+        self,
+        bot_username: str,
+        inbox: InboxRepository,
+        outbox: OutboxRepository,
+        snapshots: SnapshotRepository,
+        subscriptions: SubscriptionRepository,
+        kv: KeyValueRepository,
+    ) -> None:
+        settings = self.settings
+        assert self.portal is not None
+        assert self.access is not None
+        self.sender = OutboxSender(
+            bot=self.sender_bot,
+            db=self.db,
+            outbox=outbox,
+            subscriptions=subscriptions,
+            access=self.access,
+            pause=self.retry.pause,
+            settings=settings.notify,
+        )
+        self.processor = EventProcessor(
+            db=self.db,
+            portal=self.portal,
+            catalog=self.catalog,
+            access=self.access,
+            translations=self.translations,
+            inbox=inbox,
+            outbox=outbox,
+            snapshots=snapshots,
+            subscriptions=subscriptions,
+            links=Links(bot_username=bot_username, portal_base=portal_base_url(settings)),
+            timing=ProcessorTiming(
+                coalesce_seconds=settings.events.coalesce_seconds,
+                echo_window=timedelta(seconds=settings.events.echo_window_seconds),
+                retry_seconds=settings.events.retry_seconds,
+            ),
+            on_queued=self.sender.wake,
+        )
+        self.receiver = EventReceiver(
+            inbox,
+            event_credentials(settings),
+            max_body_bytes=settings.events.max_body_bytes,
+            on_catalog_changed=self.catalog.invalidate,
+            on_stored=self.processor.wake,
+        )
+        self.poller = CatchUpPoller(
+            self.portal,
+            self.db,
+            inbox,
+            kv,
+            interval=settings.events.poll_interval_seconds,
+            overlap=timedelta(seconds=settings.events.poll_overlap_seconds),
+            on_stored=self.processor.wake,
+        )
 
     def _allowed_updates(self) -> list[str]:
         # Inline queries are always taken so that unbound users get the sign-in button.
@@ -327,6 +442,13 @@ class Application:
             return web.json_response({"ok": True})
 
         app.router.add_get("/healthz", healthz)
+
+        async def portal_event(request: web.Request) -> web.Response:
+            if self.receiver is None:
+                return web.json_response({"ok": False, "error": "starting"}, status=503)
+            return await self.receiver.handle(request)
+
+        app.router.add_post(self.settings.web.event_path, portal_event)
         telegram = self.settings.telegram
         if telegram.webhook_url:
             assert self.dispatcher is not None
@@ -380,6 +502,7 @@ class Application:
         if self.portal is not None:
             await self.portal.aclose()
         await self.bot.session.close()
+        await self.sender_bot.session.close()
         await self.db.close()
 
 
