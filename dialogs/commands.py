@@ -14,6 +14,7 @@ from dialogs.states import MainMenu, start_main_menu, start_settings
 AVAILABLE_COMMANDS = (
     "start",
     "menu",
+    "new",
     "find",
     "my",
     "settings",

@@ -11,6 +11,7 @@ from bot.access.roles import Action, Identity
 from dialogs.states import (
     QUERY_KEY,
     AdminDialog,
+    LeadCapture,
     LeadSearch,
     MainMenu,
     SettingsDialog,
@@ -18,6 +19,7 @@ from dialogs.states import (
 )
 from dialogs.widgets import Tr
 
+NEW_LEAD_ID = "menu_new_lead"
 SETTINGS_ID = "menu_settings"
 ADMIN_ID = "menu_admin"
 FIND_ID = "menu_find"
@@ -36,6 +38,7 @@ def build_menu_dialog() -> Dialog:
         Window(
             Tr("menu-title"),
             Column(
+                Start(Tr("menu-new-lead"), id=NEW_LEAD_ID, state=LeadCapture.main),
                 Start(Tr("menu-find"), id=FIND_ID, state=LeadSearch.query, data={QUERY_KEY: ""}),
                 Start(Tr("menu-my-leads"), id=MY_LEADS_ID, state=LeadSearch.my),
                 Start(Tr("menu-subscriptions"), id=SUBSCRIPTIONS_ID, state=Subscriptions.main),

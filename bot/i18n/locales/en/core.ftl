@@ -84,6 +84,7 @@ help-text =
     <b>What I can do</b>
 
     /menu — main menu
+    /new — a new lead (or send me a contact card or forward a client's message)
     /find — find a lead by phone, e-mail, name, company or #number
     /my — my open leads by stage
     /settings — language
