@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from aiohttp import web
 from bot.access.directory import PortalDirectory
 from bot.access.middleware import IdentityMiddleware
 from bot.access.service import AccessService
+from bot.admin import CardSettingsService, CustomFieldService, FormFieldsService
 from bot.config import Settings
 from bot.events.poller import CatchUpPoller
 from bot.events.processor import EventProcessor, ProcessorTiming
@@ -39,6 +40,15 @@ from bot.leads.links import portal_origin
 from bot.leads.products import LeadProductsService
 from bot.leads.service import LeadService
 from bot.logs import configure_logging, quiet_leaky_loggers
+from bot.metrics import (
+    MetricsRegistry,
+    UpdateMetricsMiddleware,
+    metrics_handler,
+    portal_observer,
+    register_bot_metrics,
+    telegram_observer,
+    throttle_observer,
+)
 from bot.notify.render import Links
 from bot.notify.sender import OutboxSender
 from bot.portal import OAuthAuth, PortalAuth, PortalClient, PortalError, PortalLimiter, WebhookAuth
@@ -49,7 +59,11 @@ from bot.storage.outbox import OutboxRepository
 from bot.storage.snapshots import SnapshotRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.telegram_retry import TelegramRetryMiddleware
+from bot.throttle import BucketRule, ThrottleMiddleware, UserThrottle
 from dialogs.admin import build_admin_dialog
+from dialogs.admin_card import build_admin_card_dialog
+from dialogs.admin_fields import build_admin_fields_dialog
+from dialogs.admin_form import build_admin_form_dialog
 from dialogs.capture import build_capture_dialog, build_capture_router
 from dialogs.card import build_card_dialog
 from dialogs.commands import AVAILABLE_COMMANDS, build_commands_router
@@ -124,14 +138,19 @@ def build_dispatcher(
     access: AccessService,
     translations: Translations,
     services: dict[str, Any],
+    gates: Sequence[BaseMiddleware] = (),
 ) -> tuple[Dispatcher, InFlightUpdates]:
     """The dispatcher with every router and dialog, and its middlewares.
 
     `services` become keyword data of every handler and dialog getter (`portal`, `catalog`...).
+    `gates` are outer update middlewares that run before the caller is resolved (metrics,
+    throttling), so a flood costs no storage or portal reads.
     """
     dispatcher = Dispatcher(storage=storage, **services)
     in_flight = InFlightUpdates()
     dispatcher.update.outer_middleware(in_flight)
+    for gate in gates:
+        dispatcher.update.outer_middleware(gate)
     dispatcher.update.outer_middleware(IdentityMiddleware(access, translations))
     dispatcher.include_routers(
         build_errors_router(),
@@ -146,6 +165,9 @@ def build_dispatcher(
         build_capture_dialog(),
         build_settings_dialog(),
         build_admin_dialog(),
+        build_admin_fields_dialog(),
+        build_admin_form_dialog(),
+        build_admin_card_dialog(),
         build_subscriptions_dialog(),
         build_search_dialog(),
         build_card_dialog(),
@@ -231,12 +253,17 @@ class Application:
         quiet_leaky_loggers()
         self.db = Database(settings.storage.path)
         self.translations = Translations.load()
-        self.retry = TelegramRetryMiddleware()
+        self.metrics = MetricsRegistry()
+        register_bot_metrics(self.metrics)
+        self.retry = TelegramRetryMiddleware(on_request=telegram_observer(self.metrics))
         self.bot = build_bot(settings, self.retry)
         # Notifications go through their own session: same flood pause, no retries inside,
         # so the sender's scheduler alone decides when a message goes again.
         self.sender_bot = build_bot(
-            settings, TelegramRetryMiddleware(self.retry.pause, max_attempts=1)
+            settings,
+            TelegramRetryMiddleware(
+                self.retry.pause, max_attempts=1, on_request=telegram_observer(self.metrics)
+            ),
         )
         self.receiver: EventReceiver | None = None
         self.processor: EventProcessor | None = None
@@ -263,6 +290,7 @@ class Application:
             timeout=settings.portal.timeout_seconds,
             max_retries=settings.portal.max_retries,
             backoff_base=settings.portal.backoff_seconds,
+            on_request=portal_observer(self.metrics),
         )
         directory = PortalDirectory(self.portal, default_region=settings.default_phone_region)
         self.access = AccessService(
@@ -307,7 +335,12 @@ class Application:
                 "lead_products": lead_products,
                 "leads": leads,
                 "capture": capture,
+                "custom_fields": CustomFieldService(self.portal, self.catalog),
+                "form_fields": FormFieldsService(kv, self.catalog),
+                "card_settings": CardSettingsService(self.portal, kv),
+                "metrics": self.metrics,
             },
+            gates=self._gates(),
         )
         try:
             me = await self.bot.get_me()
@@ -407,6 +440,19 @@ class Application:
             on_stored=self.processor.wake,
         )
 
+    def _gates(self) -> list[BaseMiddleware]:
+        limits = self.settings.throttle
+        throttle = UserThrottle(
+            general=BucketRule(limits.updates, limits.updates_per_seconds, limits.updates_burst),
+            sign_in=BucketRule(limits.sign_in, limits.sign_in_per_seconds, limits.sign_in_burst),
+        )
+        return [
+            UpdateMetricsMiddleware(self.metrics),
+            ThrottleMiddleware(
+                throttle, self.translations, on_limited=throttle_observer(self.metrics)
+            ),
+        ]
+
     def _allowed_updates(self) -> list[str]:
         # Inline queries are always taken so that unbound users get the sign-in button.
         assert self.dispatcher is not None
@@ -442,6 +488,10 @@ class Application:
             return web.json_response({"ok": True})
 
         app.router.add_get("/healthz", healthz)
+        metrics = self.settings.metrics
+        if metrics.enabled:
+            token = metrics.token.get_secret_value() if metrics.token else None
+            app.router.add_get(metrics.path, metrics_handler(self.metrics, token=token))
 
         async def portal_event(request: web.Request) -> web.Response:
             if self.receiver is None:

@@ -17,6 +17,8 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 from aiohttp import web
 
+from bot.throttle import UpdateKind, Verdict
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -227,7 +229,11 @@ class UpdateMetricsMiddleware(BaseMiddleware):
     ) -> Any:
         """Count, then handle."""
         if isinstance(event, Update):
-            self._updates.labels(type=event.event_type).inc()
+            try:
+                kind = event.event_type
+            except LookupError:  # a kind of update this aiogram does not know
+                kind = "unknown"
+            self._updates.labels(type=kind).inc()
         return await handler(event, data)
 
 
@@ -248,3 +254,13 @@ def metrics_handler(
         )
 
     return handle
+
+
+def throttle_observer(registry: MetricsRegistry) -> Callable[[UpdateKind, Verdict], None]:
+    """A `ThrottleMiddleware(on_limited=...)` hook counting refused updates."""
+    throttled = registry.counter(THROTTLED, labels=("kind", "action"))
+
+    def observe(kind: UpdateKind, verdict: Verdict) -> None:
+        throttled.labels(kind=kind.value, action=verdict.value).inc()
+
+    return observe
