@@ -269,6 +269,14 @@ class ContactSearchError(ValueError):
         self.problem = problem
 
 
+def _contact_list(filter: dict[str, Any]) -> BatchCommand:
+    """A `crm.contact.list` command for the search: newest first, one page, no count."""
+    return BatchCommand(
+        "crm.contact.list",
+        {"filter": filter, "select": list(CONTACT_SELECT), "order": {"ID": "DESC"}, "start": -1},
+    )
+
+
 # --- the service -----------------------------------------------------------------------------
 
 
@@ -324,37 +332,43 @@ class LeadContactsService:
             raise ContactSearchError(ContactSearchProblem.TOO_SHORT)
         if looks_like_phone(query):
             return await self._search_by_phone(query)
-        return await self._search(name_filters(query))
+        filters = name_filters(query)
+        return await self._run({f"name{i}": _contact_list(f) for i, f in enumerate(filters)})
 
     async def _search_by_phone(self, query: str) -> list[Contact]:
         wanted = normalize_phone(query, self._region)
         if wanted is None:
             raise ContactSearchError(ContactSearchProblem.BAD_PHONE)
-        found = await self._search([{"PHONE": prefix} for prefix in phone_prefixes(wanted)])
-        # The portal matches prefixes of stored text; keep those whose number is this one.
+        spellings = phone_prefixes(wanted)
+        # One request: the duplicate index compares whole numbers whatever their formatting
+        # (its ids feed the list by reference), and the PHONE filter catches stored values
+        # that merely start with the number (an extension after it).
+        commands = {
+            "dup": BatchCommand(
+                "crm.duplicate.findbycomm",
+                {"type": "PHONE", "values": spellings, "entity_type": "CONTACT"},
+            ),
+            "dup_contacts": _contact_list({"@ID": result_ref("dup", "CONTACT")}),
+        }
+        for index, spelling in enumerate(spellings):
+            commands[f"prefix{index}"] = _contact_list({"PHONE": spelling})
+        found = await self._run(commands, skip={"dup"})
+        # Keep only contacts that really have this number (prefixes match longer ones too).
         return [
             contact
             for contact in found
             if any(normalize_phone(item.value, self._region) == wanted for item in contact.phone)
         ]
 
-    async def _search(self, filters: Sequence[dict[str, str]]) -> list[Contact]:
-        commands = {
-            f"q{index}": BatchCommand(
-                "crm.contact.list",
-                {
-                    "filter": dict(flt),
-                    "select": list(CONTACT_SELECT),
-                    "order": {"ID": "DESC"},
-                    "start": -1,
-                },
-            )
-            for index, flt in enumerate(filters)
-        }
+    async def _run(
+        self, commands: dict[str, BatchCommand], *, skip: frozenset[str] | set[str] = frozenset()
+    ) -> list[Contact]:
         result = await self._portal.batch(commands)
         result.raise_for_errors()
         seen: dict[int, Contact] = {}
         for key in commands:
+            if key in skip:
+                continue
             for raw in result.results.get(key) or []:
                 contact = Contact.model_validate(raw)
                 if contact.id is not None and contact.id not in seen:
@@ -363,9 +377,16 @@ class LeadContactsService:
 
     async def link(self, identity: Identity, lead_id: int, contact_id: int) -> bool:
         """Bind an existing contact; False when it was already bound."""
-        await visible_lead(self._portal, identity, lead_id)
-        # Refuse an id that is not a contact: the portal would bind a dangling id.
-        await self._portal.get_contact(contact_id)
+        # One read for both checks; an id that is no contact is refused (NotFoundError), as
+        # the portal would bind a dangling id.
+        result = await self._portal.batch(
+            {
+                "lead": BatchCommand("crm.lead.get", {"id": lead_id}),
+                "contact": BatchCommand("crm.contact.get", {"id": contact_id}),
+            },
+        )
+        visible_lead_in_batch(identity, lead_id, result, "lead")
+        result["contact"]
         linked = await self._portal.add_lead_contact(
             lead_id, LeadContactBinding(contact_id=contact_id)
         )

@@ -133,13 +133,14 @@ async def test_phone_search_finds_any_stored_spelling_but_not_longer_numbers(
     portal_emulator: Bitrix24Emulator, service: LeadContactsService
 ) -> None:
     e164 = contact(portal_emulator, "Anna", "E164", "+79161112233")
-    national = contact(portal_emulator, "Boris", "National", "89161112233")
+    national = contact(portal_emulator, "Boris", "National", "8 (916) 111-22-33")
+    plain = contact(portal_emulator, "Vera", "Plain", "89161112233")
     contact(portal_emulator, "Other", "Number", "+79161112299")
     contact(portal_emulator, "Longer", "Number", "+791611122334")
     before = portal_emulator.count_calls()
     found = await service.search("8 916 111-22-33")
     assert portal_emulator.count_calls() - before == 1
-    assert sorted(c.id for c in found if c.id) == sorted([e164, national])
+    assert sorted(c.id for c in found if c.id) == sorted([e164, national, plain])
 
 
 async def test_name_search_matches_first_or_last_name(
