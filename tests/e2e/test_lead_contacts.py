@@ -89,7 +89,7 @@ async def test_rep_links_by_phone_makes_primary_and_unlinks(
     assert portal_calls(portal_emulator, mark)[-1] == LIST_READ
     assert "No contacts are linked" in (listing.text or "")
     assert "Windows <for> the dacha" in (listing.text or "")
-    assert "&lt;for&gt;" in listing.html
+    assert "&lt;for&gt;" in (listing.html or "")
 
     # Link by phone, typed differently from how it is stored.
     await ivan.press("🔗 Link a contact")
