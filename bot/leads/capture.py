@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import phonenumbers
+
 from bot.access.roles import Identity
 from bot.leads.catalog import CatalogSnapshot, PortalCatalog
 from bot.leads.contacts import BotActionLog
@@ -145,8 +147,9 @@ class CaptureService:
         """
         commands: dict[str, BatchCommand] = {}
         if phones:
+            variants = list(dict.fromkeys(v for p in phones for v in phone_variants(p)))
             commands["phone"] = BatchCommand(
-                "crm.duplicate.findbycomm", {"type": "PHONE", "values": list(phones)}
+                "crm.duplicate.findbycomm", {"type": "PHONE", "values": variants}
             )
         if emails:
             commands["email"] = BatchCommand(
@@ -249,6 +252,21 @@ class CaptureService:
     def now(self) -> datetime:
         """The current moment (the service's clock)."""
         return self._clock()
+
+
+def phone_variants(e164: str) -> list[str]:
+    """The number as stored by people: E.164 and the national digits (`89161234567`).
+
+    The portal compares a number's digits, so a lead typed as "8 916 ..." is only found by
+    its national form.
+    """
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return [e164]
+    national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    digits = "".join(ch for ch in national if ch.isdigit())
+    return [e164, digits] if digits and digits != e164.lstrip("+") else [e164]
 
 
 def _rows(value: Any) -> list[dict[str, Any]]:
