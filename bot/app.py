@@ -59,7 +59,7 @@ from bot.storage.outbox import OutboxRepository
 from bot.storage.snapshots import SnapshotRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.telegram_retry import TelegramRetryMiddleware
-from bot.throttle import BucketRule, ThrottleMiddleware, UserThrottle
+from bot.throttle import BucketRule, ThrottleMiddleware, UpdateKind, UserThrottle
 from dialogs.admin import build_admin_dialog
 from dialogs.admin_card import build_admin_card_dialog
 from dialogs.admin_fields import build_admin_fields_dialog
@@ -139,12 +139,14 @@ def build_dispatcher(
     translations: Translations,
     services: dict[str, Any],
     gates: Sequence[BaseMiddleware] = (),
+    after_identity: Sequence[BaseMiddleware] = (),
 ) -> tuple[Dispatcher, InFlightUpdates]:
     """The dispatcher with every router and dialog, and its middlewares.
 
     `services` become keyword data of every handler and dialog getter (`portal`, `catalog`...).
     `gates` are outer update middlewares that run before the caller is resolved (metrics,
-    throttling), so a flood costs no storage or portal reads.
+    throttling), so a flood costs no storage or portal reads; `after_identity` run once the
+    caller is known (the sign-in throttle).
     """
     dispatcher = Dispatcher(storage=storage, **services)
     in_flight = InFlightUpdates()
@@ -152,6 +154,8 @@ def build_dispatcher(
     for gate in gates:
         dispatcher.update.outer_middleware(gate)
     dispatcher.update.outer_middleware(IdentityMiddleware(access, translations))
+    for middleware in after_identity:
+        dispatcher.update.outer_middleware(middleware)
     dispatcher.include_routers(
         build_errors_router(),
         build_deeplinks_router(),
@@ -340,7 +344,7 @@ class Application:
                 "card_settings": CardSettingsService(self.portal, kv),
                 "metrics": self.metrics,
             },
-            gates=self._gates(),
+            **self._throttling(),
         )
         try:
             me = await self.bot.get_me()
@@ -440,18 +444,24 @@ class Application:
             on_stored=self.processor.wake,
         )
 
-    def _gates(self) -> list[BaseMiddleware]:
+    def _throttling(self) -> dict[str, list[BaseMiddleware]]:
         limits = self.settings.throttle
         throttle = UserThrottle(
             general=BucketRule(limits.updates, limits.updates_per_seconds, limits.updates_burst),
             sign_in=BucketRule(limits.sign_in, limits.sign_in_per_seconds, limits.sign_in_burst),
         )
-        return [
-            UpdateMetricsMiddleware(self.metrics),
-            ThrottleMiddleware(
-                throttle, self.translations, on_limited=throttle_observer(self.metrics)
-            ),
-        ]
+        observe = throttle_observer(self.metrics)
+        return {
+            "gates": [
+                UpdateMetricsMiddleware(self.metrics),
+                ThrottleMiddleware(throttle, self.translations, on_limited=observe),
+            ],
+            "after_identity": [
+                ThrottleMiddleware(
+                    throttle, self.translations, kind=UpdateKind.SIGN_IN, on_limited=observe
+                ),
+            ],
+        }
 
     def _allowed_updates(self) -> list[str]:
         # Inline queries are always taken so that unbound users get the sign-in button.

@@ -98,9 +98,9 @@ class NotifySettings(BaseModel):
 class ThrottleSettings(BaseModel):
     """Per-user limits on updates: every update, and sign-in tries (contacts, invite links)."""
 
-    updates: float = Field(default=20.0, gt=0)
+    updates: float = Field(default=30.0, gt=0)
     updates_per_seconds: float = Field(default=10.0, gt=0)
-    updates_burst: int = Field(default=20, ge=1)
+    updates_burst: int = Field(default=60, ge=1)
     sign_in: float = Field(default=5.0, gt=0)
     sign_in_per_seconds: float = Field(default=600.0, gt=0)
     sign_in_burst: int = Field(default=5, ge=1)

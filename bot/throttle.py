@@ -1,7 +1,9 @@
 """Per-user throttling of updates: a token bucket per Telegram user, stricter for sign-in tries.
 
-The bucket maths (`TokenBucket`, `UserThrottle`) is pure and takes the time as an argument;
-`ThrottleMiddleware` applies it to updates before anything reads storage or the portal.
+The bucket maths (`TokenBucket`, `UserThrottle`) is pure and takes the time as an argument.
+`ThrottleMiddleware` applies it to updates: the general limit before anything reads storage
+or the portal, the sign-in limit after the caller is resolved (only unbound callers sign in;
+a bound user's shared contact is a client for lead capture, not a sign-in try).
 """
 
 from __future__ import annotations
@@ -89,38 +91,32 @@ class UpdateKind(StrEnum):
 
 
 @dataclass(slots=True)
-class _UserState:
-    general: TokenBucket
-    sign_in: TokenBucket
+class _Limited:
+    bucket: TokenBucket
     warned: bool = False
 
 
 class UserThrottle:
-    """Buckets per Telegram user: every update draws from `general`, sign-in tries also from
-    `sign_in`. The first refused update of a run gets WARN, the rest DROP until one passes.
+    """A bucket per Telegram user and kind of update. The first refused update of a run gets
+    WARN, the rest DROP until one passes again.
     """
 
     def __init__(self, general: BucketRule, sign_in: BucketRule, *, max_users: int = 10_000):
-        self._general = general
-        self._sign_in = sign_in
+        self._rules = {UpdateKind.GENERAL: general, UpdateKind.SIGN_IN: sign_in}
         self._max_users = max_users
-        self._users: dict[int, _UserState] = {}
+        self._users: dict[tuple[int, UpdateKind], _Limited] = {}
 
     def __len__(self) -> int:
         return len(self._users)
 
     def check(self, user_id: int, kind: UpdateKind, now: float) -> Verdict:
-        """The verdict for one update of `user_id` at time `now`."""
-        state = self._users.get(user_id)
+        """The verdict for one update of `user_id` of this kind at time `now`."""
+        state = self._users.get((user_id, kind))
         if state is None:
             if len(self._users) >= self._max_users:
                 self._forget_idle(now)
-            state = _UserState(TokenBucket(self._general, now), TokenBucket(self._sign_in, now))
-            self._users[user_id] = state
-        allowed = state.general.take(now)
-        if allowed and kind is UpdateKind.SIGN_IN:
-            allowed = state.sign_in.take(now)
-        if allowed:
+            state = self._users[(user_id, kind)] = _Limited(TokenBucket(self._rules[kind], now))
+        if state.bucket.take(now):
             state.warned = False
             return Verdict.PASS
         if state.warned:
@@ -129,14 +125,10 @@ class UserThrottle:
         return Verdict.WARN
 
     def _forget_idle(self, now: float) -> None:
-        # A user whose buckets are full again is indistinguishable from a new one.
-        idle = [
-            user_id
-            for user_id, state in self._users.items()
-            if state.general.is_full(now) and state.sign_in.is_full(now) and not state.warned
-        ]
-        for user_id in idle:
-            del self._users[user_id]
+        # A user whose bucket is full again is indistinguishable from a new one.
+        idle = [key for key, state in self._users.items() if state.bucket.is_full(now)]
+        for key in idle:
+            del self._users[key]
 
 
 def classify(update: Update) -> UpdateKind:
@@ -154,7 +146,9 @@ def classify(update: Update) -> UpdateKind:
 class ThrottleMiddleware(BaseMiddleware):
     """Outer update middleware: passes, answers "slow down" once, or drops updates silently.
 
-    `on_limited(kind, verdict)` is told of every refused update (for metrics).
+    With `kind=GENERAL` every update counts (register it before identity resolution); with
+    `kind=SIGN_IN` only sign-in tries of unbound callers count (register it after, so that
+    `identity` is known). `on_limited(kind, verdict)` is told of every refused update.
     """
 
     def __init__(
@@ -162,13 +156,20 @@ class ThrottleMiddleware(BaseMiddleware):
         throttle: UserThrottle,
         translations: Translations,
         *,
+        kind: UpdateKind = UpdateKind.GENERAL,
         clock: Callable[[], float] = time.monotonic,
         on_limited: Callable[[UpdateKind, Verdict], None] | None = None,
     ) -> None:
         self._throttle = throttle
         self._translations = translations
+        self._kind = kind
         self._clock = clock
         self._on_limited = on_limited
+
+    def _counts(self, update: Update, data: dict[str, Any]) -> bool:
+        if self._kind is UpdateKind.GENERAL:
+            return True
+        return data.get("identity") is None and classify(update) is UpdateKind.SIGN_IN
 
     async def __call__(
         self,
@@ -180,14 +181,15 @@ class ThrottleMiddleware(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         if user is None or user.is_bot or not isinstance(event, Update):
             return await handler(event, data)
-        kind = classify(event)
-        verdict = self._throttle.check(user.id, kind, self._clock())
+        if not self._counts(event, data):
+            return await handler(event, data)
+        verdict = self._throttle.check(user.id, self._kind, self._clock())
         if verdict is Verdict.PASS:
             return await handler(event, data)
         if self._on_limited is not None:
-            self._on_limited(kind, verdict)
+            self._on_limited(self._kind, verdict)
         if verdict is Verdict.WARN:
-            log.info("telegram user %d is over the %s limit", user.id, kind.value)
+            log.info("telegram user %d is over the %s limit", user.id, self._kind.value)
             await self._warn(event, user)
         return None
 

@@ -66,7 +66,7 @@ def test_sign_in_tries_have_a_stricter_limit_that_refills_slowly() -> None:
     ]
     # Ordinary updates still pass while sign-in tries are refused.
     assert throttle.check(1, UpdateKind.GENERAL, 6.0) is Verdict.PASS
-    assert throttle.check(1, UpdateKind.SIGN_IN, 100.0) is Verdict.WARN
+    assert throttle.check(1, UpdateKind.SIGN_IN, 100.0) is Verdict.DROP
     assert throttle.check(1, UpdateKind.SIGN_IN, 125.0) is Verdict.PASS  # 120 s per token
 
 
