@@ -192,10 +192,13 @@ async def test_rep_handles_a_duplicate_found_by_phone(
     assert comment["COMMENT"] == "Called again: wants <b>20</b> windows 🪟"
     assert len(portal_emulator.leads) == 2
 
-    # Create anyway.
+    # Create anyway: the catalog is cached, so the duplicate check (ids, then titles and
+    # owners) and the add are all the requests.
+    calls_before = portal_emulator.count_calls()
     await up_to_duplicates("Windows, second order")
     await user.press("➕ Create anyway")
     await user.wait_for_message(has("is created"))
+    assert capture_calls(portal_emulator, calls_before) == ["batch", "batch", "crm.lead.add"]
     assert len(portal_emulator.leads) == 3
     newest = portal_emulator.leads[max(portal_emulator.leads)]
     assert newest["TITLE"] == "Windows, second order"
@@ -386,3 +389,29 @@ async def test_manager_makes_a_colleague_responsible(
     await anna.wait_for_message(has("is created"))
     [lead] = portal_emulator.leads.values()
     assert lead["ASSIGNED_BY_ID"] == "3"
+
+
+async def test_rep_picks_a_date_and_a_yes_no_answer_or_cancels(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    await choose_form_fields(running_bot, ["BIRTHDATE", "OPENED"])
+    user = await ivan(telegram_emulator)
+    await user.send("/new")
+    await user.wait_for_message(has("Birthdate"))
+    await press(user, "✖️ Cancel", "Cancelled")
+    await user.wait_for_message(has("Main menu"))
+    assert portal_emulator.leads == {}
+
+    await user.send("/new")
+    asked = await user.wait_for_message(has("Birthdate"))
+    assert "15" in asked.labels
+    await press(user, "15", "Available to All")
+    summary = await press(user, "❌ No", "check and send")
+    assert "Available to All: ✗" in (summary.text or "")
+    await user.press("✅ Create lead")
+    await user.wait_for_message(has("is created"))
+    [lead] = portal_emulator.leads.values()
+    assert lead["BIRTHDATE"][8:10] == "15"
+    assert lead["OPENED"] == "N"
