@@ -314,6 +314,10 @@ async def test_throttling_answers_once_and_drops_the_rest(
             await stranger.send("/help")
         await stranger.wait_for_message(has_text("Too many requests"))
         await _wait_for(lambda: throttled.value(kind="general", action="drop") == 2)
+        # Updates are handled concurrently: the warning may overtake the answers.
+        await _wait_for(
+            lambda: sum("What I can do" in (m.text or "") for m in stranger.transcript()) == 3
+        )
         texts = [m.text or "" for m in stranger.transcript() if m.from_bot]
         assert sum("Too many requests" in t for t in texts) == 1
         assert len(texts) == 4  # three answers, one warning, nothing for the rest
