@@ -202,14 +202,20 @@ async def on_search(message: Message, _: MessageInput, manager: DialogManager) -
         return
     manager.dialog_data[QUERY_KEY] = " ".join(text.split())[:CONTACT_SEARCH_MAX]
     manager.dialog_data[FOUND_KEY] = [
-        [_found_label(manager, contact), contact.id] for contact in found if contact.id
+        [
+            _found_label(manager, contact),
+            contact.id,
+            _contact_name(manager, contact.id, contact.full_name),
+        ]
+        for contact in found
+        if contact.id
     ]
     await manager.switch_to(LeadContacts.found)
 
 
 async def get_found(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """Contacts found by the last search."""
-    found = [tuple(item) for item in dialog_manager.dialog_data.get(FOUND_KEY, [])]
+    found = [(item[0], item[1]) for item in dialog_manager.dialog_data.get(FOUND_KEY, [])]
     return {
         "found": found,
         "count": len(found),
@@ -222,8 +228,12 @@ async def on_found_selected(
     _: CallbackQuery, __: Select[int], manager: DialogManager, contact_id: int
 ) -> None:
     """Link the chosen contact to the lead."""
-    labels = {int(item[1]): str(item[0]) for item in manager.dialog_data.get(FOUND_KEY, [])}
-    name = labels.get(contact_id, "").split(" · ")[0] or _known_name(manager, contact_id)
+    names = {int(item[1]): str(item[2]) for item in manager.dialog_data.get(FOUND_KEY, [])}
+    if contact_id not in names:
+        # Only what this user's own search found can be linked from here.
+        await manager.switch_to(LeadContacts.search)
+        return
+    name = names[contact_id]
     try:
         linked = await _service(manager).link(_identity(manager), _lead_id(manager), contact_id)
     except NotFoundError:

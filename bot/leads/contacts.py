@@ -31,8 +31,8 @@ from bot.portal import (
     PortalClient,
     result_ref,
 )
-from bot.storage import Clock, Database, DatabaseClosedError, to_db_time, utc_now
-from bot.storage.sql import execute
+from bot.storage import Clock, Database, DatabaseClosedError, utc_now
+from bot.storage.snapshots import SnapshotRepository
 
 log = logging.getLogger(__name__)
 
@@ -75,28 +75,17 @@ class LeadAction(StrEnum):
 
 
 class BotActionLog:
-    """Writes `bot_actions` rows: who changed which lead through the bot, and when."""
+    """Records `bot_actions` rows (who changed which lead through the bot) for notifications."""
 
     def __init__(self, db: Database, *, clock: Clock = utc_now) -> None:
-        self._db = db
-        self._clock = clock
+        self._store = SnapshotRepository(db, clock)
 
     async def record(self, identity: Identity, lead_id: int, action: str) -> None:
         """Record a successful write; a storage failure is logged, the write stands."""
         try:
-            async with self._db.transaction() as conn:
-                await execute(
-                    conn,
-                    "INSERT INTO bot_actions (lead_id, telegram_user_id, portal_user_id, action,"
-                    " at) VALUES (?, ?, ?, ?, ?)",
-                    (
-                        lead_id,
-                        identity.telegram_user_id,
-                        identity.portal_user_id,
-                        str(action),
-                        to_db_time(self._clock()),
-                    ),
-                )
+            await self._store.record_bot_action(
+                lead_id, identity.telegram_user_id, identity.portal_user_id, str(action)
+            )
         except (sqlite3.Error, DatabaseClosedError):
             log.exception("could not record bot action %s on lead %d", action, lead_id)
 

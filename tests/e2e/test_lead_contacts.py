@@ -253,3 +253,26 @@ async def test_rep_cannot_manage_contacts_of_a_colleagues_lead(
     await olga.wait_for_message(has("outdated"))
     assert [b["CONTACT_ID"] for b in portal_emulator.lead_contacts[lead_id]] == [anton]
     assert bot_actions(running_bot) == []
+
+
+async def test_forged_search_result_links_nothing(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    lead_id = client_lead(portal_emulator)
+    contact(portal_emulator, "Anton", "Orlov", "+79035557788")
+    other = contact(portal_emulator, "Not", "Found", "+79035556666")
+    ivan = await sign_in(telegram_emulator, IVAN_TELEGRAM_ID, "Ivan", IVAN_PHONE)
+    await open_contacts(ivan, lead_id)
+    await ivan.press("🔗 Link a contact")
+    await ivan.wait_for_message(has("Send the contact's phone"))
+    await ivan.send("Orlov")
+    found = await ivan.wait_for_message(has("Found 1 contact"))
+    data = found.button("Anton Orlov · +79035557788").callback_data
+    assert data is not None
+    forged = data.rsplit(":", 1)[0] + f":{other}"
+    await ivan.press_data(found.message_id, forged)
+    await ivan.wait_for_message(has("Send the contact's phone"))
+    assert portal_emulator.lead_contacts.get(lead_id, []) == []
+    assert bot_actions(running_bot) == []
