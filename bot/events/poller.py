@@ -7,10 +7,14 @@ application token configured it is the only intake. Deleted leads are invisible 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
+from bot.notify.diff import SNAPSHOT_FIELDS, snapshot_of
 from bot.portal import Lane, PortalClient, PortalError
 from bot.storage.db import Database
 from bot.storage.inbox import InboxRepository
@@ -18,6 +22,12 @@ from bot.storage.kv import KeyValueRepository
 from bot.storage.timestamps import Clock, utc_now
 
 log = logging.getLogger(__name__)
+
+
+def _fingerprint(snapshot: dict[str, Any]) -> str:
+    text = json.dumps(snapshot, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
 
 WATERMARK_KEY = "events.poll_watermark"
 POLL_EVENT = "POLL"
@@ -57,21 +67,23 @@ class CatchUpPoller:
         watermark = datetime.fromisoformat(stored)
         since = watermark - self._overlap
         newest = watermark
-        found: list[tuple[int, datetime]] = []
+        found: list[tuple[int, datetime, str]] = []
         async for lead in self._portal.iter_leads(
             {">DATE_MODIFY": since.isoformat()},
-            select=["ID", "DATE_MODIFY"],
+            select=list(SNAPSHOT_FIELDS),
             lane=Lane.BACKGROUND,
         ):
             if lead.id is None or lead.date_modify is None:
                 continue
-            found.append((lead.id, lead.date_modify))
+            found.append((lead.id, lead.date_modify, _fingerprint(snapshot_of(lead))))
             newest = max(newest, lead.date_modify)
         added = 0
         if found:
             async with self._db.transaction() as conn:
-                for lead_id, modified in found:
-                    key = f"poll:{lead_id}:{modified.isoformat()}"
+                for lead_id, modified, fingerprint in found:
+                    # DATE_MODIFY has whole seconds: two changes in one second differ only
+                    # in their fields, so those are part of the key too.
+                    key = f"poll:{lead_id}:{modified.isoformat()}:{fingerprint}"
                     payload = {"date_modify": modified.isoformat()}
                     added += await self._inbox.add_in(conn, key, POLL_EVENT, lead_id, payload)
         if newest != watermark:

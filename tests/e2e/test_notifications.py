@@ -1,0 +1,401 @@
+"""Lead notifications end to end: portal events in, Telegram messages out, the whole app."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+
+from bot.app import Application
+from bot.config import (
+    EventsSettings,
+    NotifySettings,
+    PortalSettings,
+    Settings,
+    StorageSettings,
+    TelegramSettings,
+    WebSettings,
+)
+from bot.storage import BindingRepository, Role
+from bot.storage.inbox import InboxRepository
+from bot.storage.outbox import OutboxRepository
+from bot.storage.snapshots import SnapshotRepository
+from bot.storage.subscriptions import SubscriptionRepository
+from tests.e2e.conftest import ADMIN_TELEGRAM_ID, FAST_BACKOFF, sign_in
+from tests.emulators.bitrix24 import Bitrix24Emulator
+from tests.emulators.telegram import DEFAULT_TEST_TOKEN, ChatMessage, TelegramEmulator
+from tests.emulators.telegram_driver import ChatDriver
+
+ANNA_PHONE = "+79160000001"
+IVAN_PHONE = "+79161234567"
+OLGA_PHONE = "+79162345678"
+IVAN_TG, OLGA_TG = 2001, 3001
+GROUP_ID = -4001
+
+
+class NotifyingBot:
+    """The running app, its event URL and its stores."""
+
+    def __init__(self, app: Application, event_url: str) -> None:
+        self.app = app
+        self.event_url = event_url
+        self.inbox = InboxRepository(app.db)
+        self.outbox = OutboxRepository(app.db)
+        self.subscriptions = SubscriptionRepository(app.db)
+        self.snapshots = SnapshotRepository(app.db)
+        self.bindings = BindingRepository(app.db)
+
+
+@pytest.fixture
+async def notifying_bot(
+    tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> AsyncIterator[NotifyingBot]:
+    """The app with the portal's outgoing webhook pointed at its event endpoint; fast timings."""
+    token = portal_emulator.add_outgoing_webhook("http://127.0.0.1:9/not-yet")
+    settings = Settings(
+        _env_file=None,
+        telegram=TelegramSettings(
+            token=DEFAULT_TEST_TOKEN,
+            api_base=telegram_emulator.base_url,
+            admin_ids=[ADMIN_TELEGRAM_ID],
+        ),
+        portal=PortalSettings(
+            webhook_url=portal_emulator.webhook_url,
+            backoff_seconds=0.01,
+            application_token=token,
+            member_id=portal_emulator.member_id,
+            domain=portal_emulator.domain,
+        ),
+        storage=StorageSettings(path=tmp_path / "bot.sqlite3"),
+        web=WebSettings(host="127.0.0.1", port=0),
+        events=EventsSettings(poll_interval_seconds=0.2, coalesce_seconds=0.05),
+        notify=NotifySettings(
+            private_interval_seconds=0.05,
+            group_per_minute=1200,
+            global_per_second=200,
+            global_burst=50,
+            backoff_seconds=0.05,
+            max_attempts=3,
+        ),
+    )
+    app = Application(settings, polling_backoff=FAST_BACKOFF)
+    await app.start()
+    url = f"http://127.0.0.1:{app.port}{settings.web.event_path}"
+    for handler in portal_emulator.event_handlers:
+        handler.handler = url
+    try:
+        yield NotifyingBot(app, url)
+    finally:
+        await app.stop()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    """Wait until `check()` holds (the bot works in the background)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise TimeoutError("the condition did not hold in time")
+        await asyncio.sleep(0.02)
+
+
+def about(lead_id: int, word: str = "") -> Callable[[ChatMessage], bool]:
+    """A notification about this lead (containing `word`)."""
+    return lambda m: f"#{lead_id}" in (m.text or "") and word in (m.text or "")
+
+
+def notifications(driver: ChatDriver) -> list[ChatMessage]:
+    """The bot's lead notifications in a chat."""
+    return [
+        m
+        for m in driver.transcript()
+        if (m.from_bot
+        and "Lead #" in (m.text or ""))
+        or (m.from_bot
+        and "New lead #" in (m.text or ""))
+    ]
+
+
+async def subscribe(user: ChatDriver) -> None:
+    """Send /subscribe and wait for the confirmation and the preview."""
+    await user.send("/subscribe")
+    await user.wait_for_message(lambda m: "Subscribed" in (m.text or ""))
+    await user.wait_for_message(lambda m: "Preview" in (m.text or ""))
+
+
+async def make_manager(bot: NotifyingBot, telegram_id: int) -> None:
+    """Give a bound account the manager role."""
+    await bot.bindings.set_role(telegram_id, Role.MANAGER)
+
+
+async def test_new_lead_reaches_exactly_the_subscribers_who_may_see_it(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
+    olga = await sign_in(telegram_emulator, OLGA_TG, "Olga", OLGA_PHONE)
+    await subscribe(anna)
+    await subscribe(ivan)
+
+    annas_lead = portal_emulator.ui_add_lead({"TITLE": "Pipes <&> Co", "ASSIGNED_BY_ID": 1}, 1)
+    ivans_lead = portal_emulator.ui_add_lead({"TITLE": "Valves", "ASSIGNED_BY_ID": 2}, 1)
+
+    message = await anna.wait_for_message(about(annas_lead, "New lead"))
+    assert "Pipes <&> Co" in (message.text or "")
+    assert "Responsible: Anna Admin" in (message.text or "")
+    assert {"📇 Open card", "🙋 Take", "🌐 Open in portal"} <= set(message.labels)
+    await anna.wait_for_message(about(ivans_lead, "New lead"))
+    await ivan.wait_for_message(about(ivans_lead, "New lead"))
+    assert not any(f"#{annas_lead}" in (m.text or "") for m in ivan.transcript())
+    assert notifications(olga) == []
+
+
+async def test_stage_change_and_reassignment_show_the_diff_and_the_author(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    await subscribe(anna)
+    lead_id = portal_emulator.ui_add_lead({"TITLE": "Boiler", "ASSIGNED_BY_ID": 1}, 1)
+    await anna.wait_for_message(about(lead_id, "New lead"))
+
+    portal_emulator.ui_update_lead(lead_id, {"STATUS_ID": "IN_PROCESS"}, user_id=3)
+    stage = await anna.wait_for_message(about(lead_id, "Stage:"))
+    assert "Stage: Unassigned → In progress" in (stage.text or "")
+    assert "by Olga Smirnova" in (stage.text or "")
+
+    portal_emulator.ui_update_lead(lead_id, {"ASSIGNED_BY_ID": 2}, user_id=1)
+    moved = await anna.wait_for_message(about(lead_id, "Responsible:"))
+    assert "Responsible: Anna Admin → Ivan Petrov" in (moved.text or "")
+    assert "by Anna Admin" in (moved.text or "")
+
+
+async def test_deleted_lead_is_reported_from_what_the_bot_saw(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    await subscribe(anna)
+    lead_id = portal_emulator.ui_add_lead({"TITLE": "Short-lived", "ASSIGNED_BY_ID": 1}, 1)
+    await anna.wait_for_message(about(lead_id, "New lead"))
+    portal_emulator.ui_delete_lead(lead_id)
+    deleted = await anna.wait_for_message(about(lead_id, "deleted"))
+    assert "Short-lived" in (deleted.text or "")
+    assert deleted.labels == []
+
+
+async def test_own_change_through_the_bot_is_not_echoed_but_others_see_who_made_it(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
+    await subscribe(anna)
+    await subscribe(ivan)
+    lead_id = portal_emulator.ui_add_lead({"TITLE": "Echo", "ASSIGNED_BY_ID": 2}, 1)
+    await ivan.wait_for_message(about(lead_id, "New lead"))
+    await anna.wait_for_message(about(lead_id, "New lead"))
+
+    # What the lead card does after a write: note the bot action, then the portal changes.
+    await notifying_bot.snapshots.record_bot_action(lead_id, IVAN_TG, 2, "stage")
+    portal_emulator.update_lead(lead_id, {"STATUS_ID": "PROCESSED"}, 1)
+
+    told = await anna.wait_for_message(about(lead_id, "Stage:"))
+    assert "by Ivan Petrov via the bot" in (told.text or "")
+    rows = await notifying_bot.app.db.fetch_all(
+        "SELECT count(*) FROM outbox WHERE chat_id = ? AND payload LIKE '%Processed%'", (IVAN_TG,)
+    )
+    assert rows[0][0] == 0
+    assert not any("Processed" in (m.text or "") for m in ivan.transcript())
+
+
+async def test_group_subscription_needs_a_manager_who_is_the_groups_admin(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
+    olga = await sign_in(telegram_emulator, OLGA_TG, "Olga", OLGA_PHONE)
+    await make_manager(notifying_bot, OLGA_TG)
+    telegram_emulator.add_group(
+        GROUP_ID, "Sales", forum=True, admins=[ADMIN_TELEGRAM_ID], members=[IVAN_TG, OLGA_TG]
+    )
+    topic = 77
+
+    ivan_in_group = ivan.in_group(GROUP_ID, thread_id=topic)
+    await ivan_in_group.send("/subscribe")
+    refused = await ivan_in_group.wait_for_message()
+    assert "Only a manager or an admin" in (refused.text or "")
+
+    olga_in_group = olga.in_group(GROUP_ID, thread_id=topic)
+    await olga_in_group.send("/subscribe")
+    refused = await olga_in_group.wait_for_message()
+    assert "Only an administrator of this group" in (refused.text or "")
+    assert await notifying_bot.subscriptions.for_chat(GROUP_ID) == []
+
+    anna_in_group = anna.in_group(GROUP_ID, thread_id=topic)
+    await subscribe(anna_in_group)
+    [sub] = await notifying_bot.subscriptions.for_chat(GROUP_ID)
+    assert sub.thread_id == topic
+
+    lead_id = portal_emulator.ui_add_lead({"TITLE": "Team lead", "ASSIGNED_BY_ID": 3}, 1)
+    posted = await anna_in_group.wait_for_message(about(lead_id, "New lead"))
+    assert posted.message_thread_id == topic
+    card = posted.button("📇 Open card")
+    assert card.url is not None
+    assert card.url.endswith(f"?start=lead_{lead_id}")
+
+
+async def test_blocked_chat_gets_its_subscriptions_disabled(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
+    await subscribe(ivan)
+    telegram_emulator.block(IVAN_TG)
+    portal_emulator.ui_add_lead({"TITLE": "Nobody hears", "ASSIGNED_BY_ID": 2}, 1)
+
+    async def disabled() -> bool:
+        subs = await notifying_bot.subscriptions.for_chat(IVAN_TG)
+        return bool(subs) and all(s.disabled_reason for s in subs)
+
+    await eventually(disabled)
+    [sub] = await notifying_bot.subscriptions.for_chat(IVAN_TG)
+    assert "blocked" in (sub.disabled_reason or "")
+    assert await notifying_bot.outbox.count("pending") == 0
+
+
+async def test_group_migrated_to_a_supergroup_keeps_its_notifications(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    telegram_emulator.add_group(GROUP_ID, "Sales", admins=[ADMIN_TELEGRAM_ID])
+    await subscribe(anna.in_group(GROUP_ID))
+    new_id = telegram_emulator.migrate_group(GROUP_ID)
+
+    lead_id = portal_emulator.ui_add_lead({"TITLE": "After migration", "ASSIGNED_BY_ID": 1}, 1)
+    await telegram_emulator.wait_for_message(new_id, about(lead_id, "New lead"))
+    [sub] = await notifying_bot.subscriptions.for_chat(new_id)
+    assert sub.disabled_reason is None
+    assert await notifying_bot.subscriptions.for_chat(GROUP_ID) == []
+
+
+async def test_lost_events_are_recovered_by_the_catch_up_poller(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    await subscribe(anna)
+    portal_emulator.faults.lose_events = True
+    lead_id = portal_emulator.ui_add_lead({"TITLE": "Lost event", "ASSIGNED_BY_ID": 1}, 1)
+    assert portal_emulator.lost_events
+    await anna.wait_for_message(about(lead_id, "New lead"))
+    portal_emulator.ui_update_lead(lead_id, {"STATUS_ID": "IN_PROCESS"}, 1)
+    changed = await anna.wait_for_message(about(lead_id, "Stage:"))
+    assert "Unassigned → In progress" in (changed.text or "")
+
+
+async def post_form(url: str, form: dict[str, str]) -> int:
+    """POST a form body as the portal's queue does."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=urlencode(form), headers=headers) as answer,
+    ):
+        await answer.read()
+        return answer.status
+
+
+async def test_forged_event_is_refused_and_writes_nothing(
+    notifying_bot: NotifyingBot, portal_emulator: Bitrix24Emulator
+) -> None:
+    form = {
+        "event": "ONCRMLEADADD",
+        "event_handler_id": "1",
+        "data[FIELDS][ID]": "1",
+        "ts": "1742807175",
+        "auth[domain]": portal_emulator.domain,
+        "auth[member_id]": portal_emulator.member_id,
+        "auth[application_token]": "forged-token",
+    }
+    assert await post_form(notifying_bot.event_url, form) == 401
+    assert await notifying_bot.inbox.count() == 0
+
+
+async def test_replayed_events_make_no_extra_message(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    await subscribe(anna)
+    lead_id = portal_emulator.ui_add_lead({"TITLE": "Replayed", "ASSIGNED_BY_ID": 1}, 1)
+    await anna.wait_for_message(about(lead_id, "New lead"))
+    portal_emulator.ui_update_lead(lead_id, {"STATUS_ID": "IN_PROCESS"}, 1)
+    await anna.wait_for_message(about(lead_id, "Stage:"))
+    await portal_emulator.drain_events()
+    delivered = [d for d in portal_emulator.delivered_events if d.ok]
+    assert len(delivered) == 2
+    before = len(notifications(anna))
+    rows_before = await notifying_bot.outbox.count()
+
+    for _ in range(3):
+        for delivery in delivered:
+            assert await post_form(notifying_bot.event_url, delivery.form) == 200
+
+    async def all_processed() -> bool:
+        return await notifying_bot.inbox.count(processed=False) == 0
+
+    await eventually(all_processed)
+    await asyncio.sleep(0.2)  # give a wrong extra message the chance to show up
+    assert await notifying_bot.outbox.count() == rows_before
+    assert len(notifications(anna)) == before
+
+
+async def test_take_race_in_a_group_has_one_winner(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
+    olga = await sign_in(telegram_emulator, OLGA_TG, "Olga", OLGA_PHONE)
+    telegram_emulator.add_group(
+        GROUP_ID, "Sales", admins=[ADMIN_TELEGRAM_ID], members=[IVAN_TG, OLGA_TG]
+    )
+    await subscribe(anna.in_group(GROUP_ID))
+    lead_id = portal_emulator.ui_add_lead({"TITLE": "Hot lead", "ASSIGNED_BY_ID": 1}, 1)
+    offer = await telegram_emulator.wait_for_message(GROUP_ID, about(lead_id, "New lead"))
+
+    ivan_in_group, olga_in_group = ivan.in_group(GROUP_ID), olga.in_group(GROUP_ID)
+    data = offer.button("🙋 Take").callback_data
+    assert data is not None
+    first = await ivan_in_group.press_data(offer.message_id, data)
+    second = await olga_in_group.press_data(offer.message_id, data)
+    answers = [
+        await telegram_emulator.wait_for_callback_answer(first),
+        await telegram_emulator.wait_for_callback_answer(second),
+    ]
+    texts = sorted(a.text or "" for a in answers)
+    assert texts[0].startswith("Already taken by")
+    assert texts[1] == "The lead is yours now."
+    winner = 2 if (answers[0].text or "").startswith("The lead") else 3
+    assert int(portal_emulator.leads[lead_id]["ASSIGNED_BY_ID"]) == winner
+    edited = await telegram_emulator.wait_for_message(
+        GROUP_ID, lambda m: m.message_id == offer.message_id and "Taken by" in (m.text or "")
+    )
+    assert "🙋 Take" not in edited.labels
