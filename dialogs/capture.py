@@ -9,6 +9,7 @@ portal failure never makes a second lead). The draft lives in dialog_data, i.e. 
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -102,6 +103,7 @@ QUERY_KEY = "query"
 
 SUMMARY_VALUE_LIMIT = 200
 """Characters of one answer shown in the summary (the whole answer is still sent)."""
+DUPLICATE_TITLE_LIMIT = 100
 BUTTON_TITLE_LIMIT = 40
 NOTE_LIMIT = 3000
 PAGE_HEIGHT = 8
@@ -186,6 +188,12 @@ def _reject(manager: DialogManager, error: InputRejected) -> None:
     }
 
 
+def _portal_reason(description: str) -> str:
+    """The portal's refusal as plain text: it joins messages with `<br />` and newlines."""
+    text = re.sub(r"<br\s*/?>", " ", description)
+    return _cut(" ".join(text.split()), 300)
+
+
 def _title_of(tr: Translator, title: str, lead_id: int) -> str:
     return title.strip() or tr.get("lead-title", id=lead_id)
 
@@ -227,7 +235,8 @@ async def get_question(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
     form = await _form(dialog_manager)
     field = _current_field(dialog_manager, form)
     if field is None:
-        return {"text": "", "is_date": False, "is_yes_no": False, "is_choice": False}
+        # The portal dropped the field meanwhile: nothing to ask, offer the summary.
+        return {"text": tr.get_html("capture-summary-hint"), "editing": True}
     data = dialog_manager.dialog_data
     editing = bool(data.get(EDITING_KEY))
     lines: list[str] = []
@@ -361,13 +370,16 @@ async def get_summary(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
     values = _values(dialog_manager)
     identity = _identity(dialog_manager)
     lines = [tr.get_html("capture-summary-title"), ""]
+    # A long form gets shorter excerpts, so the summary stays one Telegram message.
+    limit = SUMMARY_VALUE_LIMIT if len(form) <= 12 else SUMMARY_VALUE_LIMIT * 12 // len(form)
     for field in form:
         value = values.get(field.code)
+        label = _cut(field.label, BUTTON_TITLE_LIMIT)
         if value is None:
-            lines.append(tr.get_html("capture-summary-empty-line", field=field.label))
+            lines.append(tr.get_html("capture-summary-empty-line", field=label))
         else:
-            shown = _cut(display_value(field, value), SUMMARY_VALUE_LIMIT)
-            lines.append(tr.get_html("capture-summary-line", field=field.label, value=shown))
+            shown = _cut(display_value(field, value), max(limit, 20))
+            lines.append(tr.get_html("capture-summary-line", field=label, value=shown))
     assignee = int(dialog_manager.dialog_data.get(ASSIGNEE_KEY, identity.portal_user_id))
     name = await _user_name(dialog_manager, assignee)
     lines += [
@@ -515,7 +527,7 @@ async def _create(callback: CallbackQuery, manager: DialogManager) -> None:
         refused = isinstance(error, ValidationError | AccessDeniedError)
         data[FAILURE_KEY] = {
             "refused": refused,
-            "reason": error.description[:300] if refused else "",
+            "reason": _portal_reason(error.description) if refused else "",
         }
         await manager.switch_to(LeadCapture.failed)
         return
@@ -562,7 +574,7 @@ async def get_duplicates(dialog_manager: DialogManager, **_: Any) -> dict[str, A
         lines.append(
             tr.get_html(
                 "capture-duplicate-lead",
-                title=_cut(title, SUMMARY_VALUE_LIMIT),
+                title=_cut(title, DUPLICATE_TITLE_LIMIT),
                 stage=await capture.stage_name(str(lead.get("status_id") or "")),
                 owner=owner,
                 age=tr.get(key, count=count),
