@@ -110,14 +110,7 @@ def about(lead_id: int, word: str = "") -> Callable[[ChatMessage], bool]:
 
 def notifications(driver: ChatDriver) -> list[ChatMessage]:
     """The bot's lead notifications in a chat."""
-    return [
-        m
-        for m in driver.transcript()
-        if (m.from_bot
-        and "Lead #" in (m.text or ""))
-        or (m.from_bot
-        and "New lead #" in (m.text or ""))
-    ]
+    return [m for m in driver.transcript() if m.from_bot and "lead #" in (m.text or "").lower()]
 
 
 async def subscribe(user: ChatDriver) -> None:
