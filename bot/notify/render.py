@@ -105,17 +105,21 @@ def render_text(tr: Translator, change: LeadChange, names: Names, author: Author
                 )
             )
     else:
-        lines.append(tr.get_html("notify-line-stage", stage=names.stage(lead.get("STATUS_ID"))))
+        lines.append(
+            tr.get_html("notify-line-stage", stage=_short(names.stage(lead.get("STATUS_ID"))))
+        )
         responsible = names.user(lead.get("ASSIGNED_BY_ID"))
         if responsible:
-            lines.append(tr.get_html("notify-line-responsible", name=responsible))
+            lines.append(tr.get_html("notify-line-responsible", name=_short(responsible)))
         if lead.get("SOURCE_ID"):
             lines.append(
-                tr.get_html("notify-line-source", source=names.source(lead.get("SOURCE_ID")))
+                tr.get_html(
+                    "notify-line-source", source=_short(names.source(lead.get("SOURCE_ID")))
+                )
             )
     if author is not None and author.name:
         key = "notify-by-bot" if author.via_bot else "notify-by"
-        lines.append(tr.get_html(key, name=author.name))
+        lines.append(tr.get_html(key, name=_short(author.name)))
     return _fit(lines)
 
 

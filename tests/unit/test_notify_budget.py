@@ -1,0 +1,41 @@
+"""The sender's pacing arithmetic: overall rate with a small burst, gaps per chat and group."""
+
+from __future__ import annotations
+
+from bot.notify.budget import ChatGaps, GlobalBudget
+
+
+def sends_in_first_second(budget: GlobalBudget, step: float = 0.001) -> list[float]:
+    now, moments = 0.0, []
+    while now < 3.0:
+        if budget.wait_time(now) == 0:
+            budget.take(now)
+            moments.append(now)
+        now += step
+    return moments
+
+
+def test_burst_then_steady_rate_never_exceeds_the_window() -> None:
+    moments = sends_in_first_second(GlobalBudget(rate=28, burst=5))
+    assert moments[4] < 0.01  # the burst goes at once
+    assert moments[5] >= 1 / 28 - 0.01
+    for start in moments:
+        in_window = [m for m in moments if start <= m < start + 1.0]
+        assert len(in_window) <= 28
+    assert len([m for m in moments if 1.0 <= m < 3.0]) >= 54
+
+
+def test_wait_time_says_when_the_next_send_fits() -> None:
+    budget = GlobalBudget(rate=10, burst=1)
+    budget.take(0.0)
+    assert 0.09 <= budget.wait_time(0.0) <= 0.11
+    assert budget.wait_time(0.2) == 0
+
+
+def test_private_chats_get_one_a_second_and_groups_twenty_a_minute() -> None:
+    gaps = ChatGaps(private_interval=1.0, group_per_minute=20)
+    gaps.sent(42, 10.0)
+    gaps.sent(-100, 10.0)
+    assert gaps.ready_at(42) == 11.0
+    assert gaps.ready_at(-100) == 13.0
+    assert gaps.ready_at(7) == 0.0
