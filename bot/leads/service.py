@@ -195,9 +195,12 @@ class LeadService:
 
     # --- lookup --------------------------------------------------------------------------
 
-    def _search_commands(self, identity: Identity, query: LeadQuery) -> dict[str, BatchCommand]:
+    @classmethod
+    def search_commands(cls, identity: Identity, query: LeadQuery) -> dict[str, BatchCommand]:
+        """The batch commands a search sends: one list per filter, scoped to the caller."""
+
         def scoped(filter: Mapping[str, Any]) -> BatchCommand:
-            return _list(self._scoped(identity, filter), SEARCH_SELECT)
+            return _list(cls._scoped(identity, filter), SEARCH_SELECT)
 
         if query.kind is QueryKind.ID:
             return {"id": scoped({"ID": query.lead_id})}
@@ -226,7 +229,7 @@ class LeadService:
         self, identity: Identity, query: LeadQuery, *, lane: Lane = Lane.INTERACTIVE
     ) -> SearchResult:
         """Leads matching `query` that the caller may see, newest first (one request)."""
-        commands = self._search_commands(identity, query)
+        commands = self.search_commands(identity, query)
         result = await self._portal.batch(commands, lane=lane)
         found: dict[int, Lead] = {}
         truncated = False
