@@ -436,3 +436,34 @@ async def test_double_tap_on_create_makes_one_lead(
     portal_emulator.faults.latency = 0.0
     await user.wait_for_message(lambda m: "🔀 Stage" in m.labels)
     assert [lead["TITLE"] for lead in portal_emulator.leads.values()] == ["Fence"]
+
+
+async def test_portal_refusal_is_explained_and_the_draft_kept(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    # A required field the bot cannot ask (a file): the portal refuses the lead.
+    portal_emulator.add_user_field(
+        {
+            "FIELD_NAME": "SCAN",
+            "USER_TYPE_ID": "file",
+            "MANDATORY": "Y",
+            "LABEL": "Scan",
+            "SETTINGS": {"SIZE": 20},
+        },
+        fire=False,
+    )
+    await choose_form_fields(running_bot, ["TITLE"])
+    user = await ivan(telegram_emulator)
+    await user.send("/new")
+    await user.wait_for_message(has("Lead Title"))
+    await answer(user, "Garage door", "check and send")
+    await user.press("✅ Create lead")
+    refused = await user.wait_for_message(has("The portal refused the lead"))
+    assert 'The "Scan" field is required.' in (refused.text or "")
+    assert "<br" not in (refused.text or "")
+    assert "🔁 Try again" in refused.labels
+    summary = await press(user, "« Back to summary", "check and send")
+    assert "Lead Title: Garage door" in (summary.text or "")
+    assert portal_emulator.leads == {}
