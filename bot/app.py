@@ -405,7 +405,7 @@ class Application:
             db=self.db,
             outbox=outbox,
             subscriptions=subscriptions,
-            access=self.access,
+            identify=self.access.identify,
             pause=self.retry.pause,
             settings=settings.notify,
         )

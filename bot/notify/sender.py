@@ -12,7 +12,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -29,7 +29,6 @@ from aiogram.exceptions import (
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.access.roles import Identity
-from bot.access.service import AccessService
 from bot.config import NotifySettings
 from bot.notify.budget import ChatGaps, GlobalBudget
 from bot.notify.match import may_receive
@@ -58,7 +57,11 @@ def keyboard(rows: list[list[dict[str, str]]]) -> InlineKeyboardMarkup | None:
 
 
 class OutboxSender:
-    """Sends pending outbox messages, paced per chat, per group and overall."""
+    """Sends pending outbox messages, paced per chat, per group and overall.
+
+    `identify` resolves a subscriber at send time (None: unbound or deactivated), so a
+    message is only sent while its reader may still see the lead.
+    """
 
     def __init__(
         self,
@@ -67,7 +70,7 @@ class OutboxSender:
         db: Database,
         outbox: OutboxRepository,
         subscriptions: SubscriptionRepository,
-        access: AccessService,
+        identify: Callable[[int], Awaitable[Identity | None]],
         pause: FloodPause,
         settings: NotifySettings,
         clock: Callable[[], float] = time.monotonic,
@@ -76,7 +79,7 @@ class OutboxSender:
         self._db = db
         self._outbox = outbox
         self._subscriptions = subscriptions
-        self._access = access
+        self._identify = identify
         self._pause = pause
         self._settings = settings
         self._clock = clock
@@ -162,7 +165,7 @@ class OutboxSender:
         cached = self._identities.get(telegram_user_id)
         if cached is not None and now - cached[0] < IDENTITY_CACHE_SECONDS:
             return cached[1]
-        identity = await self._access.identify(telegram_user_id)
+        identity = await self._identify(telegram_user_id)
         self._identities[telegram_user_id] = (now, identity)
         return identity
 
