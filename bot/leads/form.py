@@ -306,20 +306,20 @@ def parse_integer(text: str) -> int:
 
 def parse_number(text: str, *, money: bool = False) -> str:
     """A decimal number as canonical text (`12500.5`); money is non-negative, 2 decimals."""
+    reason = "capture-error-money" if money else "capture-error-number"
     value = _number_text(text)
     if len(value) > 2 * _MAX_NUMBER_DIGITS or not re.fullmatch(r"[+-]?\d+(\.\d+)?", value):
-        raise InputRejected("capture-error-money" if money else "capture-error-number")
+        raise InputRejected(reason)
+    if len(value.lstrip("+-").split(".")[0].lstrip("0")) > _MAX_NUMBER_DIGITS:
+        raise InputRejected(reason)
     try:
         number = Decimal(value)
+        if money:
+            if number < 0:
+                raise InputRejected(reason)
+            number = number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     except InvalidOperation:
-        raise InputRejected("capture-error-number") from None
-    if money:
-        if number < 0:
-            raise InputRejected("capture-error-money")
-        number = number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    integer_digits = len(str(abs(int(number))))
-    if integer_digits > _MAX_NUMBER_DIGITS:
-        raise InputRejected("capture-error-money" if money else "capture-error-number")
+        raise InputRejected(reason) from None
     text_value = format(number.normalize(), "f")
     return "0" if text_value in ("-0", "+0") else text_value
 

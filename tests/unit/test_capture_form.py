@@ -390,3 +390,11 @@ def test_display_values() -> None:
     assert display_value(opened, True) == "✓"
     assert display_value(birthdate, "1990-05-01") == "01.05.1990"
     assert display_value(source, None) == ""
+
+
+@pytest.mark.parametrize("raw", ["100000000000000000000000000", "1" * 16, "-1" + "0" * 15 + ".5"])
+def test_numbers_beyond_fifteen_digits_are_refused(raw: str) -> None:
+    for money in (False, True):
+        with pytest.raises(InputRejected):
+            parse_number(raw, money=money)
+    assert parse_number("9" * 15, money=True) == "9" * 15
