@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,14 @@ from bot.leads.contacts import (
     LeadContactsService,
 )
 from bot.leads.visibility import LeadHiddenError
-from bot.portal import NotFoundError, PortalClient, PortalLimiter, WebhookAuth
+from bot.portal import (
+    BatchResult,
+    NotFoundError,
+    PortalClient,
+    PortalLimiter,
+    ValidationError,
+    WebhookAuth,
+)
 from bot.storage import Database
 from tests.emulators.bitrix24 import Bitrix24Emulator
 
@@ -261,3 +269,35 @@ async def test_a_rep_cannot_touch_a_colleagues_lead(
     with pytest.raises(NotFoundError):
         await service.view(ANNA, 4242)
     assert len((await service.view(ANNA, lead_id)).contacts) == 1
+
+
+async def test_list_falls_back_to_one_more_read_when_the_linked_list_fails(
+    portal_emulator: Bitrix24Emulator, db: Database
+) -> None:
+    class RefusingLinkedList(PortalClient):
+        """A portal that refuses the `$result`-linked contact list (older servers might)."""
+
+        async def batch(self, commands: Any, **kwargs: Any) -> BatchResult:
+            result = await super().batch(commands, **kwargs)
+            if "contacts" in result.results:
+                del result.results["contacts"]
+                result.errors["contacts"] = ValidationError(
+                    "bad filter", method="crm.contact.list"
+                )
+            return result
+
+    refusing = RefusingLinkedList(
+        auth=WebhookAuth(portal_emulator.webhook_url),
+        limiter=PortalLimiter(drain_per_second=1000.0, burst=1000, start_full=False),
+    )
+    try:
+        service = LeadContactsService(refusing, BotActionLog(db), default_region="RU")
+        lead_id = ivans_lead(portal_emulator)
+        anton = contact(portal_emulator, "Anton", "Orlov", "+79160001111")
+        await service.link(IVAN, lead_id, anton)
+        before = portal_emulator.count_calls()
+        view = await service.view(IVAN, lead_id)
+        assert portal_emulator.count_calls() - before == 2
+        assert [(c.contact_id, c.name) for c in view.contacts] == [(anton, "Anton Orlov")]
+    finally:
+        await refusing.aclose()
