@@ -87,6 +87,8 @@ help-text =
     /new — a new lead (or send me a contact card or forward a client's message)
     /find — find a lead by phone, e-mail, name, company or #number
     /my — my open leads by stage
+    /subscribe — get notified about leads here (in a group: its admins who are managers)
+    /subscriptions — this chat's notifications: change, pause, remove
     /settings — language
     /cancel — stop what you're doing and go back to the menu
     /help — this message
