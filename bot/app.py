@@ -36,6 +36,7 @@ from bot.i18n import DEFAULT_LANGUAGE, Translations
 from bot.leads.capture import CaptureService
 from bot.leads.catalog import PortalCatalog
 from bot.leads.contacts import BotActionLog, LeadContactsService
+from bot.leads.form import field_kind
 from bot.leads.links import portal_origin
 from bot.leads.products import LeadProductsService
 from bot.leads.service import LeadService
@@ -340,7 +341,9 @@ class Application:
                 "leads": leads,
                 "capture": capture,
                 "custom_fields": CustomFieldService(self.portal, self.catalog),
-                "form_fields": FormFieldsService(kv, self.catalog),
+                "form_fields": FormFieldsService(
+                    kv, self.catalog, askable=lambda code, d: field_kind(code, d) is not None
+                ),
                 "card_settings": CardSettingsService(self.portal, kv),
                 "metrics": self.metrics,
             },

@@ -9,15 +9,7 @@ from aiogram_dialog import Dialog, DialogManager, Window
 from aiogram_dialog.widgets.kbd import Button, Cancel, ScrollingGroup, Select
 from aiogram_dialog.widgets.text import Format
 
-from bot.admin.form import (
-    DEFAULT_OPTIONAL_FIELDS,
-    FormFieldsService,
-    choosable_fields,
-    clean_choice,
-    move,
-    required_fields,
-    toggle,
-)
+from bot.admin.form import FormFieldsService, move, required_fields, toggle
 from bot.leads.catalog import PortalCatalog
 from dialogs.admin_fields import Notice, caller, clear_notice, set_notice
 from dialogs.states import AdminForm
@@ -50,7 +42,7 @@ async def _working_choice(manager: DialogManager) -> tuple[list[str], list[str]]
     data = manager.dialog_data
     if CHOSEN_KEY not in data:
         snapshot = await _catalog(manager).get()
-        data[OFFERED_KEY] = [f.code for f in choosable_fields(snapshot.fields)]
+        data[OFFERED_KEY] = [f.code for f in _service(manager).offered(snapshot.fields)]
         data[CHOSEN_KEY] = await _service(manager).current(caller(manager))
     return list(data[CHOSEN_KEY]), list(data[OFFERED_KEY])
 
@@ -60,7 +52,7 @@ async def get_form(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     _service(dialog_manager).authorize(caller(dialog_manager))
     chosen, offered = await _working_choice(dialog_manager)
     fields = (await _catalog(dialog_manager).get()).fields
-    titles = {f.code: f.label for f in choosable_fields(fields)}
+    titles = {f.code: f.label for f in _service(dialog_manager).offered(fields)}
     rows: list[tuple[str, str]] = []
     for index, code in enumerate(chosen):
         rows += [
@@ -126,7 +118,7 @@ async def on_default(_: CallbackQuery, __: Button, manager: DialogManager) -> No
     service = _service(manager)
     await service.reset(caller(manager))
     fields = (await _catalog(manager).get()).fields
-    manager.dialog_data[CHOSEN_KEY] = clean_choice(DEFAULT_OPTIONAL_FIELDS, fields)
+    manager.dialog_data[CHOSEN_KEY] = service.default_choice(fields)
     set_notice(manager, "admin-form-default-set")
 
 

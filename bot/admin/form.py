@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.access.roles import Action, Identity
@@ -31,6 +31,10 @@ TECHNICAL_FIELDS = frozenset(
 )
 
 
+Askable = Callable[[str, FieldDescriptor], bool]
+"""Whether the capture form knows how to ask a field (given by the composition root)."""
+
+
 @dataclass(frozen=True, slots=True)
 class FormField:
     """A lead field as the form settings show it."""
@@ -46,14 +50,17 @@ def field_title(code: str, descriptor: FieldDescriptor) -> str:
     return descriptor.title or code
 
 
-def is_choosable(code: str, descriptor: FieldDescriptor) -> bool:
-    """An optional field the form may ask: writable, current, not required anyway."""
-    return not (
+def is_choosable(code: str, descriptor: FieldDescriptor, askable: Askable | None = None) -> bool:
+    """An optional field the form may ask: writable, current, not required anyway, and of a
+    kind the form can ask (`askable`)."""
+    if (
         descriptor.is_read_only
         or descriptor.is_deprecated
         or descriptor.is_required
         or code in TECHNICAL_FIELDS
-    )
+    ):
+        return False
+    return askable is None or askable(code, descriptor)
 
 
 def required_fields(fields: Mapping[str, FieldDescriptor]) -> list[FormField]:
@@ -65,22 +72,26 @@ def required_fields(fields: Mapping[str, FieldDescriptor]) -> list[FormField]:
     ]
 
 
-def choosable_fields(fields: Mapping[str, FieldDescriptor]) -> list[FormField]:
+def choosable_fields(
+    fields: Mapping[str, FieldDescriptor], askable: Askable | None = None
+) -> list[FormField]:
     """Fields an admin may add to the form, in the portal's order."""
     return [
         FormField(code, field_title(code, d))
         for code, d in fields.items()
-        if is_choosable(code, d)
+        if is_choosable(code, d, askable)
     ]
 
 
-def clean_choice(codes: Sequence[str], fields: Mapping[str, FieldDescriptor]) -> list[str]:
+def clean_choice(
+    codes: Sequence[str], fields: Mapping[str, FieldDescriptor], askable: Askable | None = None
+) -> list[str]:
     """The choice without unknown, no-longer-choosable and repeated codes, order kept."""
     seen: set[str] = set()
     result = []
     for code in codes:
         descriptor = fields.get(code)
-        if descriptor is None or code in seen or not is_choosable(code, descriptor):
+        if descriptor is None or code in seen or not is_choosable(code, descriptor, askable):
             continue
         seen.add(code)
         result.append(code)
@@ -107,9 +118,20 @@ def move(chosen: Sequence[str], code: str, step: int) -> list[str]:
 class FormFieldsService:
     """Reads and stores the admin's choice of optional form fields (re-checks MANAGE_FIELDS)."""
 
-    def __init__(self, kv: KeyValueRepository, catalog: PortalCatalog) -> None:
+    def __init__(
+        self, kv: KeyValueRepository, catalog: PortalCatalog, *, askable: Askable | None = None
+    ) -> None:
         self._kv = kv
         self._catalog = catalog
+        self._askable = askable
+
+    def offered(self, fields: Mapping[str, FieldDescriptor]) -> list[FormField]:
+        """Fields an admin may add to the form, in the portal's order."""
+        return choosable_fields(fields, self._askable)
+
+    def default_choice(self, fields: Mapping[str, FieldDescriptor]) -> list[str]:
+        """The default optional fields the portal offers."""
+        return clean_choice(DEFAULT_OPTIONAL_FIELDS, fields, self._askable)
 
     @staticmethod
     def authorize(identity: Identity | None) -> None:
@@ -128,13 +150,13 @@ class FormFieldsService:
         """The current choice, limited to fields the portal still offers."""
         self.authorize(identity)
         snapshot = await self._catalog.get()
-        return clean_choice(await self.stored_choice(), snapshot.fields)
+        return clean_choice(await self.stored_choice(), snapshot.fields, self._askable)
 
     async def save(self, identity: Identity | None, codes: Sequence[str]) -> list[str]:
         """Store the choice (durably); returns what was stored."""
         self.authorize(identity)
         snapshot = await self._catalog.get()
-        cleaned = clean_choice(codes, snapshot.fields)
+        cleaned = clean_choice(codes, snapshot.fields, self._askable)
         await self._kv.set(FORM_FIELDS_KEY, cleaned, durable=True)
         log.info("form fields saved: %d optional fields", len(cleaned))
         return cleaned
