@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from typing import cast
+
+import pytest
+
+from bot.access.roles import Identity, Role
+from bot.access.service import AccessDenied
 from bot.admin.fields import (
+    CustomFieldService,
+    FieldType,
     LabelProblem,
     NameProblem,
     ValuesProblem,
@@ -14,7 +22,8 @@ from bot.admin.fields import (
     parse_list_values,
     renamed_label,
 )
-from bot.portal import UserField, UserFieldChanges, UserFieldEnumItem
+from bot.leads.catalog import PortalCatalog
+from bot.portal import PortalClient, UserField, UserFieldChanges, UserFieldEnumItem
 
 
 def test_field_names_get_the_portal_prefix_in_upper_case() -> None:
@@ -90,3 +99,23 @@ def test_list_edits_use_the_portal_id_and_del_semantics() -> None:
             {"ID": 2, "DEL": "Y"},
         ]
     }
+
+
+async def test_every_field_operation_refuses_non_admins_before_the_portal() -> None:
+    # The service never touches the portal for a refused caller: None stands in for it.
+    service = CustomFieldService(cast(PortalClient, None), cast(PortalCatalog, None))
+    manager = Identity(telegram_user_id=1, portal_user_id=2, role=Role.MANAGER)
+    calls = [
+        service.list_fields(manager, "en"),
+        service.get_field(manager, 1),
+        service.create_field(manager, name="X", label="X", field_type=FieldType.STRING),
+        service.rename_field(manager, 1, "en", "Y"),
+        service.set_required(None, 1, True),
+        service.add_values(manager, 1, ["a"]),
+        service.rename_value(manager, 1, 2, "b"),
+        service.delete_value(manager, 1, 2),
+        service.delete_field(manager, 1),
+    ]
+    for call in calls:
+        with pytest.raises(AccessDenied):
+            await call

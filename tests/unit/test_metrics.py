@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 
 from bot.metrics import (
     PORTAL_REJECTED,
     PORTAL_REQUESTS,
     MetricsRegistry,
+    metrics_handler,
     portal_observer,
     register_bot_metrics,
     telegram_observer,
@@ -90,3 +92,22 @@ def test_observers_count_requests_and_refusals() -> None:
 
 def test_empty_registry_renders_nothing() -> None:
     assert MetricsRegistry().render() == ""
+
+
+async def test_metrics_handler_refuses_bodies_and_wrong_tokens() -> None:
+    registry = MetricsRegistry()
+    registry.counter("hits_total").inc()
+    open_handler = metrics_handler(registry)
+    ok = await open_handler(make_mocked_request("GET", "/metrics"))
+    assert ok.status == 200
+    assert ok.content_type == "text/plain"
+    assert ok.body == b"# HELP hits_total hits_total\n# TYPE hits_total counter\nhits_total 1\n"
+    with_body = make_mocked_request("GET", "/metrics", headers={"Content-Length": "5"})
+    assert (await open_handler(with_body)).status == 413
+
+    guarded = metrics_handler(registry, token="s3cret")
+    assert (await guarded(make_mocked_request("GET", "/metrics"))).status == 401
+    wrong = make_mocked_request("GET", "/metrics", headers={"Authorization": "Bearer nope"})
+    assert (await guarded(wrong)).status == 401
+    right = make_mocked_request("GET", "/metrics", headers={"Authorization": "Bearer s3cret"})
+    assert (await guarded(right)).status == 200
