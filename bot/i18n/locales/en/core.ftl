@@ -94,7 +94,7 @@ help-text =
     /help — this message
 help-admin-text =
     <b>For admins</b>
-    Menu → Admin: who has access, their roles, and invite links.
+    Menu → Admin: who has access, their roles, and invite links; custom lead fields, the fields of the lead form, and the lead card in the portal.
 cancel-done = Cancelled. Back to the menu.
 cancel-nothing = Nothing to cancel.
 status-signed-in =
