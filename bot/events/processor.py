@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 # A bot action explains a change only if the portal's DATE_MODIFY is this close after it
 # (clocks of the bot and the portal differ a little).
 ATTRIBUTION_TOLERANCE = timedelta(seconds=15)
-BATCH_LIMIT = 1000
+# Events per transaction: small enough that the receiver never waits long for the lock.
+BATCH_LIMIT = 200
 IDLE_CHECK_SECONDS = 5.0
 
 
@@ -185,11 +186,11 @@ class EventProcessor:
 
         messages = await self._messages(changes, subscriptions, identities)
         async with self._db.transaction() as conn:
+            kept = {i: snap for i, snap in new_snapshots.items() if snap is not None}
+            await self._snapshots.put_many_in(conn, kept)
             for lead_id, snapshot in new_snapshots.items():
                 if snapshot is None:
                     await self._snapshots.delete_in(conn, lead_id)
-                else:
-                    await self._snapshots.put_in(conn, lead_id, snapshot)
             for message in messages:
                 await self._outbox.add_in(conn, message)
             await self._inbox.mark_processed_in(conn, [e.id for e in events])

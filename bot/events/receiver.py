@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+from asyncio import Future
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -121,6 +123,30 @@ class EventReceiver:
         self._on_catalog_changed = on_catalog_changed
         self._on_stored = on_stored
         self.refused = 0
+        self._waiting: list[tuple[tuple[str, str, int | None, dict[str, Any]], Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def _store(self, event: PortalEvent, payload: dict[str, Any]) -> bool:
+        """Store durably; events arriving together share one commit (one disk flush)."""
+        done: Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append(((event.dedup_key, event.event, event.lead_id, payload), done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_waiting())
+        return await done
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                stored = await self._inbox.add_many([item for item, _ in batch], durable=True)
+            except Exception as exc:  # every waiting request answers 5xx, nothing is lost
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for (_, done), new in zip(batch, stored, strict=True):
+                if not done.done():
+                    done.set_result(new)
 
     def _refuse(self, status: int, reason: str, request: web.Request) -> web.Response:
         self.refused += 1
@@ -152,9 +178,7 @@ class EventReceiver:
             # Not ours to handle, but genuine: a 2xx keeps the portal from marking us slow.
             return web.json_response({"ok": True, "ignored": True})
         payload = {"ts": event.ts, "handler_id": event.handler_id, "fields": event.fields}
-        stored = await self._inbox.add(
-            event.dedup_key, event.event, event.lead_id, payload, durable=True
-        )
+        stored = await self._store(event, payload)
         if stored:
             self._on_stored()
         return web.json_response({"ok": True, "duplicate": not stored})

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from collections import deque
-
 
 class GlobalBudget:
     """At most `rate` sends in any one second, and at most `burst` at once after a quiet spell.
 
     A plain token bucket admits burst + rate in its first second (over Telegram's ceiling
-    when the burst is large), so a one-second window caps it as well.
+    when the burst is large), so a one-second window caps it as well. A send counts in the
+    window from its start until one second after its answer: it reached Telegram somewhere
+    in between, so no transit delay can bunch more than `rate` sends into Telegram's second.
     """
+
+    IN_FLIGHT_POLL = 0.005
 
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
         self.burst = burst
         self._tokens = float(burst)
         self._at: float | None = None
-        self._window: deque[float] = deque()
+        self._window: dict[int, float | None] = {}  # send -> when answered (None: in flight)
         self._window_size = max(1, int(rate))
+        self._next_id = 0
 
     def wait_time(self, now: float) -> float:
         """Seconds until one more send fits (0 when it fits now)."""
@@ -26,17 +29,26 @@ class GlobalBudget:
         waits = [0.0]
         if tokens < 1.0:
             waits.append((1.0 - tokens) / self.rate)
-        while self._window and self._window[0] <= now - 1.0:
-            self._window.popleft()
+        self._window = {
+            send: done for send, done in self._window.items() if done is None or done > now - 1.0
+        }
         if len(self._window) >= self._window_size:
-            waits.append(self._window[0] + 1.0 - now)
+            finished = [done for done in self._window.values() if done is not None]
+            waits.append(min(finished) + 1.0 - now if finished else self.IN_FLIGHT_POLL)
         return max(waits)
 
-    def take(self, now: float) -> None:
-        """Count one send made now (call only when `wait_time` is 0)."""
+    def take(self, now: float) -> int:
+        """Count one send starting now (call only when `wait_time` is 0); returns its id."""
         self._tokens = self._refilled(now) - 1.0
         self._at = now
-        self._window.append(now)
+        self._next_id += 1
+        self._window[self._next_id] = None
+        return self._next_id
+
+    def done(self, send: int, now: float) -> None:
+        """The send's answer came back (or it failed) at `now`."""
+        if send in self._window:
+            self._window[send] = now
 
     def _refilled(self, now: float) -> float:
         if self._at is None:

@@ -85,6 +85,7 @@ class OutboxSender:
         self._clock = clock
         self._budget = GlobalBudget(settings.global_per_second, settings.global_burst)
         self._gaps = ChatGaps(settings.private_interval_seconds, settings.group_per_minute)
+        self._budget_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._busy_chats: set[int] = set()
@@ -137,13 +138,6 @@ class OutboxSender:
             if ready > now:
                 earliest = ready if earliest is None else min(earliest, ready)
                 continue
-            wait = self._budget.wait_time(now)
-            if wait > 0:
-                await asyncio.sleep(wait)
-                now = self._clock()
-                if self._pause.remaining() > 0:
-                    break
-            self._budget.take(now)
             self._gaps.sent(row.chat_id, now)
             self._busy_chats.add(row.chat_id)
             self._in_flight[row.id] = asyncio.create_task(self._send(row))
@@ -159,6 +153,16 @@ class OutboxSender:
                 delay = IDLE_WAIT_SECONDS if earliest is None else earliest - self._clock()
                 await self._idle(min(IDLE_WAIT_SECONDS, delay))
         self._gaps.forget_before(self._clock())
+
+    async def _take_budget(self) -> int:
+        # Taken right before the request goes out, so sends reach Telegram as paced.
+        async with self._budget_lock:
+            while True:
+                wait = max(self._pause.remaining(), self._budget.wait_time(self._clock()))
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)
+            return self._budget.take(self._clock())
 
     async def _identity(self, telegram_user_id: int) -> Identity | None:
         now = self._clock()
@@ -200,14 +204,18 @@ class OutboxSender:
             await self._outbox.skip(row.id, "the reader may not see this lead now")
             return
         payload: dict[str, Any] = row.payload
+        send = await self._take_budget()
         try:
-            await self._bot.send_message(
-                chat_id=row.chat_id,
-                text=str(payload.get("text", "")),
-                message_thread_id=row.thread_id,
-                reply_markup=keyboard(payload.get("buttons") or []),
-                disable_web_page_preview=True,
-            )
+            try:
+                await self._bot.send_message(
+                    chat_id=row.chat_id,
+                    text=str(payload.get("text", "")),
+                    message_thread_id=row.thread_id,
+                    reply_markup=keyboard(payload.get("buttons") or []),
+                    disable_web_page_preview=True,
+                )
+            finally:
+                self._budget.done(send, self._clock())
         except TelegramRetryAfter as exc:
             # The session middleware has already paused every call of the token.
             self.flood_waits += 1

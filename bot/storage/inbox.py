@@ -46,6 +46,13 @@ class InboxRepository:
         async with self._db.transaction(durable=durable) as conn:
             return await self.add_in(conn, dedup_key, event, lead_id, payload)
 
+    async def add_many(
+        self, events: list[tuple[str, str, int | None, dict[str, Any]]], *, durable: bool = True
+    ) -> list[bool]:
+        """Store several events in one transaction (one disk flush); True for each new one."""
+        async with self._db.transaction(durable=durable) as conn:
+            return [await self.add_in(conn, *event) for event in events]
+
     async def add_in(
         self,
         conn: aiosqlite.Connection,

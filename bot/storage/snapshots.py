@@ -75,6 +75,20 @@ class SnapshotRepository:
             (lead_id, encode_json(data), to_db_time(self._clock())),
         )
 
+    async def put_many_in(
+        self, conn: aiosqlite.Connection, snapshots: dict[int, dict[str, Any]]
+    ) -> None:
+        """Store many snapshots in one round trip inside the caller's transaction."""
+        now = to_db_time(self._clock())
+        await conn.executemany(
+            """
+            INSERT INTO lead_snapshots (lead_id, data, updated_at) VALUES (?, ?, ?)
+            ON CONFLICT (lead_id) DO UPDATE SET data = excluded.data,
+                updated_at = excluded.updated_at
+            """,
+            [(lead_id, encode_json(data), now) for lead_id, data in snapshots.items()],
+        )
+
     async def delete_in(self, conn: aiosqlite.Connection, lead_id: int) -> None:
         """Forget a deleted lead inside the caller's transaction."""
         await execute(conn, "DELETE FROM lead_snapshots WHERE lead_id = ?", (lead_id,))

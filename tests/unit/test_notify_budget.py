@@ -5,11 +5,17 @@ from __future__ import annotations
 from bot.notify.budget import ChatGaps, GlobalBudget
 
 
-def sends_in_first_second(budget: GlobalBudget, step: float = 0.001) -> list[float]:
-    now, moments = 0.0, []
+def sends_in_first_second(
+    budget: GlobalBudget, step: float = 0.001, answer_after: float = 0.02
+) -> list[float]:
+    """Send whenever allowed for 3 s; every answer comes back `answer_after` later."""
+    now, moments, waiting = 0.0, [], []
     while now < 3.0:
+        for send, at in [w for w in waiting if w[1] <= now]:
+            budget.done(send, at)
+            waiting.remove((send, at))
         if budget.wait_time(now) == 0:
-            budget.take(now)
+            waiting.append((budget.take(now), now + answer_after))
             moments.append(now)
         now += step
     return moments
@@ -23,6 +29,16 @@ def test_burst_then_steady_rate_never_exceeds_the_window() -> None:
         in_window = [m for m in moments if start <= m < start + 1.0]
         assert len(in_window) <= 28
     assert len([m for m in moments if 1.0 <= m < 3.0]) >= 54
+
+
+def test_a_slow_answer_keeps_its_send_in_the_window() -> None:
+    budget = GlobalBudget(rate=1, burst=1)
+    send = budget.take(0.0)
+    # Still in flight: it may reach Telegram at any moment, so it still counts.
+    assert budget.wait_time(5.0) > 0
+    budget.done(send, 5.0)
+    assert budget.wait_time(5.5) > 0
+    assert budget.wait_time(6.01) == 0
 
 
 def test_wait_time_says_when_the_next_send_fits() -> None:
