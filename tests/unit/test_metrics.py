@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
@@ -14,6 +15,7 @@ from bot.metrics import (
     register_bot_metrics,
     telegram_observer,
 )
+from bot.portal import PortalClient, PortalLimiter, WebhookAuth
 
 
 def test_counters_and_gauges_render_in_text_format() -> None:
@@ -111,3 +113,27 @@ async def test_metrics_handler_refuses_bodies_and_wrong_tokens() -> None:
     assert (await guarded(wrong)).status == 401
     right = make_mocked_request("GET", "/metrics", headers={"Authorization": "Bearer s3cret"})
     assert (await guarded(right)).status == 200
+
+
+async def test_portal_client_reports_each_request_and_each_rate_limit_refusal() -> None:
+    answers = iter(
+        [
+            httpx.Response(503, json={"error": "QUERY_LIMIT_EXCEEDED", "error_description": ""}),
+            httpx.Response(200, json={"result": 1}),
+        ]
+    )
+    seen: list[tuple[str, int, bool]] = []
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    client = PortalClient(
+        auth=WebhookAuth("https://portal.example/rest/1/secret/"),
+        limiter=PortalLimiter(drain_per_second=1000.0, burst=1000, start_full=False),
+        transport=httpx.MockTransport(lambda _: next(answers)),
+        sleep=no_sleep,
+        on_request=lambda method, status, limited: seen.append((method, status, limited)),
+    )
+    async with client:
+        assert await client.crm_mode() == 1
+    assert seen == [("crm.settings.mode.get", 503, True), ("crm.settings.mode.get", 200, False)]
