@@ -261,6 +261,7 @@ async def get_types(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
 
 async def on_new_field(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Start a new field from a clean draft."""
+    _service(manager).authorize(caller(manager))
     for key in (DRAFT_TYPE_KEY, DRAFT_LABEL_KEY, DRAFT_NAME_KEY, DRAFT_VALUES_KEY, NOTICE_KEY):
         manager.dialog_data.pop(key, None)
     await manager.switch_to(AdminFields.new_type)
@@ -270,6 +271,7 @@ async def on_type_selected(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """Remember the type, then ask for the label."""
+    _service(manager).authorize(caller(manager))
     manager.dialog_data[DRAFT_TYPE_KEY] = FieldType(item_id).value
     await manager.switch_to(AdminFields.new_label)
 
