@@ -24,7 +24,7 @@ from bot.storage import BindingRepository, Role
 from bot.storage.inbox import InboxRepository
 from bot.storage.outbox import OutboxRepository
 from bot.storage.snapshots import SnapshotRepository
-from bot.storage.subscriptions import SubscriptionRepository
+from bot.storage.subscriptions import EventKind, SubscriptionRepository
 from tests.e2e.conftest import ADMIN_TELEGRAM_ID, FAST_BACKOFF, sign_in
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import DEFAULT_TEST_TOKEN, ChatMessage, TelegramEmulator
@@ -392,3 +392,46 @@ async def test_take_race_in_a_group_has_one_winner(
         GROUP_ID, lambda m: m.message_id == offer.message_id and "Taken by" in (m.text or "")
     )
     assert "🙋 Take" not in edited.labels
+
+
+async def test_subscriber_lists_pauses_narrows_and_removes_a_subscription(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    await anna.press("🔔 Subscriptions")
+    await anna.wait_for_message(lambda m: "/subscribe" in (m.text or ""))
+    await subscribe(anna)
+    [sub] = await notifying_bot.subscriptions.for_chat(ADMIN_TELEGRAM_ID)
+
+    await anna.send("/subscriptions")
+    listing = await anna.wait_for_message(lambda m: "Subscriptions in this chat" in (m.text or ""))
+    await anna.press(listing.labels[0])
+    await anna.wait_for_message(lambda m: f"Subscription #{sub.id}" in (m.text or ""))
+    await anna.press("✅ added")
+    narrowed = await anna.wait_for_message(lambda m: "▫️ added" in m.labels)
+    assert "changed" in (narrowed.text or "")
+    await anna.press("⏸ Pause")
+    await anna.wait_for_message(lambda m: "▶️ Resume" in m.labels)
+    paused = await notifying_bot.subscriptions.get(sub.id)
+    assert paused is not None
+    assert paused.paused
+    assert EventKind.ADDED not in paused.kinds
+
+    lead_id = portal_emulator.ui_add_lead({"TITLE": "Quiet", "ASSIGNED_BY_ID": 1}, 1)
+
+    async def processed() -> bool:
+        return await notifying_bot.inbox.count(processed=False) == 0 and bool(
+            await notifying_bot.snapshots.get_many([lead_id])
+        )
+
+    await eventually(processed)
+    rows = await notifying_bot.app.db.fetch_all(
+        "SELECT count(*) FROM outbox WHERE lead_id = ?", (lead_id,)
+    )
+    assert rows[0][0] == 0
+    assert not any(about(lead_id, "New lead")(m) for m in anna.transcript())
+    await anna.press("🗑 Remove")
+    await anna.wait_for_message(lambda m: "removed" in (m.text or ""))
+    assert await notifying_bot.subscriptions.for_chat(ADMIN_TELEGRAM_ID) == []
