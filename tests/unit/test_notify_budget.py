@@ -9,7 +9,9 @@ def sends_in_first_second(
     budget: GlobalBudget, step: float = 0.001, answer_after: float = 0.02
 ) -> list[float]:
     """Send whenever allowed for 3 s; every answer comes back `answer_after` later."""
-    now, moments, waiting = 0.0, [], []
+    now = 0.0
+    moments: list[float] = []
+    waiting: list[tuple[int, float]] = []
     while now < 3.0:
         for send, at in [w for w in waiting if w[1] <= now]:
             budget.done(send, at)
