@@ -17,7 +17,16 @@ from bot.leads.catalog import PortalCatalog
 from bot.notify.diff import LeadChange, as_int, diff_lead, snapshot_of
 from bot.notify.match import may_receive, subscription_wants
 from bot.notify.render import Author, Links, Names, render_buttons, render_text
-from bot.portal import BatchCommand, Lane, Lead, NotFoundError, PortalClient, PortalError
+from bot.portal import (
+    AccessDeniedError,
+    BatchCommand,
+    Lane,
+    Lead,
+    NotFoundError,
+    PortalClient,
+    PortalError,
+    ValidationError,
+)
 from bot.storage.db import Database
 from bot.storage.inbox import InboxEvent, InboxRepository
 from bot.storage.outbox import NewOutboxMessage, OutboxRepository
@@ -103,7 +112,10 @@ class EventProcessor:
                 self._wake.set()
 
     async def _fetch(self, lead_ids: list[int]) -> dict[int, Lead | None]:
-        """Current leads by id (None when the portal no longer has one); one batch per 50."""
+        """Current leads by id (None when the portal no longer has one); one batch per 50.
+
+        Leads the webhook user may not read are left out (their events change nothing).
+        """
         if not lead_ids:
             return {}
         commands = {f"l{i}": BatchCommand("crm.lead.get", {"id": i}) for i in lead_ids}
@@ -114,6 +126,9 @@ class EventProcessor:
             error = result.errors.get(key)
             if isinstance(error, NotFoundError):
                 leads[lead_id] = None
+            elif isinstance(error, AccessDeniedError | ValidationError):
+                # Not transient: retrying would hold every other event back for good.
+                log.warning("lead %d cannot be read (%s); event skipped", lead_id, error.code)
             elif error is not None:
                 raise error
             elif key in result.results:
@@ -172,7 +187,9 @@ class EventProcessor:
         changes: list[tuple[LeadChange, int, RecentBotAction | None]] = []
         new_snapshots: dict[int, dict[str, Any] | None] = {}
         for lead_id in lead_ids:
-            lead = current.get(lead_id)
+            if lead_id not in current:
+                continue
+            lead = current[lead_id]
             snapshot = snapshot_of(lead) if lead is not None else None
             new_snapshots[lead_id] = snapshot
             change = diff_lead(lead_id, stored.get(lead_id), snapshot)
