@@ -78,4 +78,3 @@ capture-failed-unreachable = ⚠️ The portal isn't reachable right now, so the
 capture-failed-refused = ⚠️ The portal refused the lead: { $reason }
     Your draft is kept: change a field in the summary, or try again.
 capture-retry-button = 🔁 Try again
-capture-expired = This form is no longer open. Start a new lead with /new.

@@ -83,4 +83,3 @@ capture-failed-unreachable = ⚠️ Портал сейчас недоступе
 capture-failed-refused = ⚠️ Портал не принял лид: { $reason }
     Черновик сохранён: измените поле в сводке или попробуйте ещё раз.
 capture-retry-button = 🔁 Попробовать ещё раз
-capture-expired = Эта форма уже закрыта. Начните новый лид командой /new.
