@@ -34,7 +34,6 @@ SAMPLE_ARGS: dict[str, FluentArg] = {
     "query": "Pet<r>",
     "reason": 'Field "TITLE" is <required> & empty',
     "label": "Зона <доставки> & Co",
-    "value": "Red & <Blue>",
     "code": "UF_CRM_ZONE",
     "values": "Red, Green & <Blue>",
     "fields": "Title, <Phone> & Name",
