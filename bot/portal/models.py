@@ -306,7 +306,8 @@ class FieldDescriptor(PortalModel):
     title: str = ""
     status_type: str | None = Field(default=None, alias="statusType")
     items: list[EnumItem] | None = None
-    settings: dict[str, Any] | None = None
+    # PHP sends an empty settings array as `[]`.
+    settings: Annotated[dict[str, Any] | None, BeforeValidator(lambda v: v or None)] = None
     list_label: str | None = Field(default=None, alias="listLabel")
     form_label: str | None = Field(default=None, alias="formLabel")
     filter_label: str | None = Field(default=None, alias="filterLabel")

@@ -539,3 +539,11 @@ def test_every_example_response_envelope_parses_without_loss(path: Path) -> None
         return
     if "time" in body:
         _round_trip(ResponseTime.model_validate(body["time"]), body["time"])
+
+
+def test_field_descriptor_with_empty_php_settings_array() -> None:
+    descriptor = FieldDescriptor.model_validate(
+        {"type": "string", "isRequired": True, "title": "UF_CRM_X", "settings": []}
+    )
+    assert descriptor.settings is None
+    assert descriptor.is_required
