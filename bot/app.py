@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +18,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
-from aiogram.types import BotCommand, TelegramObject
+from aiogram.types import BotCommand, Update
 from aiogram.utils.backoff import BackoffConfig
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiogram_dialog import setup_dialogs
@@ -92,7 +92,7 @@ class ConfigurationError(RuntimeError):
     """A setting is missing or wrong; the message names it in one sentence."""
 
 
-class InFlightUpdates(BaseMiddleware):
+class InFlightUpdates:
     """Counts updates being handled, so shutdown can let them finish."""
 
     def __init__(self) -> None:
@@ -100,17 +100,13 @@ class InFlightUpdates(BaseMiddleware):
         self._idle = asyncio.Event()
         self._idle.set()
 
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        """Handle the update while counted."""
+    @contextlib.asynccontextmanager
+    async def track(self) -> AsyncIterator[None]:
+        """Count one update for as long as the block runs."""
         self._count += 1
         self._idle.clear()
         try:
-            return await handler(event, data)
+            yield
         finally:
             self._count -= 1
             if self._count == 0:
@@ -119,6 +115,22 @@ class InFlightUpdates(BaseMiddleware):
     async def wait_idle(self) -> None:
         """Wait until no update is being handled."""
         await self._idle.wait()
+
+
+class TrackedDispatcher(Dispatcher):
+    """A dispatcher that counts every update from its arrival to the end of its error handlers.
+
+    A middleware cannot do this: aiogram's error handlers run outside every update middleware.
+    """
+
+    def __init__(self, *, in_flight: InFlightUpdates, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.in_flight = in_flight
+
+    async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
+        """Handle one update (polling and webhook both come here), counted."""
+        async with self.in_flight.track():
+            return await super().feed_update(bot, update, **kwargs)
 
 
 def build_bot(settings: Settings, retry: TelegramRetryMiddleware) -> Bot:
@@ -149,9 +161,8 @@ def build_dispatcher(
     throttling), so a flood costs no storage or portal reads; `after_identity` run once the
     caller is known (the sign-in throttle).
     """
-    dispatcher = Dispatcher(storage=storage, **services)
     in_flight = InFlightUpdates()
-    dispatcher.update.outer_middleware(in_flight)
+    dispatcher = TrackedDispatcher(in_flight=in_flight, storage=storage, **services)
     for gate in gates:
         dispatcher.update.outer_middleware(gate)
     dispatcher.update.outer_middleware(IdentityMiddleware(access, translations))
@@ -162,9 +173,9 @@ def build_dispatcher(
         build_deeplinks_router(),
         build_onboarding_router(),
         build_commands_router(),
+        build_subscriptions_router(),
         build_search_router(),
         build_inline_router(),
-        build_subscriptions_router(),
         build_capture_router(),
         build_menu_dialog(),
         build_capture_dialog(),
