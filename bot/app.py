@@ -52,6 +52,7 @@ from bot.metrics import (
 )
 from bot.notify.render import Links
 from bot.notify.sender import OutboxSender
+from bot.ops.status import CrmModeWatch
 from bot.portal import OAuthAuth, PortalAuth, PortalClient, PortalError, PortalLimiter, WebhookAuth
 from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
 from bot.storage.fsm import SQLiteStorage
@@ -77,6 +78,7 @@ from dialogs.onboarding import build_onboarding_router
 from dialogs.products import build_lead_products_dialog
 from dialogs.search import build_search_dialog, build_search_router
 from dialogs.settings import build_settings_dialog
+from dialogs.status import build_status_router
 from dialogs.subscriptions import build_subscriptions_dialog, build_subscriptions_router
 
 log = logging.getLogger(__name__)
@@ -173,6 +175,7 @@ def build_dispatcher(
         build_deeplinks_router(),
         build_onboarding_router(),
         build_commands_router(),
+        build_status_router(),
         build_subscriptions_router(),
         build_search_router(),
         build_inline_router(),
@@ -345,6 +348,9 @@ class Application:
                 "portal": self.portal,
                 "catalog": self.catalog,
                 "settings": settings,
+                "db": self.db,
+                "crm_mode": CrmModeWatch(self.portal),
+                "webhook_mode": bool(settings.telegram.webhook_url),
                 "subscription_store": subscriptions,
                 "snapshot_store": snapshots,
                 "lead_contacts": lead_contacts,

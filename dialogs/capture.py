@@ -51,6 +51,7 @@ from bot.leads.form import (
 )
 from bot.leads.links import lead_url, portal_origin
 from bot.leads.visibility import LeadHiddenError, visible_lead
+from bot.ops.status import CrmModeWatch
 from bot.phones import normalize_contact_phone
 from bot.portal import AccessDeniedError, PortalClient, PortalError, ValidationError
 from dialogs.states import (
@@ -203,6 +204,15 @@ def _title_of(tr: Translator, title: str, lead_id: int) -> str:
 
 async def on_capture_start(start_data: Any, manager: DialogManager) -> None:
     """Build the form from the portal's fields and take what the prefill offers."""
+    crm: CrmModeWatch = manager.middleware_data["crm_mode"]
+    if not await crm.leads_enabled():
+        # In simple CRM mode a new lead turns into a deal at once: say so, ask nothing.
+        chat = manager.middleware_data["event_chat"]
+        await manager.middleware_data["bot"].send_message(
+            chat.id, translator(manager).get_html("capture-simple-mode")
+        )
+        await manager.done()
+        return
     prefill = start_data.get(PREFILL_KEY) if isinstance(start_data, dict) else None
     form = await _capture(manager).form()
     identity = _identity(manager)

@@ -22,6 +22,7 @@ AVAILABLE_COMMANDS = (
     "cancel",
     "subscribe",
     "subscriptions",
+    "status",
 )
 """The commands the bot answers today, in the order Telegram shows them."""
 

@@ -129,6 +129,10 @@ class PortalLimiter:
             if head is not None:
                 head.wake.set()
 
+    def level(self) -> float:
+        """Our estimate of the portal's counter now (0 = idle, `bucket.burst` = full)."""
+        return self.bucket.level_at(self._clock())
+
     def report_limit_exceeded(self) -> None:
         """The portal refused a request for rate: everybody slows down to the drain rate."""
         self.bucket.fill(self._clock())

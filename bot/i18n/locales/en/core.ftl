@@ -89,6 +89,7 @@ help-text =
     /my — my open leads by stage
     /subscribe — get notified about leads here (in a group: its admins who are managers)
     /subscriptions — this chat's notifications: change, pause, remove
+    /status — your account, the portal connection and the bot's health
     /settings — language
     /cancel — stop what you're doing and go back to the menu
     /help — this message

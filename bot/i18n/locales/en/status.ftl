@@ -1,0 +1,29 @@
+## /status
+
+status-title = <b>Status</b>
+status-crm-classic = CRM mode: classic, leads are on.
+status-crm-simple = ⚠️ The portal is in simple CRM mode: leads don't exist there (every new lead turns into a deal at once), so lead capture is switched off. An admin can switch the CRM back to classic mode in the portal's CRM settings.
+status-portal-problem = Portal: not reachable right now ⚠️ (<code>{ $reason }</code>)
+status-budget = Portal requests: { $used } of { $burst } in the burst used, { $rate } per second sustained. Refused by the portal since start: { $refused }.
+status-events-none = Events: none received yet.
+status-events =
+    Events: { $pending ->
+        [0] nothing waiting
+        [one] { $pending } waiting
+       *[other] { $pending } waiting
+    }, last one received { $ago }.
+status-watermark = Catch-up poller: changes read up to { $when } (UTC).
+status-watermark-none = Catch-up poller: not run yet.
+status-outbox =
+    Notifications: { $pending ->
+        [0] none waiting
+        [one] { $pending } waiting
+       *[other] { $pending } waiting
+    }; { $dead ->
+        [0] none failed
+        [one] { $dead } failed for good
+       *[other] { $dead } failed for good
+    }.
+status-webhook = Telegram webhook: { $url }, { $pending } updates waiting.
+status-webhook-error = Telegram's last webhook error: { $error }
+capture-simple-mode = The portal is in simple CRM mode, where leads don't exist: every new lead would turn into a deal at once. Lead capture is off; ask an admin.

@@ -1,0 +1,1 @@
+"""Operations: what the bot can tell its admins about its own health."""

@@ -1,0 +1,116 @@
+"""The bot's health at a glance: portal, CRM mode, request budget, queues, event intake."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.portal import CrmMode, Lane, PortalClient, PortalError
+from bot.storage import Database, KeyValueRepository
+from bot.storage.timestamps import from_db_time, utc_now
+
+WATERMARK_KEY = "events.poll_watermark"
+
+
+@dataclass(frozen=True)
+class WebhookState:
+    """What Telegram says about our webhook."""
+
+    url: str
+    pending_updates: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """Everything /status shows an admin."""
+
+    portal_ok: bool
+    portal_problem: str | None
+    crm_mode: CrmMode | None
+    budget_used: float
+    burst: int
+    drain_per_second: float
+    rate_limited_total: int
+    inbox_pending: int
+    outbox_pending: int
+    dead_letters: int
+    last_event_at: datetime | None
+    watermark: datetime | None
+    webhook: WebhookState | None
+    checked_at: datetime
+
+
+class CrmModeWatch:
+    """The portal's CRM mode, read at most every `ttl` seconds (leads exist only in classic)."""
+
+    def __init__(
+        self,
+        portal: PortalClient,
+        *,
+        ttl: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._portal = portal
+        self._ttl = ttl
+        self._clock = clock
+        self._mode: CrmMode | None = None
+        self._read_at = 0.0
+
+    async def mode(self, *, lane: Lane = Lane.INTERACTIVE) -> CrmMode:
+        """The current mode; a failed read keeps the last known one."""
+        if self._mode is None or self._clock() - self._read_at >= self._ttl:
+            try:
+                self._mode = await self._portal.crm_mode(lane=lane)
+                self._read_at = self._clock()
+            except PortalError:
+                if self._mode is None:
+                    raise
+        return self._mode
+
+    async def leads_enabled(self) -> bool:
+        """False in simple CRM mode, where a new lead turns into a deal at once."""
+        return await self.mode() is CrmMode.CLASSIC
+
+
+async def collect_status(
+    *,
+    portal: PortalClient,
+    crm: CrmModeWatch,
+    db: Database,
+    rate_limited_total: int,
+    webhook_info: Callable[[], Awaitable[WebhookState]] | None,
+) -> StatusReport:
+    """Read every figure of the report; a portal failure is part of it, not an error."""
+    portal_ok, problem, mode = True, None, None
+    try:
+        mode = await crm.mode()
+    except PortalError as exc:
+        portal_ok, problem = False, exc.code or type(exc).__name__
+    bucket = portal.limiter.bucket
+    inbox = await db.fetch_one(
+        "SELECT count(*) FILTER (WHERE processed_at IS NULL), max(received_at) FROM inbox"
+    )
+    outbox = await db.fetch_one(
+        "SELECT count(*) FILTER (WHERE state = 'pending'), "
+        "count(*) FILTER (WHERE state = 'dead') FROM outbox"
+    )
+    watermark = await KeyValueRepository(db).get(WATERMARK_KEY)
+    return StatusReport(
+        portal_ok=portal_ok,
+        portal_problem=problem,
+        crm_mode=mode,
+        budget_used=portal.limiter.level(),
+        burst=bucket.burst,
+        drain_per_second=bucket.drain_per_second,
+        rate_limited_total=rate_limited_total,
+        inbox_pending=int(inbox[0]) if inbox else 0,
+        outbox_pending=int(outbox[0]) if outbox else 0,
+        dead_letters=int(outbox[1]) if outbox else 0,
+        last_event_at=from_db_time(inbox[1]) if inbox and inbox[1] else None,
+        watermark=datetime.fromisoformat(watermark) if isinstance(watermark, str) else None,
+        webhook=await webhook_info() if webhook_info is not None else None,
+        checked_at=utc_now(),
+    )

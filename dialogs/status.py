@@ -1,0 +1,124 @@
+"""/status: who you are and whether the portal answers; for admins, the bot's whole health."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.types import Message
+
+from bot.access.roles import Action, Identity
+from bot.i18n import Translator
+from bot.leads.render import age_text
+from bot.metrics import MetricsRegistry
+from bot.ops.status import CrmModeWatch, StatusReport, WebhookState, collect_status
+from bot.portal import CrmMode, PortalClient
+from bot.storage import Database
+
+RATE_LIMITED_METRIC = "bot_portal_rate_limited_total"
+
+
+def render_status(
+    tr: Translator, identity: Identity, report: StatusReport, subscriptions: int
+) -> str:
+    """The /status message (HTML); the operational part only for admins."""
+    lines = [
+        tr.get_html("status-title"),
+        tr.get_html("status-signed-in", name=identity.name, role=identity.role.value),
+    ]
+    if report.portal_ok:
+        lines.append(tr.get_html("status-portal-online"))
+    else:
+        lines.append(tr.get_html("status-portal-problem", reason=report.portal_problem or "?"))
+    if report.crm_mode is CrmMode.SIMPLE:
+        lines.append(tr.get_html("status-crm-simple"))
+    lines.append(tr.get_html("status-subscriptions", count=subscriptions))
+    if not identity.may(Action.MANAGE_BINDINGS):
+        return "\n".join(lines)
+    lines.append("")
+    if report.crm_mode is CrmMode.CLASSIC:
+        lines.append(tr.get_html("status-crm-classic"))
+    lines.append(
+        tr.get_html(
+            "status-budget",
+            used=round(report.budget_used),
+            burst=report.burst,
+            rate=f"{report.drain_per_second:g}",
+            refused=report.rate_limited_total,
+        )
+    )
+    if report.last_event_at is None:
+        lines.append(tr.get_html("status-events-none"))
+    else:
+        ago = age_text(tr, report.last_event_at, report.checked_at)
+        lines.append(tr.get_html("status-events", pending=report.inbox_pending, ago=ago))
+    if report.watermark is None:
+        lines.append(tr.get_html("status-watermark-none"))
+    else:
+        when = report.watermark.strftime("%Y-%m-%d %H:%M")
+        lines.append(tr.get_html("status-watermark", when=when))
+    lines.append(
+        tr.get_html("status-outbox", pending=report.outbox_pending, dead=report.dead_letters)
+    )
+    if report.webhook is not None:
+        lines.append(
+            tr.get_html(
+                "status-webhook", url=report.webhook.url, pending=report.webhook.pending_updates
+            )
+        )
+        if report.webhook.last_error:
+            lines.append(tr.get_html("status-webhook-error", error=report.webhook.last_error))
+    return "\n".join(lines)
+
+
+def webhook_reader(bot: Bot) -> Callable[[], Awaitable[WebhookState]]:
+    """Reads Telegram's view of our webhook."""
+
+    async def read() -> WebhookState:
+        info = await bot.get_webhook_info()
+        return WebhookState(
+            url=info.url,
+            pending_updates=info.pending_update_count,
+            last_error=info.last_error_message,
+        )
+
+    return read
+
+
+async def on_status(
+    message: Message,
+    identity: Identity,
+    tr: Translator,
+    bot: Bot,
+    portal: PortalClient,
+    crm_mode: CrmModeWatch,
+    db: Database,
+    metrics: MetricsRegistry,
+    webhook_mode: bool,
+    **_: Any,
+) -> None:
+    """Answer /status."""
+    report = await collect_status(
+        portal=portal,
+        crm=crm_mode,
+        db=db,
+        rate_limited_total=int(metrics.counter(RATE_LIMITED_METRIC).value()),
+        webhook_info=webhook_reader(bot) if webhook_mode else None,
+    )
+    row = await db.fetch_one(
+        "SELECT count(*) FROM subscriptions "
+        "WHERE chat_id = ? AND paused = 0 AND disabled_reason IS NULL",
+        (message.chat.id,),
+    )
+    subscriptions = int(row[0]) if row is not None else 0
+    await message.answer(render_status(tr, identity, report, subscriptions))
+
+
+def build_status_router() -> Router:
+    """A fresh router for /status (private chats, bound users)."""
+    router = Router(name="status")
+    router.message.filter(F.chat.type == "private")
+    router.message.register(on_status, Command("status"))
+    return router
