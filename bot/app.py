@@ -319,6 +319,7 @@ class Application:
             admin_ids=settings.telegram.admin_ids,
             default_region=settings.default_phone_region,
         )
+        self.crm_mode = CrmModeWatch(self.portal)
         self.catalog = PortalCatalog(self.portal)
         bot_actions = BotActionLog(self.db)
         lead_contacts = LeadContactsService(
@@ -349,7 +350,7 @@ class Application:
                 "catalog": self.catalog,
                 "settings": settings,
                 "db": self.db,
-                "crm_mode": CrmModeWatch(self.portal),
+                "crm_mode": self.crm_mode,
                 "webhook_mode": bool(settings.telegram.webhook_url),
                 "subscription_store": subscriptions,
                 "snapshot_store": snapshots,
@@ -380,6 +381,11 @@ class Application:
                 f"The portal did not answer user.get ({exc.code or type(exc).__name__}): "
                 "check PORTAL__WEBHOOK_URL and that the webhook has the user and crm scopes"
             ) from exc
+        try:
+            if not await self.crm_mode.leads_enabled():
+                log.warning("the portal is in simple CRM mode: lead capture is off")
+        except PortalError as exc:
+            log.warning("could not read the CRM mode: %s", exc.code)
         log.info("signed in to Telegram as @%s (id %d)", me.username, me.id)
         await self._set_commands()
         self._build_workers(me.username or "", inbox, outbox, snapshots, subscriptions, kv)

@@ -59,14 +59,14 @@ class CrmModeWatch:
         self._mode: CrmMode | None = None
         self._read_at = 0.0
 
-    async def mode(self, *, lane: Lane = Lane.INTERACTIVE) -> CrmMode:
-        """The current mode; a failed read keeps the last known one."""
-        if self._mode is None or self._clock() - self._read_at >= self._ttl:
+    async def mode(self, *, lane: Lane = Lane.INTERACTIVE, fresh: bool = False) -> CrmMode:
+        """The current mode; a failed read keeps the last known one (unless `fresh`)."""
+        if fresh or self._mode is None or self._clock() - self._read_at >= self._ttl:
             try:
                 self._mode = await self._portal.crm_mode(lane=lane)
                 self._read_at = self._clock()
             except PortalError:
-                if self._mode is None:
+                if self._mode is None or fresh:
                     raise
         return self._mode
 
@@ -86,7 +86,7 @@ async def collect_status(
     """Read every figure of the report; a portal failure is part of it, not an error."""
     portal_ok, problem, mode = True, None, None
     try:
-        mode = await crm.mode()
+        mode = await crm.mode(fresh=True)  # doubles as the portal's reachability check
     except PortalError as exc:
         portal_ok, problem = False, exc.code or type(exc).__name__
     bucket = portal.limiter.bucket

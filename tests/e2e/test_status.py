@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.app import Application
-from tests.e2e.conftest import ADMIN_TELEGRAM_ID, sign_in
+from tests.e2e.conftest import ADMIN_TELEGRAM_ID, BotRunner, sign_in
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import TelegramEmulator
 
@@ -51,11 +51,12 @@ async def test_unreachable_portal_is_reported_plainly(
 
 
 async def test_simple_crm_mode_switches_capture_off(
-    running_bot: Application,
+    bot_runner: BotRunner,
     telegram_emulator: TelegramEmulator,
     portal_emulator: Bitrix24Emulator,
 ) -> None:
     portal_emulator.simple_mode = True
+    await bot_runner.start()
     ivan = await sign_in(telegram_emulator, 2001, "Ivan", IVAN_PHONE)
     await ivan.send("/new")
     refusal = await ivan.wait_for_message(lambda m: "simple CRM mode" in (m.text or ""))
