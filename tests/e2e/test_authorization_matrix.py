@@ -11,12 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from typing import TypeVar
 
 import pytest
 
 from bot.access.roles import Identity, Role
 from bot.access.service import AccessDenied
+from bot.admin.fields import CustomFieldService
 from bot.app import Application
+from bot.leads.contacts import LeadContactsService
+from bot.leads.products import LeadProductsService
+from bot.leads.service import LeadService
 from bot.leads.visibility import LeadHiddenError
 from bot.storage import BindingRepository
 from tests.e2e.conftest import ADMIN_TELEGRAM_ID, sign_in
@@ -74,15 +79,14 @@ EXPECTED = {
 EXPECTED["admin"] = dict.fromkeys(EXPECTED["manager"], "ok")
 
 Outcome = str
-ServiceCall = Callable[[Identity, int], Awaitable[object]]
+T = TypeVar("T")
 
 
-def _leads_of(app: Application) -> dict[str, object]:
+def _service(app: Application, name: str, kind: type[T]) -> T:
     assert app.dispatcher is not None
-    return {
-        name: app.dispatcher[name]
-        for name in ("leads", "lead_contacts", "lead_products", "custom_fields")
-    }
+    service = app.dispatcher[name]
+    assert isinstance(service, kind)
+    return service
 
 
 async def _service_outcome(call: Callable[[], Awaitable[object]]) -> Outcome:
@@ -132,13 +136,10 @@ async def test_each_role_may_do_exactly_its_share(
     portal = portal_with_manager
     app = running_bot
     user, identity = await _sign_in_as(app, telegram_emulator, caller)
-    services = _leads_of(app)
-    leads, contacts, products, fields = (
-        services["leads"],
-        services["lead_contacts"],
-        services["lead_products"],
-        services["custom_fields"],
-    )
+    leads = _service(app, "leads", LeadService)
+    contacts = _service(app, "lead_contacts", LeadContactsService)
+    products = _service(app, "lead_products", LeadProductsService)
+    fields = _service(app, "custom_fields", CustomFieldService)
 
     def new_lead(title: str) -> int:
         return portal.add_lead({"TITLE": title, "ASSIGNED_BY_ID": OWNER_PORTAL_ID}, 1)
@@ -150,40 +151,30 @@ async def test_each_role_may_do_exactly_its_share(
     answer = await user.inline_query("Matrix")
     outcomes["inline_query"] = "ok" if answer.results else "refused"
 
-    outcomes["view_card"] = await _service_outcome(
-        lambda: leads.load_card(identity, lead_id)  # type: ignore[attr-defined]
-    )
+    outcomes["view_card"] = await _service_outcome(lambda: leads.load_card(identity, lead_id))
     outcomes["change_stage"] = await _service_outcome(
-        lambda: leads.change_stage(identity, lead_id, "IN_PROCESS")  # type: ignore[attr-defined]
+        lambda: leads.change_stage(identity, lead_id, "IN_PROCESS")
     )
     outcomes["add_note"] = await _service_outcome(
-        lambda: leads.add_note(identity, lead_id, "matrix note")  # type: ignore[attr-defined]
+        lambda: leads.add_note(identity, lead_id, "matrix note")
     )
     take_id = new_lead("Take me")
-    outcomes["take"] = await _service_outcome(
-        lambda: leads.take(identity, take_id)  # type: ignore[attr-defined]
-    )
+    outcomes["take"] = await _service_outcome(lambda: leads.take(identity, take_id))
     delete_id = new_lead("Delete me")
-    outcomes["delete"] = await _service_outcome(
-        lambda: leads.delete(identity, delete_id)  # type: ignore[attr-defined]
-    )
-    outcomes["view_contacts"] = await _service_outcome(
-        lambda: contacts.view(identity, lead_id)  # type: ignore[attr-defined]
-    )
+    outcomes["delete"] = await _service_outcome(lambda: leads.delete(identity, delete_id))
+    outcomes["view_contacts"] = await _service_outcome(lambda: contacts.view(identity, lead_id))
     contact_id = portal.add_contact({"NAME": "Client"}, 1)
     outcomes["link_contact"] = await _service_outcome(
-        lambda: contacts.link(identity, lead_id, contact_id)  # type: ignore[attr-defined]
+        lambda: contacts.link(identity, lead_id, contact_id)
     )
-    outcomes["view_products"] = await _service_outcome(
-        lambda: products.view(identity, lead_id)  # type: ignore[attr-defined]
-    )
+    outcomes["view_products"] = await _service_outcome(lambda: products.view(identity, lead_id))
     product_id = next(iter(portal.products))
 
     async def add_product() -> None:
-        seen = await products.view(  # type: ignore[attr-defined]
+        seen = await products.view(
             Identity(identity.telegram_user_id, OWNER_PORTAL_ID, Role.REP), lead_id
         )
-        await products.add_row(  # type: ignore[attr-defined]
+        await products.add_row(
             identity,
             lead_id,
             product_id=product_id,
@@ -206,9 +197,7 @@ async def test_each_role_may_do_exactly_its_share(
     outcomes["create_invite"] = await _service_outcome(
         lambda: access.create_invite(identity, OWNER_PORTAL_ID, Role.REP)
     )
-    outcomes["manage_fields"] = await _service_outcome(
-        lambda: fields.list_fields(identity, "en")  # type: ignore[attr-defined]
-    )
+    outcomes["manage_fields"] = await _service_outcome(lambda: fields.list_fields(identity, "en"))
 
     assert outcomes == EXPECTED[caller]
     if caller == "rep":
