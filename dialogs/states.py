@@ -51,6 +51,15 @@ class AdminFields(StatesGroup):
     new_confirm = State()
 
 
+class AdminPeople(StatesGroup):
+    """Admin tools: chats with subscriptions and undelivered notifications."""
+
+    main = State()
+    chats = State()
+    chat = State()
+    dead = State()
+
+
 class AdminForm(StatesGroup):
     """Admin tools: which optional fields the capture form asks, in which order."""
 
@@ -146,6 +155,11 @@ async def start_settings(manager: DialogManager) -> None:
 async def start_admin(manager: DialogManager) -> None:
     """Open the admin tools on top of whatever is open."""
     await manager.start(AdminDialog.main)
+
+
+async def start_admin_people(manager: DialogManager) -> None:
+    """Open people and chats on top of whatever is open."""
+    await manager.start(AdminPeople.main)
 
 
 async def start_admin_fields(manager: DialogManager) -> None:
