@@ -76,6 +76,13 @@ SAMPLE_ARGS: dict[str, FluentArg] = {
     "price": Decimal("12500.50"),
     "amount": Decimal("18750.75"),
     "currency": "RUB",
+    "filters": "Stages: New, <In> progress; Sources: Web & co",
+    "chat": "Sales <team> & co",
+    "thread": 77,
+    "lead": "#4521",
+    "paused": 2,
+    "chats": 5,
+    "disabled": 1,
 }
 NUMERIC_SAMPLES: tuple[int | float, ...] = (0, 1, 2, 5, 11, 21, 22, 25, 111, 1.5)
 ROLE_SAMPLES = ("rep", "manager", "admin")
