@@ -28,6 +28,7 @@ from bot.access.directory import PortalDirectory
 from bot.access.middleware import IdentityMiddleware
 from bot.access.service import AccessService
 from bot.admin import CardSettingsService, CustomFieldService, FormFieldsService
+from bot.admin.people import PeopleService
 from bot.config import Settings
 from bot.events.poller import CatchUpPoller
 from bot.events.processor import EventProcessor, ProcessorTiming
@@ -66,6 +67,7 @@ from dialogs.admin import build_admin_dialog
 from dialogs.admin_card import build_admin_card_dialog
 from dialogs.admin_fields import build_admin_fields_dialog
 from dialogs.admin_form import build_admin_form_dialog
+from dialogs.admin_people import build_admin_people_dialog
 from dialogs.capture import build_capture_dialog, build_capture_router
 from dialogs.card import build_card_dialog
 from dialogs.commands import AVAILABLE_COMMANDS, build_commands_router
@@ -187,6 +189,7 @@ def build_dispatcher(
         build_admin_fields_dialog(),
         build_admin_form_dialog(),
         build_admin_card_dialog(),
+        build_admin_people_dialog(),
         build_subscriptions_dialog(),
         build_search_dialog(),
         build_card_dialog(),
@@ -363,6 +366,12 @@ class Application:
                     kv, self.catalog, askable=lambda code, d: field_kind(code, d) is not None
                 ),
                 "card_settings": CardSettingsService(self.portal, kv),
+                "people": PeopleService(
+                    subscriptions=subscriptions,
+                    outbox=outbox,
+                    bindings=BindingRepository(self.db),
+                    on_requeued=self._wake_sender,
+                ),
                 "metrics": self.metrics,
             },
             **self._throttling(),
@@ -469,6 +478,10 @@ class Application:
             overlap=timedelta(seconds=settings.events.poll_overlap_seconds),
             on_stored=self.processor.wake,
         )
+
+    def _wake_sender(self) -> None:
+        if self.sender is not None:
+            self.sender.wake()
 
     def _throttling(self) -> dict[str, list[BaseMiddleware]]:
         limits = self.settings.throttle

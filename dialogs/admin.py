@@ -25,7 +25,7 @@ from aiogram_dialog.widgets.text import Format
 from bot.access.roles import Identity, Role
 from bot.access.service import AccessService, ChangeRefused
 from bot.storage import utc_now
-from dialogs.states import AdminCard, AdminDialog, AdminFields, AdminForm
+from dialogs.states import AdminCard, AdminDialog, AdminFields, AdminForm, AdminPeople
 from dialogs.widgets import Tr, translator
 
 log = logging.getLogger(__name__)
@@ -232,6 +232,7 @@ def build_admin_dialog() -> Dialog:
                     state=AdminDialog.invite_user,
                 ),
                 SwitchTo(Tr("admin-invites-button"), id="adm_invites", state=AdminDialog.invites),
+                Start(Tr("admin-people-button"), id="adm_people", state=AdminPeople.main),
                 Start(Tr("admin-fields-button"), id="adm_fields", state=AdminFields.fields),
                 Start(Tr("admin-form-button"), id="adm_form", state=AdminForm.main),
                 Start(Tr("admin-card-button"), id="adm_card", state=AdminCard.main),

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram_dialog import Dialog, DialogManager, Window
@@ -16,12 +16,13 @@ from aiogram_dialog.api.exceptions import UnknownState, UnregisteredDialogError
 from aiogram_dialog.widgets.kbd import Cancel
 
 from bot.access.roles import Action, Identity
+from bot.access.service import AccessService
 from bot.i18n import Translator
-from bot.leads.catalog import PortalCatalog
+from bot.leads.catalog import CatalogSnapshot, PortalCatalog
 from bot.notify.diff import LeadChange, as_int
 from bot.notify.match import may_receive, subscription_wants
 from bot.notify.render import CARD_CALLBACK_PREFIX, TAKE_CALLBACK_PREFIX
-from bot.portal import Lane, LeadChanges, PortalClient, PortalError
+from bot.portal import Lane, LeadChanges, PortalClient, PortalError, Status
 from bot.storage.snapshots import LeadClaim, SnapshotRepository
 from bot.storage.subscriptions import (
     EventKind,
@@ -40,6 +41,28 @@ PREVIEW_LINES = 5
 PREVIEW_SCAN = 100
 GROUP_ADMIN_STATUSES = frozenset({"administrator", "creator"})
 CLOSED_SEMANTICS = frozenset({"S", "F"})
+
+# Button actions of a subscription card: `sub:<id>:<action>[:<argument>]`.
+OPEN = "o"
+CARD = "c"
+REMOVE = "r"
+PAUSE = "p"
+SCOPE = "s"
+KIND = "k"
+STAGES_VIEW = "sv"
+STAGE_TOGGLE = "st"
+STAGES_ANY = "sa"
+SOURCES_VIEW = "ov"
+SOURCE_TOGGLE = "ot"
+SOURCES_ANY = "oa"
+USERS_VIEW = "uv"
+USER_TOGGLE = "ut"
+USERS_ACTIONS = frozenset({USERS_VIEW, USER_TOGGLE})
+USERS_PAGE = 8
+DIRECTORY_LIMIT = 10_000
+MAX_CALLBACK_BYTES = 64
+
+T = TypeVar("T")
 
 
 def _code_as_name(code: str | None) -> str:
@@ -62,17 +85,97 @@ def _state_text(tr: Translator, sub: Subscription) -> str:
     return tr.get("subs-state-paused" if sub.paused else "subs-state-active")
 
 
-def _card_args(tr: Translator, sub: Subscription) -> dict[str, Any]:
+def _in_order(chosen: Iterable[str], entries: Sequence[Status]) -> list[str]:
+    """Names of the chosen dictionary entries in the portal's order; unknown ids last, as ids."""
+    chosen = set(chosen)
+    names = [e.name or e.status_id for e in entries if e.status_id in chosen]
+    known = {e.status_id for e in entries}
+    return names + sorted(c for c in chosen if c not in known)
+
+
+def filters_summary(
+    tr: Translator,
+    sub: Subscription,
+    catalog: CatalogSnapshot | None,
+    user_names: Mapping[int, str],
+) -> str:
+    """One plain-text line of a subscription's filters: stages, sources, chosen responsibles."""
+    parts: list[str] = []
+    if sub.scope is Scope.USERS:
+        names = sorted(user_names.get(i, f"#{i}") for i in sub.responsible_ids)
+        parts.append(
+            tr.get("subs-filter-users", values=", ".join(names))
+            if names
+            else tr.get("subs-filter-users-none")
+        )
+    stages = catalog.stages if catalog is not None else ()
+    sources = catalog.sources if catalog is not None else ()
+    if sub.stages:
+        parts.append(tr.get("subs-filter-stages", values=", ".join(_in_order(sub.stages, stages))))
+    if sub.sources:
+        parts.append(
+            tr.get("subs-filter-sources", values=", ".join(_in_order(sub.sources, sources)))
+        )
+    return "; ".join(parts) if parts else tr.get("subs-filters-none")
+
+
+async def _snapshot(catalog: PortalCatalog) -> CatalogSnapshot | None:
+    try:
+        return await catalog.get()
+    except PortalError as exc:
+        log.warning("catalog unavailable for a subscription summary: %s", exc.code)
+        return None
+
+
+async def _user_names(access: AccessService, ids: Iterable[int]) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for portal_user_id in ids:
+        try:
+            user = await access.directory.active_user(portal_user_id)
+        except PortalError:
+            user = None
+        if user is not None:
+            names[portal_user_id] = user.full_name or f"#{portal_user_id}"
+    return names
+
+
+async def _card_args(
+    tr: Translator, sub: Subscription, catalog: PortalCatalog, access: AccessService
+) -> dict[str, Any]:
+    names = await _user_names(access, sub.responsible_ids) if sub.scope is Scope.USERS else {}
     return {
         "id": sub.id,
         "scope": tr.get(f"subs-scope-{sub.scope.value}"),
         "kinds": _kinds_text(tr, sub),
         "state": _state_text(tr, sub),
+        "filters": filters_summary(tr, sub, await _snapshot(catalog), names),
     }
 
 
-def subscription_keyboard(tr: Translator, sub: Subscription) -> InlineKeyboardMarkup:
-    """Toggles for kinds, the scope switch, pause/resume and remove."""
+def _scopes_for(identity: Identity) -> list[Scope]:
+    """Reps hear about their own leads only; managers and admins may widen or pick people."""
+    if identity.may(Action.VIEW_ALL_LEADS):
+        return [Scope.MINE, Scope.ALL, Scope.USERS]
+    return [Scope.MINE]
+
+
+def _data(sub_id: int, action: str, argument: str | int | None = None) -> str:
+    tail = "" if argument is None else f":{argument}"
+    return f"{SUB_PREFIX}{sub_id}:{action}{tail}"
+
+
+def toggled(values: frozenset[T], value: T) -> frozenset[T]:
+    """`values` with `value` added, or removed when it was there."""
+    return values - {value} if value in values else values | {value}
+
+
+def subscription_keyboard(
+    tr: Translator, sub: Subscription, *, may_widen: bool = True
+) -> InlineKeyboardMarkup:
+    """Toggles for kinds, the scope switch, filters, pause/resume and remove.
+
+    `may_widen` is False for reps: their scope is always their own leads, so no switch.
+    """
     effective = sub.kinds or frozenset(EventKind)
     toggles = [
         InlineKeyboardButton(
@@ -92,9 +195,126 @@ def subscription_keyboard(tr: Translator, sub: Subscription) -> InlineKeyboardMa
     remove = InlineKeyboardButton(
         text=tr.get("subs-remove-button"), callback_data=f"{SUB_PREFIX}{sub.id}:r"
     )
-    return InlineKeyboardMarkup(
-        inline_keyboard=[toggles[:2], toggles[2:], [scope], [pause, remove]]
+    filters = [
+        InlineKeyboardButton(
+            text=tr.get("subs-stages-button"), callback_data=_data(sub.id, STAGES_VIEW)
+        ),
+        InlineKeyboardButton(
+            text=tr.get("subs-sources-button"), callback_data=_data(sub.id, SOURCES_VIEW)
+        ),
+    ]
+    rows = [toggles[:2], toggles[2:]]
+    if may_widen:
+        rows.append([scope])
+        if sub.scope is Scope.USERS:
+            users = InlineKeyboardButton(
+                text=tr.get("subs-users-button"), callback_data=_data(sub.id, USERS_VIEW, 0)
+            )
+            rows.append([users])
+    rows += [filters, [pause, remove]]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _check(chosen: bool, label: str) -> str:
+    return ("✅ " if chosen else "▫️ ") + label
+
+
+def _pairs(buttons: list[InlineKeyboardButton]) -> list[list[InlineKeyboardButton]]:
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
+def _option_buttons(
+    sub_id: int, action: str, entries: Sequence[Status], chosen: frozenset[str]
+) -> list[InlineKeyboardButton]:
+    buttons = []
+    for entry in entries:
+        data = _data(sub_id, action, entry.status_id)
+        if len(data.encode()) > MAX_CALLBACK_BYTES:
+            log.warning("dictionary id too long for a button: %d bytes", len(entry.status_id))
+            continue
+        label = _check(entry.status_id in chosen, entry.name or entry.status_id)
+        buttons.append(InlineKeyboardButton(text=label, callback_data=data))
+    return buttons
+
+
+def stages_keyboard(
+    tr: Translator, sub: Subscription, catalog: CatalogSnapshot
+) -> InlineKeyboardMarkup:
+    """A checkbox per stage in the portal's order, "any stage" and back to the card."""
+    rows = _pairs(_option_buttons(sub.id, STAGE_TOGGLE, catalog.stages, sub.stages))
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text=_check(not sub.stages, tr.get("subs-any-stage-button")),
+                callback_data=_data(sub.id, STAGES_ANY),
+            ),
+            InlineKeyboardButton(
+                text=tr.get("subs-done-button"), callback_data=_data(sub.id, CARD)
+            ),
+        ]
     )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def sources_keyboard(
+    tr: Translator, sub: Subscription, catalog: CatalogSnapshot
+) -> InlineKeyboardMarkup:
+    """A checkbox per source in the portal's order, "any source" and back to the card."""
+    rows = _pairs(_option_buttons(sub.id, SOURCE_TOGGLE, catalog.sources, sub.sources))
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text=_check(not sub.sources, tr.get("subs-any-source-button")),
+                callback_data=_data(sub.id, SOURCES_ANY),
+            ),
+            InlineKeyboardButton(
+                text=tr.get("subs-done-button"), callback_data=_data(sub.id, CARD)
+            ),
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def users_keyboard(
+    tr: Translator, sub: Subscription, people: Sequence[tuple[int, str]], page: int
+) -> InlineKeyboardMarkup:
+    """One page of people (id, name) as checkboxes, paging arrows and back to the card."""
+    pages = max(1, -(-len(people) // USERS_PAGE))
+    page = min(max(0, page), pages - 1)
+    shown = people[page * USERS_PAGE : (page + 1) * USERS_PAGE]
+    rows = _pairs(
+        [
+            InlineKeyboardButton(
+                text=_check(user_id in sub.responsible_ids, name),
+                callback_data=_data(sub.id, USER_TOGGLE, f"{user_id}:{page}"),
+            )
+            for user_id, name in shown
+        ]
+    )
+    paging = []
+    if page > 0:
+        paging.append(
+            InlineKeyboardButton(text="◀️", callback_data=_data(sub.id, USERS_VIEW, page - 1))
+        )
+    if page < pages - 1:
+        paging.append(
+            InlineKeyboardButton(text="▶️", callback_data=_data(sub.id, USERS_VIEW, page + 1))
+        )
+    if paging:
+        rows.append(paging)
+    rows.append(
+        [InlineKeyboardButton(text=tr.get("subs-done-button"), callback_data=_data(sub.id, CARD))]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def _people(access: AccessService, sub: Subscription) -> list[tuple[int, str]]:
+    """Active portal users by name; chosen people no longer active stay listed to be unticked."""
+    users = await access.directory.search("", limit=DIRECTORY_LIMIT)
+    people = [(u.id, u.full_name or f"#{u.id}") for u in users if u.id is not None]
+    active = {user_id for user_id, _ in people}
+    people += [(i, f"#{i}") for i in sorted(sub.responsible_ids - active)]
+    return people
 
 
 async def _is_group_admin(bot: Bot, chat_id: int, user_id: int) -> bool:
@@ -165,6 +385,7 @@ async def on_subscribe(
     subscription_store: SubscriptionRepository,
     snapshot_store: SnapshotRepository,
     catalog: PortalCatalog,
+    access: AccessService,
 ) -> None:
     """Subscribe this chat (or forum topic) with sensible defaults, and show a preview."""
     if identity is None:
@@ -186,8 +407,8 @@ async def on_subscribe(
     )
     log.info("subscription %d created in chat %d", sub.id, sub.chat_id)
     await message.answer(
-        tr.get_html("subs-created", **_card_args(tr, sub)),
-        reply_markup=subscription_keyboard(tr, sub),
+        tr.get_html("subs-created", **await _card_args(tr, sub, catalog, access)),
+        reply_markup=subscription_keyboard(tr, sub, may_widen=sees_all),
     )
     await message.answer(await _preview(tr, sub, identity, snapshot_store, catalog))
 
@@ -198,8 +419,10 @@ async def on_list(
     identity: Identity | None,
     tr: Translator,
     subscription_store: SubscriptionRepository,
+    catalog: PortalCatalog,
+    access: AccessService,
 ) -> None:
-    """List this chat's subscriptions with a button to open each."""
+    """List this chat's subscriptions, filters included, with a button to open each."""
     if identity is None:
         return
     refusal = await _may_manage_chat(bot, identity, message.chat.id, message.chat.type)
@@ -211,12 +434,14 @@ async def on_list(
         await message.answer(tr.get_html("subs-none"))
         return
     lines = [tr.get_html("subs-title")]
-    lines += [tr.get_html("subs-item", **_card_args(tr, sub)) for sub in subs]
+    lines += [
+        tr.get_html("subs-item", **await _card_args(tr, sub, catalog, access)) for sub in subs
+    ]
     buttons = [
         [
             InlineKeyboardButton(
                 text=f"#{sub.id} {tr.get(f'subs-scope-{sub.scope.value}')}",
-                callback_data=f"{SUB_PREFIX}{sub.id}:o",
+                callback_data=_data(sub.id, OPEN),
             )
         ]
         for sub in subs
@@ -235,66 +460,155 @@ def _next_kinds(sub: Subscription, kind: EventKind) -> frozenset[EventKind]:
     return toggled
 
 
+async def _refusal(
+    bot: Bot, identity: Identity, callback: CallbackQuery, sub: Subscription
+) -> str | None:
+    """Why the caller may not change this subscription from where they pressed, if so."""
+    assert callback.message is not None
+    chat = callback.message.chat
+    if chat.id != sub.chat_id:
+        return "subs-refused-not-yours"
+    refusal = await _may_manage_chat(bot, identity, chat.id, chat.type)
+    if refusal is None and not sub.is_group and sub.created_by != identity.telegram_user_id:
+        refusal = "subs-refused-not-yours"
+    return refusal
+
+
+def _page_of(argument: str) -> int:
+    return int(argument) if argument.isdigit() else 0
+
+
+async def _apply(
+    action: str,
+    argument: str,
+    sub: Subscription,
+    identity: Identity,
+    store: SubscriptionRepository,
+    catalog: PortalCatalog,
+    access: AccessService,
+) -> tuple[Subscription | None, str]:
+    """Make the change a button asks for; returns the subscription now and the view to show."""
+    if action == PAUSE:
+        return await store.update(sub.id, paused=not sub.paused), CARD
+    if action == SCOPE:
+        scopes = _scopes_for(identity)
+        current = scopes.index(sub.scope) if sub.scope in scopes else -1
+        scope = scopes[(current + 1) % len(scopes)]
+        # Picking people comes right after choosing "chosen responsibles".
+        return await store.update(sub.id, scope=scope), (
+            USERS_VIEW if scope is Scope.USERS else CARD
+        )
+    if action == KIND and argument in {k.value for k in EventKind}:
+        return await store.update(sub.id, kinds=_next_kinds(sub, EventKind(argument))), CARD
+    if action == STAGE_TOGGLE:
+        known = {s.status_id for s in (await catalog.get()).stages}
+        if argument in known or argument in sub.stages:
+            return await store.update(sub.id, stages=toggled(sub.stages, argument)), STAGES_VIEW
+        return sub, STAGES_VIEW
+    if action == STAGES_ANY:
+        return await store.update(sub.id, stages=frozenset()), STAGES_VIEW
+    if action == SOURCE_TOGGLE:
+        known = {s.status_id for s in (await catalog.get()).sources}
+        if argument in known or argument in sub.sources:
+            return await store.update(sub.id, sources=toggled(sub.sources, argument)), SOURCES_VIEW
+        return sub, SOURCES_VIEW
+    if action == SOURCES_ANY:
+        return await store.update(sub.id, sources=frozenset()), SOURCES_VIEW
+    if action == USER_TOGGLE:
+        raw_id, _, _page = argument.partition(":")
+        if raw_id.isdigit():
+            user_id = int(raw_id)
+            active = await access.directory.active_user(user_id) is not None
+            if active or user_id in sub.responsible_ids:
+                updated = await store.update(
+                    sub.id, responsible_ids=toggled(sub.responsible_ids, user_id)
+                )
+                return updated, USERS_VIEW
+        return sub, USERS_VIEW
+    if action in {STAGES_VIEW, SOURCES_VIEW, USERS_VIEW, OPEN}:
+        return sub, action
+    return sub, CARD
+
+
+async def _render(
+    view: str,
+    page: int,
+    tr: Translator,
+    sub: Subscription,
+    identity: Identity,
+    catalog: PortalCatalog,
+    access: AccessService,
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The text and buttons of a card view: the card itself or one of its pickers."""
+    if view == STAGES_VIEW:
+        snapshot = await catalog.get()
+        return tr.get_html("subs-pick-stages", id=sub.id), stages_keyboard(tr, sub, snapshot)
+    if view == SOURCES_VIEW:
+        snapshot = await catalog.get()
+        return tr.get_html("subs-pick-sources", id=sub.id), sources_keyboard(tr, sub, snapshot)
+    if view == USERS_VIEW:
+        people = await _people(access, sub)
+        return tr.get_html("subs-pick-users", id=sub.id), users_keyboard(tr, sub, people, page)
+    text = tr.get_html("subs-card", **await _card_args(tr, sub, catalog, access))
+    return text, subscription_keyboard(tr, sub, may_widen=identity.may(Action.VIEW_ALL_LEADS))
+
+
 async def on_subscription_button(
     callback: CallbackQuery,
     bot: Bot,
     identity: Identity | None,
     tr: Translator,
     subscription_store: SubscriptionRepository,
+    catalog: PortalCatalog,
+    access: AccessService,
 ) -> None:
-    """Open, toggle, switch scope, pause/resume or remove a subscription."""
+    """Open, toggle, switch scope, filter, pause/resume or remove a subscription.
+
+    The caller's right to manage the chat is checked again on every press.
+    """
     if identity is None or callback.data is None or callback.message is None:
         return
-    parts = callback.data.removeprefix(SUB_PREFIX).split(":")
+    parts = callback.data.removeprefix(SUB_PREFIX).split(":", 2)
     sub = await subscription_store.get(int(parts[0])) if parts[0].isdigit() else None
     if sub is None:
         await callback.answer(tr.get("subs-not-found"), show_alert=True)
         return
-    chat = callback.message.chat
-    refusal = None if chat.id == sub.chat_id else "subs-refused-not-yours"
-    if refusal is None:
-        refusal = await _may_manage_chat(bot, identity, chat.id, chat.type)
-    if refusal is None and not sub.is_group and sub.created_by != identity.telegram_user_id:
-        refusal = "subs-refused-not-yours"
+    refusal = await _refusal(bot, identity, callback, sub)
+    action = parts[1] if len(parts) > 1 else OPEN
+    argument = parts[2] if len(parts) > 2 else ""
+    if refusal is None and action in USERS_ACTIONS and Scope.USERS not in _scopes_for(identity):
+        refusal = "subs-refused-users-scope"
     if refusal is not None:
         await callback.answer(tr.get(refusal), show_alert=True)
         return
-    action = parts[1] if len(parts) > 1 else "o"
-    if action == "r":
+    if action == REMOVE:
         await subscription_store.remove(sub.id)
         await callback.answer()
         await callback.message.answer(tr.get_html("subs-removed", id=sub.id))
         return
-    updated: Subscription | None = sub
-    if action == "p":
-        updated = await subscription_store.update(sub.id, paused=not sub.paused)
-    elif action == "s":
-        scopes = [Scope.MINE, Scope.ALL] if identity.may(Action.VIEW_ALL_LEADS) else [Scope.MINE]
-        current = scopes.index(sub.scope) if sub.scope in scopes else -1
-        updated = await subscription_store.update(
-            sub.id, scope=scopes[(current + 1) % len(scopes)]
-        )
-    elif action == "k" and len(parts) > 2 and parts[2] in {k.value for k in EventKind}:
-        updated = await subscription_store.update(
-            sub.id, kinds=_next_kinds(sub, EventKind(parts[2]))
-        )
+    updated, view = await _apply(
+        action, argument, sub, identity, subscription_store, catalog, access
+    )
     await callback.answer()
     if updated is None:
         return
-    text = tr.get_html("subs-card", **_card_args(tr, updated))
-    markup = subscription_keyboard(tr, updated)
-    if action == "o":
+    page = _page_of(argument.rpartition(":")[2])
+    text, markup = await _render(view, page, tr, updated, identity, catalog, access)
+    if action == OPEN:
         await callback.message.answer(text, reply_markup=markup)
-    else:
-        try:
-            await bot.edit_message_text(
-                text=text,
-                chat_id=chat.id,
-                message_id=callback.message.message_id,
-                reply_markup=markup,
-            )
-        except TelegramAPIError:
+        return
+    try:
+        await bot.edit_message_text(
+            text=text,
+            chat_id=callback.message.chat.id,
+            message_id=callback.message.message_id,
+            reply_markup=markup,
+        )
+    except TelegramBadRequest as exc:
+        if "not modified" not in exc.message:
             await callback.message.answer(text, reply_markup=markup)
+    except TelegramAPIError:
+        await callback.message.answer(text, reply_markup=markup)
 
 
 def _may_take(

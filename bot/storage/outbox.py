@@ -48,6 +48,8 @@ class DeadLetter:
     lead_id: int | None
     attempts: int
     reason: str
+    thread_id: int | None = None
+    created_at: datetime | None = None
 
 
 class OutboxRepository:
@@ -189,12 +191,12 @@ class OutboxRepository:
         )
         return result.rowcount
 
-    async def dead_letters(self, limit: int = 50) -> list[DeadLetter]:
-        """The latest messages given up on."""
+    async def dead_letters(self, limit: int = 50, offset: int = 0) -> list[DeadLetter]:
+        """The latest messages given up on, newest first (`offset` skips the newest ones)."""
         rows = await self._db.fetch_all(
-            "SELECT id, chat_id, lead_id, attempts, last_error FROM outbox "
-            "WHERE state = 'dead' ORDER BY id DESC LIMIT ?",
-            (limit,),
+            "SELECT id, chat_id, thread_id, lead_id, attempts, last_error, created_at "
+            "FROM outbox WHERE state = 'dead' ORDER BY id DESC LIMIT ? OFFSET ?",
+            (limit, offset),
         )
         return [
             DeadLetter(
@@ -203,9 +205,26 @@ class OutboxRepository:
                 lead_id=r["lead_id"],
                 attempts=r["attempts"],
                 reason=r["last_error"] or "",
+                thread_id=r["thread_id"],
+                created_at=from_db_time(r["created_at"]),
             )
             for r in rows
         ]
+
+    async def resend_dead(self, message_id: int | None = None) -> int:
+        """Put a dead message (every dead one when None) back in the queue, due now.
+
+        Its attempts start again from zero, so the sender gives it the full set of tries.
+        """
+        now = to_db_time(self._clock())
+        async with self._db.transaction() as conn:
+            result = await execute(
+                conn,
+                "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ? "
+                "WHERE state = 'dead' AND (? IS NULL OR id = ?)",
+                (now, message_id, message_id),
+            )
+        return result.rowcount
 
     async def count(self, state: str | None = None) -> int:
         """How many rows are in a state (all when None)."""

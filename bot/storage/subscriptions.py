@@ -75,6 +75,24 @@ class NewSubscription:
     language: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ChatSubscriptions:
+    """The subscriptions of one chat (one forum topic when `thread_id` is set), counted."""
+
+    chat_id: int
+    thread_id: int | None
+    total: int
+    paused: int
+    disabled: int
+    disabled_reason: str | None
+    created_by: int
+
+    @property
+    def is_group(self) -> bool:
+        """Groups and supergroups have negative ids."""
+        return self.chat_id < 0
+
+
 _COLUMNS = (
     "id, chat_id, thread_id, created_by, kinds, scope, responsible_ids, stages, sources, "
     "paused, disabled_reason, language, created_at"
@@ -167,6 +185,8 @@ class SubscriptionRepository:
         scope: Scope | None = None,
         paused: bool | None = None,
         responsible_ids: frozenset[int] | None = None,
+        stages: frozenset[str] | None = None,
+        sources: frozenset[str] | None = None,
     ) -> Subscription | None:
         """Change some settings of a subscription; returns it as it now stands."""
         sets: list[str] = []
@@ -183,6 +203,12 @@ class SubscriptionRepository:
         if responsible_ids is not None:
             sets.append("responsible_ids = ?")
             params.append(encode_json(sorted(responsible_ids)))
+        if stages is not None:
+            sets.append("stages = ?")
+            params.append(encode_json(sorted(stages)))
+        if sources is not None:
+            sets.append("sources = ?")
+            params.append(encode_json(sorted(sources)))
         if sets:
             async with self._db.transaction() as conn:
                 await execute(
@@ -199,6 +225,39 @@ class SubscriptionRepository:
                 conn, "DELETE FROM subscriptions WHERE id = ?", (subscription_id,)
             )
         return result.rowcount == 1
+
+    async def chats(self) -> list[ChatSubscriptions]:
+        """Every chat (and forum topic) that has subscriptions, with their states counted."""
+        rows = await self._db.fetch_all(
+            """
+            SELECT chat_id, thread_id, count(*) AS total, sum(paused) AS paused,
+                   sum(disabled_reason IS NOT NULL) AS disabled, max(disabled_reason) AS reason,
+                   min(created_by) AS created_by
+            FROM subscriptions GROUP BY chat_id, thread_id ORDER BY chat_id, thread_id
+            """
+        )
+        return [
+            ChatSubscriptions(
+                chat_id=r["chat_id"],
+                thread_id=r["thread_id"],
+                total=int(r["total"]),
+                paused=int(r["paused"] or 0),
+                disabled=int(r["disabled"] or 0),
+                disabled_reason=r["reason"],
+                created_by=r["created_by"],
+            )
+            for r in rows
+        ]
+
+    async def remove_disabled(self, chat_id: int) -> int:
+        """Delete the disabled subscriptions of a chat; returns how many went."""
+        async with self._db.transaction() as conn:
+            result = await execute(
+                conn,
+                "DELETE FROM subscriptions WHERE chat_id = ? AND disabled_reason IS NOT NULL",
+                (chat_id,),
+            )
+        return result.rowcount
 
     async def disable_chat_in(self, conn: aiosqlite.Connection, chat_id: int, reason: str) -> int:
         """Disable every subscription of a chat the bot can no longer write to."""

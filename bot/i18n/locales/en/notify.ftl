@@ -38,13 +38,14 @@ notify-card-unavailable = Open the lead card from the menu: /menu
 
 subs-title = <b>🔔 Subscriptions in this chat</b>
 subs-none = No subscriptions in this chat yet. Send /subscribe to get notified about leads.
-subs-item = <b>#{ $id }</b> · { $scope } · { $kinds } · { $state }
+subs-item = <b>#{ $id }</b> · { $scope } · { $kinds } · { $state } · { $filters }
 subs-created =
     ✅ Subscribed (#{ $id }): { $scope } · { $kinds }.
     Use the buttons to change what you hear about; /subscriptions lists them all.
 subs-card = <b>Subscription #{ $id }</b>
     Leads: { $scope }
     Events: { $kinds }
+    Filters: { $filters }
     State: { $state }
 subs-removed = Subscription #{ $id } removed.
 subs-not-found = That subscription no longer exists.
@@ -71,3 +72,24 @@ subs-state-disabled = disabled (the bot cannot write to this chat)
 subs-pause-button = ⏸ Pause
 subs-resume-button = ▶️ Resume
 subs-remove-button = 🗑 Remove
+subs-stages-button = 🎯 Stages
+subs-sources-button = 📥 Sources
+subs-users-button = 👥 Responsibles
+subs-any-stage-button = Any stage
+subs-any-source-button = Any source
+subs-done-button = ✔️ Done
+subs-filters-none = any stage and source
+subs-filter-stages = Stages: { $values }
+subs-filter-sources = Sources: { $values }
+subs-filter-users = Responsibles: { $values }
+subs-filter-users-none = Responsibles: nobody chosen yet (nothing is sent)
+subs-pick-stages =
+    <b>Subscription #{ $id }: stages</b>
+    Tick the stages to hear about. Nothing ticked means every stage.
+subs-pick-sources =
+    <b>Subscription #{ $id }: sources</b>
+    Tick the lead sources to hear about. Nothing ticked means every source.
+subs-pick-users =
+    <b>Subscription #{ $id }: responsibles</b>
+    Tick the people whose leads you want to hear about.
+subs-refused-users-scope = Only managers and admins can choose responsibles: a sales rep hears about their own leads.

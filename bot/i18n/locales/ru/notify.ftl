@@ -38,13 +38,14 @@ notify-card-unavailable = Откройте карточку лида из мен
 
 subs-title = <b>🔔 Подписки в этом чате</b>
 subs-none = В этом чате пока нет подписок. Отправьте /subscribe, чтобы получать уведомления о лидах.
-subs-item = <b>#{ $id }</b> · { $scope } · { $kinds } · { $state }
+subs-item = <b>#{ $id }</b> · { $scope } · { $kinds } · { $state } · { $filters }
 subs-created =
     ✅ Подписка оформлена (#{ $id }): { $scope } · { $kinds }.
     Кнопками можно изменить, о чём сообщать; /subscriptions — список всех подписок.
 subs-card = <b>Подписка #{ $id }</b>
     Лиды: { $scope }
     События: { $kinds }
+    Фильтры: { $filters }
     Состояние: { $state }
 subs-removed = Подписка #{ $id } удалена.
 subs-not-found = Такой подписки больше нет.
@@ -71,3 +72,24 @@ subs-state-disabled = отключена (бот не может писать в
 subs-pause-button = ⏸ Пауза
 subs-resume-button = ▶️ Возобновить
 subs-remove-button = 🗑 Удалить
+subs-stages-button = 🎯 Стадии
+subs-sources-button = 📥 Источники
+subs-users-button = 👥 Ответственные
+subs-any-stage-button = Любая стадия
+subs-any-source-button = Любой источник
+subs-done-button = ✔️ Готово
+subs-filters-none = любая стадия и источник
+subs-filter-stages = Стадии: { $values }
+subs-filter-sources = Источники: { $values }
+subs-filter-users = Ответственные: { $values }
+subs-filter-users-none = Ответственные: пока никто не выбран (уведомлений не будет)
+subs-pick-stages =
+    <b>Подписка #{ $id }: стадии</b>
+    Отметьте стадии, о которых хотите знать. Если ничего не отмечено — все стадии.
+subs-pick-sources =
+    <b>Подписка #{ $id }: источники</b>
+    Отметьте источники лидов, о которых хотите знать. Если ничего не отмечено — все источники.
+subs-pick-users =
+    <b>Подписка #{ $id }: ответственные</b>
+    Отметьте людей, о чьих лидах хотите знать.
+subs-refused-users-scope = Выбирать ответственных могут только менеджеры и администраторы: торговый представитель получает уведомления о своих лидах.
