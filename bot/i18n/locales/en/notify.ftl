@@ -1,6 +1,6 @@
 # Lead notifications and subscriptions.
-# $id is an integer; $title, $field, $old, $new, $stage, $source, $name, $kinds, $scope and
-# $state are plain text (escaped when put into HTML).
+# $id is an integer; $title, $field, $old, $new, $stage, $source, $name, $kinds, $scope,
+# $state, $filters and $values are plain text (escaped when put into HTML).
 
 ## A notification about a lead
 

@@ -1,6 +1,6 @@
 # Уведомления о лидах и подписки.
-# $id — целое число; $title, $field, $old, $new, $stage, $source, $name, $kinds, $scope и
-# $state — простой текст (экранируется при вставке в HTML).
+# $id — целое число; $title, $field, $old, $new, $stage, $source, $name, $kinds, $scope,
+# $state, $filters и $values — простой текст (экранируется при вставке в HTML).
 
 ## Уведомление о лиде
 
