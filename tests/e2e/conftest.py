@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from aiogram.utils.backoff import BackoffConfig
 
 from bot.app import Application
-from bot.config import PortalSettings, Settings, StorageSettings, TelegramSettings, WebSettings
+from bot.config import (
+    EventsSettings,
+    NotifySettings,
+    PortalSettings,
+    Settings,
+    StorageSettings,
+    TelegramSettings,
+    WebSettings,
+)
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
 from tests.emulators.telegram_driver import TelegramUser
+from tests.emulators.telegram_models import ChatMessage
 
 ADMIN_TELEGRAM_ID = 1001
 
@@ -142,3 +153,56 @@ async def sign_in(
     await user.reply_keyboard_press("📱 Share my phone")
     await user.wait_for_message(lambda m: "Main menu" in (m.text or ""))
     return user
+
+
+@contextlib.asynccontextmanager
+async def notifying_app(
+    tmp_path: Path,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+    notify: NotifySettings,
+) -> AsyncIterator[Application]:
+    """The app with the portal's outgoing webhook pointed at its event endpoint; fast timings."""
+    token = portal_emulator.add_outgoing_webhook("http://127.0.0.1:9/not-yet")
+    settings = Settings(
+        _env_file=None,
+        telegram=TelegramSettings(
+            token=DEFAULT_TEST_TOKEN,
+            api_base=telegram_emulator.base_url,
+            admin_ids=[ADMIN_TELEGRAM_ID],
+        ),
+        portal=PortalSettings(
+            webhook_url=portal_emulator.webhook_url,
+            backoff_seconds=0.01,
+            application_token=token,
+            member_id=portal_emulator.member_id,
+            domain=portal_emulator.domain,
+        ),
+        storage=StorageSettings(path=tmp_path / "bot.sqlite3"),
+        web=WebSettings(host="127.0.0.1", port=0),
+        events=EventsSettings(poll_interval_seconds=0.2, coalesce_seconds=0.05),
+        notify=notify,
+    )
+    app = Application(settings, polling_backoff=FAST_BACKOFF)
+    await app.start()
+    for handler in portal_emulator.event_handlers:
+        handler.handler = f"http://127.0.0.1:{app.port}{settings.web.event_path}"
+    try:
+        yield app
+    finally:
+        await app.stop()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    """Wait until `check()` holds (the bot works in the background)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise TimeoutError("the condition did not hold in time")
+        await asyncio.sleep(0.02)
+
+
+def about(lead_id: int, word: str = "") -> Callable[[ChatMessage], bool]:
+    """A notification about this lead (containing `word`)."""
+    return lambda m: f"#{lead_id}" in (m.text or "") and word in (m.text or "")

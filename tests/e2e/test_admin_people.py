@@ -8,22 +8,13 @@ from pathlib import Path
 import pytest
 
 from bot.app import Application
-from bot.config import (
-    EventsSettings,
-    NotifySettings,
-    PortalSettings,
-    Settings,
-    StorageSettings,
-    TelegramSettings,
-    WebSettings,
-)
+from bot.config import NotifySettings
 from bot.storage import BindingRepository, Role
 from bot.storage.outbox import OutboxRepository
 from bot.storage.subscriptions import SubscriptionRepository
-from tests.e2e.conftest import ADMIN_TELEGRAM_ID, FAST_BACKOFF, sign_in
-from tests.e2e.test_notifications import eventually
+from tests.e2e.conftest import ADMIN_TELEGRAM_ID, eventually, notifying_app, sign_in
 from tests.emulators.bitrix24 import Bitrix24Emulator
-from tests.emulators.telegram import DEFAULT_TEST_TOKEN, ChatMessage, TelegramEmulator
+from tests.emulators.telegram import ChatMessage, TelegramEmulator
 from tests.emulators.telegram_driver import ChatDriver, TelegramUser
 
 ANNA_PHONE = "+79160000001"
@@ -39,39 +30,14 @@ async def app(
     tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
 ) -> AsyncIterator[Application]:
     """The app fed by the portal's outgoing webhook; a message dies after two failed tries."""
-    token = portal_emulator.add_outgoing_webhook("http://127.0.0.1:9/not-yet")
-    settings = Settings(
-        _env_file=None,
-        telegram=TelegramSettings(
-            token=DEFAULT_TEST_TOKEN,
-            api_base=telegram_emulator.base_url,
-            admin_ids=[ADMIN_TELEGRAM_ID],
-        ),
-        portal=PortalSettings(
-            webhook_url=portal_emulator.webhook_url,
-            backoff_seconds=0.01,
-            application_token=token,
-            member_id=portal_emulator.member_id,
-            domain=portal_emulator.domain,
-        ),
-        storage=StorageSettings(path=tmp_path / "bot.sqlite3"),
-        web=WebSettings(host="127.0.0.1", port=0),
-        events=EventsSettings(poll_interval_seconds=0.2, coalesce_seconds=0.05),
-        notify=NotifySettings(
-            private_interval_seconds=0.05,
-            global_per_second=200,
-            backoff_seconds=0.02,
-            max_attempts=MAX_ATTEMPTS,
-        ),
+    notify = NotifySettings(
+        private_interval_seconds=0.05,
+        global_per_second=200,
+        backoff_seconds=0.02,
+        max_attempts=MAX_ATTEMPTS,
     )
-    application = Application(settings, polling_backoff=FAST_BACKOFF)
-    await application.start()
-    for handler in portal_emulator.event_handlers:
-        handler.handler = f"http://127.0.0.1:{application.port}{settings.web.event_path}"
-    try:
+    async with notifying_app(tmp_path, telegram_emulator, portal_emulator, notify) as application:
         yield application
-    finally:
-        await application.stop()
 
 
 def has_text(fragment: str) -> Callable[[ChatMessage], bool]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -11,23 +11,15 @@ import aiohttp
 import pytest
 
 from bot.app import Application
-from bot.config import (
-    EventsSettings,
-    NotifySettings,
-    PortalSettings,
-    Settings,
-    StorageSettings,
-    TelegramSettings,
-    WebSettings,
-)
+from bot.config import NotifySettings
 from bot.storage import BindingRepository, Role
 from bot.storage.inbox import InboxRepository
 from bot.storage.outbox import OutboxRepository
 from bot.storage.snapshots import SnapshotRepository
 from bot.storage.subscriptions import EventKind, SubscriptionRepository
-from tests.e2e.conftest import ADMIN_TELEGRAM_ID, FAST_BACKOFF, sign_in
+from tests.e2e.conftest import ADMIN_TELEGRAM_ID, about, eventually, notifying_app, sign_in
 from tests.emulators.bitrix24 import Bitrix24Emulator
-from tests.emulators.telegram import DEFAULT_TEST_TOKEN, ChatMessage, TelegramEmulator
+from tests.emulators.telegram import ChatMessage, TelegramEmulator
 from tests.emulators.telegram_driver import ChatDriver
 
 ANNA_PHONE = "+79160000001"
@@ -54,58 +46,17 @@ class NotifyingBot:
 async def notifying_bot(
     tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
 ) -> AsyncIterator[NotifyingBot]:
-    """The app with the portal's outgoing webhook pointed at its event endpoint; fast timings."""
-    token = portal_emulator.add_outgoing_webhook("http://127.0.0.1:9/not-yet")
-    settings = Settings(
-        _env_file=None,
-        telegram=TelegramSettings(
-            token=DEFAULT_TEST_TOKEN,
-            api_base=telegram_emulator.base_url,
-            admin_ids=[ADMIN_TELEGRAM_ID],
-        ),
-        portal=PortalSettings(
-            webhook_url=portal_emulator.webhook_url,
-            backoff_seconds=0.01,
-            application_token=token,
-            member_id=portal_emulator.member_id,
-            domain=portal_emulator.domain,
-        ),
-        storage=StorageSettings(path=tmp_path / "bot.sqlite3"),
-        web=WebSettings(host="127.0.0.1", port=0),
-        events=EventsSettings(poll_interval_seconds=0.2, coalesce_seconds=0.05),
-        notify=NotifySettings(
-            private_interval_seconds=0.05,
-            group_per_minute=1200,
-            global_per_second=200,
-            global_burst=50,
-            backoff_seconds=0.05,
-            max_attempts=3,
-        ),
+    """The app fed by the portal's outgoing webhook, sending as fast as the test allows."""
+    notify = NotifySettings(
+        private_interval_seconds=0.05,
+        group_per_minute=1200,
+        global_per_second=200,
+        global_burst=50,
+        backoff_seconds=0.05,
+        max_attempts=3,
     )
-    app = Application(settings, polling_backoff=FAST_BACKOFF)
-    await app.start()
-    url = f"http://127.0.0.1:{app.port}{settings.web.event_path}"
-    for handler in portal_emulator.event_handlers:
-        handler.handler = url
-    try:
-        yield NotifyingBot(app, url)
-    finally:
-        await app.stop()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:  # noqa: ASYNC109
-    """Wait until `check()` holds (the bot works in the background)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise TimeoutError("the condition did not hold in time")
-        await asyncio.sleep(0.02)
-
-
-def about(lead_id: int, word: str = "") -> Callable[[ChatMessage], bool]:
-    """A notification about this lead (containing `word`)."""
-    return lambda m: f"#{lead_id}" in (m.text or "") and word in (m.text or "")
+    async with notifying_app(tmp_path, telegram_emulator, portal_emulator, notify) as app:
+        yield NotifyingBot(app, f"http://127.0.0.1:{app.port}{app.settings.web.event_path}")
 
 
 def notifications(driver: ChatDriver) -> list[ChatMessage]:

@@ -8,22 +8,13 @@ from pathlib import Path
 import pytest
 
 from bot.app import Application
-from bot.config import (
-    EventsSettings,
-    NotifySettings,
-    PortalSettings,
-    Settings,
-    StorageSettings,
-    TelegramSettings,
-    WebSettings,
-)
+from bot.config import NotifySettings
 from bot.storage import BindingRepository, Role
 from bot.storage.inbox import InboxRepository
 from bot.storage.subscriptions import Scope, Subscription, SubscriptionRepository
-from tests.e2e.conftest import ADMIN_TELEGRAM_ID, FAST_BACKOFF, sign_in
-from tests.e2e.test_notifications import about, eventually
+from tests.e2e.conftest import about, eventually, notifying_app, sign_in
 from tests.emulators.bitrix24 import Bitrix24Emulator
-from tests.emulators.telegram import DEFAULT_TEST_TOKEN, ChatMessage, TelegramEmulator
+from tests.emulators.telegram import ChatMessage, TelegramEmulator
 from tests.emulators.telegram_driver import ChatDriver
 
 IVAN_PHONE = "+79161234567"
@@ -35,35 +26,10 @@ IVAN_TG, OLGA_TG = 2001, 3001
 async def app(
     tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
 ) -> AsyncIterator[Application]:
-    """The app with the portal's outgoing webhook pointed at its event endpoint; fast timings."""
-    token = portal_emulator.add_outgoing_webhook("http://127.0.0.1:9/not-yet")
-    settings = Settings(
-        _env_file=None,
-        telegram=TelegramSettings(
-            token=DEFAULT_TEST_TOKEN,
-            api_base=telegram_emulator.base_url,
-            admin_ids=[ADMIN_TELEGRAM_ID],
-        ),
-        portal=PortalSettings(
-            webhook_url=portal_emulator.webhook_url,
-            backoff_seconds=0.01,
-            application_token=token,
-            member_id=portal_emulator.member_id,
-            domain=portal_emulator.domain,
-        ),
-        storage=StorageSettings(path=tmp_path / "bot.sqlite3"),
-        web=WebSettings(host="127.0.0.1", port=0),
-        events=EventsSettings(poll_interval_seconds=0.2, coalesce_seconds=0.05),
-        notify=NotifySettings(private_interval_seconds=0.05, global_per_second=200),
-    )
-    application = Application(settings, polling_backoff=FAST_BACKOFF)
-    await application.start()
-    for handler in portal_emulator.event_handlers:
-        handler.handler = f"http://127.0.0.1:{application.port}{settings.web.event_path}"
-    try:
+    """The app fed by the portal's outgoing webhook; fast timings."""
+    notify = NotifySettings(private_interval_seconds=0.05, global_per_second=200)
+    async with notifying_app(tmp_path, telegram_emulator, portal_emulator, notify) as application:
         yield application
-    finally:
-        await application.stop()
 
 
 async def subscribe(user: ChatDriver, app: Application) -> tuple[ChatMessage, Subscription]:
