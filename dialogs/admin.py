@@ -22,11 +22,11 @@ from aiogram_dialog.widgets.kbd import (
 )
 from aiogram_dialog.widgets.text import Format
 
-from bot.access.roles import Identity, Role
+from bot.access.roles import Role
 from bot.access.service import AccessService, ChangeRefused
 from bot.storage import utc_now
 from dialogs.states import AdminCard, AdminDialog, AdminFields, AdminForm, AdminPeople
-from dialogs.widgets import Tr, translator
+from dialogs.widgets import Tr, caller, translator
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +43,6 @@ TARGET_KEY = "target"
 INVITEE_KEY = "invitee"
 QUERY_KEY = "query"
 NOTICE_KEY = "notice"
-
-
-def _admin(manager: DialogManager) -> Identity:
-    identity: Identity | None = manager.middleware_data.get("identity")
-    if identity is None:
-        raise PermissionError("unbound")
-    return identity
 
 
 def _access(manager: DialogManager) -> AccessService:
@@ -69,7 +62,7 @@ def _hours_left(expires_at: datetime) -> int:
 async def get_bindings(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """Every binding as a button line."""
     tr = translator(dialog_manager)
-    bindings = await _access(dialog_manager).list_bindings(_admin(dialog_manager))
+    bindings = await _access(dialog_manager).list_bindings(caller(dialog_manager))
     items = [
         (
             tr.get(
@@ -88,7 +81,7 @@ async def get_bindings(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
 async def get_binding(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The binding the admin picked, re-read (it may have changed meanwhile)."""
     target = int(dialog_manager.dialog_data[TARGET_KEY])
-    binding = await _access(dialog_manager).binding(_admin(dialog_manager), target)
+    binding = await _access(dialog_manager).binding(caller(dialog_manager), target)
     notice = dialog_manager.dialog_data.pop(NOTICE_KEY, None)
     data: dict[str, Any] = {"roles": _role_items(dialog_manager), "found": binding is not None}
     if binding is not None:
@@ -122,7 +115,7 @@ async def on_role_selected(
 ) -> None:
     """Give the picked binding the chosen role."""
     target = int(manager.dialog_data[TARGET_KEY])
-    refused = await _access(manager).change_role(_admin(manager), target, Role(item_id))
+    refused = await _access(manager).change_role(caller(manager), target, Role(item_id))
     manager.dialog_data[NOTICE_KEY] = refused.value if refused else "role_changed"
     await manager.switch_to(AdminDialog.binding)
 
@@ -130,7 +123,7 @@ async def on_role_selected(
 async def on_revoke_confirmed(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Revoke the picked binding."""
     target = int(manager.dialog_data[TARGET_KEY])
-    refused = await _access(manager).revoke_binding(_admin(manager), target)
+    refused = await _access(manager).revoke_binding(caller(manager), target)
     if refused is not None:
         manager.dialog_data[NOTICE_KEY] = refused.value
         await manager.switch_to(AdminDialog.binding)
@@ -174,7 +167,7 @@ async def on_invite_role_selected(
     """Create the invite and send its link as a message of its own (never kept in state)."""
     portal_user_id = int(manager.dialog_data[INVITEE_KEY])
     access = _access(manager)
-    issued = await access.create_invite(_admin(manager), portal_user_id, Role(item_id))
+    issued = await access.create_invite(caller(manager), portal_user_id, Role(item_id))
     if issued is None or callback.message is None:
         await manager.switch_to(AdminDialog.invite_user)
         return
@@ -197,7 +190,7 @@ async def get_invites(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
     """Pending invites as button lines; pressing one revokes it."""
     access = _access(dialog_manager)
     tr = translator(dialog_manager)
-    invites = await access.pending_invites(_admin(dialog_manager))
+    invites = await access.pending_invites(caller(dialog_manager))
     items = []
     for invite in invites:
         user = await access.directory.active_user(invite.portal_user_id)
@@ -216,7 +209,7 @@ async def on_invite_revoke(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """Revoke a pending invite."""
-    await _access(manager).revoke_invite(_admin(manager), int(item_id))
+    await _access(manager).revoke_invite(caller(manager), int(item_id))
 
 
 def build_admin_dialog() -> Dialog:

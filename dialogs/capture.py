@@ -61,7 +61,7 @@ from dialogs.states import (
     start_lead_card,
     start_main_menu,
 )
-from dialogs.widgets import Tr, translator
+from dialogs.widgets import Tr, caller, translator
 
 log = logging.getLogger(__name__)
 
@@ -116,13 +116,6 @@ PAGE_HEIGHT = 8
 def _capture(manager: DialogManager) -> CaptureService:
     capture: CaptureService = manager.middleware_data["capture"]
     return capture
-
-
-def _identity(manager: DialogManager) -> Identity:
-    identity: Identity | None = manager.middleware_data.get("identity")
-    if identity is None:
-        raise AccessDenied("unbound")
-    return identity
 
 
 def _region(manager: DialogManager) -> str:
@@ -215,7 +208,7 @@ async def on_capture_start(start_data: Any, manager: DialogManager) -> None:
         return
     prefill = start_data.get(PREFILL_KEY) if isinstance(start_data, dict) else None
     form = await _capture(manager).form()
-    identity = _identity(manager)
+    identity = caller(manager)
     values = prefill_values(form, prefill or {}, _region(manager))
     manager.dialog_data.update(
         {
@@ -378,7 +371,7 @@ async def get_summary(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
     tr = translator(dialog_manager)
     form = await _form(dialog_manager)
     values = _values(dialog_manager)
-    identity = _identity(dialog_manager)
+    identity = caller(dialog_manager)
     lines = [tr.get_html("capture-summary-title"), ""]
     # A long form gets shorter excerpts, so the summary stays one Telegram message.
     limit = SUMMARY_VALUE_LIMIT if len(form) <= 12 else SUMMARY_VALUE_LIMIT * 12 // len(form)
@@ -446,7 +439,7 @@ async def on_responsible_picked(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """Make another active portal user responsible (managers and admins only)."""
-    identity = _identity(manager)
+    identity = caller(manager)
     if not identity.may(Action.ASSIGN_TO_OTHERS):
         raise AccessDenied(Action.ASSIGN_TO_OTHERS.value)
     access: AccessService = manager.middleware_data["access"]
@@ -498,7 +491,7 @@ async def on_create(callback: CallbackQuery, _: Button, manager: DialogManager) 
 
 
 def _check_assignee(manager: DialogManager) -> None:
-    identity = _identity(manager)
+    identity = caller(manager)
     assignee = int(manager.dialog_data.get(ASSIGNEE_KEY, identity.portal_user_id))
     if assignee != identity.portal_user_id and not identity.may(Action.ASSIGN_TO_OTHERS):
         raise AccessDenied(Action.ASSIGN_TO_OTHERS.value)
@@ -517,7 +510,7 @@ async def on_retry(callback: CallbackQuery, _: Button, manager: DialogManager) -
 
 
 async def _create(callback: CallbackQuery, manager: DialogManager) -> None:
-    identity = _identity(manager)
+    identity = caller(manager)
     data = manager.dialog_data
     form = await _form(manager)
     values = _values(manager)
@@ -567,7 +560,7 @@ def _stored_matches(manager: DialogManager) -> dict[str, list[dict[str, Any]]]:
 async def get_duplicates(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The matches; only the rep's own leads (or any, for managers) can be opened or noted."""
     tr = translator(dialog_manager)
-    identity = _identity(dialog_manager)
+    identity = caller(dialog_manager)
     capture = _capture(dialog_manager)
     matches = _stored_matches(dialog_manager)
     now = capture.now()
@@ -603,7 +596,7 @@ async def get_duplicates(dialog_manager: DialogManager, **_: Any) -> dict[str, A
 
 def _visible_match(manager: DialogManager, item_id: str) -> dict[str, Any]:
     """A match the caller may act on; ids from buttons are checked against the stored list."""
-    identity = _identity(manager)
+    identity = caller(manager)
     lead_id = int(item_id) if item_id.isdigit() else 0
     for lead in _stored_matches(manager)["leads"]:
         if int(lead["id"]) == lead_id:
@@ -653,7 +646,7 @@ async def on_note_text(message: Message, _: MessageInput, manager: DialogManager
     except InputRejected as error:
         _reject(manager, error)
         return
-    identity = _identity(manager)
+    identity = caller(manager)
     portal: PortalClient = manager.middleware_data["portal"]
     lead_id = int(manager.dialog_data.get(NOTE_LEAD_KEY, 0))
     lead = await visible_lead(portal, identity, lead_id)

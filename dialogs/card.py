@@ -16,7 +16,7 @@ from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Cancel, Column, Row, Select, SwitchTo, Url
 from aiogram_dialog.widgets.text import Format
 
-from bot.access.roles import Action, Identity
+from bot.access.roles import Action
 from bot.access.service import AccessDenied
 from bot.i18n import Translator
 from bot.leads.render import BUTTON_LIMIT, cut, lead_title, render_card
@@ -24,7 +24,7 @@ from bot.leads.service import InvalidValueError, LeadCardData, LeadService, Mult
 from bot.leads.visibility import LeadHiddenError
 from bot.portal import LeadChanges, NotFoundError, Semantics
 from dialogs.states import LEAD_ID_KEY, LeadCard, start_lead_contacts, start_lead_products
-from dialogs.widgets import Tr, translator
+from dialogs.widgets import Tr, caller, translator
 
 STAGE_SELECT_ID = "card_stage"
 FIELD_SELECT_ID = "card_field"
@@ -62,12 +62,6 @@ TEXT_LIMITS = {"COMMENTS": 2000}
 TEXT_LIMIT = 255
 REASON_LIMIT = 1000
 NOTE_LIMIT = 3000
-
-
-def _identity(manager: DialogManager) -> Identity:
-    identity = manager.middleware_data.get("identity")
-    assert isinstance(identity, Identity)
-    return identity
 
 
 def _leads(manager: DialogManager) -> LeadService:
@@ -110,7 +104,7 @@ async def load(manager: DialogManager) -> None:
     """Read the card (one request); a hidden or deleted lead leaves an explanation instead."""
     tr = translator(manager)
     try:
-        card = await _leads(manager).load_card(_identity(manager), _lead_id(manager))
+        card = await _leads(manager).load_card(caller(manager), _lead_id(manager))
     except LeadHiddenError:
         manager.dialog_data[ERROR_KEY] = tr.get_html("access-lead-hidden")
         return
@@ -141,7 +135,7 @@ async def on_child_closed(_: Data, __: Any, manager: DialogManager) -> None:
 async def get_card(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The kept card and which buttons the caller gets."""
     data = dialog_manager.dialog_data
-    identity = _identity(dialog_manager)
+    identity = caller(dialog_manager)
     error = data.get(ERROR_KEY)
     if error:
         return {"text": error, "ok": False, "url": "", "can_take": False, "is_manager": False}
@@ -174,7 +168,7 @@ async def on_products(_: CallbackQuery, __: Button, manager: DialogManager) -> N
 
 async def on_take(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Make the caller responsible for the lead."""
-    card = await _leads(manager).take(_identity(manager), _lead_id(manager))
+    card = await _leads(manager).take(caller(manager), _lead_id(manager))
     await after_write(manager, card)
 
 
@@ -216,7 +210,7 @@ async def on_stage_selected(
         await manager.switch_to(LeadCard.stage_confirm)
     else:
         card = await _leads(manager).change_stage(
-            _identity(manager), _lead_id(manager), stage.status_id
+            caller(manager), _lead_id(manager), stage.status_id
         )
         await after_write(manager, card)
 
@@ -224,7 +218,7 @@ async def on_stage_selected(
 async def on_stage_confirmed(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Move the lead to the success stage (the stage only: no conversion through REST)."""
     status_id = str(manager.dialog_data.get(NEW_STAGE_KEY, ""))
-    card = await _leads(manager).change_stage(_identity(manager), _lead_id(manager), status_id)
+    card = await _leads(manager).change_stage(caller(manager), _lead_id(manager), status_id)
     await after_write(manager, card)
 
 
@@ -241,7 +235,7 @@ async def on_stage_reason(message: Message, _: MessageInput, manager: DialogMana
         reason=reason[:REASON_LIMIT],
     )
     card = await _leads(manager).change_stage(
-        _identity(manager), _lead_id(manager), status_id, comment
+        caller(manager), _lead_id(manager), status_id, comment
     )
     await after_write(manager, card)
 
@@ -318,7 +312,7 @@ async def on_edit_value(message: Message, _: MessageInput, manager: DialogManage
             await message.answer(tr.get_html("card-edit-too-long", count=limit))
             return
         changes = LeadChanges.model_validate({code: text})
-    card = await _leads(manager).update_fields(_identity(manager), _lead_id(manager), changes)
+    card = await _leads(manager).update_fields(caller(manager), _lead_id(manager), changes)
     await after_write(manager, card)
 
 
@@ -343,7 +337,7 @@ async def on_source_selected(
     if not any(s.status_id == item_id for s in snapshot.sources):
         return
     card = await _leads(manager).update_fields(
-        _identity(manager), _lead_id(manager), LeadChanges(source_id=item_id)
+        caller(manager), _lead_id(manager), LeadChanges(source_id=item_id)
     )
     await after_write(manager, card)
 
@@ -386,7 +380,7 @@ async def on_multi_remove(callback: CallbackQuery, __: Button, manager: DialogMa
         return
     try:
         card = await _leads(manager).edit_multifield(
-            _identity(manager), _lead_id(manager), _multi_kind(manager), value_id=int(value_id)
+            caller(manager), _lead_id(manager), _multi_kind(manager), value_id=int(value_id)
         )
     except InvalidValueError:
         await callback.answer(translator(manager).get("card-edit-gone"), show_alert=True)
@@ -411,7 +405,7 @@ async def on_multi_value(message: Message, _: MessageInput, manager: DialogManag
         return
     try:
         card = await service.edit_multifield(
-            _identity(manager),
+            caller(manager),
             _lead_id(manager),
             kind,
             value_id=int(value_id) if value_id is not None else None,
@@ -444,7 +438,7 @@ async def on_note(message: Message, _: MessageInput, manager: DialogManager) -> 
     if not text.strip():
         await message.answer(tr.get_html("card-note-unsupported"))
         return
-    card = await _leads(manager).add_note(_identity(manager), _lead_id(manager), text)
+    card = await _leads(manager).add_note(caller(manager), _lead_id(manager), text)
     await after_write(manager, card)
 
 
@@ -460,7 +454,7 @@ async def on_delete_confirmed(callback: CallbackQuery, __: Button, manager: Dial
     """Delete the lead (managers; re-checked by the service)."""
     tr = translator(manager)
     try:
-        await _leads(manager).delete(_identity(manager), _lead_id(manager))
+        await _leads(manager).delete(caller(manager), _lead_id(manager))
     except AccessDenied:
         await callback.answer(tr.get("card-managers-only"), show_alert=True)
         await manager.switch_to(LeadCard.main)

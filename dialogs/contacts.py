@@ -11,7 +11,6 @@ from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Cancel, Column, ScrollingGroup, Select, SwitchTo
 from aiogram_dialog.widgets.text import Format
 
-from bot.access.roles import Identity
 from bot.access.service import AccessDenied
 from bot.leads.contacts import (
     CONTACT_SEARCH_MAX,
@@ -24,7 +23,7 @@ from bot.leads.contacts import (
 from bot.leads.visibility import visible_lead
 from bot.portal import Contact, NotFoundError, PortalClient
 from dialogs.states import LEAD_ID_KEY, LeadContacts
-from dialogs.widgets import Tr, translator
+from dialogs.widgets import Tr, caller, translator
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +46,6 @@ QUERY_KEY = "query"
 SEARCH_PROBLEM_KEY = "search_problem"
 
 SERVICE_KEY = "lead_contacts"
-
-
-def _identity(manager: DialogManager) -> Identity:
-    identity: Identity | None = manager.middleware_data.get("identity")
-    if identity is None:
-        raise AccessDenied("unbound")
-    return identity
 
 
 def _service(manager: DialogManager) -> LeadContactsService:
@@ -100,7 +92,7 @@ async def get_contacts(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
     """The lead's contacts, re-read on every showing (one batch request)."""
     tr = translator(dialog_manager)
     lead_id = _lead_id(dialog_manager)
-    view = await _service(dialog_manager).view(_identity(dialog_manager), lead_id)
+    view = await _service(dialog_manager).view(caller(dialog_manager), lead_id)
     lines = []
     buttons = []
     known: dict[str, list[Any]] = {}
@@ -154,7 +146,7 @@ async def on_make_primary(_: CallbackQuery, __: Button, manager: DialogManager) 
     """Make the chosen contact the lead's primary contact."""
     contact_id = int(manager.dialog_data[CHOSEN_KEY])
     name = _known_name(manager, contact_id)
-    done = await _service(manager).make_primary(_identity(manager), _lead_id(manager), contact_id)
+    done = await _service(manager).make_primary(caller(manager), _lead_id(manager), contact_id)
     _set_notice(manager, "contacts-primary-set" if done else "contacts-not-linked", name=name)
     await manager.switch_to(LeadContacts.main)
 
@@ -163,7 +155,7 @@ async def on_unlink(_: CallbackQuery, __: Button, manager: DialogManager) -> Non
     """Unlink the chosen contact from the lead."""
     contact_id = int(manager.dialog_data[CHOSEN_KEY])
     name = _known_name(manager, contact_id)
-    done = await _service(manager).unlink(_identity(manager), _lead_id(manager), contact_id)
+    done = await _service(manager).unlink(caller(manager), _lead_id(manager), contact_id)
     _set_notice(manager, "contacts-unlinked" if done else "contacts-not-linked", name=name)
     await manager.switch_to(LeadContacts.main)
 
@@ -235,7 +227,7 @@ async def on_found_selected(
         return
     name = names[contact_id]
     try:
-        linked = await _service(manager).link(_identity(manager), _lead_id(manager), contact_id)
+        linked = await _service(manager).link(caller(manager), _lead_id(manager), contact_id)
     except NotFoundError:
         _set_notice(manager, "contacts-contact-gone")
     else:
@@ -251,7 +243,7 @@ async def get_create(
 ) -> dict[str, Any]:
     """What the new contact would get from the lead."""
     tr = translator(dialog_manager)
-    lead = await visible_lead(portal, _identity(dialog_manager), _lead_id(dialog_manager))
+    lead = await visible_lead(portal, caller(dialog_manager), _lead_id(dialog_manager))
     try:
         draft = contact_draft_from_lead(lead)
     except NothingToCopyError:
@@ -270,7 +262,7 @@ async def get_create(
 async def on_create(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Create the contact from the lead and link it."""
     try:
-        await _service(manager).create_from_lead(_identity(manager), _lead_id(manager))
+        await _service(manager).create_from_lead(caller(manager), _lead_id(manager))
     except NothingToCopyError:
         _set_notice(manager, "contacts-nothing-to-copy")
     else:

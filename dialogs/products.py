@@ -12,7 +12,6 @@ from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Cancel, ScrollingGroup, Select, SwitchTo
 from aiogram_dialog.widgets.text import Format
 
-from bot.access.roles import Identity
 from bot.access.service import AccessDenied
 from bot.leads.products import (
     PRODUCT_SEARCH_MAX,
@@ -28,7 +27,7 @@ from bot.leads.products import (
 )
 from bot.portal import ProductRow
 from dialogs.states import LEAD_ID_KEY, LeadProducts
-from dialogs.widgets import Tr, translator
+from dialogs.widgets import Tr, caller, translator
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +50,6 @@ QUERY_KEY = "query"
 PRODUCT_KEY = "product"
 QUANTITY_KEY = "quantity"
 PROBLEM_KEY = "problem"
-
-
-def _identity(manager: DialogManager) -> Identity:
-    identity: Identity | None = manager.middleware_data.get("identity")
-    if identity is None:
-        raise AccessDenied("unbound")
-    return identity
 
 
 def _service(manager: DialogManager) -> LeadProductsService:
@@ -103,7 +95,7 @@ async def get_rows(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The lead's rows and total, re-read on every showing (one batch request)."""
     tr = translator(dialog_manager)
     lead_id = _lead_id(dialog_manager)
-    view = await _service(dialog_manager).view(_identity(dialog_manager), lead_id)
+    view = await _service(dialog_manager).view(caller(dialog_manager), lead_id)
     # What the user sees now is what a later write must still find.
     dialog_manager.dialog_data[SIGNATURE_KEY] = view.signature
     lines = []
@@ -165,7 +157,7 @@ async def on_remove(_: CallbackQuery, __: Button, manager: DialogManager) -> Non
     name = str(manager.dialog_data.get(ROWS_KEY, {}).get(str(row_id), ""))
     try:
         await _service(manager).remove_row(
-            _identity(manager),
+            caller(manager),
             _lead_id(manager),
             row_id,
             seen_signature=str(manager.dialog_data.get(SIGNATURE_KEY, "")),
@@ -312,7 +304,7 @@ async def _add(manager: DialogManager, price: Decimal) -> None:
     quantity = Decimal(str(manager.dialog_data[QUANTITY_KEY]))
     try:
         await _service(manager).add_row(
-            _identity(manager),
+            caller(manager),
             _lead_id(manager),
             product_id=int(product["id"]),
             quantity=quantity,

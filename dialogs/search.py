@@ -22,7 +22,7 @@ from aiogram_dialog.widgets.kbd import (
 )
 from aiogram_dialog.widgets.text import Format
 
-from bot.access.roles import Action, Identity
+from bot.access.roles import Action
 from bot.leads.query import LeadQuery, QueryKind, parse_query
 from bot.leads.render import LINE_TITLE_LIMIT, LeadSummary, button_label, cut, result_line
 from bot.leads.service import LeadService, summary_of
@@ -33,7 +33,7 @@ from dialogs.states import (
     start_lead_search,
     start_my_leads,
 )
-from dialogs.widgets import Tr, translator
+from dialogs.widgets import Tr, caller, translator
 
 RESULT_SELECT_ID = "find_result"
 PREV_ID = "find_prev"
@@ -59,12 +59,6 @@ RESPONSIBLE_KEY = "responsible"
 ALL_RESPONSIBLE = "all"
 
 
-def _identity(manager: DialogManager) -> Identity:
-    identity = manager.middleware_data.get("identity")
-    assert isinstance(identity, Identity)
-    return identity
-
-
 def _leads(manager: DialogManager) -> LeadService:
     service = manager.middleware_data["leads"]
     assert isinstance(service, LeadService)
@@ -83,7 +77,7 @@ def _summary_from_row(row: list[Any]) -> LeadSummary:
 
 async def run_search(manager: DialogManager, query: LeadQuery) -> None:
     """Look the query up and keep the results (ids and short titles) in the dialog."""
-    result = await _leads(manager).search(_identity(manager), query)
+    result = await _leads(manager).search(caller(manager), query)
     manager.dialog_data[RESULTS_KEY] = [_summary_row(summary_of(lead)) for lead in result.leads]
     manager.dialog_data[TRUNCATED_KEY] = result.truncated
     manager.dialog_data[PAGE_KEY] = 0
@@ -181,7 +175,7 @@ async def on_next(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
 
 async def load_my_leads(manager: DialogManager) -> None:
     """Read the open leads by stage for the chosen responsible (one portal request)."""
-    identity = _identity(manager)
+    identity = caller(manager)
     chosen = manager.dialog_data.get(RESPONSIBLE_KEY)
     if not identity.may(Action.VIEW_ALL_LEADS) or chosen is None:
         responsible: int | None = identity.portal_user_id
@@ -216,7 +210,7 @@ async def on_child_closed(_: Data, __: Any, manager: DialogManager) -> None:
 async def get_my_leads(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """Stage counts and a button per lead, in the portal's stage order."""
     tr = translator(dialog_manager)
-    identity = _identity(dialog_manager)
+    identity = caller(dialog_manager)
     chosen = dialog_manager.dialog_data.get(RESPONSIBLE_KEY)
     if chosen is None or not identity.may(Action.VIEW_ALL_LEADS):
         title = tr.get_html("my-leads-title-mine")
@@ -249,7 +243,7 @@ async def on_responsible_selected(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """Show the chosen user's open leads."""
-    if not _identity(manager).may(Action.VIEW_ALL_LEADS):
+    if not caller(manager).may(Action.VIEW_ALL_LEADS):
         return
     manager.dialog_data[RESPONSIBLE_KEY] = int(item_id)
     await load_my_leads(manager)

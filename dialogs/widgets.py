@@ -10,6 +10,8 @@ from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.common import WhenCondition
 from aiogram_dialog.widgets.text import Text
 
+from bot.access.roles import Identity
+from bot.access.service import AccessDenied
 from bot.i18n import Translator
 
 TRANSLATOR_KEY = "tr"
@@ -22,6 +24,14 @@ def translator(manager: DialogManager) -> Translator:
     tr = manager.middleware_data[TRANSLATOR_KEY]
     assert isinstance(tr, Translator)
     return tr
+
+
+def caller(manager: DialogManager) -> Identity:
+    """The bound user behind the current update; refuses anyone else (checked per update)."""
+    identity = manager.middleware_data.get("identity")
+    if not isinstance(identity, Identity):
+        raise AccessDenied("not signed in")
+    return identity
 
 
 class Tr(Text):
