@@ -7,7 +7,7 @@ the caller may touch the lead (callback data carries widget ids only, never trus
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from aiogram.types import CallbackQuery, Message
@@ -19,6 +19,7 @@ from aiogram_dialog.widgets.text import Format
 from bot.access.roles import Action
 from bot.access.service import AccessDenied
 from bot.i18n import Translator
+from bot.leads.form import InputRejected, parse_number
 from bot.leads.render import BUTTON_LIMIT, cut, lead_title, render_card
 from bot.leads.service import InvalidValueError, LeadCardData, LeadService, MultiFieldKind
 from bot.leads.visibility import LeadHiddenError
@@ -280,18 +281,6 @@ async def get_edit_value(dialog_manager: DialogManager, **_: Any) -> dict[str, A
     }
 
 
-def parse_amount(text: str) -> Decimal | None:
-    """`12 500,50` -> Decimal("12500.50"); None when it is not a non-negative number."""
-    cleaned = text.replace(" ", "").replace("\u00a0", "").replace(",", ".")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        return None
-    if not value.is_finite() or value < 0 or value > Decimal("1e15"):
-        return None
-    return value.quantize(Decimal("0.01"))
-
-
 async def on_edit_value(message: Message, _: MessageInput, manager: DialogManager) -> None:
     """Validate and store the new value of a simple field."""
     tr = translator(manager)
@@ -301,8 +290,9 @@ async def on_edit_value(message: Message, _: MessageInput, manager: DialogManage
         return
     changes: LeadChanges
     if code == "OPPORTUNITY":
-        amount = parse_amount(text)
-        if amount is None:
+        try:
+            amount = Decimal(parse_number(text, money=True))
+        except InputRejected:
             await message.answer(tr.get_html("card-edit-bad-number"))
             return
         changes = LeadChanges(opportunity=amount)

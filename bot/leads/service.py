@@ -10,7 +10,6 @@ card in one `batch` (one more request). Every successful write is recorded in `b
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,11 +21,11 @@ from bot.access.roles import Action, Identity
 from bot.access.service import AccessDenied
 from bot.leads.catalog import CatalogSnapshot, PortalCatalog
 from bot.leads.contacts import BotActionLog
+from bot.leads.form import InputRejected, parse_email, parse_phone
 from bot.leads.links import lead_url
 from bot.leads.query import LeadQuery, QueryKind, digits_of
 from bot.leads.render import CardView, LeadSummary, ProductLine
 from bot.leads.visibility import LeadHiddenError, check_visible, visible_lead
-from bot.phones import normalize_phone
 from bot.portal import (
     BatchCommand,
     BatchResult,
@@ -64,7 +63,6 @@ SEARCH_SELECT = (
     "EMAIL",
 )
 SUMMARY_SELECT = ("ID", "TITLE", "STATUS_ID", "DATE_CREATE", "ASSIGNED_BY_ID")
-_EMAIL = re.compile(r"^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$")
 
 MultiFieldKind = Literal["PHONE", "EMAIL"]
 
@@ -495,16 +493,13 @@ class LeadService:
         return await self._write(identity, lead_id, LeadAction.EDIT, writes)
 
     def clean_multifield(self, kind: MultiFieldKind, value: str) -> str:
-        """A phone in E.164 or a trimmed e-mail; InvalidValueError otherwise."""
-        if kind == "PHONE":
-            phone = normalize_phone(value, self._region)
-            if phone is None:
-                raise InvalidValueError("not a phone number")
-            return phone
-        email = value.strip()
-        if not _EMAIL.match(email) or len(email) > 254:
-            raise InvalidValueError("not an e-mail address")
-        return email
+        """A phone in E.164 or an e-mail, read as the capture form reads them."""
+        try:
+            if kind == "PHONE":
+                return parse_phone(value, self._region)
+            return parse_email(value)
+        except InputRejected:
+            raise InvalidValueError(f"not a valid {kind.lower()}") from None
 
     async def edit_multifield(
         self,
