@@ -13,7 +13,12 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import (
+    TelegramConflictError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 
@@ -73,7 +78,16 @@ class TelegramRetryMiddleware(BaseRequestMiddleware):
     ) -> Response[TelegramType]:
         """Run the call, waiting out flood pauses and retrying transient failures."""
         if method.__api_method__ == GetUpdates.__api_method__:
-            return await make_request(bot, method)
+            try:
+                return await make_request(bot, method)
+            except TelegramConflictError:
+                # aiogram's polling retries by itself; say once per failure what is wrong.
+                log.error(
+                    "Telegram refused getUpdates (409 Conflict): another instance of this bot "
+                    "is polling with the same token, or a webhook is set; stop the other "
+                    "instance, or run only one"
+                )
+                raise
         attempt = 0
         while True:
             attempt += 1

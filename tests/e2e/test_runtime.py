@@ -160,3 +160,22 @@ async def test_unreachable_portal_stops_startup_with_a_clear_message(
     await portal_emulator.stop()
     with pytest.raises(ConfigurationError, match="PORTAL__WEBHOOK_URL"):
         await bot_runner.start()
+
+
+async def test_another_instance_polling_is_named_in_the_log_and_polling_goes_on(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    telegram_emulator.inject(
+        409,
+        "Conflict: terminated by other getUpdates request; "
+        "make sure that only one bot instance is running",
+        method="getUpdates",
+        times=2,
+    )
+    user = telegram_emulator.user(2001, "Ivan", phone=IVAN_PHONE)
+    await user.send("/start")
+    greeting = await user.wait_for_message(timeout=10)
+    assert "Share my phone" in (greeting.text or "")
+    assert any("another instance of this bot" in r.getMessage() for r in caplog.records)
