@@ -34,9 +34,10 @@ from bot.events.poller import CatchUpPoller
 from bot.events.processor import EventProcessor, ProcessorTiming
 from bot.events.receiver import EventCredentials, EventReceiver
 from bot.i18n import DEFAULT_LANGUAGE, Translations
+from bot.leads.actions import BotActionLog
 from bot.leads.capture import CaptureService
 from bot.leads.catalog import PortalCatalog
-from bot.leads.contacts import BotActionLog, LeadContactsService
+from bot.leads.contacts import LeadContactsService
 from bot.leads.form import field_kind
 from bot.leads.links import portal_origin
 from bot.leads.products import LeadProductsService

@@ -12,8 +12,8 @@ from typing import Any
 import phonenumbers
 
 from bot.access.roles import Identity
+from bot.leads.actions import BotActionLog
 from bot.leads.catalog import CatalogSnapshot, PortalCatalog
-from bot.leads.contacts import BotActionLog
 from bot.leads.form import (
     OPTIONAL_FIELDS_KEY,
     FormField,

@@ -8,7 +8,6 @@ bot's own changes from the portal's.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,23 +15,20 @@ from typing import Any
 
 import phonenumbers
 
-from bot.access.roles import Action, Identity
-from bot.leads.visibility import LeadHiddenError, check_visible, visible_lead
+from bot.access.roles import Identity
+from bot.leads.actions import BotActionLog, LeadAction
+from bot.leads.visibility import visible_lead, visible_lead_in_batch
 from bot.phones import normalize_phone
 from bot.portal import (
     BatchCommand,
-    BatchResult,
     Contact,
     ContactDraft,
     Lead,
     LeadContactBinding,
     MultiFieldChange,
-    NotFoundError,
     PortalClient,
     result_ref,
 )
-from bot.storage import Clock, Database, DatabaseClosedError, utc_now
-from bot.storage.snapshots import SnapshotRepository
 
 log = logging.getLogger(__name__)
 
@@ -61,53 +57,6 @@ SEARCH_RESULTS_MAX = 20
 # Bound contacts read in the same batch as the bindings; a lead with more gets one more read.
 BATCHED_CONTACTS = 10
 CONTACT_SELECT = ("ID", "NAME", "SECOND_NAME", "LAST_NAME", "PHONE", "EMAIL")
-
-
-class LeadAction(StrEnum):
-    """What the bot did to a lead, as recorded in `bot_actions.action`."""
-
-    CONTACT_LINKED = "contact_linked"
-    CONTACT_UNLINKED = "contact_unlinked"
-    CONTACT_MADE_PRIMARY = "contact_made_primary"
-    CONTACT_CREATED = "contact_created"
-    PRODUCT_ADDED = "product_added"
-    PRODUCT_REMOVED = "product_removed"
-
-
-class BotActionLog:
-    """Records `bot_actions` rows (who changed which lead through the bot) for notifications."""
-
-    def __init__(self, db: Database, *, clock: Clock = utc_now) -> None:
-        self._store = SnapshotRepository(db, clock)
-
-    async def record(self, identity: Identity, lead_id: int, action: str) -> None:
-        """Record a successful write; a storage failure is logged, the write stands."""
-        try:
-            await self._store.record_bot_action(
-                lead_id, identity.telegram_user_id, identity.portal_user_id, str(action)
-            )
-        except (sqlite3.Error, DatabaseClosedError):
-            log.exception("could not record bot action %s on lead %d", action, lead_id)
-
-
-def visible_lead_in_batch(identity: Identity, lead_id: int, result: BatchResult, key: str) -> Lead:
-    """The lead read by batch command `key`, if the caller may see it.
-
-    Same rule as `visible_lead`: reps get one refusal for a colleague's lead and a missing
-    one; managers are told a lead is gone.
-    """
-    try:
-        raw = result[key]
-    except NotFoundError:
-        if identity.may(Action.VIEW_ALL_LEADS):
-            raise
-        raise LeadHiddenError(lead_id) from None
-    except KeyError:
-        # Not run: an earlier command of a halted batch failed and raised above already.
-        raise LeadHiddenError(lead_id) from None
-    lead = Lead.model_validate(raw)
-    check_visible(identity, lead)
-    return lead
 
 
 # --- pure parts ------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from enum import StrEnum
 from typing import Any
 
 from bot.access.roles import Identity
-from bot.leads.contacts import BotActionLog, LeadAction, visible_lead_in_batch
+from bot.leads.actions import BotActionLog, LeadAction
+from bot.leads.visibility import visible_lead_in_batch
 from bot.portal import BatchCommand, Lane, Lead, Page, PortalClient, Product, ProductRow
 
 log = logging.getLogger(__name__)

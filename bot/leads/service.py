@@ -19,8 +19,8 @@ from typing import Any, Literal
 from bot.access.directory import PortalDirectory
 from bot.access.roles import Action, Identity
 from bot.access.service import AccessDenied
+from bot.leads.actions import BotActionLog
 from bot.leads.catalog import CatalogSnapshot, PortalCatalog
-from bot.leads.contacts import BotActionLog
 from bot.leads.form import InputRejected, parse_email, parse_phone
 from bot.leads.links import lead_url
 from bot.leads.query import LeadQuery, QueryKind, digits_of

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.access.roles import Action, Identity
-from bot.portal import Lane, Lead, NotFoundError, PortalClient
+from bot.portal import BatchResult, Lane, Lead, NotFoundError, PortalClient
 
 
 class LeadHiddenError(Exception):
@@ -34,5 +34,25 @@ async def visible_lead(
         if identity.may(Action.VIEW_ALL_LEADS):
             raise
         raise LeadHiddenError(lead_id) from None
+    check_visible(identity, lead)
+    return lead
+
+
+def visible_lead_in_batch(identity: Identity, lead_id: int, result: BatchResult, key: str) -> Lead:
+    """The lead read by batch command `key`, if the caller may see it.
+
+    Same rule as `visible_lead`: reps get one refusal for a colleague's lead and a missing
+    one; managers are told a lead is gone.
+    """
+    try:
+        raw = result[key]
+    except NotFoundError:
+        if identity.may(Action.VIEW_ALL_LEADS):
+            raise
+        raise LeadHiddenError(lead_id) from None
+    except KeyError:
+        # Not run: an earlier command of a halted batch failed and raised above already.
+        raise LeadHiddenError(lead_id) from None
+    lead = Lead.model_validate(raw)
     check_visible(identity, lead)
     return lead

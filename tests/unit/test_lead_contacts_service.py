@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from bot.access.roles import Identity, Role
+from bot.leads.actions import BotActionLog
 from bot.leads.contacts import (
     BATCHED_CONTACTS,
-    BotActionLog,
     ContactSearchError,
     ContactSearchProblem,
     LeadContactsService,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.access.roles import Identity, Role
-from bot.leads.contacts import BotActionLog
+from bot.leads.actions import BotActionLog
 from bot.leads.products import (
     LeadProductsService,
     ProductSearchError,
