@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from bot.config import Settings
 
@@ -27,3 +30,20 @@ def test_malformed_portal_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("PORTAL__WEBHOOK_URL", "example.bitrix24.com")
     with pytest.raises(ValidationError, match="PORTAL__WEBHOOK_URL"):
         Settings(_env_file=None)
+
+
+def _setting_names(model: type[BaseModel], prefix: str = "") -> set[str]:
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names |= _setting_names(annotation, f"{prefix}{name.upper()}__")
+        else:
+            names.add(f"{prefix}{name.upper()}")
+    return names
+
+
+def test_env_example_documents_exactly_the_settings() -> None:
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    documented = set(re.findall(r"^([A-Z_]+)=", example, re.MULTILINE))
+    assert documented == _setting_names(Settings)
