@@ -11,7 +11,6 @@ from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Cancel, Column, ScrollingGroup, Select, SwitchTo
 from aiogram_dialog.widgets.text import Format
 
-from bot.access.service import AccessDenied
 from bot.leads.contacts import (
     CONTACT_SEARCH_MAX,
     ContactSearchError,
@@ -20,10 +19,11 @@ from bot.leads.contacts import (
     NothingToCopyError,
     contact_draft_from_lead,
 )
+from bot.leads.render import cut
 from bot.leads.visibility import visible_lead
 from bot.portal import Contact, NotFoundError, PortalClient
-from dialogs.states import LEAD_ID_KEY, LeadContacts
-from dialogs.widgets import Tr, caller, translator
+from dialogs.states import LeadContacts
+from dialogs.widgets import Tr, caller, started_lead_id, translator
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +53,6 @@ def _service(manager: DialogManager) -> LeadContactsService:
     return service
 
 
-def _lead_id(manager: DialogManager) -> int:
-    data = manager.start_data
-    if not isinstance(data, dict):
-        raise AccessDenied("no lead")
-    return int(data[LEAD_ID_KEY])
-
-
-def _label(text: str) -> str:
-    return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
-
-
 def _set_notice(manager: DialogManager, key: str, **args: str) -> None:
     manager.dialog_data[NOTICE_KEY] = {"key": key, "args": args}
 
@@ -91,7 +80,7 @@ def _known_name(manager: DialogManager, contact_id: int) -> str:
 async def get_contacts(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The lead's contacts, re-read on every showing (one batch request)."""
     tr = translator(dialog_manager)
-    lead_id = _lead_id(dialog_manager)
+    lead_id = started_lead_id(dialog_manager)
     view = await _service(dialog_manager).view(caller(dialog_manager), lead_id)
     lines = []
     buttons = []
@@ -103,7 +92,9 @@ async def get_contacts(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
         else:
             key = "contacts-line" if contact.phone else "contacts-line-no-phone"
         lines.append(tr.get_html(key, name=name, phone=contact.phone))
-        buttons.append((_label(("⭐ " if contact.is_primary else "") + name), contact.contact_id))
+        buttons.append(
+            (cut(("⭐ " if contact.is_primary else "") + name, LABEL_MAX), contact.contact_id)
+        )
         known[str(contact.contact_id)] = [contact.name, contact.is_primary]
     dialog_manager.dialog_data[CONTACTS_KEY] = known
     notice = _pop_notice(dialog_manager)
@@ -146,7 +137,9 @@ async def on_make_primary(_: CallbackQuery, __: Button, manager: DialogManager) 
     """Make the chosen contact the lead's primary contact."""
     contact_id = int(manager.dialog_data[CHOSEN_KEY])
     name = _known_name(manager, contact_id)
-    done = await _service(manager).make_primary(caller(manager), _lead_id(manager), contact_id)
+    done = await _service(manager).make_primary(
+        caller(manager), started_lead_id(manager), contact_id
+    )
     _set_notice(manager, "contacts-primary-set" if done else "contacts-not-linked", name=name)
     await manager.switch_to(LeadContacts.main)
 
@@ -155,7 +148,7 @@ async def on_unlink(_: CallbackQuery, __: Button, manager: DialogManager) -> Non
     """Unlink the chosen contact from the lead."""
     contact_id = int(manager.dialog_data[CHOSEN_KEY])
     name = _known_name(manager, contact_id)
-    done = await _service(manager).unlink(caller(manager), _lead_id(manager), contact_id)
+    done = await _service(manager).unlink(caller(manager), started_lead_id(manager), contact_id)
     _set_notice(manager, "contacts-unlinked" if done else "contacts-not-linked", name=name)
     await manager.switch_to(LeadContacts.main)
 
@@ -178,7 +171,7 @@ async def get_search(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
 def _found_label(manager: DialogManager, contact: Contact) -> str:
     name = _contact_name(manager, contact.id or 0, contact.full_name)
     phone = next((item.value for item in contact.phone if item.value), "")
-    return _label(f"{name} · {phone}" if phone else name)
+    return cut(f"{name} · {phone}" if phone else name, LABEL_MAX)
 
 
 async def on_search(message: Message, _: MessageInput, manager: DialogManager) -> None:
@@ -227,7 +220,9 @@ async def on_found_selected(
         return
     name = names[contact_id]
     try:
-        linked = await _service(manager).link(caller(manager), _lead_id(manager), contact_id)
+        linked = await _service(manager).link(
+            caller(manager), started_lead_id(manager), contact_id
+        )
     except NotFoundError:
         _set_notice(manager, "contacts-contact-gone")
     else:
@@ -243,7 +238,7 @@ async def get_create(
 ) -> dict[str, Any]:
     """What the new contact would get from the lead."""
     tr = translator(dialog_manager)
-    lead = await visible_lead(portal, caller(dialog_manager), _lead_id(dialog_manager))
+    lead = await visible_lead(portal, caller(dialog_manager), started_lead_id(dialog_manager))
     try:
         draft = contact_draft_from_lead(lead)
     except NothingToCopyError:
@@ -262,7 +257,7 @@ async def get_create(
 async def on_create(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Create the contact from the lead and link it."""
     try:
-        await _service(manager).create_from_lead(caller(manager), _lead_id(manager))
+        await _service(manager).create_from_lead(caller(manager), started_lead_id(manager))
     except NothingToCopyError:
         _set_notice(manager, "contacts-nothing-to-copy")
     else:

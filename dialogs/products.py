@@ -25,9 +25,10 @@ from bot.leads.products import (
     parse_quantity,
     row_amount,
 )
+from bot.leads.render import cut
 from bot.portal import ProductRow
-from dialogs.states import LEAD_ID_KEY, LeadProducts
-from dialogs.widgets import Tr, caller, translator
+from dialogs.states import LeadProducts
+from dialogs.widgets import Tr, caller, started_lead_id, translator
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +58,6 @@ def _service(manager: DialogManager) -> LeadProductsService:
     return service
 
 
-def _lead_id(manager: DialogManager) -> int:
-    data = manager.start_data
-    if not isinstance(data, dict):
-        raise AccessDenied("no lead")
-    return int(data[LEAD_ID_KEY])
-
-
-def _label(text: str) -> str:
-    return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
-
-
 def _set_notice(manager: DialogManager, key: str, **args: str) -> None:
     manager.dialog_data[NOTICE_KEY] = {"key": key, "args": args}
 
@@ -94,7 +84,7 @@ def _row_name(manager: DialogManager, row: ProductRow) -> str:
 async def get_rows(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The lead's rows and total, re-read on every showing (one batch request)."""
     tr = translator(dialog_manager)
-    lead_id = _lead_id(dialog_manager)
+    lead_id = started_lead_id(dialog_manager)
     view = await _service(dialog_manager).view(caller(dialog_manager), lead_id)
     # What the user sees now is what a later write must still find.
     dialog_manager.dialog_data[SIGNATURE_KEY] = view.signature
@@ -118,7 +108,7 @@ async def get_rows(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
             )
         )
         label = tr.get("products-row-label", product=name, quantity=quantity)
-        buttons.append((_label(label), row.id))
+        buttons.append((cut(label, LABEL_MAX), row.id))
         names[str(row.id)] = name
     dialog_manager.dialog_data[ROWS_KEY] = names
     notice = _pop_notice(dialog_manager)
@@ -158,7 +148,7 @@ async def on_remove(_: CallbackQuery, __: Button, manager: DialogManager) -> Non
     try:
         await _service(manager).remove_row(
             caller(manager),
-            _lead_id(manager),
+            started_lead_id(manager),
             row_id,
             seen_signature=str(manager.dialog_data.get(SIGNATURE_KEY, "")),
         )
@@ -209,7 +199,13 @@ async def on_search(message: Message, _: MessageInput, manager: DialogManager) -
             currency=product.currency_id or "",
         )
         found.append(
-            [_label(label), product.id, product.name or "", str(price), product.currency_id or ""]
+            [
+                cut(label, LABEL_MAX),
+                product.id,
+                product.name or "",
+                str(price),
+                product.currency_id or "",
+            ]
         )
     manager.dialog_data[FOUND_KEY] = found
     manager.dialog_data[FOUND_MORE_KEY] = page.next is not None
@@ -305,7 +301,7 @@ async def _add(manager: DialogManager, price: Decimal) -> None:
     try:
         await _service(manager).add_row(
             caller(manager),
-            _lead_id(manager),
+            started_lead_id(manager),
             product_id=int(product["id"]),
             quantity=quantity,
             price=price,

@@ -13,6 +13,7 @@ from aiogram_dialog.widgets.text import Text
 from bot.access.roles import Identity
 from bot.access.service import AccessDenied
 from bot.i18n import Translator
+from dialogs.states import LEAD_ID_KEY
 
 TRANSLATOR_KEY = "tr"
 
@@ -32,6 +33,14 @@ def caller(manager: DialogManager) -> Identity:
     if not isinstance(identity, Identity):
         raise AccessDenied("not signed in")
     return identity
+
+
+def started_lead_id(manager: DialogManager) -> int:
+    """The lead a sub-dialog (contacts, products) was started for, from its start data."""
+    data = manager.start_data
+    if not isinstance(data, dict) or LEAD_ID_KEY not in data:
+        raise AccessDenied("no lead")
+    return int(data[LEAD_ID_KEY])
 
 
 class Tr(Text):
