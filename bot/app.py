@@ -358,6 +358,7 @@ class Application:
                 "webhook_mode": bool(settings.telegram.webhook_url),
                 "subscription_store": subscriptions,
                 "snapshot_store": snapshots,
+                "outbox_store": outbox,
                 "lead_contacts": lead_contacts,
                 "lead_products": lead_products,
                 "leads": leads,

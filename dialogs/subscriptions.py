@@ -19,10 +19,11 @@ from bot.access.roles import Action, Identity
 from bot.access.service import AccessService
 from bot.i18n import Translator
 from bot.leads.catalog import CatalogSnapshot, PortalCatalog
+from bot.notify.buttons import LeadAction, LeadButton, is_take
 from bot.notify.diff import LeadChange, as_int
 from bot.notify.match import may_receive, subscription_wants
-from bot.notify.render import CARD_CALLBACK_PREFIX, TAKE_CALLBACK_PREFIX
 from bot.portal import Lane, LeadChanges, PortalClient, PortalError, Status
+from bot.storage.outbox import OutboxRepository
 from bot.storage.snapshots import LeadClaim, SnapshotRepository
 from bot.storage.subscriptions import (
     EventKind,
@@ -620,26 +621,56 @@ def _may_take(
     return identity.may(Action.VIEW_ALL_LEADS) or in_group or assigned == identity.portal_user_id
 
 
+async def _take_refusal(
+    chat_id: int,
+    message_id: int,
+    lead_id: int,
+    outbox_store: OutboxRepository,
+    subscription_store: SubscriptionRepository,
+) -> str | None:
+    """Why this press may not take this lead (a locale key), or None when it was offered here.
+
+    The button's data is only a claim: the outbox must have sent this very message, about
+    this lead, to this chat, and the subscription that sent it must still be on.
+    """
+    sent = await outbox_store.sent_notification(chat_id, message_id)
+    if sent is None:
+        # Never ours, sent before message ids were kept, or its row was pruned.
+        return "notify-take-expired"
+    if sent.lead_id != lead_id:
+        return "notify-take-not-offered"
+    subscriptions = await subscription_store.for_chat(chat_id, sent.thread_id)
+    if not any(
+        sub.thread_id == sent.thread_id and sub.disabled_reason is None for sub in subscriptions
+    ):
+        return "notify-take-unsubscribed"
+    return None
+
+
 async def on_take(
     callback: CallbackQuery,
+    callback_data: LeadButton,
     bot: Bot,
     identity: Identity | None,
     tr: Translator,
     portal: PortalClient,
     snapshot_store: SnapshotRepository,
+    outbox_store: OutboxRepository,
+    subscription_store: SubscriptionRepository,
 ) -> None:
     """Take the lead of a notification: the first press wins, later ones are told who won."""
-    if identity is None or callback.data is None or callback.message is None:
+    if identity is None or callback.message is None:
         return
-    raw_id = callback.data.removeprefix(TAKE_CALLBACK_PREFIX)
-    if not raw_id.isdigit():
-        await callback.answer()
-        return
-    lead_id = int(raw_id)
+    lead_id = callback_data.lead_id
     message = callback.message
     chat_id, message_id = message.chat.id, message.message_id
     if message.chat.type == "private" and chat_id != identity.telegram_user_id:
         await callback.answer(tr.get("notify-take-refused"), show_alert=True)
+        return
+    refusal = await _take_refusal(chat_id, message_id, lead_id, outbox_store, subscription_store)
+    if refusal is not None:
+        log.info("take of lead %d refused in chat %d: %s", lead_id, chat_id, refusal)
+        await callback.answer(tr.get(refusal), show_alert=True)
         return
     claim = await snapshot_store.claim(
         chat_id,
@@ -659,14 +690,18 @@ async def on_take(
             await snapshot_store.release_claim(chat_id, message_id, identity.telegram_user_id)
             await callback.answer(tr.get("notify-take-refused"), show_alert=True)
             return
-        if lead.assigned_by_id != identity.portal_user_id:
-            # Noted first, so the update event is attributed to this user and not echoed.
-            await snapshot_store.record_bot_action(
-                lead_id, identity.telegram_user_id, identity.portal_user_id, "take"
-            )
-            await portal.update_lead(
-                lead_id, LeadChanges(assigned_by_id=identity.portal_user_id), lane=Lane.INTERACTIVE
-            )
+        if lead.assigned_by_id == identity.portal_user_id:
+            # Nothing to take: the message stays open for the others.
+            await snapshot_store.release_claim(chat_id, message_id, identity.telegram_user_id)
+            await callback.answer(tr.get("notify-take-yours"), show_alert=True)
+            return
+        # Noted first, so the update event is attributed to this user and not echoed.
+        await snapshot_store.record_bot_action(
+            lead_id, identity.telegram_user_id, identity.portal_user_id, "take"
+        )
+        await portal.update_lead(
+            lead_id, LeadChanges(assigned_by_id=identity.portal_user_id), lane=Lane.INTERACTIVE
+        )
     except PortalError as exc:
         log.warning("take of lead %d failed: portal %s", lead_id, exc.code)
         await snapshot_store.release_claim(chat_id, message_id, identity.telegram_user_id)
@@ -681,7 +716,7 @@ async def _mark_taken(bot: Bot, tr: Translator, callback: CallbackQuery, name: s
     if not isinstance(message, Message):
         return
     buttons = [
-        [b for b in row if not (b.callback_data or "").startswith(TAKE_CALLBACK_PREFIX)]
+        [b for b in row if not is_take(b.callback_data)]
         for row in (message.reply_markup.inline_keyboard if message.reply_markup else [])
     ]
     markup = InlineKeyboardMarkup(inline_keyboard=[row for row in buttons if row])
@@ -698,20 +733,17 @@ async def _mark_taken(bot: Bot, tr: Translator, callback: CallbackQuery, name: s
 
 async def on_open_card(
     callback: CallbackQuery,
+    callback_data: LeadButton,
     identity: Identity | None,
     tr: Translator,
     dialog_manager: DialogManager,
 ) -> None:
     """Open the lead card from a private notification (the card re-checks visibility)."""
-    if identity is None or callback.data is None:
-        return
-    raw_id = callback.data.removeprefix(CARD_CALLBACK_PREFIX)
-    if not raw_id.isdigit():
-        await callback.answer()
+    if identity is None:
         return
     await callback.answer()
     try:
-        await start_lead_card(dialog_manager, int(raw_id))
+        await start_lead_card(dialog_manager, callback_data.lead_id)
     except (UnregisteredDialogError, UnknownState):
         if callback.message is not None:
             await callback.message.answer(tr.get_html("notify-card-unavailable"))
@@ -723,8 +755,8 @@ def build_subscriptions_router() -> Router:
     router.message.register(on_subscribe, Command("subscribe"))
     router.message.register(on_list, Command("subscriptions"))
     router.callback_query.register(on_subscription_button, F.data.startswith(SUB_PREFIX))
-    router.callback_query.register(on_take, F.data.startswith(TAKE_CALLBACK_PREFIX))
-    router.callback_query.register(on_open_card, F.data.startswith(CARD_CALLBACK_PREFIX))
+    router.callback_query.register(on_take, LeadButton.filter(F.action == LeadAction.TAKE))
+    router.callback_query.register(on_open_card, LeadButton.filter(F.action == LeadAction.CARD))
     return router
 
 

@@ -57,11 +57,15 @@ class GlobalBudget:
 
 
 class ChatGaps:
-    """The earliest moment each chat may get its next message: 1/s private, 20/min a group."""
+    """The earliest moment each chat may get its next message: 1/s private, 20/min a group.
 
-    def __init__(self, private_interval: float, group_per_minute: int) -> None:
-        self.private_interval = private_interval
-        self.group_interval = 60.0 / group_per_minute
+    Each gap is stretched by `margin` (a fraction): a gap is measured on our clock when a
+    send goes out, Telegram counts on arrival, and transit times differ from send to send.
+    """
+
+    def __init__(self, private_interval: float, group_per_minute: int, margin: float) -> None:
+        self.private_interval = private_interval * (1.0 + margin)
+        self.group_interval = 60.0 / group_per_minute * (1.0 + margin)
         self._next: dict[int, float] = {}
 
     def ready_at(self, chat_id: int) -> float:
@@ -69,11 +73,14 @@ class ChatGaps:
         return self._next.get(chat_id, 0.0)
 
     def sent(self, chat_id: int, now: float) -> None:
-        """Note a send to a chat."""
+        """Note a send to a chat going out now."""
         gap = self.group_interval if chat_id < 0 else self.private_interval
         self._next[chat_id] = now + gap
 
-    def forget_before(self, now: float) -> None:
-        """Drop chats whose gap has passed (keeps the map small over a long run)."""
-        if len(self._next) > 10_000:
-            self._next = {c: t for c, t in self._next.items() if t > now}
+    def waiting(self, now: float) -> tuple[set[int], float | None]:
+        """Chats that must wait, and when the first of them may go (None: none waits).
+
+        Chats whose gap is over are forgotten here, which keeps the map small.
+        """
+        self._next = {chat: at for chat, at in self._next.items() if at > now}
+        return set(self._next), min(self._next.values(), default=None)

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.i18n import Translator
+from bot.notify.buttons import LeadAction, LeadButton
 from bot.notify.diff import ChangedField, FieldChange, LeadChange
 from bot.storage.subscriptions import EventKind
 
 MAX_MESSAGE_LENGTH = 4096
-CARD_CALLBACK_PREFIX = "nl:card:"
-TAKE_CALLBACK_PREFIX = "nl:take:"
 MAX_VALUE_LENGTH = 200
 _ELLIPSIS = "…"
 
@@ -149,10 +148,10 @@ def render_buttons(
     if is_group:
         card["url"] = links.card_deep_link(lead_id)
     else:
-        card["callback_data"] = f"{CARD_CALLBACK_PREFIX}{lead_id}"
+        card["callback_data"] = LeadButton(action=LeadAction.CARD, lead_id=lead_id).pack()
     take = {
         "text": tr.get("notify-take-button"),
-        "callback_data": f"{TAKE_CALLBACK_PREFIX}{lead_id}",
+        "callback_data": LeadButton(action=LeadAction.TAKE, lead_id=lead_id).pack(),
     }
     rows = [[card, take]]
     portal = links.portal_url(lead_id)

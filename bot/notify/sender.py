@@ -31,6 +31,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.access.roles import Identity
 from bot.config import NotifySettings
 from bot.notify.budget import ChatGaps, GlobalBudget
+from bot.notify.buttons import is_take
 from bot.notify.match import may_receive
 from bot.storage.db import Database
 from bot.storage.outbox import OutboxMessage, OutboxRepository
@@ -43,6 +44,8 @@ GONE_CHAT_MARKERS = ("chat not found", "user is deactivated", "bot was kicked", 
 IDENTITY_CACHE_SECONDS = 10.0
 IDLE_WAIT_SECONDS = 1.0
 FETCH_LIMIT = 200
+GAP_MARGIN = 0.05
+"""Per-chat and per-group gaps are this much longer than Telegram's, for transit jitter."""
 
 
 def keyboard(rows: list[list[dict[str, str]]]) -> InlineKeyboardMarkup | None:
@@ -54,6 +57,16 @@ def keyboard(rows: list[list[dict[str, str]]]) -> InlineKeyboardMarkup | None:
             [InlineKeyboardButton.model_validate(button) for button in row] for row in rows
         ]
     )
+
+
+def without_take(rows: list[list[dict[str, str]]]) -> list[list[dict[str, str]]]:
+    """The stored keyboard without its Take button (rows left empty are dropped)."""
+    kept = [[b for b in row if not is_take(b.get("callback_data"))] for row in rows]
+    return [row for row in kept if row]
+
+
+def _responsible_reads(reader: Identity | None, payload: dict[str, Any]) -> bool:
+    return reader is not None and payload.get("assigned_by_id") == reader.portal_user_id
 
 
 class OutboxSender:
@@ -84,7 +97,9 @@ class OutboxSender:
         self._settings = settings
         self._clock = clock
         self._budget = GlobalBudget(settings.global_per_second, settings.global_burst)
-        self._gaps = ChatGaps(settings.private_interval_seconds, settings.group_per_minute)
+        self._gaps = ChatGaps(
+            settings.private_interval_seconds, settings.group_per_minute, GAP_MARGIN
+        )
         self._budget_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._in_flight: dict[int, asyncio.Task[None]] = {}
@@ -122,47 +137,42 @@ class OutboxSender:
         if len(self._in_flight) >= self._settings.in_flight:
             await asyncio.wait(list(self._in_flight.values()), return_when=asyncio.FIRST_COMPLETED)
             return
-        rows = await self._outbox.due(FETCH_LIMIT, frozenset(self._in_flight))
-        if not rows:
-            await self._idle(IDLE_WAIT_SECONDS)
-            return
+        # Chats that may not get a message now are left out of the query, and it returns one
+        # row per chat: whatever waits for its gap never fills the window of the others.
+        waiting, earliest = self._gaps.waiting(self._clock())
+        rows = await self._outbox.due(FETCH_LIMIT, waiting | self._busy_chats)
         started = False
-        earliest: float | None = None
         for row in rows:
             if len(self._in_flight) >= self._settings.in_flight or self._pause.remaining() > 0:
                 break
-            if row.chat_id in self._busy_chats:
-                continue
-            now = self._clock()
-            ready = self._gaps.ready_at(row.chat_id)
-            if ready > now:
-                earliest = ready if earliest is None else min(earliest, ready)
-                continue
-            self._gaps.sent(row.chat_id, now)
             self._busy_chats.add(row.chat_id)
             self._in_flight[row.id] = asyncio.create_task(self._send(row))
             started = True
-        if not started:
-            if self._in_flight:
-                await asyncio.wait(
-                    list(self._in_flight.values()),
-                    timeout=None if earliest is None else max(0.0, earliest - self._clock()),
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-            else:
-                delay = IDLE_WAIT_SECONDS if earliest is None else earliest - self._clock()
-                await self._idle(min(IDLE_WAIT_SECONDS, delay))
-        self._gaps.forget_before(self._clock())
+        if started:
+            return
+        wait = IDLE_WAIT_SECONDS if earliest is None else earliest - self._clock()
+        wait = min(IDLE_WAIT_SECONDS, max(0.0, wait))
+        if self._in_flight:
+            await asyncio.wait(
+                list(self._in_flight.values()),
+                timeout=wait,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        else:
+            await self._idle(wait)
 
-    async def _take_budget(self) -> int:
-        # Taken right before the request goes out, so sends reach Telegram as paced.
+    async def _take_budget(self, chat_id: int) -> int:
+        # Taken right before the request goes out, so sends reach Telegram as paced; the
+        # chat's gap starts here too, not when the send was scheduled.
         async with self._budget_lock:
             while True:
                 wait = max(self._pause.remaining(), self._budget.wait_time(self._clock()))
                 if wait <= 0:
                     break
                 await asyncio.sleep(wait)
-            return self._budget.take(self._clock())
+            now = self._clock()
+            self._gaps.sent(chat_id, now)
+            return self._budget.take(now)
 
     async def _identity(self, telegram_user_id: int) -> Identity | None:
         now = self._clock()
@@ -173,16 +183,17 @@ class OutboxSender:
         self._identities[telegram_user_id] = (now, identity)
         return identity
 
-    async def _still_wanted(self, row: OutboxMessage) -> bool:
+    async def _reader(self, row: OutboxMessage) -> tuple[bool, Identity | None]:
+        """Whether the message is still wanted, and who subscribed (None when unknown)."""
         subscriber = row.payload.get("subscriber")
         if not isinstance(subscriber, int):
-            return True
+            return True, None
         identity = await self._identity(subscriber)
         # The row's chat decides the rule for groups (who subscribed it may have lost the role).
         probe = Subscription(
             id=0, chat_id=row.chat_id, thread_id=None, created_by=subscriber, scope=Scope.ALL
         )
-        return may_receive(identity, probe, row.payload.get("assigned_by_id"))
+        return may_receive(identity, probe, row.payload.get("assigned_by_id")), identity
 
     async def _send(self, row: OutboxMessage) -> None:
         try:
@@ -200,18 +211,23 @@ class OutboxSender:
         return timedelta(seconds=random.uniform(cap / 2, cap))
 
     async def _deliver(self, row: OutboxMessage) -> None:
-        if not await self._still_wanted(row):
+        wanted, reader = await self._reader(row)
+        if not wanted:
             await self._outbox.skip(row.id, "the reader may not see this lead now")
             return
         payload: dict[str, Any] = row.payload
-        send = await self._take_budget()
+        buttons = payload.get("buttons") or []
+        if row.chat_id > 0 and _responsible_reads(reader, payload):
+            # A Take in the responsible's own private chat would offer him his own lead.
+            buttons = without_take(buttons)
+        send = await self._take_budget(row.chat_id)
         try:
             try:
-                await self._bot.send_message(
+                sent = await self._bot.send_message(
                     chat_id=row.chat_id,
                     text=str(payload.get("text", "")),
                     message_thread_id=row.thread_id,
-                    reply_markup=keyboard(payload.get("buttons") or []),
+                    reply_markup=keyboard(buttons),
                     disable_web_page_preview=True,
                 )
             finally:
@@ -244,7 +260,7 @@ class OutboxSender:
             await self._outbox.mark_dead(row.id, f"{type(exc).__name__}: {exc.message}")
         else:
             self.sent += 1
-            await self._outbox.mark_sent(row.id)
+            await self._outbox.mark_sent(row.id, sent.message_id)
 
     async def _chat_gone(self, chat_id: int, reason: str) -> None:
         async with self._db.transaction() as conn:

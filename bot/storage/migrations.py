@@ -175,7 +175,22 @@ _NOTIFICATIONS = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _NOTIFICATIONS)
+_OUTBOX_DELIVERY = Migration(
+    version=3,
+    name="outbox: Telegram message id of each sent row, indexes for Take and for pruning",
+    statements=(
+        # A Take is accepted only on a message the outbox sent: (chat, message) finds its row.
+        "ALTER TABLE outbox ADD COLUMN telegram_message_id INTEGER",
+        "CREATE INDEX outbox_by_telegram_message ON outbox (chat_id, telegram_message_id) "
+        "WHERE telegram_message_id IS NOT NULL",
+        # Skipped rows had no finishing time; their creation time is the closest one known.
+        "UPDATE outbox SET sent_at = created_at WHERE state = 'sent' AND sent_at IS NULL",
+        "CREATE INDEX outbox_sent_by_time ON outbox (sent_at) WHERE state = 'sent'",
+        "CREATE INDEX outbox_dead_by_time ON outbox (created_at) WHERE state = 'dead'",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _NOTIFICATIONS, _OUTBOX_DELIVERY)
 """Every migration of the schema, in order; append, never edit an applied one."""
 
 _VERSION_TABLE = """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +14,9 @@ from bot.storage.db import Database
 from bot.storage.json_codec import decode_json, encode_json
 from bot.storage.sql import execute
 from bot.storage.timestamps import Clock, from_db_time, to_db_time, utc_now
+
+PRUNE_BATCH = 1000
+"""Rows deleted per transaction by `prune`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,17 @@ class NewOutboxMessage:
     thread_id: int | None
     lead_id: int | None
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SentNotification:
+    """A message the outbox delivered: where it went, which lead it is about, for whom."""
+
+    id: int
+    chat_id: int
+    thread_id: int | None
+    lead_id: int | None
+    subscriber: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,19 +106,31 @@ class OutboxRepository:
         return added
 
     async def due(
-        self, limit: int, exclude_ids: frozenset[int] = frozenset()
+        self, limit: int, exclude_chats: Collection[int] = frozenset()
     ) -> list[OutboxMessage]:
-        """Pending messages whose time has come, oldest first."""
+        """The oldest pending message of each chat, when its time has come; oldest first.
+
+        One row per chat, so a busy chat never fills the window and holds the others back;
+        `exclude_chats` leaves out chats that may not get a message now (in flight, or their
+        flood gap not yet over). Only the pending rows' partial index is read, not history.
+        """
         rows = await self._db.fetch_all(
             """
-            SELECT id, idempotency_key, chat_id, thread_id, lead_id, payload, attempts,
-                   next_attempt_at
-            FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?
-            ORDER BY id LIMIT ?
+            SELECT o.id, o.idempotency_key, o.chat_id, o.thread_id, o.lead_id, o.payload,
+                   o.attempts, o.next_attempt_at
+            FROM (
+                SELECT chat_id, min(id) AS first_id FROM outbox
+                WHERE state = 'pending'
+                  AND chat_id NOT IN (SELECT value FROM json_each(?))
+                GROUP BY chat_id
+            ) AS heads
+            JOIN outbox AS o ON o.id = heads.first_id
+            WHERE o.next_attempt_at <= ?
+            ORDER BY o.id LIMIT ?
             """,
-            (to_db_time(self._clock()), limit + len(exclude_ids)),
+            (json.dumps(sorted(exclude_chats)), to_db_time(self._clock()), limit),
         )
-        messages = [
+        return [
             OutboxMessage(
                 id=row["id"],
                 idempotency_key=row["idempotency_key"],
@@ -114,9 +142,7 @@ class OutboxRepository:
                 next_attempt_at=from_db_time(row["next_attempt_at"]),
             )
             for row in rows
-            if row["id"] not in exclude_ids
         ]
-        return messages[:limit]
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest pending message becomes due."""
@@ -126,13 +152,13 @@ class OutboxRepository:
         return None if row is None or row[0] is None else from_db_time(row[0])
 
     async def mark_sent(self, message_id: int, telegram_message_id: int | None = None) -> None:
-        """The message reached Telegram."""
+        """The message reached Telegram as `telegram_message_id` (kept to check Take presses)."""
         async with self._db.transaction() as conn:
             await execute(
                 conn,
-                "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1 "
-                "WHERE id = ?",
-                (to_db_time(self._clock()), message_id),
+                "UPDATE outbox SET state = 'sent', sent_at = ?, telegram_message_id = ?, "
+                "attempts = attempts + 1 WHERE id = ?",
+                (to_db_time(self._clock()), telegram_message_id, message_id),
             )
 
     async def skip(self, message_id: int, reason: str) -> None:
@@ -140,9 +166,54 @@ class OutboxRepository:
         async with self._db.transaction() as conn:
             await execute(
                 conn,
-                "UPDATE outbox SET state = 'sent', last_error = ? WHERE id = ?",
-                (f"skipped: {reason}"[:500], message_id),
+                "UPDATE outbox SET state = 'sent', sent_at = ?, last_error = ? WHERE id = ?",
+                (to_db_time(self._clock()), f"skipped: {reason}"[:500], message_id),
             )
+
+    async def sent_notification(
+        self, chat_id: int, telegram_message_id: int
+    ) -> SentNotification | None:
+        """The row the outbox sent to a chat as that Telegram message (None: not ours, pruned)."""
+        row = await self._db.fetch_one(
+            "SELECT id, chat_id, thread_id, lead_id, payload FROM outbox "
+            "WHERE chat_id = ? AND telegram_message_id = ? AND state = 'sent'",
+            (chat_id, telegram_message_id),
+        )
+        if row is None:
+            return None
+        payload = decode_json(row["payload"])
+        subscriber = payload.get("subscriber")
+        return SentNotification(
+            id=row["id"],
+            chat_id=row["chat_id"],
+            thread_id=row["thread_id"],
+            lead_id=row["lead_id"],
+            subscriber=subscriber if isinstance(subscriber, int) else None,
+        )
+
+    async def prune(self, sent_before: datetime, dead_before: datetime | None = None) -> int:
+        """Delete sent and skipped rows finished before `sent_before` (and dead rows queued
+        before `dead_before` when given); pending rows stay. Returns how many were deleted.
+
+        Deleted in small transactions, so the write lock is never held for long.
+        """
+        deleted = 0
+        batches = [("sent", "sent_at", sent_before)]
+        if dead_before is not None:
+            batches.append(("dead", "created_at", dead_before))
+        for state, column, before in batches:
+            while True:
+                async with self._db.transaction() as conn:
+                    result = await execute(
+                        conn,
+                        f"DELETE FROM outbox WHERE id IN ("  # noqa: S608 (fixed names)
+                        f"SELECT id FROM outbox WHERE state = ? AND {column} < ? LIMIT ?)",
+                        (state, to_db_time(before), PRUNE_BATCH),
+                    )
+                deleted += result.rowcount
+                if result.rowcount < PRUNE_BATCH:
+                    break
+        return deleted
 
     async def retry_later(
         self, message_id: int, delay: timedelta, error: str, *, count_attempt: bool = True

@@ -93,8 +93,11 @@ async def test_new_lead_reaches_exactly_the_subscribers_who_may_see_it(
     message = await anna.wait_for_message(about(annas_lead, "New lead"))
     assert "Pipes <&> Co" in (message.text or "")
     assert "Responsible: Anna Admin" in (message.text or "")
-    assert {"📇 Open card", "🙋 Take", "🌐 Open in portal"} <= set(message.labels)
-    await anna.wait_for_message(about(ivans_lead, "New lead"))
+    # Her own lead: no Take for her in her own chat.
+    assert {"📇 Open card", "🌐 Open in portal"} <= set(message.labels)
+    assert "🙋 Take" not in message.labels
+    colleagues = await anna.wait_for_message(about(ivans_lead, "New lead"))
+    assert {"📇 Open card", "🙋 Take", "🌐 Open in portal"} <= set(colleagues.labels)
     await ivan.wait_for_message(about(ivans_lead, "New lead"))
     assert not any(f"#{annas_lead}" in (m.text or "") for m in ivan.transcript())
     assert notifications(olga) == []

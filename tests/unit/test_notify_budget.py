@@ -51,9 +51,28 @@ def test_wait_time_says_when_the_next_send_fits() -> None:
 
 
 def test_private_chats_get_one_a_second_and_groups_twenty_a_minute() -> None:
-    gaps = ChatGaps(private_interval=1.0, group_per_minute=20)
+    gaps = ChatGaps(private_interval=1.0, group_per_minute=20, margin=0.0)
     gaps.sent(42, 10.0)
     gaps.sent(-100, 10.0)
     assert gaps.ready_at(42) == 11.0
     assert gaps.ready_at(-100) == 13.0
     assert gaps.ready_at(7) == 0.0
+
+
+def test_the_margin_stretches_every_gap() -> None:
+    gaps = ChatGaps(private_interval=1.0, group_per_minute=20, margin=0.05)
+    gaps.sent(42, 10.0)
+    gaps.sent(-100, 10.0)
+    assert gaps.ready_at(42) == 11.05
+    assert gaps.ready_at(-100) == 13.15
+
+
+def test_waiting_names_the_chats_in_their_gap_and_forgets_the_rest() -> None:
+    gaps = ChatGaps(private_interval=1.0, group_per_minute=20, margin=0.0)
+    assert gaps.waiting(0.0) == (set(), None)
+    gaps.sent(42, 10.0)
+    gaps.sent(-100, 10.0)
+    assert gaps.waiting(10.5) == ({42, -100}, 11.0)
+    assert gaps.waiting(12.0) == ({-100}, 13.0)
+    assert gaps.ready_at(42) == 0.0
+    assert gaps.waiting(13.0) == (set(), None)

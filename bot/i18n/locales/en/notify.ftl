@@ -93,3 +93,9 @@ subs-pick-users =
     <b>Subscription #{ $id }: responsibles</b>
     Tick the people whose leads you want to hear about.
 subs-refused-users-scope = Only managers and admins can choose responsibles: a sales rep hears about their own leads.
+
+## Take: checks of the pressed notification
+notify-take-not-offered = This button does not belong to a notification about this lead.
+notify-take-expired = This notification is too old to take the lead from. Open the lead card instead.
+notify-take-unsubscribed = This chat is no longer subscribed, so leads cannot be taken from its notifications.
+notify-take-yours = This lead is already yours.
