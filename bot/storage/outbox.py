@@ -15,6 +15,20 @@ from bot.storage.json_codec import decode_json, encode_json
 from bot.storage.sql import execute
 from bot.storage.timestamps import Clock, from_db_time, to_db_time, utc_now
 
+DUE_QUERY = """
+SELECT o.id, o.idempotency_key, o.chat_id, o.thread_id, o.lead_id, o.payload,
+       o.attempts, o.next_attempt_at
+FROM (
+    SELECT chat_id, min(id) AS first_id FROM outbox
+    WHERE state = 'pending' AND chat_id NOT IN (SELECT value FROM json_each(?))
+    GROUP BY chat_id
+) AS heads
+JOIN outbox AS o ON o.id = heads.first_id
+WHERE o.next_attempt_at <= ?
+ORDER BY o.id LIMIT ?
+"""
+"""The oldest pending row of each chat not excluded (a JSON array), if due; oldest first."""
+
 PRUNE_BATCH = 1000
 """Rows deleted per transaction by `prune`."""
 
@@ -115,20 +129,7 @@ class OutboxRepository:
         flood gap not yet over). Only the pending rows' partial index is read, not history.
         """
         rows = await self._db.fetch_all(
-            """
-            SELECT o.id, o.idempotency_key, o.chat_id, o.thread_id, o.lead_id, o.payload,
-                   o.attempts, o.next_attempt_at
-            FROM (
-                SELECT chat_id, min(id) AS first_id FROM outbox
-                WHERE state = 'pending'
-                  AND chat_id NOT IN (SELECT value FROM json_each(?))
-                GROUP BY chat_id
-            ) AS heads
-            JOIN outbox AS o ON o.id = heads.first_id
-            WHERE o.next_attempt_at <= ?
-            ORDER BY o.id LIMIT ?
-            """,
-            (json.dumps(sorted(exclude_chats)), to_db_time(self._clock()), limit),
+            DUE_QUERY, (json.dumps(sorted(exclude_chats)), to_db_time(self._clock()), limit)
         )
         return [
             OutboxMessage(

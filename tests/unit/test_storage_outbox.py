@@ -1,0 +1,165 @@
+"""The outbox repository: one due row per chat, the index it reads, sent ids, pruning."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.storage import Database
+from bot.storage.outbox import DUE_QUERY, PRUNE_BATCH, NewOutboxMessage, OutboxRepository
+
+GROUP, ANNA, IVAN = -100, 11, 12
+START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    async with Database(tmp_path / "bot.sqlite3") as database:
+        yield database
+
+
+@pytest.fixture
+def outbox(db: Database, clock: Clock) -> OutboxRepository:
+    return OutboxRepository(db, clock)
+
+
+def message(key: str, chat_id: int, lead_id: int = 1) -> NewOutboxMessage:
+    return NewOutboxMessage(key, chat_id, None, lead_id, {"text": key, "subscriber": ANNA})
+
+
+async def test_a_busy_group_fills_no_window_each_chat_gives_its_oldest_row(
+    outbox: OutboxRepository,
+) -> None:
+    await outbox.add([message(f"g{n}", GROUP) for n in range(300)])
+    await outbox.add([message("anna1", ANNA), message("ivan", IVAN), message("anna2", ANNA)])
+
+    due = await outbox.due(2)
+    assert [(m.chat_id, m.idempotency_key) for m in due] == [(GROUP, "g0"), (ANNA, "anna1")]
+    due = await outbox.due(200, exclude_chats={GROUP})
+    assert [m.idempotency_key for m in due] == ["anna1", "ivan"]
+    assert await outbox.due(200, exclude_chats={GROUP, ANNA, IVAN}) == []
+
+
+async def test_a_chat_keeps_its_order_while_its_oldest_row_waits_to_be_retried(
+    outbox: OutboxRepository, clock: Clock
+) -> None:
+    await outbox.add([message("first", ANNA), message("second", ANNA), message("ivan", IVAN)])
+    first = (await outbox.due(10))[0]
+    await outbox.retry_later(first.id, timedelta(seconds=30), "502")
+
+    assert [m.idempotency_key for m in await outbox.due(10)] == ["ivan"]
+    clock.now += timedelta(seconds=31)
+    assert [m.idempotency_key for m in await outbox.due(10)] == ["first", "ivan"]
+
+
+async def test_due_reads_the_pending_rows_index_not_the_whole_table(
+    outbox: OutboxRepository, db: Database
+) -> None:
+    # History makes a scan expensive; with it present, the planner must still pick the index.
+    await outbox.add([message(f"m{n}", n % 50 + 1) for n in range(2000)])
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE outbox SET state = 'sent' WHERE id <= 1900")
+    plan = await db.fetch_all(f"EXPLAIN QUERY PLAN {DUE_QUERY}", ("[1, 2]", "2027", 200))
+    steps = [row["detail"] for row in plan if "outbox" in row["detail"]]
+    assert any("USING INDEX outbox_pending_by_chat" in step for step in steps), steps
+    # The other read of the table is by primary key: nothing scans it whole.
+    assert all("INDEX" in step or "PRIMARY KEY" in step for step in steps), steps
+
+
+async def test_a_sent_message_is_found_by_its_chat_and_telegram_id(
+    outbox: OutboxRepository,
+) -> None:
+    await outbox.add([message("offer", GROUP, lead_id=77), message("other", ANNA, lead_id=5)])
+    offer, other = await outbox.due(10)
+    await outbox.mark_sent(offer.id, 9001)
+    await outbox.mark_sent(other.id, 9002)
+
+    found = await outbox.sent_notification(GROUP, 9001)
+    assert found is not None
+    assert (found.id, found.lead_id, found.thread_id, found.subscriber) == (
+        offer.id,
+        77,
+        None,
+        ANNA,
+    )
+    # Another chat's message id, or an id the outbox never sent, finds nothing.
+    assert await outbox.sent_notification(GROUP, 9002) is None
+    assert await outbox.sent_notification(ANNA, 9001) is None
+    assert await outbox.sent_notification(GROUP, 1) is None
+
+
+async def test_prune_deletes_old_sent_and_skipped_rows_and_keeps_pending_and_recent(
+    outbox: OutboxRepository, clock: Clock
+) -> None:
+    await outbox.add([message(f"old{n}", ANNA + n) for n in range(4)])
+    sent, skipped, dead, pending = await outbox.due(10)
+    await outbox.mark_sent(sent.id, 1)
+    await outbox.skip(skipped.id, "not visible")
+    await outbox.mark_dead(dead.id, "400")
+    clock.now += timedelta(days=10)
+    await outbox.add([message("recent", IVAN + 100)])
+    recent = (await outbox.due(10, exclude_chats={pending.chat_id}))[0]
+    await outbox.mark_sent(recent.id, 2)
+
+    cutoff = START + timedelta(days=5)
+    assert await outbox.prune(sent_before=cutoff) == 2
+    assert await outbox.count("dead") == 1
+    assert await outbox.count("pending") == 1
+    assert await outbox.sent_notification(recent.chat_id, 2) is not None
+    assert await outbox.prune(sent_before=cutoff, dead_before=cutoff) == 1
+    assert (await outbox.count("dead"), await outbox.count("pending")) == (0, 1)
+    assert await outbox.count() == 2
+
+
+async def test_prune_goes_in_batches_until_nothing_old_is_left(
+    outbox: OutboxRepository, db: Database, clock: Clock
+) -> None:
+    total = PRUNE_BATCH * 2 + 5
+    await outbox.add([message(f"m{n}", ANNA) for n in range(total)])
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE outbox SET state = 'sent', sent_at = created_at")
+    clock.now += timedelta(days=1)
+    assert await outbox.prune(sent_before=clock.now) == total
+    assert await outbox.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        (
+            "SELECT id FROM outbox WHERE state = 'sent' AND sent_at < ? LIMIT 1000",
+            "outbox_sent_by_time",
+        ),
+        (
+            "SELECT id FROM outbox WHERE state = 'dead' AND created_at < ? LIMIT 1000",
+            "outbox_dead_by_time",
+        ),
+        (
+            "SELECT id FROM outbox WHERE chat_id = ? AND telegram_message_id = ? "
+            "AND state = 'sent'",
+            "outbox_by_telegram_message",
+        ),
+    ],
+)
+async def test_pruning_and_take_checks_read_an_index(db: Database, query: str, index: str) -> None:
+    plan = await db.fetch_all(f"EXPLAIN QUERY PLAN {query}", (1, 2)[: query.count("?")])
+    details = " | ".join(row["detail"] for row in plan)
+    assert index in details, details
