@@ -1,0 +1,139 @@
+"""The sender against the emulator's flood limits: no 429, and no chat held back by a group.
+
+A real aiogram `Bot` with the app's request middleware, the real `OutboxSender` and a SQLite
+outbox; the emulator answers 429 whenever a send would exceed one of Telegram's ceilings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
+from bot.access.roles import Identity
+from bot.config import NotifySettings
+from bot.notify.sender import OutboxSender
+from bot.storage import Database
+from bot.storage.outbox import NewOutboxMessage, OutboxRepository
+from bot.storage.subscriptions import SubscriptionRepository
+from bot.telegram_retry import FloodPause, TelegramRetryMiddleware
+from tests.e2e.conftest import eventually
+from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
+
+GROUP = -5001
+FIRST_CHAT = 700_000
+
+
+async def nobody(telegram_user_id: int) -> Identity | None:
+    """These rows carry no subscriber, so nobody is asked about."""
+    return None
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    async with Database(tmp_path / "bot.sqlite3") as database:
+        yield database
+
+
+@pytest.fixture
+def outbox(db: Database) -> OutboxRepository:
+    return OutboxRepository(db)
+
+
+@contextlib.asynccontextmanager
+async def running_sender(
+    telegram_emulator: TelegramEmulator, db: Database, outbox: OutboxRepository
+) -> AsyncIterator[OutboxSender]:
+    """The sender with default (Telegram's) limits, running until the block ends."""
+    pause = FloodPause()
+    session = AiohttpSession(api=TelegramAPIServer.from_base(telegram_emulator.base_url))
+    session.middleware(TelegramRetryMiddleware(pause, max_attempts=1))
+    bot = Bot(DEFAULT_TEST_TOKEN, session=session)
+    db = outbox._db
+    sender = OutboxSender(
+        bot=bot,
+        db=db,
+        outbox=outbox,
+        subscriptions=SubscriptionRepository(db),
+        identify=nobody,
+        pause=pause,
+        settings=NotifySettings(),
+    )
+    task = asyncio.create_task(sender.run())
+    try:
+        yield sender
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await bot.session.close()
+
+
+def private_chats(telegram_emulator: TelegramEmulator, count: int) -> list[int]:
+    """`count` private chats the bot may write to."""
+    chats = [FIRST_CHAT + index for index in range(count)]
+    for chat in chats:
+        telegram_emulator.user(chat, f"User {chat}")
+    return chats
+
+
+def delivered_to(telegram_emulator: TelegramEmulator, chats: list[int]) -> set[int]:
+    """Which of `chats` got a message."""
+    return {
+        int(call.params["chat_id"])
+        for call in telegram_emulator.calls_of("sendMessage")
+        if call.ok and int(call.params.get("chat_id", 0)) in chats
+    }
+
+
+async def test_private_chats_are_not_held_back_by_a_busy_group(
+    telegram_emulator: TelegramEmulator, db: Database, outbox: OutboxRepository
+) -> None:
+    telegram_emulator.add_group(GROUP, "Busy")
+    chats = private_chats(telegram_emulator, 5)
+    telegram_emulator.enable_flood_limits()
+    # More group rows than the sender reads at a time, all queued ahead of the private ones.
+    await outbox.add(
+        [NewOutboxMessage(f"g{n}", GROUP, None, n, {"text": "g"}) for n in range(250)]
+    )
+    await outbox.add([NewOutboxMessage(f"p{c}", c, None, 1, {"text": "p"}) for c in chats])
+
+    async with running_sender(telegram_emulator, db, outbox):
+
+        async def all_private_delivered() -> bool:
+            return delivered_to(telegram_emulator, chats) == set(chats)
+
+        await eventually(all_private_delivered)
+
+    # The group got only what its own limit allows; the rest still waits its turn.
+    assert await outbox.count("pending") >= 240
+    assert telegram_emulator.flood_errors == []
+
+
+async def test_a_burst_to_many_chats_and_a_group_gets_no_429(
+    telegram_emulator: TelegramEmulator, db: Database, outbox: OutboxRepository
+) -> None:
+    telegram_emulator.add_group(GROUP, "Sales")
+    chats = private_chats(telegram_emulator, 60)
+    telegram_emulator.enable_flood_limits()
+    rows = [NewOutboxMessage(f"p{c}", c, None, 1, {"text": "p"}) for c in chats]
+    # Three messages to the chat of the first user and to the group, among the others.
+    rows[10:10] = [NewOutboxMessage(f"a{n}", chats[0], None, 1, {"text": "a"}) for n in range(3)]
+    rows[20:20] = [NewOutboxMessage(f"g{n}", GROUP, None, 1, {"text": "g"}) for n in range(3)]
+    await outbox.add(rows)
+
+    async with running_sender(telegram_emulator, db, outbox):
+
+        async def all_sent() -> bool:
+            return await outbox.count("pending") == 0
+
+        await eventually(all_sent, timeout=30.0)
+
+    assert telegram_emulator.flood_errors == []
+    assert await outbox.count("sent") == len(rows)
