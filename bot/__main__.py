@@ -10,7 +10,6 @@ import sys
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from bot.app import ConfigurationError, run
 from bot.config import Settings
 
 _NAMED_SETTING = re.compile(r"\b[A-Z][A-Z0-9_]*__[A-Z0-9_]+\b")
@@ -42,6 +41,10 @@ def main() -> None:
         sys.exit(describe_validation_error(exc))
     except SettingsError as exc:
         sys.exit(describe_settings_error(exc))
+    # Imported only now: the whole bot (aiogram's types, dialogs, locales) takes seconds to
+    # import on a small machine, and a wrong setting should be named without that wait.
+    from bot.app import ConfigurationError, run
+
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run(settings))
