@@ -17,7 +17,7 @@ INSTALL_RUNTIME := pip install --require-hashes -r requirements.lock
 INSTALL_DEV := pip install --require-hashes -r requirements-dev.lock
 INSTALL_PROJECT := pip install --no-deps -e .
 
-.PHONY: run test lint typecheck pytest bench emulator lock clean
+.PHONY: run install test lint typecheck pytest bench emulator lock clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and \
@@ -37,6 +37,8 @@ $(DEV_STAMP): requirements-dev.lock pyproject.toml | $(BIN)/python
 
 run: $(RUN_STAMP)
 	$(BIN)/python -m bot
+
+install: $(RUN_STAMP)
 
 test: lint typecheck pytest
 
