@@ -4,8 +4,11 @@ Both are measured the same way on the same machine: a fresh interpreter is spawn
 runs until it is ready. For the bot, "ready" is `GET /readyz` answering 200 against both
 emulators (signed in to Telegram, portal directory read, web server up, polling); for the
 baseline it is the end of `import aiogram`. Idle RSS is read from /proc after the bot has
-been ready for a moment, and after the import for the baseline. Medians of `--runs` runs.
-Limits (issue 9): the bot adds at most 0.5 s and 30 MB to bare aiogram.
+been ready for a moment, and after the import for the baseline. The CPU seconds the process
+used until then are printed too: on a loaded machine wall time swings by seconds from run to
+run, CPU time much less. Runs alternate (baseline, bot, baseline, bot...) so both see the same
+load; medians of `--runs` pairs. Limits (issue 9): the bot adds at most 0.5 s and 30 MB to bare
+aiogram.
 
 Run: `.venv/bin/python -m bench.startup [--runs 5]`. The last line is one JSON object.
 """
@@ -33,10 +36,17 @@ LIMIT_ADDED_S = 0.5
 LIMIT_ADDED_MB = 30.0
 IDLE_SECONDS = 1.0
 _BASELINE = (
-    "import aiogram, sys\n"
+    "import aiogram, os, sys\n"
     "rss = [l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1]\n"
-    "sys.stdout.write(rss)\n"
+    "cpu = os.times()\n"
+    "sys.stdout.write(f'{rss} {cpu.user + cpu.system}')\n"
 )
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds a running process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> float:
@@ -52,15 +62,16 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-async def baseline_once() -> tuple[float, float]:
-    """Seconds from spawn to the end of `import aiogram`, and RSS then (MB)."""
+async def baseline_once() -> tuple[float, float, float]:
+    """Seconds from spawn to the end of `import aiogram`, CPU seconds, and RSS then (MB)."""
     started = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", _BASELINE, stdout=asyncio.subprocess.PIPE, env=_clean_env()
     )
     output, _ = await process.communicate()
     elapsed = time.perf_counter() - started
-    return elapsed, int(output) / 1024
+    rss_kb, cpu = output.split()
+    return elapsed, float(cpu), int(rss_kb) / 1024
 
 
 def _free_port() -> int:
@@ -69,8 +80,10 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def bot_once(telegram: TelegramEmulator, portal: Bitrix24Emulator) -> tuple[float, float]:
-    """Seconds from spawn until /readyz answers 200, and RSS after a short idle (MB)."""
+async def bot_once(
+    telegram: TelegramEmulator, portal: Bitrix24Emulator
+) -> tuple[float, float, float]:
+    """Seconds from spawn until /readyz answers 200, CPU seconds then, RSS after idle (MB)."""
     port = _free_port()
     with tempfile.TemporaryDirectory() as folder:
         env = _clean_env() | {
@@ -98,13 +111,14 @@ async def bot_once(telegram: TelegramEmulator, portal: Bitrix24Emulator) -> tupl
                         raise RuntimeError("the bot exited before it was ready")
                     await asyncio.sleep(0.01)
             elapsed = time.perf_counter() - started
+            cpu = _cpu_s(process.pid)
             await asyncio.sleep(IDLE_SECONDS)
             rss = _rss_mb(process.pid)
         finally:
             if process.returncode is None:
                 process.terminate()
             await process.wait()
-    return elapsed, rss
+    return elapsed, cpu, rss
 
 
 async def main(runs: int) -> dict[str, float | int | bool]:
@@ -114,35 +128,43 @@ async def main(runs: int) -> dict[str, float | int | bool]:
     await telegram.start()
     await portal.start()
     try:
-        base = [await baseline_once() for _ in range(runs)]
-        bot = [await bot_once(telegram, portal) for _ in range(runs)]
+        base, bot = [], []
+        for _ in range(runs):
+            base.append(await baseline_once())
+            bot.append(await bot_once(telegram, portal))
     finally:
         await telegram.stop()
         await portal.stop()
-    aiogram_s = statistics.median(t for t, _ in base)
-    aiogram_mb = statistics.median(m for _, m in base)
-    startup_s = statistics.median(t for t, _ in bot)
-    rss_mb = statistics.median(m for _, m in bot)
+    aiogram_s = statistics.median(t for t, _, _ in base)
+    aiogram_cpu = statistics.median(c for _, c, _ in base)
+    aiogram_mb = statistics.median(m for _, _, m in base)
+    startup_s = statistics.median(t for t, _, _ in bot)
+    startup_cpu = statistics.median(c for _, c, _ in bot)
+    rss_mb = statistics.median(m for _, _, m in bot)
     added_s, added_mb = startup_s - aiogram_s, rss_mb - aiogram_mb
+    added_cpu = startup_cpu - aiogram_cpu
     python = sys.version.split()[0]
     print(f"runs: {runs} of each (medians), Python {python}, {os.cpu_count()} CPUs")
-    print(f"{'':28}{'seconds':>10}{'RSS MB':>10}")
-    print(f"{'import aiogram':28}{aiogram_s:>10.3f}{aiogram_mb:>10.1f}")
-    print(f"{'python -m bot to ready':28}{startup_s:>10.3f}{rss_mb:>10.1f}")
+    print(f"{'':28}{'wall s':>10}{'CPU s':>10}{'RSS MB':>10}")
+    print(f"{'import aiogram':28}{aiogram_s:>10.3f}{aiogram_cpu:>10.3f}{aiogram_mb:>10.1f}")
+    print(f"{'python -m bot to ready':28}{startup_s:>10.3f}{startup_cpu:>10.3f}{rss_mb:>10.1f}")
     print(
-        f"{'added by the bot':28}{added_s:>10.3f}{added_mb:>10.1f}"
+        f"{'added by the bot':28}{added_s:>10.3f}{added_cpu:>10.3f}{added_mb:>10.1f}"
         f"   limits {LIMIT_ADDED_S} s, {LIMIT_ADDED_MB:.0f} MB"
     )
     print(
-        f"ratios: time {startup_s / aiogram_s:.2f}x aiogram, added {added_s / LIMIT_ADDED_S:.2f} "
-        f"of the limit; memory {rss_mb / aiogram_mb:.2f}x, added {added_mb / LIMIT_ADDED_MB:.2f}"
-        " of the limit"
+        f"ratios: wall {startup_s / aiogram_s:.2f}x aiogram, added {added_s / LIMIT_ADDED_S:.2f}"
+        f" of the limit; CPU added {added_cpu / LIMIT_ADDED_S:.2f} of the limit; memory "
+        f"{rss_mb / aiogram_mb:.2f}x, added {added_mb / LIMIT_ADDED_MB:.2f} of the limit"
     )
     return {
         "runs": runs,
         "startup_s": round(startup_s, 3),
         "aiogram_import_s": round(aiogram_s, 3),
         "added_s": round(added_s, 3),
+        "startup_cpu_s": round(startup_cpu, 3),
+        "aiogram_import_cpu_s": round(aiogram_cpu, 3),
+        "added_cpu_s": round(added_cpu, 3),
         "rss_mb": round(rss_mb, 1),
         "aiogram_rss_mb": round(aiogram_mb, 1),
         "added_mb": round(added_mb, 1),

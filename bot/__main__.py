@@ -10,7 +10,7 @@ import sys
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from bot.config import Settings
+from bot.config import ConfigurationError, Settings
 
 _NAMED_SETTING = re.compile(r"\b[A-Z][A-Z0-9_]*__[A-Z0-9_]+\b")
 _FIELD_IN_SETTINGS_ERROR = re.compile(r'field "([a-z_]+)"')
@@ -43,7 +43,7 @@ def main() -> None:
         sys.exit(describe_settings_error(exc))
     # Imported only now: the whole bot (aiogram's types, dialogs, locales) takes seconds to
     # import on a small machine, and a wrong setting should be named without that wait.
-    from bot.app import ConfigurationError, run
+    from bot.app import run
 
     try:
         with contextlib.suppress(KeyboardInterrupt):

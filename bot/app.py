@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +18,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
-from aiogram.types import BotCommand, Update
+from aiogram.types import BotCommand
 from aiogram.utils.backoff import BackoffConfig
 from aiogram_dialog import setup_dialogs
 from aiohttp import web
@@ -28,7 +28,7 @@ from bot.access.middleware import IdentityMiddleware
 from bot.access.service import AccessService
 from bot.admin import CardSettingsService, CustomFieldService, FormFieldsService
 from bot.admin.people import PeopleService
-from bot.config import Settings
+from bot.config import ConfigurationError, Settings
 from bot.events.poller import CatchUpPoller
 from bot.events.processor import EventProcessor, ProcessorTiming
 from bot.events.receiver import EventCredentials, EventReceiver
@@ -55,13 +55,11 @@ from bot.notify.sender import OutboxSender
 from bot.ops.status import CrmModeWatch
 from bot.portal import (
     Lane,
-    OAuthAuth,
-    PortalAuth,
     PortalClient,
     PortalError,
     PortalLimiter,
-    WebhookAuth,
 )
+from bot.portal_credentials import build_portal_auth
 from bot.readiness import Reachability, Readiness, TelegramReachabilityMiddleware
 from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
 from bot.storage.fsm import SQLiteStorage
@@ -71,6 +69,7 @@ from bot.storage.snapshots import SnapshotRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.telegram_retry import TelegramRetryMiddleware
 from bot.throttle import BucketRule, ThrottleMiddleware, UpdateKind, UserThrottle
+from bot.updates import InFlightUpdates, TrackedDispatcher
 from bot.web import TelegramWebhook, build_web_app
 from dialogs.admin import build_admin_dialog
 from dialogs.admin_card import build_admin_card_dialog
@@ -94,55 +93,9 @@ from dialogs.subscriptions import build_subscriptions_dialog, build_subscription
 
 log = logging.getLogger(__name__)
 
-OAUTH_TOKENS_KEY = "portal.oauth_tokens"
 SHUTDOWN_GRACE_SECONDS = 5.0
 DIRECTORY_REFRESH_SECONDS = 300.0
 DEFAULT_POLLING_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.5, jitter=0.1)
-
-
-class ConfigurationError(RuntimeError):
-    """A setting is missing or wrong; the message names it in one sentence."""
-
-
-class InFlightUpdates:
-    """Counts updates being handled, so shutdown can let them finish."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    @contextlib.asynccontextmanager
-    async def track(self) -> AsyncIterator[None]:
-        """Count one update for as long as the block runs."""
-        self._count += 1
-        self._idle.clear()
-        try:
-            yield
-        finally:
-            self._count -= 1
-            if self._count == 0:
-                self._idle.set()
-
-    async def wait_idle(self) -> None:
-        """Wait until no update is being handled."""
-        await self._idle.wait()
-
-
-class TrackedDispatcher(Dispatcher):
-    """A dispatcher that counts every update from its arrival to the end of its error handlers.
-
-    A middleware cannot do this: aiogram's error handlers run outside every update middleware.
-    """
-
-    def __init__(self, *, in_flight: InFlightUpdates, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.in_flight = in_flight
-
-    async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
-        """Handle one update (polling and webhook both come here), counted."""
-        async with self.in_flight.track():
-            return await super().feed_update(bot, update, **kwargs)
 
 
 def build_bot(
@@ -209,46 +162,6 @@ def build_dispatcher(
     )
     setup_dialogs(dispatcher)
     return dispatcher, in_flight
-
-
-async def build_portal_auth(settings: Settings, kv: KeyValueRepository) -> PortalAuth:
-    """Webhook auth, or OAuth whose rotated tokens are kept in storage (newest wins)."""
-    portal = settings.portal
-    if portal.webhook_url is not None:
-        return WebhookAuth(portal.webhook_url.get_secret_value())
-    if portal.oauth_access_token is None or portal.oauth_endpoint is None:
-        raise ConfigurationError(
-            "PORTAL__WEBHOOK_URL is not set: put the portal's incoming webhook URL in .env"
-        )
-
-    async def store_tokens(access: str, refresh: str, expires_at: float | None) -> None:
-        await kv.set(
-            OAUTH_TOKENS_KEY,
-            {"access": access, "refresh": refresh, "expires_at": expires_at},
-            durable=True,
-        )
-
-    access_token = portal.oauth_access_token.get_secret_value()
-    refresh_token = (
-        portal.oauth_refresh_token.get_secret_value() if portal.oauth_refresh_token else ""
-    )
-    expires_at: float | None = None
-    stored = await kv.get(OAUTH_TOKENS_KEY)
-    if isinstance(stored, dict):
-        access_token, refresh_token = stored["access"], stored["refresh"]
-        expires_at = stored.get("expires_at")
-    return OAuthAuth(
-        endpoint=portal.oauth_endpoint,
-        access_token=access_token,
-        refresh_token=refresh_token,
-        expires_at=expires_at,
-        client_id=portal.oauth_client_id or "",
-        client_secret=(
-            portal.oauth_client_secret.get_secret_value() if portal.oauth_client_secret else ""
-        ),
-        token_url=portal.oauth_token_url,
-        on_tokens=store_tokens,
-    )
 
 
 def warn_about_plain_http(settings: Settings) -> None:

@@ -15,6 +15,10 @@ WEBHOOK_SECRET_MIN_LENGTH = 32
 _WEBHOOK_SECRET_CHARS = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
+class ConfigurationError(RuntimeError):
+    """A setting is missing or wrong; the message names it in one sentence."""
+
+
 class TelegramSettings(BaseModel):
     """How the bot reaches Telegram."""
 

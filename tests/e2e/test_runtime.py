@@ -7,7 +7,8 @@ import socket
 import httpx
 import pytest
 
-from bot.app import Application, ConfigurationError
+from bot.app import Application
+from bot.config import ConfigurationError
 from bot.web import WEBHOOK_PATH
 from tests.e2e.conftest import BotRunner, sign_in
 from tests.emulators.bitrix24 import Bitrix24Emulator
