@@ -4,12 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sys
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
-from bot.app import ConfigurationError, run
-from bot.config import Settings
+from bot.config import ConfigurationError, Settings
+
+_NAMED_SETTING = re.compile(r"\b[A-Z][A-Z0-9_]*__[A-Z0-9_]+\b")
+_FIELD_IN_SETTINGS_ERROR = re.compile(r'field "([a-z_]+)"')
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One sentence naming the first wrong setting (our validators already name theirs)."""
+    first = exc.errors()[0]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if _NAMED_SETTING.search(message):
+        return f"Configuration error: {message}"
+    name = "__".join(str(part) for part in first["loc"]).upper()
+    return f"Configuration error in {name}: {message}"
+
+
+def describe_settings_error(exc: SettingsError) -> str:
+    """pydantic-settings could not decode a value (malformed JSON): name its section."""
+    found = _FIELD_IN_SETTINGS_ERROR.search(str(exc))
+    section = found.group(1).upper() if found else "a section"
+    return f"Configuration error: a {section}__* value in the environment or .env is malformed"
 
 
 def main() -> None:
@@ -17,9 +38,13 @@ def main() -> None:
     try:
         settings = Settings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "__".join(str(part) for part in first["loc"]).upper()
-        sys.exit(f"Configuration error in {name}: {first['msg']}")
+        sys.exit(describe_validation_error(exc))
+    except SettingsError as exc:
+        sys.exit(describe_settings_error(exc))
+    # Imported only now: the whole bot (aiogram's types, dialogs, locales) takes seconds to
+    # import on a small machine, and a wrong setting should be named without that wait.
+    from bot.app import run
+
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run(settings))

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,9 +18,8 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
-from aiogram.types import BotCommand, Update
+from aiogram.types import BotCommand
 from aiogram.utils.backoff import BackoffConfig
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiogram_dialog import setup_dialogs
 from aiohttp import web
 
@@ -29,7 +28,7 @@ from bot.access.middleware import IdentityMiddleware
 from bot.access.service import AccessService
 from bot.admin import CardSettingsService, CustomFieldService, FormFieldsService
 from bot.admin.people import PeopleService
-from bot.config import Settings
+from bot.config import ConfigurationError, Settings
 from bot.events.poller import CatchUpPoller
 from bot.events.processor import EventProcessor, ProcessorTiming
 from bot.events.receiver import EventCredentials, EventReceiver
@@ -46,7 +45,6 @@ from bot.logs import configure_logging, quiet_leaky_loggers
 from bot.metrics import (
     MetricsRegistry,
     UpdateMetricsMiddleware,
-    metrics_handler,
     portal_observer,
     register_bot_metrics,
     telegram_observer,
@@ -55,7 +53,14 @@ from bot.metrics import (
 from bot.notify.render import Links
 from bot.notify.sender import OutboxSender
 from bot.ops.status import CrmModeWatch
-from bot.portal import OAuthAuth, PortalAuth, PortalClient, PortalError, PortalLimiter, WebhookAuth
+from bot.portal import (
+    Lane,
+    PortalClient,
+    PortalError,
+    PortalLimiter,
+)
+from bot.portal_credentials import build_portal_auth
+from bot.readiness import Reachability, Readiness, TelegramReachabilityMiddleware
 from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
 from bot.storage.fsm import SQLiteStorage
 from bot.storage.inbox import InboxRepository
@@ -64,6 +69,8 @@ from bot.storage.snapshots import SnapshotRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.telegram_retry import TelegramRetryMiddleware
 from bot.throttle import BucketRule, ThrottleMiddleware, UpdateKind, UserThrottle
+from bot.updates import InFlightUpdates, TrackedDispatcher
+from bot.web import TelegramWebhook, build_web_app
 from dialogs.admin import build_admin_dialog
 from dialogs.admin_card import build_admin_card_dialog
 from dialogs.admin_fields import build_admin_fields_dialog
@@ -86,59 +93,14 @@ from dialogs.subscriptions import build_subscriptions_dialog, build_subscription
 
 log = logging.getLogger(__name__)
 
-OAUTH_TOKENS_KEY = "portal.oauth_tokens"
-WEBHOOK_PATH = "/telegram/webhook"
 SHUTDOWN_GRACE_SECONDS = 5.0
 DIRECTORY_REFRESH_SECONDS = 300.0
 DEFAULT_POLLING_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.5, jitter=0.1)
 
 
-class ConfigurationError(RuntimeError):
-    """A setting is missing or wrong; the message names it in one sentence."""
-
-
-class InFlightUpdates:
-    """Counts updates being handled, so shutdown can let them finish."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    @contextlib.asynccontextmanager
-    async def track(self) -> AsyncIterator[None]:
-        """Count one update for as long as the block runs."""
-        self._count += 1
-        self._idle.clear()
-        try:
-            yield
-        finally:
-            self._count -= 1
-            if self._count == 0:
-                self._idle.set()
-
-    async def wait_idle(self) -> None:
-        """Wait until no update is being handled."""
-        await self._idle.wait()
-
-
-class TrackedDispatcher(Dispatcher):
-    """A dispatcher that counts every update from its arrival to the end of its error handlers.
-
-    A middleware cannot do this: aiogram's error handlers run outside every update middleware.
-    """
-
-    def __init__(self, *, in_flight: InFlightUpdates, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.in_flight = in_flight
-
-    async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
-        """Handle one update (polling and webhook both come here), counted."""
-        async with self.in_flight.track():
-            return await super().feed_update(bot, update, **kwargs)
-
-
-def build_bot(settings: Settings, retry: TelegramRetryMiddleware) -> Bot:
+def build_bot(
+    settings: Settings, retry: TelegramRetryMiddleware, reachability: Reachability
+) -> Bot:
     """The aiogram `Bot`, pointed at the configured Bot API server, sending HTML."""
     token = settings.telegram.token.get_secret_value()
     if not token:
@@ -147,6 +109,7 @@ def build_bot(settings: Settings, retry: TelegramRetryMiddleware) -> Bot:
         )
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_base))
     session.middleware(retry)
+    session.middleware(TelegramReachabilityMiddleware(reachability))
     return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
 
 
@@ -201,44 +164,20 @@ def build_dispatcher(
     return dispatcher, in_flight
 
 
-async def build_portal_auth(settings: Settings, kv: KeyValueRepository) -> PortalAuth:
-    """Webhook auth, or OAuth whose rotated tokens are kept in storage (newest wins)."""
+def warn_about_plain_http(settings: Settings) -> None:
+    """Plain http:// to the portal works (a LAN or a test portal) but exposes the secret."""
     portal = settings.portal
-    if portal.webhook_url is not None:
-        return WebhookAuth(portal.webhook_url.get_secret_value())
-    if portal.oauth_access_token is None or portal.oauth_endpoint is None:
-        raise ConfigurationError(
-            "PORTAL__WEBHOOK_URL is not set: put the portal's incoming webhook URL in .env"
-        )
-
-    async def store_tokens(access: str, refresh: str, expires_at: float | None) -> None:
-        await kv.set(
-            OAUTH_TOKENS_KEY,
-            {"access": access, "refresh": refresh, "expires_at": expires_at},
-            durable=True,
-        )
-
-    access_token = portal.oauth_access_token.get_secret_value()
-    refresh_token = (
-        portal.oauth_refresh_token.get_secret_value() if portal.oauth_refresh_token else ""
-    )
-    expires_at: float | None = None
-    stored = await kv.get(OAUTH_TOKENS_KEY)
-    if isinstance(stored, dict):
-        access_token, refresh_token = stored["access"], stored["refresh"]
-        expires_at = stored.get("expires_at")
-    return OAuthAuth(
-        endpoint=portal.oauth_endpoint,
-        access_token=access_token,
-        refresh_token=refresh_token,
-        expires_at=expires_at,
-        client_id=portal.oauth_client_id or "",
-        client_secret=(
-            portal.oauth_client_secret.get_secret_value() if portal.oauth_client_secret else ""
-        ),
-        token_url=portal.oauth_token_url,
-        on_tokens=store_tokens,
-    )
+    webhook_url = portal.webhook_url.get_secret_value() if portal.webhook_url else ""
+    for name, url in (
+        ("PORTAL__WEBHOOK_URL", webhook_url),
+        ("PORTAL__OAUTH_ENDPOINT", portal.oauth_endpoint or ""),
+    ):
+        if url.startswith("http://"):
+            log.warning(
+                "%s uses plain http://: its secret and every lead travel unencrypted; "
+                "use https:// unless the portal is on a trusted network",
+                name,
+            )
 
 
 def portal_base_url(settings: Settings) -> str | None:
@@ -278,8 +217,10 @@ class Application:
         self.translations = Translations.load()
         self.metrics = MetricsRegistry()
         register_bot_metrics(self.metrics)
+        self.portal_reachability = Reachability()
+        self.telegram_reachability = Reachability()
         self.retry = TelegramRetryMiddleware(on_request=telegram_observer(self.metrics))
-        self.bot = build_bot(settings, self.retry)
+        self.bot = build_bot(settings, self.retry, self.telegram_reachability)
         # Notifications go through their own session: same flood pause, no retries inside,
         # so the sender's scheduler alone decides when a message goes again.
         self.sender_bot = build_bot(
@@ -287,6 +228,7 @@ class Application:
             TelegramRetryMiddleware(
                 self.retry.pause, max_attempts=1, on_request=telegram_observer(self.metrics)
             ),
+            self.telegram_reachability,
         )
         self.receiver: EventReceiver | None = None
         self.processor: EventProcessor | None = None
@@ -295,6 +237,7 @@ class Application:
         self.portal: PortalClient | None = None
         self.dispatcher: Dispatcher | None = None
         self.access: AccessService | None = None
+        self.readiness: Readiness | None = None
         self.web_runner: web.AppRunner | None = None
         self.port: int | None = None
         self._in_flight: InFlightUpdates | None = None
@@ -303,6 +246,7 @@ class Application:
     async def start(self) -> None:
         """Open everything and start taking updates; raises ConfigurationError on bad setup."""
         settings = self.settings
+        warn_about_plain_http(settings)
         await self.db.open()
         kv = KeyValueRepository(self.db)
         self.portal = PortalClient(
@@ -313,7 +257,9 @@ class Application:
             timeout=settings.portal.timeout_seconds,
             max_retries=settings.portal.max_retries,
             backoff_base=settings.portal.backoff_seconds,
-            on_request=portal_observer(self.metrics),
+            on_request=_both(
+                portal_observer(self.metrics), self.portal_reachability.observe_portal
+            ),
         )
         directory = PortalDirectory(self.portal, default_region=settings.default_phone_region)
         self.access = AccessService(
@@ -385,6 +331,11 @@ class Application:
                 "TELEGRAM__TOKEN was refused by Telegram (401 Unauthorized): "
                 "copy the token from @BotFather again"
             ) from exc
+        except TelegramAPIError as exc:
+            raise ConfigurationError(
+                f"Telegram did not answer at {settings.telegram.api_base} "
+                f"({type(exc).__name__}): check the network and TELEGRAM__API_BASE"
+            ) from exc
         try:
             await directory.refresh()
         except PortalError as exc:
@@ -400,6 +351,16 @@ class Application:
         log.info("signed in to Telegram as @%s (id %d)", me.username, me.id)
         await self._set_commands()
         self._build_workers(me.username or "", inbox, outbox, snapshots, subscriptions, kv)
+        self.readiness = Readiness(
+            db=self.db,
+            portal=self.portal_reachability,
+            telegram=self.telegram_reachability,
+            portal_probe=lambda: self.crm_mode.mode(lane=Lane.BACKGROUND, fresh=True),
+            # The sender's bot makes one attempt: a probe must not sit in retries.
+            telegram_probe=self.sender_bot.get_me,
+            check_seconds=settings.web.ready_check_seconds,
+            queue_age_seconds=settings.web.ready_queue_age_seconds,
+        )
         await self._start_web()
         assert self.processor is not None
         assert self.sender is not None
@@ -532,34 +493,29 @@ class Application:
         )
 
     def build_web_app(self) -> web.Application:
-        """The bot's HTTP server: `/healthz`, and the Telegram webhook when configured."""
-        app = web.Application(client_max_size=1024 * 1024)
-
-        async def healthz(_: web.Request) -> web.Response:
-            return web.json_response({"ok": True})
-
-        app.router.add_get("/healthz", healthz)
-        metrics = self.settings.metrics
-        if metrics.enabled:
-            token = metrics.token.get_secret_value() if metrics.token else None
-            app.router.add_get(metrics.path, metrics_handler(self.metrics, token=token))
+        """The bot's HTTP server (`bot.web`), wired to this application's parts."""
+        assert self.readiness is not None
+        readiness = self.readiness
 
         async def portal_event(request: web.Request) -> web.Response:
             if self.receiver is None:
                 return web.json_response({"ok": False, "error": "starting"}, status=503)
             return await self.receiver.handle(request)
 
-        app.router.add_post(self.settings.web.event_path, portal_event)
         telegram = self.settings.telegram
-        if telegram.webhook_url:
+        webhook = None
+        if telegram.webhook_url and telegram.webhook_secret is not None:
             assert self.dispatcher is not None
-            secret = (
-                telegram.webhook_secret.get_secret_value() if telegram.webhook_secret else None
+            webhook = TelegramWebhook(
+                self.dispatcher, self.bot, telegram.webhook_secret.get_secret_value()
             )
-            SimpleRequestHandler(
-                dispatcher=self.dispatcher, bot=self.bot, secret_token=secret
-            ).register(app, path=WEBHOOK_PATH)
-        return app
+        return build_web_app(
+            self.settings,
+            metrics=self.metrics,
+            readiness=readiness.report,
+            portal_event=portal_event,
+            telegram_webhook=webhook,
+        )
 
     async def _start_web(self) -> None:
         self.web_runner = web.AppRunner(self.build_web_app(), handle_signals=False)
@@ -605,6 +561,18 @@ class Application:
         await self.bot.session.close()
         await self.sender_bot.session.close()
         await self.db.close()
+
+
+def _both(
+    first: Callable[[str, int, bool], None], second: Callable[[str, int, bool], None]
+) -> Callable[[str, int, bool], None]:
+    """One portal request hook calling two (metrics and readiness)."""
+
+    def observe(method: str, status: int, limited: bool) -> None:
+        first(method, status, limited)
+        second(method, status, limited)
+
+    return observe
 
 
 async def run(settings: Settings) -> None:

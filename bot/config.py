@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+WEBHOOK_SECRET_MIN_LENGTH = 32
+"""Shortest Telegram webhook secret accepted: 32 characters of A-Za-z0-9_- (192 bits)."""
+_WEBHOOK_SECRET_CHARS = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or wrong; the message names it in one sentence."""
 
 
 class TelegramSettings(BaseModel):
@@ -16,7 +26,39 @@ class TelegramSettings(BaseModel):
     api_base: str = "https://api.telegram.org"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
-    admin_ids: list[int] = Field(default_factory=list)
+    # NoDecode: the JSON is parsed below, so a malformed list gets a sentence naming the setting
+    # instead of pydantic-settings' "error parsing value for field telegram".
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _admin_ids_json(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, list) or not all(
+            isinstance(item, int) and not isinstance(item, bool) for item in parsed
+        ):
+            raise ValueError(
+                "TELEGRAM__ADMIN_IDS must be a JSON list of Telegram user ids, e.g. [123456789]"
+            )
+        return parsed
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_secret(self) -> TelegramSettings:
+        if not self.webhook_url:
+            return self
+        secret = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
+        if len(secret) < WEBHOOK_SECRET_MIN_LENGTH or not _WEBHOOK_SECRET_CHARS.match(secret):
+            raise ValueError(
+                "TELEGRAM__WEBHOOK_SECRET must be 32 to 256 characters of A-Z, a-z, 0-9, _ and - "
+                'when TELEGRAM__WEBHOOK_URL is set (make one with: python3 -c "import secrets; '
+                'print(secrets.token_urlsafe(32))")'
+            )
+        return self
 
 
 class PortalSettings(BaseModel):
@@ -66,9 +108,13 @@ class StorageSettings(BaseModel):
 class WebSettings(BaseModel):
     """The bot's own HTTP server (health check, portal events, Telegram webhook)."""
 
-    host: str = "0.0.0.0"  # noqa: S104 - the server is meant to be reachable by the portal
+    # Loopback by default: a reverse proxy on the same host publishes the public paths;
+    # containers set 0.0.0.0 explicitly.
+    host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     event_path: str = "/bitrix/events"
+    ready_check_seconds: float = Field(default=30.0, ge=0)
+    ready_queue_age_seconds: float = Field(default=300.0, gt=0)
 
 
 class EventsSettings(BaseModel):
@@ -107,7 +153,10 @@ class ThrottleSettings(BaseModel):
 
 
 class MetricsSettings(BaseModel):
-    """The Prometheus text endpoint of the web server."""
+    """The Prometheus text endpoint of the web server.
+
+    Served only with a token, or without one while the web server listens on loopback only.
+    """
 
     enabled: bool = True
     path: str = "/metrics"
@@ -128,6 +177,8 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         env_nested_delimiter="__",
+        # `SETTING=` in .env (as .env.example has it) means "not set", nested ones included.
+        env_ignore_empty=True,
         extra="ignore",
     )
 

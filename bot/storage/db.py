@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -17,6 +19,33 @@ from bot.storage.sql import SqlParams, execute, fetch_one_in
 
 MEMORY = ":memory:"
 """Path for a private in-memory database (unit tests)."""
+
+
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 (in a new folder 0700) before SQLite opens it.
+
+    The file holds OAuth tokens and dialog state with personal data. SQLite gives the -wal and
+    -shm files the main file's permissions, so making the main file private is enough; an
+    existing file from an older version is tightened as well.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE)
+    os.close(fd)
+    os.chmod(path, PRIVATE_FILE_MODE)
+
+
+def _restrict_companions(path: Path) -> None:
+    """Tighten -wal/-shm files left by an older version that created them world-readable."""
+    for suffix in _COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(companion, PRIVATE_FILE_MODE)
 
 
 class DatabaseClosedError(RuntimeError):
@@ -70,7 +99,7 @@ class Database:
         if self._conn is not None:
             return
         if isinstance(self._path, Path):
-            self._path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(self._path)
         # isolation_level=None: sqlite3 must not open transactions behind our back; we issue
         # BEGIN IMMEDIATE / COMMIT / ROLLBACK ourselves.
         conn = await aiosqlite.connect(self._path, isolation_level=None)
@@ -84,6 +113,8 @@ class Database:
             await conn.close()
             raise
         self._conn = conn
+        if isinstance(self._path, Path):
+            _restrict_companions(self._path)
         try:
             await apply_migrations(self, self._migrations)
         except BaseException:

@@ -49,6 +49,20 @@ def seed_demo(emu: Bitrix24Emulator, leads: int = 50) -> None:
         )
 
 
+def demo_sign_in_lines(emu: Bitrix24Emulator) -> list[str]:
+    """One line per portal user: id, name, phones to sign in with, and whether they may."""
+    lines = []
+    for user_id, user in sorted(emu.users.items()):
+        phones = [
+            user[key] for key in ("PERSONAL_MOBILE", "WORK_PHONE", "PERSONAL_PHONE") if user[key]
+        ]
+        name = f"{user['NAME']} {user['LAST_NAME']}".strip()
+        role = "admin" if user_id in emu.admin_ids else (user.get("WORK_POSITION") or "user")
+        state = "" if user["ACTIVE"] else "  (inactive: cannot sign in)"
+        lines.append(f"  user {user_id}: {name}, {role}: {', '.join(phones) or 'no phone'}{state}")
+    return lines
+
+
 async def run_cli(args: argparse.Namespace) -> None:
     """Start an emulator as the CLI options say and serve until cancelled."""
     emu = Bitrix24Emulator(rate_limit=args.rate_limit)
@@ -58,6 +72,11 @@ async def run_cli(args: argparse.Namespace) -> None:
     print(f"Bitrix24 emulator on {emu.base_url}")
     print(f"Webhook URL: {emu.webhook_url}")
     print(f"OAuth endpoint: {emu.oauth_endpoint}  token URL: {emu.token_url}")
+    if args.demo:
+        # Fictional demo data: these are the phones to share with "Share my phone".
+        print("Demo users (sign in by sharing one of these phones):")
+        for line in demo_sign_in_lines(emu):
+            print(line)
     for url in args.event_handler or []:
         token = emu.add_outgoing_webhook(url, LEAD_EVENTS + LEAD_USERFIELD_EVENTS[:3])
         print(f"Outgoing webhook -> {url}  application_token: {token}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from bot.config import Settings
+from bot.config import Settings, TelegramSettings
 
 
 def test_nested_settings_come_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,3 +47,36 @@ def test_env_example_documents_exactly_the_settings() -> None:
     example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
     documented = set(re.findall(r"^([A-Z_]+)=", example, re.MULTILINE))
     assert documented == _setting_names(Settings)
+
+
+def test_empty_values_in_the_env_file_count_as_unset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = tmp_path / ".env"
+    env.write_text(
+        "PORTAL__WEBHOOK_URL=https://example.bitrix24.com/rest/1/s3cr3t/\n"
+        "PORTAL__OAUTH_ACCESS_TOKEN=\nWEB__PORT=\nTELEGRAM__WEBHOOK_URL=\nMETRICS__TOKEN=\n"
+    )
+    monkeypatch.setenv("PORTAL__BURST", "")
+    settings = Settings(_env_file=env)
+    assert settings.portal.oauth_access_token is None
+    assert settings.portal.burst == 50
+    assert settings.web.port == 8080
+    assert settings.telegram.webhook_url is None
+
+
+def test_web_server_listens_on_loopback_by_default() -> None:
+    assert Settings(_env_file=None).web.host == "127.0.0.1"
+
+
+@pytest.mark.parametrize("secret", [None, "", "x" * 31, "ü" * 32, "has space" * 4])
+def test_webhook_url_needs_a_strong_secret(secret: str | None) -> None:
+    with pytest.raises(ValidationError, match="TELEGRAM__WEBHOOK_SECRET must be 32 to 256"):
+        TelegramSettings(webhook_url="https://bot.example.test/hook", webhook_secret=secret)
+
+
+def test_a_strong_webhook_secret_is_accepted() -> None:
+    secret = "A" * 32
+    settings = TelegramSettings(webhook_url="https://bot.example.test/hook", webhook_secret=secret)
+    assert settings.webhook_secret is not None
+    assert settings.webhook_secret.get_secret_value() == secret

@@ -1,0 +1,142 @@
+"""The bot's HTTP server: liveness, readiness, metrics, portal events and the Telegram webhook.
+
+Routes:
+- `GET /healthz`: liveness, `{"ok": true}` while the process serves requests.
+- `GET /readyz`: readiness (`bot.readiness`), 200 when ready, 503 with the reasons when not.
+- `GET /metrics`: Prometheus text, only with a token or while the server listens on loopback.
+- `POST <event path>`: the portal's outgoing webhook.
+- `POST /telegram/webhook`: Telegram updates, in webhook mode only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.methods import TelegramMethod
+from aiogram.types import Update
+from aiohttp import web
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.metrics import MetricsRegistry, metrics_handler
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+MAX_BODY_BYTES = 1024 * 1024
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+ReadinessReport = Callable[[], Awaitable[dict[str, Any]]]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (WEB__HOST) accepts connections from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def metrics_exposed(settings: Settings) -> bool:
+    """`/metrics` is served with a token, or without one only on a loopback-bound server."""
+    metrics = settings.metrics
+    if not metrics.enabled:
+        return False
+    has_token = metrics.token is not None and bool(metrics.token.get_secret_value())
+    return has_token or is_loopback(settings.web.host)
+
+
+class TelegramWebhook:
+    """`POST /telegram/webhook`: checks the secret, parses the update, handles it in background.
+
+    Every malformed request gets a clean 4xx here, so Telegram (or a prober) never sees a 500
+    and no update task dies unobserved. The secret is compared in constant time as bytes, so a
+    header with non-ASCII characters is simply wrong, not an error.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, bot: Bot, secret: str) -> None:
+        self._dispatcher = dispatcher
+        self._bot = bot
+        self._secret = secret.encode()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Answer 401, 400 or 200 (the update then runs in background)."""
+        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, self._secret):
+            return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
+        try:
+            data = json.loads(await request.read())
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError both
+            return web.json_response({"ok": False, "error": "malformed JSON"}, status=400)
+        try:
+            if not isinstance(data, dict):
+                raise TypeError("not an object")
+            update = Update.model_validate(data, context={"bot": self._bot})
+        except (TypeError, ValidationError):
+            log.warning("refused a webhook request that is not a Telegram update")
+            return web.json_response({"ok": False, "error": "not an update"}, status=400)
+        task = asyncio.create_task(self._feed(update))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return web.json_response({})
+
+    async def _feed(self, update: Update) -> None:
+        try:
+            result = await self._dispatcher.feed_update(self._bot, update)
+            if isinstance(result, TelegramMethod):
+                await self._dispatcher.silent_call_request(bot=self._bot, result=result)
+        except Exception as exc:  # the error handlers had their turn; keep the task observed
+            log.error("update %d failed: %s", update.update_id, type(exc).__name__)
+
+    async def close(self, _: web.Application | None = None) -> None:
+        """Cancel updates still running: shutdown has already given them their grace time."""
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def build_web_app(
+    settings: Settings,
+    *,
+    metrics: MetricsRegistry,
+    readiness: ReadinessReport,
+    portal_event: Handler,
+    telegram_webhook: TelegramWebhook | None,
+) -> web.Application:
+    """The aiohttp application with every route the settings ask for."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def readyz(_: web.Request) -> web.Response:
+        report = await readiness()
+        return web.json_response(report, status=200 if report["ready"] else 503)
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    if metrics_exposed(settings):
+        token = settings.metrics.token.get_secret_value() if settings.metrics.token else None
+        app.router.add_get(settings.metrics.path, metrics_handler(metrics, token=token or None))
+    elif settings.metrics.enabled:
+        log.warning(
+            "%s is not served: set METRICS__TOKEN, or keep WEB__HOST on 127.0.0.1",
+            settings.metrics.path,
+        )
+    app.router.add_post(settings.web.event_path, portal_event)
+    if telegram_webhook is not None:
+        app.router.add_post(WEBHOOK_PATH, telegram_webhook.handle)
+        app.on_shutdown.append(telegram_webhook.close)
+    return app
