@@ -385,7 +385,7 @@ class Application:
                 "copy the token from @BotFather again"
             ) from exc
         try:
-            await directory.refresh()
+            await directory.start()
         except PortalError as exc:
             raise ConfigurationError(
                 f"The portal did not answer user.get ({exc.code or type(exc).__name__}): "
@@ -571,6 +571,10 @@ class Application:
         log.info("web server on port %s", self.port)
 
     async def _refresh_directory(self, directory: PortalDirectory) -> None:
+        try:
+            await directory.complete()  # the users start() left for later, off the start path
+        except PortalError as exc:
+            log.warning("portal directory read failed: %s", exc.code)
         while True:
             await asyncio.sleep(DIRECTORY_REFRESH_SECONDS)
             try:
