@@ -16,7 +16,7 @@ import json
 import logging
 import statistics
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 
 from bot.access.directory import USERS_PER_REQUEST, PortalDirectory
 from bot.phones import normalize_phone
@@ -43,7 +43,7 @@ async def timed_requests(emulator: Bitrix24Emulator, step: Awaitable[object]) ->
     return time.perf_counter() - started, len(emulator.calls) - before
 
 
-def old_lookup(directory_users: list[tuple[str | None, ...]], e164: str) -> int:
+def old_lookup(directory_users: Sequence[tuple[str | None, ...]], e164: str) -> int:
     """The former sign-in lookup: every user's phones normalised on each attempt."""
     return sum(
         1
