@@ -76,6 +76,7 @@ from dialogs.contacts import build_lead_contacts_dialog
 from dialogs.deeplinks import build_deeplinks_router
 from dialogs.errors import build_errors_router
 from dialogs.inline import build_inline_router
+from dialogs.intent_ids import use_unique_intent_ids
 from dialogs.menu import build_menu_dialog
 from dialogs.onboarding import build_onboarding_router
 from dialogs.products import build_lead_products_dialog
@@ -90,6 +91,7 @@ OAUTH_TOKENS_KEY = "portal.oauth_tokens"
 WEBHOOK_PATH = "/telegram/webhook"
 SHUTDOWN_GRACE_SECONDS = 5.0
 DIRECTORY_REFRESH_SECONDS = 300.0
+DIALOG_PRUNE_SECONDS = 3600.0
 DEFAULT_POLLING_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.5, jitter=0.1)
 
 
@@ -198,6 +200,7 @@ def build_dispatcher(
         build_lead_products_dialog(),
     )
     setup_dialogs(dispatcher)
+    use_unique_intent_ids()
     return dispatcher, in_flight
 
 
@@ -345,8 +348,9 @@ class Application:
         outbox = OutboxRepository(self.db)
         snapshots = SnapshotRepository(self.db)
         subscriptions = SubscriptionRepository(self.db)
+        dialog_state = SQLiteStorage(self.db)
         self.dispatcher, self._in_flight = build_dispatcher(
-            storage=SQLiteStorage(self.db),
+            storage=dialog_state,
             access=self.access,
             translations=self.translations,
             services={
@@ -407,6 +411,10 @@ class Application:
         self._tasks.append(asyncio.create_task(self.sender.run()))
         self._tasks.append(asyncio.create_task(self.poller.run()))
         self._tasks.append(asyncio.create_task(self._refresh_directory(directory)))
+        dialog_ttl = timedelta(hours=settings.storage.dialog_ttl_hours)
+        self._tasks.append(
+            asyncio.create_task(dialog_state.prune_forever(dialog_ttl, every=DIALOG_PRUNE_SECONDS))
+        )
         if settings.telegram.webhook_url:
             await self.dispatcher.emit_startup(bot=self.bot, dispatcher=self.dispatcher)
             await self._set_webhook()
