@@ -83,6 +83,7 @@ from dialogs.contacts import build_lead_contacts_dialog
 from dialogs.deeplinks import build_deeplinks_router
 from dialogs.errors import build_errors_router
 from dialogs.inline import build_inline_router
+from dialogs.intent_ids import use_unique_intent_ids
 from dialogs.menu import build_menu_dialog
 from dialogs.onboarding import build_onboarding_router
 from dialogs.products import build_lead_products_dialog
@@ -95,6 +96,7 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 5.0
 DIRECTORY_REFRESH_SECONDS = 300.0
+DIALOG_PRUNE_SECONDS = 3600.0
 DEFAULT_POLLING_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.5, jitter=0.1)
 
 
@@ -161,6 +163,7 @@ def build_dispatcher(
         build_lead_products_dialog(),
     )
     setup_dialogs(dispatcher)
+    use_unique_intent_ids()
     return dispatcher, in_flight
 
 
@@ -291,8 +294,9 @@ class Application:
         outbox = OutboxRepository(self.db)
         snapshots = SnapshotRepository(self.db)
         subscriptions = SubscriptionRepository(self.db)
+        dialog_state = SQLiteStorage(self.db)
         self.dispatcher, self._in_flight = build_dispatcher(
-            storage=SQLiteStorage(self.db),
+            storage=dialog_state,
             access=self.access,
             translations=self.translations,
             services={
@@ -337,7 +341,7 @@ class Application:
                 f"({type(exc).__name__}): check the network and TELEGRAM__API_BASE"
             ) from exc
         try:
-            await directory.refresh()
+            await directory.start()
         except PortalError as exc:
             raise ConfigurationError(
                 f"The portal did not answer user.get ({exc.code or type(exc).__name__}): "
@@ -369,6 +373,10 @@ class Application:
         self._tasks.append(asyncio.create_task(self.sender.run()))
         self._tasks.append(asyncio.create_task(self.poller.run()))
         self._tasks.append(asyncio.create_task(self._refresh_directory(directory)))
+        dialog_ttl = timedelta(hours=settings.storage.dialog_ttl_hours)
+        self._tasks.append(
+            asyncio.create_task(dialog_state.prune_forever(dialog_ttl, every=DIALOG_PRUNE_SECONDS))
+        )
         if settings.telegram.webhook_url:
             await self.dispatcher.emit_startup(bot=self.bot, dispatcher=self.dispatcher)
             await self._set_webhook()
@@ -528,6 +536,10 @@ class Application:
         log.info("web server on port %s", self.port)
 
     async def _refresh_directory(self, directory: PortalDirectory) -> None:
+        try:
+            await directory.complete()  # the users start() left for later, off the start path
+        except PortalError as exc:
+            log.warning("portal directory read failed: %s", exc.code)
         while True:
             await asyncio.sleep(DIRECTORY_REFRESH_SECONDS)
             try:

@@ -103,6 +103,8 @@ class StorageSettings(BaseModel):
     """Where the bot keeps its state."""
 
     path: Path = Path("data/bot.sqlite3")
+    # Dialog state holds rendered cards, phones and search results: forget it once idle.
+    dialog_ttl_hours: float = Field(default=72.0, gt=0)
 
 
 class WebSettings(BaseModel):

@@ -37,10 +37,14 @@ REVOKE_ID = "adm_revoke"
 INVITE_USER_SELECT_ID = "adm_inv_user"
 INVITE_ROLE_SELECT_ID = "adm_inv_role"
 INVITE_SELECT_ID = "adm_invite"
+INVITE_ANYONE_ID = "adm_inv_anyone"
+INVITE_PHONE_ONLY_ID = "adm_inv_phone"
+BLOCKED_SELECT_ID = "adm_blocked"
 PAGE_HEIGHT = 8
 
 TARGET_KEY = "target"
 INVITEE_KEY = "invitee"
+INVITE_ROLE_KEY = "invite_role"
 QUERY_KEY = "query"
 NOTICE_KEY = "notice"
 
@@ -162,28 +166,94 @@ async def get_invite_role(dialog_manager: DialogManager, **_: Any) -> dict[str, 
 
 
 async def on_invite_role_selected(
-    callback: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """Remember the role, then ask who may use the link."""
+    manager.dialog_data[INVITE_ROLE_KEY] = Role(item_id).value
+    await manager.switch_to(AdminDialog.invite_kind)
+
+
+async def get_invite_kind(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The invitee's name, and whether a phone-bound invite was refused for lack of a phone."""
+    data = await get_invite_role(dialog_manager)
+    data["no_phone"] = dialog_manager.dialog_data.pop(NOTICE_KEY, None) == "no_phone"
+    return data
+
+
+async def on_invite_kind_selected(
+    callback: CallbackQuery, button: Button, manager: DialogManager
 ) -> None:
     """Create the invite and send its link as a message of its own (never kept in state)."""
     portal_user_id = int(manager.dialog_data[INVITEE_KEY])
+    role = Role(str(manager.dialog_data[INVITE_ROLE_KEY]))
+    phone_check = button.widget_id == INVITE_PHONE_ONLY_ID
     access = _access(manager)
-    issued = await access.create_invite(caller(manager), portal_user_id, Role(item_id))
+    user = await access.directory.active_user(portal_user_id)
+    issued = await access.create_invite(
+        caller(manager), portal_user_id, role, phone_check=phone_check
+    )
+    if issued is None and phone_check and user is not None:
+        manager.dialog_data[NOTICE_KEY] = "no_phone"
+        return
     if issued is None or callback.message is None:
         await manager.switch_to(AdminDialog.invite_user)
         return
     bot: Bot = manager.middleware_data["bot"]
     me = await bot.me()
-    user = await access.directory.active_user(portal_user_id)
     tr = translator(manager)
-    text = tr.get_html(
-        "admin-invite-created",
-        name=user.full_name if user is not None else f"#{portal_user_id}",
-        role=issued.invite.role.value,
-        link=f"https://t.me/{me.username}?start=inv_{issued.token}",
-        hours=int(access.invite_ttl.total_seconds() // 3600),
-    )
-    await bot.send_message(callback.message.chat.id, text)
+    name = user.full_name if user is not None else f"#{portal_user_id}"
+    parts = [
+        tr.get_html(
+            "admin-invite-created",
+            name=name,
+            role=issued.invite.role.value,
+            link=f"https://t.me/{me.username}?start=inv_{issued.token}",
+            hours=int(access.invite_ttl.total_seconds() // 3600),
+        ),
+        tr.get_html("admin-invite-bearer-warning"),
+    ]
+    if issued.invite.phone_check:
+        parts.append(tr.get_html("admin-invite-phone-bound", name=name))
+    await bot.send_message(callback.message.chat.id, "\n\n".join(parts))
     await manager.switch_to(AdminDialog.main)
+
+
+async def get_blocked(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """Accounts an admin revoked, as button lines; pressing one lifts its block."""
+    tr = translator(dialog_manager)
+    blocked = await _access(dialog_manager).blocked_bindings(caller(dialog_manager))
+    items = [
+        (
+            tr.get(
+                "admin-blocked-line",
+                name=b.display_name or f"#{b.portal_user_id}",
+                id=b.telegram_user_id,
+            ),
+            str(b.telegram_user_id),
+        )
+        for b in blocked
+    ]
+    lifted = dialog_manager.dialog_data.pop(NOTICE_KEY, None)
+    return {
+        "count": len(items),
+        "blocked": items,
+        "name": lifted or "",
+        "was_lifted": bool(lifted),
+    }
+
+
+async def on_block_lift(
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """Lift the block of a revoked account (it may sign in again by phone, as a rep)."""
+    access = _access(manager)
+    admin = caller(manager)
+    target = int(item_id)
+    binding = next(
+        (b for b in await access.blocked_bindings(admin) if b.telegram_user_id == target), None
+    )
+    if binding is not None and await access.lift_block(admin, target):
+        manager.dialog_data[NOTICE_KEY] = binding.display_name or f"#{binding.portal_user_id}"
 
 
 async def get_invites(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
@@ -225,6 +295,9 @@ def build_admin_dialog() -> Dialog:
                     state=AdminDialog.invite_user,
                 ),
                 SwitchTo(Tr("admin-invites-button"), id="adm_invites", state=AdminDialog.invites),
+                SwitchTo(
+                    Tr("admin-blocked-button"), id="adm_blocked_list", state=AdminDialog.blocked
+                ),
                 Start(Tr("admin-people-button"), id="adm_people", state=AdminPeople.main),
                 Start(Tr("admin-fields-button"), id="adm_fields", state=AdminFields.fields),
                 Start(Tr("admin-form-button"), id="adm_form", state=AdminForm.main),
@@ -330,6 +403,43 @@ def build_admin_dialog() -> Dialog:
             SwitchTo(Tr("button-back"), id="adm_role_back", state=AdminDialog.invite_user),
             state=AdminDialog.invite_role,
             getter=get_invite_role,
+        ),
+        Window(
+            Tr("admin-invite-choose-kind"),
+            Tr("admin-invite-no-phone", when="no_phone"),
+            Button(
+                Tr("admin-invite-anyone-button"),
+                id=INVITE_ANYONE_ID,
+                on_click=on_invite_kind_selected,
+            ),
+            Button(
+                Tr("admin-invite-phone-only-button"),
+                id=INVITE_PHONE_ONLY_ID,
+                on_click=on_invite_kind_selected,
+            ),
+            SwitchTo(Tr("button-back"), id="adm_kind_back", state=AdminDialog.invite_role),
+            state=AdminDialog.invite_kind,
+            getter=get_invite_kind,
+        ),
+        Window(
+            Tr("admin-blocked-header"),
+            Tr("admin-block-lifted", when="was_lifted"),
+            ScrollingGroup(
+                Select(
+                    Format("{item[0]}"),
+                    id=BLOCKED_SELECT_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="blocked",
+                    on_click=on_block_lift,
+                ),
+                id="adm_blocked_scroll",
+                width=1,
+                height=PAGE_HEIGHT,
+                hide_on_single_page=True,
+            ),
+            SwitchTo(Tr("button-back"), id="adm_blocked_back", state=AdminDialog.main),
+            state=AdminDialog.blocked,
+            getter=get_blocked,
         ),
         Window(
             Tr("admin-invites-header"),

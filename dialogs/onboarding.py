@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.filters import CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, ReplyKeyboardRemove
 from aiogram_dialog import DialogManager
 
@@ -12,14 +13,20 @@ from bot.access.roles import Identity
 from bot.access.service import AccessService, BindOutcome
 from bot.i18n import Translator
 from bot.storage import RedeemFailure
+from bot.storage.invites import hash_token
 from dialogs.states import start_main_menu
 
 INVITE_PREFIX = "inv_"
+PENDING_INVITE_KEY = "pending_invite"
+"""FSM data key: the hash (never the token) of an invite waiting for the invitee's phone."""
 
 _BIND_MESSAGES = {
     BindOutcome.NOT_YOURS: "onboarding-contact-not-yours",
     BindOutcome.NOT_FOUND: "onboarding-phone-not-found",
     BindOutcome.AMBIGUOUS: "onboarding-phone-ambiguous",
+    BindOutcome.BLOCKED: "onboarding-access-revoked",
+    BindOutcome.PHONE_REQUIRED: "onboarding-invite-phone-required",
+    BindOutcome.PHONE_MISMATCH: "onboarding-invite-phone-mismatch",
 }
 _REDEEM_MESSAGES = {
     RedeemFailure.UNKNOWN: "onboarding-invite-unknown",
@@ -35,6 +42,7 @@ async def on_start_invite(
     identity: Identity | None,
     access: AccessService,
     tr: Translator,
+    state: FSMContext,
     dialog_manager: DialogManager,
 ) -> None:
     """Redeem an invite link opened as `/start inv_<token>`."""
@@ -44,6 +52,17 @@ async def on_start_invite(
     assert message.from_user is not None
     token = (command.args or "")[len(INVITE_PREFIX) :]
     result = await access.redeem_invite(token, message.from_user.id, tr.language)
+    if result is BindOutcome.PHONE_REQUIRED:
+        await state.update_data({PENDING_INVITE_KEY: hash_token(token)})
+    await _answer_invite(message, result, tr, dialog_manager)
+
+
+async def _answer_invite(
+    message: Message,
+    result: Identity | RedeemFailure | BindOutcome,
+    tr: Translator,
+    dialog_manager: DialogManager,
+) -> None:
     if isinstance(result, Identity):
         await message.answer(
             tr.get_html("onboarding-invite-accepted", name=result.name, role=result.role.value),
@@ -76,11 +95,28 @@ async def on_contact(
     message: Message,
     access: AccessService,
     tr: Translator,
+    state: FSMContext,
     dialog_manager: DialogManager,
 ) -> None:
-    """Bind by a shared contact: only the sender's own contact counts."""
+    """Bind by a shared contact: only the sender's own contact counts.
+
+    After an invite bound to a phone was opened, the contact redeems that invite instead.
+    """
     assert message.contact is not None
     assert message.from_user is not None
+    data = await state.get_data()
+    pending = data.pop(PENDING_INVITE_KEY, None)
+    if isinstance(pending, str):
+        await state.set_data(data)  # one attempt per opened link
+        redeemed = await access.redeem_invite_by_phone(
+            token_hash=pending,
+            sender_id=message.from_user.id,
+            contact_user_id=message.contact.user_id,
+            phone=message.contact.phone_number,
+            language=tr.language,
+        )
+        await _answer_invite(message, redeemed, tr, dialog_manager)
+        return
     result = await access.bind_by_contact(
         sender_id=message.from_user.id,
         contact_user_id=message.contact.user_id,

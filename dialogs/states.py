@@ -30,6 +30,8 @@ class AdminDialog(StatesGroup):
     invite_role = State()
     invite_created = State()
     invites = State()
+    invite_kind = State()
+    blocked = State()
 
 
 class AdminFields(StatesGroup):

@@ -1,23 +1,56 @@
-"""The portal's active users, cached and refreshed on a timer."""
+"""The portal's active users, read in batches, cached and refreshed on a timer."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from bot.phones import normalize_phone
-from bot.portal import Lane, PortalClient, PortalError, PortalUser
+from bot.portal import BatchCommand, Lane, PortalClient, PortalError, PortalUser
+from bot.portal.batch import MAX_BATCH_COMMANDS
 
 log = logging.getLogger(__name__)
 
+USERS_PER_PAGE = 50  # user.get answers pages of 50
+USERS_PER_REQUEST = USERS_PER_PAGE * MAX_BATCH_COMMANDS
+_YIELD_EVERY = 500  # users indexed between two yields to the event loop
+MISS_READ_INTERVAL = 10.0  # seconds between two reads of new users caused by a lookup miss
+
+
+def page_commands(after: int, pages: int = MAX_BATCH_COMMANDS) -> dict[str, BatchCommand]:
+    """One `batch` of `user.get` pages: active users with ID above `after`, in ID order.
+
+    Keyset (`>ID`) between requests, so a user added or deactivated meanwhile never shifts the
+    next request's window; `start` offsets within one request, which the portal runs at once.
+    """
+    return {
+        f"u{page}": BatchCommand(
+            "user.get",
+            {
+                "FILTER": {"ACTIVE": True, ">ID": after},
+                "sort": "ID",
+                "order": "ASC",
+                "start": page * USERS_PER_PAGE,
+            },
+        )
+        for page in range(pages)
+    }
+
 
 class PortalDirectory:
-    """Who works in the portal, read with `user.get` at most once per `ttl` seconds.
+    """Who works in the portal: every active user, with their phones normalised once.
 
-    When the portal cannot be reached the last known list stays in use, so a portal outage
-    does not lock everybody out; a user deactivated in the portal disappears at the next
-    successful refresh.
+    `start()` reads the first 2,500 users (one request) so start-up need not wait for a big
+    portal; `complete()` reads the rest (the application runs it in the background; a lookup
+    that misses meanwhile waits for it). After that `refresh()` re-reads everyone every `ttl`
+    seconds, which is how deactivations and profile edits arrive. A lookup that misses (a phone
+    or an id nobody has) re-reads only the users added since the last read, at most once per
+    `miss_interval` seconds, so a newcomer is found at once and a stranger's wrong phones cannot
+    make the bot hammer the portal. When the portal cannot be reached the last known list stays
+    in use, so a portal outage does not lock everybody out.
     """
 
     def __init__(
@@ -26,50 +59,183 @@ class PortalDirectory:
         *,
         default_region: str,
         ttl: float = 300.0,
+        miss_interval: float = MISS_READ_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._portal = portal
         self._region = default_region
         self._ttl = ttl
+        self._miss_interval = miss_interval
         self._clock = clock
+        self._lock = asyncio.Lock()
         self._users: dict[int, PortalUser] | None = None
+        self._by_phone: dict[str, tuple[int, ...]] = {}
+        self._by_name: list[PortalUser] = []
+        self._normalised: dict[str, str | None] = {}
+        self._complete = False
         self._loaded_at = 0.0
+        self._last_miss_read = -math.inf
+
+    # --- reading ----------------------------------------------------------------------------
+
+    async def _read_after(
+        self,
+        after: int,
+        *,
+        lane: Lane,
+        max_requests: int | None = None,
+        first_pages: int = MAX_BATCH_COMMANDS,
+    ) -> tuple[list[PortalUser], bool]:
+        """Active users above ID `after`; and True when the listing reached its end.
+
+        `first_pages` keeps the first request small when few users are expected.
+        """
+        found: list[PortalUser] = []
+        cursor = after
+        requests = 0
+        while max_requests is None or requests < max_requests:
+            commands = page_commands(cursor, first_pages if requests == 0 else MAX_BATCH_COMMANDS)
+            result = await self._portal.batch(commands, lane=lane)
+            requests += 1
+            for key in commands:
+                if key in result.errors:
+                    raise result.errors[key]
+                items = result.results.get(key)
+                page = [PortalUser.model_validate(item) for item in items or []]
+                found.extend(page)
+                if len(page) < USERS_PER_PAGE:
+                    return found, True
+            cursor = max((u.id for u in found if u.id is not None), default=cursor)
+        return found, False
+
+    def _normalise(self, raw: str) -> str | None:
+        # Memoised: a full refresh re-reads the same strings, and phonenumbers is slow.
+        if raw not in self._normalised:
+            self._normalised[raw] = normalize_phone(raw, self._region)
+        return self._normalised[raw]
+
+    async def _install(self, users: Iterable[PortalUser], *, replace: bool) -> None:
+        """Swap in a new list (or add to the current one) with its phone and name indexes."""
+        merged = {} if replace or self._users is None else dict(self._users)
+        for user in users:
+            if user.id is not None and user.active is not False:
+                merged[user.id] = user
+        by_phone: dict[str, list[int]] = {}
+        for count, user in enumerate(merged.values(), start=1):
+            assert user.id is not None
+            for raw in {user.personal_mobile, user.work_phone, user.personal_phone}:
+                e164 = self._normalise(raw) if raw else None
+                if e164 is not None:
+                    by_phone.setdefault(e164, []).append(user.id)
+            if count % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a first index of 10,000 users takes a while
+        # Built aside and swapped at once, so a lookup never sees half an index.
+        self._users = merged
+        self._by_phone = {phone: tuple(ids) for phone, ids in by_phone.items()}
+        self._by_name = sorted(merged.values(), key=lambda u: u.full_name.casefold())
+
+    @property
+    def _max_id(self) -> int:
+        return max(self._users or (), default=0)
+
+    async def start(self) -> None:
+        """Read the first 2,500 active users: one request, and proof the portal answers."""
+        async with self._lock:
+            users, complete = await self._read_after(0, lane=Lane.BACKGROUND, max_requests=1)
+            await self._install(users, replace=True)
+            self._complete = complete
+            self._loaded_at = self._clock()
+        log.info("portal directory started: %d active users", len(self._users or ()))
+
+    async def complete(self) -> None:
+        """Read the users `start()` left for later; nothing when the list is complete."""
+        async with self._lock:
+            if self._complete:
+                return
+            users, _ = await self._read_after(self._max_id, lane=Lane.BACKGROUND)
+            await self._install(users, replace=False)
+            self._complete = True
+        log.info("portal directory complete: %d active users", len(self._users or ()))
 
     async def refresh(self) -> None:
         """Read every active portal user now."""
-        users = await self._portal.get_users({"ACTIVE": True}, lane=Lane.BACKGROUND)
-        self._users = {u.id: u for u in users if u.id is not None and u.active is not False}
+        async with self._lock:
+            await self._refresh_locked()
+
+    async def _refresh_locked(self) -> None:
+        users, _ = await self._read_after(0, lane=Lane.BACKGROUND)
+        await self._install(users, replace=True)
+        self._complete = True
         self._loaded_at = self._clock()
-        log.info("portal directory refreshed: %d active users", len(self._users))
+        log.info("portal directory refreshed: %d active users", len(self._users or ()))
 
     async def _current(self) -> dict[int, PortalUser]:
-        stale = self._users is None or self._clock() - self._loaded_at >= self._ttl
-        if stale:
-            try:
-                await self.refresh()
-            except PortalError as exc:
-                if self._users is None:
-                    raise
-                log.warning("portal directory refresh failed (%s); using the last list", exc.code)
+        if self._users is not None and self._clock() - self._loaded_at < self._ttl:
+            return self._users
+        async with self._lock:
+            # Another caller may have refreshed while this one waited for the lock.
+            stale = self._users is None or self._clock() - self._loaded_at >= self._ttl
+            if stale:
+                try:
+                    await self._refresh_locked()
+                except PortalError as exc:
+                    if self._users is None:
+                        raise
+                    log.warning("portal directory refresh failed (%s); last list kept", exc.code)
+                    # Try again after another ttl rather than on every lookup.
+                    self._loaded_at = self._clock()
         assert self._users is not None
         return self._users
 
+    async def _read_on_miss(self, portal_user_id: int | None = None) -> bool:
+        """Look for users added since the last read; True when the lists may have changed."""
+        if not self._complete:
+            try:
+                await self.complete()
+            except PortalError as exc:
+                log.warning("portal directory read failed: %s", exc.code)
+            return True
+        if portal_user_id is not None and portal_user_id <= self._max_id:
+            return False  # ids only grow: a newcomer cannot have an id below one already known
+        now = self._clock()
+        if now - self._last_miss_read < self._miss_interval:
+            return False
+        self._last_miss_read = now
+        async with self._lock:
+            try:
+                # Usually nobody or one newcomer: one page, then full batches if it is full.
+                users, _ = await self._read_after(
+                    self._max_id, lane=Lane.INTERACTIVE, first_pages=1
+                )
+            except PortalError as exc:
+                log.warning("portal directory read of new users failed: %s", exc.code)
+                return False
+            if users:
+                await self._install(users, replace=False)
+                log.info("portal directory: %d users added since the last read", len(users))
+        return bool(users)
+
+    # --- lookups ----------------------------------------------------------------------------
+
     async def active_user(self, portal_user_id: int) -> PortalUser | None:
         """The active portal user with this id, or None (unknown or deactivated)."""
-        return (await self._current()).get(portal_user_id)
+        user = (await self._current()).get(portal_user_id)
+        if user is None and await self._read_on_miss(portal_user_id):
+            user = (self._users or {}).get(portal_user_id)
+        return user
 
     async def users_with_phone(self, e164: str) -> list[PortalUser]:
         """Active users one of whose phones is `e164` once normalised."""
-        matches = []
-        for user in (await self._current()).values():
-            phones = (user.personal_mobile, user.work_phone, user.personal_phone)
-            if any(p and normalize_phone(p, self._region) == e164 for p in phones):
-                matches.append(user)
-        return matches
+        users = await self._current()
+        ids = self._by_phone.get(e164, ())
+        if not ids and await self._read_on_miss():
+            users = self._users or {}
+            ids = self._by_phone.get(e164, ())
+        return [users[i] for i in ids if i in users]
 
     async def search(self, query: str, limit: int = 20) -> list[PortalUser]:
         """Active users whose name contains `query` (case-insensitive), or all when empty."""
+        await self._current()
         needle = query.strip().casefold()
-        users = sorted((await self._current()).values(), key=lambda u: u.full_name.casefold())
-        found = [u for u in users if not needle or needle in u.full_name.casefold()]
-        return found[:limit]
+        found = (u for u in self._by_name if not needle or needle in u.full_name.casefold())
+        return [user for _, user in zip(range(limit), found, strict=False)]

@@ -96,6 +96,8 @@ class IdentityMiddleware(BaseMiddleware):
         key = "error-portal-unreachable" if portal_down else "onboarding-not-bound"
         if caller.lost_access:
             key = "onboarding-deactivated"
+        elif caller.blocked and not portal_down:
+            key = "onboarding-access-revoked"
         await self._refuse(event, tr, key)
         return None
 

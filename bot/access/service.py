@@ -10,7 +10,8 @@ from enum import StrEnum
 
 from bot.access.directory import PortalDirectory
 from bot.access.roles import Action, Identity, Role
-from bot.phones import normalize_contact_phone
+from bot.phones import normalize_contact_phone, normalize_phone
+from bot.portal import PortalUser
 from bot.storage import (
     Binding,
     BindingRepository,
@@ -22,6 +23,7 @@ from bot.storage import (
     RedeemFailure,
     utc_now,
 )
+from bot.storage.invites import hash_token
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,9 @@ class BindOutcome(StrEnum):
     NOT_YOURS = "not_yours"
     NOT_FOUND = "not_found"
     AMBIGUOUS = "ambiguous"
+    BLOCKED = "blocked"
+    PHONE_REQUIRED = "phone_required"
+    PHONE_MISMATCH = "phone_mismatch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +60,7 @@ class Caller:
     identity: Identity | None
     language: str | None
     lost_access: bool = False
+    blocked: bool = False
 
 
 class ChangeRefused(StrEnum):
@@ -101,7 +107,7 @@ class AccessService:
         if binding is None:
             return Caller(identity=None, language=None)
         if not binding.active:
-            return Caller(identity=None, language=binding.language)
+            return Caller(identity=None, language=binding.language, blocked=binding.blocked)
         user = await self._directory.active_user(binding.portal_user_id)
         if user is None:
             await self._bindings.deactivate(telegram_user_id)
@@ -132,6 +138,10 @@ class AccessService:
         current = await self.identify(sender_id)
         if current is not None:
             return BindResult(BindOutcome.ALREADY_BOUND, current)
+        previous = await self._bindings.get(sender_id)
+        if previous is not None and previous.blocked:
+            log.info("telegram user %d was revoked by an admin: phone sign-in refused", sender_id)
+            return BindResult(BindOutcome.BLOCKED)
         e164 = normalize_contact_phone(phone, self._region)
         if e164 is None:
             return BindResult(BindOutcome.NOT_FOUND)
@@ -142,12 +152,12 @@ class AccessService:
             return BindResult(BindOutcome.AMBIGUOUS)
         user = users[0]
         assert user.id is not None
-        previous = await self._bindings.get(sender_id)
         await self._bindings.upsert(
             Binding(
                 telegram_user_id=sender_id,
                 portal_user_id=user.id,
-                role=previous.role if previous is not None else Role.REP,
+                # A role is an admin's decision about one binding: a new binding starts over.
+                role=Role.REP,
                 bound_via=BindingSource.CONTACT,
                 bound_at=self._clock(),
                 language=language if previous is None else previous.language or language,
@@ -160,11 +170,55 @@ class AccessService:
     async def redeem_invite(
         self, token: str, telegram_user_id: int, language: str | None
     ) -> Identity | RedeemFailure | BindOutcome:
-        """Bind by an invite token; returns the identity, or why it failed."""
+        """Bind by an invite token; returns the identity, or why it failed.
+
+        An invite bound to the invitee's phone is not used here: PHONE_REQUIRED asks the caller
+        to have the account share its phone and then call `redeem_invite_by_phone`.
+        """
         current = await self.identify(telegram_user_id)
         if current is not None:
             return BindOutcome.ALREADY_BOUND
-        result = await self._invites.redeem(token, telegram_user_id, language=language)
+        found = await self._invites.find(hash_token(token))
+        if isinstance(found, RedeemFailure):
+            log.info("invite refused for telegram user %d: %s", telegram_user_id, found.value)
+            return found
+        if found.phone_check:
+            return BindOutcome.PHONE_REQUIRED
+        return await self._redeem(hash_token(token), telegram_user_id, language)
+
+    async def redeem_invite_by_phone(
+        self,
+        *,
+        token_hash: str,
+        sender_id: int,
+        contact_user_id: int | None,
+        phone: str,
+        language: str | None,
+    ) -> Identity | RedeemFailure | BindOutcome:
+        """Redeem an invite bound to a phone: the sender's own contact must carry that phone."""
+        if contact_user_id is None or contact_user_id != sender_id:
+            return BindOutcome.NOT_YOURS
+        if await self.identify(sender_id) is not None:
+            return BindOutcome.ALREADY_BOUND
+        found = await self._invites.find(token_hash)
+        if isinstance(found, RedeemFailure):
+            return found
+        user = await self._directory.active_user(found.portal_user_id)
+        e164 = normalize_contact_phone(phone, self._region)
+        if user is None or e164 is None or e164 not in self.phones_of(user):
+            log.info("invite refused for telegram user %d: not the invitee's phone", sender_id)
+            return BindOutcome.PHONE_MISMATCH
+        return await self._redeem(token_hash, sender_id, language)
+
+    def phones_of(self, user: PortalUser) -> set[str]:
+        """The portal user's phones in E.164 form."""
+        raw = (user.personal_mobile, user.work_phone, user.personal_phone)
+        return {e164 for p in raw if p and (e164 := normalize_phone(p, self._region))}
+
+    async def _redeem(
+        self, token_hash: str, telegram_user_id: int, language: str | None
+    ) -> Identity | RedeemFailure | BindOutcome:
+        result = await self._invites.redeem_hash(token_hash, telegram_user_id, language=language)
         if isinstance(result, RedeemFailure):
             log.info("invite refused for telegram user %d: %s", telegram_user_id, result.value)
             return result
@@ -185,14 +239,23 @@ class AccessService:
             raise AccessDenied(action.value)
 
     async def create_invite(
-        self, admin: Identity, portal_user_id: int, role: Role
+        self, admin: Identity, portal_user_id: int, role: Role, *, phone_check: bool = False
     ) -> IssuedInvite | None:
-        """An invite for an active portal user; None when that user is not active."""
+        """An invite for an active portal user; None when that user is not active.
+
+        With `phone_check` it binds only an account that shares one of the user's phones (None
+        when the user has no phone in the portal).
+        """
         self._require(admin, Action.MANAGE_BINDINGS)
-        if await self._directory.active_user(portal_user_id) is None:
+        user = await self._directory.active_user(portal_user_id)
+        if user is None or (phone_check and not self.phones_of(user)):
             return None
         return await self._invites.create(
-            portal_user_id, role, admin.telegram_user_id, self.invite_ttl
+            portal_user_id,
+            role,
+            admin.telegram_user_id,
+            self.invite_ttl,
+            phone_check=phone_check,
         )
 
     async def pending_invites(self, admin: Identity) -> list[Invite]:
@@ -230,6 +293,7 @@ class AccessService:
             active=binding.active,
             language=binding.language,
             display_name=binding.display_name,
+            blocked=binding.blocked,
         )
 
     async def _admins_left_without(self, telegram_user_id: int) -> int:
@@ -265,10 +329,23 @@ class AccessService:
         self._require(admin, Action.MANAGE_BINDINGS)
         if telegram_user_id == admin.telegram_user_id:
             return ChangeRefused.SELF
-        if not await self._bindings.deactivate(telegram_user_id):
+        if not await self._bindings.deactivate(telegram_user_id, block=True):
             return ChangeRefused.UNKNOWN
-        log.info("binding of telegram user %d revoked", telegram_user_id)
+        log.info("binding of telegram user %d revoked and blocked", telegram_user_id)
         return None
+
+    async def blocked_bindings(self, admin: Identity) -> list[Binding]:
+        """Accounts an admin revoked: they cannot sign in by phone until the block is lifted."""
+        self._require(admin, Action.MANAGE_BINDINGS)
+        return await self._bindings.list_blocked()
+
+    async def lift_block(self, admin: Identity, telegram_user_id: int) -> bool:
+        """Let a revoked account sign in again by phone (as a rep); False if it was not blocked."""
+        self._require(admin, Action.MANAGE_BINDINGS)
+        lifted = await self._bindings.unblock(telegram_user_id)
+        if lifted:
+            log.info("block of telegram user %d lifted", telegram_user_id)
+        return lifted
 
     async def set_language(self, telegram_user_id: int, language: str) -> bool:
         """Remember the language a bound user chose; False when the account is not bound."""

@@ -12,7 +12,8 @@ from bot.storage.sql import execute
 from bot.storage.timestamps import from_db_time, to_db_time
 
 _COLUMNS = (
-    "telegram_user_id, portal_user_id, role, language, display_name, bound_at, bound_via, active"
+    "telegram_user_id, portal_user_id, role, language, display_name, bound_at, bound_via, active, "
+    "blocked"
 )
 
 
@@ -26,6 +27,7 @@ def _binding_from_row(row: sqlite3.Row) -> Binding:
         active=bool(row["active"]),
         language=row["language"],
         display_name=row["display_name"],
+        blocked=bool(row["blocked"]),
     )
 
 
@@ -34,7 +36,7 @@ async def write_binding(conn: aiosqlite.Connection, binding: Binding) -> None:
     await execute(
         conn,
         f"""
-        INSERT INTO bindings ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO bindings ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (telegram_user_id) DO UPDATE SET
             portal_user_id = excluded.portal_user_id,
             role = excluded.role,
@@ -42,7 +44,8 @@ async def write_binding(conn: aiosqlite.Connection, binding: Binding) -> None:
             display_name = excluded.display_name,
             bound_at = excluded.bound_at,
             bound_via = excluded.bound_via,
-            active = excluded.active
+            active = excluded.active,
+            blocked = excluded.blocked
         """,  # noqa: S608 - the interpolated text is a module constant, values are bound
         (
             binding.telegram_user_id,
@@ -53,6 +56,7 @@ async def write_binding(conn: aiosqlite.Connection, binding: Binding) -> None:
             to_db_time(binding.bound_at),
             binding.bound_via.value,
             int(binding.active),
+            int(binding.blocked),
         ),
     )
 
@@ -88,15 +92,39 @@ class BindingRepository:
         """Remember the name shown for this user; False if not bound."""
         return await self._update(telegram_user_id, "display_name = ?", display_name)
 
-    async def deactivate(self, telegram_user_id: int) -> bool:
-        """Revoke access while keeping the record; False if not bound or already inactive."""
+    async def deactivate(self, telegram_user_id: int, *, block: bool = False) -> bool:
+        """Take access away while keeping the record; False if not bound or already inactive.
+
+        With `block` (an admin's revocation) the account cannot sign in by phone again until
+        an admin lifts the block or it redeems an invite.
+        """
         async with self._db.transaction(durable=True) as conn:
             result = await execute(
                 conn,
-                "UPDATE bindings SET active = 0 WHERE telegram_user_id = ? AND active = 1",
+                "UPDATE bindings SET active = 0, blocked = max(blocked, ?) "
+                "WHERE telegram_user_id = ? AND active = 1",
+                (int(block), telegram_user_id),
+            )
+        return result.rowcount == 1
+
+    async def unblock(self, telegram_user_id: int) -> bool:
+        """Lift an admin's block (the account stays signed out); False if it was not blocked."""
+        async with self._db.transaction(durable=True) as conn:
+            result = await execute(
+                conn,
+                "UPDATE bindings SET blocked = 0 "
+                "WHERE telegram_user_id = ? AND blocked = 1 AND active = 0",
                 (telegram_user_id,),
             )
         return result.rowcount == 1
+
+    async def list_blocked(self) -> list[Binding]:
+        """Accounts an admin revoked and nobody unblocked yet, by Telegram id."""
+        rows = await self._db.fetch_all(
+            f"SELECT {_COLUMNS} FROM bindings "  # noqa: S608
+            "WHERE blocked = 1 AND active = 0 ORDER BY telegram_user_id"
+        )
+        return [_binding_from_row(row) for row in rows]
 
     async def list_bindings(self, *, include_inactive: bool = False) -> list[Binding]:
         """All bindings ordered by Telegram id; only active ones unless asked otherwise."""

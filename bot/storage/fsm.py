@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import aiosqlite
@@ -14,6 +17,19 @@ from bot.storage.db import Database
 from bot.storage.json_codec import decode_json, encode_json
 from bot.storage.sql import execute, fetch_one_in
 from bot.storage.timestamps import Clock, to_db_time, utc_now
+
+log = logging.getLogger(__name__)
+
+# Every row of one chat member's dialog state goes together: a stack without its contexts (or
+# contexts without their stack) would make aiogram-dialog fail instead of starting afresh.
+_PRUNE_IDLE = """
+DELETE FROM fsm
+WHERE (bot_id, chat_id, user_id, thread_id, business_connection_id) IN (
+    SELECT bot_id, chat_id, user_id, thread_id, business_connection_id FROM fsm
+    GROUP BY bot_id, chat_id, user_id, thread_id, business_connection_id
+    HAVING max(updated_at) < ?
+)
+"""
 
 _KEY_WHERE = (
     "bot_id = ? AND chat_id = ? AND user_id = ? AND thread_id = ? "
@@ -103,6 +119,25 @@ class SQLiteStorage(BaseStorage):
             merged.update(data)
             await self._write_data(conn, key, self._encode(merged))
         return merged
+
+    async def prune(self, idle: timedelta) -> int:
+        """Delete the dialog state of every chat untouched for `idle`; returns rows deleted."""
+        cutoff = to_db_time(self._clock() - idle)
+        async with self._db.transaction() as conn:
+            result = await execute(conn, _PRUNE_IDLE, (cutoff,))
+        return max(result.rowcount, 0)
+
+    async def prune_forever(self, idle: timedelta, every: float) -> None:
+        """`prune(idle)` now and then every `every` seconds, until cancelled."""
+        while True:
+            try:
+                deleted = await self.prune(idle)
+            except Exception:  # a failed round must not end the pruning for good
+                log.exception("pruning idle dialog state failed")
+            else:
+                if deleted:
+                    log.info("deleted %d rows of idle dialog state", deleted)
+            await asyncio.sleep(every)
 
     async def close(self) -> None:
         """Nothing to release: the database belongs to the composition root."""

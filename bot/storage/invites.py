@@ -18,7 +18,8 @@ TOKEN_BYTES = 32
 Telegram's 64-character /start deep-link parameter."""
 
 _COLUMNS = (
-    "id, portal_user_id, role, created_by, created_at, expires_at, used_at, used_by, revoked_at"
+    "id, portal_user_id, role, created_by, created_at, expires_at, used_at, used_by, revoked_at, "
+    "phone_check"
 )
 
 
@@ -38,6 +39,7 @@ def _invite_from_row(row: sqlite3.Row) -> Invite:
         used_at=from_db_time_or_none(row["used_at"]),
         used_by=row["used_by"],
         revoked_at=from_db_time_or_none(row["revoked_at"]),
+        phone_check=bool(row["phone_check"]),
     )
 
 
@@ -49,9 +51,18 @@ class InviteRepository:
         self._clock = clock
 
     async def create(
-        self, portal_user_id: int, role: Role, created_by: int, ttl: timedelta
+        self,
+        portal_user_id: int,
+        role: Role,
+        created_by: int,
+        ttl: timedelta,
+        *,
+        phone_check: bool = False,
     ) -> IssuedInvite:
-        """Make an invite valid for `ttl`; the returned token is the only copy of it anywhere."""
+        """Make an invite valid for `ttl`; the returned token is the only copy of it anywhere.
+
+        With `phone_check` the invite binds only an account that shares the invitee's phone.
+        """
         if ttl <= timedelta(0):
             raise ValueError("invite ttl must be positive")
         token = secrets.token_urlsafe(TOKEN_BYTES)
@@ -61,9 +72,11 @@ class InviteRepository:
             result = await execute(
                 conn,
                 """
-                INSERT INTO invites
-                    (token_hash, portal_user_id, role, created_by, created_at, expires_at)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO invites (
+                    token_hash, portal_user_id, role, created_by, created_at, expires_at,
+                    phone_check
+                )
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 """,
                 (
                     hash_token(token),
@@ -72,6 +85,7 @@ class InviteRepository:
                     created_by,
                     to_db_time(now),
                     to_db_time(expires_at),
+                    int(phone_check),
                 ),
             )
         invite_id = result.lastrowid
@@ -91,9 +105,39 @@ class InviteRepository:
         )
         return None if row is None else _invite_from_row(row)
 
+    async def find(self, token_hash: str) -> Invite | RedeemFailure:
+        """The pending invite with this token hash, or why it cannot be used (nothing changes)."""
+        row = await self._db.fetch_one(
+            f"SELECT {_COLUMNS} FROM invites WHERE token_hash = ?",  # noqa: S608
+            (token_hash,),
+        )
+        return RedeemFailure.UNKNOWN if row is None else self._usable(_invite_from_row(row))
+
+    def _usable(self, invite: Invite) -> Invite | RedeemFailure:
+        if invite.revoked_at is not None:
+            return RedeemFailure.REVOKED
+        if invite.used_at is not None:
+            return RedeemFailure.USED
+        if self._clock() >= invite.expires_at:
+            return RedeemFailure.EXPIRED
+        return invite
+
     async def redeem(
         self,
         token: str,
+        telegram_user_id: int,
+        *,
+        display_name: str | None = None,
+        language: str | None = None,
+    ) -> Invite | RedeemFailure:
+        """`redeem_hash` of the token's hash."""
+        return await self.redeem_hash(
+            hash_token(token), telegram_user_id, display_name=display_name, language=language
+        )
+
+    async def redeem_hash(
+        self,
+        token_hash: str,
         telegram_user_id: int,
         *,
         display_name: str | None = None,
@@ -111,17 +155,14 @@ class InviteRepository:
             row = await fetch_one_in(
                 conn,
                 f"SELECT {_COLUMNS} FROM invites WHERE token_hash = ?",  # noqa: S608
-                (hash_token(token),),
+                (token_hash,),
             )
             if row is None:
                 return RedeemFailure.UNKNOWN
             invite = _invite_from_row(row)
-            if invite.revoked_at is not None:
-                return RedeemFailure.REVOKED
-            if invite.used_at is not None:
-                return RedeemFailure.USED
-            if now >= invite.expires_at:
-                return RedeemFailure.EXPIRED
+            usable = self._usable(invite)
+            if isinstance(usable, RedeemFailure):
+                return usable
             used_at = from_db_time(to_db_time(now))
             await execute(
                 conn,
@@ -149,6 +190,7 @@ class InviteRepository:
             expires_at=invite.expires_at,
             used_at=used_at,
             used_by=telegram_user_id,
+            phone_check=invite.phone_check,
         )
 
     async def revoke(self, invite_id: int) -> bool:

@@ -190,7 +190,27 @@ _OUTBOX_DELIVERY = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _NOTIFICATIONS, _OUTBOX_DELIVERY)
+_ACCESS_HARDENING = Migration(
+    version=4,
+    name="access: blocked accounts, phone-bound invites, dialog state pruned by age",
+    statements=(
+        "ALTER TABLE bindings ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0 "
+        "CHECK (blocked IN (0, 1))",
+        # Earlier revocations and portal deactivations cannot be told apart: block them all,
+        # an admin lifts the block (or sends an invite) for whoever should come back.
+        "UPDATE bindings SET blocked = 1 WHERE active = 0",
+        "ALTER TABLE invites ADD COLUMN phone_check INTEGER NOT NULL DEFAULT 0 "
+        "CHECK (phone_check IN (0, 1))",
+        "CREATE INDEX fsm_by_updated_at ON fsm (updated_at)",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _INITIAL,
+    _NOTIFICATIONS,
+    _OUTBOX_DELIVERY,
+    _ACCESS_HARDENING,
+)
 """Every migration of the schema, in order; append, never edit an applied one."""
 
 _VERSION_TABLE = """

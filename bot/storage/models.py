@@ -35,6 +35,8 @@ class Binding:
     active: bool = True
     language: str | None = None
     display_name: str | None = None
+    blocked: bool = False
+    """Revoked by an admin: signing in by phone is refused until an invite or an admin lifts it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,8 @@ class Invite:
     used_at: datetime | None = None
     used_by: int | None = None
     revoked_at: datetime | None = None
+    phone_check: bool = False
+    """Works only for a Telegram account that shares a phone of the invited portal user."""
 
     def is_pending(self, now: datetime) -> bool:
         """Whether the invite can still be redeemed at `now`."""

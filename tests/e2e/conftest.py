@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiogram.utils.backoff import BackoffConfig
@@ -28,7 +30,9 @@ from tests.emulators.telegram_models import ChatMessage
 
 ADMIN_TELEGRAM_ID = 1001
 
-# What must never reach a log line: credentials, and the personal data the scenarios use.
+# What must never reach a log line: credentials, and the personal data the scenarios use. The
+# personal data is collected from both emulators when the test ends (see personal_data_of), so
+# every phone, e-mail and name a scenario made up is checked, not only these.
 NEVER_LOGGED = (
     DEFAULT_TEST_TOKEN,
     DEFAULT_TEST_TOKEN.split(":", 1)[1],
@@ -43,6 +47,85 @@ NEVER_LOGGED = (
     "@example.test",
 )
 
+_PERSON_FIELDS = ("NAME", "LAST_NAME", "SECOND_NAME")
+_PHONE_FIELDS = ("PERSONAL_MOBILE", "WORK_PHONE", "PERSONAL_PHONE")
+_MIN_NAME_LENGTH = 3  # shorter tokens ("Al", "Li") match too much ordinary text
+_MIN_PHONE_DIGITS = 7
+
+
+def _values(row: Mapping[str, Any], key: str) -> list[str]:
+    """A row's value(s) for `key`: plain fields and multifields (PHONE, EMAIL) alike."""
+    value = row.get(key)
+    if isinstance(value, list):
+        return [str(v.get("VALUE", "")) if isinstance(v, Mapping) else str(v) for v in value]
+    return [str(value)] if value else []
+
+
+def personal_data_of(
+    portal: Bitrix24Emulator | None, telegram: TelegramEmulator | None
+) -> tuple[set[str], set[str]]:
+    """Phones (as digits) and e-mails, and names, that a scenario put into the emulators.
+
+    Portal users, leads and contacts; Telegram users, and the contacts they shared.
+    """
+    phones: set[str] = set()
+    names: set[str] = set()
+    raw_phones: list[str] = []
+    emails: set[str] = set()
+    rows: list[Mapping[str, Any]] = []
+    if portal is not None:
+        rows = [*portal.users.values(), *portal.leads.values(), *portal.contacts.values()]
+    for row in rows:
+        for key in _PERSON_FIELDS:
+            names.update(_values(row, key))
+        for key in (*_PHONE_FIELDS, "PHONE"):
+            raw_phones.extend(_values(row, key))
+        emails.update(_values(row, "EMAIL"))
+    if telegram is not None:
+        # The emulator keeps the users and phones it was given in these two maps.
+        for user in telegram._users.values():
+            names.update(str(user.get(k) or "") for k in ("first_name", "last_name"))
+            if user.get("username"):
+                names.add(str(user["username"]))
+        raw_phones.extend(telegram._user_phones.values())
+        for update in telegram.updates:
+            contact = (update.get("message") or {}).get("contact") or {}
+            raw_phones.append(str(contact.get("phone_number") or ""))
+            names.update(str(contact.get(k) or "") for k in ("first_name", "last_name"))
+    bot_words = set()
+    if telegram is not None:
+        bot_words = set(re.findall(r"\w+", " ".join(str(v) for v in telegram.bot_user.values())))
+    for raw in raw_phones:
+        digits = re.sub(r"\D", "", raw)
+        if len(digits) >= _MIN_PHONE_DIGITS:
+            phones.add(digits)
+    secrets = phones | {e for e in emails if "@" in e}
+    words = {
+        word
+        for name in names
+        for word in re.findall(r"\w+", name)
+        if len(word) >= _MIN_NAME_LENGTH and not word.isdigit() and word not in bot_words
+    }
+    return secrets, words
+
+
+def leaks_in(
+    lines: list[str], secrets: Iterable[str], names: Iterable[str]
+) -> list[tuple[str, str]]:
+    """(datum, line) for every line that carries a secret, a phone, an e-mail or a name."""
+    name_pattern = (
+        re.compile(r"\b(" + "|".join(sorted(map(re.escape, names))) + r")\b") if names else None
+    )
+    leaks = []
+    for line in lines:
+        digits = re.sub(r"\D", "", line)
+        for secret in secrets:
+            if secret in line or (secret.isdigit() and secret in digits and len(secret) >= 10):
+                leaks.append((secret, line))
+        if name_pattern is not None and (found := name_pattern.search(line)):
+            leaks.append((found.group(1), line))
+    return leaks
+
 
 class _LineCollector(logging.Handler):
     def __init__(self) -> None:
@@ -54,12 +137,23 @@ class _LineCollector(logging.Handler):
 
 
 @pytest.fixture(autouse=True)
-def no_secrets_in_logs() -> Iterator[None]:
+def no_secrets_in_logs(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every scenario runs with DEBUG logging; no line may carry a secret or personal datum.
 
     The raw records are scanned (before any redaction), so this checks what our code and
-    the libraries say, not only what the redacting filter leaves.
+    the libraries say, not only what the redacting filter leaves. Besides the fixed list, every
+    phone, e-mail and name found in the emulators at the end of the test is looked for.
     """
+    portal = (
+        request.getfixturevalue("portal_emulator")
+        if "portal_emulator" in request.fixturenames
+        else None
+    )
+    telegram = (
+        request.getfixturevalue("telegram_emulator")
+        if "telegram_emulator" in request.fixturenames
+        else None
+    )
     collector = _LineCollector()
     collector.setFormatter(logging.Formatter("%(name)s %(message)s"))
     root = logging.getLogger()
@@ -71,9 +165,8 @@ def no_secrets_in_logs() -> Iterator[None]:
     finally:
         root.removeHandler(collector)
         root.setLevel(saved_level)
-    leaks = [
-        (secret, line) for line in collector.lines for secret in NEVER_LOGGED if secret in line
-    ]
+    secrets, names = personal_data_of(portal, telegram)
+    leaks = leaks_in(collector.lines, {*NEVER_LOGGED, *secrets}, names)
     assert not leaks, f"log lines leak secrets or personal data: {leaks[:5]}"
 
 

@@ -249,8 +249,8 @@ async def test_rep_cannot_manage_contacts_of_a_colleagues_lead(
     # Olga replays Ivan's button in her own chat: the dialog is not hers.
     olga = await sign_in(telegram_emulator, OLGA_TELEGRAM_ID, "Olga", OLGA_PHONE)
     menu = olga.last_message()
-    await olga.press_data(menu.message_id, unlink_data)
-    await olga.wait_for_message(has("outdated"))
+    replayed = await olga.press_data(menu.message_id, unlink_data)
+    await telegram_emulator.wait_for_callback_answer(replayed)
     assert [b["CONTACT_ID"] for b in portal_emulator.lead_contacts[lead_id]] == [anton]
     assert bot_actions(running_bot) == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -1026,8 +1027,11 @@ def profile(emu: Bitrix24Emulator, ctx: AuthContext, params: dict[str, Any]) -> 
     )
 
 
-def _user_matches(user: Mapping[str, Any], key: str, value: Any) -> bool | None:
-    """Evaluate one user.get filter key; None when the key is not a user field."""
+def _user_filter(key: str, value: Any) -> Callable[[Mapping[str, Any]], bool] | None:
+    """One user.get filter key as a test of a user (parsed once per call, not per user).
+
+    None when the key is not a user field (the portal ignores such keys).
+    """
     negate = key.startswith("!")
     name = key.lstrip("!")
     op = ""
@@ -1036,35 +1040,59 @@ def _user_matches(user: Mapping[str, Any], key: str, value: Any) -> bool | None:
             op, name = prefix, name[len(prefix) :]
             break
     name = name.upper()
+    test: Callable[[Mapping[str, Any]], bool]
     if name == "ID":
-        target = value if isinstance(value, list) else [value]
-        ids = {php_int(v) for v in target}
-        own = php_int(user["ID"])
         if op in (">", ">=", "<", "<="):
             bound = php_int(value)
-            hit = {">": own > bound, ">=": own >= bound, "<": own < bound, "<=": own <= bound}[op]
+            compare = {
+                ">": operator.gt,
+                ">=": operator.ge,
+                "<": operator.lt,
+                "<=": operator.le,
+            }[op]
+
+            def test(user: Mapping[str, Any]) -> bool:
+                return bool(compare(int(user["ID"]), bound))  # add_user stores str(int)
+
         else:
-            hit = own in ids
+            ids = {php_int(v) for v in (value if isinstance(value, list) else [value])}
+
+            def test(user: Mapping[str, Any]) -> bool:
+                return int(user["ID"]) in ids
+
     elif name == "ACTIVE":
         wanted = value if isinstance(value, bool) else str(value).upper() in ("Y", "1", "TRUE")
-        hit = bool(user["ACTIVE"]) == wanted
+
+        def test(user: Mapping[str, Any]) -> bool:
+            return bool(user["ACTIVE"]) == wanted
+
     elif name == "UF_DEPARTMENT":
-        target = value if isinstance(value, list) else [value]
-        hit = bool({php_int(v) for v in target} & set(user.get("UF_DEPARTMENT") or []))
+        departments = {php_int(v) for v in (value if isinstance(value, list) else [value])}
+
+        def test(user: Mapping[str, Any]) -> bool:
+            return bool(departments & set(user.get("UF_DEPARTMENT") or []))
+
     elif name in _USER_STRING_FIELDS:
-        own_text = str(user.get(name) or "").casefold()
-        if op == "=":
-            hit = own_text == str(value).casefold()
-        elif op == "@":
-            target = value if isinstance(value, list) else [value]
-            hit = own_text in {str(v).casefold() for v in target}
+        if op == "@":
+            wanted_texts = {
+                str(v).casefold() for v in (value if isinstance(value, list) else [value])
+            }
         else:
+            wanted_texts = {str(value).casefold()}
+        needle = str(value).casefold()
+
+        def test(user: Mapping[str, Any]) -> bool:
+            own_text = str(user.get(name) or "").casefold()
+            if op in ("=", "@"):
+                return own_text in wanted_texts
             # CUser::GetList treats plain string filters as substring searches.
-            needle = str(value).casefold()
-            hit = needle in own_text if needle else True
+            return needle in own_text if needle else True
+
     else:
         return None
-    return hit != negate
+    if negate:
+        return lambda user: not test(user)
+    return test
 
 
 @rest("user.get", scope="user")
@@ -1079,14 +1107,10 @@ def user_get(emu: Bitrix24Emulator, ctx: AuthContext, params: dict[str, Any]) ->
         }
     find = filter_.pop("FIND", None) if "FIND" in filter_ else None
     users = list(emu.users.values())
+    tests = [t for k, v in filter_.items() if (t := _user_filter(str(k), v)) is not None]
     matched = []
     for user in users:
-        ok = True
-        for key, value in filter_.items():
-            verdict = _user_matches(user, str(key), value)
-            if verdict is False:
-                ok = False
-                break
+        ok = all(test(user) for test in tests)
         if ok and find:
             needle = str(find).casefold()
             haystack = " ".join(str(user.get(k) or "") for k in _USER_STRING_FIELDS).casefold()

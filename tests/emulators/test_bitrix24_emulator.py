@@ -1357,6 +1357,33 @@ async def test_default_users_and_user_get_filters(portal_emulator, http):
     assert await result_of(http, portal_emulator, "user.admin") is True
 
 
+async def test_user_get_pages_by_id_keyset_and_start_offsets_inside_one_batch(
+    portal_emulator, http
+):
+    for index in range(120):
+        portal_emulator.add_user(f"User{index}", active=index % 10 != 0)
+    base = {"FILTER": {"ACTIVE": True, ">ID": 3, "!ID": [7]}, "sort": "ID", "order": "ASC"}
+    commands = {
+        f"u{page}": "user.get?" + http_build_query({**base, "start": page * 50})
+        for page in range(3)
+    }
+    answer = await result_of(http, portal_emulator, "batch", {"halt": 0, "cmd": commands})
+    pages = [[int(u["ID"]) for u in answer["result"][f"u{page}"]] for page in range(3)]
+    wanted = [
+        user_id
+        for user_id, user in sorted(portal_emulator.users.items())
+        if user_id > 3 and user_id != 7 and user["ACTIVE"]
+    ]
+    assert [len(page) for page in pages] == [50, 50, len(wanted) - 100]
+    assert [user_id for page in pages for user_id in page] == wanted
+    assert answer["result_total"] == {key: len(wanted) for key in commands}
+    assert answer["result_next"] == {"u0": 50, "u1": 100}
+    assert await result_of(http, portal_emulator, "user.get", {"FILTER": {"<=ID": 2}}) != []
+    assert [
+        u["ID"] for u in await result_of(http, portal_emulator, "user.get", {"FILTER": {"<ID": 3}})
+    ] == ["1", "2"]
+
+
 # ---------------------------------------------------------------- modes and card layout
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +220,58 @@ async def test_half_filled_dialog_form_survives_restart(tmp_path: Path) -> None:
         client = BotClient(_build_dispatcher(SQLiteStorage(db), messages), user_id=7, chat_id=7)
         await client.send("+79990001122")
         assert messages.last_message().text == "Lead: Ivan, +79990001122"
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_prune_forgets_idle_chats_whole_and_keeps_active_ones(db: Database) -> None:
+    clock = _Clock()
+    storage = SQLiteStorage(db, clock=clock)
+    idle_stack = StorageKey(bot_id=42, chat_id=1, user_id=1, destiny="aiogd:stack:")
+    idle_context = StorageKey(bot_id=42, chat_id=1, user_id=1, destiny="aiogd:context:abc")
+    busy_old = StorageKey(bot_id=42, chat_id=2, user_id=2, destiny="aiogd:context:old")
+    busy_new = StorageKey(bot_id=42, chat_id=2, user_id=2, destiny="aiogd:stack:")
+    for key in (idle_stack, idle_context, busy_old):
+        await storage.set_data(key, {"card": "Ivan +79161234567"})
+    clock.now += timedelta(hours=71)
+    await storage.set_data(busy_new, {"intents": ["old"]})
+    clock.now += timedelta(hours=2)
+
+    assert await storage.prune(timedelta(hours=72)) == 2
+    assert await storage.get_data(idle_stack) == {}
+    assert await storage.get_data(idle_context) == {}
+    # A chat touched within the window keeps every row, its older context included.
+    assert await storage.get_data(busy_old) == {"card": "Ivan +79161234567"}
+    assert await storage.get_data(busy_new) == {"intents": ["old"]}
+    assert await storage.prune(timedelta(hours=72)) == 0
+
+
+async def test_prune_forever_keeps_pruning_until_cancelled(db: Database) -> None:
+    clock = _Clock()
+    storage = SQLiteStorage(db, clock=clock)
+    await storage.set_data(KEY, {"x": 1})
+    clock.now += timedelta(hours=2)
+    task = asyncio.create_task(storage.prune_forever(timedelta(hours=1), every=0.01))
+    try:
+        for _ in range(200):
+            if await storage.get_data(KEY) == {}:
+                break
+            await asyncio.sleep(0.01)
+        assert await storage.get_data(KEY) == {}
+        await storage.set_data(KEY, {"x": 2})
+        clock.now += timedelta(hours=2)
+        for _ in range(200):
+            if await storage.get_data(KEY) == {}:
+                break
+            await asyncio.sleep(0.01)
+        assert await storage.get_data(KEY) == {}
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

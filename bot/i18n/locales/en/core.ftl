@@ -47,7 +47,7 @@ onboarding-invite-revoked = This invite link was cancelled by an admin. If you s
 onboarding-invite-already-bound = You're already signed in as <b>{ $name }</b>. To switch to another portal user, ask an admin to revoke your current access first.
 onboarding-deactivated = Your portal user has been deactivated, so your access to the bot has been removed. If this is a mistake, contact your admin.
 onboarding-not-bound = You're not signed in yet. Share your phone with the button below, or ask an admin for an invite link.
-onboarding-access-revoked = An admin has revoked your access to the bot. To use it again, sign in anew: share your phone or ask for an invite link.
+onboarding-access-revoked = An admin has revoked your access to the bot. To use it again, ask an admin for a new invite link.
 inline-unbound-button = Open the bot to sign in
 
 
@@ -280,3 +280,27 @@ time-days-ago =
         [one] { $count } day ago
        *[other] { $count } days ago
     }
+
+
+## Access: revoked accounts and invites bound to a phone
+
+onboarding-invite-phone-required = This invite works only together with the invited person's phone number. Tap <b>Share my phone</b> below to confirm it's you.
+onboarding-invite-phone-mismatch = Your phone number is not the one in the invited person's portal profile, so this invite can't sign you in. Ask the admin who sent it.
+admin-blocked-button = 🔒 Revoked accounts
+admin-blocked-header =
+    <b>Revoked accounts</b>: { $count ->
+        [0] none
+        [one] { $count } account
+       *[other] { $count } accounts
+    }
+    They can't sign in by phone. Tap one to lift its block: it can then sign in again by phone, as a sales rep. An invite also lifts it.
+admin-blocked-line = 🔓 { $name } · Telegram id { NUMBER($id, useGrouping: 0) }
+admin-block-lifted = ✅ Block lifted for <b>{ $name }</b>: they can sign in again by phone, as a sales rep.
+admin-invite-choose-kind =
+    Who may use the invite for <b>{ $name }</b>?
+    An invite link works like a key: whoever opens it first gets the access.
+admin-invite-anyone-button = 🔗 Whoever opens the link
+admin-invite-phone-only-button = 📱 Only with their phone
+admin-invite-no-phone = <b>{ $name }</b> has no phone in the portal profile, so the invite can't be bound to a phone.
+admin-invite-bearer-warning = ⚠️ Whoever opens this link first gets this access. Send it to the person only, in a private chat, and revoke it in <b>Pending invites</b> if it may have reached someone else.
+admin-invite-phone-bound = 🔒 It signs in only a Telegram account that shares a phone of <b>{ $name }</b> from the portal profile.
