@@ -33,6 +33,7 @@ from bot.portal.errors import (
     OperationTimeLimitError,
     OutcomeUnknownError,
     PortalError,
+    PortalMovedError,
     RateLimitError,
     TokenExpiredError,
     UnavailableError,
@@ -113,6 +114,18 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True, exclude_unset=True)
     raise TypeError(f"cannot send {type(value).__name__} to the portal")
+
+
+def _moved_error(method: str, response: httpx.Response) -> PortalMovedError:
+    location = response.headers.get("location", "")
+    host = response.url.join(location).host if location else ""
+    return PortalMovedError(
+        f"the portal answered a redirect to {host or 'nowhere'}; it is not followed",
+        code="REDIRECT",
+        method=method,
+        status=response.status_code,
+        location_host=host,
+    )
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -279,11 +292,6 @@ class PortalClient:
         headers = {"Content-Type": "application/json", **credentials.headers}
         try:
             response = await self._http.post(url, content=content, headers=headers)
-            if response.is_redirect and "location" in response.headers:
-                # A renamed portal answers 3xx; the POST must be re-sent, not turned into GET.
-                moved = response.url.join(response.headers["location"])
-                logger.warning("portal moved: %s now answers at %s", method, moved.host)
-                response = await self._http.post(moved, content=content, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             self._observe(method, 0, False)
             error = UnavailableError(f"cannot connect: {type(exc).__name__}", method=method)
@@ -292,6 +300,11 @@ class PortalClient:
             self._observe(method, 0, False)
             error = UnavailableError(f"no answer: {type(exc).__name__}", method=method)
             return _Failure(error, outcome_unknown=True), credentials.token
+        if response.is_redirect:
+            # The body carries the `auth` token: it is never re-sent anywhere, not even to
+            # the portal's own host (a renamed portal is a configuration change).
+            self._observe(method, response.status_code, False)
+            return _Failure(_moved_error(method, response)), credentials.token
         outcome = self._read_response(method, response)
         limited = isinstance(outcome, _Failure) and isinstance(outcome.error, RateLimitError)
         self._observe(method, response.status_code, limited)

@@ -22,6 +22,7 @@ from bot.portal import (
     OutcomeUnknownError,
     PortalClient,
     PortalLimiter,
+    PortalMovedError,
     RateLimitError,
     ScopeError,
     UnavailableError,
@@ -161,6 +162,25 @@ async def test_operation_time_limit_waits_and_retries_within_the_cap(
     assert page.items == []
     # It waited for the portal's operating_reset_at (within the last 10 minutes' window).
     assert any(1.0 < delay <= 600.0 for delay in slept)
+
+
+async def test_a_redirect_to_another_host_is_refused_and_the_token_never_leaves(
+    make_client: ClientFactory, portal_emulator: Bitrix24Emulator
+) -> None:
+    async with Bitrix24Emulator() as elsewhere:
+        # Another emulator stands for a foreign host; localhost is not 127.0.0.1 to httpx.
+        portal_emulator.moved_to = elsewhere.base_url.replace("127.0.0.1", "localhost")
+        client = make_client(oauth_for(portal_emulator))
+        with pytest.raises(PortalMovedError) as caught:
+            await client.list_leads()
+        assert caught.value.location_host == "localhost"
+        with pytest.raises(PortalMovedError):
+            await client.add_lead(LeadDraft(title="Never sent twice"))
+        assert elsewhere.calls == []
+    # One answer each, no retries of a redirect.
+    assert portal_emulator.count_calls("crm.lead.list") == 1
+    assert portal_emulator.count_calls("crm.lead.add") == 1
+    assert portal_emulator.leads == {}
 
 
 # --- transient failures -----------------------------------------------------------------------
