@@ -21,14 +21,13 @@ from pydantic import BaseModel, TypeAdapter
 
 from bot.portal.auth import OAuthAuth, PortalAuth
 from bot.portal.batch import (
-    MAX_BATCH_COMMANDS,
     BatchCommand,
     BatchResult,
     build_cmd,
     chunk_commands,
     parse_batch_result,
-    result_ref,
 )
+from bot.portal.coerce import as_list, int_or_none
 from bot.portal.errors import (
     OperationTimeLimitError,
     OutcomeUnknownError,
@@ -65,12 +64,17 @@ from bot.portal.models import (
     UserFieldChanges,
     UserFieldDraft,
 )
+from bot.portal.reading import (
+    DEFAULT_CHAINS,
+    PAGE_SIZE,
+    iter_leads_in_chains,
+    keyset_params,
+)
 
 __all__ = ["PortalClient", "PortalResponse"]
 
 logger = logging.getLogger("bot.portal")
 
-PAGE_SIZE = 50
 _FIELDS = TypeAdapter(dict[str, FieldDescriptor])
 Filter = Mapping[str, Any]
 Order = Mapping[str, Literal["ASC", "DESC", "asc", "desc"]]
@@ -126,21 +130,6 @@ def _moved_error(method: str, response: httpx.Response) -> PortalMovedError:
         status=response.status_code,
         location_host=host,
     )
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None and value != "" else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _as_list(value: Any) -> list[Any]:
-    if isinstance(value, list):
-        return value
-    if isinstance(value, dict):
-        return list(value.values())
-    return []
 
 
 class PortalClient:
@@ -347,8 +336,8 @@ class PortalClient:
         self._note_time(method, time_block if isinstance(time_block, dict) else None)
         return PortalResponse(
             result=body["result"],
-            total=_int_or_none(body.get("total")),
-            next=_int_or_none(body.get("next")),
+            total=int_or_none(body.get("total")),
+            next=int_or_none(body.get("next")),
             time=ResponseTime.model_validate(time_block) if isinstance(time_block, dict) else None,
         )
 
@@ -526,7 +515,7 @@ class PortalClient:
             lane=lane,
             idempotent=True,
         )
-        items = _as_list(response.result)
+        items = as_list(response.result)
         return int(items[0]["ID"]) if items else None
 
     async def update_lead(
@@ -570,7 +559,7 @@ class PortalClient:
         response = await self._list_page(
             "crm.lead.list", self._list_params(filter, select, order, start), lane
         )
-        items = [Lead.model_validate(item) for item in _as_list(response.result)]
+        items = [Lead.model_validate(item) for item in as_list(response.result)]
         return Page(items=items, total=response.total, next=response.next)
 
     async def iter_leads(
@@ -580,12 +569,16 @@ class PortalClient:
         *,
         batch: bool = True,
         lane: Lane = Lane.BACKGROUND,
+        chains: int = DEFAULT_CHAINS,
     ) -> AsyncIterator[Lead]:
         """Every lead matching `filter`, in ID order, without counting (keyset paging).
 
-        With `batch=True` one request chains 50 pages: page k filters `>ID` by
-        `$result[p{k-1}][49][ID]`, the last id of page k-1, so a request brings up to
-        2,500 leads. A short page ends the listing (links past it do not resolve).
+        With `batch=True` (see `bot.portal.reading`) the first request brings the top 50 leads
+        (`order[ID]=DESC`, which says where the range ends) and the first 49 pages, chained by
+        `$result[p{k-1}][49][ID]`; the rest of the range is read as up to `chains` keyset
+        chains at once, up to 2,500 leads per request. Nothing after a chain's first short
+        page is looked at (its references do not resolve), and no request is spent finding the
+        end. With `batch=False` pages are read one request at a time.
         """
         base_filter = dict(filter or {})
         cursor = 0
@@ -596,43 +589,34 @@ class PortalClient:
         fields = list(select) if select else ["*", "UF_*"]
         if "ID" not in fields and "*" not in fields:
             fields.append("ID")
+        if not batch:
+            async for lead in self._iter_leads_one_by_one(base_filter, fields, cursor, lane):
+                yield lead
+            return
 
-        def page_params(after: Any) -> dict[str, Any]:
-            return {
-                "filter": {**base_filter, ">ID": after},
-                "order": {"ID": "ASC"},
-                "select": fields,
-                "start": -1,
-            }
+        async def run(commands: Mapping[str, BatchCommand]) -> BatchResult:
+            return await self.batch(commands, lane=lane)
 
+        async for lead in iter_leads_in_chains(run, base_filter, fields, cursor, chains=chains):
+            yield lead
+
+    async def _iter_leads_one_by_one(
+        self, base_filter: dict[str, Any], fields: list[str], cursor: int, lane: Lane
+    ) -> AsyncIterator[Lead]:
         while True:
-            if batch:
-                commands = {
-                    f"p{k}": BatchCommand(
-                        "crm.lead.list",
-                        page_params(cursor if k == 0 else result_ref(f"p{k - 1}", 49, "ID")),
-                    )
-                    for k in range(MAX_BATCH_COMMANDS)
-                }
-                result = await self.batch(commands, lane=lane)
-                pages = []
-                for key in commands:
-                    if key in result.errors:
-                        raise result.errors[key]
-                    pages.append(_as_list(result.results.get(key)))
-            else:
-                response = await self._list_page("crm.lead.list", page_params(cursor), lane)
-                pages = [_as_list(response.result)]
-            for items in pages:
-                for item in items:
-                    lead = Lead.model_validate(item)
-                    # Keyset paging in ID order: anything not above the cursor is a repeat.
-                    if lead.id is None or lead.id <= cursor:
-                        continue
-                    cursor = lead.id
-                    yield lead
-                if len(items) < PAGE_SIZE:
-                    return
+            response = await self._list_page(
+                "crm.lead.list", keyset_params(base_filter, fields, cursor), lane
+            )
+            items = as_list(response.result)
+            for item in items:
+                lead = Lead.model_validate(item)
+                # Keyset paging in ID order: anything not above the cursor is a repeat.
+                if lead.id is None or lead.id <= cursor:
+                    continue
+                cursor = lead.id
+                yield lead
+            if len(items) < PAGE_SIZE:
+                return
 
     async def delete_lead(self, lead_id: int, *, lane: Lane = Lane.INTERACTIVE) -> bool:
         """Delete a lead (and what depends on it only)."""
@@ -659,7 +643,7 @@ class PortalClient:
         response = await self.call(
             "crm.lead.productrows.get", {"id": lead_id}, lane=lane, idempotent=True
         )
-        return [ProductRow.model_validate(row) for row in _as_list(response.result)]
+        return [ProductRow.model_validate(row) for row in as_list(response.result)]
 
     # --- lead contacts ----------------------------------------------------------------------
 
@@ -687,7 +671,7 @@ class PortalClient:
         response = await self.call(
             "crm.lead.contact.items.get", {"id": lead_id}, lane=lane, idempotent=True
         )
-        return [LeadContactBinding.model_validate(item) for item in _as_list(response.result)]
+        return [LeadContactBinding.model_validate(item) for item in as_list(response.result)]
 
     async def set_lead_contacts(
         self,
@@ -762,7 +746,7 @@ class PortalClient:
         if order:
             params["order"] = dict(order)
         response = await self.call("crm.lead.userfield.list", params, lane=lane, idempotent=True)
-        return [UserField.model_validate(item) for item in _as_list(response.result)]
+        return [UserField.model_validate(item) for item in as_list(response.result)]
 
     async def delete_lead_userfield(self, field_id: int, *, lane: Lane = Lane.INTERACTIVE) -> bool:
         """Delete a lead user field and its values on every lead."""
@@ -803,7 +787,7 @@ class PortalClient:
         )
         if not response.result:
             return None
-        return [CardSection.model_validate(section) for section in _as_list(response.result)]
+        return [CardSection.model_validate(section) for section in as_list(response.result)]
 
     async def set_lead_card(
         self,
@@ -869,7 +853,7 @@ class PortalClient:
             lane=lane,
             idempotent=True,
         )
-        return [Status.model_validate(item) for item in _as_list(response.result)]
+        return [Status.model_validate(item) for item in as_list(response.result)]
 
     async def lead_stages(self, *, lane: Lane = Lane.INTERACTIVE) -> list[Status]:
         """Lead stages in pipeline order, each with its semantics."""
@@ -908,7 +892,7 @@ class PortalClient:
         response = await self._list_page(
             "crm.contact.list", self._list_params(filter, select, order, start), lane
         )
-        items = [Contact.model_validate(item) for item in _as_list(response.result)]
+        items = [Contact.model_validate(item) for item in as_list(response.result)]
         return Page(items=items, total=response.total, next=response.next)
 
     async def update_contact(
@@ -973,7 +957,7 @@ class PortalClient:
         response = await self._list_page(
             "crm.product.list", self._list_params(filter, select, order, start), lane
         )
-        items = [Product.model_validate(item) for item in _as_list(response.result)]
+        items = [Product.model_validate(item) for item in as_list(response.result)]
         return Page(items=items, total=response.total, next=response.next)
 
     async def get_users(
@@ -990,7 +974,7 @@ class PortalClient:
             if filter:
                 params["FILTER"] = dict(filter)
             response = await self.call("user.get", params, lane=lane, idempotent=True)
-            users.extend(PortalUser.model_validate(item) for item in _as_list(response.result))
+            users.extend(PortalUser.model_validate(item) for item in as_list(response.result))
             if response.next is None or response.next <= start:
                 return users
             start = response.next
@@ -1049,4 +1033,4 @@ class PortalClient:
     async def get_events(self, *, lane: Lane = Lane.INTERACTIVE) -> list[EventHandler]:
         """The application's registered event handlers."""
         response = await self.call("event.get", lane=lane, idempotent=True)
-        return [EventHandler.model_validate(item) for item in _as_list(response.result)]
+        return [EventHandler.model_validate(item) for item in as_list(response.result)]

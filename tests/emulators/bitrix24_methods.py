@@ -1386,7 +1386,58 @@ _REFERENCE = re.compile(r"\$(result|next|total|time|error)((?:\[[^\]]*\])+)")
 BATCH_LIMIT = 50
 
 
+class _Unresolved(Exception):
+    """A `$result[...]` path that does not lead anywhere (e.g. past the end of a short page)."""
+
+
 def _resolve_reference(maps: Mapping[str, Mapping[str, Any]], kind: str, path: str) -> Any:
+    node: Any = maps[kind]
+    for segment in re.findall(r"\[([^\]]*)\]", path):
+        if isinstance(node, dict) and segment in node:
+            node = node[segment]
+        elif isinstance(node, list) and segment.isdigit() and int(segment) < len(node):
+            node = node[int(segment)]
+        else:
+            raise _Unresolved(f"${kind}{path}")
+    return node
+
+
+def _substitute(value: Any, maps: Mapping[str, Mapping[str, Any]], strict: bool) -> Any:
+    """Put earlier results in place of references.
+
+    With `strict`, a whole-value reference that does not resolve raises `_Unresolved`;
+    otherwise it stands for the deepest node reached (the long-standing behaviour).
+    """
+    if isinstance(value, dict):
+        return {k: _substitute(v, maps, strict) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, maps, strict) for v in value]
+    if not isinstance(value, str) or "$" not in value:
+        return value
+    whole = _REFERENCE.fullmatch(value)
+    if whole:
+        try:
+            return _resolve_reference(maps, whole.group(1), whole.group(2))
+        except _Unresolved:
+            if strict:
+                raise
+            return _deepest(maps, whole.group(1), whole.group(2))
+
+    def scalar(match: re.Match[str]) -> str:
+        try:
+            resolved = _resolve_reference(maps, match.group(1), match.group(2))
+        except _Unresolved:
+            return match.group(0)
+        if isinstance(resolved, dict | list):
+            return match.group(0)
+        if isinstance(resolved, bool):
+            return "1" if resolved else ""
+        return "" if resolved is None else str(resolved)
+
+    return _REFERENCE.sub(scalar, value)
+
+
+def _deepest(maps: Mapping[str, Mapping[str, Any]], kind: str, path: str) -> Any:
     node: Any = maps[kind]
     for segment in re.findall(r"\[([^\]]*)\]", path):
         if isinstance(node, dict) and segment in node:
@@ -1396,28 +1447,6 @@ def _resolve_reference(maps: Mapping[str, Mapping[str, Any]], kind: str, path: s
         else:
             break
     return node
-
-
-def _substitute(value: Any, maps: Mapping[str, Mapping[str, Any]]) -> Any:
-    if isinstance(value, dict):
-        return {k: _substitute(v, maps) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, maps) for v in value]
-    if not isinstance(value, str) or "$" not in value:
-        return value
-    whole = _REFERENCE.fullmatch(value)
-    if whole:
-        return _resolve_reference(maps, whole.group(1), whole.group(2))
-
-    def scalar(match: re.Match[str]) -> str:
-        resolved = _resolve_reference(maps, match.group(1), match.group(2))
-        if isinstance(resolved, dict | list):
-            return match.group(0)
-        if isinstance(resolved, bool):
-            return "1" if resolved else ""
-        return "" if resolved is None else str(resolved)
-
-    return _REFERENCE.sub(scalar, value)
 
 
 @rest("batch", scope="basic")
@@ -1448,7 +1477,21 @@ def batch(emu: Bitrix24Emulator, ctx: AuthContext, params: dict[str, Any]) -> Me
                 break
             continue
         method, _, query = str(command).partition("?")
-        sub_params = _substitute(parse_str(query), maps)
+        mode = emu.unresolved_references
+        try:
+            sub_params = _substitute(parse_str(query), maps, strict=mode != "keep")
+        except _Unresolved as exc:
+            # What a real portal does here is not documented: the emulator can do either.
+            if mode == "empty":
+                results[key] = []
+                continue
+            errors[key] = {
+                "error": "INVALID_ARG_VALUE",
+                "error_description": f"Reference {exc} is not resolved",
+            }
+            if halt:
+                break
+            continue
         try:
             result, total, next_start, time_block = emu.execute(
                 ctx, method.strip(), sub_params, in_batch=True
