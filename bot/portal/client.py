@@ -393,7 +393,9 @@ class PortalClient:
                 ) from error
             if not retryable or attempt >= self._max_retries:
                 raise error
-            delay = self._backoff(attempt)
+            # After a rate refusal the limiter itself paces the retry (it now believes the
+            # bucket full); a back-off on top would only leave the drained slots unused.
+            delay = 0.0 if isinstance(error, RateLimitError) else self._backoff(attempt)
             attempt += 1
             logger.warning(
                 "portal %s failed (%s); retry %d/%d in %.2fs",
