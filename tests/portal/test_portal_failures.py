@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -395,7 +396,14 @@ async def test_limit_beyond_retries_reaches_the_caller_as_rate_limit(
 async def test_interactive_calls_overtake_waiting_background_reads(
     client: PortalClient, portal_emulator: Bitrix24Emulator, make_client: ClientFactory
 ) -> None:
-    limiter = PortalLimiter(drain_per_second=20.0, burst=1, start_full=True)
+    # The limiter's clock stands still until everybody is in line, so a slow machine cannot
+    # let a background read through before the user arrives.
+    started: list[float] = []
+
+    def clock() -> float:
+        return time.monotonic() - started[0] if started else 0.0
+
+    limiter = PortalLimiter(drain_per_second=20.0, burst=1, start_full=True, clock=clock)
     limiter.report_limit_exceeded()  # the portal's counter is above the burst
     slow = make_client(WebhookAuth(portal_emulator.webhook_url), limiter=limiter)
     order: list[str] = []
@@ -406,6 +414,10 @@ async def test_interactive_calls_overtake_waiting_background_reads(
 
     background = [asyncio.create_task(read(f"bg{i}", Lane.BACKGROUND)) for i in range(4)]
     await asyncio.sleep(0)
-    await read("user", Lane.INTERACTIVE)
-    await asyncio.gather(*background)
+    user = asyncio.create_task(read("user", Lane.INTERACTIVE))
+    await asyncio.sleep(0)
+    assert limiter.waiting(Lane.BACKGROUND) == 4
+    assert limiter.waiting(Lane.INTERACTIVE) == 1
+    started.append(time.monotonic())
+    await asyncio.gather(user, *background)
     assert order[0] == "user"
