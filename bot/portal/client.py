@@ -258,9 +258,7 @@ class PortalClient:
 
     async def batch(
         self,
-        commands: Mapping[str, PortalMethod[Any]]
-        | Mapping[str, BatchCommand]
-        | Sequence[BatchCommand],
+        commands: Mapping[str, PortalMethod[Any] | BatchCommand] | Sequence[BatchCommand],
         *,
         halt: bool = False,
         lane: Lane = Lane.INTERACTIVE,
@@ -286,7 +284,7 @@ class PortalClient:
             if idempotent is None:
                 idempotent = all(method.__idempotent__ for method in methods.values())
         else:
-            plain = commands  # type: ignore[assignment]
+            plain = commands  # type: ignore[assignment]  # only BatchCommands here
         total = BatchResult()
         for chunk in chunk_commands(plain):
             reads_only = all(command.is_read for command in chunk.values())

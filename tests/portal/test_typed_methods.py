@@ -103,7 +103,8 @@ def test_every_typed_method_has_a_handler_in_the_portal_emulator() -> None:
 
 def test_the_coercions_read_what_the_portal_sends() -> None:
     assert int_or_none("12") == 12
-    assert [int_or_none(v) for v in (None, "", "x", [], 3.0)] == [None, None, None, None, 3]
+    blanks: list[object] = [None, "", "x", [], 3.0]
+    assert [int_or_none(value) for value in blanks] == [None, None, None, None, 3]
     assert as_list({"0": {"ID": "1"}, "1": {"ID": "2"}}) == [{"ID": "1"}, {"ID": "2"}]
     assert as_list([1]) == [1]
     assert as_list(None) == [] == as_list("text")
