@@ -328,21 +328,23 @@ async def test_token_as_auth_param_works(
 async def test_full_bucket_at_start_never_shows_the_limit_to_callers(
     make_client: ClientFactory,
 ) -> None:
-    emulator = Bitrix24Emulator(rate_limit=True, drain_per_second=50.0, burst=10)
+    emulator = Bitrix24Emulator(rate_limit=True, drain_per_second=10.0, burst=10)
     await emulator.start()
     try:
         # Another process just used the whole burst.
         other = make_client(
             WebhookAuth(emulator.webhook_url),
-            limiter=PortalLimiter(drain_per_second=50.0, burst=10, start_full=False),
+            limiter=PortalLimiter(drain_per_second=10.0, burst=10, start_full=False),
         )
         await asyncio.gather(*(other.crm_mode() for _ in range(10)))
+        # The portal counts arrivals, the limiter counts sends: draining a little slower than
+        # the portal leaves room for the jitter between the two on a busy machine.
         ours = make_client(
             WebhookAuth(emulator.webhook_url),
-            limiter=PortalLimiter(drain_per_second=50.0, burst=10, start_full=True),
+            limiter=PortalLimiter(drain_per_second=8.0, burst=10, start_full=True),
         )
-        results = await asyncio.gather(*(ours.crm_mode() for _ in range(30)))
-        assert len(results) == 30
+        results = await asyncio.gather(*(ours.crm_mode() for _ in range(20)))
+        assert len(results) == 20
         rejected = [c for c in emulator.calls if c.rejected_by_limit]
         assert rejected == []
     finally:
