@@ -27,6 +27,7 @@ from bot.portal.batch import (
     chunk_commands,
     parse_batch_result,
 )
+from bot.portal.coerce import yes_no
 from bot.portal.errors import OutcomeUnknownError, ValidationError
 from bot.portal.limiter import Lane, PortalLimiter
 from bot.portal.methods import (
@@ -111,10 +112,6 @@ logger = logging.getLogger("bot.portal")
 R = TypeVar("R")
 Filter = Mapping[str, Any]
 Order = Mapping[str, Literal["ASC", "DESC", "asc", "desc"]]
-
-
-def _yes_no(value: bool | None) -> str | None:
-    return None if value is None else "Y" if value else "N"
 
 
 class PortalClient:
@@ -369,8 +366,8 @@ class PortalClient:
         options = {
             key: flag
             for key, flag in (
-                ("REGISTER_SONET_EVENT", _yes_no(register_sonet_event)),
-                ("REGISTER_HISTORY_EVENT", _yes_no(register_history_event)),
+                ("REGISTER_SONET_EVENT", yes_no(register_sonet_event)),
+                ("REGISTER_HISTORY_EVENT", yes_no(register_history_event)),
             )
             if flag is not None
         }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["as_list", "int_or_none"]
+__all__ = ["as_list", "int_or_none", "yes_no"]
 
 
 def int_or_none(value: Any) -> int | None:
@@ -30,3 +30,10 @@ def as_list(value: Any) -> list[Any]:
     if isinstance(value, dict):
         return list(value.values())
     return []
+
+
+def yes_no(value: bool | None) -> str | None:
+    """A flag as the portal's "Y"/"N"; None stays unset."""
+    if value is None:
+        return None
+    return "Y" if value else "N"
