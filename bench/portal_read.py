@@ -1,21 +1,26 @@
 """Full-list reading speed against the portal emulator enforcing 2 req/s with a burst of 50.
 
-Reads every lead (20,000 by default) with our client, from an empty portal bucket and from a
-full one, then does the same with fast_bitrix24 on the same emulator, and prints leads/s,
-requests, 503s seen and the ratio to the ceiling: with `batch`, one request brings at most
-50 commands x 50 leads, so at 2 requests/s the ceiling is 5,000 leads/s.
+Two regimes, each read by our client and by fast_bitrix24 on the same emulator:
+- a fast portal (no server time): 20,000 leads from an empty and from a full bucket;
+- a slow portal (2 s of server time per batch of 50 list commands): 100,000 leads from a full
+  bucket, once with the reference's bucket (a request is refused when the counter is above the
+  burst) and once with a bucket that refuses at the burst already.
+With `batch`, one request brings at most 50 commands x 50 leads, so at 2 requests/s the
+ceiling is 5,000 leads/s. The last line is one JSON object with every figure.
 
-Run: `.venv/bin/python -m bench.portal_read [--leads N]`
+Run: `.venv/bin/python -m bench.portal_read [--leads N] [--slow-leads N] [--server-time S]`
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.portal import PortalClient, PortalLimiter, WebhookAuth
 from tests.emulators.bitrix24 import Bitrix24Emulator
@@ -24,13 +29,15 @@ DRAIN_PER_SECOND = 2.0
 BURST = 50
 LEADS_PER_REQUEST = 50 * 50
 CEILING = LEADS_PER_REQUEST * DRAIN_PER_SECOND
+SELECT = ["ID", "TITLE", "STATUS_ID"]
 
 
 @dataclass
 class Run:
     """One measured full read."""
 
-    name: str
+    reader: str
+    regime: str
     leads: int
     seconds: float
     requests: int
@@ -40,28 +47,47 @@ class Run:
     @property
     def rate(self) -> float:
         """Leads per second."""
-        return self.leads / self.seconds
+        return self.leads / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def of_ceiling(self) -> float:
+        """The rate as a share of the ceiling."""
+        return self.rate / CEILING
 
     def line(self) -> str:
         """The run as one table row."""
         if self.failure is not None:
             return (
-                f"{self.name:<34} FAILED after {self.seconds:.2f}s, {self.requests} requests, "
-                f"{self.rejected} 503s: {self.failure}"
+                f"{self.reader:<14} {self.regime:<34} FAILED after {self.seconds:.2f}s, "
+                f"{self.requests} requests, {self.rejected} 503s: {self.failure}"
             )
         return (
-            f"{self.name:<34} {self.leads:>7} {self.seconds:>8.2f} {self.rate:>9.0f} "
-            f"{self.requests:>8} {self.rejected:>5} {self.rate / CEILING:>7.2f}"
+            f"{self.reader:<14} {self.regime:<34} {self.leads:>7} {self.seconds:>8.2f} "
+            f"{self.rate:>9.0f} {self.requests:>8} {self.rejected:>5} {self.of_ceiling:>7.2f}"
         )
+
+    def as_json(self) -> dict[str, Any]:
+        """The run's figures for the JSON line."""
+        return {
+            "reader": self.reader,
+            "regime": self.regime,
+            "leads": self.leads,
+            "seconds": round(self.seconds, 3),
+            "leads_per_s": round(self.rate),
+            "requests": self.requests,
+            "rejected_503": self.rejected,
+            "of_ceiling": round(self.of_ceiling, 3),
+            "failure": self.failure,
+        }
 
 
 async def read_with_our_client(emulator: Bitrix24Emulator) -> int:
-    """Every lead through `PortalClient.iter_leads` with its default (conservative) limiter."""
+    """Every lead through `PortalClient.iter_leads` with its default limiter."""
     limiter = PortalLimiter(drain_per_second=DRAIN_PER_SECOND, burst=BURST)
     async with PortalClient(auth=WebhookAuth(emulator.webhook_url), limiter=limiter) as client:
         count = 0
         last = 0
-        async for lead in client.iter_leads(select=["ID", "TITLE", "STATUS_ID"]):
+        async for lead in client.iter_leads(select=SELECT):
             if lead.id is None or lead.id <= last:
                 raise RuntimeError("leads must come in ID order")
             last = lead.id
@@ -75,16 +101,23 @@ async def read_with_fast_bitrix24(emulator: Bitrix24Emulator) -> int:
 
     bitrix = BitrixAsync(emulator.webhook_url, verbose=False, ssl=False)
     logging.getLogger("fast_bitrix24").setLevel(logging.ERROR)  # it turns DEBUG on itself
-    leads = await bitrix.get_all("crm.lead.list", params={"select": ["ID", "TITLE", "STATUS_ID"]})
+    leads = await bitrix.get_all("crm.lead.list", params={"select": SELECT})
     return len(leads)
 
 
+READERS: dict[str, Callable[[Bitrix24Emulator], Awaitable[int]]] = {
+    "ours": read_with_our_client,
+    "fast_bitrix24": read_with_fast_bitrix24,
+}
+
+
 async def measure(
-    name: str,
+    reader: str,
+    regime: str,
     emulator: Bitrix24Emulator,
-    reader: Callable[[Bitrix24Emulator], Awaitable[int]],
     *,
     full_bucket: bool,
+    expected: int,
 ) -> Run:
     """Time one full read starting from an empty or a full portal bucket."""
     emulator.reset_rate_limit()
@@ -95,13 +128,16 @@ async def measure(
     failure = None
     count = 0
     try:
-        count = await reader(emulator)
+        count = await READERS[reader](emulator)
+        if count != expected:
+            failure = f"read {count} of {expected} leads"
     except Exception as exc:
         failure = f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - started
     calls = emulator.calls[calls_before:]
     return Run(
-        name=name,
+        reader=reader,
+        regime=regime,
         leads=count,
         seconds=seconds,
         requests=len(calls),
@@ -110,47 +146,84 @@ async def measure(
     )
 
 
-async def main(total: int) -> None:
-    """Seed the emulator, run every reader from both bucket states, print the table."""
-    logging.basicConfig(level=logging.ERROR)
+async def regime_runs(
+    leads: int,
+    *,
+    server_time: float,
+    refuse_at_burst: bool,
+    buckets: tuple[bool, ...],
+) -> list[Run]:
+    """Both readers on one emulator, from each bucket state asked for."""
     emulator = Bitrix24Emulator(rate_limit=True, drain_per_second=DRAIN_PER_SECOND, burst=BURST)
+    emulator.refuse_at_burst = refuse_at_burst
     await emulator.start()
+    runs = []
     try:
-        emulator.seed_leads(total)
-        runs = []
-        for full in (False, True):
-            state = "full" if full else "empty"
-            runs.append(
-                await measure(
-                    f"ours, {state} bucket", emulator, read_with_our_client, full_bucket=full
-                )
+        emulator.seed_leads(leads)
+        # The server time is per list command: 50 of them make one batch's time.
+        emulator.list_server_time = server_time / 50
+        for full in buckets:
+            regime = (
+                f"{'slow' if server_time else 'fast'}, "
+                f"{'full' if full else 'empty'} bucket, refuse {'at' if refuse_at_burst else '>'}"
+                " burst"
             )
-            runs.append(
-                await measure(
-                    f"fast_bitrix24, {state} bucket",
-                    emulator,
-                    read_with_fast_bitrix24,
-                    full_bucket=full,
+            for reader in READERS:
+                runs.append(
+                    await measure(reader, regime, emulator, full_bucket=full, expected=leads)
                 )
-            )
     finally:
         await emulator.stop()
+    return runs
+
+
+def ratio(ours: Run, theirs: Run) -> float | None:
+    """Ours over fast_bitrix24 (None when fast_bitrix24 did not finish)."""
+    if theirs.failure is not None or ours.failure is not None or theirs.rate == 0:
+        return None
+    return ours.rate / theirs.rate
+
+
+async def main(leads: int, slow_leads: int, server_time: float) -> None:
+    """Seed the emulators, run every reader in every regime, print the table and JSON."""
+    logging.basicConfig(level=logging.ERROR)
+    runs: list[Run] = []
+    runs += await regime_runs(leads, server_time=0.0, refuse_at_burst=False, buckets=(False, True))
+    runs += await regime_runs(leads, server_time=0.0, refuse_at_burst=True, buckets=(True,))
+    for at_burst in (False, True):
+        runs += await regime_runs(
+            slow_leads, server_time=server_time, refuse_at_burst=at_burst, buckets=(False, True)
+        )
     print(
-        f"portal limit: {DRAIN_PER_SECOND:g} req/s, burst {BURST}; ceiling {CEILING:,.0f} leads/s"
+        f"portal limit: {DRAIN_PER_SECOND:g} req/s, burst {BURST}; ceiling {CEILING:,.0f} leads/s;"
+        f" slow portal: {server_time:g} s of server time per batch"
     )
-    header = ("reader", "leads", "seconds", "leads/s", "requests", "503s", "ceiling")
-    print("{:<34} {:>7} {:>8} {:>9} {:>8} {:>5} {:>7}".format(*header))
+    header = ("reader", "regime", "leads", "seconds", "leads/s", "requests", "503s", "ceiling")
+    print("{:<14} {:<34} {:>7} {:>8} {:>9} {:>8} {:>5} {:>7}".format(*header))
     for run in runs:
         print(run.line())
-    for index, state in ((0, "empty"), (2, "full")):
-        ours, theirs = runs[index], runs[index + 1]
-        if theirs.failure is not None:
-            print(f"ours / fast_bitrix24, {state} bucket: fast_bitrix24 did not finish")
-        else:
-            print(f"ours / fast_bitrix24, {state} bucket: {ours.rate / theirs.rate:.2f}x")
+    ratios: dict[str, float | None] = {}
+    for ours, theirs in zip(runs[::2], runs[1::2], strict=True):
+        value = ratio(ours, theirs)
+        ratios[ours.regime] = None if value is None else round(value, 2)
+        shown = "fast_bitrix24 did not finish" if value is None else f"{value:.2f}x"
+        print(f"ours / fast_bitrix24, {ours.regime}: {shown}")
+    print(
+        json.dumps(
+            {
+                "ceiling_leads_per_s": CEILING,
+                "server_time_per_batch_s": server_time,
+                "runs": [run.as_json() for run in runs],
+                "ours_over_fast_bitrix24": ratios,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=20_000)
-    asyncio.run(main(parser.parse_args().leads))
+    parser.add_argument("--slow-leads", type=int, default=100_000)
+    parser.add_argument("--server-time", type=float, default=2.0)
+    args = parser.parse_args()
+    asyncio.run(main(args.leads, args.slow_leads, args.server_time))

@@ -5,10 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.portal.errors import PortalError, error_from_payload
 from bot.portal.php import RawValue, encode_query
+from bot.portal.session import PortalResponse
+
+if TYPE_CHECKING:
+    from bot.portal.methods.base import PortalMethod
+
+R = TypeVar("R")
 
 __all__ = [
     "MAX_BATCH_COMMANDS",
@@ -110,7 +116,11 @@ def _as_map(value: Any) -> dict[str, Any]:
 
 @dataclass
 class BatchResult:
-    """What a batch returned, per command key."""
+    """What a batch returned, per command key.
+
+    For a batch of typed methods (`methods`), `result[key]` is built by the key's method and
+    `result.get(key, method)` is typed by it; otherwise `result[key]` is the raw result.
+    """
 
     results: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, PortalError] = field(default_factory=dict)
@@ -118,6 +128,7 @@ class BatchResult:
     nexts: dict[str, int] = field(default_factory=dict)
     times: dict[str, dict[str, Any]] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    methods: dict[str, PortalMethod[Any]] = field(default_factory=dict)
 
     def merge(self, other: BatchResult) -> None:
         """Add the commands of another chunk."""
@@ -141,10 +152,21 @@ class BatchResult:
             raise error
 
     def __getitem__(self, key: str) -> Any:
-        """The result of command `key`, raising its error if it failed."""
+        """The result of command `key` (built by its method), raising its error if it failed."""
         if key in self.errors:
             raise self.errors[key]
-        return self.results[key]
+        raw = self.results[key]
+        method = self.methods.get(key)
+        if method is None:
+            return raw
+        return method.build(PortalResponse(raw, self.totals.get(key), self.nexts.get(key)))
+
+    def get(self, key: str, method: PortalMethod[R]) -> R:
+        """`result[key]`, typed by the method that made it (pass the same method object)."""
+        if self.methods.get(key) is not method:
+            raise KeyError(f"{key!r} is not the command of this {type(method).__name__}")
+        value: R = self[key]
+        return value
 
 
 def parse_batch_result(

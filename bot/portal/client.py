@@ -1,45 +1,74 @@
-"""`PortalClient`: typed async access to the Bitrix24 REST methods the bot uses."""
+"""`PortalClient`: the bot's door to the portal, a thin facade over typed portal methods.
+
+`await portal(GetLead(id=5))` runs one typed method (`bot.portal.methods`) through the session
+(`bot.portal.session`: limiter, retries, OAuth refresh, the time budget and metrics as request
+middlewares). The named methods below (`get_lead`, `update_lead`, ...) are one-liners over
+those, kept for the code written against them.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
-from enum import Enum
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 import httpx
-from pydantic import BaseModel, TypeAdapter
 
-from bot.portal.auth import OAuthAuth, PortalAuth
+from bot.portal.auth import PortalAuth
 from bot.portal.batch import (
-    MAX_BATCH_COMMANDS,
     BatchCommand,
     BatchResult,
     build_cmd,
     chunk_commands,
     parse_batch_result,
-    result_ref,
 )
-from bot.portal.errors import (
-    OperationTimeLimitError,
-    OutcomeUnknownError,
-    PortalError,
-    RateLimitError,
-    TokenExpiredError,
-    UnavailableError,
-    ValidationError,
-    error_from_payload,
-)
+from bot.portal.coerce import yes_no
+from bot.portal.errors import OutcomeUnknownError, ValidationError
 from bot.portal.limiter import Lane, PortalLimiter
+from bot.portal.methods import (
+    AddContact,
+    AddLeadContact,
+    AddLeadUserField,
+    AddTimelineComment,
+    BindEvent,
+    ClearLeadContacts,
+    DeleteLead,
+    DeleteLeadContact,
+    DeleteLeadUserField,
+    FindDuplicates,
+    ForceCommonLeadCard,
+    GetContact,
+    GetCrmMode,
+    GetCurrentUser,
+    GetEvents,
+    GetLead,
+    GetLeadCard,
+    GetLeadContactFields,
+    GetLeadContacts,
+    GetLeadFields,
+    GetLeadProductRows,
+    GetLeadUserField,
+    GetUsers,
+    ListContacts,
+    ListLeads,
+    ListLeadUserFields,
+    ListProducts,
+    ListStatuses,
+    PortalMethod,
+    ResetLeadCard,
+    SetLeadCard,
+    SetLeadContacts,
+    SetLeadProductRows,
+    UnbindEvent,
+    UpdateContact,
+    UpdateLead,
+    UpdateLeadUserField,
+)
 from bot.portal.models import (
     CardSection,
     Contact,
@@ -58,76 +87,31 @@ from bot.portal.models import (
     PortalUser,
     Product,
     ProductRow,
-    ResponseTime,
     Status,
     UserField,
     UserFieldChanges,
     UserFieldDraft,
+)
+from bot.portal.reading import DEFAULT_CHAINS, PAGE_SIZE, iter_leads_in_chains
+from bot.portal.session import (
+    MetricsMiddleware,
+    OAuthRefreshMiddleware,
+    OperatingBudget,
+    OperatingTimeMiddleware,
+    PortalRequest,
+    PortalResponse,
+    PortalSession,
+    RequestMiddleware,
+    RetryMiddleware,
 )
 
 __all__ = ["PortalClient", "PortalResponse"]
 
 logger = logging.getLogger("bot.portal")
 
-PAGE_SIZE = 50
-_FIELDS = TypeAdapter(dict[str, FieldDescriptor])
+R = TypeVar("R")
 Filter = Mapping[str, Any]
 Order = Mapping[str, Literal["ASC", "DESC", "asc", "desc"]]
-
-
-@dataclass(frozen=True)
-class PortalResponse:
-    """A successful answer: the method's `result`, list paging and the `time` block."""
-
-    result: Any
-    total: int | None = None
-    next: int | None = None
-    time: ResponseTime | None = None
-
-
-@dataclass
-class _Operating:
-    operating: float = 0.0
-    reset_at: float | None = None
-    blocked_until: float = 0.0
-
-
-@dataclass(frozen=True)
-class _Failure:
-    """A failed attempt and what it means for retrying."""
-
-    error: PortalError
-    # The portal certainly did not run the call (rate-limited, never connected).
-    not_executed: bool = False
-    # The call may have run (sent, no usable answer).
-    outcome_unknown: bool = False
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    raise TypeError(f"cannot send {type(value).__name__} to the portal")
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None and value != "" else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _as_list(value: Any) -> list[Any]:
-    if isinstance(value, list):
-        return value
-    if isinstance(value, dict):
-        return list(value.values())
-    return []
 
 
 class PortalClient:
@@ -173,23 +157,10 @@ class PortalClient:
         on_request: Callable[[str, int, bool], None] | None = None,
     ) -> None:
         self._auth = auth
-        self._on_request = on_request
         self._limiter = limiter or PortalLimiter()
         self._max_retries = max_retries
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
         self._originator_id = originator_id
-        self._operating_block_seconds = operating_block_seconds
-        self._operating_wait_cap = {
-            Lane.INTERACTIVE: operating_wait_cap,
-            Lane.BACKGROUND: background_operating_wait_cap,
-        }
-        self._operating_soft_limit = operating_soft_limit
-        self._background_pause = background_pause
-        self._rng = rng or random.Random()
         self._sleep = sleep
-        self._wall_clock = wall_clock
-        self._operating: dict[str, _Operating] = {}
         if not isinstance(timeout, httpx.Timeout):
             timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         self._http = httpx.AsyncClient(
@@ -197,6 +168,36 @@ class PortalClient:
             transport=transport,
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": user_agent},
+        )
+        self._budget = OperatingBudget(wall_clock, operating_block_seconds)
+        self._retry = RetryMiddleware(
+            limiter=self._limiter,
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            rng=rng or random.Random(),
+            sleep=sleep,
+        )
+        # Outermost first: retries see what refresh and the time budget could not absorb;
+        # metrics sit next to the wire, so they see every HTTP attempt.
+        middlewares: list[RequestMiddleware] = [
+            self._retry,
+            OAuthRefreshMiddleware(auth, self._http),
+            OperatingTimeMiddleware(
+                self._budget,
+                wait_cap={
+                    Lane.INTERACTIVE: operating_wait_cap,
+                    Lane.BACKGROUND: background_operating_wait_cap,
+                },
+                soft_limit=operating_soft_limit,
+                background_pause=background_pause,
+                sleep=sleep,
+            ),
+        ]
+        if on_request is not None:
+            middlewares.append(MetricsMiddleware(on_request))
+        self.session = PortalSession(
+            auth=auth, http=self._http, limiter=self._limiter, middlewares=middlewares
         )
 
     def __repr__(self) -> str:
@@ -222,122 +223,14 @@ class PortalClient:
     ) -> None:
         await self.aclose()
 
-    # --- transport --------------------------------------------------------------------------
+    # --- the two doors: typed methods and raw calls ---------------------------------------
 
-    def _backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
-        ceiling = min(self._backoff_cap, self._backoff_base * (2**attempt))
-        return self._rng.uniform(0.0, ceiling)
-
-    def _operating_state(self, method: str) -> _Operating:
-        return self._operating.setdefault(method.lower(), _Operating())
-
-    def _note_time(self, method: str, block: Mapping[str, Any] | None) -> None:
-        if not block:
-            return
-        state = self._operating_state(method)
-        if block.get("operating") is not None:
-            state.operating = float(block["operating"])
-        if block.get("operating_reset_at") is not None:
-            state.reset_at = float(block["operating_reset_at"])
-
-    async def _respect_operating_limit(self, method: str, lane: Lane) -> None:
-        state = self._operating.get(method.lower())
-        if state is None:
-            return
-        wait = state.blocked_until - self._wall_clock()
-        if wait > 0:
-            if wait > self._operating_wait_cap[lane]:
-                raise OperationTimeLimitError(
-                    "method is blocked by the portal's operation time limit",
-                    code="OPERATION_TIME_LIMIT",
-                    method=method,
-                    reset_at=state.blocked_until,
-                )
-            logger.info("portal %s blocked by operating time limit for %.1fs", method, wait)
-            await self._sleep(wait)
-        elif lane is Lane.BACKGROUND and state.operating >= self._operating_soft_limit:
-            # The method's time budget is running low: background work slows down first.
-            await self._sleep(self._background_pause)
-
-    def _block_method(self, method: str, error: OperationTimeLimitError) -> None:
-        state = self._operating_state(method)
-        now = self._wall_clock()
-        until = state.reset_at if state.reset_at and state.reset_at > now else None
-        state.blocked_until = until or now + self._operating_block_seconds
-        error.reset_at = state.blocked_until
-
-    async def _send_once(
-        self, method: str, params: Mapping[str, Any], lane: Lane
-    ) -> tuple[PortalResponse | _Failure, str | None]:
-        await self._limiter.acquire(lane)
-        # Credentials are read after the wait, so a refresh made meanwhile is used.
-        credentials = await self._auth.credentials()
-        body = {**params, **credentials.params}
-        url = f"{credentials.base_url}{method}.json"
-        content = json.dumps(body, default=_json_default, ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json", **credentials.headers}
-        try:
-            response = await self._http.post(url, content=content, headers=headers)
-            if response.is_redirect and "location" in response.headers:
-                # A renamed portal answers 3xx; the POST must be re-sent, not turned into GET.
-                moved = response.url.join(response.headers["location"])
-                logger.warning("portal moved: %s now answers at %s", method, moved.host)
-                response = await self._http.post(moved, content=content, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            self._observe(method, 0, False)
-            error = UnavailableError(f"cannot connect: {type(exc).__name__}", method=method)
-            return _Failure(error, not_executed=True), credentials.token
-        except httpx.HTTPError as exc:
-            self._observe(method, 0, False)
-            error = UnavailableError(f"no answer: {type(exc).__name__}", method=method)
-            return _Failure(error, outcome_unknown=True), credentials.token
-        outcome = self._read_response(method, response)
-        limited = isinstance(outcome, _Failure) and isinstance(outcome.error, RateLimitError)
-        self._observe(method, response.status_code, limited)
-        return outcome, credentials.token
-
-    def _observe(self, method: str, status: int, limited: bool) -> None:
-        if self._on_request is not None:
-            try:
-                self._on_request(method, status, limited)
-            except Exception:  # an observer must never break a portal call
-                logger.exception("portal request observer failed")
-
-    def _read_response(self, method: str, response: httpx.Response) -> PortalResponse | _Failure:
-        status = response.status_code
-        error: PortalError
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or ("error" not in body and "result" not in body):
-            error = UnavailableError("malformed answer", method=method, status=status)
-            # Whatever produced an unreadable body may have run the method first.
-            return _Failure(error, outcome_unknown=True)
-        if "error" in body:
-            error = error_from_payload(
-                str(body.get("error") or ""),
-                str(body.get("error_description") or ""),
-                method=method,
-                status=status,
-            )
-            if isinstance(error, RateLimitError):
-                return _Failure(error, not_executed=True)
-            code = error.code.lower()
-            unknown = isinstance(error, UnavailableError) and code != "overload_limit"
-            return _Failure(error, outcome_unknown=unknown and status >= 500)
-        if status >= 300:
-            error = UnavailableError("unexpected status", method=method, status=status)
-            return _Failure(error, outcome_unknown=True)
-        time_block = body.get("time")
-        self._note_time(method, time_block if isinstance(time_block, dict) else None)
-        return PortalResponse(
-            result=body["result"],
-            total=_int_or_none(body.get("total")),
-            next=_int_or_none(body.get("next")),
-            time=ResponseTime.model_validate(time_block) if isinstance(time_block, dict) else None,
+    async def __call__(self, method: PortalMethod[R], *, lane: Lane = Lane.INTERACTIVE) -> R:
+        """Run one typed method and return its typed result."""
+        response = await self.call(
+            method.__api_method__, method.params(), lane=lane, idempotent=method.__idempotent__
         )
+        return method.build(response)
 
     async def call(
         self,
@@ -347,91 +240,22 @@ class PortalClient:
         lane: Lane = Lane.INTERACTIVE,
         idempotent: bool,
     ) -> PortalResponse:
-        """Call one REST method; the low-level door every typed method goes through.
+        """Call one REST method by name; the low-level door every typed method goes through.
 
         Retries (with exponential back-off and full jitter, up to `max_retries`) what is safe:
         rate-limit refusals and failed connects always, other failures only when `idempotent`.
         A non-idempotent call whose answer was lost raises `OutcomeUnknownError`.
         """
-        params = params or {}
-        attempt = 0
-        refreshed = False
-        while True:
-            await self._respect_operating_limit(method, lane)
-            outcome, token = await self._send_once(method, params, lane)
-            if isinstance(outcome, PortalResponse):
-                logger.debug("portal %s ok via %s", method, self._auth.redacted_base_url)
-                return outcome
-            error = outcome.error
-            if isinstance(error, TokenExpiredError) and isinstance(self._auth, OAuthAuth):
-                if refreshed:
-                    raise error
-                logger.info("portal access token expired; refreshing")
-                await self._auth.refresh(self._http, token)
-                refreshed = True
-                continue
-            if isinstance(error, RateLimitError):
-                self._limiter.report_limit_exceeded()
-            elif isinstance(error, OperationTimeLimitError):
-                self._block_method(method, error)
-                state = self._operating_state(method)
-                if state.blocked_until - self._wall_clock() > self._operating_wait_cap[lane]:
-                    raise error
-            retryable = (
-                outcome.not_executed
-                or isinstance(error, OperationTimeLimitError)
-                or (idempotent and outcome.outcome_unknown)
-            )
-            if not idempotent and outcome.outcome_unknown:
-                raise OutcomeUnknownError(
-                    f"sent, but the outcome is unknown ({error.description})",
-                    code=error.code,
-                    method=method,
-                    status=error.status,
-                ) from error
-            if not retryable or attempt >= self._max_retries:
-                raise error
-            delay = self._backoff(attempt)
-            attempt += 1
-            logger.warning(
-                "portal %s failed (%s); retry %d/%d in %.2fs",
-                method,
-                type(error).__name__,
-                attempt,
-                self._max_retries,
-                delay,
-            )
-            await self._sleep(delay)
+        return await self.session(PortalRequest(method, params or {}, lane, idempotent))
 
-    async def _list_page(
-        self,
-        method: str,
-        params: Mapping[str, Any],
-        lane: Lane,
-    ) -> PortalResponse:
-        return await self.call(method, params, lane=lane, idempotent=True)
-
-    @staticmethod
-    def _list_params(
-        filter: Filter | None,
-        select: Sequence[str] | None,
-        order: Order | None,
-        start: int,
-    ) -> dict[str, Any]:
-        params: dict[str, Any] = {"start": start}
-        if filter:
-            params["filter"] = dict(filter)
-        if select:
-            params["select"] = list(select)
-        if order:
-            params["order"] = dict(order)
-        return params
+    def _backoff(self, attempt: int) -> float:
+        return self._retry.backoff(attempt)
 
     # --- batch ------------------------------------------------------------------------------
 
     async def batch(
         self,
-        commands: Mapping[str, BatchCommand] | Sequence[BatchCommand],
+        commands: Mapping[str, PortalMethod[Any] | BatchCommand] | Sequence[BatchCommand],
         *,
         halt: bool = False,
         lane: Lane = Lane.INTERACTIVE,
@@ -439,12 +263,27 @@ class PortalClient:
     ) -> BatchResult:
         """Run commands in requests of up to 50 (`$result[...]` links stay within one request).
 
-        Read-only batches are retried like reads; a batch with a write is never retried after
-        an unknown outcome (`idempotent` overrides the guess from method names). With `halt`,
-        the first failing command stops the rest, across chunks too.
+        Typed methods give results built by each method (`result.get(key, method)`; use
+        `Ref(key, ...)` for links). Read-only batches are retried like reads; a batch with a
+        write is never retried after an unknown outcome (`idempotent` overrides the guess).
+        With `halt`, the first failing command stops the rest, across chunks too.
         """
+        methods: dict[str, PortalMethod[Any]] = {}
+        plain: Mapping[str, BatchCommand] | Sequence[BatchCommand]
+        if isinstance(commands, Mapping) and any(
+            isinstance(command, PortalMethod) for command in commands.values()
+        ):
+            for key, command in commands.items():
+                if not isinstance(command, PortalMethod):
+                    raise TypeError("a batch takes typed methods or BatchCommands, not both")
+                methods[key] = command
+            plain = {key: method.command() for key, method in methods.items()}
+            if idempotent is None:
+                idempotent = all(method.__idempotent__ for method in methods.values())
+        else:
+            plain = commands  # type: ignore[assignment]  # only BatchCommands here
         total = BatchResult()
-        for chunk in chunk_commands(commands):
+        for chunk in chunk_commands(plain):
             reads_only = all(command.is_read for command in chunk.values())
             response = await self.call(
                 "batch",
@@ -455,10 +294,11 @@ class PortalClient:
             body = response.result if isinstance(response.result, dict) else {}
             part = parse_batch_result(body, chunk)
             for key, block in part.times.items():
-                self._note_time(chunk[key].method, block)
+                self._budget.note(chunk[key].method, block)
             total.merge(part)
             if halt and part.errors:
                 break
+        total.methods = methods
         return total
 
     # --- leads ------------------------------------------------------------------------------
@@ -502,19 +342,16 @@ class PortalClient:
             return int(response.result)
 
     async def _find_lead_by_origin(self, originator: str, origin: str, lane: Lane) -> int | None:
-        response = await self.call(
-            "crm.lead.list",
-            {
-                "filter": {"ORIGINATOR_ID": originator, "ORIGIN_ID": origin},
-                "select": ["ID"],
-                "order": {"ID": "ASC"},
-                "start": -1,
-            },
+        page = await self(
+            ListLeads(
+                filter={"ORIGINATOR_ID": originator, "ORIGIN_ID": origin},
+                select=["ID"],
+                order={"ID": "ASC"},
+                start=-1,
+            ),
             lane=lane,
-            idempotent=True,
         )
-        items = _as_list(response.result)
-        return int(items[0]["ID"]) if items else None
+        return page.items[0].id if page.items else None
 
     async def update_lead(
         self,
@@ -526,23 +363,21 @@ class PortalClient:
         lane: Lane = Lane.INTERACTIVE,
     ) -> bool:
         """Change the given fields of a lead (multi-fields follow `MultiFieldChange` rules)."""
-        params: dict[str, Any] = {"id": lead_id, "fields": changes.to_portal()}
-        extra: dict[str, str] = {}
-        if register_sonet_event is not None:
-            extra["REGISTER_SONET_EVENT"] = "Y" if register_sonet_event else "N"
-        if register_history_event is not None:
-            extra["REGISTER_HISTORY_EVENT"] = "Y" if register_history_event else "N"
-        if extra:
-            params["params"] = extra
-        # Safe to repeat: values are set, multi-field edits go by ID, and the portal does not
-        # store an exact duplicate of an added multi-field value twice.
-        response = await self.call("crm.lead.update", params, lane=lane, idempotent=True)
-        return bool(response.result)
+        options = {
+            key: flag
+            for key, flag in (
+                ("REGISTER_SONET_EVENT", yes_no(register_sonet_event)),
+                ("REGISTER_HISTORY_EVENT", yes_no(register_history_event)),
+            )
+            if flag is not None
+        }
+        return await self(
+            UpdateLead(id=lead_id, fields=changes, options=options or None), lane=lane
+        )
 
     async def get_lead(self, lead_id: int, *, lane: Lane = Lane.INTERACTIVE) -> Lead:
         """One lead with all its fields, multi-fields and user fields."""
-        response = await self.call("crm.lead.get", {"id": lead_id}, lane=lane, idempotent=True)
-        return Lead.model_validate(response.result)
+        return await self(GetLead(id=lead_id), lane=lane)
 
     async def list_leads(
         self,
@@ -554,11 +389,7 @@ class PortalClient:
         lane: Lane = Lane.INTERACTIVE,
     ) -> Page[Lead]:
         """One page (50) of leads with `total` and `next` (pass `start=-1` to skip counting)."""
-        response = await self._list_page(
-            "crm.lead.list", self._list_params(filter, select, order, start), lane
-        )
-        items = [Lead.model_validate(item) for item in _as_list(response.result)]
-        return Page(items=items, total=response.total, next=response.next)
+        return await self(ListLeads(**_list_args(filter, select, order, start)), lane=lane)
 
     async def iter_leads(
         self,
@@ -567,12 +398,16 @@ class PortalClient:
         *,
         batch: bool = True,
         lane: Lane = Lane.BACKGROUND,
+        chains: int = DEFAULT_CHAINS,
     ) -> AsyncIterator[Lead]:
         """Every lead matching `filter`, in ID order, without counting (keyset paging).
 
-        With `batch=True` one request chains 50 pages: page k filters `>ID` by
-        `$result[p{k-1}][49][ID]`, the last id of page k-1, so a request brings up to
-        2,500 leads. A short page ends the listing (links past it do not resolve).
+        With `batch=True` (see `bot.portal.reading`) the first request brings the top 50 leads
+        (`order[ID]=DESC`, which says where the range ends) and the first 49 pages, chained by
+        `$result[p{k-1}][49][ID]`; the rest of the range is read as up to `chains` keyset
+        chains at once, up to 2,500 leads per request. Nothing after a chain's first short
+        page is looked at (its references do not resolve), and no request is spent finding the
+        end. With `batch=False` pages are read one request at a time.
         """
         base_filter = dict(filter or {})
         cursor = 0
@@ -583,70 +418,54 @@ class PortalClient:
         fields = list(select) if select else ["*", "UF_*"]
         if "ID" not in fields and "*" not in fields:
             fields.append("ID")
+        if batch:
 
-        def page_params(after: Any) -> dict[str, Any]:
-            return {
-                "filter": {**base_filter, ">ID": after},
-                "order": {"ID": "ASC"},
-                "select": fields,
-                "start": -1,
-            }
+            async def run(commands: Mapping[str, BatchCommand]) -> BatchResult:
+                return await self.batch(commands, lane=lane)
 
+            async for lead in iter_leads_in_chains(
+                run, base_filter, fields, cursor, chains=chains
+            ):
+                yield lead
+            return
         while True:
-            if batch:
-                commands = {
-                    f"p{k}": BatchCommand(
-                        "crm.lead.list",
-                        page_params(cursor if k == 0 else result_ref(f"p{k - 1}", 49, "ID")),
-                    )
-                    for k in range(MAX_BATCH_COMMANDS)
-                }
-                result = await self.batch(commands, lane=lane)
-                pages = []
-                for key in commands:
-                    if key in result.errors:
-                        raise result.errors[key]
-                    pages.append(_as_list(result.results.get(key)))
-            else:
-                response = await self._list_page("crm.lead.list", page_params(cursor), lane)
-                pages = [_as_list(response.result)]
-            for items in pages:
-                for item in items:
-                    lead = Lead.model_validate(item)
-                    # Keyset paging in ID order: anything not above the cursor is a repeat.
-                    if lead.id is None or lead.id <= cursor:
-                        continue
-                    cursor = lead.id
-                    yield lead
-                if len(items) < PAGE_SIZE:
-                    return
+            page = await self(
+                ListLeads(
+                    filter={**base_filter, ">ID": cursor},
+                    order={"ID": "ASC"},
+                    select=fields,
+                    start=-1,
+                ),
+                lane=lane,
+            )
+            for lead in page.items:
+                # Keyset paging in ID order: anything not above the cursor is a repeat.
+                if lead.id is None or lead.id <= cursor:
+                    continue
+                cursor = lead.id
+                yield lead
+            if len(page.items) < PAGE_SIZE:
+                return
 
     async def delete_lead(self, lead_id: int, *, lane: Lane = Lane.INTERACTIVE) -> bool:
         """Delete a lead (and what depends on it only)."""
-        response = await self.call("crm.lead.delete", {"id": lead_id}, lane=lane, idempotent=True)
-        return bool(response.result)
+        return await self(DeleteLead(id=lead_id), lane=lane)
 
     async def lead_fields(self, *, lane: Lane = Lane.INTERACTIVE) -> dict[str, FieldDescriptor]:
         """Descriptors of every lead field, user fields included."""
-        response = await self.call("crm.lead.fields", lane=lane, idempotent=True)
-        return _FIELDS.validate_python(response.result or {})
+        return await self(GetLeadFields(), lane=lane)
 
     async def set_lead_products(
         self, lead_id: int, rows: Sequence[ProductRow], *, lane: Lane = Lane.INTERACTIVE
     ) -> bool:
         """Replace the lead's product rows with `rows` (an empty list clears them)."""
-        params = {"id": lead_id, "rows": [row.to_portal() for row in rows]}
-        response = await self.call("crm.lead.productrows.set", params, lane=lane, idempotent=True)
-        return bool(response.result)
+        return await self(SetLeadProductRows(id=lead_id, rows=list(rows)), lane=lane)
 
     async def get_lead_products(
         self, lead_id: int, *, lane: Lane = Lane.INTERACTIVE
     ) -> list[ProductRow]:
         """The lead's product rows."""
-        response = await self.call(
-            "crm.lead.productrows.get", {"id": lead_id}, lane=lane, idempotent=True
-        )
-        return [ProductRow.model_validate(row) for row in _as_list(response.result)]
+        return await self(GetLeadProductRows(id=lead_id), lane=lane)
 
     # --- lead contacts ----------------------------------------------------------------------
 
@@ -654,27 +473,19 @@ class PortalClient:
         self, lead_id: int, binding: LeadContactBinding, *, lane: Lane = Lane.INTERACTIVE
     ) -> bool:
         """Bind a contact to a lead; False when it was already bound."""
-        params = {"id": lead_id, "fields": binding.to_portal()}
-        # Binding twice is harmless (the portal answers false), so a retry is safe.
-        response = await self.call("crm.lead.contact.add", params, lane=lane, idempotent=True)
-        return bool(response.result)
+        return await self(AddLeadContact(id=lead_id, fields=binding), lane=lane)
 
     async def delete_lead_contact(
         self, lead_id: int, contact_id: int, *, lane: Lane = Lane.INTERACTIVE
     ) -> bool:
         """Unbind a contact from a lead; False when it was not bound."""
-        params = {"id": lead_id, "fields": {"CONTACT_ID": contact_id}}
-        response = await self.call("crm.lead.contact.delete", params, lane=lane, idempotent=True)
-        return bool(response.result)
+        return await self(DeleteLeadContact(id=lead_id, contact_id=contact_id), lane=lane)
 
     async def get_lead_contacts(
         self, lead_id: int, *, lane: Lane = Lane.INTERACTIVE
     ) -> list[LeadContactBinding]:
         """The contacts bound to a lead, in order."""
-        response = await self.call(
-            "crm.lead.contact.items.get", {"id": lead_id}, lane=lane, idempotent=True
-        )
-        return [LeadContactBinding.model_validate(item) for item in _as_list(response.result)]
+        return await self(GetLeadContacts(id=lead_id), lane=lane)
 
     async def set_lead_contacts(
         self,
@@ -684,25 +495,17 @@ class PortalClient:
         lane: Lane = Lane.INTERACTIVE,
     ) -> bool:
         """Replace the lead's contact bindings with `bindings`."""
-        params = {"id": lead_id, "items": [binding.to_portal() for binding in bindings]}
-        response = await self.call(
-            "crm.lead.contact.items.set", params, lane=lane, idempotent=True
-        )
-        return bool(response.result)
+        return await self(SetLeadContacts(id=lead_id, items=list(bindings)), lane=lane)
 
     async def clear_lead_contacts(self, lead_id: int, *, lane: Lane = Lane.INTERACTIVE) -> bool:
         """Remove every contact binding of a lead."""
-        response = await self.call(
-            "crm.lead.contact.items.delete", {"id": lead_id}, lane=lane, idempotent=True
-        )
-        return bool(response.result)
+        return await self(ClearLeadContacts(id=lead_id), lane=lane)
 
     async def lead_contact_fields(
         self, *, lane: Lane = Lane.INTERACTIVE
     ) -> dict[str, FieldDescriptor]:
         """Descriptors of the lead-contact binding fields."""
-        response = await self.call("crm.lead.contact.fields", lane=lane, idempotent=True)
-        return _FIELDS.validate_python(response.result or {})
+        return await self(GetLeadContactFields(), lane=lane)
 
     # --- lead user fields -------------------------------------------------------------------
 
@@ -710,30 +513,19 @@ class PortalClient:
         self, field: UserFieldDraft, *, lane: Lane = Lane.INTERACTIVE
     ) -> int:
         """Create a lead user field; returns its id. Not retried after an unknown outcome."""
-        response = await self.call(
-            "crm.lead.userfield.add",
-            {"fields": field.to_portal()},
-            lane=lane,
-            idempotent=False,
-        )
-        return int(response.result)
+        return await self(AddLeadUserField(fields=field), lane=lane)
 
     async def update_lead_userfield(
         self, field_id: int, changes: UserFieldChanges, *, lane: Lane = Lane.INTERACTIVE
     ) -> bool:
         """Change a lead user field's settings, labels or list items."""
-        params = {"id": field_id, "fields": changes.to_portal()}
-        response = await self.call("crm.lead.userfield.update", params, lane=lane, idempotent=True)
-        return bool(response.result)
+        return await self(UpdateLeadUserField(id=field_id, fields=changes), lane=lane)
 
     async def get_lead_userfield(
         self, field_id: int, *, lane: Lane = Lane.INTERACTIVE
     ) -> UserField:
         """One lead user field."""
-        response = await self.call(
-            "crm.lead.userfield.get", {"id": field_id}, lane=lane, idempotent=True
-        )
-        return UserField.model_validate(response.result)
+        return await self(GetLeadUserField(id=field_id), lane=lane)
 
     async def list_lead_userfields(
         self,
@@ -743,35 +535,16 @@ class PortalClient:
         lane: Lane = Lane.INTERACTIVE,
     ) -> list[UserField]:
         """Lead user fields matching `filter` (`LANG` gives labels as plain strings)."""
-        params: dict[str, Any] = {}
-        if filter:
-            params["filter"] = dict(filter)
-        if order:
-            params["order"] = dict(order)
-        response = await self.call("crm.lead.userfield.list", params, lane=lane, idempotent=True)
-        return [UserField.model_validate(item) for item in _as_list(response.result)]
+        method = ListLeadUserFields(
+            filter=dict(filter) if filter else None, order=dict(order) if order else None
+        )
+        return await self(method, lane=lane)
 
     async def delete_lead_userfield(self, field_id: int, *, lane: Lane = Lane.INTERACTIVE) -> bool:
         """Delete a lead user field and its values on every lead."""
-        response = await self.call(
-            "crm.lead.userfield.delete", {"id": field_id}, lane=lane, idempotent=True
-        )
-        return bool(response.result)
+        return await self(DeleteLeadUserField(id=field_id), lane=lane)
 
     # --- lead card layout -------------------------------------------------------------------
-
-    @staticmethod
-    def _card_params(
-        scope: Literal["P", "C"],
-        user_id: int | None,
-        lead_customer_type: LeadCustomerType | None,
-    ) -> dict[str, Any]:
-        params: dict[str, Any] = {"scope": scope}
-        if user_id is not None:
-            params["userId"] = user_id
-        if lead_customer_type is not None:
-            params["extras"] = {"leadCustomerType": lead_customer_type}
-        return params
 
     async def get_lead_card(
         self,
@@ -782,15 +555,8 @@ class PortalClient:
         lane: Lane = Lane.INTERACTIVE,
     ) -> list[CardSection] | None:
         """The lead card layout (personal `P` or common `C`); None when never configured."""
-        response = await self.call(
-            "crm.lead.details.configuration.get",
-            self._card_params(scope, user_id, lead_customer_type),
-            lane=lane,
-            idempotent=True,
-        )
-        if not response.result:
-            return None
-        return [CardSection.model_validate(section) for section in _as_list(response.result)]
+        method = GetLeadCard(scope=scope, user_id=user_id, lead_customer_type=lead_customer_type)
+        return await self(method, lane=lane)
 
     async def set_lead_card(
         self,
@@ -802,12 +568,13 @@ class PortalClient:
         lane: Lane = Lane.INTERACTIVE,
     ) -> bool:
         """Store a lead card layout."""
-        params = self._card_params(scope, user_id, lead_customer_type)
-        params["data"] = [section.to_portal() for section in sections]
-        response = await self.call(
-            "crm.lead.details.configuration.set", params, lane=lane, idempotent=True
+        method = SetLeadCard(
+            data=list(sections),
+            scope=scope,
+            user_id=user_id,
+            lead_customer_type=lead_customer_type,
         )
-        return bool(response.result)
+        return await self(method, lane=lane)
 
     async def reset_lead_card(
         self,
@@ -818,13 +585,8 @@ class PortalClient:
         lane: Lane = Lane.INTERACTIVE,
     ) -> bool:
         """Reset a lead card layout to the default."""
-        response = await self.call(
-            "crm.lead.details.configuration.reset",
-            self._card_params(scope, user_id, lead_customer_type),
-            lane=lane,
-            idempotent=True,
-        )
-        return bool(response.result)
+        method = ResetLeadCard(scope=scope, user_id=user_id, lead_customer_type=lead_customer_type)
+        return await self(method, lane=lane)
 
     async def force_common_lead_card(
         self,
@@ -833,16 +595,7 @@ class PortalClient:
         lane: Lane = Lane.INTERACTIVE,
     ) -> bool:
         """Make everybody use the common lead card (personal layouts are dropped)."""
-        params: dict[str, Any] = {}
-        if lead_customer_type is not None:
-            params["extras"] = {"leadCustomerType": lead_customer_type}
-        response = await self.call(
-            "crm.lead.details.configuration.forceCommonScopeForAll",
-            params,
-            lane=lane,
-            idempotent=True,
-        )
-        return bool(response.result)
+        return await self(ForceCommonLeadCard(lead_customer_type=lead_customer_type), lane=lane)
 
     # --- dictionaries -----------------------------------------------------------------------
 
@@ -850,13 +603,7 @@ class PortalClient:
         self, entity_id: str, *, lane: Lane = Lane.INTERACTIVE
     ) -> list[Status]:
         """Entries of one CRM dictionary (`STATUS` stages, `SOURCE`, ...), by SORT."""
-        response = await self.call(
-            "crm.status.list",
-            {"order": {"SORT": "ASC"}, "filter": {"ENTITY_ID": entity_id}},
-            lane=lane,
-            idempotent=True,
-        )
-        return [Status.model_validate(item) for item in _as_list(response.result)]
+        return await self(ListStatuses(entity_id=entity_id), lane=lane)
 
     async def lead_stages(self, *, lane: Lane = Lane.INTERACTIVE) -> list[Status]:
         """Lead stages in pipeline order, each with its semantics."""
@@ -870,17 +617,11 @@ class PortalClient:
 
     async def add_contact(self, draft: ContactDraft, *, lane: Lane = Lane.INTERACTIVE) -> int:
         """Create a contact; returns its id. Not retried after an unknown outcome."""
-        response = await self.call(
-            "crm.contact.add", {"fields": draft.to_portal()}, lane=lane, idempotent=False
-        )
-        return int(response.result)
+        return await self(AddContact(fields=draft), lane=lane)
 
     async def get_contact(self, contact_id: int, *, lane: Lane = Lane.INTERACTIVE) -> Contact:
         """One contact."""
-        response = await self.call(
-            "crm.contact.get", {"id": contact_id}, lane=lane, idempotent=True
-        )
-        return Contact.model_validate(response.result)
+        return await self(GetContact(id=contact_id), lane=lane)
 
     async def list_contacts(
         self,
@@ -892,19 +633,13 @@ class PortalClient:
         lane: Lane = Lane.INTERACTIVE,
     ) -> Page[Contact]:
         """One page (50) of contacts."""
-        response = await self._list_page(
-            "crm.contact.list", self._list_params(filter, select, order, start), lane
-        )
-        items = [Contact.model_validate(item) for item in _as_list(response.result)]
-        return Page(items=items, total=response.total, next=response.next)
+        return await self(ListContacts(**_list_args(filter, select, order, start)), lane=lane)
 
     async def update_contact(
         self, contact_id: int, changes: ContactChanges, *, lane: Lane = Lane.INTERACTIVE
     ) -> bool:
         """Change the given fields of a contact."""
-        params = {"id": contact_id, "fields": changes.to_portal()}
-        response = await self.call("crm.contact.update", params, lane=lane, idempotent=True)
-        return bool(response.result)
+        return await self(UpdateContact(id=contact_id, fields=changes), lane=lane)
 
     async def find_duplicates(
         self,
@@ -916,12 +651,9 @@ class PortalClient:
     ) -> DuplicateMatches:
         """Leads/contacts/companies having any of `values` (first 20 are used by the portal)."""
         if not values:
-            raise ValidationError("no values to look for", method="crm.duplicate.findbycomm")
-        params: dict[str, Any] = {"type": type, "values": list(values)}
-        if entity_type is not None:
-            params["entity_type"] = entity_type
-        response = await self.call("crm.duplicate.findbycomm", params, lane=lane, idempotent=True)
-        return DuplicateMatches.model_validate(response.result)
+            raise ValidationError("no values to look for", method=FindDuplicates.__api_method__)
+        method = FindDuplicates(type=type, values=list(values), entity_type=entity_type)
+        return await self(method, lane=lane)
 
     # --- timeline, products, users, settings ------------------------------------------------
 
@@ -935,17 +667,10 @@ class PortalClient:
         lane: Lane = Lane.INTERACTIVE,
     ) -> int:
         """Add a comment to an entity's timeline; returns the comment id. Not retried blindly."""
-        fields: dict[str, Any] = {
-            "ENTITY_ID": entity_id,
-            "ENTITY_TYPE": entity_type,
-            "COMMENT": comment,
-        }
-        if author_id is not None:
-            fields["AUTHOR_ID"] = author_id
-        response = await self.call(
-            "crm.timeline.comment.add", {"fields": fields}, lane=lane, idempotent=False
+        method = AddTimelineComment(
+            entity_type=entity_type, entity_id=entity_id, comment=comment, author_id=author_id
         )
-        return int(response.result)
+        return await self(method, lane=lane)
 
     async def list_products(
         self,
@@ -957,11 +682,7 @@ class PortalClient:
         lane: Lane = Lane.INTERACTIVE,
     ) -> Page[Product]:
         """One page (50) of catalog products."""
-        response = await self._list_page(
-            "crm.product.list", self._list_params(filter, select, order, start), lane
-        )
-        items = [Product.model_validate(item) for item in _as_list(response.result)]
-        return Page(items=items, total=response.total, next=response.next)
+        return await self(ListProducts(**_list_args(filter, select, order, start)), lane=lane)
 
     async def get_users(
         self,
@@ -973,24 +694,22 @@ class PortalClient:
         users: list[PortalUser] = []
         start = 0
         while True:
-            params: dict[str, Any] = {"start": start, "sort": "ID", "order": "ASC"}
-            if filter:
-                params["FILTER"] = dict(filter)
-            response = await self.call("user.get", params, lane=lane, idempotent=True)
-            users.extend(PortalUser.model_validate(item) for item in _as_list(response.result))
+            method = GetUsers(filter=dict(filter) if filter else None, start=start)
+            response = await self.call(
+                method.__api_method__, method.params(), lane=lane, idempotent=True
+            )
+            users.extend(method.build(response))
             if response.next is None or response.next <= start:
                 return users
             start = response.next
 
     async def current_user(self, *, lane: Lane = Lane.INTERACTIVE) -> PortalUser:
         """The portal user behind the credentials."""
-        response = await self.call("user.current", lane=lane, idempotent=True)
-        return PortalUser.model_validate(response.result)
+        return await self(GetCurrentUser(), lane=lane)
 
     async def crm_mode(self, *, lane: Lane = Lane.INTERACTIVE) -> CrmMode:
         """Classic (leads on) or simple (leads become deals at once) CRM."""
-        response = await self.call("crm.settings.mode.get", lane=lane, idempotent=True)
-        return CrmMode(int(response.result))
+        return await self(GetCrmMode(), lane=lane)
 
     # --- events -----------------------------------------------------------------------------
 
@@ -1004,13 +723,10 @@ class PortalClient:
         lane: Lane = Lane.INTERACTIVE,
     ) -> bool:
         """Subscribe the application to an event (OAuth only; webhooks get WRONG_AUTH_TYPE)."""
-        params: dict[str, Any] = {"event": event, "event_type": event_type}
-        if handler is not None:
-            params["handler"] = handler
-        if auth_type is not None:
-            params["auth_type"] = auth_type
-        response = await self.call("event.bind", params, lane=lane, idempotent=False)
-        return bool(response.result)
+        method = BindEvent(
+            event=event, handler=handler, auth_type=auth_type, event_type=event_type
+        )
+        return await self(method, lane=lane)
 
     async def unbind_event(
         self,
@@ -1022,18 +738,22 @@ class PortalClient:
         lane: Lane = Lane.INTERACTIVE,
     ) -> int:
         """Remove matching handlers; returns how many were removed."""
-        params: dict[str, Any] = {"event": event, "event_type": event_type}
-        if handler is not None:
-            params["handler"] = handler
-        if auth_type is not None:
-            params["auth_type"] = auth_type
-        response = await self.call("event.unbind", params, lane=lane, idempotent=True)
-        result = response.result
-        if isinstance(result, dict):
-            return int(result.get("count", 0))
-        return int(result or 0)
+        method = UnbindEvent(
+            event=event, handler=handler, auth_type=auth_type, event_type=event_type
+        )
+        return await self(method, lane=lane)
 
     async def get_events(self, *, lane: Lane = Lane.INTERACTIVE) -> list[EventHandler]:
         """The application's registered event handlers."""
-        response = await self.call("event.get", lane=lane, idempotent=True)
-        return [EventHandler.model_validate(item) for item in _as_list(response.result)]
+        return await self(GetEvents(), lane=lane)
+
+
+def _list_args(
+    filter: Filter | None, select: Sequence[str] | None, order: Order | None, start: int
+) -> dict[str, Any]:
+    return {
+        "filter": dict(filter) if filter else None,
+        "select": list(select) if select else None,
+        "order": dict(order) if order else None,
+        "start": start,
+    }

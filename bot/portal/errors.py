@@ -31,6 +31,7 @@ __all__ = [
     "OperationTimeLimitError",
     "OutcomeUnknownError",
     "PortalError",
+    "PortalMovedError",
     "RateLimitError",
     "ScopeError",
     "TokenExpiredError",
@@ -104,6 +105,26 @@ class WrongAuthTypeError(AuthError):
 
 class TokenExpiredError(AuthError):
     """The OAuth access token expired; the client refreshes it and retries once."""
+
+
+class PortalMovedError(PortalError):
+    """The portal answered a redirect (renamed, or something in between); never followed.
+
+    Requests carry the `auth` token, so they are not re-sent to another address: the portal
+    URL in the settings must be changed instead. `location_host` names where it pointed.
+    """
+
+    def __init__(
+        self,
+        description: str,
+        *,
+        code: str = "",
+        method: str = "",
+        status: int | None = None,
+        location_host: str = "",
+    ) -> None:
+        self.location_host = location_host
+        super().__init__(description, code=code, method=method, status=status)
 
 
 class UnavailableError(PortalError):

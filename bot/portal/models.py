@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.portal.coerce import yes_no
+
 T = TypeVar("T")
 
 __all__ = [
@@ -114,12 +116,6 @@ def _to_bool(value: Any) -> Any:
     return value
 
 
-def _yes_no(value: bool | None) -> str | None:
-    if value is None:
-        return None
-    return "Y" if value else "N"
-
-
 PortalInt = Annotated[int | None, BeforeValidator(_to_int)]
 """An id or count the portal may send as `"123"`, `123`, `""` or `null`."""
 PortalDecimal = Annotated[
@@ -135,7 +131,7 @@ PortalDate = Annotated[date | None, BeforeValidator(_to_date)]
 YesNo = Annotated[
     bool | None,
     BeforeValidator(_to_bool),
-    PlainSerializer(_yes_no, return_type=str | None),
+    PlainSerializer(yes_no, return_type=str | None),
 ]
 """The portal's `"Y"`/`"N"` flags; sent back as `"Y"`/`"N"`."""
 Flag = Annotated[bool | None, BeforeValidator(_to_bool)]

@@ -13,10 +13,10 @@ import contextlib
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -199,8 +199,9 @@ class Bitrix24Emulator:
     """A fake Bitrix24 portal (one portal per instance) served over loopback HTTP.
 
     Knobs (plain attributes, change them any time): rate_limit, burst, drain_per_second,
-    clock (monotonic source of the leaky bucket), wall_clock (unix time for dates, tokens and
-    operating buckets), operating_limit, operating_cost / operating_costs[method] (seconds
+    clock (monotonic source of the leaky bucket), refuse_at_burst, wall_clock (unix time for
+    dates, tokens and operating buckets), list_server_time, unresolved_references,
+    operating_limit, operating_cost / operating_costs[method] (seconds
     charged per call instead of the measured time), faults, simple_mode, moved_to,
     retry_failed_deliveries, check_required_user_fields, required_lead_fields,
     lead_delete_not_found, offline_extended. A request rejected by the leaky bucket is not
@@ -260,10 +261,22 @@ class Bitrix24Emulator:
         # §3.6: the source raises an application exception, the docs say "Not found".
         self.lead_delete_not_found: tuple[str, str] = ("", "Not found")
         self.operating_limit: float = 480.0
+        # Server time spent on every `*.list` command (in or out of a batch) before answering.
+        self.list_server_time: float = 0.0
+        self.server_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        # The reference refuses a request when the counter is above the burst; an independent
+        # reading refuses it at the burst already.
+        self.refuse_at_burst = False
+        # A batch command whose whole-value `$result[...]` does not resolve: "keep" passes the
+        # deepest node reached, "error" answers an error for it, "empty" answers [].
+        self.unresolved_references: Literal["keep", "error", "empty"] = "keep"
         self.operating_cost: float | None = None
         self.operating_costs: dict[str, float] = {}
 
         self.calls: list[CallRecord] = []
+        # Requests being answered right now, and the most there ever were at once.
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.executed: list[str] = []
         self.events = EventDispatcher(
             self._event_auth,
@@ -1121,7 +1134,8 @@ class Bitrix24Emulator:
             self._bucket_level = max(0.0, self._bucket_level - elapsed * self.drain_per_second)
         self._bucket_at = now
         # The reference: "a request arriving when the counter is above X is rejected".
-        if self._bucket_level > self.burst:
+        level, burst = self._bucket_level, self.burst
+        if level >= burst if self.refuse_at_burst else level > burst:
             # A rejected request is not executed and does not add to the counter.
             return False
         self._bucket_level += 1
@@ -1296,6 +1310,14 @@ class Bitrix24Emulator:
         return params
 
     async def _handle_rest(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._serve_rest(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _serve_rest(self, request: web.Request) -> web.StreamResponse:
         arrived = self.clock()
         started = self.wall_clock()
         tail = request.match_info["tail"]
@@ -1371,6 +1393,9 @@ class Bitrix24Emulator:
                 datetime.fromtimestamp(started, self.tz), self.tz
             )
             body["time"] = time_block
+        listed = [m for m in (record.batch_methods or [method]) if m.endswith(".list")]
+        if self.list_server_time > 0 and listed:
+            await self.server_sleep(self.list_server_time * len(listed))
         if faults.drop_after_execute_count > 0:
             faults.drop_after_execute_count -= 1
             record.fault = "drop_after_execute"

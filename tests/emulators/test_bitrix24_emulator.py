@@ -1536,3 +1536,58 @@ async def test_offline_events_need_an_admin_app_and_valid_filters(portal_emulato
         "error": "ERROR_ARGUMENT",
         "error_description": "Filter field not allowed: DATA",
     }
+
+
+# ---------------------------------------------------------------- knobs for benches
+
+
+async def test_a_bucket_that_refuses_at_the_burst_lets_one_request_fewer_pass(
+    portal_emulator, http
+):
+    now = [10.0]
+    portal_emulator.clock = lambda: now[0]
+    portal_emulator.rate_limit = True
+    portal_emulator.refuse_at_burst = True
+    portal_emulator.fill_bucket()
+    assert (await call(http, portal_emulator, "crm.lead.list")).status_code == 503
+    now[0] += 0.5
+    assert (await call(http, portal_emulator, "crm.lead.list")).status_code == 200
+    assert (await call(http, portal_emulator, "crm.lead.list")).status_code == 503
+
+
+async def test_list_commands_take_the_configured_server_time(portal_emulator, http):
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    portal_emulator.server_sleep = sleep
+    portal_emulator.list_server_time = 0.04
+    await call(http, portal_emulator, "crm.lead.list")
+    await call(http, portal_emulator, "crm.lead.get", {"id": 1})
+    cmd = {"a": "crm.lead.list", "b": "crm.contact.list", "c": "crm.settings.mode.get"}
+    await call(http, portal_emulator, "batch", {"cmd": cmd})
+    assert slept == [pytest.approx(0.04), pytest.approx(0.08)]
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected_result", "expected_error"),
+    [
+        ("error", None, "INVALID_ARG_VALUE"),
+        ("empty", [], None),
+    ],
+)
+async def test_unresolved_references_answer_an_error_or_nothing(
+    portal_emulator, http, mode, expected_result, expected_error
+):
+    portal_emulator.unresolved_references = mode
+    portal_emulator.seed_leads(3)
+    cmd = {
+        "p0": "crm.lead.list?order[ID]=ASC&select[]=ID&start=-1&filter[>ID]=0",
+        "p1": "crm.lead.list?order[ID]=ASC&select[]=ID&start=-1&filter[>ID]=$result[p0][49][ID]",
+    }
+    result = (await call(http, portal_emulator, "batch", {"cmd": cmd})).json()["result"]
+    assert [row["ID"] for row in result["result"]["p0"]] == ["1", "2", "3"]
+    assert result["result"].get("p1") == expected_result
+    errors = result["result_error"] or {}
+    assert (errors.get("p1") or {}).get("error") == expected_error

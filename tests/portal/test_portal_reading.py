@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from bot.portal import PortalClient
+from urllib.parse import unquote
+
+import pytest
+
+from bot.portal import OperationTimeLimitError, PortalClient
 from tests.emulators.bitrix24 import Bitrix24Emulator
 
 
@@ -12,8 +16,8 @@ async def test_ten_thousand_leads_are_read_in_order_in_five_requests(
     ids = portal_emulator.seed_leads(10_000)
     seen = [lead.id async for lead in client.iter_leads(select=["ID", "TITLE"])]
     assert seen == ids
-    # 2,500 leads per request; the fifth request finds the end.
-    assert portal_emulator.count_calls("batch") == 5
+    # 2,500 leads per request, and no request to find the end.
+    assert portal_emulator.count_calls("batch") == 4
     assert portal_emulator.count_calls("crm.lead.list") == 0
 
 
@@ -55,3 +59,78 @@ async def test_reading_without_batch_pages_one_request_at_a_time(
 
 async def test_empty_portal_reads_nothing(client: PortalClient) -> None:
     assert [lead async for lead in client.iter_leads()] == []
+
+
+async def test_the_end_is_known_up_front_so_no_request_finds_it(
+    client: PortalClient, portal_emulator: Bitrix24Emulator
+) -> None:
+    # The top 50 and 49 pages in the first request, 50 pages in the second.
+    ids = portal_emulator.seed_leads(2_500 + 2_500)
+    assert [lead.id async for lead in client.iter_leads(select=["ID"])] == ids
+    assert portal_emulator.count_calls("batch") == 2
+    first = portal_emulator.calls[0].params["cmd"]
+    assert len(first) == 50
+    assert "order[ID]=DESC" in unquote(first["top"])
+
+
+async def test_the_rest_of_the_range_is_read_as_chains_at_once(
+    client: PortalClient, portal_emulator: Bitrix24Emulator
+) -> None:
+    ids = portal_emulator.seed_leads(12_000, STATUS_ID=lambda i: "NEW" if i % 2 else "JUNK")
+    wanted = [lead_id for index, lead_id in enumerate(ids) if index % 2]
+    portal_emulator.list_server_time = 0.002  # 0.1 s per batch of 50 list commands
+    got = [lead.id async for lead in client.iter_leads({"STATUS_ID": "NEW"}, ["ID"])]
+    assert got == wanted
+    assert portal_emulator.max_in_flight > 1
+    # 6,000 matching leads: the first request (2,450) and two segments, read at once.
+    assert portal_emulator.count_calls("batch") == 3
+
+
+async def test_stopping_early_cancels_the_chains_ahead(
+    client: PortalClient, portal_emulator: Bitrix24Emulator
+) -> None:
+    ids = portal_emulator.seed_leads(10_000)
+    got = []
+    async for lead in client.iter_leads(select=["ID"]):
+        got.append(lead.id)
+        if len(got) == 3_000:
+            break
+    assert got == ids[:3_000]
+
+
+@pytest.mark.parametrize("unresolved", ["error", "empty", "keep"])
+async def test_pages_after_the_first_short_page_are_ignored_whatever_they_answer(
+    client: PortalClient, portal_emulator: Bitrix24Emulator, unresolved: str
+) -> None:
+    portal_emulator.unresolved_references = unresolved  # type: ignore[assignment]
+    ids = portal_emulator.seed_leads(130)
+    assert [lead.id async for lead in client.iter_leads(select=["ID"])] == ids
+    batch = portal_emulator.calls[-1]
+    assert batch.method == "batch"
+    assert portal_emulator.count_calls("batch") == 1
+    assert len(batch.batch_methods) == 50
+
+
+async def test_a_failing_page_before_the_end_still_raises(
+    client: PortalClient, portal_emulator: Bitrix24Emulator
+) -> None:
+    portal_emulator.unresolved_references = "error"
+    portal_emulator.seed_leads(2_000)
+    # Each list command costs 10 s of the method's budget: the 21st in the batch is refused.
+    portal_emulator.operating_costs["crm.lead.list"] = 10.0
+    portal_emulator.operating_limit = 200.0
+    with pytest.raises(OperationTimeLimitError):
+        _ = [lead async for lead in client.iter_leads(select=["ID"])]
+
+
+async def test_uneven_density_still_reads_everything_once_in_order(
+    client: PortalClient, portal_emulator: Bitrix24Emulator
+) -> None:
+    # Sparse at the start (the density guess is low), dense later: segments overflow and
+    # continue with another request.
+    ids = portal_emulator.seed_leads(
+        12_000, STATUS_ID=lambda i: "NEW" if i >= 6_000 or i % 10 == 0 else "JUNK"
+    )
+    wanted = [lead_id for index, lead_id in enumerate(ids) if index >= 6_000 or index % 10 == 0]
+    got = [lead.id async for lead in client.iter_leads({"STATUS_ID": "NEW"}, ["ID"])]
+    assert got == wanted

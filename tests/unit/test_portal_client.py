@@ -23,6 +23,7 @@ from bot.portal import (
     OutcomeUnknownError,
     PortalClient,
     PortalLimiter,
+    PortalMovedError,
     RateLimitError,
     UnavailableError,
     WebhookAuth,
@@ -437,17 +438,21 @@ async def test_secrets_never_reach_messages_reprs_or_logs(
     assert any("/rest/7/***/" in text for text in texts)
 
 
-async def test_renamed_portal_gets_the_same_post_again_at_the_new_address() -> None:
-    moved_to = "https://new-portal.example/rest/7/" + SECRET + "/crm.lead.get.json"
+async def test_a_redirect_is_not_followed_and_names_where_it_points() -> None:
+    moved_to = "https://elsewhere.example/rest/7/" + SECRET + "/crm.lead.get.json"
     script = Script(
         lambda request: httpx.Response(302, headers={"Location": moved_to}),
         ok({"ID": "5"}),
     )
     async with make_client(script) as client:
-        assert (await client.get_lead(5)).id == 5
-    assert [r.method for r in script.requests] == ["POST", "POST"]
-    assert script.requests[1].url.host == "new-portal.example"
-    assert script.body(1) == {"id": 5}
+        with pytest.raises(PortalMovedError) as caught:
+            await client.get_lead(5)
+    # One request only: the body (with the token) never went to the other host, no retry.
+    assert [r.url.host for r in script.requests] == ["portal.example"]
+    assert caught.value.location_host == "elsewhere.example"
+    assert caught.value.status == 302
+    assert "elsewhere.example" in str(caught.value)
+    assert SECRET not in str(caught.value)
 
 
 async def test_background_work_waits_out_a_long_operating_block_but_users_do_not() -> None:

@@ -1,0 +1,105 @@
+"""Typed portal methods: one small class per REST method the bot calls.
+
+`await portal(GetLead(id=5))` returns a `Lead`; a batch of methods returns a
+`BatchResult`, with `Ref("key", ...)` standing for an earlier command's result. Every
+REST method name of the bot lives in one of these classes (see `all_methods()`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.portal.methods.base import PortalMethod, Ref, portal_value
+from bot.portal.methods.card import ForceCommonLeadCard, GetLeadCard, ResetLeadCard, SetLeadCard
+from bot.portal.methods.catalog import GetCrmMode, ListProducts, ListStatuses
+from bot.portal.methods.contacts import (
+    AddContact,
+    FindDuplicates,
+    GetContact,
+    ListContacts,
+    UpdateContact,
+)
+from bot.portal.methods.events import BindEvent, GetEvents, UnbindEvent
+from bot.portal.methods.leads import (
+    AddLead,
+    AddLeadContact,
+    ClearLeadContacts,
+    DeleteLead,
+    DeleteLeadContact,
+    GetLead,
+    GetLeadContactFields,
+    GetLeadContacts,
+    GetLeadFields,
+    GetLeadProductRows,
+    ListLeads,
+    SetLeadContacts,
+    SetLeadProductRows,
+    UpdateLead,
+)
+from bot.portal.methods.lists import ListMethod
+from bot.portal.methods.timeline import AddTimelineComment
+from bot.portal.methods.userfields import (
+    AddLeadUserField,
+    DeleteLeadUserField,
+    GetLeadUserField,
+    ListLeadUserFields,
+    UpdateLeadUserField,
+)
+from bot.portal.methods.users import GetCurrentUser, GetUsers
+
+__all__ = [
+    "AddContact",
+    "AddLead",
+    "AddLeadContact",
+    "AddLeadUserField",
+    "AddTimelineComment",
+    "BindEvent",
+    "ClearLeadContacts",
+    "DeleteLead",
+    "DeleteLeadContact",
+    "DeleteLeadUserField",
+    "FindDuplicates",
+    "ForceCommonLeadCard",
+    "GetContact",
+    "GetCrmMode",
+    "GetCurrentUser",
+    "GetEvents",
+    "GetLead",
+    "GetLeadCard",
+    "GetLeadContactFields",
+    "GetLeadContacts",
+    "GetLeadFields",
+    "GetLeadProductRows",
+    "GetLeadUserField",
+    "GetUsers",
+    "ListContacts",
+    "ListLeadUserFields",
+    "ListLeads",
+    "ListMethod",
+    "ListProducts",
+    "ListStatuses",
+    "PortalMethod",
+    "Ref",
+    "ResetLeadCard",
+    "SetLeadCard",
+    "SetLeadContacts",
+    "SetLeadProductRows",
+    "UnbindEvent",
+    "UpdateContact",
+    "UpdateLead",
+    "UpdateLeadUserField",
+    "all_methods",
+    "portal_value",
+]
+
+
+def all_methods() -> list[type[PortalMethod[Any]]]:
+    """Every concrete method class (one with a REST method name), by name."""
+    found: list[type[PortalMethod[Any]]] = []
+    pending: list[type[PortalMethod[Any]]] = list(PortalMethod.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "__api_method__" in vars(cls) and "[" not in cls.__name__ and cls not in found:
+            found.append(cls)
+    return sorted(found, key=lambda cls: cls.__name__)
