@@ -144,8 +144,9 @@ async def test_the_session_runs_the_middlewares_and_takes_more(
 # --- the house rules: method names live in bot/portal, dialogs talk to services --------------
 
 _METHOD_STRING = re.compile(r"[\"'](?:crm|user)\.[A-Za-z_.]+[\"']")
-# Callers written before the typed methods; the lead moves them onto bot.portal.methods.
+# Callers written before the typed methods, still to be moved onto bot.portal.methods.
 _NOT_MOVED_YET = [
+    "bot/access/directory.py",
     "bot/events/processor.py",
     "bot/leads/capture.py",
     "bot/leads/catalog.py",
