@@ -78,3 +78,13 @@ capture-failed-unreachable = ⚠️ The portal isn't reachable right now, so the
 capture-failed-refused = ⚠️ The portal refused the lead: { $reason }
     Your draft is kept: change a field in the summary, or try again.
 capture-retry-button = 🔁 Try again
+
+## Duplicates of colleagues, lost answers, second taps, errors retrying cannot fix
+# $owner is a person, $age a relative time ("3 days ago").
+
+capture-duplicate-lead-hidden = • A lead of { $owner }, created { $age }
+capture-duplicates-hint-others = These leads belong to colleagues: ask the owner, or create the new lead anyway.
+capture-failed-unconfirmed = ⚠️ The portal did not confirm the lead, so it may or may not be created. Your draft is kept: “Try again” checks the portal first and creates the lead only if it is not there.
+capture-failed-pending = ⏳ The portal has not shown the lead yet: it may still be saving it. Your draft is kept: try again in a minute, the bot checks first.
+capture-failed-problem-draft-kept = Your draft is kept.
+capture-already-creating = Already creating this lead…
