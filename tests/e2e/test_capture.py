@@ -421,27 +421,6 @@ async def test_rep_picks_a_date_and_a_yes_no_answer_or_cancels(
     assert lead["OPENED"] == "N"
 
 
-async def test_double_tap_on_create_makes_one_lead(
-    running_bot: Application,
-    telegram_emulator: TelegramEmulator,
-    portal_emulator: Bitrix24Emulator,
-) -> None:
-    await choose_form_fields(running_bot, ["TITLE"])
-    user = await ivan(telegram_emulator)
-    await user.send("/new")
-    await user.wait_for_message(has("Lead Title"))
-    summary = await answer(user, "Fence", "check and send")
-    # The second tap arrives while the first is still at the portal; the dialog's event
-    # isolation queues it, and by then the form is closed.
-    portal_emulator.faults.latency = 0.2
-    await user.press("✅ Create lead", message_id=summary.message_id)
-    await user.press("✅ Create lead", message_id=summary.message_id)
-    await user.wait_for_message(has("is created"))
-    portal_emulator.faults.latency = 0.0
-    await user.wait_for_message(lambda m: "🔀 Stage" in m.labels)
-    assert [lead["TITLE"] for lead in portal_emulator.leads.values()] == ["Fence"]
-
-
 async def test_portal_refusal_is_explained_and_the_draft_kept(
     running_bot: Application,
     telegram_emulator: TelegramEmulator,
