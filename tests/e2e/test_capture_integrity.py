@@ -123,6 +123,7 @@ async def test_one_write_per_user_and_draft_in_the_service(
     # Whatever the dialog layer does with two taps, the service runs one write per draft.
     await choose_form_fields(running_bot, ["TITLE"])
     await ivan(telegram_emulator)
+    assert running_bot.dispatcher is not None
     capture: CaptureService = running_bot.dispatcher["capture"]
     assert running_bot.access is not None
     identity = await running_bot.access.identify(2001)
