@@ -252,7 +252,7 @@ async def get_question(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
     if current is not None:
         shown = _cut(display_value(field, current), SUMMARY_VALUE_LIMIT)
         lines.append(tr.get_html("capture-current-value", value=shown))
-    lines.append(tr.get_html(f"capture-hint-{field.kind.value}"))
+    lines.append(tr.get_html(field.hint_key))
     choices = [
         (_cut(choice.label, BUTTON_TITLE_LIMIT), str(index))
         for index, choice in enumerate(field.choices)

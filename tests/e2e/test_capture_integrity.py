@@ -238,3 +238,24 @@ async def test_portal_refusals_say_what_is_wrong_and_who_can_fix_it(
     await user.press("🔁 Try again")
     await user.wait_for_message(has("is created"))
     assert len(portal_emulator.leads) == 1
+
+
+async def test_a_one_line_custom_text_field_asks_for_one_line(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    portal_emulator.add_user_field(
+        {"FIELD_NAME": "GATE", "USER_TYPE_ID": "string", "MANDATORY": "Y", "LABEL": "Gate code"},
+        fire=False,
+    )
+    await choose_form_fields(running_bot, ["COMMENTS"])
+    user = await ivan(telegram_emulator)
+    await user.send("/new")
+    comments = await user.wait_for_message(has("Comments"))
+    assert "several lines" in (comments.text or "")
+    gate = await press(user, "⏭ Skip", "Gate code")
+    assert "in one line" in (gate.text or "")
+    assert "several lines" not in (gate.text or "")
+    summary = await answer(user, "north\ngate 42", "check and send")
+    assert "Gate code: north gate 42" in (summary.text or "")

@@ -88,3 +88,7 @@ capture-failed-unconfirmed = ⚠️ The portal did not confirm the lead, so it m
 capture-failed-pending = ⏳ The portal has not shown the lead yet: it may still be saving it. Your draft is kept: try again in a minute, the bot checks first.
 capture-failed-problem-draft-kept = Your draft is kept.
 capture-already-creating = Already creating this lead…
+
+## A one-line custom text field
+
+capture-hint-line = Send the text in one line.
