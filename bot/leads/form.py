@@ -216,7 +216,7 @@ def _multiline(code: str, descriptor: FieldDescriptor) -> bool:
     # A custom string field is one line unless its settings give it several rows.
     if code in _LONG_TEXT_FIELDS or not descriptor.is_dynamic:
         return True
-    rows = (descriptor.settings or {}).get("ROWS")
+    rows = str((descriptor.settings or {}).get("ROWS") or "")
     try:
         return int(rows) > 1
     except (TypeError, ValueError):
