@@ -55,6 +55,7 @@ from bot.leads.form import (
     parse_typed,
 )
 from bot.leads.links import lead_url, portal_origin
+from bot.leads.quick import forwarded_prefill, merge_prefill
 from bot.leads.visibility import LeadHiddenError
 from bot.ops.status import CrmModeWatch
 from bot.phones import normalize_contact_phone
@@ -93,6 +94,9 @@ DUP_BACK_ID = "cap_dup_back"
 FAIL_BACK_ID = "cap_fail_back"
 NOTE_BACK_ID = "cap_note_back"
 CLEAR_ID = "cap_clear"
+REPLACE_ID = "cap_in_replace"
+MERGE_ID = "cap_in_merge"
+KEEP_ID = "cap_in_keep"
 
 DRAFT_KEY = "draft"
 POSITION_KEY = "position"
@@ -101,6 +105,8 @@ REJECTED_KEY = "rejected"
 MATCHES_KEY = "matches"
 FAILURE_KEY = "failure"
 NOTE_LEAD_KEY = "note_lead"
+INCOMING_KEY = "incoming"
+INCOMING_BACK_KEY = "incoming_back"
 QUERY_KEY = "query"
 
 SUMMARY_VALUE_LIMIT = 200
@@ -703,29 +709,106 @@ async def on_client_contact(
     phone = normalize_contact_phone(contact.phone_number, settings.default_phone_region)
     if phone is not None:
         prefill["PHONE"] = phone
-    await start_capture(dialog_manager, prefill, reset=True)
+    await _start_or_offer(dialog_manager, prefill)
 
 
 async def on_forwarded(
-    message: Message, identity: Identity | None, dialog_manager: DialogManager
+    message: Message, identity: Identity | None, settings: Settings, dialog_manager: DialogManager
 ) -> None:
-    """A forwarded message starts the form: its text as the comment, its sender as the name."""
+    """A forwarded message starts the form: the sender's name split in two, the phone and
+    e-mail written in the text in their fields, the whole text as the comment."""
     if identity is None:
         return
     origin = message.forward_origin
-    prefill: dict[str, str] = {}
-    text = message.text or message.caption or ""
-    if text.strip():
-        prefill["COMMENTS"] = text
     sender = getattr(origin, "sender_user", None)
     hidden_name = getattr(origin, "sender_user_name", None)
+    first_name = last_name = ""
     if sender is not None and not sender.is_bot:
-        prefill["NAME"] = sender.first_name
-        if sender.last_name:
-            prefill["LAST_NAME"] = sender.last_name
-    elif isinstance(hidden_name, str) and hidden_name.strip():
-        prefill["NAME"] = hidden_name
-    await start_capture(dialog_manager, prefill, reset=True)
+        first_name, last_name = sender.first_name, sender.last_name or ""
+    elif isinstance(hidden_name, str):
+        first_name = hidden_name
+    prefill = forwarded_prefill(
+        first_name=first_name,
+        last_name=last_name,
+        text=message.text or message.caption or "",
+        region=settings.default_phone_region,
+    )
+    await _start_or_offer(dialog_manager, prefill)
+
+
+def _open_draft(manager: DialogManager) -> bool:
+    """True when the user is in a capture form that already has answers."""
+    if not manager.has_context():
+        return False
+    context = manager.current_context()
+    if context.state.group is not LeadCapture or context.state == LeadCapture.incoming:
+        return context.state == LeadCapture.incoming
+    draft = context.dialog_data.get(DRAFT_KEY)
+    return isinstance(draft, dict) and bool(draft.get("values"))
+
+
+async def _start_or_offer(manager: DialogManager, prefill: dict[str, str]) -> None:
+    """A new form, or, over a half-filled draft, the question what to do with the details."""
+    if not _open_draft(manager):
+        await start_capture(manager, prefill, reset=True)
+        return
+    data = manager.current_context().dialog_data
+    if manager.current_context().state != LeadCapture.incoming:
+        data[INCOMING_BACK_KEY] = manager.current_context().state.state
+    data[INCOMING_KEY] = prefill
+    await manager.switch_to(LeadCapture.incoming, show_mode=ShowMode.SEND)
+    await manager.show()  # outside the dialog's own handlers nothing renders by itself
+
+
+async def get_incoming(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The details that arrived, and the question what to do with them."""
+    tr = translator(dialog_manager)
+    incoming = _incoming(dialog_manager)
+    labels = {field.code: field.label for field in await _form(dialog_manager)}
+    lines = [tr.get_html("capture-incoming-title"), ""]
+    for code, value in incoming.items():
+        if code in labels:
+            shown = _cut(str(value), SUMMARY_VALUE_LIMIT)
+            lines.append(tr.get_html("capture-summary-line", field=labels[code], value=shown))
+    lines += ["", tr.get_html("capture-incoming-question")]
+    return {"text": "\n".join(lines)}
+
+
+async def _back_from_incoming(manager: DialogManager) -> None:
+    back = manager.dialog_data.pop(INCOMING_BACK_KEY, None)
+    manager.dialog_data.pop(INCOMING_KEY, None)
+    state = next((s for s in LeadCapture.__states__ if s.state == back), LeadCapture.summary)
+    await manager.switch_to(state if state != LeadCapture.incoming else LeadCapture.summary)
+
+
+def _incoming(manager: DialogManager) -> dict[str, str]:
+    stored = manager.dialog_data.get(INCOMING_KEY)
+    return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+
+
+async def on_incoming_replace(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Drop the open draft and start a new one from the details."""
+    await start_capture(manager, _incoming(manager), reset=True)
+
+
+async def on_incoming_merge(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Fill the draft's empty fields with the details (a comment is appended)."""
+    prefill = {
+        str(k): str(v) for k, v in dict(manager.dialog_data.get(INCOMING_KEY) or {}).items()
+    }
+    draft = _draft(manager)
+    form = await _form(manager)
+    draft.values, _changed = merge_prefill(form, draft.values, prefill, _region(manager))
+    _save_draft(manager, draft)
+    manager.dialog_data.pop(INCOMING_KEY, None)
+    manager.dialog_data.pop(INCOMING_BACK_KEY, None)
+    manager.dialog_data[EDITING_KEY] = False
+    await manager.switch_to(LeadCapture.summary)
+
+
+async def on_incoming_keep(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Ignore the details; the draft stays as it was, where it was."""
+    await _back_from_incoming(manager)
 
 
 def build_capture_router() -> Router:
@@ -880,6 +963,16 @@ def build_capture_dialog() -> Dialog:
             _cancel(),
             state=LeadCapture.failed,
             getter=get_failure,
+        ),
+        Window(
+            Format("{text}"),
+            Button(
+                Tr("capture-incoming-replace-button"), id=REPLACE_ID, on_click=on_incoming_replace
+            ),
+            Button(Tr("capture-incoming-merge-button"), id=MERGE_ID, on_click=on_incoming_merge),
+            Button(Tr("capture-incoming-keep-button"), id=KEEP_ID, on_click=on_incoming_keep),
+            state=LeadCapture.incoming,
+            getter=get_incoming,
         ),
         on_start=on_capture_start,
     )

@@ -259,3 +259,73 @@ async def test_a_one_line_custom_text_field_asks_for_one_line(
     assert "several lines" not in (gate.text or "")
     summary = await answer(user, "north\ngate 42", "check and send")
     assert "Gate code: north gate 42" in (summary.text or "")
+
+
+async def test_forwarded_message_fills_name_phone_and_e_mail(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    await choose_form_fields(
+        running_bot, ["TITLE", "NAME", "LAST_NAME", "PHONE", "EMAIL", "COMMENTS"]
+    )
+    user = await ivan(telegram_emulator)
+    # Telegram gives the whole name as the first name when the sender typed it so.
+    client = {"id": 5555, "is_bot": False, "first_name": "Pyotr Sidorov"}
+    text = "Need 20 windows. Call 8 (916) 555-12-34 or write Pyotr.S@Example.com"
+    await user.forward(text, from_user=client)
+    await user.wait_for_message(has("Lead Title"))
+    summary = await answer(user, "Windows for Pyotr", "check and send")
+    shown = summary.text or ""
+    assert "First Name: Pyotr" in shown
+    assert "Last Name: Sidorov" in shown
+    assert f"Phone: {CLIENT_PHONE}" in shown
+    assert "E-mail: Pyotr.S@example.com" in shown
+    await user.press("✅ Create lead")
+    await user.wait_for_message(has("is created"))
+    [lead] = portal_emulator.leads.values()
+    assert (lead["NAME"], lead["LAST_NAME"]) == ("Pyotr", "Sidorov")
+    assert [p["VALUE"] for p in lead["PHONE"]] == [CLIENT_PHONE]
+    assert [e["VALUE"] for e in lead["EMAIL"]] == ["Pyotr.S@example.com"]
+    assert lead["COMMENTS"] == text
+
+
+async def test_a_forward_over_a_half_filled_draft_asks_first(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    await choose_form_fields(running_bot, ["TITLE", "NAME", "PHONE", "COMMENTS"])
+    user = await ivan(telegram_emulator)
+    await user.send("/new")
+    await user.wait_for_message(has("Lead Title"))
+    await answer(user, "Kitchen windows", "First Name")
+    await answer(user, "Maria", "Phone")
+
+    # Keep: the draft stays, at the question the rep was at.
+    await user.forward("Call me at 8 916 555 12 34", sender_name="Anna K.")
+    asked = await user.wait_for_message(has("You have a lead draft open"))
+    assert f"Phone: {CLIENT_PHONE}" in (asked.text or "")
+    await press(user, "✖️ Keep the draft as it is", "Phone")
+
+    # Add: empty fields are filled, the rep's answers stay.
+    await user.forward("Call me at 8 916 555 12 34", sender_name="Anna K.")
+    await user.wait_for_message(has("You have a lead draft open"))
+    summary = await press(user, "➕ Add to the open draft", "check and send")
+    text = summary.text or ""
+    assert "Lead Title: Kitchen windows" in text
+    assert "First Name: Maria" in text
+    assert f"Phone: {CLIENT_PHONE}" in text
+    assert "Comments: Call me at 8 916 555 12 34" in text
+
+    # Replace: a shared contact starts a new draft from its details.
+    await user.share_contact("79162345678", first_name="Oleg", last_name="Orlov", user_id=None)
+    await user.wait_for_message(has("You have a lead draft open"))
+    await press(user, "🔄 Replace the draft", "Lead Title")
+    await answer(user, "Oleg's doors", "Comments")
+    summary = await press(user, "⏭ Skip", "check and send")
+    text = summary.text or ""
+    assert "First Name: Oleg" in text
+    assert "Phone: +79162345678" in text
+    assert "Kitchen windows" not in text
+    assert portal_emulator.leads == {}

@@ -92,3 +92,11 @@ capture-already-creating = Already creating this lead…
 ## A one-line custom text field
 
 capture-hint-line = Send the text in one line.
+
+## A contact or a forward while a draft is open
+
+capture-incoming-title = <b>You have a lead draft open.</b> These details have just arrived:
+capture-incoming-question = Start a new lead with them instead of the draft, add them to the open draft (empty fields only; the comment is added), or keep the draft as it is?
+capture-incoming-replace-button = 🔄 Replace the draft
+capture-incoming-merge-button = ➕ Add to the open draft
+capture-incoming-keep-button = ✖️ Keep the draft as it is
