@@ -2,8 +2,9 @@
 
 The form asks the portal's required fields and the admin's optional ones one by one, shows a
 summary where every answer can be changed, checks the portal for duplicates by phone and
-e-mail, and creates the lead once (the draft keeps its ORIGIN_ID, so "Try again" after a
-portal failure never makes a second lead). The draft lives in dialog_data, i.e. in SQLite.
+e-mail, and has `CaptureService` create the lead (the draft keeps its ORIGIN_ID, so "Try
+again" after a portal failure looks the lead up first). The draft (`CaptureDraft`, as plain
+data) lives in dialog_data, i.e. in SQLite.
 """
 
 from __future__ import annotations
