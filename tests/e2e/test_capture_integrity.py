@@ -4,11 +4,12 @@ never a crash, a refusal that says who can fix it, and hidden buttons that do no
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from bot.app import Application
 from bot.config import PortalSettings, Settings
-from bot.leads.capture import CaptureService, CreateInProgress
+from bot.leads.capture import UNCONFIRMED_GRACE, CaptureService, CreateInProgress
 from tests.e2e.conftest import FAST_BACKOFF, SettingsFactory, eventually
 from tests.e2e.test_capture import (
     CLIENT_PHONE,
@@ -329,3 +330,31 @@ async def test_a_forward_over_a_half_filled_draft_asks_first(
     assert "Phone: +79162345678" in text
     assert "Kitchen windows" not in text
     assert portal_emulator.leads == {}
+
+
+async def test_after_the_grace_a_lead_the_portal_never_saved_is_added(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    await choose_form_fields(running_bot, ["TITLE"])
+    user = await ivan(telegram_emulator)
+    await user.send("/new")
+    await user.wait_for_message(has("Lead Title"))
+    await answer(user, "Shed", "check and send")
+    # The connection drops before the portal runs the request: nothing was saved.
+    portal_emulator.faults.drop_next(1)
+    await user.press("✅ Create lead")
+    await user.wait_for_message(has("did not confirm"), timeout=10)
+    await user.press("🔁 Try again")
+    await user.wait_for_message(has("has not shown the lead yet"))
+    assert portal_emulator.leads == {}
+
+    assert running_bot.dispatcher is not None
+    capture: CaptureService = running_bot.dispatcher["capture"]
+    later = capture.now() + UNCONFIRMED_GRACE + timedelta(seconds=1)
+    capture._clock = lambda: later  # the grace has passed
+    await user.press("🔁 Try again")
+    await user.wait_for_message(has("is created"))
+    assert [lead["TITLE"] for lead in portal_emulator.leads.values()] == ["Shed"]
+    assert portal_emulator.count_executed("crm.lead.add") == 1
