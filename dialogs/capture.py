@@ -742,8 +742,10 @@ def _open_draft(manager: DialogManager) -> bool:
     if not manager.has_context():
         return False
     context = manager.current_context()
-    if context.state.group is not LeadCapture or context.state == LeadCapture.incoming:
-        return context.state == LeadCapture.incoming
+    if context.state == LeadCapture.incoming:
+        return True  # still asking about earlier details: ask about the newest instead
+    if context.state.group is not LeadCapture:
+        return False
     draft = context.dialog_data.get(DRAFT_KEY)
     return isinstance(draft, dict) and bool(draft.get("values"))
 
