@@ -2,15 +2,14 @@
 
 The form asks the portal's required fields and the admin's optional ones one by one, shows a
 summary where every answer can be changed, checks the portal for duplicates by phone and
-e-mail, and creates the lead once (the draft keeps its ORIGIN_ID, so "Try again" after a
-portal failure never makes a second lead). The draft lives in dialog_data, i.e. in SQLite.
+e-mail, and has `CaptureService` create the lead (the draft keeps its ORIGIN_ID, so "Try
+again" after a portal failure looks the lead up first). The draft (`CaptureDraft`, as plain
+data) lives in dialog_data, i.e. in SQLite.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import uuid
 from datetime import date, datetime
 from typing import Any
 
@@ -36,24 +35,32 @@ from bot.access.roles import Action, Identity
 from bot.access.service import AccessDenied, AccessService
 from bot.config import Settings
 from bot.i18n import Translator
-from bot.leads.capture import CaptureService, age
+from bot.leads.capture import (
+    CaptureDraft,
+    CaptureFailed,
+    CaptureService,
+    CreateInProgress,
+    FailureKind,
+    age,
+)
 from bot.leads.form import (
     LONG_TEXT_LIMIT,
     FieldKind,
     FormField,
+    FormValue,
     InputRejected,
     choose,
     display_value,
     missing_required,
     parse_text,
     parse_typed,
-    prefill_values,
 )
 from bot.leads.links import lead_url, portal_origin
-from bot.leads.visibility import LeadHiddenError, visible_lead
+from bot.leads.quick import forwarded_prefill, merge_prefill
+from bot.leads.visibility import LeadHiddenError
 from bot.ops.status import CrmModeWatch
 from bot.phones import normalize_contact_phone
-from bot.portal import AccessDeniedError, PortalClient, PortalError, ValidationError
+from dialogs.errors import portal_problem
 from dialogs.states import (
     PREFILL_KEY,
     LeadCapture,
@@ -88,18 +95,19 @@ DUP_BACK_ID = "cap_dup_back"
 FAIL_BACK_ID = "cap_fail_back"
 NOTE_BACK_ID = "cap_note_back"
 CLEAR_ID = "cap_clear"
+REPLACE_ID = "cap_in_replace"
+MERGE_ID = "cap_in_merge"
+KEEP_ID = "cap_in_keep"
 
-CODES_KEY = "codes"
-VALUES_KEY = "values"
+DRAFT_KEY = "draft"
 POSITION_KEY = "position"
 EDITING_KEY = "editing"
-ORIGIN_KEY = "origin_id"
-ASSIGNEE_KEY = "assignee"
 REJECTED_KEY = "rejected"
 MATCHES_KEY = "matches"
-ATTEMPTED_KEY = "attempted"
 FAILURE_KEY = "failure"
 NOTE_LEAD_KEY = "note_lead"
+INCOMING_KEY = "incoming"
+INCOMING_BACK_KEY = "incoming_back"
 QUERY_KEY = "query"
 
 SUMMARY_VALUE_LIMIT = 200
@@ -123,14 +131,22 @@ def _region(manager: DialogManager) -> str:
     return settings.default_phone_region
 
 
-def _values(manager: DialogManager) -> dict[str, Any]:
-    values: dict[str, Any] = manager.dialog_data.setdefault(VALUES_KEY, {})
+def _draft(manager: DialogManager) -> CaptureDraft:
+    return CaptureDraft.from_data(manager.dialog_data[DRAFT_KEY])
+
+
+def _save_draft(manager: DialogManager, draft: CaptureDraft) -> None:
+    manager.dialog_data[DRAFT_KEY] = draft.to_data()
+
+
+def _values(manager: DialogManager) -> dict[str, FormValue]:
+    """The draft's answers as stored in dialog_data (changes here are kept)."""
+    values: dict[str, FormValue] = manager.dialog_data[DRAFT_KEY]["values"]
     return values
 
 
 async def _form(manager: DialogManager) -> list[FormField]:
-    codes = manager.dialog_data.get(CODES_KEY)
-    return await _capture(manager).form(list(codes) if codes is not None else None)
+    return await _capture(manager).form(_draft(manager).codes)
 
 
 def _cut(text: str, limit: int) -> str:
@@ -165,11 +181,15 @@ def _current_field(manager: DialogManager, form: list[FormField]) -> FormField |
     return form[position] if 0 <= position < len(form) else None
 
 
-async def _store_answer(manager: DialogManager, value: Any) -> None:
+async def _store_answer(manager: DialogManager, value: Any, kind: FieldKind) -> None:
     form = await _form(manager)
     field = _current_field(manager, form)
     if field is None:
         await manager.switch_to(LeadCapture.summary)
+        return
+    if field.kind is not kind:
+        # A hidden button's data sent anyway: its answer does not fit this field.
+        _reject(manager, InputRejected("capture-error-use-text"))
         return
     _values(manager)[field.code] = value
     await _advance(manager, form)
@@ -180,12 +200,6 @@ def _reject(manager: DialogManager, error: InputRejected) -> None:
         "reason": error.reason,
         "args": dict(error.args_for_message),
     }
-
-
-def _portal_reason(description: str) -> str:
-    """The portal's refusal as plain text: it joins messages with `<br />` and newlines."""
-    text = re.sub(r"<br\s*/?>", " ", description)
-    return _cut(" ".join(text.split()), 300)
 
 
 def _title_of(tr: Translator, title: str, lead_id: int) -> str:
@@ -207,22 +221,12 @@ async def on_capture_start(start_data: Any, manager: DialogManager) -> None:
         await manager.done()
         return
     prefill = start_data.get(PREFILL_KEY) if isinstance(start_data, dict) else None
-    form = await _capture(manager).form()
-    identity = caller(manager)
-    values = prefill_values(form, prefill or {}, _region(manager))
-    manager.dialog_data.update(
-        {
-            CODES_KEY: [field.code for field in form],
-            VALUES_KEY: values,
-            POSITION_KEY: -1,
-            EDITING_KEY: False,
-            # One id per draft: every attempt to create it carries the same ORIGIN_ID.
-            ORIGIN_KEY: uuid.uuid4().hex,
-            ASSIGNEE_KEY: identity.portal_user_id,
-            ATTEMPTED_KEY: False,
-        }
+    form, draft = await _capture(manager).new_draft(
+        caller(manager), prefill or {}, _region(manager)
     )
-    position = _next_position(form, values, -1)
+    _save_draft(manager, draft)
+    manager.dialog_data.update({POSITION_KEY: -1, EDITING_KEY: False})
+    position = _next_position(form, draft.values, -1)
     if position is None:
         await manager.switch_to(LeadCapture.summary)
         return
@@ -255,7 +259,7 @@ async def get_question(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
     if current is not None:
         shown = _cut(display_value(field, current), SUMMARY_VALUE_LIMIT)
         lines.append(tr.get_html("capture-current-value", value=shown))
-    lines.append(tr.get_html(f"capture-hint-{field.kind.value}"))
+    lines.append(tr.get_html(field.hint_key))
     choices = [
         (_cut(choice.label, BUTTON_TITLE_LIMIT), str(index))
         for index, choice in enumerate(field.choices)
@@ -297,17 +301,17 @@ async def on_date_picked(
     _: ChatEvent, __: ManagedCalendar, manager: DialogManager, picked: date
 ) -> None:
     """A date from the calendar."""
-    await _store_answer(manager, picked.isoformat())
+    await _store_answer(manager, picked.isoformat(), FieldKind.DATE)
 
 
 async def on_yes(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Yes."""
-    await _store_answer(manager, True)
+    await _store_answer(manager, True, FieldKind.YES_NO)
 
 
 async def on_no(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """No."""
-    await _store_answer(manager, False)
+    await _store_answer(manager, False, FieldKind.YES_NO)
 
 
 async def on_choice(
@@ -383,8 +387,7 @@ async def get_summary(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
         else:
             shown = _cut(display_value(field, value), max(limit, 20))
             lines.append(tr.get_html("capture-summary-line", field=label, value=shown))
-    assignee = int(dialog_manager.dialog_data.get(ASSIGNEE_KEY, identity.portal_user_id))
-    name = await _user_name(dialog_manager, assignee)
+    name = await _user_name(dialog_manager, _draft(dialog_manager).assigned_by_id)
     lines += [
         tr.get_html("capture-summary-responsible", name=name),
         "",
@@ -418,10 +421,11 @@ async def on_edit_field(
 
 
 async def get_responsible(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    """Active portal users matching the search."""
+    """Active portal users matching the search (none for a rep who got here anyway)."""
     query = str(dialog_manager.dialog_data.get(QUERY_KEY, ""))
     access: AccessService = dialog_manager.middleware_data["access"]
-    users = await access.directory.search(query)
+    may_assign = caller(dialog_manager).may(Action.ASSIGN_TO_OTHERS)
+    users = await access.directory.search(query) if may_assign else []
     items = [
         (_cut(u.full_name or f"#{u.id}", BUTTON_TITLE_LIMIT), str(u.id))
         for u in users
@@ -444,7 +448,9 @@ async def on_responsible_picked(
         raise AccessDenied(Action.ASSIGN_TO_OTHERS.value)
     access: AccessService = manager.middleware_data["access"]
     if item_id.isdigit() and await access.directory.active_user(int(item_id)) is not None:
-        manager.dialog_data[ASSIGNEE_KEY] = int(item_id)
+        draft = _draft(manager)
+        draft.assigned_by_id = int(item_id)
+        _save_draft(manager, draft)
     manager.dialog_data[QUERY_KEY] = ""
     await manager.switch_to(LeadCapture.summary)
 
@@ -452,25 +458,25 @@ async def on_responsible_picked(
 # --- duplicates and creating ---------------------------------------------------------------
 
 
-def _contacts_of(values: dict[str, Any]) -> tuple[list[str], list[str]]:
-    phone, email = values.get("PHONE"), values.get("EMAIL")
-    return ([phone] if isinstance(phone, str) else []), ([email] if isinstance(email, str) else [])
-
-
 async def on_create(callback: CallbackQuery, _: Button, manager: DialogManager) -> None:
     """Check for duplicates first; create the lead when there are none."""
     form = await _form(manager)
-    missing = missing_required(form, _values(manager))
+    draft = _draft(manager)
+    missing = missing_required(form, draft.values)
     if missing:
         manager.dialog_data[POSITION_KEY] = form.index(missing[0])
         manager.dialog_data[EDITING_KEY] = True
         _reject(manager, InputRejected("capture-error-required"))
         await manager.switch_to(LeadCapture.main)
         return
-    _check_assignee(manager)
-    phones, emails = _contacts_of(_values(manager))
-    if phones or emails:
-        duplicates = await _capture(manager).find_duplicates(phones, emails)
+    identity = caller(manager)
+    capture = _capture(manager)
+    if capture.creating(identity, draft):
+        await _already_creating(callback, manager)
+        return
+    capture.check_assignee(identity, draft.assigned_by_id)
+    if draft.phones or draft.emails:
+        duplicates = await capture.find_duplicates(identity, draft.phones, draft.emails)
         if not duplicates.empty:
             manager.dialog_data[MATCHES_KEY] = {
                 "leads": [
@@ -480,6 +486,7 @@ async def on_create(callback: CallbackQuery, _: Button, manager: DialogManager) 
                         "status_id": lead.status_id,
                         "assigned_by_id": lead.assigned_by_id,
                         "created": lead.created.isoformat() if lead.created else None,
+                        "visible": lead.visible,
                     }
                     for lead in duplicates.leads
                 ],
@@ -490,52 +497,39 @@ async def on_create(callback: CallbackQuery, _: Button, manager: DialogManager) 
     await _create(callback, manager)
 
 
-def _check_assignee(manager: DialogManager) -> None:
-    identity = caller(manager)
-    assignee = int(manager.dialog_data.get(ASSIGNEE_KEY, identity.portal_user_id))
-    if assignee != identity.portal_user_id and not identity.may(Action.ASSIGN_TO_OTHERS):
-        raise AccessDenied(Action.ASSIGN_TO_OTHERS.value)
-
-
 async def on_create_anyway(callback: CallbackQuery, _: Button, manager: DialogManager) -> None:
     """The rep saw the duplicates and still wants a new lead."""
-    _check_assignee(manager)
     await _create(callback, manager)
 
 
 async def on_retry(callback: CallbackQuery, _: Button, manager: DialogManager) -> None:
     """Try the same draft again (same ORIGIN_ID: a lead made meanwhile is found, not doubled)."""
-    _check_assignee(manager)
     await _create(callback, manager)
+
+
+async def _already_creating(callback: CallbackQuery, manager: DialogManager) -> None:
+    # A second tap while the first is at the portal: say so, change nothing.
+    manager.show_mode = ShowMode.NO_UPDATE
+    await callback.answer(translator(manager).get("capture-already-creating"))
 
 
 async def _create(callback: CallbackQuery, manager: DialogManager) -> None:
     identity = caller(manager)
-    data = manager.dialog_data
+    draft = _draft(manager)
     form = await _form(manager)
-    values = _values(manager)
     try:
-        lead_id = await _capture(manager).create_lead(
-            form,
-            values,
-            assigned_by_id=int(data.get(ASSIGNEE_KEY, identity.portal_user_id)),
-            origin_id=str(data[ORIGIN_KEY]),
-            identity=identity,
-            retry=bool(data.get(ATTEMPTED_KEY)),
-        )
-    except PortalError as error:
-        log.warning("lead capture failed: %s", error.code or type(error).__name__)
-        # Whatever happened, the next attempt first looks for a lead with this ORIGIN_ID.
-        data[ATTEMPTED_KEY] = True
-        refused = isinstance(error, ValidationError | AccessDeniedError)
-        data[FAILURE_KEY] = {
-            "refused": refused,
-            "reason": _portal_reason(error.description) if refused else "",
-        }
+        lead_id = await _capture(manager).create_lead(identity, draft, form)
+    except CreateInProgress:
+        await _already_creating(callback, manager)
+        return
+    except CaptureFailed as failure:
+        _save_draft(manager, draft)  # it now says an attempt was made
+        key, args = portal_problem(failure.error) if failure.error else ("", {})
+        manager.dialog_data[FAILURE_KEY] = {"kind": failure.kind.value, "key": key, "args": args}
         await manager.switch_to(LeadCapture.failed)
         return
     tr = translator(manager)
-    title = _title_of(tr, str(values.get("TITLE") or ""), lead_id)
+    title = _title_of(tr, str(draft.values.get("TITLE") or ""), lead_id)
     settings: Settings = manager.middleware_data["settings"]
     origin = portal_origin(settings.portal)
     text = (
@@ -569,11 +563,21 @@ async def get_duplicates(dialog_manager: DialogManager, **_: Any) -> dict[str, A
     notable: list[tuple[str, str]] = []
     for lead in matches["leads"]:
         lead_id = int(lead["id"])
-        title = _title_of(tr, str(lead.get("title") or ""), lead_id)
         owner_id = lead.get("assigned_by_id")
         owner = await _user_name(dialog_manager, int(owner_id)) if owner_id else "—"
         created = lead.get("created")
         key, count = age(datetime.fromisoformat(created) if created else None, now)
+        if not lead.get("visible") or not identity.may_see_lead(
+            int(owner_id) if owner_id else None
+        ):
+            # Somebody else's lead: that it exists, whose it is and how old; not what it is.
+            lines.append(
+                tr.get_html(
+                    "capture-duplicate-lead-hidden", owner=owner, age=tr.get(key, count=count)
+                )
+            )
+            continue
+        title = _title_of(tr, str(lead.get("title") or ""), lead_id)
         lines.append(
             tr.get_html(
                 "capture-duplicate-lead",
@@ -583,14 +587,15 @@ async def get_duplicates(dialog_manager: DialogManager, **_: Any) -> dict[str, A
                 age=tr.get(key, count=count),
             )
         )
-        if identity.may_see_lead(int(owner_id) if owner_id else None):
-            short = _cut(title, BUTTON_TITLE_LIMIT)
-            openable.append((tr.get("capture-open-label", title=short), str(lead_id)))
-            notable.append((tr.get("capture-note-label", title=short), str(lead_id)))
+        short = _cut(title, BUTTON_TITLE_LIMIT)
+        openable.append((tr.get("capture-open-label", title=short), str(lead_id)))
+        notable.append((tr.get("capture-note-label", title=short), str(lead_id)))
     for contact in matches["contacts"]:
         name = str(contact.get("name") or "") or f"#{contact['id']}"
         lines.append(tr.get_html("capture-duplicate-contact", name=_cut(name, 100)))
-    lines += ["", tr.get_html("capture-duplicates-hint")]
+    # Only offer to open or note a lead when one of them is the caller's to open.
+    hint = "capture-duplicates-hint" if openable else "capture-duplicates-hint-others"
+    lines += ["", tr.get_html(hint)]
     return {"text": "\n".join(lines), "openable": openable, "notable": notable}
 
 
@@ -599,7 +604,7 @@ def _visible_match(manager: DialogManager, item_id: str) -> dict[str, Any]:
     identity = caller(manager)
     lead_id = int(item_id) if item_id.isdigit() else 0
     for lead in _stored_matches(manager)["leads"]:
-        if int(lead["id"]) == lead_id:
+        if int(lead["id"]) == lead_id and lead.get("visible"):
             owner = lead.get("assigned_by_id")
             if identity.may_see_lead(int(owner) if owner else None):
                 return lead
@@ -646,13 +651,10 @@ async def on_note_text(message: Message, _: MessageInput, manager: DialogManager
     except InputRejected as error:
         _reject(manager, error)
         return
-    identity = caller(manager)
-    portal: PortalClient = manager.middleware_data["portal"]
     lead_id = int(manager.dialog_data.get(NOTE_LEAD_KEY, 0))
-    lead = await visible_lead(portal, identity, lead_id)
-    await portal.add_timeline_comment("lead", lead_id, text)
+    lead_title = await _capture(manager).add_note(caller(manager), lead_id, text)
     tr = translator(manager)
-    title = _title_of(tr, lead.title or "", lead_id)
+    title = _title_of(tr, lead_title, lead_id)
     await message.answer(tr.get_html("capture-note-added", title=_cut(title, 200)))
     await start_main_menu(manager)
 
@@ -661,10 +663,21 @@ async def get_failure(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
     """Why the lead was not created; the draft is kept."""
     tr = translator(dialog_manager)
     failure = dialog_manager.dialog_data.get(FAILURE_KEY) or {}
-    if failure.get("refused"):
-        text = tr.get_html("capture-failed-refused", reason=str(failure.get("reason", "")))
-    else:
+    kind = str(failure.get("kind") or FailureKind.PROBLEM.value)
+    key = str(failure.get("key") or "error-portal-unreachable")
+    args = {str(k): str(v) for k, v in dict(failure.get("args") or {}).items()}
+    if kind == FailureKind.REFUSED.value:
+        text = tr.get_html("capture-failed-refused", reason=args.get("reason", ""))
+    elif kind == FailureKind.UNCONFIRMED.value:
+        text = tr.get_html("capture-failed-unconfirmed")
+    elif kind == FailureKind.PENDING.value:
+        text = tr.get_html("capture-failed-pending")
+    elif key == "error-portal-unreachable":
         text = tr.get_html("capture-failed-unreachable")
+    else:
+        text = "\n".join(
+            (tr.get_html(key, **args), tr.get_html("capture-failed-problem-draft-kept"))
+        )
     return {"text": text}
 
 
@@ -697,29 +710,108 @@ async def on_client_contact(
     phone = normalize_contact_phone(contact.phone_number, settings.default_phone_region)
     if phone is not None:
         prefill["PHONE"] = phone
-    await start_capture(dialog_manager, prefill, reset=True)
+    await _start_or_offer(dialog_manager, prefill)
 
 
 async def on_forwarded(
-    message: Message, identity: Identity | None, dialog_manager: DialogManager
+    message: Message, identity: Identity | None, settings: Settings, dialog_manager: DialogManager
 ) -> None:
-    """A forwarded message starts the form: its text as the comment, its sender as the name."""
+    """A forwarded message starts the form: the sender's name split in two, the phone and
+    e-mail written in the text in their fields, the whole text as the comment."""
     if identity is None:
         return
     origin = message.forward_origin
-    prefill: dict[str, str] = {}
-    text = message.text or message.caption or ""
-    if text.strip():
-        prefill["COMMENTS"] = text
     sender = getattr(origin, "sender_user", None)
     hidden_name = getattr(origin, "sender_user_name", None)
+    first_name = last_name = ""
     if sender is not None and not sender.is_bot:
-        prefill["NAME"] = sender.first_name
-        if sender.last_name:
-            prefill["LAST_NAME"] = sender.last_name
-    elif isinstance(hidden_name, str) and hidden_name.strip():
-        prefill["NAME"] = hidden_name
-    await start_capture(dialog_manager, prefill, reset=True)
+        first_name, last_name = sender.first_name, sender.last_name or ""
+    elif isinstance(hidden_name, str):
+        first_name = hidden_name
+    prefill = forwarded_prefill(
+        first_name=first_name,
+        last_name=last_name,
+        text=message.text or message.caption or "",
+        region=settings.default_phone_region,
+    )
+    await _start_or_offer(dialog_manager, prefill)
+
+
+def _open_draft(manager: DialogManager) -> bool:
+    """True when the user is in a capture form that already has answers."""
+    if not manager.has_context():
+        return False
+    context = manager.current_context()
+    if context.state == LeadCapture.incoming:
+        return True  # still asking about earlier details: ask about the newest instead
+    if context.state.group is not LeadCapture:
+        return False
+    draft = context.dialog_data.get(DRAFT_KEY)
+    return isinstance(draft, dict) and bool(draft.get("values"))
+
+
+async def _start_or_offer(manager: DialogManager, prefill: dict[str, str]) -> None:
+    """A new form, or, over a half-filled draft, the question what to do with the details."""
+    if not _open_draft(manager):
+        await start_capture(manager, prefill, reset=True)
+        return
+    data = manager.current_context().dialog_data
+    if manager.current_context().state != LeadCapture.incoming:
+        data[INCOMING_BACK_KEY] = manager.current_context().state.state
+    data[INCOMING_KEY] = prefill
+    await manager.switch_to(LeadCapture.incoming, show_mode=ShowMode.SEND)
+    await manager.show()  # outside the dialog's own handlers nothing renders by itself
+
+
+async def get_incoming(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """The details that arrived, and the question what to do with them."""
+    tr = translator(dialog_manager)
+    incoming = _incoming(dialog_manager)
+    labels = {field.code: field.label for field in await _form(dialog_manager)}
+    lines = [tr.get_html("capture-incoming-title"), ""]
+    for code, value in incoming.items():
+        if code in labels:
+            shown = _cut(str(value), SUMMARY_VALUE_LIMIT)
+            lines.append(tr.get_html("capture-summary-line", field=labels[code], value=shown))
+    lines += ["", tr.get_html("capture-incoming-question")]
+    return {"text": "\n".join(lines)}
+
+
+async def _back_from_incoming(manager: DialogManager) -> None:
+    back = manager.dialog_data.pop(INCOMING_BACK_KEY, None)
+    manager.dialog_data.pop(INCOMING_KEY, None)
+    state = next((s for s in LeadCapture.__states__ if s.state == back), LeadCapture.summary)
+    await manager.switch_to(state if state != LeadCapture.incoming else LeadCapture.summary)
+
+
+def _incoming(manager: DialogManager) -> dict[str, str]:
+    stored = manager.dialog_data.get(INCOMING_KEY)
+    return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+
+
+async def on_incoming_replace(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Drop the open draft and start a new one from the details."""
+    await start_capture(manager, _incoming(manager), reset=True)
+
+
+async def on_incoming_merge(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Fill the draft's empty fields with the details (a comment is appended)."""
+    prefill = {
+        str(k): str(v) for k, v in dict(manager.dialog_data.get(INCOMING_KEY) or {}).items()
+    }
+    draft = _draft(manager)
+    form = await _form(manager)
+    draft.values, _changed = merge_prefill(form, draft.values, prefill, _region(manager))
+    _save_draft(manager, draft)
+    manager.dialog_data.pop(INCOMING_KEY, None)
+    manager.dialog_data.pop(INCOMING_BACK_KEY, None)
+    manager.dialog_data[EDITING_KEY] = False
+    await manager.switch_to(LeadCapture.summary)
+
+
+async def on_incoming_keep(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Ignore the details; the draft stays as it was, where it was."""
+    await _back_from_incoming(manager)
 
 
 def build_capture_router() -> Router:
@@ -874,6 +966,16 @@ def build_capture_dialog() -> Dialog:
             _cancel(),
             state=LeadCapture.failed,
             getter=get_failure,
+        ),
+        Window(
+            Format("{text}"),
+            Button(
+                Tr("capture-incoming-replace-button"), id=REPLACE_ID, on_click=on_incoming_replace
+            ),
+            Button(Tr("capture-incoming-merge-button"), id=MERGE_ID, on_click=on_incoming_merge),
+            Button(Tr("capture-incoming-keep-button"), id=KEEP_ID, on_click=on_incoming_keep),
+            state=LeadCapture.incoming,
+            getter=get_incoming,
         ),
         on_start=on_capture_start,
     )

@@ -84,6 +84,8 @@ class LeadCapture(StatesGroup):
     duplicates = State()
     note = State()
     failed = State()
+    incoming = State()
+    """A contact or a forward arrived while a draft is open: replace, add to it, or keep."""
 
 
 class LeadSearch(StatesGroup):

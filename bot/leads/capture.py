@@ -4,25 +4,41 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import phonenumbers
 
-from bot.access.roles import Identity
+from bot.access.roles import Action, Identity
+from bot.access.service import AccessDenied
 from bot.leads.actions import BotActionLog
 from bot.leads.catalog import CatalogSnapshot, PortalCatalog
 from bot.leads.form import (
     OPTIONAL_FIELDS_KEY,
     FormField,
+    FormValue,
     build_form,
     lead_draft,
     optional_codes,
+    prefill_values,
     status_types_used,
 )
-from bot.portal import BatchCommand, DuplicateMatches, Lane, PortalClient, Status
+from bot.leads.visibility import visible_lead
+from bot.portal import (
+    BatchCommand,
+    DuplicateMatches,
+    Lane,
+    OutcomeUnknownError,
+    PortalClient,
+    PortalError,
+    Status,
+    ValidationError,
+)
 from bot.storage import Clock, KeyValueRepository, utc_now
 
 log = logging.getLogger(__name__)
@@ -32,19 +48,99 @@ LEAD_ADDED = "add"
 MAX_SHOWN_MATCHES = 10
 """Duplicates shown per kind (leads, contacts); a longer list would not help the rep."""
 
+UNCONFIRMED_GRACE = timedelta(seconds=60)
+"""How long after an unanswered add the lead may still appear: a portal finishes a request
+after the client hangs up, within its own time limit for one request (PHP's usual 60 s,
+counted from the request's start, before the client's own timeout)."""
+
 # Dictionaries the catalog already holds; others are read once with crm.status.list.
 _CATALOG_STATUS_TYPES = frozenset({"STATUS", "SOURCE"})
 
 
+@dataclass(slots=True)
+class CaptureDraft:
+    """A lead being captured: what the dialog keeps (as plain data) between updates."""
+
+    codes: list[str]
+    """The form's field codes when the draft was started (the form stays as it was)."""
+    values: dict[str, FormValue]
+    origin_id: str
+    """One ORIGIN_ID per draft: every attempt to create it carries the same one."""
+    assigned_by_id: int
+    attempted: bool = False
+    """An attempt failed: the next one first looks the ORIGIN_ID up."""
+    unconfirmed_at: str | None = None
+    """When an attempt went unanswered (ISO); the lead may still appear until the grace ends."""
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain JSON-ready data for dialog storage."""
+        return asdict(self)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> CaptureDraft:
+        """The draft from dialog storage."""
+        return cls(
+            codes=[str(code) for code in data.get("codes") or []],
+            values=dict(data.get("values") or {}),
+            origin_id=str(data["origin_id"]),
+            assigned_by_id=int(data["assigned_by_id"]),
+            attempted=bool(data.get("attempted")),
+            unconfirmed_at=data.get("unconfirmed_at") or None,
+        )
+
+    @property
+    def phones(self) -> list[str]:
+        """The draft's phone, as a list for the duplicate check."""
+        phone = self.values.get("PHONE")
+        return [phone] if isinstance(phone, str) else []
+
+    @property
+    def emails(self) -> list[str]:
+        """The draft's e-mail, as a list for the duplicate check."""
+        email = self.values.get("EMAIL")
+        return [email] if isinstance(email, str) else []
+
+
+class FailureKind(StrEnum):
+    """Why a lead was not created; the draft is kept in every case."""
+
+    REFUSED = "refused"
+    """The portal refused the lead as it stands (a field): change the draft."""
+    UNCONFIRMED = "unconfirmed"
+    """The answer was lost: the lead may exist; Try again looks it up first."""
+    PENDING = "pending"
+    """Tried again too soon after a lost answer: the portal may still be saving it."""
+    PROBLEM = "problem"
+    """Anything else (down, permission, scope...): see the portal error."""
+
+
+class CaptureFailed(Exception):
+    """The lead was not created; `kind` says why, `error` is the portal's error if any."""
+
+    def __init__(self, kind: FailureKind, error: PortalError | None = None) -> None:
+        super().__init__(kind.value)
+        self.kind = kind
+        self.error = error
+
+
+class CreateInProgress(Exception):
+    """This user's draft is being created right now (a second tap)."""
+
+
 @dataclass(frozen=True, slots=True)
 class LeadMatch:
-    """A lead having the same phone or e-mail as the draft."""
+    """A lead having the same phone or e-mail as the draft.
+
+    For a lead the caller may not see, only that it exists, its owner and its age are kept:
+    `title` and `status_id` are empty and `visible` is False.
+    """
 
     id: int
     title: str
     status_id: str
     assigned_by_id: int | None
     created: datetime | None
+    visible: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +162,11 @@ class Duplicates:
     def empty(self) -> bool:
         """True when nothing matched."""
         return not self.leads and not self.contacts
+
+    @property
+    def any_visible(self) -> bool:
+        """True when the caller may open (or add a note to) at least one matching lead."""
+        return any(lead.visible for lead in self.leads)
 
 
 @dataclass
@@ -96,6 +197,8 @@ class CaptureService:
         self._actions = actions
         self._clock = clock
         self._statuses = _StatusCache()
+        # (telegram user, ORIGIN_ID) of drafts being created right now.
+        self._in_flight: set[tuple[int, str]] = set()
 
     async def optional_fields(self) -> list[str]:
         """The admin's optional form fields, in order (the default list when unset)."""
@@ -139,11 +242,14 @@ class CaptureService:
         """The portal's name of a lead stage."""
         return (await self._catalog.get()).stage_name(status_id)
 
-    async def find_duplicates(self, phones: Sequence[str], emails: Sequence[str]) -> Duplicates:
+    async def find_duplicates(
+        self, identity: Identity, phones: Sequence[str], emails: Sequence[str]
+    ) -> Duplicates:
         """Leads and contacts with any of these phones or e-mails.
 
         One request finds the ids (phone and e-mail together); a second one, only when
-        something matched, reads their titles, stages and owners.
+        something matched, reads their titles, stages and owners. Of a lead the caller may
+        not see, only its existence, owner and age are kept (not its title or stage).
         """
         commands: dict[str, BatchCommand] = {}
         if phones:
@@ -169,9 +275,11 @@ class CaptureService:
         contact_ids = sorted(contact_ids, reverse=True)[:MAX_SHOWN_MATCHES]
         if not lead_ids and not contact_ids:
             return Duplicates()
-        return await self._read_matches(lead_ids, contact_ids)
+        return await self._read_matches(identity, lead_ids, contact_ids)
 
-    async def _read_matches(self, lead_ids: list[int], contact_ids: list[int]) -> Duplicates:
+    async def _read_matches(
+        self, identity: Identity, lead_ids: list[int], contact_ids: list[int]
+    ) -> Duplicates:
         commands: dict[str, BatchCommand] = {}
         if lead_ids:
             commands["leads"] = BatchCommand(
@@ -195,16 +303,7 @@ class CaptureService:
             )
         read = await self._portal.batch(commands, lane=Lane.INTERACTIVE)
         read.raise_for_errors()
-        leads = tuple(
-            LeadMatch(
-                id=int(row["ID"]),
-                title=str(row.get("TITLE") or ""),
-                status_id=str(row.get("STATUS_ID") or ""),
-                assigned_by_id=_int_or_none(row.get("ASSIGNED_BY_ID")),
-                created=_moment(row.get("DATE_CREATE")),
-            )
-            for row in _rows(read.results.get("leads"))
-        )
+        leads = tuple(_lead_match(identity, row) for row in _rows(read.results.get("leads")))
         contacts = tuple(
             ContactMatch(
                 id=int(row["ID"]),
@@ -218,36 +317,94 @@ class CaptureService:
         )
         return Duplicates(leads=leads, contacts=contacts)
 
-    async def existing_lead(self, origin_id: str) -> int | None:
-        """The lead an earlier attempt of this draft created, if the portal has it."""
-        page = await self._portal.list_leads(
-            filter={"ORIGIN_ID": origin_id}, select=["ID"], order={"ID": "ASC"}, start=-1
+    async def new_draft(
+        self, identity: Identity, prefill: Mapping[str, str], region: str
+    ) -> tuple[list[FormField], CaptureDraft]:
+        """The form and a fresh draft with what the prefill offers; the caller is responsible."""
+        form = await self.form()
+        draft = CaptureDraft(
+            codes=[f.code for f in form],
+            values=prefill_values(form, prefill, region),
+            origin_id=uuid.uuid4().hex,
+            assigned_by_id=identity.portal_user_id,
         )
-        return page.items[0].id if page.items else None
+        return form, draft
+
+    @staticmethod
+    def check_assignee(identity: Identity, assigned_by_id: int) -> None:
+        """Only managers and admins make somebody else responsible."""
+        if assigned_by_id != identity.portal_user_id and not identity.may(Action.ASSIGN_TO_OTHERS):
+            raise AccessDenied(Action.ASSIGN_TO_OTHERS.value)
+
+    def creating(self, identity: Identity, draft: CaptureDraft) -> bool:
+        """True while this user's draft is being created (a second tap must not start again)."""
+        return (identity.telegram_user_id, draft.origin_id) in self._in_flight
+
+    @asynccontextmanager
+    async def _one_write(self, identity: Identity, draft: CaptureDraft) -> AsyncIterator[None]:
+        key = (identity.telegram_user_id, draft.origin_id)
+        if key in self._in_flight:
+            raise CreateInProgress(draft.origin_id)
+        self._in_flight.add(key)
+        try:
+            yield
+        finally:
+            self._in_flight.discard(key)
 
     async def create_lead(
-        self,
-        form: Sequence[FormField],
-        values: Mapping[str, Any],
-        *,
-        assigned_by_id: int,
-        origin_id: str,
-        identity: Identity,
-        retry: bool = False,
+        self, identity: Identity, draft: CaptureDraft, form: Sequence[FormField]
     ) -> int:
-        """Create the lead once and record the bot's action; returns its id.
+        """Create the draft's lead once and record the bot's action; returns its id.
 
-        The draft's ORIGIN_ID makes the portal client find a lead whose answer was lost; on a
-        `retry` of a failed attempt the lead is looked up first, so it is never made twice.
+        Re-checks who may be made responsible (buttons can be forged). One write per user and
+        draft runs at a time: a second tap raises `CreateInProgress`. After a failed attempt
+        the draft's ORIGIN_ID is looked up first; after an unanswered one, a missing lead is
+        only added again once `UNCONFIRMED_GRACE` has passed (the portal may still be saving
+        it). Failures raise `CaptureFailed` and mark `draft` (the caller stores it back).
         """
-        lead_id = await self.existing_lead(origin_id) if retry else None
-        if lead_id is None:
-            draft = lead_draft(form, values, assigned_by_id=assigned_by_id, origin_id=origin_id)
-            lead_id = await self._portal.add_lead(draft, lane=Lane.INTERACTIVE)
-        else:
-            log.info("lead %d of an earlier attempt found; not created again", lead_id)
+        self.check_assignee(identity, draft.assigned_by_id)
+        async with self._one_write(identity, draft):
+            try:
+                lead_id = await self._create_once(draft, form)
+            except OutcomeUnknownError as error:
+                log.warning("lead capture unconfirmed: the portal's answer was lost")
+                draft.attempted = True
+                # No answer at all (timeout, dropped connection): the portal may still be
+                # running the request. An answered 5xx means the request is over.
+                if error.status is None:
+                    draft.unconfirmed_at = self._clock().isoformat()
+                raise CaptureFailed(FailureKind.UNCONFIRMED, error) from error
+            except PortalError as error:
+                log.warning("lead capture failed: %s", error.code or type(error).__name__)
+                draft.attempted = True
+                kind = FailureKind.REFUSED if _refused(error) else FailureKind.PROBLEM
+                raise CaptureFailed(kind, error) from error
         await self._actions.record(identity, lead_id, LEAD_ADDED)
         return lead_id
+
+    async def _create_once(self, draft: CaptureDraft, form: Sequence[FormField]) -> int:
+        if draft.attempted:
+            existing = await self._portal.find_lead_by_origin(draft.origin_id)
+            if existing is not None:
+                log.info("lead %d of an earlier attempt found; not created again", existing)
+                return existing
+            if draft.unconfirmed_at is not None:
+                since = self._clock() - datetime.fromisoformat(draft.unconfirmed_at)
+                if since < UNCONFIRMED_GRACE:
+                    raise CaptureFailed(FailureKind.PENDING)
+        portal_draft = lead_draft(
+            form, draft.values, assigned_by_id=draft.assigned_by_id, origin_id=draft.origin_id
+        )
+        return await self._portal.add_lead(portal_draft, lane=Lane.INTERACTIVE)
+
+    async def add_note(self, identity: Identity, lead_id: int, text: str) -> str:
+        """Put a note on a matching lead's timeline after re-checking the caller may see it.
+
+        Returns the lead's title (may be empty).
+        """
+        lead = await visible_lead(self._portal, identity, lead_id)
+        await self._portal.add_timeline_comment("lead", lead_id, text)
+        return lead.title or ""
 
     def now(self) -> datetime:
         """The current moment (the service's clock)."""
@@ -267,6 +424,24 @@ def phone_variants(e164: str) -> list[str]:
     national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
     digits = "".join(ch for ch in national if ch.isdigit())
     return [e164, digits] if digits and digits != e164.lstrip("+") else [e164]
+
+
+def _refused(error: PortalError) -> bool:
+    # The lead as it stands was refused (a field): changing the draft can help.
+    return isinstance(error, ValidationError)
+
+
+def _lead_match(identity: Identity, row: Mapping[str, Any]) -> LeadMatch:
+    owner = _int_or_none(row.get("ASSIGNED_BY_ID"))
+    visible = identity.may_see_lead(owner)
+    return LeadMatch(
+        id=int(row["ID"]),
+        title=str(row.get("TITLE") or "") if visible else "",
+        status_id=str(row.get("STATUS_ID") or "") if visible else "",
+        assigned_by_id=owner,
+        created=_moment(row.get("DATE_CREATE")),
+        visible=visible,
+    )
 
 
 def _rows(value: Any) -> list[dict[str, Any]]:

@@ -119,6 +119,16 @@ class FormField:
     choices: tuple[Choice, ...] = ()
     flag_style: str = "char"
     """For YES_NO: `char` fields take "Y"/"N", `boolean` user fields take 1/0."""
+    multiline: bool = True
+    """For TEXT: whether the portal shows it as several lines (a one-line custom field
+    keeps its long limit but is read, and asked for, as one line)."""
+
+    @property
+    def hint_key(self) -> str:
+        """The locale key that says how to answer this field."""
+        if self.kind is FieldKind.TEXT and not self.multiline:
+            return "capture-hint-line"
+        return f"capture-hint-{self.kind.value}"
 
     @property
     def max_length(self) -> int:
@@ -202,6 +212,17 @@ def _choices(
     return tuple(Choice(s.status_id, s.name or s.status_id) for s in entries)
 
 
+def _multiline(code: str, descriptor: FieldDescriptor) -> bool:
+    # A custom string field is one line unless its settings give it several rows.
+    if code in _LONG_TEXT_FIELDS or not descriptor.is_dynamic:
+        return True
+    rows = str((descriptor.settings or {}).get("ROWS") or "")
+    try:
+        return int(rows) > 1
+    except (TypeError, ValueError):
+        return False
+
+
 def build_form(
     descriptors: Mapping[str, FieldDescriptor],
     optional: Sequence[str],
@@ -234,6 +255,7 @@ def build_form(
                 multiple=descriptor.is_multiple and kind not in (FieldKind.PHONE, FieldKind.EMAIL),
                 choices=choices,
                 flag_style="boolean" if descriptor.type == "boolean" else "char",
+                multiline=kind is FieldKind.TEXT and _multiline(code, descriptor),
             )
         )
     return form
@@ -353,7 +375,7 @@ def parse_typed(field: FormField, text: str, region: str) -> FormValue:
     if kind is FieldKind.STRING:
         return parse_text(text, SHORT_TEXT_LIMIT, one_line=True)
     if kind is FieldKind.TEXT:
-        return parse_text(text, LONG_TEXT_LIMIT, one_line=False)
+        return parse_text(text, LONG_TEXT_LIMIT, one_line=not field.multiline)
     if kind is FieldKind.PHONE:
         return parse_phone(text, region)
     if kind is FieldKind.EMAIL:

@@ -310,10 +310,13 @@ class PortalClient:
         register_sonet_event: bool | None = None,
         lane: Lane = Lane.INTERACTIVE,
     ) -> int:
-        """Create a lead and return its id; never creates it twice.
+        """Create a lead and return its id.
 
-        The lead carries `ORIGINATOR_ID`/`ORIGIN_ID` (made here unless given). When an answer
-        is lost, the client looks that id up before trying again.
+        The lead carries `ORIGINATOR_ID`/`ORIGIN_ID` (made here unless given). When the answer
+        is lost, `OutcomeUnknownError` is raised at once and nothing is sent again: the portal
+        may still be saving the lead (it finishes a request after the client hangs up), so a
+        look-up right now proves nothing. The caller keeps the draft and, before adding it
+        again, looks its `ORIGIN_ID` up (`find_lead_by_origin`).
         """
         fields = draft.to_portal()
         fields.setdefault("ORIGINATOR_ID", self._originator_id)
@@ -321,25 +324,18 @@ class PortalClient:
         params: dict[str, Any] = {"fields": fields}
         if register_sonet_event is not None:
             params["params"] = {"REGISTER_SONET_EVENT": "Y" if register_sonet_event else "N"}
-        attempt = 0
-        while True:
-            try:
-                response = await self.call("crm.lead.add", params, lane=lane, idempotent=False)
-            except OutcomeUnknownError:
-                existing = await self._find_lead_by_origin(
-                    str(fields["ORIGINATOR_ID"]), str(fields["ORIGIN_ID"]), lane
-                )
-                if existing is not None:
-                    logger.info("portal crm.lead.add answer lost; lead %d exists", existing)
-                    return existing
-                if attempt >= self._max_retries:
-                    raise
-                delay = self._backoff(attempt)
-                attempt += 1
-                logger.warning("portal crm.lead.add answer lost, lead absent; retry %d", attempt)
-                await self._sleep(delay)
-                continue
-            return int(response.result)
+        try:
+            response = await self.call("crm.lead.add", params, lane=lane, idempotent=False)
+        except OutcomeUnknownError:
+            logger.warning("portal crm.lead.add answer lost; not sent again")
+            raise
+        return int(response.result)
+
+    async def find_lead_by_origin(
+        self, origin: str, *, originator: str | None = None, lane: Lane = Lane.INTERACTIVE
+    ) -> int | None:
+        """The lead an earlier `add_lead` with this ORIGIN_ID created, if the portal has it."""
+        return await self._find_lead_by_origin(originator or self._originator_id, origin, lane)
 
     async def _find_lead_by_origin(self, originator: str, origin: str, lane: Lane) -> int | None:
         page = await self(

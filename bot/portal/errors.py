@@ -174,17 +174,22 @@ _AUTH_CODES = frozenset(
     }
 )
 _SCOPE_CODES = frozenset({"insufficient_scope", "invalid_scope"})
+# A method waiting for an admin's confirmation fails the same way until the admin acts:
+# retrying cannot fix it, so it is a refusal, not an outage.
 _ACCESS_CODES = frozenset(
-    {"access_denied", "user_access_error", "wrong_license", "method_confirm_denied"}
-)
-_UNAVAILABLE_CODES = frozenset(
     {
-        "overload_limit",
-        "internal_server_error",
-        "error_unexpected_answer",
+        "access_denied",
+        "user_access_error",
+        "wrong_license",
+        "method_confirm_denied",
         "method_confirm_waiting",
     }
 )
+_UNAVAILABLE_CODES = frozenset(
+    {"overload_limit", "internal_server_error", "error_unexpected_answer"}
+)
+# "Module 'catalog' is not installed": the feature is switched off on this portal.
+_MODULE_MISSING = re.compile(r"\bmodule\b.*\bnot installed\b", re.IGNORECASE)
 _NOT_FOUND_CODES = frozenset({"not_found", "error_not_found"})
 
 
@@ -224,7 +229,9 @@ def error_from_payload(
         cls = AccessDeniedError
     elif key in _UNAVAILABLE_CODES:
         cls = UnavailableError
-    elif key == "error_method_not_found":
+    elif key == "error_method_not_found" or (
+        key in {"", "error_core"} and _MODULE_MISSING.search(text)
+    ):
         cls = MethodNotFoundError
     elif key in _NOT_FOUND_CODES or (_names_missing_entity(lowered) and key in {"", "error_core"}):
         cls = NotFoundError

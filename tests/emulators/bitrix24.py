@@ -169,6 +169,22 @@ class Faults:
     drop_count: int = 0
     drop_after_execute_count: int = 0
     malformed_count: int = 0
+    slow: dict[str, float] = field(default_factory=dict)
+    """Method → seconds: the request waits that long, then runs (even if the client left)."""
+    refusals: dict[str, tuple[str, str, int]] = field(default_factory=dict)
+    """Method → (error code, description, HTTP status) answered instead of running it."""
+
+    def slow_method(self, method: str, seconds: float) -> None:
+        """Hold every `method` request `seconds` before running it, as a busy portal does.
+
+        The request still runs when the client has hung up meanwhile: a real portal finishes
+        a request it started.
+        """
+        self.slow[method.lower()] = seconds
+
+    def refuse_method(self, method: str, code: str, description: str, status: int = 403) -> None:
+        """Answer every `method` request (also inside a batch) with this error."""
+        self.refusals[method.lower()] = (code, description, status)
 
     def fail_next(self, n: int = 1, status: int = 500) -> None:
         """Answer the next n requests with a bare 5xx without executing them."""
@@ -193,6 +209,8 @@ class Faults:
         self.lose_events = False
         self.fail_count = self.drop_count = 0
         self.drop_after_execute_count = self.malformed_count = 0
+        self.slow.clear()
+        self.refusals.clear()
 
 
 class Bitrix24Emulator:
@@ -251,6 +269,7 @@ class Bitrix24Emulator:
             )
         }
         self.faults = Faults()
+        self._late_requests: set[asyncio.Future[Any]] = set()
         self.simple_mode = False
         # Portal renamed: every /rest/ call answers 302 to this base URL (e.g. another emulator).
         self.moved_to: str | None = None
@@ -347,8 +366,10 @@ class Bitrix24Emulator:
         await self.events.start()
 
     async def stop(self) -> None:
-        """Stop serving, cancel pending deliveries and close sockets."""
+        """Stop serving, cancel pending deliveries and late requests, close sockets."""
         await self.events.stop()
+        for late in list(self._late_requests):
+            late.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -1216,6 +1237,9 @@ class Bitrix24Emulator:
             raise CrmError(
                 "Current authorization type is denied for this method", "WRONG_AUTH_TYPE", 403
             )
+        refusal = self.faults.refusals.get(name)
+        if refusal is not None:
+            raise CrmError(refusal[1], refusal[0], refusal[2])
         counted = name != "batch"
         if counted:
             used, _ = self._operating_state(ctx.credential, name)
@@ -1376,7 +1400,15 @@ class Bitrix24Emulator:
             record.auth_kind = ctx.kind
             if method == "batch":
                 record.batch_methods = _batch_methods(params)
-            result, total, next_start, time_block = self.execute(ctx, method, params)
+            delay = faults.slow.get(method)
+            if delay:
+                # A task of its own: the request runs to its end even when the client hangs up.
+                late = asyncio.ensure_future(self._execute_later(delay, ctx, method, params))
+                self._late_requests.add(late)
+                late.add_done_callback(self._late_requests.discard)
+                result, total, next_start, time_block = await asyncio.shield(late)
+            else:
+                result, total, next_start, time_block = self.execute(ctx, method, params)
         except CrmError as exc:
             record.status = exc.status
             body = _error_body(exc.code, exc.description)
@@ -1402,6 +1434,12 @@ class Bitrix24Emulator:
             record.status = 0
             return self._drop(request)
         return await self._answer(body, record.status)
+
+    async def _execute_later(
+        self, delay: float, ctx: AuthContext, method: str, params: dict[str, Any]
+    ) -> tuple[Any, int | None, int | None, dict[str, Any]]:
+        await asyncio.sleep(delay)
+        return self.execute(ctx, method, params)
 
     def _drop(self, request: web.Request) -> web.StreamResponse:
         transport = request.transport

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -787,6 +788,39 @@ async def test_drop_after_execute_loses_the_answer_but_keeps_the_write(portal_em
     assert [lead["TITLE"] for lead in portal_emulator.leads.values()] == ["lost answer"]
     again = await call(http, portal_emulator, "crm.lead.get", {"id": 1})
     assert again.status_code == 200
+
+
+async def test_slow_method_runs_to_its_end_after_the_client_hangs_up(portal_emulator, http):
+    portal_emulator.faults.slow_method("crm.lead.add", 0.3)
+    with pytest.raises(httpx.ReadTimeout):
+        await http.post(
+            portal_emulator.webhook_url + "crm.lead.add",
+            json={"fields": {"TITLE": "slow"}},
+            timeout=0.05,
+        )
+    assert portal_emulator.leads == {}  # not saved yet when the client gave up
+    for _ in range(200):
+        if portal_emulator.leads:
+            break
+        await asyncio.sleep(0.01)
+    assert [lead["TITLE"] for lead in portal_emulator.leads.values()] == ["slow"]
+    portal_emulator.faults.clear()
+    assert await result_of(http, portal_emulator, "crm.lead.get", {"id": 1})
+
+
+async def test_refused_method_answers_its_error_alone_and_in_a_batch(portal_emulator, http):
+    portal_emulator.faults.refuse_method("crm.product.list", "ACCESS_DENIED", "Access denied.")
+    response = await call(http, portal_emulator, "crm.product.list")
+    assert response.status_code == 403
+    assert response.json() == {"error": "ACCESS_DENIED", "error_description": "Access denied."}
+    batch = await result_of(
+        http, portal_emulator, "batch", {"cmd": {"p": "crm.product.list", "m": "crm.lead.list"}}
+    )
+    assert "p" in batch["result_error"]
+    assert "m" in batch["result"]
+    assert portal_emulator.count_executed("crm.product.list") == 0
+    portal_emulator.faults.clear()
+    assert (await call(http, portal_emulator, "crm.product.list")).status_code == 200
 
 
 async def test_malformed_next_returns_non_json_200(portal_emulator, http):

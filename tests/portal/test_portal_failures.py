@@ -210,43 +210,49 @@ async def test_reads_give_up_after_max_retries(
     assert portal_emulator.count_calls("crm.lead.fields") == 4
 
 
-async def test_lead_whose_answer_was_lost_is_created_exactly_once(
+async def test_lead_whose_answer_was_lost_is_not_sent_again_and_found_by_origin(
     client: PortalClient, portal_emulator: Bitrix24Emulator
 ) -> None:
     portal_emulator.faults.drop_after_execute_next(1)
-    lead_id = await client.add_lead(LeadDraft(title="Only once"))
+    with pytest.raises(OutcomeUnknownError):
+        await client.add_lead(LeadDraft(title="Only once", origin_id="draft-1"))
     titles = [row["TITLE"] for row in portal_emulator.leads.values()]
     assert titles.count("Only once") == 1
-    assert (await client.get_lead(lead_id)).title == "Only once"
     assert portal_emulator.count_executed("crm.lead.add") == 1
+    lead_id = await client.find_lead_by_origin("draft-1")
+    assert lead_id is not None
+    assert (await client.get_lead(lead_id)).title == "Only once"
 
 
-async def test_lead_add_refused_before_running_is_sent_again_once(
+async def test_lead_add_answered_5xx_is_an_unknown_outcome_not_a_second_add(
     client: PortalClient, portal_emulator: Bitrix24Emulator
 ) -> None:
     portal_emulator.faults.fail_next(1, status=500)
-    lead_id = await client.add_lead(LeadDraft(title="Second try"))
-    titles = [row["TITLE"] for row in portal_emulator.leads.values()]
-    assert titles.count("Second try") == 1
-    assert lead_id in portal_emulator.leads
+    with pytest.raises(OutcomeUnknownError):
+        await client.add_lead(LeadDraft(title="Second try", origin_id="draft-2"))
+    assert portal_emulator.count_calls("crm.lead.add") == 1
+    assert await client.find_lead_by_origin("draft-2") is None
 
 
-async def test_lead_add_through_every_transport_fault_makes_one_lead_each(
+async def test_lead_add_through_every_transport_fault_is_sent_once(
     client: PortalClient, portal_emulator: Bitrix24Emulator
 ) -> None:
     faults = portal_emulator.faults
-    for title, inject in (
-        ("dropped", lambda: faults.drop_next(1)),
-        ("malformed", lambda: faults.malformed_next(1)),
-        ("lost twice", lambda: faults.drop_after_execute_next(2)),
-        ("gateway", lambda: faults.fail_next(2, status=504)),
+    for title, inject, saved in (
+        ("dropped", lambda: faults.drop_next(1), False),
+        ("malformed", lambda: faults.malformed_next(1), False),
+        ("lost", lambda: faults.drop_after_execute_next(1), True),
+        ("gateway", lambda: faults.fail_next(1, status=504), False),
     ):
         inject()
-        lead_id = await client.add_lead(LeadDraft(title=title))
-        titles = [row["TITLE"] for row in portal_emulator.leads.values()]
-        assert titles.count(title) == 1, title
-        assert portal_emulator.leads[lead_id]["TITLE"] == title
+        with pytest.raises(OutcomeUnknownError):
+            await client.add_lead(LeadDraft(title=title, origin_id=f"origin-{title}"))
         faults.clear()
+        titles = [row["TITLE"] for row in portal_emulator.leads.values()]
+        assert titles.count(title) == int(saved), title
+        found = await client.find_lead_by_origin(f"origin-{title}")
+        assert (found is not None) == saved, title
+    assert portal_emulator.count_calls("crm.lead.add") == 4
 
 
 async def test_contact_add_with_a_lost_answer_is_not_repeated(

@@ -398,3 +398,27 @@ def test_numbers_beyond_fifteen_digits_are_refused(raw: str) -> None:
         with pytest.raises(InputRejected):
             parse_number(raw, money=money)
     assert parse_number("9" * 15, money=True) == "9" * 15
+
+
+def test_custom_text_fields_are_asked_as_one_line_unless_they_have_several_rows() -> None:
+    fields = {
+        "UF_CRM_NOTE": descriptor(
+            "string", "UF_CRM_NOTE", isDynamic=True, formLabel="Note", settings={"ROWS": 1}
+        ),
+        "UF_CRM_STORY": descriptor(
+            "string", "UF_CRM_STORY", isDynamic=True, formLabel="Story", settings={"ROWS": 5}
+        ),
+        "UF_CRM_BARE": descriptor("string", "UF_CRM_BARE", isDynamic=True, formLabel="Bare"),
+        "COMMENTS": descriptor("string", "Comments"),
+        "TITLE": descriptor("string", "Lead Title"),
+    }
+    form = build_form(fields, list(fields), {})
+    by_code = {f.code: f for f in form}
+    assert by_code["UF_CRM_NOTE"].hint_key == "capture-hint-line"
+    assert by_code["UF_CRM_BARE"].hint_key == "capture-hint-line"
+    assert by_code["UF_CRM_STORY"].hint_key == "capture-hint-text"
+    assert by_code["COMMENTS"].hint_key == "capture-hint-text"
+    assert by_code["TITLE"].hint_key == "capture-hint-string"
+    # A one-line field reads a pasted text as one line; a several-line one keeps its lines.
+    assert parse_typed(by_code["UF_CRM_NOTE"], "north\n gate", "RU") == "north gate"
+    assert parse_typed(by_code["UF_CRM_STORY"], "north\ngate", "RU") == "north\ngate"

@@ -83,6 +83,7 @@ SAMPLE_ARGS: dict[str, FluentArg] = {
     "paused": 2,
     "chats": 5,
     "disabled": 1,
+    "method": "crm.lead.add",
 }
 NUMERIC_SAMPLES: tuple[int | float, ...] = (0, 1, 2, 5, 11, 21, 22, 25, 111, 1.5)
 ROLE_SAMPLES = ("rep", "manager", "admin")

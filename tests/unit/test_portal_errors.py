@@ -64,13 +64,15 @@ SYSTEM_CODES: list[tuple[str, str, int, type[PortalError]]] = [
     ("INTERNAL_SERVER_ERROR", "", 500, UnavailableError),
     ("ERROR_UNEXPECTED_ANSWER", "", 500, UnavailableError),
     ("PORTAL_DELETED", "Portal was deleted", 403, AuthError),
-    ("METHOD_CONFIRM_WAITING", "Waiting for confirmation", 401, UnavailableError),
+    ("METHOD_CONFIRM_WAITING", "Waiting for confirmation", 401, AccessDeniedError),
     ("METHOD_CONFIRM_DENIED", "Method call denied", 403, AccessDeniedError),
     ("invalid_grant", "", 400, AuthError),
     ("PAYMENT_REQUIRED", "Payment required", 402, AuthError),
     ("WRONG_LICENSE", "This feature is not enabled", 403, AccessDeniedError),
     ("ERROR_CORE", "SQL query error!", 500, UnavailableError),
     ("ERROR_ARGUMENT", "Argument 'x' is null or empty", 400, ValidationError),
+    ("", "Module 'catalog' is not installed.", 400, MethodNotFoundError),
+    ("ERROR_CORE", "Module &quot;iblock&quot; is not installed<br>", 400, MethodNotFoundError),
 ]
 
 

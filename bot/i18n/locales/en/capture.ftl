@@ -78,3 +78,25 @@ capture-failed-unreachable = ⚠️ The portal isn't reachable right now, so the
 capture-failed-refused = ⚠️ The portal refused the lead: { $reason }
     Your draft is kept: change a field in the summary, or try again.
 capture-retry-button = 🔁 Try again
+
+## Duplicates of colleagues, lost answers, second taps, errors retrying cannot fix
+# $owner is a person, $age a relative time ("3 days ago").
+
+capture-duplicate-lead-hidden = • A lead of { $owner }, created { $age }
+capture-duplicates-hint-others = These leads belong to colleagues: talk to the owner, or create the new lead anyway.
+capture-failed-unconfirmed = ⚠️ The portal did not confirm the lead, so it may or may not be created. Your draft is kept: “Try again” checks the portal first and creates the lead only if it is not there.
+capture-failed-pending = ⏳ The portal has not shown the lead yet: it may still be saving it. Your draft is kept: try again in a minute, the bot checks first.
+capture-failed-problem-draft-kept = Your draft is kept.
+capture-already-creating = Already creating this lead…
+
+## A one-line custom text field
+
+capture-hint-line = Send the text in one line.
+
+## A contact or a forward while a draft is open
+
+capture-incoming-title = <b>You have a lead draft open.</b> These details have just arrived:
+capture-incoming-question = Start a new lead with them instead of the draft, add them to the open draft (empty fields only; the comment is added), or keep the draft as it is?
+capture-incoming-replace-button = 🔄 Replace the draft
+capture-incoming-merge-button = ➕ Add to the open draft
+capture-incoming-keep-button = ✖️ Keep the draft as it is

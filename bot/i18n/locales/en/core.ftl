@@ -304,3 +304,14 @@ admin-invite-phone-only-button = 📱 Only with their phone
 admin-invite-no-phone = <b>{ $name }</b> has no phone in the portal profile, so the invite can't be bound to a phone.
 admin-invite-bearer-warning = ⚠️ Whoever opens this link first gets this access. Send it to the person only, in a private chat, and revoke it in <b>Pending invites</b> if it may have reached someone else.
 admin-invite-phone-bound = 🔒 It signs in only a Telegram account that shares a phone of <b>{ $name }</b> from the portal profile.
+
+## Portal errors that retrying cannot fix: what is wrong and who can fix it
+# $method is the portal's REST method name (crm.lead.add); $reason the portal's own words.
+
+error-portal-permission = The portal refused: the bot's portal user lacks permission for { $method } ({ $reason }). Ask your Bitrix24 admin to give that user the rights.
+error-portal-scope = The portal refused: the bot's webhook or application lacks the scope { $method } needs. Ask your Bitrix24 admin to add it.
+error-portal-auth-type = The portal refused: { $method } does not work with this kind of connection (webhook or application). Ask the bot's admin.
+error-portal-auth = The portal refused the bot's credentials: they are wrong, expired or revoked. Ask the bot's admin to reconnect it.
+error-portal-method = The portal does not offer { $method }: the module is switched off or the portal is too old. Ask your Bitrix24 admin.
+error-portal-time-limit = The portal has spent its time budget for this kind of request. Try again in a few minutes.
+error-portal-unconfirmed = The portal did not confirm the change; it may still be saved. Check before trying again.
