@@ -19,6 +19,7 @@ from bot.access.roles import Identity, Role
 from bot.access.service import AccessDenied
 from bot.admin.fields import CustomFieldService
 from bot.app import Application
+from bot.i18n import Translations
 from bot.leads.contacts import LeadContactsService
 from bot.leads.products import LeadProductsService
 from bot.leads.service import LeadService
@@ -37,6 +38,7 @@ CALLERS = {
     "admin": (ADMIN_TELEGRAM_ID, "Anna", "+79160000001", Role.ADMIN),
 }
 GROUP_ID = -100777
+TR = Translations.load().for_language("en")
 
 EXPECTED = {
     "rep": {
@@ -153,10 +155,10 @@ async def test_each_role_may_do_exactly_its_share(
 
     outcomes["view_card"] = await _service_outcome(lambda: leads.load_card(identity, lead_id))
     outcomes["change_stage"] = await _service_outcome(
-        lambda: leads.change_stage(identity, lead_id, "IN_PROCESS")
+        lambda: leads.change_stage(identity, lead_id, "IN_PROCESS", tr=TR)
     )
     outcomes["add_note"] = await _service_outcome(
-        lambda: leads.add_note(identity, lead_id, "matrix note")
+        lambda: leads.add_note(identity, lead_id, "matrix note", tr=TR)
     )
     take_id = new_lead("Take me")
     outcomes["take"] = await _service_outcome(lambda: leads.take(identity, take_id))
