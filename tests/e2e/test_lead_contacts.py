@@ -108,12 +108,12 @@ async def test_rep_links_by_phone_makes_primary_and_unlinks(
     ]
     assert "⭐ Anton Orlov · 8 (903) 555-77-88 — primary" in (linked.text or "")
 
-    # A second contact, found by name.
+    # A second contact, found by its exact phone; a rep's list shows the phone masked.
     await ivan.press("🔗 Link a contact")
     await ivan.wait_for_message(has("Send the contact's phone"))
-    await ivan.send("Lvov")
+    await ivan.send("+79035559900")
     await ivan.wait_for_message(has("Found 1 contact"))
-    await ivan.press("Boris Lvov · +79035559900")
+    await ivan.press("Boris Lvov · +7 903 ***-**-00")
     two = await ivan.wait_for_message(has("Boris Lvov is linked"))
     assert "• Boris Lvov · +79035559900" in (two.text or "")
 
@@ -267,9 +267,9 @@ async def test_forged_search_result_links_nothing(
     await open_contacts(ivan, lead_id)
     await ivan.press("🔗 Link a contact")
     await ivan.wait_for_message(has("Send the contact's phone"))
-    await ivan.send("Orlov")
+    await ivan.send("+79035557788")
     found = await ivan.wait_for_message(has("Found 1 contact"))
-    data = found.button("Anton Orlov · +79035557788").callback_data
+    data = found.button("Anton Orlov · +7 903 ***-**-88").callback_data
     assert data is not None
     forged = data.rsplit(":", 1)[0] + f":{other}"
     await ivan.press_data(found.message_id, forged)
