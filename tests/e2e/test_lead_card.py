@@ -428,3 +428,21 @@ async def test_service_refuses_changes_the_card_does_not_offer(
     assert (str(lead["ASSIGNED_BY_ID"]), lead.get("SOURCE_ID")) == (str(IVAN_PORTAL_ID), None)
     assert await actions(running_bot) == []
     assert card.message_id == sources.message_id
+
+
+async def test_forged_take_on_a_lead_that_went_to_a_colleague_takes_nothing(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    lead_id = add_lead(portal_emulator, IVAN_PORTAL_ID, TITLE="Was mine")
+    rep = await ivan(telegram_emulator)
+    card = await open_card(rep, lead_id, "Was mine")
+    assert "🙋 Take" not in card.labels
+    data = card.button("📝 Note").callback_data
+    assert data is not None
+    portal_emulator.ui_update_lead(lead_id, {"ASSIGNED_BY_ID": OLGA_PORTAL_ID})
+    await rep.press_data(card.message_id, f"{data.split(CB_SEP)[0]}{CB_SEP}card_take")
+    await rep.wait_for_message(lambda m: "out of date" in text_of(m))
+    assert str(portal_emulator.leads[lead_id]["ASSIGNED_BY_ID"]) == str(OLGA_PORTAL_ID)
+    assert await actions(running_bot) == []
