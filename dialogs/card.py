@@ -7,8 +7,10 @@ the caller may touch the lead (callback data carries widget ids only, never trus
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import Data, Dialog, DialogManager, Window
@@ -21,10 +23,23 @@ from bot.access.service import AccessDenied
 from bot.i18n import Translator
 from bot.leads.form import InputRejected, parse_number
 from bot.leads.render import BUTTON_LIMIT, cut, lead_title, render_card
-from bot.leads.service import InvalidValueError, LeadCardData, LeadService, MultiFieldKind
+from bot.leads.service import (
+    EDITABLE_TEXT_LIMITS,
+    InvalidValueError,
+    LeadCardData,
+    LeadService,
+    MultiFieldKind,
+)
 from bot.leads.visibility import LeadHiddenError
 from bot.portal import LeadChanges, NotFoundError, Semantics
-from dialogs.states import LEAD_ID_KEY, LeadCard, start_lead_contacts, start_lead_products
+from dialogs.states import (
+    LEAD_ID_KEY,
+    LeadCard,
+    start_lead_contacts,
+    start_lead_products,
+    start_lead_search,
+    start_main_menu,
+)
 from dialogs.widgets import Tr, caller, translator
 
 STAGE_SELECT_ID = "card_stage"
@@ -47,7 +62,8 @@ FIELD_KEY = "field"
 MULTI_KIND_KEY = "multi_kind"
 MULTI_ID_KEY = "multi_id"
 
-# Simple fields the card edits, as the capture form does: code -> locale label key.
+# Simple fields the card edits, as the capture form does: code -> locale label key. The
+# service enforces which of them may change and how (`LeadService.check_changes`).
 EDITABLE_FIELDS: dict[str, str] = {
     "TITLE": "lead-label-title",
     "NAME": "lead-label-name",
@@ -59,8 +75,6 @@ EDITABLE_FIELDS: dict[str, str] = {
     "PHONE": "lead-label-phone",
     "EMAIL": "lead-label-email",
 }
-TEXT_LIMITS = {"COMMENTS": 2000}
-TEXT_LIMIT = 255
 REASON_LIMIT = 1000
 NOTE_LIMIT = 3000
 
@@ -121,6 +135,35 @@ async def after_write(manager: DialogManager, card: LeadCardData) -> None:
     await manager.switch_to(LeadCard.main)
 
 
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[None]])
+
+
+def replaces_stale_card(handler: Handler) -> Handler:
+    """Run a card action; when the lead is no longer the caller's, replace the card with why.
+
+    A pop-up would vanish and leave the old card with live buttons; the card's window shows
+    the reason instead, with a way to the menu and to the search. Every handler of the card
+    takes the dialog manager as its third argument.
+    """
+
+    @functools.wraps(handler)
+    async def guarded(event: Any, widget: Any, manager: DialogManager, *rest: Any) -> None:
+        try:
+            await handler(event, widget, manager, *rest)
+        except LeadHiddenError:
+            await show_stale(manager, "card-stale")
+        except NotFoundError:
+            await show_stale(manager, "card-stale-gone")
+
+    return cast(Handler, guarded)
+
+
+async def show_stale(manager: DialogManager, key: str) -> None:
+    """Put the out-of-date notice where the card was."""
+    manager.dialog_data[ERROR_KEY] = translator(manager).get_html(key)
+    await manager.switch_to(LeadCard.main)
+
+
 async def on_card_start(start_data: Data, manager: DialogManager) -> None:
     """Load the card the dialog was opened for."""
     lead_id = start_data.get(LEAD_ID_KEY) if isinstance(start_data, dict) else None
@@ -139,12 +182,20 @@ async def get_card(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     identity = caller(dialog_manager)
     error = data.get(ERROR_KEY)
     if error:
-        return {"text": error, "ok": False, "url": "", "can_take": False, "is_manager": False}
+        return {
+            "text": error,
+            "ok": False,
+            "failed": True,
+            "url": "",
+            "can_take": False,
+            "is_manager": False,
+        }
     notice = data.get(NOTICE_KEY) or ""
     assigned = int(data.get(ASSIGNED_KEY) or 0) or None
     return {
         "text": (notice + "\n\n" if notice else "") + str(data.get(CARD_KEY, "")),
         "ok": True,
+        "failed": False,
         "url": data.get(URL_KEY) or "",
         "has_url": bool(data.get(URL_KEY)),
         "can_take": LeadService.may_take(identity, assigned),
@@ -157,6 +208,16 @@ async def on_refresh(_: CallbackQuery, __: Button, manager: DialogManager) -> No
     await load(manager)
 
 
+async def on_to_menu(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Leave a card that cannot be shown for the main menu."""
+    await start_main_menu(manager)
+
+
+async def on_to_search(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Leave a card that cannot be shown for the lead search."""
+    await start_lead_search(manager)
+
+
 async def on_contacts(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Open the lead's contacts."""
     await start_lead_contacts(manager, _lead_id(manager))
@@ -167,6 +228,7 @@ async def on_products(_: CallbackQuery, __: Button, manager: DialogManager) -> N
     await start_lead_products(manager, _lead_id(manager))
 
 
+@replaces_stale_card
 async def on_take(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Make the caller responsible for the lead."""
     card = await _leads(manager).take(caller(manager), _lead_id(manager))
@@ -196,6 +258,7 @@ async def get_new_stage(dialog_manager: DialogManager, **_: Any) -> dict[str, An
     return {"stage": await _chosen_stage_name(dialog_manager)}
 
 
+@replaces_stale_card
 async def on_stage_selected(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
@@ -211,18 +274,22 @@ async def on_stage_selected(
         await manager.switch_to(LeadCard.stage_confirm)
     else:
         card = await _leads(manager).change_stage(
-            caller(manager), _lead_id(manager), stage.status_id
+            caller(manager), _lead_id(manager), stage.status_id, tr=translator(manager)
         )
         await after_write(manager, card)
 
 
+@replaces_stale_card
 async def on_stage_confirmed(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Move the lead to the success stage (the stage only: no conversion through REST)."""
     status_id = str(manager.dialog_data.get(NEW_STAGE_KEY, ""))
-    card = await _leads(manager).change_stage(caller(manager), _lead_id(manager), status_id)
+    card = await _leads(manager).change_stage(
+        caller(manager), _lead_id(manager), status_id, tr=translator(manager)
+    )
     await after_write(manager, card)
 
 
+@replaces_stale_card
 async def on_stage_reason(message: Message, _: MessageInput, manager: DialogManager) -> None:
     """Move the lead to the failure stage with the reason in its timeline."""
     reason = (message.text or "").strip()
@@ -236,7 +303,7 @@ async def on_stage_reason(message: Message, _: MessageInput, manager: DialogMana
         reason=reason[:REASON_LIMIT],
     )
     card = await _leads(manager).change_stage(
-        caller(manager), _lead_id(manager), status_id, comment
+        caller(manager), _lead_id(manager), status_id, comment, tr=tr
     )
     await after_write(manager, card)
 
@@ -281,6 +348,7 @@ async def get_edit_value(dialog_manager: DialogManager, **_: Any) -> dict[str, A
     }
 
 
+@replaces_stale_card
 async def on_edit_value(message: Message, _: MessageInput, manager: DialogManager) -> None:
     """Validate and store the new value of a simple field."""
     tr = translator(manager)
@@ -297,12 +365,16 @@ async def on_edit_value(message: Message, _: MessageInput, manager: DialogManage
             return
         changes = LeadChanges(opportunity=amount)
     else:
-        limit = TEXT_LIMITS.get(code, TEXT_LIMIT)
+        limit = EDITABLE_TEXT_LIMITS.get(code, 255)
         if len(text) > limit:
             await message.answer(tr.get_html("card-edit-too-long", count=limit))
             return
         changes = LeadChanges.model_validate({code: text})
-    card = await _leads(manager).update_fields(caller(manager), _lead_id(manager), changes)
+    try:
+        card = await _leads(manager).update_fields(caller(manager), _lead_id(manager), changes)
+    except InvalidValueError:
+        await message.answer(tr.get_html("card-edit-refused"))
+        return
     await after_write(manager, card)
 
 
@@ -319,16 +391,18 @@ async def get_sources(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
     }
 
 
+@replaces_stale_card
 async def on_source_selected(
-    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+    callback: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
-    """Store the chosen source (only one the portal has)."""
-    snapshot = await _leads(manager).catalog.get()
-    if not any(s.status_id == item_id for s in snapshot.sources):
+    """Store the chosen source (the service accepts only one the portal has)."""
+    try:
+        card = await _leads(manager).update_fields(
+            caller(manager), _lead_id(manager), LeadChanges(source_id=item_id)
+        )
+    except InvalidValueError:
+        await callback.answer(translator(manager).get("card-edit-refused"), show_alert=True)
         return
-    card = await _leads(manager).update_fields(
-        caller(manager), _lead_id(manager), LeadChanges(source_id=item_id)
-    )
     await after_write(manager, card)
 
 
@@ -363,6 +437,7 @@ async def on_multi_add(_: CallbackQuery, __: Button, manager: DialogManager) -> 
     await manager.switch_to(LeadCard.edit_multi_value)
 
 
+@replaces_stale_card
 async def on_multi_remove(callback: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Remove the picked value (the others stay: the portal merges multi-field edits)."""
     value_id = manager.dialog_data.get(MULTI_ID_KEY)
@@ -378,6 +453,7 @@ async def on_multi_remove(callback: CallbackQuery, __: Button, manager: DialogMa
     await after_write(manager, card)
 
 
+@replaces_stale_card
 async def on_multi_value(message: Message, _: MessageInput, manager: DialogManager) -> None:
     """Add or change a phone or e-mail."""
     tr = translator(manager)
@@ -421,6 +497,7 @@ def note_text(tr: Translator, message: Message) -> str:
     return (message.text or "").strip()
 
 
+@replaces_stale_card
 async def on_note(message: Message, _: MessageInput, manager: DialogManager) -> None:
     """Add the note to the lead's timeline."""
     tr = translator(manager)
@@ -428,7 +505,7 @@ async def on_note(message: Message, _: MessageInput, manager: DialogManager) -> 
     if not text.strip():
         await message.answer(tr.get_html("card-note-unsupported"))
         return
-    card = await _leads(manager).add_note(caller(manager), _lead_id(manager), text)
+    card = await _leads(manager).add_note(caller(manager), _lead_id(manager), text, tr=tr)
     await after_write(manager, card)
 
 
@@ -440,6 +517,7 @@ async def get_delete(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     return {"name": str(dialog_manager.dialog_data.get(TITLE_KEY, ""))}
 
 
+@replaces_stale_card
 async def on_delete_confirmed(callback: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Delete the lead (managers; re-checked by the service)."""
     tr = translator(manager)
@@ -488,6 +566,11 @@ def build_card_dialog() -> Dialog:
                 ),
                 Button(Tr("card-refresh-button"), id="card_refresh", on_click=on_refresh),
                 when="ok",
+            ),
+            Row(
+                Button(Tr("card-find-button"), id="card_find", on_click=on_to_search),
+                Button(Tr("button-menu"), id="card_menu", on_click=on_to_menu),
+                when="failed",
             ),
             Cancel(Tr("button-back")),
             state=LeadCard.main,

@@ -11,17 +11,18 @@ from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Cancel, Column, ScrollingGroup, Select, SwitchTo
 from aiogram_dialog.widgets.text import Format
 
+from bot.access.roles import Action
 from bot.leads.contacts import (
     CONTACT_SEARCH_MAX,
     ContactSearchError,
     ContactSearchProblem,
     LeadContactsService,
     NothingToCopyError,
-    contact_draft_from_lead,
+    WriteInProgressError,
+    mask_phone,
 )
 from bot.leads.render import cut
-from bot.leads.visibility import visible_lead
-from bot.portal import Contact, NotFoundError, PortalClient
+from bot.portal import Contact, NotFoundError
 from dialogs.states import LeadContacts
 from dialogs.widgets import Tr, caller, started_lead_id, translator
 
@@ -165,12 +166,16 @@ async def get_search(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
         "bad_phone": problem == ContactSearchProblem.BAD_PHONE.value,
         "not_text": problem == "not_text",
         "count": CONTACT_SEARCH_MAX,
+        "rep": not caller(dialog_manager).may(Action.VIEW_ALL_LEADS),
     }
 
 
 def _found_label(manager: DialogManager, contact: Contact) -> str:
     name = _contact_name(manager, contact.id or 0, contact.full_name)
     phone = next((item.value for item in contact.phone if item.value), "")
+    if phone and not caller(manager).may(Action.VIEW_ALL_LEADS):
+        # A list of found contacts is no phone book for reps.
+        phone = mask_phone(phone, _service(manager).default_region)
     return cut(f"{name} · {phone}" if phone else name, LABEL_MAX)
 
 
@@ -181,7 +186,7 @@ async def on_search(message: Message, _: MessageInput, manager: DialogManager) -
         manager.dialog_data[SEARCH_PROBLEM_KEY] = "not_text"
         return
     try:
-        found = await _service(manager).search(text)
+        found = await _service(manager).search(caller(manager), text)
     except ContactSearchError as exc:
         manager.dialog_data[SEARCH_PROBLEM_KEY] = exc.problem.value
         return
@@ -233,14 +238,13 @@ async def on_found_selected(
 # --- creating a contact from the lead ----------------------------------------------------------
 
 
-async def get_create(
-    dialog_manager: DialogManager, portal: PortalClient, **_: Any
-) -> dict[str, Any]:
+async def get_create(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """What the new contact would get from the lead."""
     tr = translator(dialog_manager)
-    lead = await visible_lead(portal, caller(dialog_manager), started_lead_id(dialog_manager))
     try:
-        draft = contact_draft_from_lead(lead)
+        draft = await _service(dialog_manager).create_preview(
+            caller(dialog_manager), started_lead_id(dialog_manager)
+        )
     except NothingToCopyError:
         return {"can_create": False, "cannot_create": True, "name": "", "phone": "", "email": ""}
     none = tr.get("contacts-value-none")
@@ -254,10 +258,13 @@ async def get_create(
     }
 
 
-async def on_create(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
-    """Create the contact from the lead and link it."""
+async def on_create(callback: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Create the contact from the lead and link it (a second tap while it runs waits)."""
     try:
         await _service(manager).create_from_lead(caller(manager), started_lead_id(manager))
+    except WriteInProgressError:
+        await callback.answer(translator(manager).get("write-in-progress"))
+        return
     except NothingToCopyError:
         _set_notice(manager, "contacts-nothing-to-copy")
     else:
@@ -312,6 +319,7 @@ def build_lead_contacts_dialog() -> Dialog:
         ),
         Window(
             Tr("contacts-search-prompt"),
+            Tr("contacts-search-rep-hint", when="rep"),
             Tr("contacts-search-too-short", when="too_short"),
             Tr("contacts-search-too-long", when="too_long"),
             Tr("contacts-search-bad-phone", when="bad_phone"),

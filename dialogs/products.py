@@ -13,6 +13,7 @@ from aiogram_dialog.widgets.kbd import Button, Cancel, ScrollingGroup, Select, S
 from aiogram_dialog.widgets.text import Format
 
 from bot.access.service import AccessDenied
+from bot.leads.inflight import WriteInProgressError
 from bot.leads.products import (
     PRODUCT_SEARCH_MAX,
     AmountError,
@@ -141,7 +142,7 @@ async def get_row(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     return {"product": str(names.get(str(row_id), ""))}
 
 
-async def on_remove(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+async def on_remove(callback: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Remove the chosen row, unless the rows changed since the user saw them."""
     row_id = int(manager.dialog_data[CHOSEN_ROW_KEY])
     name = str(manager.dialog_data.get(ROWS_KEY, {}).get(str(row_id), ""))
@@ -152,6 +153,9 @@ async def on_remove(_: CallbackQuery, __: Button, manager: DialogManager) -> Non
             row_id,
             seen_signature=str(manager.dialog_data.get(SIGNATURE_KEY, "")),
         )
+    except WriteInProgressError:
+        await callback.answer(translator(manager).get("write-in-progress"))
+        return
     except RowsChangedError:
         _set_notice(manager, "products-changed")
     except RowGoneError:
@@ -328,12 +332,20 @@ async def on_price(message: Message, _: MessageInput, manager: DialogManager) ->
     except AmountError as exc:
         manager.dialog_data[PROBLEM_KEY] = exc.problem.value
         return
-    await _add(manager, price)
+    try:
+        await _add(manager, price)
+    except WriteInProgressError:
+        await message.answer(translator(manager).get_html("write-in-progress"))
 
 
-async def on_use_catalogue_price(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
-    """Add the row at the catalogue price."""
-    await _add(manager, Decimal(str(_product(manager)["price"])))
+async def on_use_catalogue_price(
+    callback: CallbackQuery, __: Button, manager: DialogManager
+) -> None:
+    """Add the row at the catalogue price (a second tap while it runs is told to wait)."""
+    try:
+        await _add(manager, Decimal(str(_product(manager)["price"])))
+    except WriteInProgressError:
+        await callback.answer(translator(manager).get("write-in-progress"))
 
 
 def build_lead_products_dialog() -> Dialog:

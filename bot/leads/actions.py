@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.access.roles import Identity
 from bot.storage import Clock, Database, DatabaseClosedError, utc_now
 from bot.storage.snapshots import SnapshotRepository
+from bot.storage.timestamps import to_db_time
 
 log = logging.getLogger(__name__)
+
+# How far apart the portal's DATE_MODIFY and our own record of a write may be and still be the
+# same change: the record is written right after the portal answers (so it is later), give or
+# take the two clocks' skew and DATE_MODIFY's whole seconds.
+RECORDED_BEFORE_CHANGE = timedelta(seconds=5)
+RECORDED_AFTER_CHANGE = timedelta(seconds=30)
 
 
 class LeadAction(StrEnum):
@@ -28,6 +36,7 @@ class BotActionLog:
     """Records `bot_actions` rows (who changed which lead through the bot) for notifications."""
 
     def __init__(self, db: Database, *, clock: Clock = utc_now) -> None:
+        self._db = db
         self._store = SnapshotRepository(db, clock)
 
     async def record(self, identity: Identity, lead_id: int, action: str) -> None:
@@ -38,3 +47,26 @@ class BotActionLog:
             )
         except (sqlite3.Error, DatabaseClosedError):
             log.exception("could not record bot action %s on lead %d", action, lead_id)
+
+    async def author_of_change(self, lead_id: int, modified_at: datetime | None) -> int | None:
+        """The portal user who made the lead's change at `modified_at` through the bot, if any.
+
+        The portal credits every write the bot makes to the webhook's own user; the bot's
+        record of the same write names the rep. A storage failure only loses the attribution.
+        """
+        if modified_at is None or modified_at.tzinfo is None:
+            return None
+        try:
+            row = await self._db.fetch_one(
+                "SELECT portal_user_id FROM bot_actions WHERE lead_id = ? AND at BETWEEN ? AND ? "
+                "ORDER BY at, id LIMIT 1",
+                (
+                    lead_id,
+                    to_db_time(modified_at - RECORDED_BEFORE_CHANGE),
+                    to_db_time(modified_at + RECORDED_AFTER_CHANGE),
+                ),
+            )
+        except (sqlite3.Error, DatabaseClosedError):
+            log.exception("could not read bot actions of lead %d", lead_id)
+            return None
+        return int(row["portal_user_id"]) if row is not None else None

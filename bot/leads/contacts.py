@@ -7,6 +7,8 @@ bot's own changes from the portal's.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,8 +17,9 @@ from typing import Any
 
 import phonenumbers
 
-from bot.access.roles import Identity
+from bot.access.roles import Action, Identity
 from bot.leads.actions import BotActionLog, LeadAction
+from bot.leads.inflight import InFlight, WriteInProgressError
 from bot.leads.visibility import visible_lead, visible_lead_in_batch
 from bot.phones import normalize_phone
 from bot.portal import (
@@ -26,6 +29,7 @@ from bot.portal import (
     Lead,
     LeadContactBinding,
     MultiFieldChange,
+    OutcomeUnknownError,
     PortalClient,
     result_ref,
 )
@@ -43,20 +47,31 @@ __all__ = [
     "LeadContactsView",
     "LinkedContact",
     "NothingToCopyError",
+    "WriteInProgressError",
     "contact_draft_from_lead",
+    "contact_origin_id",
+    "looks_like_email",
     "looks_like_phone",
+    "mask_phone",
     "name_filters",
     "phone_prefixes",
     "primary_moved_to",
     "visible_lead_in_batch",
 ]
 
-CONTACT_SEARCH_MIN = 2
+CONTACT_SEARCH_MIN = 3
 CONTACT_SEARCH_MAX = 64
 SEARCH_RESULTS_MAX = 20
 # Bound contacts read in the same batch as the bindings; a lead with more gets one more read.
 BATCHED_CONTACTS = 10
 CONTACT_SELECT = ("ID", "NAME", "SECOND_NAME", "LAST_NAME", "PHONE", "EMAIL")
+# A rep's name search covers the contacts of this many of his newest leads (one batch reads
+# their bindings); older ones are found by their exact phone or e-mail.
+REP_SEARCH_LEADS = 49
+# The client-made key on contacts the bot creates, so an add whose outcome was unknown can be
+# found again instead of being repeated (the portal's ORIGINATOR_ID/ORIGIN_ID pair).
+ORIGINATOR_ID = "telegram-leads-bot"
+MADE_REMEMBERED = 1000
 
 
 # --- pure parts ------------------------------------------------------------------------------
@@ -149,6 +164,45 @@ def phone_prefixes(e164: str) -> list[str]:
     return spellings
 
 
+def looks_like_email(text: str) -> bool:
+    """Whether a search text is meant as an e-mail address (one word with an @ inside)."""
+    compact = text.strip()
+    local, at, domain = compact.partition("@")
+    return bool(at and local and domain) and not any(ch.isspace() for ch in compact)
+
+
+def mask_phone(value: str, region: str) -> str:
+    """A phone for lists: country and area code and the last two digits (+7 916 ***-**-67).
+
+    A number that cannot be read keeps only its last two digits.
+    """
+    e164 = normalize_phone(value, region)
+    if e164 is None:
+        digits = [ch for ch in value if ch.isdigit()]
+        return "***" + "".join(digits[-2:]) if digits else ""
+    parsed = phonenumbers.parse(e164, None)
+    spaced = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    country, _, rest = spaced.partition(" ")
+    area, _, local = rest.partition(" ")
+    if not local:
+        area, local = "", rest
+    total = sum(ch.isdigit() for ch in local)
+    kept, masked = 0, []
+    for ch in local:
+        if ch.isdigit():
+            kept += 1
+            masked.append(ch if kept > total - 2 else "*")
+        else:
+            masked.append(ch)
+    return " ".join(part for part in (country, area, "".join(masked)) if part)
+
+
+def contact_origin_id(lead_id: int, draft: ContactDraft) -> str:
+    """The key of the contact made from this lead with this data (same data, same key)."""
+    body = json.dumps(draft.to_portal(), sort_keys=True, default=str)
+    return f"lead{lead_id}-{hashlib.sha256(body.encode()).hexdigest()[:16]}"
+
+
 def name_filters(text: str) -> list[dict[str, str]]:
     """`%NAME`/`%LAST_NAME` filters for a name search (one word: either; two: both ways)."""
     words = text.split()
@@ -227,6 +281,16 @@ class LeadContactsService:
         self._portal = portal
         self._actions = actions
         self._region = default_region
+        self._in_flight = InFlight()
+        # Keys of adds whose outcome was unknown: the next try looks the key up first.
+        self._unsure: set[str] = set()
+        # Contacts made lately by key (oldest first): a repeated create binds the same one.
+        self._made: dict[str, int] = {}
+
+    @property
+    def default_region(self) -> str:
+        """The region phone numbers without a country code are read in."""
+        return self._region
 
     async def view(self, identity: Identity, lead_id: int) -> LeadContactsView:
         """The lead and its linked contacts: one batch (lead, bindings, their contacts)."""
@@ -261,8 +325,13 @@ class LeadContactsService:
             contacts.extend(c for c in page.items if c.id in bound)
         return LeadContactsView(lead=lead, contacts=linked_contacts(bindings, contacts))
 
-    async def search(self, text: str) -> list[Contact]:
-        """Contacts by phone (any stored spelling) or by a part of the first/last name."""
+    async def search(self, identity: Identity, text: str) -> list[Contact]:
+        """Contacts by exact phone (any stored spelling) or e-mail, or by a part of the name.
+
+        Anyone finds any contact by its exact phone or e-mail. By name, managers search the
+        whole portal; reps only the contacts bound to their own newest leads, so a rep cannot
+        harvest the portal's address book two letters at a time.
+        """
         query = " ".join(text.split())
         if len(query) > CONTACT_SEARCH_MAX:
             raise ContactSearchError(ContactSearchProblem.TOO_LONG)
@@ -270,8 +339,47 @@ class LeadContactsService:
             raise ContactSearchError(ContactSearchProblem.TOO_SHORT)
         if looks_like_phone(query):
             return await self._search_by_phone(query)
+        if looks_like_email(query):
+            return await self._search_by_email(query)
         filters = name_filters(query)
-        return await self._run({f"name{i}": _contact_list(f) for i, f in enumerate(filters)})
+        if identity.may(Action.VIEW_ALL_LEADS):
+            return await self._run({f"name{i}": _contact_list(f) for i, f in enumerate(filters)})
+        own = await self._contacts_of_own_leads(identity)
+        if not own:
+            return []
+        return await self._run(
+            {f"name{i}": _contact_list({**f, "@ID": own}) for i, f in enumerate(filters)}
+        )
+
+    async def _contacts_of_own_leads(self, identity: Identity) -> list[int]:
+        """Ids of the contacts bound to the caller's newest leads (two requests)."""
+        page = await self._portal.list_leads(
+            filter={"ASSIGNED_BY_ID": identity.portal_user_id},
+            select=["ID"],
+            order={"ID": "DESC"},
+            start=-1,
+        )
+        lead_ids = [lead.id for lead in page.items if lead.id is not None][:REP_SEARCH_LEADS]
+        if not lead_ids:
+            return []
+        result = await self._portal.batch(
+            {
+                f"b{lead_id}": BatchCommand("crm.lead.contact.items.get", {"id": lead_id})
+                for lead_id in lead_ids
+            }
+        )
+        ids: set[int] = set()
+        for lead_id in lead_ids:
+            # A lead deleted meanwhile answers with an error: it simply adds nothing.
+            for raw in result.results.get(f"b{lead_id}") or []:
+                ids.add(LeadContactBinding.model_validate(raw).contact_id)
+        return sorted(ids)
+
+    async def _search_by_email(self, query: str) -> list[Contact]:
+        wanted = query.casefold()
+        found = await self._run({"email": _contact_list({"EMAIL": query})})
+        # The portal's filter may match more loosely; only the exact address counts.
+        return [c for c in found if any(e.value.strip().casefold() == wanted for e in c.email)]
 
     async def _search_by_phone(self, query: str) -> list[Contact]:
         wanted = normalize_phone(query, self._region)
@@ -360,26 +468,70 @@ class LeadContactsService:
         await self._actions.record(identity, lead_id, LeadAction.CONTACT_MADE_PRIMARY)
         return True
 
-    async def create_from_lead(self, identity: Identity, lead_id: int) -> int:
-        """Create a contact from the lead's name, phones and e-mails and bind it; its id."""
+    async def create_preview(self, identity: Identity, lead_id: int) -> ContactDraft:
+        """What a contact made from the lead would get (NothingToCopyError when nothing)."""
         lead = await visible_lead(self._portal, identity, lead_id)
-        draft = contact_draft_from_lead(lead)
-        # One request: the binding refers to the new id; halt so no binding without a contact.
-        result = await self._portal.batch(
-            {
-                "add": BatchCommand(
-                    "crm.contact.add",
-                    {"fields": draft.to_portal(), "params": {"REGISTER_SONET_EVENT": "N"}},
-                ),
-                "bind": BatchCommand(
-                    "crm.lead.contact.add",
-                    {"id": lead_id, "fields": {"CONTACT_ID": result_ref("add")}},
-                ),
-            },
-            halt=True,
+        return contact_draft_from_lead(lead)
+
+    async def create_from_lead(self, identity: Identity, lead_id: int) -> int:
+        """Create a contact from the lead's name, phones and e-mails and bind it; its id.
+
+        One at a time per user and lead (WriteInProgressError for a second tap). The new
+        contact carries a key made from the lead and its data; after an add whose outcome was
+        unknown, the next try looks the key up and binds what it finds instead of adding again.
+        """
+        async with self._in_flight.hold((identity.telegram_user_id, lead_id)):
+            lead = await visible_lead(self._portal, identity, lead_id)
+            draft = contact_draft_from_lead(lead)
+            origin_id = contact_origin_id(lead_id, draft)
+            existing = self._made.get(origin_id)
+            if existing is None and origin_id in self._unsure:
+                existing = await self._find_by_origin(origin_id)
+            if existing is not None:
+                # Made already (a repeated tap, or an add whose answer was lost): bind it.
+                self._unsure.discard(origin_id)
+                if await self._portal.add_lead_contact(
+                    lead_id, LeadContactBinding(contact_id=existing)
+                ):
+                    await self._actions.record(identity, lead_id, LeadAction.CONTACT_LINKED)
+                return existing
+            fields = {**draft.to_portal(), "ORIGINATOR_ID": ORIGINATOR_ID, "ORIGIN_ID": origin_id}
+            # One request: the binding refers to the new id; halt: no binding without a contact.
+            try:
+                result = await self._portal.batch(
+                    {
+                        "add": BatchCommand(
+                            "crm.contact.add",
+                            {"fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}},
+                        ),
+                        "bind": BatchCommand(
+                            "crm.lead.contact.add",
+                            {"id": lead_id, "fields": {"CONTACT_ID": result_ref("add")}},
+                        ),
+                    },
+                    halt=True,
+                )
+            except OutcomeUnknownError:
+                self._unsure.add(origin_id)
+                raise
+            self._unsure.discard(origin_id)
+            contact_id = int(result["add"])  # raises the portal's refusal, if any
+            self._remember(origin_id, contact_id)
+            await self._actions.record(identity, lead_id, LeadAction.CONTACT_CREATED)
+            result["bind"]  # raises if the new contact could not be bound
+            await self._actions.record(identity, lead_id, LeadAction.CONTACT_LINKED)
+            return contact_id
+
+    def _remember(self, origin_id: str, contact_id: int) -> None:
+        self._made[origin_id] = contact_id
+        while len(self._made) > MADE_REMEMBERED:
+            self._made.pop(next(iter(self._made)))
+
+    async def _find_by_origin(self, origin_id: str) -> int | None:
+        page = await self._portal.list_contacts(
+            filter={"ORIGINATOR_ID": ORIGINATOR_ID, "ORIGIN_ID": origin_id},
+            select=["ID"],
+            order={"ID": "ASC"},
+            start=-1,
         )
-        contact_id = int(result["add"])  # raises the portal's refusal, if any
-        await self._actions.record(identity, lead_id, LeadAction.CONTACT_CREATED)
-        result["bind"]  # raises if the new contact could not be bound
-        await self._actions.record(identity, lead_id, LeadAction.CONTACT_LINKED)
-        return contact_id
+        return next((c.id for c in page.items if c.id is not None), None)

@@ -19,6 +19,7 @@ from typing import Any
 
 from bot.access.roles import Identity
 from bot.leads.actions import BotActionLog, LeadAction
+from bot.leads.inflight import InFlight
 from bot.leads.visibility import visible_lead_in_batch
 from bot.portal import BatchCommand, Lane, Lead, Page, PortalClient, Product, ProductRow
 
@@ -257,6 +258,7 @@ class LeadProductsService:
     def __init__(self, portal: PortalClient, actions: BotActionLog) -> None:
         self._portal = portal
         self._actions = actions
+        self._in_flight = InFlight()
 
     async def view(self, identity: Identity, lead_id: int) -> ProductRowsView:
         """The lead (if the caller may see it) and its rows: one batch request."""
@@ -308,19 +310,25 @@ class LeadProductsService:
         price: Decimal,
         seen_signature: str,
     ) -> None:
-        """Add a catalogue product row, keeping every other row as it is."""
-        current = await self._fresh(identity, lead_id, seen_signature)
-        rows = rows_with_added(current.rows, product_id, quantity, price)
-        await self._portal.set_lead_products(lead_id, rows)
-        await self._actions.record(identity, lead_id, LeadAction.PRODUCT_ADDED)
+        """Add a catalogue product row, keeping every other row as it is.
+
+        One write at a time per user and lead (WriteInProgressError for a second tap); a
+        repeat after the first finished fails the signature check (RowsChangedError).
+        """
+        async with self._in_flight.hold((identity.telegram_user_id, lead_id)):
+            current = await self._fresh(identity, lead_id, seen_signature)
+            rows = rows_with_added(current.rows, product_id, quantity, price)
+            await self._portal.set_lead_products(lead_id, rows)
+            await self._actions.record(identity, lead_id, LeadAction.PRODUCT_ADDED)
 
     async def remove_row(
         self, identity: Identity, lead_id: int, row_id: int, *, seen_signature: str
     ) -> None:
-        """Remove one row, keeping every other row as it is."""
-        current = await self._fresh(identity, lead_id, seen_signature)
-        rows = rows_without(current.rows, row_id)
-        if rows is None:
-            raise RowGoneError(row_id)
-        await self._portal.set_lead_products(lead_id, rows)
-        await self._actions.record(identity, lead_id, LeadAction.PRODUCT_REMOVED)
+        """Remove one row, keeping every other row as it is (one write at a time, as adding)."""
+        async with self._in_flight.hold((identity.telegram_user_id, lead_id)):
+            current = await self._fresh(identity, lead_id, seen_signature)
+            rows = rows_without(current.rows, row_id)
+            if rows is None:
+                raise RowGoneError(row_id)
+            await self._portal.set_lead_products(lead_id, rows)
+            await self._actions.record(identity, lead_id, LeadAction.PRODUCT_REMOVED)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from bot.access.directory import PortalDirectory
 from bot.access.roles import Action, Identity
 from bot.access.service import AccessDenied
+from bot.i18n import Translator
 from bot.leads.actions import BotActionLog
 from bot.leads.catalog import CatalogSnapshot, PortalCatalog
 from bot.leads.form import InputRejected, parse_email, parse_phone
@@ -66,6 +67,19 @@ SUMMARY_SELECT = ("ID", "TITLE", "STATUS_ID", "DATE_CREATE", "ASSIGNED_BY_ID")
 
 MultiFieldKind = Literal["PHONE", "EMAIL"]
 
+# The simple fields the card edits (the portal's codes) and how long their text may be; phones
+# and e-mails go through `edit_multifield`, the stage through `change_stage` (a failure stage
+# needs its reason), the responsible through `take` or, for managers, `update_fields`.
+EDITABLE_TEXT_LIMITS: dict[str, int] = {
+    "TITLE": 255,
+    "NAME": 255,
+    "LAST_NAME": 255,
+    "COMPANY_TITLE": 255,
+    "COMMENTS": 2000,
+}
+EDITABLE_FIELDS: frozenset[str] = frozenset({*EDITABLE_TEXT_LIMITS, "OPPORTUNITY", "SOURCE_ID"})
+MAX_OPPORTUNITY = Decimal("999999999999.99")
+
 
 class LeadAction(StrEnum):
     """What the bot did to a lead, as recorded in `bot_actions`."""
@@ -79,6 +93,10 @@ class LeadAction(StrEnum):
 
 class InvalidValueError(ValueError):
     """A value the user typed cannot be stored (bad phone, e-mail, number, unknown stage)."""
+
+
+class FieldNotEditableError(InvalidValueError):
+    """The change touches a field the card does not edit, or one the caller's role may not."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +186,9 @@ class LeadService:
         self._actions = actions
         self._region = default_region
         self._origin = portal_origin
+        # The portal user the portal credits with the bot's own writes (the webhook's user),
+        # learnt from the first lead the bot updates; None until then.
+        self._writer_id: int | None = None
 
     @property
     def catalog(self) -> PortalCatalog:
@@ -383,8 +404,17 @@ class LeadService:
             products=products,
             comments=lead.comments or "",
             modified_at=lead.date_modify,
-            modified_by=await self.user_name(lead.modify_by_id),
+            modified_by=await self.user_name(await self._modified_by(lead)),
         )
+
+    async def _modified_by(self, lead: Lead) -> int | None:
+        # The portal names the webhook's user for the bot's writes; our record names the rep.
+        if lead.id is None:
+            return lead.modify_by_id
+        if self._writer_id is not None and lead.modify_by_id != self._writer_id:
+            return lead.modify_by_id  # somebody changed it in the portal itself
+        author = await self._actions.author_of_change(lead.id, lead.date_modify)
+        return author if author is not None else lead.modify_by_id
 
     async def load_card(
         self,
@@ -392,17 +422,23 @@ class LeadService:
         lead_id: int,
         *,
         writes: Mapping[str, BatchCommand] | None = None,
+        action: LeadAction | None = None,
     ) -> LeadCardData:
         """The card of a lead the caller may see, in one request (after `writes`, if any).
 
-        Writes go first in the same batch, which then stops at the first failure.
+        Writes go first in the same batch, which then stops at the first failure; once they
+        succeed, `action` is recorded, so the fresh card already names the rep as its editor.
         """
         commands = {**(writes or {}), **self._card_commands(lead_id)}
         result = await self._portal.batch(commands, halt=bool(writes))
         for key in writes or {}:
             if key in result.errors:
                 raise result.errors[key]
+        if action is not None:
+            await self._actions.record(identity, lead_id, action.value)
         lead = self._lead_from(identity, lead_id, result)
+        if "update" in (writes or {}) and lead.modify_by_id is not None:
+            self._writer_id = lead.modify_by_id
         snapshot = await self._catalog.get()
         bindings = [
             LeadContactBinding.model_validate(item)
@@ -442,32 +478,43 @@ class LeadService:
         action: LeadAction,
         writes: Mapping[str, BatchCommand],
     ) -> LeadCardData:
-        card = await self.load_card(identity, lead_id, writes=writes)
-        await self._actions.record(identity, lead_id, action.value)
-        return card
+        return await self.load_card(identity, lead_id, writes=writes, action=action)
 
     @staticmethod
     def _update(lead_id: int, changes: LeadChanges) -> BatchCommand:
         return BatchCommand("crm.lead.update", {"id": lead_id, "fields": changes.to_portal()})
 
-    @staticmethod
-    def _comment(lead_id: int, text: str, author_id: int) -> BatchCommand:
+    async def _comment(
+        self, identity: Identity, lead_id: int, text: str, tr: Translator
+    ) -> BatchCommand:
+        # The portal shows the webhook's user as the author of whatever the bot writes, so
+        # the text itself says which rep wrote it.
+        name = await self.user_name(identity.portal_user_id)
+        signed = f"{text}\n\n{tr.get('timeline-via-telegram', name=name)}"
         return BatchCommand(
             "crm.timeline.comment.add",
             {
                 "fields": {
                     "ENTITY_ID": lead_id,
                     "ENTITY_TYPE": "lead",
-                    "COMMENT": text,
-                    "AUTHOR_ID": author_id,
+                    "COMMENT": signed,
+                    "AUTHOR_ID": identity.portal_user_id,
                 }
             },
         )
 
     async def change_stage(
-        self, identity: Identity, lead_id: int, status_id: str, comment: str | None = None
+        self,
+        identity: Identity,
+        lead_id: int,
+        status_id: str,
+        comment: str | None = None,
+        *,
+        tr: Translator,
     ) -> LeadCardData:
         """Move the lead to a stage of the catalog; `comment` goes to the timeline with it.
+
+        The comment is signed "via Telegram by <rep>" in the language of `tr`.
 
         A failure stage needs the comment (the reason). The success stage only moves the
         lead: the portal cannot convert a lead through REST.
@@ -481,13 +528,46 @@ class LeadService:
         await visible_lead(self._portal, identity, lead_id)
         writes = {"update": self._update(lead_id, LeadChanges(status_id=status_id))}
         if comment and comment.strip():
-            writes["comment"] = self._comment(lead_id, comment.strip(), identity.portal_user_id)
+            writes["comment"] = await self._comment(identity, lead_id, comment.strip(), tr)
         return await self._write(identity, lead_id, LeadAction.STAGE, writes)
+
+    async def check_changes(self, identity: Identity, changes: LeadChanges) -> None:
+        """Refuse a change the card would not offer this caller (forged data gets this far).
+
+        Only the card's simple fields, with their limits; a source of the portal's list; the
+        responsible only for roles that assign leads to others, and only an active user.
+        """
+        fields = changes.to_portal()
+        if not fields:
+            raise InvalidValueError("nothing to change")
+        reassigns = "ASSIGNED_BY_ID" in fields
+        assignee = fields.pop("ASSIGNED_BY_ID", None)
+        if set(fields) - EDITABLE_FIELDS:
+            raise FieldNotEditableError("the card does not edit these fields")
+        for code, limit in EDITABLE_TEXT_LIMITS.items():
+            value = fields.get(code)
+            if value is not None and (not str(value).strip() or len(str(value)) > limit):
+                raise InvalidValueError(f"{code} must be 1 to {limit} characters")
+        if "OPPORTUNITY" in fields:
+            amount = changes.opportunity
+            if amount is None or not amount.is_finite() or not 0 <= amount <= MAX_OPPORTUNITY:
+                raise InvalidValueError("the amount is out of range")
+        if "SOURCE_ID" in fields:
+            snapshot = await self._catalog.get()
+            if not any(s.status_id == changes.source_id for s in snapshot.sources):
+                raise InvalidValueError("unknown source")
+        if reassigns:
+            if not identity.may(Action.ASSIGN_TO_OTHERS):
+                raise FieldNotEditableError("only managers reassign leads")
+            active = isinstance(assignee, int) and await self._directory.active_user(assignee)
+            if not active:
+                raise InvalidValueError("the responsible must be an active portal user")
 
     async def update_fields(
         self, identity: Identity, lead_id: int, changes: LeadChanges
     ) -> LeadCardData:
-        """Change simple fields of a lead the caller may see."""
+        """Change simple fields of a lead the caller may see, within what the card offers."""
+        await self.check_changes(identity, changes)
         await visible_lead(self._portal, identity, lead_id)
         writes = {"update": self._update(lead_id, changes)}
         return await self._write(identity, lead_id, LeadAction.EDIT, writes)
@@ -556,12 +636,14 @@ class LeadService:
         writes = {"update": self._update(lead_id, changes)}
         return await self._write(identity, lead_id, LeadAction.TAKE, writes)
 
-    async def add_note(self, identity: Identity, lead_id: int, text: str) -> LeadCardData:
-        """Add a comment to the lead's timeline."""
+    async def add_note(
+        self, identity: Identity, lead_id: int, text: str, *, tr: Translator
+    ) -> LeadCardData:
+        """Add a comment to the lead's timeline, signed "via Telegram by <rep>"."""
         if not text.strip():
             raise InvalidValueError("empty note")
         await visible_lead(self._portal, identity, lead_id)
-        writes = {"comment": self._comment(lead_id, text.strip(), identity.portal_user_id)}
+        writes = {"comment": await self._comment(identity, lead_id, text.strip(), tr)}
         return await self._write(identity, lead_id, LeadAction.NOTE, writes)
 
     async def delete(self, identity: Identity, lead_id: int) -> None:

@@ -19,10 +19,12 @@ from bot.access.roles import Identity, Role
 from bot.access.service import AccessDenied
 from bot.admin.fields import CustomFieldService
 from bot.app import Application
+from bot.i18n import Translations
 from bot.leads.contacts import LeadContactsService
 from bot.leads.products import LeadProductsService
-from bot.leads.service import LeadService
+from bot.leads.service import FieldNotEditableError, LeadService
 from bot.leads.visibility import LeadHiddenError
+from bot.portal import LeadChanges
 from bot.storage import BindingRepository
 from tests.e2e.conftest import ADMIN_TELEGRAM_ID, sign_in
 from tests.emulators.bitrix24 import Bitrix24Emulator
@@ -37,6 +39,7 @@ CALLERS = {
     "admin": (ADMIN_TELEGRAM_ID, "Anna", "+79160000001", Role.ADMIN),
 }
 GROUP_ID = -100777
+TR = Translations.load().for_language("en")
 
 EXPECTED = {
     "rep": {
@@ -47,9 +50,11 @@ EXPECTED = {
         "change_stage": "refused",
         "add_note": "refused",
         "take": "refused",
+        "reassign": "refused",
         "delete": "refused",
         "view_contacts": "refused",
         "link_contact": "refused",
+        "create_contact": "refused",
         "view_products": "refused",
         "add_product": "refused",
         "group_subscription": "refused",
@@ -65,9 +70,11 @@ EXPECTED = {
         "change_stage": "ok",
         "add_note": "ok",
         "take": "ok",
+        "reassign": "ok",
         "delete": "ok",
         "view_contacts": "ok",
         "link_contact": "ok",
+        "create_contact": "ok",
         "view_products": "ok",
         "add_product": "ok",
         "group_subscription": "ok",
@@ -92,7 +99,7 @@ def _service(app: Application, name: str, kind: type[T]) -> T:
 async def _service_outcome(call: Callable[[], Awaitable[object]]) -> Outcome:
     try:
         await call()
-    except (LeadHiddenError, AccessDenied, PermissionError):
+    except (LeadHiddenError, AccessDenied, PermissionError, FieldNotEditableError):
         return "refused"
     return "ok"
 
@@ -153,19 +160,30 @@ async def test_each_role_may_do_exactly_its_share(
 
     outcomes["view_card"] = await _service_outcome(lambda: leads.load_card(identity, lead_id))
     outcomes["change_stage"] = await _service_outcome(
-        lambda: leads.change_stage(identity, lead_id, "IN_PROCESS")
+        lambda: leads.change_stage(identity, lead_id, "IN_PROCESS", tr=TR)
     )
     outcomes["add_note"] = await _service_outcome(
-        lambda: leads.add_note(identity, lead_id, "matrix note")
+        lambda: leads.add_note(identity, lead_id, "matrix note", tr=TR)
     )
     take_id = new_lead("Take me")
     outcomes["take"] = await _service_outcome(lambda: leads.take(identity, take_id))
+    # What a forged edit of the responsible ends in (the card never offers it to reps).
+    reassign_id = new_lead("Reassign me")
+    outcomes["reassign"] = await _service_outcome(
+        lambda: leads.update_fields(identity, reassign_id, LeadChanges(assigned_by_id=2))
+    )
     delete_id = new_lead("Delete me")
     outcomes["delete"] = await _service_outcome(lambda: leads.delete(identity, delete_id))
     outcomes["view_contacts"] = await _service_outcome(lambda: contacts.view(identity, lead_id))
     contact_id = portal.add_contact({"NAME": "Client"}, 1)
     outcomes["link_contact"] = await _service_outcome(
         lambda: contacts.link(identity, lead_id, contact_id)
+    )
+    person_id = portal.add_lead(
+        {"TITLE": "Person", "NAME": "Client", "ASSIGNED_BY_ID": OWNER_PORTAL_ID}, 1
+    )
+    outcomes["create_contact"] = await _service_outcome(
+        lambda: contacts.create_from_lead(identity, person_id)
     )
     outcomes["view_products"] = await _service_outcome(lambda: products.view(identity, lead_id))
     product_id = next(iter(portal.products))
@@ -204,6 +222,8 @@ async def test_each_role_may_do_exactly_its_share(
         assert portal.leads[lead_id]["STATUS_ID"] == "NEW"
         assert delete_id in portal.leads
         assert str(portal.leads[take_id]["ASSIGNED_BY_ID"]) == str(OWNER_PORTAL_ID)
+        assert str(portal.leads[reassign_id]["ASSIGNED_BY_ID"]) == str(OWNER_PORTAL_ID)
+        assert portal.lead_contacts.get(person_id, []) == []
 
 
 async def test_somebody_not_signed_in_reaches_nothing(

@@ -21,6 +21,7 @@ from tests.e2e.lead_fixtures import (
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import TelegramEmulator
 from tests.emulators.telegram_driver import TelegramUser
+from tests.emulators.telegram_models import ChatMessage
 
 CB_SEP = "\x1d"
 
@@ -139,6 +140,7 @@ async def test_failure_stage_asks_for_a_reason_that_reaches_the_timeline(
     assert portal_emulator.leads[lead_id]["STATUS_ID"] == "JUNK"
     assert comments_of(portal_emulator, lead_id) == [
         "Stage changed to “Junk lead”. Reason: The client <bought> elsewhere & left"
+        "\n\n— via Telegram by Ivan Petrov"
     ]
     assert await actions(running_bot) == [(lead_id, IVAN_TELEGRAM_ID, IVAN_PORTAL_ID, "stage")]
 
@@ -276,8 +278,9 @@ async def test_rep_adds_a_text_note_and_a_voice_note(
     await asyncio.sleep(0)
     await rep.wait_for_message(lambda m: "Saved" in text_of(m))
     assert comments_of(portal_emulator, lead_id) == [
-        "Called, will think till Friday",
-        "Voice message in Telegram, file id VOICE-FILE-1\nafter the meeting",
+        "Called, will think till Friday\n\n— via Telegram by Ivan Petrov",
+        "Voice message in Telegram, file id VOICE-FILE-1\nafter the meeting"
+        "\n\n— via Telegram by Ivan Petrov",
     ]
     assert [a[3] for a in await actions(running_bot)] == ["note", "note"]
 
@@ -339,3 +342,107 @@ async def test_hostile_values_render_safely(
     message_text = answer.results[0]["input_message_content"]["message_text"]
     assert len(message_text) <= 4096
     assert "&lt;script&gt;" in message_text
+
+
+def last_line(message: ChatMessage) -> str:
+    return text_of(message).splitlines()[-1]
+
+
+async def test_card_names_the_rep_who_changed_it_through_the_bot(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    lead_id = portal_emulator.add_lead(
+        {"TITLE": "Credited lead", "ASSIGNED_BY_ID": IVAN_PORTAL_ID}, 1
+    )
+    rep = await ivan(telegram_emulator)
+    card = await open_card(rep, lead_id, "Credited lead")
+    assert last_line(card).endswith(", Anna Admin")  # made in the portal by its admin
+
+    await press_and_see(rep, "✏️ Edit", "What do you want to change?")
+    await press_and_see(rep, "Title", "Send the new value")
+    await rep.send("Credited lead, measured")
+    saved = await rep.wait_for_message(lambda m: "Saved" in text_of(m))
+    # The portal credits the webhook's user; the card names the rep.
+    assert portal_emulator.leads[lead_id]["MODIFY_BY_ID"] == "1"
+    assert last_line(saved).endswith(", Ivan Petrov")
+    await rep.press("🔄 Refresh")
+    again = await rep.wait_for_message(lambda m: "Saved" not in text_of(m) and bool(m.labels))
+    assert last_line(again).endswith(", Ivan Petrov")
+
+    # A later change made in the portal by somebody else is theirs.
+    portal_emulator.ui_update_lead(lead_id, {"COMMENTS": "Called back"}, OLGA_PORTAL_ID)
+    await rep.press("🔄 Refresh")
+    portal_side = await rep.wait_for_message(lambda m: "Olga" in text_of(m))
+    assert last_line(portal_side).endswith(", Olga Smirnova")
+
+
+async def test_out_of_date_card_is_replaced_by_the_reason(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    lead_id = add_lead(portal_emulator, IVAN_PORTAL_ID, TITLE="Soon Olga's")
+    rep = await ivan(telegram_emulator)
+    await open_card(rep, lead_id, "Soon Olga's")
+    await warm_caches(running_bot)
+    await press_and_see(rep, "🔀 Stage", "Choose the new stage")
+
+    portal_emulator.ui_update_lead(lead_id, {"ASSIGNED_BY_ID": OLGA_PORTAL_ID})
+    await rep.press("In progress")
+    stale = await rep.wait_for_message(lambda m: "out of date" in text_of(m))
+    assert "reassigned or deleted" in text_of(stale)
+    assert "Soon Olga's" not in text_of(stale)
+    # No live buttons of the old card, only ways out.
+    assert stale.labels == ["🔍 Find a lead", "🏠 Menu", "« Back"]
+    assert portal_emulator.leads[lead_id]["STATUS_ID"] == "NEW"
+    assert await actions(running_bot) == []
+    await rep.press("🔍 Find a lead")
+    await rep.wait_for_message(lambda m: "🔍" in text_of(m) or "Send" in text_of(m))
+
+
+async def test_service_refuses_changes_the_card_does_not_offer(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    lead_id = add_lead(portal_emulator, IVAN_PORTAL_ID, TITLE="Keep me")
+    rep = await ivan(telegram_emulator)
+    card = await open_card(rep, lead_id, "Keep me")
+    await warm_caches(running_bot)
+    await press_and_see(rep, "✏️ Edit", "What do you want to change?")
+    fields = rep.last_message()
+    data = fields.button("Title").callback_data
+    assert data is not None
+    # A forged field choice (the responsible) and a forged source id.
+    await rep.press_data(fields.message_id, data.rsplit(":", 1)[0] + ":ASSIGNED_BY_ID")
+    await press_and_see(rep, "Source", "Choose the source")
+    sources = rep.last_message()
+    source_data = sources.button("Call").callback_data
+    assert source_data is not None
+    query = await rep.press_data(sources.message_id, source_data.rsplit(":", 1)[0] + ":NOPE")
+    refused = await telegram_emulator.wait_for_callback_answer(query)
+    assert "can't be made from the card" in (refused.text or "")
+    lead = portal_emulator.leads[lead_id]
+    assert (str(lead["ASSIGNED_BY_ID"]), lead.get("SOURCE_ID")) == (str(IVAN_PORTAL_ID), None)
+    assert await actions(running_bot) == []
+    assert card.message_id == sources.message_id
+
+
+async def test_forged_take_on_a_lead_that_went_to_a_colleague_takes_nothing(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    lead_id = add_lead(portal_emulator, IVAN_PORTAL_ID, TITLE="Was mine")
+    rep = await ivan(telegram_emulator)
+    card = await open_card(rep, lead_id, "Was mine")
+    assert "🙋 Take" not in card.labels
+    data = card.button("📝 Note").callback_data
+    assert data is not None
+    portal_emulator.ui_update_lead(lead_id, {"ASSIGNED_BY_ID": OLGA_PORTAL_ID})
+    await rep.press_data(card.message_id, f"{data.split(CB_SEP)[0]}{CB_SEP}card_take")
+    await rep.wait_for_message(lambda m: "out of date" in text_of(m))
+    assert str(portal_emulator.leads[lead_id]["ASSIGNED_BY_ID"]) == str(OLGA_PORTAL_ID)
+    assert await actions(running_bot) == []

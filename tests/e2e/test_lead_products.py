@@ -231,3 +231,27 @@ async def test_silly_search_and_a_colleagues_lead_are_refused(
     assert "don't have access to this lead" in (refused.text or "")
     assert len(portal_emulator.product_rows[lead_id]) == 1
     assert bot_actions(running_bot) == []
+
+
+async def test_two_fast_taps_on_the_catalogue_price_add_one_row(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    lead_id = lead(portal_emulator)
+    ivan = await sign_in(telegram_emulator, IVAN_TELEGRAM_ID, "Ivan", IVAN_PHONE)
+    await open_products(ivan, lead_id)
+    await choose(ivan, "sensor kit", "Sensor kit pro")
+    await ivan.send("2")
+    price = await ivan.wait_for_message(has("Catalogue price: 27,900"))
+    data = price.button("✅ Use 27,900 RUB").callback_data
+    assert data is not None
+    # Two callback updates sent without waiting for the first answer.
+    first = await ivan.press_data(price.message_id, data)
+    second = await ivan.press_data(price.message_id, data)
+    await telegram_emulator.wait_for_callback_answer(first)
+    await telegram_emulator.wait_for_callback_answer(second)
+    await ivan.wait_for_message(has("Added: Sensor kit pro × 2"))
+    await telegram_emulator.wait_until_delivered()
+    assert len(portal_emulator.product_rows[lead_id]) == 1
+    assert bot_actions(running_bot) == [(lead_id, IVAN_TELEGRAM_ID, 2, "product_added")]

@@ -155,7 +155,6 @@ _NOT_MOVED_YET = [
     "bot/leads/service.py",
 ]
 _DIALOGS_ON_THE_CLIENT = [
-    "dialogs/contacts.py",
     "dialogs/status.py",
     "dialogs/subscriptions.py",
 ]

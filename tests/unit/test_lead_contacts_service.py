@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,14 @@ from bot.leads.contacts import (
     ContactSearchError,
     ContactSearchProblem,
     LeadContactsService,
+    WriteInProgressError,
+    mask_phone,
 )
 from bot.leads.visibility import LeadHiddenError
 from bot.portal import (
     BatchResult,
     NotFoundError,
+    OutcomeUnknownError,
     PortalClient,
     PortalLimiter,
     ValidationError,
@@ -146,7 +150,7 @@ async def test_phone_search_finds_any_stored_spelling_but_not_longer_numbers(
     contact(portal_emulator, "Other", "Number", "+79161112299")
     contact(portal_emulator, "Longer", "Number", "+791611122334")
     before = portal_emulator.count_calls()
-    found = await service.search("8 916 111-22-33")
+    found = await service.search(IVAN, "8 916 111-22-33")
     assert portal_emulator.count_calls() - before == 1
     assert sorted(c.id for c in found if c.id) == sorted([e164, national, plain])
 
@@ -157,14 +161,15 @@ async def test_name_search_matches_first_or_last_name(
     anton = contact(portal_emulator, "Anton", "Orlov", "+79160001111")
     orlova = contact(portal_emulator, "Maria", "Orlova", "+79160002222")
     contact(portal_emulator, "Boris", "Lvov", "+79160003333")
-    assert {c.id for c in await service.search("orlov")} == {anton, orlova}
-    assert [c.id for c in await service.search("Anton Orlov")] == [anton]
+    assert {c.id for c in await service.search(ANNA, "orlov")} == {anton, orlova}
+    assert [c.id for c in await service.search(ANNA, "Anton Orlov")] == [anton]
 
 
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
         ("a", ContactSearchProblem.TOO_SHORT),
+        ("Or", ContactSearchProblem.TOO_SHORT),
         ("x" * 5000, ContactSearchProblem.TOO_LONG),
         ("+7 916 12", ContactSearchProblem.BAD_PHONE),
     ],
@@ -174,7 +179,7 @@ async def test_search_refuses_bad_text_without_asking_the_portal(
 ) -> None:
     before = portal_emulator.count_calls()
     with pytest.raises(ContactSearchError) as refused:
-        await service.search(text)
+        await service.search(IVAN, text)
     assert refused.value.problem == problem
     assert portal_emulator.count_calls() == before
 
@@ -301,3 +306,105 @@ async def test_list_falls_back_to_one_more_read_when_the_linked_list_fails(
         assert [(c.contact_id, c.name) for c in view.contacts] == [(anton, "Anton Orlov")]
     finally:
         await refusing.aclose()
+
+
+async def test_a_rep_finds_by_name_only_contacts_of_his_own_leads(
+    portal_emulator: Bitrix24Emulator, service: LeadContactsService
+) -> None:
+    lead_id = ivans_lead(portal_emulator)
+    own = contact(portal_emulator, "Anton", "Orlov", "+79160001111")
+    await service.link(IVAN, lead_id, own)
+    stranger = contact(portal_emulator, "Maria", "Orlova", "+79160002222")
+    colleagues = contact(portal_emulator, "Pavel", "Orlovsky", "+79160003333")
+    olgas_lead = portal_emulator.ui_add_lead({"TITLE": "Olga's", "ASSIGNED_BY_ID": 3})
+    await service.link(OLGA, olgas_lead, colleagues)
+
+    assert [c.id for c in await service.search(IVAN, "orlov")] == [own]
+    assert [c.id for c in await service.search(OLGA, "orlov")] == [colleagues]
+    assert {c.id for c in await service.search(ANNA, "orlov")} == {own, stranger, colleagues}
+    # Anyone's contact by its exact phone or e-mail; never by a part of them.
+    assert [c.id for c in await service.search(IVAN, "+7 916 000-22-22")] == [stranger]
+    mail = portal_emulator.add_contact(
+        {"NAME": "Mail", "EMAIL": [{"VALUE": "Mail.Only@Example.test", "VALUE_TYPE": "WORK"}]},
+        1,
+        fire=False,
+    )
+    assert [c.id for c in await service.search(IVAN, "mail.only@example.test")] == [mail]
+    assert await service.search(IVAN, "mail.only@example") == []
+
+
+async def test_a_rep_without_leads_finds_nobody_by_name(
+    portal_emulator: Bitrix24Emulator, service: LeadContactsService
+) -> None:
+    contact(portal_emulator, "Anton", "Orlov", "+79160001111")
+    before = portal_emulator.count_calls()
+    assert await service.search(OLGA, "Orlov") == []
+    assert portal_emulator.count_calls() - before == 1
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("+79161234567", "+7 916 ***-**-67"),
+        ("8 (916) 123-45-67", "+7 916 ***-**-67"),
+        ("+4930123456", "+49 30 ****56"),
+        ("12", "***12"),
+    ],
+)
+def test_phones_in_lists_are_masked(stored: str, shown: str) -> None:
+    assert mask_phone(stored, "RU") == shown
+
+
+async def test_two_creates_at_once_make_one_contact(
+    portal_emulator: Bitrix24Emulator, service: LeadContactsService, db: Database
+) -> None:
+    lead_id = ivans_lead(portal_emulator)
+    results = await asyncio.gather(
+        service.create_from_lead(IVAN, lead_id),
+        service.create_from_lead(IVAN, lead_id),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, int) for r in results) == 1
+    assert sum(isinstance(r, WriteInProgressError) for r in results) == 1
+    # A later repeat (a tap that waited) binds the same contact instead of adding one.
+    again = await service.create_from_lead(IVAN, lead_id)
+    assert again in results
+    assert len(portal_emulator.contacts) == 1
+    assert [b["CONTACT_ID"] for b in portal_emulator.lead_contacts[lead_id]] == [again]
+    assert [row[3] for row in await actions(db)] == ["contact_created", "contact_linked"]
+
+
+class _AnswerLost(PortalClient):
+    """A client whose next batch reaches the portal but whose answer never comes back."""
+
+    lose_next = False
+
+    async def batch(self, *args: Any, **kwargs: Any) -> BatchResult:
+        result = await super().batch(*args, **kwargs)
+        if self.lose_next:
+            self.lose_next = False
+            raise OutcomeUnknownError("the answer was lost")
+        return result
+
+
+async def test_after_an_unknown_outcome_the_contact_is_looked_up_not_added_again(
+    portal_emulator: Bitrix24Emulator, db: Database
+) -> None:
+    client = _AnswerLost(
+        auth=WebhookAuth(portal_emulator.webhook_url),
+        limiter=PortalLimiter(drain_per_second=1000.0, burst=1000, start_full=False),
+        backoff_base=0.001,
+    )
+    try:
+        service = LeadContactsService(client, BotActionLog(db), default_region="RU")
+        lead_id = ivans_lead(portal_emulator)
+        client.lose_next = True
+        with pytest.raises(OutcomeUnknownError):
+            await service.create_from_lead(IVAN, lead_id)
+        (made,) = portal_emulator.contacts
+        assert portal_emulator.contacts[made]["ORIGIN_ID"]
+        assert await service.create_from_lead(IVAN, lead_id) == made
+    finally:
+        await client.aclose()
+    assert len(portal_emulator.contacts) == 1
+    assert [b["CONTACT_ID"] for b in portal_emulator.lead_contacts[lead_id]] == [made]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from bot.access.roles import Identity, Role
 from bot.leads.actions import BotActionLog
+from bot.leads.inflight import WriteInProgressError
 from bot.leads.products import (
     LeadProductsService,
     ProductSearchError,
@@ -255,3 +257,26 @@ async def test_catalogue_search_is_one_request_and_refuses_silly_text(
             await service.search(text)
         assert refused.value.too_long is too_long
     assert portal_emulator.count_calls() - before == 1
+
+
+async def test_two_adds_at_once_write_once(
+    portal_emulator: Bitrix24Emulator, service: LeadProductsService, db: Database
+) -> None:
+    lead_id = ivans_lead(portal_emulator)
+    seen = await service.view(IVAN, lead_id)
+
+    def add() -> Awaitable[None]:
+        return service.add_row(
+            IVAN,
+            lead_id,
+            product_id=product_id(portal_emulator, "Sensor kit pro"),
+            quantity=Decimal(1),
+            price=Decimal(10),
+            seen_signature=seen.signature,
+        )
+
+    results = await asyncio.gather(add(), add(), return_exceptions=True)
+    assert sum(isinstance(r, WriteInProgressError) for r in results) == 1
+    assert len(portal_emulator.product_rows[lead_id]) == 1
+    rows = await db.fetch_all("SELECT action FROM bot_actions")
+    assert [row[0] for row in rows] == ["product_added"]

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any, cast
+
+import pytest
+
 from bot.access.roles import Identity, Role
+from bot.leads.catalog import CatalogSnapshot
 from bot.leads.query import parse_query
-from bot.leads.service import LeadService
+from bot.leads.service import InvalidValueError, LeadService
+from bot.portal import LeadChanges, Status
 
 REP = Identity(telegram_user_id=10, portal_user_id=2, role=Role.REP)
 MANAGER = Identity(telegram_user_id=11, portal_user_id=3, role=Role.MANAGER)
@@ -57,3 +64,61 @@ def test_whole_phone_also_asks_the_duplicate_index() -> None:
     assert commands["dup"].method == "crm.duplicate.findbycomm"
     assert "$result[dup][LEAD]" in commands["dupleads"].to_query()
     assert commands["phone0"].params["filter"]["PHONE"] == "+79161234567"
+
+
+class _Catalog:
+    async def get(self) -> CatalogSnapshot:
+        return CatalogSnapshot(
+            sources=(Status.model_validate({"STATUS_ID": "CALL", "NAME": "Call"}),)
+        )
+
+
+class _Directory:
+    async def active_user(self, portal_user_id: int) -> object | None:
+        return object() if portal_user_id in (2, 3) else None
+
+
+def _service() -> LeadService:
+    return LeadService(
+        portal=cast(Any, None),
+        catalog=cast(Any, _Catalog()),
+        directory=cast(Any, _Directory()),
+        actions=cast(Any, None),
+        default_region="RU",
+        portal_origin=None,
+    )
+
+
+async def test_service_accepts_what_the_card_offers() -> None:
+    service = _service()
+    for changes in (
+        LeadChanges(title="New title"),
+        LeadChanges(comments="x" * 2000),
+        LeadChanges(opportunity=Decimal("12500.50")),
+        LeadChanges(source_id="CALL"),
+    ):
+        await service.check_changes(REP, changes)
+    await service.check_changes(MANAGER, LeadChanges(assigned_by_id=2))
+
+
+@pytest.mark.parametrize(
+    ("identity", "changes"),
+    [
+        (REP, LeadChanges(assigned_by_id=3)),  # a rep cannot reassign
+        (REP, LeadChanges(title="ok", assigned_by_id=2)),  # not even to himself this way
+        (REP, LeadChanges(status_id="JUNK")),  # a stage goes through change_stage
+        (REP, LeadChanges.model_validate({"UF_CRM_SECRET": "x"})),
+        (REP, LeadChanges(contact_ids=[7])),
+        (REP, LeadChanges(source_id="NOPE")),
+        (REP, LeadChanges(title="x" * 256)),
+        (REP, LeadChanges(title="   ")),
+        (REP, LeadChanges(opportunity=Decimal(-1))),
+        (REP, LeadChanges()),
+        (MANAGER, LeadChanges(assigned_by_id=99)),  # no such active user
+    ],
+)
+async def test_service_refuses_what_the_card_does_not_offer(
+    identity: Identity, changes: LeadChanges
+) -> None:
+    with pytest.raises(InvalidValueError):
+        await _service().check_changes(identity, changes)

@@ -18,8 +18,8 @@ contacts-contact-primary = ⭐ This is the lead's primary contact.
 contacts-make-primary-button = ⭐ Make primary
 contacts-unlink-button = ✂️ Unlink from the lead
 
-contacts-search-prompt = Send the contact's phone number, or a part of their first or last name.
-contacts-search-too-short = That's too short to look for: send at least two characters.
+contacts-search-prompt = Send the contact's phone number or e-mail, or a part of their first or last name.
+contacts-search-too-short = That's too short to look for: send at least three characters.
 contacts-search-too-long = That's too long to look for: send at most { $count } characters.
 contacts-search-bad-phone = I can't read that as a phone number. Send it with the country code, e.g. +7 916 123-45-67.
 contacts-search-not-text = Send the phone or the name as text.
@@ -46,3 +46,7 @@ contacts-not-linked = { $name } is not linked to this lead any more; here is the
 contacts-primary-set = ⭐ { $name } is now the primary contact.
 contacts-created = ✅ The contact is created from the lead and linked.
 contacts-contact-gone = That contact no longer exists in the portal.
+
+## Contact search limits for reps
+
+contacts-search-rep-hint = By name you find the contacts of leads you can see; any other contact only by its exact phone or e-mail.

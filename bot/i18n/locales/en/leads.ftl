@@ -98,3 +98,13 @@ card-managers-only = Only managers and admins can do this.
 
 inline-open-button = Open in the bot
 inline-nothing-button = Nothing found: open the bot
+
+## Card: who changed it, out-of-date cards, refused and repeated writes
+
+# Appended to what the bot writes to a lead's timeline; the portal credits its webhook user.
+timeline-via-telegram = — via Telegram by { $name }
+card-stale = ⚠️ This card is out of date: the lead was reassigned or deleted meanwhile, and you no longer have access to it.
+card-stale-gone = ⚠️ This card is out of date: the lead no longer exists in the portal.
+card-edit-refused = That change can't be made from the card.
+card-find-button = 🔍 Find a lead
+write-in-progress = ⏳ Already in progress: wait for the answer to your first tap.
