@@ -30,6 +30,7 @@ from bot.access.service import AccessService
 from bot.admin import CardSettingsService, CustomFieldService, FormFieldsService
 from bot.admin.people import PeopleService
 from bot.config import Settings
+from bot.events.audience import DirectoryAudience
 from bot.events.poller import CatchUpPoller
 from bot.events.processor import EventProcessor, ProcessorTiming
 from bot.events.receiver import EventCredentials, EventReceiver
@@ -60,6 +61,7 @@ from bot.storage import BindingRepository, Database, InviteRepository, KeyValueR
 from bot.storage.fsm import SQLiteStorage
 from bot.storage.inbox import InboxRepository
 from bot.storage.outbox import OutboxRepository
+from bot.storage.revisions import TableRevisions
 from bot.storage.snapshots import SnapshotRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.telegram_retry import TelegramRetryMiddleware
@@ -449,12 +451,18 @@ class Application:
             db=self.db,
             portal=self.portal,
             catalog=self.catalog,
-            access=self.access,
+            audience=DirectoryAudience(
+                bindings=BindingRepository(self.db),
+                directory=self.access.directory,
+                revisions=TableRevisions(self.db),
+                admin_ids=settings.telegram.admin_ids,
+            ),
             translations=self.translations,
             inbox=inbox,
             outbox=outbox,
             snapshots=snapshots,
             subscriptions=subscriptions,
+            kv=kv,
             links=Links(bot_username=bot_username, portal_base=portal_base_url(settings)),
             timing=ProcessorTiming(
                 coalesce_seconds=settings.events.coalesce_seconds,
@@ -475,6 +483,7 @@ class Application:
             self.db,
             inbox,
             kv,
+            snapshots,
             interval=settings.events.poll_interval_seconds,
             overlap=timedelta(seconds=settings.events.poll_overlap_seconds),
             on_stored=self.processor.wake,

@@ -11,14 +11,15 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.notify.diff import SNAPSHOT_FIELDS, snapshot_of
+from bot.notify.diff import SNAPSHOT_FIELDS, diff_lead, snapshot_of
 from bot.portal import Lane, PortalClient, PortalError
 from bot.storage.db import Database
 from bot.storage.inbox import InboxRepository
 from bot.storage.kv import KeyValueRepository
+from bot.storage.snapshots import SnapshotRepository
 from bot.storage.timestamps import Clock, utc_now
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,17 @@ def _fingerprint(snapshot: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _modified(snapshot: dict[str, Any]) -> datetime:
+    """A snapshot's DATE_MODIFY (the oldest possible moment when it has none)."""
+    raw = snapshot.get("DATE_MODIFY")
+    try:
+        moment = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        moment = None
+    return moment if moment is not None and moment.tzinfo is not None else _EPOCH
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 WATERMARK_KEY = "events.poll_watermark"
 POLL_EVENT = "POLL"
 
@@ -42,6 +54,7 @@ class CatchUpPoller:
         db: Database,
         inbox: InboxRepository,
         kv: KeyValueRepository,
+        snapshots: SnapshotRepository,
         *,
         interval: float,
         overlap: timedelta,
@@ -52,6 +65,11 @@ class CatchUpPoller:
         self._db = db
         self._inbox = inbox
         self._kv = kv
+        self._snapshots = snapshots
+        self.listed = 0
+        """Leads the poll listed (each pass lists every lead changed in its window)."""
+        self.queued = 0
+        """Leads it queued for the processor: changes no event brought."""
         self._interval = interval
         self._overlap = overlap
         self._on_stored = on_stored
@@ -67,7 +85,7 @@ class CatchUpPoller:
         watermark = datetime.fromisoformat(stored)
         since = watermark - self._overlap
         newest = watermark
-        found: list[tuple[int, datetime, str]] = []
+        found: list[tuple[int, datetime, dict[str, Any]]] = []
         async for lead in self._portal.iter_leads(
             {">DATE_MODIFY": since.isoformat()},
             select=list(SNAPSHOT_FIELDS),
@@ -75,23 +93,50 @@ class CatchUpPoller:
         ):
             if lead.id is None or lead.date_modify is None:
                 continue
-            found.append((lead.id, lead.date_modify, _fingerprint(snapshot_of(lead))))
+            found.append((lead.id, lead.date_modify, snapshot_of(lead)))
             newest = max(newest, lead.date_modify)
+        self.listed += len(found)
+        unseen = await self._unseen(found)
         added = 0
-        if found:
+        if unseen:
             async with self._db.transaction() as conn:
-                for lead_id, modified, fingerprint in found:
+                for lead_id, modified, snapshot in unseen:
                     # DATE_MODIFY has whole seconds: two changes in one second differ only
                     # in their fields, so those are part of the key too.
-                    key = f"poll:{lead_id}:{modified.isoformat()}:{fingerprint}"
+                    key = f"poll:{lead_id}:{modified.isoformat()}:{_fingerprint(snapshot)}"
                     payload = {"date_modify": modified.isoformat()}
                     added += await self._inbox.add_in(conn, key, POLL_EVENT, lead_id, payload)
         if newest != watermark:
             await self._kv.set(WATERMARK_KEY, newest.isoformat(), durable=True)
+        self.queued += added
         if added:
             log.info("catch-up poll found %d changed leads not yet seen", added)
             self._on_stored()
         return added
+
+    async def _unseen(
+        self, found: list[tuple[int, datetime, dict[str, Any]]]
+    ) -> list[tuple[int, datetime, dict[str, Any]]]:
+        """The leads whose change the processor has neither handled nor queued yet.
+
+        The webhook's events and the poll share this: a lead with an event still waiting is
+        read once, for both, and a lead whose snapshot already shows what the poll saw (or
+        something newer) is not read again.
+        """
+        ids = [lead_id for lead_id, _, _ in found]
+        pending = await self._inbox.pending_lead_ids(ids)
+        stored = await self._snapshots.get_many(ids)
+        unseen = []
+        for lead_id, modified, snapshot in found:
+            if lead_id in pending:
+                continue
+            before = stored.get(lead_id)
+            if before is not None and (
+                diff_lead(lead_id, before, snapshot) is None or _modified(before) > modified
+            ):
+                continue
+            unseen.append((lead_id, modified, snapshot))
+        return unseen
 
     async def run(self) -> None:
         """Poll every `interval` seconds until cancelled."""

@@ -93,3 +93,8 @@ subs-pick-users =
     <b>Subscription #{ $id }: responsibles</b>
     Tick the people whose leads you want to hear about.
 subs-refused-users-scope = Only managers and admins can choose responsibles: a sales rep hears about their own leads.
+
+## A lead the bot had not seen before it was deleted
+
+notify-deleted-untitled = 🗑 <b>Lead #{ $id } deleted</b>
+notify-deleted-unseen = <i>The bot had not seen this lead before, so its details are unknown.</i>

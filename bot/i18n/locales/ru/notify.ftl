@@ -93,3 +93,8 @@ subs-pick-users =
     <b>Подписка #{ $id }: ответственные</b>
     Отметьте людей, о чьих лидах хотите знать.
 subs-refused-users-scope = Выбирать ответственных могут только менеджеры и администраторы: торговый представитель получает уведомления о своих лидах.
+
+## A lead the bot had not seen before it was deleted
+
+notify-deleted-untitled = 🗑 <b>Лид #{ $id } удалён</b>
+notify-deleted-unseen = <i>Бот не видел этот лид раньше, поэтому подробностей нет.</i>
