@@ -61,6 +61,7 @@ from bot.storage import BindingRepository, Database, InviteRepository, KeyValueR
 from bot.storage.fsm import SQLiteStorage
 from bot.storage.inbox import InboxRepository
 from bot.storage.outbox import OutboxRepository
+from bot.storage.retention import Retention, RetentionPolicy
 from bot.storage.revisions import TableRevisions
 from bot.storage.snapshots import SnapshotRepository
 from bot.storage.subscriptions import SubscriptionRepository
@@ -267,6 +268,24 @@ def event_credentials(settings: Settings) -> EventCredentials | None:
     )
 
 
+def build_retention(
+    settings: Settings,
+    inbox: InboxRepository,
+    outbox: OutboxRepository,
+    snapshots: SnapshotRepository,
+) -> Retention:
+    """The periodic pruning of processed events, sent messages, bot actions and claims."""
+    days = settings.retention
+    policy = RetentionPolicy(
+        inbox=timedelta(days=days.inbox_days),
+        outbox=timedelta(days=days.outbox_days),
+        bot_actions=timedelta(days=days.bot_actions_days),
+        lead_claims=timedelta(days=days.lead_claims_days),
+        chunk_rows=days.chunk_rows,
+    )
+    return Retention(inbox=inbox, outbox=outbox, snapshots=snapshots, policy=policy)
+
+
 class Application:
     """The running bot: storage, portal client, Telegram bot, dispatcher, web server, workers."""
 
@@ -408,6 +427,13 @@ class Application:
         self._tasks.append(asyncio.create_task(self.processor.run()))
         self._tasks.append(asyncio.create_task(self.sender.run()))
         self._tasks.append(asyncio.create_task(self.poller.run()))
+        self._tasks.append(
+            asyncio.create_task(
+                build_retention(settings, inbox, outbox, snapshots).run(
+                    settings.retention.interval_seconds
+                )
+            )
+        )
         self._tasks.append(asyncio.create_task(self._refresh_directory(directory)))
         if settings.telegram.webhook_url:
             await self.dispatcher.emit_startup(bot=self.bot, dispatcher=self.dispatcher)

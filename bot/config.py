@@ -82,6 +82,17 @@ class EventsSettings(BaseModel):
     retry_seconds: float = Field(default=5.0, gt=0)
 
 
+class RetentionSettings(BaseModel):
+    """How long processed events, sent notifications, bot actions and lead claims are kept."""
+
+    inbox_days: float = Field(default=7.0, gt=0)
+    outbox_days: float = Field(default=14.0, gt=0)
+    bot_actions_days: float = Field(default=30.0, gt=0)
+    lead_claims_days: float = Field(default=30.0, gt=0)
+    interval_seconds: float = Field(default=600.0, gt=0)
+    chunk_rows: int = Field(default=500, ge=1)
+
+
 class NotifySettings(BaseModel):
     """Delivery of notifications under Telegram's flood limits."""
 
@@ -137,6 +148,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
