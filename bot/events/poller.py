@@ -42,6 +42,10 @@ def _modified(snapshot: dict[str, Any]) -> datetime:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 WATERMARK_KEY = "events.poll_watermark"
+STARTED_KEY = "events.poll_started"
+# Leads listed between two yields to the event loop, and inbox rows per transaction.
+YIELD_EVERY = 200
+INSERT_CHUNK = 200
 POLL_EVENT = "POLL"
 
 
@@ -80,10 +84,18 @@ class CatchUpPoller:
         stored = await self._kv.get(WATERMARK_KEY)
         if not isinstance(stored, str):
             # First start: report what changes from now on, not the whole history.
-            await self._kv.set(WATERMARK_KEY, self._clock().isoformat(), durable=True)
+            now = self._clock().isoformat()
+            await self._kv.set(STARTED_KEY, now)
+            await self._kv.set(WATERMARK_KEY, now, durable=True)
             return 0
         watermark = datetime.fromisoformat(stored)
+        started = await self._kv.get(STARTED_KEY)
         since = watermark - self._overlap
+        if isinstance(started, str):
+            # The overlap never reaches back before the first start (that is history);
+            # DATE_MODIFY has whole seconds, so the second of the start itself is included.
+            first = datetime.fromisoformat(started).replace(microsecond=0)
+            since = max(since, first - timedelta(seconds=1))
         newest = watermark
         found: list[tuple[int, datetime, dict[str, Any]]] = []
         async for lead in self._portal.iter_leads(
@@ -95,17 +107,24 @@ class CatchUpPoller:
                 continue
             found.append((lead.id, lead.date_modify, snapshot_of(lead)))
             newest = max(newest, lead.date_modify)
+            if len(found) % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # the event endpoint shares this loop
         self.listed += len(found)
         unseen = await self._unseen(found)
         added = 0
-        if unseen:
-            async with self._db.transaction() as conn:
-                for lead_id, modified, snapshot in unseen:
-                    # DATE_MODIFY has whole seconds: two changes in one second differ only
-                    # in their fields, so those are part of the key too.
-                    key = f"poll:{lead_id}:{modified.isoformat()}:{_fingerprint(snapshot)}"
-                    payload = {"date_modify": modified.isoformat()}
-                    added += await self._inbox.add_in(conn, key, POLL_EVENT, lead_id, payload)
+        for start in range(0, len(unseen), INSERT_CHUNK):
+            rows: list[tuple[str, str, int | None, dict[str, Any]]] = [
+                # DATE_MODIFY has whole seconds: two changes in one second differ only in
+                # their fields, so those are part of the key too.
+                (
+                    f"poll:{lead_id}:{modified.isoformat()}:{_fingerprint(snapshot)}",
+                    POLL_EVENT,
+                    lead_id,
+                    {"date_modify": modified.isoformat()},
+                )
+                for lead_id, modified, snapshot in unseen[start : start + INSERT_CHUNK]
+            ]
+            added += sum(await self._inbox.add_many(rows, durable=False))
         if newest != watermark:
             await self._kv.set(WATERMARK_KEY, newest.isoformat(), durable=True)
         self.queued += added

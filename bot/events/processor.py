@@ -53,8 +53,11 @@ BATCH_LIMIT = IDS_PER_COMMAND * COMMANDS_PER_REQUEST
 # database lock (which the event endpoint needs to acknowledge) for a few milliseconds only.
 INBOX_PAGE = 500
 OUTBOX_CHUNK = 500
-# Changes matched and rendered between two yields to the event loop.
+# Changes matched and rendered, and leads compared, between two yields to the event loop;
+# snapshots stored (and their events marked done) per transaction.
 CHANGES_PER_SLICE = 20
+DIFFS_PER_SLICE = 200
+FINISH_CHUNK = 250
 # The subscription index is rebuilt when subscriptions or bindings change, and at least
 # this often so that users the portal deactivated drop out.
 INDEX_MAX_AGE_SECONDS = 30.0
@@ -222,6 +225,7 @@ class EventProcessor:
                 lead = Lead.model_validate(item)
                 if lead.id is not None:
                     found[lead.id] = lead
+            await asyncio.sleep(0)  # parsing 2,500 leads at once would hold the loop
             for lead_id in chunk:
                 leads[lead_id] = found.get(lead_id)
         return leads
@@ -268,7 +272,9 @@ class EventProcessor:
 
         found: list[_Found] = []
         new_snapshots: dict[int, dict[str, Any] | None] = {}
-        for lead_id in lead_ids:
+        for number, lead_id in enumerate(lead_ids):
+            if number % DIFFS_PER_SLICE == DIFFS_PER_SLICE - 1:
+                await asyncio.sleep(0)
             if lead_id not in current:
                 continue
             lead = current[lead_id]
@@ -310,16 +316,42 @@ class EventProcessor:
                         await self._outbox.add_many_in(conn, chunk)
                     queued += len(chunk)
                     self._on_queued()  # the sender may start on this chunk already
-        async with self._db.transaction() as conn:
-            kept = {i: snap for i, snap in new_snapshots.items() if snap is not None}
-            await self._snapshots.put_many_in(conn, kept)
-            for lead_id, snapshot in new_snapshots.items():
-                if snapshot is None:
-                    await self._snapshots.delete_in(conn, lead_id)
-            await self._inbox.mark_processed_in(conn, [e.id for e in events])
+        await self._finish(events, new_snapshots)
         if queued:
             log.debug("%d events made %d notifications", len(events), queued)
         return len(events)
+
+    async def _finish(
+        self, events: list[InboxEvent], snapshots: dict[int, dict[str, Any] | None]
+    ) -> None:
+        """Store the new snapshots and mark the events done, a chunk of leads at a time.
+
+        The outbox rows are committed before: a crash in between processes the events
+        again, finds the same changes and makes the same idempotency keys (no repeats);
+        once a lead's snapshot is stored, its events are done in the same transaction.
+        """
+        lead_events: dict[int, list[int]] = {}
+        other: list[int] = []
+        for event in events:
+            if event.lead_id is None:
+                other.append(event.id)
+            else:
+                lead_events.setdefault(event.lead_id, []).append(event.id)
+        lead_ids = sorted(lead_events)
+        for start in range(0, len(lead_ids), FINISH_CHUNK):
+            chunk = lead_ids[start : start + FINISH_CHUNK]
+            async with self._db.transaction() as conn:
+                kept = {i: snapshots[i] for i in chunk if snapshots.get(i) is not None}
+                await self._snapshots.put_many_in(conn, kept)  # type: ignore[arg-type]
+                for lead_id in chunk:
+                    if lead_id in snapshots and snapshots[lead_id] is None:
+                        await self._snapshots.delete_in(conn, lead_id)
+                ids = [event_id for lead_id in chunk for event_id in lead_events[lead_id]]
+                await self._inbox.mark_processed_in(conn, ids + (other if start == 0 else []))
+            await asyncio.sleep(0)
+        if not lead_ids and other:
+            async with self._db.transaction() as conn:
+                await self._inbox.mark_processed_in(conn, other)
 
     async def _names(self, found: Iterable[_Found]) -> Names:
         user_ids: set[int] = set()
