@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -37,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -259,9 +261,14 @@ def start_bot(
         "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
     }
     log = (folder / "bot.log").open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    profile = os.environ.get("SOAK_PROFILE")  # a path: the bot runs under cProfile
+    command = [
+        sys.executable,
+        *(["-m", "cProfile", "-o", profile] if profile else []),
+        "-m",
+        "bot",
+    ]
+    return subprocess.Popen(command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 async def wait_ready(url: str, bot: subprocess.Popen[bytes], timeout: float) -> float:  # noqa: ASYNC109
@@ -302,7 +309,6 @@ class Load:
         self.last_chat: dict[int, float] = {}
         self.started = 0.0
         self.count = 0
-        self.tasks: set[asyncio.Task[None]] = set()
 
     def _pick(self, now: float) -> tuple[int, int | None]:
         roll = self.random.random()
@@ -321,21 +327,6 @@ class Load:
                 return self.random.choice(self.by_user[rep]), chat
         return self.quiet[self.count % len(self.quiet)], None
 
-    async def _post(self, session: aiohttp.ClientSession, body: str, minute: int) -> None:
-        started = time.perf_counter()
-        try:
-            async with session.post(
-                self.url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
-            ) as answer:
-                await answer.read()
-                ok = answer.status == 200
-        except aiohttp.ClientError:
-            ok = False
-        if ok:
-            self.tally.acks.append((minute, time.perf_counter() - started))
-        else:
-            self.tally.refused += 1
-
     def rate_at(self, elapsed: float) -> float:
         """Changes per second at this moment of the run (a burst at the start of each minute
         after the first, so the first minute shows the steady state)."""
@@ -346,8 +337,9 @@ class Load:
 
     async def run(self, seconds: float) -> None:
         """Change leads for `seconds`."""
-        connector = aiohttp.TCPConnector(limit=200)
-        async with aiohttp.ClientSession(connector=connector) as session:
+        poster = EventPoster(self.url, self.tally)
+        poster.start()
+        try:
             self.started = time.monotonic()
             due = self.started
             while (now := time.monotonic()) - self.started < seconds:
@@ -365,12 +357,59 @@ class Load:
                 sent = self.random.random() >= self.args.drop_share
                 self.tally.changes.append(Change(lead_id, time.monotonic(), chat, sent, minute))
                 if sent:
-                    body = event_form(self.portal, lead_id, int(time.time()))
-                    task = asyncio.create_task(self._post(session, body, minute))
-                    self.tasks.add(task)
-                    task.add_done_callback(self.tasks.discard)
-            if self.tasks:
-                await asyncio.gather(*self.tasks)
+                    poster.submit(event_form(self.portal, lead_id, int(time.time())), minute)
+        finally:
+            await asyncio.to_thread(poster.finish)
+
+
+class EventPoster:
+    """POSTs events from a thread with its own event loop, so the time to each 2xx is not
+    stretched by this process's emulators (they run on the main loop)."""
+
+    def __init__(self, url: str, tally: Tally) -> None:
+        self.url = url
+        self.tally = tally
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.futures: list[concurrent.futures.Future[None]] = []
+        self.session: aiohttp.ClientSession | None = None
+
+    def start(self) -> None:
+        """Start the thread and open its HTTP session."""
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._open(), self.loop).result()
+
+    async def _open(self) -> None:
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
+
+    def submit(self, body: str, minute: int) -> None:
+        """POST one event (without waiting for it)."""
+        self.futures.append(asyncio.run_coroutine_threadsafe(self._post(body, minute), self.loop))
+
+    async def _post(self, body: str, minute: int) -> None:
+        assert self.session is not None
+        started = time.perf_counter()
+        try:
+            async with self.session.post(
+                self.url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+            ) as answer:
+                await answer.read()
+                ok = answer.status == 200
+        except aiohttp.ClientError:
+            ok = False
+        if ok:
+            self.tally.acks.append((minute, time.perf_counter() - started))
+        else:
+            self.tally.refused += 1
+
+    def finish(self) -> None:
+        """Wait for every POST, close the session, stop the thread."""
+        concurrent.futures.wait(self.futures)
+        if self.session is not None:
+            asyncio.run_coroutine_threadsafe(self.session.close(), self.loop).result()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
 
 
 def lead_reads(portal: Bitrix24Emulator) -> tuple[int, int]:
@@ -410,6 +449,8 @@ def judge(tally: Tally, telegram: TelegramEmulator) -> dict[str, object]:
     for key, got in messages.items():
         if key not in expected:
             unexpected += len(got)
+            if os.environ.get("SOAK_DEBUG"):
+                print("unexpected", key, [k for k in expected if k[0] == key[0]][:3])
     for key, changes in expected.items():
         got = sorted(messages.get(key, []))
         changes.sort(key=lambda c: c.at)

@@ -97,7 +97,7 @@ def render_text(tr: Translator, change: LeadChange, names: Names, author: Author
     }.get(change.kind, "notify-changed")
     if unseen and not str(lead.get("TITLE") or "").strip():
         header_key = "notify-deleted-untitled"
-    lines = [tr.get_html(header_key, id=change.lead_id, title=_title(lead, change.lead_id))]
+    lines = [tr.get_html(header_key, id=str(change.lead_id), title=_title(lead, change.lead_id))]
     if unseen:
         lines.append(tr.get_html("notify-deleted-unseen"))
     elif change.kind is EventKind.CHANGED and change.changes:

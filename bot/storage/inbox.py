@@ -26,6 +26,10 @@ class InboxEvent:
     received_at: datetime
 
 
+# Rows per multi-row INSERT (5 parameters each, well under SQLite's parameter limit).
+ROWS_PER_INSERT = 100
+
+
 class InboxRepository:
     """Inbox rows: insert once per dedup key, read unprocessed, mark processed in a transaction."""
 
@@ -49,9 +53,36 @@ class InboxRepository:
     async def add_many(
         self, events: list[tuple[str, str, int | None, dict[str, Any]]], *, durable: bool = True
     ) -> list[bool]:
-        """Store several events in one transaction (one disk flush); True for each new one."""
+        """Store several events in one transaction (one disk flush); True for each new one.
+
+        One multi-row INSERT: each statement is a round trip to the database thread, and
+        this transaction is what the portal's acknowledgements wait for.
+        """
+        if not events:
+            return []
+        received = to_db_time(self._clock())
+        new_keys: set[str] = set()
         async with self._db.transaction(durable=durable) as conn:
-            return [await self.add_in(conn, *event) for event in events]
+            for start in range(0, len(events), ROWS_PER_INSERT):
+                chunk = events[start : start + ROWS_PER_INSERT]
+                values = ",".join("(?, ?, ?, ?, ?)" for _ in chunk)
+                params = [
+                    value
+                    for key, event, lead_id, payload in chunk
+                    for value in (key, event, lead_id, encode_json(payload), received)
+                ]
+                rows = await conn.execute_fetchall(
+                    "INSERT INTO inbox (dedup_key, event, lead_id, payload, received_at) "  # noqa: S608
+                    f"VALUES {values} ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key",
+                    params,
+                )
+                new_keys.update(row[0] for row in rows)
+        # A key repeated within the batch is new only at its first place.
+        result = []
+        for key, _, _, _ in events:
+            result.append(key in new_keys)
+            new_keys.discard(key)
+        return result
 
     async def add_in(
         self,

@@ -227,3 +227,9 @@ def test_index_offers_a_change_only_to_subscriptions_keyed_on_its_responsible() 
     assert ids(lead(ASSIGNED_BY_ID=1)) == [3, 5]
     assert ids(lead(ASSIGNED_BY_ID=3)) == [1, 5]
     assert ids(lead(ASSIGNED_BY_ID=None)) == [5]
+
+
+def test_large_lead_ids_are_written_without_digit_grouping(tr: Translator) -> None:
+    change = diff_lead(20104, None, lead(ID=20104), is_new=True)
+    assert change is not None
+    assert plain(render_text(tr, change, NAMES, None)).startswith("🆕 New lead #20104: Pipes")
