@@ -268,7 +268,9 @@ def start_bot(
         "-m",
         "bot",
     ]
-    return subprocess.Popen(command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 async def wait_ready(url: str, bot: subprocess.Popen[bytes], timeout: float) -> float:  # noqa: ASYNC109
