@@ -237,10 +237,14 @@ def build_portal(team: Team) -> tuple[Bitrix24Emulator, list[int], dict[int, lis
 
 
 def start_bot(
-    folder: Path, telegram: TelegramEmulator, portal: Bitrix24Emulator, port: int
+    folder: Path,
+    telegram: TelegramEmulator,
+    portal: Bitrix24Emulator,
+    port: int,
+    retention_minutes: float,
 ) -> subprocess.Popen[bytes]:
     """`python -m bot` with default settings, pointed at the emulators, short retention."""
-    days = RETENTION_MINUTES / (24 * 60)
+    days = retention_minutes / (24 * 60)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM__", "PORTAL__"))},
         "TELEGRAM__TOKEN": DEFAULT_TEST_TOKEN,
@@ -505,7 +509,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         try:
             await prepare(db_path, team)
             port = free_port()
-            bot = start_bot(folder, telegram, portal, port)
+            bot = start_bot(folder, telegram, portal, port, args.retention_minutes)
             ready = await wait_ready(f"http://127.0.0.1:{port}/healthz", bot, timeout=300)
             print(
                 f"bot ready in {ready:.1f} s with {team.subscriptions} subscriptions", flush=True
@@ -609,6 +613,7 @@ def main() -> None:
     parser.add_argument("--burst-rate", type=float, default=200.0)
     parser.add_argument("--burst-seconds", type=float, default=5.0)
     parser.add_argument("--drop-share", type=float, default=0.02)
+    parser.add_argument("--retention-minutes", type=float, default=RETENTION_MINUTES)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     result = asyncio.run(run(args))

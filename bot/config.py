@@ -76,7 +76,7 @@ class EventsSettings(BaseModel):
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     poll_interval_seconds: float = Field(default=30.0, gt=0)
-    poll_overlap_seconds: float = Field(default=120.0, ge=0)
+    poll_overlap_seconds: float = Field(default=30.0, ge=0)
     coalesce_seconds: float = Field(default=0.3, ge=0)
     echo_window_seconds: float = Field(default=120.0, ge=0)
     retry_seconds: float = Field(default=5.0, gt=0)
@@ -90,7 +90,7 @@ class RetentionSettings(BaseModel):
     bot_actions_days: float = Field(default=30.0, gt=0)
     lead_claims_days: float = Field(default=30.0, gt=0)
     interval_seconds: float = Field(default=600.0, gt=0)
-    chunk_rows: int = Field(default=500, ge=1)
+    chunk_rows: int = Field(default=200, ge=1)
 
 
 class NotifySettings(BaseModel):

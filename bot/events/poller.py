@@ -46,6 +46,7 @@ STARTED_KEY = "events.poll_started"
 # Leads listed between two yields to the event loop, and inbox rows per transaction.
 YIELD_EVERY = 200
 INSERT_CHUNK = 200
+QUEUE_CHUNK = 2500
 POLL_EVENT = "POLL"
 
 
@@ -98,6 +99,7 @@ class CatchUpPoller:
             since = max(since, first - timedelta(seconds=1))
         newest = watermark
         found: list[tuple[int, datetime, dict[str, Any]]] = []
+        added = 0
         async for lead in self._portal.iter_leads(
             {">DATE_MODIFY": since.isoformat()},
             select=list(SNAPSHOT_FIELDS),
@@ -109,6 +111,21 @@ class CatchUpPoller:
             newest = max(newest, lead.date_modify)
             if len(found) % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # the event endpoint shares this loop
+            if len(found) >= QUEUE_CHUNK:
+                # Page by page: memory stays bounded however many leads the window holds.
+                added += await self._queue(found)
+                found = []
+        added += await self._queue(found)
+        if newest != watermark:
+            await self._kv.set(WATERMARK_KEY, newest.isoformat(), durable=True)
+        self.queued += added
+        if added:
+            log.info("catch-up poll found %d changed leads not yet seen", added)
+            self._on_stored()
+        return added
+
+    async def _queue(self, found: list[tuple[int, datetime, dict[str, Any]]]) -> int:
+        """Queue the leads of `found` not seen yet; returns how many inbox rows were new."""
         self.listed += len(found)
         unseen = await self._unseen(found)
         added = 0
@@ -125,12 +142,6 @@ class CatchUpPoller:
                 for lead_id, modified, snapshot in unseen[start : start + INSERT_CHUNK]
             ]
             added += sum(await self._inbox.add_many(rows, durable=False))
-        if newest != watermark:
-            await self._kv.set(WATERMARK_KEY, newest.isoformat(), durable=True)
-        self.queued += added
-        if added:
-            log.info("catch-up poll found %d changed leads not yet seen", added)
-            self._on_stored()
         return added
 
     async def _unseen(

@@ -30,7 +30,7 @@ class RetentionPolicy:
     outbox: timedelta
     bot_actions: timedelta
     lead_claims: timedelta
-    chunk_rows: int = 500
+    chunk_rows: int = 200
 
 
 @dataclass(slots=True)
