@@ -539,8 +539,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             try:
                 await load.run(args.minutes * 60)
                 # Let the last events through, and the poller find the dropped ones.
-                deadline = time.monotonic() + 120
-                await asyncio.sleep(35)
+                deadline = time.monotonic() + 180
+                await asyncio.sleep(65)  # two catch-up polls after the last change
                 while time.monotonic() < deadline:
                     waiting = await asyncio.to_thread(pending_rows, db_path)
                     if waiting == 0:
