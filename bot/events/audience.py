@@ -7,6 +7,7 @@ of one `identify` query per subscriber per batch.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Iterable, Mapping
 from typing import Protocol
 
@@ -16,6 +17,8 @@ from bot.portal import PortalError
 from bot.storage.bindings import BindingRepository
 from bot.storage.models import Binding
 from bot.storage.revisions import TableRevisions
+
+YIELD_EVERY = 500
 
 
 class Audience(Protocol):
@@ -64,7 +67,10 @@ class DirectoryAudience:
         """Bound, active identities by Telegram id."""
         bindings = await self._current_bindings()
         found: dict[int, Identity] = {}
-        for telegram_user_id in telegram_user_ids:
+        for number, telegram_user_id in enumerate(telegram_user_ids):
+            if number % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # 10,000 subscribers must not hold the event loop
+
             binding = bindings.get(telegram_user_id)
             if binding is None or not binding.active:
                 continue

@@ -59,8 +59,9 @@ CHANGES_PER_SLICE = 20
 DIFFS_PER_SLICE = 200
 FINISH_CHUNK = 250
 # The subscription index is rebuilt when subscriptions or bindings change, and at least
-# this often so that users the portal deactivated drop out.
-INDEX_MAX_AGE_SECONDS = 30.0
+# this often (as often as the portal directory is re-read) so that users the portal
+# deactivated drop out; the sender checks every reader again when it sends anyway.
+INDEX_MAX_AGE_SECONDS = 300.0
 IDLE_CHECK_SECONDS = 5.0
 WATCHING_SINCE_KEY = "events.watching_since"
 ADD_EVENT = "ONCRMLEADADD"
