@@ -29,6 +29,7 @@ from bot.access.service import AccessService
 from bot.admin import CardSettingsService, CustomFieldService, FormFieldsService
 from bot.admin.people import PeopleService
 from bot.config import ConfigurationError, Settings
+from bot.events.audience import DirectoryAudience
 from bot.events.poller import CatchUpPoller
 from bot.events.processor import EventProcessor, ProcessorTiming
 from bot.events.receiver import EventCredentials, EventReceiver
@@ -65,6 +66,8 @@ from bot.storage import BindingRepository, Database, InviteRepository, KeyValueR
 from bot.storage.fsm import SQLiteStorage
 from bot.storage.inbox import InboxRepository
 from bot.storage.outbox import OutboxRepository
+from bot.storage.retention import Retention, RetentionPolicy
+from bot.storage.revisions import TableRevisions
 from bot.storage.snapshots import SnapshotRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.telegram_retry import TelegramRetryMiddleware
@@ -205,6 +208,24 @@ def event_credentials(settings: Settings) -> EventCredentials | None:
         member_id=settings.portal.member_id or None,
         domain=settings.portal.domain or None,
     )
+
+
+def build_retention(
+    settings: Settings,
+    inbox: InboxRepository,
+    outbox: OutboxRepository,
+    snapshots: SnapshotRepository,
+) -> Retention:
+    """The periodic pruning of processed events, sent messages, bot actions and claims."""
+    days = settings.retention
+    policy = RetentionPolicy(
+        inbox=timedelta(days=days.inbox_days),
+        outbox=timedelta(days=days.outbox_days),
+        bot_actions=timedelta(days=days.bot_actions_days),
+        lead_claims=timedelta(days=days.lead_claims_days),
+        chunk_rows=days.chunk_rows,
+    )
+    return Retention(inbox=inbox, outbox=outbox, snapshots=snapshots, policy=policy)
 
 
 class Application:
@@ -372,6 +393,13 @@ class Application:
         self._tasks.append(asyncio.create_task(self.processor.run()))
         self._tasks.append(asyncio.create_task(self.sender.run()))
         self._tasks.append(asyncio.create_task(self.poller.run()))
+        self._tasks.append(
+            asyncio.create_task(
+                build_retention(settings, inbox, outbox, snapshots).run(
+                    settings.retention.interval_seconds
+                )
+            )
+        )
         self._tasks.append(asyncio.create_task(self._refresh_directory(directory)))
         dialog_ttl = timedelta(hours=settings.storage.dialog_ttl_hours)
         self._tasks.append(
@@ -419,12 +447,18 @@ class Application:
             db=self.db,
             portal=self.portal,
             catalog=self.catalog,
-            access=self.access,
+            audience=DirectoryAudience(
+                bindings=BindingRepository(self.db),
+                directory=self.access.directory,
+                revisions=TableRevisions(self.db),
+                admin_ids=settings.telegram.admin_ids,
+            ),
             translations=self.translations,
             inbox=inbox,
             outbox=outbox,
             snapshots=snapshots,
             subscriptions=subscriptions,
+            kv=kv,
             links=Links(bot_username=bot_username, portal_base=portal_base_url(settings)),
             timing=ProcessorTiming(
                 coalesce_seconds=settings.events.coalesce_seconds,
@@ -445,6 +479,7 @@ class Application:
             self.db,
             inbox,
             kv,
+            snapshots,
             interval=settings.events.poll_interval_seconds,
             overlap=timedelta(seconds=settings.events.poll_overlap_seconds),
             on_stored=self.processor.wake,

@@ -124,10 +124,21 @@ class EventsSettings(BaseModel):
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     poll_interval_seconds: float = Field(default=30.0, gt=0)
-    poll_overlap_seconds: float = Field(default=120.0, ge=0)
+    poll_overlap_seconds: float = Field(default=30.0, ge=0)
     coalesce_seconds: float = Field(default=0.3, ge=0)
     echo_window_seconds: float = Field(default=120.0, ge=0)
     retry_seconds: float = Field(default=5.0, gt=0)
+
+
+class RetentionSettings(BaseModel):
+    """How long processed events, sent notifications, bot actions and lead claims are kept."""
+
+    inbox_days: float = Field(default=7.0, gt=0)
+    outbox_days: float = Field(default=14.0, gt=0)
+    bot_actions_days: float = Field(default=30.0, gt=0)
+    lead_claims_days: float = Field(default=30.0, gt=0)
+    interval_seconds: float = Field(default=600.0, gt=0)
+    chunk_rows: int = Field(default=200, ge=1)
 
 
 class NotifySettings(BaseModel):
@@ -190,6 +201,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -1,51 +1,74 @@
-"""The processor: inbox events -> one batch read -> diff against snapshots -> outbox rows."""
+"""The processor: inbox events -> one batch read -> diff against snapshots -> outbox rows.
+
+It shares the event loop (and the database's one lock) with the endpoint that acknowledges
+portal events, so it keeps every transaction short (outbox rows go in chunks with
+`executemany`) and yields to the loop between chunks of work.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.access.roles import Identity
-from bot.access.service import AccessService
+from bot.events.audience import Audience
 from bot.i18n import DEFAULT_LANGUAGE, Translations
 from bot.leads.catalog import PortalCatalog
-from bot.notify.diff import LeadChange, as_int, diff_lead, snapshot_of
-from bot.notify.match import may_receive, subscription_wants
+from bot.notify.diff import LeadChange, as_int, created_since, diff_lead, snapshot_of
+from bot.notify.match import SubscriptionIndex
 from bot.notify.render import Author, Links, Names, render_buttons, render_text
 from bot.portal import (
     AccessDeniedError,
     BatchCommand,
     Lane,
     Lead,
-    NotFoundError,
     PortalClient,
     PortalError,
     ValidationError,
 )
 from bot.storage.db import Database
 from bot.storage.inbox import InboxEvent, InboxRepository
+from bot.storage.kv import KeyValueRepository
 from bot.storage.outbox import NewOutboxMessage, OutboxRepository
+from bot.storage.revisions import TableRevisions
 from bot.storage.snapshots import RecentBotAction, SnapshotRepository
-from bot.storage.subscriptions import Subscription, SubscriptionRepository
+from bot.storage.subscriptions import SubscriptionRepository
+from bot.storage.timestamps import Clock, utc_now
 
 log = logging.getLogger(__name__)
 
 # A bot action explains a change only if the portal's DATE_MODIFY is this close after it
 # (clocks of the bot and the portal differ a little).
 ATTRIBUTION_TOLERANCE = timedelta(seconds=15)
-# Events per transaction: small enough that the receiver never waits long for the lock.
-BATCH_LIMIT = 200
+# One `batch` of 50 `crm.lead.list` commands with 50 ids each: 2,500 leads per request.
+IDS_PER_COMMAND = 50
+COMMANDS_PER_REQUEST = 50
+BATCH_LIMIT = IDS_PER_COMMAND * COMMANDS_PER_REQUEST
+# Inbox rows read per query and outbox rows written per transaction: each holds the
+# database lock (which the event endpoint needs to acknowledge) for a few milliseconds only.
+INBOX_PAGE = 500
+OUTBOX_CHUNK = 500
+# Changes matched and rendered, and leads compared, between two yields to the event loop;
+# snapshots stored (and their events marked done) per transaction.
+CHANGES_PER_SLICE = 20
+DIFFS_PER_SLICE = 200
+FINISH_CHUNK = 250
+# The subscription index is rebuilt when subscriptions or bindings change, and at least
+# this often (as often as the portal directory is re-read) so that users the portal
+# deactivated drop out; the sender checks every reader again when it sends anyway.
+INDEX_MAX_AGE_SECONDS = 300.0
 IDLE_CHECK_SECONDS = 5.0
-
-
-def _is_echo(action: RecentBotAction | None, sub: Subscription) -> bool:
-    """The user's own change through the bot, about to be told back to that same user."""
-    return action is not None and not sub.is_group and sub.chat_id == action.telegram_user_id
+WATCHING_SINCE_KEY = "events.watching_since"
+ADD_EVENT = "ONCRMLEADADD"
+DELETE_EVENT = "ONCRMLEADDELETE"
+READ_FIELDS = ("ID", "TITLE", "STATUS_ID", "ASSIGNED_BY_ID", "SOURCE_ID", "OPPORTUNITY",
+               "CURRENCY_ID", "NAME", "LAST_NAME", "COMPANY_TITLE", "MODIFY_BY_ID",
+               "DATE_MODIFY", "DATE_CREATE")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +80,23 @@ class ProcessorTiming:
     retry_seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Found:
+    change: LeadChange
+    last_event: int
+    action: RecentBotAction | None
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        return list(value.values())
+    return []
+
+
 class EventProcessor:
-    """Turns stored events into outbox rows, in the same transaction that marks them done."""
+    """Turns stored events into outbox rows, then marks the events done with the snapshots."""
 
     def __init__(
         self,
@@ -66,30 +104,41 @@ class EventProcessor:
         db: Database,
         portal: PortalClient,
         catalog: PortalCatalog,
-        access: AccessService,
+        audience: Audience,
         translations: Translations,
         inbox: InboxRepository,
         outbox: OutboxRepository,
         snapshots: SnapshotRepository,
         subscriptions: SubscriptionRepository,
+        kv: KeyValueRepository,
         links: Links,
         timing: ProcessorTiming,
         on_queued: Callable[[], None],
+        clock: Clock = utc_now,
     ) -> None:
         self._db = db
         self._portal = portal
         self._catalog = catalog
-        self._access = access
+        self._audience = audience
         self._translations = translations
         self._inbox = inbox
         self._outbox = outbox
         self._snapshots = snapshots
         self._subscriptions = subscriptions
+        self._revisions = TableRevisions(db)
+        self._kv = kv
         self._links = links
         self._timing = timing
         self._on_queued = on_queued
+        self._clock = clock
         self._wake = asyncio.Event()
         self._wake.set()  # leftovers of a previous run first
+        self._index: SubscriptionIndex | None = None
+        self._index_key: tuple[int | None, int | None] | None = None
+        self._index_built_at = 0.0
+        self._watching_since: datetime | None = None
+        self.leads_read = 0
+        """Leads read from the portal so far (each lead of each batch counts once)."""
 
     def wake(self) -> None:
         """New events are in the inbox."""
@@ -97,6 +146,7 @@ class EventProcessor:
 
     async def run(self) -> None:
         """Process events as they come, until cancelled."""
+        await self.watching_since()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), IDLE_CHECK_SECONDS)
@@ -111,49 +161,87 @@ class EventProcessor:
                 await asyncio.sleep(self._timing.retry_seconds)
                 self._wake.set()
 
-    async def _fetch(self, lead_ids: list[int]) -> dict[int, Lead | None]:
-        """Current leads by id (None when the portal no longer has one); one batch per 50.
-
-        Leads the webhook user may not read are left out (their events change nothing).
-        """
-        if not lead_ids:
-            return {}
-        commands = {f"l{i}": BatchCommand("crm.lead.get", {"id": i}) for i in lead_ids}
-        result = await self._portal.batch(commands, lane=Lane.BACKGROUND)
-        leads: dict[int, Lead | None] = {}
-        for lead_id in lead_ids:
-            key = f"l{lead_id}"
-            error = result.errors.get(key)
-            if isinstance(error, NotFoundError):
-                leads[lead_id] = None
-            elif isinstance(error, AccessDeniedError | ValidationError):
-                # Not transient: retrying would hold every other event back for good.
-                log.warning("lead %d cannot be read (%s); event skipped", lead_id, error.code)
-            elif error is not None:
-                raise error
-            elif key in result.results:
-                leads[lead_id] = Lead.model_validate(result.results[key])
+    async def watching_since(self) -> datetime:
+        """When the bot started watching the portal (stored at the first start): a lead
+        created before it is not announced as new."""
+        if self._watching_since is None:
+            stored = await self._kv.get(WATCHING_SINCE_KEY)
+            if isinstance(stored, str):
+                self._watching_since = datetime.fromisoformat(stored)
             else:
-                raise PortalError(f"batch left crm.lead.get {lead_id} unanswered")
+                self._watching_since = self._clock()
+                await self._kv.set(
+                    WATCHING_SINCE_KEY, self._watching_since.isoformat(), durable=True
+                )
+        return self._watching_since
+
+    async def _pending(self) -> list[InboxEvent]:
+        events: list[InboxEvent] = []
+        after = 0
+        while len(events) < BATCH_LIMIT:
+            page = await self._inbox.unprocessed(min(INBOX_PAGE, BATCH_LIMIT - len(events)), after)
+            events.extend(page)
+            if len(page) < INBOX_PAGE:
+                break
+            after = page[-1].id
+        return events
+
+    async def _fetch(self, lead_ids: list[int]) -> dict[int, Lead | None]:
+        """Current leads by id, up to 2,500 in one request (None: the portal has no such lead).
+
+        Leads a command could not read for good (access, validation) are left out: their
+        events change nothing, and retrying would hold every other event back.
+        """
+        commands: dict[str, BatchCommand] = {}
+        chunks: dict[str, list[int]] = {}
+        for number, start in enumerate(range(0, len(lead_ids), IDS_PER_COMMAND)):
+            chunk = lead_ids[start : start + IDS_PER_COMMAND]
+            key = f"l{number}"
+            chunks[key] = chunk
+            commands[key] = BatchCommand(
+                "crm.lead.list",
+                {
+                    "filter": {"@ID": chunk},
+                    "select": list(READ_FIELDS),
+                    "order": {"ID": "ASC"},
+                    "start": -1,
+                },
+            )
+        if not commands:
+            return {}
+        result = await self._portal.batch(commands, lane=Lane.BACKGROUND)
+        self.leads_read += len(lead_ids)
+        leads: dict[int, Lead | None] = {}
+        for key, chunk in chunks.items():
+            error = result.errors.get(key)
+            if isinstance(error, AccessDeniedError | ValidationError):
+                log.warning("%d leads cannot be read (%s); events skipped", len(chunk), error.code)
+                continue
+            if error is not None:
+                raise error
+            if key not in result.results:
+                raise PortalError("batch left a crm.lead.list command unanswered")
+            found = {}
+            for item in _as_list(result.results[key]):
+                lead = Lead.model_validate(item)
+                if lead.id is not None:
+                    found[lead.id] = lead
+            await asyncio.sleep(0)  # parsing 2,500 leads at once would hold the loop
+            for lead_id in chunk:
+                leads[lead_id] = found.get(lead_id)
         return leads
 
-    async def _names(self, ids: set[int]) -> dict[int, str]:
-        names: dict[int, str] = {}
-        for user_id in ids:
-            try:
-                user = await self._access.directory.active_user(user_id)
-            except PortalError:
-                user = None
-            if user is not None and user.full_name:
-                names[user_id] = user.full_name
-        return names
-
-    async def _identities(self, subscriptions: list[Subscription]) -> dict[int, Identity | None]:
-        found: dict[int, Identity | None] = {}
-        for sub in subscriptions:
-            if sub.created_by not in found:
-                found[sub.created_by] = await self._access.identify(sub.created_by)
-        return found
+    async def _subscription_index(self) -> SubscriptionIndex:
+        revisions = await self._revisions.current()
+        key = (revisions.get("subscriptions"), revisions.get("bindings"))
+        fresh = time.monotonic() - self._index_built_at < INDEX_MAX_AGE_SECONDS
+        if self._index is None or key != self._index_key or not fresh:
+            subscriptions = await self._subscriptions.active()
+            identities = await self._audience.identities({s.created_by for s in subscriptions})
+            self._index = SubscriptionIndex(subscriptions, identities)
+            self._index_key = key
+            self._index_built_at = time.monotonic()
+        return self._index
 
     @staticmethod
     def _attributed(action: RecentBotAction | None, lead: dict[str, Any]) -> bool:
@@ -169,8 +257,8 @@ class EventProcessor:
         return moment <= action.at + ATTRIBUTION_TOLERANCE
 
     async def process_once(self) -> int:
-        """Process up to BATCH_LIMIT stored events; returns how many events it handled."""
-        events = await self._inbox.unprocessed(BATCH_LIMIT)
+        """Process up to 2,500 stored events; returns how many events it handled."""
+        events = await self._pending()
         if not events:
             return 0
         by_lead: dict[int, list[InboxEvent]] = {}
@@ -181,81 +269,126 @@ class EventProcessor:
         current = await self._fetch(lead_ids)
         stored = await self._snapshots.get_many(lead_ids)
         actions = await self._snapshots.bot_actions_since(lead_ids, self._timing.echo_window)
-        subscriptions = await self._subscriptions.active()
-        identities = await self._identities(subscriptions)
+        watching_since = await self.watching_since()
 
-        changes: list[tuple[LeadChange, int, RecentBotAction | None]] = []
+        found: list[_Found] = []
         new_snapshots: dict[int, dict[str, Any] | None] = {}
-        for lead_id in lead_ids:
+        for number, lead_id in enumerate(lead_ids):
+            if number % DIFFS_PER_SLICE == DIFFS_PER_SLICE - 1:
+                await asyncio.sleep(0)
             if lead_id not in current:
                 continue
             lead = current[lead_id]
             snapshot = snapshot_of(lead) if lead is not None else None
             new_snapshots[lead_id] = snapshot
-            change = diff_lead(lead_id, stored.get(lead_id), snapshot)
+            kinds = {e.event for e in by_lead[lead_id]}
+            deleted = next(
+                (
+                    e.payload.get("fields") or {}
+                    for e in by_lead[lead_id]
+                    if e.event == DELETE_EVENT
+                ),
+                None,
+            )
+            is_new = ADD_EVENT in kinds or (
+                snapshot is not None and created_since(snapshot, watching_since)
+            )
+            change = diff_lead(
+                lead_id,
+                stored.get(lead_id),
+                snapshot,
+                is_new=is_new,
+                deleted=deleted if isinstance(deleted, dict) else None,
+            )
             if change is None:
                 continue
             action = actions.get(lead_id)
             if not self._attributed(action, change.lead):
                 action = None
-            last_event = max(e.id for e in by_lead[lead_id])
-            changes.append((change, last_event, action))
+            found.append(_Found(change, max(e.id for e in by_lead[lead_id]), action))
 
-        messages = await self._messages(changes, subscriptions, identities)
-        async with self._db.transaction() as conn:
-            kept = {i: snap for i, snap in new_snapshots.items() if snap is not None}
-            await self._snapshots.put_many_in(conn, kept)
-            for lead_id, snapshot in new_snapshots.items():
-                if snapshot is None:
-                    await self._snapshots.delete_in(conn, lead_id)
-            for message in messages:
-                await self._outbox.add_in(conn, message)
-            await self._inbox.mark_processed_in(conn, [e.id for e in events])
-        if messages:
-            self._on_queued()
+        queued = 0
+        if found:
+            index = await self._subscription_index()
+            if index.size:
+                names = await self._names(found)
+                async for chunk in self._messages(found, index, names):
+                    async with self._db.transaction() as conn:
+                        await self._outbox.add_many_in(conn, chunk)
+                    queued += len(chunk)
+                    self._on_queued()  # the sender may start on this chunk already
+        await self._finish(events, new_snapshots)
+        if queued:
+            log.debug("%d events made %d notifications", len(events), queued)
         return len(events)
 
-    async def _messages(
-        self,
-        changes: list[tuple[LeadChange, int, RecentBotAction | None]],
-        subscriptions: list[Subscription],
-        identities: dict[int, Identity | None],
-    ) -> list[NewOutboxMessage]:
-        if not changes or not subscriptions:
-            return []
+    async def _finish(
+        self, events: list[InboxEvent], snapshots: dict[int, dict[str, Any] | None]
+    ) -> None:
+        """Store the new snapshots and mark the events done, a chunk of leads at a time.
+
+        The outbox rows are committed before: a crash in between processes the events
+        again, finds the same changes and makes the same idempotency keys (no repeats);
+        once a lead's snapshot is stored, its events are done in the same transaction.
+        """
+        lead_events: dict[int, list[int]] = {}
+        other: list[int] = []
+        for event in events:
+            if event.lead_id is None:
+                other.append(event.id)
+            else:
+                lead_events.setdefault(event.lead_id, []).append(event.id)
+        lead_ids = sorted(lead_events)
+        for start in range(0, len(lead_ids), FINISH_CHUNK):
+            chunk = lead_ids[start : start + FINISH_CHUNK]
+            async with self._db.transaction() as conn:
+                kept = {i: snapshots[i] for i in chunk if snapshots.get(i) is not None}
+                await self._snapshots.put_many_in(conn, kept)  # type: ignore[arg-type]
+                for lead_id in chunk:
+                    if lead_id in snapshots and snapshots[lead_id] is None:
+                        await self._snapshots.delete_in(conn, lead_id)
+                ids = [event_id for lead_id in chunk for event_id in lead_events[lead_id]]
+                await self._inbox.mark_processed_in(conn, ids + (other if start == 0 else []))
+            await asyncio.sleep(0)
+        if not lead_ids and other:
+            async with self._db.transaction() as conn:
+                await self._inbox.mark_processed_in(conn, other)
+
+    async def _names(self, found: Iterable[_Found]) -> Names:
         user_ids: set[int] = set()
-        for change, _, action in changes:
+        for item in found:
             for key in ("ASSIGNED_BY_ID", "MODIFY_BY_ID"):
-                value = as_int(change.lead.get(key))
+                value = as_int(item.change.lead.get(key))
                 if value is not None:
                     user_ids.add(value)
-            for item in change.changes:
-                for value in (item.old, item.new):
+            for field_change in item.change.changes:
+                for value in (field_change.old, field_change.new):
                     if isinstance(value, int):
                         user_ids.add(value)
-            if action is not None:
-                user_ids.add(action.portal_user_id)
-        users = await self._names(user_ids)
+            if item.action is not None:
+                user_ids.add(item.action.portal_user_id)
+        users = dict(await self._audience.names(user_ids))
         try:
             catalog = await self._catalog.get(lane=Lane.BACKGROUND)
-            names = Names(stage=catalog.stage_name, source=catalog.source_name, users=users)
+            return Names(stage=catalog.stage_name, source=catalog.source_name, users=users)
         except PortalError:
-            names = Names(stage=lambda v: v or "", source=lambda v: v or "", users=users)
+            return Names(stage=lambda v: v or "", source=lambda v: v or "", users=users)
 
-        messages: list[NewOutboxMessage] = []
-        for change, last_event, action in changes:
+    async def _messages(
+        self, found: list[_Found], index: SubscriptionIndex, names: Names
+    ) -> AsyncIterator[list[NewOutboxMessage]]:
+        """Outbox rows in chunks of OUTBOX_CHUNK, yielding to the loop between slices."""
+        chunk: list[NewOutboxMessage] = []
+        for number, item in enumerate(found):
+            if number and number % CHANGES_PER_SLICE == 0:
+                await asyncio.sleep(0)
+            change, action = item.change, item.action
             author = self._author(change, action, names)
+            rendered: dict[tuple[str, bool], tuple[str, list[list[dict[str, str]]]]] = {}
             chats_done: set[tuple[int, int | None]] = set()
-            for sub in subscriptions:
+            for sub, _identity in index.matching(change):
                 target = (sub.chat_id, sub.thread_id)
                 if target in chats_done:
-                    continue
-                identity = identities.get(sub.created_by)
-                if identity is None or not subscription_wants(
-                    sub, change, identity.portal_user_id
-                ):
-                    continue
-                if not may_receive(identity, sub, change.assigned_by_id):
                     continue
                 if (
                     action is not None
@@ -264,25 +397,36 @@ class EventProcessor:
                 ):
                     continue  # the user's own change through the bot is not echoed back
                 chats_done.add(target)
-                tr = self._translations.for_language(sub.language or DEFAULT_LANGUAGE)
-                payload = {
-                    "text": render_text(tr, change, names, author),
-                    "buttons": render_buttons(tr, change, self._links, is_group=sub.is_group),
-                    "subscriber": sub.created_by,
-                    "assigned_by_id": change.assigned_by_id,
-                    "kind": change.kind.value,
-                }
-                messages.append(
+                language = sub.language or DEFAULT_LANGUAGE
+                variant = (language, sub.is_group)
+                if variant not in rendered:
+                    tr = self._translations.for_language(language)
+                    rendered[variant] = (
+                        render_text(tr, change, names, author),
+                        render_buttons(tr, change, self._links, is_group=sub.is_group),
+                    )
+                text, buttons = rendered[variant]
+                chunk.append(
                     NewOutboxMessage(
-                        idempotency_key=f"{change.lead_id}:{last_event}:{sub.chat_id}:"
+                        idempotency_key=f"{change.lead_id}:{item.last_event}:{sub.chat_id}:"
                         f"{sub.thread_id or 0}",
                         chat_id=sub.chat_id,
                         thread_id=sub.thread_id,
                         lead_id=change.lead_id,
-                        payload=payload,
+                        payload={
+                            "text": text,
+                            "buttons": buttons,
+                            "subscriber": sub.created_by,
+                            "assigned_by_id": change.assigned_by_id,
+                            "kind": change.kind.value,
+                        },
                     )
                 )
-        return messages
+                if len(chunk) >= OUTBOX_CHUNK:
+                    yield chunk
+                    chunk = []
+        if chunk:
+            yield chunk
 
     @staticmethod
     def _author(change: LeadChange, action: RecentBotAction | None, names: Names) -> Author | None:

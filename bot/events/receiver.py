@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 from asyncio import Future
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,10 @@ USERFIELD_EVENTS = frozenset(
     }
 )
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# ASCII digits only, no leading zero, at most 10 digits: `isdigit()` would take "٥" or "²",
+# and an id of 2**63 or more does not fit SQLite's INTEGER.
+LEAD_ID = re.compile(r"[1-9][0-9]{0,9}")
+READ_CHUNK_BYTES = 16 * 1024
 
 
 class EventRefused(Exception):
@@ -95,7 +100,7 @@ def read_event(form: dict[str, Any], credentials: EventCredentials) -> PortalEve
     lead_id: int | None = None
     if event in LEAD_EVENTS:
         raw_id = flat.get("ID", "")
-        if not raw_id.isdigit() or int(raw_id) <= 0:
+        if LEAD_ID.fullmatch(raw_id) is None:
             raise EventRefused(400, "data[FIELDS][ID] is not a lead id")
         lead_id = int(raw_id)
     ts = form.get("ts", "")
@@ -139,14 +144,43 @@ class EventReceiver:
             batch, self._waiting = self._waiting, []
             try:
                 stored = await self._inbox.add_many([item for item, _ in batch], durable=True)
-            except Exception as exc:  # every waiting request answers 5xx, nothing is lost
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
+            except Exception:
+                # One bad event must not fail its neighbours: each gets its own commit, and
+                # only the one that fails again answers 5xx (nothing acknowledged is lost).
+                if len(batch) > 1:
+                    log.warning("group commit of %d events failed; one by one", len(batch))
+                await self._write_each(batch)
                 continue
             for (_, done), new in zip(batch, stored, strict=True):
                 if not done.done():
                     done.set_result(new)
+
+    async def _write_each(
+        self, batch: list[tuple[tuple[str, str, int | None, dict[str, Any]], Future[bool]]]
+    ) -> None:
+        for item, done in batch:
+            try:
+                [new] = await self._inbox.add_many([item], durable=True)
+            except Exception as exc:  # this request answers 5xx; the portal may send it again
+                if not done.done():
+                    done.set_exception(exc)
+                continue
+            if not done.done():
+                done.set_result(new)
+
+    async def _read_body(self, request: web.Request) -> bytes | None:
+        """The whole body however many TCP segments it came in; None when over the cap."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            # `read(n)` returns what is buffered (maybe a part); only b"" means the end.
+            chunk = await request.content.read(READ_CHUNK_BYTES)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > self._max_body:
+                return None
+            chunks.append(chunk)
 
     def _refuse(self, status: int, reason: str, request: web.Request) -> web.Response:
         self.refused += 1
@@ -161,8 +195,8 @@ class EventReceiver:
             return self._refuse(415, "expected a form-encoded body", request)
         if request.content_length is not None and request.content_length > self._max_body:
             return self._refuse(413, "body too large", request)
-        raw = await request.content.read(self._max_body + 1)
-        if len(raw) > self._max_body:
+        raw = await self._read_body(request)
+        if raw is None:
             return self._refuse(413, "body too large", request)
         try:
             event = read_event(parse_php_form(raw.decode("utf-8")), self._credentials)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterable, Mapping
+
 from bot.access.roles import Action, Identity
 from bot.notify.diff import LeadChange
 from bot.storage.subscriptions import Scope, Subscription
@@ -40,3 +43,50 @@ def may_receive(
     if subscription.is_group and not identity.may(Action.SUBSCRIBE_GROUP):
         return False
     return identity.may_see_lead(assigned)
+
+
+class SubscriptionIndex:
+    """Active subscriptions with their subscribers, indexed by what a change is matched on.
+
+    A change can only reach the "all leads" subscriptions and those keyed on its responsible
+    ("my leads" of that user, or "chosen responsibles" naming them), so matching a change
+    looks at those few instead of every subscription.
+    """
+
+    def __init__(
+        self, subscriptions: Iterable[Subscription], identities: Mapping[int, Identity]
+    ) -> None:
+        self._any: list[tuple[Subscription, Identity]] = []
+        self._by_responsible: dict[int, list[tuple[Subscription, Identity]]] = {}
+        self.size = 0
+        for sub in sorted(subscriptions, key=lambda s: s.id):
+            identity = identities.get(sub.created_by)
+            if identity is None:
+                continue  # unbound or deactivated: nothing reaches it
+            self.size += 1
+            if sub.scope is Scope.ALL:
+                self._any.append((sub, identity))
+            elif sub.scope is Scope.MINE:
+                self._by_responsible.setdefault(identity.portal_user_id, []).append(
+                    (sub, identity)
+                )
+            else:
+                for user_id in sub.responsible_ids:
+                    self._by_responsible.setdefault(user_id, []).append((sub, identity))
+
+    def candidates(self, assigned: int | None) -> list[tuple[Subscription, Identity]]:
+        """Subscriptions that may take a change of a lead with this responsible, by id."""
+        keyed = self._by_responsible.get(assigned, []) if assigned is not None else []
+        if not keyed:
+            return self._any
+        return list(heapq.merge(self._any, keyed, key=lambda pair: pair[0].id))
+
+    def matching(self, change: LeadChange) -> list[tuple[Subscription, Identity]]:
+        """Subscriptions whose filters take the change and whose reader may see the lead."""
+        assigned = change.assigned_by_id
+        return [
+            (sub, identity)
+            for sub, identity in self.candidates(assigned)
+            if subscription_wants(sub, change, identity.portal_user_id)
+            and may_receive(identity, sub, assigned)
+        ]

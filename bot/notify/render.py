@@ -87,13 +87,19 @@ def _title(lead: Mapping[str, Any], lead_id: int) -> str:
 def render_text(tr: Translator, change: LeadChange, names: Names, author: Author | None) -> str:
     """The message text, valid Telegram HTML, at most 4096 characters."""
     lead = change.lead
+    # A lead deleted before the bot ever read it: only its id and what the event carried.
+    unseen = change.kind is EventKind.DELETED and "STATUS_ID" not in lead
     header_key = {
         EventKind.ADDED: "notify-added",
         EventKind.CHANGED: "notify-changed",
         EventKind.DELETED: "notify-deleted",
     }.get(change.kind, "notify-changed")
-    lines = [tr.get_html(header_key, id=change.lead_id, title=_title(lead, change.lead_id))]
-    if change.kind is EventKind.CHANGED:
+    if unseen and not str(lead.get("TITLE") or "").strip():
+        header_key = "notify-deleted-untitled"
+    lines = [tr.get_html(header_key, id=str(change.lead_id), title=_title(lead, change.lead_id))]
+    if unseen:
+        lines.append(tr.get_html("notify-deleted-unseen"))
+    elif change.kind is EventKind.CHANGED and change.changes:
         for item in change.changes:
             lines.append(
                 tr.get_html(

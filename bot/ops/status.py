@@ -9,7 +9,9 @@ from datetime import datetime
 
 from bot.portal import CrmMode, Lane, PortalClient, PortalError
 from bot.storage import Database, KeyValueRepository
-from bot.storage.timestamps import from_db_time, utc_now
+from bot.storage.inbox import InboxRepository
+from bot.storage.outbox import OutboxRepository
+from bot.storage.timestamps import utc_now
 
 WATERMARK_KEY = "events.poll_watermark"
 
@@ -90,13 +92,14 @@ async def collect_status(
     except PortalError as exc:
         portal_ok, problem = False, exc.code or type(exc).__name__
     bucket = portal.limiter.bucket
-    inbox = await db.fetch_one(
-        "SELECT count(*) FILTER (WHERE processed_at IS NULL), max(received_at) FROM inbox"
-    )
-    outbox = await db.fetch_one(
-        "SELECT count(*) FILTER (WHERE state = 'pending'), "
-        "count(*) FILTER (WHERE state = 'dead') FROM outbox"
-    )
+    # Each count reads a partial index (pending events, pending and dead messages) and the
+    # newest event is the last row by id: nothing here scans the history of either table.
+    inbox = InboxRepository(db)
+    outbox = OutboxRepository(db)
+    inbox_pending = await inbox.pending_count()
+    last_event_at = await inbox.last_received_at()
+    outbox_pending = await outbox.count("pending")
+    dead_letters = await outbox.count("dead")
     watermark = await KeyValueRepository(db).get(WATERMARK_KEY)
     return StatusReport(
         portal_ok=portal_ok,
@@ -106,10 +109,10 @@ async def collect_status(
         burst=bucket.burst,
         drain_per_second=bucket.drain_per_second,
         rate_limited_total=rate_limited_total,
-        inbox_pending=int(inbox[0]) if inbox else 0,
-        outbox_pending=int(outbox[0]) if outbox else 0,
-        dead_letters=int(outbox[1]) if outbox else 0,
-        last_event_at=from_db_time(inbox[1]) if inbox and inbox[1] else None,
+        inbox_pending=inbox_pending,
+        outbox_pending=outbox_pending,
+        dead_letters=dead_letters,
+        last_event_at=last_event_at,
         watermark=datetime.fromisoformat(watermark) if isinstance(watermark, str) else None,
         webhook=await webhook_info() if webhook_info is not None else None,
         checked_at=utc_now(),

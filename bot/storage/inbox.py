@@ -26,6 +26,10 @@ class InboxEvent:
     received_at: datetime
 
 
+# Rows per multi-row INSERT (5 parameters each, well under SQLite's parameter limit).
+ROWS_PER_INSERT = 100
+
+
 class InboxRepository:
     """Inbox rows: insert once per dedup key, read unprocessed, mark processed in a transaction."""
 
@@ -49,9 +53,36 @@ class InboxRepository:
     async def add_many(
         self, events: list[tuple[str, str, int | None, dict[str, Any]]], *, durable: bool = True
     ) -> list[bool]:
-        """Store several events in one transaction (one disk flush); True for each new one."""
+        """Store several events in one transaction (one disk flush); True for each new one.
+
+        One multi-row INSERT: each statement is a round trip to the database thread, and
+        this transaction is what the portal's acknowledgements wait for.
+        """
+        if not events:
+            return []
+        received = to_db_time(self._clock())
+        new_keys: set[str] = set()
         async with self._db.transaction(durable=durable) as conn:
-            return [await self.add_in(conn, *event) for event in events]
+            for start in range(0, len(events), ROWS_PER_INSERT):
+                chunk = events[start : start + ROWS_PER_INSERT]
+                values = ",".join("(?, ?, ?, ?, ?)" for _ in chunk)
+                params = [
+                    value
+                    for key, event, lead_id, payload in chunk
+                    for value in (key, event, lead_id, encode_json(payload), received)
+                ]
+                rows = await conn.execute_fetchall(
+                    "INSERT INTO inbox (dedup_key, event, lead_id, payload, received_at) "  # noqa: S608
+                    f"VALUES {values} ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key",
+                    params,
+                )
+                new_keys.update(row[0] for row in rows)
+        # A key repeated within the batch is new only at its first place.
+        result = []
+        for key, _, _, _ in events:
+            result.append(key in new_keys)
+            new_keys.discard(key)
+        return result
 
     async def add_in(
         self,
@@ -72,14 +103,14 @@ class InboxRepository:
         )
         return result.rowcount == 1
 
-    async def unprocessed(self, limit: int = 1000) -> list[InboxEvent]:
-        """Events not yet processed, oldest first."""
+    async def unprocessed(self, limit: int = 1000, after_id: int = 0) -> list[InboxEvent]:
+        """Events not yet processed, oldest first (those with an id above `after_id`)."""
         rows = await self._db.fetch_all(
             """
             SELECT id, dedup_key, event, lead_id, payload, received_at FROM inbox
-            WHERE processed_at IS NULL ORDER BY id LIMIT ?
+            WHERE processed_at IS NULL AND id > ? ORDER BY id LIMIT ?
             """,
-            (limit,),
+            (after_id, limit),
         )
         return [
             InboxEvent(
@@ -104,6 +135,44 @@ class InboxRepository:
                 f"UPDATE inbox SET processed_at = ? WHERE id IN ({marks})",  # noqa: S608
                 (now, *chunk),
             )
+
+    async def pending_lead_ids(self, lead_ids: list[int]) -> set[int]:
+        """Which of these leads already have an event waiting to be processed."""
+        found: set[int] = set()
+        for start in range(0, len(lead_ids), 500):
+            chunk = lead_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = await self._db.fetch_all(
+                "SELECT DISTINCT lead_id FROM inbox "  # noqa: S608
+                f"WHERE processed_at IS NULL AND lead_id IN ({marks})",
+                chunk,
+            )
+            found.update(int(row[0]) for row in rows)
+        return found
+
+    async def prune(self, *, processed_before: datetime, limit: int) -> int:
+        """Delete up to `limit` events processed before that moment; returns how many went."""
+        async with self._db.transaction() as conn:
+            result = await execute(
+                conn,
+                """
+                DELETE FROM inbox WHERE id IN (
+                    SELECT id FROM inbox WHERE processed_at IS NOT NULL AND processed_at < ?
+                    ORDER BY processed_at LIMIT ?)
+                """,
+                (to_db_time(processed_before), limit),
+            )
+        return result.rowcount
+
+    async def pending_count(self) -> int:
+        """Events waiting to be processed (reads the partial index only)."""
+        row = await self._db.fetch_one("SELECT count(*) FROM inbox WHERE processed_at IS NULL")
+        return int(row[0]) if row is not None else 0
+
+    async def last_received_at(self) -> datetime | None:
+        """When the newest stored event arrived (the last row by id, no scan)."""
+        row = await self._db.fetch_one("SELECT received_at FROM inbox ORDER BY id DESC LIMIT 1")
+        return None if row is None else from_db_time(row[0])
 
     async def note_failure(self, ids: list[int], error: str) -> None:
         """Count a failed processing attempt of these events."""

@@ -205,11 +205,44 @@ _ACCESS_HARDENING = Migration(
     ),
 )
 
+_EVENT_PIPELINE = Migration(
+    version=5,
+    name="event pipeline: retention and lookup indexes, change counters of cached tables",
+    statements=(
+        # Retention deletes the oldest rows in small chunks; each delete walks one index.
+        "CREATE INDEX inbox_processed ON inbox (processed_at) WHERE processed_at IS NOT NULL",
+        "CREATE INDEX inbox_pending_by_lead ON inbox (lead_id) WHERE processed_at IS NULL",
+        "CREATE INDEX bot_actions_by_time ON bot_actions (at)",
+        "CREATE INDEX lead_claims_by_time ON lead_claims (claimed_at)",
+        "CREATE INDEX lead_snapshots_recent ON lead_snapshots (updated_at, lead_id)",
+        # A counter per table that the processor caches (subscriptions, bindings): one row
+        # read tells whether its copy is still current, whoever wrote the table.
+        """
+        CREATE TABLE table_revisions (
+            name     TEXT PRIMARY KEY,
+            revision INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+        "INSERT INTO table_revisions (name) VALUES ('subscriptions'), ('bindings')",
+        *(
+            f"""
+            CREATE TRIGGER {table}_revision_{verb} AFTER {verb.upper()} ON {table}
+            BEGIN
+                UPDATE table_revisions SET revision = revision + 1 WHERE name = '{table}';
+            END
+            """  # noqa: S608 - the names come from the literal tuples below
+            for table in ("subscriptions", "bindings")
+            for verb in ("insert", "update", "delete")
+        ),
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL,
     _NOTIFICATIONS,
     _OUTBOX_DELIVERY,
     _ACCESS_HARDENING,
+    _EVENT_PIPELINE,
 )
 """Every migration of the schema, in order; append, never edit an applied one."""
 

@@ -111,6 +111,32 @@ class OutboxRepository:
         )
         return result.rowcount == 1
 
+    async def add_many_in(
+        self, conn: aiosqlite.Connection, messages: list[NewOutboxMessage]
+    ) -> None:
+        """Queue many messages in one statement inside the caller's transaction (repeats of a
+        key already there are left out)."""
+        now = to_db_time(self._clock())
+        await conn.executemany(
+            """
+            INSERT INTO outbox (idempotency_key, chat_id, thread_id, lead_id, payload,
+                                next_attempt_at, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING
+            """,
+            [
+                (
+                    m.idempotency_key,
+                    m.chat_id,
+                    m.thread_id,
+                    m.lead_id,
+                    encode_json(m.payload),
+                    now,
+                    now,
+                )
+                for m in messages
+            ],
+        )
+
     async def add(self, messages: list[NewOutboxMessage]) -> int:
         """Queue messages in one transaction; returns how many were new."""
         added = 0

@@ -63,6 +63,28 @@ class SnapshotRepository:
         )
         return [decode_json(row["data"]) for row in rows]
 
+    async def prune_bot_actions(self, *, before: datetime, limit: int) -> int:
+        """Delete up to `limit` bot actions older than that moment; returns how many went."""
+        async with self._db.transaction() as conn:
+            result = await execute(
+                conn,
+                "DELETE FROM bot_actions WHERE id IN "
+                "(SELECT id FROM bot_actions WHERE at < ? ORDER BY at LIMIT ?)",
+                (to_db_time(before), limit),
+            )
+        return result.rowcount
+
+    async def prune_claims(self, *, before: datetime, limit: int) -> int:
+        """Delete up to `limit` lead claims older than that moment; returns how many went."""
+        async with self._db.transaction() as conn:
+            result = await execute(
+                conn,
+                "DELETE FROM lead_claims WHERE rowid IN "
+                "(SELECT rowid FROM lead_claims WHERE claimed_at < ? ORDER BY claimed_at LIMIT ?)",
+                (to_db_time(before), limit),
+            )
+        return result.rowcount
+
     async def put_in(self, conn: aiosqlite.Connection, lead_id: int, data: dict[str, Any]) -> None:
         """Store a lead's snapshot inside the caller's transaction."""
         await execute(

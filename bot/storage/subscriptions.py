@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -166,7 +167,12 @@ class SubscriptionRepository:
             f"SELECT {_COLUMNS} FROM subscriptions "  # noqa: S608
             "WHERE paused = 0 AND disabled_reason IS NULL ORDER BY id"
         )
-        return [_row_to_subscription(r) for r in rows]
+        found = []
+        for number, row in enumerate(rows):
+            if number % 500 == 499:
+                await asyncio.sleep(0)  # decoding 10,000 rows must not hold the event loop
+            found.append(_row_to_subscription(row))
+        return found
 
     async def for_chat(self, chat_id: int, thread_id: int | None = None) -> list[Subscription]:
         """Subscriptions of one chat (of one forum topic when `thread_id` is given)."""

@@ -389,3 +389,90 @@ async def test_subscriber_lists_pauses_narrows_and_removes_a_subscription(
     await anna.press("🗑 Remove")
     await anna.wait_for_message(lambda m: "removed" in (m.text or ""))
     assert await notifying_bot.subscriptions.for_chat(ADMIN_TELEGRAM_ID) == []
+
+
+LONG_AGO = "2020-01-15T10:00:00+03:00"
+
+
+async def test_first_change_of_a_lead_older_than_the_bot_is_a_change_not_a_new_lead(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    await subscribe(anna)
+    [old_lead] = portal_emulator.seed_leads(
+        1, TITLE="Legacy boiler", ASSIGNED_BY_ID=2, DATE_CREATE=LONG_AGO
+    )
+    portal_emulator.ui_update_lead(old_lead, {"STATUS_ID": "IN_PROCESS"}, user_id=3)
+
+    told = await anna.wait_for_message(about(old_lead))
+    text = told.text or ""
+    assert text.startswith(f"✏️ Lead #{old_lead}: Legacy boiler")
+    assert "New lead" not in text
+    assert "Stage: In progress" in text
+    assert "Responsible: Ivan Petrov" in text
+    assert "by Olga Smirnova" in text
+
+    portal_emulator.ui_update_lead(old_lead, {"STATUS_ID": "PROCESSED"}, user_id=3)
+    second = await anna.wait_for_message(about(old_lead, "→"))
+    assert "In progress → Processed" in (second.text or "")
+    assert not any("New lead" in (m.text or "") for m in notifications(anna))
+
+
+async def test_deleting_a_lead_the_bot_never_saw_still_says_which_lead_went(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
+    await subscribe(anna)
+    await subscribe(ivan)
+    [old_lead] = portal_emulator.seed_leads(
+        1, TITLE="Forgotten", ASSIGNED_BY_ID=2, DATE_CREATE=LONG_AGO
+    )
+    portal_emulator.ui_delete_lead(old_lead)
+
+    deleted = await anna.wait_for_message(about(old_lead, "deleted"))
+    assert (deleted.text or "").startswith(f"🗑 Lead #{old_lead} deleted")
+    assert "had not seen this lead" in (deleted.text or "")
+    assert deleted.labels == []
+    # Whose lead it was is unknown, so a rep (who sees only his own leads) is not told.
+    await eventually(lambda: _all_processed(notifying_bot))
+    assert not any(f"#{old_lead}" in (m.text or "") for m in ivan.transcript())
+
+
+async def _all_processed(bot: NotifyingBot) -> bool:
+    return await bot.inbox.count(processed=False) == 0
+
+
+async def test_poller_does_not_queue_again_what_the_webhook_already_brought(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    await subscribe(anna)
+    processor, poller = notifying_bot.app.processor, notifying_bot.app.poller
+    assert processor is not None
+    assert poller is not None
+    lead_id = portal_emulator.ui_add_lead({"TITLE": "Read once", "ASSIGNED_BY_ID": 1}, 1)
+    await anna.wait_for_message(about(lead_id, "New lead"))
+    portal_emulator.ui_update_lead(lead_id, {"STATUS_ID": "IN_PROCESS"}, 1)
+    await anna.wait_for_message(about(lead_id, "Stage:"))
+    read_before = processor.leads_read
+
+    # Several catch-up passes list the changed lead again (it is inside their window).
+    listed = poller.listed
+    await eventually(lambda: _listed_more(poller.listed, listed + 3), timeout=10)
+
+    rows = await notifying_bot.app.db.fetch_all("SELECT event FROM inbox ORDER BY id")
+    assert [row["event"] for row in rows] == ["ONCRMLEADADD", "ONCRMLEADUPDATE"]
+    assert poller.queued == 0
+    assert processor.leads_read == read_before
+    assert len([m for m in notifications(anna) if f"#{lead_id}" in (m.text or "")]) == 2
+
+
+async def _listed_more(now: int, wanted: int) -> bool:
+    return now >= wanted

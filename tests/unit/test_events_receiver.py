@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -74,6 +76,11 @@ def test_genuine_event_is_read() -> None:
         ("event=ONCRMLEADADD", 401),
         (event_body(lead_id="abc"), 400),
         (event_body(lead_id="0"), 400),
+        (event_body(lead_id="٥"), 400),
+        (event_body(lead_id="²"), 400),
+        (event_body(lead_id="05"), 400),
+        (event_body(lead_id=str(2**63)), 400),
+        (event_body(lead_id="12345678901"), 400),
         (event_body().replace("event=ONCRMLEADUPDATE&", ""), 400),
     ],
 )
@@ -94,11 +101,31 @@ class Endpoint:
         self.catalog_invalidations = 0
 
 
+class GatedInbox(InboxRepository):
+    """An inbox whose commits wait for a gate, and which fails on one poisoned event."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.commits = 0
+
+    async def add_many(
+        self, events: list[tuple[str, str, int | None, dict[str, Any]]], *, durable: bool = True
+    ) -> list[bool]:
+        await self.gate.wait()
+        self.commits += 1
+        if any("poison" in key for key, _, _, _ in events):
+            # What an id over SQLite's INTEGER did: the whole transaction fails.
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return await super().add_many(events, durable=durable)
+
+
 @pytest.fixture
 async def endpoint(tmp_path: Path) -> AsyncIterator[Endpoint]:
     db = Database(tmp_path / "bot.sqlite3")
     await db.open()
-    inbox = InboxRepository(db)
+    inbox = GatedInbox(db)
     holder: list[Endpoint] = []
 
     def stored() -> None:
@@ -171,3 +198,75 @@ async def test_user_field_event_invalidates_the_catalog(endpoint: Endpoint) -> N
     )
     assert await post(endpoint.url, body) == 200
     assert endpoint.catalog_invalidations == 1
+
+
+async def _raw_post_in_two_parts(url: str, body: bytes, pause: float) -> int:
+    """POST over a raw socket: headers and half the body, a pause, then the rest."""
+    host_port, path = url.removeprefix("http://").split("/", 1)
+    host, port = host_port.split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    head = (
+        f"POST /{path} HTTP/1.1\r\nHost: {host_port}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    half = len(body) // 2
+    writer.write(head + body[:half])
+    await writer.drain()
+    await asyncio.sleep(pause)
+    writer.write(body[half:])
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    await writer.wait_closed()
+    return int(status_line.split()[1])
+
+
+async def test_event_sent_in_two_tcp_writes_is_read_whole_and_stored(endpoint: Endpoint) -> None:
+    status = await _raw_post_in_two_parts(endpoint.url, event_body().encode(), pause=0.3)
+    assert status == 200
+    [stored] = await endpoint.inbox.unprocessed()
+    assert stored.lead_id == 17
+
+
+async def test_body_over_the_cap_in_pieces_is_refused_without_a_length(endpoint: Endpoint) -> None:
+    async def pieces() -> AsyncIterator[bytes]:
+        yield event_body().encode()
+        for _ in range(5):
+            yield b"&pad=" + b"x" * 1000
+
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(endpoint.url, data=pieces(), headers=headers) as answer,
+    ):
+        assert answer.status == 413
+    assert await endpoint.inbox.count() == 0
+
+
+@pytest.mark.parametrize("lead_id", ["٥", "²", str(2**63), "99999999999"])
+async def test_lead_id_that_is_not_plain_ascii_digits_gets_400_over_http(
+    endpoint: Endpoint, lead_id: str
+) -> None:
+    assert await post(endpoint.url, event_body(lead_id=lead_id)) == 400
+    assert await endpoint.inbox.count() == 0
+
+
+async def test_a_failing_event_does_not_fail_the_events_committed_with_it(
+    endpoint: Endpoint,
+) -> None:
+    inbox = endpoint.inbox
+    assert isinstance(inbox, GatedInbox)
+    inbox.gate.clear()
+    first = asyncio.create_task(post(endpoint.url, event_body(ts="1")))
+    await asyncio.sleep(0.1)  # the first event's commit is now waiting at the gate
+    others = [
+        asyncio.create_task(post(endpoint.url, event_body(lead_id=str(20 + i), ts=ts)))
+        for i, ts in enumerate(["2", "poison", "3", "4"])
+    ]
+    await asyncio.sleep(0.2)  # the other four queue up behind it as one group
+    inbox.gate.set()
+    statuses = [await first, *[await task for task in others]]
+    assert statuses == [200, 200, 500, 200, 200]
+    assert sorted(e.lead_id or 0 for e in await inbox.unprocessed()) == [17, 20, 22, 23]
+    assert inbox.commits >= 3  # the group failed and was committed again event by event

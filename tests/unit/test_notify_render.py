@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pytest
 
 from bot.access.roles import Identity
 from bot.i18n import Translations, Translator
-from bot.notify.diff import ChangedField, diff_lead
-from bot.notify.match import may_receive, subscription_wants
+from bot.notify.diff import ChangedField, created_since, diff_lead
+from bot.notify.match import SubscriptionIndex, may_receive, subscription_wants
 from bot.notify.render import MAX_MESSAGE_LENGTH, Author, Links, Names, render_buttons, render_text
 from bot.storage import Role
 from bot.storage.subscriptions import EventKind, Scope, Subscription
@@ -72,14 +73,51 @@ def plain(html: str) -> str:
     return parser.text
 
 
-def test_no_snapshot_is_added_and_no_lead_is_deleted() -> None:
-    added = diff_lead(7, None, lead())
-    deleted = diff_lead(7, lead(), None)
+def test_a_lead_without_snapshot_is_new_only_when_said_so() -> None:
+    added = diff_lead(7, None, lead(), is_new=True)
     assert added is not None
     assert added.kind is EventKind.ADDED
+    first_change = diff_lead(7, None, lead())
+    assert first_change is not None
+    assert first_change.kind is EventKind.CHANGED
+    assert first_change.changes == ()
+    deleted = diff_lead(7, lead(), None)
     assert deleted is not None
     assert deleted.kind is EventKind.DELETED
     assert diff_lead(7, None, None) is None
+
+
+def test_delete_of_a_lead_never_seen_is_told_from_what_the_event_carried(tr: Translator) -> None:
+    deleted = diff_lead(7, None, None, deleted={"ID": "7"})
+    assert deleted is not None
+    assert deleted.kind is EventKind.DELETED
+    text = plain(render_text(tr, deleted, NAMES, None))
+    assert text.startswith("🗑 Lead #7 deleted")
+    assert "had not seen this lead" in text
+    assert "Stage" not in text
+    assert render_buttons(tr, deleted, LINKS, is_group=False) == []
+    titled = diff_lead(7, None, None, deleted={"TITLE": "Pipes <x>"})
+    assert titled is not None
+    assert "Lead #7 deleted: Pipes <x>" in plain(render_text(tr, titled, NAMES, None))
+
+
+def test_first_change_without_snapshot_says_what_the_lead_is_now(tr: Translator) -> None:
+    change = diff_lead(7, None, lead(STATUS_ID="IN_PROCESS"))
+    assert change is not None
+    text = plain(render_text(tr, change, NAMES, Author("Anna Admin")))
+    assert text.startswith("✏️ Lead #7: Pipes")
+    assert "New lead" not in text
+    assert "Stage: In progress" in text
+    assert "Responsible: Anna Admin" in text
+
+
+def test_created_since_compares_whole_seconds_and_needs_a_zone() -> None:
+    watching = datetime(2026, 1, 1, 7, 0, 0, 500_000, tzinfo=UTC)
+    assert created_since({"DATE_CREATE": "2026-01-01T10:00:00+03:00"}, watching)
+    assert not created_since({"DATE_CREATE": "2026-01-01T09:59:59+03:00"}, watching)
+    assert not created_since({"DATE_CREATE": "2026-01-01T10:00:00"}, watching)
+    assert not created_since({"DATE_CREATE": ""}, watching)
+    assert not created_since({}, watching)
 
 
 def test_same_tracked_fields_mean_nothing_happened() -> None:
@@ -99,7 +137,7 @@ def test_stage_and_responsible_changes_read_with_names_and_author(tr: Translator
 
 
 def test_every_value_is_escaped(tr: Translator) -> None:
-    change = diff_lead(7, None, lead(TITLE="<b>Free</b> & <script>"))
+    change = diff_lead(7, None, lead(TITLE="<b>Free</b> & <script>"), is_new=True)
     assert change is not None
     html = render_text(tr, change, NAMES, Author("<i>Eve</i>"))
     assert "&lt;script&gt;" in html
@@ -163,3 +201,35 @@ def test_reps_hear_only_about_their_leads_and_unbound_readers_hear_nothing() -> 
     assert not may_receive(None, subscription(), 2)
     assert not may_receive(REP, subscription(chat_id=-100), 2)
     assert may_receive(MANAGER, subscription(chat_id=-100), 1)
+
+
+def test_index_offers_a_change_only_to_subscriptions_keyed_on_its_responsible() -> None:
+    rep = Identity(telegram_user_id=200, portal_user_id=2, role=Role.REP)
+    manager = Identity(telegram_user_id=300, portal_user_id=3, role=Role.MANAGER)
+    subs = [
+        subscription(id=5, chat_id=300, created_by=300, scope=Scope.ALL),
+        subscription(id=2, chat_id=200, created_by=200, scope=Scope.MINE),
+        subscription(
+            id=3, chat_id=-9, created_by=300, scope=Scope.USERS, responsible_ids=frozenset({1})
+        ),
+        subscription(id=4, chat_id=400, created_by=400, scope=Scope.ALL),  # unbound
+        subscription(id=1, chat_id=300, created_by=300, scope=Scope.MINE),
+    ]
+    index = SubscriptionIndex(subs, {200: rep, 300: manager})
+    assert index.size == 4
+
+    def ids(change_lead: dict[str, object]) -> list[int]:
+        change = diff_lead(7, lead(STATUS_ID="OLD"), change_lead)
+        assert change is not None
+        return [sub.id for sub, _ in index.matching(change)]
+
+    assert ids(lead(ASSIGNED_BY_ID=2)) == [2, 5]
+    assert ids(lead(ASSIGNED_BY_ID=1)) == [3, 5]
+    assert ids(lead(ASSIGNED_BY_ID=3)) == [1, 5]
+    assert ids(lead(ASSIGNED_BY_ID=None)) == [5]
+
+
+def test_large_lead_ids_are_written_without_digit_grouping(tr: Translator) -> None:
+    change = diff_lead(20104, None, lead(ID=20104), is_new=True)
+    assert change is not None
+    assert plain(render_text(tr, change, NAMES, None)).startswith("🆕 New lead #20104: Pipes")

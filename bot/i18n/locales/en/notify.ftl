@@ -99,3 +99,8 @@ notify-take-not-offered = This button does not belong to a notification about th
 notify-take-expired = This notification is too old to take the lead from. Open the lead card instead.
 notify-take-unsubscribed = This chat is no longer subscribed, so leads cannot be taken from its notifications.
 notify-take-yours = This lead is already yours.
+
+## A lead the bot had not seen before it was deleted
+
+notify-deleted-untitled = 🗑 <b>Lead #{ $id } deleted</b>
+notify-deleted-unseen = <i>The bot had not seen this lead before, so its details are unknown.</i>

@@ -99,3 +99,8 @@ notify-take-not-offered = Эта кнопка не относится к уве�
 notify-take-expired = Это уведомление слишком старое, из него лид не взять. Откройте карточку лида.
 notify-take-unsubscribed = Этот чат больше не подписан, поэтому лиды из его уведомлений не взять.
 notify-take-yours = Этот лид уже ваш.
+
+## A lead the bot had not seen before it was deleted
+
+notify-deleted-untitled = 🗑 <b>Лид #{ $id } удалён</b>
+notify-deleted-unseen = <i>Бот не видел этот лид раньше, поэтому подробностей нет.</i>

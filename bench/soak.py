@@ -1,0 +1,632 @@
+"""Endurance: the whole bot under steady portal changes for minutes, against both emulators.
+
+The bot runs as its own process (`python -m bot`) with default settings, the catch-up poller on
+and short retention, so its RSS is its own. This process runs the portal emulator (with its
+2 requests/s, burst 50 limit) and the Telegram emulator (enforcing Telegram's flood limits).
+
+A team is set up first: reps with "my leads" subscriptions in private chats, managers whose
+"all leads" subscriptions filter on a stage nothing reaches (matched on every change, never
+sent), and team groups that follow a few responsibles; 1,000 subscriptions by default. Then
+leads change at `--rate` per second with a burst at `--burst-rate` for `--burst-seconds` every
+minute; each change is POSTed to the bot's event endpoint as the portal would, except a
+`--drop-share` that is never sent, for the poller to recover. Most changes are to leads
+nobody follows; the rest reach exactly one chat, at a rate Telegram allows.
+
+Printed per minute, then one JSON object as the last line: events, lost, duplicates,
+e2m p95 in the first and the last minute (portal change -> Telegram message, for changes
+whose event was sent), ack p99, table rows, database bytes, RSS at start and end, 429s,
+portal lead reads per change. Targets: e2m p95 < 1 s and not rising, ack p99 < 20 ms, 0 lost,
+0 × 429, reads/event <= 1.1, RSS growth < 20 MB, tables bounded by retention.
+
+Run: `.venv/bin/python -m bench.soak [--minutes 10] [--subscriptions 1000]`
+(`SOAK_PROFILE=/tmp/bot.prof` runs the bot under cProfile and writes its profile there.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import logging
+import os
+import random
+import re
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlencode
+
+import aiohttp
+
+from bot.storage import Binding, BindingSource, Database, Role, utc_now
+from bot.storage.bindings import write_binding
+from bot.storage.json_codec import encode_json
+from bot.storage.timestamps import to_db_time
+from tests.emulators.bitrix24 import Bitrix24Emulator
+from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
+
+APP_TOKEN = "soak-application-token"
+LONG_AGO = "2020-01-15T10:00:00+03:00"
+QUIET_USER = 900_000  # responsible for the leads nobody follows
+FIRST_USER = 1_000
+TG_BASE = 5_000_000
+GROUP_BASE = -1_000_000_000_000
+LEADS_PER_REP = 3
+LEADS_PER_GROUP_REP = 12
+QUIET_LEADS = 20_000
+REP_SHARE = 0.08
+GROUP_SHARE = 0.01
+PRIVATE_GAP_SECONDS = 2.5  # a rep's chat gets at most one change in this time
+GROUP_GAP_SECONDS = 6.0  # a group at most one in this time (Telegram: 20 a minute)
+RETENTION_MINUTES = 2.0
+SAMPLE_SECONDS = 30.0
+_LEAD_REF = re.compile(r"#(\d+)")
+_LISTED_IDS = re.compile(r"filter\[@ID\]\[\d+\]=")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100) of values (0 for none)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+@dataclass
+class Team:
+    """Portal users, Telegram chats and subscriptions of the bench."""
+
+    reps: list[int] = field(default_factory=list)
+    managers: list[int] = field(default_factory=list)
+    group_reps: list[int] = field(default_factory=list)  # one per group, followed by it
+    groups: list[int] = field(default_factory=list)
+    subscriptions: int = 0
+
+    @staticmethod
+    def plan(subscriptions: int) -> Team:
+        """85% rep subscriptions, 10% managers' filtered ones, 5% groups."""
+        groups = max(1, subscriptions // 20)
+        managers = max(1, subscriptions // 10)
+        reps = subscriptions - groups - managers
+        team = Team(subscriptions=subscriptions)
+        user = FIRST_USER
+        for _ in range(reps):
+            team.reps.append(user)
+            user += 1
+        for _ in range(managers):
+            team.managers.append(user)
+            user += 1
+        for index in range(groups):
+            team.group_reps.append(user)
+            team.groups.append(GROUP_BASE - index)
+            user += 1
+        return team
+
+    @staticmethod
+    def chat_of(portal_user_id: int) -> int:
+        """The private chat (Telegram id) of a portal user."""
+        return TG_BASE + portal_user_id
+
+
+@dataclass
+class Change:
+    """One portal change the bench made."""
+
+    lead_id: int
+    at: float
+    chat: int | None  # the one chat that should hear about it
+    sent: bool  # False: its event was dropped (the poller must find it)
+    minute: int
+
+
+@dataclass
+class Tally:
+    """What the load loop observed."""
+
+    changes: list[Change] = field(default_factory=list)
+    acks: list[tuple[int, float]] = field(default_factory=list)  # (minute, seconds)
+    refused: int = 0
+
+
+def event_form(portal: Bitrix24Emulator, lead_id: int, ts: int) -> str:
+    """The body the portal's queue POSTs for a lead update."""
+    return urlencode(
+        {
+            "event": "ONCRMLEADUPDATE",
+            "event_handler_id": "701",
+            "data[FIELDS][ID]": str(lead_id),
+            "ts": str(ts),
+            "auth[domain]": portal.domain,
+            "auth[member_id]": portal.member_id,
+            "auth[application_token]": APP_TOKEN,
+        }
+    )
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def table_rows(path: Path) -> dict[str, int]:
+    """Rows per table of the bot's database (a reader beside the bot, WAL allows it)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        return {
+            table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+            for table in ("inbox", "outbox", "bot_actions", "lead_claims", "lead_snapshots")
+        }
+    finally:
+        conn.close()
+
+
+def db_bytes(path: Path) -> int:
+    """The database with its write-ahead log."""
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+async def prepare(db_path: Path, team: Team) -> None:
+    """Bindings and subscriptions straight into the bot's database (as if made over weeks)."""
+    async with Database(db_path) as db, db.transaction() as conn:
+        now = utc_now()
+        for user in team.reps + team.managers:
+            role = Role.MANAGER if user in team.managers else Role.REP
+            await write_binding(
+                conn,
+                Binding(
+                    telegram_user_id=Team.chat_of(user),
+                    portal_user_id=user,
+                    role=role,
+                    bound_via=BindingSource.INVITE,
+                    bound_at=now,
+                ),
+            )
+        rows: list[tuple[object, ...]] = []
+        stamp = to_db_time(now)
+        for user in team.reps:
+            chat = Team.chat_of(user)
+            rows.append((chat, chat, "[]", "mine", "[]", "[]", "[]", stamp))
+        for user in team.managers:
+            chat = Team.chat_of(user)
+            rows.append((chat, chat, "[]", "all", "[]", encode_json(["CONVERTED"]), "[]", stamp))
+        for index, group in enumerate(team.groups):
+            manager = Team.chat_of(team.managers[index % len(team.managers)])
+            followed = encode_json([team.group_reps[index]])
+            rows.append((group, manager, "[]", "users", followed, "[]", "[]", stamp))
+        await conn.executemany(
+            "INSERT INTO subscriptions (chat_id, created_by, kinds, scope, responsible_ids, "
+            "stages, sources, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+def build_portal(team: Team) -> tuple[Bitrix24Emulator, list[int], dict[int, list[int]]]:
+    """The portal with the team's users and leads; returns it, the quiet leads, leads by user."""
+    portal = Bitrix24Emulator(rate_limit=True)
+    portal.add_user("Quiet", "Owner", user_id=QUIET_USER)
+    for user in team.reps + team.managers + team.group_reps:
+        portal.add_user(f"User{user}", "Bench", user_id=user)
+    old = {"DATE_CREATE": LONG_AGO, "DATE_MODIFY": LONG_AGO}
+    quiet = portal.seed_leads(QUIET_LEADS, ASSIGNED_BY_ID=str(QUIET_USER), **old)
+    by_user: dict[int, list[int]] = {}
+    for users, per_user in ((team.reps, LEADS_PER_REP), (team.group_reps, LEADS_PER_GROUP_REP)):
+        owners = [u for u in users for _ in range(per_user)]
+        ids = portal.seed_leads(len(owners), ASSIGNED_BY_ID=lambda i, o=owners: str(o[i]), **old)
+        for owner, lead_id in zip(owners, ids, strict=True):
+            by_user.setdefault(owner, []).append(lead_id)
+    return portal, quiet, by_user
+
+
+def start_bot(
+    folder: Path,
+    telegram: TelegramEmulator,
+    portal: Bitrix24Emulator,
+    port: int,
+    retention_minutes: float,
+) -> subprocess.Popen[bytes]:
+    """`python -m bot` with default settings, pointed at the emulators, short retention."""
+    days = retention_minutes / (24 * 60)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM__", "PORTAL__"))},
+        "TELEGRAM__TOKEN": DEFAULT_TEST_TOKEN,
+        "TELEGRAM__API_BASE": telegram.base_url,
+        "TELEGRAM__ADMIN_IDS": "[]",
+        "PORTAL__WEBHOOK_URL": portal.webhook_url,
+        "PORTAL__APPLICATION_TOKEN": APP_TOKEN,
+        "PORTAL__MEMBER_ID": portal.member_id,
+        "PORTAL__DOMAIN": portal.domain,
+        "STORAGE__PATH": str(folder / "bot.sqlite3"),
+        "WEB__HOST": "127.0.0.1",
+        "WEB__PORT": str(port),
+        "RETENTION__INBOX_DAYS": f"{days:.8f}",
+        "RETENTION__OUTBOX_DAYS": f"{days:.8f}",
+        "RETENTION__INTERVAL_SECONDS": "30",
+        "LOG_LEVEL": "WARNING",
+        # The bot runs from its own folder (a `.env` there would be read): import this tree.
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
+    log = (folder / "bot.log").open("wb")
+    profile = os.environ.get("SOAK_PROFILE")  # a path: the bot runs under cProfile
+    command = [
+        sys.executable,
+        *(["-m", "cProfile", "-o", profile] if profile else []),
+        "-m",
+        "bot",
+    ]
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+async def wait_ready(url: str, bot: subprocess.Popen[bytes], timeout: float) -> float:  # noqa: ASYNC109
+    """Seconds until the bot's web server answers (it starts last)."""
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() - started < timeout:
+            if bot.poll() is not None:
+                raise RuntimeError(f"the bot exited with {bot.returncode}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(url) as answer:
+                    if answer.status == 200:
+                        return time.monotonic() - started
+            await asyncio.sleep(0.2)
+    raise RuntimeError("the bot did not start in time")
+
+
+class Load:
+    """Makes the portal changes and POSTs their events on schedule."""
+
+    def __init__(
+        self,
+        portal: Bitrix24Emulator,
+        team: Team,
+        quiet: list[int],
+        by_user: dict[int, list[int]],
+        event_url: str,
+        args: argparse.Namespace,
+    ) -> None:
+        self.portal = portal
+        self.team = team
+        self.quiet = quiet
+        self.by_user = by_user
+        self.url = event_url
+        self.args = args
+        self.tally = Tally()
+        self.random = random.Random(7)
+        self.last_chat: dict[int, float] = {}
+        self.started = 0.0
+        self.count = 0
+
+    def _pick(self, now: float) -> tuple[int, int | None]:
+        roll = self.random.random()
+        if roll < GROUP_SHARE:
+            index = self.random.randrange(len(self.team.groups))
+            group = self.team.groups[index]
+            if now - self.last_chat.get(group, -1e9) >= GROUP_GAP_SECONDS:
+                self.last_chat[group] = now
+                leads = self.by_user[self.team.group_reps[index]]
+                return self.random.choice(leads), group
+        elif roll < GROUP_SHARE + REP_SHARE:
+            rep = self.random.choice(self.team.reps)
+            chat = Team.chat_of(rep)
+            if now - self.last_chat.get(chat, -1e9) >= PRIVATE_GAP_SECONDS:
+                self.last_chat[chat] = now
+                return self.random.choice(self.by_user[rep]), chat
+        return self.quiet[self.count % len(self.quiet)], None
+
+    def rate_at(self, elapsed: float) -> float:
+        """Changes per second at this moment of the run (a burst at the start of each minute
+        after the first, so the first minute shows the steady state)."""
+        in_minute = elapsed % 60.0
+        if elapsed >= 60.0 and in_minute < self.args.burst_seconds:
+            return float(self.args.burst_rate)
+        return float(self.args.rate)
+
+    async def run(self, seconds: float) -> None:
+        """Change leads for `seconds`."""
+        poster = EventPoster(self.url, self.tally)
+        poster.start()
+        try:
+            self.started = time.monotonic()
+            due = self.started
+            while (now := time.monotonic()) - self.started < seconds:
+                if due > now:
+                    await asyncio.sleep(due - now)
+                now = time.monotonic()
+                elapsed = now - self.started
+                due += 1.0 / self.rate_at(elapsed)
+                minute = int(elapsed // 60)
+                lead_id, chat = self._pick(now)
+                self.count += 1
+                self.portal.update_lead(
+                    lead_id, {"TITLE": f"Soak change {self.count}"}, 1, fire=False
+                )
+                sent = self.random.random() >= self.args.drop_share
+                self.tally.changes.append(Change(lead_id, time.monotonic(), chat, sent, minute))
+                if sent:
+                    poster.submit(event_form(self.portal, lead_id, int(time.time())), minute)
+        finally:
+            await asyncio.to_thread(poster.finish)
+
+
+class EventPoster:
+    """POSTs events from a thread with its own event loop, so the time to each 2xx is not
+    stretched by this process's emulators (they run on the main loop)."""
+
+    def __init__(self, url: str, tally: Tally) -> None:
+        self.url = url
+        self.tally = tally
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.futures: list[concurrent.futures.Future[None]] = []
+        self.session: aiohttp.ClientSession | None = None
+
+    def start(self) -> None:
+        """Start the thread and open its HTTP session."""
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._open(), self.loop).result()
+
+    async def _open(self) -> None:
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
+
+    def submit(self, body: str, minute: int) -> None:
+        """POST one event (without waiting for it)."""
+        self.futures.append(asyncio.run_coroutine_threadsafe(self._post(body, minute), self.loop))
+
+    async def _post(self, body: str, minute: int) -> None:
+        assert self.session is not None
+        started = time.perf_counter()
+        try:
+            async with self.session.post(
+                self.url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+            ) as answer:
+                await answer.read()
+                ok = answer.status == 200
+        except aiohttp.ClientError:
+            ok = False
+        if ok:
+            self.tally.acks.append((minute, time.perf_counter() - started))
+        else:
+            self.tally.refused += 1
+
+    def finish(self) -> None:
+        """Wait for every POST, close the session, stop the thread."""
+        concurrent.futures.wait(self.futures)
+        if self.session is not None:
+            asyncio.run_coroutine_threadsafe(self.session.close(), self.loop).result()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+def lead_reads(portal: Bitrix24Emulator) -> tuple[int, int]:
+    """Leads read by id (the processor's `filter[@ID]` lists) and catch-up list requests."""
+    by_id = 0
+    polls = 0
+    for call in portal.calls:
+        if call.method != "batch":
+            continue
+        commands = call.params.get("cmd")
+        if not isinstance(commands, dict):
+            continue
+        for query in commands.values():
+            text = unquote(str(query))
+            by_id += len(_LISTED_IDS.findall(text))
+            if "DATE_MODIFY" in text and text.startswith("crm.lead.list"):
+                polls += 1
+    return by_id, polls
+
+
+def judge(tally: Tally, telegram: TelegramEmulator) -> dict[str, object]:
+    """Match every followed change to its message; figures per minute and overall."""
+    messages: dict[tuple[int, int], list[float]] = defaultdict(list)
+    for call in telegram.calls_of("sendMessage"):
+        if not call.ok:
+            continue
+        found = _LEAD_REF.search(str(call.params.get("text", "")))
+        if found is not None:
+            messages[(int(call.params.get("chat_id", 0)), int(found.group(1)))].append(call.at)
+    expected: dict[tuple[int, int], list[Change]] = defaultdict(list)
+    for change in tally.changes:
+        if change.chat is not None:
+            expected[(change.chat, change.lead_id)].append(change)
+    lost = duplicates = unexpected = 0
+    e2m: dict[int, list[float]] = defaultdict(list)
+    recovered: list[float] = []
+    for key, got in messages.items():
+        if key not in expected:
+            unexpected += len(got)
+    for key, changes in expected.items():
+        got = sorted(messages.get(key, []))
+        changes.sort(key=lambda c: c.at)
+        lost += max(0, len(changes) - len(got))
+        duplicates += max(0, len(got) - len(changes))
+        used = 0
+        for change in changes:
+            while used < len(got) and got[used] < change.at:
+                used += 1
+            if used >= len(got):
+                break
+            delay = got[used] - change.at
+            used += 1
+            if change.sent:
+                e2m[change.minute].append(delay * 1000)
+            else:
+                recovered.append(delay * 1000)
+    minutes = sorted(e2m)
+    return {
+        "lost": lost,
+        "duplicates": duplicates,
+        "unexpected_messages": unexpected,
+        "e2m_by_minute": {m: round(percentile(e2m[m], 95)) for m in minutes},
+        "e2m_p50_ms": round(percentile([x for v in e2m.values() for x in v], 50)),
+        "e2m_p95_first_min_ms": round(percentile(e2m[minutes[0]], 95)) if minutes else None,
+        "e2m_p95_last_min_ms": round(percentile(e2m[minutes[-1]], 95)) if minutes else None,
+        "recovered_by_poller": len(recovered),
+        "recovered_p95_ms": round(percentile(recovered, 95)),
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    """Set up, load, drain, measure; prints progress and returns the figures."""
+    team = Team.plan(args.subscriptions)
+    portal, quiet, by_user = build_portal(team)
+    telegram = TelegramEmulator(DEFAULT_TEST_TOKEN)
+    await telegram.start()
+    await portal.start()
+    for user in team.reps + team.managers:
+        telegram.user(Team.chat_of(user), f"User{user}")
+    for index, group in enumerate(team.groups):
+        manager = Team.chat_of(team.managers[index % len(team.managers)])
+        telegram.add_group(group, f"Team {index}", admins=[manager])
+    telegram.enable_flood_limits()
+    result: dict[str, object] = {"subscriptions": team.subscriptions, "minutes": args.minutes}
+    bot: subprocess.Popen[bytes] | None = None
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        db_path = folder / "bot.sqlite3"
+        try:
+            await prepare(db_path, team)
+            port = free_port()
+            bot = start_bot(folder, telegram, portal, port, args.retention_minutes)
+            ready = await wait_ready(f"http://127.0.0.1:{port}/healthz", bot, timeout=300)
+            print(
+                f"bot ready in {ready:.1f} s with {team.subscriptions} subscriptions", flush=True
+            )
+            await asyncio.sleep(5)  # start-up reads (directory, catalogue) settle
+            result["rss_mb_start"] = round(rss_mb(bot.pid), 1)
+            load = Load(
+                portal, team, quiet, by_user, f"http://127.0.0.1:{port}/bitrix/events", args
+            )
+            samples: list[dict[str, int]] = []
+
+            async def sample() -> None:
+                while True:
+                    await asyncio.sleep(SAMPLE_SECONDS)
+                    rows = await asyncio.to_thread(table_rows, db_path)
+                    samples.append(rows)
+                    minute = len(samples) * SAMPLE_SECONDS / 60
+                    acks = [a * 1000 for m, a in load.tally.acks if m == int(minute - 0.01)]
+                    print(
+                        f"t={minute:.1f} min: {load.count} changes, ack p99 "
+                        f"{percentile(acks, 99):.1f} ms, rows {rows}, "
+                        f"RSS {rss_mb(bot.pid):.0f} MB",
+                        flush=True,
+                    )
+
+            sampler = asyncio.create_task(sample())
+            try:
+                await load.run(args.minutes * 60)
+                # Let the last events through, and the poller find the dropped ones.
+                deadline = time.monotonic() + 180
+                await asyncio.sleep(65)  # two catch-up polls after the last change
+                while time.monotonic() < deadline:
+                    waiting = await asyncio.to_thread(pending_rows, db_path)
+                    if waiting == 0:
+                        break
+                    await asyncio.sleep(1)
+            finally:
+                sampler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sampler
+            result["rss_mb_end"] = round(rss_mb(bot.pid), 1)
+            final = await asyncio.to_thread(table_rows, db_path)
+            tally = load.tally
+            acks = [a * 1000 for _, a in tally.acks]
+            reads, polls = lead_reads(portal)
+            result.update(
+                {
+                    "events": len(tally.changes),
+                    "events_dropped": sum(1 for c in tally.changes if not c.sent),
+                    "followed_changes": sum(1 for c in tally.changes if c.chat is not None),
+                    "acks_refused": tally.refused,
+                    **judge(tally, telegram),
+                    "ack_p50_ms": round(statistics.median(acks), 1) if acks else None,
+                    "ack_p99_ms": round(percentile(acks, 99), 1),
+                    "ack_max_ms": round(max(acks), 1) if acks else None,
+                    "rows_inbox": final["inbox"],
+                    "rows_outbox": final["outbox"],
+                    "rows_max_inbox": max([s["inbox"] for s in samples], default=0),
+                    "rows_max_outbox": max([s["outbox"] for s in samples], default=0),
+                    "rows_snapshots": final["lead_snapshots"],
+                    "db_bytes": db_bytes(db_path),
+                    "http_429": len(telegram.flood_errors),
+                    "portal_requests": len(portal.calls),
+                    "portal_503": sum(1 for c in portal.calls if c.status == 503),
+                    "portal_reads_per_event": round(reads / max(1, len(tally.changes)), 3),
+                    "poll_list_commands": polls,
+                }
+            )
+        finally:
+            if bot is not None and bot.poll() is None:
+                bot.terminate()
+                try:
+                    await asyncio.to_thread(bot.wait, 30)
+                except subprocess.TimeoutExpired:
+                    bot.kill()
+            await portal.stop()
+            await telegram.stop()
+            log_tail = (folder / "bot.log").read_text(errors="replace").splitlines()[-5:]
+            if log_tail:
+                print("bot log (last lines):", *log_tail, sep="\n  ", flush=True)
+    return result
+
+
+def pending_rows(path: Path) -> int:
+    """Events and messages still waiting."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        inbox = conn.execute("SELECT count(*) FROM inbox WHERE processed_at IS NULL").fetchone()
+        outbox = conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()
+        return int(inbox[0]) + int(outbox[0])
+    finally:
+        conn.close()
+
+
+def main() -> None:
+    """Parse arguments, run, print the figures (the last line is one JSON object)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--subscriptions", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--burst-rate", type=float, default=200.0)
+    parser.add_argument("--burst-seconds", type=float, default=5.0)
+    parser.add_argument("--drop-share", type=float, default=0.02)
+    parser.add_argument("--retention-minutes", type=float, default=RETENTION_MINUTES)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    result = asyncio.run(run(args))
+    print(
+        f"events {result.get('events')}, lost {result.get('lost')}, duplicates "
+        f"{result.get('duplicates')}, e2m p95 first/last minute "
+        f"{result.get('e2m_p95_first_min_ms')}/{result.get('e2m_p95_last_min_ms')} ms "
+        "(target < 1000), ack p99 "
+        f"{result.get('ack_p99_ms')} ms (target < 20), 429s {result.get('http_429')}, "
+        f"reads/event {result.get('portal_reads_per_event')} (target <= 1.1), RSS "
+        f"{result.get('rss_mb_start')} -> {result.get('rss_mb_end')} MB (growth < 20)"
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
