@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from bot.access.directory import PortalDirectory
 from bot.access.roles import Action, Identity
@@ -28,7 +28,6 @@ from bot.leads.query import LeadQuery, QueryKind, digits_of
 from bot.leads.render import CardView, LeadSummary, ProductLine
 from bot.leads.visibility import LeadHiddenError, check_visible, visible_lead
 from bot.portal import (
-    BatchCommand,
     BatchResult,
     Contact,
     Lane,
@@ -37,13 +36,27 @@ from bot.portal import (
     LeadContactBinding,
     MultiFieldChange,
     NotFoundError,
+    Page,
     PortalClient,
     ProductRow,
     Semantics,
 )
-from bot.portal.batch import result_ref
+from bot.portal.methods import (
+    AddTimelineComment,
+    FindDuplicates,
+    GetLead,
+    GetLeadContacts,
+    GetLeadProductRows,
+    ListContacts,
+    ListLeads,
+    PortalMethod,
+    Ref,
+    UpdateLead,
+)
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 PAGE_SIZE = 50
 # Contacts whose names a card shows; the batch asks for them by position in the bindings.
@@ -152,19 +165,15 @@ def matches_query(lead: Lead, query: LeadQuery) -> bool:
     return all(word in haystack for word in query.words)
 
 
-def _list(filter: Mapping[str, Any], select: tuple[str, ...], *, start: int = -1) -> BatchCommand:
-    return BatchCommand(
-        "crm.lead.list",
-        {"filter": dict(filter), "select": list(select), "order": {"ID": "DESC"}, "start": start},
-    )
+def _list(filter: Mapping[str, Any], select: tuple[str, ...], *, start: int = -1) -> ListLeads:
+    return ListLeads(filter=dict(filter), select=list(select), order={"ID": "DESC"}, start=start)
 
 
-def _as_list(value: Any) -> list[Any]:
-    if isinstance(value, list):
-        return value
-    if isinstance(value, dict):
-        return list(value.values())
-    return []
+def _answered(result: BatchResult, key: str, method: PortalMethod[T]) -> T | None:
+    """The typed answer of a command that succeeded, or None (failed or never run)."""
+    if key not in result.results or key in result.errors:
+        return None
+    return result.get(key, method)
 
 
 class LeadService:
@@ -215,10 +224,10 @@ class LeadService:
     # --- lookup --------------------------------------------------------------------------
 
     @classmethod
-    def search_commands(cls, identity: Identity, query: LeadQuery) -> dict[str, BatchCommand]:
+    def search_commands(cls, identity: Identity, query: LeadQuery) -> dict[str, PortalMethod[Any]]:
         """The batch commands a search sends: one list per filter, scoped to the caller."""
 
-        def scoped(filter: Mapping[str, Any]) -> BatchCommand:
+        def scoped(filter: Mapping[str, Any]) -> ListLeads:
             return _list(cls._scoped(identity, filter), SEARCH_SELECT)
 
         if query.kind is QueryKind.ID:
@@ -231,17 +240,16 @@ class LeadService:
                 f"text{index}": scoped({f"%{name}": word})
                 for index, name in enumerate(("TITLE", "NAME", "LAST_NAME", "COMPANY_TITLE"))
             }
-        commands = {
+        commands: dict[str, PortalMethod[Any]] = {
             f"phone{index}": scoped({"PHONE": prefix})
             for index, prefix in enumerate(query.phone_prefixes)
         }
         if query.full_phone:
             # The duplicate index compares whole numbers however they were typed in.
-            commands["dup"] = BatchCommand(
-                "crm.duplicate.findbycomm",
-                {"type": "PHONE", "values": [query.full_phone], "entity_type": "LEAD"},
+            commands["dup"] = FindDuplicates(
+                type="PHONE", values=[query.full_phone], entity_type="LEAD"
             )
-            commands["dupleads"] = scoped({"@ID": result_ref("dup", "LEAD")})
+            commands["dupleads"] = scoped({"@ID": Ref("dup", "LEAD")})
         return commands
 
     async def search(
@@ -252,18 +260,18 @@ class LeadService:
         result = await self._portal.batch(commands, lane=lane)
         found: dict[int, Lead] = {}
         truncated = False
-        for key in commands:
+        for key, method in commands.items():
             if key in result.errors:
                 if key.startswith("dup"):
                     log.info("duplicate lookup failed: %s", result.errors[key].code)
                     continue
                 raise result.errors[key]
-            items = _as_list(result.results.get(key))
+            if not isinstance(method, ListLeads):
+                continue
+            page = _answered(result, key, method)
+            items = page.items if page is not None else []
             truncated = truncated or len(items) >= PAGE_SIZE
-            for item in items:
-                if not isinstance(item, dict):
-                    continue
-                lead = Lead.model_validate(item)
+            for lead in items:
                 if lead.id is None or not identity.may_see_lead(lead.assigned_by_id):
                     continue
                 if matches_query(lead, query):
@@ -308,12 +316,9 @@ class LeadService:
         result = await self._portal.batch(commands)
         result.raise_for_errors()
         groups = []
-        for key, stage in zip(commands, stages, strict=True):
-            leads = [
-                summary_of(Lead.model_validate(item))
-                for item in _as_list(result.results.get(key))
-                if isinstance(item, dict)
-            ]
+        for (key, method), stage in zip(commands.items(), stages, strict=True):
+            page = _answered(result, key, method)
+            leads = [summary_of(lead) for lead in (page.items if page is not None else [])]
             leads = [lead for lead in leads if identity.may_see_lead(lead.assigned_by_id)]
             total = result.totals.get(key, len(leads))
             if total:
@@ -337,21 +342,18 @@ class LeadService:
         return [(u.id, u.full_name or f"#{u.id}") for u in users if u.id is not None]
 
     @staticmethod
-    def _card_commands(lead_id: int) -> dict[str, BatchCommand]:
-        slots = [result_ref("bindings", index, "CONTACT_ID") for index in range(CONTACT_SLOTS)]
+    def _card_commands(lead_id: int) -> dict[str, PortalMethod[Any]]:
+        slots = [Ref("bindings", index, "CONTACT_ID") for index in range(CONTACT_SLOTS)]
         return {
-            "lead": BatchCommand("crm.lead.get", {"id": lead_id}),
-            "products": BatchCommand("crm.lead.productrows.get", {"id": lead_id}),
-            "bindings": BatchCommand("crm.lead.contact.items.get", {"id": lead_id}),
+            "lead": GetLead(id=lead_id),
+            "products": GetLeadProductRows(id=lead_id),
+            "bindings": GetLeadContacts(id=lead_id),
             # A slot past the last binding resolves to no id and matches nothing; the
             # answer is checked against the bindings anyway.
-            "people": BatchCommand(
-                "crm.contact.list",
-                {
-                    "filter": {"@ID": slots},
-                    "select": ["ID", "NAME", "SECOND_NAME", "LAST_NAME"],
-                    "start": -1,
-                },
+            "people": ListContacts(
+                filter={"@ID": slots},
+                select=["ID", "NAME", "SECOND_NAME", "LAST_NAME"],
+                start=-1,
             ),
         }
 
@@ -421,7 +423,7 @@ class LeadService:
         identity: Identity,
         lead_id: int,
         *,
-        writes: Mapping[str, BatchCommand] | None = None,
+        writes: Mapping[str, PortalMethod[Any]] | None = None,
         action: LeadAction | None = None,
     ) -> LeadCardData:
         """The card of a lead the caller may see, in one request (after `writes`, if any).
@@ -429,7 +431,8 @@ class LeadService:
         Writes go first in the same batch, which then stops at the first failure; once they
         succeed, `action` is recorded, so the fresh card already names the rep as its editor.
         """
-        commands = {**(writes or {}), **self._card_commands(lead_id)}
+        card = self._card_commands(lead_id)
+        commands = {**(writes or {}), **card}
         result = await self._portal.batch(commands, halt=bool(writes))
         for key in writes or {}:
             if key in result.errors:
@@ -440,28 +443,17 @@ class LeadService:
         if "update" in (writes or {}) and lead.modify_by_id is not None:
             self._writer_id = lead.modify_by_id
         snapshot = await self._catalog.get()
-        bindings = [
-            LeadContactBinding.model_validate(item)
-            for item in _as_list(result.results.get("bindings"))
-            if isinstance(item, dict)
-        ]
-        people = [
-            Contact.model_validate(item)
-            for item in _as_list(result.results.get("people"))
-            if isinstance(item, dict)
-        ]
-        rows = [
-            ProductRow.model_validate(item)
-            for item in _as_list(result.results.get("products"))
-            if isinstance(item, dict)
-        ]
+        bindings: list[LeadContactBinding] = _answered(result, "bindings", card["bindings"]) or []
+        page: Page[Contact] | None = _answered(result, "people", card["people"])
+        people = page.items if page is not None else []
+        rows: list[ProductRow] = _answered(result, "products", card["products"]) or []
         view = await self._view(lead, snapshot, bindings, people, rows)
         return LeadCardData(lead=lead, view=view, url=self.url(lead_id))
 
     @staticmethod
     def _lead_from(identity: Identity, lead_id: int, result: BatchResult) -> Lead:
         try:
-            lead = Lead.model_validate(result["lead"])
+            lead: Lead = result["lead"]
         except NotFoundError:
             if identity.may(Action.VIEW_ALL_LEADS):
                 raise
@@ -476,31 +468,26 @@ class LeadService:
         identity: Identity,
         lead_id: int,
         action: LeadAction,
-        writes: Mapping[str, BatchCommand],
+        writes: Mapping[str, PortalMethod[Any]],
     ) -> LeadCardData:
         return await self.load_card(identity, lead_id, writes=writes, action=action)
 
     @staticmethod
-    def _update(lead_id: int, changes: LeadChanges) -> BatchCommand:
-        return BatchCommand("crm.lead.update", {"id": lead_id, "fields": changes.to_portal()})
+    def _update(lead_id: int, changes: LeadChanges) -> UpdateLead:
+        return UpdateLead(id=lead_id, fields=changes)
 
     async def _comment(
         self, identity: Identity, lead_id: int, text: str, tr: Translator
-    ) -> BatchCommand:
+    ) -> AddTimelineComment:
         # The portal shows the webhook's user as the author of whatever the bot writes, so
         # the text itself says which rep wrote it.
         name = await self.user_name(identity.portal_user_id)
         signed = f"{text}\n\n{tr.get('timeline-via-telegram', name=name)}"
-        return BatchCommand(
-            "crm.timeline.comment.add",
-            {
-                "fields": {
-                    "ENTITY_ID": lead_id,
-                    "ENTITY_TYPE": "lead",
-                    "COMMENT": signed,
-                    "AUTHOR_ID": identity.portal_user_id,
-                }
-            },
+        return AddTimelineComment(
+            entity_type="lead",
+            entity_id=lead_id,
+            comment=signed,
+            author_id=identity.portal_user_id,
         )
 
     async def change_stage(
@@ -526,7 +513,9 @@ class LeadService:
         if stage.semantics is Semantics.FAILURE and not (comment or "").strip():
             raise InvalidValueError("a failure stage needs a reason")
         await visible_lead(self._portal, identity, lead_id)
-        writes = {"update": self._update(lead_id, LeadChanges(status_id=status_id))}
+        writes: dict[str, PortalMethod[Any]] = {
+            "update": self._update(lead_id, LeadChanges(status_id=status_id))
+        }
         if comment and comment.strip():
             writes["comment"] = await self._comment(identity, lead_id, comment.strip(), tr)
         return await self._write(identity, lead_id, LeadAction.STAGE, writes)

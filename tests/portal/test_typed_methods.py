@@ -152,7 +152,6 @@ _NOT_MOVED_YET = [
     "bot/leads/catalog.py",
     "bot/leads/contacts.py",
     "bot/leads/products.py",
-    "bot/leads/service.py",
 ]
 _DIALOGS_ON_THE_CLIENT = [
     "dialogs/status.py",

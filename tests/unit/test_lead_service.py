@@ -12,6 +12,7 @@ from bot.leads.catalog import CatalogSnapshot
 from bot.leads.query import parse_query
 from bot.leads.service import InvalidValueError, LeadService
 from bot.portal import LeadChanges, Status
+from bot.portal.methods import FindDuplicates, ListLeads
 
 REP = Identity(telegram_user_id=10, portal_user_id=2, role=Role.REP)
 MANAGER = Identity(telegram_user_id=11, portal_user_id=3, role=Role.MANAGER)
@@ -32,9 +33,9 @@ def _filters(identity: Identity, text: str) -> dict[str, dict[str, object]]:
     assert query is not None
     commands = LeadService.search_commands(identity, query)
     return {
-        key: dict(command.params["filter"])
+        key: dict(command.params()["filter"])
         for key, command in commands.items()
-        if command.method == "crm.lead.list"
+        if isinstance(command, ListLeads)
     }
 
 
@@ -61,9 +62,9 @@ def test_whole_phone_also_asks_the_duplicate_index() -> None:
     query = parse_query("+7 916 123-45-67", "RU")
     assert query is not None
     commands = LeadService.search_commands(REP, query)
-    assert commands["dup"].method == "crm.duplicate.findbycomm"
-    assert "$result[dup][LEAD]" in commands["dupleads"].to_query()
-    assert commands["phone0"].params["filter"]["PHONE"] == "+79161234567"
+    assert isinstance(commands["dup"], FindDuplicates)
+    assert "$result[dup][LEAD]" in commands["dupleads"].command().to_query()
+    assert commands["phone0"].params()["filter"]["PHONE"] == "+79161234567"
 
 
 class _Catalog:
