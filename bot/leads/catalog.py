@@ -8,14 +8,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from pydantic import TypeAdapter
-
-from bot.portal import BatchCommand, FieldDescriptor, Lane, PortalClient, PortalError, Status
+from bot.portal import FieldDescriptor, Lane, PortalClient, PortalError, Status
+from bot.portal.methods import GetLeadFields, ListStatuses
 
 log = logging.getLogger(__name__)
-
-_FIELDS = TypeAdapter(dict[str, FieldDescriptor])
-_STATUSES = TypeAdapter(list[Status])
 
 
 @dataclass(frozen=True)
@@ -66,23 +62,17 @@ class PortalCatalog:
         """Read everything now, in one request."""
         result = await self._portal.batch(
             {
-                "stages": BatchCommand(
-                    "crm.status.list",
-                    {"order": {"SORT": "ASC"}, "filter": {"ENTITY_ID": "STATUS"}},
-                ),
-                "sources": BatchCommand(
-                    "crm.status.list",
-                    {"order": {"SORT": "ASC"}, "filter": {"ENTITY_ID": "SOURCE"}},
-                ),
-                "fields": BatchCommand("crm.lead.fields"),
+                "stages": ListStatuses(entity_id="STATUS"),
+                "sources": ListStatuses(entity_id="SOURCE"),
+                "fields": GetLeadFields(),
             },
             lane=lane,
         )
         result.raise_for_errors()
         snapshot = CatalogSnapshot(
-            stages=tuple(_STATUSES.validate_python(result["stages"] or [])),
-            sources=tuple(_STATUSES.validate_python(result["sources"] or [])),
-            fields=_FIELDS.validate_python(result["fields"] or {}),
+            stages=tuple(result["stages"]),
+            sources=tuple(result["sources"]),
+            fields=result["fields"],
         )
         self._snapshot = snapshot
         self._loaded_at = self._clock()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -23,7 +23,6 @@ from bot.leads.inflight import InFlight, WriteInProgressError
 from bot.leads.visibility import visible_lead, visible_lead_in_batch
 from bot.phones import normalize_phone
 from bot.portal import (
-    BatchCommand,
     Contact,
     ContactDraft,
     Lead,
@@ -31,7 +30,17 @@ from bot.portal import (
     MultiFieldChange,
     OutcomeUnknownError,
     PortalClient,
-    result_ref,
+)
+from bot.portal.methods import (
+    AddContact,
+    AddLeadContact,
+    FindDuplicates,
+    GetContact,
+    GetLead,
+    GetLeadContacts,
+    ListContacts,
+    PortalMethod,
+    Ref,
 )
 
 log = logging.getLogger(__name__)
@@ -261,12 +270,9 @@ class ContactSearchError(ValueError):
         self.problem = problem
 
 
-def _contact_list(filter: dict[str, Any]) -> BatchCommand:
+def _contact_list(filter: dict[str, Any]) -> ListContacts:
     """A `crm.contact.list` command for the search: newest first, one page, no count."""
-    return BatchCommand(
-        "crm.contact.list",
-        {"filter": filter, "select": list(CONTACT_SELECT), "order": {"ID": "DESC"}, "start": -1},
-    )
+    return ListContacts(filter=filter, select=list(CONTACT_SELECT), order={"ID": "DESC"}, start=-1)
 
 
 # --- the service -----------------------------------------------------------------------------
@@ -294,29 +300,24 @@ class LeadContactsService:
 
     async def view(self, identity: Identity, lead_id: int) -> LeadContactsView:
         """The lead and its linked contacts: one batch (lead, bindings, their contacts)."""
-        positions = [result_ref("bindings", i, "CONTACT_ID") for i in range(BATCHED_CONTACTS)]
+        positions = [Ref("bindings", i, "CONTACT_ID") for i in range(BATCHED_CONTACTS)]
+        listed = ListContacts(filter={"@ID": positions}, select=list(CONTACT_SELECT), start=-1)
         result = await self._portal.batch(
             {
-                "lead": BatchCommand("crm.lead.get", {"id": lead_id}),
-                "bindings": BatchCommand("crm.lead.contact.items.get", {"id": lead_id}),
-                "contacts": BatchCommand(
-                    "crm.contact.list",
-                    {"filter": {"@ID": positions}, "select": list(CONTACT_SELECT), "start": -1},
-                ),
+                "lead": GetLead(id=lead_id),
+                "bindings": GetLeadContacts(id=lead_id),
+                "contacts": listed,
             },
             halt=True,
         )
         lead = visible_lead_in_batch(identity, lead_id, result, "lead")
-        bindings = [LeadContactBinding.model_validate(b) for b in (result["bindings"] or [])]
+        bindings: list[LeadContactBinding] = result["bindings"]
         bound = {binding.contact_id for binding in bindings}
         contacts: list[Contact] = []
         if "contacts" in result.results:
             # Keep only bound contacts: a reference past the end of the bindings may match junk.
-            contacts = [
-                c
-                for c in (Contact.model_validate(raw) for raw in result.results["contacts"] or [])
-                if c.id in bound
-            ]
+            page = result.get("contacts", listed)
+            contacts = [c for c in page.items if c.id in bound]
         missing = sorted(bound - {c.id for c in contacts})
         if missing:
             page = await self._portal.list_contacts(
@@ -362,17 +363,13 @@ class LeadContactsService:
         lead_ids = [lead.id for lead in page.items if lead.id is not None][:REP_SEARCH_LEADS]
         if not lead_ids:
             return []
-        result = await self._portal.batch(
-            {
-                f"b{lead_id}": BatchCommand("crm.lead.contact.items.get", {"id": lead_id})
-                for lead_id in lead_ids
-            }
-        )
+        commands = {f"b{lead_id}": GetLeadContacts(id=lead_id) for lead_id in lead_ids}
+        result = await self._portal.batch(commands)
         ids: set[int] = set()
-        for lead_id in lead_ids:
+        for key, method in commands.items():
             # A lead deleted meanwhile answers with an error: it simply adds nothing.
-            for raw in result.results.get(f"b{lead_id}") or []:
-                ids.add(LeadContactBinding.model_validate(raw).contact_id)
+            if key in result.results and key not in result.errors:
+                ids.update(binding.contact_id for binding in result.get(key, method))
         return sorted(ids)
 
     async def _search_by_email(self, query: str) -> list[Contact]:
@@ -389,12 +386,9 @@ class LeadContactsService:
         # One request: the duplicate index compares whole numbers whatever their formatting
         # (its ids feed the list by reference), and the PHONE filter catches stored values
         # that merely start with the number (an extension after it).
-        commands = {
-            "dup": BatchCommand(
-                "crm.duplicate.findbycomm",
-                {"type": "PHONE", "values": spellings, "entity_type": "CONTACT"},
-            ),
-            "dup_contacts": _contact_list({"@ID": result_ref("dup", "CONTACT")}),
+        commands: dict[str, PortalMethod[Any]] = {
+            "dup": FindDuplicates(type="PHONE", values=spellings, entity_type="CONTACT"),
+            "dup_contacts": _contact_list({"@ID": Ref("dup", "CONTACT")}),
         }
         for index, spelling in enumerate(spellings):
             commands[f"prefix{index}"] = _contact_list({"PHONE": spelling})
@@ -407,16 +401,18 @@ class LeadContactsService:
         ]
 
     async def _run(
-        self, commands: dict[str, BatchCommand], *, skip: frozenset[str] | set[str] = frozenset()
+        self,
+        commands: Mapping[str, PortalMethod[Any]],
+        *,
+        skip: frozenset[str] | set[str] = frozenset(),
     ) -> list[Contact]:
         result = await self._portal.batch(commands)
         result.raise_for_errors()
         seen: dict[int, Contact] = {}
-        for key in commands:
-            if key in skip:
+        for key, method in commands.items():
+            if key in skip or key not in result.results or not isinstance(method, ListContacts):
                 continue
-            for raw in result.results.get(key) or []:
-                contact = Contact.model_validate(raw)
+            for contact in result.get(key, method).items:
                 if contact.id is not None and contact.id not in seen:
                     seen[contact.id] = contact
         return sorted(seen.values(), key=lambda c: -(c.id or 0))[:SEARCH_RESULTS_MAX]
@@ -427,8 +423,8 @@ class LeadContactsService:
         # the portal would bind a dangling id.
         result = await self._portal.batch(
             {
-                "lead": BatchCommand("crm.lead.get", {"id": lead_id}),
-                "contact": BatchCommand("crm.contact.get", {"id": contact_id}),
+                "lead": GetLead(id=lead_id),
+                "contact": GetContact(id=contact_id),
             },
         )
         visible_lead_in_batch(identity, lead_id, result, "lead")
@@ -452,13 +448,13 @@ class LeadContactsService:
         """Make a bound contact the primary one (order kept); False when it is not bound."""
         result = await self._portal.batch(
             {
-                "lead": BatchCommand("crm.lead.get", {"id": lead_id}),
-                "bindings": BatchCommand("crm.lead.contact.items.get", {"id": lead_id}),
+                "lead": GetLead(id=lead_id),
+                "bindings": GetLeadContacts(id=lead_id),
             },
             halt=True,
         )
         visible_lead_in_batch(identity, lead_id, result, "lead")
-        bindings = [LeadContactBinding.model_validate(b) for b in (result["bindings"] or [])]
+        bindings: list[LeadContactBinding] = result["bindings"]
         wanted = primary_moved_to(bindings, contact_id)
         if wanted is None:
             return False
@@ -495,19 +491,15 @@ class LeadContactsService:
                 ):
                     await self._actions.record(identity, lead_id, LeadAction.CONTACT_LINKED)
                 return existing
-            fields = {**draft.to_portal(), "ORIGINATOR_ID": ORIGINATOR_ID, "ORIGIN_ID": origin_id}
+            fields = draft.model_copy(
+                update={"originator_id": ORIGINATOR_ID, "origin_id": origin_id}
+            )
             # One request: the binding refers to the new id; halt: no binding without a contact.
             try:
                 result = await self._portal.batch(
                     {
-                        "add": BatchCommand(
-                            "crm.contact.add",
-                            {"fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}},
-                        ),
-                        "bind": BatchCommand(
-                            "crm.lead.contact.add",
-                            {"id": lead_id, "fields": {"CONTACT_ID": result_ref("add")}},
-                        ),
+                        "add": AddContact(fields=fields, options={"REGISTER_SONET_EVENT": "N"}),
+                        "bind": AddLeadContact(id=lead_id, fields={"CONTACT_ID": Ref("add")}),
                     },
                     halt=True,
                 )

@@ -21,7 +21,8 @@ from bot.access.roles import Identity
 from bot.leads.actions import BotActionLog, LeadAction
 from bot.leads.inflight import InFlight
 from bot.leads.visibility import visible_lead_in_batch
-from bot.portal import BatchCommand, Lane, Lead, Page, PortalClient, Product, ProductRow
+from bot.portal import Lane, Lead, Page, PortalClient, Product, ProductRow
+from bot.portal.methods import GetLead, GetLeadProductRows
 
 log = logging.getLogger(__name__)
 
@@ -264,15 +265,14 @@ class LeadProductsService:
         """The lead (if the caller may see it) and its rows: one batch request."""
         result = await self._portal.batch(
             {
-                "lead": BatchCommand("crm.lead.get", {"id": lead_id}),
-                "rows": BatchCommand("crm.lead.productrows.get", {"id": lead_id}),
+                "lead": GetLead(id=lead_id),
+                "rows": GetLeadProductRows(id=lead_id),
             },
             halt=True,
             lane=Lane.INTERACTIVE,
         )
         lead = visible_lead_in_batch(identity, lead_id, result, "lead")
-        raw_rows = result["rows"]
-        rows = [ProductRow.model_validate(row) for row in (raw_rows or [])]
+        rows: list[ProductRow] = result["rows"]
         return ProductRowsView(
             lead=lead,
             rows=rows,

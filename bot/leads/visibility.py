@@ -53,6 +53,6 @@ def visible_lead_in_batch(identity: Identity, lead_id: int, result: BatchResult,
     except KeyError:
         # Not run: an earlier command of a halted batch failed and raised above already.
         raise LeadHiddenError(lead_id) from None
-    lead = Lead.model_validate(raw)
+    lead = raw if isinstance(raw, Lead) else Lead.model_validate(raw)
     check_visible(identity, lead)
     return lead

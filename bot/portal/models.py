@@ -479,7 +479,10 @@ class _ContactInput(InputModel):
 
 
 class ContactDraft(_ContactInput):
-    """Fields of a new contact (`crm.contact.add`)."""
+    """Fields of a new contact (`crm.contact.add`), with the key that finds it again."""
+
+    originator_id: str | None = Field(default=None, alias="ORIGINATOR_ID")
+    origin_id: str | None = Field(default=None, alias="ORIGIN_ID")
 
 
 class ContactChanges(_ContactInput):

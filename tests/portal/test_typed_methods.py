@@ -149,9 +149,6 @@ _NOT_MOVED_YET = [
     "bot/access/directory.py",
     "bot/events/processor.py",
     "bot/leads/capture.py",
-    "bot/leads/catalog.py",
-    "bot/leads/contacts.py",
-    "bot/leads/products.py",
 ]
 _DIALOGS_ON_THE_CLIENT = [
     "dialogs/status.py",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+from pydantic import Field
+
 from bot.portal.methods.base import PortalMethod, Ref
 from bot.portal.methods.lists import ListMethod
 from bot.portal.models import Contact, ContactChanges, ContactDraft, DuplicateMatches
@@ -19,6 +21,7 @@ class AddContact(PortalMethod[int]):
     __idempotent__: ClassVar[bool] = False
 
     fields: ContactDraft
+    options: dict[str, str] | None = Field(default=None, alias="params")
 
 
 class GetContact(PortalMethod[Contact]):

@@ -121,7 +121,8 @@ class AddLeadContact(PortalMethod[bool]):
     __returning__: ClassVar[Any] = bool
 
     id: EntityId
-    fields: LeadContactBinding
+    # A dict when CONTACT_ID is a `Ref` to a contact added earlier in the same batch.
+    fields: LeadContactBinding | dict[str, Any]
 
 
 class DeleteLeadContact(PortalMethod[bool]):
