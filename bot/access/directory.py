@@ -9,8 +9,9 @@ import time
 from collections.abc import Callable, Iterable
 
 from bot.phones import normalize_phone
-from bot.portal import BatchCommand, Lane, PortalClient, PortalError, PortalUser
+from bot.portal import Lane, PortalClient, PortalError, PortalUser
 from bot.portal.batch import MAX_BATCH_COMMANDS
+from bot.portal.methods import GetUsers
 
 log = logging.getLogger(__name__)
 
@@ -20,22 +21,14 @@ _YIELD_EVERY = 500  # users indexed between two yields to the event loop
 MISS_READ_INTERVAL = 10.0  # seconds between two reads of new users caused by a lookup miss
 
 
-def page_commands(after: int, pages: int = MAX_BATCH_COMMANDS) -> dict[str, BatchCommand]:
+def page_commands(after: int, pages: int = MAX_BATCH_COMMANDS) -> dict[str, GetUsers]:
     """One `batch` of `user.get` pages: active users with ID above `after`, in ID order.
 
     Keyset (`>ID`) between requests, so a user added or deactivated meanwhile never shifts the
     next request's window; `start` offsets within one request, which the portal runs at once.
     """
     return {
-        f"u{page}": BatchCommand(
-            "user.get",
-            {
-                "FILTER": {"ACTIVE": True, ">ID": after},
-                "sort": "ID",
-                "order": "ASC",
-                "start": page * USERS_PER_PAGE,
-            },
-        )
+        f"u{page}": GetUsers(filter={"ACTIVE": True, ">ID": after}, start=page * USERS_PER_PAGE)
         for page in range(pages)
     }
 
@@ -97,11 +90,10 @@ class PortalDirectory:
             commands = page_commands(cursor, first_pages if requests == 0 else MAX_BATCH_COMMANDS)
             result = await self._portal.batch(commands, lane=lane)
             requests += 1
-            for key in commands:
+            for key, method in commands.items():
                 if key in result.errors:
                     raise result.errors[key]
-                items = result.results.get(key)
-                page = [PortalUser.model_validate(item) for item in items or []]
+                page = result.get(key, method) if key in result.results else []
                 found.extend(page)
                 if len(page) < USERS_PER_PAGE:
                     return found, True

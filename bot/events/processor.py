@@ -24,13 +24,13 @@ from bot.notify.match import SubscriptionIndex
 from bot.notify.render import Author, Links, Names, render_buttons, render_text
 from bot.portal import (
     AccessDeniedError,
-    BatchCommand,
     Lane,
     Lead,
     PortalClient,
     PortalError,
     ValidationError,
 )
+from bot.portal.methods import ListLeads
 from bot.storage.db import Database
 from bot.storage.inbox import InboxEvent, InboxRepository
 from bot.storage.kv import KeyValueRepository
@@ -85,14 +85,6 @@ class _Found:
     change: LeadChange
     last_event: int
     action: RecentBotAction | None
-
-
-def _as_list(value: Any) -> list[Any]:
-    if isinstance(value, list):
-        return value
-    if isinstance(value, dict):
-        return list(value.values())
-    return []
 
 
 class EventProcessor:
@@ -192,20 +184,14 @@ class EventProcessor:
         Leads a command could not read for good (access, validation) are left out: their
         events change nothing, and retrying would hold every other event back.
         """
-        commands: dict[str, BatchCommand] = {}
+        commands: dict[str, ListLeads] = {}
         chunks: dict[str, list[int]] = {}
         for number, start in enumerate(range(0, len(lead_ids), IDS_PER_COMMAND)):
             chunk = lead_ids[start : start + IDS_PER_COMMAND]
             key = f"l{number}"
             chunks[key] = chunk
-            commands[key] = BatchCommand(
-                "crm.lead.list",
-                {
-                    "filter": {"@ID": chunk},
-                    "select": list(READ_FIELDS),
-                    "order": {"ID": "ASC"},
-                    "start": -1,
-                },
+            commands[key] = ListLeads(
+                filter={"@ID": chunk}, select=list(READ_FIELDS), order={"ID": "ASC"}, start=-1
             )
         if not commands:
             return {}
@@ -221,11 +207,8 @@ class EventProcessor:
                 raise error
             if key not in result.results:
                 raise PortalError("batch left a crm.lead.list command unanswered")
-            found = {}
-            for item in _as_list(result.results[key]):
-                lead = Lead.model_validate(item)
-                if lead.id is not None:
-                    found[lead.id] = lead
+            page = result.get(key, commands[key])
+            found = {lead.id: lead for lead in page.items if lead.id is not None}
             await asyncio.sleep(0)  # parsing 2,500 leads at once would hold the loop
             for lead_id in chunk:
                 leads[lead_id] = found.get(lead_id)

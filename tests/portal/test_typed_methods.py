@@ -146,8 +146,6 @@ async def test_the_session_runs_the_middlewares_and_takes_more(
 _METHOD_STRING = re.compile(r"[\"'](?:crm|user)\.[A-Za-z_.]+[\"']")
 # Callers written before the typed methods, still to be moved onto bot.portal.methods.
 _NOT_MOVED_YET = [
-    "bot/access/directory.py",
-    "bot/events/processor.py",
     "bot/leads/capture.py",
 ]
 _DIALOGS_ON_THE_CLIENT = [
