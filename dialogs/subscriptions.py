@@ -20,9 +20,10 @@ from bot.access.service import AccessService
 from bot.i18n import Translator
 from bot.leads.catalog import CatalogSnapshot, PortalCatalog
 from bot.notify.buttons import LeadAction, LeadButton, is_take
-from bot.notify.diff import LeadChange, as_int
+from bot.notify.diff import LeadChange
 from bot.notify.match import may_receive, subscription_wants
 from bot.portal import Lane, LeadChanges, PortalClient, PortalError, Status
+from bot.portal.coerce import int_or_none
 from bot.storage.outbox import OutboxRepository
 from bot.storage.snapshots import LeadClaim, SnapshotRepository
 from bot.storage.subscriptions import (
@@ -356,7 +357,7 @@ async def _preview(
     # The preview shows leads, not events: every filter but the kinds applies.
     preview_filter = replace(sub, kinds=frozenset())
     for lead in await snapshots.recent(PREVIEW_SCAN):
-        lead_id = as_int(lead.get("ID"))
+        lead_id = int_or_none(lead.get("ID"))
         if lead_id is None:
             continue
         change = LeadChange(lead_id, EventKind.ADDED, lead)

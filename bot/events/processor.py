@@ -19,7 +19,7 @@ from typing import Any
 from bot.events.audience import Audience
 from bot.i18n import DEFAULT_LANGUAGE, Translations
 from bot.leads.catalog import PortalCatalog
-from bot.notify.diff import LeadChange, as_int, created_since, diff_lead, snapshot_of
+from bot.notify.diff import LeadChange, created_since, diff_lead, snapshot_of
 from bot.notify.match import SubscriptionIndex
 from bot.notify.render import Author, Links, Names, render_buttons, render_text
 from bot.portal import (
@@ -30,6 +30,7 @@ from bot.portal import (
     PortalError,
     ValidationError,
 )
+from bot.portal.coerce import int_or_none
 from bot.portal.methods import ListLeads
 from bot.storage.db import Database
 from bot.storage.inbox import InboxEvent, InboxRepository
@@ -341,7 +342,7 @@ class EventProcessor:
         user_ids: set[int] = set()
         for item in found:
             for key in ("ASSIGNED_BY_ID", "MODIFY_BY_ID"):
-                value = as_int(item.change.lead.get(key))
+                value = int_or_none(item.change.lead.get(key))
                 if value is not None:
                     user_ids.add(value)
             for field_change in item.change.changes:

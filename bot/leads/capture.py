@@ -30,15 +30,15 @@ from bot.leads.form import (
 )
 from bot.leads.visibility import visible_lead
 from bot.portal import (
-    BatchCommand,
-    DuplicateMatches,
     Lane,
+    Lead,
     OutcomeUnknownError,
     PortalClient,
     PortalError,
     Status,
     ValidationError,
 )
+from bot.portal.methods import FindDuplicates, ListContacts, ListLeads, PortalMethod
 from bot.storage import Clock, KeyValueRepository, utc_now
 
 log = logging.getLogger(__name__)
@@ -251,24 +251,22 @@ class CaptureService:
         something matched, reads their titles, stages and owners. Of a lead the caller may
         not see, only its existence, owner and age are kept (not its title or stage).
         """
-        commands: dict[str, BatchCommand] = {}
+        commands: dict[str, FindDuplicates] = {}
         if phones:
             variants = list(dict.fromkeys(v for p in phones for v in phone_variants(p)))
-            commands["phone"] = BatchCommand(
-                "crm.duplicate.findbycomm", {"type": "PHONE", "values": variants}
-            )
+            commands["phone"] = FindDuplicates(type="PHONE", values=variants)
         if emails:
-            commands["email"] = BatchCommand(
-                "crm.duplicate.findbycomm", {"type": "EMAIL", "values": list(emails)}
-            )
+            commands["email"] = FindDuplicates(type="EMAIL", values=list(emails))
         if not commands:
             return Duplicates()
         found = await self._portal.batch(commands, lane=Lane.INTERACTIVE)
         found.raise_for_errors()
         lead_ids: list[int] = []
         contact_ids: list[int] = []
-        for key in commands:
-            matches = DuplicateMatches.model_validate(found.results.get(key) or [])
+        for key, method in commands.items():
+            if key not in found.results:
+                continue
+            matches = found.get(key, method)
             lead_ids.extend(i for i in matches.lead if i not in lead_ids)
             contact_ids.extend(i for i in matches.contact if i not in contact_ids)
         lead_ids = sorted(lead_ids, reverse=True)[:MAX_SHOWN_MATCHES]
@@ -280,41 +278,37 @@ class CaptureService:
     async def _read_matches(
         self, identity: Identity, lead_ids: list[int], contact_ids: list[int]
     ) -> Duplicates:
-        commands: dict[str, BatchCommand] = {}
+        leads_read = ListLeads(
+            filter={"@ID": lead_ids},
+            select=["ID", "TITLE", "STATUS_ID", "ASSIGNED_BY_ID", "DATE_CREATE"],
+            order={"ID": "DESC"},
+            start=-1,
+        )
+        contacts_read = ListContacts(
+            filter={"@ID": contact_ids},
+            select=["ID", "NAME", "SECOND_NAME", "LAST_NAME"],
+            order={"ID": "DESC"},
+            start=-1,
+        )
+        commands: dict[str, PortalMethod[Any]] = {}
         if lead_ids:
-            commands["leads"] = BatchCommand(
-                "crm.lead.list",
-                {
-                    "filter": {"@ID": lead_ids},
-                    "select": ["ID", "TITLE", "STATUS_ID", "ASSIGNED_BY_ID", "DATE_CREATE"],
-                    "order": {"ID": "DESC"},
-                    "start": -1,
-                },
-            )
+            commands["leads"] = leads_read
         if contact_ids:
-            commands["contacts"] = BatchCommand(
-                "crm.contact.list",
-                {
-                    "filter": {"@ID": contact_ids},
-                    "select": ["ID", "NAME", "SECOND_NAME", "LAST_NAME"],
-                    "order": {"ID": "DESC"},
-                    "start": -1,
-                },
-            )
+            commands["contacts"] = contacts_read
         read = await self._portal.batch(commands, lane=Lane.INTERACTIVE)
         read.raise_for_errors()
-        leads = tuple(_lead_match(identity, row) for row in _rows(read.results.get("leads")))
-        contacts = tuple(
-            ContactMatch(
-                id=int(row["ID"]),
-                name=" ".join(
-                    str(row.get(k) or "").strip()
-                    for k in ("NAME", "SECOND_NAME", "LAST_NAME")
-                    if str(row.get(k) or "").strip()
-                ),
+        leads: tuple[LeadMatch, ...] = ()
+        if "leads" in read.results:
+            page = read.get("leads", leads_read)
+            leads = tuple(_lead_match(identity, lead) for lead in page.items if lead.id)
+        contacts: tuple[ContactMatch, ...] = ()
+        if "contacts" in read.results:
+            people = read.get("contacts", contacts_read)
+            contacts = tuple(
+                ContactMatch(id=contact.id, name=contact.full_name)
+                for contact in people.items
+                if contact.id
             )
-            for row in _rows(read.results.get("contacts"))
-        )
         return Duplicates(leads=leads, contacts=contacts)
 
     async def new_draft(
@@ -431,41 +425,16 @@ def _refused(error: PortalError) -> bool:
     return isinstance(error, ValidationError)
 
 
-def _lead_match(identity: Identity, row: Mapping[str, Any]) -> LeadMatch:
-    owner = _int_or_none(row.get("ASSIGNED_BY_ID"))
-    visible = identity.may_see_lead(owner)
+def _lead_match(identity: Identity, lead: Lead) -> LeadMatch:
+    visible = identity.may_see_lead(lead.assigned_by_id)
     return LeadMatch(
-        id=int(row["ID"]),
-        title=str(row.get("TITLE") or "") if visible else "",
-        status_id=str(row.get("STATUS_ID") or "") if visible else "",
-        assigned_by_id=owner,
-        created=_moment(row.get("DATE_CREATE")),
+        id=lead.id or 0,
+        title=(lead.title or "") if visible else "",
+        status_id=(lead.status_id or "") if visible else "",
+        assigned_by_id=lead.assigned_by_id,
+        created=lead.date_create,
         visible=visible,
     )
-
-
-def _rows(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, list):
-        return [row for row in value if isinstance(row, dict) and row.get("ID")]
-    if isinstance(value, dict):
-        return [row for row in value.values() if isinstance(row, dict) and row.get("ID")]
-    return []
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def age(created: datetime | None, now: datetime) -> tuple[str, int]:

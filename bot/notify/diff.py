@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.portal import Lead
+from bot.portal.coerce import int_or_none
 from bot.storage.subscriptions import EventKind
 
 SNAPSHOT_FIELDS = (
@@ -68,7 +69,7 @@ class LeadChange:
     @property
     def assigned_by_id(self) -> int | None:
         """The responsible user of the lead."""
-        return as_int(self.lead.get("ASSIGNED_BY_ID"))
+        return int_or_none(self.lead.get("ASSIGNED_BY_ID"))
 
     @property
     def kinds(self) -> frozenset[EventKind]:
@@ -76,16 +77,6 @@ class LeadChange:
         if self.kind is EventKind.CHANGED and self.stage_changed:
             return frozenset({EventKind.CHANGED, EventKind.STAGE})
         return frozenset({self.kind})
-
-
-def as_int(value: Any) -> int | None:
-    """An id as an int, or None for blanks."""
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _plain(value: Any) -> Any:
@@ -125,8 +116,8 @@ def _compare(old: dict[str, Any], new: dict[str, Any]) -> tuple[FieldChange, ...
         (ChangedField.STAGE, old.get("STATUS_ID"), new.get("STATUS_ID")),
         (
             ChangedField.RESPONSIBLE,
-            as_int(old.get("ASSIGNED_BY_ID")),
-            as_int(new.get("ASSIGNED_BY_ID")),
+            int_or_none(old.get("ASSIGNED_BY_ID")),
+            int_or_none(new.get("ASSIGNED_BY_ID")),
         ),
         (ChangedField.TITLE, old.get("TITLE") or "", new.get("TITLE") or ""),
         (ChangedField.SOURCE, old.get("SOURCE_ID") or "", new.get("SOURCE_ID") or ""),

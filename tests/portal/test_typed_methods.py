@@ -144,10 +144,6 @@ async def test_the_session_runs_the_middlewares_and_takes_more(
 # --- the house rules: method names live in bot/portal, dialogs talk to services --------------
 
 _METHOD_STRING = re.compile(r"[\"'](?:crm|user)\.[A-Za-z_.]+[\"']")
-# Callers written before the typed methods, still to be moved onto bot.portal.methods.
-_NOT_MOVED_YET = [
-    "bot/leads/capture.py",
-]
 _DIALOGS_ON_THE_CLIENT = [
     "dialogs/status.py",
     "dialogs/subscriptions.py",
@@ -187,16 +183,11 @@ def _dialogs_importing_the_client() -> list[str]:
     return sorted(set(found))
 
 
-def test_the_not_yet_moved_lists_are_exactly_what_is_left() -> None:
-    # Keeps the two xfail lists below honest while callers move.
-    assert _method_strings_outside_the_portal() == _NOT_MOVED_YET
+def test_the_not_yet_moved_list_is_exactly_what_is_left() -> None:
+    # Keeps the xfail list below honest while dialogs move onto services.
     assert _dialogs_importing_the_client() == _DIALOGS_ON_THE_CLIENT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="REST method names still written outside bot/portal in: " + ", ".join(_NOT_MOVED_YET),
-)
 def test_no_rest_method_name_outside_the_portal_package() -> None:
     assert _method_strings_outside_the_portal() == []
 
