@@ -53,7 +53,8 @@ from bot.metrics import (
 )
 from bot.notify.render import Links
 from bot.notify.sender import OutboxSender
-from bot.ops.status import CrmModeWatch
+from bot.notify.take import TakeService
+from bot.ops.status import CrmModeWatch, StatusService
 from bot.portal import (
     Lane,
     PortalClient,
@@ -321,7 +322,6 @@ class Application:
             access=self.access,
             translations=self.translations,
             services={
-                "portal": self.portal,
                 "catalog": self.catalog,
                 "settings": settings,
                 "db": self.db,
@@ -329,7 +329,19 @@ class Application:
                 "webhook_mode": bool(settings.telegram.webhook_url),
                 "subscription_store": subscriptions,
                 "snapshot_store": snapshots,
-                "outbox_store": outbox,
+                "take": TakeService(
+                    portal=self.portal,
+                    snapshots=snapshots,
+                    outbox=outbox,
+                    subscriptions=subscriptions,
+                ),
+                "status": StatusService(
+                    portal=self.portal,
+                    crm=self.crm_mode,
+                    db=self.db,
+                    metrics=self.metrics,
+                    subscriptions=subscriptions,
+                ),
                 "lead_contacts": lead_contacts,
                 "lead_products": lead_products,
                 "leads": leads,

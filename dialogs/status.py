@@ -12,12 +12,8 @@ from aiogram.types import Message
 from bot.access.roles import Action, Identity
 from bot.i18n import Translator
 from bot.leads.render import age_text
-from bot.metrics import MetricsRegistry
-from bot.ops.status import CrmModeWatch, StatusReport, WebhookState, collect_status
-from bot.portal import CrmMode, PortalClient
-from bot.storage import Database
-
-RATE_LIMITED_METRIC = "bot_portal_rate_limited_total"
+from bot.ops.status import StatusReport, StatusService, WebhookState
+from bot.portal import CrmMode
 
 
 def render_status(
@@ -92,27 +88,13 @@ async def on_status(
     identity: Identity,
     tr: Translator,
     bot: Bot,
-    portal: PortalClient,
-    crm_mode: CrmModeWatch,
-    db: Database,
-    metrics: MetricsRegistry,
+    status: StatusService,
     webhook_mode: bool,
     **_: Any,
 ) -> None:
     """Answer /status."""
-    report = await collect_status(
-        portal=portal,
-        crm=crm_mode,
-        db=db,
-        rate_limited_total=int(metrics.counter(RATE_LIMITED_METRIC).value()),
-        webhook_info=webhook_reader(bot) if webhook_mode else None,
-    )
-    row = await db.fetch_one(
-        "SELECT count(*) FROM subscriptions "
-        "WHERE chat_id = ? AND paused = 0 AND disabled_reason IS NULL",
-        (message.chat.id,),
-    )
-    subscriptions = int(row[0]) if row is not None else 0
+    report = await status.report(webhook_reader(bot) if webhook_mode else None)
+    subscriptions = await status.live_subscriptions(message.chat.id)
     await message.answer(render_status(tr, identity, report, subscriptions))
 
 

@@ -22,10 +22,10 @@ from bot.leads.catalog import CatalogSnapshot, PortalCatalog
 from bot.notify.buttons import LeadAction, LeadButton, is_take
 from bot.notify.diff import LeadChange
 from bot.notify.match import may_receive, subscription_wants
-from bot.portal import Lane, LeadChanges, PortalClient, PortalError, Status
+from bot.notify.take import TakeService
+from bot.portal import PortalError, Status
 from bot.portal.coerce import int_or_none
-from bot.storage.outbox import OutboxRepository
-from bot.storage.snapshots import LeadClaim, SnapshotRepository
+from bot.storage.snapshots import SnapshotRepository
 from bot.storage.subscriptions import (
     EventKind,
     NewSubscription,
@@ -42,7 +42,6 @@ SUB_PREFIX = "sub:"
 PREVIEW_LINES = 5
 PREVIEW_SCAN = 100
 GROUP_ADMIN_STATUSES = frozenset({"administrator", "creator"})
-CLOSED_SEMANTICS = frozenset({"S", "F"})
 
 # Button actions of a subscription card: `sub:<id>:<action>[:<argument>]`.
 OPEN = "o"
@@ -613,102 +612,30 @@ async def on_subscription_button(
         await callback.message.answer(text, reply_markup=markup)
 
 
-def _may_take(
-    identity: Identity, lead_semantic: str | None, assigned: int | None, *, in_group: bool
-) -> bool:
-    """An open lead only; managers take any, reps one offered to their team's group."""
-    if lead_semantic in CLOSED_SEMANTICS:
-        return False
-    return identity.may(Action.VIEW_ALL_LEADS) or in_group or assigned == identity.portal_user_id
-
-
-async def _take_refusal(
-    chat_id: int,
-    message_id: int,
-    lead_id: int,
-    outbox_store: OutboxRepository,
-    subscription_store: SubscriptionRepository,
-) -> str | None:
-    """Why this press may not take this lead (a locale key), or None when it was offered here.
-
-    The button's data is only a claim: the outbox must have sent this very message, about
-    this lead, to this chat, and the subscription that sent it must still be on.
-    """
-    sent = await outbox_store.sent_notification(chat_id, message_id)
-    if sent is None:
-        # Never ours, sent before message ids were kept, or its row was pruned.
-        return "notify-take-expired"
-    if sent.lead_id != lead_id:
-        return "notify-take-not-offered"
-    subscriptions = await subscription_store.for_chat(chat_id, sent.thread_id)
-    if not any(
-        sub.thread_id == sent.thread_id and sub.disabled_reason is None for sub in subscriptions
-    ):
-        return "notify-take-unsubscribed"
-    return None
-
-
 async def on_take(
     callback: CallbackQuery,
     callback_data: LeadButton,
     bot: Bot,
     identity: Identity | None,
     tr: Translator,
-    portal: PortalClient,
-    snapshot_store: SnapshotRepository,
-    outbox_store: OutboxRepository,
-    subscription_store: SubscriptionRepository,
+    take: TakeService,
 ) -> None:
     """Take the lead of a notification: the first press wins, later ones are told who won."""
     if identity is None or callback.message is None:
         return
-    lead_id = callback_data.lead_id
     message = callback.message
-    chat_id, message_id = message.chat.id, message.message_id
-    if message.chat.type == "private" and chat_id != identity.telegram_user_id:
-        await callback.answer(tr.get("notify-take-refused"), show_alert=True)
-        return
-    refusal = await _take_refusal(chat_id, message_id, lead_id, outbox_store, subscription_store)
-    if refusal is not None:
-        log.info("take of lead %d refused in chat %d: %s", lead_id, chat_id, refusal)
-        await callback.answer(tr.get(refusal), show_alert=True)
-        return
-    claim = await snapshot_store.claim(
-        chat_id,
-        message_id,
-        lead_id,
-        LeadClaim(lead_id, identity.telegram_user_id, identity.portal_user_id, identity.name),
+    result = await take.take(
+        identity,
+        chat_id=message.chat.id,
+        private=message.chat.type == "private",
+        message_id=message.message_id,
+        lead_id=callback_data.lead_id,
     )
-    if claim.telegram_user_id != identity.telegram_user_id:
-        await callback.answer(tr.get("notify-take-already", name=claim.name), show_alert=True)
+    if not result.taken:
+        names = {"name": result.winner} if result.winner is not None else {}
+        await callback.answer(tr.get(result.key, **names), show_alert=True)
         return
-    try:
-        lead = await portal.get_lead(lead_id, lane=Lane.INTERACTIVE)
-        in_group = message.chat.type != "private"
-        if not _may_take(
-            identity, lead.status_semantic_id, lead.assigned_by_id, in_group=in_group
-        ):
-            await snapshot_store.release_claim(chat_id, message_id, identity.telegram_user_id)
-            await callback.answer(tr.get("notify-take-refused"), show_alert=True)
-            return
-        if lead.assigned_by_id == identity.portal_user_id:
-            # Nothing to take: the message stays open for the others.
-            await snapshot_store.release_claim(chat_id, message_id, identity.telegram_user_id)
-            await callback.answer(tr.get("notify-take-yours"), show_alert=True)
-            return
-        # Noted first, so the update event is attributed to this user and not echoed.
-        await snapshot_store.record_bot_action(
-            lead_id, identity.telegram_user_id, identity.portal_user_id, "take"
-        )
-        await portal.update_lead(
-            lead_id, LeadChanges(assigned_by_id=identity.portal_user_id), lane=Lane.INTERACTIVE
-        )
-    except PortalError as exc:
-        log.warning("take of lead %d failed: portal %s", lead_id, exc.code)
-        await snapshot_store.release_claim(chat_id, message_id, identity.telegram_user_id)
-        await callback.answer(tr.get("notify-take-failed"), show_alert=True)
-        return
-    await callback.answer(tr.get("notify-take-done"))
+    await callback.answer(tr.get(result.key))
     await _mark_taken(bot, tr, callback, identity.name)
 
 

@@ -7,13 +7,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.metrics import MetricsRegistry
 from bot.portal import CrmMode, Lane, PortalClient, PortalError
 from bot.storage import Database, KeyValueRepository
 from bot.storage.inbox import InboxRepository
 from bot.storage.outbox import OutboxRepository
+from bot.storage.subscriptions import SubscriptionRepository
 from bot.storage.timestamps import utc_now
 
 WATERMARK_KEY = "events.poll_watermark"
+RATE_LIMITED_METRIC = "bot_portal_rate_limited_total"
 
 
 @dataclass(frozen=True)
@@ -117,3 +120,38 @@ async def collect_status(
         webhook=await webhook_info() if webhook_info is not None else None,
         checked_at=utc_now(),
     )
+
+
+class StatusService:
+    """What /status reports, read from the portal, the queues and the metrics."""
+
+    def __init__(
+        self,
+        *,
+        portal: PortalClient,
+        crm: CrmModeWatch,
+        db: Database,
+        metrics: MetricsRegistry,
+        subscriptions: SubscriptionRepository,
+    ) -> None:
+        self._portal = portal
+        self._crm = crm
+        self._db = db
+        self._metrics = metrics
+        self._subscriptions = subscriptions
+
+    async def report(
+        self, webhook_info: Callable[[], Awaitable[WebhookState]] | None = None
+    ) -> StatusReport:
+        """The whole report; `webhook_info` reads Telegram's view in webhook mode."""
+        return await collect_status(
+            portal=self._portal,
+            crm=self._crm,
+            db=self._db,
+            rate_limited_total=int(self._metrics.counter(RATE_LIMITED_METRIC).value()),
+            webhook_info=webhook_info,
+        )
+
+    async def live_subscriptions(self, chat_id: int) -> int:
+        """How many subscriptions of this chat are on (not paused, not disabled)."""
+        return await self._subscriptions.live_count(chat_id)

@@ -174,6 +174,15 @@ class SubscriptionRepository:
             found.append(_row_to_subscription(row))
         return found
 
+    async def live_count(self, chat_id: int) -> int:
+        """Subscriptions of one chat that are on: not paused and not disabled."""
+        row = await self._db.fetch_one(
+            "SELECT count(*) FROM subscriptions "
+            "WHERE chat_id = ? AND paused = 0 AND disabled_reason IS NULL",
+            (chat_id,),
+        )
+        return int(row[0]) if row is not None else 0
+
     async def for_chat(self, chat_id: int, thread_id: int | None = None) -> list[Subscription]:
         """Subscriptions of one chat (of one forum topic when `thread_id` is given)."""
         rows = await self._db.fetch_all(

@@ -144,10 +144,6 @@ async def test_the_session_runs_the_middlewares_and_takes_more(
 # --- the house rules: method names live in bot/portal, dialogs talk to services --------------
 
 _METHOD_STRING = re.compile(r"[\"'](?:crm|user)\.[A-Za-z_.]+[\"']")
-_DIALOGS_ON_THE_CLIENT = [
-    "dialogs/status.py",
-    "dialogs/subscriptions.py",
-]
 
 
 def _python_files(*folders: str) -> list[Path]:
@@ -183,19 +179,10 @@ def _dialogs_importing_the_client() -> list[str]:
     return sorted(set(found))
 
 
-def test_the_not_yet_moved_list_is_exactly_what_is_left() -> None:
-    # Keeps the xfail list below honest while dialogs move onto services.
-    assert _dialogs_importing_the_client() == _DIALOGS_ON_THE_CLIENT
-
-
 def test_no_rest_method_name_outside_the_portal_package() -> None:
     assert _method_strings_outside_the_portal() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dialogs still importing PortalClient: " + ", ".join(_DIALOGS_ON_THE_CLIENT),
-)
 def test_dialogs_never_import_the_portal_client() -> None:
     assert _dialogs_importing_the_client() == []
 
