@@ -607,9 +607,14 @@ class Application:
                 log.warning("shutting down with updates still in flight")
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            done, stuck = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+            for task in done:
+                failure = None if task.cancelled() else task.exception()
+                if failure is not None:
+                    log.warning("background task %s had failed: %r", task.get_name(), failure)
+            for task in stuck:
+                log.warning("background task %s did not stop; leaving it", task.get_name())
         self._tasks.clear()
         if self.web_runner is not None:
             await self.web_runner.cleanup()

@@ -19,7 +19,13 @@ from bot.access.roles import Action, Identity
 from bot.access.service import AccessService
 from bot.i18n import Translator
 from bot.leads.catalog import CatalogSnapshot, PortalCatalog
-from bot.notify.buttons import LeadAction, LeadButton, is_take
+from bot.notify.buttons import (
+    LeadAction,
+    LeadButton,
+    SubscriptionAction,
+    SubscriptionButton,
+    is_take,
+)
 from bot.notify.diff import LeadChange
 from bot.notify.match import may_receive, subscription_wants
 from bot.notify.take import TakeService
@@ -38,27 +44,27 @@ from dialogs.widgets import Tr
 
 log = logging.getLogger(__name__)
 
-SUB_PREFIX = "sub:"
 PREVIEW_LINES = 5
 PREVIEW_SCAN = 100
 GROUP_ADMIN_STATUSES = frozenset({"administrator", "creator"})
 
-# Button actions of a subscription card: `sub:<id>:<action>[:<argument>]`.
-OPEN = "o"
-CARD = "c"
-REMOVE = "r"
-PAUSE = "p"
-SCOPE = "s"
-KIND = "k"
-STAGES_VIEW = "sv"
-STAGE_TOGGLE = "st"
-STAGES_ANY = "sa"
-SOURCES_VIEW = "ov"
-SOURCE_TOGGLE = "ot"
-SOURCES_ANY = "oa"
-USERS_VIEW = "uv"
-USER_TOGGLE = "ut"
+# Button actions of a subscription card (`SubscriptionButton`).
+OPEN = SubscriptionAction.OPEN
+CARD = SubscriptionAction.CARD
+REMOVE = SubscriptionAction.REMOVE
+PAUSE = SubscriptionAction.PAUSE
+SCOPE = SubscriptionAction.SCOPE
+KIND = SubscriptionAction.KIND
+STAGES_VIEW = SubscriptionAction.STAGES_VIEW
+STAGE_TOGGLE = SubscriptionAction.STAGE_TOGGLE
+STAGES_ANY = SubscriptionAction.STAGES_ANY
+SOURCES_VIEW = SubscriptionAction.SOURCES_VIEW
+SOURCE_TOGGLE = SubscriptionAction.SOURCE_TOGGLE
+SOURCES_ANY = SubscriptionAction.SOURCES_ANY
+USERS_VIEW = SubscriptionAction.USERS_VIEW
+USER_TOGGLE = SubscriptionAction.USER_TOGGLE
 USERS_ACTIONS = frozenset({USERS_VIEW, USER_TOGGLE})
+SUB_PREFIX = SubscriptionButton.__prefix__ + SubscriptionButton.__separator__
 USERS_PAGE = 8
 DIRECTORY_LIMIT = 10_000
 MAX_CALLBACK_BYTES = 64
@@ -160,9 +166,9 @@ def _scopes_for(identity: Identity) -> list[Scope]:
     return [Scope.MINE]
 
 
-def _data(sub_id: int, action: str, argument: str | int | None = None) -> str:
-    tail = "" if argument is None else f":{argument}"
-    return f"{SUB_PREFIX}{sub_id}:{action}{tail}"
+def _data(sub_id: int, action: SubscriptionAction, value: str = "", page: int = 0) -> str:
+    """A card button's callback data (ValueError when `value` holds the separator)."""
+    return SubscriptionButton(id=sub_id, action=action, value=value, page=page).pack()
 
 
 def toggled(values: frozenset[T], value: T) -> frozenset[T]:
@@ -181,20 +187,20 @@ def subscription_keyboard(
     toggles = [
         InlineKeyboardButton(
             text=("✅ " if kind in effective else "▫️ ") + tr.get(f"subs-kind-{kind.value}"),
-            callback_data=f"{SUB_PREFIX}{sub.id}:k:{kind.value}",
+            callback_data=_data(sub.id, KIND, kind.value),
         )
         for kind in EventKind
     ]
     scope = InlineKeyboardButton(
         text="🔁 " + tr.get(f"subs-scope-{sub.scope.value}"),
-        callback_data=f"{SUB_PREFIX}{sub.id}:s",
+        callback_data=_data(sub.id, SCOPE),
     )
     pause = InlineKeyboardButton(
         text=tr.get("subs-resume-button" if sub.paused else "subs-pause-button"),
-        callback_data=f"{SUB_PREFIX}{sub.id}:p",
+        callback_data=_data(sub.id, PAUSE),
     )
     remove = InlineKeyboardButton(
-        text=tr.get("subs-remove-button"), callback_data=f"{SUB_PREFIX}{sub.id}:r"
+        text=tr.get("subs-remove-button"), callback_data=_data(sub.id, REMOVE)
     )
     filters = [
         InlineKeyboardButton(
@@ -209,7 +215,7 @@ def subscription_keyboard(
         rows.append([scope])
         if sub.scope is Scope.USERS:
             users = InlineKeyboardButton(
-                text=tr.get("subs-users-button"), callback_data=_data(sub.id, USERS_VIEW, 0)
+                text=tr.get("subs-users-button"), callback_data=_data(sub.id, USERS_VIEW)
             )
             rows.append([users])
     rows += [filters, [pause, remove]]
@@ -225,11 +231,15 @@ def _pairs(buttons: list[InlineKeyboardButton]) -> list[list[InlineKeyboardButto
 
 
 def _option_buttons(
-    sub_id: int, action: str, entries: Sequence[Status], chosen: frozenset[str]
+    sub_id: int, action: SubscriptionAction, entries: Sequence[Status], chosen: frozenset[str]
 ) -> list[InlineKeyboardButton]:
     buttons = []
     for entry in entries:
-        data = _data(sub_id, action, entry.status_id)
+        try:
+            data = _data(sub_id, action, entry.status_id)
+        except ValueError:
+            log.warning("dictionary id with a separator cannot be a button")
+            continue
         if len(data.encode()) > MAX_CALLBACK_BYTES:
             log.warning("dictionary id too long for a button: %d bytes", len(entry.status_id))
             continue
@@ -287,7 +297,7 @@ def users_keyboard(
         [
             InlineKeyboardButton(
                 text=_check(user_id in sub.responsible_ids, name),
-                callback_data=_data(sub.id, USER_TOGGLE, f"{user_id}:{page}"),
+                callback_data=_data(sub.id, USER_TOGGLE, str(user_id), page),
             )
             for user_id, name in shown
         ]
@@ -295,11 +305,11 @@ def users_keyboard(
     paging = []
     if page > 0:
         paging.append(
-            InlineKeyboardButton(text="◀️", callback_data=_data(sub.id, USERS_VIEW, page - 1))
+            InlineKeyboardButton(text="◀️", callback_data=_data(sub.id, USERS_VIEW, page=page - 1))
         )
     if page < pages - 1:
         paging.append(
-            InlineKeyboardButton(text="▶️", callback_data=_data(sub.id, USERS_VIEW, page + 1))
+            InlineKeyboardButton(text="▶️", callback_data=_data(sub.id, USERS_VIEW, page=page + 1))
         )
     if paging:
         rows.append(paging)
@@ -475,12 +485,8 @@ async def _refusal(
     return refusal
 
 
-def _page_of(argument: str) -> int:
-    return int(argument) if argument.isdigit() else 0
-
-
 async def _apply(
-    action: str,
+    action: SubscriptionAction,
     argument: str,
     sub: Subscription,
     identity: Identity,
@@ -516,9 +522,8 @@ async def _apply(
     if action == SOURCES_ANY:
         return await store.update(sub.id, sources=frozenset()), SOURCES_VIEW
     if action == USER_TOGGLE:
-        raw_id, _, _page = argument.partition(":")
-        if raw_id.isdigit():
-            user_id = int(raw_id)
+        if argument.isdigit():
+            user_id = int(argument)
             active = await access.directory.active_user(user_id) is not None
             if active or user_id in sub.responsible_ids:
                 updated = await store.update(
@@ -569,14 +574,13 @@ async def on_subscription_button(
     """
     if identity is None or callback.data is None or callback.message is None:
         return
-    parts = callback.data.removeprefix(SUB_PREFIX).split(":", 2)
-    sub = await subscription_store.get(int(parts[0])) if parts[0].isdigit() else None
-    if sub is None:
+    button = SubscriptionButton.parse(callback.data)
+    sub = await subscription_store.get(button.id) if button is not None else None
+    if button is None or sub is None:
         await callback.answer(tr.get("subs-not-found"), show_alert=True)
         return
     refusal = await _refusal(bot, identity, callback, sub)
-    action = parts[1] if len(parts) > 1 else OPEN
-    argument = parts[2] if len(parts) > 2 else ""
+    action, argument = button.action, button.value
     if refusal is None and action in USERS_ACTIONS and Scope.USERS not in _scopes_for(identity):
         refusal = "subs-refused-users-scope"
     if refusal is not None:
@@ -593,7 +597,7 @@ async def on_subscription_button(
     await callback.answer()
     if updated is None:
         return
-    page = _page_of(argument.rpartition(":")[2])
+    page = button.page
     text, markup = await _render(view, page, tr, updated, identity, catalog, access)
     if action == OPEN:
         await callback.message.answer(text, reply_markup=markup)

@@ -142,7 +142,8 @@ class EventProcessor:
         await self.watching_since()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), IDLE_CHECK_SECONDS)
+                async with asyncio.timeout(IDLE_CHECK_SECONDS):
+                    await self._wake.wait()
             self._wake.clear()
             # A short pause lets a burst for one lead arrive, so it makes one message.
             await asyncio.sleep(self._timing.coalesce_seconds)

@@ -33,3 +33,66 @@ def is_take(callback_data: str | None) -> bool:
         return LeadButton.unpack(callback_data).action is LeadAction.TAKE
     except (TypeError, ValueError):
         return False
+
+
+class SubscriptionAction(StrEnum):
+    """What a button of a subscription card does."""
+
+    OPEN = "o"
+    CARD = "c"
+    REMOVE = "r"
+    PAUSE = "p"
+    SCOPE = "s"
+    KIND = "k"
+    STAGES_VIEW = "sv"
+    STAGE_TOGGLE = "st"
+    STAGES_ANY = "sa"
+    SOURCES_VIEW = "ov"
+    SOURCE_TOGGLE = "ot"
+    SOURCES_ANY = "oa"
+    USERS_VIEW = "uv"
+    USER_TOGGLE = "ut"
+
+
+class SubscriptionButton(CallbackData, prefix="sub"):
+    """`sub:<id>:<action>:<value>:<page>`: a button of a subscription card.
+
+    `value` is the kind, stage, source or person the action is about; `page` the page of the
+    people picker to show afterwards. The id is only a claim: every press re-checks that the
+    caller may manage that subscription from that chat.
+    """
+
+    id: int
+    action: SubscriptionAction
+    value: str = ""
+    page: int = 0
+
+    @classmethod
+    def parse(cls, data: str | None) -> SubscriptionButton | None:
+        """The button behind `data`, also in the shorter format of cards sent earlier.
+
+        Earlier cards wrote `sub:<id>[:<action>[:<argument>]]`, with `<person>:<page>` as the
+        argument of a person's toggle and the page as the argument of the people picker.
+        """
+        if data is None or not data.startswith(cls.__prefix__ + cls.__separator__):
+            return None
+        try:
+            return cls.unpack(data)
+        except (TypeError, ValueError):
+            pass
+        parts = data.split(cls.__separator__, 3)[1:]
+        if not parts[0].isdigit():
+            return None
+        try:
+            action = SubscriptionAction(parts[1]) if len(parts) > 1 else SubscriptionAction.OPEN
+        except ValueError:
+            return None
+        argument = parts[2] if len(parts) > 2 else ""
+        value, page = argument, "0"
+        if action is SubscriptionAction.USER_TOGGLE:
+            value, _, page = argument.partition(cls.__separator__)
+        elif action is SubscriptionAction.USERS_VIEW:
+            value, page = "", argument
+        return cls(
+            id=int(parts[0]), action=action, value=value, page=int(page) if page.isdigit() else 0
+        )

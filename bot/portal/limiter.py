@@ -122,7 +122,8 @@ class PortalLimiter:
                         return
                 waiter.wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiter.wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await waiter.wake.wait()
         finally:
             self._lines[lane].remove(waiter)
             head = self._head()

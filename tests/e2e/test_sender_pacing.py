@@ -46,16 +46,15 @@ def outbox(db: Database) -> OutboxRepository:
     return OutboxRepository(db)
 
 
-@contextlib.asynccontextmanager
-async def running_sender(
-    telegram_emulator: TelegramEmulator, db: Database, outbox: OutboxRepository
-) -> AsyncIterator[OutboxSender]:
-    """The sender with default (Telegram's) limits, running until the block ends."""
+def new_sender(
+    telegram_emulator: TelegramEmulator, outbox: OutboxRepository
+) -> tuple[OutboxSender, Bot]:
+    """The sender with default (Telegram's) limits and the app's request middleware."""
     pause = FloodPause()
     session = AiohttpSession(api=TelegramAPIServer.from_base(telegram_emulator.base_url))
     session.middleware(TelegramRetryMiddleware(pause, max_attempts=1))
-    bot = Bot(DEFAULT_TEST_TOKEN, session=session)
     db = outbox._db
+    bot = Bot(DEFAULT_TEST_TOKEN, session=session)
     sender = OutboxSender(
         bot=bot,
         db=db,
@@ -65,6 +64,15 @@ async def running_sender(
         pause=pause,
         settings=NotifySettings(),
     )
+    return sender, bot
+
+
+@contextlib.asynccontextmanager
+async def running_sender(
+    telegram_emulator: TelegramEmulator, db: Database, outbox: OutboxRepository
+) -> AsyncIterator[OutboxSender]:
+    """The sender running until the block ends."""
+    sender, bot = new_sender(telegram_emulator, outbox)
     task = asyncio.create_task(sender.run())
     try:
         yield sender
@@ -137,3 +145,25 @@ async def test_a_burst_to_many_chats_and_a_group_gets_no_429(
 
     assert telegram_emulator.flood_errors == []
     assert await outbox.count("sent") == len(rows)
+
+
+@pytest.mark.parametrize("steps", range(6))
+async def test_a_sender_woken_as_it_is_cancelled_still_stops(
+    telegram_emulator: TelegramEmulator, outbox: OutboxRepository, steps: int
+) -> None:
+    """A wake-up that lands in the same turn as the cancel must not swallow the cancel."""
+    sender, bot = new_sender(telegram_emulator, outbox)
+    task = asyncio.create_task(sender.run())
+    try:
+        await asyncio.sleep(0.05)  # idle, waiting to be woken
+        sender.wake()
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            async with asyncio.timeout(5):
+                await task
+        assert task.cancelled()
+    finally:
+        task.cancel()
+        await bot.session.close()

@@ -97,7 +97,7 @@ def test_rep_card_has_filters_but_no_scope_switch(tr: Translator) -> None:
     assert not any(label.startswith(("🔁", "👥")) for label in rep_labels)
     manager = subscription_keyboard(tr, sub(scope=Scope.USERS), may_widen=True)
     data = [b.callback_data for row in manager.inline_keyboard for b in row]
-    assert "sub:7:uv:0" in data
+    assert "sub:7:uv::0" in data
     assert all(d is not None and len(d.encode()) <= 64 for d in data)
 
 
