@@ -17,9 +17,8 @@ from bot.admin.card import (
     layout_text,
 )
 from bot.leads.catalog import PortalCatalog
-from dialogs.admin_fields import Notice, caller, clear_notice, set_notice
 from dialogs.states import AdminCard
-from dialogs.widgets import Tr
+from dialogs.widgets import Notice, Tr, caller, clear_notice, set_notice
 
 CONFIRM_ID = "card_confirm"
 ACTION_KEY = "action"

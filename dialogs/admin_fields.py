@@ -8,9 +8,8 @@ from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import Dialog, DialogManager, Window
 from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Cancel, Column, ScrollingGroup, Select, SwitchTo
-from aiogram_dialog.widgets.text import Format, Text
+from aiogram_dialog.widgets.text import Format
 
-from bot.access.roles import Identity
 from bot.admin.fields import (
     CustomFieldService,
     FieldType,
@@ -22,9 +21,16 @@ from bot.admin.fields import (
     field_label,
     parse_list_values,
 )
-from bot.i18n import FluentArg
 from dialogs.states import AdminFields
-from dialogs.widgets import Tr, translator
+from dialogs.widgets import (
+    NOTICE_KEY,
+    Notice,
+    Tr,
+    caller,
+    clear_notice,
+    set_notice,
+    translator,
+)
 
 FIELD_SELECT_ID = "fld_pick"
 TYPE_SELECT_ID = "fld_type"
@@ -38,7 +44,6 @@ PAGE_HEIGHT = 8
 
 FIELD_KEY = "field_id"
 VALUE_KEY = "item_id"
-NOTICE_KEY = "notice"
 DRAFT_TYPE_KEY = "new_type"
 DRAFT_LABEL_KEY = "new_label"
 DRAFT_NAME_KEY = "new_name"
@@ -61,33 +66,6 @@ _VALUES_PROBLEMS = {
     ValuesProblem.TOO_MANY: "admin-fields-values-too-many",
     ValuesProblem.DUPLICATE: "admin-fields-values-duplicate",
 }
-
-
-class Notice(Text):
-    """The one-off message an action left in `dialog_data` (a locale key and its arguments)."""
-
-    async def _render_text(self, data: dict[str, Any], manager: DialogManager) -> str:
-        notice = manager.dialog_data.get(NOTICE_KEY)
-        if not isinstance(notice, dict):
-            return ""
-        args: dict[str, FluentArg] = dict(notice.get("args") or {})
-        return "\n\n" + translator(manager).get_html(str(notice["key"]), **args)
-
-
-def set_notice(manager: DialogManager, key: str, **args: FluentArg) -> None:
-    """Show `key` once under the next window."""
-    manager.dialog_data[NOTICE_KEY] = {"key": key, "args": args}
-
-
-def clear_notice(manager: DialogManager) -> None:
-    """Forget the notice (a fresh window shows none)."""
-    manager.dialog_data.pop(NOTICE_KEY, None)
-
-
-def caller(manager: DialogManager) -> Identity | None:
-    """The bound caller of this update (None when unbound)."""
-    identity: Identity | None = manager.middleware_data.get("identity")
-    return identity
 
 
 def _service(manager: DialogManager) -> CustomFieldService:

@@ -11,9 +11,8 @@ from aiogram_dialog.widgets.text import Format
 
 from bot.admin.form import FormFieldsService, move, required_fields, toggle
 from bot.leads.catalog import PortalCatalog
-from dialogs.admin_fields import Notice, caller, clear_notice, set_notice
 from dialogs.states import AdminForm
-from dialogs.widgets import Tr
+from dialogs.widgets import Notice, Tr, caller, clear_notice, set_notice
 
 CHOSEN_SELECT_ID = "frm_chosen"
 OFFERED_SELECT_ID = "frm_offered"

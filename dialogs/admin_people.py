@@ -29,9 +29,8 @@ from aiogram_dialog.widgets.text import Const, Format
 from bot.admin.people import ChatEntry, PeopleService
 from bot.i18n import Translator
 from bot.storage.outbox import DeadLetter
-from dialogs.admin_fields import Notice, caller, clear_notice, set_notice
 from dialogs.states import AdminDialog, AdminPeople
-from dialogs.widgets import Tr, translator
+from dialogs.widgets import Notice, Tr, caller, clear_notice, set_notice, translator
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,11 @@ from aiogram_dialog.widgets.text import Text
 
 from bot.access.roles import Identity
 from bot.access.service import AccessDenied
-from bot.i18n import Translator
+from bot.i18n import FluentArg, Translator
 from dialogs.states import LEAD_ID_KEY
 
 TRANSLATOR_KEY = "tr"
+NOTICE_KEY = "notice"
 
 _FLUENT_TYPES = (str, int, float, Decimal, date, datetime)
 
@@ -58,3 +59,24 @@ class Tr(Text):
             if isinstance(data.get(name), _FLUENT_TYPES)
         }
         return tr.get_html(self.key, **args)
+
+
+class Notice(Text):
+    """The one-off message an action left in `dialog_data` (a locale key and its arguments)."""
+
+    async def _render_text(self, data: dict[str, Any], manager: DialogManager) -> str:
+        notice = manager.dialog_data.get(NOTICE_KEY)
+        if not isinstance(notice, dict):
+            return ""
+        args: dict[str, FluentArg] = dict(notice.get("args") or {})
+        return "\n\n" + translator(manager).get_html(str(notice["key"]), **args)
+
+
+def set_notice(manager: DialogManager, key: str, **args: FluentArg) -> None:
+    """Show `key` once under the next window."""
+    manager.dialog_data[NOTICE_KEY] = {"key": key, "args": args}
+
+
+def clear_notice(manager: DialogManager) -> None:
+    """Forget the notice (a fresh window shows none)."""
+    manager.dialog_data.pop(NOTICE_KEY, None)
