@@ -24,8 +24,6 @@ from bot.admin.fields import (
     renamed_label,
 )
 from bot.admin.form import (
-    DEFAULT_OPTIONAL_FIELDS,
-    FORM_FIELDS_KEY,
     FormField,
     FormFieldsService,
     choosable_fields,
@@ -36,8 +34,6 @@ from bot.admin.form import (
 )
 
 __all__ = [
-    "DEFAULT_OPTIONAL_FIELDS",
-    "FORM_FIELDS_KEY",
     "SAVED_LAYOUT_KEY",
     "CardSettingsService",
     "CustomFieldService",

@@ -9,22 +9,12 @@ from dataclasses import dataclass
 from bot.access.roles import Action, Identity
 from bot.access.service import AccessDenied
 from bot.leads.catalog import PortalCatalog
+from bot.leads.form import DEFAULT_OPTIONAL_FIELDS, OPTIONAL_FIELDS_KEY
 from bot.portal import FieldDescriptor
 from bot.storage import KeyValueRepository
 
 log = logging.getLogger(__name__)
 
-FORM_FIELDS_KEY = "form.optional_fields"
-DEFAULT_OPTIONAL_FIELDS: tuple[str, ...] = (
-    "TITLE",
-    "NAME",
-    "LAST_NAME",
-    "PHONE",
-    "EMAIL",
-    "COMPANY_TITLE",
-    "SOURCE_ID",
-    "COMMENTS",
-)
 # Writable, but kept by the bot itself or meaningless to type by hand.
 TECHNICAL_FIELDS = frozenset(
     {"ORIGINATOR_ID", "ORIGIN_ID", "ADDRESS_LOC_ADDR_ID", "STATUS_ID", "ASSIGNED_BY_ID"}
@@ -141,7 +131,7 @@ class FormFieldsService:
 
     async def stored_choice(self) -> list[str]:
         """The stored choice as it is, or the default when none was saved."""
-        value = await self._kv.get(FORM_FIELDS_KEY)
+        value = await self._kv.get(OPTIONAL_FIELDS_KEY)
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return list(value)
         return list(DEFAULT_OPTIONAL_FIELDS)
@@ -157,11 +147,11 @@ class FormFieldsService:
         self.authorize(identity)
         snapshot = await self._catalog.get()
         cleaned = clean_choice(codes, snapshot.fields, self._askable)
-        await self._kv.set(FORM_FIELDS_KEY, cleaned, durable=True)
+        await self._kv.set(OPTIONAL_FIELDS_KEY, cleaned, durable=True)
         log.info("form fields saved: %d optional fields", len(cleaned))
         return cleaned
 
     async def reset(self, identity: Identity | None) -> None:
         """Forget the choice: the form asks the default fields again."""
         self.authorize(identity)
-        await self._kv.delete(FORM_FIELDS_KEY)
+        await self._kv.delete(OPTIONAL_FIELDS_KEY)

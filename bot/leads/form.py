@@ -16,7 +16,6 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from bot.admin.form import DEFAULT_OPTIONAL_FIELDS, FORM_FIELDS_KEY
 from bot.phones import normalize_phone
 from bot.portal import FieldDescriptor, LeadDraft, Status
 
@@ -49,8 +48,19 @@ __all__ = [
     "status_types_used",
 ]
 
-OPTIONAL_FIELDS_KEY = FORM_FIELDS_KEY
+OPTIONAL_FIELDS_KEY = "form.optional_fields"
 """KeyValueRepository key of the admin's choice: a JSON list of field codes, in order."""
+DEFAULT_OPTIONAL_FIELDS: tuple[str, ...] = (
+    "TITLE",
+    "NAME",
+    "LAST_NAME",
+    "PHONE",
+    "EMAIL",
+    "COMPANY_TITLE",
+    "SOURCE_ID",
+    "COMMENTS",
+)
+"""The optional fields the form asks until an admin chooses others."""
 
 SHORT_TEXT_LIMIT = 255
 """Titles, names and other one-line fields: the portal keeps 255 characters."""
