@@ -40,6 +40,7 @@ from bot.leads.catalog import PortalCatalog
 from bot.leads.contacts import LeadContactsService
 from bot.leads.form import field_kind
 from bot.leads.links import portal_origin
+from bot.leads.owner_requests import OwnerRequestService
 from bot.leads.products import LeadProductsService
 from bot.leads.service import LeadService
 from bot.logs import configure_logging, quiet_leaky_loggers
@@ -67,6 +68,7 @@ from bot.storage import BindingRepository, Database, InviteRepository, KeyValueR
 from bot.storage.fsm import SQLiteStorage
 from bot.storage.inbox import InboxRepository
 from bot.storage.outbox import OutboxRepository
+from bot.storage.owner_requests import OwnerRequestRepository
 from bot.storage.retention import Retention, RetentionPolicy
 from bot.storage.revisions import TableRevisions
 from bot.storage.snapshots import SnapshotRepository
@@ -90,6 +92,7 @@ from dialogs.inline import build_inline_router
 from dialogs.intent_ids import use_unique_intent_ids
 from dialogs.menu import build_menu_dialog
 from dialogs.onboarding import build_onboarding_router
+from dialogs.owner_requests import build_owner_answer_dialog, build_owner_requests_router
 from dialogs.products import build_lead_products_dialog
 from dialogs.search import build_search_dialog, build_search_router
 from dialogs.settings import build_settings_dialog
@@ -149,6 +152,7 @@ def build_dispatcher(
         build_commands_router(),
         build_status_router(),
         build_subscriptions_router(),
+        build_owner_requests_router(),
         build_search_router(),
         build_inline_router(),
         build_capture_router(),
@@ -165,6 +169,7 @@ def build_dispatcher(
         build_card_dialog(),
         build_lead_contacts_dialog(),
         build_lead_products_dialog(),
+        build_owner_answer_dialog(),
     )
     setup_dialogs(dispatcher)
     use_unique_intent_ids()
@@ -358,6 +363,16 @@ class Application:
                     on_requeued=self._wake_sender,
                 ),
                 "metrics": self.metrics,
+                "owner_requests": OwnerRequestService(
+                    portal=self.portal,
+                    bindings=BindingRepository(self.db),
+                    requests=OwnerRequestRepository(self.db),
+                    outbox=outbox,
+                    actions=bot_actions,
+                    translations=self.translations,
+                    user_name=leads.user_name,
+                    on_queued=self._wake_sender,
+                ),
             },
             **self._throttling(),
         )

@@ -215,3 +215,17 @@ async def start_capture(
         data={PREFILL_KEY: prefill or {}},
         mode=StartMode.RESET_STACK if reset else StartMode.NORMAL,
     )
+
+
+class OwnerAnswer(StatesGroup):
+    """The owner of a lead (or a manager) answers a colleague's request for it."""
+
+    text = State()
+
+
+REQUEST_ID_KEY = "request_id"
+
+
+async def start_owner_answer(manager: DialogManager, request_id: int) -> None:
+    """Ask for the answer to an owner request (on top of whatever is open)."""
+    await manager.start(OwnerAnswer.text, data={REQUEST_ID_KEY: request_id})

@@ -237,12 +237,39 @@ _EVENT_PIPELINE = Migration(
     ),
 )
 
+_OWNER_REQUESTS = Migration(
+    version=6,
+    name="owner requests: a rep asks the owner of a duplicate lead to hand it over",
+    statements=(
+        """
+        CREATE TABLE owner_requests (
+            id                    INTEGER PRIMARY KEY,
+            lead_id               INTEGER NOT NULL,
+            requester_telegram_id INTEGER NOT NULL,
+            requester_portal_id   INTEGER NOT NULL,
+            owner_portal_id       INTEGER,
+            note                  TEXT NOT NULL DEFAULT '',
+            state                 TEXT NOT NULL DEFAULT 'open'
+                                  CHECK (state IN ('open', 'handed', 'withdrawn')),
+            resolved_by           INTEGER,
+            created_at            TEXT NOT NULL,
+            resolved_at           TEXT
+        )
+        """,
+        # One open request per rep and lead: asking twice reuses the first.
+        "CREATE UNIQUE INDEX owner_requests_open ON owner_requests "
+        "(requester_telegram_id, lead_id) WHERE state = 'open'",
+        "CREATE INDEX owner_requests_by_time ON owner_requests (created_at)",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL,
     _NOTIFICATIONS,
     _OUTBOX_DELIVERY,
     _ACCESS_HARDENING,
     _EVENT_PIPELINE,
+    _OWNER_REQUESTS,
 )
 """Every migration of the schema, in order; append, never edit an applied one."""
 

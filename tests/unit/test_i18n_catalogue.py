@@ -25,6 +25,10 @@ from bot.i18n import (
 # One sample per argument name used anywhere in the locales; a new variable needs a sample here.
 SAMPLE_ARGS: dict[str, FluentArg] = {
     "name": "Иван <Petrov> & Co",
+    "asker": "Пётр <Rep> & Co",
+    "client": "Anna <b>Smith</b>, +7 999 123-45-67, a@example.com",
+    "note": "call <me> & back",
+    "text": "<i>later</i> & tomorrow",
     "role": "manager",
     "date": date(2026, 3, 1),
     "count": 21,
