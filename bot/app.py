@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -664,6 +665,9 @@ async def run(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await app.start()
+        # What starting made (aiogram's types, schemas, the catalogue) stays for the whole run:
+        # frozen, the collector stops walking it, so its full passes no longer pause the loop.
+        gc.freeze()
         await stop.wait()
         log.info("stopping")
     finally:

@@ -157,7 +157,9 @@ class CatchUpPoller:
         pending = await self._inbox.pending_lead_ids(ids)
         stored = await self._snapshots.get_many(ids)
         unseen = []
-        for lead_id, modified, snapshot in found:
+        for number, (lead_id, modified, snapshot) in enumerate(found):
+            if number % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # the event endpoint shares this loop
             if lead_id in pending:
                 continue
             before = stored.get(lead_id)

@@ -148,8 +148,12 @@ class EventProcessor:
             # A short pause lets a burst for one lead arrive, so it makes one message.
             await asyncio.sleep(self._timing.coalesce_seconds)
             try:
-                while await self.process_once():
-                    pass
+                while True:
+                    # With the portal's budget spent, the read would wait for a slot anyway:
+                    # waiting before the inbox is read lets the events of that time join it.
+                    await asyncio.sleep(self._portal.limiter.wait_seconds())
+                    if not await self.process_once():
+                        break
             except PortalError as exc:
                 log.warning("event processing failed (portal %s); retrying", exc.code)
                 await asyncio.sleep(self._timing.retry_seconds)
