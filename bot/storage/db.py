@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -48,6 +49,50 @@ def _restrict_companions(path: Path) -> None:
             os.chmod(companion, PRIVATE_FILE_MODE)
 
 
+class PriorityLock:
+    """A mutex whose urgent waiters go before the others; FIFO within each kind.
+
+    Release hands the lock straight to the next waiter, so nobody can slip in between.
+    """
+
+    def __init__(self) -> None:
+        self._locked = False
+        self._waiters: dict[bool, deque[asyncio.Future[None]]] = {True: deque(), False: deque()}
+
+    def locked(self) -> bool:
+        """Whether somebody holds the lock."""
+        return self._locked
+
+    async def acquire(self, *, urgent: bool = False) -> None:
+        """Wait until this caller holds the lock."""
+        if not self._locked:
+            self._locked = True
+            return
+        handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[urgent].append(handed)
+        try:
+            await handed
+        except asyncio.CancelledError:
+            if handed.done() and not handed.cancelled():
+                self.release()  # handed over just as the waiter was cancelled: pass it on
+            else:
+                # Already gone when a release skipped it as cancelled.
+                with contextlib.suppress(ValueError):
+                    self._waiters[urgent].remove(handed)
+            raise
+
+    def release(self) -> None:
+        """Hand the lock to the first urgent waiter, else the first other one, else free it."""
+        for urgent in (True, False):
+            line = self._waiters[urgent]
+            while line:
+                handed = line.popleft()
+                if not handed.done():
+                    handed.set_result(None)
+                    return
+        self._locked = False
+
+
 class DatabaseClosedError(RuntimeError):
     """The database was used before `open()` or after `close()`."""
 
@@ -81,7 +126,7 @@ class Database:
         self._busy_timeout_ms = busy_timeout_ms
         self._migrations = migrations
         self._conn: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
+        self._lock = PriorityLock()
         self._holder: asyncio.Task[object] | None = None
 
     @property
@@ -142,19 +187,20 @@ class Database:
         await self.close()
 
     @asynccontextmanager
-    async def _exclusive(self) -> AsyncIterator[None]:
+    async def _exclusive(self, *, urgent: bool = False) -> AsyncIterator[None]:
         task = asyncio.current_task()
         if task is not None and task is self._holder:
-            # asyncio.Lock is not re-entrant: waiting here would hang this task forever.
+            # The lock is not re-entrant: waiting here would hang this task forever.
             raise RuntimeError(
                 "database used again inside its own transaction: use the yielded connection"
             )
-        async with self._lock:
-            self._holder = task
-            try:
-                yield
-            finally:
-                self._holder = None
+        await self._lock.acquire(urgent=urgent)
+        self._holder = task
+        try:
+            yield
+        finally:
+            self._holder = None
+            self._lock.release()
 
     def _connection(self) -> aiosqlite.Connection:
         if self._conn is None:
@@ -165,10 +211,13 @@ class Database:
     async def transaction(self, *, durable: bool = False) -> AsyncIterator[aiosqlite.Connection]:
         """Run the block as one `BEGIN IMMEDIATE` transaction; commit on success, else roll back.
 
-        Transactions do not nest: calling `fetch_*` or `transaction()` inside the block raises
-        RuntimeError, so use the yielded connection (with `bot.storage.sql` helpers) in it.
+        Durable transactions wait at the head of the line. Transactions do not nest: calling
+        `fetch_*` or `transaction()` inside the block raises RuntimeError, so use the yielded
+        connection (with `bot.storage.sql` helpers) in it.
         """
-        async with self._exclusive():
+        # A durable write is acknowledged to somebody outside (the portal's event delivery, a
+        # user): it goes before the reads and background writes that wait with it.
+        async with self._exclusive(urgent=durable):
             conn = self._connection()
             if durable:
                 await execute(conn, "PRAGMA synchronous = FULL")
