@@ -367,6 +367,12 @@ class Application:
                 "owner_requests": OwnerRequestService(
                     portal=self.portal,
                     bindings=BindingRepository(self.db),
+                    audience=DirectoryAudience(
+                        bindings=BindingRepository(self.db),
+                        directory=self.access.directory,
+                        revisions=TableRevisions(self.db),
+                        admin_ids=settings.telegram.admin_ids,
+                    ),
                     requests=OwnerRequestRepository(self.db),
                     outbox=outbox,
                     actions=bot_actions,

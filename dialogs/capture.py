@@ -56,6 +56,8 @@ from bot.leads.form import (
     parse_typed,
 )
 from bot.leads.links import lead_url, portal_origin
+from bot.leads.owner_requests import NOTE_LIMIT as OWNER_NOTE_LIMIT
+from bot.leads.owner_requests import ClientDetails, OwnerRequestService
 from bot.leads.quick import forwarded_prefill, merge_prefill
 from bot.leads.visibility import LeadHiddenError
 from bot.ops.status import CrmModeWatch
@@ -68,7 +70,7 @@ from dialogs.states import (
     start_lead_card,
     start_main_menu,
 )
-from dialogs.widgets import Tr, caller, translator
+from dialogs.widgets import Notice, Tr, caller, clear_notice, set_notice, translator
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,11 @@ RESPONSIBLE_SELECT_ID = "cap_resp_user"
 RESPONSIBLE_SCROLL_ID = "cap_resp_scroll"
 CREATE_ID = "cap_create"
 CREATE_ANYWAY_ID = "cap_create_anyway"
+ASK_ID = "cap_ask"
+ASK_SEND_ID = "cap_ask_send"
+ASK_BACK_ID = "cap_ask_back"
+ASK_LEAD_KEY = "ask_lead"
+OWNER_LABEL_LIMIT = 30
 OPEN_ID = "cap_open"
 NOTE_ID = "cap_note"
 RETRY_ID = "cap_retry"
@@ -492,6 +499,7 @@ async def on_create(callback: CallbackQuery, _: Button, manager: DialogManager) 
                 ],
                 "contacts": [{"id": c.id, "name": c.name} for c in duplicates.contacts],
             }
+            clear_notice(manager)
             await manager.switch_to(LeadCapture.duplicates)
             return
     await _create(callback, manager)
@@ -561,6 +569,7 @@ async def get_duplicates(dialog_manager: DialogManager, **_: Any) -> dict[str, A
     lines = [tr.get_html("capture-duplicates-title"), ""]
     openable: list[tuple[str, str]] = []
     notable: list[tuple[str, str]] = []
+    askable: list[tuple[str, str]] = []
     for lead in matches["leads"]:
         lead_id = int(lead["id"])
         owner_id = lead.get("assigned_by_id")
@@ -576,6 +585,9 @@ async def get_duplicates(dialog_manager: DialogManager, **_: Any) -> dict[str, A
                     "capture-duplicate-lead-hidden", owner=owner, age=tr.get(key, count=count)
                 )
             )
+            if owner_id:
+                label = tr.get("owner-ask-label", owner=_cut(owner, OWNER_LABEL_LIMIT))
+                askable.append((label, str(lead_id)))
             continue
         title = _title_of(tr, str(lead.get("title") or ""), lead_id)
         lines.append(
@@ -596,7 +608,12 @@ async def get_duplicates(dialog_manager: DialogManager, **_: Any) -> dict[str, A
     # Only offer to open or note a lead when one of them is the caller's to open.
     hint = "capture-duplicates-hint" if openable else "capture-duplicates-hint-others"
     lines += ["", tr.get_html(hint)]
-    return {"text": "\n".join(lines), "openable": openable, "notable": notable}
+    return {
+        "text": "\n".join(lines),
+        "openable": openable,
+        "notable": notable,
+        "askable": askable,
+    }
 
 
 def _visible_match(manager: DialogManager, item_id: str) -> dict[str, Any]:
@@ -657,6 +674,75 @@ async def on_note_text(message: Message, _: MessageInput, manager: DialogManager
     title = _title_of(tr, lead_title, lead_id)
     await message.answer(tr.get_html("capture-note-added", title=_cut(title, 200)))
     await start_main_menu(manager)
+
+
+def _hidden_match(manager: DialogManager, item_id: str) -> dict[str, Any]:
+    """A colleague's match (ids from buttons are checked against the stored list)."""
+    lead_id = int(item_id) if item_id.isdigit() else 0
+    for lead in _stored_matches(manager)["leads"]:
+        if int(lead["id"]) == lead_id and lead.get("assigned_by_id"):
+            return lead
+    raise LeadHiddenError(lead_id)
+
+
+async def on_ask_match(
+    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+) -> None:
+    """Ask the owner of a colleague's matching lead for it: first an optional note."""
+    lead = _hidden_match(manager, item_id)
+    manager.dialog_data[ASK_LEAD_KEY] = int(lead["id"])
+    manager.dialog_data[REJECTED_KEY] = None
+    clear_notice(manager)
+    await manager.switch_to(LeadCapture.ask)
+
+
+async def _asked_owner(manager: DialogManager) -> tuple[int, str]:
+    lead = _hidden_match(manager, str(manager.dialog_data.get(ASK_LEAD_KEY, 0)))
+    return int(lead["id"]), await _user_name(manager, int(lead["assigned_by_id"]))
+
+
+async def get_ask(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    """Whom the request goes to."""
+    owner = (await _asked_owner(dialog_manager))[1]
+    tr = translator(dialog_manager)
+    lines = []
+    rejected = dialog_manager.dialog_data.get(REJECTED_KEY)
+    if isinstance(rejected, dict):
+        lines.append(tr.get_html(str(rejected["reason"]), **rejected.get("args", {})))
+    lines.append(tr.get_html("owner-ask-prompt", owner=owner))
+    return {"text": "\n".join(lines)}
+
+
+async def _ask(manager: DialogManager, note: str) -> None:
+    lead_id, owner = await _asked_owner(manager)
+    draft = _draft(manager)
+    values = draft.values
+    name = " ".join(str(values.get(code) or "") for code in ("NAME", "LAST_NAME")).strip()
+    client = ClientDetails(
+        name=name,
+        company=str(values.get("COMPANY_TITLE") or ""),
+        phones=tuple(draft.phones),
+        emails=tuple(draft.emails),
+    )
+    requests: OwnerRequestService = manager.middleware_data["owner_requests"]
+    outcome = await requests.ask(caller(manager), lead_id, client, note)
+    set_notice(manager, f"owner-ask-{outcome.value}", owner=owner)
+    await manager.switch_to(LeadCapture.duplicates)
+
+
+async def on_ask_text(message: Message, _: MessageInput, manager: DialogManager) -> None:
+    """The note for the owner; then the request goes."""
+    try:
+        note = parse_text(message.text or "", OWNER_NOTE_LIMIT, one_line=False)
+    except InputRejected as error:
+        _reject(manager, error)
+        return
+    await _ask(manager, note)
+
+
+async def on_ask_without_note(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Send the request as it is."""
+    await _ask(manager, "")
 
 
 async def get_failure(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
@@ -923,6 +1009,7 @@ def build_capture_dialog() -> Dialog:
         ),
         Window(
             Format("{text}"),
+            Notice(),
             Column(
                 Select(
                     Format("{item[0]}"),
@@ -938,6 +1025,13 @@ def build_capture_dialog() -> Dialog:
                     items="notable",
                     on_click=on_note_match,
                 ),
+                Select(
+                    Format("{item[0]}"),
+                    id=ASK_ID,
+                    item_id_getter=lambda item: item[1],
+                    items="askable",
+                    on_click=on_ask_match,
+                ),
             ),
             Button(
                 Tr("capture-create-anyway-button"), id=CREATE_ANYWAY_ID, on_click=on_create_anyway
@@ -948,6 +1042,15 @@ def build_capture_dialog() -> Dialog:
             _cancel(),
             state=LeadCapture.duplicates,
             getter=get_duplicates,
+        ),
+        Window(
+            Format("{text}"),
+            MessageInput(on_ask_text, content_types=[ContentType.TEXT]),
+            Button(Tr("owner-ask-send-button"), id=ASK_SEND_ID, on_click=on_ask_without_note),
+            SwitchTo(Tr("button-back"), id=ASK_BACK_ID, state=LeadCapture.duplicates),
+            _cancel(),
+            state=LeadCapture.ask,
+            getter=get_ask,
         ),
         Window(
             Format("{text}"),

@@ -86,6 +86,8 @@ class LeadCapture(StatesGroup):
     failed = State()
     incoming = State()
     """A contact or a forward arrived while a draft is open: replace, add to it, or keep."""
+    ask = State()
+    """Asking the owner of a colleague's matching lead to hand it over (an optional note)."""
 
 
 class LeadSearch(StatesGroup):

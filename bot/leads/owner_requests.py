@@ -9,9 +9,10 @@ and a request is handed over once, whoever presses first.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from aiogram.filters.callback_data import CallbackData
 
@@ -22,7 +23,7 @@ from bot.notify.buttons import LeadAction, LeadButton
 from bot.portal import Lane, Lead, LeadChanges, NotFoundError, PortalClient, PortalError
 from bot.portal.methods import GetLead, UpdateLead
 from bot.storage import BindingRepository
-from bot.storage.models import Binding, Role
+from bot.storage.models import Binding
 from bot.storage.outbox import NewOutboxMessage, OutboxRepository
 from bot.storage.owner_requests import OwnerRequest, OwnerRequestRepository, RequestState
 
@@ -32,6 +33,15 @@ NOTE_LIMIT = 500
 """A note is a line or two for a colleague; longer text is cut."""
 ANSWER_LIMIT = 1000
 HAND_OVER_ACTION = "hand_over"
+
+
+class Identities(Protocol):
+    """Who a Telegram account is now (the processor's `Audience` fits)."""
+
+    async def identities(self, telegram_user_ids: Collection[int]) -> Mapping[int, Identity]:
+        """Bound, active identities by Telegram id (unbound or deactivated ones are absent)."""
+        ...
+
 
 UserName = Callable[[int | None], Awaitable[str]]
 """A portal user's display name (`LeadService.user_name`)."""
@@ -102,15 +112,18 @@ def may_decide(identity: Identity, lead: Lead) -> bool:
     return identity.portal_user_id == lead.assigned_by_id or identity.may(Action.ASSIGN_TO_OTHERS)
 
 
-def _recipients(bindings: Sequence[Binding], owner_id: int | None, asker: int) -> list[Binding]:
-    """The owner's accounts and every manager's, once each, never the rep who asks."""
-    chosen: dict[int, Binding] = {}
+def _recipients(
+    bindings: Sequence[Binding], identities: Mapping[int, Identity], owner_id: int | None
+) -> list[Binding]:
+    """The owner's accounts and every manager's (bound and active now)."""
+    chosen = []
     for binding in bindings:
-        if not binding.active or binding.telegram_user_id == asker:
+        identity = identities.get(binding.telegram_user_id)
+        if identity is None:
             continue
-        if binding.portal_user_id == owner_id or binding.role in (Role.MANAGER, Role.ADMIN):
-            chosen.setdefault(binding.telegram_user_id, binding)
-    return list(chosen.values())
+        if identity.portal_user_id == owner_id or identity.may(Action.ASSIGN_TO_OTHERS):
+            chosen.append(binding)
+    return chosen
 
 
 class OwnerRequestService:
@@ -121,6 +134,7 @@ class OwnerRequestService:
         *,
         portal: PortalClient,
         bindings: BindingRepository,
+        audience: Identities,
         requests: OwnerRequestRepository,
         outbox: OutboxRepository,
         actions: BotActionLog,
@@ -130,6 +144,7 @@ class OwnerRequestService:
     ) -> None:
         self._portal = portal
         self._bindings = bindings
+        self._audience = audience
         self._requests = requests
         self._outbox = outbox
         self._actions = actions
@@ -138,7 +153,7 @@ class OwnerRequestService:
         self._on_queued = on_queued
 
     async def _send(self, messages: list[NewOutboxMessage]) -> None:
-        await self._send(messages)
+        await self._outbox.add(messages)
         self._on_queued()
 
     async def _lead(self, lead_id: int) -> Lead | None:
@@ -160,9 +175,13 @@ class OwnerRequestService:
             return AskOutcome.GONE
         if lead.assigned_by_id == identity.portal_user_id:
             return AskOutcome.YOURS
-        recipients = _recipients(
-            await self._bindings.list_bindings(), lead.assigned_by_id, identity.telegram_user_id
-        )
+        bindings = [
+            b
+            for b in await self._bindings.list_bindings()
+            if b.telegram_user_id != identity.telegram_user_id
+        ]
+        identities = await self._audience.identities([b.telegram_user_id for b in bindings])
+        recipients = _recipients(bindings, identities, lead.assigned_by_id)
         if not recipients:
             return AskOutcome.NOBODY
         request, new = await self._requests.open(

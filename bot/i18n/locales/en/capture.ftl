@@ -83,7 +83,7 @@ capture-retry-button = 🔁 Try again
 # $owner is a person, $age a relative time ("3 days ago").
 
 capture-duplicate-lead-hidden = • A lead of { $owner }, created { $age }
-capture-duplicates-hint-others = These leads belong to colleagues: talk to the owner, or create the new lead anyway.
+capture-duplicates-hint-others = These leads belong to colleagues: ask the owner to hand one over to you (🙋), or create the new lead anyway.
 capture-failed-unconfirmed = ⚠️ The portal did not confirm the lead, so it may or may not be created. Your draft is kept: “Try again” checks the portal first and creates the lead only if it is not there.
 capture-failed-pending = ⏳ The portal has not shown the lead yet: it may still be saving it. Your draft is kept: try again in a minute, the bot checks first.
 capture-failed-problem-draft-kept = Your draft is kept.
