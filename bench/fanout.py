@@ -38,7 +38,7 @@ from bot.access.roles import Identity
 from bot.config import NotifySettings
 from bot.notify.sender import OutboxSender
 from bot.storage import Database
-from bot.storage.outbox import NewOutboxMessage, OutboxRepository
+from bot.storage.outbox import NewOutboxMessage, Notification, OutboxRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.telegram_retry import FloodPause, TelegramRetryMiddleware
 from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
@@ -123,7 +123,11 @@ async def fan_out(chats: int, per_group: int) -> dict[str, float | int]:
         async with sending(emulator) as (outbox, sender):
             rows = [
                 NewOutboxMessage(
-                    f"p{i}", FIRST_PRIVATE_CHAT + i, None, i, {"text": f"<b>Lead #{i}</b> added"}
+                    f"p{i}",
+                    FIRST_PRIVATE_CHAT + i,
+                    None,
+                    i,
+                    Notification(f"<b>Lead #{i}</b> added"),
                 )
                 for i in range(chats)
             ]
@@ -132,7 +136,9 @@ async def fan_out(chats: int, per_group: int) -> dict[str, float | int]:
                 for group in GROUPS:
                     rows.insert(
                         min(len(rows), n * max(1, chats // per_group)),
-                        NewOutboxMessage(f"g{group}:{n}", group, None, n, {"text": f"Lead #{n}"}),
+                        NewOutboxMessage(
+                            f"g{group}:{n}", group, None, n, Notification(f"Lead #{n}")
+                        ),
                     )
             await outbox.add(rows)
             started = time.monotonic()
@@ -185,7 +191,7 @@ async def busy_group() -> dict[str, float | int]:
         async with sending(emulator) as (outbox, sender):
             await outbox.add(
                 [
-                    NewOutboxMessage(f"g{n}", group, None, n, {"text": f"Lead #{n}"})
+                    NewOutboxMessage(f"g{n}", group, None, n, Notification(f"Lead #{n}"))
                     for n in range(BUSY_GROUP_MESSAGES)
                 ]
             )
@@ -193,7 +199,7 @@ async def busy_group() -> dict[str, float | int]:
             await asyncio.sleep(0.5)  # the group's first message is out, the rest must wait
             queued_at = emulator.clock()
             await outbox.add(
-                [NewOutboxMessage(f"p{c}", c, None, c, {"text": "Lead"}) for c in private]
+                [NewOutboxMessage(f"p{c}", c, None, c, Notification("Lead")) for c in private]
             )
             sender.wake()
             deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS

@@ -35,7 +35,7 @@ from bot.portal.methods import ListLeads
 from bot.storage.db import Database
 from bot.storage.inbox import InboxEvent, InboxRepository
 from bot.storage.kv import KeyValueRepository
-from bot.storage.outbox import NewOutboxMessage, OutboxRepository
+from bot.storage.outbox import Keyboard, NewOutboxMessage, Notification, OutboxRepository
 from bot.storage.revisions import TableRevisions
 from bot.storage.snapshots import RecentBotAction, SnapshotRepository
 from bot.storage.subscriptions import SubscriptionRepository
@@ -373,7 +373,7 @@ class EventProcessor:
                 await asyncio.sleep(0)
             change, action = item.change, item.action
             author = self._author(change, action, names)
-            rendered: dict[tuple[str, bool], tuple[str, list[list[dict[str, str]]]]] = {}
+            rendered: dict[tuple[str, bool], tuple[str, Keyboard]] = {}
             chats_done: set[tuple[int, int | None]] = set()
             for sub, _identity in index.matching(change):
                 target = (sub.chat_id, sub.thread_id)
@@ -402,13 +402,13 @@ class EventProcessor:
                         chat_id=sub.chat_id,
                         thread_id=sub.thread_id,
                         lead_id=change.lead_id,
-                        payload={
-                            "text": text,
-                            "buttons": buttons,
-                            "subscriber": sub.created_by,
-                            "assigned_by_id": change.assigned_by_id,
-                            "kind": change.kind.value,
-                        },
+                        notification=Notification(
+                            text=text,
+                            buttons=buttons,
+                            subscriber=sub.created_by,
+                            assigned_by_id=change.assigned_by_id,
+                            kind=change.kind.value,
+                        ),
                     )
                 )
                 if len(chunk) >= OUTBOX_CHUNK:

@@ -24,7 +24,7 @@ from bot.portal import Lane, Lead, LeadChanges, NotFoundError, PortalClient, Por
 from bot.portal.methods import GetLead, UpdateLead
 from bot.storage import BindingRepository
 from bot.storage.models import Binding
-from bot.storage.outbox import NewOutboxMessage, OutboxRepository
+from bot.storage.outbox import MessageButton, NewOutboxMessage, Notification, OutboxRepository
 from bot.storage.owner_requests import OwnerRequest, OwnerRequestRepository, RequestState
 
 log = logging.getLogger(__name__)
@@ -241,34 +241,21 @@ class OwnerRequestService:
         if note:
             lines.append(tr.get_html("owner-request-note", note=note))
         card = LeadButton(action=LeadAction.CARD, lead_id=request.lead_id).pack()
-        buttons = [
-            [
-                {
-                    "text": tr.get("owner-request-hand-over-button"),
-                    "callback_data": OwnerRequestButton(
-                        action=RequestAction.HAND_OVER, id=request.id
-                    ).pack(),
-                }
-            ],
-            [
-                {
-                    "text": tr.get("owner-request-answer-button"),
-                    "callback_data": OwnerRequestButton(
-                        action=RequestAction.ANSWER, id=request.id
-                    ).pack(),
-                },
-                {
-                    "text": tr.get("notify-open-button"),
-                    "callback_data": card,
-                },
-            ],
-        ]
+        hand_over = OwnerRequestButton(action=RequestAction.HAND_OVER, id=request.id).pack()
+        answer = OwnerRequestButton(action=RequestAction.ANSWER, id=request.id).pack()
+        buttons = (
+            (MessageButton(tr.get("owner-request-hand-over-button"), callback_data=hand_over),),
+            (
+                MessageButton(tr.get("owner-request-answer-button"), callback_data=answer),
+                MessageButton(tr.get("notify-open-button"), callback_data=card),
+            ),
+        )
         return NewOutboxMessage(
             idempotency_key=f"owner-request:{request.id}:{binding.telegram_user_id}",
             chat_id=binding.telegram_user_id,
             thread_id=None,
             lead_id=request.lead_id,
-            payload={"text": "\n".join(lines), "buttons": buttons},
+            notification=Notification("\n".join(lines), buttons),
         )
 
     async def _decidable(
@@ -320,7 +307,7 @@ class OwnerRequestService:
             title=lead.title or tr.get("lead-untitled"),
         )
         card = LeadButton(action=LeadAction.CARD, lead_id=request.lead_id).pack()
-        buttons = [[{"text": tr.get("notify-open-button"), "callback_data": card}]]
+        buttons = ((MessageButton(tr.get("notify-open-button"), callback_data=card),),)
         await self._send(
             [
                 NewOutboxMessage(
@@ -328,7 +315,7 @@ class OwnerRequestService:
                     chat_id=request.requester_telegram_id,
                     thread_id=None,
                     lead_id=request.lead_id,
-                    payload={"text": text, "buttons": buttons},
+                    notification=Notification(text, buttons),
                 )
             ]
         )
@@ -363,7 +350,7 @@ class OwnerRequestService:
                     chat_id=request.requester_telegram_id,
                     thread_id=None,
                     lead_id=None,
-                    payload={"text": body, "buttons": []},
+                    notification=Notification(body),
                 )
             ]
         )

@@ -9,6 +9,7 @@ from typing import Any
 from bot.i18n import Translator
 from bot.notify.buttons import LeadAction, LeadButton
 from bot.notify.diff import ChangedField, FieldChange, LeadChange
+from bot.storage.outbox import Keyboard, MessageButton
 from bot.storage.subscriptions import EventKind
 
 MAX_MESSAGE_LENGTH = 4096
@@ -145,22 +146,24 @@ def _fit(lines: list[str]) -> str:
 
 def render_buttons(
     tr: Translator, change: LeadChange, links: Links, *, is_group: bool
-) -> list[list[dict[str, str]]]:
-    """Inline buttons as JSON-able rows: open the card, take the lead, open in the portal."""
+) -> Keyboard:
+    """Inline buttons: open the card, take the lead, open in the portal."""
     if change.kind is EventKind.DELETED:
-        return []
+        return ()
     lead_id = change.lead_id
-    card: dict[str, str] = {"text": tr.get("notify-open-button")}
-    if is_group:
-        card["url"] = links.card_deep_link(lead_id)
-    else:
-        card["callback_data"] = LeadButton(action=LeadAction.CARD, lead_id=lead_id).pack()
-    take = {
-        "text": tr.get("notify-take-button"),
-        "callback_data": LeadButton(action=LeadAction.TAKE, lead_id=lead_id).pack(),
-    }
-    rows = [[card, take]]
+    card_label = tr.get("notify-open-button")
+    card = (
+        MessageButton(card_label, url=links.card_deep_link(lead_id))
+        if is_group
+        else MessageButton(
+            card_label, callback_data=LeadButton(action=LeadAction.CARD, lead_id=lead_id).pack()
+        )
+    )
+    take = MessageButton(
+        tr.get("notify-take-button"),
+        callback_data=LeadButton(action=LeadAction.TAKE, lead_id=lead_id).pack(),
+    )
     portal = links.portal_url(lead_id)
     if portal:
-        rows.append([{"text": tr.get("notify-portal-button"), "url": portal}])
-    return rows
+        return ((card, take), (MessageButton(tr.get("notify-portal-button"), url=portal),))
+    return ((card, take),)

@@ -14,7 +14,6 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -34,7 +33,7 @@ from bot.notify.budget import ChatGaps, GlobalBudget
 from bot.notify.buttons import is_take
 from bot.notify.match import may_receive
 from bot.storage.db import Database
-from bot.storage.outbox import OutboxMessage, OutboxRepository
+from bot.storage.outbox import Keyboard, Notification, OutboxMessage, OutboxRepository
 from bot.storage.subscriptions import Scope, Subscription, SubscriptionRepository
 from bot.telegram_retry import FloodPause
 
@@ -48,25 +47,29 @@ GAP_MARGIN = 0.05
 """Per-chat and per-group gaps are this much longer than Telegram's, for transit jitter."""
 
 
-def keyboard(rows: list[list[dict[str, str]]]) -> InlineKeyboardMarkup | None:
+def keyboard(rows: Keyboard) -> InlineKeyboardMarkup | None:
     """The inline keyboard of a stored message."""
     if not rows:
         return None
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [InlineKeyboardButton.model_validate(button) for button in row] for row in rows
+            [
+                InlineKeyboardButton(text=b.text, callback_data=b.callback_data, url=b.url)
+                for b in row
+            ]
+            for row in rows
         ]
     )
 
 
-def without_take(rows: list[list[dict[str, str]]]) -> list[list[dict[str, str]]]:
+def without_take(rows: Keyboard) -> Keyboard:
     """The stored keyboard without its Take button (rows left empty are dropped)."""
-    kept = [[b for b in row if not is_take(b.get("callback_data"))] for row in rows]
-    return [row for row in kept if row]
+    kept = (tuple(b for b in row if not is_take(b.callback_data)) for row in rows)
+    return tuple(row for row in kept if row)
 
 
-def _responsible_reads(reader: Identity | None, payload: dict[str, Any]) -> bool:
-    return reader is not None and payload.get("assigned_by_id") == reader.portal_user_id
+def _responsible_reads(reader: Identity | None, notification: Notification) -> bool:
+    return reader is not None and notification.assigned_by_id == reader.portal_user_id
 
 
 class OutboxSender:
@@ -186,15 +189,15 @@ class OutboxSender:
 
     async def _reader(self, row: OutboxMessage) -> tuple[bool, Identity | None]:
         """Whether the message is still wanted, and who subscribed (None when unknown)."""
-        subscriber = row.payload.get("subscriber")
-        if not isinstance(subscriber, int):
+        subscriber = row.notification.subscriber
+        if subscriber is None:
             return True, None
         identity = await self._identity(subscriber)
         # The row's chat decides the rule for groups (who subscribed it may have lost the role).
         probe = Subscription(
             id=0, chat_id=row.chat_id, thread_id=None, created_by=subscriber, scope=Scope.ALL
         )
-        return may_receive(identity, probe, row.payload.get("assigned_by_id")), identity
+        return may_receive(identity, probe, row.notification.assigned_by_id), identity
 
     async def _send(self, row: OutboxMessage) -> None:
         try:
@@ -216,9 +219,9 @@ class OutboxSender:
         if not wanted:
             await self._outbox.skip(row.id, "the reader may not see this lead now")
             return
-        payload: dict[str, Any] = row.payload
-        buttons = payload.get("buttons") or []
-        if row.chat_id > 0 and _responsible_reads(reader, payload):
+        notification = row.notification
+        buttons = notification.buttons
+        if row.chat_id > 0 and _responsible_reads(reader, notification):
             # A Take in the responsible's own private chat would offer him his own lead.
             buttons = without_take(buttons)
         send = await self._take_budget(row.chat_id)
@@ -226,7 +229,7 @@ class OutboxSender:
             try:
                 sent = await self._bot.send_message(
                     chat_id=row.chat_id,
-                    text=str(payload.get("text", "")),
+                    text=notification.text,
                     message_thread_id=row.thread_id,
                     reply_markup=keyboard(buttons),
                     disable_web_page_preview=True,

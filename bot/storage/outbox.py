@@ -33,6 +33,95 @@ PRUNE_BATCH = 1000
 """Rows deleted per transaction by `prune`."""
 
 
+class MalformedNotificationError(ValueError):
+    """A stored row does not hold a notification (hand-edited, or written by a broken build)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageButton:
+    """An inline button: `callback_data` for the bot, or `url` to open."""
+
+    text: str
+    callback_data: str | None = None
+    url: str | None = None
+
+    def to_json(self) -> dict[str, str]:
+        """The stored form: Telegram's own field names."""
+        stored = {"text": self.text}
+        if self.callback_data is not None:
+            stored["callback_data"] = self.callback_data
+        if self.url is not None:
+            stored["url"] = self.url
+        return stored
+
+    @classmethod
+    def from_json(cls, stored: object) -> MessageButton:
+        """A stored button; raises `MalformedNotificationError` for anything else."""
+        if not isinstance(stored, dict) or not isinstance(stored.get("text"), str):
+            raise MalformedNotificationError("a button without a text")
+        data, url = stored.get("callback_data"), stored.get("url")
+        if not isinstance(data, str | None) or not isinstance(url, str | None):
+            raise MalformedNotificationError("a button whose data or url is not text")
+        if (data is None) == (url is None):
+            raise MalformedNotificationError("a button needs exactly one of data and url")
+        return cls(text=stored["text"], callback_data=data, url=url)
+
+
+Keyboard = tuple[tuple[MessageButton, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """What one outbox row sends: the text (HTML), its buttons, and whom it is for.
+
+    `subscriber` is the Telegram id of who subscribed the chat (None: a message to a person
+    that no subscription sent, such as an owner request): the sender checks again, at send
+    time, that this person may still see a lead whose responsible is `assigned_by_id`.
+    """
+
+    text: str
+    buttons: Keyboard = ()
+    subscriber: int | None = None
+    assigned_by_id: int | None = None
+    kind: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form (the same keys rows have always had)."""
+        stored: dict[str, Any] = {
+            "text": self.text,
+            "buttons": [[button.to_json() for button in row] for row in self.buttons],
+        }
+        for key in ("subscriber", "assigned_by_id", "kind"):
+            value = getattr(self, key)
+            if value is not None:
+                stored[key] = value
+        return stored
+
+    @classmethod
+    def from_json(cls, stored: object) -> Notification:
+        """A stored notification, whichever build wrote it; raises `MalformedNotificationError`.
+
+        Rows without buttons, subscriber or kind (owner requests, older builds) are complete.
+        """
+        if not isinstance(stored, dict) or not isinstance(stored.get("text"), str):
+            raise MalformedNotificationError("no text")
+        rows = stored.get("buttons") or []
+        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+            raise MalformedNotificationError("buttons are not rows")
+        numbers = {key: stored.get(key) for key in ("subscriber", "assigned_by_id")}
+        for key, value in numbers.items():
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise MalformedNotificationError(f"{key} is not a number")
+        kind = stored.get("kind")
+        return cls(
+            text=stored["text"],
+            buttons=tuple(tuple(MessageButton.from_json(b) for b in row) for row in rows),
+            subscriber=numbers["subscriber"],
+            assigned_by_id=numbers["assigned_by_id"],
+            kind=kind if isinstance(kind, str) else None,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
     """One message to one chat (a forum topic when `thread_id` is set)."""
@@ -42,20 +131,20 @@ class OutboxMessage:
     chat_id: int
     thread_id: int | None
     lead_id: int | None
-    payload: dict[str, Any]
+    notification: Notification
     attempts: int
     next_attempt_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class NewOutboxMessage:
-    """A message the processor wants sent."""
+    """A message to queue; its key makes queueing it twice harmless."""
 
     idempotency_key: str
     chat_id: int
     thread_id: int | None
     lead_id: int | None
-    payload: dict[str, Any]
+    notification: Notification
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +193,7 @@ class OutboxRepository:
                 message.chat_id,
                 message.thread_id,
                 message.lead_id,
-                encode_json(message.payload),
+                encode_json(message.notification.to_json()),
                 now,
                 now,
             ),
@@ -129,7 +218,7 @@ class OutboxRepository:
                     m.chat_id,
                     m.thread_id,
                     m.lead_id,
-                    encode_json(m.payload),
+                    encode_json(m.notification.to_json()),
                     now,
                     now,
                 )
@@ -157,19 +246,32 @@ class OutboxRepository:
         rows = await self._db.fetch_all(
             DUE_QUERY, (json.dumps(sorted(exclude_chats)), to_db_time(self._clock()), limit)
         )
-        return [
-            OutboxMessage(
-                id=row["id"],
-                idempotency_key=row["idempotency_key"],
-                chat_id=row["chat_id"],
-                thread_id=row["thread_id"],
-                lead_id=row["lead_id"],
-                payload=decode_json(row["payload"]),
-                attempts=row["attempts"],
-                next_attempt_at=from_db_time(row["next_attempt_at"]),
+        due: list[OutboxMessage] = []
+        set_aside = False
+        for row in rows:
+            try:
+                notification = Notification.from_json(decode_json(row["payload"]))
+            except (MalformedNotificationError, ValueError) as exc:
+                # Never sendable: set aside with the reason, so it holds no chat back.
+                await self.mark_dead(row["id"], f"malformed row: {exc}")
+                set_aside = True
+                continue
+            due.append(
+                OutboxMessage(
+                    id=row["id"],
+                    idempotency_key=row["idempotency_key"],
+                    chat_id=row["chat_id"],
+                    thread_id=row["thread_id"],
+                    lead_id=row["lead_id"],
+                    notification=notification,
+                    attempts=row["attempts"],
+                    next_attempt_at=from_db_time(row["next_attempt_at"]),
+                )
             )
-            for row in rows
-        ]
+        if set_aside:
+            # The chats of the rows set aside may have a next row due already.
+            return await self.due(limit, exclude_chats)
+        return due
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest pending message becomes due."""
@@ -208,14 +310,16 @@ class OutboxRepository:
         )
         if row is None:
             return None
-        payload = decode_json(row["payload"])
-        subscriber = payload.get("subscriber")
+        try:
+            subscriber = Notification.from_json(decode_json(row["payload"])).subscriber
+        except (MalformedNotificationError, ValueError):
+            subscriber = None
         return SentNotification(
             id=row["id"],
             chat_id=row["chat_id"],
             thread_id=row["thread_id"],
             lead_id=row["lead_id"],
-            subscriber=subscriber if isinstance(subscriber, int) else None,
+            subscriber=subscriber,
         )
 
     async def prune(self, sent_before: datetime, dead_before: datetime | None = None) -> int:

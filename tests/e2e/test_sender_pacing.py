@@ -20,7 +20,7 @@ from bot.access.roles import Identity
 from bot.config import NotifySettings
 from bot.notify.sender import OutboxSender
 from bot.storage import Database
-from bot.storage.outbox import NewOutboxMessage, OutboxRepository
+from bot.storage.outbox import NewOutboxMessage, Notification, OutboxRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.telegram_retry import FloodPause, TelegramRetryMiddleware
 from tests.e2e.conftest import eventually
@@ -108,9 +108,9 @@ async def test_private_chats_are_not_held_back_by_a_busy_group(
     telegram_emulator.enable_flood_limits()
     # More group rows than the sender reads at a time, all queued ahead of the private ones.
     await outbox.add(
-        [NewOutboxMessage(f"g{n}", GROUP, None, n, {"text": "g"}) for n in range(250)]
+        [NewOutboxMessage(f"g{n}", GROUP, None, n, Notification("g")) for n in range(250)]
     )
-    await outbox.add([NewOutboxMessage(f"p{c}", c, None, 1, {"text": "p"}) for c in chats])
+    await outbox.add([NewOutboxMessage(f"p{c}", c, None, 1, Notification("p")) for c in chats])
 
     async with running_sender(telegram_emulator, db, outbox):
 
@@ -130,10 +130,12 @@ async def test_a_burst_to_many_chats_and_a_group_gets_no_429(
     telegram_emulator.add_group(GROUP, "Sales")
     chats = private_chats(telegram_emulator, 60)
     telegram_emulator.enable_flood_limits()
-    rows = [NewOutboxMessage(f"p{c}", c, None, 1, {"text": "p"}) for c in chats]
+    rows = [NewOutboxMessage(f"p{c}", c, None, 1, Notification("p")) for c in chats]
     # Three messages to the chat of the first user and to the group, among the others.
-    rows[10:10] = [NewOutboxMessage(f"a{n}", chats[0], None, 1, {"text": "a"}) for n in range(3)]
-    rows[20:20] = [NewOutboxMessage(f"g{n}", GROUP, None, 1, {"text": "g"}) for n in range(3)]
+    rows[10:10] = [
+        NewOutboxMessage(f"a{n}", chats[0], None, 1, Notification("a")) for n in range(3)
+    ]
+    rows[20:20] = [NewOutboxMessage(f"g{n}", GROUP, None, 1, Notification("g")) for n in range(3)]
     await outbox.add(rows)
 
     async with running_sender(telegram_emulator, db, outbox):

@@ -15,7 +15,7 @@ from bot.i18n import Translations, Translator
 from bot.leads.catalog import CatalogSnapshot
 from bot.portal import Status
 from bot.storage import Binding, BindingRepository, BindingSource, Database
-from bot.storage.outbox import NewOutboxMessage, OutboxRepository
+from bot.storage.outbox import NewOutboxMessage, Notification, OutboxRepository
 from bot.storage.subscriptions import (
     ChatSubscriptions,
     NewSubscription,
@@ -159,7 +159,7 @@ async def dead_letters(db: Database, chat_id: int, count: int) -> list[int]:
     outbox = OutboxRepository(db)
     await outbox.add(
         [
-            NewOutboxMessage(f"event-{i}:{chat_id}", chat_id, None, 100 + i, {"text": f"#{i}"})
+            NewOutboxMessage(f"event-{i}:{chat_id}", chat_id, None, 100 + i, Notification(f"#{i}"))
             for i in range(count)
         ]
     )

@@ -12,6 +12,7 @@ from bot.notify.buttons import (
     is_take,
 )
 from bot.notify.sender import without_take
+from bot.storage.outbox import MessageButton
 
 
 def test_buttons_keep_the_wire_format_of_notifications_already_sent() -> None:
@@ -37,13 +38,13 @@ def test_only_a_well_formed_take_counts_as_take(data: str | None, take: bool) ->
 
 
 def test_the_keyboard_loses_only_its_take_button() -> None:
-    card = {"text": "📇 Open card", "callback_data": "nl:card:7"}
-    take = {"text": "🙋 Take", "callback_data": "nl:take:7"}
-    portal = {"text": "🌐 Open in portal", "url": "https://portal.test/crm/lead/details/7/"}
+    card = MessageButton("📇 Open card", callback_data="nl:card:7")
+    take = MessageButton("🙋 Take", callback_data="nl:take:7")
+    portal = MessageButton("🌐 Open in portal", url="https://portal.test/crm/lead/details/7/")
 
-    assert without_take([[card, take], [portal]]) == [[card], [portal]]
-    assert without_take([[take], [portal]]) == [[portal]]
-    assert without_take([]) == []
+    assert without_take(((card, take), (portal,))) == ((card,), (portal,))
+    assert without_take(((take,), (portal,))) == ((portal,),)
+    assert without_take(()) == ()
 
 
 @pytest.mark.parametrize(

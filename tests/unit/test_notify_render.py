@@ -95,7 +95,7 @@ def test_delete_of_a_lead_never_seen_is_told_from_what_the_event_carried(tr: Tra
     assert text.startswith("🗑 Lead #7 deleted")
     assert "had not seen this lead" in text
     assert "Stage" not in text
-    assert render_buttons(tr, deleted, LINKS, is_group=False) == []
+    assert render_buttons(tr, deleted, LINKS, is_group=False) == ()
     titled = diff_lead(7, None, None, deleted={"TITLE": "Pipes <x>"})
     assert titled is not None
     assert "Lead #7 deleted: Pipes <x>" in plain(render_text(tr, titled, NAMES, None))
@@ -162,11 +162,11 @@ def test_group_buttons_link_into_the_private_chat_and_private_ones_call_back(
     assert change is not None
     group = render_buttons(tr, change, LINKS, is_group=True)
     private = render_buttons(tr, change, LINKS, is_group=False)
-    assert group[0][0]["url"] == "https://t.me/leads_bot?start=lead_7"
-    assert private[0][0]["callback_data"] == "nl:card:7"
-    assert group[0][1]["callback_data"] == "nl:take:7"
-    assert group[1][0]["url"] == "https://portal.example/crm/lead/details/7/"
-    assert all(len(b.get("callback_data", "").encode()) <= 64 for row in group for b in row)
+    assert group[0][0].url == "https://t.me/leads_bot?start=lead_7"
+    assert private[0][0].callback_data == "nl:card:7"
+    assert group[0][1].callback_data == "nl:take:7"
+    assert group[1][0].url == "https://portal.example/crm/lead/details/7/"
+    assert all(len((b.callback_data or "").encode()) <= 64 for row in group for b in row)
 
 
 def subscription(**fields: object) -> Subscription:

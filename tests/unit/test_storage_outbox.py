@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from bot.storage import Database
-from bot.storage.outbox import DUE_QUERY, PRUNE_BATCH, NewOutboxMessage, OutboxRepository
+from bot.storage.outbox import (
+    DUE_QUERY,
+    PRUNE_BATCH,
+    MalformedNotificationError,
+    MessageButton,
+    NewOutboxMessage,
+    Notification,
+    OutboxRepository,
+)
 
 GROUP, ANNA, IVAN = -100, 11, 12
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -42,7 +50,7 @@ def outbox(db: Database, clock: Clock) -> OutboxRepository:
 
 
 def message(key: str, chat_id: int, lead_id: int = 1) -> NewOutboxMessage:
-    return NewOutboxMessage(key, chat_id, None, lead_id, {"text": key, "subscriber": ANNA})
+    return NewOutboxMessage(key, chat_id, None, lead_id, Notification(key, subscriber=ANNA))
 
 
 async def test_a_busy_group_fills_no_window_each_chat_gives_its_oldest_row(
@@ -163,3 +171,70 @@ async def test_pruning_and_take_checks_read_an_index(db: Database, query: str, i
     plan = await db.fetch_all(f"EXPLAIN QUERY PLAN {query}", (1, 2)[: query.count("?")])
     details = " | ".join(row["detail"] for row in plan)
     assert index in details, details
+
+
+def test_a_notification_survives_the_round_trip_through_its_stored_form() -> None:
+    notification = Notification(
+        "<b>Lead</b> & co",
+        (
+            (MessageButton("Open", callback_data="nl:card:7"), MessageButton("Take", "nl:take:7")),
+            (MessageButton("Portal", url="https://portal.test/crm/lead/details/7/"),),
+        ),
+        subscriber=ANNA,
+        assigned_by_id=3,
+        kind="updated",
+    )
+    stored = notification.to_json()
+    assert stored["buttons"][1] == [
+        {"text": "Portal", "url": "https://portal.test/crm/lead/details/7/"}
+    ]
+    assert Notification.from_json(stored) == notification
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        # An owner request: a message to a person, no subscriber behind it.
+        ({"text": "ask", "buttons": []}, Notification("ask")),
+        # Rows written before buttons and kinds were stored.
+        ({"text": "old"}, Notification("old")),
+        (
+            {"text": "t", "subscriber": 5, "assigned_by_id": None, "kind": "added"},
+            Notification("t", subscriber=5, kind="added"),
+        ),
+    ],
+)
+def test_rows_of_every_earlier_shape_still_read(stored: object, expected: Notification) -> None:
+    assert Notification.from_json(stored) == expected
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        None,
+        [],
+        {"buttons": []},
+        {"text": 5},
+        {"text": "t", "buttons": {"a": 1}},
+        {"text": "t", "buttons": [[{"callback_data": "x"}]]},
+        {"text": "t", "buttons": [[{"text": "both", "callback_data": "x", "url": "u"}]]},
+        {"text": "t", "buttons": [[{"text": "neither"}]]},
+        {"text": "t", "subscriber": "5"},
+        {"text": "t", "assigned_by_id": True},
+    ],
+)
+def test_a_malformed_row_is_refused_with_a_reason(stored: object) -> None:
+    with pytest.raises(MalformedNotificationError):
+        Notification.from_json(stored)
+
+
+async def test_a_malformed_row_is_set_aside_and_holds_its_chat_back_no_longer(
+    outbox: OutboxRepository, db: Database
+) -> None:
+    await outbox.add([message("broken", ANNA), message("next", ANNA)])
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE outbox SET payload = '[1]' WHERE idempotency_key = 'broken'")
+
+    assert [m.idempotency_key for m in await outbox.due(10)] == ["next"]
+    [dead] = await outbox.dead_letters()
+    assert dead.reason.startswith("malformed row")

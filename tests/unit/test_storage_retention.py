@@ -11,7 +11,7 @@ import pytest
 
 from bot.storage import Database
 from bot.storage.inbox import InboxRepository
-from bot.storage.outbox import NewOutboxMessage, OutboxRepository
+from bot.storage.outbox import NewOutboxMessage, Notification, OutboxRepository
 from bot.storage.retention import Retention, RetentionPolicy
 from bot.storage.snapshots import LeadClaim, SnapshotRepository
 
@@ -42,7 +42,7 @@ async def _fill(db: Database, clock: Clock, prefix: str) -> None:
     async with db.transaction() as conn:
         await inbox.mark_processed_in(conn, [e.id for e in events[:5]])
     await outbox.add(
-        [NewOutboxMessage(f"{prefix}m{i}", 100 + i, None, 1, {"text": "x"}) for i in range(7)]
+        [NewOutboxMessage(f"{prefix}m{i}", 100 + i, None, 1, Notification("x")) for i in range(7)]
     )
     rows = await outbox.due(10)
     for row in rows[:4]:
