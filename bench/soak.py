@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import contextlib
+import gc
 import json
 import logging
+import multiprocessing
 import os
+import queue
 import random
 import re
 import socket
@@ -39,7 +41,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -316,6 +317,7 @@ class Load:
         self.last_chat: dict[int, float] = {}
         self.started = 0.0
         self.count = 0
+        self.poster: EventPoster | None = None
 
     def _pick(self, now: float) -> tuple[int, int | None]:
         roll = self.random.random()
@@ -342,9 +344,14 @@ class Load:
             return float(self.args.burst_rate)
         return float(self.args.rate)
 
+    def collect(self) -> None:
+        """Take in the acknowledgement times measured so far."""
+        if self.poster is not None:
+            self.poster.collect()
+
     async def run(self, seconds: float) -> None:
         """Change leads for `seconds`."""
-        poster = EventPoster(self.url, self.tally)
+        poster = self.poster = EventPoster(self.url, self.tally)
         poster.start()
         try:
             self.started = time.monotonic()
@@ -370,53 +377,85 @@ class Load:
 
 
 class EventPoster:
-    """POSTs events from a thread with its own event loop, so the time to each 2xx is not
-    stretched by this process's emulators (they run on the main loop)."""
+    """POSTs events from a process of its own, so the time to each 2xx is neither stretched by
+    this process's emulators and load loop nor by their hold on the interpreter lock."""
 
     def __init__(self, url: str, tally: Tally) -> None:
-        self.url = url
         self.tally = tally
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.futures: list[concurrent.futures.Future[None]] = []
-        self.session: aiohttp.ClientSession | None = None
+        context = multiprocessing.get_context("spawn")
+        self.bodies: multiprocessing.Queue[tuple[str, int] | None] = context.Queue()
+        self.results: multiprocessing.Queue[tuple[int, float, bool] | None] = context.Queue()
+        self.process = context.Process(
+            target=post_events, args=(url, self.bodies, self.results), daemon=True
+        )
 
     def start(self) -> None:
-        """Start the thread and open its HTTP session."""
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._open(), self.loop).result()
-
-    async def _open(self) -> None:
-        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
+        """Start the posting process."""
+        self.process.start()
 
     def submit(self, body: str, minute: int) -> None:
         """POST one event (without waiting for it)."""
-        self.futures.append(asyncio.run_coroutine_threadsafe(self._post(body, minute), self.loop))
+        self.bodies.put((body, minute))
 
-    async def _post(self, body: str, minute: int) -> None:
-        assert self.session is not None
+    def _record(self, result: tuple[int, float, bool]) -> None:
+        minute, seconds, ok = result
+        if ok:
+            self.tally.acks.append((minute, seconds))
+        else:
+            self.tally.refused += 1
+
+    def collect(self) -> None:
+        """Take in the answers that came so far (for the progress lines)."""
+        while True:
+            try:
+                result = self.results.get_nowait()
+            except queue.Empty:
+                return
+            if result is None:  # only `finish` asks for the end
+                self.results.put(None)
+                return
+            self._record(result)
+
+    def finish(self) -> None:
+        """Wait for every POST and collect the times to each answer."""
+        self.bodies.put(None)
+        while (result := self.results.get()) is not None:
+            self._record(result)
+        self.process.join(30)
+
+
+def post_events(
+    url: str,
+    bodies: multiprocessing.Queue[tuple[str, int] | None],
+    results: multiprocessing.Queue[tuple[int, float, bool] | None],
+) -> None:
+    """The posting process: each body as it comes, (minute, seconds, ok) back; None at the end."""
+
+    async def post(session: aiohttp.ClientSession, body: str, minute: int) -> None:
         started = time.perf_counter()
         try:
-            async with self.session.post(
-                self.url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+            async with session.post(
+                url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
             ) as answer:
                 await answer.read()
                 ok = answer.status == 200
         except aiohttp.ClientError:
             ok = False
-        if ok:
-            self.tally.acks.append((minute, time.perf_counter() - started))
-        else:
-            self.tally.refused += 1
+        results.put((minute, time.perf_counter() - started, ok))
 
-    def finish(self) -> None:
-        """Wait for every POST, close the session, stop the thread."""
-        concurrent.futures.wait(self.futures)
-        if self.session is not None:
-            asyncio.run_coroutine_threadsafe(self.session.close(), self.loop).result()
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join()
-        self.loop.close()
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        posts: set[asyncio.Task[None]] = set()
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
+            while (item := await loop.run_in_executor(None, bodies.get)) is not None:
+                task = asyncio.create_task(post(session, *item))
+                posts.add(task)
+                task.add_done_callback(posts.discard)
+            if posts:
+                await asyncio.wait(posts)
+        results.put(None)
+
+    asyncio.run(main())
 
 
 def lead_reads(portal: Bitrix24Emulator) -> tuple[int, int]:
@@ -514,6 +553,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 f"bot ready in {ready:.1f} s with {team.subscriptions} subscriptions", flush=True
             )
             await asyncio.sleep(5)  # start-up reads (directory, catalogue) settle
+            # The 20,000 leads and the team stay to the end: the collector's full passes skip
+            # them, so they pause neither the emulators' answers nor the clock of the messages.
+            gc.freeze()
             result["rss_mb_start"] = round(rss_mb(bot.pid), 1)
             load = Load(
                 portal, team, quiet, by_user, f"http://127.0.0.1:{port}/bitrix/events", args
@@ -526,6 +568,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     rows = await asyncio.to_thread(table_rows, db_path)
                     samples.append(rows)
                     minute = len(samples) * SAMPLE_SECONDS / 60
+                    load.collect()
                     acks = [a * 1000 for m, a in load.tally.acks if m == int(minute - 0.01)]
                     print(
                         f"t={minute:.1f} min: {load.count} changes, ack p99 "
