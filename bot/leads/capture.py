@@ -1,4 +1,8 @@
-"""Lead capture against the portal: the form's fields, the duplicate check, creating the lead."""
+"""Lead capture against the portal: the form's fields, what Create leads to (the duplicate
+check), who may be made responsible, creating the lead once.
+
+The records a capture keeps between updates (draft, matches, failure) are in `capture_draft`.
+"""
 
 from __future__ import annotations
 
