@@ -953,9 +953,7 @@ def build_capture_dialog() -> Dialog:
             Button(
                 Tr("capture-create-anyway-button"), id=CREATE_ANYWAY_ID, on_click=on_create_anyway
             ),
-            SwitchTo(
-                Tr("capture-to-summary-button"), id="cap_dup_back", state=LeadCapture.summary
-            ),
+            SwitchTo(Tr("capture-to-summary-button"), id=DUP_BACK_ID, state=LeadCapture.summary),
             _cancel(),
             state=LeadCapture.duplicates,
             getter=get_duplicates,
@@ -971,9 +969,7 @@ def build_capture_dialog() -> Dialog:
         Window(
             Format("{text}"),
             Button(Tr("capture-retry-button"), id=RETRY_ID, on_click=on_retry),
-            SwitchTo(
-                Tr("capture-to-summary-button"), id="cap_fail_back", state=LeadCapture.summary
-            ),
+            SwitchTo(Tr("capture-to-summary-button"), id=FAIL_BACK_ID, state=LeadCapture.summary),
             _cancel(),
             state=LeadCapture.failed,
             getter=get_failure,
