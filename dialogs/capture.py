@@ -1,17 +1,22 @@
 """Lead capture: /new, the menu button, a shared contact or a forwarded message open a form.
 
 The form asks the portal's required fields and the admin's optional ones one by one, shows a
-summary where every answer can be changed, checks the portal for duplicates by phone and
-e-mail, and has `CaptureService` create the lead (the draft keeps its ORIGIN_ID, so "Try
-again" after a portal failure looks the lead up first). The draft (`CaptureDraft`, as plain
-data) lives in dialog_data, i.e. in SQLite.
+summary where every answer can be changed, and leaves the rest to `CaptureService`: the
+duplicate check and what it leads to, who may be made responsible, creating the lead once (the
+draft keeps its ORIGIN_ID, so "Try again" after a portal failure looks the lead up first) and
+what a failure tells the rep. The draft, the matches and the failure live in dialog_data (i.e.
+in SQLite) as the plain data of their records in `bot.leads.capture_draft`.
+
+Getters take the services they use as keyword arguments; handlers, which aiogram-dialog calls
+without them, read each one through its typed accessor below.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
-from typing import Any
+from collections.abc import Mapping
+from datetime import date
+from typing import Any, TypeVar
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ContentType
@@ -31,17 +36,24 @@ from aiogram_dialog.widgets.kbd import (
 )
 from aiogram_dialog.widgets.text import Format
 
-from bot.access.roles import Action, Identity
-from bot.access.service import AccessDenied, AccessService
+from bot.access.roles import Identity
+from bot.access.service import AccessService
 from bot.config import Settings
 from bot.i18n import Translator
 from bot.leads.capture import (
-    CaptureDraft,
     CaptureFailed,
     CaptureService,
     CreateInProgress,
-    FailureKind,
+    CreateStep,
     age,
+    contact_prefill,
+)
+from bot.leads.capture_draft import (
+    FLAT_DRAFT_KEYS,
+    UNREACHABLE_PROBLEM,
+    CaptureDraft,
+    Duplicates,
+    FailureReport,
 )
 from bot.leads.form import (
     LONG_TEXT_LIMIT,
@@ -51,17 +63,14 @@ from bot.leads.form import (
     InputRejected,
     choose,
     display_value,
-    missing_required,
     parse_text,
     parse_typed,
 )
 from bot.leads.links import lead_url, portal_origin
 from bot.leads.owner_requests import NOTE_LIMIT as OWNER_NOTE_LIMIT
 from bot.leads.owner_requests import ClientDetails, OwnerRequestService
-from bot.leads.quick import forwarded_prefill, merge_prefill
-from bot.leads.visibility import LeadHiddenError
+from bot.leads.quick import forwarded_prefill
 from bot.ops.status import CrmModeWatch
-from bot.phones import normalize_contact_phone
 from dialogs.errors import portal_problem
 from dialogs.states import (
     PREFILL_KEY,
@@ -117,6 +126,13 @@ INCOMING_KEY = "incoming"
 INCOMING_BACK_KEY = "incoming_back"
 QUERY_KEY = "query"
 
+# Keys of the services in the dispatcher's data (bot/app.py).
+CAPTURE_SERVICE = "capture"
+ACCESS_SERVICE = "access"
+SETTINGS = "settings"
+CRM_MODE = "crm_mode"
+BOT = "bot"
+
 SUMMARY_VALUE_LIMIT = 200
 """Characters of one answer shown in the summary (the whole answer is still sent)."""
 DUPLICATE_TITLE_LIMIT = 100
@@ -124,51 +140,87 @@ BUTTON_TITLE_LIMIT = 40
 NOTE_LIMIT = 3000
 PAGE_HEIGHT = 8
 
-
-# --- helpers ---------------------------------------------------------------------------------
-
-
-def _capture(manager: DialogManager) -> CaptureService:
-    capture: CaptureService = manager.middleware_data["capture"]
-    return capture
+_T = TypeVar("_T")
 
 
-def _region(manager: DialogManager) -> str:
-    settings: Settings = manager.middleware_data["settings"]
-    return settings.default_phone_region
+# --- services for handlers (getters take them as keyword arguments) ------------------------
+
+
+def _middleware(manager: DialogManager, key: str, kind: type[_T]) -> _T:
+    found = manager.middleware_data[key]
+    if not isinstance(found, kind):
+        raise TypeError(f"middleware data {key!r} is {type(found).__name__}, not {kind.__name__}")
+    return found
+
+
+def capture_service(manager: DialogManager) -> CaptureService:
+    """The capture service, for handlers."""
+    return _middleware(manager, CAPTURE_SERVICE, CaptureService)
+
+
+def owner_requests_service(manager: DialogManager) -> OwnerRequestService:
+    """The owner requests service, for handlers."""
+    return _middleware(manager, "owner_requests", OwnerRequestService)
+
+
+def access_service(manager: DialogManager) -> AccessService:
+    """The access service (portal users for the responsible picker), for handlers."""
+    return _middleware(manager, ACCESS_SERVICE, AccessService)
+
+
+def app_settings(manager: DialogManager) -> Settings:
+    """The bot's settings (the default phone region, the portal's address), for handlers."""
+    return _middleware(manager, SETTINGS, Settings)
+
+
+def crm_mode(manager: DialogManager) -> CrmModeWatch:
+    """The portal's CRM mode (simple mode has no leads), for handlers."""
+    return _middleware(manager, CRM_MODE, CrmModeWatch)
+
+
+def telegram_bot(manager: DialogManager) -> Bot:
+    """The Telegram bot, for handlers that send a message of their own."""
+    return _middleware(manager, BOT, Bot)
+
+
+# --- the draft in dialog_data ----------------------------------------------------------------
+
+
+def _stored_draft(data: Mapping[str, Any], caller_id: int) -> CaptureDraft | None:
+    """The draft in dialog_data: its own record, or the flat shape of earlier versions."""
+    stored = data.get(DRAFT_KEY)
+    if isinstance(stored, Mapping):
+        return CaptureDraft.from_data(stored)
+    if "origin_id" in data:
+        return CaptureDraft.from_data(data, fallback_assignee=caller_id)
+    return None
 
 
 def _draft(manager: DialogManager) -> CaptureDraft:
-    return CaptureDraft.from_data(manager.dialog_data[DRAFT_KEY])
+    draft = _stored_draft(manager.dialog_data, caller(manager).portal_user_id)
+    if draft is None:
+        raise KeyError(DRAFT_KEY)
+    return draft
 
 
 def _save_draft(manager: DialogManager, draft: CaptureDraft) -> None:
     manager.dialog_data[DRAFT_KEY] = draft.to_data()
+    for key in FLAT_DRAFT_KEYS:
+        manager.dialog_data.pop(key, None)
 
 
-def _values(manager: DialogManager) -> dict[str, FormValue]:
-    """The draft's answers as stored in dialog_data (changes here are kept)."""
-    values: dict[str, FormValue] = manager.dialog_data[DRAFT_KEY]["values"]
-    return values
+def _stored_duplicates(manager: DialogManager) -> Duplicates:
+    return Duplicates.from_data(manager.dialog_data.get(MATCHES_KEY) or {})
 
 
-async def _form(manager: DialogManager) -> list[FormField]:
-    return await _capture(manager).form(_draft(manager).codes)
+# --- helpers ---------------------------------------------------------------------------------
 
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _next_position(form: list[FormField], values: dict[str, Any], after: int) -> int | None:
-    """The next question without an answer after position `after` (None: go to summary)."""
-    for index in range(after + 1, len(form)):
-        if values.get(form[index].code) is None:
-            return index
-    return None
-
-
-async def _advance(manager: DialogManager, form: list[FormField]) -> None:
+async def _advance(manager: DialogManager, form: list[FormField], draft: CaptureDraft) -> None:
     """After an answer: back to the summary when editing, else the next open question."""
     data = manager.dialog_data
     data[REJECTED_KEY] = None
@@ -176,7 +228,7 @@ async def _advance(manager: DialogManager, form: list[FormField]) -> None:
         data[EDITING_KEY] = False
         await manager.switch_to(LeadCapture.summary)
         return
-    position = _next_position(form, _values(manager), int(data.get(POSITION_KEY, -1)))
+    position = draft.next_question(form, int(data.get(POSITION_KEY, -1)))
     if position is None:
         await manager.switch_to(LeadCapture.summary)
         return
@@ -188,8 +240,25 @@ def _current_field(manager: DialogManager, form: list[FormField]) -> FormField |
     return form[position] if 0 <= position < len(form) else None
 
 
-async def _store_answer(manager: DialogManager, value: Any, kind: FieldKind) -> None:
-    form = await _form(manager)
+async def _answer(
+    manager: DialogManager,
+    form: list[FormField],
+    draft: CaptureDraft,
+    field: FormField,
+    value: FormValue | None,
+) -> None:
+    """Keep the answer (None: leave the field empty) and move on."""
+    if value is None:
+        draft.values.pop(field.code, None)
+    else:
+        draft.values[field.code] = value
+    _save_draft(manager, draft)
+    await _advance(manager, form, draft)
+
+
+async def _store_answer(manager: DialogManager, value: FormValue, kind: FieldKind) -> None:
+    draft = _draft(manager)
+    form = await capture_service(manager).form(draft.codes)
     field = _current_field(manager, form)
     if field is None:
         await manager.switch_to(LeadCapture.summary)
@@ -198,8 +267,7 @@ async def _store_answer(manager: DialogManager, value: Any, kind: FieldKind) -> 
         # A hidden button's data sent anyway: its answer does not fit this field.
         _reject(manager, InputRejected("capture-error-use-text"))
         return
-    _values(manager)[field.code] = value
-    await _advance(manager, form)
+    await _answer(manager, form, draft, field, value)
 
 
 def _reject(manager: DialogManager, error: InputRejected) -> None:
@@ -218,22 +286,21 @@ def _title_of(tr: Translator, title: str, lead_id: int) -> str:
 
 async def on_capture_start(start_data: Any, manager: DialogManager) -> None:
     """Build the form from the portal's fields and take what the prefill offers."""
-    crm: CrmModeWatch = manager.middleware_data["crm_mode"]
-    if not await crm.leads_enabled():
+    if not await crm_mode(manager).leads_enabled():
         # In simple CRM mode a new lead turns into a deal at once: say so, ask nothing.
         chat = manager.middleware_data["event_chat"]
-        await manager.middleware_data["bot"].send_message(
+        await telegram_bot(manager).send_message(
             chat.id, translator(manager).get_html("capture-simple-mode")
         )
         await manager.done()
         return
     prefill = start_data.get(PREFILL_KEY) if isinstance(start_data, dict) else None
-    form, draft = await _capture(manager).new_draft(
-        caller(manager), prefill or {}, _region(manager)
+    form, draft = await capture_service(manager).new_draft(
+        caller(manager), prefill or {}, app_settings(manager).default_phone_region
     )
     _save_draft(manager, draft)
     manager.dialog_data.update({POSITION_KEY: -1, EDITING_KEY: False})
-    position = _next_position(form, draft.values, -1)
+    position = draft.next_question(form, -1)
     if position is None:
         await manager.switch_to(LeadCapture.summary)
         return
@@ -243,10 +310,13 @@ async def on_capture_start(start_data: Any, manager: DialogManager) -> None:
 # --- the question window -------------------------------------------------------------------
 
 
-async def get_question(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_question(
+    dialog_manager: DialogManager, capture: CaptureService, **_: Any
+) -> dict[str, Any]:
     """The current question: its caption, a hint, why the last answer was refused."""
     tr = translator(dialog_manager)
-    form = await _form(dialog_manager)
+    draft = _draft(dialog_manager)
+    form = await capture.form(draft.codes)
     field = _current_field(dialog_manager, form)
     if field is None:
         # The portal dropped the field meanwhile: nothing to ask, offer the summary.
@@ -262,7 +332,7 @@ async def get_question(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
         lines.append(tr.get_html(str(rejected["reason"]), **rejected.get("args", {})))
     key = "capture-question-required" if field.required else "capture-question"
     lines.append(tr.get_html(key, field=field.label))
-    current = _values(dialog_manager).get(field.code)
+    current = draft.values.get(field.code)
     if current is not None:
         shown = _cut(display_value(field, current), SUMMARY_VALUE_LIMIT)
         lines.append(tr.get_html("capture-current-value", value=shown))
@@ -285,18 +355,18 @@ async def get_question(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
 
 async def on_text_answer(message: Message, _: MessageInput, manager: DialogManager) -> None:
     """A typed answer: read it for the current field, or say why not and ask again."""
-    form = await _form(manager)
+    draft = _draft(manager)
+    form = await capture_service(manager).form(draft.codes)
     field = _current_field(manager, form)
     if field is None:
         await manager.switch_to(LeadCapture.summary)
         return
     try:
-        value = parse_typed(field, message.text or "", _region(manager))
+        value = parse_typed(field, message.text or "", app_settings(manager).default_phone_region)
     except InputRejected as error:
         _reject(manager, error)
         return
-    _values(manager)[field.code] = value
-    await _advance(manager, form)
+    await _answer(manager, form, draft, field, value)
 
 
 async def on_other_content(message: Message, _: MessageInput, manager: DialogManager) -> None:
@@ -325,7 +395,8 @@ async def on_choice(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """One of the list's options (the button carries its position, not the portal's id)."""
-    form = await _form(manager)
+    draft = _draft(manager)
+    form = await capture_service(manager).form(draft.codes)
     field = _current_field(manager, form)
     if field is None or not item_id.isdigit() or int(item_id) >= len(field.choices):
         _reject(manager, InputRejected("capture-error-choice"))
@@ -335,13 +406,13 @@ async def on_choice(
     except InputRejected as error:
         _reject(manager, error)
         return
-    _values(manager)[field.code] = value
-    await _advance(manager, form)
+    await _answer(manager, form, draft, field, value)
 
 
 async def on_skip(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Leave an optional field empty; a required one cannot be skipped."""
-    form = await _form(manager)
+    draft = _draft(manager)
+    form = await capture_service(manager).form(draft.codes)
     field = _current_field(manager, form)
     if field is None:
         await manager.switch_to(LeadCapture.summary)
@@ -349,8 +420,7 @@ async def on_skip(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     if field.required:
         _reject(manager, InputRejected("capture-error-required"))
         return
-    _values(manager).pop(field.code, None)
-    await _advance(manager, form)
+    await _answer(manager, form, draft, field, None)
 
 
 async def on_back_to_summary(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
@@ -371,30 +441,31 @@ async def on_cancel(callback: CallbackQuery, _: Button, manager: DialogManager) 
 # --- the summary ---------------------------------------------------------------------------
 
 
-async def _user_name(manager: DialogManager, portal_user_id: int) -> str:
-    access: AccessService = manager.middleware_data["access"]
+async def _user_name(access: AccessService, portal_user_id: int) -> str:
     user = await access.directory.active_user(portal_user_id)
     return user.full_name if user is not None and user.full_name else f"#{portal_user_id}"
 
 
-async def get_summary(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_summary(
+    dialog_manager: DialogManager, capture: CaptureService, access: AccessService, **_: Any
+) -> dict[str, Any]:
     """Every answer, the responsible user, and a button per field to change it."""
     tr = translator(dialog_manager)
-    form = await _form(dialog_manager)
-    values = _values(dialog_manager)
+    draft = _draft(dialog_manager)
+    form = await capture.form(draft.codes)
     identity = caller(dialog_manager)
     lines = [tr.get_html("capture-summary-title"), ""]
     # A long form gets shorter excerpts, so the summary stays one Telegram message.
     limit = SUMMARY_VALUE_LIMIT if len(form) <= 12 else SUMMARY_VALUE_LIMIT * 12 // len(form)
     for field in form:
-        value = values.get(field.code)
+        value = draft.values.get(field.code)
         label = _cut(field.label, BUTTON_TITLE_LIMIT)
         if value is None:
             lines.append(tr.get_html("capture-summary-empty-line", field=label))
         else:
             shown = _cut(display_value(field, value), max(limit, 20))
             lines.append(tr.get_html("capture-summary-line", field=label, value=shown))
-    name = await _user_name(dialog_manager, _draft(dialog_manager).assigned_by_id)
+    name = await _user_name(access, draft.assigned_by_id)
     lines += [
         tr.get_html("capture-summary-responsible", name=name),
         "",
@@ -407,7 +478,7 @@ async def get_summary(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
     return {
         "text": "\n".join(lines),
         "fields": fields,
-        "may_assign": identity.may(Action.ASSIGN_TO_OTHERS),
+        "may_assign": capture.may_assign_others(identity),
         "responsible_label": tr.get(
             "capture-responsible-label", name=_cut(name, BUTTON_TITLE_LIMIT)
         ),
@@ -418,7 +489,7 @@ async def on_edit_field(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """Change one answer from the summary."""
-    form = await _form(manager)
+    form = await capture_service(manager).form(_draft(manager).codes)
     if not item_id.isdigit() or int(item_id) >= len(form):
         return
     manager.dialog_data[POSITION_KEY] = int(item_id)
@@ -427,11 +498,12 @@ async def on_edit_field(
     await manager.switch_to(LeadCapture.main)
 
 
-async def get_responsible(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_responsible(
+    dialog_manager: DialogManager, capture: CaptureService, access: AccessService, **_: Any
+) -> dict[str, Any]:
     """Active portal users matching the search (none for a rep who got here anyway)."""
     query = str(dialog_manager.dialog_data.get(QUERY_KEY, ""))
-    access: AccessService = dialog_manager.middleware_data["access"]
-    may_assign = caller(dialog_manager).may(Action.ASSIGN_TO_OTHERS)
+    may_assign = capture.may_assign_others(caller(dialog_manager))
     users = await access.directory.search(query) if may_assign else []
     items = [
         (_cut(u.full_name or f"#{u.id}", BUTTON_TITLE_LIMIT), str(u.id))
@@ -451,12 +523,12 @@ async def on_responsible_picked(
 ) -> None:
     """Make another active portal user responsible (managers and admins only)."""
     identity = caller(manager)
-    if not identity.may(Action.ASSIGN_TO_OTHERS):
-        raise AccessDenied(Action.ASSIGN_TO_OTHERS.value)
-    access: AccessService = manager.middleware_data["access"]
-    if item_id.isdigit() and await access.directory.active_user(int(item_id)) is not None:
-        draft = _draft(manager)
-        draft.assigned_by_id = int(item_id)
+    capture = capture_service(manager)
+    capture.check_may_assign_others(identity)  # before the directory is asked
+    directory = access_service(manager).directory
+    user = await directory.active_user(int(item_id)) if item_id.isdigit() else None
+    draft = _draft(manager)
+    if capture.assign(identity, draft, user):
         _save_draft(manager, draft)
     manager.dialog_data[QUERY_KEY] = ""
     await manager.switch_to(LeadCapture.summary)
@@ -466,43 +538,24 @@ async def on_responsible_picked(
 
 
 async def on_create(callback: CallbackQuery, _: Button, manager: DialogManager) -> None:
-    """Check for duplicates first; create the lead when there are none."""
-    form = await _form(manager)
+    """Ask what the service says comes first; create the lead when nothing does."""
+    capture = capture_service(manager)
     draft = _draft(manager)
-    missing = missing_required(form, draft.values)
-    if missing:
-        manager.dialog_data[POSITION_KEY] = form.index(missing[0])
+    form = await capture.form(draft.codes)
+    check = await capture.check_before_create(caller(manager), draft, form)
+    if check.step is CreateStep.ASK_MISSING:
+        manager.dialog_data[POSITION_KEY] = check.missing_position
         manager.dialog_data[EDITING_KEY] = True
         _reject(manager, InputRejected("capture-error-required"))
         await manager.switch_to(LeadCapture.main)
-        return
-    identity = caller(manager)
-    capture = _capture(manager)
-    if capture.creating(identity, draft):
+    elif check.step is CreateStep.BUSY:
         await _already_creating(callback, manager)
-        return
-    capture.check_assignee(identity, draft.assigned_by_id)
-    if draft.phones or draft.emails:
-        duplicates = await capture.find_duplicates(identity, draft.phones, draft.emails)
-        if not duplicates.empty:
-            manager.dialog_data[MATCHES_KEY] = {
-                "leads": [
-                    {
-                        "id": lead.id,
-                        "title": lead.title,
-                        "status_id": lead.status_id,
-                        "assigned_by_id": lead.assigned_by_id,
-                        "created": lead.created.isoformat() if lead.created else None,
-                        "visible": lead.visible,
-                    }
-                    for lead in duplicates.leads
-                ],
-                "contacts": [{"id": c.id, "name": c.name} for c in duplicates.contacts],
-            }
-            clear_notice(manager)
-            await manager.switch_to(LeadCapture.duplicates)
-            return
-    await _create(callback, manager)
+    elif check.step is CreateStep.SHOW_DUPLICATES:
+        manager.dialog_data[MATCHES_KEY] = check.duplicates.to_data()
+        clear_notice(manager)
+        await manager.switch_to(LeadCapture.duplicates)
+    else:
+        await _create(callback, manager)
 
 
 async def on_create_anyway(callback: CallbackQuery, _: Button, manager: DialogManager) -> None:
@@ -523,62 +576,53 @@ async def _already_creating(callback: CallbackQuery, manager: DialogManager) -> 
 
 async def _create(callback: CallbackQuery, manager: DialogManager) -> None:
     identity = caller(manager)
+    capture = capture_service(manager)
     draft = _draft(manager)
-    form = await _form(manager)
+    form = await capture.form(draft.codes)
     try:
-        lead_id = await _capture(manager).create_lead(identity, draft, form)
+        lead_id = await capture.create_lead(identity, draft, form)
     except CreateInProgress:
         await _already_creating(callback, manager)
         return
     except CaptureFailed as failure:
         _save_draft(manager, draft)  # it now says an attempt was made
-        key, args = portal_problem(failure.error) if failure.error else ("", {})
-        manager.dialog_data[FAILURE_KEY] = {"kind": failure.kind.value, "key": key, "args": args}
+        problem = portal_problem(failure.error) if failure.error else (UNREACHABLE_PROBLEM, {})
+        manager.dialog_data[FAILURE_KEY] = FailureReport(failure.kind, *problem).to_data()
         await manager.switch_to(LeadCapture.failed)
         return
     tr = translator(manager)
     title = _title_of(tr, str(draft.values.get("TITLE") or ""), lead_id)
-    settings: Settings = manager.middleware_data["settings"]
-    origin = portal_origin(settings.portal)
+    origin = portal_origin(app_settings(manager).portal)
     text = (
         tr.get_html("capture-created", title=title, link=lead_url(origin, lead_id))
         if origin
         else tr.get_html("capture-created-no-link", title=title)
     )
-    bot: Bot = manager.middleware_data["bot"]
     if isinstance(callback.message, Message):
-        await bot.send_message(callback.message.chat.id, text)
+        await telegram_bot(manager).send_message(callback.message.chat.id, text)
     log.info("lead %d created by telegram user %d", lead_id, identity.telegram_user_id)
     await manager.done(show_mode=ShowMode.NO_UPDATE)
     manager.show_mode = ShowMode.SEND
     await start_lead_card(manager, lead_id)
 
 
-def _stored_matches(manager: DialogManager) -> dict[str, list[dict[str, Any]]]:
-    matches = manager.dialog_data.get(MATCHES_KEY) or {}
-    return {"leads": list(matches.get("leads", [])), "contacts": list(matches.get("contacts", []))}
-
-
-async def get_duplicates(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_duplicates(
+    dialog_manager: DialogManager, capture: CaptureService, access: AccessService, **_: Any
+) -> dict[str, Any]:
     """The matches; only the rep's own leads (or any, for managers) can be opened or noted."""
     tr = translator(dialog_manager)
     identity = caller(dialog_manager)
-    capture = _capture(dialog_manager)
-    matches = _stored_matches(dialog_manager)
+    duplicates = _stored_duplicates(dialog_manager)
     now = capture.now()
     lines = [tr.get_html("capture-duplicates-title"), ""]
     openable: list[tuple[str, str]] = []
     notable: list[tuple[str, str]] = []
     askable: list[tuple[str, str]] = []
-    for lead in matches["leads"]:
-        lead_id = int(lead["id"])
-        owner_id = lead.get("assigned_by_id")
-        owner = await _user_name(dialog_manager, int(owner_id)) if owner_id else "—"
-        created = lead.get("created")
-        key, count = age(datetime.fromisoformat(created) if created else None, now)
-        if not lead.get("visible") or not identity.may_see_lead(
-            int(owner_id) if owner_id else None
-        ):
+    for lead in duplicates.leads:
+        owner_id = lead.assigned_by_id
+        owner = await _user_name(access, owner_id) if owner_id else "—"
+        key, count = age(lead.created, now)
+        if not lead.open_to(identity):
             # Somebody else's lead: that it exists, whose it is and how old; not what it is.
             lines.append(
                 tr.get_html(
@@ -587,23 +631,23 @@ async def get_duplicates(dialog_manager: DialogManager, **_: Any) -> dict[str, A
             )
             if owner_id:
                 label = tr.get("owner-ask-label", owner=_cut(owner, OWNER_LABEL_LIMIT))
-                askable.append((label, str(lead_id)))
+                askable.append((label, str(lead.id)))
             continue
-        title = _title_of(tr, str(lead.get("title") or ""), lead_id)
+        title = _title_of(tr, lead.title, lead.id)
         lines.append(
             tr.get_html(
                 "capture-duplicate-lead",
                 title=_cut(title, DUPLICATE_TITLE_LIMIT),
-                stage=await capture.stage_name(str(lead.get("status_id") or "")),
+                stage=await capture.stage_name(lead.status_id),
                 owner=owner,
                 age=tr.get(key, count=count),
             )
         )
         short = _cut(title, BUTTON_TITLE_LIMIT)
-        openable.append((tr.get("capture-open-label", title=short), str(lead_id)))
-        notable.append((tr.get("capture-note-label", title=short), str(lead_id)))
-    for contact in matches["contacts"]:
-        name = str(contact.get("name") or "") or f"#{contact['id']}"
+        openable.append((tr.get("capture-open-label", title=short), str(lead.id)))
+        notable.append((tr.get("capture-note-label", title=short), str(lead.id)))
+    for contact in duplicates.contacts:
+        name = contact.name or f"#{contact.id}"
         lines.append(tr.get_html("capture-duplicate-contact", name=_cut(name, 100)))
     # Only offer to open or note a lead when one of them is the caller's to open.
     hint = "capture-duplicates-hint" if openable else "capture-duplicates-hint-others"
@@ -616,32 +660,24 @@ async def get_duplicates(dialog_manager: DialogManager, **_: Any) -> dict[str, A
     }
 
 
-def _visible_match(manager: DialogManager, item_id: str) -> dict[str, Any]:
-    """A match the caller may act on; ids from buttons are checked against the stored list."""
-    identity = caller(manager)
-    lead_id = int(item_id) if item_id.isdigit() else 0
-    for lead in _stored_matches(manager)["leads"]:
-        if int(lead["id"]) == lead_id and lead.get("visible"):
-            owner = lead.get("assigned_by_id")
-            if identity.may_see_lead(int(owner) if owner else None):
-                return lead
-    raise LeadHiddenError(lead_id)
+def _match_id(item_id: str) -> int:
+    return int(item_id) if item_id.isdigit() else 0
 
 
 async def on_open_match(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """Open one of the rep's matching leads (the draft stays underneath)."""
-    lead = _visible_match(manager, item_id)
-    await start_lead_card(manager, int(lead["id"]))
+    lead = _stored_duplicates(manager).open_to(caller(manager), _match_id(item_id))
+    await start_lead_card(manager, lead.id)
 
 
 async def on_note_match(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """Add a note to a matching lead instead of creating a new one."""
-    lead = _visible_match(manager, item_id)
-    manager.dialog_data[NOTE_LEAD_KEY] = int(lead["id"])
+    lead = _stored_duplicates(manager).open_to(caller(manager), _match_id(item_id))
+    manager.dialog_data[NOTE_LEAD_KEY] = lead.id
     await manager.switch_to(LeadCapture.note)
 
 
@@ -649,10 +685,8 @@ async def get_note(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """Which lead the note goes to."""
     tr = translator(dialog_manager)
     lead_id = int(dialog_manager.dialog_data.get(NOTE_LEAD_KEY, 0))
-    lead = next(
-        (m for m in _stored_matches(dialog_manager)["leads"] if int(m["id"]) == lead_id), {}
-    )
-    title = _title_of(tr, str(lead.get("title") or ""), lead_id)
+    lead = _stored_duplicates(dialog_manager).lead(lead_id)
+    title = _title_of(tr, lead.title if lead is not None else "", lead_id)
     rejected = dialog_manager.dialog_data.get(REJECTED_KEY)
     lines = []
     if isinstance(rejected, dict):
@@ -669,41 +703,35 @@ async def on_note_text(message: Message, _: MessageInput, manager: DialogManager
         _reject(manager, error)
         return
     lead_id = int(manager.dialog_data.get(NOTE_LEAD_KEY, 0))
-    lead_title = await _capture(manager).add_note(caller(manager), lead_id, text)
+    lead_title = await capture_service(manager).add_note(caller(manager), lead_id, text)
     tr = translator(manager)
     title = _title_of(tr, lead_title, lead_id)
     await message.answer(tr.get_html("capture-note-added", title=_cut(title, 200)))
     await start_main_menu(manager)
 
 
-def _hidden_match(manager: DialogManager, item_id: str) -> dict[str, Any]:
-    """A colleague's match (ids from buttons are checked against the stored list)."""
-    lead_id = int(item_id) if item_id.isdigit() else 0
-    for lead in _stored_matches(manager)["leads"]:
-        if int(lead["id"]) == lead_id and lead.get("assigned_by_id"):
-            return lead
-    raise LeadHiddenError(lead_id)
-
-
 async def on_ask_match(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """Ask the owner of a colleague's matching lead for it: first an optional note."""
-    lead = _hidden_match(manager, item_id)
-    manager.dialog_data[ASK_LEAD_KEY] = int(lead["id"])
+    lead = _stored_duplicates(manager).with_owner(_match_id(item_id))
+    manager.dialog_data[ASK_LEAD_KEY] = lead.id
     manager.dialog_data[REJECTED_KEY] = None
     clear_notice(manager)
     await manager.switch_to(LeadCapture.ask)
 
 
-async def _asked_owner(manager: DialogManager) -> tuple[int, str]:
-    lead = _hidden_match(manager, str(manager.dialog_data.get(ASK_LEAD_KEY, 0)))
-    return int(lead["id"]), await _user_name(manager, int(lead["assigned_by_id"]))
+async def _asked_owner(manager: DialogManager, access: AccessService) -> tuple[int, str]:
+    lead_id = int(manager.dialog_data.get(ASK_LEAD_KEY, 0))
+    lead = _stored_duplicates(manager).with_owner(lead_id)
+    return lead.id, await _user_name(access, lead.assigned_by_id or 0)
 
 
-async def get_ask(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_ask(
+    dialog_manager: DialogManager, access: AccessService, **_: Any
+) -> dict[str, Any]:
     """Whom the request goes to."""
-    owner = (await _asked_owner(dialog_manager))[1]
+    owner = (await _asked_owner(dialog_manager, access))[1]
     tr = translator(dialog_manager)
     lines = []
     rejected = dialog_manager.dialog_data.get(REJECTED_KEY)
@@ -714,7 +742,7 @@ async def get_ask(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
 
 
 async def _ask(manager: DialogManager, note: str) -> None:
-    lead_id, owner = await _asked_owner(manager)
+    lead_id, owner = await _asked_owner(manager, access_service(manager))
     draft = _draft(manager)
     values = draft.values
     name = " ".join(str(values.get(code) or "") for code in ("NAME", "LAST_NAME")).strip()
@@ -724,7 +752,7 @@ async def _ask(manager: DialogManager, note: str) -> None:
         phones=tuple(draft.phones),
         emails=tuple(draft.emails),
     )
-    requests: OwnerRequestService = manager.middleware_data["owner_requests"]
+    requests = owner_requests_service(manager)
     outcome = await requests.ask(caller(manager), lead_id, client, note)
     set_notice(manager, f"owner-ask-{outcome.value}", owner=owner)
     await manager.switch_to(LeadCapture.duplicates)
@@ -748,22 +776,8 @@ async def on_ask_without_note(_: CallbackQuery, __: Button, manager: DialogManag
 async def get_failure(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """Why the lead was not created; the draft is kept."""
     tr = translator(dialog_manager)
-    failure = dialog_manager.dialog_data.get(FAILURE_KEY) or {}
-    kind = str(failure.get("kind") or FailureKind.PROBLEM.value)
-    key = str(failure.get("key") or "error-portal-unreachable")
-    args = {str(k): str(v) for k, v in dict(failure.get("args") or {}).items()}
-    if kind == FailureKind.REFUSED.value:
-        text = tr.get_html("capture-failed-refused", reason=args.get("reason", ""))
-    elif kind == FailureKind.UNCONFIRMED.value:
-        text = tr.get_html("capture-failed-unconfirmed")
-    elif kind == FailureKind.PENDING.value:
-        text = tr.get_html("capture-failed-pending")
-    elif key == "error-portal-unreachable":
-        text = tr.get_html("capture-failed-unreachable")
-    else:
-        text = "\n".join(
-            (tr.get_html(key, **args), tr.get_html("capture-failed-problem-draft-kept"))
-        )
+    report = FailureReport.from_data(dialog_manager.dialog_data.get(FAILURE_KEY) or {})
+    text = "\n".join(tr.get_html(line.key, **line.args) for line in report.sentences())
     return {"text": text}
 
 
@@ -788,14 +802,9 @@ async def on_client_contact(
     """A shared contact starts the form with the name and phone filled in."""
     contact = message.contact
     assert contact is not None
-    prefill: dict[str, str] = {}
-    if contact.first_name:
-        prefill["NAME"] = contact.first_name
-    if contact.last_name:
-        prefill["LAST_NAME"] = contact.last_name
-    phone = normalize_contact_phone(contact.phone_number, settings.default_phone_region)
-    if phone is not None:
-        prefill["PHONE"] = phone
+    prefill = contact_prefill(
+        contact.first_name, contact.last_name, contact.phone_number, settings.default_phone_region
+    )
     await _start_or_offer(dialog_manager, prefill)
 
 
@@ -832,8 +841,8 @@ def _open_draft(manager: DialogManager) -> bool:
         return True  # still asking about earlier details: ask about the newest instead
     if context.state.group is not LeadCapture:
         return False
-    draft = context.dialog_data.get(DRAFT_KEY)
-    return isinstance(draft, dict) and bool(draft.get("values"))
+    draft = _stored_draft(context.dialog_data, caller(manager).portal_user_id)
+    return draft is not None and draft.has_answers
 
 
 async def _start_or_offer(manager: DialogManager, prefill: dict[str, str]) -> None:
@@ -849,11 +858,14 @@ async def _start_or_offer(manager: DialogManager, prefill: dict[str, str]) -> No
     await manager.show()  # outside the dialog's own handlers nothing renders by itself
 
 
-async def get_incoming(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_incoming(
+    dialog_manager: DialogManager, capture: CaptureService, **_: Any
+) -> dict[str, Any]:
     """The details that arrived, and the question what to do with them."""
     tr = translator(dialog_manager)
     incoming = _incoming(dialog_manager)
-    labels = {field.code: field.label for field in await _form(dialog_manager)}
+    form = await capture.form(_draft(dialog_manager).codes)
+    labels = {field.code: field.label for field in form}
     lines = [tr.get_html("capture-incoming-title"), ""]
     for code, value in incoming.items():
         if code in labels:
@@ -882,12 +894,10 @@ async def on_incoming_replace(_: CallbackQuery, __: Button, manager: DialogManag
 
 async def on_incoming_merge(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Fill the draft's empty fields with the details (a comment is appended)."""
-    prefill = {
-        str(k): str(v) for k, v in dict(manager.dialog_data.get(INCOMING_KEY) or {}).items()
-    }
     draft = _draft(manager)
-    form = await _form(manager)
-    draft.values, _changed = merge_prefill(form, draft.values, prefill, _region(manager))
+    await capture_service(manager).merge_details(
+        draft, _incoming(manager), app_settings(manager).default_phone_region
+    )
     _save_draft(manager, draft)
     manager.dialog_data.pop(INCOMING_KEY, None)
     manager.dialog_data.pop(INCOMING_BACK_KEY, None)
@@ -1036,9 +1046,7 @@ def build_capture_dialog() -> Dialog:
             Button(
                 Tr("capture-create-anyway-button"), id=CREATE_ANYWAY_ID, on_click=on_create_anyway
             ),
-            SwitchTo(
-                Tr("capture-to-summary-button"), id="cap_dup_back", state=LeadCapture.summary
-            ),
+            SwitchTo(Tr("capture-to-summary-button"), id=DUP_BACK_ID, state=LeadCapture.summary),
             _cancel(),
             state=LeadCapture.duplicates,
             getter=get_duplicates,
@@ -1063,9 +1071,7 @@ def build_capture_dialog() -> Dialog:
         Window(
             Format("{text}"),
             Button(Tr("capture-retry-button"), id=RETRY_ID, on_click=on_retry),
-            SwitchTo(
-                Tr("capture-to-summary-button"), id="cap_fail_back", state=LeadCapture.summary
-            ),
+            SwitchTo(Tr("capture-to-summary-button"), id=FAIL_BACK_ID, state=LeadCapture.summary),
             _cancel(),
             state=LeadCapture.failed,
             getter=get_failure,

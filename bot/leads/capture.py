@@ -1,4 +1,8 @@
-"""Lead capture against the portal: the form's fields, the duplicate check, creating the lead."""
+"""Lead capture against the portal: the form's fields, what Create leads to (the duplicate
+check), who may be made responsible, creating the lead once.
+
+The records a capture keeps between updates (draft, matches, failure) are in `capture_draft`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -17,24 +21,33 @@ import phonenumbers
 from bot.access.roles import Action, Identity
 from bot.access.service import AccessDenied
 from bot.leads.actions import BotActionLog
+from bot.leads.capture_draft import (
+    CaptureDraft,
+    ContactMatch,
+    Duplicates,
+    FailureKind,
+    LeadMatch,
+)
 from bot.leads.catalog import CatalogSnapshot, PortalCatalog
 from bot.leads.form import (
     OPTIONAL_FIELDS_KEY,
     FormField,
-    FormValue,
     build_form,
     lead_draft,
     optional_codes,
     prefill_values,
     status_types_used,
 )
+from bot.leads.quick import merge_prefill
 from bot.leads.visibility import visible_lead
+from bot.phones import normalize_contact_phone
 from bot.portal import (
     Lane,
     Lead,
     OutcomeUnknownError,
     PortalClient,
     PortalError,
+    PortalUser,
     Status,
     ValidationError,
 )
@@ -57,63 +70,6 @@ counted from the request's start, before the client's own timeout)."""
 _CATALOG_STATUS_TYPES = frozenset({"STATUS", "SOURCE"})
 
 
-@dataclass(slots=True)
-class CaptureDraft:
-    """A lead being captured: what the dialog keeps (as plain data) between updates."""
-
-    codes: list[str]
-    """The form's field codes when the draft was started (the form stays as it was)."""
-    values: dict[str, FormValue]
-    origin_id: str
-    """One ORIGIN_ID per draft: every attempt to create it carries the same one."""
-    assigned_by_id: int
-    attempted: bool = False
-    """An attempt failed: the next one first looks the ORIGIN_ID up."""
-    unconfirmed_at: str | None = None
-    """When an attempt went unanswered (ISO); the lead may still appear until the grace ends."""
-
-    def to_data(self) -> dict[str, Any]:
-        """Plain JSON-ready data for dialog storage."""
-        return asdict(self)
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> CaptureDraft:
-        """The draft from dialog storage."""
-        return cls(
-            codes=[str(code) for code in data.get("codes") or []],
-            values=dict(data.get("values") or {}),
-            origin_id=str(data["origin_id"]),
-            assigned_by_id=int(data["assigned_by_id"]),
-            attempted=bool(data.get("attempted")),
-            unconfirmed_at=data.get("unconfirmed_at") or None,
-        )
-
-    @property
-    def phones(self) -> list[str]:
-        """The draft's phone, as a list for the duplicate check."""
-        phone = self.values.get("PHONE")
-        return [phone] if isinstance(phone, str) else []
-
-    @property
-    def emails(self) -> list[str]:
-        """The draft's e-mail, as a list for the duplicate check."""
-        email = self.values.get("EMAIL")
-        return [email] if isinstance(email, str) else []
-
-
-class FailureKind(StrEnum):
-    """Why a lead was not created; the draft is kept in every case."""
-
-    REFUSED = "refused"
-    """The portal refused the lead as it stands (a field): change the draft."""
-    UNCONFIRMED = "unconfirmed"
-    """The answer was lost: the lead may exist; Try again looks it up first."""
-    PENDING = "pending"
-    """Tried again too soon after a lost answer: the portal may still be saving it."""
-    PROBLEM = "problem"
-    """Anything else (down, permission, scope...): see the portal error."""
-
-
 class CaptureFailed(Exception):
     """The lead was not created; `kind` says why, `error` is the portal's error if any."""
 
@@ -127,46 +83,28 @@ class CreateInProgress(Exception):
     """This user's draft is being created right now (a second tap)."""
 
 
-@dataclass(frozen=True, slots=True)
-class LeadMatch:
-    """A lead having the same phone or e-mail as the draft.
+class CreateStep(StrEnum):
+    """What pressing Create leads to."""
 
-    For a lead the caller may not see, only that it exists, its owner and its age are kept:
-    `title` and `status_id` are empty and `visible` is False.
-    """
-
-    id: int
-    title: str
-    status_id: str
-    assigned_by_id: int | None
-    created: datetime | None
-    visible: bool = True
+    ASK_MISSING = "ask_missing"
+    """A required field has no answer: ask it first."""
+    BUSY = "busy"
+    """The draft is being created right now (a second tap): change nothing."""
+    SHOW_DUPLICATES = "show_duplicates"
+    """Leads or contacts have the draft's phone or e-mail: show them first."""
+    CREATE = "create"
+    """Nothing in the way: create the lead."""
 
 
 @dataclass(frozen=True, slots=True)
-class ContactMatch:
-    """A contact having the same phone or e-mail as the draft."""
+class CreateCheck:
+    """The answer of `CaptureService.check_before_create`."""
 
-    id: int
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Duplicates:
-    """What the duplicate check found (at most MAX_SHOWN_MATCHES of each kind)."""
-
-    leads: tuple[LeadMatch, ...] = ()
-    contacts: tuple[ContactMatch, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        """True when nothing matched."""
-        return not self.leads and not self.contacts
-
-    @property
-    def any_visible(self) -> bool:
-        """True when the caller may open (or add a note to) at least one matching lead."""
-        return any(lead.visible for lead in self.leads)
+    step: CreateStep
+    missing_position: int | None = None
+    """For ASK_MISSING: the form position of the first required field without an answer."""
+    duplicates: Duplicates = field(default_factory=Duplicates)
+    """For SHOW_DUPLICATES: what matched."""
 
 
 @dataclass
@@ -324,11 +262,58 @@ class CaptureService:
         )
         return form, draft
 
+    async def merge_details(
+        self, draft: CaptureDraft, details: Mapping[str, str], region: str
+    ) -> None:
+        """Fill the draft's empty fields with newly arrived details (a comment is appended)."""
+        form = await self.form(draft.codes)
+        draft.values, _changed = merge_prefill(form, draft.values, details, region)
+
     @staticmethod
-    def check_assignee(identity: Identity, assigned_by_id: int) -> None:
-        """Only managers and admins make somebody else responsible."""
-        if assigned_by_id != identity.portal_user_id and not identity.may(Action.ASSIGN_TO_OTHERS):
+    def may_assign_others(identity: Identity) -> bool:
+        """Whether `identity` may make somebody else responsible (managers and admins)."""
+        return identity.may(Action.ASSIGN_TO_OTHERS)
+
+    @classmethod
+    def check_may_assign_others(cls, identity: Identity) -> None:
+        """Refuse a rep who reached the responsible picker anyway (buttons can be forged)."""
+        if not cls.may_assign_others(identity):
             raise AccessDenied(Action.ASSIGN_TO_OTHERS.value)
+
+    @classmethod
+    def check_assignee(cls, identity: Identity, assigned_by_id: int) -> None:
+        """Only managers and admins make somebody else responsible."""
+        if assigned_by_id != identity.portal_user_id:
+            cls.check_may_assign_others(identity)
+
+    @classmethod
+    def assign(cls, identity: Identity, draft: CaptureDraft, user: PortalUser | None) -> bool:
+        """Make `user` responsible for the draft; False when there is nobody to assign.
+
+        `user` is the active portal user read for the picked id (None: unknown or deactivated).
+        """
+        cls.check_may_assign_others(identity)
+        if user is None or user.id is None:
+            return False
+        draft.assigned_by_id = user.id
+        return True
+
+    async def check_before_create(
+        self, identity: Identity, draft: CaptureDraft, form: Sequence[FormField]
+    ) -> CreateCheck:
+        """What pressing Create leads to, in this order: a missing required answer is asked,
+        a second tap changes nothing, a forbidden assignee is refused (`AccessDenied`), leads
+        and contacts with the draft's phone or e-mail are shown; else the lead is created."""
+        missing = draft.first_missing(form)
+        if missing is not None:
+            return CreateCheck(CreateStep.ASK_MISSING, missing_position=missing)
+        if self.creating(identity, draft):
+            return CreateCheck(CreateStep.BUSY)
+        self.check_assignee(identity, draft.assigned_by_id)
+        duplicates = await self.find_duplicates(identity, draft.phones, draft.emails)
+        if not duplicates.empty:
+            return CreateCheck(CreateStep.SHOW_DUPLICATES, duplicates=duplicates)
+        return CreateCheck(CreateStep.CREATE)
 
     def creating(self, identity: Identity, draft: CaptureDraft) -> bool:
         """True while this user's draft is being created (a second tap must not start again)."""
@@ -403,6 +388,21 @@ class CaptureService:
     def now(self) -> datetime:
         """The current moment (the service's clock)."""
         return self._clock()
+
+
+def contact_prefill(
+    first_name: str, last_name: str | None, phone_number: str, region: str
+) -> dict[str, str]:
+    """The form's prefill from a shared contact card: the name, and the phone when it reads."""
+    prefill: dict[str, str] = {}
+    if first_name:
+        prefill["NAME"] = first_name
+    if last_name:
+        prefill["LAST_NAME"] = last_name
+    phone = normalize_contact_phone(phone_number, region)
+    if phone is not None:
+        prefill["PHONE"] = phone
+    return prefill
 
 
 def phone_variants(e164: str) -> list[str]:

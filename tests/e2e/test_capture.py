@@ -395,6 +395,32 @@ async def test_manager_makes_a_colleague_responsible(
     assert lead["ASSIGNED_BY_ID"] == "3"
 
 
+async def test_manager_finds_a_colleague_by_part_of_the_name(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    await choose_form_fields(running_bot, ["TITLE"])
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    await anna.send("/new")
+    await anna.wait_for_message(has("Lead Title"))
+    await answer(anna, "Office desks", "check and send")
+    picker = await press(anna, "👤 Responsible: Anna Admin", "Who will be responsible")
+    assert {"Olga Smirnova", "Ivan Petrov"} <= set(picker.labels)
+    await anna.send("smirn")
+    # The old picker loses its buttons; the new one comes with the users found.
+    found = await anna.wait_for_message(
+        lambda m: "Who will be responsible" in (m.text or "") and bool(m.labels)
+    )
+    assert "Olga Smirnova" in found.labels
+    assert "Ivan Petrov" not in found.labels
+    summary = await press(anna, "Olga Smirnova", "check and send")
+    assert "Responsible: Olga Smirnova" in (summary.text or "")
+    # The search is forgotten after a pick: the picker lists everybody again.
+    again = await press(anna, "👤 Responsible: Olga Smirnova", "Who will be responsible")
+    assert {"Olga Smirnova", "Ivan Petrov"} <= set(again.labels)
+
+
 async def test_rep_picks_a_date_and_a_yes_no_answer_or_cancels(
     running_bot: Application,
     telegram_emulator: TelegramEmulator,

@@ -4,8 +4,11 @@ never a crash, a refusal that says who can fix it, and hidden buttons that do no
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.app import Application
 from bot.config import PortalSettings, Settings
@@ -358,3 +361,61 @@ async def test_after_the_grace_a_lead_the_portal_never_saved_is_added(
     await user.wait_for_message(has("is created"))
     assert [lead["TITLE"] for lead in portal_emulator.leads.values()] == ["Shed"]
     assert portal_emulator.count_executed("crm.lead.add") == 1
+
+
+def flatten_stored_drafts(db_path: Path) -> list[str]:
+    """Rewrite every stored capture draft into the flat shape of the version before the
+    draft had a record of its own; returns the drafts' ORIGIN_IDs."""
+    origins: list[str] = []
+    with sqlite3.connect(db_path) as conn:
+        rows = conn.execute(
+            "SELECT bot_id, chat_id, user_id, thread_id, business_connection_id, destiny, data"
+            " FROM fsm"
+        ).fetchall()
+        for *key, text in rows:
+            data = json.loads(text)
+            dialog_data = data.get("dialog_data") if isinstance(data, dict) else None
+            if not isinstance(dialog_data, dict) or "draft" not in dialog_data:
+                continue
+            draft = dialog_data.pop("draft")
+            dialog_data.update(
+                codes=draft["codes"],
+                values=draft["values"],
+                origin_id=draft["origin_id"],
+                assignee=draft["assigned_by_id"],
+                attempted=draft["attempted"],
+            )
+            origins.append(draft["origin_id"])
+            conn.execute(
+                "UPDATE fsm SET data = ? WHERE bot_id = ? AND chat_id = ? AND user_id = ?"
+                " AND thread_id = ? AND business_connection_id = ? AND destiny = ?",
+                (json.dumps(data), *key),
+            )
+    return origins
+
+
+async def test_a_rep_mid_capture_during_an_upgrade_keeps_the_draft(
+    bot_runner: Any,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    app = await bot_runner.start()
+    await choose_form_fields(app, ["TITLE", "COMMENTS"])
+    user = await ivan(telegram_emulator)
+    await user.send("/new")
+    await user.wait_for_message(has("Lead Title"))
+    await answer(user, "Roof repair", "Comments")
+
+    await bot_runner.stop()
+    [origin] = flatten_stored_drafts(app.settings.storage.path)
+    await bot_runner.start()
+
+    summary = await answer(user, "Call after 6 pm", "check and send")
+    assert "Lead Title: Roof repair" in (summary.text or "")
+    await user.press("✅ Create lead")
+    await user.wait_for_message(has("is created"))
+    [lead] = portal_emulator.leads.values()
+    assert lead["TITLE"] == "Roof repair"
+    assert lead["COMMENTS"] == "Call after 6 pm"
+    assert lead["ORIGIN_ID"] == origin
+    assert str(lead["ASSIGNED_BY_ID"]) == "2"
