@@ -489,7 +489,7 @@ def judge(tally: Tally, telegram: TelegramEmulator) -> dict[str, object]:
     for change in tally.changes:
         if change.chat is not None:
             expected[(change.chat, change.lead_id)].append(change)
-    lost = duplicates = unexpected = 0
+    lost = duplicates = unexpected = merged = 0
     e2m: dict[int, list[float]] = defaultdict(list)
     recovered: list[float] = []
     for key, got in messages.items():
@@ -498,16 +498,22 @@ def judge(tally: Tally, telegram: TelegramEmulator) -> dict[str, object]:
     for key, changes in expected.items():
         got = sorted(messages.get(key, []))
         changes.sort(key=lambda c: c.at)
-        lost += max(0, len(changes) - len(got))
         duplicates += max(0, len(got) - len(changes))
         used = 0
-        for change in changes:
+        for index, change in enumerate(changes):
             while used < len(got) and got[used] < change.at:
                 used += 1
             if used >= len(got):
-                break
+                lost += 1  # no message about the lead in this chat after this change
+                continue
             delay = got[used] - change.at
-            used += 1
+            following = changes[index + 1].at if index + 1 < len(changes) else float("inf")
+            if got[used] < following:
+                used += 1  # this change's own message
+            else:
+                # The lead changed again before any message: the processor read both changes
+                # together and sent one message, which tells the reader about this one too.
+                merged += 1
             if change.sent:
                 e2m[change.minute].append(delay * 1000)
             else:
@@ -515,6 +521,7 @@ def judge(tally: Tally, telegram: TelegramEmulator) -> dict[str, object]:
     minutes = sorted(e2m)
     return {
         "lost": lost,
+        "merged_with_a_later_change": merged,
         "duplicates": duplicates,
         "unexpected_messages": unexpected,
         "e2m_by_minute": {m: round(percentile(e2m[m], 95)) for m in minutes},
