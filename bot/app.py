@@ -65,6 +65,7 @@ from bot.portal import (
 )
 from bot.portal_credentials import build_portal_auth
 from bot.readiness import Reachability, Readiness, TelegramReachabilityMiddleware
+from bot.reports.service import ReportService
 from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
 from bot.storage.fsm import SQLiteStorage
 from bot.storage.inbox import InboxRepository
@@ -74,6 +75,7 @@ from bot.storage.retention import Retention, RetentionPolicy
 from bot.storage.revisions import TableRevisions
 from bot.storage.snapshots import SnapshotRepository
 from bot.storage.subscriptions import SubscriptionRepository
+from bot.storage.timestamps import utc_now
 from bot.telegram_retry import TelegramRetryMiddleware
 from bot.throttle import BucketRule, ThrottleMiddleware, UpdateKind, UserThrottle
 from bot.updates import InFlightUpdates, TrackedDispatcher
@@ -321,6 +323,14 @@ class Application:
                     on_requeued=self._wake_sender,
                 ),
                 "metrics": self.metrics,
+                "reports": ReportService(
+                    portal=self.portal,
+                    catalog=self.catalog,
+                    actions=bot_actions,
+                    user_name=leads.user_name,
+                    zone=settings.zone,
+                    clock=utc_now,
+                ),
                 "owner_requests": OwnerRequestService(
                     portal=self.portal,
                     bindings=BindingRepository(self.db),

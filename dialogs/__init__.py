@@ -20,6 +20,7 @@ from dialogs.menu import build_menu_dialog
 from dialogs.onboarding import build_onboarding_router
 from dialogs.owner_requests import build_owner_answer_dialog, build_owner_requests_router
 from dialogs.products import build_lead_products_dialog
+from dialogs.report import build_report_dialog, build_report_router
 from dialogs.search import build_search_dialog, build_search_router
 from dialogs.settings import build_settings_dialog
 from dialogs.status import build_status_router
@@ -40,6 +41,7 @@ def build_routers() -> list[Router]:
         build_status_router(),
         build_subscriptions_router(),
         build_owner_requests_router(),
+        build_report_router(),
         build_search_router(),
         build_inline_router(),
         build_capture_router(),
@@ -57,4 +59,5 @@ def build_routers() -> list[Router]:
         build_lead_contacts_dialog(),
         build_lead_products_dialog(),
         build_owner_answer_dialog(),
+        build_report_dialog(),
     ]

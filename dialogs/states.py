@@ -231,3 +231,16 @@ REQUEST_ID_KEY = "request_id"
 async def start_owner_answer(manager: DialogManager, request_id: int) -> None:
     """Ask for the answer to an owner request (on top of whatever is open)."""
     await manager.start(OwnerAnswer.text, data={REQUEST_ID_KEY: request_id})
+
+
+class ReportDialog(StatesGroup):
+    """/report: the period, then the picture."""
+
+    period = State()
+    first_day = State()
+    last_day = State()
+
+
+async def start_report(manager: DialogManager) -> None:
+    """Ask for the period of a report (on top of whatever is open)."""
+    await manager.start(ReportDialog.period)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.access.roles import Identity
 from bot.storage import Clock, Database, DatabaseClosedError, utc_now
 from bot.storage.snapshots import SnapshotRepository
-from bot.storage.timestamps import to_db_time
+from bot.storage.timestamps import from_db_time, to_db_time
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +19,8 @@ log = logging.getLogger(__name__)
 # same change: the record is written right after the portal answers (so it is later), give or
 # take the two clocks' skew and DATE_MODIFY's whole seconds.
 RECORDED_BEFORE_CHANGE = timedelta(seconds=5)
+TAKES_PER_QUERY = 500
+"""Lead ids per query of `first_takes` (SQLite allows 999 parameters)."""
 RECORDED_AFTER_CHANGE = timedelta(seconds=30)
 
 
@@ -70,3 +73,18 @@ class BotActionLog:
             log.exception("could not read bot actions of lead %d", lead_id)
             return None
         return int(row["portal_user_id"]) if row is not None else None
+
+    async def first_takes(self, lead_ids: Collection[int]) -> dict[int, datetime]:
+        """When each lead was first taken (or handed over) through the bot, where recorded."""
+        taken: dict[int, datetime] = {}
+        ids = sorted(lead_ids)
+        for start in range(0, len(ids), TAKES_PER_QUERY):
+            chunk = ids[start : start + TAKES_PER_QUERY]
+            marks = ",".join("?" for _ in chunk)
+            rows = await self._db.fetch_all(
+                f"SELECT lead_id, min(at) AS at FROM bot_actions WHERE lead_id IN ({marks}) "  # noqa: S608
+                "AND action IN ('take', 'hand_over') GROUP BY lead_id",
+                chunk,
+            )
+            taken.update({int(row["lead_id"]): from_db_time(row["at"]) for row in rows})
+        return taken

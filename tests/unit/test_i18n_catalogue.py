@@ -25,6 +25,11 @@ from bot.i18n import (
 # One sample per argument name used anywhere in the locales; a new variable needs a sample here.
 SAMPLE_ARGS: dict[str, FluentArg] = {
     "name": "Иван <Petrov> & Co",
+    "converted": 7,
+    "first": "01.12.2026",
+    "minutes": 12,
+    "period": "01.12–07.12.2026",
+    "share": "45%",
     "asker": "Пётр <Rep> & Co",
     "client": "Anna <b>Smith</b>, +7 999 123-45-67, a@example.com",
     "note": "call <me> & back",

@@ -87,6 +87,7 @@ help-text =
     /new — a new lead (or send me a contact card or forward a client's message)
     /find — find a lead by phone, e-mail, name, company or #number
     /my — my open leads by stage
+    /report — a picture of a period's leads: funnel, days, sources, responsibles
     /subscribe — get notified about leads here (in a group: its admins who are managers)
     /subscriptions — this chat's notifications: change, pause, remove
     /status — your account, the portal connection and the bot's health
@@ -141,6 +142,7 @@ command-settings = Language and settings
 command-subscribe = Get notified about leads
 command-subscriptions = Manage notifications
 command-status = Account and connection status
+command-report = Leads of a period as a picture
 
 
 ## Admin: bindings and invites

@@ -1,0 +1,30 @@
+## /report: the leads of a period as a picture.
+
+report-prompt = 📊 <b>Report</b>: which period?
+report-period-today-button = Today
+report-period-week-button = Last 7 days
+report-period-month-button = Last 30 days
+report-period-dates-button = 📅 Choose dates
+report-pick-first = 📅 Pick the first day of the period.
+report-pick-last = 📅 First day: <b>{ $first }</b>. Now pick the last day.
+report-working = ⏳ Drawing the report…
+report-failed = The portal did not answer, so there is no report. Try again in a minute.
+report-title = Leads { $period }: { $total }
+report-funnel = Funnel: leads at each stage now
+report-reached = { $share } got this far
+report-leads-now = leads
+report-per-day = New leads per day
+report-by-source = Leads by source
+report-no-source = no source
+report-others = others
+report-reps = Responsibles
+report-no-leads = No leads in this period.
+report-column-rep = Responsible
+report-column-leads = Leads
+report-column-converted = Converted
+report-column-take = Min. to take
+report-caption-title = 📊 <b>Leads { $period }</b>
+report-caption-totals = { $total } new, { $converted } converted ({ $share })
+report-caption-top-source = Top source: { $source } ({ $count })
+report-caption-top-rep = Most converted: { $name } ({ $count })
+report-caption-speed = Fastest median time to take: { $minutes } min

@@ -1,0 +1,30 @@
+## /report: лиды за период картинкой.
+
+report-prompt = 📊 <b>Отчёт</b>: за какой период?
+report-period-today-button = Сегодня
+report-period-week-button = Последние 7 дней
+report-period-month-button = Последние 30 дней
+report-period-dates-button = 📅 Выбрать даты
+report-pick-first = 📅 Выберите первый день периода.
+report-pick-last = 📅 Первый день: <b>{ $first }</b>. Теперь выберите последний.
+report-working = ⏳ Рисую отчёт…
+report-failed = Портал не ответил, отчёта нет. Попробуйте через минуту.
+report-title = Лиды { $period }: { $total }
+report-funnel = Воронка: лиды на каждой стадии сейчас
+report-reached = дошли сюда: { $share }
+report-leads-now = лидов
+report-per-day = Новые лиды по дням
+report-by-source = Лиды по источникам
+report-no-source = без источника
+report-others = остальные
+report-reps = Ответственные
+report-no-leads = За этот период лидов нет.
+report-column-rep = Ответственный
+report-column-leads = Лиды
+report-column-converted = Успешные
+report-column-take = Мин. до взятия
+report-caption-title = 📊 <b>Лиды { $period }</b>
+report-caption-totals = Новых: { $total }, сконвертировано: { $converted } ({ $share })
+report-caption-top-source = Главный источник: { $source } ({ $count })
+report-caption-top-rep = Больше всех успешных: { $name } ({ $count })
+report-caption-speed = Лучшее медианное время до взятия: { $minutes } мин
