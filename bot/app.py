@@ -53,6 +53,7 @@ from bot.metrics import (
     telegram_observer,
     throttle_observer,
 )
+from bot.notify.mute import MuteService
 from bot.notify.render import Links
 from bot.notify.sender import OutboxSender
 from bot.notify.take import TakeService
@@ -69,6 +70,7 @@ from bot.reports.service import ReportService
 from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
 from bot.storage.fsm import SQLiteStorage
 from bot.storage.inbox import InboxRepository
+from bot.storage.mutes import MuteRepository
 from bot.storage.outbox import OutboxRepository
 from bot.storage.owner_requests import OwnerRequestRepository
 from bot.storage.retention import Retention, RetentionPolicy
@@ -323,6 +325,7 @@ class Application:
                     on_requeued=self._wake_sender,
                 ),
                 "metrics": self.metrics,
+                "mutes": MuteService(MuteRepository(self.db), zone=settings.zone, clock=utc_now),
                 "reports": ReportService(
                     portal=self.portal,
                     catalog=self.catalog,
@@ -443,6 +446,7 @@ class Application:
             identify=self.access.identify,
             pause=self.retry.pause,
             settings=settings.notify,
+            mutes=MuteRepository(self.db),
         )
         self.processor = EventProcessor(
             db=self.db,

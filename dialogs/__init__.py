@@ -17,6 +17,7 @@ from dialogs.deeplinks import build_deeplinks_router
 from dialogs.errors import build_errors_router
 from dialogs.inline import build_inline_router
 from dialogs.menu import build_menu_dialog
+from dialogs.mutes import build_mutes_router
 from dialogs.onboarding import build_onboarding_router
 from dialogs.owner_requests import build_owner_answer_dialog, build_owner_requests_router
 from dialogs.products import build_lead_products_dialog
@@ -41,6 +42,7 @@ def build_routers() -> list[Router]:
         build_status_router(),
         build_subscriptions_router(),
         build_owner_requests_router(),
+        build_mutes_router(),
         build_report_router(),
         build_search_router(),
         build_inline_router(),

@@ -96,3 +96,20 @@ class SubscriptionButton(CallbackData, prefix="sub"):
         return cls(
             id=int(parts[0]), action=action, value=value, page=int(page) if page.isdigit() else 0
         )
+
+
+class MuteAction(StrEnum):
+    """What a mute button on a notification does to its chat."""
+
+    HOUR = "h"
+    TODAY = "d"
+    OFF = "off"
+
+
+class MuteButton(CallbackData, prefix="mu"):
+    """`mu:<action>`: mute the chat (or forum topic) the message is in, or end the mute.
+
+    Only the chat's own user (a private chat) or a manager (a group) may press it.
+    """
+
+    action: MuteAction

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.i18n import Translator
-from bot.notify.buttons import LeadAction, LeadButton
+from bot.notify.buttons import LeadAction, LeadButton, MuteAction, MuteButton
 from bot.notify.diff import ChangedField, FieldChange, LeadChange
 from bot.storage.outbox import Keyboard, MessageButton
 from bot.storage.subscriptions import EventKind
@@ -163,7 +163,17 @@ def render_buttons(
         tr.get("notify-take-button"),
         callback_data=LeadButton(action=LeadAction.TAKE, lead_id=lead_id).pack(),
     )
+    mute = (
+        MessageButton(
+            tr.get("notify-mute-hour-button"),
+            callback_data=MuteButton(action=MuteAction.HOUR).pack(),
+        ),
+        MessageButton(
+            tr.get("notify-mute-today-button"),
+            callback_data=MuteButton(action=MuteAction.TODAY).pack(),
+        ),
+    )
     portal = links.portal_url(lead_id)
     if portal:
-        return ((card, take), (MessageButton(tr.get("notify-portal-button"), url=portal),))
-    return ((card, take),)
+        return ((card, take), (MessageButton(tr.get("notify-portal-button"), url=portal),), mute)
+    return ((card, take), mute)

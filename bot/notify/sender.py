@@ -33,6 +33,7 @@ from bot.notify.budget import ChatGaps, GlobalBudget
 from bot.notify.buttons import is_take
 from bot.notify.match import may_receive
 from bot.storage.db import Database
+from bot.storage.mutes import MuteRepository
 from bot.storage.outbox import Keyboard, Notification, OutboxMessage, OutboxRepository
 from bot.storage.subscriptions import Scope, Subscription, SubscriptionRepository
 from bot.telegram_retry import FloodPause
@@ -89,6 +90,7 @@ class OutboxSender:
         identify: Callable[[int], Awaitable[Identity | None]],
         pause: FloodPause,
         settings: NotifySettings,
+        mutes: MuteRepository | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._bot = bot
@@ -98,6 +100,7 @@ class OutboxSender:
         self._identify = identify
         self._pause = pause
         self._settings = settings
+        self._mutes = mutes
         self._clock = clock
         self._budget = GlobalBudget(settings.global_per_second, settings.global_burst)
         self._gaps = ChatGaps(
@@ -219,6 +222,11 @@ class OutboxSender:
         if not wanted:
             await self._outbox.skip(row.id, "the reader may not see this lead now")
             return
+        if self._mutes is not None and row.notification.subscriber is not None:
+            until = await self._mutes.muted_until(row.chat_id, row.thread_id)
+            if until is not None:
+                await self._outbox.skip(row.id, f"chat muted until {until.isoformat()}")
+                return
         notification = row.notification
         buttons = notification.buttons
         if row.chat_id > 0 and _responsible_reads(reader, notification):

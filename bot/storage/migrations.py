@@ -263,6 +263,22 @@ _OWNER_REQUESTS = Migration(
     ),
 )
 
+_CHAT_MUTES = Migration(
+    version=7,
+    name="chat mutes: notifications to a chat (or forum topic) held back until a moment",
+    statements=(
+        """
+        CREATE TABLE chat_mutes (
+            chat_id    INTEGER NOT NULL,
+            thread_id  INTEGER NOT NULL DEFAULT 0,
+            until      TEXT NOT NULL,
+            set_by     INTEGER NOT NULL,
+            PRIMARY KEY (chat_id, thread_id)
+        )
+        """,
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL,
     _NOTIFICATIONS,
@@ -270,6 +286,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _ACCESS_HARDENING,
     _EVENT_PIPELINE,
     _OWNER_REQUESTS,
+    _CHAT_MUTES,
 )
 """Every migration of the schema, in order; append, never edit an applied one."""
 

@@ -27,6 +27,9 @@ IVAN_PHONE = "+79161234567"
 OLGA_PHONE = "+79162345678"
 IVAN_TG, OLGA_TG = 2001, 3001
 GROUP_ID = -4001
+MUTE_HOUR = "🔕 Mute for 1 h"
+MUTE_TODAY = "🔕 Mute for today"
+UNMUTE = "🔔 Unmute"
 
 
 class NotifyingBot:
@@ -476,3 +479,66 @@ async def test_poller_does_not_queue_again_what_the_webhook_already_brought(
 
 async def _listed_more(now: int, wanted: int) -> bool:
     return now >= wanted
+
+
+# --- 🔕 mute buttons: a muted chat's notifications are skipped, with the reason ---------------
+
+
+async def test_a_muted_chat_misses_the_next_changes_until_it_unmutes(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    await subscribe(anna)
+    lead_id = portal_emulator.ui_add_lead({"TITLE": "Boiler", "ASSIGNED_BY_ID": 2}, 1)
+    first = await anna.wait_for_message(about(lead_id, "New lead"))
+    assert {MUTE_HOUR, MUTE_TODAY} <= set(first.labels)
+
+    answer = await anna.press_and_wait(MUTE_HOUR, message_id=first.message_id)
+    assert (answer.text or "").startswith("🔕 No notifications here until ")
+    swapped = await anna.wait_for_message(lambda m: UNMUTE in m.labels)
+    assert MUTE_HOUR not in swapped.labels
+
+    portal_emulator.ui_update_lead(lead_id, {"STATUS_ID": "IN_PROCESS"}, user_id=3)
+
+    async def skipped() -> bool:
+        row = await notifying_bot.app.db.fetch_one(
+            "SELECT count(*) FROM outbox WHERE last_error LIKE 'skipped: chat muted until%'"
+        )
+        return row is not None and row[0] == 1
+
+    await eventually(skipped)
+    assert len(notifications(anna)) == 1  # the stage change was not sent
+
+    answer = await anna.press_and_wait(UNMUTE, message_id=first.message_id)
+    assert answer.text == "🔔 Notifications here are back on."
+    portal_emulator.ui_update_lead(lead_id, {"STATUS_ID": "PROCESSED"}, user_id=3)
+    await anna.wait_for_message(about(lead_id, "Stage:"))
+
+
+async def test_only_a_manager_mutes_a_group(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
+    await notifying_bot.bindings.set_role(IVAN_TG, Role.REP)
+    telegram_emulator.add_group(GROUP_ID, "Sales", admins=[ADMIN_TELEGRAM_ID], members=[IVAN_TG])
+    in_group = anna.in_group(GROUP_ID)
+    await subscribe(in_group)
+    lead_id = portal_emulator.ui_add_lead({"TITLE": "Pump", "ASSIGNED_BY_ID": 2}, 1)
+    offer = await in_group.wait_for_message(about(lead_id, "New lead"))
+
+    refusal = await ivan.in_group(GROUP_ID).press_and_wait(MUTE_TODAY, message_id=offer.message_id)
+    assert refusal.text == "Only a manager can mute a group; in a private chat, only its owner."
+    row = await notifying_bot.app.db.fetch_one("SELECT count(*) FROM chat_mutes")
+    assert row is not None
+    assert row[0] == 0
+
+    muted = await in_group.press_and_wait(MUTE_TODAY, message_id=offer.message_id)
+    assert (muted.text or "").startswith("🔕 No notifications here until ")
+    row = await notifying_bot.app.db.fetch_one("SELECT count(*) FROM chat_mutes")
+    assert row is not None
+    assert row[0] == 1

@@ -25,6 +25,7 @@ from bot.i18n import (
 # One sample per argument name used anywhere in the locales; a new variable needs a sample here.
 SAMPLE_ARGS: dict[str, FluentArg] = {
     "name": "Иван <Petrov> & Co",
+    "until": "18:40",
     "converted": 7,
     "first": "01.12.2026",
     "minutes": 12,

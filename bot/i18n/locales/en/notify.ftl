@@ -24,6 +24,13 @@ notify-field-company = Company
 notify-open-button = 📇 Open card
 notify-take-button = 🙋 Take
 notify-portal-button = 🌐 Open in portal
+notify-mute-hour-button = 🔕 Mute for 1 h
+notify-mute-today-button = 🔕 Mute for today
+notify-unmute-button = 🔔 Unmute
+notify-mute-on = 🔕 No notifications here until { $until }.
+notify-mute-off = 🔔 Notifications here are back on.
+notify-mute-refused = Only a manager can mute a group; in a private chat, only its owner.
+notify-muted-line = 🔕 <i>Muted until { $until }.</i>
 
 ## Taking a lead from a notification
 

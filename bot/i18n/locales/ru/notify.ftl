@@ -24,6 +24,13 @@ notify-field-company = Компания
 notify-open-button = 📇 Карточка
 notify-take-button = 🙋 Взять
 notify-portal-button = 🌐 Открыть в портале
+notify-mute-hour-button = 🔕 Без звука на 1 ч
+notify-mute-today-button = 🔕 Без звука до конца дня
+notify-unmute-button = 🔔 Включить уведомления
+notify-mute-on = 🔕 Уведомлений здесь не будет до { $until }.
+notify-mute-off = 🔔 Уведомления здесь снова включены.
+notify-mute-refused = Выключить уведомления группы может только руководитель, личного чата — только его владелец.
+notify-muted-line = 🔕 <i>Без уведомлений до { $until }.</i>
 
 ## Взять лид из уведомления
 

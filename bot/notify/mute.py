@@ -1,0 +1,71 @@
+"""Muting notifications from a button: for an hour, or until midnight in the bot's time zone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, tzinfo
+
+from bot.access.roles import Action, Identity
+from bot.notify.buttons import MuteAction
+from bot.storage.mutes import MuteRepository
+
+MUTE_HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class MuteResult:
+    """How a press ended: the locale key of the answer, and the mute's end if one is on."""
+
+    key: str
+    until: datetime | None = None
+
+
+def mute_end(action: MuteAction, now: datetime, zone: tzinfo) -> datetime:
+    """An hour from now, or the next midnight in `zone`."""
+    if action is MuteAction.HOUR:
+        return now + MUTE_HOUR
+    local = now.astimezone(zone)
+    return datetime.combine(local.date() + timedelta(days=1), time.min, tzinfo=zone)
+
+
+def may_mute(identity: Identity, chat_id: int, *, private: bool) -> bool:
+    """A private chat's own user; in a group, whoever may subscribe groups (managers)."""
+    if private:
+        return identity.telegram_user_id == chat_id
+    return identity.may(Action.SUBSCRIBE_GROUP)
+
+
+class MuteService:
+    """Mutes and unmutes chats; the sender skips a muted chat's notifications."""
+
+    def __init__(
+        self, mutes: MuteRepository, *, zone: tzinfo, clock: Callable[[], datetime]
+    ) -> None:
+        self._mutes = mutes
+        self._zone = zone
+        self._clock = clock
+
+    async def press(
+        self,
+        identity: Identity,
+        action: MuteAction,
+        *,
+        chat_id: int,
+        thread_id: int | None,
+        private: bool,
+    ) -> MuteResult:
+        """Mute or unmute the chat the button is in, if the presser may."""
+        if not may_mute(identity, chat_id, private=private):
+            return MuteResult("notify-mute-refused")
+        if action is MuteAction.OFF:
+            await self._mutes.unmute(chat_id, thread_id)
+            return MuteResult("notify-mute-off")
+        until = mute_end(action, self._clock(), self._zone)
+        await self._mutes.mute(chat_id, thread_id, until, identity.telegram_user_id)
+        return MuteResult("notify-mute-on", until)
+
+    def local_time(self, moment: datetime) -> str:
+        """`HH:MM` in the bot's time zone (midnight reads as 24:00)."""
+        local = moment.astimezone(self._zone)
+        return "24:00" if local.time() == time.min else local.strftime("%H:%M")
