@@ -47,21 +47,29 @@ async def on_hand_over(
         return
     name = await owner_requests.requester_name(result.request)
     await callback.answer(tr.get("owner-request-handed", name=name))
-    message = callback.message
-    if not isinstance(message, Message):
-        return
-    try:
-        # The request is settled: its buttons go, a line says where the lead went.
-        await bot.edit_message_text(
-            text=(message.html_text or "")
-            + "\n\n"
-            + tr.get_html("owner-request-handed", name=name),
-            chat_id=message.chat.id,
-            message_id=message.message_id,
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[]),
-        )
-    except TelegramAPIError as exc:
-        log.info("could not mark request message %d: %s", message.message_id, exc.message)
+    pressed = callback.message if isinstance(callback.message, Message) else None
+    no_buttons = InlineKeyboardMarkup(inline_keyboard=[])
+    # Every copy (the owner's, each manager's) is settled, so nobody presses a request that is
+    # over; the pressed one also says where the lead went.
+    for chat_id, message_id in await owner_requests.request_messages(result.request):
+        try:
+            if pressed is not None and (chat_id, message_id) == (
+                pressed.chat.id,
+                pressed.message_id,
+            ):
+                settled = tr.get_html("owner-request-handed", name=name)
+                await bot.edit_message_text(
+                    text=f"{pressed.html_text or ''}\n\n{settled}",
+                    chat_id=chat_id,
+                    message_id=message_id,
+                    reply_markup=no_buttons,
+                )
+            else:
+                await bot.edit_message_reply_markup(
+                    chat_id=chat_id, message_id=message_id, reply_markup=no_buttons
+                )
+        except TelegramAPIError as exc:
+            log.info("could not settle request message %d: %s", message_id, exc.message)
 
 
 async def on_answer(

@@ -356,6 +356,12 @@ class OwnerRequestService:
         )
         return PressOutcome.ANSWERED
 
+    async def request_messages(self, request: OwnerRequest) -> list[tuple[int, int]]:
+        """(chat id, message id) of every copy of the request the owner and managers got."""
+        bindings = await self._bindings.list_bindings(include_inactive=True)
+        keys = [f"owner-request:{request.id}:{b.telegram_user_id}" for b in bindings]
+        return await self._outbox.sent_messages(keys)
+
     async def request(self, request_id: int) -> OwnerRequest | None:
         """The request with this id, if any."""
         return await self._requests.get(request_id)

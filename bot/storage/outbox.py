@@ -393,6 +393,19 @@ class OutboxRepository:
         )
         return result.rowcount
 
+    async def sent_messages(self, idempotency_keys: Collection[str]) -> list[tuple[int, int]]:
+        """(chat id, Telegram message id) of the rows with these keys that were sent."""
+        keys = sorted(idempotency_keys)
+        if not keys:
+            return []
+        marks = ",".join("?" for _ in keys)
+        rows = await self._db.fetch_all(
+            f"SELECT chat_id, telegram_message_id FROM outbox WHERE idempotency_key IN ({marks}) "  # noqa: S608
+            "AND state = 'sent' AND telegram_message_id IS NOT NULL",
+            keys,
+        )
+        return [(int(row["chat_id"]), int(row["telegram_message_id"])) for row in rows]
+
     async def dead_letters(self, limit: int = 50, offset: int = 0) -> list[DeadLetter]:
         """The latest messages given up on, newest first (`offset` skips the newest ones)."""
         rows = await self._db.fetch_all(
