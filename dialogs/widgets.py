@@ -1,39 +1,29 @@
-"""Widgets shared by every dialog: translated texts."""
+"""Widgets shared by every dialog: translated texts, one-off notices, scrolling lists."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.common import WhenCondition
-from aiogram_dialog.widgets.text import Text
+from aiogram_dialog.widgets.kbd import Radio, ScrollingGroup, Select
+from aiogram_dialog.widgets.kbd.select import ItemIdGetter, OnItemClick, TypeFactory
+from aiogram_dialog.widgets.text import Format, Text
 
-from bot.access.roles import Identity
 from bot.access.service import AccessDenied
-from bot.i18n import FluentArg, Translator
+from bot.i18n import FluentArg
+
+# Re-exported: dialogs that predate dialogs.services import these two from here.
+from dialogs.services import caller as caller
+from dialogs.services import translator
 from dialogs.states import LEAD_ID_KEY
 
-TRANSLATOR_KEY = "tr"
 NOTICE_KEY = "notice"
 
 _FLUENT_TYPES = (str, int, float, Decimal, date, datetime)
-
-
-def translator(manager: DialogManager) -> Translator:
-    """The caller's translator, put into middleware data by the identity middleware."""
-    tr = manager.middleware_data[TRANSLATOR_KEY]
-    assert isinstance(tr, Translator)
-    return tr
-
-
-def caller(manager: DialogManager) -> Identity:
-    """The bound user behind the current update; refuses anyone else (checked per update)."""
-    identity = manager.middleware_data.get("identity")
-    if not isinstance(identity, Identity):
-        raise AccessDenied("not signed in")
-    return identity
 
 
 def started_lead_id(manager: DialogManager) -> int:
@@ -80,3 +70,47 @@ def set_notice(manager: DialogManager, key: str, **args: FluentArg) -> None:
 def clear_notice(manager: DialogManager) -> None:
     """Forget the notice (a fresh window shows none)."""
     manager.dialog_data.pop(NOTICE_KEY, None)
+
+
+def scrolling_select(
+    select_id: str,
+    items: str,
+    on_click: OnItemClick[Any, Any] | None,
+    *,
+    scroll_id: str,
+    height: int,
+    width: int = 1,
+    type_factory: TypeFactory[Any] = str,
+    text: Text | None = None,
+    item_id_getter: ItemIdGetter = itemgetter(1),
+    keep_choice: bool = False,
+) -> ScrollingGroup:
+    """A paged list of buttons, one per item of `items` (by default `(label, id)` pairs).
+
+    With `keep_choice` the list remembers the pressed item (a `Radio`): read it with
+    `manager.find(select_id).get_checked()` in later windows of the dialog.
+    """
+    label = text or Format("{item[0]}")
+    select: Select[Any]
+    if keep_choice:
+        select = Radio(
+            label,
+            label,
+            id=select_id,
+            item_id_getter=item_id_getter,
+            items=items,
+            type_factory=type_factory,
+            on_click=on_click,
+        )
+    else:
+        select = Select(
+            label,
+            id=select_id,
+            item_id_getter=item_id_getter,
+            items=items,
+            type_factory=type_factory,
+            on_click=on_click,
+        )
+    return ScrollingGroup(
+        select, id=scroll_id, width=width, height=height, hide_on_single_page=True
+    )
