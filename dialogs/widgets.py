@@ -52,14 +52,24 @@ class Tr(Text):
 
 
 class Notice(Text):
-    """The one-off message an action left in `dialog_data` (a locale key and its arguments)."""
+    """The one-off message an action left in `dialog_data` (a locale key and its arguments).
+
+    Variables the action did not give are taken by name from the window's data, as `Tr` does.
+    """
 
     async def _render_text(self, data: dict[str, Any], manager: DialogManager) -> str:
         notice = manager.dialog_data.get(NOTICE_KEY)
         if not isinstance(notice, dict):
             return ""
-        args: dict[str, FluentArg] = dict(notice.get("args") or {})
-        return "\n\n" + translator(manager).get_html(str(notice["key"]), **args)
+        tr = translator(manager)
+        key = str(notice["key"])
+        args: dict[str, FluentArg] = {
+            name: data[name]
+            for name in tr.variables(key)
+            if isinstance(data.get(name), _FLUENT_TYPES)
+        }
+        args.update(notice.get("args") or {})
+        return "\n\n" + tr.get_html(key, **args)
 
 
 def set_notice(manager: DialogManager, key: str, **args: FluentArg) -> None:
@@ -70,6 +80,15 @@ def set_notice(manager: DialogManager, key: str, **args: FluentArg) -> None:
 def clear_notice(manager: DialogManager) -> None:
     """Forget the notice (a fresh window shows none)."""
     manager.dialog_data.pop(NOTICE_KEY, None)
+
+
+def checked_item(manager: DialogManager, list_id: str) -> str:
+    """The item last pressed in a list that keeps its choice (`scrolling_select`, `Radio`)."""
+    radio = manager.find(list_id)
+    item = radio.get_checked() if radio is not None else None
+    if item is None:
+        raise LookupError(f"nothing chosen in {list_id}")
+    return str(item)
 
 
 def scrolling_select(
