@@ -69,12 +69,20 @@ class Notice(Text):
             if isinstance(data.get(name), _FLUENT_TYPES)
         }
         args.update(notice.get("args") or {})
+        for name in notice.get("decimals") or ():
+            args[name] = Decimal(str(args[name]))
         return "\n\n" + tr.get_html(key, **args)
 
 
 def set_notice(manager: DialogManager, key: str, **args: FluentArg) -> None:
     """Show `key` once under the next window."""
-    manager.dialog_data[NOTICE_KEY] = {"key": key, "args": args}
+    # Dialog data is stored as JSON: amounts travel as text and become numbers again.
+    decimals = [name for name, value in args.items() if isinstance(value, Decimal)]
+    manager.dialog_data[NOTICE_KEY] = {
+        "key": key,
+        "args": {name: str(args[name]) if name in decimals else args[name] for name in args},
+        "decimals": decimals,
+    }
 
 
 def clear_notice(manager: DialogManager) -> None:
