@@ -16,7 +16,6 @@ from aiogram_dialog.widgets.kbd import (
     Cancel,
     Column,
     Row,
-    ScrollingGroup,
     Select,
     SwitchTo,
 )
@@ -26,6 +25,7 @@ from bot.access.roles import Action
 from bot.leads.query import LeadQuery, QueryKind, parse_query
 from bot.leads.render import LINE_TITLE_LIMIT, LeadSummary, button_label, cut, result_line
 from bot.leads.service import LeadService, summary_of
+from dialogs.services import caller, leads_of, translator
 from dialogs.states import (
     QUERY_KEY,
     LeadSearch,
@@ -33,7 +33,7 @@ from dialogs.states import (
     start_lead_search,
     start_my_leads,
 )
-from dialogs.widgets import Tr, caller, translator
+from dialogs.widgets import Tr, scrolling_select
 
 RESULT_SELECT_ID = "find_result"
 PREV_ID = "find_prev"
@@ -59,12 +59,6 @@ RESPONSIBLE_KEY = "responsible"
 ALL_RESPONSIBLE = "all"
 
 
-def _leads(manager: DialogManager) -> LeadService:
-    service = manager.middleware_data["leads"]
-    assert isinstance(service, LeadService)
-    return service
-
-
 def _summary_row(lead: LeadSummary) -> list[Any]:
     created = lead.created.isoformat() if lead.created is not None else ""
     return [lead.id, cut(lead.title, LINE_TITLE_LIMIT), lead.status_id, created]
@@ -77,7 +71,7 @@ def _summary_from_row(row: list[Any]) -> LeadSummary:
 
 async def run_search(manager: DialogManager, query: LeadQuery) -> None:
     """Look the query up and keep the results (ids and short titles) in the dialog."""
-    result = await _leads(manager).search(caller(manager), query)
+    result = await leads_of(manager).search(caller(manager), query)
     manager.dialog_data[RESULTS_KEY] = [_summary_row(summary_of(lead)) for lead in result.leads]
     manager.dialog_data[TRUNCATED_KEY] = result.truncated
     manager.dialog_data[PAGE_KEY] = 0
@@ -87,7 +81,7 @@ async def run_search(manager: DialogManager, query: LeadQuery) -> None:
 
 async def handle_query(manager: DialogManager, text: str) -> bool:
     """Search for `text` (an `#id` opens that card); False when it is too short."""
-    query = parse_query(text, _leads(manager).default_region)
+    query = parse_query(text, leads_of(manager).default_region)
     if query is None:
         return False
     if query.kind is QueryKind.ID and query.lead_id is not None:
@@ -118,10 +112,12 @@ async def get_query(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     return {"too_short": bool(dialog_manager.dialog_data.get("too_short"))}
 
 
-async def get_results(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_results(
+    dialog_manager: DialogManager, leads: LeadService, **_: Any
+) -> dict[str, Any]:
     """One page of results: the lines of text and a button per lead."""
     tr = translator(dialog_manager)
-    snapshot = await _leads(dialog_manager).catalog.get()
+    snapshot = await leads.catalog.get()
     rows = dialog_manager.dialog_data.get(RESULTS_KEY, [])
     pages = max(1, math.ceil(len(rows) / RESULTS_PER_PAGE))
     page = min(int(dialog_manager.dialog_data.get(PAGE_KEY, 0)), pages - 1)
@@ -183,7 +179,7 @@ async def load_my_leads(manager: DialogManager) -> None:
         responsible = None
     else:
         responsible = int(chosen)
-    groups = await _leads(manager).open_leads(identity, responsible)
+    groups = await leads_of(manager).open_leads(identity, responsible)
     manager.dialog_data[GROUPS_KEY] = [[g.status_id, g.name, g.total] for g in groups]
     leads: list[list[Any]] = []
     for group in groups:
@@ -207,7 +203,9 @@ async def on_child_closed(_: Data, __: Any, manager: DialogManager) -> None:
         await load_my_leads(manager)
 
 
-async def get_my_leads(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_my_leads(
+    dialog_manager: DialogManager, leads: LeadService, **_: Any
+) -> dict[str, Any]:
     """Stage counts and a button per lead, in the portal's stage order."""
     tr = translator(dialog_manager)
     identity = caller(dialog_manager)
@@ -217,7 +215,7 @@ async def get_my_leads(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
     elif chosen == ALL_RESPONSIBLE:
         title = tr.get_html("my-leads-title-all")
     else:
-        name = await _leads(dialog_manager).user_name(int(chosen))
+        name = await leads.user_name(int(chosen))
         title = tr.get_html("my-leads-title-user", name=name)
     groups = dialog_manager.dialog_data.get(GROUPS_KEY, [])
     lines = [tr.get_html("my-leads-stage", stage=cut(g[1], 60), count=int(g[2])) for g in groups]
@@ -233,9 +231,11 @@ async def get_my_leads(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
     }
 
 
-async def get_responsibles(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_responsibles(
+    dialog_manager: DialogManager, leads: LeadService, **_: Any
+) -> dict[str, Any]:
     """Active portal users to choose from (from the directory cache)."""
-    users = await _leads(dialog_manager).directory_users()
+    users = await leads.directory_users()
     return {"users": [(u[1], str(u[0])) for u in users]}
 
 
@@ -268,11 +268,10 @@ async def on_mine(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
 
 
 async def on_find_command(
-    message: Message, command: CommandObject, dialog_manager: DialogManager
+    message: Message, command: CommandObject, dialog_manager: DialogManager, leads: LeadService
 ) -> None:
     """`/find [query]`: the results, the card for `#id`, or the prompt."""
     text = (command.args or "").strip()
-    leads: LeadService = dialog_manager.middleware_data["leads"]
     query = parse_query(text, leads.default_region) if text else None
     if query is not None and query.kind is QueryKind.ID and query.lead_id is not None:
         await start_lead_card(dialog_manager, query.lead_id)
@@ -328,18 +327,12 @@ def build_search_dialog() -> Dialog:
         ),
         Window(
             Format("{text}"),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=MY_LEAD_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="leads",
-                    on_click=on_result_selected,
-                ),
-                id="my_leads_scroll",
-                width=1,
+            scrolling_select(
+                MY_LEAD_SELECT_ID,
+                "leads",
+                on_result_selected,
+                scroll_id="my_leads_scroll",
                 height=8,
-                hide_on_single_page=True,
             ),
             SwitchTo(
                 Tr("my-leads-responsible-button"),
@@ -357,18 +350,13 @@ def build_search_dialog() -> Dialog:
                 Button(Tr("my-leads-mine-button"), id=MY_MINE_ID, on_click=on_mine),
                 Button(Tr("my-leads-everyone-button"), id=MY_ALL_ID, on_click=on_everybody),
             ),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=RESPONSIBLE_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="users",
-                    on_click=on_responsible_selected,
-                ),
-                id="my_resp_scroll",
+            scrolling_select(
+                RESPONSIBLE_SELECT_ID,
+                "users",
+                on_responsible_selected,
+                scroll_id="my_resp_scroll",
                 width=2,
                 height=6,
-                hide_on_single_page=True,
             ),
             SwitchTo(Tr("button-back"), id="my_resp_back", state=LeadSearch.my),
             state=LeadSearch.responsible,
