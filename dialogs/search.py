@@ -10,6 +10,7 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import Data, Dialog, DialogManager, Window
+from aiogram_dialog.widgets.common import ManagedScroll
 from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import (
     Button,
@@ -17,6 +18,7 @@ from aiogram_dialog.widgets.kbd import (
     Column,
     Row,
     Select,
+    StubScroll,
     SwitchTo,
 )
 from aiogram_dialog.widgets.text import Format
@@ -38,6 +40,7 @@ from dialogs.widgets import Tr, scrolling_select
 RESULT_SELECT_ID = "find_result"
 PREV_ID = "find_prev"
 NEXT_ID = "find_next"
+RESULTS_PAGES_ID = "find_pages"
 AGAIN_ID = "find_again"
 MY_LEAD_SELECT_ID = "my_lead"
 MY_RESPONSIBLE_ID = "my_resp"
@@ -50,13 +53,19 @@ MY_LEADS_LIMIT = 60
 
 RESULTS_KEY = "results"
 TRUNCATED_KEY = "truncated"
-PAGE_KEY = "page"
 SHOWN_QUERY_KEY = "shown_query"
 GROUPS_KEY = "groups"
 MY_KEY = "my"
 RESPONSIBLE_KEY = "responsible"
 
 ALL_RESPONSIBLE = "all"
+
+
+def _results_pages(manager: DialogManager) -> ManagedScroll:
+    """The page of results on screen, kept by the results window."""
+    pages = manager.find(RESULTS_PAGES_ID)
+    assert isinstance(pages, ManagedScroll)
+    return pages
 
 
 def _summary_row(lead: LeadSummary) -> list[Any]:
@@ -74,7 +83,7 @@ async def run_search(manager: DialogManager, query: LeadQuery) -> None:
     result = await leads_of(manager).search(caller(manager), query)
     manager.dialog_data[RESULTS_KEY] = [_summary_row(summary_of(lead)) for lead in result.leads]
     manager.dialog_data[TRUNCATED_KEY] = result.truncated
-    manager.dialog_data[PAGE_KEY] = 0
+    await _results_pages(manager).set_page(0)
     manager.dialog_data[SHOWN_QUERY_KEY] = query.text
     await manager.switch_to(LeadSearch.main)
 
@@ -120,7 +129,7 @@ async def get_results(
     snapshot = await leads.catalog.get()
     rows = dialog_manager.dialog_data.get(RESULTS_KEY, [])
     pages = max(1, math.ceil(len(rows) / RESULTS_PER_PAGE))
-    page = min(int(dialog_manager.dialog_data.get(PAGE_KEY, 0)), pages - 1)
+    page = min(await _results_pages(dialog_manager).get_page(), pages - 1)
     shown = [_summary_from_row(r) for r in rows[page * RESULTS_PER_PAGE :][:RESULTS_PER_PAGE]]
     now = datetime.now(UTC)
     query = str(dialog_manager.dialog_data.get(SHOWN_QUERY_KEY, ""))
@@ -144,6 +153,7 @@ async def get_results(
     return {
         "text": text,
         "leads": buttons,
+        "pages": pages,
         "has_prev": page > 0,
         "has_next": page < pages - 1,
     }
@@ -158,12 +168,14 @@ async def on_result_selected(
 
 async def on_prev(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """The previous page of results."""
-    manager.dialog_data[PAGE_KEY] = max(0, int(manager.dialog_data.get(PAGE_KEY, 0)) - 1)
+    pages = _results_pages(manager)
+    await pages.set_page(max(0, await pages.get_page() - 1))
 
 
 async def on_next(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """The next page of results."""
-    manager.dialog_data[PAGE_KEY] = int(manager.dialog_data.get(PAGE_KEY, 0)) + 1
+    pages = _results_pages(manager)
+    await pages.set_page(await pages.get_page() + 1)
 
 
 # --- my leads ----------------------------------------------------------------------------
@@ -318,6 +330,8 @@ def build_search_dialog() -> Dialog:
             Row(
                 Button(Tr("search-prev-button"), id=PREV_ID, on_click=on_prev, when="has_prev"),
                 Button(Tr("search-next-button"), id=NEXT_ID, on_click=on_next, when="has_next"),
+                # Holds the page number of the results; it draws no buttons of its own.
+                StubScroll(id=RESULTS_PAGES_ID, pages="pages"),
             ),
             SwitchTo(Tr("search-again-button"), id=AGAIN_ID, state=LeadSearch.query),
             Cancel(Tr("button-back")),
