@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import Dialog, DialogManager, Window
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Button, Cancel, Column, Select, SwitchTo
+from aiogram_dialog.widgets.kbd import Button, Cancel, Column, Radio, SwitchTo
 from aiogram_dialog.widgets.kbd.select import ManagedRadio
 from aiogram_dialog.widgets.text import Format
 
@@ -44,7 +45,6 @@ DELETE_ID = "fld_delete"
 VALUE_DELETE_ID = "fld_value_del"
 PAGE_HEIGHT = 8
 
-DRAFT_TYPE_KEY = "new_type"
 DRAFT_LABEL_KEY = "new_label"
 DRAFT_NAME_KEY = "new_name"
 DRAFT_VALUES_KEY = "new_values"
@@ -78,6 +78,11 @@ def _field_id(manager: DialogManager) -> int:
 
 def _value_id(manager: DialogManager) -> int:
     return int(checked_item(manager, VALUE_SELECT_ID))
+
+
+def _draft_type(manager: DialogManager) -> FieldType:
+    """The type picked for the new field (the type list keeps it)."""
+    return FieldType(checked_item(manager, TYPE_SELECT_ID))
 
 
 def _typed(message: Message) -> str:
@@ -241,17 +246,17 @@ async def get_types(
 async def on_new_field(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Start a new field from a clean draft."""
     custom_fields_of(manager).authorize(caller(manager))
-    for key in (DRAFT_TYPE_KEY, DRAFT_LABEL_KEY, DRAFT_NAME_KEY, DRAFT_VALUES_KEY, NOTICE_KEY):
+    for key in (DRAFT_LABEL_KEY, DRAFT_NAME_KEY, DRAFT_VALUES_KEY, NOTICE_KEY):
         manager.dialog_data.pop(key, None)
     await manager.switch_to(AdminFields.new_type)
 
 
 async def on_type_selected(
-    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+    _: CallbackQuery, __: ManagedRadio[str], manager: DialogManager, item_id: str
 ) -> None:
-    """Remember the type, then ask for the label."""
+    """Ask for the label (the type list keeps the type; an unknown one is refused here)."""
     custom_fields_of(manager).authorize(caller(manager))
-    manager.dialog_data[DRAFT_TYPE_KEY] = FieldType(item_id).value
+    FieldType(item_id)
     await manager.switch_to(AdminFields.new_label)
 
 
@@ -276,7 +281,7 @@ async def on_name_typed(message: Message, _: MessageInput, manager: DialogManage
         return
     clear_notice(manager)
     manager.dialog_data[DRAFT_NAME_KEY] = name
-    if manager.dialog_data.get(DRAFT_TYPE_KEY) == FieldType.LIST.value:
+    if _draft_type(manager) is FieldType.LIST:
         await manager.switch_to(AdminFields.new_values)
     else:
         await manager.switch_to(AdminFields.new_confirm)
@@ -301,13 +306,14 @@ async def get_draft(
     custom_fields.authorize(caller(dialog_manager))
     data = dialog_manager.dialog_data
     values: list[str] = list(data.get(DRAFT_VALUES_KEY) or [])
+    draft_type = _draft_type(dialog_manager)
     return {
         "label": str(data.get(DRAFT_LABEL_KEY, "")),
         "code": str(data.get(DRAFT_NAME_KEY, "")),
-        "type": str(data.get(DRAFT_TYPE_KEY, "")),
+        "type": draft_type.value,
         "count": len(values),
         "values": ", ".join(values),
-        "is_list": data.get(DRAFT_TYPE_KEY) == FieldType.LIST.value,
+        "is_list": draft_type is FieldType.LIST,
     }
 
 
@@ -319,10 +325,10 @@ async def on_create(_: CallbackQuery, __: Button, manager: DialogManager) -> Non
         caller(manager),
         name=str(data[DRAFT_NAME_KEY]),
         label=label,
-        field_type=FieldType(data[DRAFT_TYPE_KEY]),
+        field_type=_draft_type(manager),
         values=list(data.get(DRAFT_VALUES_KEY) or []),
     )
-    for key in (DRAFT_TYPE_KEY, DRAFT_LABEL_KEY, DRAFT_NAME_KEY, DRAFT_VALUES_KEY):
+    for key in (DRAFT_LABEL_KEY, DRAFT_NAME_KEY, DRAFT_VALUES_KEY):
         data.pop(key, None)
     set_notice(manager, "admin-fields-created", label=label)
     await manager.switch_to(AdminFields.fields)
@@ -483,10 +489,11 @@ def build_admin_fields_dialog() -> Dialog:
         Window(
             Tr("admin-fields-new-type"),
             Column(
-                Select(
+                Radio(
+                    Format("{item[0]}"),
                     Format("{item[0]}"),
                     id=TYPE_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
+                    item_id_getter=itemgetter(1),
                     items="types",
                     on_click=on_type_selected,
                 )
