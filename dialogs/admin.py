@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
-from aiogram import Bot
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import Dialog, DialogManager, Window
 from aiogram_dialog.widgets.input import MessageInput
@@ -15,18 +15,20 @@ from aiogram_dialog.widgets.kbd import (
     Button,
     Cancel,
     Column,
-    ScrollingGroup,
+    Radio,
     Select,
     Start,
     SwitchTo,
 )
+from aiogram_dialog.widgets.kbd.select import ManagedRadio
 from aiogram_dialog.widgets.text import Format
 
 from bot.access.roles import Role
 from bot.access.service import AccessService, ChangeRefused
 from bot.storage import utc_now
+from dialogs.services import access_of, bot_of, caller, translator
 from dialogs.states import AdminCard, AdminDialog, AdminFields, AdminForm, AdminPeople
-from dialogs.widgets import Tr, caller, translator
+from dialogs.widgets import Notice, Tr, checked_item, clear_notice, scrolling_select, set_notice
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +44,11 @@ INVITE_PHONE_ONLY_ID = "adm_inv_phone"
 BLOCKED_SELECT_ID = "adm_blocked"
 PAGE_HEIGHT = 8
 
-TARGET_KEY = "target"
-INVITEE_KEY = "invitee"
-INVITE_ROLE_KEY = "invite_role"
 QUERY_KEY = "query"
-NOTICE_KEY = "notice"
-
-
-def _access(manager: DialogManager) -> AccessService:
-    access: AccessService = manager.middleware_data["access"]
-    return access
+_REFUSALS = {
+    ChangeRefused.SELF: "admin-cannot-revoke-self",
+    ChangeRefused.LAST_ADMIN: "admin-last-admin",
+}
 
 
 def _role_items(manager: DialogManager) -> list[tuple[str, str]]:
@@ -63,10 +60,16 @@ def _hours_left(expires_at: datetime) -> int:
     return max(0, int((expires_at - utc_now()).total_seconds() // 3600))
 
 
-async def get_bindings(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+def _checked(manager: DialogManager, list_id: str) -> int:
+    return int(checked_item(manager, list_id))
+
+
+async def get_bindings(
+    dialog_manager: DialogManager, access: AccessService, **_: Any
+) -> dict[str, Any]:
     """Every binding as a button line."""
     tr = translator(dialog_manager)
-    bindings = await _access(dialog_manager).list_bindings(caller(dialog_manager))
+    bindings = await access.list_bindings(caller(dialog_manager))
     items = [
         (
             tr.get(
@@ -82,11 +85,12 @@ async def get_bindings(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
     return {"count": len(items), "bindings": items}
 
 
-async def get_binding(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_binding(
+    dialog_manager: DialogManager, access: AccessService, **_: Any
+) -> dict[str, Any]:
     """The binding the admin picked, re-read (it may have changed meanwhile)."""
-    target = int(dialog_manager.dialog_data[TARGET_KEY])
-    binding = await _access(dialog_manager).binding(caller(dialog_manager), target)
-    notice = dialog_manager.dialog_data.pop(NOTICE_KEY, None)
+    target = _checked(dialog_manager, BINDING_SELECT_ID)
+    binding = await access.binding(caller(dialog_manager), target)
     data: dict[str, Any] = {"roles": _role_items(dialog_manager), "found": binding is not None}
     if binding is not None:
         data.update(
@@ -94,23 +98,19 @@ async def get_binding(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
             role=binding.role.value,
             date=binding.bound_at,
         )
-    data.update(_notice_flags(notice))
     return data
 
 
-def _notice_flags(notice: str | None) -> dict[str, bool]:
-    return {
-        "notice_self": notice == ChangeRefused.SELF.value,
-        "notice_last_admin": notice == ChangeRefused.LAST_ADMIN.value,
-        "notice_role_changed": notice == "role_changed",
-    }
+async def on_leave_notice(_: CallbackQuery, __: Any, manager: DialogManager) -> None:
+    """A notice belongs to the window it was given in: moving on forgets it."""
+    clear_notice(manager)
 
 
 async def on_binding_selected(
-    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+    _: CallbackQuery, __: ManagedRadio[str], manager: DialogManager, item_id: str
 ) -> None:
-    """Open one binding."""
-    manager.dialog_data[TARGET_KEY] = int(item_id)
+    """Open one binding (the list keeps which one)."""
+    clear_notice(manager)
     await manager.switch_to(AdminDialog.binding)
 
 
@@ -118,28 +118,29 @@ async def on_role_selected(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """Give the picked binding the chosen role."""
-    target = int(manager.dialog_data[TARGET_KEY])
-    refused = await _access(manager).change_role(caller(manager), target, Role(item_id))
-    manager.dialog_data[NOTICE_KEY] = refused.value if refused else "role_changed"
+    target = _checked(manager, BINDING_SELECT_ID)
+    refused = await access_of(manager).change_role(caller(manager), target, Role(item_id))
+    set_notice(manager, _REFUSALS[refused] if refused else "admin-role-changed")
     await manager.switch_to(AdminDialog.binding)
 
 
 async def on_revoke_confirmed(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Revoke the picked binding."""
-    target = int(manager.dialog_data[TARGET_KEY])
-    refused = await _access(manager).revoke_binding(caller(manager), target)
+    target = _checked(manager, BINDING_SELECT_ID)
+    refused = await access_of(manager).revoke_binding(caller(manager), target)
     if refused is not None:
-        manager.dialog_data[NOTICE_KEY] = refused.value
+        set_notice(manager, _REFUSALS[refused])
         await manager.switch_to(AdminDialog.binding)
         return
     await manager.switch_to(AdminDialog.bindings)
 
 
-async def get_invite_users(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_invite_users(
+    dialog_manager: DialogManager, access: AccessService, **_: Any
+) -> dict[str, Any]:
     """Active portal users matching the admin's search."""
     query = str(dialog_manager.dialog_data.get(QUERY_KEY, ""))
-    directory = _access(dialog_manager).directory
-    users = await directory.search(query)
+    users = await access.directory.search(query)
     items = [(u.full_name or f"#{u.id}", str(u.id)) for u in users if u.id is not None]
     return {"users": items, "query": query, "nobody": bool(query) and not items}
 
@@ -150,55 +151,49 @@ async def on_invite_search(message: Message, _: MessageInput, manager: DialogMan
 
 
 async def on_invite_user_selected(
-    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+    _: CallbackQuery, __: ManagedRadio[str], manager: DialogManager, item_id: str
 ) -> None:
-    """Remember who the invite is for, then ask for the role."""
-    manager.dialog_data[INVITEE_KEY] = int(item_id)
+    """Ask for the role (the list keeps who the invite is for)."""
     await manager.switch_to(AdminDialog.invite_role)
 
 
-async def get_invite_role(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_invite_role(
+    dialog_manager: DialogManager, access: AccessService, **_: Any
+) -> dict[str, Any]:
     """The invitee's name and the roles to choose from."""
-    portal_user_id = int(dialog_manager.dialog_data[INVITEE_KEY])
-    user = await _access(dialog_manager).directory.active_user(portal_user_id)
+    portal_user_id = _checked(dialog_manager, INVITE_USER_SELECT_ID)
+    user = await access.directory.active_user(portal_user_id)
     name = user.full_name if user is not None else f"#{portal_user_id}"
     return {"name": name, "roles": _role_items(dialog_manager)}
 
 
 async def on_invite_role_selected(
-    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+    _: CallbackQuery, __: ManagedRadio[str], manager: DialogManager, item_id: str
 ) -> None:
-    """Remember the role, then ask who may use the link."""
-    manager.dialog_data[INVITE_ROLE_KEY] = Role(item_id).value
+    """Ask who may use the link (the list keeps the role)."""
+    clear_notice(manager)
     await manager.switch_to(AdminDialog.invite_kind)
-
-
-async def get_invite_kind(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    """The invitee's name, and whether a phone-bound invite was refused for lack of a phone."""
-    data = await get_invite_role(dialog_manager)
-    data["no_phone"] = dialog_manager.dialog_data.pop(NOTICE_KEY, None) == "no_phone"
-    return data
 
 
 async def on_invite_kind_selected(
     callback: CallbackQuery, button: Button, manager: DialogManager
 ) -> None:
     """Create the invite and send its link as a message of its own (never kept in state)."""
-    portal_user_id = int(manager.dialog_data[INVITEE_KEY])
-    role = Role(str(manager.dialog_data[INVITE_ROLE_KEY]))
+    portal_user_id = _checked(manager, INVITE_USER_SELECT_ID)
+    role = Role(checked_item(manager, INVITE_ROLE_SELECT_ID))
     phone_check = button.widget_id == INVITE_PHONE_ONLY_ID
-    access = _access(manager)
+    access = access_of(manager)
     user = await access.directory.active_user(portal_user_id)
     issued = await access.create_invite(
         caller(manager), portal_user_id, role, phone_check=phone_check
     )
     if issued is None and phone_check and user is not None:
-        manager.dialog_data[NOTICE_KEY] = "no_phone"
+        set_notice(manager, "admin-invite-no-phone")
         return
     if issued is None or callback.message is None:
         await manager.switch_to(AdminDialog.invite_user)
         return
-    bot: Bot = manager.middleware_data["bot"]
+    bot = bot_of(manager)
     me = await bot.me()
     tr = translator(manager)
     name = user.full_name if user is not None else f"#{portal_user_id}"
@@ -218,10 +213,12 @@ async def on_invite_kind_selected(
     await manager.switch_to(AdminDialog.main)
 
 
-async def get_blocked(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_blocked(
+    dialog_manager: DialogManager, access: AccessService, **_: Any
+) -> dict[str, Any]:
     """Accounts an admin revoked, as button lines; pressing one lifts its block."""
     tr = translator(dialog_manager)
-    blocked = await _access(dialog_manager).blocked_bindings(caller(dialog_manager))
+    blocked = await access.blocked_bindings(caller(dialog_manager))
     items = [
         (
             tr.get(
@@ -233,32 +230,29 @@ async def get_blocked(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
         )
         for b in blocked
     ]
-    lifted = dialog_manager.dialog_data.pop(NOTICE_KEY, None)
-    return {
-        "count": len(items),
-        "blocked": items,
-        "name": lifted or "",
-        "was_lifted": bool(lifted),
-    }
+    return {"count": len(items), "blocked": items}
 
 
 async def on_block_lift(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """Lift the block of a revoked account (it may sign in again by phone, as a rep)."""
-    access = _access(manager)
+    clear_notice(manager)
+    access = access_of(manager)
     admin = caller(manager)
     target = int(item_id)
     binding = next(
         (b for b in await access.blocked_bindings(admin) if b.telegram_user_id == target), None
     )
     if binding is not None and await access.lift_block(admin, target):
-        manager.dialog_data[NOTICE_KEY] = binding.display_name or f"#{binding.portal_user_id}"
+        name = binding.display_name or f"#{binding.portal_user_id}"
+        set_notice(manager, "admin-block-lifted", name=name)
 
 
-async def get_invites(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_invites(
+    dialog_manager: DialogManager, access: AccessService, **_: Any
+) -> dict[str, Any]:
     """Pending invites as button lines; pressing one revokes it."""
-    access = _access(dialog_manager)
     tr = translator(dialog_manager)
     invites = await access.pending_invites(caller(dialog_manager))
     items = []
@@ -279,7 +273,7 @@ async def on_invite_revoke(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """Revoke a pending invite."""
-    await _access(manager).revoke_invite(caller(manager), int(item_id))
+    await access_of(manager).revoke_invite(caller(manager), int(item_id))
 
 
 def build_admin_dialog() -> Dialog:
@@ -296,7 +290,10 @@ def build_admin_dialog() -> Dialog:
                 ),
                 SwitchTo(Tr("admin-invites-button"), id="adm_invites", state=AdminDialog.invites),
                 SwitchTo(
-                    Tr("admin-blocked-button"), id="adm_blocked_list", state=AdminDialog.blocked
+                    Tr("admin-blocked-button"),
+                    id="adm_blocked_list",
+                    state=AdminDialog.blocked,
+                    on_click=on_leave_notice,
                 ),
                 Start(Tr("admin-people-button"), id="adm_people", state=AdminPeople.main),
                 Start(Tr("admin-fields-button"), id="adm_fields", state=AdminFields.fields),
@@ -308,18 +305,13 @@ def build_admin_dialog() -> Dialog:
         ),
         Window(
             Tr("admin-bindings-header"),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=BINDING_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="bindings",
-                    on_click=on_binding_selected,
-                ),
-                id="adm_bindings_scroll",
-                width=1,
+            scrolling_select(
+                BINDING_SELECT_ID,
+                "bindings",
+                on_binding_selected,
+                scroll_id="adm_bindings_scroll",
                 height=PAGE_HEIGHT,
-                hide_on_single_page=True,
+                keep_choice=True,
             ),
             SwitchTo(Tr("button-back"), id="adm_back_main", state=AdminDialog.main),
             state=AdminDialog.bindings,
@@ -327,19 +319,19 @@ def build_admin_dialog() -> Dialog:
         ),
         Window(
             Tr("admin-binding-title", when="found"),
-            Tr("admin-role-changed", when="notice_role_changed"),
-            Tr("admin-cannot-revoke-self", when="notice_self"),
-            Tr("admin-last-admin", when="notice_last_admin"),
+            Notice(),
             SwitchTo(
                 Tr("admin-change-role-button"),
                 id="adm_to_role",
                 state=AdminDialog.role,
+                on_click=on_leave_notice,
                 when="found",
             ),
             SwitchTo(
                 Tr("admin-revoke-button"),
                 id="adm_to_revoke",
                 state=AdminDialog.revoke,
+                on_click=on_leave_notice,
                 when="found",
             ),
             SwitchTo(Tr("button-back"), id="adm_back_list", state=AdminDialog.bindings),
@@ -352,7 +344,7 @@ def build_admin_dialog() -> Dialog:
                 Select(
                     Format("{item[0]}"),
                     id=ROLE_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
+                    item_id_getter=itemgetter(1),
                     items="roles",
                     on_click=on_role_selected,
                 )
@@ -371,18 +363,13 @@ def build_admin_dialog() -> Dialog:
         Window(
             Tr("admin-invite-choose-user"),
             Tr("admin-invite-no-users", when="nobody"),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=INVITE_USER_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="users",
-                    on_click=on_invite_user_selected,
-                ),
-                id="adm_users_scroll",
-                width=1,
+            scrolling_select(
+                INVITE_USER_SELECT_ID,
+                "users",
+                on_invite_user_selected,
+                scroll_id="adm_users_scroll",
                 height=PAGE_HEIGHT,
-                hide_on_single_page=True,
+                keep_choice=True,
             ),
             MessageInput(on_invite_search),
             SwitchTo(Tr("button-back"), id="adm_invite_back", state=AdminDialog.main),
@@ -392,10 +379,11 @@ def build_admin_dialog() -> Dialog:
         Window(
             Tr("admin-invite-choose-role"),
             Column(
-                Select(
+                Radio(
+                    Format("{item[0]}"),
                     Format("{item[0]}"),
                     id=INVITE_ROLE_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
+                    item_id_getter=itemgetter(1),
                     items="roles",
                     on_click=on_invite_role_selected,
                 )
@@ -406,7 +394,7 @@ def build_admin_dialog() -> Dialog:
         ),
         Window(
             Tr("admin-invite-choose-kind"),
-            Tr("admin-invite-no-phone", when="no_phone"),
+            Notice(),
             Button(
                 Tr("admin-invite-anyone-button"),
                 id=INVITE_ANYONE_ID,
@@ -419,23 +407,17 @@ def build_admin_dialog() -> Dialog:
             ),
             SwitchTo(Tr("button-back"), id="adm_kind_back", state=AdminDialog.invite_role),
             state=AdminDialog.invite_kind,
-            getter=get_invite_kind,
+            getter=get_invite_role,
         ),
         Window(
             Tr("admin-blocked-header"),
-            Tr("admin-block-lifted", when="was_lifted"),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=BLOCKED_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="blocked",
-                    on_click=on_block_lift,
-                ),
-                id="adm_blocked_scroll",
-                width=1,
+            Notice(),
+            scrolling_select(
+                BLOCKED_SELECT_ID,
+                "blocked",
+                on_block_lift,
+                scroll_id="adm_blocked_scroll",
                 height=PAGE_HEIGHT,
-                hide_on_single_page=True,
             ),
             SwitchTo(Tr("button-back"), id="adm_blocked_back", state=AdminDialog.main),
             state=AdminDialog.blocked,
@@ -443,18 +425,12 @@ def build_admin_dialog() -> Dialog:
         ),
         Window(
             Tr("admin-invites-header"),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=INVITE_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="invites",
-                    on_click=on_invite_revoke,
-                ),
-                id="adm_invites_scroll",
-                width=1,
+            scrolling_select(
+                INVITE_SELECT_ID,
+                "invites",
+                on_invite_revoke,
+                scroll_id="adm_invites_scroll",
                 height=PAGE_HEIGHT,
-                hide_on_single_page=True,
             ),
             SwitchTo(Tr("button-back"), id="adm_invites_back", state=AdminDialog.main),
             state=AdminDialog.invites,

@@ -17,8 +17,9 @@ from bot.admin.card import (
     layout_text,
 )
 from bot.leads.catalog import PortalCatalog
+from dialogs.services import caller, card_settings_of
 from dialogs.states import AdminCard
-from dialogs.widgets import Notice, Tr, caller, clear_notice, set_notice
+from dialogs.widgets import Notice, Tr, clear_notice, set_notice
 
 CONFIRM_ID = "card_confirm"
 ACTION_KEY = "action"
@@ -33,23 +34,17 @@ class CardAction(StrEnum):
     APPLY = "apply"
 
 
-def _service(manager: DialogManager) -> CardSettingsService:
-    service: CardSettingsService = manager.middleware_data["card_settings"]
-    return service
-
-
-def _catalog(manager: DialogManager) -> PortalCatalog:
-    catalog: PortalCatalog = manager.middleware_data["catalog"]
-    return catalog
-
-
-async def get_card(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_card(
+    dialog_manager: DialogManager,
+    card_settings: CardSettingsService,
+    catalog: PortalCatalog,
+    **_: Any,
+) -> dict[str, Any]:
     """The common layout as text, and whether a saved one exists."""
-    service = _service(dialog_manager)
     identity = caller(dialog_manager)
-    sections = await service.common_layout(identity)
-    saved = await service.saved_layout(identity)
-    fields = (await _catalog(dialog_manager).get()).fields
+    sections = await card_settings.common_layout(identity)
+    saved = await card_settings.saved_layout(identity)
+    fields = (await catalog.get()).fields
     return {
         "has_layout": bool(sections),
         "no_layout": not sections,
@@ -60,9 +55,11 @@ async def get_card(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     }
 
 
-async def get_confirm(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_confirm(
+    dialog_manager: DialogManager, card_settings: CardSettingsService, **_: Any
+) -> dict[str, Any]:
     """Which action waits for confirmation."""
-    _service(dialog_manager).authorize(caller(dialog_manager))
+    card_settings.authorize(caller(dialog_manager))
     action = str(dialog_manager.dialog_data.get(ACTION_KEY, ""))
     return {f"is_{a.value}": action == a.value for a in CardAction}
 
@@ -77,7 +74,7 @@ def _ask(action: CardAction) -> Any:
 
 async def on_confirmed(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Do the confirmed action in the portal (or in the bot's storage, for saving)."""
-    service = _service(manager)
+    service = card_settings_of(manager)
     identity = caller(manager)
     raw = manager.dialog_data.pop(ACTION_KEY, None)
     if raw not in {a.value for a in CardAction}:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import Dialog, DialogManager, Window
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Button, Cancel, Column, ScrollingGroup, Select, SwitchTo
+from aiogram_dialog.widgets.kbd import Button, Cancel, Column, Radio, SwitchTo
+from aiogram_dialog.widgets.kbd.select import ManagedRadio
 from aiogram_dialog.widgets.text import Format
 
 from bot.admin.fields import (
@@ -21,15 +23,16 @@ from bot.admin.fields import (
     field_label,
     parse_list_values,
 )
+from dialogs.services import caller, custom_fields_of, translator
 from dialogs.states import AdminFields
 from dialogs.widgets import (
     NOTICE_KEY,
     Notice,
     Tr,
-    caller,
+    checked_item,
     clear_notice,
+    scrolling_select,
     set_notice,
-    translator,
 )
 
 FIELD_SELECT_ID = "fld_pick"
@@ -42,9 +45,6 @@ DELETE_ID = "fld_delete"
 VALUE_DELETE_ID = "fld_value_del"
 PAGE_HEIGHT = 8
 
-FIELD_KEY = "field_id"
-VALUE_KEY = "item_id"
-DRAFT_TYPE_KEY = "new_type"
 DRAFT_LABEL_KEY = "new_label"
 DRAFT_NAME_KEY = "new_name"
 DRAFT_VALUES_KEY = "new_values"
@@ -68,17 +68,21 @@ _VALUES_PROBLEMS = {
 }
 
 
-def _service(manager: DialogManager) -> CustomFieldService:
-    service: CustomFieldService = manager.middleware_data["custom_fields"]
-    return service
-
-
 def _language(manager: DialogManager) -> str:
     return translator(manager).language
 
 
 def _field_id(manager: DialogManager) -> int:
-    return int(manager.dialog_data[FIELD_KEY])
+    return int(checked_item(manager, FIELD_SELECT_ID))
+
+
+def _value_id(manager: DialogManager) -> int:
+    return int(checked_item(manager, VALUE_SELECT_ID))
+
+
+def _draft_type(manager: DialogManager) -> FieldType:
+    """The type picked for the new field (the type list keeps it)."""
+    return FieldType(checked_item(manager, TYPE_SELECT_ID))
 
 
 def _typed(message: Message) -> str:
@@ -88,12 +92,12 @@ def _typed(message: Message) -> str:
 # --- list and one field ----------------------------------------------------------------------
 
 
-async def get_fields(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_fields(
+    dialog_manager: DialogManager, custom_fields: CustomFieldService, **_: Any
+) -> dict[str, Any]:
     """Every custom field as a button line."""
     tr = translator(dialog_manager)
-    fields = await _service(dialog_manager).list_fields(
-        caller(dialog_manager), _language(dialog_manager)
-    )
+    fields = await custom_fields.list_fields(caller(dialog_manager), _language(dialog_manager))
     items = [
         (
             tr.get(
@@ -111,19 +115,18 @@ async def get_fields(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
 
 
 async def on_field_selected(
-    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+    _: CallbackQuery, __: ManagedRadio[str], manager: DialogManager, item_id: str
 ) -> None:
-    """Open one field."""
+    """Open one field (the list keeps which one)."""
     clear_notice(manager)
-    manager.dialog_data[FIELD_KEY] = int(item_id)
     await manager.switch_to(AdminFields.field)
 
 
-async def get_field(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_field(
+    dialog_manager: DialogManager, custom_fields: CustomFieldService, **_: Any
+) -> dict[str, Any]:
     """The picked field, re-read from the portal."""
-    field = await _service(dialog_manager).get_field(
-        caller(dialog_manager), _field_id(dialog_manager)
-    )
+    field = await custom_fields.get_field(caller(dialog_manager), _field_id(dialog_manager))
     items = [(item.value or "", str(item.id)) for item in field.items or [] if item.id]
     return {
         "label": field_label(field, _language(dialog_manager)),
@@ -141,7 +144,7 @@ async def get_field(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
 async def on_toggle_required(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Make the field required, or optional again."""
     field_id = _field_id(manager)
-    service = _service(manager)
+    service = custom_fields_of(manager)
     field = await service.get_field(caller(manager), field_id)
     required = not field.mandatory
     await service.set_required(caller(manager), field_id, required)
@@ -154,7 +157,7 @@ async def on_rename_typed(message: Message, _: MessageInput, manager: DialogMana
     if isinstance(label, LabelProblem):
         set_notice(manager, _LABEL_PROBLEMS[label])
         return
-    await _service(manager).rename_field(
+    await custom_fields_of(manager).rename_field(
         caller(manager), _field_id(manager), _language(manager), label
     )
     set_notice(manager, "admin-fields-renamed", label=label)
@@ -163,7 +166,7 @@ async def on_rename_typed(message: Message, _: MessageInput, manager: DialogMana
 
 async def on_delete_confirmed(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Delete the field for good."""
-    await _service(manager).delete_field(caller(manager), _field_id(manager))
+    await custom_fields_of(manager).delete_field(caller(manager), _field_id(manager))
     set_notice(manager, "admin-fields-deleted")
     await manager.switch_to(AdminFields.fields)
 
@@ -173,7 +176,7 @@ async def on_delete_confirmed(_: CallbackQuery, __: Button, manager: DialogManag
 
 async def on_add_values_typed(message: Message, _: MessageInput, manager: DialogManager) -> None:
     """Add the values typed one per line."""
-    service = _service(manager)
+    service = custom_fields_of(manager)
     field = await service.get_field(caller(manager), _field_id(manager))
     existing = [item.value or "" for item in field.items or []]
     values = parse_list_values(_typed(message), existing)
@@ -186,18 +189,19 @@ async def on_add_values_typed(message: Message, _: MessageInput, manager: Dialog
 
 
 async def on_value_selected(
-    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+    _: CallbackQuery, __: ManagedRadio[str], manager: DialogManager, item_id: str
 ) -> None:
-    """Open one list value."""
+    """Open one list value (the list keeps which one)."""
     clear_notice(manager)
-    manager.dialog_data[VALUE_KEY] = int(item_id)
     await manager.switch_to(AdminFields.value)
 
 
-async def get_value(dialog_manager: DialogManager, **kwargs: Any) -> dict[str, Any]:
+async def get_value(
+    dialog_manager: DialogManager, custom_fields: CustomFieldService, **_: Any
+) -> dict[str, Any]:
     """The field and the picked list value."""
-    data = await get_field(dialog_manager, **kwargs)
-    item_id = str(dialog_manager.dialog_data.get(VALUE_KEY))
+    data = await get_field(dialog_manager, custom_fields)
+    item_id = str(_value_id(dialog_manager))
     value = next((text for text, id_ in data["values"] if id_ == item_id), None)
     data.update(value=value or "", found=value is not None)
     return data
@@ -205,9 +209,9 @@ async def get_value(dialog_manager: DialogManager, **kwargs: Any) -> dict[str, A
 
 async def on_value_rename_typed(message: Message, _: MessageInput, manager: DialogManager) -> None:
     """Give the picked list value a new text."""
-    service = _service(manager)
+    service = custom_fields_of(manager)
     field = await service.get_field(caller(manager), _field_id(manager))
-    item_id = int(manager.dialog_data[VALUE_KEY])
+    item_id = _value_id(manager)
     others = [item.value or "" for item in field.items or [] if item.id != item_id]
     values = parse_list_values(_typed(message), others)
     if isinstance(values, ValuesProblem) or len(values) != 1:
@@ -221,8 +225,8 @@ async def on_value_rename_typed(message: Message, _: MessageInput, manager: Dial
 
 async def on_value_delete_confirmed(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Remove the picked list value."""
-    item_id = int(manager.dialog_data[VALUE_KEY])
-    await _service(manager).delete_value(caller(manager), _field_id(manager), item_id)
+    item_id = _value_id(manager)
+    await custom_fields_of(manager).delete_value(caller(manager), _field_id(manager), item_id)
     set_notice(manager, "admin-fields-value-deleted")
     await manager.switch_to(AdminFields.values)
 
@@ -230,33 +234,35 @@ async def on_value_delete_confirmed(_: CallbackQuery, __: Button, manager: Dialo
 # --- a new field -----------------------------------------------------------------------------
 
 
-async def get_types(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_types(
+    dialog_manager: DialogManager, custom_fields: CustomFieldService, **_: Any
+) -> dict[str, Any]:
     """The field types an admin can create (checks the permission before the first step)."""
-    _service(dialog_manager).authorize(caller(dialog_manager))
+    custom_fields.authorize(caller(dialog_manager))
     tr = translator(dialog_manager)
     return {"types": [(tr.get("admin-fields-type", type=t.value), t.value) for t in FieldType]}
 
 
 async def on_new_field(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Start a new field from a clean draft."""
-    _service(manager).authorize(caller(manager))
-    for key in (DRAFT_TYPE_KEY, DRAFT_LABEL_KEY, DRAFT_NAME_KEY, DRAFT_VALUES_KEY, NOTICE_KEY):
+    custom_fields_of(manager).authorize(caller(manager))
+    for key in (DRAFT_LABEL_KEY, DRAFT_NAME_KEY, DRAFT_VALUES_KEY, NOTICE_KEY):
         manager.dialog_data.pop(key, None)
     await manager.switch_to(AdminFields.new_type)
 
 
 async def on_type_selected(
-    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+    _: CallbackQuery, __: ManagedRadio[str], manager: DialogManager, item_id: str
 ) -> None:
-    """Remember the type, then ask for the label."""
-    _service(manager).authorize(caller(manager))
-    manager.dialog_data[DRAFT_TYPE_KEY] = FieldType(item_id).value
+    """Ask for the label (the type list keeps the type; an unknown one is refused here)."""
+    custom_fields_of(manager).authorize(caller(manager))
+    FieldType(item_id)
     await manager.switch_to(AdminFields.new_label)
 
 
 async def on_label_typed(message: Message, _: MessageInput, manager: DialogManager) -> None:
     """Remember the label, then ask for the code."""
-    _service(manager).authorize(caller(manager))
+    custom_fields_of(manager).authorize(caller(manager))
     label = check_label(_typed(message))
     if isinstance(label, LabelProblem):
         set_notice(manager, _LABEL_PROBLEMS[label])
@@ -268,14 +274,14 @@ async def on_label_typed(message: Message, _: MessageInput, manager: DialogManag
 
 async def on_name_typed(message: Message, _: MessageInput, manager: DialogManager) -> None:
     """Check the code (also against existing fields), then ask for values or confirm."""
-    service = _service(manager)
+    service = custom_fields_of(manager)
     name = check_field_name(_typed(message), await service.field_names(caller(manager)))
     if isinstance(name, NameProblem):
         set_notice(manager, _NAME_PROBLEMS[name])
         return
     clear_notice(manager)
     manager.dialog_data[DRAFT_NAME_KEY] = name
-    if manager.dialog_data.get(DRAFT_TYPE_KEY) == FieldType.LIST.value:
+    if _draft_type(manager) is FieldType.LIST:
         await manager.switch_to(AdminFields.new_values)
     else:
         await manager.switch_to(AdminFields.new_confirm)
@@ -283,7 +289,7 @@ async def on_name_typed(message: Message, _: MessageInput, manager: DialogManage
 
 async def on_new_values_typed(message: Message, _: MessageInput, manager: DialogManager) -> None:
     """Remember the list values, then confirm."""
-    _service(manager).authorize(caller(manager))
+    custom_fields_of(manager).authorize(caller(manager))
     values = parse_list_values(_typed(message))
     if isinstance(values, ValuesProblem):
         set_notice(manager, _VALUES_PROBLEMS[values])
@@ -293,18 +299,21 @@ async def on_new_values_typed(message: Message, _: MessageInput, manager: Dialog
     await manager.switch_to(AdminFields.new_confirm)
 
 
-async def get_draft(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_draft(
+    dialog_manager: DialogManager, custom_fields: CustomFieldService, **_: Any
+) -> dict[str, Any]:
     """The new field as typed so far."""
-    _service(dialog_manager).authorize(caller(dialog_manager))
+    custom_fields.authorize(caller(dialog_manager))
     data = dialog_manager.dialog_data
     values: list[str] = list(data.get(DRAFT_VALUES_KEY) or [])
+    draft_type = _draft_type(dialog_manager)
     return {
         "label": str(data.get(DRAFT_LABEL_KEY, "")),
         "code": str(data.get(DRAFT_NAME_KEY, "")),
-        "type": str(data.get(DRAFT_TYPE_KEY, "")),
+        "type": draft_type.value,
         "count": len(values),
         "values": ", ".join(values),
-        "is_list": data.get(DRAFT_TYPE_KEY) == FieldType.LIST.value,
+        "is_list": draft_type is FieldType.LIST,
     }
 
 
@@ -312,14 +321,14 @@ async def on_create(_: CallbackQuery, __: Button, manager: DialogManager) -> Non
     """Create the field in the portal."""
     data = manager.dialog_data
     label = str(data[DRAFT_LABEL_KEY])
-    await _service(manager).create_field(
+    await custom_fields_of(manager).create_field(
         caller(manager),
         name=str(data[DRAFT_NAME_KEY]),
         label=label,
-        field_type=FieldType(data[DRAFT_TYPE_KEY]),
+        field_type=_draft_type(manager),
         values=list(data.get(DRAFT_VALUES_KEY) or []),
     )
-    for key in (DRAFT_TYPE_KEY, DRAFT_LABEL_KEY, DRAFT_NAME_KEY, DRAFT_VALUES_KEY):
+    for key in (DRAFT_LABEL_KEY, DRAFT_NAME_KEY, DRAFT_VALUES_KEY):
         data.pop(key, None)
     set_notice(manager, "admin-fields-created", label=label)
     await manager.switch_to(AdminFields.fields)
@@ -339,18 +348,13 @@ def build_admin_fields_dialog() -> Dialog:
         Window(
             Tr("admin-fields-header"),
             Notice(),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=FIELD_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="fields",
-                    on_click=on_field_selected,
-                ),
-                id="fld_scroll",
-                width=1,
+            scrolling_select(
+                FIELD_SELECT_ID,
+                "fields",
+                on_field_selected,
+                scroll_id="fld_scroll",
                 height=PAGE_HEIGHT,
-                hide_on_single_page=True,
+                keep_choice=True,
             ),
             Button(Tr("admin-fields-new-button"), id=NEW_FIELD_ID, on_click=on_new_field),
             Cancel(Tr("button-back")),
@@ -406,18 +410,13 @@ def build_admin_fields_dialog() -> Dialog:
         Window(
             Tr("admin-fields-values-header"),
             Notice(),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=VALUE_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="values",
-                    on_click=on_value_selected,
-                ),
-                id="fld_values_scroll",
-                width=1,
+            scrolling_select(
+                VALUE_SELECT_ID,
+                "values",
+                on_value_selected,
+                scroll_id="fld_values_scroll",
                 height=PAGE_HEIGHT,
-                hide_on_single_page=True,
+                keep_choice=True,
             ),
             SwitchTo(
                 Tr("admin-fields-add-values-button"),
@@ -490,10 +489,11 @@ def build_admin_fields_dialog() -> Dialog:
         Window(
             Tr("admin-fields-new-type"),
             Column(
-                Select(
+                Radio(
+                    Format("{item[0]}"),
                     Format("{item[0]}"),
                     id=TYPE_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
+                    item_id_getter=itemgetter(1),
                     items="types",
                     on_click=on_type_selected,
                 )

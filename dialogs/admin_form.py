@@ -6,13 +6,13 @@ from typing import Any
 
 from aiogram.types import CallbackQuery
 from aiogram_dialog import Dialog, DialogManager, Window
-from aiogram_dialog.widgets.kbd import Button, Cancel, ScrollingGroup, Select
-from aiogram_dialog.widgets.text import Format
+from aiogram_dialog.widgets.kbd import Button, Cancel, Select
 
 from bot.admin.form import FormFieldsService, move, required_fields, toggle
 from bot.leads.catalog import PortalCatalog
+from dialogs.services import caller, catalog_of, form_fields_of
 from dialogs.states import AdminForm
-from dialogs.widgets import Notice, Tr, caller, clear_notice, set_notice
+from dialogs.widgets import Notice, Tr, clear_notice, scrolling_select, set_notice
 
 CHOSEN_SELECT_ID = "frm_chosen"
 OFFERED_SELECT_ID = "frm_offered"
@@ -26,32 +26,28 @@ OFFERED_KEY = "offered"
 UP, DOWN, REMOVE, ADD = "u", "d", "r", "a"
 
 
-def _service(manager: DialogManager) -> FormFieldsService:
-    service: FormFieldsService = manager.middleware_data["form_fields"]
-    return service
-
-
-def _catalog(manager: DialogManager) -> PortalCatalog:
-    catalog: PortalCatalog = manager.middleware_data["catalog"]
-    return catalog
-
-
 async def _working_choice(manager: DialogManager) -> tuple[list[str], list[str]]:
     """The choice being edited and every choosable code, read once per dialog."""
     data = manager.dialog_data
     if CHOSEN_KEY not in data:
-        snapshot = await _catalog(manager).get()
-        data[OFFERED_KEY] = [f.code for f in _service(manager).offered(snapshot.fields)]
-        data[CHOSEN_KEY] = await _service(manager).current(caller(manager))
+        service = form_fields_of(manager)
+        snapshot = await catalog_of(manager).get()
+        data[OFFERED_KEY] = [f.code for f in service.offered(snapshot.fields)]
+        data[CHOSEN_KEY] = await service.current(caller(manager))
     return list(data[CHOSEN_KEY]), list(data[OFFERED_KEY])
 
 
-async def get_form(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_form(
+    dialog_manager: DialogManager,
+    form_fields: FormFieldsService,
+    catalog: PortalCatalog,
+    **_: Any,
+) -> dict[str, Any]:
     """The chosen fields with their controls, the others to add, the required ones as text."""
-    _service(dialog_manager).authorize(caller(dialog_manager))
+    form_fields.authorize(caller(dialog_manager))
     chosen, offered = await _working_choice(dialog_manager)
-    fields = (await _catalog(dialog_manager).get()).fields
-    titles = {f.code: f.label for f in _service(dialog_manager).offered(fields)}
+    fields = (await catalog.get()).fields
+    titles = {f.code: f.label for f in form_fields.offered(fields)}
     rows: list[tuple[str, str]] = []
     for index, code in enumerate(chosen):
         rows += [
@@ -78,7 +74,7 @@ async def on_chosen_pressed(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """Take a chosen field out, or move it up or down."""
-    _service(manager).authorize(caller(manager))
+    form_fields_of(manager).authorize(caller(manager))
     clear_notice(manager)
     chosen, _offered = await _working_choice(manager)
     action, index = item_id[:1], int(item_id[1:])
@@ -96,7 +92,7 @@ async def on_offered_pressed(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """Add a field at the end of the form."""
-    _service(manager).authorize(caller(manager))
+    form_fields_of(manager).authorize(caller(manager))
     clear_notice(manager)
     chosen, offered = await _working_choice(manager)
     index = int(item_id[1:])
@@ -107,16 +103,16 @@ async def on_offered_pressed(
 async def on_save(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Store the choice; the capture form uses it from the next lead on."""
     chosen, _offered = await _working_choice(manager)
-    stored = await _service(manager).save(caller(manager), chosen)
+    stored = await form_fields_of(manager).save(caller(manager), chosen)
     manager.dialog_data[CHOSEN_KEY] = stored
     set_notice(manager, "admin-form-saved", count=len(stored))
 
 
 async def on_default(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Go back to the default fields (stored at once)."""
-    service = _service(manager)
+    service = form_fields_of(manager)
     await service.reset(caller(manager))
-    fields = (await _catalog(manager).get()).fields
+    fields = (await catalog_of(manager).get()).fields
     manager.dialog_data[CHOSEN_KEY] = service.default_choice(fields)
     set_notice(manager, "admin-form-default-set")
 
@@ -128,31 +124,20 @@ def build_admin_form_dialog() -> Dialog:
             Tr("admin-form-header"),
             Tr("admin-form-required", when="has_required"),
             Notice(),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=CHOSEN_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="chosen",
-                    on_click=on_chosen_pressed,
-                ),
-                id="frm_chosen_scroll",
+            scrolling_select(
+                CHOSEN_SELECT_ID,
+                "chosen",
+                on_chosen_pressed,
+                scroll_id="frm_chosen_scroll",
                 width=3,
                 height=CHOSEN_HEIGHT,
-                hide_on_single_page=True,
             ),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=OFFERED_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="offered",
-                    on_click=on_offered_pressed,
-                ),
-                id="frm_offered_scroll",
-                width=1,
+            scrolling_select(
+                OFFERED_SELECT_ID,
+                "offered",
+                on_offered_pressed,
+                scroll_id="frm_offered_scroll",
                 height=OFFERED_HEIGHT,
-                hide_on_single_page=True,
             ),
             Button(Tr("admin-form-save-button"), id=SAVE_ID, on_click=on_save),
             Button(Tr("admin-form-default-button"), id=DEFAULT_ID, on_click=on_default),

@@ -19,18 +19,26 @@ from aiogram_dialog.widgets.kbd import (
     Cancel,
     Column,
     Row,
-    ScrollingGroup,
     Select,
     Start,
     SwitchTo,
 )
+from aiogram_dialog.widgets.kbd.select import ManagedRadio
 from aiogram_dialog.widgets.text import Const, Format
 
 from bot.admin.people import ChatEntry, PeopleService
 from bot.i18n import Translator
 from bot.storage.outbox import DeadLetter
+from dialogs.services import caller, people_of, translator
 from dialogs.states import AdminDialog, AdminPeople
-from dialogs.widgets import Notice, Tr, caller, clear_notice, set_notice, translator
+from dialogs.widgets import (
+    Notice,
+    Tr,
+    checked_item,
+    clear_notice,
+    scrolling_select,
+    set_notice,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +50,14 @@ PREVIOUS_ID = "ppl_prev"
 NEXT_ID = "ppl_next"
 PAGE_HEIGHT = 8
 
-CHAT_KEY = "chat_id"
-THREAD_KEY = "thread_id"
 PAGE_KEY = "page"
 STATE_MARKS = {"active": "🟢", "paused": "⏸", "disabled": "⛔"}
 
 
-def _service(manager: DialogManager) -> PeopleService:
-    service: PeopleService = manager.middleware_data["people"]
-    return service
+def _chosen_chat(manager: DialogManager) -> tuple[int, int | None]:
+    """The chat (and topic) picked in the list of chats."""
+    raw_chat, _sep, raw_thread = checked_item(manager, CHAT_SELECT_ID).partition(":")
+    return int(raw_chat), int(raw_thread) if raw_thread else None
 
 
 def chat_state(entry: ChatEntry) -> str:
@@ -89,9 +96,11 @@ def _when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
-async def get_people(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_people(
+    dialog_manager: DialogManager, people: PeopleService, **_: Any
+) -> dict[str, Any]:
     """How many chats hear about leads, how many are disabled, how many messages are dead."""
-    service = _service(dialog_manager)
+    service = people
     identity = caller(dialog_manager)
     entries = await service.chats(identity)
     dead = await service.dead_letters(identity, 0)
@@ -102,11 +111,12 @@ async def get_people(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     }
 
 
-async def get_chats(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_chats(
+    dialog_manager: DialogManager, people: PeopleService, bot: Bot, **_: Any
+) -> dict[str, Any]:
     """Every chat with subscriptions as a button line."""
     tr = translator(dialog_manager)
-    bot: Bot = dialog_manager.middleware_data["bot"]
-    entries = await _service(dialog_manager).chats(caller(dialog_manager))
+    entries = await people.chats(caller(dialog_manager))
     items = []
     for entry in entries:
         state = chat_state(entry)
@@ -122,25 +132,20 @@ async def get_chats(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
 
 
 async def on_chat_selected(
-    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+    _: CallbackQuery, __: ManagedRadio[str], manager: DialogManager, item_id: str
 ) -> None:
-    """Open one chat's details."""
-    raw_chat, _sep, raw_thread = item_id.partition(":")
+    """Open one chat's details (the list keeps which one)."""
     clear_notice(manager)
-    manager.dialog_data[CHAT_KEY] = int(raw_chat)
-    manager.dialog_data[THREAD_KEY] = int(raw_thread) if raw_thread else None
     await manager.switch_to(AdminPeople.chat)
 
 
-async def get_chat(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_chat(
+    dialog_manager: DialogManager, people: PeopleService, bot: Bot, **_: Any
+) -> dict[str, Any]:
     """One chat's subscriptions, re-read, with the disabled reason."""
     tr = translator(dialog_manager)
-    bot: Bot = dialog_manager.middleware_data["bot"]
-    entry = await _service(dialog_manager).chat(
-        caller(dialog_manager),
-        int(dialog_manager.dialog_data[CHAT_KEY]),
-        dialog_manager.dialog_data.get(THREAD_KEY),
-    )
+    chat_id, thread_id = _chosen_chat(dialog_manager)
+    entry = await people.chat(caller(dialog_manager), chat_id, thread_id)
     if entry is None:
         return {"found": False, "gone": True, "is_disabled": False}
     return {
@@ -156,9 +161,8 @@ async def get_chat(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
 
 async def on_remove_disabled(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Delete the disabled subscriptions of the chat on screen."""
-    removed = await _service(manager).remove_disabled(
-        caller(manager), int(manager.dialog_data[CHAT_KEY])
-    )
+    chat_id, _thread_id = _chosen_chat(manager)
+    removed = await people_of(manager).remove_disabled(caller(manager), chat_id)
     set_notice(manager, "admin-people-removed", count=removed)
 
 
@@ -187,11 +191,12 @@ async def _letter_chat(
     return tr.get("admin-people-unknown-chat", id=letter.chat_id)
 
 
-async def get_dead(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_dead(
+    dialog_manager: DialogManager, people: PeopleService, bot: Bot, **_: Any
+) -> dict[str, Any]:
     """One page of undelivered notifications, newest first, each with a Resend button."""
     tr = translator(dialog_manager)
-    bot: Bot = dialog_manager.middleware_data["bot"]
-    service = _service(dialog_manager)
+    service = people
     identity = caller(dialog_manager)
     page = await service.dead_letters(identity, int(dialog_manager.dialog_data.get(PAGE_KEY, 0)))
     dialog_manager.dialog_data[PAGE_KEY] = page.page
@@ -221,7 +226,7 @@ async def on_resend(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """Put one undelivered notification back into the outbox."""
-    done = await _service(manager).resend(caller(manager), int(item_id))
+    done = await people_of(manager).resend(caller(manager), int(item_id))
     if done:
         set_notice(manager, "admin-people-resent", id=int(item_id))
     else:
@@ -230,7 +235,7 @@ async def on_resend(
 
 async def on_resend_all(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Put every undelivered notification back into the outbox."""
-    count = await _service(manager).resend_all(caller(manager))
+    count = await people_of(manager).resend_all(caller(manager))
     set_notice(manager, "admin-people-resent-all", count=count)
 
 
@@ -271,18 +276,13 @@ def build_admin_people_dialog() -> Dialog:
         Window(
             Tr("admin-people-chats-header"),
             Tr("admin-people-chats-empty", when="no_chats"),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=CHAT_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="chat_items",
-                    on_click=on_chat_selected,
-                ),
-                id="ppl_chats_scroll",
-                width=1,
+            scrolling_select(
+                CHAT_SELECT_ID,
+                "chat_items",
+                on_chat_selected,
+                scroll_id="ppl_chats_scroll",
                 height=PAGE_HEIGHT,
-                hide_on_single_page=True,
+                keep_choice=True,
             ),
             SwitchTo(Tr("button-back"), id="ppl_chats_back", state=AdminPeople.main),
             state=AdminPeople.chats,

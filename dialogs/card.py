@@ -32,6 +32,7 @@ from bot.leads.service import (
 )
 from bot.leads.visibility import LeadHiddenError
 from bot.portal import LeadChanges, NotFoundError, Semantics
+from dialogs.services import caller, leads_of, translator
 from dialogs.states import (
     LEAD_ID_KEY,
     LeadCard,
@@ -40,7 +41,7 @@ from dialogs.states import (
     start_lead_search,
     start_main_menu,
 )
-from dialogs.widgets import Tr, caller, translator
+from dialogs.widgets import Tr
 
 STAGE_SELECT_ID = "card_stage"
 FIELD_SELECT_ID = "card_field"
@@ -79,12 +80,6 @@ REASON_LIMIT = 1000
 NOTE_LIMIT = 3000
 
 
-def _leads(manager: DialogManager) -> LeadService:
-    service = manager.middleware_data["leads"]
-    assert isinstance(service, LeadService)
-    return service
-
-
 def _lead_id(manager: DialogManager) -> int:
     return int(manager.dialog_data[LEAD_ID_KEY])
 
@@ -119,7 +114,7 @@ async def load(manager: DialogManager) -> None:
     """Read the card (one request); a hidden or deleted lead leaves an explanation instead."""
     tr = translator(manager)
     try:
-        card = await _leads(manager).load_card(caller(manager), _lead_id(manager))
+        card = await leads_of(manager).load_card(caller(manager), _lead_id(manager))
     except LeadHiddenError:
         manager.dialog_data[ERROR_KEY] = tr.get_html("access-lead-hidden")
         return
@@ -231,16 +226,18 @@ async def on_products(_: CallbackQuery, __: Button, manager: DialogManager) -> N
 @replaces_stale_card
 async def on_take(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Make the caller responsible for the lead."""
-    card = await _leads(manager).take(caller(manager), _lead_id(manager))
+    card = await leads_of(manager).take(caller(manager), _lead_id(manager))
     await after_write(manager, card)
 
 
 # --- stage -------------------------------------------------------------------------------
 
 
-async def get_stages(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_stages(
+    dialog_manager: DialogManager, leads: LeadService, **_: Any
+) -> dict[str, Any]:
     """The portal's stages in order, the current one left out."""
-    snapshot = await _leads(dialog_manager).catalog.get()
+    snapshot = await leads.catalog.get()
     current = str(dialog_manager.dialog_data.get(STATUS_KEY, ""))
     items = [
         (cut(s.name, BUTTON_LIMIT), s.status_id) for s in snapshot.stages if s.status_id != current
@@ -249,7 +246,7 @@ async def get_stages(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
 
 
 async def _chosen_stage_name(manager: DialogManager) -> str:
-    snapshot = await _leads(manager).catalog.get()
+    snapshot = await leads_of(manager).catalog.get()
     return cut(snapshot.stage_name(str(manager.dialog_data.get(NEW_STAGE_KEY, ""))), 100)
 
 
@@ -263,7 +260,7 @@ async def on_stage_selected(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """A failure stage asks for the reason, the success stage for a confirmation."""
-    snapshot = await _leads(manager).catalog.get()
+    snapshot = await leads_of(manager).catalog.get()
     stage = snapshot.stage(item_id)
     if stage is None:
         return
@@ -273,7 +270,7 @@ async def on_stage_selected(
     elif stage.semantics is Semantics.SUCCESS:
         await manager.switch_to(LeadCard.stage_confirm)
     else:
-        card = await _leads(manager).change_stage(
+        card = await leads_of(manager).change_stage(
             caller(manager), _lead_id(manager), stage.status_id, tr=translator(manager)
         )
         await after_write(manager, card)
@@ -283,7 +280,7 @@ async def on_stage_selected(
 async def on_stage_confirmed(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Move the lead to the success stage (the stage only: no conversion through REST)."""
     status_id = str(manager.dialog_data.get(NEW_STAGE_KEY, ""))
-    card = await _leads(manager).change_stage(
+    card = await leads_of(manager).change_stage(
         caller(manager), _lead_id(manager), status_id, tr=translator(manager)
     )
     await after_write(manager, card)
@@ -302,7 +299,7 @@ async def on_stage_reason(message: Message, _: MessageInput, manager: DialogMana
         stage=await _chosen_stage_name(manager),
         reason=reason[:REASON_LIMIT],
     )
-    card = await _leads(manager).change_stage(
+    card = await leads_of(manager).change_stage(
         caller(manager), _lead_id(manager), status_id, comment, tr=tr
     )
     await after_write(manager, card)
@@ -371,16 +368,18 @@ async def on_edit_value(message: Message, _: MessageInput, manager: DialogManage
             return
         changes = LeadChanges.model_validate({code: text})
     try:
-        card = await _leads(manager).update_fields(caller(manager), _lead_id(manager), changes)
+        card = await leads_of(manager).update_fields(caller(manager), _lead_id(manager), changes)
     except InvalidValueError:
         await message.answer(tr.get_html("card-edit-refused"))
         return
     await after_write(manager, card)
 
 
-async def get_sources(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_sources(
+    dialog_manager: DialogManager, leads: LeadService, **_: Any
+) -> dict[str, Any]:
     """The portal's lead sources."""
-    snapshot = await _leads(dialog_manager).catalog.get()
+    snapshot = await leads.catalog.get()
     tr = translator(dialog_manager)
     value = dialog_manager.dialog_data.get(VALUES_KEY, {}).get("SOURCE_ID") or tr.get(
         "card-edit-empty"
@@ -397,7 +396,7 @@ async def on_source_selected(
 ) -> None:
     """Store the chosen source (the service accepts only one the portal has)."""
     try:
-        card = await _leads(manager).update_fields(
+        card = await leads_of(manager).update_fields(
             caller(manager), _lead_id(manager), LeadChanges(source_id=item_id)
         )
     except InvalidValueError:
@@ -444,7 +443,7 @@ async def on_multi_remove(callback: CallbackQuery, __: Button, manager: DialogMa
     if value_id is None:
         return
     try:
-        card = await _leads(manager).edit_multifield(
+        card = await leads_of(manager).edit_multifield(
             caller(manager), _lead_id(manager), _multi_kind(manager), value_id=int(value_id)
         )
     except InvalidValueError:
@@ -462,7 +461,7 @@ async def on_multi_value(message: Message, _: MessageInput, manager: DialogManag
     if not text:
         return
     value_id = manager.dialog_data.get(MULTI_ID_KEY)
-    service = _leads(manager)
+    service = leads_of(manager)
     try:
         service.clean_multifield(kind, text)
     except InvalidValueError:
@@ -505,7 +504,7 @@ async def on_note(message: Message, _: MessageInput, manager: DialogManager) -> 
     if not text.strip():
         await message.answer(tr.get_html("card-note-unsupported"))
         return
-    card = await _leads(manager).add_note(caller(manager), _lead_id(manager), text, tr=tr)
+    card = await leads_of(manager).add_note(caller(manager), _lead_id(manager), text, tr=tr)
     await after_write(manager, card)
 
 
@@ -522,7 +521,7 @@ async def on_delete_confirmed(callback: CallbackQuery, __: Button, manager: Dial
     """Delete the lead (managers; re-checked by the service)."""
     tr = translator(manager)
     try:
-        await _leads(manager).delete(caller(manager), _lead_id(manager))
+        await leads_of(manager).delete(caller(manager), _lead_id(manager))
     except AccessDenied:
         await callback.answer(tr.get("card-managers-only"), show_alert=True)
         await manager.switch_to(LeadCard.main)

@@ -8,7 +8,8 @@ from typing import Any
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import Dialog, DialogManager, Window
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Button, Cancel, Column, ScrollingGroup, Select, SwitchTo
+from aiogram_dialog.widgets.kbd import Button, Cancel, Column, Select, SwitchTo
+from aiogram_dialog.widgets.kbd.select import ManagedRadio
 from aiogram_dialog.widgets.text import Format
 
 from bot.access.roles import Action
@@ -23,8 +24,17 @@ from bot.leads.contacts import (
 )
 from bot.leads.render import cut
 from bot.portal import Contact, NotFoundError
+from dialogs.services import caller, lead_contacts_of, translator
 from dialogs.states import LeadContacts
-from dialogs.widgets import Tr, caller, started_lead_id, translator
+from dialogs.widgets import (
+    Notice,
+    Tr,
+    checked_item,
+    clear_notice,
+    scrolling_select,
+    set_notice,
+    started_lead_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,30 +49,20 @@ BACK_TO_LIST_ID = "lc_back"
 PAGE_HEIGHT = 8
 LABEL_MAX = 60
 
-NOTICE_KEY = "notice"
 CONTACTS_KEY = "contacts"
-CHOSEN_KEY = "chosen"
 FOUND_KEY = "found"
 QUERY_KEY = "query"
 SEARCH_PROBLEM_KEY = "search_problem"
 
-SERVICE_KEY = "lead_contacts"
+
+def _chosen(manager: DialogManager) -> int:
+    """The contact picked in the list of the lead's contacts."""
+    return int(checked_item(manager, CONTACT_SELECT_ID))
 
 
-def _service(manager: DialogManager) -> LeadContactsService:
-    service: LeadContactsService = manager.middleware_data[SERVICE_KEY]
-    return service
-
-
-def _set_notice(manager: DialogManager, key: str, **args: str) -> None:
-    manager.dialog_data[NOTICE_KEY] = {"key": key, "args": args}
-
-
-def _pop_notice(manager: DialogManager) -> str:
-    notice = manager.dialog_data.pop(NOTICE_KEY, None)
-    if not isinstance(notice, dict):
-        return ""
-    return translator(manager).get_html(str(notice["key"]), **dict(notice.get("args") or {}))
+async def on_leave_list(_: CallbackQuery, __: Any, manager: DialogManager) -> None:
+    """A notice is shown once, under the list: moving on forgets it."""
+    clear_notice(manager)
 
 
 def _contact_name(manager: DialogManager, contact_id: int, name: str) -> str:
@@ -78,11 +78,13 @@ def _known_name(manager: DialogManager, contact_id: int) -> str:
 # --- the list ----------------------------------------------------------------------------------
 
 
-async def get_contacts(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_contacts(
+    dialog_manager: DialogManager, lead_contacts: LeadContactsService, **_: Any
+) -> dict[str, Any]:
     """The lead's contacts, re-read on every showing (one batch request)."""
     tr = translator(dialog_manager)
     lead_id = started_lead_id(dialog_manager)
-    view = await _service(dialog_manager).view(caller(dialog_manager), lead_id)
+    view = await lead_contacts.view(caller(dialog_manager), lead_id)
     lines = []
     buttons = []
     known: dict[str, list[Any]] = {}
@@ -98,7 +100,6 @@ async def get_contacts(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
         )
         known[str(contact.contact_id)] = [contact.name, contact.is_primary]
     dialog_manager.dialog_data[CONTACTS_KEY] = known
-    notice = _pop_notice(dialog_manager)
     return {
         "id": lead_id,
         "title": view.lead.title or "",
@@ -106,16 +107,14 @@ async def get_contacts(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
         "contacts": buttons,
         "has_contacts": bool(buttons),
         "no_contacts": not buttons,
-        "notice": notice,
-        "has_notice": bool(notice),
     }
 
 
 async def on_contact_selected(
-    _: CallbackQuery, __: Select[int], manager: DialogManager, contact_id: int
+    _: CallbackQuery, __: ManagedRadio[int], manager: DialogManager, contact_id: int
 ) -> None:
-    """Open one linked contact."""
-    manager.dialog_data[CHOSEN_KEY] = contact_id
+    """Open one linked contact (the list keeps which one)."""
+    clear_notice(manager)
     await manager.switch_to(LeadContacts.contact)
 
 
@@ -124,7 +123,7 @@ async def on_contact_selected(
 
 async def get_contact(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The chosen contact as the list showed it (the actions re-check everything)."""
-    contact_id = int(dialog_manager.dialog_data[CHOSEN_KEY])
+    contact_id = _chosen(dialog_manager)
     known = dialog_manager.dialog_data.get(CONTACTS_KEY, {}).get(str(contact_id))
     is_primary = bool(known[1]) if isinstance(known, list) and len(known) > 1 else False
     return {
@@ -136,21 +135,23 @@ async def get_contact(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
 
 async def on_make_primary(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Make the chosen contact the lead's primary contact."""
-    contact_id = int(manager.dialog_data[CHOSEN_KEY])
+    contact_id = _chosen(manager)
     name = _known_name(manager, contact_id)
-    done = await _service(manager).make_primary(
+    done = await lead_contacts_of(manager).make_primary(
         caller(manager), started_lead_id(manager), contact_id
     )
-    _set_notice(manager, "contacts-primary-set" if done else "contacts-not-linked", name=name)
+    set_notice(manager, "contacts-primary-set" if done else "contacts-not-linked", name=name)
     await manager.switch_to(LeadContacts.main)
 
 
 async def on_unlink(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Unlink the chosen contact from the lead."""
-    contact_id = int(manager.dialog_data[CHOSEN_KEY])
+    contact_id = _chosen(manager)
     name = _known_name(manager, contact_id)
-    done = await _service(manager).unlink(caller(manager), started_lead_id(manager), contact_id)
-    _set_notice(manager, "contacts-unlinked" if done else "contacts-not-linked", name=name)
+    done = await lead_contacts_of(manager).unlink(
+        caller(manager), started_lead_id(manager), contact_id
+    )
+    set_notice(manager, "contacts-unlinked" if done else "contacts-not-linked", name=name)
     await manager.switch_to(LeadContacts.main)
 
 
@@ -175,7 +176,7 @@ def _found_label(manager: DialogManager, contact: Contact) -> str:
     phone = next((item.value for item in contact.phone if item.value), "")
     if phone and not caller(manager).may(Action.VIEW_ALL_LEADS):
         # A list of found contacts is no phone book for reps.
-        phone = mask_phone(phone, _service(manager).default_region)
+        phone = mask_phone(phone, lead_contacts_of(manager).default_region)
     return cut(f"{name} · {phone}" if phone else name, LABEL_MAX)
 
 
@@ -186,7 +187,7 @@ async def on_search(message: Message, _: MessageInput, manager: DialogManager) -
         manager.dialog_data[SEARCH_PROBLEM_KEY] = "not_text"
         return
     try:
-        found = await _service(manager).search(caller(manager), text)
+        found = await lead_contacts_of(manager).search(caller(manager), text)
     except ContactSearchError as exc:
         manager.dialog_data[SEARCH_PROBLEM_KEY] = exc.problem.value
         return
@@ -225,24 +226,26 @@ async def on_found_selected(
         return
     name = names[contact_id]
     try:
-        linked = await _service(manager).link(
+        linked = await lead_contacts_of(manager).link(
             caller(manager), started_lead_id(manager), contact_id
         )
     except NotFoundError:
-        _set_notice(manager, "contacts-contact-gone")
+        set_notice(manager, "contacts-contact-gone")
     else:
-        _set_notice(manager, "contacts-linked" if linked else "contacts-already-linked", name=name)
+        set_notice(manager, "contacts-linked" if linked else "contacts-already-linked", name=name)
     await manager.switch_to(LeadContacts.main)
 
 
 # --- creating a contact from the lead ----------------------------------------------------------
 
 
-async def get_create(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_create(
+    dialog_manager: DialogManager, lead_contacts: LeadContactsService, **_: Any
+) -> dict[str, Any]:
     """What the new contact would get from the lead."""
     tr = translator(dialog_manager)
     try:
-        draft = await _service(dialog_manager).create_preview(
+        draft = await lead_contacts.create_preview(
             caller(dialog_manager), started_lead_id(dialog_manager)
         )
     except NothingToCopyError:
@@ -261,14 +264,14 @@ async def get_create(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
 async def on_create(callback: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Create the contact from the lead and link it (a second tap while it runs waits)."""
     try:
-        await _service(manager).create_from_lead(caller(manager), started_lead_id(manager))
+        await lead_contacts_of(manager).create_from_lead(caller(manager), started_lead_id(manager))
     except WriteInProgressError:
         await callback.answer(translator(manager).get("write-in-progress"))
         return
     except NothingToCopyError:
-        _set_notice(manager, "contacts-nothing-to-copy")
+        set_notice(manager, "contacts-nothing-to-copy")
     else:
-        _set_notice(manager, "contacts-created")
+        set_notice(manager, "contacts-created")
     await manager.switch_to(LeadContacts.main)
 
 
@@ -280,24 +283,29 @@ def build_lead_contacts_dialog() -> Dialog:
             Format("{lines}", when="has_contacts"),
             Tr("contacts-none", when="no_contacts"),
             Tr("contacts-hint", when="has_contacts"),
-            Format("\n{notice}", when="has_notice"),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=CONTACT_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="contacts",
-                    type_factory=int,
-                    on_click=on_contact_selected,
-                ),
-                id="lc_contacts_scroll",
-                width=1,
+            Notice(),
+            scrolling_select(
+                CONTACT_SELECT_ID,
+                "contacts",
+                on_contact_selected,
+                scroll_id="lc_contacts_scroll",
                 height=PAGE_HEIGHT,
-                hide_on_single_page=True,
+                type_factory=int,
+                keep_choice=True,
             ),
             Column(
-                SwitchTo(Tr("contacts-link-button"), id=LINK_ID, state=LeadContacts.search),
-                SwitchTo(Tr("contacts-create-button"), id=CREATE_ID, state=LeadContacts.create),
+                SwitchTo(
+                    Tr("contacts-link-button"),
+                    id=LINK_ID,
+                    state=LeadContacts.search,
+                    on_click=on_leave_list,
+                ),
+                SwitchTo(
+                    Tr("contacts-create-button"),
+                    id=CREATE_ID,
+                    state=LeadContacts.create,
+                    on_click=on_leave_list,
+                ),
             ),
             Cancel(Tr("button-back")),
             state=LeadContacts.main,
@@ -332,19 +340,13 @@ def build_lead_contacts_dialog() -> Dialog:
         Window(
             Tr("contacts-found", when="count"),
             Tr("contacts-found-nothing", when="nothing"),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=FOUND_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="found",
-                    type_factory=int,
-                    on_click=on_found_selected,
-                ),
-                id="lc_found_scroll",
-                width=1,
+            scrolling_select(
+                FOUND_SELECT_ID,
+                "found",
+                on_found_selected,
+                scroll_id="lc_found_scroll",
                 height=PAGE_HEIGHT,
-                hide_on_single_page=True,
+                type_factory=int,
             ),
             SwitchTo(Tr("contacts-search-again-button"), id="lc_again", state=LeadContacts.search),
             SwitchTo(Tr("button-back"), id="lc_found_back", state=LeadContacts.main),

@@ -14,6 +14,7 @@ from bot.access.service import AccessService, BindOutcome
 from bot.i18n import Translator
 from bot.storage import RedeemFailure
 from bot.storage.invites import hash_token
+from dialogs.services import set_caller
 from dialogs.states import start_main_menu
 
 INVITE_PREFIX = "inv_"
@@ -68,7 +69,7 @@ async def _answer_invite(
             tr.get_html("onboarding-invite-accepted", name=result.name, role=result.role.value),
             reply_markup=ReplyKeyboardRemove(),
         )
-        dialog_manager.middleware_data["identity"] = result
+        set_caller(dialog_manager, result)
         await start_main_menu(dialog_manager)
         return
     if isinstance(result, RedeemFailure):
@@ -133,7 +134,7 @@ async def on_contact(
             tr.get_html(key, name=result.identity.name, role=result.identity.role.value),
             reply_markup=ReplyKeyboardRemove(),
         )
-        dialog_manager.middleware_data["identity"] = result.identity
+        set_caller(dialog_manager, result.identity)
         await start_main_menu(dialog_manager)
         return
     await message.answer(

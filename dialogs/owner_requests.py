@@ -22,12 +22,11 @@ from bot.leads.owner_requests import (
     PressOutcome,
     RequestAction,
 )
+from dialogs.services import caller, owner_requests_of, translator
 from dialogs.states import REQUEST_ID_KEY, OwnerAnswer, start_owner_answer
-from dialogs.widgets import Tr, caller, translator
+from dialogs.widgets import Tr
 
 log = logging.getLogger(__name__)
-
-SERVICE_KEY = "owner_requests"
 
 
 async def on_hand_over(
@@ -91,22 +90,18 @@ async def on_answer(
     await start_owner_answer(dialog_manager, callback_data.id)
 
 
-def _service(manager: DialogManager) -> OwnerRequestService:
-    service: OwnerRequestService = manager.middleware_data[SERVICE_KEY]
-    return service
-
-
 def _request_id(manager: DialogManager) -> int:
     data = manager.start_data if isinstance(manager.start_data, dict) else {}
     value = data.get(REQUEST_ID_KEY)
     return value if isinstance(value, int) else 0
 
 
-async def get_answer_prompt(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_answer_prompt(
+    dialog_manager: DialogManager, owner_requests: OwnerRequestService, **_: Any
+) -> dict[str, Any]:
     """Whom the answer goes to."""
-    service = _service(dialog_manager)
-    request = await service.request(_request_id(dialog_manager))
-    name = await service.requester_name(request) if request is not None else ""
+    request = await owner_requests.request(_request_id(dialog_manager))
+    name = await owner_requests.requester_name(request) if request is not None else ""
     tr = translator(dialog_manager)
     return {"text": tr.get_html("owner-answer-prompt", name=name)}
 
@@ -118,7 +113,7 @@ async def on_answer_text(message: Message, _: MessageInput, manager: DialogManag
     if not text:
         await message.answer(tr.get_html("owner-answer-empty"))
         return
-    service = _service(manager)
+    service = owner_requests_of(manager)
     request_id = _request_id(manager)
     outcome = await service.answer(
         caller(manager), request_id, text, answer_key=str(message.message_id)

@@ -9,7 +9,8 @@ from typing import Any
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import Dialog, DialogManager, Window
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Button, Cancel, ScrollingGroup, Select, SwitchTo
+from aiogram_dialog.widgets.kbd import Button, Cancel, Select, SwitchTo
+from aiogram_dialog.widgets.kbd.select import ManagedRadio
 from aiogram_dialog.widgets.text import Format
 
 from bot.access.service import AccessDenied
@@ -28,8 +29,17 @@ from bot.leads.products import (
 )
 from bot.leads.render import cut
 from bot.portal import ProductRow
+from dialogs.services import caller, lead_products_of, translator
 from dialogs.states import LeadProducts
-from dialogs.widgets import Tr, caller, started_lead_id, translator
+from dialogs.widgets import (
+    Notice,
+    Tr,
+    checked_item,
+    clear_notice,
+    scrolling_select,
+    set_notice,
+    started_lead_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +51,8 @@ USE_PRICE_ID = "lp_use_price"
 PAGE_HEIGHT = 8
 LABEL_MAX = 60
 
-SERVICE_KEY = "lead_products"
-NOTICE_KEY = "notice"
 SIGNATURE_KEY = "seen"
 ROWS_KEY = "rows"
-CHOSEN_ROW_KEY = "row"
 FOUND_KEY = "found"
 FOUND_MORE_KEY = "found_more"
 QUERY_KEY = "query"
@@ -54,25 +61,14 @@ QUANTITY_KEY = "quantity"
 PROBLEM_KEY = "problem"
 
 
-def _service(manager: DialogManager) -> LeadProductsService:
-    service: LeadProductsService = manager.middleware_data[SERVICE_KEY]
-    return service
+def _chosen_row(manager: DialogManager) -> int:
+    """The row picked in the list of the lead's rows."""
+    return int(checked_item(manager, ROW_SELECT_ID))
 
 
-def _set_notice(manager: DialogManager, key: str, **args: str) -> None:
-    manager.dialog_data[NOTICE_KEY] = {"key": key, "args": args}
-
-
-def _pop_notice(manager: DialogManager) -> str:
-    notice = manager.dialog_data.pop(NOTICE_KEY, None)
-    if not isinstance(notice, dict):
-        return ""
-    args: dict[str, Any] = dict(notice.get("args") or {})
-    # Amounts travel as text in dialog data (JSON); Fluent formats them as numbers.
-    for name in ("quantity", "price"):
-        if name in args:
-            args[name] = Decimal(args[name])
-    return translator(manager).get_html(str(notice["key"]), **args)
+async def on_leave_list(_: CallbackQuery, __: Any, manager: DialogManager) -> None:
+    """A notice is shown once, under the list: moving on forgets it."""
+    clear_notice(manager)
 
 
 def _row_name(manager: DialogManager, row: ProductRow) -> str:
@@ -82,11 +78,13 @@ def _row_name(manager: DialogManager, row: ProductRow) -> str:
 # --- the rows ----------------------------------------------------------------------------------
 
 
-async def get_rows(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_rows(
+    dialog_manager: DialogManager, lead_products: LeadProductsService, **_: Any
+) -> dict[str, Any]:
     """The lead's rows and total, re-read on every showing (one batch request)."""
     tr = translator(dialog_manager)
     lead_id = started_lead_id(dialog_manager)
-    view = await _service(dialog_manager).view(caller(dialog_manager), lead_id)
+    view = await lead_products.view(caller(dialog_manager), lead_id)
     # What the user sees now is what a later write must still find.
     dialog_manager.dialog_data[SIGNATURE_KEY] = view.signature
     lines = []
@@ -112,7 +110,6 @@ async def get_rows(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
         buttons.append((cut(label, LABEL_MAX), row.id))
         names[str(row.id)] = name
     dialog_manager.dialog_data[ROWS_KEY] = names
-    notice = _pop_notice(dialog_manager)
     return {
         "id": lead_id,
         "title": view.lead.title or "",
@@ -122,32 +119,30 @@ async def get_rows(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
         "no_rows": not buttons,
         "total": view.total,
         "currency": view.currency,
-        "notice": notice,
-        "has_notice": bool(notice),
     }
 
 
 async def on_row_selected(
-    _: CallbackQuery, __: Select[int], manager: DialogManager, row_id: int
+    _: CallbackQuery, __: ManagedRadio[int], manager: DialogManager, row_id: int
 ) -> None:
-    """Ask to confirm removing a row."""
-    manager.dialog_data[CHOSEN_ROW_KEY] = row_id
+    """Ask to confirm removing a row (the list keeps which one)."""
+    clear_notice(manager)
     await manager.switch_to(LeadProducts.row)
 
 
 async def get_row(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The row the user chose, by the name the list showed."""
-    row_id = dialog_manager.dialog_data.get(CHOSEN_ROW_KEY)
+    row_id = _chosen_row(dialog_manager)
     names = dialog_manager.dialog_data.get(ROWS_KEY, {})
     return {"product": str(names.get(str(row_id), ""))}
 
 
 async def on_remove(callback: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Remove the chosen row, unless the rows changed since the user saw them."""
-    row_id = int(manager.dialog_data[CHOSEN_ROW_KEY])
+    row_id = _chosen_row(manager)
     name = str(manager.dialog_data.get(ROWS_KEY, {}).get(str(row_id), ""))
     try:
-        await _service(manager).remove_row(
+        await lead_products_of(manager).remove_row(
             caller(manager),
             started_lead_id(manager),
             row_id,
@@ -157,11 +152,11 @@ async def on_remove(callback: CallbackQuery, __: Button, manager: DialogManager)
         await callback.answer(translator(manager).get("write-in-progress"))
         return
     except RowsChangedError:
-        _set_notice(manager, "products-changed")
+        set_notice(manager, "products-changed")
     except RowGoneError:
-        _set_notice(manager, "products-row-gone")
+        set_notice(manager, "products-row-gone")
     else:
-        _set_notice(manager, "products-removed", product=name)
+        set_notice(manager, "products-removed", product=name)
     await manager.switch_to(LeadProducts.main)
 
 
@@ -186,7 +181,7 @@ async def on_search(message: Message, _: MessageInput, manager: DialogManager) -
         manager.dialog_data[PROBLEM_KEY] = "not_text"
         return
     try:
-        page = await _service(manager).search(text)
+        page = await lead_products_of(manager).search(text)
     except ProductSearchError as exc:
         manager.dialog_data[PROBLEM_KEY] = "too_long" if exc.too_long else "too_short"
         return
@@ -303,7 +298,7 @@ async def _add(manager: DialogManager, price: Decimal) -> None:
     product = _product(manager)
     quantity = Decimal(str(manager.dialog_data[QUANTITY_KEY]))
     try:
-        await _service(manager).add_row(
+        await lead_products_of(manager).add_row(
             caller(manager),
             started_lead_id(manager),
             product_id=int(product["id"]),
@@ -312,11 +307,9 @@ async def _add(manager: DialogManager, price: Decimal) -> None:
             seen_signature=str(manager.dialog_data.get(SIGNATURE_KEY, "")),
         )
     except RowsChangedError:
-        _set_notice(manager, "products-changed")
+        set_notice(manager, "products-changed")
     else:
-        _set_notice(
-            manager, "products-added", product=str(product["name"]), quantity=str(quantity)
-        )
+        set_notice(manager, "products-added", product=str(product["name"]), quantity=quantity)
     for key in (PRODUCT_KEY, QUANTITY_KEY, FOUND_KEY, FOUND_MORE_KEY, QUERY_KEY):
         manager.dialog_data.pop(key, None)
     await manager.switch_to(LeadProducts.main)
@@ -357,22 +350,22 @@ def build_lead_products_dialog() -> Dialog:
             Tr("products-total", when="has_rows"),
             Tr("products-none", when="no_rows"),
             Tr("products-hint", when="has_rows"),
-            Format("\n{notice}", when="has_notice"),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=ROW_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="rows",
-                    type_factory=int,
-                    on_click=on_row_selected,
-                ),
-                id="lp_rows_scroll",
-                width=1,
+            Notice(),
+            scrolling_select(
+                ROW_SELECT_ID,
+                "rows",
+                on_row_selected,
+                scroll_id="lp_rows_scroll",
                 height=PAGE_HEIGHT,
-                hide_on_single_page=True,
+                type_factory=int,
+                keep_choice=True,
             ),
-            SwitchTo(Tr("products-add-button"), id=ADD_ID, state=LeadProducts.search),
+            SwitchTo(
+                Tr("products-add-button"),
+                id=ADD_ID,
+                state=LeadProducts.search,
+                on_click=on_leave_list,
+            ),
             Cancel(Tr("button-back")),
             state=LeadProducts.main,
             getter=get_rows,
@@ -398,19 +391,13 @@ def build_lead_products_dialog() -> Dialog:
             Tr("products-found", when="count"),
             Tr("products-found-more", when="more"),
             Tr("products-found-nothing", when="nothing"),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=FOUND_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="found",
-                    type_factory=int,
-                    on_click=on_product_selected,
-                ),
-                id="lp_found_scroll",
-                width=1,
+            scrolling_select(
+                FOUND_SELECT_ID,
+                "found",
+                on_product_selected,
+                scroll_id="lp_found_scroll",
                 height=PAGE_HEIGHT,
-                hide_on_single_page=True,
+                type_factory=int,
             ),
             SwitchTo(Tr("products-search-again-button"), id="lp_again", state=LeadProducts.search),
             SwitchTo(Tr("button-back"), id="lp_found_back", state=LeadProducts.main),

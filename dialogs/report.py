@@ -6,7 +6,7 @@ import logging
 from datetime import date
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram_dialog import ChatEvent, Dialog, DialogManager, ShowMode, Window
@@ -22,13 +22,12 @@ from aiogram_dialog.widgets.text import Format
 
 from bot.portal import PortalError
 from bot.reports.data import DateRange, Period
-from bot.reports.service import ReportService
+from dialogs.services import bot_of, caller, reports_of, translator
 from dialogs.states import ReportDialog, start_report
-from dialogs.widgets import Tr, caller, translator
+from dialogs.widgets import Tr
 
 log = logging.getLogger(__name__)
 
-SERVICE_KEY = "reports"
 FIRST_DAY_KEY = "first_day"
 PERIOD_IDS = {Period.TODAY: "rep_today", Period.WEEK: "rep_week", Period.MONTH: "rep_month"}
 DATES_ID = "rep_dates"
@@ -36,18 +35,13 @@ FIRST_CALENDAR_ID = "rep_first"
 LAST_CALENDAR_ID = "rep_last"
 
 
-def _service(manager: DialogManager) -> ReportService:
-    service: ReportService = manager.middleware_data[SERVICE_KEY]
-    return service
-
-
 async def _send(manager: DialogManager, chat_id: int, period: DateRange) -> None:
     """Draw the report and send it as a photo; the dialog closes either way."""
     tr = translator(manager)
-    bot: Bot = manager.middleware_data["bot"]
+    bot = bot_of(manager)
     await bot.send_message(chat_id, tr.get_html("report-working"))
     try:
-        report = await _service(manager).build(caller(manager), period, tr)
+        report = await reports_of(manager).build(caller(manager), period, tr)
     except PortalError as exc:
         log.warning("report failed: portal %s", exc.code)
         await bot.send_message(chat_id, tr.get_html("report-failed"))
@@ -65,7 +59,7 @@ async def on_period(callback: CallbackQuery, button: Button, manager: DialogMana
     """Today, the last 7 or the last 30 days."""
     period = next(p for p, widget_id in PERIOD_IDS.items() if widget_id == button.widget_id)
     await callback.answer()
-    await _send(manager, _chat_id(callback), DateRange.of(period, _service(manager).today()))
+    await _send(manager, _chat_id(callback), DateRange.of(period, reports_of(manager).today()))
 
 
 async def on_first_day(

@@ -10,14 +10,15 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import Data, Dialog, DialogManager, Window
+from aiogram_dialog.widgets.common import ManagedScroll
 from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import (
     Button,
     Cancel,
     Column,
     Row,
-    ScrollingGroup,
     Select,
+    StubScroll,
     SwitchTo,
 )
 from aiogram_dialog.widgets.text import Format
@@ -26,6 +27,7 @@ from bot.access.roles import Action
 from bot.leads.query import LeadQuery, QueryKind, parse_query
 from bot.leads.render import LINE_TITLE_LIMIT, LeadSummary, button_label, cut, result_line
 from bot.leads.service import LeadService, summary_of
+from dialogs.services import caller, leads_of, translator
 from dialogs.states import (
     QUERY_KEY,
     LeadSearch,
@@ -33,11 +35,12 @@ from dialogs.states import (
     start_lead_search,
     start_my_leads,
 )
-from dialogs.widgets import Tr, caller, translator
+from dialogs.widgets import Tr, scrolling_select
 
 RESULT_SELECT_ID = "find_result"
 PREV_ID = "find_prev"
 NEXT_ID = "find_next"
+RESULTS_PAGES_ID = "find_pages"
 AGAIN_ID = "find_again"
 MY_LEAD_SELECT_ID = "my_lead"
 MY_RESPONSIBLE_ID = "my_resp"
@@ -50,7 +53,6 @@ MY_LEADS_LIMIT = 60
 
 RESULTS_KEY = "results"
 TRUNCATED_KEY = "truncated"
-PAGE_KEY = "page"
 SHOWN_QUERY_KEY = "shown_query"
 GROUPS_KEY = "groups"
 MY_KEY = "my"
@@ -59,10 +61,11 @@ RESPONSIBLE_KEY = "responsible"
 ALL_RESPONSIBLE = "all"
 
 
-def _leads(manager: DialogManager) -> LeadService:
-    service = manager.middleware_data["leads"]
-    assert isinstance(service, LeadService)
-    return service
+def _results_pages(manager: DialogManager) -> ManagedScroll:
+    """The page of results on screen, kept by the results window."""
+    pages = manager.find(RESULTS_PAGES_ID)
+    assert isinstance(pages, ManagedScroll)
+    return pages
 
 
 def _summary_row(lead: LeadSummary) -> list[Any]:
@@ -77,17 +80,17 @@ def _summary_from_row(row: list[Any]) -> LeadSummary:
 
 async def run_search(manager: DialogManager, query: LeadQuery) -> None:
     """Look the query up and keep the results (ids and short titles) in the dialog."""
-    result = await _leads(manager).search(caller(manager), query)
+    result = await leads_of(manager).search(caller(manager), query)
     manager.dialog_data[RESULTS_KEY] = [_summary_row(summary_of(lead)) for lead in result.leads]
     manager.dialog_data[TRUNCATED_KEY] = result.truncated
-    manager.dialog_data[PAGE_KEY] = 0
+    await _results_pages(manager).set_page(0)
     manager.dialog_data[SHOWN_QUERY_KEY] = query.text
     await manager.switch_to(LeadSearch.main)
 
 
 async def handle_query(manager: DialogManager, text: str) -> bool:
     """Search for `text` (an `#id` opens that card); False when it is too short."""
-    query = parse_query(text, _leads(manager).default_region)
+    query = parse_query(text, leads_of(manager).default_region)
     if query is None:
         return False
     if query.kind is QueryKind.ID and query.lead_id is not None:
@@ -118,13 +121,15 @@ async def get_query(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     return {"too_short": bool(dialog_manager.dialog_data.get("too_short"))}
 
 
-async def get_results(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_results(
+    dialog_manager: DialogManager, leads: LeadService, **_: Any
+) -> dict[str, Any]:
     """One page of results: the lines of text and a button per lead."""
     tr = translator(dialog_manager)
-    snapshot = await _leads(dialog_manager).catalog.get()
+    snapshot = await leads.catalog.get()
     rows = dialog_manager.dialog_data.get(RESULTS_KEY, [])
     pages = max(1, math.ceil(len(rows) / RESULTS_PER_PAGE))
-    page = min(int(dialog_manager.dialog_data.get(PAGE_KEY, 0)), pages - 1)
+    page = min(await _results_pages(dialog_manager).get_page(), pages - 1)
     shown = [_summary_from_row(r) for r in rows[page * RESULTS_PER_PAGE :][:RESULTS_PER_PAGE]]
     now = datetime.now(UTC)
     query = str(dialog_manager.dialog_data.get(SHOWN_QUERY_KEY, ""))
@@ -148,6 +153,7 @@ async def get_results(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
     return {
         "text": text,
         "leads": buttons,
+        "pages": pages,
         "has_prev": page > 0,
         "has_next": page < pages - 1,
     }
@@ -162,12 +168,14 @@ async def on_result_selected(
 
 async def on_prev(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """The previous page of results."""
-    manager.dialog_data[PAGE_KEY] = max(0, int(manager.dialog_data.get(PAGE_KEY, 0)) - 1)
+    pages = _results_pages(manager)
+    await pages.set_page(max(0, await pages.get_page() - 1))
 
 
 async def on_next(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """The next page of results."""
-    manager.dialog_data[PAGE_KEY] = int(manager.dialog_data.get(PAGE_KEY, 0)) + 1
+    pages = _results_pages(manager)
+    await pages.set_page(await pages.get_page() + 1)
 
 
 # --- my leads ----------------------------------------------------------------------------
@@ -183,7 +191,7 @@ async def load_my_leads(manager: DialogManager) -> None:
         responsible = None
     else:
         responsible = int(chosen)
-    groups = await _leads(manager).open_leads(identity, responsible)
+    groups = await leads_of(manager).open_leads(identity, responsible)
     manager.dialog_data[GROUPS_KEY] = [[g.status_id, g.name, g.total] for g in groups]
     leads: list[list[Any]] = []
     for group in groups:
@@ -207,7 +215,9 @@ async def on_child_closed(_: Data, __: Any, manager: DialogManager) -> None:
         await load_my_leads(manager)
 
 
-async def get_my_leads(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_my_leads(
+    dialog_manager: DialogManager, leads: LeadService, **_: Any
+) -> dict[str, Any]:
     """Stage counts and a button per lead, in the portal's stage order."""
     tr = translator(dialog_manager)
     identity = caller(dialog_manager)
@@ -217,7 +227,7 @@ async def get_my_leads(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
     elif chosen == ALL_RESPONSIBLE:
         title = tr.get_html("my-leads-title-all")
     else:
-        name = await _leads(dialog_manager).user_name(int(chosen))
+        name = await leads.user_name(int(chosen))
         title = tr.get_html("my-leads-title-user", name=name)
     groups = dialog_manager.dialog_data.get(GROUPS_KEY, [])
     lines = [tr.get_html("my-leads-stage", stage=cut(g[1], 60), count=int(g[2])) for g in groups]
@@ -233,9 +243,11 @@ async def get_my_leads(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
     }
 
 
-async def get_responsibles(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+async def get_responsibles(
+    dialog_manager: DialogManager, leads: LeadService, **_: Any
+) -> dict[str, Any]:
     """Active portal users to choose from (from the directory cache)."""
-    users = await _leads(dialog_manager).directory_users()
+    users = await leads.directory_users()
     return {"users": [(u[1], str(u[0])) for u in users]}
 
 
@@ -268,11 +280,10 @@ async def on_mine(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
 
 
 async def on_find_command(
-    message: Message, command: CommandObject, dialog_manager: DialogManager
+    message: Message, command: CommandObject, dialog_manager: DialogManager, leads: LeadService
 ) -> None:
     """`/find [query]`: the results, the card for `#id`, or the prompt."""
     text = (command.args or "").strip()
-    leads: LeadService = dialog_manager.middleware_data["leads"]
     query = parse_query(text, leads.default_region) if text else None
     if query is not None and query.kind is QueryKind.ID and query.lead_id is not None:
         await start_lead_card(dialog_manager, query.lead_id)
@@ -319,6 +330,8 @@ def build_search_dialog() -> Dialog:
             Row(
                 Button(Tr("search-prev-button"), id=PREV_ID, on_click=on_prev, when="has_prev"),
                 Button(Tr("search-next-button"), id=NEXT_ID, on_click=on_next, when="has_next"),
+                # Holds the page number of the results; it draws no buttons of its own.
+                StubScroll(id=RESULTS_PAGES_ID, pages="pages"),
             ),
             SwitchTo(Tr("search-again-button"), id=AGAIN_ID, state=LeadSearch.query),
             Cancel(Tr("button-back")),
@@ -328,18 +341,12 @@ def build_search_dialog() -> Dialog:
         ),
         Window(
             Format("{text}"),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=MY_LEAD_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="leads",
-                    on_click=on_result_selected,
-                ),
-                id="my_leads_scroll",
-                width=1,
+            scrolling_select(
+                MY_LEAD_SELECT_ID,
+                "leads",
+                on_result_selected,
+                scroll_id="my_leads_scroll",
                 height=8,
-                hide_on_single_page=True,
             ),
             SwitchTo(
                 Tr("my-leads-responsible-button"),
@@ -357,18 +364,13 @@ def build_search_dialog() -> Dialog:
                 Button(Tr("my-leads-mine-button"), id=MY_MINE_ID, on_click=on_mine),
                 Button(Tr("my-leads-everyone-button"), id=MY_ALL_ID, on_click=on_everybody),
             ),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=RESPONSIBLE_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="users",
-                    on_click=on_responsible_selected,
-                ),
-                id="my_resp_scroll",
+            scrolling_select(
+                RESPONSIBLE_SELECT_ID,
+                "users",
+                on_responsible_selected,
+                scroll_id="my_resp_scroll",
                 width=2,
                 height=6,
-                hide_on_single_page=True,
             ),
             SwitchTo(Tr("button-back"), id="my_resp_back", state=LeadSearch.my),
             state=LeadSearch.responsible,

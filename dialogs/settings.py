@@ -5,18 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, CallbackQuery
 from aiogram_dialog import Dialog, DialogManager, Window
 from aiogram_dialog.widgets.kbd import Button, Cancel, Row
 
-from bot.access.roles import Identity
-from bot.access.service import AccessService
-from bot.i18n import Translations
 from dialogs.commands import AVAILABLE_COMMANDS
+from dialogs.services import access_of, bot_of, caller, translations_of, use_translator
 from dialogs.states import SettingsDialog
-from dialogs.widgets import TRANSLATOR_KEY, Tr
+from dialogs.widgets import Tr
 
 log = logging.getLogger(__name__)
 
@@ -31,20 +28,15 @@ async def get_settings(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
 
 
 async def _set_language(callback: CallbackQuery, manager: DialogManager, language: str) -> None:
-    identity: Identity | None = manager.middleware_data.get("identity")
-    access: AccessService = manager.middleware_data["access"]
-    translations: Translations = manager.middleware_data["translations"]
-    if identity is None:
-        return
-    await access.set_language(identity.telegram_user_id, language)
-    tr = translations.for_language(language)
-    manager.middleware_data[TRANSLATOR_KEY] = tr
+    identity = caller(manager)
+    await access_of(manager).set_language(identity.telegram_user_id, language)
+    tr = translations_of(manager).for_language(language)
+    use_translator(manager, tr)
     manager.dialog_data[CHANGED_KEY] = True
-    bot: Bot = manager.middleware_data["bot"]
     if callback.message is not None:
         descriptions = tr.command_descriptions()
         try:
-            await bot.set_my_commands(
+            await bot_of(manager).set_my_commands(
                 [BotCommand(command=c, description=descriptions[c]) for c in AVAILABLE_COMMANDS],
                 scope=BotCommandScopeChat(chat_id=callback.message.chat.id),
             )

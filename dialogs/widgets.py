@@ -1,39 +1,29 @@
-"""Widgets shared by every dialog: translated texts."""
+"""Widgets shared by every dialog: translated texts, one-off notices, scrolling lists."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.common import WhenCondition
-from aiogram_dialog.widgets.text import Text
+from aiogram_dialog.widgets.kbd import Radio, ScrollingGroup, Select
+from aiogram_dialog.widgets.kbd.select import ItemIdGetter, OnItemClick, TypeFactory
+from aiogram_dialog.widgets.text import Format, Text
 
-from bot.access.roles import Identity
 from bot.access.service import AccessDenied
-from bot.i18n import FluentArg, Translator
+from bot.i18n import FluentArg
+
+# capture.py still imports caller and translator from here; other dialogs use dialogs.services.
+from dialogs.services import caller as caller
+from dialogs.services import translator
 from dialogs.states import LEAD_ID_KEY
 
-TRANSLATOR_KEY = "tr"
 NOTICE_KEY = "notice"
 
 _FLUENT_TYPES = (str, int, float, Decimal, date, datetime)
-
-
-def translator(manager: DialogManager) -> Translator:
-    """The caller's translator, put into middleware data by the identity middleware."""
-    tr = manager.middleware_data[TRANSLATOR_KEY]
-    assert isinstance(tr, Translator)
-    return tr
-
-
-def caller(manager: DialogManager) -> Identity:
-    """The bound user behind the current update; refuses anyone else (checked per update)."""
-    identity = manager.middleware_data.get("identity")
-    if not isinstance(identity, Identity):
-        raise AccessDenied("not signed in")
-    return identity
 
 
 def started_lead_id(manager: DialogManager) -> int:
@@ -62,21 +52,92 @@ class Tr(Text):
 
 
 class Notice(Text):
-    """The one-off message an action left in `dialog_data` (a locale key and its arguments)."""
+    """The one-off message an action left in `dialog_data` (a locale key and its arguments).
+
+    Variables the action did not give are taken by name from the window's data, as `Tr` does.
+    """
 
     async def _render_text(self, data: dict[str, Any], manager: DialogManager) -> str:
         notice = manager.dialog_data.get(NOTICE_KEY)
         if not isinstance(notice, dict):
             return ""
-        args: dict[str, FluentArg] = dict(notice.get("args") or {})
-        return "\n\n" + translator(manager).get_html(str(notice["key"]), **args)
+        tr = translator(manager)
+        key = str(notice["key"])
+        args: dict[str, FluentArg] = {
+            name: data[name]
+            for name in tr.variables(key)
+            if isinstance(data.get(name), _FLUENT_TYPES)
+        }
+        args.update(notice.get("args") or {})
+        for name in notice.get("decimals") or ():
+            args[name] = Decimal(str(args[name]))
+        return "\n\n" + tr.get_html(key, **args)
 
 
 def set_notice(manager: DialogManager, key: str, **args: FluentArg) -> None:
     """Show `key` once under the next window."""
-    manager.dialog_data[NOTICE_KEY] = {"key": key, "args": args}
+    # Dialog data is stored as JSON: amounts travel as text and become numbers again.
+    decimals = [name for name, value in args.items() if isinstance(value, Decimal)]
+    manager.dialog_data[NOTICE_KEY] = {
+        "key": key,
+        "args": {name: str(args[name]) if name in decimals else args[name] for name in args},
+        "decimals": decimals,
+    }
 
 
 def clear_notice(manager: DialogManager) -> None:
     """Forget the notice (a fresh window shows none)."""
     manager.dialog_data.pop(NOTICE_KEY, None)
+
+
+def checked_item(manager: DialogManager, list_id: str) -> str:
+    """The item last pressed in a list that keeps its choice (`scrolling_select`, `Radio`)."""
+    radio = manager.find(list_id)
+    item = radio.get_checked() if radio is not None else None
+    if item is None:
+        raise LookupError(f"nothing chosen in {list_id}")
+    return str(item)
+
+
+def scrolling_select(
+    select_id: str,
+    items: str,
+    on_click: OnItemClick[Any, Any] | None,
+    *,
+    scroll_id: str,
+    height: int,
+    width: int = 1,
+    type_factory: TypeFactory[Any] = str,
+    text: Text | None = None,
+    item_id_getter: ItemIdGetter = itemgetter(1),
+    keep_choice: bool = False,
+) -> ScrollingGroup:
+    """A paged list of buttons, one per item of `items` (by default `(label, id)` pairs).
+
+    With `keep_choice` the list remembers the pressed item (a `Radio`): read it with
+    `manager.find(select_id).get_checked()` in later windows of the dialog.
+    """
+    label = text or Format("{item[0]}")
+    select: Select[Any]
+    if keep_choice:
+        select = Radio(
+            label,
+            label,
+            id=select_id,
+            item_id_getter=item_id_getter,
+            items=items,
+            type_factory=type_factory,
+            on_click=on_click,
+        )
+    else:
+        select = Select(
+            label,
+            id=select_id,
+            item_id_getter=item_id_getter,
+            items=items,
+            type_factory=type_factory,
+            on_click=on_click,
+        )
+    return ScrollingGroup(
+        select, id=scroll_id, width=width, height=height, hide_on_single_page=True
+    )
