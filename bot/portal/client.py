@@ -92,7 +92,7 @@ from bot.portal.models import (
     UserFieldChanges,
     UserFieldDraft,
 )
-from bot.portal.reading import DEFAULT_CHAINS, PAGE_SIZE, iter_leads_in_chains
+from bot.portal.reading import PAGE_SIZE, iter_leads_in_chains
 from bot.portal.session import (
     MetricsMiddleware,
     OAuthRefreshMiddleware,
@@ -394,16 +394,17 @@ class PortalClient:
         *,
         batch: bool = True,
         lane: Lane = Lane.BACKGROUND,
-        chains: int = DEFAULT_CHAINS,
+        chains: int | None = None,
     ) -> AsyncIterator[Lead]:
         """Every lead matching `filter`, in ID order, without counting (keyset paging).
 
-        With `batch=True` (see `bot.portal.reading`) the first request brings the top 50 leads
-        (`order[ID]=DESC`, which says where the range ends) and the first 49 pages, chained by
-        `$result[p{k-1}][49][ID]`; the rest of the range is read as up to `chains` keyset
-        chains at once, up to 2,500 leads per request. Nothing after a chain's first short
-        page is looked at (its references do not resolve), and no request is spent finding the
-        end. With `batch=False` pages are read one request at a time.
+        With `batch=True` (see `bot.portal.reading`) the first request is light: the top 50
+        leads (`order[ID]=DESC`, which says where the range ends) and the first 50. The range
+        between them is read as keyset chains of 50 pages per request, chained by
+        `$result[p{k-1}][49][ID]`, as many at once as the limiter can send without waiting (at
+        least 8; `chains` caps it). Nothing after a chain's first short page is looked at (its
+        references do not resolve), and no request is spent finding the end. With
+        `batch=False` pages are read one request at a time.
         """
         base_filter = dict(filter or {})
         cursor = 0
@@ -420,7 +421,7 @@ class PortalClient:
                 return await self.batch(commands, lane=lane)
 
             async for lead in iter_leads_in_chains(
-                run, base_filter, fields, cursor, chains=chains
+                run, base_filter, fields, cursor, chains=chains, room=self._limiter.room
             ):
                 yield lead
             return

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -58,6 +59,10 @@ class LeakyBucket:
         """Seconds to wait from `now` until the counter is no longer above the burst (0 = go)."""
         excess = self.level_at(now) - self.burst
         return max(0.0, excess / self.drain_per_second)
+
+    def room(self, now: float) -> int:
+        """Requests that can go at `now` and leave the counter no higher than the burst."""
+        return max(0, math.floor(self.burst - self.level_at(now)))
 
     def record(self, now: float) -> None:
         """Count one request sent at `now`."""
@@ -137,6 +142,10 @@ class PortalLimiter:
     def level(self) -> float:
         """Our estimate of the portal's counter now (0 = idle, `bucket.burst` = full)."""
         return self.bucket.level_at(self._clock())
+
+    def room(self) -> int:
+        """Requests that can go now without waiting (the burst we believe is left)."""
+        return self.bucket.room(self._clock())
 
     def report_limit_exceeded(self) -> None:
         """The portal refused a request for rate: everybody slows down to the drain rate."""

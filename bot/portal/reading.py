@@ -1,12 +1,16 @@
 """Reading every lead of a filter quickly: keyset chains that run side by side.
 
 A full read is bound by the portal's request rate (2/s, 50 list commands of 50 leads per
-`batch`: 5,000 leads/s) and, on a slow portal, by its server time per batch. One keyset chain
-needs each batch's last id before it can send the next, so it waits on the portal's server
-time. Here the first request also brings the top 50 leads (`order[ID]=DESC`), which gives the
-end of the ID range; the rest of the range is then cut into segments of at most 2,500 leads (by
-the density seen in the first request) and read as several chains at once. A chain ends on its
-first short page or its upper id, so no request is spent finding the end.
+`batch`: 5,000 leads/s) and, on a slow portal, by its server time per list command. One keyset
+chain needs each batch's last id before it can send the next, so it waits on the portal's
+server time. Here the first request is light: two list commands, the top 50 leads
+(`order[ID]=DESC`, the end of the ID range) and the first 50 (`ASC`, read speculatively).
+Both pages are kept, and together they give the density of ids. The range between them is
+cut into segments of about 2,500 leads and read as keyset chains at once: first
+`DEFAULT_CHAINS`, then, once a refusal would have come back, as many as the limiter can send
+without waiting (a portal whose bucket others filled costs a few refusals, not one per
+segment). A chain ends on its first short page or its upper id, so no request is spent
+finding the end.
 """
 
 from __future__ import annotations
@@ -15,24 +19,39 @@ import asyncio
 import contextlib
 import itertools
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from bot.portal.batch import MAX_BATCH_COMMANDS, BatchCommand, BatchResult, result_ref
 from bot.portal.coerce import as_list
 from bot.portal.errors import PortalError
 from bot.portal.models import Lead
 
-__all__ = ["DEFAULT_CHAINS", "PAGE_SIZE", "RunBatch", "iter_leads_in_chains"]
+__all__ = [
+    "DEFAULT_CHAINS",
+    "LEADS_PER_REQUEST",
+    "PAGE_SIZE",
+    "RunBatch",
+    "chains_at_once",
+    "density_of",
+    "iter_leads_in_chains",
+    "plan_segments",
+]
 
 PAGE_SIZE = 50
-# Segments are read this many at once: at 2 requests/s and 2 s of server time per batch four
-# are in flight; the rest covers refusals and slower portals.
+# At 2 requests/s and 2 s of server time per batch four chains are in flight; the rest
+# covers refusals and slower portals. More run at once when the limiter has burst to spare.
 DEFAULT_CHAINS = 8
 LEADS_PER_REQUEST = MAX_BATCH_COMMANDS * PAGE_SIZE
 
 RunBatch = Callable[[Mapping[str, BatchCommand]], Awaitable[BatchResult]]
+Room = Callable[[], int]
+
+# One validator call per page costs less than one per lead.
+_LEADS = TypeAdapter(list[Lead])
 
 
 def keyset_params(
@@ -53,6 +72,41 @@ def keyset_params(
         "select": list(fields),
         "start": -1,
     }
+
+
+def density_of(spans: Iterable[tuple[int, int, int]]) -> float:
+    """Leads per id over `(after, upto, leads)` spans where every lead was seen (0 if none)."""
+    width = leads = 0
+    for after, upto, count in spans:
+        width += max(0, upto - after)
+        leads += count
+    return leads / width if width > 0 else 0.0
+
+
+def plan_segments(after: int, upto: int, density: float) -> list[tuple[int, int]]:
+    """Cut `after < ID <= upto` into segments of about one request's worth of leads each."""
+    span = upto - after
+    if span <= 0:
+        return []
+    count = max(1, math.ceil(span * density / LEADS_PER_REQUEST))
+    width = math.ceil(span / count)
+    return list(itertools.pairwise([*range(after, upto, width), upto]))
+
+
+def chains_at_once(segments: int, room: int | None, cap: int | None = None) -> int:
+    """Segments to read at once: what the limiter can send now, at least `DEFAULT_CHAINS`.
+
+    `room` is how many requests the limiter lets go without waiting (None: unknown). Chains
+    beyond it only queue in the limiter, so a full bucket costs no refusals; `cap` bounds it.
+    """
+    wanted = max(DEFAULT_CHAINS, room or 0)
+    if cap is not None:
+        wanted = min(wanted, cap)
+    return max(1, min(wanted, segments))
+
+
+def _leads(raw: Any) -> list[Lead]:
+    return _LEADS.validate_python(as_list(raw))
 
 
 @dataclass
@@ -94,15 +148,14 @@ class _Chains:
         for key in keys:
             # Pages after the first short one are never looked at: their `$result[...][49]`
             # references do not resolve, and what a portal answers for them is undocumented.
-            items = as_list(result[key])
-            for item in items:
-                lead = Lead.model_validate(item)
+            page = _leads(result[key])
+            for lead in page:
                 # Keyset paging in ID order: anything not above the cursor is a repeat.
                 if lead.id is None or lead.id <= cursor or lead.id > upto:
                     continue
                 cursor = lead.id
                 leads.append(lead)
-            if len(items) < PAGE_SIZE:
+            if len(page) < PAGE_SIZE:
                 return _ChainRead(leads, cursor, complete=True)
         return _ChainRead(leads, cursor, complete=cursor >= upto)
 
@@ -118,58 +171,100 @@ class _Chains:
             after = part.cursor
 
 
+def _in_order(leads: Iterable[Lead], after: int) -> list[Lead]:
+    """Leads above `after`, each id once, in ID order."""
+    unique = {lead.id: lead for lead in leads if lead.id is not None and lead.id > after}
+    return [unique[lead_id] for lead_id in sorted(unique)]
+
+
 async def iter_leads_in_chains(
     run: RunBatch,
     base_filter: Mapping[str, Any],
     fields: Sequence[str],
     cursor: int,
     *,
-    chains: int = DEFAULT_CHAINS,
+    chains: int | None = None,
+    room: Room | None = None,
 ) -> AsyncIterator[Lead]:
-    """Leads with `ID > cursor` matching `base_filter`, in ID order (see the module docs)."""
+    """Leads with `ID > cursor` matching `base_filter`, in ID order (see the module docs).
+
+    `room` says how many requests the limiter can send now; `chains` caps the chains at once.
+    """
     reader = _Chains(run, base_filter, fields)
-    top = BatchCommand(
-        "crm.lead.list", keyset_params(base_filter, fields, cursor, descending=True)
+    loop = asyncio.get_running_loop()
+    sent = loop.time()
+    first = await run(
+        {
+            "top": BatchCommand(
+                "crm.lead.list", keyset_params(base_filter, fields, cursor, descending=True)
+            ),
+            "head": BatchCommand("crm.lead.list", keyset_params(base_filter, fields, cursor)),
+        }
     )
-    # The top page alone says where the range ends; its leads are yielded last.
-    probe = reader.chain(cursor, None, MAX_BATCH_COMMANDS - 1)
-    result = await run({"top": top, **probe})
-    tail = sorted(
-        (lead for lead in map(Lead.model_validate, as_list(result["top"])) if lead.id),
-        key=lambda lead: lead.id or 0,
-    )
-    if len(tail) < PAGE_SIZE:
-        for lead in tail:
-            if (lead.id or 0) > cursor:
-                yield lead
+    round_trip = loop.time() - sent
+    tail = _in_order(_leads(first["top"]), cursor)
+    head = _in_order(_leads(first["head"]), cursor)
+    if len(tail) < PAGE_SIZE or len(head) < PAGE_SIZE:
+        # Everything fits in the two pages.
+        for lead in _in_order([*head, *tail], cursor):
+            yield lead
         return
     upto = (tail[0].id or 0) - 1
-    start = cursor
-    first = reader.read(result, list(probe), cursor, upto)
-    for lead in first.leads:
-        yield lead
-    if not first.complete and first.cursor < upto:
-        span = upto - first.cursor
-        density = len(first.leads) / max(1, first.cursor - start)
-        count = max(1, math.ceil(span * density / LEADS_PER_REQUEST))
-        width = math.ceil(span / count)
-        bounds = [*range(first.cursor, upto, width), upto]
-        async for lead in _segments_in_order(reader, list(itertools.pairwise(bounds)), chains):
+    after = head[-1].id or 0
+    if after >= upto:
+        for lead in _in_order([*head, *tail], cursor):
             yield lead
+        return
+    for lead in head:
+        yield lead
+    density = density_of([(cursor, after, len(head)), (upto, tail[-1].id or 0, len(tail))])
+    segments = plan_segments(after, upto, density)
+
+    def window(widened: bool) -> int:
+        # The first chains go at once; the rest of the limiter's room only once a refusal had
+        # time to come back (a refusal has no server time, so it is quicker than the first
+        # request was): a portal busy with other traffic then costs a few refusals, not one
+        # per segment.
+        if not widened or room is None:
+            return chains_at_once(len(segments), None, chains)
+        return chains_at_once(len(segments), room(), chains)
+
+    async for lead in _segments_in_order(reader, segments, window, round_trip):
+        yield lead
     for lead in tail:
         yield lead
 
 
 async def _segments_in_order(
-    reader: _Chains, segments: Sequence[tuple[int, int]], chains: int
+    reader: _Chains,
+    segments: Sequence[tuple[int, int]],
+    window: Callable[[bool], int],
+    widen_after: float,
 ) -> AsyncIterator[Lead]:
-    """Run up to `chains` segments ahead of the one being yielded."""
+    """Run up to `window(widened)` segments ahead of the one being yielded.
+
+    The window is taken narrow first and wide once `widen_after` seconds have passed.
+    """
     running: dict[int, asyncio.Task[list[Lead]]] = {}
+    loop = asyncio.get_running_loop()
+    widen_at = loop.time() + widen_after
+    widened = False
+
+    def launch(index: int) -> None:
+        for ahead in range(index, min(index + max(1, window(widened)), len(segments))):
+            if ahead not in running:
+                running[ahead] = asyncio.create_task(reader.segment(*segments[ahead]))
+
     try:
         for index in range(len(segments)):
-            for ahead in range(index, min(index + max(1, chains), len(segments))):
-                if ahead not in running:
-                    running[ahead] = asyncio.create_task(reader.segment(*segments[ahead]))
+            launch(index)
+            if not widened:
+                remaining = widen_at - loop.time()
+                if remaining > 0:
+                    await asyncio.wait({running[index]}, timeout=remaining)
+                if loop.time() >= widen_at:
+                    widened = True
+                    launch(index)
             for lead in await running.pop(index):
                 yield lead
     finally:

@@ -667,6 +667,8 @@ class CrmTable:
 
         if fast:
             candidates = self._ids_in_id_range(terms, descending)
+            # The id range is already the window, as a database's primary-key index gives it.
+            terms = [t for t in terms if not _is_id_bound(t)]
             if q.start < 0:
                 items = []
                 for row_id in candidates:
@@ -701,7 +703,7 @@ class CrmTable:
     def _ids_in_id_range(self, terms: list[FilterTerm], descending: bool) -> Iterator[int]:
         low, high = 0, len(self.ids)
         for term in terms:
-            if term.field != "ID" or term.negate or term.values[0] is None:
+            if not _is_id_bound(term):
                 continue
             bound = term.values[0]
             if term.op == "gt":
@@ -715,6 +717,16 @@ class CrmTable:
         # Copy the slice so a concurrent insert cannot disturb iteration.
         window = self.ids[low:high] if low < high else []
         return reversed(window) if descending else iter(window)
+
+
+def _is_id_bound(term: FilterTerm) -> bool:
+    """An `>ID`/`>=ID`/`<ID`/`<=ID` term, which the sorted id list answers by bisection."""
+    return (
+        term.field == "ID"
+        and not term.negate
+        and term.op in ("gt", "ge", "lt", "le")
+        and term.values[0] is not None
+    )
 
 
 def multifield_types_in(fields: Mapping[str, FieldSpec]) -> list[str]:

@@ -6,8 +6,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from bot.portal import OperationTimeLimitError, PortalClient
+from bot.portal import OperationTimeLimitError, PortalClient, PortalLimiter, WebhookAuth
+from bot.portal.reading import DEFAULT_CHAINS
 from tests.emulators.bitrix24 import Bitrix24Emulator
+from tests.portal.conftest import ClientFactory
 
 
 async def test_ten_thousand_leads_are_read_in_order_in_five_requests(
@@ -16,8 +18,9 @@ async def test_ten_thousand_leads_are_read_in_order_in_five_requests(
     ids = portal_emulator.seed_leads(10_000)
     seen = [lead.id async for lead in client.iter_leads(select=["ID", "TITLE"])]
     assert seen == ids
-    # 2,500 leads per request, and no request to find the end.
-    assert portal_emulator.count_calls("batch") == 4
+    # The light first request (top 50 and first 50), then 2,500 leads per request, and no
+    # request to find the end.
+    assert portal_emulator.count_calls("batch") == 5
     assert portal_emulator.count_calls("crm.lead.list") == 0
 
 
@@ -64,13 +67,14 @@ async def test_empty_portal_reads_nothing(client: PortalClient) -> None:
 async def test_the_end_is_known_up_front_so_no_request_finds_it(
     client: PortalClient, portal_emulator: Bitrix24Emulator
 ) -> None:
-    # The top 50 and 49 pages in the first request, 50 pages in the second.
+    # The top 50 and the first 50 in the first request, the 4,900 between in two more.
     ids = portal_emulator.seed_leads(2_500 + 2_500)
     assert [lead.id async for lead in client.iter_leads(select=["ID"])] == ids
-    assert portal_emulator.count_calls("batch") == 2
+    assert portal_emulator.count_calls("batch") == 3
     first = portal_emulator.calls[0].params["cmd"]
-    assert len(first) == 50
+    assert len(first) == 2
     assert "order[ID]=DESC" in unquote(first["top"])
+    assert "order[ID]=ASC" in unquote(first["head"])
 
 
 async def test_the_rest_of_the_range_is_read_as_chains_at_once(
@@ -82,8 +86,8 @@ async def test_the_rest_of_the_range_is_read_as_chains_at_once(
     got = [lead.id async for lead in client.iter_leads({"STATUS_ID": "NEW"}, ["ID"])]
     assert got == wanted
     assert portal_emulator.max_in_flight > 1
-    # 6,000 matching leads: the first request (2,450) and two segments, read at once.
-    assert portal_emulator.count_calls("batch") == 3
+    # 6,000 matching leads: the first request (100) and three segments, read at once.
+    assert portal_emulator.count_calls("batch") == 4
 
 
 async def test_stopping_early_cancels_the_chains_ahead(
@@ -105,9 +109,10 @@ async def test_pages_after_the_first_short_page_are_ignored_whatever_they_answer
     portal_emulator.unresolved_references = unresolved  # type: ignore[assignment]
     ids = portal_emulator.seed_leads(130)
     assert [lead.id async for lead in client.iter_leads(select=["ID"])] == ids
+    # The first request brings ids 1-50 and 81-130; one chain of 50 pages reads the 30 between.
     batch = portal_emulator.calls[-1]
     assert batch.method == "batch"
-    assert portal_emulator.count_calls("batch") == 1
+    assert portal_emulator.count_calls("batch") == 2
     assert len(batch.batch_methods) == 50
 
 
@@ -134,3 +139,32 @@ async def test_uneven_density_still_reads_everything_once_in_order(
     wanted = [lead_id for index, lead_id in enumerate(ids) if index >= 6_000 or index % 10 == 0]
     got = [lead.id async for lead in client.iter_leads({"STATUS_ID": "NEW"}, ["ID"])]
     assert got == wanted
+
+
+async def test_a_few_new_leads_cost_one_light_request(
+    client: PortalClient, portal_emulator: Bitrix24Emulator
+) -> None:
+    ids = portal_emulator.seed_leads(40)
+    got = [lead.id async for lead in client.iter_leads({">ID": ids[9]}, ["ID"])]
+    assert got == ids[10:]
+    assert portal_emulator.count_calls("batch") == 1
+    assert portal_emulator.calls[0].batch_methods == ["crm.lead.list"] * 2
+
+
+async def test_an_idle_limiter_reads_every_segment_at_once(
+    make_client: ClientFactory, portal_emulator: Bitrix24Emulator
+) -> None:
+    # Ten segments, burst 50: every chain is sent without waiting and nothing is refused.
+    portal_emulator.rate_limit = True
+    portal_emulator.drain_per_second = 2.0
+    portal_emulator.burst = 50
+    ids = portal_emulator.seed_leads(25_100)
+    portal_emulator.list_server_time = 0.01  # 0.5 s per batch of 50 list commands
+    limited = make_client(
+        WebhookAuth(portal_emulator.webhook_url),
+        limiter=PortalLimiter(drain_per_second=2.0, burst=50),
+    )
+    assert [lead.id async for lead in limited.iter_leads(select=["ID"])] == ids
+    assert portal_emulator.count_calls("batch") == 11
+    assert portal_emulator.max_in_flight > DEFAULT_CHAINS
+    assert not any(call.rejected_by_limit for call in portal_emulator.calls)

@@ -29,6 +29,19 @@ def test_full_bucket_paces_requests_at_the_drain_rate() -> None:
     assert sent_at == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0])
 
 
+def test_room_is_the_burst_left_without_reaching_above_it() -> None:
+    bucket = LeakyBucket(drain_per_second=2.0, burst=50)
+    assert bucket.room(0.0) == 50
+    for _ in range(10):
+        bucket.record(0.0)
+    assert bucket.room(0.0) == 40
+    # Drained by 1.5 requests in 0.75 s: one more whole request fits.
+    assert bucket.room(0.75) == 41
+    bucket.fill(1.0)
+    assert bucket.room(1.0) == 0
+    assert bucket.room(2.0) == 1
+
+
 def test_bucket_drains_to_zero_and_not_below() -> None:
     bucket = LeakyBucket(drain_per_second=2.0, burst=50, level=10.0)
     assert bucket.level_at(2.0) == pytest.approx(6.0)
