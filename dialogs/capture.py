@@ -30,7 +30,6 @@ from aiogram_dialog.widgets.kbd import (
     Column,
     ManagedCalendar,
     Row,
-    ScrollingGroup,
     Select,
     SwitchTo,
 )
@@ -79,7 +78,15 @@ from dialogs.states import (
     start_lead_card,
     start_main_menu,
 )
-from dialogs.widgets import Notice, Tr, caller, clear_notice, set_notice, translator
+from dialogs.widgets import (
+    Notice,
+    Tr,
+    caller,
+    clear_notice,
+    scrolling_select,
+    set_notice,
+    translator,
+)
 
 log = logging.getLogger(__name__)
 
@@ -942,18 +949,13 @@ def build_capture_dialog() -> Dialog:
                 Button(Tr("capture-no-button"), id=NO_ID, on_click=on_no),
                 when="is_yes_no",
             ),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=CHOICE_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="choices",
-                    on_click=on_choice,
-                ),
-                id=CHOICES_SCROLL_ID,
+            scrolling_select(
+                CHOICE_ID,
+                "choices",
+                on_choice,
+                scroll_id=CHOICES_SCROLL_ID,
                 width=2,
                 height=PAGE_HEIGHT,
-                hide_on_single_page=True,
                 when="is_choice",
             ),
             Button(Tr("capture-skip-button"), id=SKIP_ID, on_click=on_skip, when="skippable"),
@@ -972,18 +974,13 @@ def build_capture_dialog() -> Dialog:
         ),
         Window(
             Format("{text}"),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=EDIT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="fields",
-                    on_click=on_edit_field,
-                ),
-                id=EDIT_SCROLL_ID,
+            scrolling_select(
+                EDIT_ID,
+                "fields",
+                on_edit_field,
+                scroll_id=EDIT_SCROLL_ID,
                 width=2,
                 height=PAGE_HEIGHT,
-                hide_on_single_page=True,
             ),
             SwitchTo(
                 Format("{responsible_label}"),
@@ -999,18 +996,12 @@ def build_capture_dialog() -> Dialog:
         Window(
             Tr("capture-responsible-title"),
             Tr("capture-responsible-nobody", when="nobody"),
-            ScrollingGroup(
-                Select(
-                    Format("{item[0]}"),
-                    id=RESPONSIBLE_SELECT_ID,
-                    item_id_getter=lambda item: item[1],
-                    items="users",
-                    on_click=on_responsible_picked,
-                ),
-                id=RESPONSIBLE_SCROLL_ID,
-                width=1,
+            scrolling_select(
+                RESPONSIBLE_SELECT_ID,
+                "users",
+                on_responsible_picked,
+                scroll_id=RESPONSIBLE_SCROLL_ID,
                 height=PAGE_HEIGHT,
-                hide_on_single_page=True,
             ),
             MessageInput(on_responsible_search, content_types=[ContentType.TEXT]),
             SwitchTo(Tr("capture-to-summary-button"), id=BACK_ID, state=LeadCapture.summary),

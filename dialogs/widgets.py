@@ -111,6 +111,7 @@ def scrolling_select(
     text: Text | None = None,
     item_id_getter: ItemIdGetter = itemgetter(1),
     keep_choice: bool = False,
+    when: str | None = None,
 ) -> ScrollingGroup:
     """A paged list of buttons, one per item of `items` (by default `(label, id)` pairs).
 
@@ -139,5 +140,5 @@ def scrolling_select(
             on_click=on_click,
         )
     return ScrollingGroup(
-        select, id=scroll_id, width=width, height=height, hide_on_single_page=True
+        select, id=scroll_id, width=width, height=height, hide_on_single_page=True, when=when
     )
