@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.enums import ContentType
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
@@ -67,10 +67,19 @@ from bot.leads.form import (
 )
 from bot.leads.links import lead_url, portal_origin
 from bot.leads.owner_requests import NOTE_LIMIT as OWNER_NOTE_LIMIT
-from bot.leads.owner_requests import ClientDetails, OwnerRequestService
+from bot.leads.owner_requests import ClientDetails
 from bot.leads.quick import forwarded_prefill
-from bot.ops.status import CrmModeWatch
 from dialogs.errors import portal_problem
+from dialogs.services import (
+    access_of,
+    bot_of,
+    caller,
+    capture_of,
+    crm_mode_of,
+    owner_requests_of,
+    settings_of,
+    translator,
+)
 from dialogs.states import (
     PREFILL_KEY,
     LeadCapture,
@@ -78,15 +87,7 @@ from dialogs.states import (
     start_lead_card,
     start_main_menu,
 )
-from dialogs.widgets import (
-    Notice,
-    Tr,
-    caller,
-    clear_notice,
-    scrolling_select,
-    set_notice,
-    translator,
-)
+from dialogs.widgets import Notice, Tr, clear_notice, scrolling_select, set_notice
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +135,6 @@ INCOMING_BACK_KEY = "incoming_back"
 QUERY_KEY = "query"
 
 # Keys of the services in the dispatcher's data (bot/app.py).
-CAPTURE_SERVICE = "capture"
-ACCESS_SERVICE = "access"
-SETTINGS = "settings"
-CRM_MODE = "crm_mode"
-BOT = "bot"
 
 SUMMARY_VALUE_LIMIT = 200
 """Characters of one answer shown in the summary (the whole answer is still sent)."""
@@ -146,49 +142,6 @@ DUPLICATE_TITLE_LIMIT = 100
 BUTTON_TITLE_LIMIT = 40
 NOTE_LIMIT = 3000
 PAGE_HEIGHT = 8
-
-_T = TypeVar("_T")
-
-
-# --- services for handlers (getters take them as keyword arguments) ------------------------
-
-
-def _middleware(manager: DialogManager, key: str, kind: type[_T]) -> _T:
-    found = manager.middleware_data[key]
-    if not isinstance(found, kind):
-        raise TypeError(f"middleware data {key!r} is {type(found).__name__}, not {kind.__name__}")
-    return found
-
-
-def capture_service(manager: DialogManager) -> CaptureService:
-    """The capture service, for handlers."""
-    return _middleware(manager, CAPTURE_SERVICE, CaptureService)
-
-
-def owner_requests_service(manager: DialogManager) -> OwnerRequestService:
-    """The owner requests service, for handlers."""
-    return _middleware(manager, "owner_requests", OwnerRequestService)
-
-
-def access_service(manager: DialogManager) -> AccessService:
-    """The access service (portal users for the responsible picker), for handlers."""
-    return _middleware(manager, ACCESS_SERVICE, AccessService)
-
-
-def app_settings(manager: DialogManager) -> Settings:
-    """The bot's settings (the default phone region, the portal's address), for handlers."""
-    return _middleware(manager, SETTINGS, Settings)
-
-
-def crm_mode(manager: DialogManager) -> CrmModeWatch:
-    """The portal's CRM mode (simple mode has no leads), for handlers."""
-    return _middleware(manager, CRM_MODE, CrmModeWatch)
-
-
-def telegram_bot(manager: DialogManager) -> Bot:
-    """The Telegram bot, for handlers that send a message of their own."""
-    return _middleware(manager, BOT, Bot)
-
 
 # --- the draft in dialog_data ----------------------------------------------------------------
 
@@ -265,7 +218,7 @@ async def _answer(
 
 async def _store_answer(manager: DialogManager, value: FormValue, kind: FieldKind) -> None:
     draft = _draft(manager)
-    form = await capture_service(manager).form(draft.codes)
+    form = await capture_of(manager).form(draft.codes)
     field = _current_field(manager, form)
     if field is None:
         await manager.switch_to(LeadCapture.summary)
@@ -293,17 +246,17 @@ def _title_of(tr: Translator, title: str, lead_id: int) -> str:
 
 async def on_capture_start(start_data: Any, manager: DialogManager) -> None:
     """Build the form from the portal's fields and take what the prefill offers."""
-    if not await crm_mode(manager).leads_enabled():
+    if not await crm_mode_of(manager).leads_enabled():
         # In simple CRM mode a new lead turns into a deal at once: say so, ask nothing.
         chat = manager.middleware_data["event_chat"]
-        await telegram_bot(manager).send_message(
+        await bot_of(manager).send_message(
             chat.id, translator(manager).get_html("capture-simple-mode")
         )
         await manager.done()
         return
     prefill = start_data.get(PREFILL_KEY) if isinstance(start_data, dict) else None
-    form, draft = await capture_service(manager).new_draft(
-        caller(manager), prefill or {}, app_settings(manager).default_phone_region
+    form, draft = await capture_of(manager).new_draft(
+        caller(manager), prefill or {}, settings_of(manager).default_phone_region
     )
     _save_draft(manager, draft)
     manager.dialog_data.update({POSITION_KEY: -1, EDITING_KEY: False})
@@ -363,13 +316,13 @@ async def get_question(
 async def on_text_answer(message: Message, _: MessageInput, manager: DialogManager) -> None:
     """A typed answer: read it for the current field, or say why not and ask again."""
     draft = _draft(manager)
-    form = await capture_service(manager).form(draft.codes)
+    form = await capture_of(manager).form(draft.codes)
     field = _current_field(manager, form)
     if field is None:
         await manager.switch_to(LeadCapture.summary)
         return
     try:
-        value = parse_typed(field, message.text or "", app_settings(manager).default_phone_region)
+        value = parse_typed(field, message.text or "", settings_of(manager).default_phone_region)
     except InputRejected as error:
         _reject(manager, error)
         return
@@ -403,7 +356,7 @@ async def on_choice(
 ) -> None:
     """One of the list's options (the button carries its position, not the portal's id)."""
     draft = _draft(manager)
-    form = await capture_service(manager).form(draft.codes)
+    form = await capture_of(manager).form(draft.codes)
     field = _current_field(manager, form)
     if field is None or not item_id.isdigit() or int(item_id) >= len(field.choices):
         _reject(manager, InputRejected("capture-error-choice"))
@@ -419,7 +372,7 @@ async def on_choice(
 async def on_skip(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Leave an optional field empty; a required one cannot be skipped."""
     draft = _draft(manager)
-    form = await capture_service(manager).form(draft.codes)
+    form = await capture_of(manager).form(draft.codes)
     field = _current_field(manager, form)
     if field is None:
         await manager.switch_to(LeadCapture.summary)
@@ -496,7 +449,7 @@ async def on_edit_field(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """Change one answer from the summary."""
-    form = await capture_service(manager).form(_draft(manager).codes)
+    form = await capture_of(manager).form(_draft(manager).codes)
     if not item_id.isdigit() or int(item_id) >= len(form):
         return
     manager.dialog_data[POSITION_KEY] = int(item_id)
@@ -530,9 +483,9 @@ async def on_responsible_picked(
 ) -> None:
     """Make another active portal user responsible (managers and admins only)."""
     identity = caller(manager)
-    capture = capture_service(manager)
+    capture = capture_of(manager)
     capture.check_may_assign_others(identity)  # before the directory is asked
-    directory = access_service(manager).directory
+    directory = access_of(manager).directory
     user = await directory.active_user(int(item_id)) if item_id.isdigit() else None
     draft = _draft(manager)
     if capture.assign(identity, draft, user):
@@ -546,7 +499,7 @@ async def on_responsible_picked(
 
 async def on_create(callback: CallbackQuery, _: Button, manager: DialogManager) -> None:
     """Ask what the service says comes first; create the lead when nothing does."""
-    capture = capture_service(manager)
+    capture = capture_of(manager)
     draft = _draft(manager)
     form = await capture.form(draft.codes)
     check = await capture.check_before_create(caller(manager), draft, form)
@@ -583,7 +536,7 @@ async def _already_creating(callback: CallbackQuery, manager: DialogManager) -> 
 
 async def _create(callback: CallbackQuery, manager: DialogManager) -> None:
     identity = caller(manager)
-    capture = capture_service(manager)
+    capture = capture_of(manager)
     draft = _draft(manager)
     form = await capture.form(draft.codes)
     try:
@@ -599,14 +552,14 @@ async def _create(callback: CallbackQuery, manager: DialogManager) -> None:
         return
     tr = translator(manager)
     title = _title_of(tr, str(draft.values.get("TITLE") or ""), lead_id)
-    origin = portal_origin(app_settings(manager).portal)
+    origin = portal_origin(settings_of(manager).portal)
     text = (
         tr.get_html("capture-created", title=title, link=lead_url(origin, lead_id))
         if origin
         else tr.get_html("capture-created-no-link", title=title)
     )
     if isinstance(callback.message, Message):
-        await telegram_bot(manager).send_message(callback.message.chat.id, text)
+        await bot_of(manager).send_message(callback.message.chat.id, text)
     log.info("lead %d created by telegram user %d", lead_id, identity.telegram_user_id)
     await manager.done(show_mode=ShowMode.NO_UPDATE)
     manager.show_mode = ShowMode.SEND
@@ -710,7 +663,7 @@ async def on_note_text(message: Message, _: MessageInput, manager: DialogManager
         _reject(manager, error)
         return
     lead_id = int(manager.dialog_data.get(NOTE_LEAD_KEY, 0))
-    lead_title = await capture_service(manager).add_note(caller(manager), lead_id, text)
+    lead_title = await capture_of(manager).add_note(caller(manager), lead_id, text)
     tr = translator(manager)
     title = _title_of(tr, lead_title, lead_id)
     await message.answer(tr.get_html("capture-note-added", title=_cut(title, 200)))
@@ -749,7 +702,7 @@ async def get_ask(
 
 
 async def _ask(manager: DialogManager, note: str) -> None:
-    lead_id, owner = await _asked_owner(manager, access_service(manager))
+    lead_id, owner = await _asked_owner(manager, access_of(manager))
     draft = _draft(manager)
     values = draft.values
     name = " ".join(str(values.get(code) or "") for code in ("NAME", "LAST_NAME")).strip()
@@ -759,7 +712,7 @@ async def _ask(manager: DialogManager, note: str) -> None:
         phones=tuple(draft.phones),
         emails=tuple(draft.emails),
     )
-    requests = owner_requests_service(manager)
+    requests = owner_requests_of(manager)
     outcome = await requests.ask(caller(manager), lead_id, client, note)
     set_notice(manager, f"owner-ask-{outcome.value}", owner=owner)
     await manager.switch_to(LeadCapture.duplicates)
@@ -902,8 +855,8 @@ async def on_incoming_replace(_: CallbackQuery, __: Button, manager: DialogManag
 async def on_incoming_merge(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Fill the draft's empty fields with the details (a comment is appended)."""
     draft = _draft(manager)
-    await capture_service(manager).merge_details(
-        draft, _incoming(manager), app_settings(manager).default_phone_region
+    await capture_of(manager).merge_details(
+        draft, _incoming(manager), settings_of(manager).default_phone_region
     )
     _save_draft(manager, draft)
     manager.dialog_data.pop(INCOMING_KEY, None)

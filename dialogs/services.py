@@ -16,12 +16,15 @@ from bot.access.roles import Identity
 from bot.access.service import AccessDenied, AccessService
 from bot.admin import CardSettingsService, CustomFieldService, FormFieldsService
 from bot.admin.people import PeopleService
+from bot.config import Settings
 from bot.i18n import Translations, Translator
+from bot.leads.capture import CaptureService
 from bot.leads.catalog import PortalCatalog
 from bot.leads.contacts import LeadContactsService
 from bot.leads.owner_requests import OwnerRequestService
 from bot.leads.products import LeadProductsService
 from bot.leads.service import LeadService
+from bot.ops.status import CrmModeWatch
 from bot.reports.service import ReportService
 
 T = TypeVar("T")
@@ -122,3 +125,18 @@ def owner_requests_of(manager: DialogManager) -> OwnerRequestService:
 def reports_of(manager: DialogManager) -> ReportService:
     """Reports as pictures."""
     return _data(manager, "reports", ReportService)
+
+
+def capture_of(manager: DialogManager) -> CaptureService:
+    """Capturing a lead: the form, the duplicate gate, creating."""
+    return _data(manager, "capture", CaptureService)
+
+
+def settings_of(manager: DialogManager) -> Settings:
+    """The bot's settings (the default phone region, the portal's address)."""
+    return _data(manager, "settings", Settings)
+
+
+def crm_mode_of(manager: DialogManager) -> CrmModeWatch:
+    """The portal's CRM mode (simple mode has no leads)."""
+    return _data(manager, "crm_mode", CrmModeWatch)

@@ -15,9 +15,6 @@ from aiogram_dialog.widgets.text import Format, Text
 
 from bot.access.service import AccessDenied
 from bot.i18n import FluentArg
-
-# capture.py still imports caller and translator from here; other dialogs use dialogs.services.
-from dialogs.services import caller as caller
 from dialogs.services import translator
 from dialogs.states import LEAD_ID_KEY
 
