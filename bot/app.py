@@ -67,8 +67,10 @@ from bot.portal import (
 from bot.portal_credentials import build_portal_auth
 from bot.readiness import Reachability, Readiness, TelegramReachabilityMiddleware
 from bot.reports.service import ReportService
+from bot.schedule.service import HoursService
 from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
 from bot.storage.fsm import SQLiteStorage
+from bot.storage.hours import HoursRepository
 from bot.storage.inbox import InboxRepository
 from bot.storage.mutes import MuteRepository
 from bot.storage.outbox import OutboxRepository
@@ -263,6 +265,7 @@ class Application:
         )
         self.crm_mode = CrmModeWatch(self.portal)
         self.catalog = PortalCatalog(self.portal)
+        self.hours = HoursService(HoursRepository(self.db), default_zone=settings.zone)
         bot_actions = BotActionLog(self.db)
         lead_contacts = LeadContactsService(
             self.portal, bot_actions, default_region=settings.default_phone_region
@@ -326,6 +329,7 @@ class Application:
                 ),
                 "metrics": self.metrics,
                 "mutes": MuteService(MuteRepository(self.db), zone=settings.zone, clock=utc_now),
+                "hours": self.hours,
                 "reports": ReportService(
                     portal=self.portal,
                     catalog=self.catalog,

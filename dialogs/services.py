@@ -26,6 +26,7 @@ from bot.leads.products import LeadProductsService
 from bot.leads.service import LeadService
 from bot.ops.status import CrmModeWatch
 from bot.reports.service import ReportService
+from bot.schedule.service import HoursService
 
 T = TypeVar("T")
 
@@ -130,6 +131,11 @@ def reports_of(manager: DialogManager) -> ReportService:
 def capture_of(manager: DialogManager) -> CaptureService:
     """Capturing a lead: the form, the duplicate gate, creating."""
     return _data(manager, "capture", CaptureService)
+
+
+def hours_of(manager: DialogManager) -> HoursService:
+    """Each chat's time zone and working hours."""
+    return _data(manager, "hours", HoursService)
 
 
 def settings_of(manager: DialogManager) -> Settings:

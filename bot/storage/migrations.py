@@ -279,6 +279,26 @@ _CHAT_MUTES = Migration(
     ),
 )
 
+_CHAT_HOURS = Migration(
+    version=8,
+    name="chat hours: a chat's time zone and working hours, and whether it is quiet outside them",
+    statements=(
+        """
+        CREATE TABLE chat_hours (
+            chat_id      INTEGER NOT NULL,
+            thread_id    INTEGER NOT NULL DEFAULT 0,
+            time_zone    TEXT,
+            days         TEXT,
+            start_minute INTEGER CHECK (start_minute BETWEEN 0 AND 1439),
+            end_minute   INTEGER CHECK (end_minute BETWEEN 0 AND 1439),
+            quiet        INTEGER NOT NULL DEFAULT 0 CHECK (quiet IN (0, 1)),
+            updated_at   TEXT NOT NULL,
+            PRIMARY KEY (chat_id, thread_id)
+        )
+        """,
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL,
     _NOTIFICATIONS,
@@ -287,6 +307,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _EVENT_PIPELINE,
     _OWNER_REQUESTS,
     _CHAT_MUTES,
+    _CHAT_HOURS,
 )
 """Every migration of the schema, in order; append, never edit an applied one."""
 

@@ -1,0 +1,117 @@
+"""Each chat's time: its zone (the bot's TIMEZONE unless the chat chose one) and working hours."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.schedule.hours import (
+    DEFAULT_DAYS,
+    DEFAULT_END,
+    DEFAULT_START,
+    WorkHours,
+    format_days,
+    parse_days,
+)
+from bot.storage.hours import HoursRepository, StoredHours
+
+MINUTES_PER_HOUR = 60
+
+
+def known_zone(name: str) -> ZoneInfo | None:
+    """The IANA zone of that name, or None when there is no such zone."""
+    cleaned = name.strip()
+    if not cleaned or cleaned.startswith(("/", ".")) or ".." in cleaned:
+        return None
+    try:
+        return ZoneInfo(cleaned)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _wall(minute: int | None, default: time) -> time:
+    if minute is None:
+        return default
+    return time(minute // MINUTES_PER_HOUR, minute % MINUTES_PER_HOUR)
+
+
+def _minute(wall: time) -> int:
+    return wall.hour * MINUTES_PER_HOUR + wall.minute
+
+
+class HoursService:
+    """Reads and changes a chat's zone and working hours; private chats are their user's."""
+
+    def __init__(self, repository: HoursRepository, default_zone: ZoneInfo) -> None:
+        self._repository = repository
+        self._default_zone = default_zone
+
+    @property
+    def default_zone(self) -> ZoneInfo:
+        """The zone of every chat that did not choose one (the TIMEZONE setting)."""
+        return self._default_zone
+
+    def _hours(self, stored: StoredHours) -> WorkHours:
+        zone = known_zone(stored.time_zone or "") or self._default_zone
+        days = DEFAULT_DAYS if stored.days is None else parse_days(stored.days)
+        return WorkHours(
+            zone=zone,
+            days=days,
+            start=_wall(stored.start_minute, DEFAULT_START),
+            end=_wall(stored.end_minute, DEFAULT_END),
+            quiet=stored.quiet,
+        )
+
+    async def hours_of(self, chat_id: int, thread_id: int | None = None) -> WorkHours:
+        """The chat's working hours and zone (defaults where it set nothing)."""
+        return self._hours(await self._repository.get(chat_id, thread_id))
+
+    async def hours_of_many(
+        self, chats: list[tuple[int, int | None]]
+    ) -> dict[tuple[int, int], WorkHours]:
+        """Several chats' hours at once, keyed by (chat, topic or 0); every chat asked has one."""
+        stored = await self._repository.many(chats)
+        return {
+            (chat, thread or 0): self._hours(stored.get((chat, thread or 0), StoredHours()))
+            for chat, thread in chats
+        }
+
+    async def zone_of(self, chat_id: int) -> ZoneInfo:
+        """The zone a user (their private chat) or a group counts days in."""
+        return (await self.hours_of(chat_id)).zone
+
+    async def _change(
+        self, chat_id: int, thread_id: int | None, change: Callable[[StoredHours], StoredHours]
+    ) -> WorkHours:
+        updated = change(await self._repository.get(chat_id, thread_id))
+        await self._repository.save(chat_id, thread_id, updated)
+        return self._hours(updated)
+
+    async def set_zone(self, chat_id: int, thread_id: int | None, name: str) -> WorkHours | None:
+        """Count the chat's days in that zone; None (nothing changed) when it is unknown."""
+        zone = known_zone(name)
+        if zone is None:
+            return None
+        return await self._change(chat_id, thread_id, lambda s: replace(s, time_zone=zone.key))
+
+    async def set_days(
+        self, chat_id: int, thread_id: int | None, days: frozenset[int]
+    ) -> WorkHours:
+        """Work on these ISO weekdays (Monday is 1)."""
+        return await self._change(chat_id, thread_id, lambda s: replace(s, days=format_days(days)))
+
+    async def set_window(
+        self, chat_id: int, thread_id: int | None, start: time, end: time
+    ) -> WorkHours:
+        """Work from `start` to `end` (an end not after the start runs over midnight)."""
+        return await self._change(
+            chat_id,
+            thread_id,
+            lambda s: replace(s, start_minute=_minute(start), end_minute=_minute(end)),
+        )
+
+    async def set_quiet(self, chat_id: int, thread_id: int | None, quiet: bool) -> WorkHours:
+        """Hold non-urgent notifications outside the working hours (or stop holding them)."""
+        return await self._change(chat_id, thread_id, lambda s: replace(s, quiet=quiet))
