@@ -18,8 +18,8 @@ MOSCOW = ZoneInfo("Europe/Moscow")  # UTC+3, no daylight saving
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_an_office_day_is_open_inside_its_hours_in_its_own_zone() -> None:
