@@ -53,6 +53,7 @@ from bot.metrics import (
     telegram_observer,
     throttle_observer,
 )
+from bot.notify.digest import DigestWorker, QuietHours
 from bot.notify.mute import MuteService
 from bot.notify.render import Links
 from bot.notify.sender import OutboxSender
@@ -70,6 +71,7 @@ from bot.reports.service import ReportService
 from bot.schedule.service import HoursService
 from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
 from bot.storage.fsm import SQLiteStorage
+from bot.storage.held import HeldRepository
 from bot.storage.hours import HoursRepository
 from bot.storage.inbox import InboxRepository
 from bot.storage.mutes import MuteRepository
@@ -228,6 +230,7 @@ class Application:
         self.processor: EventProcessor | None = None
         self.sender: OutboxSender | None = None
         self.poller: CatchUpPoller | None = None
+        self.digests: DigestWorker | None = None
         self.portal: PortalClient | None = None
         self.dispatcher: Dispatcher | None = None
         self.access: AccessService | None = None
@@ -401,6 +404,8 @@ class Application:
         self._tasks.append(asyncio.create_task(self.processor.run()))
         self._tasks.append(asyncio.create_task(self.sender.run()))
         self._tasks.append(asyncio.create_task(self.poller.run()))
+        assert self.digests is not None
+        self._tasks.append(asyncio.create_task(self.digests.run()))
         self._tasks.append(
             asyncio.create_task(
                 build_retention(settings, inbox, outbox, snapshots).run(
@@ -442,6 +447,8 @@ class Application:
         settings = self.settings
         assert self.portal is not None
         assert self.access is not None
+        held = HeldRepository(self.db, outbox)
+        links = Links(bot_username=bot_username, portal_base=portal_base_url(settings))
         self.sender = OutboxSender(
             bot=self.sender_bot,
             db=self.db,
@@ -451,7 +458,17 @@ class Application:
             pause=self.retry.pause,
             settings=settings.notify,
             mutes=MuteRepository(self.db),
+            quiet=QuietHours(self.hours, held),
         )
+        self.digests = DigestWorker(
+            held=held,
+            hours=self.hours,
+            subscriptions=subscriptions,
+            translations=self.translations,
+            links=links,
+            on_queued=self.sender.wake,
+        )
+        self.hours.on_change(self.digests.wake)
         self.processor = EventProcessor(
             db=self.db,
             portal=self.portal,
@@ -468,7 +485,7 @@ class Application:
             snapshots=snapshots,
             subscriptions=subscriptions,
             kv=kv,
-            links=Links(bot_username=bot_username, portal_base=portal_base_url(settings)),
+            links=links,
             timing=ProcessorTiming(
                 coalesce_seconds=settings.events.coalesce_seconds,
                 echo_window=timedelta(seconds=settings.events.echo_window_seconds),

@@ -15,6 +15,7 @@ from dialogs.commands import build_commands_router
 from dialogs.contacts import build_lead_contacts_dialog
 from dialogs.deeplinks import build_deeplinks_router
 from dialogs.errors import build_errors_router
+from dialogs.hours import build_hours_dialog, build_hours_router
 from dialogs.inline import build_inline_router
 from dialogs.menu import build_menu_dialog
 from dialogs.mutes import build_mutes_router
@@ -44,12 +45,14 @@ def build_routers() -> list[Router]:
         build_owner_requests_router(),
         build_mutes_router(),
         build_report_router(),
+        build_hours_router(),
         build_search_router(),
         build_inline_router(),
         build_capture_router(),
         build_menu_dialog(),
         build_capture_dialog(),
         build_settings_dialog(),
+        build_hours_dialog(),
         build_admin_dialog(),
         build_admin_fields_dialog(),
         build_admin_form_dialog(),

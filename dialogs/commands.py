@@ -19,6 +19,7 @@ AVAILABLE_COMMANDS = (
     "my",
     "report",
     "settings",
+    "hours",
     "help",
     "cancel",
     "subscribe",

@@ -1,4 +1,4 @@
-"""Personal settings: the language of every text of the bot."""
+"""Personal settings: the language of every text of the bot, and the way to working hours."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from aiogram_dialog import Dialog, DialogManager, Window
 from aiogram_dialog.widgets.kbd import Button, Cancel, Row
 
 from dialogs.commands import AVAILABLE_COMMANDS
+from dialogs.hours import on_settings_hours
 from dialogs.services import access_of, bot_of, caller, translations_of, use_translator
 from dialogs.states import SettingsDialog
 from dialogs.widgets import Tr
@@ -66,6 +67,7 @@ def build_settings_dialog() -> Dialog:
                 Button(Tr("settings-language-en"), id=ENGLISH_ID, on_click=on_english),
                 Button(Tr("settings-language-ru"), id=RUSSIAN_ID, on_click=on_russian),
             ),
+            Button(Tr("settings-hours-button"), id="settings_hours", on_click=on_settings_hours),
             Cancel(Tr("button-back")),
             state=SettingsDialog.main,
             getter=get_settings,

@@ -18,6 +18,15 @@ class SettingsDialog(StatesGroup):
     main = State()
 
 
+class HoursDialog(StatesGroup):
+    """A chat's time zone and working hours, and whether it is quiet outside them."""
+
+    main = State()
+    zone = State()
+    days = State()
+    window = State()
+
+
 class AdminDialog(StatesGroup):
     """Admin tools: bindings, roles and invites."""
 
@@ -156,6 +165,21 @@ async def start_main_menu(manager: DialogManager, *, show_mode: ShowMode = ShowM
 async def start_settings(manager: DialogManager) -> None:
     """Open personal settings on top of whatever is open."""
     await manager.start(SettingsDialog.main)
+
+
+CHAT_KEY = "chat"
+THREAD_KEY = "thread"
+PRIVATE_KEY = "private"
+
+
+async def start_hours(
+    manager: DialogManager, chat_id: int, thread_id: int | None, *, private: bool
+) -> None:
+    """Open the working hours of this chat (or forum topic) on top of whatever is open."""
+    await manager.start(
+        HoursDialog.main,
+        data={CHAT_KEY: chat_id, THREAD_KEY: thread_id, PRIVATE_KEY: private},
+    )
 
 
 async def start_admin(manager: DialogManager) -> None:

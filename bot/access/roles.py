@@ -54,3 +54,10 @@ class Identity:
         if self.may(Action.VIEW_ALL_LEADS):
             return True
         return assigned_by_id is not None and assigned_by_id == self.portal_user_id
+
+    def may_manage_chat(self, chat_id: int, *, private: bool) -> bool:
+        """Settings of a chat (mute, working hours): a private chat's own user; in a group,
+        whoever may subscribe groups (managers and admins)."""
+        if private:
+            return self.telegram_user_id == chat_id
+        return self.may(Action.SUBSCRIBE_GROUP)

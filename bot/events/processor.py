@@ -20,8 +20,8 @@ from bot.events.audience import Audience
 from bot.i18n import DEFAULT_LANGUAGE, Translations
 from bot.leads.catalog import PortalCatalog
 from bot.notify.diff import LeadChange, created_since, diff_lead, snapshot_of
-from bot.notify.match import SubscriptionIndex
-from bot.notify.render import Author, Links, Names, render_buttons, render_text
+from bot.notify.match import SubscriptionIndex, is_urgent
+from bot.notify.render import Author, Links, Names, lead_title, render_buttons, render_text
 from bot.portal import (
     AccessDeniedError,
     Lane,
@@ -38,7 +38,7 @@ from bot.storage.kv import KeyValueRepository
 from bot.storage.outbox import Keyboard, NewOutboxMessage, Notification, OutboxRepository
 from bot.storage.revisions import TableRevisions
 from bot.storage.snapshots import RecentBotAction, SnapshotRepository
-from bot.storage.subscriptions import SubscriptionRepository
+from bot.storage.subscriptions import EventKind, SubscriptionRepository
 from bot.storage.timestamps import Clock, utc_now
 
 log = logging.getLogger(__name__)
@@ -375,7 +375,7 @@ class EventProcessor:
             author = self._author(change, action, names)
             rendered: dict[tuple[str, bool], tuple[str, Keyboard]] = {}
             chats_done: set[tuple[int, int | None]] = set()
-            for sub, _identity in index.matching(change):
+            for sub, reader in index.matching(change):
                 target = (sub.chat_id, sub.thread_id)
                 if target in chats_done:
                     continue
@@ -407,7 +407,11 @@ class EventProcessor:
                             buttons=buttons,
                             subscriber=sub.created_by,
                             assigned_by_id=change.assigned_by_id,
-                            kind=change.kind.value,
+                            kind=EventKind.STAGE.value
+                            if change.stage_changed
+                            else change.kind.value,
+                            urgent=is_urgent(change, sub, reader),
+                            title=lead_title(change.lead, change.lead_id),
                         ),
                     )
                 )

@@ -32,6 +32,7 @@ BOT_COMMANDS: tuple[str, ...] = (
     "subscriptions",
     "status",
     "settings",
+    "hours",
     "help",
     "cancel",
 )

@@ -6,8 +6,8 @@ import heapq
 from collections.abc import Iterable, Mapping
 
 from bot.access.roles import Action, Identity
-from bot.notify.diff import LeadChange
-from bot.storage.subscriptions import Scope, Subscription
+from bot.notify.diff import ChangedField, LeadChange
+from bot.storage.subscriptions import EventKind, Scope, Subscription
 
 
 def subscription_wants(
@@ -90,3 +90,19 @@ class SubscriptionIndex:
             if subscription_wants(sub, change, identity.portal_user_id)
             and may_receive(identity, sub, assigned)
         ]
+
+
+def is_urgent(change: LeadChange, sub: Subscription, reader: Identity) -> bool:
+    """Whether the notification goes out even outside the chat's working hours.
+
+    Two kinds cannot wait: a new lead to take, told to a group, and a lead that is now the
+    reader's own (new to them, or just handed to them), told to their private chat.
+    """
+    if change.kind is EventKind.DELETED:
+        return False
+    if sub.is_group:
+        return change.kind is EventKind.ADDED
+    if change.assigned_by_id is None or change.assigned_by_id != reader.portal_user_id:
+        return False
+    handed_over = any(item.field == ChangedField.RESPONSIBLE for item in change.changes)
+    return change.kind is EventKind.ADDED or handed_over

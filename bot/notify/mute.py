@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 
-from bot.access.roles import Action, Identity
+from bot.access.roles import Identity
 from bot.notify.buttons import MuteAction
 from bot.storage.mutes import MuteRepository
 
@@ -31,9 +31,7 @@ def mute_end(action: MuteAction, now: datetime, zone: tzinfo) -> datetime:
 
 def may_mute(identity: Identity, chat_id: int, *, private: bool) -> bool:
     """A private chat's own user; in a group, whoever may subscribe groups (managers)."""
-    if private:
-        return identity.telegram_user_id == chat_id
-    return identity.may(Action.SUBSCRIBE_GROUP)
+    return identity.may_manage_chat(chat_id, private=private)
 
 
 class MuteService:

@@ -56,6 +56,12 @@ class Links:
         """The bot's private chat opening this lead's card."""
         return f"https://t.me/{self.bot_username}?start=lead_{lead_id}"
 
+    def portal_leads_url(self) -> str | None:
+        """The portal's list of leads."""
+        if not self.portal_base:
+            return None
+        return f"{self.portal_base.rstrip('/')}/crm/lead/list/"
+
     def portal_url(self, lead_id: int) -> str | None:
         """The lead in the portal's UI."""
         if not self.portal_base:
@@ -81,7 +87,8 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_VALUE_LENGTH else text[: MAX_VALUE_LENGTH - 1] + _ELLIPSIS
 
 
-def _title(lead: Mapping[str, Any], lead_id: int) -> str:
+def lead_title(lead: Mapping[str, Any], lead_id: int) -> str:
+    """The lead's title as a message shows it: shortened, `#id` when it has none (not escaped)."""
     return _short(str(lead.get("TITLE") or "").strip()) or f"#{lead_id}"
 
 
@@ -97,7 +104,8 @@ def render_text(tr: Translator, change: LeadChange, names: Names, author: Author
     }.get(change.kind, "notify-changed")
     if unseen and not str(lead.get("TITLE") or "").strip():
         header_key = "notify-deleted-untitled"
-    lines = [tr.get_html(header_key, id=str(change.lead_id), title=_title(lead, change.lead_id))]
+    title = lead_title(lead, change.lead_id)
+    lines = [tr.get_html(header_key, id=str(change.lead_id), title=title)]
     if unseen:
         lines.append(tr.get_html("notify-deleted-unseen"))
     elif change.kind is EventKind.CHANGED and change.changes:

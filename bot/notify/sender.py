@@ -31,6 +31,7 @@ from bot.access.roles import Identity
 from bot.config import NotifySettings
 from bot.notify.budget import ChatGaps, GlobalBudget
 from bot.notify.buttons import is_take
+from bot.notify.digest import QuietHours
 from bot.notify.match import may_receive
 from bot.storage.db import Database
 from bot.storage.mutes import MuteRepository
@@ -91,6 +92,7 @@ class OutboxSender:
         pause: FloodPause,
         settings: NotifySettings,
         mutes: MuteRepository | None = None,
+        quiet: QuietHours | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._bot = bot
@@ -101,6 +103,7 @@ class OutboxSender:
         self._pause = pause
         self._settings = settings
         self._mutes = mutes
+        self._quiet = quiet
         self._clock = clock
         self._budget = GlobalBudget(settings.global_per_second, settings.global_burst)
         self._gaps = ChatGaps(
@@ -227,6 +230,8 @@ class OutboxSender:
             if until is not None:
                 await self._outbox.skip(row.id, f"chat muted until {until.isoformat()}")
                 return
+        if self._quiet is not None and await self._quiet.hold_if_off_work(row):
+            return
         notification = row.notification
         buttons = notification.buttons
         if row.chat_id > 0 and _responsible_reads(reader, notification):
@@ -278,6 +283,8 @@ class OutboxSender:
         async with self._db.transaction() as conn:
             disabled = await self._subscriptions.disable_chat_in(conn, chat_id, reason)
             dropped = await self._outbox.kill_chat_in(conn, chat_id, f"chat gone: {reason}")
+            if self._quiet is not None:
+                dropped += await self._quiet.drop_chat_in(conn, chat_id)
         log.warning(
             "chat %d is gone for the bot (%s): %d subscriptions disabled, %d messages dropped",
             chat_id,
@@ -290,6 +297,8 @@ class OutboxSender:
         async with self._db.transaction() as conn:
             moved_subs = await self._subscriptions.move_chat_in(conn, old_id, new_id)
             moved = await self._outbox.move_chat_in(conn, old_id, new_id)
+            if self._quiet is not None:
+                await self._quiet.move_chat_in(conn, old_id, new_id)
         log.info(
             "group %d became supergroup %d: %d subscriptions and %d messages follow",
             old_id,

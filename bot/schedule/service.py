@@ -47,6 +47,11 @@ class HoursService:
     def __init__(self, repository: HoursRepository, default_zone: ZoneInfo) -> None:
         self._repository = repository
         self._default_zone = default_zone
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after any chat changes its hours (e.g. to send a held digest now)."""
+        self._listeners.append(listener)
 
     @property
     def default_zone(self) -> ZoneInfo:
@@ -87,6 +92,8 @@ class HoursService:
     ) -> WorkHours:
         updated = change(await self._repository.get(chat_id, thread_id))
         await self._repository.save(chat_id, thread_id, updated)
+        for listener in self._listeners:
+            listener()
         return self._hours(updated)
 
     async def set_zone(self, chat_id: int, thread_id: int | None, name: str) -> WorkHours | None:

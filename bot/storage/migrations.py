@@ -281,7 +281,7 @@ _CHAT_MUTES = Migration(
 
 _CHAT_HOURS = Migration(
     version=8,
-    name="chat hours: a chat's time zone and working hours, and whether it is quiet outside them",
+    name="chat hours: a chat's zone and working hours; notifications held outside them",
     statements=(
         """
         CREATE TABLE chat_hours (
@@ -296,6 +296,20 @@ _CHAT_HOURS = Migration(
             PRIMARY KEY (chat_id, thread_id)
         )
         """,
+        # What a quiet chat was not told while it was off work, until its digest goes.
+        """
+        CREATE TABLE held_notifications (
+            id        INTEGER PRIMARY KEY,
+            outbox_id INTEGER NOT NULL UNIQUE,
+            chat_id   INTEGER NOT NULL,
+            thread_id INTEGER NOT NULL DEFAULT 0,
+            lead_id   INTEGER,
+            kind      TEXT,
+            title     TEXT,
+            held_at   TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX held_notifications_by_chat ON held_notifications (chat_id, thread_id, id)",
     ),
 )
 

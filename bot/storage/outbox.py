@@ -77,6 +77,8 @@ class Notification:
     `subscriber` is the Telegram id of who subscribed the chat (None: a message to a person
     that no subscription sent, such as an owner request): the sender checks again, at send
     time, that this person may still see a lead whose responsible is `assigned_by_id`.
+    `urgent` ones go out even outside the chat's working hours; `title` names the lead in a
+    digest of the notifications that waited for them.
     """
 
     text: str
@@ -84,6 +86,8 @@ class Notification:
     subscriber: int | None = None
     assigned_by_id: int | None = None
     kind: str | None = None
+    urgent: bool = False
+    title: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stored form (the same keys rows have always had)."""
@@ -91,10 +95,12 @@ class Notification:
             "text": self.text,
             "buttons": [[button.to_json() for button in row] for row in self.buttons],
         }
-        for key in ("subscriber", "assigned_by_id", "kind"):
+        for key in ("subscriber", "assigned_by_id", "kind", "title"):
             value = getattr(self, key)
             if value is not None:
                 stored[key] = value
+        if self.urgent:
+            stored["urgent"] = True
         return stored
 
     @classmethod
@@ -112,13 +118,15 @@ class Notification:
         for key, value in numbers.items():
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise MalformedNotificationError(f"{key} is not a number")
-        kind = stored.get("kind")
+        kind, title = stored.get("kind"), stored.get("title")
         return cls(
             text=stored["text"],
             buttons=tuple(tuple(MessageButton.from_json(b) for b in row) for row in rows),
             subscriber=numbers["subscriber"],
             assigned_by_id=numbers["assigned_by_id"],
             kind=kind if isinstance(kind, str) else None,
+            urgent=stored.get("urgent") is True,
+            title=title if isinstance(title, str) else None,
         )
 
 

@@ -94,6 +94,18 @@ SAMPLE_ARGS: dict[str, FluentArg] = {
     "chats": 5,
     "disabled": 1,
     "method": "crm.lead.add",
+    "leads": 734,
+    "fresh": 120,
+    "moved": 300,
+    "edited": 560,
+    "removed": 20,
+    "since": "04.12 18:05",
+    "icon": "🆕",
+    "zone": "Europe/<Moscow>",
+    "now": "14:05",
+    "days": "Mon–Fri",
+    "start": "09:00",
+    "end": "18:00",
 }
 NUMERIC_SAMPLES: tuple[int | float, ...] = (0, 1, 2, 5, 11, 21, 22, 25, 111, 1.5)
 ROLE_SAMPLES = ("rep", "manager", "admin")

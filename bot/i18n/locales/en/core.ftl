@@ -91,7 +91,8 @@ help-text =
     /subscribe — get notified about leads here (in a group: its admins who are managers)
     /subscriptions — this chat's notifications: change, pause, remove
     /status — your account, the portal connection and the bot's health
-    /settings — language
+    /settings — language, time zone and working hours
+    /hours — this chat's working hours; outside them, notifications wait for a morning digest
     /cancel — stop what you're doing and go back to the menu
     /help — this message
 help-admin-text =
@@ -139,6 +140,7 @@ command-my = My leads
 command-help = What the bot can do
 command-cancel = Cancel the current action
 command-settings = Language and settings
+command-hours = Working hours and quiet time
 command-subscribe = Get notified about leads
 command-subscriptions = Manage notifications
 command-status = Account and connection status

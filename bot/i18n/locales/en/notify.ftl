@@ -111,3 +111,21 @@ notify-take-yours = This lead is already yours.
 
 notify-deleted-untitled = 🗑 <b>Lead #{ $id } deleted</b>
 notify-deleted-unseen = <i>The bot had not seen this lead before, so its details are unknown.</i>
+
+## The digest of notifications held outside working hours
+# $count, $leads, $fresh, $moved, $edited, $removed and $id are integers; $since, $icon and
+# $title are plain text.
+
+digest-title = 🌅 <b>While you were off work: { $count ->
+        [one] 1 update
+       *[other] { $count } updates
+    } on { $leads ->
+        [one] 1 lead
+       *[other] { $leads } leads
+    }</b>
+digest-since = Held since { $since }
+digest-counts = 🆕 New: { $fresh } · 🔀 Moved: { $moved } · ✏️ Changed: { $edited } · 🗑 Deleted: { $removed }
+digest-top = What matters most:
+digest-line = { $icon } #{ $id } { $title }
+digest-more = …and { $count } more
+digest-portal-button = 🌐 All of them in the portal

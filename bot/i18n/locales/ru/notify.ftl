@@ -111,3 +111,25 @@ notify-take-yours = Этот лид уже ваш.
 
 notify-deleted-untitled = 🗑 <b>Лид #{ $id } удалён</b>
 notify-deleted-unseen = <i>Бот не видел этот лид раньше, поэтому подробностей нет.</i>
+
+## The digest of notifications held outside working hours
+# $count, $leads, $fresh, $moved, $edited, $removed and $id are integers; $since, $icon and
+# $title are plain text.
+
+digest-title = 🌅 <b>Пока вы были не на работе: { $count ->
+        [one] { $count } обновление
+        [few] { $count } обновления
+        [many] { $count } обновлений
+       *[other] { $count } обновления
+    } по { $leads ->
+        [one] { $leads } лиду
+        [few] { $leads } лидам
+        [many] { $leads } лидам
+       *[other] { $leads } лида
+    }</b>
+digest-since = Копилось с { $since }
+digest-counts = 🆕 Новых: { $fresh } · 🔀 Сменили стадию: { $moved } · ✏️ Изменено: { $edited } · 🗑 Удалено: { $removed }
+digest-top = Самое важное:
+digest-line = { $icon } #{ $id } { $title }
+digest-more = …и ещё { $count }
+digest-portal-button = 🌐 Все в портале
