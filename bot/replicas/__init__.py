@@ -7,14 +7,16 @@ and every figure is kept on Redis's clock (`TIME`), so the replicas' clocks neve
 """
 
 from bot.replicas.connection import RedisKeys, check_redis, redis_client
-from bot.replicas.portal_limiter import RedisPortalLimiter
+from bot.replicas.portal_limiter import BucketTake, RedisPortalLimiter, SharedLeakyBucket
 from bot.replicas.telegram import RedisFloodPause, RedisSendBudget
 
 __all__ = [
+    "BucketTake",
     "RedisFloodPause",
     "RedisKeys",
     "RedisPortalLimiter",
     "RedisSendBudget",
+    "SharedLeakyBucket",
     "check_redis",
     "redis_client",
 ]
