@@ -20,7 +20,6 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.redis import DefaultKeyBuilder, RedisStorage
 from aiogram.types import BotCommand
 from aiogram.utils.backoff import BackoffConfig
 from aiogram_dialog import setup_dialogs
@@ -71,6 +70,7 @@ from bot.portal import (
 from bot.portal_credentials import build_portal_auth
 from bot.readiness import Reachability, Readiness, TelegramReachabilityMiddleware
 from bot.replicas import (
+    RedisDialogStorage,
     RedisFloodPause,
     RedisKeys,
     RedisPortalLimiter,
@@ -538,13 +538,7 @@ class Application:
         if self.redis is None or self.redis_keys is None:
             return SQLiteStorage(self.db)
         ttl = timedelta(hours=self.settings.storage.dialog_ttl_hours)
-        return RedisStorage(
-            self.redis,
-            # aiogram-dialog keeps its stacks and contexts apart by destiny.
-            key_builder=DefaultKeyBuilder(prefix=self.redis_keys.key("fsm"), with_destiny=True),
-            state_ttl=ttl,
-            data_ttl=ttl,
-        )
+        return RedisDialogStorage(self.redis, self.redis_keys, ttl)
 
     def _wake_sender(self) -> None:
         if self.sender is not None:

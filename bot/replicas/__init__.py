@@ -7,11 +7,13 @@ and every figure is kept on Redis's clock (`TIME`), so the replicas' clocks neve
 """
 
 from bot.replicas.connection import RedisKeys, check_redis, redis_client
+from bot.replicas.dialog_state import RedisDialogStorage
 from bot.replicas.portal_limiter import BucketTake, RedisPortalLimiter, SharedLeakyBucket
 from bot.replicas.telegram import RedisFloodPause, RedisSendBudget
 
 __all__ = [
     "BucketTake",
+    "RedisDialogStorage",
     "RedisFloodPause",
     "RedisKeys",
     "RedisPortalLimiter",
