@@ -108,12 +108,14 @@ GAP_MARGIN = 0.05
 class SendTurn:
     """The answer to one ask for a send: `send` (its id) when it may go now, else a wait.
 
-    `chat_waits` says the wait is the chat's own gap, so other chats may go meanwhile.
+    `chat_waits` says the wait is the chat's own gap, so other chats may go meanwhile; `at`
+    is when the send was counted, on the budget's clock.
     """
 
     send: int | None
     wait: float = 0.0
     chat_waits: bool = False
+    at: float = 0.0
 
 
 class SendBudget:
@@ -147,7 +149,7 @@ class SendBudget:
         if wait > 0:
             return SendTurn(None, wait)
         self.gaps.sent(chat_id, now)
-        return SendTurn(self._global.take(now))
+        return SendTurn(self._global.take(now), at=now)
 
     async def done(self, send: int) -> None:
         """The send's answer came back (or it failed)."""

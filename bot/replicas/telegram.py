@@ -52,7 +52,7 @@ class RedisFloodPause(FloodPause):
 # KEYS: the overall token bucket (hash: tokens, at), the one-second window of sends (sorted
 # set: send -> when it was answered, or a time far ahead while in flight), the chat's gap.
 # ARGV: now, rate, burst, window size, chat gap ms, send, in-flight hold ms, poll ms, action.
-# Returns {granted, wait ms, the wait is the chat's}.
+# Returns {granted, wait ms, the wait is the chat's, now}.
 _SEND_SCRIPT = (
     LUA_NOW
     + """
@@ -63,11 +63,11 @@ local send = ARGV[6]
 local hold = tonumber(ARGV[7])
 if ARGV[9] == 'done' then
   redis.call('ZADD', KEYS[2], 'XX', now, send)
-  return {1, '0', 0}
+  return {1, '0', 0, tostring(now)}
 end
 local chat_wait = redis.call('PTTL', KEYS[3])
 if chat_wait > 0 then
-  return {0, tostring(chat_wait), 1}
+  return {0, tostring(chat_wait), 1, tostring(now)}
 end
 local stored = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(stored[1]) or burst
@@ -89,7 +89,7 @@ if redis.call('ZCARD', KEYS[2]) >= window_size then
   end
 end
 if wait > 0 then
-  return {0, tostring(wait), 0}
+  return {0, tostring(wait), 0, tostring(now)}
 end
 tokens = tokens - 1
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
@@ -97,7 +97,7 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
 redis.call('ZADD', KEYS[2], now + hold, send)
 redis.call('PEXPIRE', KEYS[2], math.ceil(hold) + 1000)
 redis.call('SET', KEYS[3], '1', 'PX', math.ceil(tonumber(ARGV[5])))
-return {1, '0', 0}
+return {1, '0', 0, tostring(now)}
 """
 )
 
@@ -130,7 +130,7 @@ class RedisSendBudget(SendBudget):
         self._ids = itertools.count(1)
         self._script = redis.register_script(_SEND_SCRIPT)
 
-    async def _run(self, chat_id: int, send: int, action: str) -> tuple[bool, float, bool]:
+    async def _run(self, chat_id: int, send: int, action: str) -> tuple[bool, float, bool, float]:
         reply = await self._script(
             keys=[
                 self._keys.key("telegram", "sends"),
@@ -149,16 +149,21 @@ class RedisSendBudget(SendBudget):
                 action,
             ],
         )
-        return bool(int(reply[0])), float(reply[1]) / 1000.0, bool(int(reply[2]))
+        return (
+            bool(int(reply[0])),
+            float(reply[1]) / 1000.0,
+            bool(int(reply[2])),
+            float(reply[3]) / 1000.0,
+        )
 
     async def take(self, chat_id: int) -> SendTurn:
         """Count one send to `chat_id` in the shared budget now, or say how long to wait."""
         send = next(self._ids)
-        granted, wait, chat_waits = await self._run(chat_id, send, "take")
+        granted, wait, chat_waits, at = await self._run(chat_id, send, "take")
         now = self._clock()
         if granted:
             self.gaps.sent(chat_id, now)
-            return SendTurn(send)
+            return SendTurn(send, at=at)
         if chat_waits:
             self.gaps.hold(chat_id, now + wait)
         return SendTurn(None, max(wait, 0.001), chat_waits=chat_waits)
