@@ -75,6 +75,7 @@ from bot.replicas import (
     RedisKeys,
     RedisPortalLimiter,
     RedisSendBudget,
+    RedisUserThrottle,
     check_redis,
     redis_client,
 )
@@ -546,9 +547,12 @@ class Application:
 
     def _throttling(self) -> dict[str, list[BaseMiddleware]]:
         limits = self.settings.throttle
-        throttle = UserThrottle(
-            general=BucketRule(limits.updates, limits.updates_per_seconds, limits.updates_burst),
-            sign_in=BucketRule(limits.sign_in, limits.sign_in_per_seconds, limits.sign_in_burst),
+        general = BucketRule(limits.updates, limits.updates_per_seconds, limits.updates_burst)
+        sign_in = BucketRule(limits.sign_in, limits.sign_in_per_seconds, limits.sign_in_burst)
+        throttle = (
+            UserThrottle(general=general, sign_in=sign_in)
+            if self.redis is None or self.redis_keys is None
+            else RedisUserThrottle(self.redis, self.redis_keys, general, sign_in)
         )
         observe = throttle_observer(self.metrics)
         return {

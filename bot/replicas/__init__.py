@@ -10,6 +10,7 @@ from bot.replicas.connection import RedisKeys, check_redis, redis_client
 from bot.replicas.dialog_state import RedisDialogStorage
 from bot.replicas.portal_limiter import BucketTake, RedisPortalLimiter, SharedLeakyBucket
 from bot.replicas.telegram import RedisFloodPause, RedisSendBudget
+from bot.replicas.throttle import RedisUserThrottle
 
 __all__ = [
     "BucketTake",
@@ -18,6 +19,7 @@ __all__ = [
     "RedisKeys",
     "RedisPortalLimiter",
     "RedisSendBudget",
+    "RedisUserThrottle",
     "SharedLeakyBucket",
     "check_redis",
     "redis_client",
