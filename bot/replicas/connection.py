@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -11,6 +12,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.config import ConfigurationError, RedisSettings
+
+log = logging.getLogger(__name__)
+
+REDIS_FAILURES = (RedisError, OSError)
+"""What a Redis call raises when Redis is down or unreachable."""
 
 ServerClock = Callable[[], float]
 """Seconds on one clock every replica reads; None in its place means Redis's own `TIME`."""
@@ -42,6 +48,34 @@ async def check_redis(client: Redis) -> None:
         raise ConfigurationError(
             f"Redis did not answer ({type(exc).__name__}): check REDIS__URL and that Redis runs"
         ) from exc
+
+
+class RedisOutage:
+    """Says once when Redis stops answering one part of the bot, and once when it is back.
+
+    While Redis is away each part falls back to its in-process twin: the bot keeps serving,
+    within the limits of one replica, rather than failing every request.
+    """
+
+    def __init__(self, part: str) -> None:
+        self._part = part
+        self.down = False
+
+    def failed(self, exc: BaseException) -> None:
+        """A call to Redis failed."""
+        if not self.down:
+            self.down = True
+            log.warning(
+                "Redis did not answer (%s): %s falls back to this replica alone until it does",
+                type(exc).__name__,
+                self._part,
+            )
+
+    def answered(self) -> None:
+        """A call to Redis succeeded."""
+        if self.down:
+            self.down = False
+            log.warning("Redis answers again: %s is shared by the replicas again", self._part)
 
 
 def now_argument(clock: ServerClock | None) -> str:

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from bot.portal.limiter import Lane, PortalLimiter
-from bot.replicas.connection import LUA_NOW, RedisKeys, ServerClock, now_argument
+from bot.replicas.connection import (
+    LUA_NOW,
+    REDIS_FAILURES,
+    RedisKeys,
+    RedisOutage,
+    ServerClock,
+    now_argument,
+)
 
 BACKGROUND_POLL_SECONDS = 0.05
 """How often a background caller held back by another replica's users asks again."""
@@ -170,13 +177,19 @@ class RedisPortalLimiter(PortalLimiter):
             server_clock=server_clock,
         )
         self._on_grant = on_grant
+        self._outage = RedisOutage("the portal's request budget")
 
     def _mirror(self, result: BucketTake) -> None:
         self.bucket.level = result.level
         self.bucket.updated_at = self._clock()
 
     async def _take(self, lane: Lane, *, others: int) -> float:
-        result = await self.shared.take(lane, others=others)
+        try:
+            result = await self.shared.take(lane, others=others)
+        except REDIS_FAILURES as exc:
+            self._outage.failed(exc)
+            return await super()._take(lane, others=others)
+        self._outage.answered()
         self._mirror(result)
         if result.granted:
             if self._on_grant is not None:
@@ -186,7 +199,11 @@ class RedisPortalLimiter(PortalLimiter):
 
     async def report_limit_exceeded(self) -> None:
         """The portal refused a request for rate: every replica slows down to the drain rate."""
-        self._mirror(await self.shared.fill())
+        try:
+            self._mirror(await self.shared.fill())
+        except REDIS_FAILURES as exc:
+            self._outage.failed(exc)
+            await super().report_limit_exceeded()
 
     def wait_seconds(self) -> float:
         """How long a request made now would wait for a slot, as this replica last saw it."""

@@ -11,7 +11,14 @@ from redis.asyncio import Redis
 
 from bot.config import NotifySettings
 from bot.notify.budget import GAP_MARGIN, SendBudget, SendTurn
-from bot.replicas.connection import LUA_NOW, RedisKeys, ServerClock, now_argument
+from bot.replicas.connection import (
+    LUA_NOW,
+    REDIS_FAILURES,
+    RedisKeys,
+    RedisOutage,
+    ServerClock,
+    now_argument,
+)
 from bot.telegram_retry import FloodPause
 
 IN_FLIGHT_POLL_SECONDS = 0.005
@@ -37,16 +44,26 @@ class RedisFloodPause(FloodPause):
         self._redis = redis
         self._key = keys.key("telegram", "pause")
         self._script = redis.register_script(_PAUSE_SCRIPT)
+        self._outage = RedisOutage("Telegram's flood pause")
 
     async def pause_for(self, seconds: float) -> None:
         """Hold every replica's calls for `seconds` from now (never shortening a longer pause)."""
-        self.retry_after_seen += 1
-        await self._script(keys=[self._key], args=[repr(max(seconds, 0.001))])
+        await super().pause_for(seconds)  # this replica's own copy, for when Redis is away
+        try:
+            await self._script(keys=[self._key], args=[repr(max(seconds, 0.001))])
+        except REDIS_FAILURES as exc:
+            self._outage.failed(exc)
 
     async def remaining(self) -> float:
         """Seconds left of the pause any replica set (0 when calls may go)."""
-        ttl = await cast(Awaitable[int], self._redis.pttl(self._key))
-        return max(0, ttl) / 1000.0
+        own = await super().remaining()
+        try:
+            ttl = await cast(Awaitable[int], self._redis.pttl(self._key))
+        except REDIS_FAILURES as exc:
+            self._outage.failed(exc)
+            return own
+        self._outage.answered()
+        return max(own, max(0, ttl) / 1000.0)
 
 
 # KEYS: the overall token bucket (hash: tokens, at), the one-second window of sends (sorted
@@ -129,6 +146,7 @@ class RedisSendBudget(SendBudget):
         self._window_size = max(1, int(self._rate))
         self._ids = itertools.count(1)
         self._script = redis.register_script(_SEND_SCRIPT)
+        self._outage = RedisOutage("Telegram's send budget")
 
     async def _run(self, chat_id: int, send: int, action: str) -> tuple[bool, float, bool, float]:
         reply = await self._script(
@@ -159,7 +177,14 @@ class RedisSendBudget(SendBudget):
     async def take(self, chat_id: int) -> SendTurn:
         """Count one send to `chat_id` in the shared budget now, or say how long to wait."""
         send = next(self._ids)
-        granted, wait, chat_waits, at = await self._run(chat_id, send, "take")
+        try:
+            granted, wait, chat_waits, at = await self._run(chat_id, send, "take")
+        except REDIS_FAILURES as exc:
+            self._outage.failed(exc)
+            turn = await super().take(chat_id)
+            # Sends counted in the process carry negative ids, so `done` finds them there.
+            return turn if turn.send is None else SendTurn(-turn.send, at=turn.at)
+        self._outage.answered()
         now = self._clock()
         if granted:
             self.gaps.sent(chat_id, now)
@@ -170,4 +195,11 @@ class RedisSendBudget(SendBudget):
 
     async def done(self, send: int) -> None:
         """The send's answer came back: it leaves the shared window one second from now."""
-        await self._run(0, send, "done")
+        if send < 0:
+            await super().done(-send)
+            return
+        try:
+            await self._run(0, send, "done")
+        except REDIS_FAILURES as exc:
+            # Its entry leaves the window by itself (IN_FLIGHT_HOLD_SECONDS).
+            self._outage.failed(exc)

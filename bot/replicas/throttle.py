@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from bot.replicas.connection import LUA_NOW, RedisKeys, ServerClock, now_argument
+from bot.replicas.connection import (
+    LUA_NOW,
+    REDIS_FAILURES,
+    RedisKeys,
+    RedisOutage,
+    ServerClock,
+    now_argument,
+)
 from bot.throttle import BucketRule, UpdateKind, UserThrottle, Verdict
 
 # KEYS: the user's bucket (hash: tokens, at, warned). ARGV: now, tokens per ms, burst.
@@ -59,16 +66,22 @@ class RedisUserThrottle(UserThrottle):
         self._server_clock = server_clock
         self._shared_rules = {UpdateKind.GENERAL: general, UpdateKind.SIGN_IN: sign_in}
         self._script = redis.register_script(_THROTTLE_SCRIPT)
+        self._outage = RedisOutage("per-user throttling")
 
     async def judge(self, user_id: int, kind: UpdateKind, now: float) -> Verdict:
         """The verdict for one update of `user_id`, counted with every replica's."""
         rule = self._shared_rules[kind]
-        reply = await self._script(
-            keys=[self._keys.key("throttle", kind.value, user_id)],
-            args=[
-                now_argument(self._server_clock),
-                repr(rule.refill_per_second / 1000.0),
-                rule.burst,
-            ],
-        )
+        try:
+            reply = await self._script(
+                keys=[self._keys.key("throttle", kind.value, user_id)],
+                args=[
+                    now_argument(self._server_clock),
+                    repr(rule.refill_per_second / 1000.0),
+                    rule.burst,
+                ],
+            )
+        except REDIS_FAILURES as exc:
+            self._outage.failed(exc)
+            return await super().judge(user_id, kind, now)
+        self._outage.answered()
         return Verdict(reply.decode() if isinstance(reply, bytes) else str(reply))
