@@ -10,7 +10,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -77,6 +77,7 @@ from bot.replicas import (
     RedisSendBudget,
     RedisUserThrottle,
     check_redis,
+    ping,
     redis_client,
 )
 from bot.reports.service import ReportService
@@ -413,6 +414,7 @@ class Application:
             telegram_probe=self.sender_bot.get_me,
             check_seconds=settings.web.ready_check_seconds,
             queue_age_seconds=settings.web.ready_queue_age_seconds,
+            redis_probe=self._redis_probe(),
         )
         await self._start_web()
         assert self.processor is not None
@@ -534,6 +536,12 @@ class Application:
         if self.redis is not None and self.redis_keys is not None:
             return RedisSendBudget(self.redis, self.redis_keys, self.settings.notify)
         return SendBudget(self.settings.notify)
+
+    def _redis_probe(self) -> Callable[[], Awaitable[None]] | None:
+        redis = self.redis
+        if redis is None:
+            return None
+        return lambda: ping(redis)
 
     def _dialog_storage(self) -> BaseStorage:
         if self.redis is None or self.redis_keys is None:

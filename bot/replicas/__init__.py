@@ -6,7 +6,7 @@ a budget is one Lua script, so replicas never race between reading a budget and 
 and every figure is kept on Redis's clock (`TIME`), so the replicas' clocks never matter.
 """
 
-from bot.replicas.connection import RedisKeys, check_redis, redis_client
+from bot.replicas.connection import RedisKeys, check_redis, ping, redis_client
 from bot.replicas.dialog_state import RedisDialogStorage
 from bot.replicas.portal_limiter import BucketTake, RedisPortalLimiter, SharedLeakyBucket
 from bot.replicas.telegram import RedisFloodPause, RedisSendBudget
@@ -22,5 +22,6 @@ __all__ = [
     "RedisUserThrottle",
     "SharedLeakyBucket",
     "check_redis",
+    "ping",
     "redis_client",
 ]

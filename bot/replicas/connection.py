@@ -40,10 +40,15 @@ def redis_client(settings: RedisSettings) -> Redis:
     return Redis.from_url(settings.url.get_secret_value(), socket_timeout=10.0)
 
 
+async def ping(client: Redis) -> None:
+    """One PING; raises what the client raises when Redis does not answer."""
+    await cast(Awaitable[bool], client.ping())
+
+
 async def check_redis(client: Redis) -> None:
     """One PING, so start-up names REDIS__URL when Redis cannot be reached."""
     try:
-        await cast(Awaitable[bool], client.ping())
+        await ping(client)
     except (RedisError, OSError) as exc:
         raise ConfigurationError(
             f"Redis did not answer ({type(exc).__name__}): check REDIS__URL and that Redis runs"

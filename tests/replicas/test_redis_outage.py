@@ -5,19 +5,24 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import AsyncIterator
+from functools import partial
 
 import pytest
 from redis.asyncio import Redis
 
 from bot.config import NotifySettings
 from bot.portal.limiter import Lane
+from bot.readiness import Reachability, Readiness
 from bot.replicas import (
     RedisFloodPause,
     RedisKeys,
     RedisPortalLimiter,
     RedisSendBudget,
     RedisUserThrottle,
+    ping,
 )
+from bot.storage import Database
+from bot.storage.db import MEMORY
 from bot.throttle import BucketRule, UpdateKind, Verdict
 from tests.replicas.test_shared_portal_budget import Clock
 
@@ -73,3 +78,27 @@ async def test_throttling_falls_back_to_this_replica(gone_redis: Redis) -> None:
     throttle = RedisUserThrottle(gone_redis, KEYS, rule, rule)
     assert await throttle.judge(1, UpdateKind.GENERAL, 0.0) is Verdict.PASS
     assert await throttle.judge(1, UpdateKind.GENERAL, 0.0) is Verdict.WARN
+
+
+async def test_readiness_names_redis_when_it_does_not_answer(
+    gone_redis: Redis, redis_client: Redis
+) -> None:
+    async def answers() -> None:
+        return None
+
+    async with Database(MEMORY) as db:
+        for client, ok in ((redis_client, True), (gone_redis, False)):
+            readiness = Readiness(
+                db=db,
+                portal=Reachability(),
+                telegram=Reachability(),
+                portal_probe=answers,
+                telegram_probe=answers,
+                check_seconds=30,
+                queue_age_seconds=300,
+                redis_probe=partial(ping, client),
+            )
+            report = await readiness.report()
+            assert report["ready"] is ok
+            assert report["checks"]["redis"]["ok"] is ok
+            assert report["checks"]["redis"].get("problem") == (None if ok else "ConnectionError")
