@@ -10,7 +10,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -19,10 +19,12 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import BotCommand
 from aiogram.utils.backoff import BackoffConfig
 from aiogram_dialog import setup_dialogs
 from aiohttp import web
+from redis.asyncio import Redis
 
 from bot.access.directory import PortalDirectory
 from bot.access.middleware import IdentityMiddleware
@@ -53,6 +55,7 @@ from bot.metrics import (
     telegram_observer,
     throttle_observer,
 )
+from bot.notify.budget import SendBudget
 from bot.notify.digest import DigestWorker, QuietHours
 from bot.notify.mute import MuteService
 from bot.notify.render import Links
@@ -67,6 +70,17 @@ from bot.portal import (
 )
 from bot.portal_credentials import build_portal_auth
 from bot.readiness import Reachability, Readiness, TelegramReachabilityMiddleware
+from bot.replicas import (
+    RedisDialogStorage,
+    RedisFloodPause,
+    RedisKeys,
+    RedisPortalLimiter,
+    RedisSendBudget,
+    RedisUserThrottle,
+    check_redis,
+    ping,
+    redis_client,
+)
 from bot.reports.service import ReportService
 from bot.schedule.service import HoursService
 from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
@@ -82,7 +96,7 @@ from bot.storage.revisions import TableRevisions
 from bot.storage.snapshots import SnapshotRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.storage.timestamps import utc_now
-from bot.telegram_retry import TelegramRetryMiddleware
+from bot.telegram_retry import FloodPause, TelegramRetryMiddleware
 from bot.throttle import BucketRule, ThrottleMiddleware, UpdateKind, UserThrottle
 from bot.updates import InFlightUpdates, TrackedDispatcher
 from bot.web import TelegramWebhook, build_web_app
@@ -115,7 +129,7 @@ def build_bot(
 
 def build_dispatcher(
     *,
-    storage: SQLiteStorage,
+    storage: BaseStorage,
     access: AccessService,
     translations: Translations,
     services: dict[str, Any],
@@ -215,7 +229,18 @@ class Application:
         register_bot_metrics(self.metrics)
         self.portal_reachability = Reachability()
         self.telegram_reachability = Reachability()
-        self.retry = TelegramRetryMiddleware(on_request=telegram_observer(self.metrics))
+        # With Redis, replicas share dialog state, the request budgets and the pauses; without
+        # it all of that stays in this process and its SQLite file.
+        self.redis: Redis | None = None
+        self.redis_keys: RedisKeys | None = None
+        flood_pause = FloodPause()
+        if settings.redis.url is not None:
+            self.redis = redis_client(settings.redis)
+            self.redis_keys = RedisKeys(settings.redis.key_prefix)
+            flood_pause = RedisFloodPause(self.redis, self.redis_keys)
+        self.retry = TelegramRetryMiddleware(
+            flood_pause, on_request=telegram_observer(self.metrics)
+        )
         self.bot = build_bot(settings, self.retry, self.telegram_reachability)
         # Notifications go through their own session: same flood pause, no retries inside,
         # so the sender's scheduler alone decides when a message goes again.
@@ -245,12 +270,12 @@ class Application:
         settings = self.settings
         warn_about_plain_http(settings)
         await self.db.open()
+        if self.redis is not None:
+            await check_redis(self.redis)
         kv = KeyValueRepository(self.db)
         self.portal = PortalClient(
             auth=await build_portal_auth(settings, kv),
-            limiter=PortalLimiter(
-                drain_per_second=settings.portal.rate_per_second, burst=settings.portal.burst
-            ),
+            limiter=self._portal_limiter(),
             timeout=settings.portal.timeout_seconds,
             max_retries=settings.portal.max_retries,
             backoff_base=settings.portal.backoff_seconds,
@@ -289,7 +314,7 @@ class Application:
         outbox = OutboxRepository(self.db)
         snapshots = SnapshotRepository(self.db)
         subscriptions = SubscriptionRepository(self.db)
-        dialog_state = SQLiteStorage(self.db)
+        dialog_state = self._dialog_storage()
         self.dispatcher, self._in_flight = build_dispatcher(
             storage=dialog_state,
             access=self.access,
@@ -396,6 +421,7 @@ class Application:
             telegram_probe=self.sender_bot.get_me,
             check_seconds=settings.web.ready_check_seconds,
             queue_age_seconds=settings.web.ready_queue_age_seconds,
+            redis_probe=self._redis_probe(),
         )
         await self._start_web()
         assert self.processor is not None
@@ -414,10 +440,14 @@ class Application:
             )
         )
         self._tasks.append(asyncio.create_task(self._refresh_directory(directory)))
-        dialog_ttl = timedelta(hours=settings.storage.dialog_ttl_hours)
-        self._tasks.append(
-            asyncio.create_task(dialog_state.prune_forever(dialog_ttl, every=DIALOG_PRUNE_SECONDS))
-        )
+        if isinstance(dialog_state, SQLiteStorage):
+            # Redis expires dialog state by itself (the TTL set with every write).
+            dialog_ttl = timedelta(hours=settings.storage.dialog_ttl_hours)
+            self._tasks.append(
+                asyncio.create_task(
+                    dialog_state.prune_forever(dialog_ttl, every=DIALOG_PRUNE_SECONDS)
+                )
+            )
         if settings.telegram.webhook_url:
             await self.dispatcher.emit_startup(bot=self.bot, dispatcher=self.dispatcher)
             await self._set_webhook()
@@ -459,6 +489,7 @@ class Application:
             settings=settings.notify,
             mutes=MuteRepository(self.db),
             quiet=QuietHours(self.hours, held),
+            budget=self._send_budget(),
         )
         self.digests = DigestWorker(
             held=held,
@@ -511,15 +542,46 @@ class Application:
             on_stored=self.processor.wake,
         )
 
+    def _portal_limiter(self) -> PortalLimiter:
+        portal = self.settings.portal
+        if self.redis is not None and self.redis_keys is not None:
+            return RedisPortalLimiter(
+                self.redis,
+                self.redis_keys,
+                drain_per_second=portal.rate_per_second,
+                burst=portal.burst,
+            )
+        return PortalLimiter(drain_per_second=portal.rate_per_second, burst=portal.burst)
+
+    def _send_budget(self) -> SendBudget:
+        if self.redis is not None and self.redis_keys is not None:
+            return RedisSendBudget(self.redis, self.redis_keys, self.settings.notify)
+        return SendBudget(self.settings.notify)
+
+    def _redis_probe(self) -> Callable[[], Awaitable[None]] | None:
+        redis = self.redis
+        if redis is None:
+            return None
+        return lambda: ping(redis)
+
+    def _dialog_storage(self) -> BaseStorage:
+        if self.redis is None or self.redis_keys is None:
+            return SQLiteStorage(self.db)
+        ttl = timedelta(hours=self.settings.storage.dialog_ttl_hours)
+        return RedisDialogStorage(self.redis, self.redis_keys, ttl)
+
     def _wake_sender(self) -> None:
         if self.sender is not None:
             self.sender.wake()
 
     def _throttling(self) -> dict[str, list[BaseMiddleware]]:
         limits = self.settings.throttle
-        throttle = UserThrottle(
-            general=BucketRule(limits.updates, limits.updates_per_seconds, limits.updates_burst),
-            sign_in=BucketRule(limits.sign_in, limits.sign_in_per_seconds, limits.sign_in_burst),
+        general = BucketRule(limits.updates, limits.updates_per_seconds, limits.updates_burst)
+        sign_in = BucketRule(limits.sign_in, limits.sign_in_per_seconds, limits.sign_in_burst)
+        throttle = (
+            UserThrottle(general=general, sign_in=sign_in)
+            if self.redis is None or self.redis_keys is None
+            else RedisUserThrottle(self.redis, self.redis_keys, general, sign_in)
         )
         observe = throttle_observer(self.metrics)
         return {
@@ -638,6 +700,8 @@ class Application:
             await self.portal.aclose()
         await self.bot.session.close()
         await self.sender_bot.session.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.db.close()
 
 

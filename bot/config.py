@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
@@ -184,6 +185,48 @@ class MetricsSettings(BaseModel):
         return value
 
 
+REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+class RedisSettings(BaseModel):
+    """Redis shared by several replicas of the bot (dialog state, request budgets, pauses).
+
+    Without a URL the bot keeps all of it in its own process and SQLite file, as one replica.
+    """
+
+    url: SecretStr | None = None
+    key_prefix: str = Field(default="b24bot:", min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _url_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        url = value.get_secret_value()
+        try:
+            parsed = urlsplit(url)
+            port = parsed.port
+        except ValueError:
+            parsed, port = None, None
+        shaped = (
+            parsed is not None
+            and url.startswith(REDIS_URL_SCHEMES)
+            and (bool(parsed.hostname) if parsed.scheme != "unix" else bool(parsed.path))
+            and (port is None or port > 0)
+            and (
+                parsed.scheme == "unix"
+                or parsed.path.strip("/").isdigit()
+                or not parsed.path.strip("/")
+            )
+        )
+        if not shaped:
+            raise ValueError(
+                "REDIS__URL must look like redis://<host>:6379/0 (rediss:// for TLS, "
+                "unix:///path/to/redis.sock for a socket)"
+            )
+        return value
+
+
 class Settings(BaseSettings):
     """Every setting of the bot; nested sections use `__` in environment names."""
 
@@ -205,6 +248,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     default_phone_region: str = "RU"

@@ -1,4 +1,5 @@
-"""Readiness: whether the database, the portal and Telegram are usable and the queues move.
+"""Readiness: whether the database, the portal and Telegram (and Redis, when the replicas share
+one) are usable and the queues move.
 
 The portal and Telegram are judged from the outcome of the bot's own recent calls (hooks on the
 portal client and on the Telegram session). Only when nothing was heard from one of them for
@@ -112,9 +113,11 @@ class Readiness:
         telegram_probe: Probe,
         check_seconds: float,
         queue_age_seconds: float,
+        redis_probe: Probe | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self._db = db
+        self._redis_probe = redis_probe
         self.portal = portal
         self.telegram = telegram
         self._probes = {"portal": portal_probe, "telegram": telegram_probe}
@@ -126,6 +129,8 @@ class Readiness:
     async def report(self) -> dict[str, Any]:
         """`{"ready": bool, "checks": {name: {"ok": bool, ...}}}`; ready when every check is ok."""
         checks: dict[str, dict[str, Any]] = {"database": await self._database()}
+        if self._redis_probe is not None:
+            checks["redis"] = await self._local(self._redis_probe)
         if checks["database"]["ok"]:
             checks.update(await self._queues())
         for name, reach in (("portal", self.portal), ("telegram", self.telegram)):
@@ -133,12 +138,16 @@ class Readiness:
         return {"ready": all(check["ok"] for check in checks.values()), "checks": checks}
 
     async def _database(self) -> dict[str, Any]:
+        return await self._local(lambda: self._db.fetch_one("SELECT 1"))
+
+    async def _local(self, probe: Probe) -> dict[str, Any]:
+        """A store of the bot's own (the database, Redis): asked at every report."""
         try:
             async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
-                await self._db.fetch_one("SELECT 1")
+                await probe()
         except TimeoutError:
             return {"ok": False, "problem": f"busy for over {PROBE_TIMEOUT_SECONDS:g} s"}
-        except Exception as exc:  # a closed or broken database: say so, never crash
+        except Exception as exc:  # a closed or broken store: say so, never crash
             return {"ok": False, "problem": type(exc).__name__}
         return {"ok": True}
 

@@ -29,19 +29,23 @@ log = logging.getLogger(__name__)
 
 
 class FloodPause:
-    """The one pause every call of a bot token honours after a 429 (the budget is per token)."""
+    """The one pause every call of a bot token honours after a 429 (the budget is per token).
+
+    This one holds the calls of this process; `bot.replicas.RedisFloodPause` holds those of
+    every replica, behind the same methods.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._until = 0.0
         self.retry_after_seen = 0
 
-    def pause_for(self, seconds: float) -> None:
+    async def pause_for(self, seconds: float) -> None:
         """Hold every call for `seconds` from now (never shortening a longer pause)."""
         self.retry_after_seen += 1
         self._until = max(self._until, self._clock() + seconds)
 
-    def remaining(self) -> float:
+    async def remaining(self) -> float:
         """Seconds left of the current pause (0 when calls may go)."""
         return max(0.0, self._until - self._clock())
 
@@ -91,14 +95,14 @@ class TelegramRetryMiddleware(BaseRequestMiddleware):
         attempt = 0
         while True:
             attempt += 1
-            wait = self.pause.remaining()
+            wait = await self.pause.remaining()
             if wait > 0:
                 await self._sleep(wait)
             try:
                 response = await make_request(bot, method)
             except TelegramRetryAfter as exc:
                 self._observe(method, flood_wait=True)
-                self.pause.pause_for(exc.retry_after)
+                await self.pause.pause_for(exc.retry_after)
                 log.warning(
                     "telegram flood control on %s: pausing %ss",
                     type(method).__name__,

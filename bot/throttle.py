@@ -99,6 +99,9 @@ class _Limited:
 class UserThrottle:
     """A bucket per Telegram user and kind of update. The first refused update of a run gets
     WARN, the rest DROP until one passes again.
+
+    This one counts in the process; `bot.replicas.RedisUserThrottle` counts each user's
+    updates over every replica, behind the same `judge`.
     """
 
     def __init__(self, general: BucketRule, sign_in: BucketRule, *, max_users: int = 10_000):
@@ -123,6 +126,10 @@ class UserThrottle:
             return Verdict.DROP
         state.warned = True
         return Verdict.WARN
+
+    async def judge(self, user_id: int, kind: UpdateKind, now: float) -> Verdict:
+        """The verdict for one update of `user_id` of this kind arriving at `now`."""
+        return self.check(user_id, kind, now)
 
     def _forget_idle(self, now: float) -> None:
         # A user whose bucket is full again is indistinguishable from a new one.
@@ -183,7 +190,7 @@ class ThrottleMiddleware(BaseMiddleware):
             return await handler(event, data)
         if not self._counts(event, data):
             return await handler(event, data)
-        verdict = self._throttle.check(user.id, self._kind, self._clock())
+        verdict = await self._throttle.judge(user.id, self._kind, self._clock())
         if verdict is Verdict.PASS:
             return await handler(event, data)
         if self._on_limited is not None:

@@ -1,6 +1,13 @@
-"""Telegram's send budget as pure arithmetic: overall rate with a small burst, per-chat gaps."""
+"""Telegram's send budget: overall rate with a small burst, per-chat gaps (pure arithmetic),
+and `SendBudget`, the two together as the sender asks for them."""
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.config import NotifySettings
 
 
 class GlobalBudget:
@@ -72,10 +79,17 @@ class ChatGaps:
         """When the chat may get a message (0 when never sent to)."""
         return self._next.get(chat_id, 0.0)
 
+    def gap(self, chat_id: int) -> float:
+        """Seconds from one send to the chat until the next may go."""
+        return self.group_interval if chat_id < 0 else self.private_interval
+
     def sent(self, chat_id: int, now: float) -> None:
         """Note a send to a chat going out now."""
-        gap = self.group_interval if chat_id < 0 else self.private_interval
-        self._next[chat_id] = now + gap
+        self._next[chat_id] = now + self.gap(chat_id)
+
+    def hold(self, chat_id: int, until: float) -> None:
+        """The chat may get no message before `until` (a send this process did not make)."""
+        self._next[chat_id] = max(self._next.get(chat_id, 0.0), until)
 
     def waiting(self, now: float) -> tuple[set[int], float | None]:
         """Chats that must wait, and when the first of them may go (None: none waits).
@@ -84,3 +98,63 @@ class ChatGaps:
         """
         self._next = {chat: at for chat, at in self._next.items() if at > now}
         return set(self._next), min(self._next.values(), default=None)
+
+
+GAP_MARGIN = 0.05
+"""Per-chat and per-group gaps are this much longer than Telegram's, for transit jitter."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendTurn:
+    """The answer to one ask for a send: `send` (its id) when it may go now, else a wait.
+
+    `chat_waits` says the wait is the chat's own gap, so other chats may go meanwhile; `at`
+    is when the send was counted, on the budget's clock.
+    """
+
+    send: int | None
+    wait: float = 0.0
+    chat_waits: bool = False
+    at: float = 0.0
+
+
+class SendBudget:
+    """Telegram's send budget of one bot token: overall (`GlobalBudget`) and per chat
+    (`ChatGaps`), kept in this process.
+
+    `bot.replicas.RedisSendBudget` shares the same budget between replicas through Redis,
+    behind the same methods. `waiting` is what this process knows of the chats' gaps, for
+    leaving those chats out of the next batch.
+    """
+
+    def __init__(
+        self,
+        limits: NotifySettings,
+        *,
+        margin: float = GAP_MARGIN,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
+        self.limits = limits
+        self.gaps = ChatGaps(limits.private_interval_seconds, limits.group_per_minute, margin)
+        self._global = GlobalBudget(limits.global_per_second, limits.global_burst)
+
+    async def take(self, chat_id: int) -> SendTurn:
+        """Count one send to `chat_id` starting now, or say how long to wait for one."""
+        now = self._clock()
+        chat_wait = self.gaps.ready_at(chat_id) - now
+        if chat_wait > 0:
+            return SendTurn(None, chat_wait, chat_waits=True)
+        wait = self._global.wait_time(now)
+        if wait > 0:
+            return SendTurn(None, wait)
+        self.gaps.sent(chat_id, now)
+        return SendTurn(self._global.take(now), at=now)
+
+    async def done(self, send: int) -> None:
+        """The send's answer came back (or it failed)."""
+        self._global.done(send, self._clock())
+
+    def waiting(self) -> tuple[set[int], float | None]:
+        """Chats that must wait, and when the first of them may go (None: none waits)."""
+        return self.gaps.waiting(self._clock())

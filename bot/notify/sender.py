@@ -29,7 +29,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.access.roles import Identity
 from bot.config import NotifySettings
-from bot.notify.budget import ChatGaps, GlobalBudget
+from bot.notify.budget import SendBudget
 from bot.notify.buttons import is_take
 from bot.notify.digest import QuietHours
 from bot.notify.match import may_receive
@@ -45,8 +45,6 @@ GONE_CHAT_MARKERS = ("chat not found", "user is deactivated", "bot was kicked", 
 IDENTITY_CACHE_SECONDS = 10.0
 IDLE_WAIT_SECONDS = 1.0
 FETCH_LIMIT = 200
-GAP_MARGIN = 0.05
-"""Per-chat and per-group gaps are this much longer than Telegram's, for transit jitter."""
 
 
 def keyboard(rows: Keyboard) -> InlineKeyboardMarkup | None:
@@ -93,6 +91,7 @@ class OutboxSender:
         settings: NotifySettings,
         mutes: MuteRepository | None = None,
         quiet: QuietHours | None = None,
+        budget: SendBudget | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._bot = bot
@@ -105,10 +104,7 @@ class OutboxSender:
         self._mutes = mutes
         self._quiet = quiet
         self._clock = clock
-        self._budget = GlobalBudget(settings.global_per_second, settings.global_burst)
-        self._gaps = ChatGaps(
-            settings.private_interval_seconds, settings.group_per_minute, GAP_MARGIN
-        )
+        self._budget = budget or SendBudget(settings, clock=clock)
         self._budget_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._in_flight: dict[int, asyncio.Task[None]] = {}
@@ -141,7 +137,7 @@ class OutboxSender:
                     await task
 
     async def _round(self) -> None:
-        pause = self._pause.remaining()
+        pause = await self._pause.remaining()
         if pause > 0:
             await asyncio.sleep(pause)
         if len(self._in_flight) >= self._settings.in_flight:
@@ -149,15 +145,17 @@ class OutboxSender:
             return
         # Chats that may not get a message now are left out of the query, and it returns one
         # row per chat: whatever waits for its gap never fills the window of the others.
-        waiting, earliest = self._gaps.waiting(self._clock())
+        waiting, earliest = self._budget.waiting()
         rows = await self._outbox.due(FETCH_LIMIT, waiting | self._busy_chats)
         started = False
+        paused = False
         for row in rows:
-            if len(self._in_flight) >= self._settings.in_flight or self._pause.remaining() > 0:
+            if len(self._in_flight) >= self._settings.in_flight or paused:
                 break
             self._busy_chats.add(row.chat_id)
             self._in_flight[row.id] = asyncio.create_task(self._send(row))
             started = True
+            paused = await self._pause.remaining() > 0
         if started:
             return
         wait = IDLE_WAIT_SECONDS if earliest is None else earliest - self._clock()
@@ -174,15 +172,21 @@ class OutboxSender:
     async def _take_budget(self, chat_id: int) -> int:
         # Taken right before the request goes out, so sends reach Telegram as paced; the
         # chat's gap starts here too, not when the send was scheduled.
-        async with self._budget_lock:
-            while True:
-                wait = max(self._pause.remaining(), self._budget.wait_time(self._clock()))
-                if wait <= 0:
-                    break
-                await asyncio.sleep(wait)
-            now = self._clock()
-            self._gaps.sent(chat_id, now)
-            return self._budget.take(now)
+        while True:
+            async with self._budget_lock:
+                while True:
+                    pause = await self._pause.remaining()
+                    if pause > 0:
+                        await asyncio.sleep(pause)
+                        continue
+                    turn = await self._budget.take(chat_id)
+                    if turn.send is not None:
+                        return turn.send
+                    if turn.chat_waits:
+                        break
+                    await asyncio.sleep(turn.wait)
+            # Another replica wrote to this chat: only this send waits for its gap.
+            await asyncio.sleep(turn.wait)
 
     async def _identity(self, telegram_user_id: int) -> Identity | None:
         now = self._clock()
@@ -248,7 +252,7 @@ class OutboxSender:
                     disable_web_page_preview=True,
                 )
             finally:
-                self._budget.done(send, self._clock())
+                await self._budget.done(send)
         except TelegramRetryAfter as exc:
             # The session middleware has already paused every call of the token.
             self.flood_waits += 1

@@ -82,7 +82,11 @@ class _Waiter:
 
 
 class PortalLimiter:
-    """One per process (per portal): every request to the portal first calls `acquire`."""
+    """One per process (per portal): every request to the portal first calls `acquire`.
+
+    This one keeps the budget in the process; `bot.replicas.RedisPortalLimiter` shares it
+    between replicas through Redis, behind the same methods.
+    """
 
     def __init__(
         self,
@@ -120,10 +124,8 @@ class PortalLimiter:
             while True:
                 timeout: float | None = None
                 if self._head() is waiter:
-                    now = self._clock()
-                    timeout = self.bucket.delay(now)
+                    timeout = await self._take(lane, others=self._others_waiting(waiter))
                     if timeout <= 0:
-                        self.bucket.record(now)
                         return
                 waiter.wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -134,6 +136,22 @@ class PortalLimiter:
             head = self._head()
             if head is not None:
                 head.wake.set()
+
+    def _others_waiting(self, waiter: _Waiter) -> int:
+        """Interactive callers of this process waiting behind `waiter`."""
+        return sum(1 for other in self._lines[Lane.INTERACTIVE] if other is not waiter)
+
+    async def _take(self, lane: Lane, *, others: int) -> float:
+        """Count one request of the head of the line now, or say how long until it may go.
+
+        `others` is how many interactive callers wait behind it (budgets shared with other
+        processes use it to keep background callers everywhere behind them).
+        """
+        now = self._clock()
+        delay = self.bucket.delay(now)
+        if delay <= 0:
+            self.bucket.record(now)
+        return delay
 
     def wait_seconds(self) -> float:
         """How long a request made now would wait for a slot (0 when it would go at once)."""
@@ -147,6 +165,6 @@ class PortalLimiter:
         """Requests that can go now without waiting (the burst we believe is left)."""
         return self.bucket.room(self._clock())
 
-    def report_limit_exceeded(self) -> None:
+    async def report_limit_exceeded(self) -> None:
         """The portal refused a request for rate: everybody slows down to the drain rate."""
         self.bucket.fill(self._clock())

@@ -419,7 +419,7 @@ class RetryMiddleware:
             except AttemptFailed as failed:
                 error = failed.error
                 if isinstance(error, RateLimitError):
-                    self._limiter.report_limit_exceeded()
+                    await self._limiter.report_limit_exceeded()
                 retryable = (
                     failed.not_executed
                     or isinstance(error, OperationTimeLimitError)

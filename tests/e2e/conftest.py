@@ -18,6 +18,7 @@ from bot.config import (
     EventsSettings,
     NotifySettings,
     PortalSettings,
+    RedisSettings,
     Settings,
     StorageSettings,
     TelegramSettings,
@@ -177,9 +178,13 @@ SettingsFactory = Callable[..., Settings]
 
 @pytest.fixture
 def make_settings(
-    tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+    tmp_path: Path,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+    bot_redis: RedisSettings,
 ) -> SettingsFactory:
-    """Settings pointing the bot at both emulators, with a fresh SQLite file per test."""
+    """Settings pointing the bot at both emulators, with a fresh SQLite file per test (and
+    the tests' Redis when `bot_redis` is parametrised with "redis")."""
 
     def build(*, web_port: int = 0, **telegram: object) -> Settings:
         return Settings(
@@ -193,6 +198,7 @@ def make_settings(
             portal=PortalSettings(webhook_url=portal_emulator.webhook_url, backoff_seconds=0.01),
             storage=StorageSettings(path=tmp_path / "bot.sqlite3"),
             web=WebSettings(host="127.0.0.1", port=web_port),
+            redis=bot_redis,
         )
 
     return build

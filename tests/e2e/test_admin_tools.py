@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from bot.app import Application
-from bot.config import ThrottleSettings
+from bot.config import RedisSettings, ThrottleSettings
 from bot.metrics import THROTTLED
 from bot.storage import BindingRepository, KeyValueRepository
 from bot.storage.models import Role
@@ -298,9 +299,11 @@ async def _wait_for(condition: Callable[[], bool]) -> None:
             await asyncio.sleep(0.01)
 
 
+@pytest.mark.parametrize("bot_redis", ["sqlite", "redis"], indirect=True)
 async def test_throttling_answers_once_and_drops_the_rest(
-    make_settings: SettingsFactory, telegram_emulator: TelegramEmulator
+    make_settings: SettingsFactory, telegram_emulator: TelegramEmulator, bot_redis: RedisSettings
 ) -> None:
+    """Counted in the process, or in Redis over every replica when REDIS__URL is set."""
     settings = make_settings()
     settings.throttle = ThrottleSettings(
         updates=1, updates_per_seconds=3600, updates_burst=3, sign_in_burst=2

@@ -6,9 +6,10 @@ import socket
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from bot.app import Application
-from bot.config import ConfigurationError
+from bot.config import ConfigurationError, RedisSettings
 from bot.web import WEBHOOK_PATH
 from tests.e2e.conftest import BotRunner, sign_in
 from tests.emulators.bitrix24 import Bitrix24Emulator
@@ -58,9 +59,11 @@ async def test_commands_are_registered_per_language(
     assert {None, "ru"} <= languages
 
 
+@pytest.mark.parametrize("bot_redis", ["sqlite", "redis"], indirect=True)
 async def test_restart_in_the_middle_of_a_dialog_continues(
-    bot_runner: BotRunner, telegram_emulator: TelegramEmulator
+    bot_runner: BotRunner, telegram_emulator: TelegramEmulator, bot_redis: RedisSettings
 ) -> None:
+    """Dialog state lives in SQLite, or in Redis (shared by replicas) when REDIS__URL is set."""
     await bot_runner.start()
     anna = await sign_in(telegram_emulator, 1001, "Anna", ANNA_PHONE)
     await anna.press("🛠 Admin")
@@ -73,6 +76,21 @@ async def test_restart_in_the_middle_of_a_dialog_continues(
     await anna.press("Olga Smirnova")
     roles = await anna.wait_for_message(lambda m: "Manager" in m.labels)
     assert "Olga Smirnova" in (roles.text or "")
+    assert await dialog_keys_in_redis(bot_redis) == (bot_redis.url is not None)
+
+
+async def dialog_keys_in_redis(settings: RedisSettings) -> bool:
+    """Whether aiogram-dialog's state (kept apart by destiny) is under the bot's prefix."""
+    if settings.url is None:
+        return False
+    client = Redis.from_url(settings.url.get_secret_value())
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{settings.key_prefix}fsm:*")]
+    finally:
+        await client.aclose()
+    # aiogram-dialog's destinies: "aiogd:stack:<id>" and "aiogd:context:<id>".
+    destinies = {key.decode().split(":")[-3] for key in keys}
+    return any(b":aiogd:stack:" in key for key in keys) and len(destinies) >= 2
 
 
 async def test_stale_button_after_restart_restarts_the_menu(

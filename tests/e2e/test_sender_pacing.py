@@ -15,16 +15,19 @@ import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from redis.asyncio import Redis
 
 from bot.access.roles import Identity
 from bot.config import NotifySettings
 from bot.notify.sender import OutboxSender
+from bot.replicas import RedisFloodPause, RedisKeys, RedisSendBudget
 from bot.storage import Database
 from bot.storage.outbox import NewOutboxMessage, Notification, OutboxRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.telegram_retry import FloodPause, TelegramRetryMiddleware
 from tests.e2e.conftest import eventually
 from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
+from tests.fixtures_redis import replica
 
 GROUP = -5001
 FIRST_CHAT = 700_000
@@ -47,10 +50,15 @@ def outbox(db: Database) -> OutboxRepository:
 
 
 def new_sender(
-    telegram_emulator: TelegramEmulator, outbox: OutboxRepository
+    telegram_emulator: TelegramEmulator,
+    outbox: OutboxRepository,
+    shared: tuple[Redis, RedisKeys] | None = None,
 ) -> tuple[OutboxSender, Bot]:
-    """The sender with default (Telegram's) limits and the app's request middleware."""
-    pause = FloodPause()
+    """The sender with default (Telegram's) limits and the app's request middleware; with
+    `shared`, its budget and flood pause are those of every replica on that Redis."""
+    settings = NotifySettings()
+    pause = FloodPause() if shared is None else RedisFloodPause(*shared)
+    budget = None if shared is None else RedisSendBudget(*shared, settings)
     session = AiohttpSession(api=TelegramAPIServer.from_base(telegram_emulator.base_url))
     session.middleware(TelegramRetryMiddleware(pause, max_attempts=1))
     db = outbox._db
@@ -62,17 +70,21 @@ def new_sender(
         subscriptions=SubscriptionRepository(db),
         identify=nobody,
         pause=pause,
-        settings=NotifySettings(),
+        settings=settings,
+        budget=budget,
     )
     return sender, bot
 
 
 @contextlib.asynccontextmanager
 async def running_sender(
-    telegram_emulator: TelegramEmulator, db: Database, outbox: OutboxRepository
+    telegram_emulator: TelegramEmulator,
+    db: Database,
+    outbox: OutboxRepository,
+    shared: tuple[Redis, RedisKeys] | None = None,
 ) -> AsyncIterator[OutboxSender]:
     """The sender running until the block ends."""
-    sender, bot = new_sender(telegram_emulator, outbox)
+    sender, bot = new_sender(telegram_emulator, outbox, shared)
     task = asyncio.create_task(sender.run())
     try:
         yield sender
@@ -147,6 +159,35 @@ async def test_a_burst_to_many_chats_and_a_group_gets_no_429(
 
     assert telegram_emulator.flood_errors == []
     assert await outbox.count("sent") == len(rows)
+
+
+async def test_two_replicas_writing_to_the_same_chats_share_one_budget_and_get_no_429(
+    telegram_emulator: TelegramEmulator, tmp_path: Path, redis_client: Redis, redis_prefix: str
+) -> None:
+    """Each replica alone keeps under Telegram's 30/s; two would not without sharing."""
+    telegram_emulator.add_group(GROUP, "Sales")
+    chats = private_chats(telegram_emulator, 60)
+    telegram_emulator.enable_flood_limits()
+    async with contextlib.AsyncExitStack() as stack:
+        outboxes = []
+        for name in ("a", "b"):
+            db = await stack.enter_async_context(Database(tmp_path / f"{name}.sqlite3"))
+            outbox = OutboxRepository(db)
+            rows = [NewOutboxMessage(f"p{c}", c, None, 1, Notification(name)) for c in chats]
+            rows[30:30] = [NewOutboxMessage("g", GROUP, None, 1, Notification(name))]
+            await outbox.add(rows)
+            shared = (redis_client, replica(redis_prefix, name))
+            await stack.enter_async_context(running_sender(telegram_emulator, db, outbox, shared))
+            outboxes.append(outbox)
+
+        async def all_sent() -> bool:
+            counts = [await outbox.count("pending") for outbox in outboxes]
+            return counts == [0, 0]
+
+        await eventually(all_sent, timeout=30.0)
+        assert [await outbox.count("sent") for outbox in outboxes] == [61, 61]
+
+    assert telegram_emulator.flood_errors == []
 
 
 @pytest.mark.parametrize("steps", range(6))

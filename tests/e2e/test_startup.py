@@ -49,6 +49,34 @@ def test_malformed_portal_url_names_the_setting(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_malformed_redis_url_names_the_setting(tmp_path: Path) -> None:
+    result = _run_bot(
+        tmp_path,
+        TELEGRAM__TOKEN="1:x",
+        PORTAL__WEBHOOK_URL="https://example.test/rest/1/abc/",
+        REDIS__URL="redis:/127.0.0.1:6379",
+    )
+    assert result.returncode == 1
+    assert "Configuration error: REDIS__URL must look like redis://" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_redis_names_the_setting(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = _run_bot(
+        tmp_path,
+        TELEGRAM__TOKEN="1:x",
+        PORTAL__WEBHOOK_URL="https://example.test/rest/1/abc/",
+        REDIS__URL=f"redis://127.0.0.1:{port}/0",
+    )
+    assert result.returncode == 1
+    assert "Configuration error: Redis did not answer" in result.stderr
+    assert "check REDIS__URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("problem", ["token", "portal"])
 async def test_refused_token_or_unreachable_portal_names_the_setting(
     tmp_path: Path,

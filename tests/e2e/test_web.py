@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from bot.app import Application
-from bot.config import MetricsSettings, Settings, WebSettings
+from bot.config import MetricsSettings, RedisSettings, Settings, WebSettings
 from bot.web import WEBHOOK_PATH
 from tests.e2e.conftest import FAST_BACKOFF, BotRunner, SettingsFactory, eventually
 from tests.emulators.bitrix24 import Bitrix24Emulator
@@ -37,8 +37,9 @@ async def _app(settings: Settings) -> AsyncIterator[Application]:
         await app.stop()
 
 
+@pytest.mark.parametrize("bot_redis", ["sqlite", "redis"], indirect=True)
 async def test_readiness_turns_503_with_the_reason_when_the_portal_fails_and_back(
-    make_settings: SettingsFactory, portal_emulator: Bitrix24Emulator
+    make_settings: SettingsFactory, portal_emulator: Bitrix24Emulator, bot_redis: RedisSettings
 ) -> None:
     settings = make_settings()
     # Probe the portal whenever nothing was heard from it for 50 ms (30 s by default).
@@ -49,7 +50,15 @@ async def test_readiness_turns_503_with_the_reason_when_the_portal_fails_and_bac
         assert ready.status_code == 200, ready.text
         body = ready.json()
         assert body["ready"] is True
-        assert set(body["checks"]) == {"database", "inbox", "outbox", "portal", "telegram"}
+        shared = {"redis"} if bot_redis.url is not None else set()
+        assert set(body["checks"]) == {
+            "database",
+            "inbox",
+            "outbox",
+            "portal",
+            "telegram",
+            *shared,
+        }
         assert (await client.get(f"http://127.0.0.1:{app.port}/healthz")).json() == {"ok": True}
 
         portal_emulator.faults.fail_next(10_000, status=500)

@@ -412,7 +412,7 @@ async def test_interactive_calls_overtake_waiting_background_reads(
         return time.monotonic() - started[0] if started else 0.0
 
     limiter = PortalLimiter(drain_per_second=20.0, burst=1, start_full=True, clock=clock)
-    limiter.report_limit_exceeded()  # the portal's counter is above the burst
+    await limiter.report_limit_exceeded()  # the portal's counter is above the burst
     slow = make_client(WebhookAuth(portal_emulator.webhook_url), limiter=limiter)
     order: list[str] = []
 

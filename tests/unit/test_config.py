@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from bot.__main__ import describe_validation_error
 from bot.config import Settings, TelegramSettings
 
 
@@ -80,3 +81,30 @@ def test_a_strong_webhook_secret_is_accepted() -> None:
     settings = TelegramSettings(webhook_url="https://bot.example.test/hook", webhook_secret=secret)
     assert settings.webhook_secret is not None
     assert settings.webhook_secret.get_secret_value() == secret
+
+
+@pytest.mark.parametrize(
+    "url", ["localhost:6379", "http://redis:6379/0", "redis://redis:port/0", "redis://:6379/x"]
+)
+def test_malformed_redis_url_is_one_sentence_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("REDIS__URL", url)
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)
+    message = describe_validation_error(caught.value)
+    assert message.startswith("Configuration error: REDIS__URL must look like redis://")
+    assert "\n" not in message
+    assert url not in message  # the URL may hold a password
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:6379/0", "rediss://:pw@redis.internal:6380/2", "unix:///run/r.sock"]
+)
+def test_redis_url_is_optional_and_secret(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    assert Settings(_env_file=None).redis.url is None
+    monkeypatch.setenv("REDIS__URL", url)
+    settings = Settings(_env_file=None)
+    assert settings.redis.url is not None
+    assert settings.redis.url.get_secret_value() == url
+    assert "pw@" not in repr(settings)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from bot.notify.budget import ChatGaps, GlobalBudget
+import pytest
+
+from bot.config import NotifySettings
+from bot.notify.budget import ChatGaps, GlobalBudget, SendBudget
 
 
 def sends_in_first_second(
@@ -76,3 +79,16 @@ def test_waiting_names_the_chats_in_their_gap_and_forgets_the_rest() -> None:
     assert gaps.waiting(12.0) == ({-100}, 13.0)
     assert gaps.ready_at(42) == 0.0
     assert gaps.waiting(13.0) == (set(), None)
+
+
+async def test_send_budget_gives_the_burst_then_holds_a_chat_for_its_gap() -> None:
+    now = [100.0]
+    budget = SendBudget(NotifySettings(), clock=lambda: now[0])
+    turns = [await budget.take(chat) for chat in range(1, 7)]
+    assert [turn.send is not None for turn in turns] == [True] * 5 + [False]
+    assert not turns[-1].chat_waits
+    now[0] += 1.0
+    held = await budget.take(1)
+    assert held.chat_waits
+    assert held.wait == pytest.approx(0.05)  # 1 s plus the 5 % margin, 1 s already gone
+    assert budget.waiting() == ({1, 2, 3, 4, 5}, pytest.approx(101.05))

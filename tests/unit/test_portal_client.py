@@ -117,9 +117,9 @@ class SpyLimiter(PortalLimiter):
         super().__init__(drain_per_second=1000.0, burst=5, start_full=False)
         self.reports = 0
 
-    def report_limit_exceeded(self) -> None:
+    async def report_limit_exceeded(self) -> None:
         self.reports += 1
-        super().report_limit_exceeded()
+        await super().report_limit_exceeded()
 
 
 async def test_rate_limit_refusal_is_retried_and_slows_the_limiter() -> None:

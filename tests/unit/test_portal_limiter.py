@@ -76,7 +76,7 @@ def test_limiter_starts_full_or_empty_as_asked() -> None:
 
 async def test_waiting_interactive_caller_goes_before_waiting_background_callers() -> None:
     limiter = PortalLimiter(drain_per_second=200.0, burst=1, start_full=True)
-    limiter.report_limit_exceeded()  # the portal's counter is above the burst
+    await limiter.report_limit_exceeded()  # the portal's counter is above the burst
     order: list[str] = []
 
     async def take(name: str, lane: Lane) -> None:
@@ -93,7 +93,7 @@ async def test_waiting_interactive_caller_goes_before_waiting_background_callers
 
 async def test_same_lane_is_first_come_first_served() -> None:
     limiter = PortalLimiter(drain_per_second=500.0, burst=1, start_full=True)
-    limiter.report_limit_exceeded()  # the portal's counter is above the burst
+    await limiter.report_limit_exceeded()  # the portal's counter is above the burst
     order: list[int] = []
 
     async def take(index: int) -> None:
@@ -106,7 +106,7 @@ async def test_same_lane_is_first_come_first_served() -> None:
 
 async def test_cancelled_waiter_leaves_the_line() -> None:
     limiter = PortalLimiter(drain_per_second=100.0, burst=1, start_full=True)
-    limiter.report_limit_exceeded()  # the portal's counter is above the burst
+    await limiter.report_limit_exceeded()  # the portal's counter is above the burst
     stuck = asyncio.create_task(limiter.acquire(Lane.BACKGROUND))
     await asyncio.sleep(0)
     assert limiter.waiting(Lane.BACKGROUND) == 1
@@ -125,7 +125,7 @@ async def test_limiter_uses_injected_clock_for_the_counter() -> None:
     assert limiter.bucket.level_at(now[0]) == pytest.approx(2.0)
     now[0] += 2.0
     assert limiter.bucket.delay(now[0]) == 0.0
-    limiter.report_limit_exceeded()
+    await limiter.report_limit_exceeded()
     assert limiter.bucket.level_at(now[0]) == pytest.approx(3.0)
     assert limiter.bucket.delay(now[0]) == pytest.approx(1.0)
 
