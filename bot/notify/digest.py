@@ -123,7 +123,7 @@ def render_digest(
             tr.get_html(
                 "digest-line",
                 icon=_ICONS[lead.kind],
-                id=lead.lead_id,
+                id=str(lead.lead_id),
                 title=_short(lead.title, lead.lead_id),
             )
             for lead in shown

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -542,3 +543,100 @@ async def test_only_a_manager_mutes_a_group(
     row = await notifying_bot.app.db.fetch_one("SELECT count(*) FROM chat_mutes")
     assert row is not None
     assert row[0] == 1
+
+
+# --- 🌙 quiet hours: outside a quiet chat's working hours changes wait for one digest -------
+
+QUIET_ON = "🌙 Be quiet outside these hours"
+HOURS = "🕘 Hours"
+
+
+def _window(start_in: timedelta, length: timedelta) -> str:
+    """A range of hours (UTC, the bot's zone in tests) starting `start_in` from now."""
+    start = datetime.now(UTC) + start_in
+    end = start + length
+    return f"{start:%H:%M}-{end:%H:%M}"
+
+
+async def test_a_quiet_chat_gets_changes_outside_its_hours_as_one_digest_when_they_open(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    await subscribe(anna)
+    lead_id = portal_emulator.ui_add_lead({"TITLE": "Boiler <b>&", "ASSIGNED_BY_ID": 2}, 1)
+    await anna.wait_for_message(about(lead_id, "New lead"))
+
+    await anna.send("/hours")
+    shown = await anna.wait_for_message(lambda m: "Working hours of this chat" in (m.text or ""))
+    assert "Time zone: UTC" in (shown.text or "")
+    assert "Quiet outside these hours: off" in (shown.text or "")
+    await anna.press(HOURS)
+    await anna.wait_for_message(lambda m: "Type the working hours" in (m.text or ""))
+    await anna.send("25:00-9")
+    await anna.wait_for_message(lambda m: "That is not a range of hours" in (m.text or ""))
+    # Every day, a window that starts in three hours: now is outside it.
+    await anna.send(_window(timedelta(hours=3), timedelta(hours=2)))
+    await anna.wait_for_message(lambda m: "Saved." in (m.text or ""))
+    await anna.press("📅 Days")
+    await anna.wait_for_message(lambda m: "Tick the working days" in (m.text or ""))
+    for day in ("Sat", "Sun"):
+        await anna.press(day)
+        ticked = f"✅ {day}"
+        await anna.wait_for_message(lambda m: ticked in m.labels)  # noqa: B023 (awaited here)
+    await anna.press("💾 Save")
+    days = await anna.wait_for_message(lambda m: "Working days: Mon–Sun" in (m.text or ""))
+    assert "Saved." in (days.text or "")
+    await anna.press(QUIET_ON)
+    await anna.wait_for_message(lambda m: "Quiet outside these hours: on" in (m.text or ""))
+
+    before = len(notifications(anna))
+    portal_emulator.ui_update_lead(lead_id, {"STATUS_ID": "IN_PROCESS"}, user_id=3)
+    portal_emulator.ui_update_lead(lead_id, {"TITLE": "Boiler 2"}, user_id=3)
+
+    async def held_two() -> bool:
+        row = await notifying_bot.app.db.fetch_one("SELECT count(*) FROM held_notifications")
+        return row is not None and row[0] >= 1
+
+    await eventually(held_two)
+    # A lead handed to her is urgent: it comes at once, quiet or not.
+    urgent = portal_emulator.ui_add_lead({"TITLE": "Pump", "ASSIGNED_BY_ID": 1}, 1)
+    await anna.wait_for_message(about(urgent, "New lead"))
+    assert len(notifications(anna)) == before + 1
+
+    # The window opens (she sets one around now): the digest comes at once, once.
+    await anna.press(HOURS)
+    await anna.wait_for_message(lambda m: "Type the working hours" in (m.text or ""))
+    await anna.send(_window(-timedelta(hours=1), timedelta(hours=3)))
+    digest = await anna.wait_for_message(
+        lambda m: "While you were off work" in (m.text or ""), timeout=10
+    )
+    text = digest.text or ""
+    assert f"#{lead_id} Boiler" in text
+    assert "📇 #" + str(lead_id) in digest.labels
+    assert "🌐 All of them in the portal" in digest.labels
+    row = await notifying_bot.app.db.fetch_one("SELECT count(*) FROM held_notifications")
+    assert row is not None
+    assert row[0] == 0
+
+
+async def test_only_a_manager_sets_a_groups_hours(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
+    await notifying_bot.bindings.set_role(IVAN_TG, Role.REP)
+    telegram_emulator.add_group(GROUP_ID, "Sales", admins=[ADMIN_TELEGRAM_ID], members=[IVAN_TG])
+    in_group = ivan.in_group(GROUP_ID)
+    await in_group.send("/hours")
+    refusal = await in_group.wait_for_message()
+    assert refusal.text == "Only a manager can set a group's working hours."
+    await anna.in_group(GROUP_ID).send("/hours")
+    await anna.in_group(GROUP_ID).wait_for_message(
+        lambda m: "Working hours of this chat" in (m.text or "")
+    )
+    row = await notifying_bot.app.db.fetch_one("SELECT count(*) FROM chat_hours")
+    assert row is not None
+    assert row[0] == 0
