@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import aiosqlite
 import pytest
 
 from bot.followups.scheduler import ReminderScheduler
@@ -94,7 +95,7 @@ async def test_a_claim_that_cannot_queue_its_message_leaves_the_reminder_schedul
     db: Database, reminders: ReminderRepository, clock: Clock
 ) -> None:
     class BrokenOutbox(OutboxRepository):
-        async def add_in(self, conn: object, message: NewOutboxMessage) -> bool:  # type: ignore[override]
+        async def add_in(self, conn: aiosqlite.Connection, message: NewOutboxMessage) -> bool:
             raise RuntimeError("disk full")
 
     await reminders.schedule(reminder(1, START))
