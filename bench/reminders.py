@@ -40,7 +40,8 @@ from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
 
 FIRST_USER = 700_000
-LEAD_MARK = re.compile(r"\(lead #(\d+)\)")
+LEAD_MARK = re.compile(r"\(lead #([\d,]+)\)")
+"""The lead's number in a reminder, as the English catalogue writes it (1,000)."""
 TARGET_P99_SECONDS = 2.0
 LEAD_IN_SECONDS = 5.0
 """Real seconds between storing the reminders and the first due moment."""
@@ -84,7 +85,7 @@ def settings_for(folder: Path, telegram: TelegramEmulator, portal: Bitrix24Emula
 
 async def run(
     reminders: int, users: int, minutes: float, speed: float, downtime: float
-) -> dict[str, float | int]:
+) -> dict[str, float | int | list[str]]:
     """Store the reminders, run, restart in the middle, and measure what Telegram got."""
     telegram = TelegramEmulator(DEFAULT_TEST_TOKEN)
     telegram.enable_flood_limits()
@@ -145,6 +146,8 @@ async def run(
                     break
                 await asyncio.sleep(0.5)
             await asyncio.sleep(2.0)  # anything sent twice would arrive by now
+            unsent = sorted(set(due) - {number for number, _ in _sent(telegram)})
+            lost = await _where(app, unsent)
             await app.stop()
     finally:
         await telegram.stop()
@@ -179,8 +182,23 @@ async def run(
         "p99_ratio_to_target": round(percentile(outside, 0.99) / TARGET_P99_SECONDS, 3),
         "during_downtime": len(inside),
         "max_late_downtime_s": round(max(inside, default=0.0), 3),
+        "lost_at": lost,
         "answers_429": sum(1 for call in telegram.calls if call.error_code == 429),
     }
+
+
+async def _where(app: Application, numbers: list[int]) -> list[str]:
+    """Where each unsent reminder stopped: its state, and its message's state and error."""
+    found = []
+    for number in numbers[:10]:
+        row = await app.db.fetch_one(
+            "SELECT r.state, o.state, o.last_error, o.attempts FROM reminders AS r "
+            "LEFT JOIN outbox AS o ON o.idempotency_key LIKE 'reminder:' || r.activity_id || ':%' "
+            "WHERE r.activity_id = ?",
+            (number,),
+        )
+        found.append(f"{number}: {tuple(row) if row is not None else None}")
+    return found
 
 
 def _sent(telegram: TelegramEmulator) -> list[tuple[int, float]]:
@@ -189,7 +207,7 @@ def _sent(telegram: TelegramEmulator) -> list[tuple[int, float]]:
     for call in telegram.calls_of("sendMessage"):
         match = LEAD_MARK.search(str(call.params.get("text", "")))
         if call.ok and match:
-            found.append((int(match.group(1)), call.at))
+            found.append((int(match.group(1).replace(",", "")), call.at))
     return found
 
 
@@ -204,7 +222,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     figures = asyncio.run(run(args.reminders, args.users, args.minutes, args.speed, args.downtime))
-    real_minutes = float(figures["minutes"]) / float(figures["clock_speed"])
+    real_minutes = args.minutes / args.speed
     print(
         f"{figures['reminders']} reminders over {figures['minutes']} min of the bot's clock "
         f"(clock speed x{figures['clock_speed']}: {real_minutes:.1f} real min), "
@@ -223,6 +241,8 @@ def main() -> None:
         f"due during the downtime: {figures['during_downtime']}, "
         f"latest {figures['max_late_downtime_s']} s late"
     )
+    if figures["lost_at"]:
+        print(f"unsent (reminder, outbox): {figures['lost_at']}")
     print(json.dumps(figures))
 
 

@@ -290,17 +290,30 @@ def build_followup_dialog() -> Dialog:
 # --- the reminder's buttons ---------------------------------------------------------------
 
 
-async def _settle_message(bot: Bot, callback: CallbackQuery, line: str) -> None:
-    """The pressed message loses its buttons and says what happened."""
+def _about(button: InlineKeyboardButton, activity_id: int) -> bool:
+    data = button.callback_data or ""
+    if not data.startswith(FollowUpButton.__prefix__ + FollowUpButton.__separator__):
+        return False
+    try:
+        return FollowUpButton.unpack(data).id == activity_id
+    except (TypeError, ValueError):
+        return False
+
+
+async def _settle_message(bot: Bot, callback: CallbackQuery, activity_id: int, line: str) -> None:
+    """The pressed message says what happened and loses the to-do's buttons (a reminder all of
+    them, /today that to-do's row)."""
     message = callback.message
     if not isinstance(message, Message):
         return
+    rows = message.reply_markup.inline_keyboard if message.reply_markup else []
+    kept = [row for row in rows if not any(_about(button, activity_id) for button in row)]
     try:
         await bot.edit_message_text(
             text=f"{message.html_text or ''}\n\n{line}",
             chat_id=message.chat.id,
             message_id=message.message_id,
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[]),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=kept),
         )
     except TelegramAPIError as exc:
         log.info("could not settle reminder message %d: %s", message.message_id, exc.message)
@@ -323,7 +336,7 @@ async def on_done(
         await callback.answer(tr.get(key), show_alert=True)
         return
     await callback.answer(tr.get(key))
-    await _settle_message(bot, callback, tr.get_html(key))
+    await _settle_message(bot, callback, callback_data.id, tr.get_html(key))
 
 
 async def on_snooze(
@@ -346,14 +359,14 @@ async def on_snooze(
     key = f"followup-{result.outcome.value}"
     if result.outcome is PressOutcome.COMPLETED:
         await callback.answer(tr.get(key))
-        await _settle_message(bot, callback, tr.get_html(key))
+        await _settle_message(bot, callback, callback_data.id, tr.get_html(key))
         return
     if result.outcome is not PressOutcome.SNOOZED or result.due is None or result.zone is None:
         await callback.answer(tr.get(key), show_alert=True)
         return
     due = local_text(result.due, result.zone, followups.now())
     await callback.answer(tr.get(key, due=due))
-    await _settle_message(bot, callback, tr.get_html(key, due=due))
+    await _settle_message(bot, callback, callback_data.id, tr.get_html(key, due=due))
 
 
 # --- /today ---------------------------------------------------------------------------------

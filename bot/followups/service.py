@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 
 TEXT_LIMIT = 1000
 TITLE_LIMIT = 255
-TODAY_LIMIT = 50
-"""One page of `crm.activity.list`: what /today shows."""
+TODAY_LIMIT = 30
+"""What /today shows of its one page (50): 30 lines stay well inside a Telegram message."""
 COMPLETED_TODO = "CAN_NOT_UPDATE_COMPLETED_TODO"
 
 
@@ -299,4 +299,5 @@ class FollowUpService:
             for item in page.items
             if item.id is not None and item.deadline is not None
         ]
-        return TodayList(items=items[:TODAY_LIMIT], zone=zone, now=now, more=page.next is not None)
+        more = page.next is not None or len(items) > TODAY_LIMIT
+        return TodayList(items=items[:TODAY_LIMIT], zone=zone, now=now, more=more)

@@ -292,6 +292,11 @@ async def test_today_lists_due_and_overdue_follow_ups_from_the_portal(
 
     await rep.press_and_wait("✅ 1", message_id=listing.message_id)
     assert portal_emulator.activities[overdue]["COMPLETED"] == "Y"
+    await rep.wait_for_message(
+        lambda m: (
+            m.message_id == listing.message_id and "✅ 1" not in m.labels and "✅ 2" in m.labels
+        )
+    )
     assert portal_emulator.activities[later]["COMPLETED"] == "N"
 
     colleague = await olga(telegram_emulator)

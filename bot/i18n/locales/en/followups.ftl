@@ -45,6 +45,6 @@ followup-today-line = { $number }. { $due } · { $subject } · lead #{ $id }
 followup-today-overdue-line = { $number }. ❗ <b>{ $due }</b> (overdue) · { $subject } · lead #{ $id }
 followup-today-done-button = ✅ { $number }
 followup-today-open-button = 📇 #{ $id }
-followup-today-more = …and more: the first 50 are shown.
+followup-today-more = …and more: the first 30 are shown.
 followup-today-empty = 🎉 Nothing due today and nothing overdue.
 followup-today-failed = ⚠️ The portal did not answer. Try /today again in a minute.

@@ -45,6 +45,6 @@ followup-today-line = { $number }. { $due } · { $subject } · лид #{ $id }
 followup-today-overdue-line = { $number }. ❗ <b>{ $due }</b> (просрочено) · { $subject } · лид #{ $id }
 followup-today-done-button = ✅ { $number }
 followup-today-open-button = 📇 #{ $id }
-followup-today-more = …и ещё: показаны первые 50.
+followup-today-more = …и ещё: показаны первые 30.
 followup-today-empty = 🎉 На сегодня ничего нет, просроченных тоже.
 followup-today-failed = ⚠️ Портал не ответил. Повторите /today через минуту.
