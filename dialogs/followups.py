@@ -393,13 +393,13 @@ def render_today(tr: Translator, today: TodayList) -> tuple[str, InlineKeyboardM
         rows.append(
             [
                 InlineKeyboardButton(
-                    text=cut(tr.get("followup-today-done-button", number=number), BUTTON_LIMIT),
+                    text=cut(tr.get("followup-today-done-label", number=number), BUTTON_LIMIT),
                     callback_data=FollowUpButton(
                         action=FollowUpAction.DONE, id=item.activity_id
                     ).pack(),
                 ),
                 InlineKeyboardButton(
-                    text=cut(tr.get("followup-today-open-button", id=item.lead_id), BUTTON_LIMIT),
+                    text=cut(tr.get("followup-today-open-label", id=item.lead_id), BUTTON_LIMIT),
                     callback_data=LeadButton(action=LeadAction.CARD, lead_id=item.lead_id).pack(),
                 ),
             ]

@@ -25,6 +25,11 @@ from bot.i18n import (
 # One sample per argument name used anywhere in the locales; a new variable needs a sample here.
 SAMPLE_ARGS: dict[str, FluentArg] = {
     "name": "Иван <Petrov> & Co",
+    "due": "05.12 10:00",
+    "day": "05.12.2026",
+    "zone": "Europe/Moscow",
+    "subject": "Call <back> & ask",
+    "number": 3,
     "until": "18:40",
     "converted": 7,
     "first": "01.12.2026",
