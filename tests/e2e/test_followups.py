@@ -381,3 +381,27 @@ async def _outbox_drained(app: Application) -> bool:
 
 async def _count_sent(repository: ReminderRepository) -> bool:
     return await repository.count(ReminderState.SENT) == 1
+
+
+async def test_a_reminder_of_a_todo_completed_in_the_portal_says_so(
+    clocked: ClockedBot, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    lead_id = add_lead(portal_emulator, IVAN_PORTAL_ID, TITLE="Finished elsewhere")
+    rep = await ivan(telegram_emulator)
+    await plan_follow_up(rep, lead_id, "Finished elsewhere")
+    await rep.press("In 1 hour")
+    await rep.wait_for_message(has("Add a note"))
+    await rep.press("Skip")
+    await rep.wait_for_message(has("Follow-up set for"))
+    [todo] = todos_of(portal_emulator, lead_id)
+    clocked.move_to(clocked.clock() + timedelta(hours=1))
+    reminder = await rep.wait_for_message(has("Follow-up:"))
+
+    portal_emulator.update_activity(int(str(todo["ID"])), {"COMPLETED": "Y"}, 1)
+    answer = await rep.press_and_wait("⏰ 15 min", message_id=reminder.message_id)
+    assert "already completed in the portal" in (answer.text or "")
+    assert deadline_of(portal_emulator.activities[int(str(todo["ID"]))]) == clocked.clock()
+    settled = await rep.wait_for_message(
+        lambda m: m.message_id == reminder.message_id and not m.labels
+    )
+    assert "already completed in the portal" in text_of(settled)
