@@ -36,6 +36,9 @@ from bot.events.audience import DirectoryAudience
 from bot.events.poller import CatchUpPoller
 from bot.events.processor import EventProcessor, ProcessorTiming
 from bot.events.receiver import EventCredentials, EventReceiver
+from bot.followups.scheduler import ReminderScheduler
+from bot.followups.service import FollowUpService
+from bot.followups.sync import FollowUpSync
 from bot.i18n import DEFAULT_LANGUAGE, Translations
 from bot.leads.actions import BotActionLog
 from bot.leads.capture import CaptureService
@@ -91,11 +94,12 @@ from bot.storage.inbox import InboxRepository
 from bot.storage.mutes import MuteRepository
 from bot.storage.outbox import OutboxRepository
 from bot.storage.owner_requests import OwnerRequestRepository
+from bot.storage.reminders import ReminderRepository
 from bot.storage.retention import Retention, RetentionPolicy
 from bot.storage.revisions import TableRevisions
 from bot.storage.snapshots import SnapshotRepository
 from bot.storage.subscriptions import SubscriptionRepository
-from bot.storage.timestamps import utc_now
+from bot.storage.timestamps import Clock, utc_now
 from bot.telegram_retry import FloodPause, TelegramRetryMiddleware
 from bot.throttle import BucketRule, ThrottleMiddleware, UpdateKind, UserThrottle
 from bot.updates import InFlightUpdates, TrackedDispatcher
@@ -218,10 +222,18 @@ class Application:
     """The running bot: storage, portal client, Telegram bot, dispatcher, web server, workers."""
 
     def __init__(
-        self, settings: Settings, *, polling_backoff: BackoffConfig = DEFAULT_POLLING_BACKOFF
+        self,
+        settings: Settings,
+        *,
+        polling_backoff: BackoffConfig = DEFAULT_POLLING_BACKOFF,
+        clock: Clock = utc_now,
+        clock_speed: float = 1.0,
     ) -> None:
         self.settings = settings
         self._polling_backoff = polling_backoff
+        # Follow-ups and their reminders read this clock; tests and benches move it.
+        self.clock = clock
+        self._clock_speed = clock_speed
         quiet_leaky_loggers()
         self.db = Database(settings.storage.path)
         self.translations = Translations.load()
@@ -256,6 +268,8 @@ class Application:
         self.sender: OutboxSender | None = None
         self.poller: CatchUpPoller | None = None
         self.digests: DigestWorker | None = None
+        self.reminders: ReminderScheduler | None = None
+        self.followup_sync: FollowUpSync | None = None
         self.portal: PortalClient | None = None
         self.dispatcher: Dispatcher | None = None
         self.access: AccessService | None = None
@@ -315,6 +329,7 @@ class Application:
         snapshots = SnapshotRepository(self.db)
         subscriptions = SubscriptionRepository(self.db)
         dialog_state = self._dialog_storage()
+        reminders = ReminderRepository(self.db, clock=self.clock)
         self.dispatcher, self._in_flight = build_dispatcher(
             storage=dialog_state,
             access=self.access,
@@ -358,6 +373,13 @@ class Application:
                 "metrics": self.metrics,
                 "mutes": MuteService(MuteRepository(self.db), zone=settings.zone, clock=utc_now),
                 "hours": self.hours,
+                "followups": FollowUpService(
+                    portal=self.portal,
+                    reminders=reminders,
+                    hours=self.hours,
+                    clock=self.clock,
+                    on_scheduled=self._wake_reminders,
+                ),
                 "reports": ReportService(
                     portal=self.portal,
                     catalog=self.catalog,
@@ -412,6 +434,7 @@ class Application:
         log.info("signed in to Telegram as @%s (id %d)", me.username, me.id)
         await self._set_commands()
         self._build_workers(me.username or "", inbox, outbox, snapshots, subscriptions, kv)
+        self._build_reminders(reminders, outbox)
         self.readiness = Readiness(
             db=self.db,
             portal=self.portal_reachability,
@@ -432,6 +455,10 @@ class Application:
         self._tasks.append(asyncio.create_task(self.poller.run()))
         assert self.digests is not None
         self._tasks.append(asyncio.create_task(self.digests.run()))
+        assert self.reminders is not None
+        assert self.followup_sync is not None
+        self._tasks.append(asyncio.create_task(self.reminders.run()))
+        self._tasks.append(asyncio.create_task(self.followup_sync.run()))
         self._tasks.append(
             asyncio.create_task(
                 build_retention(settings, inbox, outbox, snapshots).run(
@@ -569,6 +596,31 @@ class Application:
             return SQLiteStorage(self.db)
         ttl = timedelta(hours=self.settings.storage.dialog_ttl_hours)
         return RedisDialogStorage(self.redis, self.redis_keys, ttl)
+    def _build_reminders(self, reminders: ReminderRepository, outbox: OutboxRepository) -> None:
+        assert self.portal is not None
+        assert self.sender is not None
+        self.reminders = ReminderScheduler(
+            reminders=reminders,
+            outbox=outbox,
+            hours=self.hours,
+            bindings=BindingRepository(self.db),
+            translations=self.translations,
+            clock=self.clock,
+            on_queued=self.sender.wake,
+            speed=self._clock_speed,
+        )
+        self.followup_sync = FollowUpSync(
+            portal=self.portal,
+            bindings=BindingRepository(self.db),
+            reminders=reminders,
+            clock=self.clock,
+            interval=self.settings.events.poll_interval_seconds,
+            on_changed=self._wake_reminders,
+        )
+
+    def _wake_reminders(self) -> None:
+        if self.reminders is not None:
+            self.reminders.wake()
 
     def _wake_sender(self) -> None:
         if self.sender is not None:

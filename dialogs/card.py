@@ -36,6 +36,7 @@ from dialogs.services import caller, leads_of, translator
 from dialogs.states import (
     LEAD_ID_KEY,
     LeadCard,
+    start_follow_up,
     start_lead_contacts,
     start_lead_products,
     start_lead_search,
@@ -221,6 +222,11 @@ async def on_contacts(_: CallbackQuery, __: Button, manager: DialogManager) -> N
 async def on_products(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Open the lead's product rows."""
     await start_lead_products(manager, _lead_id(manager))
+
+
+async def on_follow_up(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
+    """Plan a follow-up on the lead (a to-do in the portal and a reminder here)."""
+    await start_follow_up(manager, _lead_id(manager))
 
 
 @replaces_stale_card
@@ -554,6 +560,9 @@ def build_card_dialog() -> Dialog:
                 Button(Tr("card-contacts-button"), id="card_contacts", on_click=on_contacts),
                 Button(Tr("card-products-button"), id="card_products", on_click=on_products),
                 when="ok",
+            ),
+            Button(
+                Tr("card-followup-button"), id="card_followup", on_click=on_follow_up, when="ok"
             ),
             Url(Tr("card-portal-button"), Format("{url}"), id="card_url", when="has_url"),
             Row(

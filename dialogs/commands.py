@@ -17,6 +17,7 @@ AVAILABLE_COMMANDS = (
     "new",
     "find",
     "my",
+    "today",
     "report",
     "settings",
     "hours",

@@ -17,6 +17,7 @@ from bot.access.service import AccessDenied, AccessService
 from bot.admin import CardSettingsService, CustomFieldService, FormFieldsService
 from bot.admin.people import PeopleService
 from bot.config import Settings
+from bot.followups.service import FollowUpService
 from bot.i18n import Translations, Translator
 from bot.leads.capture import CaptureService
 from bot.leads.catalog import PortalCatalog
@@ -136,6 +137,11 @@ def capture_of(manager: DialogManager) -> CaptureService:
 def hours_of(manager: DialogManager) -> HoursService:
     """Each chat's time zone and working hours."""
     return _data(manager, "hours", HoursService)
+
+
+def followups_of(manager: DialogManager) -> FollowUpService:
+    """Follow-ups on leads and their reminders."""
+    return _data(manager, "followups", FollowUpService)
 
 
 def settings_of(manager: DialogManager) -> Settings:

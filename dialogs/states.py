@@ -268,3 +268,18 @@ class ReportDialog(StatesGroup):
 async def start_report(manager: DialogManager) -> None:
     """Ask for the period of a report (on top of whatever is open)."""
     await manager.start(ReportDialog.period)
+
+
+class FollowUpDialog(StatesGroup):
+    """A follow-up on a lead: when (quick choices or a day and a time), an optional text."""
+
+    when = State()
+    day = State()
+    time = State()
+    text = State()
+    created = State()
+
+
+async def start_follow_up(manager: DialogManager, lead_id: int) -> None:
+    """Plan a follow-up on a lead (returns to the caller when done)."""
+    await manager.start(FollowUpDialog.when, data={LEAD_ID_KEY: lead_id})

@@ -27,6 +27,7 @@ BOT_COMMANDS: tuple[str, ...] = (
     "new",
     "find",
     "my",
+    "today",
     "report",
     "subscribe",
     "subscriptions",

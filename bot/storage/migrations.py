@@ -313,6 +313,32 @@ _CHAT_HOURS = Migration(
     ),
 )
 
+_FOLLOW_UP_REMINDERS = Migration(
+    version=9,
+    name="follow-up reminders: a portal to-do's due moment, whom to tell, and how far it got",
+    statements=(
+        """
+        CREATE TABLE reminders (
+            activity_id      INTEGER PRIMARY KEY,
+            lead_id          INTEGER NOT NULL,
+            telegram_user_id INTEGER NOT NULL,
+            due_at           TEXT NOT NULL,
+            fire_at          TEXT NOT NULL,
+            state            TEXT NOT NULL DEFAULT 'scheduled'
+                             CHECK (state IN ('scheduled', 'sent', 'done', 'cancelled')),
+            lead_title       TEXT NOT NULL DEFAULT '',
+            note             TEXT NOT NULL DEFAULT '',
+            fired            INTEGER NOT NULL DEFAULT 0,
+            created_at       TEXT NOT NULL,
+            updated_at       TEXT NOT NULL
+        )
+        """,
+        # The scheduler reads only what is still to fire, earliest first.
+        "CREATE INDEX reminders_to_fire ON reminders (fire_at) WHERE state = 'scheduled'",
+        "CREATE INDEX reminders_by_user ON reminders (telegram_user_id, due_at)",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL,
     _NOTIFICATIONS,
@@ -322,6 +348,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _OWNER_REQUESTS,
     _CHAT_MUTES,
     _CHAT_HOURS,
+    _FOLLOW_UP_REMINDERS,
 )
 """Every migration of the schema, in order; append, never edit an applied one."""
 

@@ -13,6 +13,7 @@ import contextlib
 
 from aiohttp import web
 
+from tests.emulators.bitrix24_area_activities import ActivitiesArea
 from tests.emulators.bitrix24_area_auth import AuthArea
 from tests.emulators.bitrix24_area_catalog import CatalogArea
 from tests.emulators.bitrix24_area_contacts import ContactsArea
@@ -60,6 +61,7 @@ __all__ = [
 class Bitrix24Emulator(
     LeadsArea,
     ContactsArea,
+    ActivitiesArea,
     CatalogArea,
     UserFieldsArea,
     UsersArea,

@@ -6,6 +6,7 @@ Importing this module registers every handler in `METHODS` (lower-case method na
 from __future__ import annotations
 
 from tests.emulators import (  # noqa: F401  (imported to register their handlers)
+    bitrix24_rest_activities,
     bitrix24_rest_batch,
     bitrix24_rest_crm,
     bitrix24_rest_events,

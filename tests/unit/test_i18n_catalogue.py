@@ -25,6 +25,11 @@ from bot.i18n import (
 # One sample per argument name used anywhere in the locales; a new variable needs a sample here.
 SAMPLE_ARGS: dict[str, FluentArg] = {
     "name": "Иван <Petrov> & Co",
+    "due": "05.12 10:00",
+    "day": "05.12.2026",
+    "zone": "Europe/Moscow",
+    "subject": "Call <back> & ask",
+    "number": 3,
     "until": "18:40",
     "converted": 7,
     "first": "01.12.2026",
@@ -101,7 +106,6 @@ SAMPLE_ARGS: dict[str, FluentArg] = {
     "removed": 20,
     "since": "04.12 18:05",
     "icon": "🆕",
-    "zone": "Europe/<Moscow>",
     "now": "14:05",
     "days": "Mon–Fri",
     "start": "09:00",

@@ -9,6 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.portal.methods.activities import (
+    Activity,
+    AddTodo,
+    CompleteActivity,
+    GetActivity,
+    ListActivities,
+    OwnerType,
+    UpdateTodoDeadline,
+)
 from bot.portal.methods.base import PortalMethod, Ref, portal_value
 from bot.portal.methods.card import ForceCommonLeadCard, GetLeadCard, ResetLeadCard, SetLeadCard
 from bot.portal.methods.catalog import GetCrmMode, ListProducts, ListStatuses
@@ -48,18 +57,22 @@ from bot.portal.methods.userfields import (
 from bot.portal.methods.users import GetCurrentUser, GetUsers
 
 __all__ = [
+    "Activity",
     "AddContact",
     "AddLead",
     "AddLeadContact",
     "AddLeadUserField",
     "AddTimelineComment",
+    "AddTodo",
     "BindEvent",
     "ClearLeadContacts",
+    "CompleteActivity",
     "DeleteLead",
     "DeleteLeadContact",
     "DeleteLeadUserField",
     "FindDuplicates",
     "ForceCommonLeadCard",
+    "GetActivity",
     "GetContact",
     "GetCrmMode",
     "GetCurrentUser",
@@ -72,12 +85,14 @@ __all__ = [
     "GetLeadProductRows",
     "GetLeadUserField",
     "GetUsers",
+    "ListActivities",
     "ListContacts",
     "ListLeadUserFields",
     "ListLeads",
     "ListMethod",
     "ListProducts",
     "ListStatuses",
+    "OwnerType",
     "PortalMethod",
     "Ref",
     "ResetLeadCard",
@@ -88,6 +103,7 @@ __all__ = [
     "UpdateContact",
     "UpdateLead",
     "UpdateLeadUserField",
+    "UpdateTodoDeadline",
     "all_methods",
     "portal_value",
 ]

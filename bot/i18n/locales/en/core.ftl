@@ -137,6 +137,7 @@ command-menu = Main menu
 command-new = New lead
 command-find = Find a lead
 command-my = My leads
+command-today = Follow-ups due today
 command-help = What the bot can do
 command-cancel = Cancel the current action
 command-settings = Language and settings

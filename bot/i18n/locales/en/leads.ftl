@@ -49,6 +49,7 @@ card-take-button = 🙋 Take
 card-note-button = 📝 Note
 card-contacts-button = 👥 Contacts
 card-products-button = 📦 Products
+card-followup-button = ⏰ Follow-up
 card-delete-button = 🗑 Delete
 card-portal-button = 🔗 Open in Bitrix24
 card-refresh-button = 🔄 Refresh

@@ -141,6 +141,7 @@ command-menu = Главное меню
 command-new = Новый лид
 command-find = Найти лид
 command-my = Мои лиды
+command-today = Дела на сегодня
 command-help = Что умеет бот
 command-cancel = Отменить текущее действие
 command-settings = Язык и настройки

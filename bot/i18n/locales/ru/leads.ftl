@@ -53,6 +53,7 @@ card-take-button = 🙋 Взять себе
 card-note-button = 📝 Заметка
 card-contacts-button = 👥 Контакты
 card-products-button = 📦 Товары
+card-followup-button = ⏰ Напомнить
 card-delete-button = 🗑 Удалить
 card-portal-button = 🔗 Открыть в Битрикс24
 card-refresh-button = 🔄 Обновить

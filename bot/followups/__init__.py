@@ -1,0 +1,1 @@
+"""Follow-ups: to-dos on a lead in the portal, and durable reminders of them in Telegram."""

@@ -1,0 +1,119 @@
+"""To-dos made or moved in the portal itself get reminders too.
+
+On the catch-up poller's rhythm (every `interval` seconds, sleeping between passes), one
+background-lane `batch` lists the bound users' open to-dos on leads due from an hour ago to a
+day ahead (up to `PAGES` list commands of 50, so at most 200 to-dos a pass; one request per
+pass whatever the number of users), and merges them into the reminders: new ones are
+scheduled, a moved deadline reschedules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from bot.portal import Lane, PortalClient, PortalError
+from bot.portal.methods import Activity, ListActivities, OwnerType
+from bot.portal.methods.activities import TODO_PROVIDER
+from bot.portal.models import Page
+from bot.storage import BindingRepository
+from bot.storage.reminders import PortalTodo, ReminderRepository
+from bot.storage.timestamps import Clock
+
+log = logging.getLogger(__name__)
+
+PAGES = 4
+AHEAD = timedelta(days=1)
+BEHIND = timedelta(hours=1)
+"""A to-do whose deadline passed this recently (while the bot was down) is still reminded."""
+
+
+class FollowUpSync:
+    """Merges the portal's open to-dos of bound users into the reminders."""
+
+    def __init__(
+        self,
+        *,
+        portal: PortalClient,
+        bindings: BindingRepository,
+        reminders: ReminderRepository,
+        clock: Clock,
+        interval: float,
+        on_changed: Callable[[], None],
+    ) -> None:
+        self._portal = portal
+        self._bindings = bindings
+        self._reminders = reminders
+        self._clock = clock
+        self._interval = interval
+        self._on_changed = on_changed
+        self.requests = 0
+        self.truncated = 0
+
+    async def sync_once(self) -> int:
+        """One pass (one portal request when anybody is bound); returns reminders changed."""
+        tellers: dict[int, int] = {}
+        for binding in await self._bindings.list_bindings():
+            tellers.setdefault(binding.portal_user_id, binding.telegram_user_id)
+        if not tellers:
+            return 0
+        now = self._clock().replace(microsecond=0)
+        filter_ = {
+            "OWNER_TYPE_ID": int(OwnerType.LEAD),
+            "PROVIDER_ID": TODO_PROVIDER,
+            "COMPLETED": "N",
+            "@RESPONSIBLE_ID": sorted(tellers),
+            ">=DEADLINE": (now - BEHIND).isoformat(),
+            "<=DEADLINE": (now + AHEAD).isoformat(),
+        }
+        pages = {
+            f"p{n}": ListActivities(
+                filter=filter_,
+                select=["ID", "OWNER_ID", "OWNER_TYPE_ID", "DEADLINE", "RESPONSIBLE_ID"],
+                order={"ID": "ASC"},
+                start=n * 50,
+            )
+            for n in range(PAGES)
+        }
+        result = await self._portal.batch(pages, lane=Lane.BACKGROUND)
+        self.requests += 1
+        todos: list[PortalTodo] = []
+        last: Page[Activity] | None = None
+        for key, method in pages.items():
+            page = result.get(key, method)
+            last = page
+            for item in page.items:
+                teller = tellers.get(item.responsible_id or 0)
+                if item.id is None or item.deadline is None or teller is None:
+                    continue
+                todos.append(
+                    PortalTodo(
+                        activity_id=item.id,
+                        lead_id=item.owner_id or 0,
+                        telegram_user_id=teller,
+                        due_at=item.deadline,
+                    )
+                )
+            if page.next is None:
+                break
+        if last is not None and last.next is not None:
+            self.truncated += 1
+            log.warning(
+                "follow-up sync: more than %d open to-dos in a day; the rest wait", 50 * PAGES
+            )
+        changed = await self._reminders.merge_from_portal(todos)
+        if changed:
+            log.info("follow-up sync: %d reminders new or moved from the portal", changed)
+            self._on_changed()
+        return changed
+
+    async def run(self) -> None:
+        """Sync every `interval` seconds until cancelled."""
+        while True:
+            try:
+                await self.sync_once()
+            except PortalError as exc:
+                log.warning("follow-up sync failed: %s", exc.code or type(exc).__name__)
+            await asyncio.sleep(self._interval)
