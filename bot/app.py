@@ -68,11 +68,13 @@ from bot.portal_credentials import build_portal_auth
 from bot.readiness import Reachability, Readiness, TelegramReachabilityMiddleware
 from bot.reports.service import ReportService
 from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
+from bot.storage.db import SqliteDatabase
 from bot.storage.fsm import SQLiteStorage
 from bot.storage.inbox import InboxRepository
 from bot.storage.mutes import MuteRepository
 from bot.storage.outbox import OutboxRepository
 from bot.storage.owner_requests import OwnerRequestRepository
+from bot.storage.postgres import PostgresDatabase
 from bot.storage.retention import Retention, RetentionPolicy
 from bot.storage.revisions import TableRevisions
 from bot.storage.snapshots import SnapshotRepository
@@ -205,7 +207,12 @@ class Application:
         self.settings = settings
         self._polling_backoff = polling_backoff
         quiet_leaky_loggers()
-        self.db = Database(settings.storage.path)
+        postgres_url = settings.storage.postgres_url()
+        self.db: Database = (
+            PostgresDatabase(postgres_url)
+            if postgres_url is not None
+            else SqliteDatabase(settings.storage.path)
+        )
         self.translations = Translations.load()
         self.metrics = MetricsRegistry()
         register_bot_metrics(self.metrics)

@@ -19,7 +19,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from bot.access.roles import Identity
 from bot.config import NotifySettings
 from bot.notify.sender import OutboxSender
-from bot.storage import Database
+from bot.storage import Database, SqliteDatabase
 from bot.storage.outbox import NewOutboxMessage, Notification, OutboxRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.telegram_retry import FloodPause, TelegramRetryMiddleware
@@ -37,7 +37,7 @@ async def nobody(telegram_user_id: int) -> Identity | None:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "bot.sqlite3") as database:
+    async with SqliteDatabase(tmp_path / "bot.sqlite3") as database:
         yield database
 
 

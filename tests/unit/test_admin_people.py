@@ -14,7 +14,7 @@ from bot.admin.people import ChatEntry, PeopleService, clamp_page, page_count
 from bot.i18n import Translations, Translator
 from bot.leads.catalog import CatalogSnapshot
 from bot.portal import Status
-from bot.storage import Binding, BindingRepository, BindingSource, Database
+from bot.storage import Binding, BindingRepository, BindingSource, Database, SqliteDatabase
 from bot.storage.outbox import NewOutboxMessage, Notification, OutboxRepository
 from bot.storage.subscriptions import (
     ChatSubscriptions,
@@ -135,7 +135,7 @@ class Wakes:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "bot.sqlite3") as database:
+    async with SqliteDatabase(tmp_path / "bot.sqlite3") as database:
         yield database
 
 

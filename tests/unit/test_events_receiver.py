@@ -14,7 +14,7 @@ from aiohttp import web
 
 from bot.events.form import MalformedFormError, parse_php_form
 from bot.events.receiver import EventCredentials, EventReceiver, EventRefused, read_event
-from bot.storage import Database
+from bot.storage import Database, SqliteDatabase
 from bot.storage.inbox import InboxRepository
 
 TOKEN = "51856fefc120afa4b628cc82d3935cce"
@@ -123,7 +123,7 @@ class GatedInbox(InboxRepository):
 
 @pytest.fixture
 async def endpoint(tmp_path: Path) -> AsyncIterator[Endpoint]:
-    db = Database(tmp_path / "bot.sqlite3")
+    db = SqliteDatabase(tmp_path / "bot.sqlite3")
     await db.open()
     inbox = GatedInbox(db)
     holder: list[Endpoint] = []

@@ -29,7 +29,7 @@ from bot.portal import (
     ValidationError,
     WebhookAuth,
 )
-from bot.storage import Database
+from bot.storage import Database, SqliteDatabase
 from tests.emulators.bitrix24 import Bitrix24Emulator
 
 IVAN = Identity(telegram_user_id=2001, portal_user_id=2, role=Role.REP, name="Ivan Petrov")
@@ -39,7 +39,7 @@ ANNA = Identity(telegram_user_id=1001, portal_user_id=1, role=Role.ADMIN, name="
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "bot.sqlite3") as database:
+    async with SqliteDatabase(tmp_path / "bot.sqlite3") as database:
         yield database
 
 

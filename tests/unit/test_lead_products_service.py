@@ -20,7 +20,7 @@ from bot.leads.products import (
 )
 from bot.leads.visibility import LeadHiddenError
 from bot.portal import PortalClient, PortalLimiter, ProductRow, WebhookAuth
-from bot.storage import Database
+from bot.storage import Database, SqliteDatabase
 from tests.emulators.bitrix24 import Bitrix24Emulator
 
 IVAN = Identity(telegram_user_id=2001, portal_user_id=2, role=Role.REP, name="Ivan Petrov")
@@ -65,7 +65,7 @@ KEPT_FIELDS = (
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "bot.sqlite3") as database:
+    async with SqliteDatabase(tmp_path / "bot.sqlite3") as database:
         yield database
 
 

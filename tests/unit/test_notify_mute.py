@@ -11,7 +11,7 @@ import pytest
 from bot.access.roles import Identity, Role
 from bot.notify.buttons import MuteAction
 from bot.notify.mute import may_mute, mute_end
-from bot.storage import Database
+from bot.storage import Database, SqliteDatabase
 from bot.storage.mutes import MuteRepository
 
 MSK = timezone(timedelta(hours=3))
@@ -35,7 +35,7 @@ def test_a_private_chat_is_muted_by_its_owner_a_group_by_a_manager() -> None:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "bot.sqlite3") as database:
+    async with SqliteDatabase(tmp_path / "bot.sqlite3") as database:
         yield database
 
 

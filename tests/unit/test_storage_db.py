@@ -12,14 +12,21 @@ from pathlib import Path
 import pytest
 
 import bot.storage
-from bot.storage import MEMORY, Database, DatabaseClosedError, Migration, SchemaVersionError
+from bot.storage import (
+    MEMORY,
+    Database,
+    DatabaseClosedError,
+    Migration,
+    SchemaVersionError,
+    SqliteDatabase,
+)
 from bot.storage.migrations import MIGRATIONS, apply_migrations, schema_version
 from bot.storage.sql import execute, fetch_one_in
 
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "bot.sqlite3")
+    database = SqliteDatabase(tmp_path / "bot.sqlite3")
     await database.open()
     yield database
     await database.close()
@@ -33,7 +40,7 @@ async def _pragma(db: Database, name: str) -> object:
 
 async def test_open_creates_parent_directories_and_sets_pragmas(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "bot.sqlite3"
-    async with Database(path, busy_timeout_ms=1234) as db:
+    async with SqliteDatabase(path, busy_timeout_ms=1234) as db:
         assert path.exists()
         assert await _pragma(db, "journal_mode") == "wal"
         assert await _pragma(db, "foreign_keys") == 1
@@ -69,9 +76,9 @@ async def test_fresh_database_gets_every_table(db: Database) -> None:
 
 async def test_migrations_apply_once_and_reopen_is_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
-    async with Database(path) as db:
+    async with SqliteDatabase(path) as db:
         await db.fetch_all("SELECT 1")
-    async with Database(path) as db:
+    async with SqliteDatabase(path) as db:
         assert await apply_migrations(db) == []
         rows = await db.fetch_all("SELECT version FROM schema_version ORDER BY version")
         assert [row["version"] for row in rows] == [m.version for m in MIGRATIONS]
@@ -92,12 +99,12 @@ async def test_new_migrations_run_in_order_on_next_open(tmp_path: Path) -> None:
             ("INSERT INTO note (text) VALUES ('hello')",),
         ),
     )
-    async with Database(path):
+    async with SqliteDatabase(path):
         pass
-    async with Database(path, migrations=extra) as db:
+    async with SqliteDatabase(path, migrations=extra) as db:
         assert await schema_version(db) == len(MIGRATIONS) + 2
         assert await apply_migrations(db, extra) == []
-    async with Database(path, migrations=extra) as db:
+    async with SqliteDatabase(path, migrations=extra) as db:
         rows = await db.fetch_all("SELECT text FROM note")
         assert [row["text"] for row in rows] == ["hello"]
 
@@ -113,8 +120,8 @@ async def test_failing_migration_leaves_no_trace(tmp_path: Path) -> None:
         ),
     )
     with pytest.raises(Exception, match="syntax error"):
-        await Database(path, migrations=broken).open()
-    async with Database(path) as db:
+        await SqliteDatabase(path, migrations=broken).open()
+    async with SqliteDatabase(path) as db:
         assert await schema_version(db) == len(MIGRATIONS)
         row = await db.fetch_one("SELECT count(*) FROM sqlite_master WHERE name = 'half'")
         assert row is not None
@@ -124,16 +131,16 @@ async def test_failing_migration_leaves_no_trace(tmp_path: Path) -> None:
 async def test_database_newer_than_code_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
     future = (*MIGRATIONS, Migration(len(MIGRATIONS) + 1, "future", ("SELECT 1",)))
-    async with Database(path, migrations=future):
+    async with SqliteDatabase(path, migrations=future):
         pass
     with pytest.raises(SchemaVersionError, match="newer than this code"):
-        await Database(path).open()
+        await SqliteDatabase(path).open()
 
 
 async def test_migration_numbers_must_be_consecutive(tmp_path: Path) -> None:
     gap = (*MIGRATIONS, Migration(len(MIGRATIONS) + 2, "gap", ("SELECT 1",)))
     with pytest.raises(SchemaVersionError, match="expected"):
-        await Database(tmp_path / "bot.sqlite3", migrations=gap).open()
+        await SqliteDatabase(tmp_path / "bot.sqlite3", migrations=gap).open()
 
 
 async def test_concurrent_transactions_do_not_lose_increments(db: Database) -> None:
@@ -209,7 +216,7 @@ async def test_reads_do_not_see_an_open_transaction(db: Database) -> None:
 
 
 async def test_closed_database_refuses_work(tmp_path: Path) -> None:
-    db = Database(tmp_path / "bot.sqlite3")
+    db = SqliteDatabase(tmp_path / "bot.sqlite3")
     with pytest.raises(DatabaseClosedError):
         await db.fetch_one("SELECT 1")
     await db.open()
@@ -222,7 +229,7 @@ async def test_closed_database_refuses_work(tmp_path: Path) -> None:
 
 
 async def test_memory_database_works_for_unit_tests() -> None:
-    async with Database(MEMORY) as db:
+    async with SqliteDatabase(MEMORY) as db:
         assert await schema_version(db) == len(MIGRATIONS)
 
 
@@ -250,7 +257,7 @@ async def test_failed_commit_rolls_back_and_connection_recovers(tmp_path: Path) 
             ),
         ),
     )
-    async with Database(tmp_path / "bot.sqlite3", migrations=with_fk) as db:
+    async with SqliteDatabase(tmp_path / "bot.sqlite3", migrations=with_fk) as db:
 
         async def orphan() -> None:
             async with db.transaction() as conn:
