@@ -163,8 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         report = asyncio.run(run(args.source, args.target))
-    except (CopyRefusedError, OSError, *DATABASE_ERRORS) as exc:
+    except (CopyRefusedError, OSError) as exc:
         # The message names tables and columns, never the URL (it may hold a password).
+        print(f"Nothing was copied: {exc}", file=sys.stderr)
+        return 1
+    except DATABASE_ERRORS as exc:
         print(f"Nothing was copied: {exc}", file=sys.stderr)
         return 1
     for table, count in report.rows.items():
