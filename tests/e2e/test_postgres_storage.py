@@ -1,0 +1,65 @@
+"""The bot on PostgreSQL: sign-in, subscriptions, notifications, a Take race and a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from bot.config import NotifySettings, StorageSettings
+from bot.storage.postgres import PostgresDatabase
+from bot.storage.subscriptions import SubscriptionRepository
+from tests.e2e.conftest import ADMIN_TELEGRAM_ID, about, notifying_app, sign_in
+from tests.e2e.test_notifications import ANNA_PHONE, GROUP_ID, IVAN_PHONE, IVAN_TG, subscribe
+from tests.emulators.bitrix24 import Bitrix24Emulator
+from tests.emulators.telegram import TelegramEmulator
+from tests.fixtures_storage import postgres_schema
+
+NOTIFY = NotifySettings(
+    private_interval_seconds=0.05,
+    group_per_minute=1200,
+    global_per_second=200,
+    global_burst=50,
+    backoff_seconds=0.05,
+    max_attempts=3,
+)
+
+
+async def test_a_team_on_postgres_gets_its_leads_takes_them_and_keeps_all_after_a_restart(
+    tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    async with postgres_schema() as url:
+        storage = StorageSettings(url=SecretStr(url))
+        async with notifying_app(
+            tmp_path, telegram_emulator, portal_emulator, NOTIFY, storage
+        ) as app:
+            assert isinstance(app.db, PostgresDatabase)
+            anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+            ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
+            telegram_emulator.add_group(
+                GROUP_ID, "Sales", admins=[ADMIN_TELEGRAM_ID], members=[IVAN_TG]
+            )
+            await subscribe(anna.in_group(GROUP_ID))
+            lead_id = portal_emulator.ui_add_lead(
+                {"TITLE": "Pipes <&> Co", "ASSIGNED_BY_ID": 1}, 1
+            )
+            offer = await telegram_emulator.wait_for_message(GROUP_ID, about(lead_id, "New lead"))
+            assert "Pipes <&> Co" in (offer.text or "")
+            data = offer.button("🙋 Take").callback_data
+            assert data is not None
+            press = await ivan.in_group(GROUP_ID).press_data(offer.message_id, data)
+            answer = await telegram_emulator.wait_for_callback_answer(press)
+            assert answer.text == "The lead is yours now."
+            assert int(portal_emulator.leads[lead_id]["ASSIGNED_BY_ID"]) == 2
+
+        # A restart (or another replica) on the same database: nobody signs in again.
+        async with notifying_app(
+            tmp_path, telegram_emulator, portal_emulator, NOTIFY, storage
+        ) as app:
+            [subscription] = await SubscriptionRepository(app.db).for_chat(GROUP_ID)
+            assert subscription.created_by == ADMIN_TELEGRAM_ID
+            second = portal_emulator.ui_add_lead({"TITLE": "Valves", "ASSIGNED_BY_ID": 2}, 1)
+            await telegram_emulator.wait_for_message(GROUP_ID, about(second, "New lead"))
+            await ivan.send("/start")
+            menu = await ivan.wait_for_message(lambda m: "Main menu" in (m.text or ""))
+            assert menu.from_bot
