@@ -57,6 +57,7 @@ from bot.notify.mute import MuteService
 from bot.notify.render import Links
 from bot.notify.sender import OutboxSender
 from bot.notify.take import TakeService
+from bot.ops.leadership import Leadership, WorkerFactory
 from bot.ops.status import CrmModeWatch, StatusService
 from bot.portal import (
     Lane,
@@ -71,6 +72,7 @@ from bot.storage import BindingRepository, Database, InviteRepository, KeyValueR
 from bot.storage.db import SqliteDatabase
 from bot.storage.fsm import SQLiteStorage
 from bot.storage.inbox import InboxRepository
+from bot.storage.leases import LeaseRepository
 from bot.storage.mutes import MuteRepository
 from bot.storage.outbox import OutboxRepository
 from bot.storage.owner_requests import OwnerRequestRepository
@@ -232,6 +234,7 @@ class Application:
         self.receiver: EventReceiver | None = None
         self.processor: EventProcessor | None = None
         self.sender: OutboxSender | None = None
+        self.leadership: Leadership | None = None
         self.poller: CatchUpPoller | None = None
         self.portal: PortalClient | None = None
         self.dispatcher: Dispatcher | None = None
@@ -401,21 +404,23 @@ class Application:
         assert self.processor is not None
         assert self.sender is not None
         assert self.poller is not None
-        self._tasks.append(asyncio.create_task(self.processor.run()))
-        self._tasks.append(asyncio.create_task(self.sender.run()))
-        self._tasks.append(asyncio.create_task(self.poller.run()))
-        self._tasks.append(
-            asyncio.create_task(
-                build_retention(settings, inbox, outbox, snapshots).run(
-                    settings.retention.interval_seconds
-                )
-            )
-        )
-        self._tasks.append(asyncio.create_task(self._refresh_directory(directory)))
+        retention = build_retention(settings, inbox, outbox, snapshots)
         dialog_ttl = timedelta(hours=settings.storage.dialog_ttl_hours)
-        self._tasks.append(
-            asyncio.create_task(dialog_state.prune_forever(dialog_ttl, every=DIALOG_PRUNE_SECONDS))
-        )
+        processor, sender, poller = self.processor, self.sender, self.poller
+        workers: list[WorkerFactory] = [
+            processor.run,
+            sender.run,
+            poller.run,
+            lambda: retention.run(settings.retention.interval_seconds),
+            lambda: dialog_state.prune_forever(dialog_ttl, every=DIALOG_PRUNE_SECONDS),
+        ]
+        if isinstance(self.db, PostgresDatabase):
+            # Several replicas may share this database: one of them drains the queues.
+            self.leadership = Leadership(LeaseRepository(self.db), workers)
+            self._tasks.append(asyncio.create_task(self.leadership.run()))
+        else:
+            self._tasks.extend(asyncio.create_task(worker()) for worker in workers)
+        self._tasks.append(asyncio.create_task(self._refresh_directory(directory)))
         if settings.telegram.webhook_url:
             await self.dispatcher.emit_startup(bot=self.bot, dispatcher=self.dispatcher)
             await self._set_webhook()
