@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +12,7 @@ from bot.admin.people import ChatEntry, PeopleService, clamp_page, page_count
 from bot.i18n import Translations, Translator
 from bot.leads.catalog import CatalogSnapshot
 from bot.portal import Status
-from bot.storage import Binding, BindingRepository, BindingSource, Database, SqliteDatabase
+from bot.storage import Binding, BindingRepository, BindingSource, Database
 from bot.storage.outbox import NewOutboxMessage, Notification, OutboxRepository
 from bot.storage.subscriptions import (
     ChatSubscriptions,
@@ -131,12 +129,6 @@ class Wakes:
 
     def __call__(self) -> None:
         self.count += 1
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with SqliteDatabase(tmp_path / "bot.sqlite3") as database:
-        yield database
 
 
 @pytest.fixture

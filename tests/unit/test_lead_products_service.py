@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -20,7 +19,7 @@ from bot.leads.products import (
 )
 from bot.leads.visibility import LeadHiddenError
 from bot.portal import PortalClient, PortalLimiter, ProductRow, WebhookAuth
-from bot.storage import Database, SqliteDatabase
+from bot.storage import Database
 from tests.emulators.bitrix24 import Bitrix24Emulator
 
 IVAN = Identity(telegram_user_id=2001, portal_user_id=2, role=Role.REP, name="Ivan Petrov")
@@ -61,12 +60,6 @@ KEPT_FIELDS = (
     "MEASURE_NAME",
     "SORT",
 )
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with SqliteDatabase(tmp_path / "bot.sqlite3") as database:
-        yield database
 
 
 @pytest.fixture
