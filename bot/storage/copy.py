@@ -73,6 +73,8 @@ def _as_column(value: Any, data_type: str) -> Any:
         return int(value)
     if data_type == "text":
         return value if isinstance(value, str) else str(value)
+    if data_type == "double precision":
+        return float(value)
     return value
 
 
