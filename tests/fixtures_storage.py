@@ -28,7 +28,13 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.
 async def postgres_schema() -> AsyncIterator[str]:
     """A fresh, empty schema; yields the URL whose connections work in it."""
     name = f"test_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        admin = await asyncpg.connect(POSTGRES_URL)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(
+            f"PostgreSQL for the tests is not reachable ({type(exc).__name__}): start it on "
+            "127.0.0.1:5432 with trust auth, or set TEST_POSTGRES_URL"
+        )
     try:
         await admin.execute(f"CREATE SCHEMA {name}")
         separator = "&" if "?" in POSTGRES_URL else "?"
