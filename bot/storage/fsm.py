@@ -1,4 +1,4 @@
-"""aiogram FSM storage on our SQLite database, so dialog stacks and forms survive restarts."""
+"""aiogram FSM storage on our database (either engine): dialogs and forms survive restarts."""
 
 from __future__ import annotations
 
