@@ -68,7 +68,13 @@ from bot.portal import (
 from bot.portal_credentials import build_portal_auth
 from bot.readiness import Reachability, Readiness, TelegramReachabilityMiddleware
 from bot.reports.service import ReportService
-from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
+from bot.storage import (
+    DATABASE_ERRORS,
+    BindingRepository,
+    Database,
+    InviteRepository,
+    KeyValueRepository,
+)
 from bot.storage.db import SqliteDatabase
 from bot.storage.fsm import SQLiteStorage
 from bot.storage.inbox import InboxRepository
@@ -249,7 +255,7 @@ class Application:
         """Open everything and start taking updates; raises ConfigurationError on bad setup."""
         settings = self.settings
         warn_about_plain_http(settings)
-        await self.db.open()
+        await self._open_database()
         kv = KeyValueRepository(self.db)
         self.portal = PortalClient(
             auth=await build_portal_auth(settings, kv),
@@ -437,6 +443,19 @@ class Application:
                     )
                 )
             )
+
+    async def _open_database(self) -> None:
+        if not isinstance(self.db, PostgresDatabase):
+            await self.db.open()
+            return
+        try:
+            await self.db.open()
+        except DATABASE_ERRORS as exc:
+            # Named by its type only: the driver's message may quote the URL's user and host.
+            raise ConfigurationError(
+                f"PostgreSQL at STORAGE__URL could not be used ({type(exc).__name__}): check "
+                "that the server runs, the database exists and the user may connect to it"
+            ) from exc
 
     def _build_workers(
         self,

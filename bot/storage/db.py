@@ -107,9 +107,10 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
     DatabaseClosedError,
+    OSError,
 )
-"""What a failed read or write of either engine raises (a caller that can carry on catches
-these)."""
+"""What a failed read or write of either engine raises, a lost connection to PostgreSQL
+included (a caller that can carry on catches these)."""
 
 
 class Database(Protocol):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
-from bot.config import NotifySettings, StorageSettings
+from bot.config import ConfigurationError, NotifySettings, StorageSettings
 from bot.storage.postgres import PostgresDatabase
 from bot.storage.subscriptions import SubscriptionRepository
 from tests.e2e.conftest import ADMIN_TELEGRAM_ID, about, notifying_app, sign_in
@@ -63,3 +64,15 @@ async def test_a_team_on_postgres_gets_its_leads_takes_them_and_keeps_all_after_
             await ivan.send("/start")
             menu = await ivan.wait_for_message(lambda m: "Main menu" in (m.text or ""))
             assert menu.from_bot
+
+
+async def test_an_unreachable_postgres_stops_start_up_with_one_sentence_naming_the_setting(
+    tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    storage = StorageSettings(url=SecretStr("postgresql://bot:s3cr3t@127.0.0.1:1/bot"))
+    with pytest.raises(ConfigurationError) as refused:
+        async with notifying_app(tmp_path, telegram_emulator, portal_emulator, NOTIFY, storage):
+            pass
+    message = str(refused.value)
+    assert message.startswith("PostgreSQL at STORAGE__URL could not be used")
+    assert "s3cr3t" not in message
