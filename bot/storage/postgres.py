@@ -2,7 +2,9 @@
 
 Write transactions are serialised across every replica by a transaction-level advisory lock,
 taken first thing in each: the same one-writer-at-a-time guarantee SQLite's BEGIN IMMEDIATE
-gives, so repositories keep one body of SQL and one set of assumptions. Reads run in parallel
+gives, so repositories keep one body of SQL and one set of assumptions. Within one process they
+queue on the same `PriorityLock` as SQLite's first, so a durable write (what the portal's
+acknowledgement waits for) goes before the background writes waiting with it. Reads run in parallel
 on the pool and see committed data only. A transaction that is not durable commits with
 `synchronous_commit = off` (a server crash may lose its last moments, never corrupt them), as
 SQLite's WAL with synchronous=NORMAL does; a durable one waits for the WAL flush.
@@ -20,7 +22,7 @@ from typing import Any, Self
 
 import asyncpg
 
-from bot.storage.db import DatabaseClosedError
+from bot.storage.db import DatabaseClosedError, PriorityLock
 from bot.storage.migrations import MIGRATIONS, Migration, apply_migrations
 from bot.storage.sql import (
     POSTGRES,
@@ -96,6 +98,7 @@ class PostgresDatabase:
         self._pool: Any = None
         self._write_lock_key = 0
         self._holders: set[asyncio.Task[Any]] = set()
+        self._local_writers = PriorityLock()
 
     @property
     def dialect(self) -> Dialect:
@@ -161,6 +164,7 @@ class PostgresDatabase:
         """One write transaction under the database-wide write lock; see the module docstring."""
         pool = self._checked_pool()
         task = asyncio.current_task()
+        await self._local_writers.acquire(urgent=durable)
         if task is not None:
             self._holders.add(task)
         try:
@@ -171,6 +175,7 @@ class PostgresDatabase:
                 await conn.execute(prelude)
                 yield PostgresConnection(conn)
         finally:
+            self._local_writers.release()
             if task is not None:
                 self._holders.discard(task)
 
