@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.storage.db import DATABASE_ERRORS, SqliteDatabase
+from bot.storage.migrations import SchemaVersionError
 from bot.storage.postgres import PostgresDatabase
 from bot.storage.sql import Connection, execute, execute_many, fetch_all_in
 
@@ -165,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         report = asyncio.run(run(args.source, args.target))
-    except (CopyRefusedError, OSError) as exc:
+    except (CopyRefusedError, SchemaVersionError, OSError) as exc:
         # The message names tables and columns, never the URL (it may hold a password).
         print(f"Nothing was copied: {exc}", file=sys.stderr)
         return 1

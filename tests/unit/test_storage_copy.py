@@ -22,6 +22,7 @@ from bot.storage import (
 from bot.storage.copy import main
 from bot.storage.fsm import SQLiteStorage
 from bot.storage.inbox import InboxRepository
+from bot.storage.migrations import MIGRATIONS, Migration
 from bot.storage.outbox import NewOutboxMessage, Notification, OutboxRepository
 from bot.storage.postgres import PostgresDatabase
 from bot.storage.revisions import TableRevisions
@@ -122,3 +123,16 @@ def test_a_missing_file_or_a_wrong_url_is_one_sentence(
     assert "there is no SQLite file" in capsys.readouterr().err
     assert main(["--from", str(tmp_path / "none.sqlite3"), "--to", "mysql://x/y"]) == 2
     assert "--to must be a postgresql://" in capsys.readouterr().err
+
+
+async def test_a_target_from_a_newer_build_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    await _fill(path)
+    future = (*MIGRATIONS, Migration(len(MIGRATIONS) + 1, "future", ("SELECT 1",)))
+    async with postgres_schema() as url:
+        async with PostgresDatabase(url, migrations=future):
+            pass
+        assert await copy(path, url) == 1
+        assert "newer than this code" in capsys.readouterr().err
