@@ -2,7 +2,15 @@
 
 Repositories write one body of SQL with `?` placeholders, in the subset SQLite and PostgreSQL
 share; the PostgreSQL connection numbers the placeholders. The few fragments that differ
-between the engines come from the connection's or database's `Dialect`.
+between the engines come from the connection's or database's `Dialect`. What stays inside the
+shared subset:
+
+- a new row's id comes from `INSERT ... RETURNING id` (read with `fetch_one_in`), not a rowid;
+- `ON CONFLICT (columns) DO UPDATE` names its columns; `excluded.x` works on both;
+- no scalar `max(a, b)`/`min(a, b)` (use CASE), no `rowid`, no `x IS ?`, no `sum(condition)`
+  (`count(column)` counts the non-NULL ones);
+- a parameter only tested for NULL is typed: `CAST(? AS BIGINT) IS NULL OR id = ?`;
+- integers go to integer columns and `str` to text ones: asyncpg converts nothing.
 """
 
 from __future__ import annotations
