@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from bot.app import Application
 from bot.config import ConfigurationError, NotifySettings, StorageSettings
+from bot.storage.outbox import OutboxRepository
 from bot.storage.postgres import PostgresDatabase
 from bot.storage.subscriptions import SubscriptionRepository
-from tests.e2e.conftest import ADMIN_TELEGRAM_ID, about, notifying_app, sign_in
+from tests.e2e.conftest import ADMIN_TELEGRAM_ID, about, eventually, notifying_app, sign_in
 from tests.e2e.test_notifications import ANNA_PHONE, GROUP_ID, IVAN_PHONE, IVAN_TG, subscribe
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import TelegramEmulator
@@ -48,6 +50,8 @@ async def test_a_team_on_postgres_gets_its_leads_takes_them_and_keeps_all_after_
             assert "Pipes <&> Co" in (offer.text or "")
             data = offer.button("🙋 Take").callback_data
             assert data is not None
+            # A Take is checked against the sent row: wait until its sending is recorded.
+            await eventually(lambda: _nothing_pending(OutboxRepository(app.db)))
             press = await ivan.in_group(GROUP_ID).press_data(offer.message_id, data)
             answer = await telegram_emulator.wait_for_callback_answer(press)
             assert answer.text == "The lead is yours now."
@@ -76,3 +80,38 @@ async def test_an_unreachable_postgres_stops_start_up_with_one_sentence_naming_t
     message = str(refused.value)
     assert message.startswith("PostgreSQL at STORAGE__URL could not be used")
     assert "s3cr3t" not in message
+
+
+async def test_two_replicas_on_one_database_send_each_notification_once(
+    tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    async with postgres_schema() as url:
+        storage = StorageSettings(url=SecretStr(url))
+        async with notifying_app(
+            tmp_path, telegram_emulator, portal_emulator, NOTIFY, storage
+        ) as first:
+            anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+            await subscribe(anna)
+            second = Application(first.settings)
+            await second.start()
+            try:
+                assert first.leadership is not None
+                assert second.leadership is not None
+                assert first.leadership.leading
+                assert not second.leadership.leading
+                # The portal's events reach the replica that does not run the workers.
+                for handler in portal_emulator.event_handlers:
+                    handler.handler = f"http://127.0.0.1:{second.port}/bitrix/events"
+                lead_id = portal_emulator.ui_add_lead({"TITLE": "Valves", "ASSIGNED_BY_ID": 1}, 1)
+                await anna.wait_for_message(about(lead_id, "New lead"), timeout=15)
+                outbox = OutboxRepository(second.db)
+                await eventually(lambda: _nothing_pending(outbox), timeout=15)
+                offers = [m for m in anna.transcript() if about(lead_id, "New lead")(m)]
+                assert len(offers) == 1
+                assert await outbox.count("sent") == 1
+            finally:
+                await second.stop()
+
+
+async def _nothing_pending(outbox: OutboxRepository) -> bool:
+    return await outbox.count("pending") == 0
