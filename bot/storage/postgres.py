@@ -13,6 +13,7 @@ SQLite's WAL with synchronous=NORMAL does; a durable one waits for the WAL flush
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import zlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -22,7 +23,7 @@ from typing import Any, Self
 
 import asyncpg
 
-from bot.storage.db import DatabaseClosedError, PriorityLock
+from bot.storage.db import DATABASE_ERRORS, DatabaseClosedError, PriorityLock
 from bot.storage.migrations import MIGRATIONS, Migration, apply_migrations
 from bot.storage.sql import (
     POSTGRES,
@@ -47,6 +48,13 @@ def _rowcount(status: str) -> int:
     # asyncpg returns the command tag: "INSERT 0 1", "UPDATE 3", "DELETE 0", "SELECT 2".
     last = status.rsplit(" ", 1)[-1]
     return int(last) if last.isdigit() else -1
+
+
+async def _rollback(conn: Any) -> None:
+    # A broken connection is rolled back by the server when it goes; the pool replaces it.
+    with contextlib.suppress(*DATABASE_ERRORS):
+        if conn.is_in_transaction():
+            await conn.execute("ROLLBACK")
 
 
 class PostgresConnection:
@@ -167,13 +175,20 @@ class PostgresDatabase:
         await self._local_writers.acquire(urgent=durable)
         if task is not None:
             self._holders.add(task)
+        # One round trip opens the transaction and takes the lock.
+        prelude = f"BEGIN; SELECT pg_advisory_xact_lock({self._write_lock_key})"
+        if not durable:
+            prelude += "; SET LOCAL synchronous_commit = off"
         try:
-            async with pool.acquire() as conn, conn.transaction():
-                prelude = f"SELECT pg_advisory_xact_lock({self._write_lock_key})"
-                if not durable:
-                    prelude += "; SET LOCAL synchronous_commit = off"
-                await conn.execute(prelude)
-                yield PostgresConnection(conn)
+            async with pool.acquire() as conn:
+                try:
+                    await conn.execute(prelude)
+                    yield PostgresConnection(conn)
+                    # Shielded: once COMMIT is sent, a cancellation must not leave it unknown.
+                    await asyncio.shield(conn.execute("COMMIT"))
+                except BaseException:
+                    await asyncio.shield(_rollback(conn))
+                    raise
         finally:
             self._local_writers.release()
             if task is not None:
