@@ -20,7 +20,7 @@ from bot.storage import (
     SqliteDatabase,
 )
 from bot.storage.migrations import MIGRATIONS, apply_migrations, schema_version, to_postgres
-from bot.storage.sql import execute, fetch_one_in
+from bot.storage.sql import execute, fetch_one_in, numbered_placeholders
 from tests.fixtures_storage import Backend, sqlite_only
 
 
@@ -326,3 +326,22 @@ def test_storage_imports_nothing_of_aiogram_outside_fsm() -> None:
     )
     assert len(modules) >= 8
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("sql", "numbered"),
+    [
+        (
+            "SELECT * FROM kv WHERE key = ? AND value = ?",
+            "SELECT * FROM kv WHERE key = $1 AND value = $2",
+        ),
+        ("UPDATE t SET note = 'why?' WHERE id = ?", "UPDATE t SET note = 'why?' WHERE id = $1"),
+        (
+            'SELECT "odd?name" FROM t WHERE x IN (?, ?, ?)',
+            'SELECT "odd?name" FROM t WHERE x IN ($1, $2, $3)',
+        ),
+        ("SELECT 'it''s ?' , ?", "SELECT 'it''s ?' , $1"),
+    ],
+)
+def test_placeholders_are_numbered_for_postgres_outside_quotes(sql: str, numbered: str) -> None:
+    assert numbered_placeholders(sql) == numbered
