@@ -29,7 +29,14 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot.storage import Binding, BindingRepository, BindingSource, Database, Role, utc_now
+from bot.storage import (
+    Binding,
+    BindingRepository,
+    BindingSource,
+    Role,
+    SqliteDatabase,
+    utc_now,
+)
 from bot.storage.subscriptions import NewSubscription, Scope, SubscriptionRepository
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
@@ -51,7 +58,7 @@ def free_port() -> int:
 
 async def prepare(db_path: Path, portal: Bitrix24Emulator, telegram: TelegramEmulator) -> None:
     """50 reps bound and subscribed to their own leads, before the bot first starts."""
-    db = Database(db_path)
+    db = SqliteDatabase(db_path)
     await db.open()
     bindings, subscriptions = BindingRepository(db), SubscriptionRepository(db)
     for index in range(REPS):
@@ -174,7 +181,7 @@ async def run(events: int, kills: int, rate: float) -> None:
                     refused += 1
         await kill_task
         # Let the last incarnation drain the outbox.
-        db = Database(db_path)
+        db = SqliteDatabase(db_path)
         await db.open()
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:

@@ -7,24 +7,32 @@ changes one lead at a time and measures from the moment the event is POSTed to t
 the Telegram emulator records the message. Targets: ack p99 < 20 ms, arrival->message p95 < 1 s.
 Each phase prints its figures as it ends; the last line is one JSON object with all of them.
 
-Run: `.venv/bin/python -m bench.event_ack [--rate 200] [--seconds 30] [--samples 20]`
+With `--postgres postgresql://...` the bot keeps its state in a fresh schema of that database
+(dropped afterwards) instead of SQLite; the figures then say `"storage": "postgres"`.
+
+Run: `.venv/bin/python -m bench.event_ack [--rate 200] [--seconds 30] [--samples 20]
+[--postgres URL]`
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
+import asyncpg
+from pydantic import SecretStr
 
 from bot.app import Application
 from bot.config import (
@@ -165,7 +173,26 @@ async def phase_two(
     }
 
 
-async def run(rate: float, seconds: float, samples: int) -> dict[str, object]:
+@contextlib.asynccontextmanager
+async def storage_for(folder: str, postgres: str | None) -> AsyncIterator[StorageSettings]:
+    """A fresh SQLite file, or a fresh schema of the PostgreSQL database (dropped after)."""
+    if postgres is None:
+        yield StorageSettings(path=Path(folder) / "bot.sqlite3")
+        return
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(postgres)
+    try:
+        await admin.execute(f"CREATE SCHEMA {schema}")
+        separator = "&" if "?" in postgres else "?"
+        yield StorageSettings(url=SecretStr(f"{postgres}{separator}search_path={schema}"))
+    finally:
+        await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await admin.close()
+
+
+async def run(
+    rate: float, seconds: float, samples: int, postgres: str | None = None
+) -> dict[str, object]:
     """Both phases; prints each as it finishes and returns every figure."""
     telegram = TelegramEmulator(DEFAULT_TEST_TOKEN)
     portal = Bitrix24Emulator()
@@ -174,55 +201,73 @@ async def run(rate: float, seconds: float, samples: int) -> dict[str, object]:
     telegram.user(ANNA_TG, "Anna")
     count = int(rate * seconds)
     lead_ids = portal.seed_leads(count + samples, ASSIGNED_BY_ID="1")
-    coalesce = float(os.environ.get("BENCH_COALESCE", "0.3"))
-    result: dict[str, object] = {"rate": rate, "seconds": seconds}
+    result: dict[str, object] = {
+        "rate": rate,
+        "seconds": seconds,
+        "storage": "sqlite" if postgres is None else "postgres",
+    }
     try:
         with tempfile.TemporaryDirectory() as folder:
-            settings = Settings(
-                _env_file=None,
-                telegram=TelegramSettings(
-                    token=DEFAULT_TEST_TOKEN, api_base=telegram.base_url, admin_ids=[ANNA_TG]
-                ),
-                portal=PortalSettings(
-                    webhook_url=portal.webhook_url,
-                    application_token=APP_TOKEN,
-                    member_id=portal.member_id,
-                    domain=portal.domain,
-                ),
-                storage=StorageSettings(path=Path(folder) / "bot.sqlite3"),
-                web=WebSettings(host="127.0.0.1", port=0),
-                events=EventsSettings(coalesce_seconds=coalesce),
-            )
-            app = Application(settings)
-            await app.start()
-            try:
-                url = f"http://127.0.0.1:{app.port}{settings.web.event_path}"
-                async with aiohttp.ClientSession() as session:
-                    first = await phase_one(session, url, portal, lead_ids[:count], rate)
-                    result["phase1"] = first
-                    print(
-                        f"phase 1: {first['events']:.0f} events at "
-                        f"{first['events_per_second']:.0f}/s; time to 2xx p50 "
-                        f"{first['ack_p50_ms']} ms, p99 {first['ack_p99_ms']} ms, max "
-                        f"{first['ack_max_ms']} ms (target p99 < 20 ms)",
-                        flush=True,
-                    )
-                    result["phase1_drained"] = await drain(app, timeout=120)
-                    second = await phase_two(session, url, app, portal, telegram, lead_ids[count:])
-                    result["phase2"] = second
-                    print(
-                        f"phase 2: event arrival -> Telegram message over {samples} events: "
-                        f"p50 {second['e2m_p50_ms']} ms, p95 {second['e2m_p95_ms']} ms, "
-                        f"{second['missed']} missed (target p95 < 1000 ms; includes the "
-                        f"{coalesce * 1000:.0f} ms coalescing window)",
-                        flush=True,
-                    )
-            finally:
-                await app.stop()
+            async with storage_for(folder, postgres) as storage:
+                split = (lead_ids[:count], lead_ids[count:])
+                await _phases(storage, telegram, portal, split, result)
     finally:
         await portal.stop()
         await telegram.stop()
     return result
+
+
+async def _phases(
+    storage: StorageSettings,
+    telegram: TelegramEmulator,
+    portal: Bitrix24Emulator,
+    lead_ids: tuple[list[int], list[int]],
+    result: dict[str, object],
+) -> None:
+    """Start the app on `storage`, run both phases, note their figures in `result`."""
+    rate, samples = float(result["rate"]), len(lead_ids[1])  # type: ignore[arg-type]
+    coalesce = float(os.environ.get("BENCH_COALESCE", "0.3"))
+    settings = Settings(
+        _env_file=None,
+        telegram=TelegramSettings(
+            token=DEFAULT_TEST_TOKEN, api_base=telegram.base_url, admin_ids=[ANNA_TG]
+        ),
+        portal=PortalSettings(
+            webhook_url=portal.webhook_url,
+            application_token=APP_TOKEN,
+            member_id=portal.member_id,
+            domain=portal.domain,
+        ),
+        storage=storage,
+        web=WebSettings(host="127.0.0.1", port=0),
+        events=EventsSettings(coalesce_seconds=coalesce),
+    )
+    app = Application(settings)
+    await app.start()
+    try:
+        url = f"http://127.0.0.1:{app.port}{settings.web.event_path}"
+        async with aiohttp.ClientSession() as session:
+            first = await phase_one(session, url, portal, lead_ids[0], rate)
+            result["phase1"] = first
+            print(
+                f"phase 1 ({result['storage']}): {first['events']:.0f} events at "
+                f"{first['events_per_second']:.0f}/s; time to 2xx p50 "
+                f"{first['ack_p50_ms']} ms, p99 {first['ack_p99_ms']} ms, max "
+                f"{first['ack_max_ms']} ms (target p99 < 20 ms)",
+                flush=True,
+            )
+            result["phase1_drained"] = await drain(app, timeout=120)
+            second = await phase_two(session, url, app, portal, telegram, lead_ids[1])
+            result["phase2"] = second
+            print(
+                f"phase 2 ({result['storage']}): event arrival -> Telegram message over "
+                f"{samples} events: p50 {second['e2m_p50_ms']} ms, p95 {second['e2m_p95_ms']} "
+                f"ms, {second['missed']} missed (target p95 < 1000 ms; includes the "
+                f"{coalesce * 1000:.0f} ms coalescing window)",
+                flush=True,
+            )
+    finally:
+        await app.stop()
 
 
 def main() -> None:
@@ -231,9 +276,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--postgres", help="postgresql://... (a fresh schema is made in it)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    print(json.dumps(asyncio.run(run(args.rate, args.seconds, args.samples))))
+    print(json.dumps(asyncio.run(run(args.rate, args.seconds, args.samples, args.postgres))))
 
 
 if __name__ == "__main__":

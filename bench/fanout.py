@@ -37,7 +37,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from bot.access.roles import Identity
 from bot.config import NotifySettings
 from bot.notify.sender import OutboxSender
-from bot.storage import Database
+from bot.storage import SqliteDatabase
 from bot.storage.outbox import NewOutboxMessage, Notification, OutboxRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.telegram_retry import FloodPause, TelegramRetryMiddleware
@@ -78,7 +78,7 @@ async def sending(
 ) -> AsyncIterator[tuple[OutboxRepository, OutboxSender]]:
     """A fresh outbox and its sender (not started) with default settings."""
     with tempfile.TemporaryDirectory() as folder:
-        db = Database(Path(folder) / "bench.sqlite3")
+        db = SqliteDatabase(Path(folder) / "bench.sqlite3")
         await db.open()
         pause = FloodPause()
         session = AiohttpSession(api=TelegramAPIServer.from_base(emulator.base_url))

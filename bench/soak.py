@@ -49,7 +49,7 @@ from urllib.parse import unquote, urlencode
 
 import aiohttp
 
-from bot.storage import Binding, BindingSource, Database, Role, utc_now
+from bot.storage import Binding, BindingSource, Role, SqliteDatabase, utc_now
 from bot.storage.bindings import write_binding
 from bot.storage.json_codec import encode_json
 from bot.storage.timestamps import to_db_time
@@ -188,7 +188,7 @@ def db_bytes(path: Path) -> int:
 
 async def prepare(db_path: Path, team: Team) -> None:
     """Bindings and subscriptions straight into the bot's database (as if made over weeks)."""
-    async with Database(db_path) as db, db.transaction() as conn:
+    async with SqliteDatabase(db_path) as db, db.transaction() as conn:
         now = utc_now()
         for user in team.reps + team.managers:
             role = Role.MANAGER if user in team.managers else Role.REP
@@ -214,7 +214,7 @@ async def prepare(db_path: Path, team: Team) -> None:
             manager = Team.chat_of(team.managers[index % len(team.managers)])
             followed = encode_json([team.group_reps[index]])
             rows.append((group, manager, "[]", "users", followed, "[]", "[]", stamp))
-        await conn.executemany(
+        await conn.execute_many(
             "INSERT INTO subscriptions (chat_id, created_by, kinds, scope, responsible_ids, "
             "stages, sources, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,

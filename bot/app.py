@@ -64,6 +64,7 @@ from bot.notify.mute import MuteService
 from bot.notify.render import Links
 from bot.notify.sender import OutboxSender
 from bot.notify.take import TakeService
+from bot.ops.leadership import Leadership, WorkerFactory
 from bot.ops.status import CrmModeWatch, StatusService
 from bot.portal import (
     Lane,
@@ -86,14 +87,23 @@ from bot.replicas import (
 )
 from bot.reports.service import ReportService
 from bot.schedule.service import HoursService
-from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
+from bot.storage import (
+    DATABASE_ERRORS,
+    BindingRepository,
+    Database,
+    InviteRepository,
+    KeyValueRepository,
+)
+from bot.storage.db import SqliteDatabase
 from bot.storage.fsm import SQLiteStorage
 from bot.storage.held import HeldRepository
 from bot.storage.hours import HoursRepository
 from bot.storage.inbox import InboxRepository
+from bot.storage.leases import LeaseRepository
 from bot.storage.mutes import MuteRepository
 from bot.storage.outbox import OutboxRepository
 from bot.storage.owner_requests import OwnerRequestRepository
+from bot.storage.postgres import PostgresDatabase
 from bot.storage.reminders import ReminderRepository
 from bot.storage.retention import Retention, RetentionPolicy
 from bot.storage.revisions import TableRevisions
@@ -235,7 +245,12 @@ class Application:
         self.clock = clock
         self._clock_speed = clock_speed
         quiet_leaky_loggers()
-        self.db = Database(settings.storage.path)
+        postgres_url = settings.storage.postgres_url()
+        self.db: Database = (
+            PostgresDatabase(postgres_url)
+            if postgres_url is not None
+            else SqliteDatabase(settings.storage.path)
+        )
         self.translations = Translations.load()
         self.metrics = MetricsRegistry()
         register_bot_metrics(self.metrics)
@@ -266,6 +281,7 @@ class Application:
         self.receiver: EventReceiver | None = None
         self.processor: EventProcessor | None = None
         self.sender: OutboxSender | None = None
+        self.leadership: Leadership | None = None
         self.poller: CatchUpPoller | None = None
         self.digests: DigestWorker | None = None
         self.reminders: ReminderScheduler | None = None
@@ -283,7 +299,7 @@ class Application:
         """Open everything and start taking updates; raises ConfigurationError on bad setup."""
         settings = self.settings
         warn_about_plain_http(settings)
-        await self.db.open()
+        await self._open_database()
         if self.redis is not None:
             await check_redis(self.redis)
         kv = KeyValueRepository(self.db)
@@ -450,31 +466,32 @@ class Application:
         assert self.processor is not None
         assert self.sender is not None
         assert self.poller is not None
-        self._tasks.append(asyncio.create_task(self.processor.run()))
-        self._tasks.append(asyncio.create_task(self.sender.run()))
-        self._tasks.append(asyncio.create_task(self.poller.run()))
+        retention = build_retention(settings, inbox, outbox, snapshots)
+        processor, sender, poller = self.processor, self.sender, self.poller
         assert self.digests is not None
-        self._tasks.append(asyncio.create_task(self.digests.run()))
         assert self.reminders is not None
         assert self.followup_sync is not None
-        self._tasks.append(asyncio.create_task(self.reminders.run()))
-        self._tasks.append(asyncio.create_task(self.followup_sync.run()))
-        self._tasks.append(
-            asyncio.create_task(
-                build_retention(settings, inbox, outbox, snapshots).run(
-                    settings.retention.interval_seconds
-                )
-            )
-        )
-        self._tasks.append(asyncio.create_task(self._refresh_directory(directory)))
+        workers: list[WorkerFactory] = [
+            processor.run,
+            sender.run,
+            poller.run,
+            self.digests.run,
+            self.reminders.run,
+            self.followup_sync.run,
+            lambda: retention.run(settings.retention.interval_seconds),
+        ]
         if isinstance(dialog_state, SQLiteStorage):
             # Redis expires dialog state by itself (the TTL set with every write).
             dialog_ttl = timedelta(hours=settings.storage.dialog_ttl_hours)
-            self._tasks.append(
-                asyncio.create_task(
-                    dialog_state.prune_forever(dialog_ttl, every=DIALOG_PRUNE_SECONDS)
-                )
-            )
+            storage = dialog_state
+            workers.append(lambda: storage.prune_forever(dialog_ttl, every=DIALOG_PRUNE_SECONDS))
+        if isinstance(self.db, PostgresDatabase):
+            # Several replicas may share this database: one of them drains the queues.
+            self.leadership = Leadership(LeaseRepository(self.db), workers)
+            self._tasks.append(asyncio.create_task(self.leadership.run()))
+        else:
+            self._tasks.extend(asyncio.create_task(worker()) for worker in workers)
+        self._tasks.append(asyncio.create_task(self._refresh_directory(directory)))
         if settings.telegram.webhook_url:
             await self.dispatcher.emit_startup(bot=self.bot, dispatcher=self.dispatcher)
             await self._set_webhook()
@@ -491,6 +508,19 @@ class Application:
                     )
                 )
             )
+
+    async def _open_database(self) -> None:
+        if not isinstance(self.db, PostgresDatabase):
+            await self.db.open()
+            return
+        try:
+            await self.db.open()
+        except DATABASE_ERRORS as exc:
+            # Named by its type only: the driver's message may quote the URL's user and host.
+            raise ConfigurationError(
+                f"PostgreSQL at STORAGE__URL could not be used ({type(exc).__name__}): check "
+                "that the server runs, the database exists and the user may connect to it"
+            ) from exc
 
     def _build_workers(
         self,
@@ -596,6 +626,7 @@ class Application:
             return SQLiteStorage(self.db)
         ttl = timedelta(hours=self.settings.storage.dialog_ttl_hours)
         return RedisDialogStorage(self.redis, self.redis_keys, ttl)
+
     def _build_reminders(self, reminders: ReminderRepository, outbox: OutboxRepository) -> None:
         assert self.portal is not None
         assert self.sender is not None

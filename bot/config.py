@@ -101,12 +101,55 @@ class PortalSettings(BaseModel):
         return self
 
 
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def _storage_url_ok(url: str) -> bool:
+    if any(char.isspace() for char in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number raises here
+    except ValueError:
+        return False
+    if parts.scheme in POSTGRES_SCHEMES:
+        return True
+    return parts.scheme == "sqlite" and not parts.netloc and bool(parts.path.strip("/"))
+
+
 class StorageSettings(BaseModel):
-    """Where the bot keeps its state."""
+    """Where the bot keeps its state: an SQLite file (the default) or a PostgreSQL database."""
 
     path: Path = Path("data/bot.sqlite3")
+    # Secret: a PostgreSQL URL may carry a password.
+    url: SecretStr | None = None
     # Dialog state holds rendered cards, phones and search results: forget it once idle.
     dialog_ttl_hours: float = Field(default=72.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        url = value.get_secret_value().strip()
+        if not _storage_url_ok(url):
+            raise ValueError(
+                "STORAGE__URL must be postgresql://user:password@host:5432/database or "
+                "sqlite:///path/to/bot.sqlite3 (leave it empty to use STORAGE__PATH)"
+            )
+        return SecretStr(url)
+
+    @model_validator(mode="after")
+    def _sqlite_url_is_a_path(self) -> StorageSettings:
+        if self.url is not None and urlsplit(self.url.get_secret_value()).scheme == "sqlite":
+            # sqlite:///data/bot.sqlite3 is relative, sqlite:////var/bot.sqlite3 absolute.
+            self.path = Path(urlsplit(self.url.get_secret_value()).path[1:])
+            self.url = None
+        return self
+
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL database to use, or None for the SQLite file at `path`."""
+        return None if self.url is None else self.url.get_secret_value()
 
 
 class WebSettings(BaseModel):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.access.roles import Identity
-from bot.storage import Clock, Database, DatabaseClosedError, utc_now
+from bot.storage import DATABASE_ERRORS, Clock, Database, utc_now
 from bot.storage.snapshots import SnapshotRepository
 from bot.storage.timestamps import from_db_time, to_db_time
 
@@ -48,7 +47,7 @@ class BotActionLog:
             await self._store.record_bot_action(
                 lead_id, identity.telegram_user_id, identity.portal_user_id, str(action)
             )
-        except (sqlite3.Error, DatabaseClosedError):
+        except DATABASE_ERRORS:
             log.exception("could not record bot action %s on lead %d", action, lead_id)
 
     async def author_of_change(self, lead_id: int, modified_at: datetime | None) -> int | None:
@@ -69,7 +68,7 @@ class BotActionLog:
                     to_db_time(modified_at + RECORDED_AFTER_CHANGE),
                 ),
             )
-        except (sqlite3.Error, DatabaseClosedError):
+        except DATABASE_ERRORS:
             log.exception("could not read bot actions of lead %d", lead_id)
             return None
         return int(row["portal_user_id"]) if row is not None else None

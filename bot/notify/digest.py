@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
 from bot.i18n import DEFAULT_LANGUAGE, Translations, Translator
 from bot.notify.buttons import LeadAction, LeadButton
 from bot.notify.render import MAX_MESSAGE_LENGTH, Links
@@ -30,6 +28,7 @@ from bot.storage.outbox import (
     Notification,
     OutboxMessage,
 )
+from bot.storage.sql import Connection
 from bot.storage.subscriptions import EventKind, SubscriptionRepository
 from bot.storage.timestamps import Clock, utc_now
 
@@ -171,11 +170,11 @@ class QuietHours:
         self.held += 1
         return True
 
-    async def move_chat_in(self, conn: aiosqlite.Connection, old_id: int, new_id: int) -> None:
+    async def move_chat_in(self, conn: Connection, old_id: int, new_id: int) -> None:
         """A group became a supergroup: its held notifications follow it."""
         await self._held.move_chat_in(conn, old_id, new_id)
 
-    async def drop_chat_in(self, conn: aiosqlite.Connection, chat_id: int) -> int:
+    async def drop_chat_in(self, conn: Connection, chat_id: int) -> int:
         """The chat is gone: its held notifications go too."""
         return await self._held.drop_chat_in(conn, chat_id)
 

@@ -1,11 +1,11 @@
-"""SQLite storage: the connection, migrations, repositories and records.
+"""Storage on SQLite or PostgreSQL: the database seam, migrations, repositories and records.
 
 The aiogram FSM storage lives in `bot.storage.fsm` and is not re-exported here, so importing
 this package never imports aiogram.
 """
 
 from bot.storage.bindings import BindingRepository
-from bot.storage.db import MEMORY, Database, DatabaseClosedError
+from bot.storage.db import DATABASE_ERRORS, MEMORY, Database, DatabaseClosedError, SqliteDatabase
 from bot.storage.invites import InviteRepository
 from bot.storage.json_codec import NotJsonError
 from bot.storage.kv import KeyValueRepository
@@ -21,6 +21,7 @@ from bot.storage.models import (
 from bot.storage.timestamps import Clock, from_db_time, to_db_time, utc_now
 
 __all__ = [
+    "DATABASE_ERRORS",
     "MEMORY",
     "MIGRATIONS",
     "Binding",
@@ -38,6 +39,7 @@ __all__ = [
     "RedeemFailure",
     "Role",
     "SchemaVersionError",
+    "SqliteDatabase",
     "from_db_time",
     "schema_version",
     "to_db_time",

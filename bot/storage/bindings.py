@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
-
-import aiosqlite
-
 from bot.storage.db import Database
 from bot.storage.models import Binding, BindingSource, Role
-from bot.storage.sql import execute
+from bot.storage.sql import Connection, Row, execute
 from bot.storage.timestamps import from_db_time, to_db_time
 
 _COLUMNS = (
@@ -17,7 +13,7 @@ _COLUMNS = (
 )
 
 
-def _binding_from_row(row: sqlite3.Row) -> Binding:
+def _binding_from_row(row: Row) -> Binding:
     return Binding(
         telegram_user_id=row["telegram_user_id"],
         portal_user_id=row["portal_user_id"],
@@ -31,7 +27,7 @@ def _binding_from_row(row: sqlite3.Row) -> Binding:
     )
 
 
-async def write_binding(conn: aiosqlite.Connection, binding: Binding) -> None:
+async def write_binding(conn: Connection, binding: Binding) -> None:
     """Insert or replace `binding` inside an open transaction."""
     await execute(
         conn,
@@ -101,7 +97,8 @@ class BindingRepository:
         async with self._db.transaction(durable=True) as conn:
             result = await execute(
                 conn,
-                "UPDATE bindings SET active = 0, blocked = max(blocked, ?) "
+                "UPDATE bindings SET active = 0, "
+                "blocked = CASE WHEN blocked = 1 OR ? = 1 THEN 1 ELSE 0 END "
                 "WHERE telegram_user_id = ? AND active = 1",
                 (int(block), telegram_user_id),
             )

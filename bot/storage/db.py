@@ -1,4 +1,8 @@
-"""The SQLite database: one aiosqlite connection, serialised write transactions, migrations."""
+"""The database seam (`Database`, `Connection`) and its SQLite engine.
+
+SQLite is one aiosqlite connection with serialised write transactions; PostgreSQL lives in
+`bot.storage.postgres`. Both apply the numbered migrations of `bot.storage.migrations`.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,16 @@ import os
 import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 import aiosqlite
+import asyncpg
 
 from bot.storage.migrations import MIGRATIONS, Migration, apply_migrations
-from bot.storage.sql import SqlParams, execute, fetch_one_in
+from bot.storage.sql import SQLITE, Connection, Dialect, Executed, Row, SqlParams
 
 MEMORY = ":memory:"
 """Path for a private in-memory database (unit tests)."""
@@ -97,7 +102,98 @@ class DatabaseClosedError(RuntimeError):
     """The database was used before `open()` or after `close()`."""
 
 
-class Database:
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    sqlite3.Error,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    DatabaseClosedError,
+    OSError,
+)
+"""What a failed read or write of either engine raises, a lost connection to PostgreSQL
+included (a caller that can carry on catches these)."""
+
+
+class Database(Protocol):
+    """What repositories need of a database, whichever engine keeps it.
+
+    `transaction()` yields the `Connection` of one write transaction: it commits when the block
+    ends and rolls back on an exception; transactions do not nest. `fetch_one`/`fetch_all` read
+    outside any transaction. `durable=True` marks a write acknowledged to somebody outside (a
+    2xx to the portal, a reply to a user): it must survive a power loss once committed.
+    """
+
+    @property
+    def dialect(self) -> Dialect:
+        """The engine's SQL differences."""
+        ...
+
+    @property
+    def is_open(self) -> bool:
+        """Whether `open()` succeeded and `close()` has not been called."""
+        ...
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+        ...
+
+    async def close(self) -> None:
+        """Disconnect; safe to call twice."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    def transaction(self, *, durable: bool = False) -> AbstractAsyncContextManager[Connection]:
+        """One write transaction."""
+        ...
+
+    async def fetch_one(self, sql: str, params: SqlParams = ()) -> Row | None:
+        """Run a read outside any transaction and return its first row."""
+        ...
+
+    async def fetch_all(self, sql: str, params: SqlParams = ()) -> list[Row]:
+        """Run a read outside any transaction and return all its rows."""
+        ...
+
+
+class SqliteConnection:
+    """The aiosqlite connection of an open SQLite transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    @property
+    def dialect(self) -> Dialect:
+        """SQLite's SQL differences."""
+        return SQLITE
+
+    async def execute(self, sql: str, params: SqlParams = ()) -> Executed:
+        """Run one statement."""
+        async with self._conn.execute(sql, params) as cursor:
+            return Executed(rowcount=cursor.rowcount)
+
+    async def execute_many(self, sql: str, rows: Sequence[SqlParams]) -> None:
+        """Run one statement once per parameter row."""
+        await self._conn.executemany(sql, rows)
+
+    async def fetch_one(self, sql: str, params: SqlParams = ()) -> Row | None:
+        """Run a query and return its first row."""
+        async with self._conn.execute(sql, params) as cursor:
+            row: sqlite3.Row | None = await cursor.fetchone()
+            return row
+
+    async def fetch_all(self, sql: str, params: SqlParams = ()) -> list[Row]:
+        """Run a query and return all its rows."""
+        return list(await self._conn.execute_fetchall(sql, params))
+
+
+class SqliteDatabase:
     """One SQLite file behind one aiosqlite connection.
 
     Writes go through `transaction()`: `BEGIN IMMEDIATE` under a single asyncio lock, so exactly
@@ -130,6 +226,11 @@ class Database:
         self._holder: asyncio.Task[object] | None = None
 
     @property
+    def dialect(self) -> Dialect:
+        """SQLite's SQL differences."""
+        return SQLITE
+
+    @property
     def path(self) -> str | Path:
         """The file this database lives in, or `MEMORY`."""
         return self._path
@@ -150,10 +251,10 @@ class Database:
         conn = await aiosqlite.connect(self._path, isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
-            await execute(conn, f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            await execute(conn, "PRAGMA journal_mode = WAL")
-            await execute(conn, "PRAGMA synchronous = NORMAL")
-            await execute(conn, "PRAGMA foreign_keys = ON")
+            await _run(conn, f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            await _run(conn, "PRAGMA journal_mode = WAL")
+            await _run(conn, "PRAGMA synchronous = NORMAL")
+            await _run(conn, "PRAGMA foreign_keys = ON")
         except BaseException:
             await conn.close()
             raise
@@ -208,7 +309,7 @@ class Database:
         return self._conn
 
     @asynccontextmanager
-    async def transaction(self, *, durable: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self, *, durable: bool = False) -> AsyncIterator[Connection]:
         """Run the block as one `BEGIN IMMEDIATE` transaction; commit on success, else roll back.
 
         Durable transactions wait at the head of the line. Transactions do not nest: calling
@@ -220,12 +321,12 @@ class Database:
         async with self._exclusive(urgent=durable):
             conn = self._connection()
             if durable:
-                await execute(conn, "PRAGMA synchronous = FULL")
+                await _run(conn, "PRAGMA synchronous = FULL")
             try:
-                await execute(conn, "BEGIN IMMEDIATE")
-                yield conn
+                await _run(conn, "BEGIN IMMEDIATE")
+                yield SqliteConnection(conn)
                 # Shielded: once COMMIT is queued, a cancellation must not tear it in half.
-                await asyncio.shield(execute(conn, "COMMIT"))
+                await asyncio.shield(_run(conn, "COMMIT"))
             except BaseException:
                 # Shielded so a cancelled task still leaves the connection clean; aiosqlite
                 # runs queued statements in order, so the next BEGIN comes after this.
@@ -233,7 +334,7 @@ class Database:
                 raise
             finally:
                 if durable:
-                    await asyncio.shield(execute(conn, "PRAGMA synchronous = NORMAL"))
+                    await asyncio.shield(_run(conn, "PRAGMA synchronous = NORMAL"))
 
     @staticmethod
     async def _rollback(conn: aiosqlite.Connection) -> None:
@@ -241,19 +342,24 @@ class Database:
         if not conn.in_transaction:
             return
         try:
-            await execute(conn, "ROLLBACK")
+            await _run(conn, "ROLLBACK")
         except sqlite3.OperationalError:
             # A COMMIT queued just before may have ended the transaction meanwhile.
             if conn.in_transaction:
                 raise
 
-    async def fetch_one(self, sql: str, params: SqlParams = ()) -> sqlite3.Row | None:
+    async def fetch_one(self, sql: str, params: SqlParams = ()) -> Row | None:
         """Run a read outside any transaction and return its first row."""
         async with self._exclusive():
-            return await fetch_one_in(self._connection(), sql, params)
+            return await SqliteConnection(self._connection()).fetch_one(sql, params)
 
-    async def fetch_all(self, sql: str, params: SqlParams = ()) -> list[sqlite3.Row]:
+    async def fetch_all(self, sql: str, params: SqlParams = ()) -> list[Row]:
         """Run a read outside any transaction and return all its rows."""
         async with self._exclusive():
-            rows = await self._connection().execute_fetchall(sql, params)
-            return list(rows)
+            return await SqliteConnection(self._connection()).fetch_all(sql, params)
+
+
+async def _run(conn: aiosqlite.Connection, sql: str, params: SqlParams = ()) -> None:
+    """Run one statement on the raw aiosqlite connection (pragmas, BEGIN, COMMIT)."""
+    async with conn.execute(sql, params):
+        pass

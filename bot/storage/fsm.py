@@ -1,4 +1,4 @@
-"""aiogram FSM storage on our SQLite database, so dialog stacks and forms survive restarts."""
+"""aiogram FSM storage on our database (either engine): dialogs and forms survive restarts."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-import aiosqlite
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 
 from bot.storage.db import Database
 from bot.storage.json_codec import decode_json, encode_json
-from bot.storage.sql import execute, fetch_one_in
+from bot.storage.sql import Connection, execute, fetch_one_in
 from bot.storage.timestamps import Clock, to_db_time, utc_now
 
 log = logging.getLogger(__name__)
@@ -76,7 +75,8 @@ class SQLiteStorage(BaseStorage):
                 INSERT INTO fsm (bot_id, chat_id, user_id, thread_id, business_connection_id,
                                  destiny, state, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
+                ON CONFLICT (bot_id, chat_id, user_id, thread_id, business_connection_id, destiny)
+                DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
                 """,
                 (*_key_params(key), value, self._now()),
             )
@@ -153,21 +153,22 @@ class SQLiteStorage(BaseStorage):
             )
         return encode_json(data, what="fsm data")
 
-    async def _write_data(self, conn: aiosqlite.Connection, key: StorageKey, text: str) -> None:
+    async def _write_data(self, conn: Connection, key: StorageKey, text: str) -> None:
         await execute(
             conn,
             """
             INSERT INTO fsm (bot_id, chat_id, user_id, thread_id, business_connection_id,
                              destiny, data, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at
+            ON CONFLICT (bot_id, chat_id, user_id, thread_id, business_connection_id, destiny)
+                DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at
             """,
             (*_key_params(key), text, self._now()),
         )
         await self._drop_if_empty(conn, key)
 
     @staticmethod
-    async def _drop_if_empty(conn: aiosqlite.Connection, key: StorageKey) -> None:
+    async def _drop_if_empty(conn: Connection, key: StorageKey) -> None:
         await execute(
             conn,
             f"DELETE FROM fsm WHERE {_KEY_WHERE} AND state IS NULL AND data = '{{}}'",  # noqa: S608

@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
 from bot.storage.db import Database
 from bot.storage.outbox import NewOutboxMessage, OutboxMessage, OutboxRepository
-from bot.storage.sql import execute
+from bot.storage.sql import Connection, execute
 from bot.storage.timestamps import Clock, from_db_time, to_db_time, utc_now
 
 
@@ -114,13 +112,13 @@ class HeldRepository:
             )
         return result.rowcount
 
-    async def move_chat_in(self, conn: aiosqlite.Connection, old_id: int, new_id: int) -> None:
+    async def move_chat_in(self, conn: Connection, old_id: int, new_id: int) -> None:
         """A group became a supergroup: what it had waiting follows it."""
         await execute(
             conn, "UPDATE held_notifications SET chat_id = ? WHERE chat_id = ?", (new_id, old_id)
         )
 
-    async def drop_chat_in(self, conn: aiosqlite.Connection, chat_id: int) -> int:
+    async def drop_chat_in(self, conn: Connection, chat_id: int) -> int:
         """The chat is gone for the bot: nothing it had waiting will be sent."""
         result = await execute(
             conn, "DELETE FROM held_notifications WHERE chat_id = ?", (chat_id,)

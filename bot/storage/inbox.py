@@ -6,11 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.storage.db import Database
 from bot.storage.json_codec import decode_json, encode_json
-from bot.storage.sql import execute
+from bot.storage.sql import Connection, execute, fetch_all_in
 from bot.storage.timestamps import Clock, from_db_time, to_db_time, utc_now
 
 
@@ -71,7 +69,8 @@ class InboxRepository:
                     for key, event, lead_id, payload in chunk
                     for value in (key, event, lead_id, encode_json(payload), received)
                 ]
-                rows = await conn.execute_fetchall(
+                rows = await fetch_all_in(
+                    conn,
                     "INSERT INTO inbox (dedup_key, event, lead_id, payload, received_at) "  # noqa: S608
                     f"VALUES {values} ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key",
                     params,
@@ -86,7 +85,7 @@ class InboxRepository:
 
     async def add_in(
         self,
-        conn: aiosqlite.Connection,
+        conn: Connection,
         dedup_key: str,
         event: str,
         lead_id: int | None,
@@ -124,7 +123,7 @@ class InboxRepository:
             for row in rows
         ]
 
-    async def mark_processed_in(self, conn: aiosqlite.Connection, ids: list[int]) -> None:
+    async def mark_processed_in(self, conn: Connection, ids: list[int]) -> None:
         """Mark events processed inside the caller's transaction."""
         now = to_db_time(self._clock())
         for start in range(0, len(ids), 500):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from datetime import timedelta
 
 from bot.storage.bindings import write_binding
 from bot.storage.db import Database
 from bot.storage.models import Binding, BindingSource, Invite, IssuedInvite, RedeemFailure, Role
-from bot.storage.sql import execute, fetch_one_in
+from bot.storage.sql import Row, execute, fetch_one_in
 from bot.storage.timestamps import Clock, from_db_time, from_db_time_or_none, to_db_time, utc_now
 
 TOKEN_BYTES = 32
@@ -28,7 +27,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _invite_from_row(row: sqlite3.Row) -> Invite:
+def _invite_from_row(row: Row) -> Invite:
     return Invite(
         id=row["id"],
         portal_user_id=row["portal_user_id"],
@@ -69,14 +68,14 @@ class InviteRepository:
         now = self._clock()
         expires_at = now + ttl
         async with self._db.transaction(durable=True) as conn:
-            result = await execute(
+            created = await fetch_one_in(
                 conn,
                 """
                 INSERT INTO invites (
                     token_hash, portal_user_id, role, created_by, created_at, expires_at,
                     phone_check
                 )
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id
                 """,
                 (
                     hash_token(token),
@@ -88,11 +87,10 @@ class InviteRepository:
                     int(phone_check),
                 ),
             )
-        invite_id = result.lastrowid
-        if invite_id is None:
-            raise RuntimeError("SQLite did not report the new invite's id")
+        if created is None:
+            raise RuntimeError("the database did not report the new invite's id")
         # Read back so the timestamps carry exactly the stored precision.
-        invite = await self.get(invite_id)
+        invite = await self.get(int(created["id"]))
         if invite is None:
             raise RuntimeError("invite vanished right after it was created")
         return IssuedInvite(token=token, invite=invite)

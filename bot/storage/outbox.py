@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
 from bot.storage.db import Database
 from bot.storage.json_codec import decode_json, encode_json
-from bot.storage.sql import execute
+from bot.storage.sql import Connection, execute, execute_many
 from bot.storage.timestamps import Clock, from_db_time, to_db_time, utc_now
 
 DUE_QUERY = """
@@ -20,14 +18,16 @@ SELECT o.id, o.idempotency_key, o.chat_id, o.thread_id, o.lead_id, o.payload,
        o.attempts, o.next_attempt_at
 FROM (
     SELECT chat_id, min(id) AS first_id FROM outbox
-    WHERE state = 'pending' AND chat_id NOT IN (SELECT value FROM json_each(?))
+    WHERE state = 'pending' AND chat_id NOT IN ({excluded})
     GROUP BY chat_id
 ) AS heads
 JOIN outbox AS o ON o.id = heads.first_id
 WHERE o.next_attempt_at <= ?
 ORDER BY o.id LIMIT ?
 """
-"""The oldest pending row of each chat not excluded (a JSON array), if due; oldest first."""
+"""The oldest pending row of each chat not excluded (a JSON array), if due; oldest first.
+
+`{excluded}` is the dialect's `int_array_rows`."""
 
 PRUNE_BATCH = 1000
 """Rows deleted per transaction by `prune`."""
@@ -186,7 +186,7 @@ class OutboxRepository:
         self._db = db
         self._clock = clock
 
-    async def add_in(self, conn: aiosqlite.Connection, message: NewOutboxMessage) -> bool:
+    async def add_in(self, conn: Connection, message: NewOutboxMessage) -> bool:
         """Queue a message inside the caller's transaction; False if its key is already there."""
         now = to_db_time(self._clock())
         result = await execute(
@@ -208,13 +208,12 @@ class OutboxRepository:
         )
         return result.rowcount == 1
 
-    async def add_many_in(
-        self, conn: aiosqlite.Connection, messages: list[NewOutboxMessage]
-    ) -> None:
+    async def add_many_in(self, conn: Connection, messages: list[NewOutboxMessage]) -> None:
         """Queue many messages in one statement inside the caller's transaction (repeats of a
         key already there are left out)."""
         now = to_db_time(self._clock())
-        await conn.executemany(
+        await execute_many(
+            conn,
             """
             INSERT INTO outbox (idempotency_key, chat_id, thread_id, lead_id, payload,
                                 next_attempt_at, created_at)
@@ -252,7 +251,8 @@ class OutboxRepository:
         flood gap not yet over). Only the pending rows' partial index is read, not history.
         """
         rows = await self._db.fetch_all(
-            DUE_QUERY, (json.dumps(sorted(exclude_chats)), to_db_time(self._clock()), limit)
+            DUE_QUERY.format(excluded=self._db.dialect.int_array_rows),
+            (json.dumps(sorted(exclude_chats)), to_db_time(self._clock()), limit),
         )
         due: list[OutboxMessage] = []
         set_aside = False
@@ -381,7 +381,7 @@ class OutboxRepository:
                 (reason[:500], message_id),
             )
 
-    async def kill_chat_in(self, conn: aiosqlite.Connection, chat_id: int, reason: str) -> int:
+    async def kill_chat_in(self, conn: Connection, chat_id: int, reason: str) -> int:
         """Give up on every pending message to a chat (inside the caller's transaction)."""
         result = await execute(
             conn,
@@ -391,7 +391,7 @@ class OutboxRepository:
         )
         return result.rowcount
 
-    async def move_chat_in(self, conn: aiosqlite.Connection, old_id: int, new_id: int) -> int:
+    async def move_chat_in(self, conn: Connection, old_id: int, new_id: int) -> int:
         """Point pending messages of a migrated group at its new id."""
         result = await execute(
             conn,
@@ -444,7 +444,7 @@ class OutboxRepository:
             result = await execute(
                 conn,
                 "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ? "
-                "WHERE state = 'dead' AND (? IS NULL OR id = ?)",
+                "WHERE state = 'dead' AND (CAST(? AS BIGINT) IS NULL OR id = ?)",
                 (now, message_id, message_id),
             )
         return result.rowcount

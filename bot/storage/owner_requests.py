@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from bot.storage.db import Database
-from bot.storage.sql import execute, fetch_one_in
+from bot.storage.sql import Row, execute, fetch_one_in
 from bot.storage.timestamps import Clock, from_db_time, from_db_time_or_none, to_db_time, utc_now
 
 _COLUMNS = (
@@ -41,7 +40,7 @@ class OwnerRequest:
     resolved_at: datetime | None = None
 
 
-def _from_row(row: sqlite3.Row) -> OwnerRequest:
+def _from_row(row: Row) -> OwnerRequest:
     return OwnerRequest(
         id=row["id"],
         lead_id=row["lead_id"],
@@ -82,11 +81,11 @@ class OwnerRequestRepository:
             )
             if row is not None:
                 return _from_row(row), False
-            result = await execute(
+            inserted = await fetch_one_in(
                 conn,
                 "INSERT INTO owner_requests (lead_id, requester_telegram_id, "
                 "requester_portal_id, owner_portal_id, note, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     lead_id,
                     requester_telegram_id,
@@ -99,7 +98,7 @@ class OwnerRequestRepository:
             created = await fetch_one_in(
                 conn,
                 f"SELECT {_COLUMNS} FROM owner_requests WHERE id = ?",  # noqa: S608
-                (result.lastrowid,),
+                (None if inserted is None else inserted["id"],),
             )
         assert created is not None
         return _from_row(created), True

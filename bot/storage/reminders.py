@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-import aiosqlite
-
 from bot.storage.db import Database
 from bot.storage.outbox import NewOutboxMessage, OutboxRepository
-from bot.storage.sql import execute
+from bot.storage.sql import Row, execute
 from bot.storage.timestamps import Clock, from_db_time, to_db_time, utc_now
 
 NOTE_LIMIT = 1000
@@ -55,7 +53,7 @@ _COLUMNS = (
 )
 
 
-def _reminder(row: aiosqlite.Row) -> Reminder:
+def _reminder(row: Row) -> Reminder:
     return Reminder(
         activity_id=row["activity_id"],
         lead_id=row["lead_id"],

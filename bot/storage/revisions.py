@@ -1,4 +1,4 @@
-"""Change counters of tables whose contents are cached in memory (kept by SQLite triggers)."""
+"""Change counters of tables whose contents are cached in memory (kept by database triggers)."""
 
 from __future__ import annotations
 

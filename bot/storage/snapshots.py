@@ -6,11 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
 from bot.storage.db import Database
 from bot.storage.json_codec import decode_json, encode_json
-from bot.storage.sql import execute, fetch_one_in
+from bot.storage.sql import Connection, execute, execute_many, fetch_one_in
 from bot.storage.timestamps import Clock, from_db_time, to_db_time, utc_now
 
 
@@ -79,13 +77,13 @@ class SnapshotRepository:
         async with self._db.transaction() as conn:
             result = await execute(
                 conn,
-                "DELETE FROM lead_claims WHERE rowid IN "
-                "(SELECT rowid FROM lead_claims WHERE claimed_at < ? ORDER BY claimed_at LIMIT ?)",
+                "DELETE FROM lead_claims WHERE (chat_id, message_id) IN (SELECT chat_id, "
+                "message_id FROM lead_claims WHERE claimed_at < ? ORDER BY claimed_at LIMIT ?)",
                 (to_db_time(before), limit),
             )
         return result.rowcount
 
-    async def put_in(self, conn: aiosqlite.Connection, lead_id: int, data: dict[str, Any]) -> None:
+    async def put_in(self, conn: Connection, lead_id: int, data: dict[str, Any]) -> None:
         """Store a lead's snapshot inside the caller's transaction."""
         await execute(
             conn,
@@ -97,12 +95,11 @@ class SnapshotRepository:
             (lead_id, encode_json(data), to_db_time(self._clock())),
         )
 
-    async def put_many_in(
-        self, conn: aiosqlite.Connection, snapshots: dict[int, dict[str, Any]]
-    ) -> None:
+    async def put_many_in(self, conn: Connection, snapshots: dict[int, dict[str, Any]]) -> None:
         """Store many snapshots in one round trip inside the caller's transaction."""
         now = to_db_time(self._clock())
-        await conn.executemany(
+        await execute_many(
+            conn,
             """
             INSERT INTO lead_snapshots (lead_id, data, updated_at) VALUES (?, ?, ?)
             ON CONFLICT (lead_id) DO UPDATE SET data = excluded.data,
@@ -111,7 +108,7 @@ class SnapshotRepository:
             [(lead_id, encode_json(data), now) for lead_id, data in snapshots.items()],
         )
 
-    async def delete_in(self, conn: aiosqlite.Connection, lead_id: int) -> None:
+    async def delete_in(self, conn: Connection, lead_id: int) -> None:
         """Forget a deleted lead inside the caller's transaction."""
         await execute(conn, "DELETE FROM lead_snapshots WHERE lead_id = ?", (lead_id,))
 

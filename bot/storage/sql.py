@@ -1,35 +1,116 @@
-"""Single statements on the connection of an open transaction."""
+"""Single statements on the connection of an open transaction, whichever engine runs it.
+
+Repositories write one body of SQL with `?` placeholders, in the subset SQLite and PostgreSQL
+share; the PostgreSQL connection numbers the placeholders. The few fragments that differ
+between the engines come from the connection's or database's `Dialect`. What stays inside the
+shared subset:
+
+- a new row's id comes from `INSERT ... RETURNING id` (read with `fetch_one_in`), not a rowid;
+- `ON CONFLICT (columns) DO UPDATE` names its columns; `excluded.x` works on both;
+- no scalar `max(a, b)`/`min(a, b)` (use CASE), no `rowid`, no `x IS ?`, no `sum(condition)`
+  (`count(column)` counts the non-NULL ones);
+- a parameter only tested for NULL is typed: `CAST(? AS BIGINT) IS NULL OR id = ?`;
+- integers go to integer columns and `str` to text ones: asyncpg converts nothing.
+"""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import aiosqlite
+from typing import Any, Protocol
 
 SqlParams = Sequence[Any]
 
 
+class Row(Protocol):
+    """A result row: columns by position or by name (sqlite3.Row, asyncpg.Record)."""
+
+    def __getitem__(self, key: Any, /) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Executed:
-    """What a statement reports: rows changed and the rowid it inserted, if any."""
+    """What a statement reports: the rows it changed."""
 
     rowcount: int
-    lastrowid: int | None
 
 
-async def execute(conn: aiosqlite.Connection, sql: str, params: SqlParams = ()) -> Executed:
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What differs between the engines, as SQL fragments with `?` placeholders."""
+
+    name: str
+    int_array_rows: str
+    """A one-column relation of the integers in a JSON array bound to its `?`."""
+
+
+SQLITE = Dialect(name="sqlite", int_array_rows="SELECT value FROM json_each(?)")
+POSTGRES = Dialect(
+    name="postgres", int_array_rows="SELECT json_array_elements_text(?::json)::bigint"
+)
+
+
+class Connection(Protocol):
+    """The connection of one open transaction (yielded by `Database.transaction()`)."""
+
+    @property
+    def dialect(self) -> Dialect:
+        """The engine's SQL differences."""
+        ...
+
+    async def execute(self, sql: str, params: SqlParams = ()) -> Executed:
+        """Run one statement."""
+        ...
+
+    async def execute_many(self, sql: str, rows: Sequence[SqlParams]) -> None:
+        """Run one statement once per parameter row."""
+        ...
+
+    async def fetch_one(self, sql: str, params: SqlParams = ()) -> Row | None:
+        """Run a query and return its first row."""
+        ...
+
+    async def fetch_all(self, sql: str, params: SqlParams = ()) -> list[Row]:
+        """Run a query and return all its rows."""
+        ...
+
+
+async def execute(conn: Connection, sql: str, params: SqlParams = ()) -> Executed:
     """Run one statement on the connection of an open transaction."""
-    async with conn.execute(sql, params) as cursor:
-        return Executed(rowcount=cursor.rowcount, lastrowid=cursor.lastrowid)
+    return await conn.execute(sql, params)
 
 
-async def fetch_one_in(
-    conn: aiosqlite.Connection, sql: str, params: SqlParams = ()
-) -> sqlite3.Row | None:
+async def execute_many(conn: Connection, sql: str, rows: Sequence[SqlParams]) -> None:
+    """Run one statement for each parameter row on the connection of an open transaction."""
+    await conn.execute_many(sql, rows)
+
+
+async def fetch_one_in(conn: Connection, sql: str, params: SqlParams = ()) -> Row | None:
     """Read one row on the connection of an open transaction."""
-    async with conn.execute(sql, params) as cursor:
-        row: sqlite3.Row | None = await cursor.fetchone()
-        return row
+    return await conn.fetch_one(sql, params)
+
+
+async def fetch_all_in(conn: Connection, sql: str, params: SqlParams = ()) -> list[Row]:
+    """Read every row on the connection of an open transaction."""
+    return await conn.fetch_all(sql, params)
+
+
+def numbered_placeholders(sql: str) -> str:
+    """`?` placeholders as PostgreSQL's `$1, $2, ...`, leaving quoted text and names alone."""
+    out: list[str] = []
+    number = 0
+    quote: str | None = None
+    for char in sql:
+        if quote is not None:
+            if char == quote:
+                quote = None
+        elif char in ("'", '"'):
+            quote = char
+        elif char == "?":
+            number += 1
+            out.append(f"${number}")
+            continue
+        out.append(char)
+    return "".join(out)

@@ -7,11 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-import aiosqlite
-
 from bot.storage.db import Database
 from bot.storage.json_codec import decode_json, encode_json
-from bot.storage.sql import execute
+from bot.storage.sql import Connection, Row, execute, fetch_one_in
 from bot.storage.timestamps import Clock, from_db_time, to_db_time, utc_now
 
 
@@ -100,7 +98,7 @@ _COLUMNS = (
 )
 
 
-def _row_to_subscription(row: aiosqlite.Row) -> Subscription:
+def _row_to_subscription(row: Row) -> Subscription:
     return Subscription(
         id=row["id"],
         chat_id=row["chat_id"],
@@ -128,12 +126,12 @@ class SubscriptionRepository:
     async def create(self, new: NewSubscription) -> Subscription:
         """Store a subscription and return it."""
         async with self._db.transaction() as conn:
-            result = await execute(
+            inserted = await fetch_one_in(
                 conn,
                 """
                 INSERT INTO subscriptions (chat_id, thread_id, created_by, kinds, scope,
                     responsible_ids, stages, sources, language, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
                 """,
                 (
                     new.chat_id,
@@ -148,8 +146,8 @@ class SubscriptionRepository:
                     to_db_time(self._clock()),
                 ),
             )
-        assert result.lastrowid is not None
-        found = await self.get(result.lastrowid)
+        assert inserted is not None
+        found = await self.get(int(inserted["id"]))
         assert found is not None
         return found
 
@@ -187,7 +185,7 @@ class SubscriptionRepository:
         """Subscriptions of one chat (of one forum topic when `thread_id` is given)."""
         rows = await self._db.fetch_all(
             f"SELECT {_COLUMNS} FROM subscriptions WHERE chat_id = ? "  # noqa: S608
-            "AND (? IS NULL OR thread_id IS ?) ORDER BY id",
+            "AND (CAST(? AS BIGINT) IS NULL OR thread_id = ?) ORDER BY id",
             (chat_id, thread_id, thread_id),
         )
         return [_row_to_subscription(r) for r in rows]
@@ -246,7 +244,7 @@ class SubscriptionRepository:
         rows = await self._db.fetch_all(
             """
             SELECT chat_id, thread_id, count(*) AS total, sum(paused) AS paused,
-                   sum(disabled_reason IS NOT NULL) AS disabled, max(disabled_reason) AS reason,
+                   count(disabled_reason) AS disabled, max(disabled_reason) AS reason,
                    min(created_by) AS created_by
             FROM subscriptions GROUP BY chat_id, thread_id ORDER BY chat_id, thread_id
             """
@@ -274,7 +272,7 @@ class SubscriptionRepository:
             )
         return result.rowcount
 
-    async def disable_chat_in(self, conn: aiosqlite.Connection, chat_id: int, reason: str) -> int:
+    async def disable_chat_in(self, conn: Connection, chat_id: int, reason: str) -> int:
         """Disable every subscription of a chat the bot can no longer write to."""
         result = await execute(
             conn,
@@ -284,7 +282,7 @@ class SubscriptionRepository:
         )
         return result.rowcount
 
-    async def move_chat_in(self, conn: aiosqlite.Connection, old_id: int, new_id: int) -> int:
+    async def move_chat_in(self, conn: Connection, old_id: int, new_id: int) -> int:
         """A group became a supergroup: its subscriptions follow the new id."""
         result = await execute(
             conn, "UPDATE subscriptions SET chat_id = ? WHERE chat_id = ?", (new_id, old_id)

@@ -1,4 +1,4 @@
-"""How moments in time are written to and read from SQLite columns."""
+"""How moments in time are written to and read from the database's text columns."""
 
 from __future__ import annotations
 

@@ -260,8 +260,12 @@ async def notifying_app(
     telegram_emulator: TelegramEmulator,
     portal_emulator: Bitrix24Emulator,
     notify: NotifySettings,
+    storage: StorageSettings | None = None,
 ) -> AsyncIterator[Application]:
-    """The app with the portal's outgoing webhook pointed at its event endpoint; fast timings."""
+    """The app with the portal's outgoing webhook pointed at its event endpoint; fast timings.
+
+    `storage` defaults to a fresh SQLite file in `tmp_path`.
+    """
     token = portal_emulator.add_outgoing_webhook("http://127.0.0.1:9/not-yet")
     settings = Settings(
         _env_file=None,
@@ -277,7 +281,7 @@ async def notifying_app(
             member_id=portal_emulator.member_id,
             domain=portal_emulator.domain,
         ),
-        storage=StorageSettings(path=tmp_path / "bot.sqlite3"),
+        storage=storage or StorageSettings(path=tmp_path / "bot.sqlite3"),
         web=WebSettings(host="127.0.0.1", port=0),
         events=EventsSettings(poll_interval_seconds=0.2, coalesce_seconds=0.05),
         notify=notify,

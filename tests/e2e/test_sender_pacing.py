@@ -21,7 +21,7 @@ from bot.access.roles import Identity
 from bot.config import NotifySettings
 from bot.notify.sender import OutboxSender
 from bot.replicas import RedisFloodPause, RedisKeys, RedisSendBudget
-from bot.storage import Database
+from bot.storage import Database, SqliteDatabase
 from bot.storage.outbox import NewOutboxMessage, Notification, OutboxRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.telegram_retry import FloodPause, TelegramRetryMiddleware
@@ -40,7 +40,7 @@ async def nobody(telegram_user_id: int) -> Identity | None:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "bot.sqlite3") as database:
+    async with SqliteDatabase(tmp_path / "bot.sqlite3") as database:
         yield database
 
 
@@ -171,7 +171,7 @@ async def test_two_replicas_writing_to_the_same_chats_share_one_budget_and_get_n
     async with contextlib.AsyncExitStack() as stack:
         outboxes = []
         for name in ("a", "b"):
-            db = await stack.enter_async_context(Database(tmp_path / f"{name}.sqlite3"))
+            db = await stack.enter_async_context(SqliteDatabase(tmp_path / f"{name}.sqlite3"))
             outbox = OutboxRepository(db)
             rows = [NewOutboxMessage(f"p{c}", c, None, 1, Notification(name)) for c in chats]
             rows[30:30] = [NewOutboxMessage("g", GROUP, None, 1, Notification(name))]

@@ -20,7 +20,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from bot.access.roles import Identity, Role
 from bot.config import NotifySettings
 from bot.notify.sender import OutboxSender
-from bot.storage import Database, to_db_time, utc_now
+from bot.storage import Database, SqliteDatabase, to_db_time, utc_now
 from bot.storage.outbox import OutboxRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.telegram_retry import FloodPause, TelegramRetryMiddleware
@@ -59,7 +59,7 @@ async def reader(telegram_user_id: int) -> Identity | None:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "bot.sqlite3") as database:
+    async with SqliteDatabase(tmp_path / "bot.sqlite3") as database:
         yield database
 
 
@@ -69,13 +69,13 @@ async def queue_raw(
     """Put a row into the outbox exactly as stored by some version of the bot."""
     now = to_db_time(utc_now())
     async with db.transaction() as conn:
-        cursor = await conn.execute(
+        row = await conn.fetch_one(
             "INSERT INTO outbox (idempotency_key, chat_id, thread_id, lead_id, payload, "
-            "next_attempt_at, created_at) VALUES (?, ?, NULL, ?, ?, ?, ?)",
+            "next_attempt_at, created_at) VALUES (?, ?, NULL, ?, ?, ?, ?) RETURNING id",
             (key, chat_id, lead_id, payload, now, now),
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        assert row is not None
+        return int(row["id"])
 
 
 @contextlib.asynccontextmanager

@@ -21,7 +21,7 @@ from bot.replicas import (
     RedisUserThrottle,
     ping,
 )
-from bot.storage import Database
+from bot.storage import SqliteDatabase
 from bot.storage.db import MEMORY
 from bot.throttle import BucketRule, UpdateKind, Verdict
 from tests.replicas.test_shared_portal_budget import Clock
@@ -86,7 +86,7 @@ async def test_readiness_names_redis_when_it_does_not_answer(
     async def answers() -> None:
         return None
 
-    async with Database(MEMORY) as db:
+    async with SqliteDatabase(MEMORY) as db:
         for client, ok in ((redis_client, True), (gone_redis, False)):
             readiness = Readiness(
                 db=db,

@@ -108,3 +108,44 @@ def test_redis_url_is_optional_and_secret(monkeypatch: pytest.MonkeyPatch, url: 
     assert settings.redis.url is not None
     assert settings.redis.url.get_secret_value() == url
     assert "pw@" not in repr(settings)
+
+
+def test_storage_url_chooses_postgres_and_keeps_its_password_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STORAGE__URL", "postgresql://bot:pa55word@db.internal:5432/bot")
+    settings = Settings(_env_file=None)
+    assert settings.storage.postgres_url() == "postgresql://bot:pa55word@db.internal:5432/bot"
+    assert "pa55word" not in repr(settings)
+
+
+def test_no_storage_url_or_an_sqlite_one_means_the_sqlite_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings(_env_file=None).storage.postgres_url() is None
+    assert Settings(_env_file=None).storage.path == Path("data/bot.sqlite3")
+    monkeypatch.setenv("STORAGE__URL", "sqlite:////var/lib/bot/bot.sqlite3")
+    storage = Settings(_env_file=None).storage
+    assert storage.postgres_url() is None
+    assert storage.path == Path("/var/lib/bot/bot.sqlite3")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://bot@db/bot",
+        "data/bot.sqlite3",
+        "postgresql://bot@db:port/bot",
+        "postgresql://bot@db/my bot",
+        "sqlite://",
+    ],
+)
+def test_a_malformed_storage_url_is_one_sentence_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("STORAGE__URL", url)
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)
+    message = describe_validation_error(caught.value)
+    assert message.startswith("Configuration error: STORAGE__URL must be postgresql://")
+    assert message.count(". ") == 0

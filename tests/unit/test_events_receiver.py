@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -16,6 +15,7 @@ from bot.events.form import MalformedFormError, parse_php_form
 from bot.events.receiver import EventCredentials, EventReceiver, EventRefused, read_event
 from bot.storage import Database
 from bot.storage.inbox import InboxRepository
+from tests.fixtures_storage import Backend
 
 TOKEN = "51856fefc120afa4b628cc82d3935cce"
 CREDENTIALS = EventCredentials(TOKEN, member_id="memb0001", domain="emulator.bitrix24.test")
@@ -122,8 +122,8 @@ class GatedInbox(InboxRepository):
 
 
 @pytest.fixture
-async def endpoint(tmp_path: Path) -> AsyncIterator[Endpoint]:
-    db = Database(tmp_path / "bot.sqlite3")
+async def endpoint(backend: Backend) -> AsyncIterator[Endpoint]:
+    db = backend.database()
     await db.open()
     inbox = GatedInbox(db)
     holder: list[Endpoint] = []

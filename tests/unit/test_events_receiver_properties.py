@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bot.events.form import MalformedFormError, parse_php_form
 from bot.events.receiver import EventCredentials, EventReceiver, EventRefused, read_event
-from bot.storage import Database
+from bot.storage import SqliteDatabase
 from bot.storage.inbox import InboxRepository
 
 TOKEN = "51856fefc120afa4b628cc82d3935cce"
@@ -66,7 +66,7 @@ class _Endpoint:
         self._tmp = tmp_path
 
     async def start(self) -> None:
-        self.db = Database(self._tmp / "bot.sqlite3")
+        self.db = SqliteDatabase(self._tmp / "bot.sqlite3")
         await self.db.open()
         self.inbox = InboxRepository(self.db)
         receiver = EventReceiver(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,12 +34,6 @@ from tests.emulators.bitrix24 import Bitrix24Emulator
 IVAN = Identity(telegram_user_id=2001, portal_user_id=2, role=Role.REP, name="Ivan Petrov")
 OLGA = Identity(telegram_user_id=3001, portal_user_id=3, role=Role.REP, name="Olga Smirnova")
 ANNA = Identity(telegram_user_id=1001, portal_user_id=1, role=Role.ADMIN, name="Anna Admin")
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "bot.sqlite3") as database:
-        yield database
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -61,12 +60,6 @@ KEPT_FIELDS = (
     "MEASURE_NAME",
     "SORT",
 )
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "bot.sqlite3") as database:
-        yield database
 
 
 @pytest.fixture

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time
 from html.parser import HTMLParser
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -126,12 +124,6 @@ def test_a_groups_digest_links_to_the_private_chat_instead_of_buttons_for_the_bo
     tr = Translations.load(strict=True).for_language("en")
     _, buttons = render_digest(tr, [held(1, 5, "added")], LINKS, is_group=True, since="x")
     assert buttons[0][0].url == "https://t.me/leads_bot?start=lead_5"
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "bot.sqlite3") as database:
-        yield database
 
 
 async def test_a_quiet_chat_holds_until_its_window_and_then_gets_one_digest(db: Database) -> None:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
-
-import pytest
 
 from bot.access.roles import Identity, Role
 from bot.notify.buttons import MuteAction
@@ -31,12 +27,6 @@ def test_a_private_chat_is_muted_by_its_owner_a_group_by_a_manager() -> None:
     assert not may_mute(REP, 999, private=True)  # a forged press from another account
     assert not may_mute(REP, -4001, private=False)
     assert may_mute(MANAGER, -4001, private=False)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "bot.sqlite3") as database:
-        yield database
 
 
 async def test_a_mute_holds_until_its_moment_and_per_topic(db: Database) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.readiness import Reachability, Readiness
-from bot.storage import Database
+from bot.storage import Database, SqliteDatabase
 from bot.storage.db import MEMORY
 from bot.storage.timestamps import to_db_time
+from tests.fixtures_storage import Backend
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -41,18 +42,16 @@ def _readiness(db: Database, clock: Clock, probes: list[str], *, fail: bool = Fa
     )
 
 
-async def test_an_old_unprocessed_event_makes_the_bot_not_ready() -> None:
+async def test_an_old_unprocessed_event_makes_the_bot_not_ready(db: Database) -> None:
     probes: list[str] = []
-    async with Database(MEMORY) as db:
-        readiness = _readiness(db, Clock(), probes)
-        assert (await readiness.report())["ready"] is True
-        async with db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO inbox (dedup_key, event, received_at) "
-                "VALUES ('k', 'ONCRMLEADADD', ?)",
-                (to_db_time(NOW - timedelta(seconds=301)),),
-            )
-        report = await readiness.report()
+    readiness = _readiness(db, Clock(), probes)
+    assert (await readiness.report())["ready"] is True
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO inbox (dedup_key, event, received_at) VALUES ('k', 'ONCRMLEADADD', ?)",
+            (to_db_time(NOW - timedelta(seconds=301)),),
+        )
+    report = await readiness.report()
     assert report["ready"] is False
     assert report["checks"]["inbox"]["ok"] is False
     assert report["checks"]["inbox"]["oldest_pending_s"] == 301
@@ -62,7 +61,7 @@ async def test_an_old_unprocessed_event_makes_the_bot_not_ready() -> None:
 async def test_recent_calls_are_trusted_and_probes_come_at_most_once_per_period() -> None:
     probes: list[str] = []
     clock = Clock()
-    async with Database(MEMORY) as db:
+    async with SqliteDatabase(MEMORY) as db:
         readiness = _readiness(db, clock, probes)
         readiness.portal.observe_portal("crm.lead.get", 200, False)
         readiness.telegram.success()
@@ -77,7 +76,7 @@ async def test_recent_calls_are_trusted_and_probes_come_at_most_once_per_period(
 
 async def test_a_failed_portal_call_is_reported_with_its_reason() -> None:
     probes: list[str] = []
-    async with Database(MEMORY) as db:
+    async with SqliteDatabase(MEMORY) as db:
         readiness = _readiness(db, Clock(), probes)
         readiness.telegram.success()
         readiness.portal.observe_portal("crm.lead.list", 0, False)
@@ -90,16 +89,16 @@ async def test_a_failed_portal_call_is_reported_with_its_reason() -> None:
 
 async def test_a_probe_that_hangs_counts_as_no_answer() -> None:
     probes: list[str] = []
-    async with Database(MEMORY) as db:
+    async with SqliteDatabase(MEMORY) as db:
         readiness = _readiness(db, Clock(), probes, fail=True)
         report = await readiness.report()
     assert report["checks"]["portal"]["ok"] is False
     assert "no answer" in report["checks"]["portal"]["problem"]
 
 
-async def test_a_closed_database_is_reported_not_raised() -> None:
+async def test_a_closed_database_is_reported_not_raised(backend: Backend) -> None:
     probes: list[str] = []
-    db = Database(MEMORY)
+    db = backend.database()
     report = await _readiness(db, Clock(), probes).report()
     assert report["ready"] is False
     assert report["checks"]["database"] == {"ok": False, "problem": "DatabaseClosedError"}

@@ -3,12 +3,9 @@ the portal without undoing what the user settled."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import aiosqlite
 import pytest
 
 from bot.followups.scheduler import ReminderScheduler
@@ -19,6 +16,7 @@ from bot.storage.hours import HoursRepository
 from bot.storage.models import Binding, BindingSource, Role
 from bot.storage.outbox import NewOutboxMessage, Notification, OutboxRepository
 from bot.storage.reminders import PortalTodo, Reminder, ReminderRepository, ReminderState
+from bot.storage.sql import Connection
 
 USER = 2001
 START = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)  # a Friday
@@ -30,14 +28,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.moment
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "bot.sqlite3")
-    await database.open()
-    yield database
-    await database.close()
 
 
 @pytest.fixture
@@ -95,7 +85,7 @@ async def test_a_claim_that_cannot_queue_its_message_leaves_the_reminder_schedul
     db: Database, reminders: ReminderRepository, clock: Clock
 ) -> None:
     class BrokenOutbox(OutboxRepository):
-        async def add_in(self, conn: aiosqlite.Connection, message: NewOutboxMessage) -> bool:
+        async def add_in(self, conn: Connection, message: NewOutboxMessage) -> bool:
             raise RuntimeError("disk full")
 
     await reminders.schedule(reminder(1, START))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -105,9 +103,8 @@ def test_unknown_zones_are_refused(name: str) -> None:
 
 
 @pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[HoursService]:
-    async with Database(tmp_path / "bot.sqlite3") as db:
-        yield HoursService(HoursRepository(db), default_zone=MOSCOW)
+def service(db: Database) -> HoursService:
+    return HoursService(HoursRepository(db), default_zone=MOSCOW)
 
 
 async def test_a_chat_that_set_nothing_gets_the_bots_zone_and_office_hours(

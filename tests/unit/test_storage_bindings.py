@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from bot.storage import Binding, BindingRepository, BindingSource, Database, Role
+from tests.fixtures_storage import Backend
 
 BOUND_AT = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "bot.sqlite3") as database:
-        yield database
 
 
 def _rep(telegram_user_id: int = 111, portal_user_id: int = 7) -> Binding:
@@ -100,11 +93,10 @@ async def test_deactivated_binding_is_kept_but_not_listed(db: Database) -> None:
     assert [b.telegram_user_id for b in await bindings.find_by_portal_user(7)] == [111]
 
 
-async def test_bindings_survive_restart(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite3"
-    async with Database(path) as db:
+async def test_bindings_survive_restart(backend: Backend) -> None:
+    async with backend.database() as db:
         await BindingRepository(db).upsert(_rep())
-    async with Database(path) as db:
+    async with backend.database() as db:
         assert await BindingRepository(db).get(111) == _rep()
 
 

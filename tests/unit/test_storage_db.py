@@ -1,28 +1,27 @@
-"""The database: pragmas, migrations, serialised transactions, rollback."""
+"""The database on both engines: migrations, serialised transactions, rollback; pragmas."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 import bot.storage
-from bot.storage import MEMORY, Database, DatabaseClosedError, Migration, SchemaVersionError
-from bot.storage.migrations import MIGRATIONS, apply_migrations, schema_version
-from bot.storage.sql import execute, fetch_one_in
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "bot.sqlite3")
-    await database.open()
-    yield database
-    await database.close()
+from bot.storage import (
+    DATABASE_ERRORS,
+    MEMORY,
+    Database,
+    DatabaseClosedError,
+    Migration,
+    SchemaVersionError,
+    SqliteDatabase,
+)
+from bot.storage.migrations import MIGRATIONS, apply_migrations, schema_version, to_postgres
+from bot.storage.sql import execute, fetch_one_in, numbered_placeholders
+from tests.fixtures_storage import Backend, sqlite_only
 
 
 async def _pragma(db: Database, name: str) -> object:
@@ -33,7 +32,7 @@ async def _pragma(db: Database, name: str) -> object:
 
 async def test_open_creates_parent_directories_and_sets_pragmas(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "bot.sqlite3"
-    async with Database(path, busy_timeout_ms=1234) as db:
+    async with SqliteDatabase(path, busy_timeout_ms=1234) as db:
         assert path.exists()
         assert await _pragma(db, "journal_mode") == "wal"
         assert await _pragma(db, "foreign_keys") == 1
@@ -41,6 +40,7 @@ async def test_open_creates_parent_directories_and_sets_pragmas(tmp_path: Path) 
         assert await _pragma(db, "synchronous") == 1  # NORMAL
 
 
+@sqlite_only
 async def test_durable_transaction_uses_full_sync_then_returns_to_normal(db: Database) -> None:
     async with db.transaction(durable=True) as conn:
         row = await fetch_one_in(conn, "PRAGMA synchronous")
@@ -50,9 +50,7 @@ async def test_durable_transaction_uses_full_sync_then_returns_to_normal(db: Dat
 
 
 async def test_fresh_database_gets_every_table(db: Database) -> None:
-    rows = await db.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")
-    tables = {row["name"] for row in rows}
-    assert {
+    for table in (
         "schema_version",
         "bindings",
         "invites",
@@ -63,22 +61,25 @@ async def test_fresh_database_gets_every_table(db: Database) -> None:
         "outbox",
         "subscriptions",
         "lead_snapshots",
-    } <= tables
+        "owner_requests",
+        "chat_mutes",
+        "table_revisions",
+        "lead_claims",
+    ):
+        assert await db.fetch_one(f"SELECT count(*) FROM {table}") is not None  # noqa: S608
     assert await schema_version(db) == len(MIGRATIONS)
 
 
-async def test_migrations_apply_once_and_reopen_is_idempotent(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite3"
-    async with Database(path) as db:
+async def test_migrations_apply_once_and_reopen_is_idempotent(backend: Backend) -> None:
+    async with backend.database() as db:
         await db.fetch_all("SELECT 1")
-    async with Database(path) as db:
+    async with backend.database() as db:
         assert await apply_migrations(db) == []
         rows = await db.fetch_all("SELECT version FROM schema_version ORDER BY version")
         assert [row["version"] for row in rows] == [m.version for m in MIGRATIONS]
 
 
-async def test_new_migrations_run_in_order_on_next_open(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite3"
+async def test_new_migrations_run_in_order_on_next_open(backend: Backend) -> None:
     extra = (
         *MIGRATIONS,
         Migration(
@@ -92,18 +93,17 @@ async def test_new_migrations_run_in_order_on_next_open(tmp_path: Path) -> None:
             ("INSERT INTO note (text) VALUES ('hello')",),
         ),
     )
-    async with Database(path):
+    async with backend.database():
         pass
-    async with Database(path, migrations=extra) as db:
+    async with backend.database(extra) as db:
         assert await schema_version(db) == len(MIGRATIONS) + 2
         assert await apply_migrations(db, extra) == []
-    async with Database(path, migrations=extra) as db:
+    async with backend.database(extra) as db:
         rows = await db.fetch_all("SELECT text FROM note")
         assert [row["text"] for row in rows] == ["hello"]
 
 
-async def test_failing_migration_leaves_no_trace(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite3"
+async def test_failing_migration_leaves_no_trace(backend: Backend) -> None:
     broken = (
         *MIGRATIONS,
         Migration(
@@ -112,28 +112,26 @@ async def test_failing_migration_leaves_no_trace(tmp_path: Path) -> None:
             ("CREATE TABLE half (id INTEGER)", "THIS IS NOT SQL"),
         ),
     )
-    with pytest.raises(Exception, match="syntax error"):
-        await Database(path, migrations=broken).open()
-    async with Database(path) as db:
+    with pytest.raises(DATABASE_ERRORS, match="syntax error"):
+        await backend.database(broken).open()
+    async with backend.database() as db:
         assert await schema_version(db) == len(MIGRATIONS)
-        row = await db.fetch_one("SELECT count(*) FROM sqlite_master WHERE name = 'half'")
-        assert row is not None
-        assert row[0] == 0
+        with pytest.raises(DATABASE_ERRORS, match="half"):
+            await db.fetch_one("SELECT count(*) FROM half")
 
 
-async def test_database_newer_than_code_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite3"
+async def test_database_newer_than_code_is_refused(backend: Backend) -> None:
     future = (*MIGRATIONS, Migration(len(MIGRATIONS) + 1, "future", ("SELECT 1",)))
-    async with Database(path, migrations=future):
+    async with backend.database(future):
         pass
     with pytest.raises(SchemaVersionError, match="newer than this code"):
-        await Database(path).open()
+        await backend.database().open()
 
 
-async def test_migration_numbers_must_be_consecutive(tmp_path: Path) -> None:
+async def test_migration_numbers_must_be_consecutive(backend: Backend) -> None:
     gap = (*MIGRATIONS, Migration(len(MIGRATIONS) + 2, "gap", ("SELECT 1",)))
     with pytest.raises(SchemaVersionError, match="expected"):
-        await Database(tmp_path / "bot.sqlite3", migrations=gap).open()
+        await backend.database(gap).open()
 
 
 async def test_concurrent_transactions_do_not_lose_increments(db: Database) -> None:
@@ -208,8 +206,8 @@ async def test_reads_do_not_see_an_open_transaction(db: Database) -> None:
     assert await read is None
 
 
-async def test_closed_database_refuses_work(tmp_path: Path) -> None:
-    db = Database(tmp_path / "bot.sqlite3")
+async def test_closed_database_refuses_work(backend: Backend) -> None:
+    db = backend.database()
     with pytest.raises(DatabaseClosedError):
         await db.fetch_one("SELECT 1")
     await db.open()
@@ -221,8 +219,54 @@ async def test_closed_database_refuses_work(tmp_path: Path) -> None:
             pass
 
 
+async def test_two_replicas_never_interleave_their_transactions(backend: Backend) -> None:
+    # Two database objects on one store stand for two processes (two replicas on PostgreSQL).
+    async with backend.database() as first, backend.database() as second:
+        async with first.transaction() as conn:
+            await execute(conn, "INSERT INTO kv (key, value, updated_at) VALUES ('n', '0', 'x')")
+
+        async def increment(db: Database) -> None:
+            async with db.transaction() as conn:
+                row = await fetch_one_in(conn, "SELECT value FROM kv WHERE key = 'n'")
+                assert row is not None
+                await asyncio.sleep(0)
+                await execute(
+                    conn, "UPDATE kv SET value = ? WHERE key = 'n'", (str(int(row[0]) + 1),)
+                )
+
+        await asyncio.gather(*(increment(db) for _ in range(40) for db in (first, second)))
+        row = await second.fetch_one("SELECT value FROM kv WHERE key = 'n'")
+        assert row is not None
+        assert row[0] == "80"
+
+
+@pytest.mark.parametrize(
+    ("sqlite", "postgres"),
+    [
+        (
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0)",
+            "CREATE TABLE t (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+            "n BIGINT NOT NULL DEFAULT 0)",
+        ),
+        (
+            "CREATE TABLE f (k TEXT, d TEXT CHECK (json_valid(d)), PRIMARY KEY (k)) WITHOUT ROWID",
+            "CREATE TABLE f (k TEXT, d TEXT CHECK ((d::jsonb IS NOT NULL)), PRIMARY KEY (k))",
+        ),
+        ("ALTER TABLE t ADD COLUMN m integer", "ALTER TABLE t ADD COLUMN m BIGINT"),
+        (
+            "CREATE TABLE r (id INTEGER PRIMARY KEY AUTOINCREMENT, x REAL, b BLOB)",
+            "CREATE TABLE r (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+            "x DOUBLE PRECISION, b BYTEA)",
+        ),
+        ("CREATE INDEX t_by_n ON t (n) WHERE n > 0", "CREATE INDEX t_by_n ON t (n) WHERE n > 0"),
+    ],
+)
+def test_sqlite_ddl_is_translated_for_postgres(sqlite: str, postgres: str) -> None:
+    assert to_postgres(sqlite) == postgres
+
+
 async def test_memory_database_works_for_unit_tests() -> None:
-    async with Database(MEMORY) as db:
+    async with SqliteDatabase(MEMORY) as db:
         assert await schema_version(db) == len(MIGRATIONS)
 
 
@@ -236,7 +280,7 @@ async def test_nested_use_inside_a_transaction_fails_instead_of_hanging(db: Data
     assert await db.fetch_one("SELECT 1") is not None
 
 
-async def test_failed_commit_rolls_back_and_connection_recovers(tmp_path: Path) -> None:
+async def test_failed_commit_rolls_back_and_connection_recovers(backend: Backend) -> None:
     # A deferred foreign key is only checked at COMMIT, so the commit itself fails.
     with_fk = (
         *MIGRATIONS,
@@ -250,13 +294,13 @@ async def test_failed_commit_rolls_back_and_connection_recovers(tmp_path: Path) 
             ),
         ),
     )
-    async with Database(tmp_path / "bot.sqlite3", migrations=with_fk) as db:
+    async with backend.database(with_fk) as db:
 
         async def orphan() -> None:
             async with db.transaction() as conn:
                 await execute(conn, "INSERT INTO child (parent_id) VALUES (99)")
 
-        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        with pytest.raises(DATABASE_ERRORS, match=r"(?i)foreign key"):
             await orphan()
         assert await db.fetch_one("SELECT * FROM child") is None
         async with db.transaction() as conn:
@@ -282,3 +326,22 @@ def test_storage_imports_nothing_of_aiogram_outside_fsm() -> None:
     )
     assert len(modules) >= 8
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("sql", "numbered"),
+    [
+        (
+            "SELECT * FROM kv WHERE key = ? AND value = ?",
+            "SELECT * FROM kv WHERE key = $1 AND value = $2",
+        ),
+        ("UPDATE t SET note = 'why?' WHERE id = ?", "UPDATE t SET note = 'why?' WHERE id = $1"),
+        (
+            'SELECT "odd?name" FROM t WHERE x IN (?, ?, ?)',
+            'SELECT "odd?name" FROM t WHERE x IN ($1, $2, $3)',
+        ),
+        ("SELECT 'it''s ?' , ?", "SELECT 'it''s ?' , $1"),
+    ],
+)
+def test_placeholders_are_numbered_for_postgres_outside_quotes(sql: str, numbered: str) -> None:
+    assert numbered_placeholders(sql) == numbered

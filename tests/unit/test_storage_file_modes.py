@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import Database
+from bot.storage import SqliteDatabase
 
 
 def _mode(path: Path) -> int:
@@ -19,7 +19,7 @@ async def test_new_database_is_private_in_a_private_folder(tmp_path: Path) -> No
     path = tmp_path / "data" / "bot.sqlite3"
     saved = os.umask(0o022)  # the usual umask, which would make them 0644 and 0755
     try:
-        async with Database(path) as db:
+        async with SqliteDatabase(path) as db:
             async with db.transaction() as conn:
                 await conn.execute("CREATE TABLE probe (x INTEGER)")
             wal = path.with_name(path.name + "-wal")
@@ -36,13 +36,13 @@ async def test_new_database_is_private_in_a_private_folder(tmp_path: Path) -> No
 
 async def test_files_left_readable_by_an_older_version_are_tightened(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
-    async with Database(path):
+    async with SqliteDatabase(path):
         pass
     path.chmod(0o644)
     leftover = path.with_name(path.name + "-wal")
     leftover.touch(mode=0o644)
     leftover.chmod(0o644)
-    async with Database(path):
+    async with SqliteDatabase(path):
         assert _mode(path) == 0o600
         assert _mode(leftover) == 0o600
 
@@ -52,7 +52,7 @@ async def test_modes_do_not_depend_on_the_umask(tmp_path: Path, umask: int) -> N
     path = tmp_path / f"u{umask:o}" / "bot.sqlite3"
     saved = os.umask(umask)
     try:
-        async with Database(path) as db:
+        async with SqliteDatabase(path) as db:
             async with db.transaction() as conn:
                 await conn.execute("CREATE TABLE probe (x INTEGER)")
             assert _mode(path.with_name(path.name + "-wal")) == 0o600

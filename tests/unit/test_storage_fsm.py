@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +21,7 @@ from aiogram_dialog.widgets.text import Format
 
 from bot.storage import Database, NotJsonError
 from bot.storage.fsm import SQLiteStorage
+from tests.fixtures_storage import Backend
 
 KEY = StorageKey(bot_id=42, chat_id=-100500, user_id=7)
 
@@ -31,12 +30,6 @@ class LeadForm(StatesGroup):
     name = State()
     phone = State()
     done = State()
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "bot.sqlite3") as database:
-        yield database
 
 
 @pytest.fixture
@@ -152,14 +145,13 @@ async def test_data_must_be_a_dict(storage: SQLiteStorage) -> None:
         await storage.set_data(KEY, [("a", 1)])  # type: ignore[arg-type]
 
 
-async def test_state_and_data_survive_restart(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite3"
-    async with Database(path) as db:
+async def test_state_and_data_survive_restart(backend: Backend) -> None:
+    async with backend.database() as db:
         storage = SQLiteStorage(db, durable=True)
         await storage.set_state(KEY, LeadForm.phone)
         await storage.set_data(KEY, {"name": "Ivan"})
         await storage.close()
-    async with Database(path) as db:
+    async with backend.database() as db:
         storage = SQLiteStorage(db)
         assert await storage.get_state(KEY) == "LeadForm:phone"
         assert await storage.get_data(KEY) == {"name": "Ivan"}
@@ -203,9 +195,8 @@ def _build_dispatcher(storage: SQLiteStorage, messages: MockMessageManager) -> D
     return dispatcher
 
 
-async def test_half_filled_dialog_form_survives_restart(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite3"
-    async with Database(path) as db:
+async def test_half_filled_dialog_form_survives_restart(backend: Backend) -> None:
+    async with backend.database() as db:
         messages = MockMessageManager()
         client = BotClient(_build_dispatcher(SQLiteStorage(db), messages), user_id=7, chat_id=7)
         await client.send("/start")
@@ -215,7 +206,7 @@ async def test_half_filled_dialog_form_survives_restart(tmp_path: Path) -> None:
         destinies = await db.fetch_all("SELECT destiny FROM fsm ORDER BY destiny")
         assert {row["destiny"].split(":")[1] for row in destinies} >= {"stack", "context"}
 
-    async with Database(path) as db:
+    async with backend.database() as db:
         messages = MockMessageManager()
         client = BotClient(_build_dispatcher(SQLiteStorage(db), messages), user_id=7, chat_id=7)
         await client.send("+79990001122")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from bot.storage import (
     InviteRepository,
     RedeemFailure,
     Role,
+    SqliteDatabase,
 )
 from bot.storage.invites import hash_token
 
@@ -41,12 +41,6 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "bot.sqlite3") as database:
-        yield database
 
 
 @pytest.fixture
@@ -151,8 +145,7 @@ def _all_bytes_under(folder: Path) -> bytes:
 
 
 async def test_only_the_hash_reaches_the_database_file(tmp_path: Path, clock: FakeClock) -> None:
-    path = tmp_path / "bot.sqlite3"
-    async with Database(path) as db:
+    async with SqliteDatabase(tmp_path / "bot.sqlite3") as db:
         issued = await InviteRepository(db, clock).create(7, Role.REP, ADMIN, TTL)
         assert issued.token not in repr(issued)
     stored = _all_bytes_under(tmp_path)

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from bot.storage import Database, KeyValueRepository, NotJsonError
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "bot.sqlite3") as database:
-        yield database
+from tests.fixtures_storage import Backend
 
 
 async def test_poller_watermark_round_trips_and_is_replaced(db: Database) -> None:
@@ -28,12 +20,11 @@ async def test_poller_watermark_round_trips_and_is_replaced(db: Database) -> Non
     }
 
 
-async def test_portal_tokens_survive_restart(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite3"
+async def test_portal_tokens_survive_restart(backend: Backend) -> None:
     tokens = {"access": "a-token", "refresh": "r-token", "expires_in": 3600}
-    async with Database(path) as db:
+    async with backend.database() as db:
         await KeyValueRepository(db).set("portal.oauth", tokens, durable=True)
-    async with Database(path) as db:
+    async with backend.database() as db:
         assert await KeyValueRepository(db).get("portal.oauth") == tokens
 
 

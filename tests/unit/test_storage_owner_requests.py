@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from bot.storage import Database
 from bot.storage.owner_requests import OwnerRequestRepository, RequestState
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "bot.sqlite3") as database:
-        yield database
 
 
 async def test_asking_twice_about_a_lead_reuses_the_open_request(db: Database) -> None:

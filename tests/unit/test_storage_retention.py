@@ -3,9 +3,7 @@ what is still pending or dead stays; the status counts and the preview read inde
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -14,6 +12,7 @@ from bot.storage.inbox import InboxRepository
 from bot.storage.outbox import NewOutboxMessage, Notification, OutboxRepository
 from bot.storage.retention import Retention, RetentionPolicy
 from bot.storage.snapshots import LeadClaim, SnapshotRepository
+from tests.fixtures_storage import sqlite_only
 
 START = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -24,12 +23,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "bot.sqlite3") as database:
-        yield database
 
 
 async def _fill(db: Database, clock: Clock, prefix: str) -> None:
@@ -111,6 +104,7 @@ async def test_old_finished_rows_go_in_chunks_and_pending_dead_and_recent_rows_s
         "SELECT DISTINCT lead_id FROM inbox WHERE processed_at IS NULL AND lead_id IN (1, 2)",
     ],
 )
+@sqlite_only
 async def test_status_counts_and_the_preview_read_an_index_not_the_table(
     db: Database, sql: str
 ) -> None:

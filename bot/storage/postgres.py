@@ -1,0 +1,204 @@
+"""The PostgreSQL engine: an asyncpg pool behind the same `Database` seam as SQLite.
+
+Write transactions are serialised across every replica by a transaction-level advisory lock,
+taken first thing in each: the same one-writer-at-a-time guarantee SQLite's BEGIN IMMEDIATE
+gives, so repositories keep one body of SQL and one set of assumptions. Within one process they
+queue on the same `PriorityLock` as SQLite's first, so a durable write (what the portal's
+acknowledgement waits for) goes before the background writes waiting with it. Reads run in parallel
+on the pool and see committed data only. A transaction that is not durable commits with
+`synchronous_commit = off` (a server crash may lose its last moments, never corrupt them), as
+SQLite's WAL with synchronous=NORMAL does; a durable one waits for the WAL flush.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from types import TracebackType
+from typing import Any, Self
+
+import asyncpg
+
+from bot.storage.db import DATABASE_ERRORS, DatabaseClosedError, PriorityLock
+from bot.storage.migrations import MIGRATIONS, Migration, apply_migrations
+from bot.storage.sql import (
+    POSTGRES,
+    Connection,
+    Dialect,
+    Executed,
+    Row,
+    SqlParams,
+    numbered_placeholders,
+)
+
+POOL_MIN_SIZE = 1
+POOL_MAX_SIZE = 10
+
+
+@lru_cache(maxsize=2048)
+def _numbered(sql: str) -> str:
+    return numbered_placeholders(sql)
+
+
+def _rowcount(status: str) -> int:
+    # asyncpg returns the command tag: "INSERT 0 1", "UPDATE 3", "DELETE 0", "SELECT 2".
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else -1
+
+
+async def _rollback(conn: Any) -> None:
+    # A broken connection is rolled back by the server when it goes; the pool replaces it.
+    with contextlib.suppress(*DATABASE_ERRORS):
+        if conn.is_in_transaction():
+            await conn.execute("ROLLBACK")
+
+
+class PostgresConnection:
+    """The asyncpg connection of an open PostgreSQL transaction."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    @property
+    def dialect(self) -> Dialect:
+        """PostgreSQL's SQL differences."""
+        return POSTGRES
+
+    async def execute(self, sql: str, params: SqlParams = ()) -> Executed:
+        """Run one statement."""
+        status: str = await self._conn.execute(_numbered(sql), *params)
+        return Executed(rowcount=_rowcount(status))
+
+    async def execute_many(self, sql: str, rows: Sequence[SqlParams]) -> None:
+        """Run one statement once per parameter row."""
+        if rows:
+            await self._conn.executemany(_numbered(sql), rows)
+
+    async def fetch_one(self, sql: str, params: SqlParams = ()) -> Row | None:
+        """Run a query and return its first row."""
+        row: Row | None = await self._conn.fetchrow(_numbered(sql), *params)
+        return row
+
+    async def fetch_all(self, sql: str, params: SqlParams = ()) -> list[Row]:
+        """Run a query and return all its rows."""
+        return list(await self._conn.fetch(_numbered(sql), *params))
+
+
+class PostgresDatabase:
+    """A PostgreSQL database (or one schema of it, chosen by the URL's `search_path`)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        migrations: Sequence[Migration] = MIGRATIONS,
+        min_size: int = POOL_MIN_SIZE,
+        max_size: int = POOL_MAX_SIZE,
+    ) -> None:
+        self._url = url
+        self._migrations = migrations
+        self._min_size = min_size
+        self._max_size = max_size
+        self._pool: Any = None
+        self._write_lock_key = 0
+        self._holders: set[asyncio.Task[Any]] = set()
+        self._local_writers = PriorityLock()
+
+    @property
+    def dialect(self) -> Dialect:
+        """PostgreSQL's SQL differences."""
+        return POSTGRES
+
+    @property
+    def is_open(self) -> bool:
+        """Whether `open()` succeeded and `close()` has not been called."""
+        return self._pool is not None
+
+    async def open(self) -> None:
+        """Connect the pool and apply pending migrations."""
+        if self._pool is not None:
+            return
+        pool = await asyncpg.create_pool(
+            self._url, min_size=self._min_size, max_size=self._max_size
+        )
+        try:
+            where = await pool.fetchrow("SELECT current_database(), current_schema()")
+        except BaseException:
+            await pool.close()
+            raise
+        # One lock per database and schema: installations sharing a server do not wait.
+        self._write_lock_key = zlib.crc32(f"b24-leads-bot:{where[0]}:{where[1]}".encode())
+        self._pool = pool
+        try:
+            await apply_migrations(self, self._migrations)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Close every connection of the pool; safe to call twice."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _checked_pool(self) -> Any:
+        if self._pool is None:
+            raise DatabaseClosedError("database is not open")
+        if asyncio.current_task() in self._holders:
+            # The write lock is held by this very task: a second transaction would wait forever.
+            raise RuntimeError(
+                "database used again inside its own transaction: use the yielded connection"
+            )
+        return self._pool
+
+    @asynccontextmanager
+    async def transaction(self, *, durable: bool = False) -> AsyncIterator[Connection]:
+        """One write transaction under the database-wide write lock; see the module docstring."""
+        pool = self._checked_pool()
+        task = asyncio.current_task()
+        await self._local_writers.acquire(urgent=durable)
+        if task is not None:
+            self._holders.add(task)
+        # One round trip opens the transaction and takes the lock.
+        prelude = f"BEGIN; SELECT pg_advisory_xact_lock({self._write_lock_key})"
+        if not durable:
+            prelude += "; SET LOCAL synchronous_commit = off"
+        try:
+            async with pool.acquire() as conn:
+                try:
+                    await conn.execute(prelude)
+                    yield PostgresConnection(conn)
+                    # Shielded: once COMMIT is sent, a cancellation must not leave it unknown.
+                    await asyncio.shield(conn.execute("COMMIT"))
+                except BaseException:
+                    await asyncio.shield(_rollback(conn))
+                    raise
+        finally:
+            self._local_writers.release()
+            if task is not None:
+                self._holders.discard(task)
+
+    async def fetch_one(self, sql: str, params: SqlParams = ()) -> Row | None:
+        """Run a read outside any transaction and return its first row."""
+        row: Row | None = await self._checked_pool().fetchrow(_numbered(sql), *params)
+        return row
+
+    async def fetch_all(self, sql: str, params: SqlParams = ()) -> list[Row]:
+        """Run a read outside any transaction and return all its rows."""
+        return list(await self._checked_pool().fetch(_numbered(sql), *params))

@@ -1,0 +1,117 @@
+"""The bot on PostgreSQL: sign-in, subscriptions, notifications, a Take race and a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from bot.app import Application
+from bot.config import ConfigurationError, NotifySettings, StorageSettings
+from bot.storage.outbox import OutboxRepository
+from bot.storage.postgres import PostgresDatabase
+from bot.storage.subscriptions import SubscriptionRepository
+from tests.e2e.conftest import ADMIN_TELEGRAM_ID, about, eventually, notifying_app, sign_in
+from tests.e2e.test_notifications import ANNA_PHONE, GROUP_ID, IVAN_PHONE, IVAN_TG, subscribe
+from tests.emulators.bitrix24 import Bitrix24Emulator
+from tests.emulators.telegram import TelegramEmulator
+from tests.fixtures_storage import postgres_schema
+
+NOTIFY = NotifySettings(
+    private_interval_seconds=0.05,
+    group_per_minute=1200,
+    global_per_second=200,
+    global_burst=50,
+    backoff_seconds=0.05,
+    max_attempts=3,
+)
+
+
+async def test_a_team_on_postgres_gets_its_leads_takes_them_and_keeps_all_after_a_restart(
+    tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    async with postgres_schema() as url:
+        storage = StorageSettings(url=SecretStr(url))
+        async with notifying_app(
+            tmp_path, telegram_emulator, portal_emulator, NOTIFY, storage
+        ) as app:
+            assert isinstance(app.db, PostgresDatabase)
+            anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+            ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
+            telegram_emulator.add_group(
+                GROUP_ID, "Sales", admins=[ADMIN_TELEGRAM_ID], members=[IVAN_TG]
+            )
+            await subscribe(anna.in_group(GROUP_ID))
+            lead_id = portal_emulator.ui_add_lead(
+                {"TITLE": "Pipes <&> Co", "ASSIGNED_BY_ID": 1}, 1
+            )
+            offer = await telegram_emulator.wait_for_message(GROUP_ID, about(lead_id, "New lead"))
+            assert "Pipes <&> Co" in (offer.text or "")
+            data = offer.button("🙋 Take").callback_data
+            assert data is not None
+            # A Take is checked against the sent row: wait until its sending is recorded.
+            await eventually(lambda: _nothing_pending(OutboxRepository(app.db)))
+            press = await ivan.in_group(GROUP_ID).press_data(offer.message_id, data)
+            answer = await telegram_emulator.wait_for_callback_answer(press)
+            assert answer.text == "The lead is yours now."
+            assert int(portal_emulator.leads[lead_id]["ASSIGNED_BY_ID"]) == 2
+
+        # A restart (or another replica) on the same database: nobody signs in again.
+        async with notifying_app(
+            tmp_path, telegram_emulator, portal_emulator, NOTIFY, storage
+        ) as app:
+            [subscription] = await SubscriptionRepository(app.db).for_chat(GROUP_ID)
+            assert subscription.created_by == ADMIN_TELEGRAM_ID
+            second = portal_emulator.ui_add_lead({"TITLE": "Valves", "ASSIGNED_BY_ID": 2}, 1)
+            await telegram_emulator.wait_for_message(GROUP_ID, about(second, "New lead"))
+            await ivan.send("/start")
+            menu = await ivan.wait_for_message(lambda m: "Main menu" in (m.text or ""))
+            assert menu.from_bot
+
+
+async def test_an_unreachable_postgres_stops_start_up_with_one_sentence_naming_the_setting(
+    tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    storage = StorageSettings(url=SecretStr("postgresql://bot:s3cr3t@127.0.0.1:1/bot"))
+    with pytest.raises(ConfigurationError) as refused:
+        async with notifying_app(tmp_path, telegram_emulator, portal_emulator, NOTIFY, storage):
+            pass
+    message = str(refused.value)
+    assert message.startswith("PostgreSQL at STORAGE__URL could not be used")
+    assert "s3cr3t" not in message
+
+
+async def test_two_replicas_on_one_database_send_each_notification_once(
+    tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    async with postgres_schema() as url:
+        storage = StorageSettings(url=SecretStr(url))
+        async with notifying_app(
+            tmp_path, telegram_emulator, portal_emulator, NOTIFY, storage
+        ) as first:
+            anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+            await subscribe(anna)
+            second = Application(first.settings)
+            await second.start()
+            try:
+                assert first.leadership is not None
+                assert second.leadership is not None
+                assert first.leadership.leading
+                assert not second.leadership.leading
+                # The portal's events reach the replica that does not run the workers.
+                for handler in portal_emulator.event_handlers:
+                    handler.handler = f"http://127.0.0.1:{second.port}/bitrix/events"
+                lead_id = portal_emulator.ui_add_lead({"TITLE": "Valves", "ASSIGNED_BY_ID": 1}, 1)
+                await anna.wait_for_message(about(lead_id, "New lead"), timeout=15)
+                outbox = OutboxRepository(second.db)
+                await eventually(lambda: _nothing_pending(outbox), timeout=15)
+                offers = [m for m in anna.transcript() if about(lead_id, "New lead")(m)]
+                assert len(offers) == 1
+                assert await outbox.count("sent") == 1
+            finally:
+                await second.stop()
+
+
+async def _nothing_pending(outbox: OutboxRepository) -> bool:
+    return await outbox.count("pending") == 0
