@@ -46,6 +46,7 @@ from bot.leads.catalog import PortalCatalog
 from bot.leads.contacts import LeadContactsService
 from bot.leads.form import field_kind
 from bot.leads.links import portal_origin
+from bot.leads.nudges import NudgeService, NudgeWorker
 from bot.leads.owner_requests import OwnerRequestService
 from bot.leads.products import LeadProductsService
 from bot.leads.service import LeadService
@@ -284,6 +285,7 @@ class Application:
         self.leadership: Leadership | None = None
         self.poller: CatchUpPoller | None = None
         self.digests: DigestWorker | None = None
+        self.nudges: NudgeWorker | None = None
         self.reminders: ReminderScheduler | None = None
         self.followup_sync: FollowUpSync | None = None
         self.portal: PortalClient | None = None
@@ -389,6 +391,7 @@ class Application:
                 "metrics": self.metrics,
                 "mutes": MuteService(MuteRepository(self.db), zone=settings.zone, clock=utc_now),
                 "hours": self.hours,
+                "nudges": NudgeService(kv),
                 "followups": FollowUpService(
                     portal=self.portal,
                     reminders=reminders,
@@ -471,6 +474,7 @@ class Application:
         assert self.digests is not None
         assert self.reminders is not None
         assert self.followup_sync is not None
+        assert self.nudges is not None
         workers: list[WorkerFactory] = [
             processor.run,
             sender.run,
@@ -478,6 +482,7 @@ class Application:
             self.digests.run,
             self.reminders.run,
             self.followup_sync.run,
+            self.nudges.run,
             lambda: retention.run(settings.retention.interval_seconds),
         ]
         if isinstance(dialog_state, SQLiteStorage):
@@ -647,6 +652,17 @@ class Application:
             clock=self.clock,
             interval=self.settings.events.poll_interval_seconds,
             on_changed=self._wake_reminders,
+        )
+        self.nudges = NudgeWorker(
+            portal=self.portal,
+            catalog=self.catalog,
+            bindings=BindingRepository(self.db),
+            hours=self.hours,
+            kv=KeyValueRepository(self.db),
+            outbox=outbox,
+            translations=self.translations,
+            on_queued=self.sender.wake,
+            clock=self.clock,
         )
 
     def _wake_reminders(self) -> None:

@@ -8,6 +8,7 @@ from dialogs.admin import build_admin_dialog
 from dialogs.admin_card import build_admin_card_dialog
 from dialogs.admin_fields import build_admin_fields_dialog
 from dialogs.admin_form import build_admin_form_dialog
+from dialogs.admin_nudges import build_admin_nudges_dialog
 from dialogs.admin_people import build_admin_people_dialog
 from dialogs.capture import build_capture_dialog, build_capture_router
 from dialogs.card import build_card_dialog
@@ -59,6 +60,7 @@ def build_routers() -> list[Router]:
         build_admin_fields_dialog(),
         build_admin_form_dialog(),
         build_admin_card_dialog(),
+        build_admin_nudges_dialog(),
         build_admin_people_dialog(),
         build_subscriptions_dialog(),
         build_search_dialog(),

@@ -27,7 +27,14 @@ from bot.access.roles import Role
 from bot.access.service import AccessService, ChangeRefused
 from bot.storage import utc_now
 from dialogs.services import access_of, bot_of, caller, translator
-from dialogs.states import AdminCard, AdminDialog, AdminFields, AdminForm, AdminPeople
+from dialogs.states import (
+    AdminCard,
+    AdminDialog,
+    AdminFields,
+    AdminForm,
+    AdminNudges,
+    AdminPeople,
+)
 from dialogs.widgets import Notice, Tr, checked_item, clear_notice, scrolling_select, set_notice
 
 log = logging.getLogger(__name__)
@@ -299,6 +306,7 @@ def build_admin_dialog() -> Dialog:
                 Start(Tr("admin-fields-button"), id="adm_fields", state=AdminFields.fields),
                 Start(Tr("admin-form-button"), id="adm_form", state=AdminForm.main),
                 Start(Tr("admin-card-button"), id="adm_card", state=AdminCard.main),
+                Start(Tr("admin-nudges-button"), id="adm_nudges", state=AdminNudges.main),
             ),
             Cancel(Tr("button-back")),
             state=AdminDialog.main,

@@ -35,6 +35,8 @@ from bot.portal import LeadChanges, NotFoundError, Semantics
 from dialogs.services import caller, leads_of, translator
 from dialogs.states import (
     LEAD_ID_KEY,
+    THEN_KEY,
+    THEN_STAGE,
     LeadCard,
     start_follow_up,
     start_lead_contacts,
@@ -165,6 +167,9 @@ async def on_card_start(start_data: Data, manager: DialogManager) -> None:
     lead_id = start_data.get(LEAD_ID_KEY) if isinstance(start_data, dict) else None
     manager.dialog_data[LEAD_ID_KEY] = int(lead_id or 0)
     await load(manager)
+    wants_stage = isinstance(start_data, dict) and start_data.get(THEN_KEY) == THEN_STAGE
+    if wants_stage and not manager.dialog_data.get(ERROR_KEY):
+        await manager.switch_to(LeadCard.stage)
 
 
 async def on_child_closed(_: Data, __: Any, manager: DialogManager) -> None:

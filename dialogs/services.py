@@ -22,6 +22,7 @@ from bot.i18n import Translations, Translator
 from bot.leads.capture import CaptureService
 from bot.leads.catalog import PortalCatalog
 from bot.leads.contacts import LeadContactsService
+from bot.leads.nudges import NudgeService
 from bot.leads.owner_requests import OwnerRequestService
 from bot.leads.products import LeadProductsService
 from bot.leads.service import LeadService
@@ -142,6 +143,11 @@ def hours_of(manager: DialogManager) -> HoursService:
 def followups_of(manager: DialogManager) -> FollowUpService:
     """Follow-ups on leads and their reminders."""
     return _data(manager, "followups", FollowUpService)
+
+
+def nudges_of(manager: DialogManager) -> NudgeService:
+    """The admin's rules for stale-lead nudges."""
+    return _data(manager, "nudges", NudgeService)
 
 
 def settings_of(manager: DialogManager) -> Settings:

@@ -77,6 +77,12 @@ class AdminForm(StatesGroup):
     main = State()
 
 
+class AdminNudges(StatesGroup):
+    """Admin tools: when a lead counts as stale for the morning nudges."""
+
+    main = State()
+
+
 class AdminCard(StatesGroup):
     """Admin tools: the portal's common lead card (show, reset, force, save, apply)."""
 
@@ -207,9 +213,16 @@ async def start_admin_card(manager: DialogManager) -> None:
     await manager.start(AdminCard.main)
 
 
-async def start_lead_card(manager: DialogManager, lead_id: int) -> None:
-    """Open a lead's card on top of whatever is open."""
-    await manager.start(LeadCard.main, data={LEAD_ID_KEY: lead_id})
+THEN_KEY = "then"
+THEN_STAGE = "stage"
+
+
+async def start_lead_card(manager: DialogManager, lead_id: int, *, to_stage: bool = False) -> None:
+    """Open a lead's card on top of whatever is open (`to_stage`: right at its stage list)."""
+    data: dict[str, object] = {LEAD_ID_KEY: lead_id}
+    if to_stage:
+        data[THEN_KEY] = THEN_STAGE
+    await manager.start(LeadCard.main, data=data)
 
 
 async def start_lead_search(manager: DialogManager, query: str | None = None) -> None:

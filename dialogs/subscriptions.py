@@ -39,7 +39,7 @@ from bot.storage.subscriptions import (
     Subscription,
     SubscriptionRepository,
 )
-from dialogs.states import Subscriptions, start_lead_card
+from dialogs.states import Subscriptions, start_follow_up, start_lead_card
 from dialogs.widgets import Tr
 
 log = logging.getLogger(__name__)
@@ -681,6 +681,32 @@ async def on_open_card(
             await callback.message.answer(tr.get_html("notify-card-unavailable"))
 
 
+async def on_lead_follow_up(
+    callback: CallbackQuery,
+    callback_data: LeadButton,
+    identity: Identity | None,
+    dialog_manager: DialogManager,
+) -> None:
+    """⏰ on a nudge: plan a follow-up (the follow-up re-reads the lead and checks access)."""
+    if identity is None:
+        return
+    await callback.answer()
+    await start_follow_up(dialog_manager, callback_data.lead_id)
+
+
+async def on_lead_stage(
+    callback: CallbackQuery,
+    callback_data: LeadButton,
+    identity: Identity | None,
+    dialog_manager: DialogManager,
+) -> None:
+    """🔀 on a nudge: the card, right at its stages (the card re-checks visibility)."""
+    if identity is None:
+        return
+    await callback.answer()
+    await start_lead_card(dialog_manager, callback_data.lead_id, to_stage=True)
+
+
 def build_subscriptions_router() -> Router:
     """A fresh router: /subscribe, /subscriptions, their buttons, and notification buttons."""
     router = Router(name="subscriptions")
@@ -689,6 +715,10 @@ def build_subscriptions_router() -> Router:
     router.callback_query.register(on_subscription_button, F.data.startswith(SUB_PREFIX))
     router.callback_query.register(on_take, LeadButton.filter(F.action == LeadAction.TAKE))
     router.callback_query.register(on_open_card, LeadButton.filter(F.action == LeadAction.CARD))
+    router.callback_query.register(
+        on_lead_follow_up, LeadButton.filter(F.action == LeadAction.FOLLOW_UP)
+    )
+    router.callback_query.register(on_lead_stage, LeadButton.filter(F.action == LeadAction.STAGE))
     return router
 
 

@@ -12,6 +12,8 @@ class LeadAction(StrEnum):
 
     CARD = "card"
     TAKE = "take"
+    FOLLOW_UP = "fu"
+    STAGE = "st"
 
 
 class LeadButton(CallbackData, prefix="nl"):

@@ -174,3 +174,25 @@ admin-card-apply-done =
     }).
 admin-card-nothing-to-save = There is no common layout to save: the portal uses its default card.
 admin-card-nothing-saved = No layout has been saved yet.
+
+## Stale-lead nudges
+# $count is an integer; $idle and $first are plain text.
+
+admin-nudges-button = 🧹 Stale-lead nudges
+admin-nudges-title = <b>🧹 Stale-lead nudges</b>
+    As each person's working day starts (their /hours), the bot sends them one message with their open leads that wait too long, each with follow-up, stage and card buttons.
+admin-nudges-idle-line = 💤 No activity for: { $idle }
+admin-nudges-first-line = 🆕 Still in the first stage after: { $first }
+admin-nudges-all-off = Both are off: nobody gets a nudge.
+admin-nudges-idle-button = 💤 Change: no activity
+admin-nudges-first-button = 🆕 Change: first stage
+admin-nudges-days = { $count ->
+        [one] 1 day
+       *[other] { $count } days
+    }
+admin-nudges-hours = { $count ->
+        [one] 1 hour
+       *[other] { $count } hours
+    }
+admin-nudges-off = off
+admin-nudges-saved = Saved: it counts from the next working day.

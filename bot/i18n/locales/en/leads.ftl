@@ -109,3 +109,24 @@ card-stale-gone = ⚠️ This card is out of date: the lead no longer exists in 
 card-edit-refused = That change can't be made from the card.
 card-find-button = 🔍 Find a lead
 write-in-progress = ⏳ Already in progress: wait for the answer to your first tap.
+
+## Stale-lead nudges, at the start of the working day
+# $count is an integer; $id, $title, $stage and $ago are plain text.
+
+nudge-title = 🧹 <b>{ $count ->
+        [one] A lead is waiting for you
+       *[other] { $count } leads are waiting for you
+    }</b>
+nudge-line-idle = 💤 #{ $id } { $title } — { $stage }, no activity for { $ago }
+nudge-line-first-stage = 🆕 #{ $id } { $title } — still { $stage } after { $ago }
+nudge-hours = { $count ->
+        [one] 1 hour
+       *[other] { $count } hours
+    }
+nudge-days = { $count ->
+        [one] 1 day
+       *[other] { $count } days
+    }
+nudge-more = …and { $count } more: /my lists them all
+nudge-follow-up-button = ⏰ Follow-up
+nudge-stage-button = 🔀 Stage

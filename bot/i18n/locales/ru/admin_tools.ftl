@@ -194,3 +194,29 @@ admin-card-apply-done =
     }).
 admin-card-nothing-to-save = Сохранять нечего: общей раскладки нет, портал показывает стандартную карточку.
 admin-card-nothing-saved = Сохранённой раскладки пока нет.
+
+## Stale-lead nudges
+# $count is an integer; $idle and $first are plain text.
+
+admin-nudges-button = 🧹 Напоминания о застрявших лидах
+admin-nudges-title = <b>🧹 Напоминания о застрявших лидах</b>
+    В начале рабочего дня каждого (его /hours) бот присылает одно сообщение с его открытыми лидами, которые ждут слишком долго, — с кнопками напоминания, стадии и карточки.
+admin-nudges-idle-line = 💤 Без активности дольше: { $idle }
+admin-nudges-first-line = 🆕 На первой стадии дольше: { $first }
+admin-nudges-all-off = Оба правила выключены: напоминаний нет.
+admin-nudges-idle-button = 💤 Изменить: без активности
+admin-nudges-first-button = 🆕 Изменить: первая стадия
+admin-nudges-days = { $count ->
+        [one] { $count } день
+        [few] { $count } дня
+        [many] { $count } дней
+       *[other] { $count } дня
+    }
+admin-nudges-hours = { $count ->
+        [one] { $count } час
+        [few] { $count } часа
+        [many] { $count } часов
+       *[other] { $count } часа
+    }
+admin-nudges-off = выкл.
+admin-nudges-saved = Сохранено: учтётся со следующего рабочего дня.

@@ -115,3 +115,30 @@ card-stale-gone = ⚠️ Карточка устарела: этого лида 
 card-edit-refused = Такое изменение из карточки сделать нельзя.
 card-find-button = 🔍 Найти лид
 write-in-progress = ⏳ Уже выполняется: дождитесь ответа на первое нажатие.
+
+## Stale-lead nudges, at the start of the working day
+# $count is an integer; $id, $title, $stage and $ago are plain text.
+
+nudge-title = 🧹 <b>{ $count ->
+        [one] { $count } лид ждёт вас
+        [few] { $count } лида ждут вас
+        [many] { $count } лидов ждут вас
+       *[other] { $count } лида ждут вас
+    }</b>
+nudge-line-idle = 💤 #{ $id } { $title } — { $stage }, без активности { $ago }
+nudge-line-first-stage = 🆕 #{ $id } { $title } — всё ещё «{ $stage }» спустя { $ago }
+nudge-hours = { $count ->
+        [one] { $count } час
+        [few] { $count } часа
+        [many] { $count } часов
+       *[other] { $count } часа
+    }
+nudge-days = { $count ->
+        [one] { $count } день
+        [few] { $count } дня
+        [many] { $count } дней
+       *[other] { $count } дня
+    }
+nudge-more = …и ещё { $count }: все — в /my
+nudge-follow-up-button = ⏰ Напомнить
+nudge-stage-button = 🔀 Стадия

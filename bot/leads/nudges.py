@@ -1,0 +1,338 @@
+"""Stale-lead nudges: at the start of each person's working day, one message listing their
+open leads that nobody touched for N days or that sit in the first stage for X hours.
+
+N and X are set by an admin (stored in `kv`); the message has, per lead, a follow-up, a stage
+change and the card. Each person gets at most one nudge per working day, in their own zone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from bot.access.roles import Action, Identity
+from bot.access.service import AccessDenied
+from bot.i18n import DEFAULT_LANGUAGE, Translations, Translator
+from bot.leads.catalog import PortalCatalog
+from bot.notify.buttons import LeadAction, LeadButton
+from bot.portal import Lane, PortalClient, PortalError
+from bot.portal.methods import ListLeads
+from bot.schedule.service import HoursService
+from bot.storage.bindings import BindingRepository
+from bot.storage.kv import KeyValueRepository
+from bot.storage.outbox import (
+    Keyboard,
+    MessageButton,
+    NewOutboxMessage,
+    Notification,
+    OutboxRepository,
+)
+from bot.storage.timestamps import Clock, utc_now
+
+log = logging.getLogger(__name__)
+
+RULES_KEY = "nudges.rules"
+LAST_KEY = "nudges.last:{telegram_user_id}"
+CHECK_SECONDS = 60.0
+MAX_LISTED = 8
+"""Leads named (each with its buttons) in one nudge; the rest are counted."""
+TITLE_LENGTH = 50
+DEFAULT_STALE_DAYS = 3
+DEFAULT_FIRST_STAGE_HOURS = 24
+STALE_DAY_CHOICES = (None, 1, 2, 3, 5, 7, 14)
+FIRST_STAGE_HOUR_CHOICES = (None, 2, 4, 8, 24, 48)
+_SELECT = ["ID", "TITLE", "STATUS_ID", "DATE_CREATE", "LAST_ACTIVITY_TIME", "ASSIGNED_BY_ID"]
+
+
+@dataclass(frozen=True, slots=True)
+class NudgeRules:
+    """When a lead counts as stale; None switches that rule off."""
+
+    stale_days: int | None = DEFAULT_STALE_DAYS
+    first_stage_hours: int | None = DEFAULT_FIRST_STAGE_HOURS
+
+    @property
+    def off(self) -> bool:
+        """Neither rule is on: nobody is nudged."""
+        return self.stale_days is None and self.first_stage_hours is None
+
+    def to_json(self) -> dict[str, int | None]:
+        """The stored form."""
+        return {"stale_days": self.stale_days, "first_stage_hours": self.first_stage_hours}
+
+    @classmethod
+    def from_json(cls, stored: object) -> NudgeRules:
+        """Stored rules (defaults for anything missing or not a positive number)."""
+        if not isinstance(stored, dict):
+            return cls()
+
+        def number(key: str, default: int | None) -> int | None:
+            if key not in stored:
+                return default
+            value = stored[key]
+            if value is None:
+                return None
+            return value if isinstance(value, int) and value > 0 else default
+
+        return cls(
+            stale_days=number("stale_days", DEFAULT_STALE_DAYS),
+            first_stage_hours=number("first_stage_hours", DEFAULT_FIRST_STAGE_HOURS),
+        )
+
+
+def next_choice(choices: Sequence[int | None], current: int | None) -> int | None:
+    """The value after `current` in a cycle of choices (the first when it is not one)."""
+    if current not in choices:
+        return choices[1]
+    return choices[(choices.index(current) + 1) % len(choices)]
+
+
+@dataclass(frozen=True, slots=True)
+class StaleLead:
+    """One lead to nudge about, and why."""
+
+    lead_id: int
+    title: str
+    stage_id: str
+    first_stage: bool
+    since: datetime | None
+
+
+def stale_queries(
+    portal_user_id: int, rules: NudgeRules, now: datetime, first_stage: str | None
+) -> dict[str, ListLeads]:
+    """The list requests (one per rule that is on) for one person's stale leads."""
+    queries: dict[str, ListLeads] = {}
+    base = {"ASSIGNED_BY_ID": portal_user_id, "STATUS_SEMANTIC_ID": "P"}
+    if rules.stale_days is not None:
+        before = now - timedelta(days=rules.stale_days)
+        queries[f"idle{portal_user_id}"] = ListLeads(
+            filter={**base, "<LAST_ACTIVITY_TIME": before.isoformat()},
+            select=_SELECT,
+            order={"LAST_ACTIVITY_TIME": "ASC"},
+            start=-1,
+        )
+    if rules.first_stage_hours is not None and first_stage:
+        before = now - timedelta(hours=rules.first_stage_hours)
+        queries[f"first{portal_user_id}"] = ListLeads(
+            filter={**base, "STATUS_ID": first_stage, "<DATE_CREATE": before.isoformat()},
+            select=_SELECT,
+            order={"DATE_CREATE": "ASC"},
+            start=-1,
+        )
+    return queries
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= TITLE_LENGTH else text[: TITLE_LENGTH - 1] + "…"
+
+
+def merge_stale(idle: Sequence[Any], first: Sequence[Any]) -> list[StaleLead]:
+    """Each lead once: those stuck in the first stage first, then the longest idle."""
+    found: dict[int, StaleLead] = {}
+    for lead in first:
+        if lead.id is None:
+            continue
+        found[lead.id] = StaleLead(
+            lead.id, _short(lead.title or f"#{lead.id}"), lead.status_id or "", True,
+            lead.date_create,
+        )  # fmt: skip
+    for lead in idle:
+        if lead.id is None or lead.id in found:
+            continue
+        found[lead.id] = StaleLead(
+            lead.id, _short(lead.title or f"#{lead.id}"), lead.status_id or "", False,
+            lead.last_activity_time,
+        )  # fmt: skip
+    return list(found.values())
+
+
+def _ago(tr: Translator, since: datetime | None, now: datetime) -> str:
+    if since is None:
+        return ""
+    hours = max(0, int((now - since).total_seconds() // 3600))
+    if hours < 48:
+        return tr.get("nudge-hours", count=hours)
+    return tr.get("nudge-days", count=hours // 24)
+
+
+def render_nudge(
+    tr: Translator, leads: list[StaleLead], stage_name: Callable[[str], str], now: datetime
+) -> tuple[str, Keyboard]:
+    """The nudge: a header, one line per lead (at most MAX_LISTED) and their buttons."""
+    shown = leads[:MAX_LISTED]
+    lines = [tr.get_html("nudge-title", count=len(leads)), ""]
+    rows: list[tuple[MessageButton, ...]] = []
+    for lead in shown:
+        key = "nudge-line-first-stage" if lead.first_stage else "nudge-line-idle"
+        lines.append(
+            tr.get_html(
+                key,
+                id=str(lead.lead_id),
+                title=lead.title,
+                stage=_short(stage_name(lead.stage_id)),
+                ago=_ago(tr, lead.since, now),
+            )
+        )
+        rows.append(
+            (
+                MessageButton(
+                    f"📇 #{lead.lead_id}",
+                    callback_data=LeadButton(action=LeadAction.CARD, lead_id=lead.lead_id).pack(),
+                ),
+                MessageButton(
+                    tr.get("nudge-follow-up-button"),
+                    callback_data=LeadButton(
+                        action=LeadAction.FOLLOW_UP, lead_id=lead.lead_id
+                    ).pack(),
+                ),
+                MessageButton(
+                    tr.get("nudge-stage-button"),
+                    callback_data=LeadButton(action=LeadAction.STAGE, lead_id=lead.lead_id).pack(),
+                ),
+            )
+        )
+    if len(leads) > len(shown):
+        lines.append(tr.get_html("nudge-more", count=len(leads) - len(shown)))
+    return "\n".join(lines), tuple(rows)
+
+
+class NudgeService:
+    """The admin's rules for nudges."""
+
+    def __init__(self, kv: KeyValueRepository) -> None:
+        self._kv = kv
+
+    async def rules(self) -> NudgeRules:
+        """The rules in force (defaults until an admin changes them)."""
+        return NudgeRules.from_json(await self._kv.get(RULES_KEY))
+
+    async def set_rules(self, identity: Identity | None, rules: NudgeRules) -> NudgeRules:
+        """Replace the rules (admins only, checked here)."""
+        if identity is None or not identity.may(Action.MANAGE_FIELDS):
+            raise AccessDenied("only admins set the nudges")
+        await self._kv.set(RULES_KEY, rules.to_json(), durable=True)
+        log.info(
+            "nudge rules: idle %s days, first stage %s hours",
+            rules.stale_days,
+            rules.first_stage_hours,
+        )
+        return rules
+
+    async def next_stale_days(self, identity: Identity | None) -> NudgeRules:
+        """The next choice of "no activity for N days" (off among them)."""
+        rules = await self.rules()
+        days = next_choice(STALE_DAY_CHOICES, rules.stale_days)
+        return await self.set_rules(identity, replace(rules, stale_days=days))
+
+    async def next_first_stage_hours(self, identity: Identity | None) -> NudgeRules:
+        """The next choice of "still in the first stage after X hours" (off among them)."""
+        rules = await self.rules()
+        hours = next_choice(FIRST_STAGE_HOUR_CHOICES, rules.first_stage_hours)
+        return await self.set_rules(identity, replace(rules, first_stage_hours=hours))
+
+
+class NudgeWorker:
+    """Once a minute: whoever's working day has begun and has not had today's nudge gets it."""
+
+    def __init__(
+        self,
+        *,
+        portal: PortalClient,
+        catalog: PortalCatalog,
+        bindings: BindingRepository,
+        hours: HoursService,
+        kv: KeyValueRepository,
+        outbox: OutboxRepository,
+        translations: Translations,
+        on_queued: Callable[[], None],
+        clock: Clock = utc_now,
+        check_seconds: float = CHECK_SECONDS,
+    ) -> None:
+        self._portal = portal
+        self._catalog = catalog
+        self._bindings = bindings
+        self._hours = hours
+        self._kv = kv
+        self._rules = NudgeService(kv)
+        self._outbox = outbox
+        self._translations = translations
+        self._on_queued = on_queued
+        self._clock = clock
+        self._check_seconds = check_seconds
+
+    async def run(self) -> None:
+        """Nudge until cancelled."""
+        while True:
+            try:
+                await self.send_due()
+            except PortalError as exc:
+                log.warning("stale-lead nudges postponed: the portal answered %s", exc.code)
+            except Exception:
+                log.exception("stale-lead nudge round failed; trying again shortly")
+            await asyncio.sleep(self._check_seconds)
+
+    async def send_due(self) -> int:
+        """Queue today's nudge for everyone whose working day has begun; the number queued."""
+        rules = await self._rules.rules()
+        if rules.off:
+            return 0
+        now = self._clock()
+        due: list[tuple[Any, date]] = []
+        for binding in await self._bindings.list_bindings():
+            hours = await self._hours.hours_of(binding.telegram_user_id)
+            if not hours.is_open(now):
+                continue
+            day = hours.today(now)
+            last = await self._kv.get(LAST_KEY.format(telegram_user_id=binding.telegram_user_id))
+            if last != day.isoformat():
+                due.append((binding, day))
+        if not due:
+            return 0
+        catalog = await self._catalog.get(lane=Lane.BACKGROUND)
+        first_stage = catalog.stages[0].status_id if catalog.stages else None
+        queries: dict[str, ListLeads] = {}
+        for binding, _ in due:
+            queries.update(stale_queries(binding.portal_user_id, rules, now, first_stage))
+        result = await self._portal.batch(queries, lane=Lane.BACKGROUND)
+        queued = 0
+        for binding, day in due:
+            user = binding.portal_user_id
+            idle = _page(result, f"idle{user}")
+            first = _page(result, f"first{user}")
+            if idle is None and first is None and queries:
+                continue  # this person's reads failed: try again next round
+            leads = merge_stale(idle or [], first or [])
+            if leads:
+                tr = self._translations.for_language(binding.language or DEFAULT_LANGUAGE)
+                text, buttons = render_nudge(tr, leads, catalog.stage_name, now)
+                await self._outbox.add(
+                    [
+                        NewOutboxMessage(
+                            idempotency_key=f"nudge:{binding.telegram_user_id}:{day.isoformat()}",
+                            chat_id=binding.telegram_user_id,
+                            thread_id=None,
+                            lead_id=None,
+                            notification=Notification(text=text, buttons=buttons, kind="nudge"),
+                        )
+                    ]
+                )
+                queued += 1
+            await self._kv.set(
+                LAST_KEY.format(telegram_user_id=binding.telegram_user_id), day.isoformat()
+            )
+        if queued:
+            self._on_queued()
+        return queued
+
+
+def _page(result: Any, key: str) -> list[Any] | None:
+    if key not in result.results and key not in result.errors:
+        return []  # that rule is off
+    if key in result.errors:
+        return None
+    return list(result[key].items)

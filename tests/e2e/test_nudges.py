@@ -1,0 +1,116 @@
+"""Stale-lead nudges end to end: one message as the day starts, its buttons, the admin's rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from bot.app import Application
+from bot.leads.nudges import LAST_KEY
+from tests.e2e.conftest import ADMIN_TELEGRAM_ID, sign_in
+from tests.emulators.bitrix24 import Bitrix24Emulator
+from tests.emulators.telegram import TelegramEmulator
+
+IVAN_TG, IVAN_PHONE, IVAN_PORTAL = 2001, "+79161234567", 2
+ANNA_PHONE = "+79160000001"
+
+
+def aged(portal: Bitrix24Emulator, title: str, *, status: str, idle: timedelta) -> int:
+    """Ivan's lead, created and last touched `idle` ago."""
+    lead_id = portal.ui_add_lead(
+        {"TITLE": title, "ASSIGNED_BY_ID": IVAN_PORTAL, "STATUS_ID": status}
+    )
+    moment = (portal.now() - idle).replace(microsecond=0).isoformat()
+    portal.leads[lead_id]["DATE_CREATE"] = moment
+    portal.leads[lead_id]["LAST_ACTIVITY_TIME"] = moment
+    return lead_id
+
+
+async def open_all_day(app: Application, chat_id: int) -> None:
+    """Every day, a working window around now: the day has begun for this person."""
+    now = datetime.now(UTC)
+    await app.hours.set_days(chat_id, None, frozenset(range(1, 8)))
+    start = (now - timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    end = (now + timedelta(hours=3)).time().replace(second=0, microsecond=0)
+    await app.hours.set_window(chat_id, None, start, end if end != start else time(0, 1))
+
+
+async def test_a_rep_gets_one_nudge_a_day_with_stale_leads_and_working_buttons(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
+    idle = aged(portal_emulator, "Boiler <b>&", status="IN_PROCESS", idle=timedelta(days=5))
+    stuck = aged(portal_emulator, "Pump", status="NEW", idle=timedelta(hours=30))
+    aged(portal_emulator, "Fresh", status="IN_PROCESS", idle=timedelta(hours=2))
+    aged(portal_emulator, "Won", status="CONVERTED", idle=timedelta(days=9))
+    await open_all_day(running_bot, IVAN_TG)
+    assert running_bot.nudges is not None
+
+    assert await running_bot.nudges.send_due() == 1
+    nudge = await ivan.wait_for_message(lambda m: "waiting for you" in (m.text or ""))
+    text = nudge.text or ""
+    assert "2 leads are waiting for you" in text
+    assert f"#{idle} Boiler <b>& — In progress, no activity for 5 days" in text
+    assert f"#{stuck} Pump — still Unassigned after 30 hours" in text
+    assert "Fresh" not in text
+    assert "Won" not in text
+    assert text.index(f"#{stuck}") < text.index(f"#{idle}")  # the first stage goes first
+    assert {f"📇 #{idle}", f"📇 #{stuck}", "⏰ Follow-up", "🔀 Stage"} <= set(nudge.labels)
+    # Once a working day: the next round sends nothing.
+    assert await running_bot.nudges.send_due() == 0
+
+    # 🔀 opens the card right at its stages.
+    rows = nudge.raw["reply_markup"]["inline_keyboard"]
+    stage_data = next(row[2]["callback_data"] for row in rows if row[0]["text"] == f"📇 #{idle}")
+    await ivan.press_data(nudge.message_id, stage_data)
+    stages = await ivan.wait_for_message(
+        lambda m: "In progress" not in m.labels and bool(m.labels)
+    )
+    assert "Processed" in stages.labels or any("Processed" in label for label in stages.labels)
+
+
+async def test_a_nudge_button_for_a_foreign_lead_shows_nothing_of_it(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
+    foreign = portal_emulator.ui_add_lead({"TITLE": "Olga's secret", "ASSIGNED_BY_ID": 3})
+    await ivan.send("/menu")
+    menu = await ivan.wait_for_message(lambda m: "Main menu" in (m.text or ""))
+    await ivan.press_data(menu.message_id, f"nl:st:{foreign}")
+    answer = await ivan.wait_for_message()
+    assert "Olga's secret" not in (answer.text or "")
+
+
+async def test_only_an_admin_changes_the_rules_and_off_means_no_nudge(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
+    aged(portal_emulator, "Boiler", status="IN_PROCESS", idle=timedelta(days=2))
+    await anna.send("/menu")
+    await anna.wait_for_message(lambda m: "🛠 Admin" in m.labels)
+    await anna.press("🛠 Admin")
+    await anna.wait_for_message(lambda m: "🧹 Stale-lead nudges" in m.labels)
+    await anna.press("🧹 Stale-lead nudges")
+    shown = await anna.wait_for_message(lambda m: "No activity for: 3 days" in (m.text or ""))
+    assert "Still in the first stage after: 24 hours" in (shown.text or "")
+    await anna.press("💤 Change: no activity")  # 3 → 5 days
+    await anna.wait_for_message(lambda m: "No activity for: 5 days" in (m.text or ""))
+    for _ in range(2):  # 5 → 7 → 14 days
+        await anna.press("💤 Change: no activity")
+        await anna.wait_for_message(lambda m: "Saved" in (m.text or ""))
+    await anna.press("💤 Change: no activity")  # 14 → off
+    await anna.wait_for_message(lambda m: "No activity for: off" in (m.text or ""))
+
+    await open_all_day(running_bot, IVAN_TG)
+    assert running_bot.nudges is not None
+    assert await running_bot.nudges.send_due() == 0  # two days idle is no longer stale
+    assert await running_bot.db.fetch_one(
+        "SELECT value FROM kv WHERE key = ?", (LAST_KEY.format(telegram_user_id=IVAN_TG),)
+    )
+    assert not any("waiting for you" in (m.text or "") for m in ivan.transcript())
