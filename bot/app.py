@@ -53,6 +53,7 @@ from bot.metrics import (
     telegram_observer,
     throttle_observer,
 )
+from bot.notify.escalation import EscalationService, EscalationWorker
 from bot.notify.mute import MuteService
 from bot.notify.render import Links
 from bot.notify.sender import OutboxSender
@@ -68,6 +69,7 @@ from bot.portal_credentials import build_portal_auth
 from bot.readiness import Reachability, Readiness, TelegramReachabilityMiddleware
 from bot.reports.service import ReportService
 from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
+from bot.storage.escalations import EscalationRepository
 from bot.storage.fsm import SQLiteStorage
 from bot.storage.inbox import InboxRepository
 from bot.storage.mutes import MuteRepository
@@ -77,7 +79,7 @@ from bot.storage.retention import Retention, RetentionPolicy
 from bot.storage.revisions import TableRevisions
 from bot.storage.snapshots import SnapshotRepository
 from bot.storage.subscriptions import SubscriptionRepository
-from bot.storage.timestamps import utc_now
+from bot.storage.timestamps import Clock, utc_now
 from bot.telegram_retry import TelegramRetryMiddleware
 from bot.throttle import BucketRule, ThrottleMiddleware, UpdateKind, UserThrottle
 from bot.updates import InFlightUpdates, TrackedDispatcher
@@ -200,10 +202,16 @@ class Application:
     """The running bot: storage, portal client, Telegram bot, dispatcher, web server, workers."""
 
     def __init__(
-        self, settings: Settings, *, polling_backoff: BackoffConfig = DEFAULT_POLLING_BACKOFF
+        self,
+        settings: Settings,
+        *,
+        polling_backoff: BackoffConfig = DEFAULT_POLLING_BACKOFF,
+        clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
         self._polling_backoff = polling_backoff
+        self._clock = clock
+        """The clock of speed to lead (deadlines, counters, times to take)."""
         quiet_leaky_loggers()
         self.db = Database(settings.storage.path)
         self.translations = Translations.load()
@@ -226,6 +234,8 @@ class Application:
         self.processor: EventProcessor | None = None
         self.sender: OutboxSender | None = None
         self.poller: CatchUpPoller | None = None
+        self.escalation_worker: EscalationWorker | None = None
+        self.escalations: EscalationService | None = None
         self.portal: PortalClient | None = None
         self.dispatcher: Dispatcher | None = None
         self.access: AccessService | None = None
@@ -283,6 +293,28 @@ class Application:
         outbox = OutboxRepository(self.db)
         snapshots = SnapshotRepository(self.db)
         subscriptions = SubscriptionRepository(self.db)
+        escalation_store = EscalationRepository(self.db, self._clock)
+        audience = DirectoryAudience(
+            bindings=BindingRepository(self.db),
+            directory=self.access.directory,
+            revisions=TableRevisions(self.db),
+            admin_ids=settings.telegram.admin_ids,
+        )
+        portal_url = Links(bot_username="", portal_base=portal_base_url(settings)).portal_url
+        self.escalations = EscalationService(
+            portal=self.portal,
+            store=escalation_store,
+            outbox=outbox,
+            directory=directory,
+            bindings=BindingRepository(self.db),
+            audience=audience,
+            actions=bot_actions,
+            translations=self.translations,
+            portal_url=portal_url,
+            on_queued=self._wake_sender,
+            on_ended=self._wake_escalations,
+            clock=self._clock,
+        )
         dialog_state = SQLiteStorage(self.db)
         self.dispatcher, self._in_flight = build_dispatcher(
             storage=dialog_state,
@@ -301,7 +333,9 @@ class Application:
                     snapshots=snapshots,
                     outbox=outbox,
                     subscriptions=subscriptions,
+                    recorder=self.escalations,
                 ),
+                "escalations": self.escalations,
                 "status": StatusService(
                     portal=self.portal,
                     crm=self.crm_mode,
@@ -379,7 +413,9 @@ class Application:
             log.warning("could not read the CRM mode: %s", exc.code)
         log.info("signed in to Telegram as @%s (id %d)", me.username, me.id)
         await self._set_commands()
-        self._build_workers(me.username or "", inbox, outbox, snapshots, subscriptions, kv)
+        self._build_workers(
+            me.username or "", inbox, outbox, snapshots, subscriptions, kv, escalation_store
+        )
         self.readiness = Readiness(
             db=self.db,
             portal=self.portal_reachability,
@@ -397,6 +433,8 @@ class Application:
         self._tasks.append(asyncio.create_task(self.processor.run()))
         self._tasks.append(asyncio.create_task(self.sender.run()))
         self._tasks.append(asyncio.create_task(self.poller.run()))
+        assert self.escalation_worker is not None
+        self._tasks.append(asyncio.create_task(self.escalation_worker.run()))
         self._tasks.append(
             asyncio.create_task(
                 build_retention(settings, inbox, outbox, snapshots).run(
@@ -434,6 +472,7 @@ class Application:
         snapshots: SnapshotRepository,
         subscriptions: SubscriptionRepository,
         kv: KeyValueRepository,
+        escalation_store: EscalationRepository,
     ) -> None:
         settings = self.settings
         assert self.portal is not None
@@ -471,6 +510,28 @@ class Application:
                 retry_seconds=settings.events.retry_seconds,
             ),
             on_queued=self.sender.wake,
+            observer=self.escalations,
+            escalations=escalation_store,
+        )
+        self.escalation_worker = EscalationWorker(
+            db=self.db,
+            portal=self.portal,
+            store=escalation_store,
+            outbox=outbox,
+            subscriptions=subscriptions,
+            bindings=BindingRepository(self.db),
+            audience=DirectoryAudience(
+                bindings=BindingRepository(self.db),
+                directory=self.access.directory,
+                revisions=TableRevisions(self.db),
+                admin_ids=settings.telegram.admin_ids,
+            ),
+            catalog=self.catalog,
+            translations=self.translations,
+            portal_url=Links(bot_username, portal_base_url(settings)).portal_url,
+            editor=self.sender,
+            on_queued=self.sender.wake,
+            clock=self._clock,
         )
         self.receiver = EventReceiver(
             inbox,
@@ -493,6 +554,10 @@ class Application:
     def _wake_sender(self) -> None:
         if self.sender is not None:
             self.sender.wake()
+
+    def _wake_escalations(self) -> None:
+        if self.escalation_worker is not None:
+            self.escalation_worker.wake()
 
     def _throttling(self) -> dict[str, list[BaseMiddleware]]:
         limits = self.settings.throttle

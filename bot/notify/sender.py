@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from enum import StrEnum
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -46,6 +47,17 @@ IDLE_WAIT_SECONDS = 1.0
 FETCH_LIMIT = 200
 GAP_MARGIN = 0.05
 """Per-chat and per-group gaps are this much longer than Telegram's, for transit jitter."""
+
+
+class EditResult(StrEnum):
+    """How an edit of a sent message ended."""
+
+    DONE = "done"
+    """Edited (or it already read so)."""
+    LATER = "later"
+    """The chat may not get a send now (its gap, a flood pause, a passing failure)."""
+    GONE = "gone"
+    """The message can no longer be edited (deleted, too old, the chat is gone)."""
 
 
 def keyboard(rows: Keyboard) -> InlineKeyboardMarkup | None:
@@ -112,6 +124,7 @@ class OutboxSender:
         self._busy_chats: set[int] = set()
         self._identities: dict[int, tuple[float, Identity | None]] = {}
         self.sent = 0
+        self.edits = 0
         self.flood_waits = 0
 
     def wake(self) -> None:
@@ -180,6 +193,54 @@ class OutboxSender:
             now = self._clock()
             self._gaps.sent(chat_id, now)
             return self._budget.take(now)
+
+    async def edit(
+        self, chat_id: int, message_id: int, text: str, buttons: Keyboard
+    ) -> EditResult:
+        """Edit a message the bot sent, if the chat's pace allows a send right now.
+
+        An edit counts like a message: in the chat's gap (20 a minute in a group) and in the
+        global budget, so edits and new messages together stay under Telegram's limits. When
+        the chat must wait, nothing is queued: the caller tries again with what is current then.
+        """
+        now = self._clock()
+        if (
+            chat_id in self._busy_chats
+            or self._gaps.ready_at(chat_id) > now
+            or self._pause.remaining() > 0
+        ):
+            return EditResult.LATER
+        self._busy_chats.add(chat_id)
+        try:
+            send = await self._take_budget(chat_id)
+            try:
+                await self._bot.edit_message_text(
+                    text=text,
+                    chat_id=chat_id,
+                    message_id=message_id,
+                    reply_markup=keyboard(buttons),
+                    disable_web_page_preview=True,
+                )
+            finally:
+                self._budget.done(send, self._clock())
+        except TelegramRetryAfter:
+            self.flood_waits += 1
+            return EditResult.LATER
+        except TelegramBadRequest as exc:
+            if "not modified" in exc.message.lower():
+                return EditResult.DONE
+            log.info("message %d in chat %d not editable: %s", message_id, chat_id, exc.message)
+            return EditResult.GONE
+        except (TelegramServerError, TelegramNetworkError):
+            return EditResult.LATER
+        except TelegramAPIError as exc:
+            log.info("message %d in chat %d not editable: %s", message_id, chat_id, exc.message)
+            return EditResult.GONE
+        finally:
+            self._busy_chats.discard(chat_id)
+            self._wake.set()
+        self.edits += 1
+        return EditResult.DONE
 
     async def _identity(self, telegram_user_id: int) -> Identity | None:
         now = self._clock()
