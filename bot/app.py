@@ -53,7 +53,6 @@ from bot.metrics import (
     telegram_observer,
     throttle_observer,
 )
-from bot.notify.escalation import EscalationService, EscalationWorker
 from bot.notify.mute import MuteService
 from bot.notify.render import Links
 from bot.notify.sender import OutboxSender
@@ -68,6 +67,7 @@ from bot.portal import (
 from bot.portal_credentials import build_portal_auth
 from bot.readiness import Reachability, Readiness, TelegramReachabilityMiddleware
 from bot.reports.service import ReportService
+from bot.speed.escalation import EscalationService, EscalationWorker
 from bot.storage import BindingRepository, Database, InviteRepository, KeyValueRepository
 from bot.storage.escalations import EscalationRepository
 from bot.storage.fsm import SQLiteStorage

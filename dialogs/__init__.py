@@ -15,6 +15,7 @@ from dialogs.commands import build_commands_router
 from dialogs.contacts import build_lead_contacts_dialog
 from dialogs.deeplinks import build_deeplinks_router
 from dialogs.errors import build_errors_router
+from dialogs.escalation import build_assign_dialog, build_escalation_router
 from dialogs.inline import build_inline_router
 from dialogs.menu import build_menu_dialog
 from dialogs.mutes import build_mutes_router
@@ -42,6 +43,7 @@ def build_routers() -> list[Router]:
         build_status_router(),
         build_subscriptions_router(),
         build_owner_requests_router(),
+        build_escalation_router(),
         build_mutes_router(),
         build_report_router(),
         build_search_router(),
@@ -58,6 +60,7 @@ def build_routers() -> list[Router]:
         build_subscriptions_dialog(),
         build_search_dialog(),
         build_card_dialog(),
+        build_assign_dialog(),
         build_lead_contacts_dialog(),
         build_lead_products_dialog(),
         build_owner_answer_dialog(),

@@ -22,7 +22,6 @@ from bot.leads.catalog import PortalCatalog
 from bot.notify.diff import LeadChange, created_since, diff_lead, snapshot_of
 from bot.notify.match import SubscriptionIndex
 from bot.notify.render import Author, Links, Names, render_buttons, render_text
-from bot.notify.speed import created_at
 from bot.portal import (
     AccessDeniedError,
     Lane,
@@ -33,6 +32,7 @@ from bot.portal import (
 )
 from bot.portal.coerce import int_or_none
 from bot.portal.methods import ListLeads
+from bot.speed.rules import created_at
 from bot.storage.db import Database
 from bot.storage.escalations import EscalationRepository, NewWatch
 from bot.storage.inbox import InboxEvent, InboxRepository

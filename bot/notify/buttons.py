@@ -52,6 +52,9 @@ class SubscriptionAction(StrEnum):
     SOURCES_ANY = "oa"
     USERS_VIEW = "uv"
     USER_TOGGLE = "ut"
+    ESCALATION_VIEW = "ev"
+    ESCALATION_SET = "es"
+    ESCALATION_CHAT = "ec"
 
 
 class SubscriptionButton(CallbackData, prefix="sub"):

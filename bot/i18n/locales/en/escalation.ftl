@@ -25,11 +25,11 @@ escalation-assigned-to-you = 📌 { $name } assigned <b>lead #{ $id } { $title }
 
 ## Escalation settings of a subscription
 
-subs-escalate-button = ⏰ Escalation: { $state }
+subs-escalate-state = ⏰ Escalation: { $state }
 subs-escalate-off = off
 subs-escalate-after = after { $minutes } min
 subs-escalate-off-button = Off
-subs-escalate-minutes-button = { $minutes } min
+subs-escalate-minutes = { $minutes } min
 subs-pick-escalation =
     <b>Subscription #{ $id }: escalation</b>
     When a new lead waits this long without being taken, the people ticked below get a message with Take and Assign buttons (nobody ticked: every manager and admin). Until then the new-lead message counts the wait.

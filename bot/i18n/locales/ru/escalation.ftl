@@ -25,11 +25,11 @@ escalation-assigned-to-you = 📌 { $name } назначил(а) вам <b>ли�
 
 ## Эскалация в настройках подписки
 
-subs-escalate-button = ⏰ Эскалация: { $state }
+subs-escalate-state = ⏰ Эскалация: { $state }
 subs-escalate-off = выкл.
 subs-escalate-after = через { $minutes } мин
 subs-escalate-off-button = Выкл.
-subs-escalate-minutes-button = { $minutes } мин
+subs-escalate-minutes = { $minutes } мин
 subs-pick-escalation =
     <b>Подписка #{ $id }: эскалация</b>
     Если новый лид ждёт столько времени и его никто не взял, отмеченные ниже получат сообщение с кнопками «Взять» и «Назначить» (никто не отмечен: все руководители и администраторы). До тех пор сообщение о новом лиде считает время ожидания.

@@ -25,7 +25,10 @@ from bot.leads.catalog import PortalCatalog
 from bot.notify.buttons import LeadAction, LeadButton
 from bot.notify.diff import LeadChange
 from bot.notify.sender import EditResult, without_take
-from bot.notify.speed import (
+from bot.notify.take import ESCALATION_KIND
+from bot.portal import Lane, Lead, LeadChanges, NotFoundError, PortalClient, PortalError
+from bot.portal.methods import GetLead, ListLeads, UpdateLead
+from bot.speed.rules import (
     CLOSED_SEMANTICS,
     COUNT_CAP,
     EditAllowance,
@@ -41,9 +44,6 @@ from bot.notify.speed import (
     waiting_line,
     with_line,
 )
-from bot.notify.take import ESCALATION_KIND
-from bot.portal import Lane, Lead, LeadChanges, NotFoundError, PortalClient, PortalError
-from bot.portal.methods import GetLead, ListLeads, UpdateLead
 from bot.storage import BindingRepository
 from bot.storage.db import Database
 from bot.storage.escalations import (
@@ -211,6 +211,17 @@ class EscalationService:
             ended += 1
         if ended:
             self._on_ended()
+
+    async def managers(self) -> list[tuple[int, str]]:
+        """Every bound manager and admin now, as (Telegram id, name) by name."""
+        bindings = await self._bindings.list_bindings()
+        identities = await self._audience.identities([b.telegram_user_id for b in bindings])
+        found = [
+            (telegram_user_id, identity.name or f"#{identity.portal_user_id}")
+            for telegram_user_id, identity in identities.items()
+            if identity.may(Action.ASSIGN_TO_OTHERS)
+        ]
+        return sorted(found, key=lambda item: (item[1].casefold(), item[0]))
 
     async def is_watched(self, chat_id: int, message_id: int) -> bool:
         """Whether a sent message counts its lead's wait (its last line is the worker's job)."""
