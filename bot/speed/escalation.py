@@ -69,6 +69,8 @@ log = logging.getLogger(__name__)
 
 ROUND_SECONDS = 5.0
 """The worker looks at deadlines and counters this often (sooner when woken)."""
+RETRY_SECONDS = 1.0
+"""How soon the worker looks again when a chat could not take an edit right then."""
 DUE_BATCH = 250
 LIVE_LIMIT = 5000
 IDS_PER_COMMAND = 50
@@ -354,6 +356,8 @@ class TickResult:
     """Due leads found taken, moved, closed or deleted by the re-read (not escalated)."""
     edited: int = 0
     """Counter and final edits made."""
+    deferred: int = 0
+    """Edits a chat could not take right then (its gap, a flood pause): tried again soon."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,11 +425,15 @@ class EscalationWorker:
     async def run(self) -> None:
         """Escalate and count until cancelled."""
         while True:
+            result = TickResult()
             try:
-                await self.tick()
+                result = await self.tick()
             except PortalError as exc:
                 log.warning("escalation round failed (portal %s); retrying", exc.code)
-            wait = ROUND_SECONDS
+            except Exception:
+                # One bad row must not stop every later escalation; the round runs again.
+                log.exception("escalation round failed; retrying")
+            wait = RETRY_SECONDS if result.deferred else ROUND_SECONDS
             due = await self._store.next_due_at()
             if due is not None:
                 wait = min(wait, max(0.0, (due - self._clock()).total_seconds()))
@@ -438,14 +446,16 @@ class EscalationWorker:
         """One round at `now` (the clock's time when None): escalations, then edits."""
         now = now or self._clock()
         escalated, messages, ended = await self.escalate_due(now)
-        edited = await self.refresh_counters(now)
+        edited, deferred = await self.refresh_counters(now)
         moment = self._monotonic()
         if self._pruned_at is None or moment - self._pruned_at > PRUNE_EVERY_SECONDS:
             self._pruned_at = moment
             await self._store.prune(
                 watches_before=now - WATCHES_KEPT, takes_before=now - TAKES_KEPT
             )
-        return TickResult(escalated=escalated, messages=messages, ended=ended, edited=edited)
+        return TickResult(
+            escalated=escalated, messages=messages, ended=ended, edited=edited, deferred=deferred
+        )
 
     # --- escalations ---------------------------------------------------------------------
 
@@ -612,8 +622,9 @@ class EscalationWorker:
 
     # --- counters ------------------------------------------------------------------------
 
-    async def refresh_counters(self, now: datetime) -> int:
-        """Edit the counted messages that are due, at most one per chat this round.
+    async def refresh_counters(self, now: datetime) -> tuple[int, int]:
+        """Edit the counted messages that are due, at most one per chat this round; returns
+        (edits made, edits a chat could not take right then).
 
         Final lines (taken, moved on) go first, then the counters shown longest ago; a
         counter that gets no turn simply shows a later number at its next turn.
@@ -661,7 +672,7 @@ class EscalationWorker:
             )
             stale = watch.shown_at.isoformat() if watch.shown_at is not None else ""
             plans.setdefault(watch.chat_id, []).append(((1, stale), edit))
-        edited = 0
+        edited = deferred = 0
         for chat_id, items in plans.items():
             items.sort(key=lambda item: item[0])
             edit = items[0][1]
@@ -672,7 +683,9 @@ class EscalationWorker:
             result = await self._editor.edit(
                 chat_id, edit.watch.message_id, edit.text, edit.buttons
             )
+
             if result is EditResult.LATER:
+                deferred += 1
                 continue
             allowance.count(chat_id, self._monotonic())
             if result is EditResult.GONE or edit.final:
@@ -680,7 +693,7 @@ class EscalationWorker:
             else:
                 await self._store.shown(edit.watch.id, edit.minutes, now)
             edited += result is EditResult.DONE
-        return edited
+        return edited, deferred
 
 
 def _as_is(value: str | None) -> str:

@@ -141,7 +141,9 @@ def waiting_line(tr: Translator, minutes: int) -> str:
 
 def final_line(tr: Translator, outcome: Outcome, minutes: int, taken_by: str | None) -> str | None:
     """The last line of a counted message, saying how the wait ended (None: no line)."""
-    if outcome in {Outcome.TAKEN, Outcome.ASSIGNED, Outcome.REASSIGNED} and taken_by:
+    if outcome is Outcome.ASSIGNED and taken_by:
+        return tr.get_html("escalation-assigned-in", name=taken_by, minutes=minutes)
+    if outcome in {Outcome.TAKEN, Outcome.REASSIGNED} and taken_by:
         return tr.get_html("escalation-taken-in", name=taken_by, minutes=minutes)
     if outcome is Outcome.CAPPED:
         return tr.get_html("escalation-capped", minutes=minutes)

@@ -23,6 +23,7 @@ from bot.config import (
     TelegramSettings,
     WebSettings,
 )
+from bot.storage.timestamps import Clock, utc_now
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
 from tests.emulators.telegram_driver import TelegramUser
@@ -254,8 +255,12 @@ async def notifying_app(
     telegram_emulator: TelegramEmulator,
     portal_emulator: Bitrix24Emulator,
     notify: NotifySettings,
+    clock: Clock = utc_now,
 ) -> AsyncIterator[Application]:
-    """The app with the portal's outgoing webhook pointed at its event endpoint; fast timings."""
+    """The app with the portal's outgoing webhook pointed at its event endpoint; fast timings.
+
+    `clock` is the clock of speed to lead (deadlines and counters), for tests that move time.
+    """
     token = portal_emulator.add_outgoing_webhook("http://127.0.0.1:9/not-yet")
     settings = Settings(
         _env_file=None,
@@ -276,7 +281,7 @@ async def notifying_app(
         events=EventsSettings(poll_interval_seconds=0.2, coalesce_seconds=0.05),
         notify=notify,
     )
-    app = Application(settings, polling_backoff=FAST_BACKOFF)
+    app = Application(settings, polling_backoff=FAST_BACKOFF, clock=clock)
     await app.start()
     for handler in portal_emulator.event_handlers:
         handler.handler = f"http://127.0.0.1:{app.port}{settings.web.event_path}"

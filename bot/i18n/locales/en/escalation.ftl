@@ -2,6 +2,7 @@
 
 escalation-waiting = ⏳ waiting { $minutes } min
 escalation-taken-in = ✅ <b>Taken by { $name } in { $minutes } min</b>
+escalation-assigned-in = ✅ <b>Assigned to { $name } in { $minutes } min</b>
 escalation-capped = ⏳ Nobody took it in { $minutes } min; no longer counting.
 escalation-ended-taken = ✅ Taken in { $minutes } min
 escalation-ended-assigned = ✅ Assigned in { $minutes } min

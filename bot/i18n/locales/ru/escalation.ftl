@@ -2,6 +2,7 @@
 
 escalation-waiting = ⏳ ждёт { $minutes } мин
 escalation-taken-in = ✅ <b>Взял(а) { $name } через { $minutes } мин</b>
+escalation-assigned-in = ✅ <b>Назначен: { $name }, через { $minutes } мин</b>
 escalation-capped = ⏳ Никто не взял за { $minutes } мин; счёт остановлен.
 escalation-ended-taken = ✅ Взят через { $minutes } мин
 escalation-ended-assigned = ✅ Назначен через { $minutes } мин
