@@ -273,3 +273,34 @@ async def test_rep_or_forged_data_cannot_assign(team: Team) -> None:
     assert answer.text == "This button does not belong to a notification about this lead."
     assert int(team.portal.leads[lead_id]["ASSIGNED_BY_ID"]) == ANNA_PORTAL
     assert int(team.portal.leads[other_id]["ASSIGNED_BY_ID"]) == ANNA_PORTAL
+
+
+async def test_a_deadline_passed_while_the_bot_was_down_fires_once_after_the_restart(
+    tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    notify = NotifySettings(private_interval_seconds=0.05, group_per_minute=1200)
+    clock = MovableClock()
+    async with notifying_app(
+        tmp_path, telegram_emulator, portal_emulator, notify, clock=clock
+    ) as app:
+        anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+        telegram_emulator.add_group(GROUP_ID, "Sales", admins=[ADMIN_TELEGRAM_ID])
+        group = anna.in_group(GROUP_ID)
+        await group.send("/subscribe")
+        await group.wait_for_message(lambda m: "Subscribed" in (m.text or ""))
+        await set_escalation(group, 15)
+        lead_id = portal_emulator.ui_add_lead({"TITLE": "Over the night", "ASSIGNED_BY_ID": 2}, 1)
+        await telegram_emulator.wait_for_message(GROUP_ID, about(lead_id, "New lead"))
+        assert app.escalation_worker is not None
+        assert (await app.escalation_worker.tick()).escalated == 0
+
+    clock.advance(40)  # the deadline passes while the bot is down
+
+    async with notifying_app(
+        tmp_path, telegram_emulator, portal_emulator, notify, clock=clock
+    ) as app:
+        told = await anna.wait_for_message(about(lead_id, "nobody has taken it"))
+        assert "has waited 40 min" in (told.text or "")
+        assert app.escalation_worker is not None
+        assert (await app.escalation_worker.tick()).escalated == 0
+        assert len(escalations_in(anna, lead_id)) == 1
