@@ -367,6 +367,7 @@ class Application:
                     user_name=leads.user_name,
                     zone=settings.zone,
                     clock=utc_now,
+                    speed=escalation_store,
                 ),
                 "owner_requests": OwnerRequestService(
                     portal=self.portal,

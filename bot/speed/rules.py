@@ -3,9 +3,8 @@ often messages may be edited, and the percentiles a report shows (no I/O)."""
 
 from __future__ import annotations
 
-import math
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -123,15 +122,6 @@ class EditAllowance:
     def count(self, chat_id: int, now: float) -> None:
         """An edit went out to the chat now."""
         self._edits.setdefault(chat_id, deque()).append(now)
-
-
-def percentile(values: Sequence[float], share: float) -> float | None:
-    """The nearest-rank percentile (`share` 0.5 for the median, 0.9 for p90); None if empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(share * len(ordered)))
-    return ordered[rank - 1]
 
 
 def waiting_line(tr: Translator, minutes: int) -> str:

@@ -9,6 +9,7 @@ import pytest
 from bot.i18n import Translations, Translator
 from bot.notify.diff import LeadChange
 from bot.portal import Lead
+from bot.reports.data import percentile
 from bot.speed.rules import (
     EditAllowance,
     Start,
@@ -19,7 +20,6 @@ from bot.speed.rules import (
     final_line,
     outcome_of_change,
     outcome_of_lead,
-    percentile,
     waited_minutes,
 )
 from bot.storage.escalations import Outcome
