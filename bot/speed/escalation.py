@@ -417,6 +417,8 @@ class EscalationWorker:
         self._pruned_at: float | None = None
         self.leads_read = 0
         """Due leads read from the portal so far (each lead of each read counts once)."""
+        self.leads_due = 0
+        """Leads found due so far (each escalated or found no longer waiting)."""
 
     def wake(self) -> None:
         """A lead stopped waiting (or a deadline moved): look again now."""
@@ -472,6 +474,7 @@ class EscalationWorker:
             by_lead: dict[int, list[DueWatch]] = {}
             for watch in due:
                 by_lead.setdefault(watch.lead_id, []).append(watch)
+            self.leads_due += len(by_lead)
             starts = await self._store.open_takes(list(by_lead))
             leads = await self._read(sorted(by_lead))
             managers = await self._managers()
