@@ -47,6 +47,9 @@ IDLE_WAIT_SECONDS = 1.0
 FETCH_LIMIT = 200
 GAP_MARGIN = 0.05
 """Per-chat and per-group gaps are this much longer than Telegram's, for transit jitter."""
+EDIT_WAIT_SECONDS = 4.0
+"""An edit waits this long at most for its chat's gap (a group's is 3.15 s), holding the
+chat so that edits and new messages take turns; a longer wait gives up (LATER)."""
 
 
 class EditResult(StrEnum):
@@ -162,9 +165,12 @@ class OutboxSender:
         waiting, earliest = self._gaps.waiting(self._clock())
         rows = await self._outbox.due(FETCH_LIMIT, waiting | self._busy_chats)
         started = False
+        now = self._clock()
         for row in rows:
             if len(self._in_flight) >= self._settings.in_flight or self._pause.remaining() > 0:
                 break
+            if row.chat_id in self._busy_chats or self._gaps.ready_at(row.chat_id) > now:
+                continue  # an edit took the chat while the query ran
             self._busy_chats.add(row.chat_id)
             self._in_flight[row.id] = asyncio.create_task(self._send(row))
             started = True
@@ -197,21 +203,23 @@ class OutboxSender:
     async def edit(
         self, chat_id: int, message_id: int, text: str, buttons: Keyboard
     ) -> EditResult:
-        """Edit a message the bot sent, if the chat's pace allows a send right now.
+        """Edit a message the bot sent, in turn with the chat's new messages.
 
         An edit counts like a message: in the chat's gap (20 a minute in a group) and in the
-        global budget, so edits and new messages together stay under Telegram's limits. When
-        the chat must wait, nothing is queued: the caller tries again with what is current then.
+        global budget, so edits and new messages together stay under Telegram's limits. It
+        holds the chat while it waits for the gap (at most `EDIT_WAIT_SECONDS`), so a queue of
+        new messages cannot starve it; when the chat is busy or paused, nothing is queued
+        (LATER): the caller tries again with what is current then.
         """
-        now = self._clock()
-        if (
-            chat_id in self._busy_chats
-            or self._gaps.ready_at(chat_id) > now
-            or self._pause.remaining() > 0
-        ):
+        if chat_id in self._busy_chats or self._pause.remaining() > 0:
+            return EditResult.LATER
+        wait = self._gaps.ready_at(chat_id) - self._clock()
+        if wait > EDIT_WAIT_SECONDS:
             return EditResult.LATER
         self._busy_chats.add(chat_id)
         try:
+            if wait > 0:
+                await asyncio.sleep(wait)
             send = await self._take_budget(chat_id)
             try:
                 await self._bot.edit_message_text(

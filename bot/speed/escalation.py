@@ -427,7 +427,7 @@ class EscalationWorker:
     async def run(self) -> None:
         """Escalate and count until cancelled."""
         while True:
-            result = TickResult()
+            result: TickResult | None = None
             try:
                 result = await self.tick()
             except PortalError as exc:
@@ -435,9 +435,11 @@ class EscalationWorker:
             except Exception:
                 # One bad row must not stop every later escalation; the round runs again.
                 log.exception("escalation round failed; retrying")
-            wait = RETRY_SECONDS if result.deferred else ROUND_SECONDS
+            wait = RETRY_SECONDS if result is not None and result.deferred else ROUND_SECONDS
             due = await self._store.next_due_at()
-            if due is not None:
+            if due is not None and result is not None:
+                # A failed round waits a whole round: a due lead the portal cannot give now
+                # must not make the worker ask it again and again.
                 wait = min(wait, max(0.0, (due - self._clock()).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
@@ -508,7 +510,7 @@ class EscalationWorker:
                 async with self._db.transaction() as conn:
                     await self._outbox.add_many_in(conn, messages)
                     await self._store.mark_escalated_in(conn, [w.id for w in watches], now)
-                escalated += 1
+                escalated += bool(messages)
                 queued += len(messages)
             if queued:
                 self._on_queued()
@@ -675,28 +677,27 @@ class EscalationWorker:
             )
             stale = watch.shown_at.isoformat() if watch.shown_at is not None else ""
             plans.setdefault(watch.chat_id, []).append(((1, stale), edit))
-        edited = deferred = 0
-        for chat_id, items in plans.items():
-            items.sort(key=lambda item: item[0])
-            edit = items[0][1]
-            allowance = self._group_edits if chat_id < 0 else self._private_edits
-            moment = self._monotonic()
-            if not edit.final and not allowance.allows(chat_id, moment):
-                continue
-            result = await self._editor.edit(
-                chat_id, edit.watch.message_id, edit.text, edit.buttons
-            )
-
-            if result is EditResult.LATER:
-                deferred += 1
-                continue
-            allowance.count(chat_id, self._monotonic())
-            if result is EditResult.GONE or edit.final:
-                await self._store.settle(edit.watch.id)
-            else:
-                await self._store.shown(edit.watch.id, edit.minutes, now)
-            edited += result is EditResult.DONE
+        firsts = [sorted(items, key=lambda item: item[0])[0][1] for items in plans.values()]
+        results = await asyncio.gather(*(self._edit(edit, now) for edit in firsts))
+        edited = sum(1 for result in results if result is EditResult.DONE)
+        deferred = sum(1 for result in results if result is EditResult.LATER)
         return edited, deferred
+
+    async def _edit(self, edit: _Edit, now: datetime) -> EditResult | None:
+        """Make one planned edit if the chat's share of edits allows (None: it does not)."""
+        chat_id = edit.watch.chat_id
+        allowance = self._group_edits if chat_id < 0 else self._private_edits
+        if not edit.final and not allowance.allows(chat_id, self._monotonic()):
+            return None
+        result = await self._editor.edit(chat_id, edit.watch.message_id, edit.text, edit.buttons)
+        if result is EditResult.LATER:
+            return result
+        allowance.count(chat_id, self._monotonic())
+        if result is EditResult.GONE or edit.final:
+            await self._store.settle(edit.watch.id)
+        else:
+            await self._store.shown(edit.watch.id, edit.minutes, now)
+        return result
 
 
 def _as_is(value: str | None) -> str:

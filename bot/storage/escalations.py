@@ -31,6 +31,25 @@ IDS_PER_QUERY = 500
 """Lead ids per `IN (...)` list (SQLite allows 999 parameters)."""
 PRUNE_BATCH = 500
 
+DUE_QUERY = """
+SELECT id, lead_id, subscription_id, chat_id, started_at, escalate_at
+FROM lead_watches WHERE escalated_at IS NULL AND ended_at IS NULL AND escalate_at <= ?
+ORDER BY escalate_at, id LIMIT ?
+"""
+"""Watches whose deadline has come, not escalated nor ended (through `lead_watches_due`)."""
+
+LIVE_QUERY = """
+SELECT w.id, w.lead_id, w.subscription_id, w.chat_id, o.telegram_message_id,
+       o.payload, w.started_at, w.shown_minutes, w.shown_at, w.ended_at, w.outcome,
+       t.taken_by
+FROM lead_watches AS w
+JOIN outbox AS o ON o.idempotency_key = w.message_key
+LEFT JOIN lead_takes AS t ON t.lead_id = w.lead_id
+WHERE w.settled = 0 AND o.state = 'sent' AND o.telegram_message_id IS NOT NULL
+ORDER BY w.id LIMIT ?
+"""
+"""Sent new-lead messages still counting or ending; read through `lead_watches_live`."""
+
 
 class Outcome(StrEnum):
     """How a new lead stopped waiting."""
@@ -255,12 +274,7 @@ class EscalationRepository:
 
     async def due(self, now: datetime, limit: int) -> list[DueWatch]:
         """Watches whose deadline is at or before `now`, not escalated nor ended; oldest first."""
-        rows = await self._db.fetch_all(
-            "SELECT id, lead_id, subscription_id, chat_id, started_at, escalate_at "
-            "FROM lead_watches WHERE escalated_at IS NULL AND ended_at IS NULL "
-            "AND escalate_at <= ? ORDER BY escalate_at, id LIMIT ?",
-            (to_db_time(now), limit),
-        )
+        rows = await self._db.fetch_all(DUE_QUERY, (to_db_time(now), limit))
         return [
             DueWatch(
                 id=r["id"],
@@ -303,19 +317,7 @@ class EscalationRepository:
 
         Messages not sent yet are left out: there is nothing to edit.
         """
-        rows = await self._db.fetch_all(
-            """
-            SELECT w.id, w.lead_id, w.subscription_id, w.chat_id, o.telegram_message_id,
-                   o.payload, w.started_at, w.shown_minutes, w.shown_at, w.ended_at, w.outcome,
-                   t.taken_by
-            FROM lead_watches AS w
-            JOIN outbox AS o ON o.idempotency_key = w.message_key
-            LEFT JOIN lead_takes AS t ON t.lead_id = w.lead_id
-            WHERE w.settled = 0 AND o.state = 'sent' AND o.telegram_message_id IS NOT NULL
-            ORDER BY w.id LIMIT ?
-            """,
-            (limit,),
-        )
+        rows = await self._db.fetch_all(LIVE_QUERY, (limit,))
         live: list[LiveWatch] = []
         for r in rows:
             try:
@@ -356,11 +358,12 @@ class EscalationRepository:
             await execute(conn, "UPDATE lead_watches SET settled = 1 WHERE id = ?", (watch_id,))
 
     async def is_watched(self, chat_id: int, telegram_message_id: int) -> bool:
-        """Whether this sent message has a counter (its last line is then the watch's job)."""
+        """Whether this sent message has a counter still running or its last line still to be
+        shown (that line is then the worker's job)."""
         row = await self._db.fetch_one(
             "SELECT 1 FROM outbox AS o "
             "JOIN lead_watches AS w ON w.message_key = o.idempotency_key "
-            "WHERE o.chat_id = ? AND o.telegram_message_id = ?",
+            "WHERE o.chat_id = ? AND o.telegram_message_id = ? AND w.settled = 0",
             (chat_id, telegram_message_id),
         )
         return row is not None
@@ -389,13 +392,14 @@ class EscalationRepository:
         return found
 
     async def prune(self, *, watches_before: datetime, takes_before: datetime) -> int:
-        """Delete settled watches of leads created before `watches_before`, and every take
-        row of leads created before `takes_before` (reports reach back that far at most)."""
+        """Delete the watches of leads created before `watches_before` (long settled, or never
+        to be: a message that was never sent), and every take row of leads created before
+        `takes_before` (reports reach back that far at most)."""
         deleted = 0
         for sql, before in (
             (
                 "DELETE FROM lead_watches WHERE id IN (SELECT id FROM lead_watches "
-                "WHERE settled = 1 AND started_at < ? LIMIT ?)",
+                "WHERE started_at < ? LIMIT ?)",
                 watches_before,
             ),
             (

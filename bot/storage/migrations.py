@@ -326,7 +326,9 @@ _ESCALATION = Migration(
         """,
         "CREATE INDEX lead_watches_due ON lead_watches (escalate_at) "
         "WHERE escalated_at IS NULL AND ended_at IS NULL",
-        "CREATE INDEX lead_watches_live ON lead_watches (lead_id) WHERE settled = 0",
+        "CREATE INDEX lead_watches_by_lead ON lead_watches (lead_id)",
+        "CREATE INDEX lead_watches_live ON lead_watches (id) WHERE settled = 0",
+        "CREATE INDEX lead_watches_by_start ON lead_watches (started_at)",
     ),
 )
 

@@ -5,8 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.storage import Database
-from bot.storage.escalations import EscalationRepository, NewLeadTake, NewWatch, Outcome
+from bot.storage.escalations import (
+    DUE_QUERY,
+    LIVE_QUERY,
+    EscalationRepository,
+    NewLeadTake,
+    NewWatch,
+    Outcome,
+)
 from bot.storage.outbox import NewOutboxMessage, Notification, OutboxRepository
 
 GROUP = -100
@@ -109,6 +118,7 @@ async def test_only_sent_messages_are_live_and_a_settled_one_is_done(tmp_path: P
         assert (live.shown_minutes, live.shown_at) == (3, START)
         await store.settle(live.id)
         assert await store.live(10) == []
+        assert not await store.is_watched(GROUP, 55)  # its last line is shown: nothing to wait for
 
 
 async def test_pruning_keeps_what_reports_still_read(tmp_path: Path) -> None:
@@ -116,10 +126,25 @@ async def test_pruning_keeps_what_reports_still_read(tmp_path: Path) -> None:
         store = EscalationRepository(db)
         await store.add([take(1), take(2, minutes_ago=-60 * 24 * 30)], [watch(1)])
         await store.end(1, Outcome.TAKEN, at=START, portal_user_id=2, taken_by="Ivan")
-        (row,) = await db.fetch_all("SELECT id FROM lead_watches")
-        await store.settle(row["id"])
         deleted = await store.prune(
             watches_before=START + timedelta(days=1), takes_before=START + timedelta(days=1)
         )
-        assert deleted == 2  # the settled watch and lead 1's take; lead 2 is newer
+        assert deleted == 2  # lead 1's watch and take; lead 2 is newer
         assert set(await store.open_takes([1, 2])) == {2}
+
+
+@pytest.mark.parametrize(
+    ("query", "params", "index"),
+    [
+        (DUE_QUERY, ("2027", 10), "lead_watches_due"),
+        (LIVE_QUERY, (10,), "lead_watches_live"),
+    ],
+)
+async def test_the_worker_reads_its_rows_through_partial_indexes(
+    tmp_path: Path, query: str, params: tuple[object, ...], index: str
+) -> None:
+    async with Database(tmp_path / "bot.sqlite3") as db:
+        plan = await db.fetch_all(f"EXPLAIN QUERY PLAN {query}", params)
+        details = " | ".join(row["detail"] for row in plan)
+        assert index in details, details
+        assert "SCAN lead_watches " not in f"{details} ", details
