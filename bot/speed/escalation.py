@@ -75,8 +75,9 @@ DUE_BATCH = 250
 LIVE_LIMIT = 5000
 IDS_PER_COMMAND = 50
 COMMANDS_PER_REQUEST = 50
-GROUP_EDITS_PER_MINUTE = 10
-"""Counter edits per group and minute: half of Telegram's 20, the rest stays for messages."""
+GROUP_EDITS_PER_MINUTE = 6
+"""Counter edits per group and minute: under a third of Telegram's 20; new messages keep
+the rest (final lines, such as "taken by", are not held to it)."""
 PRIVATE_EDITS_PER_MINUTE = 30
 PRUNE_EVERY_SECONDS = 3600.0
 WATCHES_KEPT = timedelta(days=7)
@@ -413,7 +414,8 @@ class EscalationWorker:
         self._monotonic = monotonic
         self._group_edits = EditAllowance(group_edits_per_minute)
         self._private_edits = EditAllowance(PRIVATE_EDITS_PER_MINUTE)
-        self._wake = asyncio.Event()
+        self._escalate_wake = asyncio.Event()
+        self._count_wake = asyncio.Event()
         self._pruned_at: float | None = None
         self.leads_read = 0
         """Due leads read from the portal so far (each lead of each read counts once)."""
@@ -422,41 +424,65 @@ class EscalationWorker:
 
     def wake(self) -> None:
         """A lead stopped waiting (or a deadline moved): look again now."""
-        self._wake.set()
+        self._escalate_wake.set()
+        self._count_wake.set()
 
     async def run(self) -> None:
-        """Escalate and count until cancelled."""
+        """Escalate and count until cancelled: two loops, so that an edit waiting for its
+        chat's turn never holds an escalation back."""
+        await asyncio.gather(self._escalate_forever(), self._count_forever())
+
+    async def _escalate_forever(self) -> None:
         while True:
-            result: TickResult | None = None
+            failed = True
             try:
-                result = await self.tick()
+                now = self._clock()
+                await self.escalate_due(now)
+                await self._prune(now)
+                failed = False
             except PortalError as exc:
                 log.warning("escalation round failed (portal %s); retrying", exc.code)
             except Exception:
                 # One bad row must not stop every later escalation; the round runs again.
                 log.exception("escalation round failed; retrying")
-            wait = RETRY_SECONDS if result is not None and result.deferred else ROUND_SECONDS
+            wait = ROUND_SECONDS
             due = await self._store.next_due_at()
-            if due is not None and result is not None:
+            if due is not None and not failed:
                 # A failed round waits a whole round: a due lead the portal cannot give now
                 # must not make the worker ask it again and again.
                 wait = min(wait, max(0.0, (due - self._clock()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait):
-                    await self._wake.wait()
-            self._wake.clear()
+            await self._sleep(self._escalate_wake, wait)
 
-    async def tick(self, now: datetime | None = None) -> TickResult:
-        """One round at `now` (the clock's time when None): escalations, then edits."""
-        now = now or self._clock()
-        escalated, messages, ended = await self.escalate_due(now)
-        edited, deferred = await self.refresh_counters(now)
+    async def _count_forever(self) -> None:
+        while True:
+            deferred = 0
+            try:
+                _, deferred = await self.refresh_counters(self._clock())
+            except Exception:
+                log.exception("counter round failed; retrying")
+            await self._sleep(self._count_wake, RETRY_SECONDS if deferred else ROUND_SECONDS)
+
+    @staticmethod
+    async def _sleep(wake: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await wake.wait()
+        wake.clear()
+
+    async def _prune(self, now: datetime) -> None:
         moment = self._monotonic()
         if self._pruned_at is None or moment - self._pruned_at > PRUNE_EVERY_SECONDS:
             self._pruned_at = moment
             await self._store.prune(
                 watches_before=now - WATCHES_KEPT, takes_before=now - TAKES_KEPT
             )
+
+    async def tick(self, now: datetime | None = None) -> TickResult:
+        """One round at `now` (the clock's time when None): escalations, then edits."""
+        now = now or self._clock()
+        escalated, messages, ended = await self.escalate_due(now)
+        edited, deferred = await self.refresh_counters(now)
+        await self._prune(now)
         return TickResult(
             escalated=escalated, messages=messages, ended=ended, edited=edited, deferred=deferred
         )

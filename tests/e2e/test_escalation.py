@@ -304,3 +304,30 @@ async def test_a_deadline_passed_while_the_bot_was_down_fires_once_after_the_res
         assert app.escalation_worker is not None
         assert (await app.escalation_worker.tick()).escalated == 0
         assert len(escalations_in(anna, lead_id)) == 1
+
+
+async def test_report_shows_speed_to_lead_from_the_takes_the_bot_followed(team: Team) -> None:
+    taken_id, offer = await team.new_lead("Taken after four")
+    moved_id, moved_offer = await team.new_lead("Moved after two")
+    await team.later(2)
+    team.portal.ui_update_lead(moved_id, {"STATUS_ID": "IN_PROCESS"}, user_id=3)
+    await team.group_reads(moved_offer.message_id, lambda t: "Moved on after 2 min" in t)
+    await team.later(2)
+    data = offer.button(TAKE).callback_data
+    assert data is not None
+    await team.telegram.wait_for_callback_answer(
+        await team.group_ivan.press_data(offer.message_id, data)
+    )
+    await team.group_reads(offer.message_id, lambda t: "Taken by Ivan Petrov in 4 min" in t)
+
+    await team.anna.send("/report")
+    await team.anna.wait_for_message(lambda m: "Today" in m.labels)
+    await team.anna.press("Today")
+    photo = await team.anna.wait_for_message(lambda m: m.kind == "photo")
+
+    assert "Speed to lead: median 2 min, p90 4 min (2 taken)" in (photo.text or "")
+    takes = await team.store.takes([taken_id, moved_id])
+    assert {lead: record.outcome.value for lead, record in takes.items()} == {
+        taken_id: "taken",
+        moved_id: "moved",
+    }
