@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.fanout import max_per_minute, percentile
 from bot.app import Application
 from bot.config import (
     EventsSettings,
@@ -71,25 +72,6 @@ class Plan:
     created: dict[int, float] = field(default_factory=dict)
     taken_at: dict[int, float] = field(default_factory=dict)
     taken_by_button: set[int] = field(default_factory=set)
-
-
-def quantile(values: list[float], share: float) -> float | None:
-    """Nearest-rank percentile; None when empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered)) - 1))]
-
-
-def max_per_minute(moments: list[float]) -> int:
-    """The most events inside any 60-second window."""
-    moments = sorted(moments)
-    best, start = 0, 0
-    for end, moment in enumerate(moments):
-        while moments[start] <= moment - 60.0:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def settings_for(folder: Path, telegram: TelegramEmulator, portal: Bitrix24Emulator) -> Settings:
@@ -267,17 +249,17 @@ async def measure(
         "escalated": len([i for i in untaken if i in fired]),
         "told_every_manager": len(fully_told),
         "on_time": sum(1 for late in fire_late if late <= ON_TIME_SECONDS),
-        "fire_late_p50_s": quantile(fire_late, 0.5),
-        "fire_late_p99_s": quantile(fire_late, 0.99),
+        "fire_late_p50_s": percentile(fire_late, 0.5) if fire_late else None,
+        "fire_late_p99_s": percentile(fire_late, 0.99) if fire_late else None,
         "fire_late_max_s": max(fire_late, default=None),
         "delivered": len(deliver_late),
-        "deliver_late_p50_s": quantile(deliver_late, 0.5),
-        "deliver_late_p99_s": quantile(deliver_late, 0.99),
+        "deliver_late_p50_s": percentile(deliver_late, 0.5) if deliver_late else None,
+        "deliver_late_p99_s": percentile(deliver_late, 0.99) if deliver_late else None,
         "deliver_late_max_s": max(deliver_late, default=None),
         "escalated_after_taken": len(escalated_taken),
         "group_sends": len(group_calls) - len(edits),
         "group_edits": len(edits),
-        "group_max_per_minute": max_per_minute([c.at for c in group_calls]),
+        "group_max_per_minute": max_per_minute(sorted(c.at for c in group_calls)),
         "group_limit": GROUP_LIMIT,
         "http_429": len(refused),
         "portal_reads": reads,

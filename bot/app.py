@@ -294,7 +294,7 @@ class Application:
         snapshots = SnapshotRepository(self.db)
         subscriptions = SubscriptionRepository(self.db)
         escalation_store = EscalationRepository(self.db, self._clock)
-        audience = DirectoryAudience(
+        self._speed_audience = DirectoryAudience(
             bindings=BindingRepository(self.db),
             directory=self.access.directory,
             revisions=TableRevisions(self.db),
@@ -307,7 +307,7 @@ class Application:
             outbox=outbox,
             directory=directory,
             bindings=BindingRepository(self.db),
-            audience=audience,
+            audience=self._speed_audience,
             actions=bot_actions,
             translations=self.translations,
             portal_url=portal_url,
@@ -521,12 +521,7 @@ class Application:
             outbox=outbox,
             subscriptions=subscriptions,
             bindings=BindingRepository(self.db),
-            audience=DirectoryAudience(
-                bindings=BindingRepository(self.db),
-                directory=self.access.directory,
-                revisions=TableRevisions(self.db),
-                admin_ids=settings.telegram.admin_ids,
-            ),
+            audience=self._speed_audience,
             catalog=self.catalog,
             translations=self.translations,
             portal_url=Links(bot_username, portal_base_url(settings)).portal_url,

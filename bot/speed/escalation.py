@@ -49,9 +49,8 @@ from bot.storage.db import Database
 from bot.storage.escalations import (
     DueWatch,
     EscalationRepository,
+    LeadStart,
     LiveWatch,
-    NewLeadTake,
-    OpenTake,
     Outcome,
 )
 from bot.storage.models import Binding
@@ -178,7 +177,7 @@ class EscalationService:
         """Follow the new leads among the changes; end the wait of those taken or moved on."""
         now = self._clock()
         new = [
-            NewLeadTake(
+            LeadStart(
                 lead_id=change.lead_id,
                 created_at=created_at(change.lead, now),
                 first_stage=str(change.lead.get("STATUS_ID") or ""),
@@ -588,7 +587,7 @@ class EscalationWorker:
         self,
         lead: Lead,
         watches: list[DueWatch],
-        start: OpenTake | None,
+        start: LeadStart | None,
         managers: list[tuple[Identity, Binding]],
         names: Mapping[int, str],
         now: datetime,

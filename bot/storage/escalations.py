@@ -75,8 +75,8 @@ TAKE_OUTCOMES = frozenset({Outcome.TAKEN, Outcome.ASSIGNED, Outcome.REASSIGNED, 
 
 
 @dataclass(frozen=True, slots=True)
-class NewLeadTake:
-    """A new lead to follow until its first take."""
+class LeadStart:
+    """A new lead as it started: followed until its first take."""
 
     lead_id: int
     created_at: datetime
@@ -96,17 +96,6 @@ class NewWatch:
     message_key: str
     started_at: datetime
     escalate_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class OpenTake:
-    """A new lead nobody has taken yet, as it started."""
-
-    lead_id: int
-    created_at: datetime
-    first_stage: str
-    first_assigned: int | None
-    source_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +159,7 @@ class EscalationRepository:
     async def add_in(
         self,
         conn: aiosqlite.Connection,
-        takes: Collection[NewLeadTake],
+        takes: Collection[LeadStart],
         watches: Collection[NewWatch],
     ) -> None:
         """Follow new leads and watch their messages (repeats are left out), in the caller's
@@ -209,14 +198,14 @@ class EscalationRepository:
                 ],
             )
 
-    async def add(self, takes: Collection[NewLeadTake], watches: Collection[NewWatch]) -> None:
+    async def add(self, takes: Collection[LeadStart], watches: Collection[NewWatch]) -> None:
         """`add_in` in a transaction of its own."""
         async with self._db.transaction() as conn:
             await self.add_in(conn, takes, watches)
 
-    async def open_takes(self, lead_ids: Collection[int]) -> dict[int, OpenTake]:
+    async def open_takes(self, lead_ids: Collection[int]) -> dict[int, LeadStart]:
         """The leads among these that nobody has taken yet."""
-        found: dict[int, OpenTake] = {}
+        found: dict[int, LeadStart] = {}
         for chunk in _chunks(sorted(lead_ids)):
             marks = ",".join("?" for _ in chunk)
             rows = await self._db.fetch_all(
@@ -225,7 +214,7 @@ class EscalationRepository:
                 chunk,
             )
             for row in rows:
-                found[row["lead_id"]] = OpenTake(
+                found[row["lead_id"]] = LeadStart(
                     lead_id=row["lead_id"],
                     created_at=from_db_time(row["created_at"]),
                     first_stage=row["first_stage"],

@@ -12,7 +12,7 @@ from bot.storage.escalations import (
     DUE_QUERY,
     LIVE_QUERY,
     EscalationRepository,
-    NewLeadTake,
+    LeadStart,
     NewWatch,
     Outcome,
 )
@@ -22,8 +22,8 @@ GROUP = -100
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def take(lead_id: int, minutes_ago: float = 0) -> NewLeadTake:
-    return NewLeadTake(
+def take(lead_id: int, minutes_ago: float = 0) -> LeadStart:
+    return LeadStart(
         lead_id=lead_id,
         created_at=START - timedelta(minutes=minutes_ago),
         first_stage="NEW",
