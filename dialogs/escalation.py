@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 REP_SELECT_ID = "asg_rep"
 QUERY_KEY = "query"
+TITLE_KEY = "title"
 PAGE_HEIGHT = 8
 QUERY_LIMIT = 64
 
@@ -64,9 +65,12 @@ async def get_reps(
     lead_id = started_lead_id(dialog_manager)
     query = str(dialog_manager.dialog_data.get(QUERY_KEY, ""))
     people = await escalations.assignees(query)
+    if TITLE_KEY not in dialog_manager.dialog_data:
+        # Read once: searching and paging re-render the window without asking the portal.
+        dialog_manager.dialog_data[TITLE_KEY] = await escalations.lead_title(lead_id)
     return {
         "id": str(lead_id),
-        "title": await escalations.lead_title(lead_id),
+        "title": str(dialog_manager.dialog_data[TITLE_KEY]),
         "query": query,
         "reps": [(name, str(user_id)) for name, user_id in people],
         "nobody": bool(query) and not people,
@@ -96,13 +100,13 @@ async def on_rep_picked(
         return
     done = tr.get_html("escalation-assign-assigned", id=str(lead_id), name=result.name)
     await callback.answer()
-    await _settle_origin(manager, done)
+    await _settle_origin(manager)
     await manager.done()
     if isinstance(callback.message, Message):
         await callback.message.answer(done)
 
 
-async def _settle_origin(manager: DialogManager, line: str) -> None:
+async def _settle_origin(manager: DialogManager) -> None:
     """The escalation message loses its buttons: the lead is no longer waiting."""
     data = manager.start_data if isinstance(manager.start_data, dict) else {}
     origin = data.get(ORIGIN_KEY)

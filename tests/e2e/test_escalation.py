@@ -16,7 +16,12 @@ import pytest
 
 from bot.app import Application
 from bot.config import NotifySettings
-from bot.notify.buttons import EscalationAction, EscalationButton
+from bot.notify.buttons import (
+    EscalationAction,
+    EscalationButton,
+    SubscriptionAction,
+    SubscriptionButton,
+)
 from bot.storage import BindingRepository, Role
 from bot.storage.escalations import EscalationRepository
 from bot.storage.subscriptions import SubscriptionRepository
@@ -331,3 +336,19 @@ async def test_report_shows_speed_to_lead_from_the_takes_the_bot_followed(team: 
         taken_id: "taken",
         moved_id: "moved",
     }
+
+
+async def test_a_rep_cannot_set_escalation_even_with_forged_buttons(team: Team) -> None:
+    await team.ivan.send("/subscribe")
+    card = await team.ivan.wait_for_message(lambda m: "Subscribed" in (m.text or ""))
+    assert not any("Escalation" in label for label in card.labels)
+    (sub,) = await SubscriptionRepository(team.app.db).for_chat(IVAN_TG)
+
+    forged = SubscriptionButton(id=sub.id, action=SubscriptionAction.ESCALATION_SET, value="5")
+    query = await team.ivan.press_data(card.message_id, forged.pack())
+    answer = await team.telegram.wait_for_callback_answer(query)
+
+    assert answer.text == "Only managers and admins can set escalation."
+    assert (await SubscriptionRepository(team.app.db).for_chat(IVAN_TG))[
+        0
+    ].escalate_minutes is None
