@@ -88,6 +88,7 @@ from bot.replicas import (
 )
 from bot.reports.service import ReportService
 from bot.schedule.service import HoursService
+from bot.speed.escalation import EscalationService, EscalationWorker
 from bot.storage import (
     DATABASE_ERRORS,
     BindingRepository,
@@ -96,6 +97,7 @@ from bot.storage import (
     KeyValueRepository,
 )
 from bot.storage.db import SqliteDatabase
+from bot.storage.escalations import EscalationRepository
 from bot.storage.fsm import SQLiteStorage
 from bot.storage.held import HeldRepository
 from bot.storage.hours import HoursRepository
@@ -288,6 +290,8 @@ class Application:
         self.nudges: NudgeWorker | None = None
         self.reminders: ReminderScheduler | None = None
         self.followup_sync: FollowUpSync | None = None
+        self.escalation_worker: EscalationWorker | None = None
+        self.escalations: EscalationService | None = None
         self.portal: PortalClient | None = None
         self.dispatcher: Dispatcher | None = None
         self.access: AccessService | None = None
@@ -346,6 +350,28 @@ class Application:
         outbox = OutboxRepository(self.db)
         snapshots = SnapshotRepository(self.db)
         subscriptions = SubscriptionRepository(self.db)
+        escalation_store = EscalationRepository(self.db, self.clock)
+        self._speed_audience = DirectoryAudience(
+            bindings=BindingRepository(self.db),
+            directory=self.access.directory,
+            revisions=TableRevisions(self.db),
+            admin_ids=settings.telegram.admin_ids,
+        )
+        portal_url = Links(bot_username="", portal_base=portal_base_url(settings)).portal_url
+        self.escalations = EscalationService(
+            portal=self.portal,
+            store=escalation_store,
+            outbox=outbox,
+            directory=directory,
+            bindings=BindingRepository(self.db),
+            audience=self._speed_audience,
+            actions=bot_actions,
+            translations=self.translations,
+            portal_url=portal_url,
+            on_queued=self._wake_sender,
+            on_ended=self._wake_escalations,
+            clock=self.clock,
+        )
         dialog_state = self._dialog_storage()
         reminders = ReminderRepository(self.db, clock=self.clock)
         self.dispatcher, self._in_flight = build_dispatcher(
@@ -365,7 +391,9 @@ class Application:
                     snapshots=snapshots,
                     outbox=outbox,
                     subscriptions=subscriptions,
+                    recorder=self.escalations,
                 ),
+                "escalations": self.escalations,
                 "status": StatusService(
                     portal=self.portal,
                     crm=self.crm_mode,
@@ -406,6 +434,7 @@ class Application:
                     user_name=leads.user_name,
                     zone=settings.zone,
                     clock=utc_now,
+                    speed=escalation_store,
                 ),
                 "owner_requests": OwnerRequestService(
                     portal=self.portal,
@@ -452,7 +481,9 @@ class Application:
             log.warning("could not read the CRM mode: %s", exc.code)
         log.info("signed in to Telegram as @%s (id %d)", me.username, me.id)
         await self._set_commands()
-        self._build_workers(me.username or "", inbox, outbox, snapshots, subscriptions, kv)
+        self._build_workers(
+            me.username or "", inbox, outbox, snapshots, subscriptions, kv, escalation_store
+        )
         self._build_reminders(reminders, outbox)
         self.readiness = Readiness(
             db=self.db,
@@ -475,6 +506,7 @@ class Application:
         assert self.reminders is not None
         assert self.followup_sync is not None
         assert self.nudges is not None
+        assert self.escalation_worker is not None
         workers: list[WorkerFactory] = [
             processor.run,
             sender.run,
@@ -483,6 +515,7 @@ class Application:
             self.reminders.run,
             self.followup_sync.run,
             self.nudges.run,
+            self.escalation_worker.run,
             lambda: retention.run(settings.retention.interval_seconds),
         ]
         if isinstance(dialog_state, SQLiteStorage):
@@ -535,6 +568,7 @@ class Application:
         snapshots: SnapshotRepository,
         subscriptions: SubscriptionRepository,
         kv: KeyValueRepository,
+        escalation_store: EscalationRepository,
     ) -> None:
         settings = self.settings
         assert self.portal is not None
@@ -585,6 +619,23 @@ class Application:
                 retry_seconds=settings.events.retry_seconds,
             ),
             on_queued=self.sender.wake,
+            observer=self.escalations,
+            escalations=escalation_store,
+        )
+        self.escalation_worker = EscalationWorker(
+            db=self.db,
+            portal=self.portal,
+            store=escalation_store,
+            outbox=outbox,
+            subscriptions=subscriptions,
+            bindings=BindingRepository(self.db),
+            audience=self._speed_audience,
+            catalog=self.catalog,
+            translations=self.translations,
+            portal_url=Links(bot_username, portal_base_url(settings)).portal_url,
+            editor=self.sender,
+            on_queued=self.sender.wake,
+            clock=self.clock,
         )
         self.receiver = EventReceiver(
             inbox,
@@ -672,6 +723,10 @@ class Application:
     def _wake_sender(self) -> None:
         if self.sender is not None:
             self.sender.wake()
+
+    def _wake_escalations(self) -> None:
+        if self.escalation_worker is not None:
+            self.escalation_worker.wake()
 
     def _throttling(self) -> dict[str, list[BaseMiddleware]]:
         limits = self.settings.throttle

@@ -16,6 +16,7 @@ from dialogs.commands import build_commands_router
 from dialogs.contacts import build_lead_contacts_dialog
 from dialogs.deeplinks import build_deeplinks_router
 from dialogs.errors import build_errors_router
+from dialogs.escalation import build_assign_dialog, build_escalation_router
 from dialogs.followups import build_followup_dialog, build_followups_router
 from dialogs.hours import build_hours_dialog, build_hours_router
 from dialogs.inline import build_inline_router
@@ -46,6 +47,7 @@ def build_routers() -> list[Router]:
         build_subscriptions_router(),
         build_owner_requests_router(),
         build_followups_router(),
+        build_escalation_router(),
         build_mutes_router(),
         build_report_router(),
         build_hours_router(),
@@ -65,6 +67,7 @@ def build_routers() -> list[Router]:
         build_subscriptions_dialog(),
         build_search_dialog(),
         build_card_dialog(),
+        build_assign_dialog(),
         build_lead_contacts_dialog(),
         build_lead_products_dialog(),
         build_followup_dialog(),

@@ -29,6 +29,7 @@ from bot.leads.service import LeadService
 from bot.ops.status import CrmModeWatch
 from bot.reports.service import ReportService
 from bot.schedule.service import HoursService
+from bot.speed.escalation import EscalationService
 
 T = TypeVar("T")
 
@@ -158,3 +159,8 @@ def settings_of(manager: DialogManager) -> Settings:
 def crm_mode_of(manager: DialogManager) -> CrmModeWatch:
     """The portal's CRM mode (simple mode has no leads)."""
     return _data(manager, "crm_mode", CrmModeWatch)
+
+
+def escalations_of(manager: DialogManager) -> EscalationService:
+    """Takes and assignments of new leads nobody took."""
+    return _data(manager, "escalations", EscalationService)

@@ -296,3 +296,18 @@ class FollowUpDialog(StatesGroup):
 async def start_follow_up(manager: DialogManager, lead_id: int) -> None:
     """Plan a follow-up on a lead (returns to the caller when done)."""
     await manager.start(FollowUpDialog.when, data={LEAD_ID_KEY: lead_id})
+
+
+class AssignLead(StatesGroup):
+    """A manager assigns a lead nobody took to a rep, picked from a list."""
+
+    pick = State()
+
+
+ORIGIN_KEY = "origin"
+
+
+async def start_assign_lead(manager: DialogManager, lead_id: int, origin: tuple[int, int]) -> None:
+    """Ask whom to assign a lead to (on top of whatever is open); `origin` is the (chat,
+    message) pressed, settled once the lead is assigned."""
+    await manager.start(AssignLead.pick, data={LEAD_ID_KEY: lead_id, ORIGIN_KEY: list(origin)})

@@ -31,6 +31,8 @@ from bot.notify.match import may_receive, subscription_wants
 from bot.notify.take import TakeService
 from bot.portal import PortalError, Status
 from bot.portal.coerce import int_or_none
+from bot.speed.escalation import EscalationService
+from bot.speed.rules import ESCALATION_CHOICES
 from bot.storage.snapshots import SnapshotRepository
 from bot.storage.subscriptions import (
     EventKind,
@@ -64,6 +66,10 @@ SOURCES_ANY = SubscriptionAction.SOURCES_ANY
 USERS_VIEW = SubscriptionAction.USERS_VIEW
 USER_TOGGLE = SubscriptionAction.USER_TOGGLE
 USERS_ACTIONS = frozenset({USERS_VIEW, USER_TOGGLE})
+ESCALATION_VIEW = SubscriptionAction.ESCALATION_VIEW
+ESCALATION_SET = SubscriptionAction.ESCALATION_SET
+ESCALATION_CHAT = SubscriptionAction.ESCALATION_CHAT
+ESCALATION_ACTIONS = frozenset({ESCALATION_VIEW, ESCALATION_SET, ESCALATION_CHAT})
 SUB_PREFIX = SubscriptionButton.__prefix__ + SubscriptionButton.__separator__
 USERS_PAGE = 8
 DIRECTORY_LIMIT = 10_000
@@ -218,7 +224,57 @@ def subscription_keyboard(
                 text=tr.get("subs-users-button"), callback_data=_data(sub.id, USERS_VIEW)
             )
             rows.append([users])
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text=tr.get("subs-escalate-state", state=escalation_state(tr, sub)),
+                    callback_data=_data(sub.id, ESCALATION_VIEW),
+                )
+            ]
+        )
     rows += [filters, [pause, remove]]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def escalation_state(tr: Translator, sub: Subscription) -> str:
+    """The escalation in words: "after 15 min" or "off"."""
+    if not sub.escalate_minutes:
+        return tr.get("subs-escalate-off")
+    return tr.get("subs-escalate-after", minutes=sub.escalate_minutes)
+
+
+def escalation_keyboard(
+    tr: Translator, sub: Subscription, managers: Sequence[tuple[int, str]]
+) -> InlineKeyboardMarkup:
+    """The wait before escalating (off or a choice of minutes), whom to tell, back to the card."""
+    current = sub.escalate_minutes or 0
+    choices = [
+        InlineKeyboardButton(
+            text=_check(
+                current == minutes,
+                tr.get("subs-escalate-minutes", minutes=minutes)
+                if minutes
+                else tr.get("subs-escalate-off-button"),
+            ),
+            callback_data=_data(sub.id, ESCALATION_SET, str(minutes)),
+        )
+        for minutes in (0, *ESCALATION_CHOICES)
+    ]
+    rows = [choices[:3], choices[3:]]
+    known = {telegram_user_id for telegram_user_id, _ in managers}
+    people = [*managers, *((i, f"#{i}") for i in sorted(sub.escalate_to - known))]
+    rows += _pairs(
+        [
+            InlineKeyboardButton(
+                text=_check(telegram_user_id in sub.escalate_to, name),
+                callback_data=_data(sub.id, ESCALATION_CHAT, str(telegram_user_id)),
+            )
+            for telegram_user_id, name in people
+        ]
+    )
+    rows.append(
+        [InlineKeyboardButton(text=tr.get("subs-done-button"), callback_data=_data(sub.id, CARD))]
+    )
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -493,6 +549,7 @@ async def _apply(
     store: SubscriptionRepository,
     catalog: PortalCatalog,
     access: AccessService,
+    escalations: EscalationService,
 ) -> tuple[Subscription | None, str]:
     """Make the change a button asks for; returns the subscription now and the view to show."""
     if action == PAUSE:
@@ -531,7 +588,19 @@ async def _apply(
                 )
                 return updated, USERS_VIEW
         return sub, USERS_VIEW
-    if action in {STAGES_VIEW, SOURCES_VIEW, USERS_VIEW, OPEN}:
+    if action == ESCALATION_SET:
+        if argument.isdigit() and int(argument) in (0, *ESCALATION_CHOICES):
+            return await store.update(sub.id, escalate_minutes=int(argument)), ESCALATION_VIEW
+        return sub, ESCALATION_VIEW
+    if action == ESCALATION_CHAT:
+        if argument.lstrip("-").isdigit():
+            chat_id = int(argument)
+            managers = {telegram_user_id for telegram_user_id, _ in await escalations.managers()}
+            if chat_id in managers or chat_id in sub.escalate_to:
+                updated = await store.update(sub.id, escalate_to=toggled(sub.escalate_to, chat_id))
+                return updated, ESCALATION_VIEW
+        return sub, ESCALATION_VIEW
+    if action in {STAGES_VIEW, SOURCES_VIEW, USERS_VIEW, ESCALATION_VIEW, OPEN}:
         return sub, action
     return sub, CARD
 
@@ -544,6 +613,7 @@ async def _render(
     identity: Identity,
     catalog: PortalCatalog,
     access: AccessService,
+    escalations: EscalationService,
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The text and buttons of a card view: the card itself or one of its pickers."""
     if view == STAGES_VIEW:
@@ -552,6 +622,12 @@ async def _render(
     if view == SOURCES_VIEW:
         snapshot = await catalog.get()
         return tr.get_html("subs-pick-sources", id=sub.id), sources_keyboard(tr, sub, snapshot)
+    if view == ESCALATION_VIEW:
+        managers = await escalations.managers()
+        return (
+            tr.get_html("subs-pick-escalation", id=sub.id),
+            escalation_keyboard(tr, sub, managers),
+        )
     if view == USERS_VIEW:
         people = await _people(access, sub)
         return tr.get_html("subs-pick-users", id=sub.id), users_keyboard(tr, sub, people, page)
@@ -567,8 +643,9 @@ async def on_subscription_button(
     subscription_store: SubscriptionRepository,
     catalog: PortalCatalog,
     access: AccessService,
+    escalations: EscalationService,
 ) -> None:
-    """Open, toggle, switch scope, filter, pause/resume or remove a subscription.
+    """Open, toggle, switch scope, filter, set escalation, pause/resume or remove a subscription.
 
     The caller's right to manage the chat is checked again on every press.
     """
@@ -583,6 +660,12 @@ async def on_subscription_button(
     action, argument = button.action, button.value
     if refusal is None and action in USERS_ACTIONS and Scope.USERS not in _scopes_for(identity):
         refusal = "subs-refused-users-scope"
+    if (
+        refusal is None
+        and action in ESCALATION_ACTIONS
+        and not identity.may(Action.ASSIGN_TO_OTHERS)
+    ):
+        refusal = "subs-refused-escalation"
     if refusal is not None:
         await callback.answer(tr.get(refusal), show_alert=True)
         return
@@ -592,13 +675,13 @@ async def on_subscription_button(
         await callback.message.answer(tr.get_html("subs-removed", id=sub.id))
         return
     updated, view = await _apply(
-        action, argument, sub, identity, subscription_store, catalog, access
+        action, argument, sub, identity, subscription_store, catalog, access, escalations
     )
     await callback.answer()
     if updated is None:
         return
     page = button.page
-    text, markup = await _render(view, page, tr, updated, identity, catalog, access)
+    text, markup = await _render(view, page, tr, updated, identity, catalog, access, escalations)
     if action == OPEN:
         await callback.message.answer(text, reply_markup=markup)
         return
@@ -623,8 +706,13 @@ async def on_take(
     identity: Identity | None,
     tr: Translator,
     take: TakeService,
+    escalations: EscalationService,
 ) -> None:
-    """Take the lead of a notification: the first press wins, later ones are told who won."""
+    """Take the lead of a notification: the first press wins, later ones are told who won.
+
+    A message that counts the lead's wait gets its last line from the escalation worker
+    ("taken by X in 4 min"), paced with the chat's other sends.
+    """
     if identity is None or callback.message is None:
         return
     message = callback.message
@@ -640,6 +728,8 @@ async def on_take(
         await callback.answer(tr.get(result.key, **names), show_alert=True)
         return
     await callback.answer(tr.get(result.key))
+    if await escalations.is_watched(message.chat.id, message.message_id):
+        return
     await _mark_taken(bot, tr, callback, identity.name)
 
 

@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from bot.events.audience import Audience
 from bot.i18n import DEFAULT_LANGUAGE, Translations
@@ -32,7 +32,9 @@ from bot.portal import (
 )
 from bot.portal.coerce import int_or_none
 from bot.portal.methods import ListLeads
+from bot.speed.rules import created_at
 from bot.storage.db import Database
+from bot.storage.escalations import EscalationRepository, NewWatch
 from bot.storage.inbox import InboxEvent, InboxRepository
 from bot.storage.kv import KeyValueRepository
 from bot.storage.outbox import Keyboard, NewOutboxMessage, Notification, OutboxRepository
@@ -81,6 +83,14 @@ class ProcessorTiming:
     retry_seconds: float
 
 
+class ChangeObserver(Protocol):
+    """Hears of every change the processor found, before its messages are queued."""
+
+    async def observe(self, changes: Sequence[tuple[LeadChange, int | None]]) -> None:
+        """Each change with the portal user who made it through the bot (None: not the bot)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class _Found:
     change: LeadChange
@@ -108,6 +118,8 @@ class EventProcessor:
         timing: ProcessorTiming,
         on_queued: Callable[[], None],
         clock: Clock = utc_now,
+        observer: ChangeObserver | None = None,
+        escalations: EscalationRepository | None = None,
     ) -> None:
         self._db = db
         self._portal = portal
@@ -124,6 +136,8 @@ class EventProcessor:
         self._timing = timing
         self._on_queued = on_queued
         self._clock = clock
+        self._observer = observer
+        self._escalations = escalations
         self._wake = asyncio.Event()
         self._wake.set()  # leftovers of a previous run first
         self._index: SubscriptionIndex | None = None
@@ -297,13 +311,23 @@ class EventProcessor:
             found.append(_Found(change, max(e.id for e in by_lead[lead_id]), action))
 
         queued = 0
+        if found and self._observer is not None:
+            await self._observer.observe(
+                [
+                    (item.change, item.action.portal_user_id if item.action else None)
+                    for item in found
+                ]
+            )
         if found:
             index = await self._subscription_index()
             if index.size:
                 names = await self._names(found)
-                async for chunk in self._messages(found, index, names):
+                async for chunk, watches in self._messages(found, index, names):
                     async with self._db.transaction() as conn:
                         await self._outbox.add_many_in(conn, chunk)
+                        if watches and self._escalations is not None:
+                            # With their messages: a watch never exists without its message.
+                            await self._escalations.add_in(conn, (), watches)
                     queued += len(chunk)
                     self._on_queued()  # the sender may start on this chunk already
         await self._finish(events, new_snapshots)
@@ -365,9 +389,12 @@ class EventProcessor:
 
     async def _messages(
         self, found: list[_Found], index: SubscriptionIndex, names: Names
-    ) -> AsyncIterator[list[NewOutboxMessage]]:
-        """Outbox rows in chunks of OUTBOX_CHUNK, yielding to the loop between slices."""
+    ) -> AsyncIterator[tuple[list[NewOutboxMessage], list[NewWatch]]]:
+        """Outbox rows in chunks of OUTBOX_CHUNK, yielding to the loop between slices, with
+        the watches of the new-lead messages of subscriptions that escalate."""
         chunk: list[NewOutboxMessage] = []
+        watches: list[NewWatch] = []
+        now = self._clock()
         for number, item in enumerate(found):
             if number and number % CHANGES_PER_SLICE == 0:
                 await asyncio.sleep(0)
@@ -395,10 +422,23 @@ class EventProcessor:
                         render_buttons(tr, change, self._links, is_group=sub.is_group),
                     )
                 text, buttons = rendered[variant]
+                key = f"{change.lead_id}:{item.last_event}:{sub.chat_id}:{sub.thread_id or 0}"
+                if sub.escalate_minutes and change.kind is EventKind.ADDED:
+                    started = created_at(change.lead, now)
+                    watches.append(
+                        NewWatch(
+                            lead_id=change.lead_id,
+                            subscription_id=sub.id,
+                            chat_id=sub.chat_id,
+                            thread_id=sub.thread_id,
+                            message_key=key,
+                            started_at=started,
+                            escalate_at=started + timedelta(minutes=sub.escalate_minutes),
+                        )
+                    )
                 chunk.append(
                     NewOutboxMessage(
-                        idempotency_key=f"{change.lead_id}:{item.last_event}:{sub.chat_id}:"
-                        f"{sub.thread_id or 0}",
+                        idempotency_key=key,
                         chat_id=sub.chat_id,
                         thread_id=sub.thread_id,
                         lead_id=change.lead_id,
@@ -416,10 +456,10 @@ class EventProcessor:
                     )
                 )
                 if len(chunk) >= OUTBOX_CHUNK:
-                    yield chunk
-                    chunk = []
+                    yield chunk, watches
+                    chunk, watches = [], []
         if chunk:
-            yield chunk
+            yield chunk, watches
 
     @staticmethod
     def _author(change: LeadChange, action: RecentBotAction | None, names: Names) -> Author | None:

@@ -54,6 +54,9 @@ class SubscriptionAction(StrEnum):
     SOURCES_ANY = "oa"
     USERS_VIEW = "uv"
     USER_TOGGLE = "ut"
+    ESCALATION_VIEW = "ev"
+    ESCALATION_SET = "es"
+    ESCALATION_CHAT = "ec"
 
 
 class SubscriptionButton(CallbackData, prefix="sub"):
@@ -115,3 +118,20 @@ class MuteButton(CallbackData, prefix="mu"):
     """
 
     action: MuteAction
+
+
+class EscalationAction(StrEnum):
+    """What a button of an escalation message does (Take and Open card are `LeadButton`s)."""
+
+    ASSIGN = "as"
+
+
+class EscalationButton(CallbackData, prefix="es"):
+    """`es:<action>:<lead id>`: a button of a message about a lead nobody has taken.
+
+    The lead id is only a claim: a press is accepted only on an escalation message the outbox
+    sent to that chat about that lead, and only from a manager or an admin.
+    """
+
+    action: EscalationAction
+    lead_id: int

@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from enum import StrEnum
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -45,6 +46,20 @@ GONE_CHAT_MARKERS = ("chat not found", "user is deactivated", "bot was kicked", 
 IDENTITY_CACHE_SECONDS = 10.0
 IDLE_WAIT_SECONDS = 1.0
 FETCH_LIMIT = 200
+EDIT_WAIT_SECONDS = 4.0
+"""An edit waits this long at most for its chat's gap (a group's is 3.15 s), holding the
+chat so that edits and new messages take turns; a longer wait gives up (LATER)."""
+
+
+class EditResult(StrEnum):
+    """How an edit of a sent message ended."""
+
+    DONE = "done"
+    """Edited (or it already read so)."""
+    LATER = "later"
+    """The chat may not get a send now (its gap, a flood pause, a passing failure)."""
+    GONE = "gone"
+    """The message can no longer be edited (deleted, too old, the chat is gone)."""
 
 
 def keyboard(rows: Keyboard) -> InlineKeyboardMarkup | None:
@@ -111,6 +126,7 @@ class OutboxSender:
         self._busy_chats: set[int] = set()
         self._identities: dict[int, tuple[float, Identity | None]] = {}
         self.sent = 0
+        self.edits = 0
         self.flood_waits = 0
 
     def wake(self) -> None:
@@ -149,9 +165,12 @@ class OutboxSender:
         rows = await self._outbox.due(FETCH_LIMIT, waiting | self._busy_chats)
         started = False
         paused = False
+        now = self._clock()
         for row in rows:
             if len(self._in_flight) >= self._settings.in_flight or paused:
                 break
+            if row.chat_id in self._busy_chats or self._budget.gaps.ready_at(row.chat_id) > now:
+                continue  # an edit took the chat while the query ran
             self._busy_chats.add(row.chat_id)
             self._in_flight[row.id] = asyncio.create_task(self._send(row))
             started = True
@@ -187,6 +206,56 @@ class OutboxSender:
                     await asyncio.sleep(turn.wait)
             # Another replica wrote to this chat: only this send waits for its gap.
             await asyncio.sleep(turn.wait)
+
+    async def edit(
+        self, chat_id: int, message_id: int, text: str, buttons: Keyboard
+    ) -> EditResult:
+        """Edit a message the bot sent, in turn with the chat's new messages.
+
+        An edit counts like a message: in the chat's gap (20 a minute in a group) and in the
+        global budget, so edits and new messages together stay under Telegram's limits. It
+        holds the chat while it waits for the gap (at most `EDIT_WAIT_SECONDS`), so a queue of
+        new messages cannot starve it; when the chat is busy or paused, nothing is queued
+        (LATER): the caller tries again with what is current then.
+        """
+        if chat_id in self._busy_chats or await self._pause.remaining() > 0:
+            return EditResult.LATER
+        wait = self._budget.gaps.ready_at(chat_id) - self._clock()
+        if wait > EDIT_WAIT_SECONDS:
+            return EditResult.LATER
+        self._busy_chats.add(chat_id)
+        try:
+            if wait > 0:
+                await asyncio.sleep(wait)
+            send = await self._take_budget(chat_id)
+            try:
+                await self._bot.edit_message_text(
+                    text=text,
+                    chat_id=chat_id,
+                    message_id=message_id,
+                    reply_markup=keyboard(buttons),
+                    disable_web_page_preview=True,
+                )
+            finally:
+                await self._budget.done(send)
+        except TelegramRetryAfter:
+            self.flood_waits += 1
+            return EditResult.LATER
+        except TelegramBadRequest as exc:
+            if "not modified" in exc.message.lower():
+                return EditResult.DONE
+            log.info("message %d in chat %d not editable: %s", message_id, chat_id, exc.message)
+            return EditResult.GONE
+        except (TelegramServerError, TelegramNetworkError):
+            return EditResult.LATER
+        except TelegramAPIError as exc:
+            log.info("message %d in chat %d not editable: %s", message_id, chat_id, exc.message)
+            return EditResult.GONE
+        finally:
+            self._busy_chats.discard(chat_id)
+            self._wake.set()
+        self.edits += 1
+        return EditResult.DONE
 
     async def _identity(self, telegram_user_id: int) -> Identity | None:
         now = self._clock()

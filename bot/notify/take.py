@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.access.roles import Action, Identity
 from bot.portal import Lane, LeadChanges, PortalClient, PortalError
@@ -15,6 +16,16 @@ from bot.storage.subscriptions import SubscriptionRepository
 log = logging.getLogger(__name__)
 
 CLOSED_SEMANTICS = frozenset({"S", "F"})
+ESCALATION_KIND = "escalation"
+"""`Notification.kind` of a message to managers about a lead nobody has taken."""
+
+
+class TakeRecorder(Protocol):
+    """Notes a lead's first take for speed to lead."""
+
+    async def record_take(self, lead_id: int, identity: Identity) -> None:
+        """`identity` took the lead through the bot just now."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +56,23 @@ class TakeService:
         snapshots: SnapshotRepository,
         outbox: OutboxRepository,
         subscriptions: SubscriptionRepository,
+        recorder: TakeRecorder | None = None,
     ) -> None:
         self._portal = portal
         self._snapshots = snapshots
         self._outbox = outbox
         self._subscriptions = subscriptions
+        self._recorder = recorder
 
-    async def refusal(self, chat_id: int, message_id: int, lead_id: int) -> str | None:
+    async def refusal(
+        self, chat_id: int, message_id: int, lead_id: int, identity: Identity | None = None
+    ) -> str | None:
         """Why this press may not take this lead (a locale key), or None when it was offered here.
 
         The button's data is only a claim: the outbox must have sent this very message, about
-        this lead, to this chat, and the subscription that sent it must still be on.
+        this lead, to this chat, and the subscription that sent it must still be on. A message
+        about a lead nobody took goes to managers without a subscription: there, the presser
+        must be a manager or an admin.
         """
         sent = await self._outbox.sent_notification(chat_id, message_id)
         if sent is None:
@@ -63,6 +80,10 @@ class TakeService:
             return "notify-take-expired"
         if sent.lead_id != lead_id:
             return "notify-take-not-offered"
+        if sent.kind == ESCALATION_KIND:
+            if identity is None or not identity.may(Action.ASSIGN_TO_OTHERS):
+                return "notify-take-refused"
+            return None
         subscriptions = await self._subscriptions.for_chat(chat_id, sent.thread_id)
         if not any(
             sub.thread_id == sent.thread_id and sub.disabled_reason is None
@@ -83,7 +104,7 @@ class TakeService:
         """Take the lead of a notification message, re-checking everything on the server."""
         if private and chat_id != identity.telegram_user_id:
             return TakeResult("notify-take-refused")
-        refusal = await self.refusal(chat_id, message_id, lead_id)
+        refusal = await self.refusal(chat_id, message_id, lead_id, identity)
         if refusal is not None:
             log.info("take of lead %d refused in chat %d: %s", lead_id, chat_id, refusal)
             return TakeResult(refusal)
@@ -116,4 +137,6 @@ class TakeService:
             log.warning("take of lead %d failed: portal %s", lead_id, exc.code)
             await self._snapshots.release_claim(chat_id, message_id, identity.telegram_user_id)
             return TakeResult("notify-take-failed")
+        if self._recorder is not None:
+            await self._recorder.record_take(lead_id, identity)
         return TakeResult("notify-take-done", taken=True)

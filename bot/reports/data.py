@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -83,7 +84,25 @@ class RepRow:
     leads: int
     converted: int
     take_minutes_median: float | None
-    """Median minutes from a lead's creation to its take through the bot (None: no takes)."""
+    """Median minutes from a lead's creation to its first take (None: no takes)."""
+    take_minutes_p90: float | None = None
+    """90th percentile of the same minutes (None: no takes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedRow:
+    """Speed to lead of a group of leads (a source, or all of them): how many were taken,
+    and the median and 90th percentile of their minutes to take."""
+
+    key: str
+    taken: int
+    median: float | None
+    p90: float | None
+
+    @classmethod
+    def of(cls, key: str, minutes: Sequence[float]) -> SpeedRow:
+        """The row of these minutes to take."""
+        return cls(key, len(minutes), percentile(minutes, 0.5), percentile(minutes, 0.9))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +116,23 @@ class ReportData:
     per_day: tuple[tuple[date, int], ...]
     by_source: tuple[tuple[str, int], ...]
     reps: tuple[RepRow, ...]
+    speed: SpeedRow = SpeedRow("", 0, None, None)
+    """Speed to lead over the whole period."""
+    speed_by_source: tuple[SpeedRow, ...] = ()
+    """Speed to lead per source (sources with at least one take), slowest median first."""
 
     @property
     def conversion(self) -> float:
         """Converted leads over all leads of the period (0 when there are none)."""
         return self.converted / self.total if self.total else 0.0
+
+
+def percentile(values: Sequence[float], share: float) -> float | None:
+    """The nearest-rank percentile (`share` 0.5 for the median, 0.9 for p90); None if empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(share * len(ordered))) - 1]
 
 
 def _funnel(leads: Sequence[LeadFacts], stages: Sequence[Status]) -> tuple[StageRow, ...]:
@@ -148,7 +179,8 @@ def build_report(
     stages: Sequence[Status],
     takes: Mapping[int, datetime],
 ) -> ReportData:
-    """The report of `leads` created in `period`; `takes`: lead id -> when it was taken."""
+    """The report of `leads` created in `period`; `takes`: lead id -> when it was first taken
+    (taken, assigned, or moved out of its first stage)."""
     start, end = period.bounds(zone)
     chosen = [lead for lead in leads if start <= lead.created < end]
     success = {s.status_id for s in stages if s.semantics is Semantics.SUCCESS}
@@ -158,21 +190,31 @@ def build_report(
     for lead in chosen:
         if lead.assigned_by_id:
             reps.setdefault(lead.assigned_by_id, []).append(lead)
+    waits = {
+        lead.id: (takes[lead.id] - lead.created).total_seconds() / 60
+        for lead in chosen
+        if lead.id in takes and takes[lead.id] >= lead.created
+    }
     rows = []
     for user_id, own in reps.items():
-        waits = [
-            (takes[lead.id] - lead.created).total_seconds() / 60
-            for lead in own
-            if lead.id in takes and takes[lead.id] >= lead.created
-        ]
+        minutes = [waits[lead.id] for lead in own if lead.id in waits]
         rows.append(
             RepRow(
                 portal_user_id=user_id,
                 leads=len(own),
                 converted=sum(1 for lead in own if lead.status_id in success),
-                take_minutes_median=statistics.median(waits) if waits else None,
+                take_minutes_median=statistics.median(minutes) if minutes else None,
+                take_minutes_p90=percentile(minutes, 0.9),
             )
         )
+    per_source: dict[str, list[float]] = {}
+    for lead in chosen:
+        if lead.id in waits:
+            per_source.setdefault(lead.source_id or UNKNOWN_SOURCE, []).append(waits[lead.id])
+    speed_by_source = sorted(
+        (SpeedRow.of(key, minutes) for key, minutes in per_source.items()),
+        key=lambda row: (-(row.median or 0.0), row.key),
+    )
     rows.sort(key=lambda row: (-row.leads, row.portal_user_id))
     return ReportData(
         period=period,
@@ -182,4 +224,6 @@ def build_report(
         per_day=tuple((day, by_day[day]) for day in period.days()),
         by_source=tuple(sorted(sources.items(), key=lambda item: (-item[1], item[0]))),
         reps=tuple(rows),
+        speed=SpeedRow.of("", list(waits.values())),
+        speed_by_source=tuple(speed_by_source),
     )

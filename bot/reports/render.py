@@ -13,7 +13,7 @@ from bot.reports.data import UNKNOWN_SOURCE, ReportData
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-WIDTH_PX, HEIGHT_PX, DPI = 1280, 960, 100
+WIDTH_PX, HEIGHT_PX, DPI = 1280, 1240, 100
 MAX_BARS = 12
 """Sources and reps beyond this many are summed up as "others" (the picture stays legible)."""
 NAME_LIMIT = 28
@@ -67,11 +67,25 @@ def caption(
         best = max(data.reps, key=lambda row: (row.converted, row.leads))
         name = names.get(best.portal_user_id) or f"#{best.portal_user_id}"
         lines.append(tr.get_html("report-caption-top-rep", name=name, count=best.converted))
+    if data.speed.median is not None and data.speed.p90 is not None:
+        lines.append(
+            tr.get_html(
+                "report-caption-speed-to-lead",
+                median=_minutes(data.speed.median),
+                p90=_minutes(data.speed.p90),
+                taken=data.speed.taken,
+            )
+        )
     waits = [row.take_minutes_median for row in data.reps if row.take_minutes_median is not None]
     if waits:
         lines.append(tr.get_html("report-caption-speed", minutes=round(min(waits))))
     text = "\n".join(lines)
     return text if len(text) <= CAPTION_LIMIT else "\n".join(lines[:2])
+
+
+def _minutes(value: float) -> str:
+    """Minutes as the picture and caption show them: whole minutes, "<1" under one."""
+    return "<1" if 0 < value < 1 else f"{value:.0f}"
 
 
 def _top(items: list[tuple[str, int]], others: str) -> list[tuple[str, int]]:
@@ -88,23 +102,28 @@ def render_png(
     sources: Mapping[str, str],
     names: Mapping[int, str],
 ) -> bytes:
-    """Four panels: the funnel, new leads per day, leads by source, the responsibles."""
+    """Five panels: the funnel, new leads per day, leads by source, speed to lead by source,
+    and the responsibles with their speed to lead."""
     # Imported here: drawing is rare, and matplotlib stays off start-up and idle memory. A
     # Figure of its own and no pyplot: no global state, so a drawing may run in a thread.
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
-    axes = figure.subplots(2, 2)
+    axes = figure.subplot_mosaic(
+        [["funnel", "days"], ["sources", "speed"], ["reps", "reps"]],
+        height_ratios=[1.0, 1.0, 0.8],
+    )
     try:
         figure.suptitle(
             tr.get("report-title", period=period_text(data), total=data.total),
             fontsize=15,
             fontweight="bold",
         )
-        _draw_funnel(tr, axes[0][0], data)
-        _draw_days(tr, axes[0][1], data)
-        _draw_sources(tr, axes[1][0], data, sources)
-        _draw_reps(tr, axes[1][1], data, names)
+        _draw_funnel(tr, axes["funnel"], data)
+        _draw_days(tr, axes["days"], data)
+        _draw_sources(tr, axes["sources"], data, sources)
+        _draw_speed(tr, axes["speed"], data, sources)
+        _draw_reps(tr, axes["reps"], data, names)
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=DPI)
         return buffer.getvalue()
@@ -163,6 +182,32 @@ def _draw_sources(
     axis.set_xlim(0, max([count for _, count in items] + [1]) * 1.25)
 
 
+def _source_label(tr: Translator, key: str, sources: Mapping[str, str]) -> str:
+    return _cut(sources.get(key) or (tr.get("report-no-source") if key == UNKNOWN_SOURCE else key))
+
+
+def _draw_speed(tr: Translator, axis: Axes, data: ReportData, sources: Mapping[str, str]) -> None:
+    """Median minutes to take per source as bars, the 90th percentile as a mark on each."""
+    axis.set_title(tr.get("report-speed-title"))
+    rows = [row for row in data.speed_by_source if row.median is not None][:MAX_BARS]
+    if not rows:
+        axis.axis("off")
+        axis.text(0.5, 0.5, tr.get("report-speed-none"), ha="center", va="center", wrap=True)
+        return
+    rows.reverse()
+    labels = [_source_label(tr, row.key, sources) for row in rows]
+    medians = [row.median or 0.0 for row in rows]
+    p90s = [row.p90 or 0.0 for row in rows]
+    axis.barh(labels, medians, color="#f0a43a", label=tr.get("report-speed-median"))
+    axis.scatter(p90s, labels, marker="|", s=300, color="#a0522d", label="p90", zorder=3)
+    for index, row in enumerate(rows):
+        note = f" {_minutes(row.median or 0.0)} / {_minutes(row.p90 or 0.0)}  (n={row.taken})"
+        axis.text(max(medians[index], p90s[index]), index, note, va="center")
+    axis.set_xlim(0, max([*p90s, *medians, 1.0]) * 1.6)
+    axis.set_xlabel(tr.get("report-speed-axis"))
+    axis.legend(loc="lower right", fontsize=9)
+
+
 def _draw_reps(tr: Translator, axis: Axes, data: ReportData, names: Mapping[int, str]) -> None:
     axis.axis("off")
     axis.set_title(tr.get("report-reps"))
@@ -174,7 +219,8 @@ def _draw_reps(tr: Translator, axis: Axes, data: ReportData, names: Mapping[int,
             _cut(names.get(row.portal_user_id) or f"#{row.portal_user_id}"),
             str(row.leads),
             str(row.converted),
-            "—" if row.take_minutes_median is None else f"{row.take_minutes_median:.0f}",
+            "—" if row.take_minutes_median is None else _minutes(row.take_minutes_median),
+            "—" if row.take_minutes_p90 is None else _minutes(row.take_minutes_p90),
         ]
         for row in data.reps[:MAX_BARS]
     ]
@@ -183,6 +229,7 @@ def _draw_reps(tr: Translator, axis: Axes, data: ReportData, names: Mapping[int,
         tr.get("report-column-leads"),
         tr.get("report-column-converted"),
         tr.get("report-column-take"),
+        tr.get("report-column-take-p90"),
     ]
     table = axis.table(cellText=rows, colLabels=header, loc="upper center", cellLoc="center")
     table.auto_set_font_size(False)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+from typing import Protocol
 
 from bot.access.roles import Action, Identity
 from bot.i18n import Translator
@@ -15,10 +16,19 @@ from bot.leads.catalog import PortalCatalog
 from bot.portal import Lane, PortalClient
 from bot.reports.data import DateRange, LeadFacts, ReportData, build_report
 from bot.reports.render import caption, render_png
+from bot.storage.escalations import TakeRecord
 
 log = logging.getLogger(__name__)
 
 REPORT_FIELDS = ("ID", "DATE_CREATE", "STATUS_ID", "SOURCE_ID", "ASSIGNED_BY_ID")
+
+
+class FirstTakes(Protocol):
+    """When leads were first taken, where the bot followed them from their creation."""
+
+    async def takes(self, lead_ids: Collection[int]) -> Mapping[int, TakeRecord]:
+        """The first takes of these leads."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +52,7 @@ class ReportService:
         user_name: Callable[[int | None], Awaitable[str]],
         zone: tzinfo,
         clock: Callable[[], datetime],
+        speed: FirstTakes | None = None,
     ) -> None:
         self._portal = portal
         self._catalog = catalog
@@ -49,6 +60,7 @@ class ReportService:
         self._user_name = user_name
         self._zone = zone
         self._clock = clock
+        self._speed = speed
         self._drawing = asyncio.Semaphore(1)  # one picture at a time: each takes memory and CPU
 
     def today(self) -> date:
@@ -83,7 +95,11 @@ class ReportService:
                 )
             )
         snapshot = await self._catalog.get()
-        takes = await self._actions.first_takes([lead.id for lead in leads])
+        ids = [lead.id for lead in leads]
+        takes = await self._actions.first_takes(ids)
+        if self._speed is not None:
+            # Followed from creation: takes, assignments, moves in the portal too; it wins.
+            takes.update({i: r.taken_at for i, r in (await self._speed.takes(ids)).items()})
         data = build_report(
             leads, period=period, zone=self._zone, stages=snapshot.stages, takes=takes
         )

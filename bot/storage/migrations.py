@@ -411,6 +411,59 @@ _FOLLOW_UP_REMINDERS = Migration(
     ),
 )
 
+_ESCALATION = Migration(
+    version=10,
+    name="speed to lead: escalation settings, watched new-lead messages, times to take",
+    statements=(
+        # NULL: no escalation. The chats told are Telegram ids; none means every manager.
+        "ALTER TABLE subscriptions ADD COLUMN escalate_minutes INTEGER",
+        "ALTER TABLE subscriptions ADD COLUMN escalate_to TEXT NOT NULL DEFAULT '[]' "
+        "CHECK (json_valid(escalate_to))",
+        # One row per new lead the bot announced: when it was created, where it started,
+        # and when (and how, by whom) it was first taken or left its first stage.
+        """
+        CREATE TABLE lead_takes (
+            lead_id        INTEGER PRIMARY KEY,
+            created_at     TEXT NOT NULL,
+            first_stage    TEXT NOT NULL,
+            first_assigned INTEGER,
+            source_id      TEXT NOT NULL DEFAULT '',
+            outcome        TEXT,
+            taken_at       TEXT,
+            portal_user_id INTEGER,
+            taken_by       TEXT
+        )
+        """,
+        "CREATE INDEX lead_takes_by_created ON lead_takes (created_at)",
+        "CREATE INDEX lead_takes_open ON lead_takes (lead_id) WHERE outcome IS NULL",
+        # One row per new-lead message of a subscription that escalates: its live counter,
+        # its escalation deadline, and how it ended.
+        """
+        CREATE TABLE lead_watches (
+            id              INTEGER PRIMARY KEY,
+            lead_id         INTEGER NOT NULL,
+            subscription_id INTEGER NOT NULL,
+            chat_id         INTEGER NOT NULL,
+            thread_id       INTEGER,
+            message_key     TEXT NOT NULL UNIQUE,
+            started_at      TEXT NOT NULL,
+            escalate_at     TEXT NOT NULL,
+            escalated_at    TEXT,
+            ended_at        TEXT,
+            outcome         TEXT,
+            shown_minutes   INTEGER NOT NULL DEFAULT 0,
+            shown_at        TEXT,
+            settled         INTEGER NOT NULL DEFAULT 0 CHECK (settled IN (0, 1))
+        )
+        """,
+        "CREATE INDEX lead_watches_due ON lead_watches (escalate_at) "
+        "WHERE escalated_at IS NULL AND ended_at IS NULL",
+        "CREATE INDEX lead_watches_by_lead ON lead_watches (lead_id)",
+        "CREATE INDEX lead_watches_live ON lead_watches (id) WHERE settled = 0",
+        "CREATE INDEX lead_watches_by_start ON lead_watches (started_at)",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL,
     _NOTIFICATIONS,
@@ -421,6 +474,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _CHAT_MUTES,
     _CHAT_HOURS,
     _FOLLOW_UP_REMINDERS,
+    _ESCALATION,
 )
 """Every migration of the schema, in order; append, never edit an applied one."""
 

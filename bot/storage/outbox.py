@@ -164,6 +164,7 @@ class SentNotification:
     thread_id: int | None
     lead_id: int | None
     subscriber: int | None
+    kind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,15 +320,16 @@ class OutboxRepository:
         if row is None:
             return None
         try:
-            subscriber = Notification.from_json(decode_json(row["payload"])).subscriber
+            notification: Notification | None = Notification.from_json(decode_json(row["payload"]))
         except (MalformedNotificationError, ValueError):
-            subscriber = None
+            notification = None
         return SentNotification(
             id=row["id"],
             chat_id=row["chat_id"],
             thread_id=row["thread_id"],
             lead_id=row["lead_id"],
-            subscriber=subscriber,
+            subscriber=notification.subscriber if notification is not None else None,
+            kind=notification.kind if notification is not None else None,
         )
 
     async def prune(self, sent_before: datetime, dead_before: datetime | None = None) -> int:

@@ -47,6 +47,10 @@ class Subscription:
     disabled_reason: str | None = None
     language: str | None = None
     created_at: datetime | None = None
+    escalate_minutes: int | None = None
+    """Minutes a new lead may stay untaken before managers are told (None: never)."""
+    escalate_to: frozenset[int] = frozenset()
+    """Telegram ids of the chats told about an untaken lead (empty: every bound manager)."""
 
     @property
     def is_group(self) -> bool:
@@ -94,7 +98,7 @@ class ChatSubscriptions:
 
 _COLUMNS = (
     "id, chat_id, thread_id, created_by, kinds, scope, responsible_ids, stages, sources, "
-    "paused, disabled_reason, language, created_at"
+    "paused, disabled_reason, language, created_at, escalate_minutes, escalate_to"
 )
 
 
@@ -113,6 +117,8 @@ def _row_to_subscription(row: Row) -> Subscription:
         disabled_reason=row["disabled_reason"],
         language=row["language"],
         created_at=from_db_time(row["created_at"]),
+        escalate_minutes=row["escalate_minutes"],
+        escalate_to=frozenset(int(i) for i in decode_json(row["escalate_to"])),
     )
 
 
@@ -200,8 +206,13 @@ class SubscriptionRepository:
         responsible_ids: frozenset[int] | None = None,
         stages: frozenset[str] | None = None,
         sources: frozenset[str] | None = None,
+        escalate_minutes: int | None = None,
+        escalate_to: frozenset[int] | None = None,
     ) -> Subscription | None:
-        """Change some settings of a subscription; returns it as it now stands."""
+        """Change some settings of a subscription; returns it as it now stands.
+
+        `escalate_minutes` of 0 switches escalation off.
+        """
         sets: list[str] = []
         params: list[object] = []
         if kinds is not None:
@@ -222,6 +233,12 @@ class SubscriptionRepository:
         if sources is not None:
             sets.append("sources = ?")
             params.append(encode_json(sorted(sources)))
+        if escalate_minutes is not None:
+            sets.append("escalate_minutes = ?")
+            params.append(escalate_minutes or None)
+        if escalate_to is not None:
+            sets.append("escalate_to = ?")
+            params.append(encode_json(sorted(escalate_to)))
         if sets:
             async with self._db.transaction() as conn:
                 await execute(

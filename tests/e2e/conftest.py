@@ -24,6 +24,7 @@ from bot.config import (
     TelegramSettings,
     WebSettings,
 )
+from bot.storage.timestamps import Clock, utc_now
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
 from tests.emulators.telegram_driver import TelegramUser
@@ -261,10 +262,12 @@ async def notifying_app(
     portal_emulator: Bitrix24Emulator,
     notify: NotifySettings,
     storage: StorageSettings | None = None,
+    clock: Clock = utc_now,
 ) -> AsyncIterator[Application]:
     """The app with the portal's outgoing webhook pointed at its event endpoint; fast timings.
 
-    `storage` defaults to a fresh SQLite file in `tmp_path`.
+    `storage` defaults to a fresh SQLite file in `tmp_path`; `clock` is the clock of the
+    app's schedules (deadlines, counters, reminders), for tests that move time.
     """
     token = portal_emulator.add_outgoing_webhook("http://127.0.0.1:9/not-yet")
     settings = Settings(
@@ -286,7 +289,7 @@ async def notifying_app(
         events=EventsSettings(poll_interval_seconds=0.2, coalesce_seconds=0.05),
         notify=notify,
     )
-    app = Application(settings, polling_backoff=FAST_BACKOFF)
+    app = Application(settings, polling_backoff=FAST_BACKOFF, clock=clock)
     await app.start()
     for handler in portal_emulator.event_handlers:
         handler.handler = f"http://127.0.0.1:{app.port}{settings.web.event_path}"

@@ -25,6 +25,7 @@ from bot.leads.products import LeadProductsService
 from bot.leads.service import FieldNotEditableError, LeadService
 from bot.leads.visibility import LeadHiddenError
 from bot.portal import LeadChanges
+from bot.speed.escalation import AssignOutcome, EscalationService
 from bot.storage import BindingRepository
 from tests.e2e.conftest import ADMIN_TELEGRAM_ID, sign_in
 from tests.emulators.bitrix24 import Bitrix24Emulator
@@ -51,6 +52,7 @@ EXPECTED = {
         "add_note": "refused",
         "take": "refused",
         "reassign": "refused",
+        "assign_untaken": "refused",
         "delete": "refused",
         "view_contacts": "refused",
         "link_contact": "refused",
@@ -71,6 +73,7 @@ EXPECTED = {
         "add_note": "ok",
         "take": "ok",
         "reassign": "ok",
+        "assign_untaken": "ok",
         "delete": "ok",
         "view_contacts": "ok",
         "link_contact": "ok",
@@ -172,6 +175,11 @@ async def test_each_role_may_do_exactly_its_share(
     outcomes["reassign"] = await _service_outcome(
         lambda: leads.update_fields(identity, reassign_id, LeadChanges(assigned_by_id=2))
     )
+    # "Assign to…" of an escalation, whatever the dialog showed.
+    assign_id = new_lead("Assign me")
+    escalations = _service(app, "escalations", EscalationService)
+    assigned = await escalations.assign(identity, assign_id, 2)
+    outcomes["assign_untaken"] = "ok" if assigned.outcome is AssignOutcome.ASSIGNED else "refused"
     delete_id = new_lead("Delete me")
     outcomes["delete"] = await _service_outcome(lambda: leads.delete(identity, delete_id))
     outcomes["view_contacts"] = await _service_outcome(lambda: contacts.view(identity, lead_id))
@@ -223,6 +231,7 @@ async def test_each_role_may_do_exactly_its_share(
         assert delete_id in portal.leads
         assert str(portal.leads[take_id]["ASSIGNED_BY_ID"]) == str(OWNER_PORTAL_ID)
         assert str(portal.leads[reassign_id]["ASSIGNED_BY_ID"]) == str(OWNER_PORTAL_ID)
+        assert str(portal.leads[assign_id]["ASSIGNED_BY_ID"]) == str(OWNER_PORTAL_ID)
         assert portal.lead_contacts.get(person_id, []) == []
 
 

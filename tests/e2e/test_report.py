@@ -10,6 +10,7 @@ import struct
 from datetime import date, timedelta
 
 from bot.app import Application
+from bot.reports.render import HEIGHT_PX, WIDTH_PX
 from tests.e2e.conftest import ADMIN_TELEGRAM_ID, sign_in
 from tests.e2e.test_capture import ANNA_PHONE, has, ivan
 from tests.emulators.bitrix24 import Bitrix24Emulator
@@ -76,7 +77,7 @@ async def test_a_rep_gets_a_picture_of_their_own_leads_of_the_week(
     assert "3 new, 1 converted (33%)" in caption  # Olga's two and the old one are not his
     assert "Top source: Call (2)" in caption
     assert "Most converted" not in caption  # a rep sees no team ranking
-    assert png_size(telegram_emulator, photo) == (1280, 960)
+    assert png_size(telegram_emulator, photo) == (WIDTH_PX, HEIGHT_PX)
 
 
 async def test_a_manager_gets_the_team_and_the_period_decides_what_counts(
@@ -96,7 +97,7 @@ async def test_a_manager_gets_the_team_and_the_period_decides_what_counts(
 
     month = await report(anna, telegram_emulator, "Last 30 days")
     assert "5 new, 2 converted (40%)" in (month.text or "")
-    assert png_size(telegram_emulator, month) == (1280, 960)
+    assert png_size(telegram_emulator, month) == (WIDTH_PX, HEIGHT_PX)
 
 
 async def test_an_empty_period_still_answers_with_a_picture(
@@ -107,7 +108,7 @@ async def test_an_empty_period_still_answers_with_a_picture(
     user = await ivan(telegram_emulator)
     photo = await report(user, telegram_emulator, "Today")
     assert "0 new, 0 converted (0%)" in (photo.text or "")
-    assert png_size(telegram_emulator, photo) == (1280, 960)
+    assert png_size(telegram_emulator, photo) == (WIDTH_PX, HEIGHT_PX)
 
 
 async def test_a_portal_that_does_not_answer_gives_a_sentence_not_a_crash(

@@ -872,6 +872,8 @@ class BotApiMethods:
         parse_mode: str | None,
         markup: dict[str, Any] | None,
     ) -> Any:
+        if self._limiter is not None and self._limiter.limits.count_edits:
+            self._count_send(chat)
         # An edit without reply_markup drops the inline keyboard, as in Telegram.
         new_markup = markup if markup and "inline_keyboard" in markup else None
         current = {k: message.raw.get(k) for k in changes}

@@ -218,6 +218,8 @@ class FloodLimits:
     per_chat_burst: int = 3
     per_group_per_minute: int = 20
     global_per_second: int = 30
+    count_edits: bool = False
+    """Count message edits like sends (Telegram's group limit counts edits too)."""
 
 
 class FloodLimiter:

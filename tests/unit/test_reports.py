@@ -115,3 +115,28 @@ def test_matplotlib_stays_out_of_start_up() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_speed_to_lead_gives_median_and_p90_per_rep_per_source_and_overall() -> None:
+    day = datetime(2026, 12, 3, 12, tzinfo=MSK)
+    minutes = {1: 2, 2: 4, 3: 6, 4: 8, 5: 40, 6: 1, 7: 3}
+    leads = [
+        *(lead(n, day, "NEW", "WEB", owner=2) for n in range(1, 6)),
+        lead(6, day, "NEW", "CALL", owner=3),
+        lead(7, day, "NEW", "CALL", owner=3),
+        lead(8, day, "NEW", "CALL", owner=3),  # never taken: counts nowhere
+    ]
+    takes = {n: day + timedelta(minutes=m) for n, m in minutes.items()}
+    data = build_report(
+        leads, period=DateRange(day.date(), day.date()), zone=MSK, stages=STAGES, takes=takes
+    )
+    ivan, olga = data.reps
+    assert (ivan.take_minutes_median, ivan.take_minutes_p90) == (6, 40)
+    assert (olga.take_minutes_median, olga.take_minutes_p90) == (2, 3)
+    web, call = data.speed_by_source  # the slowest median first
+    assert (web.key, web.taken, web.median, web.p90) == ("WEB", 5, 6, 40)
+    assert (call.key, call.taken, call.median, call.p90) == ("CALL", 2, 1, 3)
+    assert (data.speed.taken, data.speed.median, data.speed.p90) == (7, 4, 40)
+    tr = Translations.load().for_language("en")
+    text = caption(tr, data, sources={}, names={}, team=True)
+    assert "Speed to lead: median 4 min, p90 40 min (7 taken)" in text

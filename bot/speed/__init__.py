@@ -1,0 +1,1 @@
+"""Speed to lead: first takes of new leads, escalations of those nobody took, counters."""
