@@ -11,7 +11,7 @@ import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
@@ -329,7 +329,11 @@ class Application:
         )
         self.crm_mode = CrmModeWatch(self.portal)
         self.catalog = PortalCatalog(self.portal)
-        self.hours = HoursService(HoursRepository(self.db), default_zone=settings.zone)
+        self.hours = HoursService(
+            HoursRepository(self.db),
+            default_zone=settings.zone,
+            portal_zone=self.access.portal_time_zone,
+        )
         bot_actions = BotActionLog(self.db)
         lead_contacts = LeadContactsService(
             self.portal, bot_actions, default_region=settings.default_phone_region
@@ -417,7 +421,12 @@ class Application:
                     on_requeued=self._wake_sender,
                 ),
                 "metrics": self.metrics,
-                "mutes": MuteService(MuteRepository(self.db), zone=settings.zone, clock=utc_now),
+                "mutes": MuteService(
+                    MuteRepository(self.db),
+                    zone=settings.zone,
+                    clock=utc_now,
+                    chat_zone=self._chat_zone,
+                ),
                 "hours": self.hours,
                 "nudges": NudgeService(kv),
                 "followups": FollowUpService(
@@ -715,6 +724,9 @@ class Application:
             on_queued=self.sender.wake,
             clock=self.clock,
         )
+
+    async def _chat_zone(self, chat_id: int, thread_id: int | None) -> tzinfo:
+        return (await self.hours.hours_of(chat_id, thread_id)).zone
 
     def _wake_reminders(self) -> None:
         if self.reminders is not None:

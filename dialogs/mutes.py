@@ -74,7 +74,7 @@ async def on_mute(
     if result.key == "notify-mute-refused":
         await callback.answer(tr.get(result.key), show_alert=True)
         return
-    until = mutes.local_time(result.until) if result.until is not None else ""
+    until = result.local_until
     await callback.answer(tr.get(result.key, until=until))
     try:
         await bot.edit_message_reply_markup(

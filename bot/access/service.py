@@ -125,6 +125,14 @@ class AccessService:
         )
         return Caller(identity=identity, language=binding.language)
 
+    async def portal_time_zone(self, telegram_user_id: int) -> str | None:
+        """The time zone the user set in their portal profile (None: unbound, or none set)."""
+        binding = await self._bindings.get(telegram_user_id)
+        if binding is None or not binding.active:
+            return None
+        user = await self._directory.active_user(binding.portal_user_id)
+        return (user.time_zone or None) if user is not None else None
+
     async def identify(self, telegram_user_id: int) -> Identity | None:
         """The caller's identity, or None when unbound; a deactivated portal user loses it here."""
         return (await self.resolve(telegram_user_id)).identity

@@ -163,8 +163,8 @@ class QuietHours:
         notification = row.notification
         if notification.subscriber is None or notification.urgent:
             return False
-        hours = await self._hours.hours_of(row.chat_id, row.thread_id)
-        if not hours.holds(self._clock()):
+        hours = await self._hours.quiet_hours_of(row.chat_id, row.thread_id)
+        if hours is None or not hours.holds(self._clock()):
             return False
         await self._held.hold(row)
         self.held += 1

@@ -699,6 +699,8 @@ class PortalUser(PortalModel):
     personal_phone: str | None = Field(default=None, alias="PERSONAL_PHONE")
     work_phone: str | None = Field(default=None, alias="WORK_PHONE")
     work_position: str | None = Field(default=None, alias="WORK_POSITION")
+    time_zone: str | None = Field(default=None, alias="TIME_ZONE")
+    """The user's own time zone (an IANA name), empty when they keep the portal's."""
     is_admin: bool | None = Field(default=None, alias="ADMIN")
     uf_department: Annotated[list[int] | None, BeforeValidator(lambda v: v or None)] = Field(
         default=None, alias="UF_DEPARTMENT"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,12 +41,26 @@ def _minute(wall: time) -> int:
     return wall.hour * MINUTES_PER_HOUR + wall.minute
 
 
-class HoursService:
-    """Reads and changes a chat's zone and working hours; private chats are their user's."""
+PortalZone = Callable[[int], Awaitable[str | None]]
+"""The zone a Telegram user set in their portal profile (None when they set none)."""
 
-    def __init__(self, repository: HoursRepository, default_zone: ZoneInfo) -> None:
+
+class HoursService:
+    """Reads and changes a chat's zone and working hours; private chats are their user's.
+
+    A chat's zone is the one it picked; else, for a private chat, its user's portal profile
+    zone; else the bot's TIMEZONE.
+    """
+
+    def __init__(
+        self,
+        repository: HoursRepository,
+        default_zone: ZoneInfo,
+        portal_zone: PortalZone | None = None,
+    ) -> None:
         self._repository = repository
         self._default_zone = default_zone
+        self._portal_zone = portal_zone
         self._listeners: list[Callable[[], None]] = []
 
     def on_change(self, listener: Callable[[], None]) -> None:
@@ -58,8 +72,15 @@ class HoursService:
         """The zone of every chat that did not choose one (the TIMEZONE setting)."""
         return self._default_zone
 
-    def _hours(self, stored: StoredHours) -> WorkHours:
-        zone = known_zone(stored.time_zone or "") or self._default_zone
+    async def _fallback_zone(self, chat_id: int, stored: StoredHours) -> ZoneInfo:
+        if stored.time_zone is None and chat_id > 0 and self._portal_zone is not None:
+            zone = known_zone(await self._portal_zone(chat_id) or "")
+            if zone is not None:
+                return zone
+        return self._default_zone
+
+    def _hours(self, stored: StoredHours, fallback: ZoneInfo | None = None) -> WorkHours:
+        zone = known_zone(stored.time_zone or "") or fallback or self._default_zone
         days = DEFAULT_DAYS if stored.days is None else parse_days(stored.days)
         return WorkHours(
             zone=zone,
@@ -71,17 +92,26 @@ class HoursService:
 
     async def hours_of(self, chat_id: int, thread_id: int | None = None) -> WorkHours:
         """The chat's working hours and zone (defaults where it set nothing)."""
-        return self._hours(await self._repository.get(chat_id, thread_id))
+        stored = await self._repository.get(chat_id, thread_id)
+        return self._hours(stored, await self._fallback_zone(chat_id, stored))
+
+    async def quiet_hours_of(self, chat_id: int, thread_id: int | None = None) -> WorkHours | None:
+        """The chat's hours when it asked for quiet outside them, else None (one cheap read)."""
+        stored = await self._repository.get(chat_id, thread_id)
+        if not stored.quiet:
+            return None
+        return self._hours(stored, await self._fallback_zone(chat_id, stored))
 
     async def hours_of_many(
         self, chats: list[tuple[int, int | None]]
     ) -> dict[tuple[int, int], WorkHours]:
         """Several chats' hours at once, keyed by (chat, topic or 0); every chat asked has one."""
         stored = await self._repository.many(chats)
-        return {
-            (chat, thread or 0): self._hours(stored.get((chat, thread or 0), StoredHours()))
-            for chat, thread in chats
-        }
+        found: dict[tuple[int, int], WorkHours] = {}
+        for chat, thread in chats:
+            row = stored.get((chat, thread or 0), StoredHours())
+            found[(chat, thread or 0)] = self._hours(row, await self._fallback_zone(chat, row))
+        return found
 
     async def zone_of(self, chat_id: int) -> ZoneInfo:
         """The zone a user (their private chat) or a group counts days in."""

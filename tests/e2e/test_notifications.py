@@ -640,3 +640,24 @@ async def test_only_a_manager_sets_a_groups_hours(
     row = await notifying_bot.app.db.fetch_one("SELECT count(*) FROM chat_hours")
     assert row is not None
     assert row[0] == 0
+
+
+async def test_a_users_portal_zone_is_their_chats_zone_until_they_pick_one(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    portal_emulator.users[2]["TIME_ZONE"] = "Asia/Novosibirsk"
+    assert notifying_bot.app.access is not None
+    await notifying_bot.app.access.directory.refresh()
+    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
+    await ivan.send("/hours")
+    shown = await ivan.wait_for_message(lambda m: "Working hours of this chat" in (m.text or ""))
+    assert "Time zone: Asia/Novosibirsk" in (shown.text or "")
+    await ivan.press("🌍 Time zone")
+    await ivan.wait_for_message(lambda m: "Choose the time zone" in (m.text or ""))
+    await ivan.send("Mars/Olympus")
+    await ivan.wait_for_message(lambda m: "is not a time zone I know" in (m.text or ""))
+    await ivan.press("Asia/Irkutsk")
+    chosen = await ivan.wait_for_message(lambda m: "Time zone: Asia/Irkutsk" in (m.text or ""))
+    assert "Done: the time zone is Asia/Irkutsk." in (chosen.text or "")

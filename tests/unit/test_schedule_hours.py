@@ -133,3 +133,25 @@ async def test_a_chat_changes_its_zone_days_window_and_quiet_one_by_one(
     assert many[(-100, 7)].quiet
     assert not many[(-100, 0)].quiet
     assert await service.zone_of(12) == MOSCOW
+
+
+async def test_a_private_chat_without_a_zone_of_its_own_takes_its_users_portal_zone(
+    db: Database,
+) -> None:
+    profile = {11: "Asia/Novosibirsk", 12: "Mars/Olympus"}
+
+    async def portal_zone(telegram_user_id: int) -> str | None:
+        return profile.get(telegram_user_id)
+
+    service = HoursService(HoursRepository(db), default_zone=MOSCOW, portal_zone=portal_zone)
+    assert await service.zone_of(11) == ZoneInfo("Asia/Novosibirsk")
+    assert await service.zone_of(12) == MOSCOW  # not a zone: the bot's
+    assert await service.zone_of(13) == MOSCOW  # nothing in the profile
+    assert await service.zone_of(-100) == MOSCOW  # groups have no profile
+    await service.set_zone(11, None, "Europe/Berlin")  # the chat's own choice wins
+    assert await service.zone_of(11) == BERLIN
+    assert await service.quiet_hours_of(11) is None  # not quiet: nothing else is read
+    await service.set_quiet(11, None, True)
+    quiet = await service.quiet_hours_of(11)
+    assert quiet is not None
+    assert quiet.zone == BERLIN

@@ -97,7 +97,7 @@ help-text =
     /help — this message
 help-admin-text =
     <b>For admins</b>
-    Menu → Admin: who has access, their roles, and invite links; custom lead fields, the fields of the lead form, and the lead card in the portal; which chats hear about leads and the notifications that could not be delivered. /status shows the bot's health.
+    Menu → Admin: who has access, their roles, and invite links; custom lead fields, the fields of the lead form, and the lead card in the portal; stale-lead nudges; which chats hear about leads and the notifications that could not be delivered. /status shows the bot's health.
 cancel-done = Cancelled. Back to the menu.
 cancel-nothing = Nothing to cancel.
 status-signed-in =
