@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 RULES_KEY = "nudges.rules"
 LAST_KEY = "nudges.last:{telegram_user_id}"
 CHECK_SECONDS = 60.0
+NO_WORKING_DAY_LOOK = timedelta(hours=6)
+"""How long a person without a single working day waits until the next look."""
 MAX_LISTED = 8
 """Leads named (each with its buttons) in one nudge; the rest are counted."""
 TITLE_LENGTH = 50
@@ -264,6 +266,10 @@ class NudgeWorker:
         self._on_queued = on_queued
         self._clock = clock
         self._check_seconds = check_seconds
+        self._next_look: dict[int, datetime] = {}
+        """Per person, the next moment their nudge could be due (their next window, or after
+        today's nudge the next day's): a round reads nothing else of them before then."""
+        hours.on_change(self._next_look.clear)
 
     async def run(self) -> None:
         """Nudge until cancelled."""
@@ -282,25 +288,31 @@ class NudgeWorker:
         if rules.off:
             return 0
         now = self._clock()
-        due: list[tuple[Any, date]] = []
+        due: list[tuple[Any, date, datetime]] = []
         for binding in await self._bindings.list_bindings():
-            hours = await self._hours.hours_of(binding.telegram_user_id)
+            person = binding.telegram_user_id
+            if self._next_look.get(person, now) > now:
+                continue  # nothing can change for them before then
+            hours = await self._hours.hours_of(person)
+            later = hours.next_opening(now) or now + NO_WORKING_DAY_LOOK
             if not hours.is_open(now):
+                self._next_look[person] = later
                 continue
             day = hours.today(now)
-            last = await self._kv.get(LAST_KEY.format(telegram_user_id=binding.telegram_user_id))
-            if last != day.isoformat():
-                due.append((binding, day))
+            if await self._kv.get(LAST_KEY.format(telegram_user_id=person)) == day.isoformat():
+                self._next_look[person] = later
+                continue
+            due.append((binding, day, later))
         if not due:
             return 0
         catalog = await self._catalog.get(lane=Lane.BACKGROUND)
         first_stage = catalog.stages[0].status_id if catalog.stages else None
         queries: dict[str, ListLeads] = {}
-        for binding, _ in due:
+        for binding, _, _ in due:
             queries.update(stale_queries(binding.portal_user_id, rules, now, first_stage))
         result = await self._portal.batch(queries, lane=Lane.BACKGROUND)
         queued = 0
-        for binding, day in due:
+        for binding, day, later in due:
             user = binding.portal_user_id
             idle = _page(result, f"idle{user}")
             first = _page(result, f"first{user}")
@@ -325,6 +337,7 @@ class NudgeWorker:
             await self._kv.set(
                 LAST_KEY.format(telegram_user_id=binding.telegram_user_id), day.isoformat()
             )
+            self._next_look[binding.telegram_user_id] = later
         if queued:
             self._on_queued()
         return queued
