@@ -45,6 +45,11 @@ class NotifyingBot:
         self.snapshots = SnapshotRepository(app.db)
         self.bindings = BindingRepository(app.db)
 
+    async def rows_in(self, table: str) -> int:
+        """How many rows a table of the bot's database holds now."""
+        row = await self.app.db.fetch_one(f"SELECT count(*) FROM {table}")  # noqa: S608
+        return 0 if row is None else int(row[0])
+
 
 @pytest.fixture
 async def notifying_bot(
@@ -534,15 +539,11 @@ async def test_only_a_manager_mutes_a_group(
 
     refusal = await ivan.in_group(GROUP_ID).press_and_wait(MUTE_TODAY, message_id=offer.message_id)
     assert refusal.text == "Only a manager can mute a group; in a private chat, only its owner."
-    row = await notifying_bot.app.db.fetch_one("SELECT count(*) FROM chat_mutes")
-    assert row is not None
-    assert row[0] == 0
+    assert await notifying_bot.rows_in("chat_mutes") == 0
 
     muted = await in_group.press_and_wait(MUTE_TODAY, message_id=offer.message_id)
     assert (muted.text or "").startswith("🔕 No notifications here until ")
-    row = await notifying_bot.app.db.fetch_one("SELECT count(*) FROM chat_mutes")
-    assert row is not None
-    assert row[0] == 1
+    assert await notifying_bot.rows_in("chat_mutes") == 1
 
 
 # --- 🌙 quiet hours: outside a quiet chat's working hours changes wait for one digest -------
@@ -596,8 +597,7 @@ async def test_a_quiet_chat_gets_changes_outside_its_hours_as_one_digest_when_th
     portal_emulator.ui_update_lead(lead_id, {"TITLE": "Boiler 2"}, user_id=3)
 
     async def held_two() -> bool:
-        row = await notifying_bot.app.db.fetch_one("SELECT count(*) FROM held_notifications")
-        return row is not None and row[0] >= 1
+        return await notifying_bot.rows_in("held_notifications") >= 1
 
     await eventually(held_two)
     # A lead handed to her is urgent: it comes at once, quiet or not.
@@ -616,9 +616,7 @@ async def test_a_quiet_chat_gets_changes_outside_its_hours_as_one_digest_when_th
     assert f"#{lead_id} Boiler" in text
     assert "📇 #" + str(lead_id) in digest.labels
     assert "🌐 All of them in the portal" in digest.labels
-    row = await notifying_bot.app.db.fetch_one("SELECT count(*) FROM held_notifications")
-    assert row is not None
-    assert row[0] == 0
+    assert await notifying_bot.rows_in("held_notifications") == 0
 
 
 async def test_only_a_manager_sets_a_groups_hours(
@@ -637,9 +635,7 @@ async def test_only_a_manager_sets_a_groups_hours(
     await anna.in_group(GROUP_ID).wait_for_message(
         lambda m: "Working hours of this chat" in (m.text or "")
     )
-    row = await notifying_bot.app.db.fetch_one("SELECT count(*) FROM chat_hours")
-    assert row is not None
-    assert row[0] == 0
+    assert await notifying_bot.rows_in("chat_hours") == 0
 
 
 async def test_a_users_portal_zone_is_their_chats_zone_until_they_pick_one(
