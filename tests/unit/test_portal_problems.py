@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.portal.errors import error_from_payload
-from dialogs.errors import portal_problem, portal_reason
+from bot.portal.problems import portal_problem, portal_reason
 
 
 @pytest.mark.parametrize(
