@@ -1,0 +1,34 @@
+"""PostgreSQL and Redis for the tests: used when they run, skipped plainly when they do not.
+
+A bare machine (no PostgreSQL, no Redis) still runs the whole suite on SQLite: every test that
+needs a missing service is skipped with a reason naming the service and its address, and the
+summary at the end lists them. `REQUIRE_SERVICES=1` (set by `.ci/run`) turns those skips into
+failures, so CI cannot pass without the services.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import NoReturn
+
+import pytest
+
+REQUIRE_SERVICES_VARIABLE = "REQUIRE_SERVICES"
+
+
+def services_required() -> bool:
+    """Whether a missing service fails the test instead of skipping it."""
+    return os.environ.get(REQUIRE_SERVICES_VARIABLE, "").strip() not in ("", "0")
+
+
+def service_missing(service: str, address: str, cause: str) -> NoReturn:
+    """Skip the test that needs `service` (or fail it when services are required)."""
+    if services_required():
+        pytest.fail(
+            f"{service} at {address} is not reachable ({cause}) and "
+            f"{REQUIRE_SERVICES_VARIABLE}=1: start it, or point the tests at it"
+        )
+    pytest.skip(
+        f"{service} at {address} is not reachable ({cause}): its tests are skipped; "
+        f"{REQUIRE_SERVICES_VARIABLE}=1 makes this a failure"
+    )
