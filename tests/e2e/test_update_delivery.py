@@ -93,6 +93,40 @@ async def test_the_same_webhook_update_posted_twice_gets_one_reply(
     assert len([u for u in telegram_emulator.updates if "message" in u]) == 2
 
 
+async def test_a_webhook_update_the_database_could_not_take_is_refused_and_comes_again(
+    make_settings: SettingsFactory, telegram_emulator: TelegramEmulator
+) -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
+    settings = make_settings(web_port=port, webhook_url=url, webhook_secret=WEBHOOK_SECRET)
+    telegram_emulator.webhook_attempts = 100  # Telegram keeps trying for hours
+    olga = telegram_emulator.user(OLGA, "Olga")
+    async with _running(settings) as app:
+        async with app.db.transaction() as conn:
+            await conn.execute("ALTER TABLE telegram_updates RENAME TO telegram_updates_away")
+        await olga.send("/start")
+        update_id = telegram_emulator.updates[-1]["update_id"]
+
+        async def refused_twice() -> bool:
+            statuses = [
+                d.status for d in telegram_emulator.webhook_deliveries if d.update_id == update_id
+            ]
+            return statuses.count(503) >= 2
+
+        await eventually(refused_twice)
+        assert telegram_emulator.bot_messages(OLGA) == []
+
+        async with app.db.transaction() as conn:
+            await conn.execute("ALTER TABLE telegram_updates_away RENAME TO telegram_updates")
+        await olga.wait_for_message(timeout=10)
+        await eventually(lambda: _outcome_is(app, update_id, UpdateOutcome.HANDLED))
+
+    statuses = [d.status for d in telegram_emulator.webhook_deliveries if d.update_id == update_id]
+    assert statuses[-1] == 200
+    assert set(statuses[:-1]) == {503}
+    assert len(telegram_emulator.bot_messages(OLGA)) == 1
+
+
 async def test_an_update_stored_but_not_handled_before_a_crash_is_handled_once_after_restart(
     make_settings: SettingsFactory, telegram_emulator: TelegramEmulator, backend: Backend
 ) -> None:
