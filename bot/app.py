@@ -6,7 +6,6 @@ This is the only module that wires things together; everything else receives wha
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import signal
@@ -113,9 +112,10 @@ from bot.storage.revisions import TableRevisions
 from bot.storage.snapshots import SnapshotRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.storage.timestamps import Clock, utc_now
+from bot.storage.updates import UpdateRepository
 from bot.telegram_retry import FloodPause, TelegramRetryMiddleware
 from bot.throttle import BucketRule, ThrottleMiddleware, UpdateKind, UserThrottle
-from bot.updates import InFlightUpdates, TrackedDispatcher
+from bot.updates import InFlightUpdates, TrackedDispatcher, UpdateIntake, UpdatePoller
 from bot.web import TelegramWebhook, build_web_app
 from dialogs import build_routers
 from dialogs.commands import AVAILABLE_COMMANDS
@@ -218,17 +218,22 @@ def build_retention(
     inbox: InboxRepository,
     outbox: OutboxRepository,
     snapshots: SnapshotRepository,
+    updates: UpdateRepository,
 ) -> Retention:
-    """The periodic pruning of processed events, sent messages, bot actions and claims."""
+    """The periodic pruning of processed events, sent messages, bot actions, claims and the
+    ids of handled Telegram updates."""
     days = settings.retention
     policy = RetentionPolicy(
         inbox=timedelta(days=days.inbox_days),
         outbox=timedelta(days=days.outbox_days),
         bot_actions=timedelta(days=days.bot_actions_days),
         lead_claims=timedelta(days=days.lead_claims_days),
+        telegram_updates=timedelta(days=days.telegram_updates_days),
         chunk_rows=days.chunk_rows,
     )
-    return Retention(inbox=inbox, outbox=outbox, snapshots=snapshots, policy=policy)
+    return Retention(
+        inbox=inbox, outbox=outbox, snapshots=snapshots, policy=policy, updates=updates
+    )
 
 
 class Application:
@@ -299,6 +304,10 @@ class Application:
         self.web_runner: web.AppRunner | None = None
         self.port: int | None = None
         self._in_flight: InFlightUpdates | None = None
+        self.updates = UpdateRepository(self.db, clock)
+        self.intake: UpdateIntake | None = None
+        self._polling: asyncio.Task[None] | None = None
+        self._started_dispatcher = False
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def start(self) -> None:
@@ -464,6 +473,15 @@ class Application:
             },
             **self._throttling(),
         )
+        self.intake = UpdateIntake(
+            dispatcher=self.dispatcher,
+            bot=self.bot,
+            updates=self.updates,
+            claim_for=timedelta(seconds=settings.telegram.update_claim_seconds),
+        )
+        if not isinstance(self.db, PostgresDatabase):
+            # One process per SQLite file: what an earlier run claimed and left is replayed now.
+            await self.updates.release_claims()
         try:
             me = await self.bot.get_me()
         except TelegramUnauthorizedError as exc:
@@ -509,7 +527,7 @@ class Application:
         assert self.processor is not None
         assert self.sender is not None
         assert self.poller is not None
-        retention = build_retention(settings, inbox, outbox, snapshots)
+        retention = build_retention(settings, inbox, outbox, snapshots, self.updates)
         processor, sender, poller = self.processor, self.sender, self.poller
         assert self.digests is not None
         assert self.reminders is not None
@@ -539,22 +557,21 @@ class Application:
         else:
             self._tasks.extend(asyncio.create_task(worker()) for worker in workers)
         self._tasks.append(asyncio.create_task(self._refresh_directory(directory)))
+        # Every replica replays what a dead one stored and left unhandled.
+        self._tasks.append(asyncio.create_task(self.intake.run()))
+        await self.dispatcher.emit_startup(bot=self.bot, dispatcher=self.dispatcher)
+        self._started_dispatcher = True
         if settings.telegram.webhook_url:
-            await self.dispatcher.emit_startup(bot=self.bot, dispatcher=self.dispatcher)
             await self._set_webhook()
         else:
             await self.bot.delete_webhook(drop_pending_updates=False)
-            self._tasks.append(
-                asyncio.create_task(
-                    self.dispatcher.start_polling(
-                        self.bot,
-                        handle_signals=False,
-                        close_bot_session=False,
-                        backoff_config=self._polling_backoff,
-                        allowed_updates=self._allowed_updates(),
-                    )
-                )
+            telegram_poller = UpdatePoller(
+                bot=self.bot,
+                intake=self.intake,
+                allowed_updates=self._allowed_updates(),
+                backoff=self._polling_backoff,
             )
+            self._polling = asyncio.create_task(telegram_poller.run())
 
     async def _open_database(self) -> None:
         if not isinstance(self.db, PostgresDatabase):
@@ -802,9 +819,9 @@ class Application:
         telegram = self.settings.telegram
         webhook = None
         if telegram.webhook_url and telegram.webhook_secret is not None:
-            assert self.dispatcher is not None
+            assert self.intake is not None
             webhook = TelegramWebhook(
-                self.dispatcher, self.bot, telegram.webhook_secret.get_secret_value()
+                self.intake, self.bot, telegram.webhook_secret.get_secret_value()
             )
         return build_web_app(
             self.settings,
@@ -838,9 +855,10 @@ class Application:
 
     async def stop(self) -> None:
         """Stop taking updates, let in-flight ones finish briefly, close every connection."""
-        if self.dispatcher is not None:
-            with contextlib.suppress(RuntimeError):  # polling was not started
-                await self.dispatcher.stop_polling()
+        if self._polling is not None:
+            polling, self._polling = self._polling, None
+            polling.cancel()
+            await asyncio.gather(polling, return_exceptions=True)
         if self._in_flight is not None:
             try:
                 async with asyncio.timeout(SHUTDOWN_GRACE_SECONDS):
@@ -860,7 +878,10 @@ class Application:
         self._tasks.clear()
         if self.web_runner is not None:
             await self.web_runner.cleanup()
-        if self.dispatcher is not None and self.settings.telegram.webhook_url:
+        if self.intake is not None:
+            await self.intake.close()  # what is cut short stays stored and is replayed
+        if self.dispatcher is not None and self._started_dispatcher:
+            self._started_dispatcher = False
             await self.dispatcher.emit_shutdown(bot=self.bot, dispatcher=self.dispatcher)
         if self.portal is not None:
             await self.portal.aclose()

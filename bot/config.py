@@ -31,6 +31,7 @@ class TelegramSettings(BaseModel):
     # NoDecode: the JSON is parsed below, so a malformed list gets a sentence naming the setting
     # instead of pydantic-settings' "error parsing value for field telegram".
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    update_claim_seconds: float = Field(default=300.0, gt=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -176,12 +177,14 @@ class EventsSettings(BaseModel):
 
 
 class RetentionSettings(BaseModel):
-    """How long processed events, sent notifications, bot actions and lead claims are kept."""
+    """How long processed events, sent notifications, bot actions, lead claims and the ids of
+    handled Telegram updates are kept."""
 
     inbox_days: float = Field(default=7.0, gt=0)
     outbox_days: float = Field(default=14.0, gt=0)
     bot_actions_days: float = Field(default=30.0, gt=0)
     lead_claims_days: float = Field(default=30.0, gt=0)
+    telegram_updates_days: float = Field(default=7.0, gt=0)
     interval_seconds: float = Field(default=600.0, gt=0)
     chunk_rows: int = Field(default=200, ge=1)
 

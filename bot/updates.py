@@ -1,14 +1,33 @@
-"""Counting the updates being handled, so that shutdown can let them finish."""
+"""Telegram updates in: stored before they are acknowledged, handled once, counted in flight.
+
+Webhook and long polling both go through `UpdateIntake`: an update is stored durably before
+Telegram is told it arrived (the webhook's 200, the poller's next offset), handled once by its
+update_id, and replayed after a crash between storing and handling.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.types import Update
+from aiogram.utils.backoff import Backoff, BackoffConfig
+from pydantic import ValidationError
+
+from bot.storage.db import DATABASE_ERRORS
+from bot.storage.updates import StoredUpdate, UpdateOutcome, UpdateRepository
+
+log = logging.getLogger(__name__)
+
+REPLAY_SECONDS = 10.0
+POLL_TIMEOUT_SECONDS = 10
 
 
 class InFlightUpdates:
@@ -50,3 +69,163 @@ class TrackedDispatcher(Dispatcher):
         """Handle one update (polling and webhook both come here), counted."""
         async with self.in_flight.track():
             return await super().feed_update(bot, update, **kwargs)
+
+
+def update_payload(update: Update) -> dict[str, Any]:
+    """The update as Telegram's JSON, which `Update.model_validate` reads back unchanged."""
+    payload: dict[str, Any] = update.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return payload
+
+
+class UpdateIntake:
+    """Every Telegram update is stored before Telegram is told it arrived, and handled once.
+
+    `accept` stores a batch durably (each update claimed by this replica) and hands the new
+    ones to the dispatcher in background; an update already stored (a re-delivery) is not
+    handled again. Handling records its outcome. `run` replays stored updates whose claim ran
+    out unhandled: their replica died, or this process stopped, between storing and handling.
+    """
+
+    def __init__(
+        self,
+        *,
+        dispatcher: Dispatcher,
+        bot: Bot,
+        updates: UpdateRepository,
+        claim_for: timedelta,
+        replay_seconds: float = REPLAY_SECONDS,
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._bot = bot
+        self._updates = updates
+        self._claim_for = claim_for
+        self._replay_seconds = replay_seconds
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def accept(self, updates: Sequence[Update]) -> None:
+        """Store the updates, then handle the new ones in background.
+
+        Raises one of `DATABASE_ERRORS` when they could not be stored: the caller must then not
+        acknowledge them, so that Telegram delivers them again.
+        """
+        new = await self._updates.store(
+            [StoredUpdate(update.update_id, update_payload(update)) for update in updates],
+            claim_for=self._claim_for,
+        )
+        for update in updates:
+            if update.update_id in new:
+                new.discard(update.update_id)  # an id repeated within the batch runs once
+                self._spawn(update)
+
+    def _spawn(self, update: Update) -> None:
+        task = asyncio.create_task(self.handle(update))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def handle(self, update: Update) -> None:
+        """Feed one stored update to the dispatcher and record how that ended."""
+        outcome = UpdateOutcome.FAILED
+        try:
+            result = await self._dispatcher.feed_update(
+                self._bot, update, dispatcher=self._dispatcher, bots=[self._bot]
+            )
+            if isinstance(result, TelegramMethod):
+                await self._dispatcher.silent_call_request(bot=self._bot, result=result)
+            outcome = UpdateOutcome.UNHANDLED if result is UNHANDLED else UpdateOutcome.HANDLED
+        except Exception as exc:  # the error handlers had their turn; keep the task observed
+            log.error("update %d failed: %s", update.update_id, type(exc).__name__)
+        try:
+            await self._updates.finish(update.update_id, outcome)
+        except DATABASE_ERRORS as exc:
+            # Handled but not marked: it is handled again once its claim runs out.
+            log.warning(
+                "update %d was handled but not marked (%s)", update.update_id, type(exc).__name__
+            )
+
+    async def replay_waiting(self) -> int:
+        """Handle the stored updates whose claim ran out, in order; returns how many."""
+        replayed = 0
+        while batch := await self._updates.claim_waiting(self._claim_for):
+            for stored in batch:
+                try:
+                    update = Update.model_validate(stored.payload, context={"bot": self._bot})
+                except ValidationError:
+                    log.warning("stored update %d is not an update", stored.update_id)
+                    await self._updates.finish(stored.update_id, UpdateOutcome.FAILED)
+                    continue
+                log.info("replaying update %d", stored.update_id)
+                await self.handle(update)
+                replayed += 1
+        return replayed
+
+    async def run(self) -> None:
+        """Replay waiting updates now and every `replay_seconds`, until cancelled."""
+        while True:
+            try:
+                await self.replay_waiting()
+            except DATABASE_ERRORS as exc:
+                log.warning("could not read waiting updates: %s", type(exc).__name__)
+            await asyncio.sleep(self._replay_seconds)
+
+    async def close(self) -> None:
+        """Cancel updates still being handled (shutdown gave them their grace time already);
+        they stay stored unhandled and are replayed after the restart."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class UpdatePoller:
+    """Long polling that confirms an offset only after its batch is stored.
+
+    Telegram keeps an update until a later `getUpdates` passes an offset above its id, so a
+    batch that could not be stored is asked for again, not lost.
+    """
+
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        intake: UpdateIntake,
+        allowed_updates: list[str],
+        backoff: BackoffConfig,
+        timeout_seconds: int = POLL_TIMEOUT_SECONDS,
+    ) -> None:
+        self._bot = bot
+        self._intake = intake
+        self._allowed_updates = allowed_updates
+        self._backoff = backoff
+        self._timeout = timeout_seconds
+
+    async def run(self) -> None:
+        """Poll until cancelled."""
+        backoff = Backoff(config=self._backoff)
+        offset: int | None = None
+        request_timeout = int((self._bot.session.timeout or 0) + self._timeout)
+        while True:
+            method = GetUpdates(
+                offset=offset, timeout=self._timeout, allowed_updates=self._allowed_updates
+            )
+            try:
+                updates = await self._bot(method, request_timeout=request_timeout)
+            except Exception as exc:  # any failure of the network or the Bot API: ask again
+                log.warning("getUpdates failed (%s): trying again", type(exc).__name__)
+                await backoff.asleep()
+                continue
+            if not updates:
+                backoff.reset()
+                continue
+            try:
+                await self._intake.accept(updates)
+            except DATABASE_ERRORS as exc:
+                log.warning(
+                    "could not store %d updates (%s): asking for them again",
+                    len(updates),
+                    type(exc).__name__,
+                )
+                await backoff.asleep()
+                continue
+            backoff.reset()
+            offset = max(update.update_id for update in updates) + 1

@@ -10,7 +10,6 @@ Routes:
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import ipaddress
 import json
@@ -18,14 +17,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import Bot, Dispatcher
-from aiogram.methods import TelegramMethod
+from aiogram import Bot
 from aiogram.types import Update
 from aiohttp import web
 from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.metrics import MetricsRegistry, metrics_handler
+from bot.storage.db import DATABASE_ERRORS
+from bot.updates import UpdateIntake
 
 log = logging.getLogger(__name__)
 
@@ -57,21 +57,22 @@ def metrics_exposed(settings: Settings) -> bool:
 
 
 class TelegramWebhook:
-    """`POST /telegram/webhook`: checks the secret, parses the update, handles it in background.
+    """`POST /telegram/webhook`: checks the secret, parses the update, stores it, answers 200.
 
-    Every malformed request gets a clean 4xx here, so Telegram (or a prober) never sees a 500
-    and no update task dies unobserved. The secret is compared in constant time as bytes, so a
-    header with non-ASCII characters is simply wrong, not an error.
+    The 200 goes only once the update is stored durably (`UpdateIntake`), so Telegram delivers
+    again whatever a crash or a database failure kept from being stored; the update is then
+    handled in background, once per update_id. Every malformed request gets a clean 4xx here,
+    so Telegram (or a prober) never sees a 500. The secret is compared in constant time as
+    bytes, so a header with non-ASCII characters is simply wrong, not an error.
     """
 
-    def __init__(self, dispatcher: Dispatcher, bot: Bot, secret: str) -> None:
-        self._dispatcher = dispatcher
+    def __init__(self, intake: UpdateIntake, bot: Bot, secret: str) -> None:
+        self._intake = intake
         self._bot = bot
         self._secret = secret.encode()
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def handle(self, request: web.Request) -> web.Response:
-        """Answer 401, 400 or 200 (the update then runs in background)."""
+        """Answer 401, 400, 503 (not stored: Telegram retries) or 200 (stored)."""
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
         if not hmac.compare_digest(given, self._secret):
             return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
@@ -86,25 +87,16 @@ class TelegramWebhook:
         except (TypeError, ValidationError):
             log.warning("refused a webhook request that is not a Telegram update")
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
-        task = asyncio.create_task(self._feed(update))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return web.json_response({})
-
-    async def _feed(self, update: Update) -> None:
         try:
-            result = await self._dispatcher.feed_update(self._bot, update)
-            if isinstance(result, TelegramMethod):
-                await self._dispatcher.silent_call_request(bot=self._bot, result=result)
-        except Exception as exc:  # the error handlers had their turn; keep the task observed
-            log.error("update %d failed: %s", update.update_id, type(exc).__name__)
+            await self._intake.accept([update])
+        except DATABASE_ERRORS as exc:
+            log.warning("update %d not stored (%s)", update.update_id, type(exc).__name__)
+            return web.json_response({"ok": False, "error": "not stored"}, status=503)
+        return web.json_response({})
 
     async def close(self, _: web.Application | None = None) -> None:
         """Cancel updates still running: shutdown has already given them their grace time."""
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._intake.close()
 
 
 def build_web_app(

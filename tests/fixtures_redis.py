@@ -2,6 +2,7 @@
 
 `TEST_REDIS_URL` points at it (redis://127.0.0.1:6379/0 by default). Every test writes only
 under its own prefix and deletes it at the end, so parallel runs never see each other's keys.
+Without the server those tests are skipped, or fail under REQUIRE_SERVICES=1 (`tests.services`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from redis.asyncio import Redis
 
 from bot.config import ConfigurationError, RedisSettings
 from bot.replicas import RedisKeys, check_redis
+from tests.services import service_missing
 
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -22,6 +24,16 @@ DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
 def redis_url_for_tests() -> str:
     """Where the tests' Redis is."""
     return os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
+
+
+async def require_redis(client: Redis) -> None:
+    """Return when the tests' Redis answers; otherwise skip the test (or fail it when the
+    services are required), closing the client."""
+    try:
+        await check_redis(client)
+    except ConfigurationError:
+        await client.aclose()
+        service_missing("Redis (TEST_REDIS_URL)", redis_url_for_tests(), "no answer to PING")
 
 
 async def delete_prefix(client: Redis, prefix: str) -> None:
@@ -41,11 +53,7 @@ def redis_prefix() -> str:
 async def redis_client(redis_prefix: str) -> AsyncIterator[Redis]:
     """A client of the tests' Redis; the test's keys are deleted afterwards."""
     client = Redis.from_url(redis_url_for_tests())
-    try:
-        await check_redis(client)
-    except ConfigurationError as exc:  # pragma: no cover - only without the server
-        await client.aclose()
-        pytest.fail(f"no Redis at {redis_url_for_tests()} (set TEST_REDIS_URL): {exc}")
+    await require_redis(client)
     try:
         yield client
     finally:
@@ -68,6 +76,7 @@ async def bot_redis(
         yield RedisSettings()
         return
     client = Redis.from_url(redis_url_for_tests())
+    await require_redis(client)
     try:
         yield RedisSettings(url=redis_url_for_tests(), key_prefix=redis_prefix)
     finally:

@@ -1,7 +1,8 @@
 """Storage on both engines: every repository test that takes `backend` runs on each.
 
 PostgreSQL tests get a schema of their own on the server at `TEST_POSTGRES_URL` (trust auth on
-127.0.0.1 by default), dropped afterwards, so parallel runs never meet.
+127.0.0.1 by default), dropped afterwards, so parallel runs never meet. Without the server
+those tests are skipped, or fail under REQUIRE_SERVICES=1 (`tests.services`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 from bot.storage.db import Database, SqliteDatabase
 from bot.storage.migrations import MIGRATIONS, Migration
 from bot.storage.postgres import PostgresDatabase
+from tests.services import service_missing
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -31,10 +33,7 @@ async def postgres_schema() -> AsyncIterator[str]:
     try:
         admin = await asyncpg.connect(POSTGRES_URL)
     except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(
-            f"PostgreSQL for the tests is not reachable ({type(exc).__name__}): start it on "
-            "127.0.0.1:5432 with trust auth, or set TEST_POSTGRES_URL"
-        )
+        service_missing("PostgreSQL (TEST_POSTGRES_URL)", POSTGRES_URL, type(exc).__name__)
     try:
         await admin.execute(f"CREATE SCHEMA {name}")
         separator = "&" if "?" in POSTGRES_URL else "?"

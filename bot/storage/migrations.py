@@ -464,6 +464,29 @@ _ESCALATION = Migration(
     ),
 )
 
+_TELEGRAM_UPDATES = Migration(
+    version=11,
+    name="telegram updates stored before they are acknowledged, handled once by update_id",
+    statements=(
+        # One row per update: its body until it is handled, then only the outcome. A replica
+        # claims a row until `claimed_until`; an unhandled row whose claim ran out is replayed.
+        """
+        CREATE TABLE telegram_updates (
+            update_id     INTEGER PRIMARY KEY,
+            payload       TEXT NOT NULL,
+            received_at   TEXT NOT NULL,
+            claimed_until TEXT NOT NULL,
+            handled_at    TEXT,
+            outcome       TEXT CHECK (outcome IN ('handled', 'unhandled', 'failed'))
+        )
+        """,
+        "CREATE INDEX telegram_updates_waiting ON telegram_updates (claimed_until) "
+        "WHERE handled_at IS NULL",
+        "CREATE INDEX telegram_updates_by_handled ON telegram_updates (handled_at) "
+        "WHERE handled_at IS NOT NULL",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL,
     _NOTIFICATIONS,
@@ -475,6 +498,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _CHAT_HOURS,
     _FOLLOW_UP_REMINDERS,
     _ESCALATION,
+    _TELEGRAM_UPDATES,
 )
 """Every migration of the schema, in order; append, never edit an applied one."""
 

@@ -1,4 +1,5 @@
-"""Retention: processed events, sent notifications, bot actions and lead claims age out.
+"""Retention: processed events, sent notifications, bot actions, lead claims and handled
+Telegram updates age out.
 
 Rows go in small chunks, one short transaction each, with a pause between chunks, so the
 event endpoint (which needs the same write lock to acknowledge) never waits long.
@@ -16,6 +17,7 @@ from bot.storage.inbox import InboxRepository
 from bot.storage.outbox import OutboxRepository
 from bot.storage.snapshots import SnapshotRepository
 from bot.storage.timestamps import Clock, utc_now
+from bot.storage.updates import UpdateRepository
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ class RetentionPolicy:
     bot_actions: timedelta
     lead_claims: timedelta
     chunk_rows: int = 200
+    telegram_updates: timedelta = timedelta(days=7)
 
 
 @dataclass(slots=True)
@@ -55,9 +58,11 @@ class Retention:
         outbox: OutboxRepository,
         snapshots: SnapshotRepository,
         policy: RetentionPolicy,
+        updates: UpdateRepository | None = None,
         clock: Clock = utc_now,
         pause_seconds: float = PAUSE_BETWEEN_CHUNKS_SECONDS,
     ) -> None:
+        self._updates = updates
         self._inbox = inbox
         self._outbox = outbox
         self._snapshots = snapshots
@@ -84,6 +89,13 @@ class Retention:
             "bot_actions": self._policy.bot_actions,
             "lead_claims": self._policy.lead_claims,
         }
+        if self._updates is not None:
+            updates = self._updates
+            # Handled update ids: a re-delivery older than this is no longer recognised.
+            tasks["telegram_updates"] = lambda before: updates.prune(
+                handled_before=before, limit=limit
+            )
+            ages["telegram_updates"] = self._policy.telegram_updates
         report = PruneReport()
         for table, prune in tasks.items():
             before = now - ages[table]

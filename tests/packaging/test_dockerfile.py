@@ -78,3 +78,33 @@ def test_compose_keeps_the_database_in_a_volume_and_publishes_on_loopback() -> N
     assert env["STORAGE__PATH"].startswith("/app/data/")
     assert '"127.0.0.1:8080:8080"' in compose
     assert "env_file: .env" in compose
+
+
+def _service_block(compose: str, name: str) -> str:
+    """The lines of one service of a compose file (up to the next service or section)."""
+    match = re.search(rf"^  {name}:\n((?:    .*\n|\n)*)", compose, re.MULTILINE)
+    assert match is not None, f"no service {name!r}"
+    return match.group(1)
+
+
+def test_scaled_compose_runs_webhook_replicas_behind_the_proxy_on_postgres_and_redis() -> None:
+    compose = (ROOT / "compose.replicas.yaml").read_text()
+    bot = _service_block(compose, "bot")
+    assert "STORAGE__URL: postgresql://" in bot
+    assert "@postgres:5432/" in bot
+    assert "REDIS__URL: redis://redis:6379/" in bot
+    assert "TELEGRAM__WEBHOOK_URL: ${TELEGRAM__WEBHOOK_URL:?" in bot
+    assert "replicas: ${BOT_REPLICAS:-3}" in bot
+    assert "ports:" not in bot  # reached only through the proxy
+    proxy = _service_block(compose, "proxy")
+    assert '"127.0.0.1:8080:8080"' in proxy
+    conf_mount = re.search(r"- \./(deploy/[\w.-]+\.conf):", proxy)
+    assert conf_mount is not None
+    conf = (ROOT / conf_mount.group(1)).read_text()
+    public = set(re.findall(r"location = (\S+) \{", conf))
+    assert public == {"/bitrix/events", "/telegram/webhook"}
+    assert "return 404;" in conf
+    assert "resolver 127.0.0.11" in conf
+    for service in ("postgres", "redis"):
+        assert "healthcheck:" in _service_block(compose, service)
+        assert f"{service}:\n        condition: service_healthy" in bot

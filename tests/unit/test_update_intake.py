@@ -1,0 +1,120 @@
+"""The intake of Telegram updates, with a real Dispatcher on each engine: an update is handled
+once per update_id, its outcome recorded, and two replicas replaying together share the work."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiogram import Bot, Dispatcher, Router
+from aiogram.filters import Command
+from aiogram.types import Message, Update
+
+from bot.storage import Database
+from bot.storage.updates import StoredUpdate, UpdateOutcome, UpdateRepository
+from bot.updates import UpdateIntake, update_payload
+from tests.emulators.telegram import DEFAULT_TEST_TOKEN
+from tests.fixtures_storage import Backend
+
+CLAIM = timedelta(minutes=5)
+START = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def message(update_id: int, text: str) -> Update:
+    return Update.model_validate(
+        {
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id,
+                "date": 1_772_000_000,
+                "chat": {"id": 7, "type": "private"},
+                "from": {"id": 7, "is_bot": False, "first_name": "U"},
+                "text": text,
+            },
+        }
+    )
+
+
+def counting_dispatcher(seen: list[int]) -> Dispatcher:
+    """/count records the update; /boom fails; anything else finds no handler."""
+    router = Router()
+
+    @router.message(Command("count"))
+    async def on_count(event: Message, event_update: Update) -> None:
+        seen.append(event_update.update_id)
+
+    @router.message(Command("boom"))
+    async def on_boom(event: Message) -> None:
+        raise RuntimeError("a handler failed")
+
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    return dispatcher
+
+
+def intake(db: Database, seen: list[int], clock: Any = None) -> UpdateIntake:
+    return UpdateIntake(
+        dispatcher=counting_dispatcher(seen),
+        bot=Bot(DEFAULT_TEST_TOKEN),
+        updates=UpdateRepository(db, clock or Clock()),
+        claim_for=CLAIM,
+    )
+
+
+async def settle(db: Database) -> None:
+    """Wait until nothing stored is left unhandled."""
+    updates = UpdateRepository(db)
+    async with asyncio.timeout(5):
+        while await updates.waiting_count():
+            await asyncio.sleep(0.01)
+
+
+async def test_an_update_accepted_twice_is_handled_once(db: Database) -> None:
+    seen: list[int] = []
+    updates = intake(db, seen)
+    await updates.accept([message(1, "/count"), message(1, "/count")])
+    await updates.accept([message(1, "/count")])
+    await settle(db)
+    await updates.accept([message(1, "/count")])
+    await updates.close()
+    assert seen == [1]
+    assert await UpdateRepository(db).outcome(1) is UpdateOutcome.HANDLED
+
+
+async def test_each_outcome_is_recorded(db: Database) -> None:
+    seen: list[int] = []
+    updates = intake(db, seen)
+    await updates.accept([message(1, "/count"), message(2, "/boom"), message(3, "hello")])
+    await settle(db)
+    repository = UpdateRepository(db)
+    assert [await repository.outcome(i) for i in (1, 2, 3)] == [
+        UpdateOutcome.HANDLED,
+        UpdateOutcome.FAILED,
+        UpdateOutcome.UNHANDLED,
+    ]
+
+
+async def test_two_replicas_replaying_together_handle_each_update_once(
+    backend: Backend,
+) -> None:
+    clock = Clock()
+    async with backend.database() as first_db, backend.database() as second_db:
+        stored = [StoredUpdate(i, update_payload(message(i, "/count"))) for i in range(1, 41)]
+        # Stored by a replica that died: its claims run out before the others look.
+        await UpdateRepository(first_db, clock).store(stored, claim_for=CLAIM)
+        clock.now = START + CLAIM
+        seen: list[int] = []
+        first, second = intake(first_db, seen, clock), intake(second_db, seen, clock)
+        replayed = await asyncio.gather(first.replay_waiting(), second.replay_waiting())
+        assert sum(replayed) == 40
+        assert sorted(seen) == list(range(1, 41))
+        assert await UpdateRepository(first_db).waiting_count() == 0
