@@ -68,8 +68,8 @@ from bot.leads.form import (
 from bot.leads.links import lead_url, portal_origin
 from bot.leads.owner_requests import NOTE_LIMIT as OWNER_NOTE_LIMIT
 from bot.leads.owner_requests import ClientDetails
+from bot.leads.problems import portal_problem
 from bot.leads.quick import forwarded_prefill
-from bot.portal.problems import portal_problem
 from dialogs.services import (
     access_of,
     bot_of,

@@ -13,9 +13,9 @@ from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, Unknown
 
 from bot.access.service import AccessDenied
 from bot.i18n import Translator
+from bot.leads.problems import portal_problem
 from bot.leads.visibility import LeadHiddenError
 from bot.portal import PortalError
-from bot.portal.problems import portal_problem
 from dialogs.states import start_main_menu
 
 log = logging.getLogger(__name__)

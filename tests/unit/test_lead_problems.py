@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.leads.problems import portal_problem, portal_reason
 from bot.portal.errors import error_from_payload
-from bot.portal.problems import portal_problem, portal_reason
 
 
 @pytest.mark.parametrize(

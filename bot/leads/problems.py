@@ -1,4 +1,4 @@
-"""What a portal error means to the person who met it: a locale key and its arguments.
+"""What a portal error means to a person using the lead tools: a locale key and its arguments.
 
 Only a portal that is down or busy is "try again later"; a missing permission, scope or
 method fails the same way until a Bitrix24 admin changes something, and the words say so.
