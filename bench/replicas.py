@@ -454,6 +454,24 @@ async def watch_lease(dsn: str, tally: Tally, stop: asyncio.Event) -> None:
         await conn.close()
 
 
+async def outbox_states(dsn: str) -> dict[str, int]:
+    """Notification rows by state at the end ("skipped": sent rows the sender skipped)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT state, count(*) AS n FROM outbox GROUP BY state")
+        skipped = await conn.fetchval(
+            "SELECT count(*) FROM outbox WHERE state = 'sent' AND last_error LIKE 'skipped:%'"
+        )
+        inbox = await conn.fetchval("SELECT count(*) FROM inbox WHERE processed_at IS NULL")
+        return {
+            **{str(row["state"]): int(row["n"]) for row in rows},
+            "skipped": int(skipped),
+            "inbox_unprocessed": int(inbox),
+        }
+    finally:
+        await conn.close()
+
+
 async def pending_work(dsn: str) -> int:
     """Events not processed and notifications not sent yet."""
     conn = await asyncpg.connect(dsn)
@@ -471,9 +489,9 @@ async def pending_work(dsn: str) -> int:
 def unacknowledged(portal: Bitrix24Emulator) -> set[int]:
     """Leads with an event that no delivery attempt got a 2xx for (fired minus 2xx)."""
     fired: dict[int, int] = defaultdict(int)
-    for _, data in portal.events.fired:
+    for _, data in portal.fired_events:
         fired[int(data["FIELDS"]["ID"])] += 1
-    for delivery in portal.events.delivered:
+    for delivery in portal.delivered_events:
         if delivery.ok:
             fired[int(delivery.form.get("data[FIELDS][ID]", 0))] -= 1
     return {lead for lead, left in fired.items() if left > 0}
@@ -497,26 +515,35 @@ def judge_notifications(
     expected: dict[tuple[int, int], list[Change]] = defaultdict(list)
     for change in tally.followed:
         expected[(change.chat, change.lead_id)].append(change)
-    lost = duplicates = not_acked = 0
+    lost = duplicates = not_acked = merged = 0
     for key, changes in expected.items():
         got = sorted(messages.get(key, []))
+        changes.sort(key=lambda c: c.at)
         duplicates += max(0, len(got) - len(changes))
         used = 0
-        for change in sorted(changes, key=lambda c: c.at):
+        for index, change in enumerate(changes):
             while used < len(got) and got[used] < change.at:
                 used += 1
-            if used < len(got):
-                used += 1
-            elif change.lead_id in unacked_leads:
-                not_acked += 1
+            if used >= len(got):
+                if change.lead_id in unacked_leads:
+                    not_acked += 1
+                else:
+                    lost += 1
+                continue
+            following = changes[index + 1].at if index + 1 < len(changes) else float("inf")
+            if got[used] < following:
+                used += 1  # this change's own message
             else:
-                lost += 1
+                # The lead changed again before any message (a backlog while no replica held
+                # the workers): one message tells the chat about both.
+                merged += 1
     unexpected = sum(len(v) for k, v in messages.items() if k not in expected)
     send_times = sorted(t for v in messages.values() for t in v)
     return {
         "notifications_due": len(tally.followed),
         "notifications_sent": len(send_times),
         "notifications_lost": lost,
+        "notifications_merged_with_a_later_change": merged,
         "notifications_duplicated": duplicates,
         "notifications_unexpected": unexpected,
         "notifications_not_acknowledged": not_acked,
@@ -664,7 +691,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             deadline = time.monotonic() + args.drain_seconds
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(args.drain_seconds):
-                    await portal.events.drain()
+                    await portal.drain_events()
             while time.monotonic() < deadline:
                 if await pending_work(dsn) == 0 and not telegram.pending_updates:
                     break
@@ -678,7 +705,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 session.get(proxy_url + "/_proxy/stats") as answer,
             ):
                 proxy_stats = await answer.json()
-            delivered = portal.events.delivered
+            delivered = portal.delivered_events
             acked = sum(1 for d in delivered if d.ok)
             notifications = judge_notifications(tally, telegram, unacknowledged(portal))
             send_times = notifications.pop("send_times")
@@ -697,6 +724,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "events_acknowledged": acked,
                     "events_refused": sum(1 for d in delivered if not d.ok),
                     "proxy": proxy_stats,
+                    "rows_at_end": await outbox_states(dsn),
                     **notifications,
                     "telegram_429": len(telegram.flood_errors),
                     "sends_per_s": round(len(send_times) / send_span, 2) if send_span else 0,
@@ -764,7 +792,9 @@ def report(f: dict[str, Any]) -> None:
     print(
         f"notifications: {f['notifications_due']} due, {f['notifications_sent']} sent; lost "
         f"{f['notifications_lost']} (target 0), duplicated {f['notifications_duplicated']}, "
-        f"not acknowledged by the portal's delivery {f['notifications_not_acknowledged']}"
+        f"merged with a later change of the lead {f['notifications_merged_with_a_later_change']}"
+        f", not acknowledged by the portal's delivery {f['notifications_not_acknowledged']}; "
+        f"rows at the end {f['rows_at_end']}"
     )
     print(f"Telegram answers 429: {f['telegram_429']} (target 0)")
     print(
