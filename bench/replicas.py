@@ -584,6 +584,37 @@ def judge_presses(tally: Tally, telegram: TelegramEmulator) -> dict[str, Any]:
     }
 
 
+def judge_floods(tally: Tally, telegram: TelegramEmulator) -> dict[str, int]:
+    """Answers 429 by method and by whose chat it was (a rep's notifications, a presser's)."""
+    out: dict[str, int] = defaultdict(int)
+    for call in telegram.flood_errors:
+        chat = int(call.params.get("chat_id", 0) or 0)
+        whose = "presser" if chat in tally.presses else "rep" if chat else "none"
+        out[f"{call.method}:{whose}"] += 1
+    return dict(out)
+
+
+def unanswered_near_kills(tally: Tally, telegram: TelegramEmulator) -> int:
+    """Unanswered presses made within 3 s before a SIGKILL (taken, not yet answered)."""
+    answered_chats: dict[int, list[float]] = defaultdict(list)
+    for call in telegram.calls_of("sendMessage"):
+        chat = int(call.params.get("chat_id", 0) or 0)
+        if call.ok and chat in tally.presses:
+            answered_chats[chat].append(call.at)
+    near = 0
+    for chat, presses in tally.presses.items():
+        got = sorted(answered_chats.get(chat, []))
+        used = 0
+        for press in presses:
+            while used < len(got) and got[used] < press:
+                used += 1
+            if used < len(got):
+                used += 1
+            elif any(0 <= kill["at"] - press <= 3.0 for kill in tally.kills):
+                near += 1
+    return near
+
+
 def judge_takeovers(tally: Tally, send_times: list[float]) -> list[dict[str, Any]]:
     """Per kill: seconds until another replica held the lease, and until the next send."""
     out = []
@@ -727,6 +758,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "rows_at_end": await outbox_states(dsn),
                     **notifications,
                     "telegram_429": len(telegram.flood_errors),
+                    "telegram_429_by_call": judge_floods(tally, telegram),
                     "sends_per_s": round(len(send_times) / send_span, 2) if send_span else 0,
                     "sends_ratio_to_30": round(len(send_times) / send_span / TELEGRAM_CEILING, 3)
                     if send_span
@@ -747,6 +779,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     ),
                     "portal_refusals": refusals,
                     **judge_presses(tally, telegram),
+                    "presses_unanswered_within_3s_before_a_kill": unanswered_near_kills(
+                        tally, telegram
+                    ),
                     "kills": judge_takeovers(tally, send_times),
                     "drained_in_s": round(drained_in, 1),
                 }
@@ -796,7 +831,7 @@ def report(f: dict[str, Any]) -> None:
         f", not acknowledged by the portal's delivery {f['notifications_not_acknowledged']}; "
         f"rows at the end {f['rows_at_end']}"
     )
-    print(f"Telegram answers 429: {f['telegram_429']} (target 0)")
+    print(f"Telegram answers 429: {f['telegram_429']} (target 0) {f['telegram_429_by_call']}")
     print(
         f"sends: {f['sends_per_s']}/s overall = {f['sends_ratio_to_30']} of 30/s; busiest "
         f"minute {f['sends_busiest_60s_per_s']}/s = {f['sends_busiest_60s_ratio_to_30']} "
@@ -818,7 +853,9 @@ def report(f: dict[str, Any]) -> None:
         print(line + f", restarted in {kill.get('restarted_in_s')} s")
     print(
         f"user presses: {f['presses']}, answered {f['presses_answered']}, unanswered "
-        f"{f['presses_unanswered']} (target 0), answered twice {f['presses_answered_twice']}; "
+        f"{f['presses_unanswered']} (target 0; "
+        f"{f['presses_unanswered_within_3s_before_a_kill']} of them within 3 s before a kill), "
+        f"answered twice {f['presses_answered_twice']}; "
         f"answer p50 {f['answer_p50_s']} s, p95 {f['answer_p95_s']} s"
     )
     print(
