@@ -604,7 +604,18 @@ def sends_before_floods(tally: Tally, telegram: TelegramEmulator) -> dict[str, i
         replies = sum(1 for c in window if int(c.params.get("chat_id", 0) or 0) in tally.presses)
         if len(window) > most_total:
             most_total, most_replies = len(window), replies
-    return {"most_sends_in_1s_before_a_429": most_total, "of_them_answers": most_replies}
+    same_chat = 0
+    for flood in telegram.flood_errors:
+        chat = flood.params.get("chat_id")
+        if any(
+            c.params.get("chat_id") == chat and flood.at - 1.0 <= c.at < flood.at for c in sends
+        ):
+            same_chat += 1
+    return {
+        "most_sends_in_1s_before_a_429": most_total,
+        "of_them_answers": most_replies,
+        "429_within_1s_of_a_send_to_its_chat": same_chat,
+    }
 
 
 def judge_takeovers(tally: Tally, send_times: list[float]) -> list[dict[str, Any]]:
@@ -829,7 +840,8 @@ def report(f: dict[str, Any]) -> None:
     print(
         f"Telegram answers 429: {f['telegram_429']} (target 0) {f['telegram_429_by_call']}; "
         f"most sends in the second before one: {f['most_sends_in_1s_before_a_429']} "
-        f"({f['of_them_answers']} of them answers to presses)"
+        f"({f['of_them_answers']} of them answers to presses); "
+        f"{f['429_within_1s_of_a_send_to_its_chat']} came within 1 s of a send to the same chat"
     )
     print(
         f"sends: {f['sends_per_s']}/s overall = {f['sends_ratio_to_30']} of 30/s; busiest "
