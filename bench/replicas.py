@@ -34,7 +34,7 @@ Printed, with ratios against the limits, and one JSON object as the last line:
 Needs PostgreSQL and Redis: `--postgres` (postgresql://postgres@127.0.0.1:5432/test by default,
 a schema is created in it and dropped at the end), `--redis` (redis://127.0.0.1:6379/0).
 Run: `.venv/bin/python -m bench.replicas [--seconds 120] [--rate 200]`; a quick run:
-`--seconds 40 --rate 50 --users 10`.
+`--seconds 30 --rate 50 --users 5 --chats 200 --kills 1`.
 """
 
 from __future__ import annotations
@@ -315,13 +315,14 @@ class Replica:
             self.process.wait()
 
 
-async def lease_holder(conn: asyncpg.Connection) -> tuple[str | None, float]:
-    """The holder of the workers' lease (None when it ran out) and its expiry (unix time)."""
+async def lease_holder(conn: asyncpg.Connection) -> str | None:
+    """The last holder written in the workers' lease (None: let go)."""
     row = await conn.fetchrow("SELECT value FROM kv WHERE key = $1", LEASE_KEY)
     if row is None:
-        return None, 0.0
+        return None
     value = json.loads(row["value"]) if isinstance(row["value"], str) else row["value"]
-    return value["holder"], 0.0
+    holder: str = value["holder"]
+    return holder
 
 
 def pid_of(holder: str | None) -> int | None:
@@ -411,7 +412,7 @@ async def kill_replicas(
         for kill in range(args.kills):
             moment = started + slice_ * kill + rng.uniform(0.1, 0.5) * slice_
             await asyncio.sleep(max(0.0, moment - time.monotonic()))
-            holder, _ = await lease_holder(conn)
+            holder = await lease_holder(conn)
             leader = pid_of(holder)
             if kill == 0 and leader is not None:
                 victim = next((r for r in replicas if r.process and r.process.pid == leader), None)
@@ -445,7 +446,7 @@ async def watch_lease(dsn: str, tally: Tally, stop: asyncio.Event) -> None:
     last: object = object()
     try:
         while not stop.is_set():
-            holder, _ = await lease_holder(conn)
+            holder = await lease_holder(conn)
             pid = pid_of(holder)
             if pid != last:
                 tally.holders.append((time.monotonic(), pid))
