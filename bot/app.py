@@ -58,7 +58,7 @@ from bot.metrics import (
     telegram_observer,
     throttle_observer,
 )
-from bot.notify.budget import SendBudget
+from bot.notify.budget import SendBudget, SendBudgetMiddleware
 from bot.notify.digest import DigestWorker, QuietHours
 from bot.notify.mute import MuteService
 from bot.notify.render import Links
@@ -277,6 +277,9 @@ class Application:
             flood_pause, on_request=telegram_observer(self.metrics)
         )
         self.bot = build_bot(settings, self.retry, self.telegram_reachability)
+        # One send budget for the notifications and the bot's answers (shared through Redis).
+        self.send_budget = self._send_budget()
+        self.bot.session.middleware(SendBudgetMiddleware(self.send_budget))
         # Notifications go through their own session: same flood pause, no retries inside,
         # so the sender's scheduler alone decides when a message goes again.
         self.sender_bot = build_bot(
@@ -611,7 +614,7 @@ class Application:
             settings=settings.notify,
             mutes=MuteRepository(self.db),
             quiet=QuietHours(self.hours, held),
-            budget=self._send_budget(),
+            budget=self.send_budget,
         )
         self.digests = DigestWorker(
             held=held,

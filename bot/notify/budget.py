@@ -1,13 +1,26 @@
 """Telegram's send budget: overall rate with a small burst, per-chat gaps (pure arithmetic),
-and `SendBudget`, the two together as the sender asks for them."""
+`SendBudget`, the two together as the sender asks for them, and the request middleware that
+makes the bot's direct answers take their turn in it too."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import Response, TelegramType
 
 from bot.config import NotifySettings
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 
 class GlobalBudget:
@@ -139,16 +152,21 @@ class SendBudget:
         self.gaps = ChatGaps(limits.private_interval_seconds, limits.group_per_minute, margin)
         self._global = GlobalBudget(limits.global_per_second, limits.global_burst)
 
-    async def take(self, chat_id: int) -> SendTurn:
-        """Count one send to `chat_id` starting now, or say how long to wait for one."""
+    async def take(self, chat_id: int, *, chat_gap: bool = True) -> SendTurn:
+        """Count one send to `chat_id` starting now, or say how long to wait for one.
+
+        Without `chat_gap` only the overall budget counts (the bot's direct answers to the
+        person who just wrote: Telegram's per-chat limit is for bursts to one chat).
+        """
         now = self._clock()
-        chat_wait = self.gaps.ready_at(chat_id) - now
+        chat_wait = self.gaps.ready_at(chat_id) - now if chat_gap else 0.0
         if chat_wait > 0:
             return SendTurn(None, chat_wait, chat_waits=True)
         wait = self._global.wait_time(now)
         if wait > 0:
             return SendTurn(None, wait)
-        self.gaps.sent(chat_id, now)
+        if chat_gap:
+            self.gaps.sent(chat_id, now)
         return SendTurn(self._global.take(now), at=now)
 
     async def done(self, send: int) -> None:
@@ -158,3 +176,59 @@ class SendBudget:
     def waiting(self) -> tuple[set[int], float | None]:
         """Chats that must wait, and when the first of them may go (None: none waits)."""
         return self.gaps.waiting(self._clock())
+
+
+_COUNTED_PREFIXES = ("send", "edit", "copy", "forward")
+_NOT_COUNTED = frozenset({"sendChatAction"})
+INTERACTIVE_WAIT_CAP = 2.0
+"""An answer to a user waits at most this long for the overall budget, then goes anyway."""
+
+
+def counts_as_message(api_method: str) -> bool:
+    """Whether a Bot API method puts a message in a chat (Telegram's flood limits count it)."""
+    return api_method.startswith(_COUNTED_PREFIXES) and api_method not in _NOT_COUNTED
+
+
+class SendBudgetMiddleware(BaseRequestMiddleware):
+    """The bot's direct answers take their turn in the overall send budget too.
+
+    Without it, notifications use the whole overall budget and answers to users come on
+    top, past Telegram's 30 a second. An answer counts only against the overall budget (not
+    its chat's gap: the person is waiting for it), and waits at most INTERACTIVE_WAIT_CAP.
+    """
+
+    def __init__(
+        self,
+        budget: SendBudget,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._budget = budget
+        self._sleep = sleep
+        self._clock = clock
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        """Take a turn for a message-sending call, make it, and hand the turn back."""
+        if not counts_as_message(method.__api_method__):
+            return await make_request(bot, method)
+        deadline = self._clock() + INTERACTIVE_WAIT_CAP
+        send: int | None = None
+        while send is None:
+            turn = await self._budget.take(0, chat_gap=False)
+            send = turn.send
+            left = deadline - self._clock()
+            if send is None:
+                if left <= 0:
+                    break
+                await self._sleep(min(turn.wait, left))
+        try:
+            return await make_request(bot, method)
+        finally:
+            if send is not None:
+                await self._budget.done(send)

@@ -26,8 +26,11 @@ from bot.storage.leases import LeaseRepository
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "workers"
-LEASE_SECONDS = 30.0
-RENEW_SECONDS = 10.0
+LEASE_SECONDS = 6.0
+RENEW_SECONDS = 2.0
+"""A dead leader's workers start elsewhere within about LEASE_SECONDS + RENEW_SECONDS (8 s):
+the lease runs out, and each follower tries for it every RENEW_SECONDS. The leader renews three
+times per lease, so one slow round does not lose it."""
 
 WorkerFactory = Callable[[], Coroutine[Any, Any, None]]
 

@@ -82,7 +82,11 @@ if ARGV[9] == 'done' then
   redis.call('ZADD', KEYS[2], 'XX', now, send)
   return {1, '0', 0, tostring(now)}
 end
-local chat_wait = redis.call('PTTL', KEYS[3])
+local chat_gap = ARGV[10] == '1'
+local chat_wait = 0
+if chat_gap then
+  chat_wait = redis.call('PTTL', KEYS[3])
+end
 if chat_wait > 0 then
   return {0, tostring(chat_wait), 1, tostring(now)}
 end
@@ -113,7 +117,9 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
 redis.call('ZADD', KEYS[2], now + hold, send)
 redis.call('PEXPIRE', KEYS[2], math.ceil(hold) + 1000)
-redis.call('SET', KEYS[3], '1', 'PX', math.ceil(tonumber(ARGV[5])))
+if chat_gap then
+  redis.call('SET', KEYS[3], '1', 'PX', math.ceil(tonumber(ARGV[5])))
+end
 return {1, '0', 0, tostring(now)}
 """
 )
@@ -148,7 +154,9 @@ class RedisSendBudget(SendBudget):
         self._script = redis.register_script(_SEND_SCRIPT)
         self._outage = RedisOutage("Telegram's send budget")
 
-    async def _run(self, chat_id: int, send: int, action: str) -> tuple[bool, float, bool, float]:
+    async def _run(
+        self, chat_id: int, send: int, action: str, *, chat_gap: bool = True
+    ) -> tuple[bool, float, bool, float]:
         reply = await self._script(
             keys=[
                 self._keys.key("telegram", "sends"),
@@ -165,6 +173,7 @@ class RedisSendBudget(SendBudget):
                 IN_FLIGHT_HOLD_SECONDS * 1000.0,
                 IN_FLIGHT_POLL_SECONDS * 1000.0,
                 action,
+                "1" if chat_gap else "0",
             ],
         )
         return (
@@ -174,20 +183,23 @@ class RedisSendBudget(SendBudget):
             float(reply[3]) / 1000.0,
         )
 
-    async def take(self, chat_id: int) -> SendTurn:
+    async def take(self, chat_id: int, *, chat_gap: bool = True) -> SendTurn:
         """Count one send to `chat_id` in the shared budget now, or say how long to wait."""
         send = next(self._ids)
         try:
-            granted, wait, chat_waits, at = await self._run(chat_id, send, "take")
+            granted, wait, chat_waits, at = await self._run(
+                chat_id, send, "take", chat_gap=chat_gap
+            )
         except REDIS_FAILURES as exc:
             self._outage.failed(exc)
-            turn = await super().take(chat_id)
+            turn = await super().take(chat_id, chat_gap=chat_gap)
             # Sends counted in the process carry negative ids, so `done` finds them there.
             return turn if turn.send is None else SendTurn(-turn.send, at=turn.at)
         self._outage.answered()
         now = self._clock()
         if granted:
-            self.gaps.sent(chat_id, now)
+            if chat_gap:
+                self.gaps.sent(chat_id, now)
             return SendTurn(send, at=at)
         if chat_waits:
             self.gaps.hold(chat_id, now + wait)

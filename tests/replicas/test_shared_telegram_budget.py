@@ -122,3 +122,18 @@ async def test_the_in_process_pause_has_the_same_behaviour() -> None:
     await pause.pause_for(1)
     clock.now += 10
     assert await pause.remaining() == pytest.approx(20)
+
+
+async def test_answers_to_users_count_in_the_shared_budget_without_a_chat_gap(
+    redis_client: Redis, redis_prefix: str
+) -> None:
+    clock = Clock()
+    answers = budget(redis_client, redis_prefix, "a", clock)
+    notifications = budget(redis_client, redis_prefix, "b", clock)
+    turns = [await answers.take(0, chat_gap=False) for _ in range(5)]
+    assert all(turn.send is not None for turn in turns)  # one "chat", no 1 s gap between
+    # The burst went to answers on one replica: the other's notification waits its turn.
+    held = await notifications.take(4242)
+    assert held.send is None
+    assert not held.chat_waits
+    assert 4242 not in answers.waiting()[0]

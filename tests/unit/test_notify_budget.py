@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
+from aiogram import Bot
+from aiogram.methods import AnswerCallbackQuery, SendMessage
 
 from bot.config import NotifySettings
-from bot.notify.budget import ChatGaps, GlobalBudget, SendBudget
+from bot.notify.budget import (
+    ChatGaps,
+    GlobalBudget,
+    SendBudget,
+    SendBudgetMiddleware,
+    counts_as_message,
+)
 
 
 def sends_in_first_second(
@@ -92,3 +102,44 @@ async def test_send_budget_gives_the_burst_then_holds_a_chat_for_its_gap() -> No
     assert held.chat_waits
     assert held.wait == pytest.approx(0.05)  # 1 s plus the 5 % margin, 1 s already gone
     assert budget.waiting() == ({1, 2, 3, 4, 5}, pytest.approx(101.05))
+
+
+def test_only_calls_that_put_a_message_in_a_chat_count() -> None:
+    assert counts_as_message("sendMessage")
+    assert counts_as_message("editMessageText")
+    assert counts_as_message("copyMessage")
+    assert not counts_as_message("sendChatAction")
+    assert not counts_as_message("answerCallbackQuery")
+    assert not counts_as_message("getUpdates")
+
+
+async def test_answers_to_users_take_their_turn_in_the_overall_budget_but_skip_chat_gaps() -> None:
+    now = [100.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    budget = SendBudget(NotifySettings(), clock=lambda: now[0])
+    middleware = SendBudgetMiddleware(budget, sleep=sleep, clock=lambda: now[0])
+    made: list[str] = []
+
+    async def make_request(bot: Any, method: Any) -> Any:
+        made.append(method.__api_method__)
+        return "ok"
+
+    bot = cast(Bot, object())
+    for _ in range(5):  # the burst, all to one chat: no 1 s gap for direct answers
+        await middleware(make_request, bot, SendMessage(chat_id=7, text="hi"))
+    assert slept == []
+    # The burst is spent: the sixth answer waits its turn, as a notification would.
+    await middleware(make_request, bot, SendMessage(chat_id=7, text="hi"))
+    assert slept
+    assert sum(slept) <= 2.0
+    # What the answers took, notifications cannot take: the sender waits now.
+    assert (await budget.take(8)).send is None
+    # Other calls pass untouched.
+    await middleware(make_request, bot, AnswerCallbackQuery(callback_query_id="q"))
+    assert made[-1] == "answerCallbackQuery"
+    assert len(made) == 7
