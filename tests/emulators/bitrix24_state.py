@@ -221,6 +221,9 @@ class EmulatorState:
         self.offline = OfflineQueue(lambda: self.wall_clock())
         # event.offline.get with clear=0 needs the "extended offline events" licence.
         self.offline_extended = True
+        # The local application (OAuth): installed unless a test uninstalls it; app.info VERSION.
+        self.app_installed = True
+        self.app_version = 1
         self._origin: tuple[str, str] | None = None
 
         self.users: dict[int, dict[str, Any]] = {}
