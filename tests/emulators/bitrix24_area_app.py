@@ -81,7 +81,7 @@ class AppArea(EmulatorState):
 
     async def install_app(self, install_url: str, user_id: int = 1) -> CallbackAnswer:
         """An admin installs the application: bindings reset, then the callback is POSTed."""
-        if not self.is_admin(user_id):
+        if not self.portal.is_admin(user_id):
             raise PermissionError("only a portal administrator installs applications")
         if not self.app_installed:
             # A fresh installation gets a new application token; a reinstall keeps it.
