@@ -18,6 +18,7 @@ from bot.portal.methods.activities import (
     OwnerType,
     UpdateTodoDeadline,
 )
+from bot.portal.methods.app import GetAppInfo
 from bot.portal.methods.base import PortalMethod, Ref, portal_value
 from bot.portal.methods.card import ForceCommonLeadCard, GetLeadCard, ResetLeadCard, SetLeadCard
 from bot.portal.methods.catalog import GetCrmMode, ListProducts, ListStatuses
@@ -28,7 +29,14 @@ from bot.portal.methods.contacts import (
     ListContacts,
     UpdateContact,
 )
-from bot.portal.methods.events import BindEvent, GetEvents, UnbindEvent
+from bot.portal.methods.events import (
+    BindEvent,
+    ClearOfflineEvents,
+    FailOfflineEvents,
+    GetEvents,
+    GetOfflineEvents,
+    UnbindEvent,
+)
 from bot.portal.methods.leads import (
     AddLead,
     AddLeadContact,
@@ -66,13 +74,16 @@ __all__ = [
     "AddTodo",
     "BindEvent",
     "ClearLeadContacts",
+    "ClearOfflineEvents",
     "CompleteActivity",
     "DeleteLead",
     "DeleteLeadContact",
     "DeleteLeadUserField",
+    "FailOfflineEvents",
     "FindDuplicates",
     "ForceCommonLeadCard",
     "GetActivity",
+    "GetAppInfo",
     "GetContact",
     "GetCrmMode",
     "GetCurrentUser",
@@ -84,6 +95,7 @@ __all__ = [
     "GetLeadFields",
     "GetLeadProductRows",
     "GetLeadUserField",
+    "GetOfflineEvents",
     "GetUsers",
     "ListActivities",
     "ListContacts",
