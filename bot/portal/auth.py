@@ -113,6 +113,11 @@ class OAuthAuth:
     async def credentials(self) -> RequestCredentials:
         """The REST endpoint plus the current access token (header or `auth` param)."""
         token = self._access
+        if not token:
+            # An application whose installation has not brought tokens yet.
+            raise AuthError(
+                "no access token yet: the application is not installed", code="NO_TOKEN"
+            )
         if self._send_as == "bearer":
             return RequestCredentials(
                 base_url=self._endpoint,
