@@ -5,7 +5,9 @@ durably, stores the events in the inbox in the receiver's shape, then deletes th
 `event.offline.clear`. A crash anywhere before the clear leaves the batch reserved under the
 remembered `process_id`, and the next pass reads that same batch again: the inbox keys
 (record id and time) make the repeat a no-op. Nothing is lost while the bot is down: the
-portal keeps the queue.
+portal keeps the queue. A crash between the portal's answer and remembering its `process_id`
+leaves a reservation nobody knows of: at its first pass the loop lists the queue with the
+reserved records first and reads each such reservation again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from bot.events.receiver import LEAD_EVENTS, LEAD_ID
 from bot.portal import Lane, PortalClient, PortalError
-from bot.portal.methods import ClearOfflineEvents, GetOfflineEvents
+from bot.portal.methods import ClearOfflineEvents, GetOfflineEvents, ListOfflineEvents
 from bot.portal.models import OfflineEvent
 from bot.storage.inbox import InboxRepository
 from bot.storage.kv import KeyValueRepository
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 
 PROCESS_KEY = "events.offline_process_id"
 OFFLINE_HANDLER = "offline"
+LIST_PAGE = 50
+RECOVERY_PAGES = 20
 
 InboxRow = tuple[str, str, int | None, dict[str, Any]]
 
@@ -67,6 +71,7 @@ class OfflineIntake:
         self._batch = batch
         self._on_stored = on_stored
         self._wake = asyncio.Event()
+        self._orphans: list[str] | None = None
         self.read = 0
         """Queue records read (a re-read batch counts again)."""
         self.stored = 0
@@ -80,7 +85,12 @@ class OfflineIntake:
         """Drain the queue batch by batch; returns how many records it read."""
         total = 0
         while await self._active():
+            if self._orphans is None:
+                self._orphans = await self._reserved()
             pending = await self._kv.get(PROCESS_KEY)
+            if not isinstance(pending, str) and self._orphans:
+                pending = self._orphans.pop()
+                await self._kv.set(PROCESS_KEY, pending, durable=True)
             method = (
                 GetOfflineEvents(clear=0, process_id=pending, limit=self._batch)
                 if isinstance(pending, str)
@@ -102,6 +112,23 @@ class OfflineIntake:
             if len(batch.events) < self._batch:
                 return total
         return total
+
+    async def _reserved(self) -> list[str]:
+        """Process ids of reservations still in the queue (reserved rows sort first)."""
+        found: list[str] = []
+        for page in range(RECOVERY_PAGES):
+            rows = await self._portal(
+                ListOfflineEvents(order={"PROCESS_ID": "DESC"}, start=page * LIST_PAGE),
+                lane=Lane.BACKGROUND,
+            )
+            found += [r.process_id for r in rows if r.process_id and not r.error]
+            if len(rows) < LIST_PAGE or not rows[-1].process_id:
+                break
+        if found:
+            log.warning(
+                "offline events: %d reserved records found; reading them again", len(found)
+            )
+        return list(dict.fromkeys(found))
 
     async def _store(self, records: list[OfflineEvent]) -> None:
         rows = []

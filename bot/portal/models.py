@@ -771,6 +771,9 @@ class OfflineEvent(PortalModel):
     event_data: Any = Field(default=None, alias="EVENT_DATA")
     event_additional: Any = Field(default=None, alias="EVENT_ADDITIONAL")
     message_id: str = Field(default="", alias="MESSAGE_ID")
+    # Only `event.offline.list` shows these: the reservation ("" when none) and the error mark.
+    process_id: str = Field(default="", alias="PROCESS_ID")
+    error: Flag = Field(default=None, alias="ERROR")
 
     def fields(self) -> dict[str, str]:
         """`EVENT_DATA.FIELDS` as text values (what an online event's `data[FIELDS]` holds)."""

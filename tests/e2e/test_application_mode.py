@@ -210,6 +210,7 @@ async def test_leads_changed_while_the_bot_was_down_all_arrive_once(
     portal_emulator.faults.refusals.clear()
     for lead_id in leads:
         await anna.wait_for_message(about(lead_id, "New lead"))
+    # Only the bot's recovery can clear a reservation made under a process id it never kept.
     await eventually(lambda: _empty(portal_emulator))
     await asyncio.sleep(0.3)  # three more poll intervals: nothing comes twice
     for lead_id in leads:
@@ -223,3 +224,25 @@ async def _called(emulator: Bitrix24Emulator, method: str) -> bool:
 
 async def _empty(emulator: Bitrix24Emulator) -> bool:
     return emulator.offline.records == []
+
+
+async def test_a_batch_reserved_by_a_run_that_died_before_remembering_it_still_arrives(
+    app_bot: AppModeBot, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    anna = await installed_and_subscribed(app_bot, telegram_emulator, portal_emulator)
+    await app_bot.stop()
+    lead_id = portal_emulator.ui_add_lead({"TITLE": "Reserved", "ASSIGNED_BY_ID": 1}, 1)
+    # The dead run's event.offline.get: the portal reserved the record, the bot kept nothing.
+    admin, _ = portal_emulator.issue_oauth_tokens(user_id=1)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            portal_emulator.oauth_endpoint + "event.offline.get", json={"auth": admin, "clear": 0}
+        ) as response,
+    ):
+        reserved = (await response.json())["result"]
+    assert len(reserved["events"]) == 1
+    await app_bot.start()
+    await anna.wait_for_message(about(lead_id, "New lead"))
+    # Only the bot's recovery can clear a reservation made under a process id it never kept.
+    await eventually(lambda: _empty(portal_emulator))

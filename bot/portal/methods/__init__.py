@@ -35,6 +35,7 @@ from bot.portal.methods.events import (
     FailOfflineEvents,
     GetEvents,
     GetOfflineEvents,
+    ListOfflineEvents,
     UnbindEvent,
 )
 from bot.portal.methods.leads import (
@@ -102,6 +103,7 @@ __all__ = [
     "ListLeadUserFields",
     "ListLeads",
     "ListMethod",
+    "ListOfflineEvents",
     "ListProducts",
     "ListStatuses",
     "OwnerType",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 from bot.portal.methods.base import PortalMethod
-from bot.portal.models import EventHandler, OfflineEvents
+from bot.portal.models import EventHandler, OfflineEvent, OfflineEvents
 from bot.portal.session import PortalResponse
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "FailOfflineEvents",
     "GetEvents",
     "GetOfflineEvents",
+    "ListOfflineEvents",
     "UnbindEvent",
 ]
 
@@ -73,6 +74,16 @@ class GetOfflineEvents(PortalMethod[OfflineEvents]):
     clear: Literal[0, 1] = 0
     process_id: str | None = None
     limit: int | None = None
+
+
+class ListOfflineEvents(PortalMethod[list[OfflineEvent]]):
+    """`event.offline.list`: a read-only page of 50 queue records, with their reservations."""
+
+    __api_method__: ClassVar[str] = "event.offline.list"
+    __returning__: ClassVar[Any] = list[OfflineEvent]
+
+    order: dict[str, str] | None = None
+    start: int | None = None
 
 
 class ClearOfflineEvents(PortalMethod[bool]):
