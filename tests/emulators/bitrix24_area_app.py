@@ -86,6 +86,7 @@ class AppArea(EmulatorState):
         if not self.app_installed:
             # A fresh installation gets a new application token; a reinstall keeps it.
             self.application_token = secrets.token_hex(16)
+            self.issued_credentials.append(self.application_token)
         self.events.handlers[:] = [h for h in self.events.handlers if h.kind != "app"]
         self.offline.subscriptions.clear()
         self.app_installed = True

@@ -254,6 +254,8 @@ class EmulatorState:
         self._bucket_at: float | None = None
         self._operating: dict[tuple[str, str], dict[int, float]] = {}
         self._access_tokens: dict[str, AccessToken] = {}
+        # Every token and application token handed out, revoked or not (no-secrets-in-logs).
+        self.issued_credentials: list[str] = []
         self._refresh_tokens: dict[str, int] = {}
         self._auth_codes: dict[str, int] = {}
 
