@@ -20,7 +20,12 @@ from typing import Any
 
 from bot.events.receiver import LEAD_EVENTS, LEAD_ID
 from bot.portal import Lane, PortalClient, PortalError
-from bot.portal.methods import ClearOfflineEvents, GetOfflineEvents, ListOfflineEvents
+from bot.portal.methods import (
+    ClearOfflineEvents,
+    FailOfflineEvents,
+    GetOfflineEvents,
+    ListOfflineEvents,
+)
 from bot.portal.models import OfflineEvent
 from bot.storage.inbox import InboxRepository
 from bot.storage.kv import KeyValueRepository
@@ -103,7 +108,13 @@ class OfflineIntake:
                     continue  # the remembered batch was cleared already; read fresh ones
                 return total
             await self._kv.set(PROCESS_KEY, batch.process_id, durable=True)
-            await self._store(batch.events)
+            unusable = await self._store(batch.events)
+            if unusable:
+                # Kept by the portal as errors (readable with error=1), out of the way.
+                await self._portal(
+                    FailOfflineEvents(process_id=batch.process_id, message_id=unusable),
+                    lane=Lane.BACKGROUND,
+                )
             await self._portal(
                 ClearOfflineEvents(process_id=batch.process_id), lane=Lane.BACKGROUND
             )
@@ -130,12 +141,15 @@ class OfflineIntake:
             )
         return list(dict.fromkeys(found))
 
-    async def _store(self, records: list[OfflineEvent]) -> None:
+    async def _store(self, records: list[OfflineEvent]) -> list[str]:
+        """Store the lead events; returns the message ids of records that are not one."""
         rows = []
+        unusable = []
         for record in records:
             row = inbox_row(record)
             if row is None:
-                log.warning("offline event %s skipped: not a lead event", record.event_name[:40])
+                log.warning("offline event %s is not a lead's change", record.event_name[:40])
+                unusable.append(record.message_id)
                 continue
             rows.append(row)
         self.read += len(records)
@@ -143,6 +157,7 @@ class OfflineIntake:
         self.stored += new
         if new:
             self._on_stored()
+        return unusable
 
     async def run(self) -> None:
         """Pull every `interval` seconds (or when woken) until cancelled."""

@@ -122,13 +122,17 @@ async def test_installed_app_binds_offline_events_and_reports_lead_changes(
     assert [(h.event, h.handler) for h in portal_emulator.event_handlers if h.kind == "app"] == [
         ("ONAPPUNINSTALL", app_bot.uninstall_url)
     ]
+    # A record the bot cannot use is handed back to the portal as an error, not dropped.
+    portal_emulator.offline.push("ONCRMLEADADD", {"FIELDS": {"ID": "x1"}}, 1, None)
     lead_id = portal_emulator.ui_add_lead({"TITLE": "Offline <pipes>", "ASSIGNED_BY_ID": 1}, 1)
     message = await anna.wait_for_message(about(lead_id, "New lead"))
     assert "Offline <pipes>" in (message.text or "")
     portal_emulator.ui_update_lead(lead_id, {"STATUS_ID": "IN_PROCESS"}, user_id=3)
     await anna.wait_for_message(about(lead_id, "Stage:"))
     # Everything read was cleared from the portal's queue, and came through it.
-    assert portal_emulator.offline.records == []
+    assert [(r.data, r.error) for r in portal_emulator.offline.records] == [
+        ({"FIELDS": {"ID": "x1"}}, True)
+    ]
     rows = await app_bot.running.db.fetch_all("SELECT dedup_key FROM inbox")
     assert rows
     assert all(str(row[0]).startswith("off:") for row in rows)
