@@ -32,6 +32,7 @@ from bot.admin import CardSettingsService, CustomFieldService, FormFieldsService
 from bot.admin.people import PeopleService
 from bot.config import ConfigurationError, Settings
 from bot.events.audience import DirectoryAudience
+from bot.events.offline import OfflineIntake
 from bot.events.poller import CatchUpPoller
 from bot.events.processor import EventProcessor, ProcessorTiming
 from bot.events.receiver import EventCredentials, EventReceiver
@@ -39,6 +40,8 @@ from bot.followups.scheduler import ReminderScheduler
 from bot.followups.service import FollowUpService
 from bot.followups.sync import FollowUpSync
 from bot.i18n import DEFAULT_LANGUAGE, Translations
+from bot.install.endpoints import InstallEndpoints, app_info_reader
+from bot.install.installation import InstallationStore
 from bot.leads.actions import BotActionLog
 from bot.leads.capture import CaptureService
 from bot.leads.catalog import PortalCatalog
@@ -68,6 +71,7 @@ from bot.ops.leadership import Leadership, WorkerFactory
 from bot.ops.status import CrmModeWatch, StatusService
 from bot.portal import (
     Lane,
+    OAuthAuth,
     PortalClient,
     PortalError,
     PortalLimiter,
@@ -294,6 +298,9 @@ class Application:
         self.sender: OutboxSender | None = None
         self.leadership: Leadership | None = None
         self.poller: CatchUpPoller | None = None
+        self.offline: OfflineIntake | None = None
+        self.install: InstallEndpoints | None = None
+        self.installation: InstallationStore | None = None
         self.digests: DigestWorker | None = None
         self.nudges: NudgeWorker | None = None
         self.reminders: ReminderScheduler | None = None
@@ -321,8 +328,9 @@ class Application:
         if self.redis is not None:
             await check_redis(self.redis)
         kv = KeyValueRepository(self.db)
+        auth = await build_portal_auth(settings, kv)
         self.portal = PortalClient(
-            auth=await build_portal_auth(settings, kv),
+            auth=auth,
             limiter=self._portal_limiter(),
             timeout=settings.portal.timeout_seconds,
             max_retries=settings.portal.max_retries,
@@ -331,6 +339,9 @@ class Application:
                 portal_observer(self.metrics), self.portal_reachability.observe_portal
             ),
         )
+        if settings.app.enabled:
+            assert isinstance(auth, OAuthAuth)  # settings refuse a webhook in application mode
+            self._build_install(auth, kv)
         directory = PortalDirectory(self.portal, default_region=settings.default_phone_region)
         self.access = AccessService(
             bindings=BindingRepository(self.db),
@@ -416,6 +427,7 @@ class Application:
                     db=self.db,
                     metrics=self.metrics,
                     subscriptions=subscriptions,
+                    installation=self.installation,
                 ),
                 "lead_contacts": lead_contacts,
                 "lead_products": lead_products,
@@ -497,13 +509,13 @@ class Application:
                 f"Telegram did not answer at {settings.telegram.api_base} "
                 f"({type(exc).__name__}): check the network and TELEGRAM__API_BASE"
             ) from exc
-        try:
-            await directory.start()
-        except PortalError as exc:
-            raise ConfigurationError(
-                f"The portal did not answer user.get ({exc.code or type(exc).__name__}): "
-                "check PORTAL__WEBHOOK_URL and that the webhook has the user and crm scopes"
-            ) from exc
+        if settings.app.enabled and not await self._installed():
+            log.warning(
+                "application mode: waiting for the portal to install the application at %s",
+                settings.app.install_path,
+            )
+        else:
+            await self._start_directory(directory)
         try:
             if not await self.crm_mode.leads_enabled():
                 log.warning("the portal is in simple CRM mode: lead capture is off")
@@ -541,6 +553,7 @@ class Application:
             processor.run,
             sender.run,
             poller.run,
+            *([self.offline.run] if self.offline is not None else []),
             self.digests.run,
             self.reminders.run,
             self.followup_sync.run,
@@ -673,6 +686,16 @@ class Application:
             on_catalog_changed=self.catalog.invalidate,
             on_stored=self.processor.wake,
         )
+        if settings.app.enabled:
+            self.offline = OfflineIntake(
+                self.portal,
+                inbox,
+                kv,
+                active=self._installed,
+                interval=settings.app.offline_poll_seconds,
+                batch=settings.app.offline_batch,
+                on_stored=self.processor.wake,
+            )
         self.poller = CatchUpPoller(
             self.portal,
             self.db,
@@ -683,6 +706,42 @@ class Application:
             overlap=timedelta(seconds=settings.events.poll_overlap_seconds),
             on_stored=self.processor.wake,
         )
+
+    async def _start_directory(self, directory: PortalDirectory) -> None:
+        try:
+            await directory.start()
+        except PortalError as exc:
+            raise ConfigurationError(
+                f"The portal did not answer user.get ({exc.code or type(exc).__name__}): "
+                "check PORTAL__WEBHOOK_URL and that the webhook has the user and crm scopes"
+            ) from exc
+
+    def _build_install(self, auth: OAuthAuth, kv: KeyValueRepository) -> None:
+        """The install/uninstall endpoints (the offline intake follows with the workers)."""
+        settings = self.settings
+        assert self.portal is not None
+        assert settings.portal.oauth_endpoint is not None
+        public = settings.app.public_url
+        self.installation = InstallationStore(kv)
+        self.install = InstallEndpoints(
+            store=self.installation,
+            auth=auth,
+            portal=self.portal,
+            read_app_info=app_info_reader(
+                settings.portal.oauth_endpoint, settings.portal.timeout_seconds
+            ),
+            expected_member_id=settings.portal.member_id or None,
+            uninstall_url=f"{public}{settings.app.uninstall_path}" if public else None,
+            on_changed=self._wake_offline,
+        )
+
+    async def _installed(self) -> bool:
+        installation = await self.installation.get() if self.installation else None
+        return installation is not None and installation.installed
+
+    def _wake_offline(self) -> None:
+        if self.offline is not None:
+            self.offline.wake()
 
     def _portal_limiter(self) -> PortalLimiter:
         portal = self.settings.portal
@@ -832,6 +891,7 @@ class Application:
             readiness=readiness.report,
             portal_event=portal_event,
             telegram_webhook=webhook,
+            install=self.install,
         )
 
     async def _start_web(self) -> None:

@@ -273,6 +273,47 @@ class RedisSettings(BaseModel):
         return value
 
 
+class AppSettings(BaseModel):
+    """The bot as a Bitrix24 local application: install callback and offline events.
+
+    The OAuth client id and secret are PORTAL__OAUTH_CLIENT_ID / PORTAL__OAUTH_CLIENT_SECRET,
+    the portal's REST address PORTAL__OAUTH_ENDPOINT; the tokens arrive with the installation.
+    """
+
+    enabled: bool = False
+    public_url: str | None = None
+    """Where the portal reaches this bot (for the uninstall event); no trailing path."""
+    install_path: str = "/bitrix/app/install"
+    uninstall_path: str = "/bitrix/app/uninstall"
+    # ONOFFLINEEVENT's documented minimum notification interval (minTimeout) is 1 second.
+    offline_poll_seconds: float = Field(default=1.0, gt=0)
+    offline_batch: int = Field(default=50, ge=1, le=1000)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_shape(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            parts = urlsplit(value)
+            _ = parts.port
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(
+                "APP__PUBLIC_URL must look like https://bot.example.com (the address the "
+                "portal reaches this bot at)"
+            )
+        return value.rstrip("/")
+
+    @field_validator("install_path", "uninstall_path")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("APP__INSTALL_PATH and APP__UNINSTALL_PATH must start with /")
+        return value
+
+
 class Settings(BaseSettings):
     """Every setting of the bot; nested sections use `__` in environment names."""
 
@@ -295,6 +336,7 @@ class Settings(BaseSettings):
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    app: AppSettings = Field(default_factory=AppSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     default_phone_region: str = "RU"
@@ -312,6 +354,28 @@ class Settings(BaseSettings):
                 "Europe/Moscow or UTC"
             ) from None
         return value
+
+    @model_validator(mode="after")
+    def _application_mode_complete(self) -> Settings:
+        if not self.app.enabled:
+            return self
+        portal = self.portal
+        if portal.webhook_url is not None:
+            raise ValueError(
+                "APP__ENABLED=true works with the application's OAuth tokens: leave "
+                "PORTAL__WEBHOOK_URL empty"
+            )
+        for name, value in (
+            ("PORTAL__OAUTH_ENDPOINT", portal.oauth_endpoint),
+            ("PORTAL__OAUTH_CLIENT_ID", portal.oauth_client_id),
+            ("PORTAL__OAUTH_CLIENT_SECRET", portal.oauth_client_secret),
+        ):
+            if not value or (isinstance(value, SecretStr) and not value.get_secret_value()):
+                raise ValueError(
+                    f"{name} is required with APP__ENABLED=true (see the local application's "
+                    "form in the portal)"
+                )
+        return self
 
     @property
     def zone(self) -> ZoneInfo:

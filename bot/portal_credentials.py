@@ -1,5 +1,8 @@
 """The portal's credentials: the incoming webhook, or OAuth tokens kept in the database.
 
+In application mode (APP__ENABLED) the tokens come with the installation callback; until the
+application is installed the bot has none and portal calls fail with an authorisation error.
+
 Once the bot has refreshed OAuth tokens, the stored ones win over `.env` (the portal rotates the
 refresh token at each refresh); deleting the `portal.oauth_tokens` key makes `.env` count again.
 """
@@ -18,7 +21,9 @@ async def build_portal_auth(settings: Settings, kv: KeyValueRepository) -> Porta
     portal = settings.portal
     if portal.webhook_url is not None:
         return WebhookAuth(portal.webhook_url.get_secret_value())
-    if portal.oauth_access_token is None or portal.oauth_endpoint is None:
+    # A local application gets its tokens with the installation (stored below once it came).
+    app_mode = settings.app.enabled
+    if (portal.oauth_access_token is None and not app_mode) or portal.oauth_endpoint is None:
         raise ConfigurationError(
             "PORTAL__WEBHOOK_URL is not set: put the portal's incoming webhook URL in .env"
         )
@@ -30,7 +35,9 @@ async def build_portal_auth(settings: Settings, kv: KeyValueRepository) -> Porta
             durable=True,
         )
 
-    access_token = portal.oauth_access_token.get_secret_value()
+    access_token = (
+        portal.oauth_access_token.get_secret_value() if portal.oauth_access_token else ""
+    )
     refresh_token = (
         portal.oauth_refresh_token.get_secret_value() if portal.oauth_refresh_token else ""
     )

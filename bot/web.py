@@ -6,6 +6,8 @@ Routes:
 - `GET /metrics`: Prometheus text, only with a token or while the server listens on loopback.
 - `POST <event path>`: the portal's outgoing webhook.
 - `POST /telegram/webhook`: Telegram updates, in webhook mode only.
+- `POST <install path>`, `POST <uninstall path>`: the local application's install callback
+  and its ONAPPUNINSTALL handler, in application mode only.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.config import Settings
+from bot.install.endpoints import InstallEndpoints
 from bot.metrics import MetricsRegistry, metrics_handler
 from bot.storage.db import DATABASE_ERRORS
 from bot.updates import UpdateIntake
@@ -106,6 +109,7 @@ def build_web_app(
     readiness: ReadinessReport,
     portal_event: Handler,
     telegram_webhook: TelegramWebhook | None,
+    install: InstallEndpoints | None = None,
 ) -> web.Application:
     """The aiohttp application with every route the settings ask for."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -128,6 +132,9 @@ def build_web_app(
             settings.metrics.path,
         )
     app.router.add_post(settings.web.event_path, portal_event)
+    if install is not None:
+        app.router.add_post(settings.app.install_path, install.install)
+        app.router.add_post(settings.app.uninstall_path, install.uninstall)
     if telegram_webhook is not None:
         app.router.add_post(WEBHOOK_PATH, telegram_webhook.handle)
         app.on_shutdown.append(telegram_webhook.close)

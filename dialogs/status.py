@@ -30,6 +30,8 @@ def render_status(
         lines.append(tr.get_html("status-portal-problem", reason=report.portal_problem or "?"))
     if report.crm_mode is CrmMode.SIMPLE:
         lines.append(tr.get_html("status-crm-simple"))
+    if report.application_mode:
+        lines.append(application_line(tr, report))
     lines.append(tr.get_html("status-subscriptions", count=subscriptions))
     if not identity.may(Action.MANAGE_BINDINGS):
         return "\n".join(lines)
@@ -67,6 +69,16 @@ def render_status(
         if report.webhook.last_error:
             lines.append(tr.get_html("status-webhook-error", error=report.webhook.last_error))
     return "\n".join(lines)
+
+
+def application_line(tr: Translator, report: StatusReport) -> str:
+    """Whether the Bitrix24 application is installed, so events come (application mode)."""
+    installation = report.installation
+    if installation is None:
+        return tr.get_html("status-app-waiting")
+    if installation.installed:
+        return tr.get_html("status-app-installed", domain=installation.domain)
+    return tr.get_html("status-app-uninstalled", domain=installation.domain)
 
 
 def webhook_reader(bot: Bot) -> Callable[[], Awaitable[WebhookState]]:

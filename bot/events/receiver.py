@@ -69,7 +69,7 @@ class EventCredentials:
     domain: str | None = None
 
 
-def _same(given: Any, expected: str) -> bool:
+def same_secret(given: Any, expected: str) -> bool:
     # Constant time, so the token cannot be guessed byte by byte from response times.
     return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
 
@@ -79,11 +79,11 @@ def read_event(form: dict[str, Any], credentials: EventCredentials) -> PortalEve
     auth = form.get("auth")
     if not isinstance(auth, dict):
         raise EventRefused(401, "no auth block")
-    token_ok = _same(auth.get("application_token"), credentials.application_token)
-    member_ok = credentials.member_id is None or _same(
+    token_ok = same_secret(auth.get("application_token"), credentials.application_token)
+    member_ok = credentials.member_id is None or same_secret(
         auth.get("member_id"), credentials.member_id
     )
-    domain_ok = credentials.domain is None or _same(
+    domain_ok = credentials.domain is None or same_secret(
         str(auth.get("domain", "")).lower(), credentials.domain.lower()
     )
     if not (token_ok and member_ok and domain_ok):

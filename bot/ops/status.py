@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.install.installation import Installation, InstallationStore
 from bot.metrics import MetricsRegistry
 from bot.portal import CrmMode, Lane, PortalClient, PortalError
 from bot.storage import Database, KeyValueRepository
@@ -46,6 +47,9 @@ class StatusReport:
     watermark: datetime | None
     webhook: WebhookState | None
     checked_at: datetime
+    application_mode: bool = False
+    installation: Installation | None = None
+    """In application mode: the installation record (None before the first installation)."""
 
 
 class CrmModeWatch:
@@ -87,6 +91,7 @@ async def collect_status(
     db: Database,
     rate_limited_total: int,
     webhook_info: Callable[[], Awaitable[WebhookState]] | None,
+    installation: InstallationStore | None = None,
 ) -> StatusReport:
     """Read every figure of the report; a portal failure is part of it, not an error."""
     portal_ok, problem, mode = True, None, None
@@ -119,6 +124,8 @@ async def collect_status(
         watermark=datetime.fromisoformat(watermark) if isinstance(watermark, str) else None,
         webhook=await webhook_info() if webhook_info is not None else None,
         checked_at=utc_now(),
+        application_mode=installation is not None,
+        installation=await installation.get() if installation is not None else None,
     )
 
 
@@ -133,7 +140,9 @@ class StatusService:
         db: Database,
         metrics: MetricsRegistry,
         subscriptions: SubscriptionRepository,
+        installation: InstallationStore | None = None,
     ) -> None:
+        self._installation = installation
         self._portal = portal
         self._crm = crm
         self._db = db
@@ -150,6 +159,7 @@ class StatusService:
             db=self._db,
             rate_limited_total=int(self._metrics.counter(RATE_LIMITED_METRIC).value()),
             webhook_info=webhook_info,
+            installation=self._installation,
         )
 
     async def live_subscriptions(self, chat_id: int) -> int:

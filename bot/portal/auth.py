@@ -113,6 +113,11 @@ class OAuthAuth:
     async def credentials(self) -> RequestCredentials:
         """The REST endpoint plus the current access token (header or `auth` param)."""
         token = self._access
+        if not token:
+            # An application whose installation has not brought tokens yet.
+            raise AuthError(
+                "no access token yet: the application is not installed", code="NO_TOKEN"
+            )
         if self._send_as == "bearer":
             return RequestCredentials(
                 base_url=self._endpoint,
@@ -123,6 +128,15 @@ class OAuthAuth:
         return RequestCredentials(
             base_url=self._endpoint, headers={}, params={"auth": token}, token=token
         )
+
+    async def replace_tokens(
+        self, access_token: str, refresh_token: str, expires_at: float | None
+    ) -> None:
+        """Take a new token pair from outside (an application installation) and store it."""
+        async with self._lock:
+            self._access, self._refresh, self.expires_at = access_token, refresh_token, expires_at
+            if self._on_tokens is not None:
+                await self._on_tokens(access_token, refresh_token, expires_at)
 
     async def refresh(self, http: httpx.AsyncClient, stale_token: str | None) -> None:
         """Get new tokens unless someone already replaced `stale_token` while we waited."""

@@ -750,3 +750,44 @@ class CrmMode(IntEnum):
 
 
 LeadCustomerType = Literal[1, 2]
+
+
+class AppInfo(PortalModel):
+    """`app.info`: the application's record on the portal (OAuth context only)."""
+
+    id: PortalInt = Field(default=None, alias="ID")
+    code: str = Field(default="", alias="CODE")
+    version: PortalInt = Field(default=None, alias="VERSION")
+    status: str = Field(default="", alias="STATUS")
+    installed: Flag = Field(default=None, alias="INSTALLED")
+    license: str = Field(default="", alias="LICENSE")
+
+
+class OfflineEvent(PortalModel):
+    """One record of the application's offline event queue (`event.offline.get`)."""
+
+    id: PortalInt = Field(default=None, alias="ID")
+    timestamp: str = Field(default="", alias="TIMESTAMP_X")
+    event_name: str = Field(default="", alias="EVENT_NAME")
+    # The event's `data` (for leads `{"FIELDS": {"ID": "5"}}`); the docs' example shows false.
+    event_data: Any = Field(default=None, alias="EVENT_DATA")
+    event_additional: Any = Field(default=None, alias="EVENT_ADDITIONAL")
+    message_id: str = Field(default="", alias="MESSAGE_ID")
+    # Only `event.offline.list` shows these: the reservation ("" when none) and the error mark.
+    process_id: str = Field(default="", alias="PROCESS_ID")
+    error: Flag = Field(default=None, alias="ERROR")
+
+    def fields(self) -> dict[str, str]:
+        """`EVENT_DATA.FIELDS` as text values (what an online event's `data[FIELDS]` holds)."""
+        data = self.event_data
+        fields = data.get("FIELDS") if isinstance(data, dict) else None
+        if not isinstance(fields, dict):
+            return {}
+        return {str(k): str(v) for k, v in fields.items() if isinstance(v, str | int)}
+
+
+class OfflineEvents(PortalModel):
+    """`event.offline.get`: the records read, and the process id that reserves them."""
+
+    process_id: str | None = None
+    events: list[OfflineEvent] = Field(default_factory=list)

@@ -102,6 +102,8 @@ def personal_data_of(
         if len(digits) >= _MIN_PHONE_DIGITS:
             phones.add(digits)
     secrets = phones | {e for e in emails if "@" in e}
+    if portal is not None:
+        secrets |= set(portal.issued_credentials)
     words = {
         word
         for name in names

@@ -14,6 +14,7 @@ import contextlib
 from aiohttp import web
 
 from tests.emulators.bitrix24_area_activities import ActivitiesArea
+from tests.emulators.bitrix24_area_app import AppArea
 from tests.emulators.bitrix24_area_auth import AuthArea
 from tests.emulators.bitrix24_area_catalog import CatalogArea
 from tests.emulators.bitrix24_area_contacts import ContactsArea
@@ -66,6 +67,7 @@ class Bitrix24Emulator(
     UserFieldsArea,
     UsersArea,
     EventsArea,
+    AppArea,
     AuthArea,
     LimitsArea,
     RestArea,

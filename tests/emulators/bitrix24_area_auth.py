@@ -23,6 +23,7 @@ class AuthArea(EmulatorState):
         refresh = secrets.token_hex(16)
         self._access_tokens[access] = AccessToken(user_id, self.wall_clock() + 3600)
         self._refresh_tokens[refresh] = user_id
+        self.issued_credentials += [access, refresh]
         return access, refresh
 
     def issue_authorization_code(self, user_id: int = 1) -> str:

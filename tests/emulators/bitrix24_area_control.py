@@ -57,6 +57,12 @@ class ControlArea(EmulatorState):
                     str(payload["handler"]), payload.get("events") or LEAD_EVENTS
                 )
                 return json_response({"application_token": token}, 200)
+            if action == "app/install":
+                answer = await self.portal.install_app(str(payload["install_url"]), user_id)
+                return json_response({"status": answer.status, "body": answer.body}, 200)
+            if action == "app/uninstall":
+                answers = await self.portal.uninstall_app(bool(payload.get("clean")))
+                return json_response({"statuses": [a.status for a in answers]}, 200)
             if action == "faults":
                 for key in (
                     "latency",
@@ -81,6 +87,8 @@ class ControlArea(EmulatorState):
                 return json_response({"ok": True}, 200)
         except CrmError as exc:
             return json_response(error_body(exc.code, exc.description), exc.status)
+        except PermissionError as exc:
+            return json_response({"error": "ACCESS_DENIED", "error_description": str(exc)}, 403)
         except KeyError as exc:
             return json_response({"error": "missing", "error_description": str(exc)}, 400)
         return json_response({"error": "unknown action"}, 404)

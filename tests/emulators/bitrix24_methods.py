@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tests.emulators import (  # noqa: F401  (imported to register their handlers)
     bitrix24_rest_activities,
+    bitrix24_rest_app,
     bitrix24_rest_batch,
     bitrix24_rest_crm,
     bitrix24_rest_events,

@@ -221,6 +221,9 @@ class EmulatorState:
         self.offline = OfflineQueue(lambda: self.wall_clock())
         # event.offline.get with clear=0 needs the "extended offline events" licence.
         self.offline_extended = True
+        # The local application (OAuth): installed unless a test uninstalls it; app.info VERSION.
+        self.app_installed = True
+        self.app_version = 1
         self._origin: tuple[str, str] | None = None
 
         self.users: dict[int, dict[str, Any]] = {}
@@ -251,6 +254,8 @@ class EmulatorState:
         self._bucket_at: float | None = None
         self._operating: dict[tuple[str, str], dict[int, float]] = {}
         self._access_tokens: dict[str, AccessToken] = {}
+        # Every token and application token handed out, revoked or not (no-secrets-in-logs).
+        self.issued_credentials: list[str] = []
         self._refresh_tokens: dict[str, int] = {}
         self._auth_codes: dict[str, int] = {}
 

@@ -53,6 +53,7 @@ SAMPLE_ARGS: dict[str, FluentArg] = {
     "pending": 4,
     "dead": 1,
     "ago": "5 minutes ago",
+    "domain": "example.bitrix24.com",
     "when": "2026-11-29 12:03",
     "url": "https://bot.example.com/telegram/webhook?a=1&b=<2>",
     "error": "Wrong response from the webhook: 502 Bad Gateway <html>",

@@ -18,6 +18,7 @@ from bot.portal.methods.activities import (
     OwnerType,
     UpdateTodoDeadline,
 )
+from bot.portal.methods.app import GetAppInfo
 from bot.portal.methods.base import PortalMethod, Ref, portal_value
 from bot.portal.methods.card import ForceCommonLeadCard, GetLeadCard, ResetLeadCard, SetLeadCard
 from bot.portal.methods.catalog import GetCrmMode, ListProducts, ListStatuses
@@ -28,7 +29,15 @@ from bot.portal.methods.contacts import (
     ListContacts,
     UpdateContact,
 )
-from bot.portal.methods.events import BindEvent, GetEvents, UnbindEvent
+from bot.portal.methods.events import (
+    BindEvent,
+    ClearOfflineEvents,
+    FailOfflineEvents,
+    GetEvents,
+    GetOfflineEvents,
+    ListOfflineEvents,
+    UnbindEvent,
+)
 from bot.portal.methods.leads import (
     AddLead,
     AddLeadContact,
@@ -66,13 +75,16 @@ __all__ = [
     "AddTodo",
     "BindEvent",
     "ClearLeadContacts",
+    "ClearOfflineEvents",
     "CompleteActivity",
     "DeleteLead",
     "DeleteLeadContact",
     "DeleteLeadUserField",
+    "FailOfflineEvents",
     "FindDuplicates",
     "ForceCommonLeadCard",
     "GetActivity",
+    "GetAppInfo",
     "GetContact",
     "GetCrmMode",
     "GetCurrentUser",
@@ -84,12 +96,14 @@ __all__ = [
     "GetLeadFields",
     "GetLeadProductRows",
     "GetLeadUserField",
+    "GetOfflineEvents",
     "GetUsers",
     "ListActivities",
     "ListContacts",
     "ListLeadUserFields",
     "ListLeads",
     "ListMethod",
+    "ListOfflineEvents",
     "ListProducts",
     "ListStatuses",
     "OwnerType",

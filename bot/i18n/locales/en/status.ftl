@@ -12,6 +12,9 @@ status-events =
         [one] { $pending } waiting
        *[other] { $pending } waiting
     }, last one received { $ago }.
+status-app-installed = Bitrix24 application: installed on { $domain }; lead changes come from the portal's offline event queue.
+status-app-uninstalled = ⚠️ Bitrix24 application: removed from { $domain }, so no lead changes arrive. An admin installs it again in the portal (Applications → Developer resources → the bot's local application).
+status-app-waiting = ⚠️ Bitrix24 application: not installed yet, so no lead changes arrive. An admin installs it in the portal (Applications → Developer resources → Other → Local application).
 status-watermark = Catch-up poller: changes read up to { $when } (UTC).
 status-watermark-none = Catch-up poller: not run yet.
 status-outbox =
