@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import random
 import re
@@ -212,6 +213,18 @@ async def run(events: int, kills: int, rate: float) -> None:
     print(f"notified leads: {len(notified)}; messages: {len(sends)}; dead: {dead_letters}")
     print(f"acknowledged but never notified: {len(missing)} (target 0) {missing[:10]}")
     print(f"duplicate messages: {duplicates} (bounded by in-flight sends at each kill)")
+    figures = {
+        "events": events,
+        "acknowledged": len(acked),
+        "refused_while_down": refused,
+        "kills": kills,
+        "notified_leads": len(notified),
+        "messages": len(sends),
+        "dead_letters": dead_letters,
+        "acknowledged_never_notified": len(missing),
+        "duplicate_messages": duplicates,
+    }
+    print(json.dumps(figures))
 
 
 def main() -> None:
