@@ -32,6 +32,9 @@ from bot.storage.kv import KeyValueRepository
 
 log = logging.getLogger(__name__)
 
+MAX_BACKOFF_SECONDS = 300.0
+"""The longest wait between two reads of the queue after failures in a row."""
+
 PROCESS_KEY = "events.offline_process_id"
 OFFLINE_HANDLER = "offline"
 LIST_PAGE = 50
@@ -161,11 +164,22 @@ class OfflineIntake:
 
     async def run(self) -> None:
         """Pull every `interval` seconds (or when woken) until cancelled."""
+        failures = 0
         while True:
             try:
                 await self.pull_once()
+                failures = 0
             except PortalError as exc:
-                log.warning("offline events pull failed: %s", exc.code or type(exc).__name__)
+                failures += 1
+                log.warning(
+                    "offline events pull failed (%d in a row): %s",
+                    failures,
+                    exc.code or type(exc).__name__,
+                )
             self._wake.clear()
+            # A portal that keeps refusing (revoked tokens after an uninstall the bot did not
+            # hear of, an outage) is asked less and less often, up to every MAX_BACKOFF.
+            wait = min(self._interval * 2**failures, MAX_BACKOFF_SECONDS)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
