@@ -80,6 +80,17 @@ async def subscribe(user: ChatDriver) -> None:
     await user.wait_for_message(lambda m: "Preview" in (m.text or ""))
 
 
+async def admin_and_rep_in_a_group(
+    bot: NotifyingBot, telegram: TelegramEmulator
+) -> tuple[ChatDriver, ChatDriver]:
+    """Anna (admin, the group's admin) and Ivan (a rep), both signed in and in the group."""
+    anna = await sign_in(telegram, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    ivan = await sign_in(telegram, IVAN_TG, "Ivan", IVAN_PHONE)
+    await bot.bindings.set_role(IVAN_TG, Role.REP)
+    telegram.add_group(GROUP_ID, "Sales", admins=[ADMIN_TELEGRAM_ID], members=[IVAN_TG])
+    return anna, ivan
+
+
 async def make_manager(bot: NotifyingBot, telegram_id: int) -> None:
     """Give a bound account the manager role."""
     await bot.bindings.set_role(telegram_id, Role.MANAGER)
@@ -528,10 +539,7 @@ async def test_only_a_manager_mutes_a_group(
     telegram_emulator: TelegramEmulator,
     portal_emulator: Bitrix24Emulator,
 ) -> None:
-    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
-    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
-    await notifying_bot.bindings.set_role(IVAN_TG, Role.REP)
-    telegram_emulator.add_group(GROUP_ID, "Sales", admins=[ADMIN_TELEGRAM_ID], members=[IVAN_TG])
+    anna, ivan = await admin_and_rep_in_a_group(notifying_bot, telegram_emulator)
     in_group = anna.in_group(GROUP_ID)
     await subscribe(in_group)
     lead_id = portal_emulator.ui_add_lead({"TITLE": "Pump", "ASSIGNED_BY_ID": 2}, 1)
@@ -623,10 +631,7 @@ async def test_only_a_manager_sets_a_groups_hours(
     notifying_bot: NotifyingBot,
     telegram_emulator: TelegramEmulator,
 ) -> None:
-    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
-    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
-    await notifying_bot.bindings.set_role(IVAN_TG, Role.REP)
-    telegram_emulator.add_group(GROUP_ID, "Sales", admins=[ADMIN_TELEGRAM_ID], members=[IVAN_TG])
+    anna, ivan = await admin_and_rep_in_a_group(notifying_bot, telegram_emulator)
     in_group = ivan.in_group(GROUP_ID)
     await in_group.send("/hours")
     refusal = await in_group.wait_for_message()
