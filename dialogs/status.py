@@ -76,9 +76,18 @@ def application_line(tr: Translator, report: StatusReport) -> str:
     installation = report.installation
     if installation is None:
         return tr.get_html("status-app-waiting")
-    if installation.installed:
+    if not installation.installed:
+        return tr.get_html("status-app-uninstalled", domain=installation.domain)
+    trouble = report.offline_trouble
+    if trouble is None:
         return tr.get_html("status-app-installed", domain=installation.domain)
-    return tr.get_html("status-app-uninstalled", domain=installation.domain)
+    return tr.get_html(
+        "status-app-refused" if trouble.refused else "status-app-failing",
+        failures=trouble.failures,
+        when=trouble.since.strftime("%Y-%m-%d %H:%M"),
+        code=trouble.code,
+        domain=installation.domain,
+    )
 
 
 def webhook_reader(bot: Bot) -> Callable[[], Awaitable[WebhookState]]:

@@ -16,10 +16,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.events.receiver import LEAD_EVENTS, LEAD_ID
 from bot.portal import Lane, PortalClient, PortalError
+from bot.portal.errors import AuthError
 from bot.portal.methods import (
     ClearOfflineEvents,
     FailOfflineEvents,
@@ -29,6 +32,7 @@ from bot.portal.methods import (
 from bot.portal.models import OfflineEvent
 from bot.storage.inbox import InboxRepository
 from bot.storage.kv import KeyValueRepository
+from bot.storage.timestamps import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,9 @@ MAX_BACKOFF_SECONDS = 300.0
 """The longest wait between two reads of the queue after failures in a row."""
 
 PROCESS_KEY = "events.offline_process_id"
+TROUBLE_KEY = "events.offline_trouble"
+TROUBLE_AFTER = 3
+"""Failed reads in a row before /status speaks of them (one failure is weather, three are not)."""
 OFFLINE_HANDLER = "offline"
 LIST_PAGE = 50
 RECOVERY_PAGES = 20
@@ -55,6 +62,30 @@ def inbox_row(record: OfflineEvent) -> InboxRow | None:
     key = f"off:{event}:{raw_id}:{record.timestamp}:{record.id}"
     payload = {"ts": record.timestamp, "handler_id": OFFLINE_HANDLER, "fields": fields}
     return key, event, int(raw_id), payload
+
+
+@dataclass(frozen=True)
+class IntakeTrouble:
+    """The queue reads failing in a row, as /status tells an admin."""
+
+    failures: int
+    since: datetime
+    code: str
+    refused: bool
+    """The portal refused the application's tokens (removed, or access revoked)."""
+
+
+async def intake_trouble(kv: KeyValueRepository) -> IntakeTrouble | None:
+    """The reads failing now, once they have failed `TROUBLE_AFTER` times in a row."""
+    raw = await kv.get(TROUBLE_KEY)
+    if not isinstance(raw, dict) or int(raw.get("failures", 0)) < TROUBLE_AFTER:
+        return None
+    return IntakeTrouble(
+        failures=int(raw["failures"]),
+        since=datetime.fromisoformat(str(raw["since"])),
+        code=str(raw.get("code", "")),
+        refused=bool(raw.get("refused")),
+    )
 
 
 class OfflineIntake:
@@ -165,16 +196,27 @@ class OfflineIntake:
     async def run(self) -> None:
         """Pull every `interval` seconds (or when woken) until cancelled."""
         failures = 0
+        since = utc_now()
         while True:
             try:
                 await self.pull_once()
+                if failures:
+                    await self._kv.delete(TROUBLE_KEY)
                 failures = 0
             except PortalError as exc:
                 failures += 1
-                log.warning(
-                    "offline events pull failed (%d in a row): %s",
-                    failures,
-                    exc.code or type(exc).__name__,
+                code = exc.code or type(exc).__name__
+                log.warning("offline events pull failed (%d in a row): %s", failures, code)
+                since = utc_now() if failures == 1 else since
+                # Kept where /status (on any replica) reads it.
+                await self._kv.set(
+                    TROUBLE_KEY,
+                    {
+                        "failures": failures,
+                        "since": since.isoformat(),
+                        "code": code[:64],
+                        "refused": isinstance(exc, AuthError),
+                    },
                 )
             self._wake.clear()
             # A portal that keeps refusing (revoked tokens after an uninstall the bot did not

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.events.offline import IntakeTrouble, intake_trouble
 from bot.install.installation import Installation, InstallationStore
 from bot.metrics import MetricsRegistry
 from bot.portal import CrmMode, Lane, PortalClient, PortalError
@@ -50,6 +51,8 @@ class StatusReport:
     application_mode: bool = False
     installation: Installation | None = None
     """In application mode: the installation record (None before the first installation)."""
+    offline_trouble: IntakeTrouble | None = None
+    """In application mode: the offline queue's reads failing in a row, if they are."""
 
 
 class CrmModeWatch:
@@ -108,7 +111,8 @@ async def collect_status(
     last_event_at = await inbox.last_received_at()
     outbox_pending = await outbox.count("pending")
     dead_letters = await outbox.count("dead")
-    watermark = await KeyValueRepository(db).get(WATERMARK_KEY)
+    kv = KeyValueRepository(db)
+    watermark = await kv.get(WATERMARK_KEY)
     return StatusReport(
         portal_ok=portal_ok,
         portal_problem=problem,
@@ -126,6 +130,7 @@ async def collect_status(
         checked_at=utc_now(),
         application_mode=installation is not None,
         installation=await installation.get() if installation is not None else None,
+        offline_trouble=await intake_trouble(kv) if installation is not None else None,
     )
 
 

@@ -21,6 +21,7 @@ from bot.config import (
     TelegramSettings,
     WebSettings,
 )
+from bot.events.offline import TROUBLE_KEY, intake_trouble
 from bot.install.installation import InstallationStore
 from bot.storage import KeyValueRepository
 from tests.e2e.conftest import ADMIN_TELEGRAM_ID, FAST_BACKOFF, about, eventually, sign_in
@@ -250,3 +251,34 @@ async def test_a_batch_reserved_by_a_run_that_died_before_remembering_it_still_a
     await anna.wait_for_message(about(lead_id, "New lead"))
     # Only the bot's recovery can clear a reservation made under a process id it never kept.
     await eventually(lambda: _empty(portal_emulator))
+
+
+async def test_status_tells_when_the_portal_keeps_refusing_the_tokens_after_a_lost_uninstall(
+    app_bot: AppModeBot, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    anna = await installed_and_subscribed(app_bot, telegram_emulator, portal_emulator)
+    # The bot never hears of the removal: its handler is gone before the portal calls it.
+    portal_emulator.events.handlers[:] = [
+        h for h in portal_emulator.events.handlers if h.kind != "app"
+    ]
+    assert await portal_emulator.uninstall_app() == []
+    kv = KeyValueRepository(app_bot.running.db)
+
+    async def refused_three_times() -> bool:
+        trouble = await intake_trouble(kv)
+        return trouble is not None and trouble.refused
+
+    await eventually(refused_three_times)
+    await anna.send("/status")
+    status = await anna.wait_for_message(lambda m: "refused its tokens" in (m.text or ""))
+    assert portal_emulator.domain in (status.text or "")
+    assert "installs it again" in (status.text or "")
+
+    # Installed again: the next read works, and the warning is gone.
+    assert (await portal_emulator.install_app(app_bot.install_url)).status == 200
+    lead_id = portal_emulator.ui_add_lead({"TITLE": "Heard again", "ASSIGNED_BY_ID": 1}, 1)
+    await anna.wait_for_message(about(lead_id, "New lead"))
+    assert await kv.get(TROUBLE_KEY) is None
+    await anna.send("/status")
+    status = await anna.wait_for_message(lambda m: "Bitrix24 application" in (m.text or ""))
+    assert f"installed on {portal_emulator.domain}" in (status.text or "")
