@@ -774,6 +774,14 @@ class Application:
     def _build_reminders(self, reminders: ReminderRepository, outbox: OutboxRepository) -> None:
         assert self.portal is not None
         assert self.sender is not None
+        self.followup_sync = FollowUpSync(
+            portal=self.portal,
+            bindings=BindingRepository(self.db),
+            reminders=reminders,
+            clock=self.clock,
+            interval=self.settings.events.poll_interval_seconds,
+            on_changed=self._wake_reminders,
+        )
         self.reminders = ReminderScheduler(
             reminders=reminders,
             outbox=outbox,
@@ -782,15 +790,8 @@ class Application:
             translations=self.translations,
             clock=self.clock,
             on_queued=self.sender.wake,
+            open_todos=self.followup_sync.open_among,
             speed=self._clock_speed,
-        )
-        self.followup_sync = FollowUpSync(
-            portal=self.portal,
-            bindings=BindingRepository(self.db),
-            reminders=reminders,
-            clock=self.clock,
-            interval=self.settings.events.poll_interval_seconds,
-            on_changed=self._wake_reminders,
         )
         self.nudges = NudgeWorker(
             portal=self.portal,

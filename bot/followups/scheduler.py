@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import html
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,9 @@ FIRE_BATCH = 200
 IDLE_SECONDS = 3600.0
 """The longest sleep with nothing scheduled (a wake-up comes sooner when one is added)."""
 REMINDER_KIND = "reminder"
+
+OpenTodos = Callable[[Sequence[int]], Awaitable[set[int] | None]]
+"""`open_among(ids)`: which to-dos are still open in the portal (None: it could not say)."""
 
 
 def reminder_notification(
@@ -92,6 +95,7 @@ class ReminderScheduler:
         translations: Translations,
         clock: Clock,
         on_queued: Callable[[], None],
+        open_todos: OpenTodos | None = None,
         speed: float = 1.0,
     ) -> None:
         self._reminders = reminders
@@ -101,11 +105,14 @@ class ReminderScheduler:
         self._translations = translations
         self._clock = clock
         self._on_queued = on_queued
+        self._open_todos = open_todos
         # How many clock seconds pass per real second (a compressed clock in benches).
         self._speed = speed
         self._wake = asyncio.Event()
         self.fired = 0
         self.held = 0
+        self.completed = 0
+        """Reminders not sent because their to-do was completed or deleted in the portal."""
 
     def wake(self) -> None:
         """A reminder was added or moved: look at the schedule again."""
@@ -142,6 +149,17 @@ class ReminderScheduler:
             if not due:
                 break
             progressed = False
+            if self._open_todos is not None:
+                # A to-do completed (or deleted) in the portal since it was scheduled is
+                # settled instead of reminded: one portal request per round of due rows.
+                still_open = await self._open_todos([r.activity_id for r in due])
+                if still_open is not None:
+                    for reminder in due:
+                        if reminder.activity_id not in still_open:
+                            await self._reminders.settle(reminder.activity_id, ReminderState.DONE)
+                            self.completed += 1
+                            progressed = True
+                    due = [r for r in due if r.activity_id in still_open]
             for reminder in due:
                 fired_one, moved = await self._fire(reminder)
                 fired += fired_one

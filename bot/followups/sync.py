@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from bot.portal import Lane, PortalClient, PortalError
@@ -108,6 +108,38 @@ class FollowUpSync:
             log.info("follow-up sync: %d reminders new or moved from the portal", changed)
             self._on_changed()
         return changed
+
+    async def open_among(self, activity_ids: Sequence[int]) -> set[int] | None:
+        """Which of these to-dos are still open in the portal (one `batch` for up to 2,500).
+
+        A to-do completed or deleted in the portal is not among them. None when the portal
+        could not say: a reminder too many is better than one missed.
+        """
+        ids = sorted(set(activity_ids))
+        if not ids:
+            return set()
+        pages = {
+            f"o{n}": ListActivities(
+                filter={"@ID": ids[start : start + 50], "COMPLETED": "N"},
+                select=["ID"],
+                order={"ID": "ASC"},
+            )
+            for n, start in enumerate(range(0, len(ids), 50))
+        }
+        try:
+            result = await self._portal.batch(pages, lane=Lane.BACKGROUND)
+            self.requests += 1
+            return {
+                item.id
+                for key, method in pages.items()
+                for item in result.get(key, method).items
+                if item.id is not None
+            }
+        except PortalError as exc:
+            log.warning(
+                "follow-up check before reminding failed: %s", exc.code or type(exc).__name__
+            )
+            return None
 
     async def run(self) -> None:
         """Sync every `interval` seconds until cancelled."""

@@ -405,3 +405,49 @@ async def test_a_reminder_of_a_todo_completed_in_the_portal_says_so(
         lambda m: m.message_id == reminder.message_id and not m.labels
     )
     assert "already completed in the portal" in text_of(settled)
+
+
+async def test_a_todo_completed_in_the_portal_before_it_is_due_is_not_reminded(
+    clocked: ClockedBot, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    done_lead = add_lead(portal_emulator, IVAN_PORTAL_ID, TITLE="Done in the portal")
+    open_lead = add_lead(portal_emulator, IVAN_PORTAL_ID, TITLE="Still to do")
+    rep = await ivan(telegram_emulator)
+    for lead_id, title in ((done_lead, "Done in the portal"), (open_lead, "Still to do")):
+        await plan_follow_up(rep, lead_id, title)
+        await rep.press("In 1 hour")
+        await rep.wait_for_message(has("Add a note"))
+        await rep.press("Skip")
+        await rep.wait_for_message(has("Follow-up set for"))
+    [done_todo] = todos_of(portal_emulator, done_lead)
+    portal_emulator.update_activity(int(str(done_todo["ID"])), {"COMPLETED": "Y"}, 1)
+
+    clocked.move_to(clocked.clock() + timedelta(hours=1))
+    reminder = await rep.wait_for_message(has("Follow-up:"))
+    assert f"lead #{open_lead}" in text_of(reminder)
+    assert clocked.scheduler().completed == 1
+    assert clocked.app is not None
+    repository = ReminderRepository(clocked.app.db)
+    settled = await repository.get(int(str(done_todo["ID"])))
+    assert settled is not None
+    assert (settled.state, settled.fired) == (ReminderState.DONE, 0)
+    assert await clocked.scheduler().fire_due() == 0
+    assert [m for m in reminders_in(rep) if f"lead #{done_lead}" in text_of(m)] == []
+
+
+async def test_a_reminder_still_fires_when_the_portal_cannot_say_whether_its_todo_is_open(
+    clocked: ClockedBot, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    lead_id = add_lead(portal_emulator, IVAN_PORTAL_ID, TITLE="Portal is down")
+    rep = await ivan(telegram_emulator)
+    await plan_follow_up(rep, lead_id, "Portal is down")
+    await rep.press("In 1 hour")
+    await rep.wait_for_message(has("Add a note"))
+    await rep.press("Skip")
+    await rep.wait_for_message(has("Follow-up set for"))
+    # The check before reminding is refused: better a reminder too many than one missed.
+    portal_emulator.faults.refuse_method("crm.activity.list", "INTERNAL_SERVER_ERROR", "down", 500)
+    clocked.move_to(clocked.clock() + timedelta(hours=1))
+    reminder = await rep.wait_for_message(has("Follow-up:"))
+    assert f"lead #{lead_id}" in text_of(reminder)
+    assert clocked.scheduler().completed == 0
