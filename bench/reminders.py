@@ -40,6 +40,7 @@ from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
 
 FIRST_USER = 700_000
+FIRST_PORTAL_USER = 5_000
 LEAD_MARK = re.compile(r"\(lead #([\d,]+)\)")
 """The lead's number in a reminder, as the English catalogue writes it (1,000)."""
 TARGET_P99_SECONDS = 2.0
@@ -101,10 +102,11 @@ async def run(
             bindings = BindingRepository(app.db)
             for index in range(users):
                 telegram.user(FIRST_USER + index, f"User {index}")
+                portal.add_user(f"User{index}", "Bench", user_id=FIRST_PORTAL_USER + index)
                 await bindings.upsert(
                     Binding(
                         telegram_user_id=FIRST_USER + index,
-                        portal_user_id=2,
+                        portal_user_id=FIRST_PORTAL_USER + index,
                         role=Role.REP,
                         bound_via=BindingSource.CONTACT,
                         bound_at=clock(),
@@ -114,17 +116,33 @@ async def run(
             span = timedelta(minutes=minutes)
             due: dict[int, datetime] = {}
             repository = ReminderRepository(app.db, clock=clock)
-            for number in range(1, reminders + 1):
-                moment = first + span * (number - 1) / reminders
-                due[number] = moment
+            # Each reminder is an open to-do on a lead in the portal, as the bot makes them:
+            # the scheduler asks the portal which due to-dos are still open before it reminds.
+            # Deadlines in whole seconds, as the portal keeps them (the follow-up sync would
+            # take a finer moment for a moved deadline).
+            lead_ids = portal.seed_leads(
+                reminders, ASSIGNED_BY_ID=lambda i: str(FIRST_PORTAL_USER + i % users)
+            )
+            for index, lead_id in enumerate(lead_ids):
+                moment = (first + span * index / reminders).replace(microsecond=0)
+                due[lead_id] = moment
+                todo_id = portal.add_todo(
+                    {
+                        "ownerTypeId": 1,
+                        "ownerId": lead_id,
+                        "deadline": moment.isoformat(),
+                        "responsibleId": FIRST_PORTAL_USER + index % users,
+                    },
+                    1,
+                )
                 await repository.schedule(
                     Reminder(
-                        activity_id=number,
-                        lead_id=number,
-                        telegram_user_id=FIRST_USER + number % users,
+                        activity_id=todo_id,
+                        lead_id=lead_id,
+                        telegram_user_id=FIRST_USER + index % users,
                         due_at=moment,
                         fire_at=moment,
-                        lead_title=f"Bench lead {number}",
+                        lead_title=f"Bench lead {lead_id}",
                     )
                 )
             assert app.reminders is not None
@@ -133,6 +151,8 @@ async def run(
             middle = clock.real(first + span / 2)
             await asyncio.sleep(max(0.0, middle - time.monotonic()))
             down_from = time.monotonic()
+            assert app.followup_sync is not None
+            checks = app.followup_sync.checks
             await app.stop()
             await asyncio.sleep(downtime)
             app = Application(settings, clock=clock, clock_speed=speed)
@@ -148,6 +168,8 @@ async def run(
             await asyncio.sleep(2.0)  # anything sent twice would arrive by now
             unsent = sorted(set(due) - {number for number, _ in _sent(telegram)})
             lost = await _where(app, unsent)
+            assert app.followup_sync is not None
+            checks += app.followup_sync.checks
             await app.stop()
     finally:
         await telegram.stop()
@@ -184,6 +206,7 @@ async def run(
         "max_late_downtime_s": round(max(inside, default=0.0), 3),
         "lost_at": lost,
         "answers_429": sum(1 for call in telegram.calls if call.error_code == 429),
+        "portal_todo_checks": checks,
     }
 
 
@@ -194,7 +217,7 @@ async def _where(app: Application, numbers: list[int]) -> list[str]:
         row = await app.db.fetch_one(
             "SELECT r.state, o.state, o.last_error, o.attempts FROM reminders AS r "
             "LEFT JOIN outbox AS o ON o.idempotency_key LIKE 'reminder:' || r.activity_id || ':%' "
-            "WHERE r.activity_id = ?",
+            "WHERE r.lead_id = ?",
             (number,),
         )
         found.append(f"{number}: {tuple(row) if row is not None else None}")
@@ -240,6 +263,11 @@ def main() -> None:
     print(
         f"due during the downtime: {figures['during_downtime']}, "
         f"latest {figures['max_late_downtime_s']} s late"
+    )
+    print(
+        f"portal checks of which due to-dos are still open: {figures['portal_todo_checks']} "
+        f"requests ({figures['portal_todo_checks'] / max(1.0, real_minutes):.1f} a real minute; "
+        "the portal allows 120)"
     )
     if figures["lost_at"]:
         print(f"unsent (reminder, outbox): {figures['lost_at']}")

@@ -14,7 +14,7 @@ import contextlib
 import html
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.followups.service import FollowUpAction, FollowUpButton
@@ -34,6 +34,9 @@ FIRE_BATCH = 200
 IDLE_SECONDS = 3600.0
 """The longest sleep with nothing scheduled (a wake-up comes sooner when one is added)."""
 REMINDER_KIND = "reminder"
+
+CHECK_AHEAD = timedelta(minutes=1)
+"""One portal check covers the reminders due this soon; an open verdict holds as long."""
 
 OpenTodos = Callable[[Sequence[int]], Awaitable[set[int] | None]]
 """`open_among(ids)`: which to-dos are still open in the portal (None: it could not say)."""
@@ -106,6 +109,8 @@ class ReminderScheduler:
         self._clock = clock
         self._on_queued = on_queued
         self._open_todos = open_todos
+        self._open_until: dict[int, datetime] = {}
+        """To-dos the portal said were open, until when that verdict holds."""
         # How many clock seconds pass per real second (a compressed clock in benches).
         self._speed = speed
         self._wake = asyncio.Event()
@@ -149,17 +154,13 @@ class ReminderScheduler:
             if not due:
                 break
             progressed = False
-            if self._open_todos is not None:
-                # A to-do completed (or deleted) in the portal since it was scheduled is
-                # settled instead of reminded: one portal request per round of due rows.
-                still_open = await self._open_todos([r.activity_id for r in due])
-                if still_open is not None:
-                    for reminder in due:
-                        if reminder.activity_id not in still_open:
-                            await self._reminders.settle(reminder.activity_id, ReminderState.DONE)
-                            self.completed += 1
-                            progressed = True
-                    due = [r for r in due if r.activity_id in still_open]
+            closed = await self._closed_in_portal(due)
+            for reminder in due:
+                if reminder.activity_id in closed:
+                    await self._reminders.settle(reminder.activity_id, ReminderState.DONE)
+                    self.completed += 1
+                    progressed = True
+            due = [r for r in due if r.activity_id not in closed]
             for reminder in due:
                 fired_one, moved = await self._fire(reminder)
                 fired += fired_one
@@ -170,6 +171,30 @@ class ReminderScheduler:
             self.fired += fired
             self._on_queued()
         return fired
+
+    async def _closed_in_portal(self, due: list[Reminder]) -> set[int]:
+        """The due to-dos completed (or deleted) in the portal since they were scheduled.
+
+        One portal request covers the due rows and those due within `CHECK_AHEAD`; its open
+        verdicts hold that long, so a steady stream of reminders costs about one request a
+        minute. When the portal cannot say, nothing counts as closed: a reminder too many is
+        better than one missed.
+        """
+        if self._open_todos is None:
+            return set()
+        now = self._clock()
+        unknown = [r.activity_id for r in due if self._open_until.get(r.activity_id, now) <= now]
+        if not unknown:
+            return set()
+        upcoming = await self._reminders.due(FIRE_BATCH, within=CHECK_AHEAD)
+        asked = list(dict.fromkeys(unknown + [r.activity_id for r in upcoming]))
+        still_open = await self._open_todos(asked)
+        if still_open is None:
+            return set()
+        self._open_until = {k: v for k, v in self._open_until.items() if v > now}
+        for activity_id in still_open:
+            self._open_until[activity_id] = now + CHECK_AHEAD
+        return set(unknown) - still_open
 
     async def _fire(self, reminder: Reminder) -> tuple[bool, bool]:
         """(fired, moved): queue the reminder, or hold it for the user's working hours."""

@@ -50,6 +50,8 @@ class FollowUpSync:
         self._interval = interval
         self._on_changed = on_changed
         self.requests = 0
+        self.checks = 0
+        """Requests asking which due to-dos are still open (counted in `requests` too)."""
         self.truncated = 0
 
     async def sync_once(self) -> int:
@@ -129,6 +131,7 @@ class FollowUpSync:
         try:
             result = await self._portal.batch(pages, lane=Lane.BACKGROUND)
             self.requests += 1
+            self.checks += 1
             return {
                 item.id
                 for key, method in pages.items()

@@ -9,7 +9,7 @@ user's quiet hours hold it. Done and cancelled rows are never fired again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.storage.db import Database
@@ -162,12 +162,12 @@ class ReminderRepository:
         )
         return None if row is None or row[0] is None else from_db_time(row[0])
 
-    async def due(self, limit: int) -> list[Reminder]:
-        """Scheduled reminders whose moment has come, earliest first."""
+    async def due(self, limit: int, *, within: timedelta = timedelta(0)) -> list[Reminder]:
+        """Scheduled reminders whose moment has come (or comes `within`), earliest first."""
         rows = await self._db.fetch_all(
             f"SELECT {_COLUMNS} FROM reminders "  # noqa: S608
             "WHERE state = 'scheduled' AND fire_at <= ? ORDER BY fire_at LIMIT ?",
-            (to_db_time(self._clock()), limit),
+            (to_db_time(self._clock() + within), limit),
         )
         return [_reminder(row) for row in rows]
 
