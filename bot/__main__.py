@@ -10,7 +10,7 @@ import sys
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from bot.config import ConfigurationError, Settings
+from bot.config import MISSING_TOKEN, ConfigurationError, Settings
 
 _NAMED_SETTING = re.compile(r"\b[A-Z][A-Z0-9_]*__[A-Z0-9_]+\b")
 _FIELD_IN_SETTINGS_ERROR = re.compile(r'field "([a-z_]+)"')
@@ -41,6 +41,8 @@ def main() -> None:
         sys.exit(describe_validation_error(exc))
     except SettingsError as exc:
         sys.exit(describe_settings_error(exc))
+    if not settings.telegram.token.get_secret_value():
+        sys.exit(f"Configuration error: {MISSING_TOKEN}")
     # Imported only now: the whole bot (aiogram's types, dialogs, locales) takes seconds to
     # import on a small machine, and a wrong setting should be named without that wait.
     from bot.app import run

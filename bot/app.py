@@ -30,7 +30,7 @@ from bot.access.middleware import IdentityMiddleware
 from bot.access.service import AccessService
 from bot.admin import CardSettingsService, CustomFieldService, FormFieldsService
 from bot.admin.people import PeopleService
-from bot.config import ConfigurationError, Settings
+from bot.config import MISSING_TOKEN, ConfigurationError, Settings
 from bot.events.audience import DirectoryAudience
 from bot.events.offline import OfflineIntake
 from bot.events.poller import CatchUpPoller
@@ -139,9 +139,7 @@ def build_bot(
     """The aiogram `Bot`, pointed at the configured Bot API server, sending HTML."""
     token = settings.telegram.token.get_secret_value()
     if not token:
-        raise ConfigurationError(
-            "TELEGRAM__TOKEN is not set: put the token from @BotFather in .env"
-        )
+        raise ConfigurationError(MISSING_TOKEN)
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_base))
     session.middleware(retry)
     session.middleware(TelegramReachabilityMiddleware(reachability))

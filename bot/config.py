@@ -17,6 +17,9 @@ WEBHOOK_SECRET_MIN_LENGTH = 32
 _WEBHOOK_SECRET_CHARS = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
+MISSING_TOKEN = "TELEGRAM__TOKEN is not set: put the token from @BotFather in .env"  # noqa: S105 (a message)
+
+
 class ConfigurationError(RuntimeError):
     """A setting is missing or wrong; the message names it in one sentence."""
 
