@@ -141,9 +141,7 @@ class PlacementArea(EmulatorState):
             aiohttp.ClientSession(timeout=timeout) as session,
             session.post(self.tab_url(language), data=body) as response,
         ):
-            return OpenedTab(
-                response.status, await response.text(), dict(response.headers), body
-            )
+            return OpenedTab(response.status, await response.text(), dict(response.headers), body)
 
     def tab_frame_page(self, user_id: int, lead_id: int | str, *, language: str = "en") -> str:
         """A tiny page of "the portal": the lead card whose tab frame loads the handler.

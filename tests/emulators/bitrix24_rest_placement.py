@@ -83,7 +83,9 @@ def placement_unbind(
     _require_admin(emu, ctx)
     raw = params.get("PLACEMENT", params.get("placement"))
     if raw is not None and not isinstance(raw, str):
-        raise CrmError("The value of an argument 'PLACEMENT' must be of type string", "ERROR_ARGUMENT", 400)
+        raise CrmError(
+            "The value of an argument 'PLACEMENT' must be of type string", "ERROR_ARGUMENT", 400
+        )
     placement = (raw or "").upper()
     if not placement:
         raise CrmError("Argument 'PLACEMENT' is null or empty", "ERROR_ARGUMENT", 400)
