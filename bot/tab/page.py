@@ -62,6 +62,7 @@ class TabView:
     lead_title: str
     viewer_name: str
     viewer_role: str
+    """The viewer's role code (rep, manager, admin)."""
     responsible: ResponsibleStatus | None
     deliveries: Sequence[DeliveryLine]
     followups: Sequence[FollowUpLine]
@@ -199,7 +200,7 @@ def _actions(tr: Translator, view: TabView) -> str:
         f"{ping_hint}</form>"
     )
     if view.groups:
-        groups_hint = tr.get("tab-group-targets", groups=", ".join(view.groups))
+        groups_hint = tr.get("tab-group-targets", chat=", ".join(view.groups))
     else:
         groups_hint = tr.get("tab-group-unavailable")
     group = (

@@ -347,7 +347,7 @@ class TabService:
             lead_id=lead_id,
             lead_title=lead.title or f"#{lead_id}",
             viewer_name=identity.name or await self._leads.user_name(identity.portal_user_id),
-            viewer_role=tr.get(f"tab-role-{identity.role.value}"),
+            viewer_role=identity.role.value,
             responsible=await self._responsible(lead),
             deliveries=await self._deliveries(tr, lead_id),
             followups=await self._followups(lead_id),
@@ -549,7 +549,7 @@ class TabService:
         )
         if not queued:
             return Notice(tr.get("tab-done-already"), ok=False)
-        return Notice(tr.get("tab-done-group", groups=", ".join(n for _, n in groups)), ok=True)
+        return Notice(tr.get("tab-done-group", chat=", ".join(n for _, n in groups)), ok=True)
 
 
 def check_token_portal(claims: TabClaims, installation: Installation | None) -> None:

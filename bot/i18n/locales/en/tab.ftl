@@ -3,10 +3,12 @@
 
 tab-page-title = Telegram
 tab-lead-heading = Lead #{ $id }: { $title }
-tab-viewer = You are { $name } ({ $role }).
-tab-role-rep = sales rep
-tab-role-manager = manager
-tab-role-admin = administrator
+tab-viewer = You are { $name } ({ $role ->
+        [rep] { role-rep }
+        [manager] { role-manager }
+        [admin] { role-admin }
+       *[other] { $role }
+    }).
 
 tab-responsible-heading = Responsible in Telegram
 tab-responsible-none = The lead has no responsible.
@@ -44,11 +46,11 @@ tab-note-placeholder = What should they do?
 tab-ping-button = Ping the responsible in Telegram
 tab-ping-unavailable = The responsible is not signed in to the bot, so the bot cannot reach them.
 tab-group-button = Send to the team group
-tab-group-targets = Goes to: { $groups }
+tab-group-targets = Goes to: { $chat }
 tab-group-unavailable = No team group gets this lead's notifications.
 
 tab-done-ping = Sent to { $name } in Telegram.
-tab-done-group = Sent to { $groups }.
+tab-done-group = Sent to { $chat }.
 tab-done-already = This was already sent from this page. Reopen the tab to send again.
 tab-note-too-long = The note is { $length } characters long; the limit is { $limit }. Shorten it and send again.
 

@@ -3,10 +3,12 @@
 
 tab-page-title = Telegram
 tab-lead-heading = Лид №{ $id }: { $title }
-tab-viewer = Вы — { $name } ({ $role }).
-tab-role-rep = менеджер по продажам
-tab-role-manager = руководитель
-tab-role-admin = администратор
+tab-viewer = Вы — { $name } ({ $role ->
+        [rep] { role-rep }
+        [manager] { role-manager }
+        [admin] { role-admin }
+       *[other] { $role }
+    }).
 
 tab-responsible-heading = Ответственный в Telegram
 tab-responsible-none = У лида нет ответственного.
@@ -44,11 +46,11 @@ tab-note-placeholder = Что нужно сделать?
 tab-ping-button = Напомнить ответственному в Telegram
 tab-ping-unavailable = Ответственный не вошёл в бот, поэтому бот не может ему написать.
 tab-group-button = Отправить в группу команды
-tab-group-targets = Куда: { $groups }
+tab-group-targets = Куда: { $chat }
 tab-group-unavailable = Уведомления об этом лиде не приходят ни в одну группу.
 
 tab-done-ping = Отправлено в Telegram: { $name }.
-tab-done-group = Отправлено: { $groups }.
+tab-done-group = Отправлено: { $chat }.
 tab-done-already = С этой страницы это уже отправлено. Откройте вкладку заново, чтобы отправить ещё раз.
 tab-note-too-long = В заметке { $length } символов, а можно не больше { $limit }. Сократите её и отправьте снова.
 
