@@ -177,7 +177,7 @@ def _followups(tr: Translator, lines: Sequence[FollowUpLine]) -> str:
         return f'<p class="empty">{_e(tr.get("tab-followups-empty"))}</p>'
     rows = []
     for line in lines:
-        who = f' <span class="kind">{_e(tr.get("tab-followup-for", name=line.person))}</span>'
+        who = f'<span class="kind">{_e(tr.get("tab-followup-for", name=line.person))}</span>'
         state = _e(tr.get(f"tab-followup-{line.state}"))
         rows.append(
             f"<tr><td>{_e(line.note) or '—'}{who}</td>"
