@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from playwright.async_api import ViewportSize, async_playwright
 
 from bot.storage.reminders import Reminder, ReminderRepository
 from tests.browser import find_chromium
@@ -18,7 +19,7 @@ from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import TelegramEmulator
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-VIEWPORT = {"width": 900, "height": 1000}
+VIEWPORT: ViewportSize = {"width": 900, "height": 1000}
 
 
 def _chromium() -> str:
@@ -35,8 +36,6 @@ async def test_a_rep_pings_and_shares_from_the_tab_in_a_real_browser(
     tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
 ) -> None:
     chromium = _chromium()
-    from playwright.async_api import async_playwright
-
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     async with (
         running_tab_bot(tmp_path, telegram_emulator, portal_emulator) as app,
