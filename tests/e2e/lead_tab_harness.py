@@ -38,7 +38,11 @@ TOKEN_FIELD = re.compile(r'name="token" value="([^"]+)"')
 
 
 def tab_settings(
-    tmp_path: Path, telegram: TelegramEmulator, portal: Bitrix24Emulator, port: int
+    tmp_path: Path,
+    telegram: TelegramEmulator,
+    portal: Bitrix24Emulator,
+    port: int,
+    portal_burst: int = 50,
 ) -> Settings:
     """Application mode on `port`, with fast notification timings."""
     return Settings(
@@ -52,6 +56,7 @@ def tab_settings(
             oauth_client_secret=portal.client_secret,
             oauth_token_url=portal.token_url,
             backoff_seconds=0.01,
+            burst=portal_burst,
         ),
         storage=StorageSettings(path=tmp_path / "bot.sqlite3"),
         web=WebSettings(host="127.0.0.1", port=port),
@@ -79,11 +84,11 @@ class Team:
 
 @contextlib.asynccontextmanager
 async def running_tab_bot(
-    tmp_path: Path, telegram: TelegramEmulator, portal: Bitrix24Emulator
+    tmp_path: Path, telegram: TelegramEmulator, portal: Bitrix24Emulator, portal_burst: int = 50
 ) -> AsyncIterator[Application]:
     """The bot as the installed application (the tab bound at install)."""
     port = free_port()
-    settings = tab_settings(tmp_path, telegram, portal, port)
+    settings = tab_settings(tmp_path, telegram, portal, port, portal_burst)
     app = Application(settings, polling_backoff=FAST_BACKOFF)
     await app.start()
     try:
