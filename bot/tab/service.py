@@ -342,7 +342,7 @@ class TabService:
     ) -> str:
         tr = self._translations.for_language(language)
         lead_id = lead.id or 0
-        groups = await self._groups(lead)
+        groups = await self._groups(tr, lead)
         view = TabView(
             lead_id=lead_id,
             lead_title=lead.title or f"#{lead_id}",
@@ -436,7 +436,7 @@ class TabService:
     def _local(self, moment: datetime | None) -> datetime | None:
         return moment.astimezone(self._zone) if moment is not None else None
 
-    async def _groups(self, lead: Lead) -> list[tuple[Subscription, str]]:
+    async def _groups(self, tr: Translator, lead: Lead) -> list[tuple[Subscription, str]]:
         """The team groups this lead's notifications go to, one entry per chat and topic."""
         subscriptions = [s for s in await self._subscriptions.active() if s.is_group]
         readers = await self._audience.identities({s.created_by for s in subscriptions})
@@ -445,7 +445,6 @@ class TabService:
             reader = readers.get(sub.created_by)
             if reader is not None and group_takes_lead(sub, reader, lead):
                 chosen.setdefault((sub.chat_id, sub.thread_id), sub)
-        tr = self._translations.for_language(None)
         return [(sub, await self._chat_name(tr, sub.chat_id)) for sub in chosen.values()]
 
     # --- actions -----------------------------------------------------------------------------
@@ -511,7 +510,7 @@ class TabService:
     async def _share(
         self, tr: Translator, claims: TabClaims, identity: Identity, lead: Lead
     ) -> Notice:
-        groups = await self._groups(lead)
+        groups = await self._groups(tr, lead)
         if not groups:
             return Notice(tr.get("tab-group-unavailable"), ok=False)
         lead_id = lead.id or claims.lead_id
