@@ -32,6 +32,7 @@ from bot.notify.buttons import LeadAction, LeadButton
 from bot.notify.render import Links
 from bot.portal import Lead, NotFoundError, PortalClient, PortalError
 from bot.storage.bindings import BindingRepository
+from bot.storage.db import DATABASE_ERRORS
 from bot.storage.mutes import MuteRepository
 from bot.storage.outbox import MessageButton, NewOutboxMessage, Notification, OutboxRepository
 from bot.storage.subscriptions import Scope, Subscription, SubscriptionRepository
@@ -253,6 +254,9 @@ class TabService:
         except PortalError as exc:
             refusal = TabRefusal(503, "tab-refused-unavailable", f"portal {exc.code}")
             return self._refused(language, refusal)
+        except DATABASE_ERRORS as exc:
+            refusal = TabRefusal(503, "tab-refused-busy", f"database {type(exc).__name__}")
+            return self._refused(language, refusal)
 
     async def act(self, action: TabAction, form: Mapping[str, str]) -> TabAnswer:
         """Ping the responsible or send to the team group, as the token's portal user."""
@@ -289,6 +293,9 @@ class TabService:
             return self._refused(claims.language, exc)
         except PortalError as exc:
             refusal = TabRefusal(503, "tab-refused-unavailable", f"portal {exc.code}")
+            return self._refused(claims.language, refusal)
+        except DATABASE_ERRORS as exc:
+            refusal = TabRefusal(503, "tab-refused-busy", f"database {type(exc).__name__}")
             return self._refused(claims.language, refusal)
 
     def _refused(self, language: str, refusal: TabRefusal) -> TabAnswer:

@@ -63,6 +63,7 @@ tab-refused-lead = You cannot see this lead in the bot, or it no longer exists.
 tab-refused-gone = This lead no longer exists in the portal.
 tab-refused-expired = This page has expired or the form was not sent from it. Reopen the tab and try again.
 tab-refused-unavailable = The portal did not answer. Try again in a minute.
+tab-refused-busy = The bot could not read its records just now. Try again in a minute.
 
 tab-message-ping = 📌 <b>{ $name }</b> asks you to look at this lead (from the portal's Telegram tab):
 tab-message-share = 📣 <b>{ $name }</b> shares this lead with the team (from the portal's Telegram tab):
