@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.app import Application
@@ -216,3 +217,25 @@ async def test_every_refusal_of_opening_has_its_status_and_a_clear_page(
         assert opened.headers["Cache-Control"] == "no-store", name
         if "AUTH_ID" in body:
             assert body["AUTH_ID"] not in opened.body, name
+
+
+async def test_after_uninstall_the_tab_and_its_forms_are_refused(
+    team: Team, portal_emulator: Bitrix24Emulator
+) -> None:
+    opened = await portal_emulator.open_tab(ANNA, team.lead_id)
+    token = token_of(opened.body)
+    form = portal_emulator.tab_form(ANNA, team.lead_id)
+    await portal_emulator.uninstall_app()
+    again = await portal_emulator.open_tab(ANNA, team.lead_id, form=form)
+    assert again.status == 403
+    assert "not installed on" in again.body
+    status, page = await post_action(team.app, "ping", {"token": token, "note": "hi"})
+    assert status == 403
+    assert "not installed on" in page
+    assert not [m for m in team.ivan.transcript() if "asks you to look" in (m.text or "")]
+
+
+async def test_without_application_mode_there_is_no_tab(running_bot: Application) -> None:
+    url = f"http://127.0.0.1:{running_bot.port}{running_bot.settings.app.tab_path}"
+    async with aiohttp.ClientSession() as http, http.post(url, data={"AUTH_ID": "x"}) as answer:
+        assert answer.status == 404
