@@ -1,7 +1,8 @@
 """The lead tab in a real browser: Debian's headless Chromium, driven by Playwright.
 
 The portal's lead card is a small page whose form posts itself into the tab's frame, as the
-portal does; nothing is loaded from outside. The screenshots land in docs/screenshots/.
+portal does; nothing is loaded from outside. The screenshots land in build/screenshots/
+(docs/screenshots/ keeps a copy for the documentation).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tests.e2e.lead_tab_harness import ANNA, IVAN, IVAN_TG, running_tab_bot, sub
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import TelegramEmulator
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 VIEWPORT: ViewportSize = {"width": 900, "height": 1000}
 
 

@@ -28,7 +28,7 @@ tab-kind-changed = изменения
 tab-kind-stage = стадия
 tab-kind-deleted = удалён
 tab-kind-reminder = напоминание
-tab-kind-ping = напоминание с портала
+tab-kind-ping = просьба с портала
 tab-kind-share = отправлено с портала
 tab-kind-other = сообщение
 
