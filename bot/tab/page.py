@@ -161,7 +161,7 @@ def _responsible(tr: Translator, status: ResponsibleStatus | None) -> str:
     return f'<div class="row"><span class="name">{_e(status.name)}</span>{"".join(pills)}</div>'
 
 
-def _deliveries(tr: Translator, lines: Sequence[DeliveryLine], zone: str) -> str:
+def _deliveries(tr: Translator, lines: Sequence[DeliveryLine]) -> str:
     if not lines:
         return f'<p class="empty">{_e(tr.get("tab-history-empty"))}</p>'
     rows = "".join(
@@ -169,7 +169,7 @@ def _deliveries(tr: Translator, lines: Sequence[DeliveryLine], zone: str) -> str
         f'</span></td><td class="when">{_e(_when(line.sent_at))}</td></tr>'
         for line in lines
     )
-    return f'<table aria-label="{_e(zone)}">{rows}</table>'
+    return f"<table>{rows}</table>"
 
 
 def _followups(tr: Translator, lines: Sequence[FollowUpLine]) -> str:
@@ -230,7 +230,7 @@ def render_tab(tr: Translator, view: TabView) -> str:
         f'<section class="card actions"><h2>{_e(tr.get("tab-actions-heading"))}</h2>'
         f"{_actions(tr, view)}</section>"
         f'<section class="card"><h2>{_e(tr.get("tab-history-heading"))} '
-        f"({_e(view.zone_label)})</h2>{_deliveries(tr, view.deliveries, view.zone_label)}"
+        f"({_e(view.zone_label)})</h2>{_deliveries(tr, view.deliveries)}"
         "</section>"
         f'<section class="card"><h2>{_e(tr.get("tab-followups-heading"))}</h2>'
         f"{_followups(tr, view.followups)}</section>"
