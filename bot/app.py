@@ -42,6 +42,7 @@ from bot.followups.sync import FollowUpSync
 from bot.i18n import DEFAULT_LANGUAGE, Translations
 from bot.install.endpoints import InstallEndpoints, app_info_reader
 from bot.install.installation import InstallationStore
+from bot.install.tab import lead_tab_binding
 from bot.leads.actions import BotActionLog
 from bot.leads.capture import CaptureService
 from bot.leads.catalog import PortalCatalog
@@ -117,6 +118,8 @@ from bot.storage.snapshots import SnapshotRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.storage.timestamps import Clock, utc_now
 from bot.storage.updates import UpdateRepository
+from bot.tab.build import build_tab
+from bot.tab.endpoints import TabEndpoints
 from bot.telegram_retry import FloodPause, TelegramRetryMiddleware
 from bot.throttle import BucketRule, ThrottleMiddleware, UpdateKind, UserThrottle
 from bot.updates import InFlightUpdates, TrackedDispatcher, UpdateIntake, UpdatePoller
@@ -299,6 +302,7 @@ class Application:
         self.offline: OfflineIntake | None = None
         self.install: InstallEndpoints | None = None
         self.installation: InstallationStore | None = None
+        self.tab: TabEndpoints | None = None
         self.digests: DigestWorker | None = None
         self.nudges: NudgeWorker | None = None
         self.reminders: ReminderScheduler | None = None
@@ -525,6 +529,8 @@ class Application:
             me.username or "", inbox, outbox, snapshots, subscriptions, kv, escalation_store
         )
         self._build_reminders(reminders, outbox)
+        if settings.app.enabled:
+            self.tab = self._build_tab(me.username or "", kv, leads, outbox, subscriptions)
         self.readiness = Readiness(
             db=self.db,
             portal=self.portal_reachability,
@@ -731,7 +737,44 @@ class Application:
             expected_member_id=settings.portal.member_id or None,
             uninstall_url=f"{public}{settings.app.uninstall_path}" if public else None,
             on_changed=self._wake_offline,
+            placements=[lead_tab_binding(public, settings.app.tab_path)] if public else [],
         )
+
+    def _build_tab(
+        self,
+        bot_username: str,
+        kv: KeyValueRepository,
+        leads: LeadService,
+        outbox: OutboxRepository,
+        subscriptions: SubscriptionRepository,
+    ) -> TabEndpoints:
+        """The lead card's "Telegram" tab (application mode)."""
+        assert self.portal is not None
+        assert self.access is not None
+        assert self.installation is not None
+        return build_tab(
+            self.settings,
+            db=self.db,
+            kv=kv,
+            portal=self.portal,
+            access=self.access,
+            audience=self._speed_audience,
+            installation=self.installation,
+            leads=leads,
+            outbox=outbox,
+            subscriptions=subscriptions,
+            translations=self.translations,
+            links=Links(bot_username=bot_username, portal_base=portal_base_url(self.settings)),
+            chat_title=self._group_title,
+            on_queued=self._wake_sender,
+        )
+
+    async def _group_title(self, chat_id: int) -> str | None:
+        try:
+            chat = await self.bot.get_chat(chat_id)
+        except TelegramAPIError:
+            return None
+        return chat.title
 
     async def _installed(self) -> bool:
         installation = await self.installation.get() if self.installation else None
@@ -891,6 +934,7 @@ class Application:
             portal_event=portal_event,
             telegram_webhook=webhook,
             install=self.install,
+            tab=self.tab,
         )
 
     async def _start_web(self) -> None:
@@ -945,6 +989,8 @@ class Application:
         if self.dispatcher is not None and self._started_dispatcher:
             self._started_dispatcher = False
             await self.dispatcher.emit_shutdown(bot=self.bot, dispatcher=self.dispatcher)
+        if self.tab is not None:
+            await self.tab.aclose()
         if self.portal is not None:
             await self.portal.aclose()
         await self.bot.session.close()

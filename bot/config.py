@@ -288,6 +288,9 @@ class AppSettings(BaseModel):
     """Where the portal reaches this bot (for the uninstall event); no trailing path."""
     install_path: str = "/bitrix/app/install"
     uninstall_path: str = "/bitrix/app/uninstall"
+    tab_path: str = "/bitrix/app/lead-tab"
+    """The "Telegram" tab of the lead card (placement CRM_LEAD_DETAIL_TAB); its actions
+    are `<tab path>/ping` and `<tab path>/group`."""
     # ONOFFLINEEVENT's documented minimum notification interval (minTimeout) is 1 second.
     offline_poll_seconds: float = Field(default=1.0, gt=0)
     offline_batch: int = Field(default=50, ge=1, le=1000)
@@ -309,11 +312,13 @@ class AppSettings(BaseModel):
             )
         return value.rstrip("/")
 
-    @field_validator("install_path", "uninstall_path")
+    @field_validator("install_path", "uninstall_path", "tab_path")
     @classmethod
     def _absolute_path(cls, value: str) -> str:
         if not value.startswith("/"):
-            raise ValueError("APP__INSTALL_PATH and APP__UNINSTALL_PATH must start with /")
+            raise ValueError(
+                "APP__INSTALL_PATH, APP__UNINSTALL_PATH and APP__TAB_PATH must start with /"
+            )
         return value
 
 

@@ -8,6 +8,8 @@ Routes:
 - `POST /telegram/webhook`: Telegram updates, in webhook mode only.
 - `POST <install path>`, `POST <uninstall path>`: the local application's install callback
   and its ONAPPUNINSTALL handler, in application mode only.
+- `POST <tab path>` (and `/ping`, `/group`): the lead card's "Telegram" tab (`bot.tab`), in
+  application mode only.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from bot.config import Settings
 from bot.install.endpoints import InstallEndpoints
 from bot.metrics import MetricsRegistry, metrics_handler
 from bot.storage.db import DATABASE_ERRORS
+from bot.tab.endpoints import TabEndpoints
 from bot.updates import UpdateIntake
 
 log = logging.getLogger(__name__)
@@ -110,6 +113,7 @@ def build_web_app(
     portal_event: Handler,
     telegram_webhook: TelegramWebhook | None,
     install: InstallEndpoints | None = None,
+    tab: TabEndpoints | None = None,
 ) -> web.Application:
     """The aiohttp application with every route the settings ask for."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -135,6 +139,8 @@ def build_web_app(
     if install is not None:
         app.router.add_post(settings.app.install_path, install.install)
         app.router.add_post(settings.app.uninstall_path, install.uninstall)
+    if tab is not None:
+        tab.add_routes(app, settings.app.tab_path)
     if telegram_webhook is not None:
         app.router.add_post(WEBHOOK_PATH, telegram_webhook.handle)
         app.on_shutdown.append(telegram_webhook.close)

@@ -3,7 +3,8 @@
 Install: the body must be an ONAPPINSTALL callback whose access token the portal at
 PORTAL__OAUTH_ENDPOINT accepts for our application (`app.info` says it is installed), from the
 member id configured or recorded before. Then the tokens and the installation are stored,
-the offline lead events and the uninstall handler are bound, and the answer is
+the offline lead events, the uninstall handler and the placements (the lead card's tab) are
+bound, and the answer is
 `{"status": "success"}` as the docs' example handler gives.
 Uninstall: the body must carry the recorded member id and application token; intake stops.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
@@ -26,7 +27,7 @@ from bot.install.installation import (
     read_install_callback,
 )
 from bot.portal import OAuthAuth, PortalClient, PortalError
-from bot.portal.methods import BindEvent, GetAppInfo
+from bot.portal.methods import BindEvent, BindPlacement, GetAppInfo, UnbindPlacement
 from bot.portal.models import AppInfo
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class InstallEndpoints:
         uninstall_url: str | None,
         on_changed: Callable[[], None],
         wall_clock: Callable[[], float] = time.time,
+        placements: Sequence[BindPlacement] = (),
     ) -> None:
         self._store = store
         self._auth = auth
@@ -78,6 +80,7 @@ class InstallEndpoints:
         self._uninstall_url = uninstall_url
         self._on_changed = on_changed
         self._wall_clock = wall_clock
+        self._placements = tuple(placements)
         self.refused = 0
 
     def _refuse(self, status: int, reason: str, request: web.Request) -> web.Response:
@@ -146,6 +149,12 @@ class InstallEndpoints:
             except PortalError as exc:
                 if exc.code != ALREADY_BOUND:
                     raise
+        for placement in self._placements:
+            # The docs do not say what a second bind of one handler does: unbind it first.
+            await self._portal(
+                UnbindPlacement(placement=placement.placement, handler=placement.handler)
+            )
+            await self._portal(placement)
 
     async def uninstall(self, request: web.Request) -> web.Response:
         """Verify the ONAPPUNINSTALL event and stop intake."""

@@ -153,7 +153,7 @@ class EmulatorState:
         domain: str = "emulator.bitrix24.test",
         *,
         webhook_scopes: Iterable[str] = ("crm", "user", "basic"),
-        oauth_scopes: Iterable[str] = ("crm", "user", "basic"),
+        oauth_scopes: Iterable[str] = ("crm", "placement", "user", "basic"),
         client_id: str = "local.emulator.app",
         client_secret: str = "emuclientsecret",  # noqa: S107
         utc_offset_hours: float = 3.0,

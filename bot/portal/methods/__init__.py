@@ -55,6 +55,12 @@ from bot.portal.methods.leads import (
     UpdateLead,
 )
 from bot.portal.methods.lists import ListMethod
+from bot.portal.methods.placement import (
+    BindPlacement,
+    GetPlacements,
+    PlacementHandler,
+    UnbindPlacement,
+)
 from bot.portal.methods.timeline import AddTimelineComment
 from bot.portal.methods.userfields import (
     AddLeadUserField,
@@ -74,6 +80,7 @@ __all__ = [
     "AddTimelineComment",
     "AddTodo",
     "BindEvent",
+    "BindPlacement",
     "ClearLeadContacts",
     "ClearOfflineEvents",
     "CompleteActivity",
@@ -97,6 +104,7 @@ __all__ = [
     "GetLeadProductRows",
     "GetLeadUserField",
     "GetOfflineEvents",
+    "GetPlacements",
     "GetUsers",
     "ListActivities",
     "ListContacts",
@@ -107,6 +115,7 @@ __all__ = [
     "ListProducts",
     "ListStatuses",
     "OwnerType",
+    "PlacementHandler",
     "PortalMethod",
     "Ref",
     "ResetLeadCard",
@@ -114,6 +123,7 @@ __all__ = [
     "SetLeadContacts",
     "SetLeadProductRows",
     "UnbindEvent",
+    "UnbindPlacement",
     "UpdateContact",
     "UpdateLead",
     "UpdateLeadUserField",
