@@ -699,6 +699,7 @@ class Application:
                 interval=settings.app.offline_poll_seconds,
                 batch=settings.app.offline_batch,
                 on_stored=self.processor.wake,
+                on_catalog_changed=self.catalog.invalidate,
             )
         self.poller = CatchUpPoller(
             self.portal,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.events.receiver import LEAD_EVENTS, LEAD_ID
+from bot.events.receiver import LEAD_EVENTS, LEAD_ID, USERFIELD_EVENTS
 from bot.portal import Lane, PortalClient, PortalError
 from bot.portal.errors import AuthError
 from bot.portal.methods import (
@@ -101,6 +101,7 @@ class OfflineIntake:
         interval: float,
         batch: int,
         on_stored: Callable[[], None],
+        on_catalog_changed: Callable[[], None] = lambda: None,
     ) -> None:
         self._portal = portal
         self._inbox = inbox
@@ -109,6 +110,7 @@ class OfflineIntake:
         self._interval = interval
         self._batch = batch
         self._on_stored = on_stored
+        self._on_catalog_changed = on_catalog_changed
         self._wake = asyncio.Event()
         self._orphans: list[str] | None = None
         self.read = 0
@@ -179,7 +181,13 @@ class OfflineIntake:
         """Store the lead events; returns the message ids of records that are not one."""
         rows = []
         unusable = []
+        fields_changed = False
         for record in records:
+            if record.event_name.upper() in USERFIELD_EVENTS:
+                # A lead field was added, changed or removed: the form and the card read the
+                # fields again. Nothing goes to the inbox; the record is cleared with the batch.
+                fields_changed = True
+                continue
             row = inbox_row(record)
             if row is None:
                 log.warning("offline event %s is not a lead's change", record.event_name[:40])
@@ -187,6 +195,8 @@ class OfflineIntake:
                 continue
             rows.append(row)
         self.read += len(records)
+        if fields_changed:
+            self._on_catalog_changed()
         new = sum(await self._inbox.add_many(rows, durable=True))
         self.stored += new
         if new:

@@ -2,10 +2,9 @@
 
 Install: the body must be an ONAPPINSTALL callback whose access token the portal at
 PORTAL__OAUTH_ENDPOINT accepts for our application (`app.info` says it is installed), from the
-member id configured or recorded before. Then the tokens and the installation are stored,
-the offline lead events, the uninstall handler and the placements (the lead card's tab) are
-bound, and the answer is
-`{"status": "success"}` as the docs' example handler gives.
+member id configured or recorded before. Then the tokens and the installation are stored, the
+offline lead and lead-field events, the uninstall handler and the placements (the lead card's
+tab) are bound, and the answer is `{"status": "success"}` as the docs' example handler gives.
 Uninstall: the body must carry the recorded member id and application token; intake stops.
 """
 
@@ -18,7 +17,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import web
 
 from bot.events.form import MalformedFormError, parse_php_form
-from bot.events.receiver import FORM_CONTENT_TYPE, LEAD_EVENTS, EventRefused, same_secret
+from bot.events.receiver import (
+    FORM_CONTENT_TYPE,
+    LEAD_EVENTS,
+    USERFIELD_EVENTS,
+    EventRefused,
+    same_secret,
+)
 from bot.install.installation import (
     UNINSTALL_EVENT,
     InstallationStore,
@@ -140,7 +145,10 @@ class InstallEndpoints:
             raise EventRefused(401, "the portal does not report the application installed")
 
     async def _bind(self) -> None:
-        bindings = [BindEvent(event=event, event_type="offline") for event in sorted(LEAD_EVENTS)]
+        bindings = [
+            BindEvent(event=event, event_type="offline")
+            for event in sorted(LEAD_EVENTS | USERFIELD_EVENTS)
+        ]
         if self._uninstall_url is not None:
             bindings.append(BindEvent(event=UNINSTALL_EVENT, handler=self._uninstall_url))
         for binding in bindings:

@@ -119,6 +119,10 @@ async def test_installed_app_binds_offline_events_and_reports_lead_changes(
         ("ONCRMLEADADD", ""),
         ("ONCRMLEADDELETE", ""),
         ("ONCRMLEADUPDATE", ""),
+        ("ONCRMLEADUSERFIELDADD", ""),
+        ("ONCRMLEADUSERFIELDDELETE", ""),
+        ("ONCRMLEADUSERFIELDSETENUMVALUES", ""),
+        ("ONCRMLEADUSERFIELDUPDATE", ""),
     ]
     assert [(h.event, h.handler) for h in portal_emulator.event_handlers if h.kind == "app"] == [
         ("ONAPPUNINSTALL", app_bot.uninstall_url)
@@ -282,3 +286,21 @@ async def test_status_tells_when_the_portal_keeps_refusing_the_tokens_after_a_lo
     await anna.send("/status")
     status = await anna.wait_for_message(lambda m: "Bitrix24 application" in (m.text or ""))
     assert f"installed on {portal_emulator.domain}" in (status.text or "")
+
+
+async def test_a_lead_field_added_in_the_portal_reaches_the_bot_through_the_queue(
+    app_bot: AppModeBot, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    await installed_and_subscribed(app_bot, telegram_emulator, portal_emulator)
+    catalog = app_bot.running.catalog
+    assert "UF_CRM_TENDER" not in (await catalog.get()).fields
+    portal_emulator.add_user_field(
+        {"FIELD_NAME": "TENDER", "USER_TYPE_ID": "string", "LABEL": "Tender number"}
+    )
+
+    async def field_known() -> bool:
+        return "UF_CRM_TENDER" in (await catalog.get()).fields
+
+    # The catalog is cached for minutes: only the queued field event makes it read again.
+    await eventually(field_known)
+    assert portal_emulator.offline.records == []
