@@ -338,6 +338,7 @@ class Application:
             on_request=_both(
                 portal_observer(self.metrics), self.portal_reachability.observe_portal
             ),
+            auth_connector=settings.app.auth_connector if settings.app.enabled else None,
         )
         if settings.app.enabled:
             assert isinstance(auth, OAuthAuth)  # settings refuse a webhook in application mode
