@@ -23,6 +23,7 @@ from tests.emulators.bitrix24_area_events import EventsArea
 from tests.emulators.bitrix24_area_leads import LeadsArea
 from tests.emulators.bitrix24_area_limits import LimitsArea
 from tests.emulators.bitrix24_area_rest import RestArea
+from tests.emulators.bitrix24_area_robots import RobotsArea
 from tests.emulators.bitrix24_area_userfields import UserFieldsArea
 from tests.emulators.bitrix24_area_users import DEFAULT_USERS, UsersArea
 from tests.emulators.bitrix24_crm import CrmError
@@ -68,6 +69,7 @@ class Bitrix24Emulator(
     UsersArea,
     EventsArea,
     AppArea,
+    RobotsArea,
     AuthArea,
     LimitsArea,
     RestArea,

@@ -55,6 +55,15 @@ from bot.portal.methods.leads import (
     UpdateLead,
 )
 from bot.portal.methods.lists import ListMethod
+from bot.portal.methods.robots import (
+    AddRobot,
+    DeleteRobot,
+    ListRobots,
+    RobotFields,
+    RobotProperty,
+    SendBizprocEvent,
+    UpdateRobot,
+)
 from bot.portal.methods.timeline import AddTimelineComment
 from bot.portal.methods.userfields import (
     AddLeadUserField,
@@ -71,6 +80,7 @@ __all__ = [
     "AddLead",
     "AddLeadContact",
     "AddLeadUserField",
+    "AddRobot",
     "AddTimelineComment",
     "AddTodo",
     "BindEvent",
@@ -80,6 +90,7 @@ __all__ = [
     "DeleteLead",
     "DeleteLeadContact",
     "DeleteLeadUserField",
+    "DeleteRobot",
     "FailOfflineEvents",
     "FindDuplicates",
     "ForceCommonLeadCard",
@@ -105,11 +116,15 @@ __all__ = [
     "ListMethod",
     "ListOfflineEvents",
     "ListProducts",
+    "ListRobots",
     "ListStatuses",
     "OwnerType",
     "PortalMethod",
     "Ref",
     "ResetLeadCard",
+    "RobotFields",
+    "RobotProperty",
+    "SendBizprocEvent",
     "SetLeadCard",
     "SetLeadContacts",
     "SetLeadProductRows",
@@ -117,6 +132,7 @@ __all__ = [
     "UpdateContact",
     "UpdateLead",
     "UpdateLeadUserField",
+    "UpdateRobot",
     "UpdateTodoDeadline",
     "all_methods",
     "portal_value",
