@@ -42,6 +42,8 @@ from bot.followups.sync import FollowUpSync
 from bot.i18n import DEFAULT_LANGUAGE, Translations
 from bot.install.endpoints import InstallEndpoints, app_info_reader
 from bot.install.installation import InstallationStore
+from bot.install.robot import RobotEndpoint, robot_registrar
+from bot.install.robot_calls import RobotCalls, RobotCallStore, telegram_group_title
 from bot.leads.actions import BotActionLog
 from bot.leads.capture import CaptureService
 from bot.leads.catalog import PortalCatalog
@@ -301,6 +303,8 @@ class Application:
         self.offline: OfflineIntake | None = None
         self.install: InstallEndpoints | None = None
         self.installation: InstallationStore | None = None
+        self.robot: RobotEndpoint | None = None
+        self.robot_calls: RobotCalls | None = None
         self.digests: DigestWorker | None = None
         self.nudges: NudgeWorker | None = None
         self.reminders: ReminderScheduler | None = None
@@ -555,6 +559,7 @@ class Application:
             sender.run,
             poller.run,
             *([self.offline.run] if self.offline is not None else []),
+            *([self.robot_calls.run] if self.robot_calls is not None else []),
             self.digests.run,
             self.reminders.run,
             self.followup_sync.run,
@@ -697,6 +702,24 @@ class Application:
                 batch=settings.app.offline_batch,
                 on_stored=self.processor.wake,
             )
+            assert self.installation is not None
+            self.robot_calls = RobotCalls(
+                portal=self.portal,
+                store=RobotCallStore(self.db),
+                outbox=outbox,
+                bindings=BindingRepository(self.db),
+                subscriptions=subscriptions,
+                translations=self.translations,
+                links=links,
+                group_title=telegram_group_title(self.sender_bot),
+                names=self._speed_audience.names,
+                on_queued=self.sender.wake,
+            )
+            self.robot = RobotEndpoint(
+                installation=self.installation.get,
+                calls=RobotCallStore(self.db),
+                on_stored=self.robot_calls.wake,
+            )
         self.poller = CatchUpPoller(
             self.portal,
             self.db,
@@ -734,6 +757,11 @@ class Application:
             expected_member_id=settings.portal.member_id or None,
             uninstall_url=f"{public}{settings.app.uninstall_path}" if public else None,
             on_changed=self._wake_offline,
+            on_installed=(
+                robot_registrar(self.portal, f"{public}{settings.app.robot_path}")
+                if public
+                else None
+            ),
         )
 
     async def _installed(self) -> bool:
@@ -893,6 +921,7 @@ class Application:
             portal_event=portal_event,
             telegram_webhook=webhook,
             install=self.install,
+            robot=self.robot,
         )
 
     async def _start_web(self) -> None:

@@ -8,6 +8,7 @@ Routes:
 - `POST /telegram/webhook`: Telegram updates, in webhook mode only.
 - `POST <install path>`, `POST <uninstall path>`: the local application's install callback
   and its ONAPPUNINSTALL handler, in application mode only.
+- `POST <robot path>`: calls of the "Send to Telegram" automation rule, in application mode.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.install.endpoints import InstallEndpoints
+from bot.install.robot import RobotEndpoint
 from bot.metrics import MetricsRegistry, metrics_handler
 from bot.storage.db import DATABASE_ERRORS
 from bot.updates import UpdateIntake
@@ -110,6 +112,7 @@ def build_web_app(
     portal_event: Handler,
     telegram_webhook: TelegramWebhook | None,
     install: InstallEndpoints | None = None,
+    robot: RobotEndpoint | None = None,
 ) -> web.Application:
     """The aiohttp application with every route the settings ask for."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -135,6 +138,8 @@ def build_web_app(
     if install is not None:
         app.router.add_post(settings.app.install_path, install.install)
         app.router.add_post(settings.app.uninstall_path, install.uninstall)
+    if robot is not None:
+        app.router.add_post(settings.app.robot_path, robot.handle)
     if telegram_webhook is not None:
         app.router.add_post(WEBHOOK_PATH, telegram_webhook.handle)
         app.on_shutdown.append(telegram_webhook.close)
