@@ -12,7 +12,7 @@ import pytest
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.test_bitrix24_emulator import EventSink
 
-ROBOT = {
+ROBOT: dict[str, Any] = {
     "CODE": "telegram_send",
     "NAME": {"en": "Send", "ru": "Отправить"},
     "USE_SUBSCRIPTION": "Y",
