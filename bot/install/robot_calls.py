@@ -58,6 +58,7 @@ MAX_ATTEMPTS = 5
 """Portal failures in a row before a call is answered as not delivered."""
 KEEP_DONE = timedelta(days=7)
 SKIPPED = "skipped: "
+IDLE_SECONDS = 5.0
 
 
 class Recipient(StrEnum):
@@ -296,7 +297,8 @@ class RobotCalls:
                 log.warning("robot calls: pass failed (%s)", exc.code or type(exc).__name__)
                 still_open = 1
             self._wake.clear()
-            wait = self._interval if still_open else 30.0
+            # Idle, a look every few seconds still finds calls another replica stored.
+            wait = self._interval if still_open else IDLE_SECONDS
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await self._wake.wait()
