@@ -11,7 +11,14 @@ from typing import Any
 
 from bot.install.robot import ROBOT_CODE
 from tests.e2e.conftest import ADMIN_TELEGRAM_ID, eventually
-from tests.e2e.lead_fixtures import IVAN_PORTAL_ID, OLGA_PORTAL_ID, anna, ivan, text_of
+from tests.e2e.lead_fixtures import (
+    IVAN_PORTAL_ID,
+    IVAN_TELEGRAM_ID,
+    OLGA_PORTAL_ID,
+    anna,
+    ivan,
+    text_of,
+)
 from tests.e2e.test_application_mode import (  # noqa: F401  (the fixture)
     AppModeBot,
     app_bot,
@@ -81,7 +88,6 @@ async def test_rule_sends_the_lead_to_its_responsible_and_reports_delivery(
     assert run.answer.status == 200
     message = await rep.wait_for_message(lambda m: f"#{lead_id}" in text_of(m))
     assert "Call Pipes <b>& co</b> <i>today</i>" in text_of(message)
-    assert "<b>" not in str(message.raw.get("entities", ""))  # shown as text, not markup
     assert "📇 Open card" in message.labels
     assert await outcome(portal_emulator, run) == {"delivered": "Y", "error": ""}
 
@@ -105,6 +111,22 @@ async def test_responsible_not_in_the_bot_gets_nothing_and_the_portal_hears_why(
     }
     sent = [c for c in telegram_emulator.calls_of("sendMessage") if "Hello" in str(c)]
     assert sent == []
+
+
+async def test_a_responsible_who_blocked_the_bot_is_reported_as_not_delivered(
+    app_bot: AppModeBot,  # noqa: F811
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    await installed(app_bot, portal_emulator)
+    await ivan(telegram_emulator)
+    telegram_emulator.block(IVAN_TELEGRAM_ID)
+    lead_id = portal_emulator.add_lead({"TITLE": "Blocked", "ASSIGNED_BY_ID": 2}, 2)
+    run = await portal_emulator.run_robot(ROBOT_CODE, lead_id, to_responsible("Hi"))
+    returned = await outcome(portal_emulator, run)
+    assert returned["delivered"] == "N"
+    assert returned["error"].startswith("Telegram did not take the message: chat gone")
+    assert portal_emulator.robot_run(run.event_token).log_message == returned["error"]
 
 
 async def test_forged_calls_are_refused_and_send_nothing(
