@@ -80,6 +80,8 @@ class RobotsArea(EmulatorState):
             f"{secrets.token_hex(7)}.{secrets.randbelow(10**8):08d}|"
             f"A{secrets.randbelow(10**5)}_{secrets.randbelow(10**5)}|{secrets.token_urlsafe(24)}"
         )
+        # The token answers for the workflow: the no-secrets-in-logs check looks for it too.
+        self.issued_credentials.append(token)
         form = self.robot_payload(robot, lead_id, properties, user_id, token)
         run = RobotRun(code, lead_id, token, robot.waits, form)
         if event_token is None:
