@@ -42,6 +42,8 @@ from bot.followups.sync import FollowUpSync
 from bot.i18n import DEFAULT_LANGUAGE, Translations
 from bot.install.endpoints import InstallEndpoints, app_info_reader
 from bot.install.installation import InstallationStore
+from bot.install.robot import RobotEndpoint, robot_registrar
+from bot.install.robot_calls import RobotCalls, RobotCallStore, telegram_group_title
 from bot.install.tab import lead_tab_binding
 from bot.leads.actions import BotActionLog
 from bot.leads.capture import CaptureService
@@ -303,6 +305,8 @@ class Application:
         self.install: InstallEndpoints | None = None
         self.installation: InstallationStore | None = None
         self.tab: TabEndpoints | None = None
+        self.robot: RobotEndpoint | None = None
+        self.robot_calls: RobotCalls | None = None
         self.digests: DigestWorker | None = None
         self.nudges: NudgeWorker | None = None
         self.reminders: ReminderScheduler | None = None
@@ -340,6 +344,7 @@ class Application:
             on_request=_both(
                 portal_observer(self.metrics), self.portal_reachability.observe_portal
             ),
+            auth_connector=settings.app.auth_connector if settings.app.enabled else None,
         )
         if settings.app.enabled:
             assert isinstance(auth, OAuthAuth)  # settings refuse a webhook in application mode
@@ -558,6 +563,7 @@ class Application:
             sender.run,
             poller.run,
             *([self.offline.run] if self.offline is not None else []),
+            *([self.robot_calls.run] if self.robot_calls is not None else []),
             self.digests.run,
             self.reminders.run,
             self.followup_sync.run,
@@ -701,6 +707,24 @@ class Application:
                 on_stored=self.processor.wake,
                 on_catalog_changed=self.catalog.invalidate,
             )
+            assert self.installation is not None
+            self.robot_calls = RobotCalls(
+                portal=self.portal,
+                store=RobotCallStore(self.db),
+                outbox=outbox,
+                bindings=BindingRepository(self.db),
+                subscriptions=subscriptions,
+                translations=self.translations,
+                links=links,
+                group_title=telegram_group_title(self.sender_bot),
+                names=self._speed_audience.names,
+                on_queued=self.sender.wake,
+            )
+            self.robot = RobotEndpoint(
+                installation=self.installation.get,
+                calls=RobotCallStore(self.db),
+                on_stored=self.robot_calls.wake,
+            )
         self.poller = CatchUpPoller(
             self.portal,
             self.db,
@@ -739,6 +763,11 @@ class Application:
             uninstall_url=f"{public}{settings.app.uninstall_path}" if public else None,
             on_changed=self._wake_offline,
             placements=[lead_tab_binding(public, settings.app.tab_path)] if public else [],
+            on_installed=(
+                robot_registrar(self.portal, f"{public}{settings.app.robot_path}")
+                if public
+                else None
+            ),
         )
 
     def _build_tab(
@@ -936,6 +965,7 @@ class Application:
             telegram_webhook=webhook,
             install=self.install,
             tab=self.tab,
+            robot=self.robot,
         )
 
     async def _start_web(self) -> None:

@@ -294,6 +294,11 @@ class AppSettings(BaseModel):
     # ONOFFLINEEVENT's documented minimum notification interval (minTimeout) is 1 second.
     offline_poll_seconds: float = Field(default=1.0, gt=0)
     offline_batch: int = Field(default=50, ge=1, le=1000)
+    auth_connector: str = Field(default="telegram_bot", pattern=r"^[A-Za-z0-9_.-]{0,64}$")
+    """The source key of the bot's own CRM writes, so they come back through the offline
+    queue (read without a key); empty: no key, and the portal does not queue them for us."""
+    robot_path: str = "/b24/robot"
+    """Where the portal calls the "Send to Telegram" automation rule."""
 
     @field_validator("public_url")
     @classmethod
@@ -312,12 +317,13 @@ class AppSettings(BaseModel):
             )
         return value.rstrip("/")
 
-    @field_validator("install_path", "uninstall_path", "tab_path")
+    @field_validator("install_path", "uninstall_path", "tab_path", "robot_path")
     @classmethod
     def _absolute_path(cls, value: str) -> str:
         if not value.startswith("/"):
             raise ValueError(
-                "APP__INSTALL_PATH, APP__UNINSTALL_PATH and APP__TAB_PATH must start with /"
+                "APP__INSTALL_PATH, APP__UNINSTALL_PATH, APP__TAB_PATH and APP__ROBOT_PATH "
+                "must start with /"
             )
         return value
 

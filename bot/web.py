@@ -10,6 +10,7 @@ Routes:
   and its ONAPPUNINSTALL handler, in application mode only.
 - `POST <tab path>` (and `/ping`, `/group`): the lead card's "Telegram" tab (`bot.tab`), in
   application mode only.
+- `POST <robot path>`: calls of the "Send to Telegram" automation rule, in application mode.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.install.endpoints import InstallEndpoints
+from bot.install.robot import RobotEndpoint
 from bot.metrics import MetricsRegistry, metrics_handler
 from bot.storage.db import DATABASE_ERRORS
 from bot.tab.endpoints import TabEndpoints
@@ -114,6 +116,7 @@ def build_web_app(
     telegram_webhook: TelegramWebhook | None,
     install: InstallEndpoints | None = None,
     tab: TabEndpoints | None = None,
+    robot: RobotEndpoint | None = None,
 ) -> web.Application:
     """The aiohttp application with every route the settings ask for."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -141,6 +144,8 @@ def build_web_app(
         app.router.add_post(settings.app.uninstall_path, install.uninstall)
     if tab is not None:
         tab.add_routes(app, settings.app.tab_path)
+    if robot is not None:
+        app.router.add_post(settings.app.robot_path, robot.handle)
     if telegram_webhook is not None:
         app.router.add_post(WEBHOOK_PATH, telegram_webhook.handle)
         app.on_shutdown.append(telegram_webhook.close)

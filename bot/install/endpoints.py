@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -61,6 +62,21 @@ def app_info_reader(endpoint: str, timeout: float) -> AppInfoReader:
     return read
 
 
+async def read_form(request: web.Request) -> dict[str, Any]:
+    """The portal's form-encoded body, nested; EventRefused (415, 413, 400) otherwise."""
+    if request.content_type != FORM_CONTENT_TYPE:
+        raise EventRefused(415, "expected a form-encoded body")
+    if request.content_length is not None and request.content_length > MAX_CALLBACK_BYTES:
+        raise EventRefused(413, "body too large")
+    raw = await request.content.read(MAX_CALLBACK_BYTES + 1)
+    if len(raw) > MAX_CALLBACK_BYTES:
+        raise EventRefused(413, "body too large")
+    try:
+        return parse_php_form(raw.decode("utf-8"))
+    except (UnicodeDecodeError, MalformedFormError):
+        raise EventRefused(400, "malformed form") from None
+
+
 class InstallEndpoints:
     """`POST <install path>` and `POST <uninstall path>`."""
 
@@ -76,6 +92,7 @@ class InstallEndpoints:
         on_changed: Callable[[], None],
         wall_clock: Callable[[], float] = time.time,
         placements: Sequence[BindPlacement] = (),
+        on_installed: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._auth = auth
@@ -86,6 +103,7 @@ class InstallEndpoints:
         self._on_changed = on_changed
         self._wall_clock = wall_clock
         self._placements = tuple(placements)
+        self._on_installed = on_installed
         self.refused = 0
 
     def _refuse(self, status: int, reason: str, request: web.Request) -> web.Response:
@@ -94,17 +112,7 @@ class InstallEndpoints:
         return web.json_response({"status": "error", "error": reason}, status=status)
 
     async def _form(self, request: web.Request) -> dict[str, object]:
-        if request.content_type != FORM_CONTENT_TYPE:
-            raise EventRefused(415, "expected a form-encoded body")
-        if request.content_length is not None and request.content_length > MAX_CALLBACK_BYTES:
-            raise EventRefused(413, "body too large")
-        raw = await request.content.read(MAX_CALLBACK_BYTES + 1)
-        if len(raw) > MAX_CALLBACK_BYTES:
-            raise EventRefused(413, "body too large")
-        try:
-            return parse_php_form(raw.decode("utf-8"))
-        except (UnicodeDecodeError, MalformedFormError):
-            raise EventRefused(400, "malformed form") from None
+        return await read_form(request)
 
     async def install(self, request: web.Request) -> web.Response:
         """Verify the callback, store tokens and installation, bind the events."""
@@ -127,6 +135,8 @@ class InstallEndpoints:
             return web.json_response(
                 {"status": "error", "error": "events could not be bound"}, status=502
             )
+        if self._on_installed is not None:
+            await self._on_installed()
         self._on_changed()
         return web.json_response({"status": "success"})
 

@@ -28,6 +28,7 @@ from bot.portal.batch import (
     parse_batch_result,
 )
 from bot.portal.coerce import yes_no
+from bot.portal.connector import AuthConnectorMiddleware
 from bot.portal.errors import OutcomeUnknownError, ValidationError
 from bot.portal.limiter import Lane, PortalLimiter
 from bot.portal.methods import (
@@ -131,7 +132,8 @@ class PortalClient:
     `background_pause` (background calls of a method pause once its `time.operating` reaches
     the soft limit); `transport`, `rng`, `sleep`, `wall_clock` are seams for tests;
     `on_request(method, status, rate_limited)` is told of every HTTP request sent (status 0
-    when no answer came), e.g. for metrics.
+    when no answer came), e.g. for metrics. `auth_connector` (application mode) names the
+    source key every CRM write carries (`bot.portal.connector`).
     """
 
     def __init__(
@@ -155,6 +157,7 @@ class PortalClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         wall_clock: Callable[[], float] = time.time,
         on_request: Callable[[str, int, bool], None] | None = None,
+        auth_connector: str | None = None,
     ) -> None:
         self._auth = auth
         self._limiter = limiter or PortalLimiter()
@@ -194,6 +197,8 @@ class PortalClient:
                 sleep=sleep,
             ),
         ]
+        if auth_connector:
+            middlewares.insert(0, AuthConnectorMiddleware(auth_connector))
         if on_request is not None:
             middlewares.append(MetricsMiddleware(on_request))
         self.session = PortalSession(

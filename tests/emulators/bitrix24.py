@@ -24,6 +24,7 @@ from tests.emulators.bitrix24_area_leads import LeadsArea
 from tests.emulators.bitrix24_area_limits import LimitsArea
 from tests.emulators.bitrix24_area_placement import PlacementArea
 from tests.emulators.bitrix24_area_rest import RestArea
+from tests.emulators.bitrix24_area_robots import RobotsArea
 from tests.emulators.bitrix24_area_userfields import UserFieldsArea
 from tests.emulators.bitrix24_area_users import DEFAULT_USERS, UsersArea
 from tests.emulators.bitrix24_crm import CrmError
@@ -70,6 +71,7 @@ class Bitrix24Emulator(
     EventsArea,
     AppArea,
     PlacementArea,
+    RobotsArea,
     AuthArea,
     LimitsArea,
     RestArea,

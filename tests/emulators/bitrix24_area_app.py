@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -90,6 +91,7 @@ class AppArea(EmulatorState):
         self.events.handlers[:] = [h for h in self.events.handlers if h.kind != "app"]
         self.offline.subscriptions.clear()
         self.app_installed = True
+        self.app_handler_host = urlsplit(install_url).hostname
         return await self._post(install_url, self.install_payload(user_id))
 
     async def uninstall_app(self, clean: bool = False) -> list[CallbackAnswer]:
@@ -104,6 +106,7 @@ class AppArea(EmulatorState):
         self.events.handlers[:] = [h for h in self.events.handlers if h.kind != "app"]
         self.offline.subscriptions.clear()
         self.offline.records.clear()
+        self.robots.clear()
         self._access_tokens.clear()
         self._refresh_tokens.clear()
         return [await self._post(url, payload) for url in targets]

@@ -80,6 +80,8 @@ class RestArea(EmulatorState):
             # Offline queues skip changes the app made through the same connector.
             previous_origin = self._origin
             connector = str(params.get("auth_connector", "") or "")
+            if not connector and in_batch and previous_origin is not None:
+                connector = previous_origin[1]  # a command of a batch made with a connector
             self._origin = ("app", connector) if ctx.kind == "oauth" else (ctx.kind, "")
             try:
                 outcome = spec.handler(self.portal, ctx, params)

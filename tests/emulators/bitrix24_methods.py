@@ -13,6 +13,7 @@ from tests.emulators import (  # noqa: F401  (imported to register their handler
     bitrix24_rest_events,
     bitrix24_rest_leads,
     bitrix24_rest_placement,
+    bitrix24_rest_robots,
     bitrix24_rest_userfields,
     bitrix24_rest_users,
 )

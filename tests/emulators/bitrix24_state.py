@@ -30,6 +30,7 @@ from tests.emulators.bitrix24_crm import (
     utc_offset,
 )
 from tests.emulators.bitrix24_events import EventDispatcher, OfflineQueue
+from tests.emulators.bitrix24_robots import RobotRegistry
 from tests.emulators.bitrix24_userfields import LeadUserFields
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ class EmulatorState:
         domain: str = "emulator.bitrix24.test",
         *,
         webhook_scopes: Iterable[str] = ("crm", "user", "basic"),
-        oauth_scopes: Iterable[str] = ("crm", "placement", "user", "basic"),
+        oauth_scopes: Iterable[str] = ("crm", "placement", "user", "bizproc", "basic"),
         client_id: str = "local.emulator.app",
         client_secret: str = "emuclientsecret",  # noqa: S107
         utc_offset_hours: float = 3.0,
@@ -225,6 +226,9 @@ class EmulatorState:
         self.app_installed = True
         self.app_version = 1
         self._origin: tuple[str, str] | None = None
+        # The application's automation rules, and the host its handlers must be on.
+        self.robots = RobotRegistry()
+        self.app_handler_host: str | None = None
 
         self.users: dict[int, dict[str, Any]] = {}
         self.admin_ids: set[int] = set()

@@ -115,6 +115,8 @@ SAMPLE_ARGS: dict[str, FluentArg] = {
     "start": "09:00",
     "end": "18:00",
     "idle": "3 <days>",
+    "cut": "1600",
+    "group": "Sales <team> & co",
 }
 NUMERIC_SAMPLES: tuple[int | float, ...] = (0, 1, 2, 5, 11, 21, 22, 25, 111, 1.5)
 ROLE_SAMPLES = ("rep", "manager", "admin")
