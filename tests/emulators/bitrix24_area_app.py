@@ -107,6 +107,10 @@ class AppArea(EmulatorState):
         self.offline.subscriptions.clear()
         self.offline.records.clear()
         self.robots.clear()
+        # The portal drops the application's widgets with it (the lead card's tab goes away).
+        placements = getattr(self, "placements", None)
+        if isinstance(placements, list):
+            placements.clear()
         self._access_tokens.clear()
         self._refresh_tokens.clear()
         return [await self._post(url, payload) for url in targets]

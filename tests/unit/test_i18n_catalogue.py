@@ -117,6 +117,7 @@ SAMPLE_ARGS: dict[str, FluentArg] = {
     "idle": "3 <days>",
     "cut": "1600",
     "group": "Sales <team> & co",
+    "failures": 4,
 }
 NUMERIC_SAMPLES: tuple[int | float, ...] = (0, 1, 2, 5, 11, 21, 22, 25, 111, 1.5)
 ROLE_SAMPLES = ("rep", "manager", "admin")
