@@ -39,6 +39,7 @@ from bot.leads.form import (
     status_types_used,
 )
 from bot.leads.quick import merge_prefill
+from bot.leads.timeline import find_marked_comment
 from bot.leads.visibility import visible_lead
 from bot.phones import normalize_contact_phone
 from bot.portal import (
@@ -53,6 +54,7 @@ from bot.portal import (
 )
 from bot.portal.methods import FindDuplicates, ListContacts, ListLeads, PortalMethod
 from bot.storage import Clock, KeyValueRepository, utc_now
+from bot.write_journal import WriteJournal
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +130,10 @@ class CaptureService:
         kv: KeyValueRepository,
         actions: BotActionLog,
         clock: Clock = utc_now,
+        journal: WriteJournal | None = None,
     ) -> None:
         self._portal = portal
+        self._journal = journal or WriteJournal(None)
         self._catalog = catalog
         self._kv = kv
         self._actions = actions
@@ -362,6 +366,19 @@ class CaptureService:
         return lead_id
 
     async def _create_once(self, draft: CaptureDraft, form: Sequence[FormField]) -> int:
+        async def add(_mark: str) -> int:
+            return await self._add_lead(draft, form)
+
+        async def find(_mark: str) -> int | None:
+            # The process died while this update's add ran: the portal may have the lead.
+            found = await self._portal.find_lead_by_origin(draft.origin_id)
+            if found is not None:
+                log.info("lead %d of a replayed update found; not created again", found)
+            return found
+
+        return await self._journal.once(f"lead:{draft.origin_id}", write=add, find=find)
+
+    async def _add_lead(self, draft: CaptureDraft, form: Sequence[FormField]) -> int:
         if draft.attempted:
             existing = await self._portal.find_lead_by_origin(draft.origin_id)
             if existing is not None:
@@ -382,7 +399,14 @@ class CaptureService:
         Returns the lead's title (may be empty).
         """
         lead = await visible_lead(self._portal, identity, lead_id)
-        await self._portal.add_timeline_comment("lead", lead_id, text)
+
+        async def add(mark: str) -> int:
+            return await self._portal.add_timeline_comment("lead", lead_id, text + mark)
+
+        async def find(mark: str) -> int | None:
+            return await find_marked_comment(self._portal, lead_id, mark)
+
+        await self._journal.once(f"note:{lead_id}", write=add, find=find)
         return lead.title or ""
 
     def now(self) -> datetime:

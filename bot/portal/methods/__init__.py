@@ -55,7 +55,11 @@ from bot.portal.methods.leads import (
     UpdateLead,
 )
 from bot.portal.methods.lists import ListMethod
-from bot.portal.methods.timeline import AddTimelineComment
+from bot.portal.methods.timeline import (
+    AddTimelineComment,
+    ListTimelineComments,
+    TimelineComment,
+)
 from bot.portal.methods.userfields import (
     AddLeadUserField,
     DeleteLeadUserField,
@@ -106,6 +110,7 @@ __all__ = [
     "ListOfflineEvents",
     "ListProducts",
     "ListStatuses",
+    "ListTimelineComments",
     "OwnerType",
     "PortalMethod",
     "Ref",
@@ -113,6 +118,7 @@ __all__ = [
     "SetLeadCard",
     "SetLeadContacts",
     "SetLeadProductRows",
+    "TimelineComment",
     "UnbindEvent",
     "UpdateContact",
     "UpdateLead",
