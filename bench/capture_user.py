@@ -38,6 +38,7 @@ class CaptureTally:
     leads_reported: int = 0
     contacts_reported: int = 0
     off_script: int = 0
+    """Screens that were no step of a capture (an outdated button, the menu): a new one began."""
     delays: list[float] = field(default_factory=list)
 
 
@@ -135,6 +136,8 @@ class Capturer:
             choices = [label for label in labels if "Cancel" not in label]
             if choices:
                 return ("press", choices[0])
+            if "Send the text" in text:
+                return ("send", "Bench")
         self.tally.off_script += 1
         self._making_contact = False
         return ("send", "/new")
