@@ -29,7 +29,11 @@ from bot.leads.products import LeadProductsService
 from bot.leads.service import LeadService
 from bot.portal import PortalClient, PortalLimiter, WebhookAuth
 from bot.storage import Database, KeyValueRepository
+from bot.storage.inbox import InboxRepository
 from bot.storage.json_codec import encode_json
+from bot.storage.outbox import OutboxRepository
+from bot.storage.retention import Retention, RetentionPolicy
+from bot.storage.snapshots import SnapshotRepository
 from bot.storage.sql import execute
 from bot.storage.updates import UpdateRepository
 from bot.storage.writes import WriteRecordRepository, WriteState
@@ -187,16 +191,36 @@ def test_marks_are_invisible_and_differ_by_key() -> None:
     assert not one.strip("\u200b\u200c\u200d\u2060")
 
 
-async def test_records_age_out(db: Database) -> None:
+async def test_records_age_out_with_the_handled_updates_and_other_keys_stay(
+    db: Database,
+) -> None:
     now = datetime(2026, 3, 1, tzinfo=UTC)
     old = WriteRecordRepository(db, lambda: now - timedelta(days=8))
-    await old.start("1:note:1")
+    for update_id in range(1, 4):
+        await old.start(f"{update_id}:note:1")
+    await KeyValueRepository(db, lambda: now - timedelta(days=30)).set("poller.watermark", 5)
     fresh = WriteRecordRepository(db, lambda: now)
-    await fresh.start("2:note:1")
-    assert await fresh.prune(before=now - timedelta(days=7), limit=10) == 1
+    await fresh.start("9:note:1")
+    retention = Retention(
+        inbox=InboxRepository(db),
+        outbox=OutboxRepository(db),
+        snapshots=SnapshotRepository(db),
+        policy=RetentionPolicy(
+            inbox=timedelta(days=7),
+            outbox=timedelta(days=7),
+            bot_actions=timedelta(days=7),
+            lead_claims=timedelta(days=7),
+            telegram_updates=timedelta(days=7),
+            chunk_rows=2,
+        ),
+        writes=fresh,
+        clock=lambda: now,
+        pause_seconds=0,
+    )
+    assert (await retention.prune_once()).deleted["write_records"] == 3
     assert await fresh.get("1:note:1") is None
-    assert await fresh.get("2:note:1") is not None
-    assert await KeyValueRepository(db).get("write:2:note:1") is not None
+    assert await fresh.get("9:note:1") is not None
+    assert await KeyValueRepository(db).get("poller.watermark") == 5
 
 
 # --- each write kind -------------------------------------------------------------------------
