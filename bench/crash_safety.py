@@ -7,9 +7,13 @@ types the title, the first name and a phone, skips the rest, presses Create, the
 new lead's contacts and creates a contact from the lead; then the next capture. Each press or
 typed message is due an answer (a message sent or edited in the rep's chat).
 
-Ten times the bot is killed with SIGKILL and started again on the same SQLite file, each time
-a random 0 to 300 ms after one of the rep's presses (so most kills land while an update is
-being handled), spread over the run. Figures:
+Ten times the bot is killed with SIGKILL and started again on the same SQLite file: every
+other time the moment the portal emulator has answered one of the rep's writes (a lead or a
+contact added), so the bot dies between the portal write and the record of its outcome; the
+other times a random 0 to 300 ms after one of the rep's presses (after 3 to 10 presses since
+the restart), mostly while that update is handled. When the events are all sent first, the
+rep and the kills go on until the tenth kill. The bot's log counts the updates replayed and
+what their writes found. Figures:
 - events the bot acknowledged (2xx) must each reach Telegram at least once; a duplicate is
   possible only for a message that was being sent when the process died (bounded by
   NOTIFY__IN_FLIGHT). Leads go to 50 reps (scope "my leads"), so the 1/s per-chat limit does
@@ -37,6 +41,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlencode
 
 import aiohttp
@@ -63,6 +68,29 @@ FIRST_TG = 700_000
 FIRST_PORTAL_USER = 100
 PROJECT = Path(__file__).resolve().parent.parent
 LEAD_NUMBER = re.compile(r"#(\d+)")
+
+
+async def portal_write_answered(portal: Bitrix24Emulator, since: int) -> None:
+    """Return once the portal has answered a lead or contact add arriving after call `since`."""
+    while True:
+        for call in portal.calls[since:]:
+            writes = {call.method, *(method.lower() for method in call.batch_methods)}
+            if call.status and writes & {"crm.lead.add", "crm.contact.add"}:
+                return
+        await asyncio.sleep(0.002)
+
+
+def replay_counts(log: str) -> dict[str, int]:
+    """From the bot's log: updates replayed after a kill; portal writes of those replays found
+    recorded done, found by their key in the portal, or looked up and not found (then made)."""
+    looked_up = len(re.findall(r"of a replayed update has no outcome", log))
+    found = len(re.findall(r"of a replayed update found", log))
+    return {
+        "updates_replayed": len(re.findall(r"replaying update \d+", log)),
+        "writes_recorded_done": len(re.findall(r"of a replayed update was made", log)),
+        "writes_found_by_key": found,
+        "writes_looked_up_not_found": looked_up - found,
+    }
 
 
 def free_port() -> int:
@@ -113,8 +141,8 @@ async def prepare(db_path: Path, portal: Bitrix24Emulator, telegram: TelegramEmu
     await db.close()
 
 
-async def start_bot(env: dict[str, str], port: int) -> asyncio.subprocess.Process:
-    """`python -m bot`, waited for until /healthz answers."""
+async def start_bot(env: dict[str, str], port: int, log: IO[str]) -> asyncio.subprocess.Process:
+    """`python -m bot` (its log appended to `log`), waited for until /healthz answers."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -122,7 +150,7 @@ async def start_bot(env: dict[str, str], port: int) -> asyncio.subprocess.Proces
         env=env,
         cwd=env["BENCH_CWD"],
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=log,
     )
     async with aiohttp.ClientSession() as session:
         for _ in range(600):  # up to 30 s on a busy machine
@@ -157,14 +185,11 @@ async def run(events: int, kills: int, rate: float) -> None:
             "WEB__PORT": str(port),
             "EVENTS__POLL_INTERVAL_SECONDS": "2",
             "EVENTS__COALESCE_SECONDS": "0.1",
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": "INFO",  # the replays and what they found are counted from the log
         }
         url = f"http://127.0.0.1:{port}/bitrix/events"
-        process = await start_bot(env, port)
-        duration = events / rate
-        # One kill in each equal slice of the run, a moment after one of the rep's presses.
-        slice_ = duration / max(1, kills)
-        kill_times = [(n + random.uniform(0.05, 0.8)) * slice_ for n in range(kills)]
+        log = (Path(folder) / "bot.log").open("a", encoding="utf-8")
+        process = await start_bot(env, port, log)
         killed_at: list[float] = []
         acked: list[int] = []
         refused = 0
@@ -174,17 +199,24 @@ async def run(events: int, kills: int, rate: float) -> None:
         started = time.monotonic()
 
         async def killer() -> None:
+            # Every other kill the moment the portal has answered a write of the rep's (a lead
+            # added, a contact added): the bot dies between the write and the record of its
+            # outcome. The others 0 to 300 ms after the rep's press, after 3 to 10 presses of
+            # any kind since the restart: mostly while that update is handled.
             nonlocal process
-            for moment in kill_times:
-                await asyncio.sleep(max(0.0, started + moment - time.monotonic()))
-                capturer.acted.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(capturer.acted.wait(), timeout=10)
-                await asyncio.sleep(random.uniform(0.0, 0.3))
+            for kill in range(kills):
+                if kill % 2 == 0:
+                    await portal_write_answered(portal, len(portal.calls))
+                else:
+                    target = capturer.tally.actions + random.randint(3, 10)
+                    while capturer.tally.actions < target:
+                        capturer.acted.clear()
+                        await capturer.acted.wait()
+                    await asyncio.sleep(random.uniform(0.0, 0.3))
                 killed_at.append(time.monotonic() - started)
                 process.send_signal(signal.SIGKILL)
                 await process.wait()
-                process = await start_bot(env, port)
+                process = await start_bot(env, port, log)
 
         kill_task = asyncio.create_task(killer())
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
@@ -237,6 +269,8 @@ async def run(events: int, kills: int, rate: float) -> None:
         await db.close()
         process.send_signal(signal.SIGTERM)
         await process.wait()
+        log.close()
+        replays = replay_counts((Path(folder) / "bot.log").read_text(errors="replace"))
     rep_chats = range(FIRST_TG, FIRST_TG + REPS)
     sends = [
         c
@@ -267,6 +301,12 @@ async def run(events: int, kills: int, rate: float) -> None:
         f"max {max(tally.delays, default=0.0):.1f}s; off the script {tally.off_script}"
     )
     print(
+        f"updates replayed after a kill: {replays['updates_replayed']}; their portal writes "
+        f"recorded done {replays['writes_recorded_done']}, found by their key "
+        f"{replays['writes_found_by_key']}, looked up and not found (so made) "
+        f"{replays['writes_looked_up_not_found']}"
+    )
+    print(
         f"leads captured: {made.leads} ({tally.leads_reported} reported created), duplicate "
         f"leads {made.duplicate_leads} (target 0); contacts made: {made.contacts} "
         f"({tally.contacts_reported} reported), duplicate contacts {made.duplicate_contacts} "
@@ -290,6 +330,7 @@ async def run(events: int, kills: int, rate: float) -> None:
         "press_answer_p95_s": round(percentile(tally.delays, 0.95), 3),
         "press_answer_max_s": round(max(tally.delays, default=0.0), 1),
         "off_script": tally.off_script,
+        **replays,
         "leads_captured": made.leads,
         "duplicate_leads": made.duplicate_leads,
         "contacts_made": made.contacts,

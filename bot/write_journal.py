@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.storage.writes import WriteRecord, WriteRecordRepository, WriteState
+
+log = logging.getLogger(__name__)
 
 _UPDATE_ID: ContextVar[int | None] = ContextVar("telegram_update_id", default=None)
 
@@ -94,8 +97,17 @@ class WriteJournal:
         if record is None:
             return WriteStep(key, StepState.NEW)
         if record.state is WriteState.DONE:
+            log.info("write %s of a replayed update was made: not made again", key)
             return WriteStep(key, StepState.DONE, record.result, record)
+        log.info("write %s of a replayed update has no outcome: looking it up", key)
         return WriteStep(key, StepState.UNSURE, record=record)
+
+    async def begun(self, action: str) -> bool:
+        """Whether the update being handled started the write `action` before (a replay)."""
+        update_id = current_update_id()
+        if update_id is None or self._records is None:
+            return False
+        return await self._records.get(f"{update_id}:{action}") is not None
 
     async def started(self, step: WriteStep | None) -> WriteStep | None:
         """Record, durably, that the write is about to be sent."""

@@ -307,13 +307,18 @@ class CaptureService:
     ) -> CreateCheck:
         """What pressing Create leads to, in this order: a missing required answer is asked,
         a second tap changes nothing, a forbidden assignee is refused (`AccessDenied`), leads
-        and contacts with the draft's phone or e-mail are shown; else the lead is created."""
+        and contacts with the draft's phone or e-mail are shown; else the lead is created.
+
+        A replayed press whose add was started goes straight to creating: the duplicate check
+        would find the lead that add made, and `create_lead` answers with it."""
         missing = draft.first_missing(form)
         if missing is not None:
             return CreateCheck(CreateStep.ASK_MISSING, missing_position=missing)
         if self.creating(identity, draft):
             return CreateCheck(CreateStep.BUSY)
         self.check_assignee(identity, draft.assigned_by_id)
+        if await self._journal.begun(_lead_write(draft)):
+            return CreateCheck(CreateStep.CREATE)
         duplicates = await self.find_duplicates(identity, draft.phones, draft.emails)
         if not duplicates.empty:
             return CreateCheck(CreateStep.SHOW_DUPLICATES, duplicates=duplicates)
@@ -376,7 +381,7 @@ class CaptureService:
                 log.info("lead %d of a replayed update found; not created again", found)
             return found
 
-        return await self._journal.once(f"lead:{draft.origin_id}", write=add, find=find)
+        return await self._journal.once(_lead_write(draft), write=add, find=find)
 
     async def _add_lead(self, draft: CaptureDraft, form: Sequence[FormField]) -> int:
         if draft.attempted:
@@ -442,6 +447,11 @@ def phone_variants(e164: str) -> list[str]:
     national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
     digits = "".join(ch for ch in national if ch.isdigit())
     return [e164, digits] if digits and digits != e164.lstrip("+") else [e164]
+
+
+def _lead_write(draft: CaptureDraft) -> str:
+    """The write journal's action of the draft's lead add."""
+    return f"lead:{draft.origin_id}"
 
 
 def _refused(error: PortalError) -> bool:

@@ -494,6 +494,8 @@ class LeadContactsService:
             replayed = step is not None and step.state is not StepState.NEW
             if existing is None and (replayed or origin_id in self._unsure):
                 existing = await self._find_by_origin(origin_id)
+                if existing is not None and replayed:
+                    log.info("contact %d of a replayed update found; not added again", existing)
             if existing is not None:
                 # Made already (a repeated tap, or an add whose answer was lost): bind it.
                 self._unsure.discard(origin_id)

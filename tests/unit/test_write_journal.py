@@ -22,7 +22,7 @@ from bot.access.directory import PortalDirectory
 from bot.access.roles import Identity, Role
 from bot.i18n import Translations, Translator
 from bot.leads.actions import BotActionLog
-from bot.leads.capture import CaptureService
+from bot.leads.capture import CaptureService, CreateStep
 from bot.leads.catalog import PortalCatalog
 from bot.leads.contacts import LeadContactsService
 from bot.leads.products import LeadProductsService
@@ -321,7 +321,8 @@ async def test_a_replayed_capture_creates_one_lead(
     records: WriteRecordRepository,
 ) -> None:
     capture = capture_service(portal, db, journal)
-    form, draft = await capture.new_draft(IVAN, {"TITLE": "Doors for the office"}, "RU")
+    prefill = {"TITLE": "Doors for the office", "PHONE": "+79165550123"}
+    form, draft = await capture.new_draft(IVAN, prefill, "RU")
     before = set(portal_emulator.leads)
 
     def create() -> Awaitable[int]:
@@ -330,9 +331,16 @@ async def test_a_replayed_capture_creates_one_lead(
     lead_id = await in_update(UPDATE, create)
     assert await in_update(UPDATE, create) == lead_id
     await crash_after_write(records, f"{UPDATE}:lead:{draft.origin_id}")
-    # The restarted process has a fresh service and the draft as it was stored before.
+    # The restarted process has a fresh service and the draft as it was stored before. The
+    # replayed press is not stopped by the duplicate check (the lead it finds is its own).
     again = capture_service(portal, db, journal)
+    check = await in_update(UPDATE, lambda: again.check_before_create(IVAN, draft, form))
+    assert check.step is CreateStep.CREATE
     assert await in_update(UPDATE, lambda: again.create_lead(IVAN, draft, form)) == lead_id
+    # A new press of Create on the same draft is a new update: the duplicate is shown.
+    check = await in_update(UPDATE + 1, lambda: again.check_before_create(IVAN, draft, form))
+    assert check.step is CreateStep.SHOW_DUPLICATES
+    assert [match.id for match in check.duplicates.leads] == [lead_id]
     assert set(portal_emulator.leads) - before == {lead_id}
     assert portal_emulator.leads[lead_id]["ORIGIN_ID"] == draft.origin_id
 
