@@ -8,12 +8,12 @@ new lead's contacts and creates a contact from the lead; then the next capture. 
 typed message is due an answer (a message sent or edited in the rep's chat).
 
 Ten times the bot is killed with SIGKILL and started again on the same SQLite file: every
-other time the moment the portal emulator has answered one of the rep's writes (a lead or a
-contact added), so the bot dies between the portal write and the record of its outcome; the
-other times a random 0 to 300 ms after one of the rep's presses (after 3 to 10 presses since
-the restart), mostly while that update is handled. When the events are all sent first, the
-rep and the kills go on until the tenth kill. The bot's log counts the updates replayed and
-what their writes found. Figures:
+other time the moment the portal emulator has answered one of the rep's writes (a lead added,
+the next time a contact added), so the bot dies between the portal write and the record of
+its outcome; the other times a random 0 to 300 ms after one of the rep's presses (after 3 to
+10 presses since the restart), mostly while that update is handled. When the events are all
+sent first, the rep and the kills go on until the tenth kill. The bot's log counts the
+updates replayed and what their writes found. Figures:
 - events the bot acknowledged (2xx) must each reach Telegram at least once; a duplicate is
   possible only for a message that was being sent when the process died (bounded by
   NOTIFY__IN_FLIGHT). Leads go to 50 reps (scope "my leads"), so the 1/s per-chat limit does
@@ -70,12 +70,12 @@ PROJECT = Path(__file__).resolve().parent.parent
 LEAD_NUMBER = re.compile(r"#(\d+)")
 
 
-async def portal_write_answered(portal: Bitrix24Emulator, since: int) -> None:
-    """Return once the portal has answered a lead or contact add arriving after call `since`."""
+async def portal_write_answered(portal: Bitrix24Emulator, since: int, method: str) -> None:
+    """Return once the portal has answered `method` (alone or in a batch) in a call that
+    arrived after call number `since`."""
     while True:
         for call in portal.calls[since:]:
-            writes = {call.method, *(method.lower() for method in call.batch_methods)}
-            if call.status and writes & {"crm.lead.add", "crm.contact.add"}:
+            if call.status and method in {call.method, *(m.lower() for m in call.batch_methods)}:
                 return
         await asyncio.sleep(0.002)
 
@@ -200,13 +200,14 @@ async def run(events: int, kills: int, rate: float) -> None:
 
         async def killer() -> None:
             # Every other kill the moment the portal has answered a write of the rep's (a lead
-            # added, a contact added): the bot dies between the write and the record of its
-            # outcome. The others 0 to 300 ms after the rep's press, after 3 to 10 presses of
-            # any kind since the restart: mostly while that update is handled.
+            # added, then a contact added, in turn): the bot dies between the write and the
+            # record of its outcome. The others 0 to 300 ms after the rep's press, after 3 to
+            # 10 presses of any kind since the restart: mostly while that update is handled.
             nonlocal process
             for kill in range(kills):
                 if kill % 2 == 0:
-                    await portal_write_answered(portal, len(portal.calls))
+                    write = ("crm.lead.add", "crm.contact.add")[kill // 2 % 2]
+                    await portal_write_answered(portal, len(portal.calls), write)
                 else:
                     target = capturer.tally.actions + random.randint(3, 10)
                     while capturer.tally.actions < target:
