@@ -17,7 +17,7 @@ from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import TelegramEmulator
 
 ANSWER_TIMEOUT_SECONDS = 90.0
-QUIET_SECONDS = 0.2
+QUIET_SECONDS = 0.5
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -39,6 +39,8 @@ class CaptureTally:
     contacts_reported: int = 0
     off_script: int = 0
     """Screens that were no step of a capture (an outdated button, the menu): a new one began."""
+    off_script_screens: Counter[str] = field(default_factory=Counter)
+    """The first line of each such screen, counted."""
     delays: list[float] = field(default_factory=list)
 
 
@@ -139,6 +141,7 @@ class Capturer:
             if "Send the text" in text:
                 return ("send", "Bench")
         self.tally.off_script += 1
+        self.tally.off_script_screens[(texts[-1] if texts else text).split("\n")[0][:60]] += 1
         self._making_contact = False
         return ("send", "/new")
 

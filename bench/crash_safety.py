@@ -299,7 +299,8 @@ async def run(events: int, kills: int, rate: float) -> None:
         f"capturing rep (long polling): {tally.captures} captures begun, {tally.actions} presses "
         f"and messages, {tally.lost} lost (target 0); answers p50 "
         f"{percentile(tally.delays, 0.5):.3f}s, p95 {percentile(tally.delays, 0.95):.3f}s, "
-        f"max {max(tally.delays, default=0.0):.1f}s; off the script {tally.off_script}"
+        f"max {max(tally.delays, default=0.0):.1f}s; off the script {tally.off_script} "
+        f"{dict(tally.off_script_screens.most_common(5))}"
     )
     print(
         f"updates replayed after a kill: {replays['updates_replayed']}; their portal writes "

@@ -62,7 +62,7 @@ import tempfile
 import time
 import uuid
 from bisect import bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -577,6 +577,9 @@ def judge_captures(portal: Bitrix24Emulator, capturers: list[Capturer]) -> dict[
         "capture_presses": sum(c.tally.actions for c in capturers),
         "capture_presses_lost": sum(c.tally.lost for c in capturers),
         "capture_off_script": sum(c.tally.off_script for c in capturers),
+        "capture_off_script_screens": dict(
+            sum((c.tally.off_script_screens for c in capturers), Counter[str]()).most_common(5)
+        ),
         "capture_answer_p50_s": round(percentile(delays, 50), 3),
         "capture_answer_p95_s": round(percentile(delays, 95), 3),
         "capture_leads": made.leads,
@@ -931,7 +934,8 @@ def report(f: dict[str, Any]) -> None:
         f"presses and messages, lost {f['capture_presses_lost']} (target 0), answer p50 "
         f"{f['capture_answer_p50_s']} s, p95 {f['capture_answer_p95_s']} s; leads made "
         f"{f['capture_leads']}, contacts made {f['capture_contacts']}; duplicate leads or "
-        f"contacts {f['duplicate_leads_or_contacts']} (target 0)"
+        f"contacts {f['duplicate_leads_or_contacts']} (target 0); screens off the capture "
+        f"{f['capture_off_script']} {f['capture_off_script_screens']}"
     )
     print(
         f"load average: {f['load_average_before']:.2f} before, "
