@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 
 _UPDATE_ID: ContextVar[int | None] = ContextVar("telegram_update_id", default=None)
 
-# Invisible characters (zero-width space, non-joiner, joiner, word joiner): four digits.
-_MARKER_DIGITS = "\u200b\u200c\u200d\u2060"
+MARK_CHARACTERS = "\u200b\u200c\u200d\u2060"
+"""The invisible characters a mark is made of (zero-width space, non-joiner, joiner, word
+joiner): its four digits."""
 _MARKER_BYTES = 8
 
 
@@ -49,7 +50,7 @@ def marker(key: str) -> str:
     """An invisible mark of `key` (32 zero-width characters) for a text the portal keeps."""
     digest = hashlib.blake2b(key.encode(), digest_size=_MARKER_BYTES).digest()
     value = int.from_bytes(digest, "big")
-    digits = [_MARKER_DIGITS[(value >> shift) & 3] for shift in range(0, _MARKER_BYTES * 8, 2)]
+    digits = [MARK_CHARACTERS[(value >> shift) & 3] for shift in range(0, _MARKER_BYTES * 8, 2)]
     return "".join(digits)
 
 

@@ -38,7 +38,13 @@ from bot.storage.sql import execute
 from bot.storage.updates import UpdateRepository
 from bot.storage.writes import WriteRecordRepository, WriteState
 from bot.updates import InFlightUpdates, TrackedDispatcher, UpdateIntake, update_payload
-from bot.write_journal import WriteJournal, current_update_id, handling_update, marker
+from bot.write_journal import (
+    MARK_CHARACTERS,
+    WriteJournal,
+    current_update_id,
+    handling_update,
+    marker,
+)
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import DEFAULT_TEST_TOKEN
 
@@ -187,7 +193,7 @@ def test_marks_are_invisible_and_differ_by_key() -> None:
     one, other = marker("5001:note:7"), marker("5002:note:7")
     assert len(one) == 32
     assert one != other
-    assert set(one + other) <= {"\u200b", "\u200c", "\u200d", "\u2060"}
+    assert set(one + other) <= set(MARK_CHARACTERS)
     assert not one.strip("\u200b\u200c\u200d\u2060")
 
 
