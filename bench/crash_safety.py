@@ -1,11 +1,26 @@
-"""Crash safety: SIGKILL the bot at random moments while events flow; nothing acknowledged is lost.
+"""Crash safety: SIGKILL the bot while events flow and a user captures leads; nothing is lost.
 
 The bench starts both emulators, then runs the bot as a subprocess (`python -m bot`, settings
-in the environment) and POSTs lead events to it at a steady pace. Ten times, at a random
-moment, the bot is killed with SIGKILL and started again on the same SQLite file. Events the
-bot acknowledged (2xx) must each reach Telegram at least once; a duplicate is possible only
-for a message that was being sent when the process died (bounded by NOTIFY__IN_FLIGHT).
-Leads go to 50 reps (scope "my leads"), so the 1/s per-chat limit does not dominate.
+in the environment, Telegram by long polling) and POSTs lead events to it at a steady pace.
+Meanwhile a signed-in rep works through lead captures without pause, as a person would: /new,
+types the title, the first name and a phone, skips the rest, presses Create, then opens the
+new lead's contacts and creates a contact from the lead; then the next capture. Each press or
+typed message is due an answer (a message sent or edited in the rep's chat).
+
+Ten times the bot is killed with SIGKILL and started again on the same SQLite file: every
+other time the moment the portal emulator has answered one of the rep's writes (a lead added,
+the next time a contact added), so the bot dies between the portal write and the record of
+its outcome; the other times a random 0 to 300 ms after one of the rep's presses (after 3 to
+10 presses since the restart), mostly while that update is handled. When the events are all
+sent first, the rep and the kills go on until the tenth kill. The bot's log counts the
+updates replayed and what their writes found. Figures:
+- events the bot acknowledged (2xx) must each reach Telegram at least once; a duplicate is
+  possible only for a message that was being sent when the process died (bounded by
+  NOTIFY__IN_FLIGHT). Leads go to 50 reps (scope "my leads"), so the 1/s per-chat limit does
+  not dominate;
+- presses lost: the rep's presses and messages that never got an answer (target 0);
+- duplicate leads and contacts: leads made for one capture, and contacts made from one lead,
+  beyond the first (target 0).
 
 Run: `.venv/bin/python -m bench.crash_safety [--events 1000] [--kills 10] [--rate 10]`
 """
@@ -26,10 +41,12 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlencode
 
 import aiohttp
 
+from bench.capture_user import ANSWER_TIMEOUT_SECONDS, Capturer, duplicates_made, percentile
 from bot.storage import (
     Binding,
     BindingRepository,
@@ -44,10 +61,36 @@ from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
 
 APP_TOKEN = "crash-bench-token"
 REPS = 50
+CAPTURER_TG = 900_000
+CAPTURER_PORTAL_USER = 99
+CAPTURE_TITLE = "Crash capture"
 FIRST_TG = 700_000
 FIRST_PORTAL_USER = 100
 PROJECT = Path(__file__).resolve().parent.parent
 LEAD_NUMBER = re.compile(r"#(\d+)")
+
+
+async def portal_write_answered(portal: Bitrix24Emulator, since: int, method: str) -> None:
+    """Return once the portal has answered `method` (alone or in a batch) in a call that
+    arrived after call number `since`."""
+    while True:
+        for call in portal.calls[since:]:
+            if call.status and method in {call.method, *(m.lower() for m in call.batch_methods)}:
+                return
+        await asyncio.sleep(0.002)
+
+
+def replay_counts(log: str) -> dict[str, int]:
+    """From the bot's log: updates replayed after a kill; portal writes of those replays found
+    recorded done, found by their key in the portal, or looked up and not found (then made)."""
+    looked_up = len(re.findall(r"of a replayed update has no outcome", log))
+    found = len(re.findall(r"of a replayed update found", log))
+    return {
+        "updates_replayed": len(re.findall(r"replaying update \d+", log)),
+        "writes_recorded_done": len(re.findall(r"of a replayed update was made", log)),
+        "writes_found_by_key": found,
+        "writes_looked_up_not_found": looked_up - found,
+    }
 
 
 def free_port() -> int:
@@ -58,10 +101,22 @@ def free_port() -> int:
 
 
 async def prepare(db_path: Path, portal: Bitrix24Emulator, telegram: TelegramEmulator) -> None:
-    """50 reps bound and subscribed to their own leads, before the bot first starts."""
+    """50 reps bound and subscribed to their own leads, and the capturing rep bound, before
+    the bot first starts."""
     db = SqliteDatabase(db_path)
     await db.open()
     bindings, subscriptions = BindingRepository(db), SubscriptionRepository(db)
+    portal.add_user("Cora", "Capture", user_id=CAPTURER_PORTAL_USER)
+    telegram.user(CAPTURER_TG, "Cora")
+    await bindings.upsert(
+        Binding(
+            telegram_user_id=CAPTURER_TG,
+            portal_user_id=CAPTURER_PORTAL_USER,
+            role=Role.REP,
+            bound_via=BindingSource.INVITE,
+            bound_at=utc_now(),
+        )
+    )
     for index in range(REPS):
         portal_user = FIRST_PORTAL_USER + index
         portal.add_user(f"Rep{index}", "Bench", user_id=portal_user)
@@ -86,8 +141,8 @@ async def prepare(db_path: Path, portal: Bitrix24Emulator, telegram: TelegramEmu
     await db.close()
 
 
-async def start_bot(env: dict[str, str], port: int) -> asyncio.subprocess.Process:
-    """`python -m bot`, waited for until /healthz answers."""
+async def start_bot(env: dict[str, str], port: int, log: IO[str]) -> asyncio.subprocess.Process:
+    """`python -m bot` (its log appended to `log`), waited for until /healthz answers."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -95,7 +150,7 @@ async def start_bot(env: dict[str, str], port: int) -> asyncio.subprocess.Proces
         env=env,
         cwd=env["BENCH_CWD"],
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=log,
     )
     async with aiohttp.ClientSession() as session:
         for _ in range(600):  # up to 30 s on a busy machine
@@ -130,23 +185,39 @@ async def run(events: int, kills: int, rate: float) -> None:
             "WEB__PORT": str(port),
             "EVENTS__POLL_INTERVAL_SECONDS": "2",
             "EVENTS__COALESCE_SECONDS": "0.1",
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": "INFO",  # the replays and what they found are counted from the log
         }
         url = f"http://127.0.0.1:{port}/bitrix/events"
-        process = await start_bot(env, port)
-        duration = events / rate
-        kill_times = sorted(random.uniform(0.05, 0.95) * duration for _ in range(kills))
+        log = (Path(folder) / "bot.log").open("a", encoding="utf-8")
+        process = await start_bot(env, port, log)
+        killed_at: list[float] = []
         acked: list[int] = []
         refused = 0
+        capturer = Capturer(telegram, CAPTURER_TG, title=CAPTURE_TITLE, phone_prefix="+791600")
+        stop_capturing = asyncio.Event()
+        capture_task = asyncio.create_task(capturer.run(stop_capturing))
         started = time.monotonic()
 
         async def killer() -> None:
+            # Every other kill the moment the portal has answered a write of the rep's (a lead
+            # added, then a contact added, in turn): the bot dies between the write and the
+            # record of its outcome. The others 0 to 300 ms after the rep's press, after 3 to
+            # 10 presses of any kind since the restart: mostly while that update is handled.
             nonlocal process
-            for moment in kill_times:
-                await asyncio.sleep(max(0.0, started + moment - time.monotonic()))
+            for kill in range(kills):
+                if kill % 2 == 0:
+                    write = ("crm.lead.add", "crm.contact.add")[kill // 2 % 2]
+                    await portal_write_answered(portal, len(portal.calls), write)
+                else:
+                    target = capturer.tally.actions + random.randint(3, 10)
+                    while capturer.tally.actions < target:
+                        capturer.acted.clear()
+                        await capturer.acted.wait()
+                    await asyncio.sleep(random.uniform(0.0, 0.3))
+                killed_at.append(time.monotonic() - started)
                 process.send_signal(signal.SIGKILL)
                 await process.wait()
-                process = await start_bot(env, port)
+                process = await start_bot(env, port, log)
 
         kill_task = asyncio.create_task(killer())
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
@@ -181,6 +252,8 @@ async def run(events: int, kills: int, rate: float) -> None:
                 except (aiohttp.ClientError, TimeoutError):
                     refused += 1
         await kill_task
+        stop_capturing.set()
+        await asyncio.wait_for(capture_task, timeout=ANSWER_TIMEOUT_SECONDS + 30)
         # Let the last incarnation drain the outbox.
         db = SqliteDatabase(db_path)
         await db.open()
@@ -197,7 +270,14 @@ async def run(events: int, kills: int, rate: float) -> None:
         await db.close()
         process.send_signal(signal.SIGTERM)
         await process.wait()
-    sends = [c for c in telegram.calls_of("sendMessage") if c.ok]
+        log.close()
+        replays = replay_counts((Path(folder) / "bot.log").read_text(errors="replace"))
+    rep_chats = range(FIRST_TG, FIRST_TG + REPS)
+    sends = [
+        c
+        for c in telegram.calls_of("sendMessage")
+        if c.ok and int(c.params.get("chat_id", 0) or 0) in rep_chats
+    ]
     notified: Counter[int] = Counter()
     for call in sends:
         match = LEAD_NUMBER.search(str(call.params.get("text", "")))
@@ -205,14 +285,35 @@ async def run(events: int, kills: int, rate: float) -> None:
             notified[int(match.group(1))] += 1
     await portal.stop()
     await telegram.stop()
+    made = duplicates_made(portal, CAPTURE_TITLE)
+    tally = capturer.tally
     missing = [lead for lead in acked if notified[lead] == 0]
     duplicates = sum(count - 1 for count in notified.values() if count > 1)
     print(f"events: {events} sent, {len(acked)} acknowledged, {refused} refused while down")
-    print(f"kills: {kills} SIGKILLs at {', '.join(f'{t:.1f}s' for t in kill_times)}")
+    print(f"kills: {kills} SIGKILLs at {', '.join(f'{t:.1f}s' for t in killed_at)}")
     dead_letters = dead[0] if dead else 0
     print(f"notified leads: {len(notified)}; messages: {len(sends)}; dead: {dead_letters}")
     print(f"acknowledged but never notified: {len(missing)} (target 0) {missing[:10]}")
     print(f"duplicate messages: {duplicates} (bounded by in-flight sends at each kill)")
+    print(
+        f"capturing rep (long polling): {tally.captures} captures begun, {tally.actions} presses "
+        f"and messages, {tally.lost} lost (target 0); answers p50 "
+        f"{percentile(tally.delays, 0.5):.3f}s, p95 {percentile(tally.delays, 0.95):.3f}s, "
+        f"max {max(tally.delays, default=0.0):.1f}s; off the script {tally.off_script} "
+        f"{dict(tally.off_script_screens.most_common(5))}"
+    )
+    print(
+        f"updates replayed after a kill: {replays['updates_replayed']}; their portal writes "
+        f"recorded done {replays['writes_recorded_done']}, found by their key "
+        f"{replays['writes_found_by_key']}, looked up and not found (so made) "
+        f"{replays['writes_looked_up_not_found']}"
+    )
+    print(
+        f"leads captured: {made.leads} ({tally.leads_reported} reported created), duplicate "
+        f"leads {made.duplicate_leads} (target 0); contacts made: {made.contacts} "
+        f"({tally.contacts_reported} reported), duplicate contacts {made.duplicate_contacts} "
+        "(target 0)"
+    )
     figures = {
         "events": events,
         "acknowledged": len(acked),
@@ -223,6 +324,19 @@ async def run(events: int, kills: int, rate: float) -> None:
         "dead_letters": dead_letters,
         "acknowledged_never_notified": len(missing),
         "duplicate_messages": duplicates,
+        "capture_mode": "polling",
+        "captures_begun": tally.captures,
+        "presses": tally.actions,
+        "presses_lost": tally.lost,
+        "press_answer_p50_s": round(percentile(tally.delays, 0.5), 3),
+        "press_answer_p95_s": round(percentile(tally.delays, 0.95), 3),
+        "press_answer_max_s": round(max(tally.delays, default=0.0), 1),
+        "off_script": tally.off_script,
+        **replays,
+        "leads_captured": made.leads,
+        "duplicate_leads": made.duplicate_leads,
+        "contacts_made": made.contacts,
+        "duplicate_contacts": made.duplicate_contacts,
     }
     print(json.dumps(figures))
 

@@ -15,6 +15,9 @@ Load, for `--seconds` (120 by default):
   every followed change gets its own message (none is merged with the next);
 - `--users` signed-in users each send /menu every `--press-seconds`: each press is due one
   answer;
+- `--capturers` reps capture leads without pause (bench/capture_user.py: /new, title, first
+  name and phone typed, the rest skipped, Create; then a contact made from the new lead), each
+  press and typed message due an answer;
 - `--kills` SIGKILLs, one in each equal slice of the run at a random moment: the first kills
   the replica holding the workers' lease (so the takeover is measured), the others a random
   replica. Each killed replica is started again at once.
@@ -29,7 +32,10 @@ Printed, with ratios against the limits, and one JSON object as the last line:
   refusals (503);
 - per leader kill: seconds until another replica holds the lease, and until the next
   notification is sent (target < 10 s);
-- user presses answered, unanswered, answered twice; answer delay p50/p95.
+- user presses answered, unanswered, answered twice; answer delay p50/p95;
+- captures: presses lost, and duplicate leads or contacts (target 0): the leads and contacts
+  the run made in the portal against the distinct captures (one lead per capture title, one
+  contact per lead's phone).
 
 Needs PostgreSQL and Redis: `--postgres` (postgresql://postgres@127.0.0.1:5432/test by default,
 a schema is created in it and dropped at the end), `--redis` (redis://127.0.0.1:6379/0).
@@ -56,7 +62,7 @@ import tempfile
 import time
 import uuid
 from bisect import bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +72,7 @@ import asyncpg
 from aiohttp import web
 from redis.asyncio import Redis
 
+from bench.capture_user import ANSWER_TIMEOUT_SECONDS, Capturer, duplicates_made
 from bot.storage import Binding, BindingSource, Role, utc_now
 from bot.storage.bindings import write_binding
 from bot.storage.postgres import PostgresDatabase
@@ -82,6 +89,8 @@ LONG_AGO = "2020-01-15T10:00:00+03:00"
 QUIET_USER = 900_000
 FIRST_REP = 1_000
 FIRST_PRESSER = 50_000
+FIRST_CAPTURER = 60_000
+CAPTURE_TITLE = "Replica capture"
 TG_BASE = 5_000_000
 QUIET_LEADS = 5_000
 LEADS_PER_REP = 2
@@ -199,6 +208,7 @@ class Team:
 
     reps: list[int]
     pressers: list[int]
+    capturers: list[int] = field(default_factory=list)
     leads_of: dict[int, list[int]] = field(default_factory=dict)
     quiet: list[int] = field(default_factory=list)
 
@@ -215,7 +225,7 @@ async def prepare(url: str, team: Team) -> None:
     try:
         async with db.transaction() as conn:
             now = utc_now()
-            for user in team.reps + team.pressers:
+            for user in team.reps + team.pressers + team.capturers:
                 await write_binding(
                     conn,
                     Binding(
@@ -243,7 +253,7 @@ def build_portal(team: Team) -> Bitrix24Emulator:
     """The portal with the team's users and leads."""
     portal = Bitrix24Emulator(rate_limit=True)
     portal.add_user("Quiet", "Owner", user_id=QUIET_USER)
-    for user in team.reps + team.pressers:
+    for user in team.reps + team.pressers + team.capturers:
         portal.add_user(f"User{user}", "Bench", user_id=user)
     old = {"DATE_CREATE": LONG_AGO, "DATE_MODIFY": LONG_AGO}
     team.quiet = portal.seed_leads(QUIET_LEADS, ASSIGNED_BY_ID=str(QUIET_USER), **old)
@@ -500,16 +510,20 @@ def unacknowledged(portal: Bitrix24Emulator) -> set[int]:
 
 
 def judge_notifications(
-    tally: Tally, telegram: TelegramEmulator, unacked_leads: set[int]
+    tally: Tally,
+    telegram: TelegramEmulator,
+    unacked_leads: set[int],
+    ignore_chats: frozenset[int] = frozenset(),
 ) -> dict[str, Any]:
-    """Match each followed change to its message in the rep's chat.
+    """Match each followed change to its message in the rep's chat (chats in `ignore_chats`,
+    the capturing reps', are not notified: their cards name leads too).
 
     A change without its message counts as lost when every event of its lead was
     acknowledged; a lead with an event the portal never got a 2xx for is counted apart.
     """
     messages: dict[tuple[int, int], list[float]] = defaultdict(list)
     for call in telegram.calls_of("sendMessage"):
-        if not call.ok:
+        if not call.ok or int(call.params.get("chat_id", 0)) in ignore_chats:
             continue
         found = _LEAD_REF.search(str(call.params.get("text", "")))
         if found is not None:
@@ -550,6 +564,29 @@ def judge_notifications(
         "notifications_unexpected": unexpected,
         "notifications_not_acknowledged": not_acked,
         "send_times": send_times,
+    }
+
+
+def judge_captures(portal: Bitrix24Emulator, capturers: list[Capturer]) -> dict[str, Any]:
+    """The capturing reps' presses, and the leads and contacts the run made twice."""
+    made = duplicates_made(portal, CAPTURE_TITLE)
+    delays = sorted(d for c in capturers for d in c.tally.delays)
+    return {
+        "capturers": len(capturers),
+        "captures_begun": sum(c.tally.captures for c in capturers),
+        "capture_presses": sum(c.tally.actions for c in capturers),
+        "capture_presses_lost": sum(c.tally.lost for c in capturers),
+        "capture_off_script": sum(c.tally.off_script for c in capturers),
+        "capture_off_script_screens": dict(
+            sum((c.tally.off_script_screens for c in capturers), Counter[str]()).most_common(5)
+        ),
+        "capture_answer_p50_s": round(percentile(delays, 50), 3),
+        "capture_answer_p95_s": round(percentile(delays, 95), 3),
+        "capture_leads": made.leads,
+        "capture_contacts": made.contacts,
+        "duplicate_leads": made.duplicate_leads,
+        "duplicate_contacts": made.duplicate_contacts,
+        "duplicate_leads_or_contacts": made.duplicate_leads + made.duplicate_contacts,
     }
 
 
@@ -646,6 +683,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     team = Team(
         reps=[FIRST_REP + n for n in range(args.chats)],
         pressers=[FIRST_PRESSER + n for n in range(args.users)],
+        capturers=[FIRST_CAPTURER + n for n in range(args.capturers)],
     )
     portal = build_portal(team)
     telegram = TelegramEmulator(DEFAULT_TEST_TOKEN)
@@ -714,11 +752,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             watcher = asyncio.create_task(watch_lease(dsn, tally, stop_watch))
             started = time.monotonic()
             calls_before = len(portal.calls)
+            capturers = [
+                Capturer(
+                    telegram,
+                    Team.chat_of(user),
+                    title=f"{CAPTURE_TITLE} {index}-",
+                    phone_prefix=f"+7917{index:02d}",
+                )
+                for index, user in enumerate(team.capturers)
+            ]
+            stop_capturing = asyncio.Event()
+            capturing = [asyncio.create_task(c.run(stop_capturing)) for c in capturers]
             await asyncio.gather(
                 load_changes(portal, team, args, tally),
                 load_presses(telegram, team, args, tally),
                 kill_replicas(replicas, args, tally, dsn),
             )
+            stop_capturing.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*capturing), ANSWER_TIMEOUT_SECONDS + 30)
             load_seconds = time.monotonic() - started
             print(
                 f"load done in {load_seconds:.1f} s: {tally.changes} changes, "
@@ -746,7 +798,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 proxy_stats = await answer.json()
             delivered = portal.delivered_events
             acked = sum(1 for d in delivered if d.ok)
-            notifications = judge_notifications(tally, telegram, unacknowledged(portal))
+            notifications = judge_notifications(
+                tally,
+                telegram,
+                unacknowledged(portal),
+                frozenset(Team.chat_of(user) for user in team.capturers),
+            )
+            captures = judge_captures(portal, capturers)
             send_times = notifications.pop("send_times")
             calls = portal.calls[calls_before:]
             portal_times = [c.arrived_at for c in calls if c.status != 503]
@@ -789,6 +847,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     ),
                     "portal_refusals": refusals,
                     **judge_presses(tally, telegram),
+                    **captures,
                     "kills": judge_takeovers(tally, send_times),
                     "drained_in_s": round(drained_in, 1),
                 }
@@ -871,6 +930,14 @@ def report(f: dict[str, Any]) -> None:
         f"answer p50 {f['answer_p50_s']} s, p95 {f['answer_p95_s']} s"
     )
     print(
+        f"captures: {f['captures_begun']} begun by {f['capturers']} reps, {f['capture_presses']} "
+        f"presses and messages, lost {f['capture_presses_lost']} (target 0), answer p50 "
+        f"{f['capture_answer_p50_s']} s, p95 {f['capture_answer_p95_s']} s; leads made "
+        f"{f['capture_leads']}, contacts made {f['capture_contacts']}; duplicate leads or "
+        f"contacts {f['duplicate_leads_or_contacts']} (target 0); screens off the capture "
+        f"{f['capture_off_script']} {f['capture_off_script_screens']}"
+    )
+    print(
         f"load average: {f['load_average_before']:.2f} before, "
         f"{f['load_average_during']:.2f} at the end of the load"
     )
@@ -881,10 +948,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--rate", type=float, default=200.0)
-    parser.add_argument("--notify-share", type=float, default=0.125)
+    parser.add_argument("--notify-share", type=float, default=0.15)
     parser.add_argument("--chats", type=int, default=1000)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--press-seconds", type=float, default=5.0)
+    parser.add_argument("--capturers", type=int, default=3)
     parser.add_argument("--kills", type=int, default=3)
     parser.add_argument("--replicas", type=int, default=3)
     parser.add_argument("--drain-seconds", type=float, default=240.0)

@@ -120,12 +120,14 @@ from bot.storage.snapshots import SnapshotRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.storage.timestamps import Clock, utc_now
 from bot.storage.updates import UpdateRepository
+from bot.storage.writes import WriteRecordRepository
 from bot.tab.build import build_tab
 from bot.tab.endpoints import TabEndpoints
 from bot.telegram_retry import FloodPause, TelegramRetryMiddleware
 from bot.throttle import BucketRule, ThrottleMiddleware, UpdateKind, UserThrottle
 from bot.updates import InFlightUpdates, TrackedDispatcher, UpdateIntake, UpdatePoller
 from bot.web import TelegramWebhook, build_web_app
+from bot.write_journal import WriteJournal
 from dialogs import build_routers
 from dialogs.commands import AVAILABLE_COMMANDS
 from dialogs.intent_ids import use_unique_intent_ids
@@ -226,9 +228,10 @@ def build_retention(
     outbox: OutboxRepository,
     snapshots: SnapshotRepository,
     updates: UpdateRepository,
+    writes: WriteRecordRepository,
 ) -> Retention:
-    """The periodic pruning of processed events, sent messages, bot actions, claims and the
-    ids of handled Telegram updates."""
+    """The periodic pruning of processed events, sent messages, bot actions, claims, the
+    ids of handled Telegram updates and the records of their writes."""
     days = settings.retention
     policy = RetentionPolicy(
         inbox=timedelta(days=days.inbox_days),
@@ -239,7 +242,12 @@ def build_retention(
         chunk_rows=days.chunk_rows,
     )
     return Retention(
-        inbox=inbox, outbox=outbox, snapshots=snapshots, policy=policy, updates=updates
+        inbox=inbox,
+        outbox=outbox,
+        snapshots=snapshots,
+        policy=policy,
+        updates=updates,
+        writes=writes,
     )
 
 
@@ -365,10 +373,11 @@ class Application:
             portal_zone=self.access.portal_time_zone,
         )
         bot_actions = BotActionLog(self.db)
+        journal = WriteJournal(WriteRecordRepository(self.db))
         lead_contacts = LeadContactsService(
-            self.portal, bot_actions, default_region=settings.default_phone_region
+            self.portal, bot_actions, default_region=settings.default_phone_region, journal=journal
         )
-        lead_products = LeadProductsService(self.portal, bot_actions)
+        lead_products = LeadProductsService(self.portal, bot_actions, journal)
         leads = LeadService(
             portal=self.portal,
             catalog=self.catalog,
@@ -376,9 +385,10 @@ class Application:
             actions=bot_actions,
             default_region=settings.default_phone_region,
             portal_origin=portal_origin(settings.portal),
+            journal=journal,
         )
         capture = CaptureService(
-            portal=self.portal, catalog=self.catalog, kv=kv, actions=bot_actions
+            portal=self.portal, catalog=self.catalog, kv=kv, actions=bot_actions, journal=journal
         )
         inbox = InboxRepository(self.db)
         outbox = OutboxRepository(self.db)
@@ -551,7 +561,9 @@ class Application:
         assert self.processor is not None
         assert self.sender is not None
         assert self.poller is not None
-        retention = build_retention(settings, inbox, outbox, snapshots, self.updates)
+        retention = build_retention(
+            settings, inbox, outbox, snapshots, self.updates, WriteRecordRepository(self.db)
+        )
         processor, sender, poller = self.processor, self.sender, self.poller
         assert self.digests is not None
         assert self.reminders is not None

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from bot.storage.db import DATABASE_ERRORS
 from bot.storage.updates import StoredUpdate, UpdateOutcome, UpdateRepository
+from bot.write_journal import handling_update
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,11 @@ class TrackedDispatcher(Dispatcher):
         self.in_flight = in_flight
 
     async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
-        """Handle one update (polling and webhook both come here), counted."""
+        """Handle one update (polling and webhook both come here), counted, its portal writes
+        keyed by its update_id."""
         async with self.in_flight.track():
-            return await super().feed_update(bot, update, **kwargs)
+            with handling_update(update.update_id):
+                return await super().feed_update(bot, update, **kwargs)
 
 
 def update_payload(update: Update) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from bot.leads.form import (
     status_types_used,
 )
 from bot.leads.quick import merge_prefill
+from bot.leads.timeline import find_marked_comment
 from bot.leads.visibility import visible_lead
 from bot.phones import normalize_contact_phone
 from bot.portal import (
@@ -53,6 +54,7 @@ from bot.portal import (
 )
 from bot.portal.methods import FindDuplicates, ListContacts, ListLeads, PortalMethod
 from bot.storage import Clock, KeyValueRepository, utc_now
+from bot.write_journal import WriteJournal
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +130,10 @@ class CaptureService:
         kv: KeyValueRepository,
         actions: BotActionLog,
         clock: Clock = utc_now,
+        journal: WriteJournal | None = None,
     ) -> None:
         self._portal = portal
+        self._journal = journal or WriteJournal(None)
         self._catalog = catalog
         self._kv = kv
         self._actions = actions
@@ -303,13 +307,18 @@ class CaptureService:
     ) -> CreateCheck:
         """What pressing Create leads to, in this order: a missing required answer is asked,
         a second tap changes nothing, a forbidden assignee is refused (`AccessDenied`), leads
-        and contacts with the draft's phone or e-mail are shown; else the lead is created."""
+        and contacts with the draft's phone or e-mail are shown; else the lead is created.
+
+        A replayed press whose add was started goes straight to creating: the duplicate check
+        would find the lead that add made, and `create_lead` answers with it."""
         missing = draft.first_missing(form)
         if missing is not None:
             return CreateCheck(CreateStep.ASK_MISSING, missing_position=missing)
         if self.creating(identity, draft):
             return CreateCheck(CreateStep.BUSY)
         self.check_assignee(identity, draft.assigned_by_id)
+        if await self._journal.begun(_lead_write(draft)):
+            return CreateCheck(CreateStep.CREATE)
         duplicates = await self.find_duplicates(identity, draft.phones, draft.emails)
         if not duplicates.empty:
             return CreateCheck(CreateStep.SHOW_DUPLICATES, duplicates=duplicates)
@@ -362,6 +371,19 @@ class CaptureService:
         return lead_id
 
     async def _create_once(self, draft: CaptureDraft, form: Sequence[FormField]) -> int:
+        async def add(_mark: str) -> int:
+            return await self._add_lead(draft, form)
+
+        async def find(_mark: str) -> int | None:
+            # The process died while this update's add ran: the portal may have the lead.
+            found = await self._portal.find_lead_by_origin(draft.origin_id)
+            if found is not None:
+                log.info("lead %d of a replayed update found; not created again", found)
+            return found
+
+        return await self._journal.once(_lead_write(draft), write=add, find=find)
+
+    async def _add_lead(self, draft: CaptureDraft, form: Sequence[FormField]) -> int:
         if draft.attempted:
             existing = await self._portal.find_lead_by_origin(draft.origin_id)
             if existing is not None:
@@ -382,7 +404,14 @@ class CaptureService:
         Returns the lead's title (may be empty).
         """
         lead = await visible_lead(self._portal, identity, lead_id)
-        await self._portal.add_timeline_comment("lead", lead_id, text)
+
+        async def add(mark: str) -> int:
+            return await self._portal.add_timeline_comment("lead", lead_id, text + mark)
+
+        async def find(mark: str) -> int | None:
+            return await find_marked_comment(self._portal, lead_id, mark)
+
+        await self._journal.once(f"note:{lead_id}", write=add, find=find)
         return lead.title or ""
 
     def now(self) -> datetime:
@@ -418,6 +447,11 @@ def phone_variants(e164: str) -> list[str]:
     national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
     digits = "".join(ch for ch in national if ch.isdigit())
     return [e164, digits] if digits and digits != e164.lstrip("+") else [e164]
+
+
+def _lead_write(draft: CaptureDraft) -> str:
+    """The write journal's action of the draft's lead add."""
+    return f"lead:{draft.origin_id}"
 
 
 def _refused(error: PortalError) -> bool:

@@ -42,6 +42,7 @@ from bot.portal.methods import (
     PortalMethod,
     Ref,
 )
+from bot.write_journal import StepState, WriteJournal
 
 log = logging.getLogger(__name__)
 
@@ -282,9 +283,15 @@ class LeadContactsService:
     """The contacts of a lead, each operation checked against what the caller may see."""
 
     def __init__(
-        self, portal: PortalClient, actions: BotActionLog, *, default_region: str
+        self,
+        portal: PortalClient,
+        actions: BotActionLog,
+        *,
+        default_region: str,
+        journal: WriteJournal | None = None,
     ) -> None:
         self._portal = portal
+        self._journal = journal or WriteJournal(None)
         self._actions = actions
         self._region = default_region
         self._in_flight = InFlight()
@@ -480,9 +487,15 @@ class LeadContactsService:
             lead = await visible_lead(self._portal, identity, lead_id)
             draft = contact_draft_from_lead(lead)
             origin_id = contact_origin_id(lead_id, draft)
+            step = await self._journal.step(f"contact:{lead_id}")
             existing = self._made.get(origin_id)
-            if existing is None and origin_id in self._unsure:
+            if step is not None and step.state is StepState.DONE:
+                existing = step.result
+            replayed = step is not None and step.state is not StepState.NEW
+            if existing is None and (replayed or origin_id in self._unsure):
                 existing = await self._find_by_origin(origin_id)
+                if existing is not None and replayed:
+                    log.info("contact %d of a replayed update found; not added again", existing)
             if existing is not None:
                 # Made already (a repeated tap, or an add whose answer was lost): bind it.
                 self._unsure.discard(origin_id)
@@ -494,6 +507,7 @@ class LeadContactsService:
             fields = draft.model_copy(
                 update={"originator_id": ORIGINATOR_ID, "origin_id": origin_id}
             )
+            step = await self._journal.started(step)
             # One request: the binding refers to the new id; halt: no binding without a contact.
             try:
                 result = await self._portal.batch(
@@ -509,6 +523,7 @@ class LeadContactsService:
             self._unsure.discard(origin_id)
             contact_id = int(result["add"])  # raises the portal's refusal, if any
             self._remember(origin_id, contact_id)
+            await self._journal.finished(step, contact_id)
             await self._actions.record(identity, lead_id, LeadAction.CONTACT_CREATED)
             result["bind"]  # raises if the new contact could not be bound
             await self._actions.record(identity, lead_id, LeadAction.CONTACT_LINKED)

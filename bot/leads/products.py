@@ -23,6 +23,7 @@ from bot.leads.inflight import InFlight
 from bot.leads.visibility import visible_lead_in_batch
 from bot.portal import Lane, Lead, Page, PortalClient, Product, ProductRow
 from bot.portal.methods import GetLead, GetLeadProductRows
+from bot.write_journal import StepState, WriteJournal
 
 log = logging.getLogger(__name__)
 
@@ -256,8 +257,11 @@ class ProductSearchError(ValueError):
 class LeadProductsService:
     """Reading and editing a lead's product rows, each step permission-checked."""
 
-    def __init__(self, portal: PortalClient, actions: BotActionLog) -> None:
+    def __init__(
+        self, portal: PortalClient, actions: BotActionLog, journal: WriteJournal | None = None
+    ) -> None:
         self._portal = portal
+        self._journal = journal or WriteJournal(None)
         self._actions = actions
         self._in_flight = InFlight()
 
@@ -313,12 +317,18 @@ class LeadProductsService:
         """Add a catalogue product row, keeping every other row as it is.
 
         One write at a time per user and lead (WriteInProgressError for a second tap); a
-        repeat after the first finished fails the signature check (RowsChangedError).
+        repeat after the first finished fails the signature check (RowsChangedError), and a
+        replayed update whose write is recorded done writes nothing.
         """
         async with self._in_flight.hold((identity.telegram_user_id, lead_id)):
+            step = await self._journal.step(f"products:{lead_id}")
+            if step is not None and step.state is StepState.DONE:
+                return
             current = await self._fresh(identity, lead_id, seen_signature)
             rows = rows_with_added(current.rows, product_id, quantity, price)
+            step = await self._journal.started(step)
             await self._portal.set_lead_products(lead_id, rows)
+            await self._journal.finished(step)
             await self._actions.record(identity, lead_id, LeadAction.PRODUCT_ADDED)
 
     async def remove_row(
@@ -326,9 +336,14 @@ class LeadProductsService:
     ) -> None:
         """Remove one row, keeping every other row as it is (one write at a time, as adding)."""
         async with self._in_flight.hold((identity.telegram_user_id, lead_id)):
+            step = await self._journal.step(f"products:{lead_id}")
+            if step is not None and step.state is StepState.DONE:
+                return
             current = await self._fresh(identity, lead_id, seen_signature)
             rows = rows_without(current.rows, row_id)
             if rows is None:
                 raise RowGoneError(row_id)
+            step = await self._journal.started(step)
             await self._portal.set_lead_products(lead_id, rows)
+            await self._journal.finished(step)
             await self._actions.record(identity, lead_id, LeadAction.PRODUCT_REMOVED)

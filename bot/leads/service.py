@@ -26,6 +26,7 @@ from bot.leads.form import InputRejected, parse_email, parse_phone
 from bot.leads.links import lead_url
 from bot.leads.query import LeadQuery, QueryKind, digits_of
 from bot.leads.render import CardView, LeadSummary, ProductLine
+from bot.leads.timeline import find_marked_comment
 from bot.leads.visibility import LeadHiddenError, check_visible, visible_lead
 from bot.portal import (
     BatchResult,
@@ -53,6 +54,7 @@ from bot.portal.methods import (
     Ref,
     UpdateLead,
 )
+from bot.write_journal import StepState, WriteJournal
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +190,10 @@ class LeadService:
         actions: BotActionLog,
         default_region: str,
         portal_origin: str | None,
+        journal: WriteJournal | None = None,
     ) -> None:
         self._portal = portal
+        self._journal = journal or WriteJournal(None)
         self._catalog = catalog
         self._directory = directory
         self._actions = actions
@@ -472,6 +476,39 @@ class LeadService:
     ) -> LeadCardData:
         return await self.load_card(identity, lead_id, writes=writes, action=action)
 
+    async def _write_with_comment(
+        self,
+        identity: Identity,
+        lead_id: int,
+        action: LeadAction,
+        comment: AddTimelineComment,
+        writes: Mapping[str, PortalMethod[Any]] | None = None,
+    ) -> LeadCardData:
+        """`_write` of `writes` and a timeline comment, the comment made once per update.
+
+        The comment carries its key's invisible mark: on a replay whose outcome is unknown the
+        lead's latest comments are searched for it; a comment found (or recorded) is not
+        written again. A stage move beside it is harmless to repeat, so it goes again.
+        """
+        rest = dict(writes or {})
+        step = await self._journal.step(f"{action.value}:{lead_id}")
+        if step is not None and step.state is not StepState.NEW:
+            found = step.state is StepState.DONE
+            if not found and await find_marked_comment(self._portal, lead_id, step.marker):
+                await self._journal.finished(step)
+                found = True
+            if found:
+                log.info("comment of a replayed update found on lead %d; not added again", lead_id)
+                if not rest:
+                    return await self.load_card(identity, lead_id)
+                return await self._write(identity, lead_id, action, rest)
+        step = await self._journal.started(step)
+        if step is not None:
+            comment = comment.model_copy(update={"comment": comment.comment + step.marker})
+        card = await self._write(identity, lead_id, action, {**rest, "comment": comment})
+        await self._journal.finished(step)
+        return card
+
     @staticmethod
     def _update(lead_id: int, changes: LeadChanges) -> UpdateLead:
         return UpdateLead(id=lead_id, fields=changes)
@@ -517,7 +554,10 @@ class LeadService:
             "update": self._update(lead_id, LeadChanges(status_id=status_id))
         }
         if comment and comment.strip():
-            writes["comment"] = await self._comment(identity, lead_id, comment.strip(), tr)
+            note = await self._comment(identity, lead_id, comment.strip(), tr)
+            return await self._write_with_comment(
+                identity, lead_id, LeadAction.STAGE, note, writes
+            )
         return await self._write(identity, lead_id, LeadAction.STAGE, writes)
 
     async def check_changes(self, identity: Identity, changes: LeadChanges) -> None:
@@ -594,6 +634,10 @@ class LeadService:
             change = MultiFieldChange.delete(value_id)
         else:
             cleaned = self.clean_multifield(kind, value)
+            if value_id is None and any(item.value == cleaned for item in stored):
+                # Already there (a replayed update, or typed twice): adding it again would
+                # only make a duplicate value.
+                return await self.load_card(identity, lead_id)
             if value_id is None:
                 change = MultiFieldChange.add(cleaned, "WORK")
             else:
@@ -632,8 +676,8 @@ class LeadService:
         if not text.strip():
             raise InvalidValueError("empty note")
         await visible_lead(self._portal, identity, lead_id)
-        writes = {"comment": await self._comment(identity, lead_id, text.strip(), tr)}
-        return await self._write(identity, lead_id, LeadAction.NOTE, writes)
+        note = await self._comment(identity, lead_id, text.strip(), tr)
+        return await self._write_with_comment(identity, lead_id, LeadAction.NOTE, note)
 
     async def delete(self, identity: Identity, lead_id: int) -> None:
         """Delete a lead (managers and admins only)."""

@@ -1,5 +1,5 @@
-"""Retention: processed events, sent notifications, bot actions, lead claims and handled
-Telegram updates age out.
+"""Retention: processed events, sent notifications, bot actions, lead claims, handled
+Telegram updates and the records of their portal writes age out.
 
 Rows go in small chunks, one short transaction each, with a pause between chunks, so the
 event endpoint (which needs the same write lock to acknowledge) never waits long.
@@ -18,6 +18,7 @@ from bot.storage.outbox import OutboxRepository
 from bot.storage.snapshots import SnapshotRepository
 from bot.storage.timestamps import Clock, utc_now
 from bot.storage.updates import UpdateRepository
+from bot.storage.writes import WriteRecordRepository
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,12 @@ class Retention:
         snapshots: SnapshotRepository,
         policy: RetentionPolicy,
         updates: UpdateRepository | None = None,
+        writes: WriteRecordRepository | None = None,
         clock: Clock = utc_now,
         pause_seconds: float = PAUSE_BETWEEN_CHUNKS_SECONDS,
     ) -> None:
         self._updates = updates
+        self._writes = writes
         self._inbox = inbox
         self._outbox = outbox
         self._snapshots = snapshots
@@ -96,6 +99,11 @@ class Retention:
                 handled_before=before, limit=limit
             )
             ages["telegram_updates"] = self._policy.telegram_updates
+        if self._writes is not None:
+            writes = self._writes
+            # Records of the portal writes updates made: kept as long as the updates' ids.
+            tasks["write_records"] = lambda before: writes.prune(before=before, limit=limit)
+            ages["write_records"] = self._policy.telegram_updates
         report = PruneReport()
         for table, prune in tasks.items():
             before = now - ages[table]

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from bot.app import Application
 from bot.portal import LeadContactBinding, ProductRow
+from bot.write_journal import MARK_CHARACTERS
 from tests.e2e.lead_fixtures import (
     IVAN_PORTAL_ID,
     IVAN_TELEGRAM_ID,
@@ -34,11 +35,14 @@ async def actions(app: Application) -> list[tuple[int, int, int, str]]:
 
 
 def comments_of(portal: Bitrix24Emulator, lead_id: int) -> list[str]:
-    return [
+    """The lead's comments as people read them: each carries its write's invisible mark."""
+    comments = [
         str(c["COMMENT"])
         for c in portal.timeline_comments.values()
         if c["ENTITY_TYPE"] == "lead" and c["ENTITY_ID"] == lead_id
     ]
+    assert all(len(c) - len(c.rstrip(MARK_CHARACTERS)) == 32 for c in comments)
+    return [c.rstrip(MARK_CHARACTERS) for c in comments]
 
 
 async def press_and_see(user: TelegramUser, label: str, expected: str) -> str:

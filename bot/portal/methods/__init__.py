@@ -70,7 +70,11 @@ from bot.portal.methods.robots import (
     SendBizprocEvent,
     UpdateRobot,
 )
-from bot.portal.methods.timeline import AddTimelineComment
+from bot.portal.methods.timeline import (
+    AddTimelineComment,
+    ListTimelineComments,
+    TimelineComment,
+)
 from bot.portal.methods.userfields import (
     AddLeadUserField,
     DeleteLeadUserField,
@@ -126,6 +130,7 @@ __all__ = [
     "ListProducts",
     "ListRobots",
     "ListStatuses",
+    "ListTimelineComments",
     "OwnerType",
     "PlacementHandler",
     "PortalMethod",
@@ -137,6 +142,7 @@ __all__ = [
     "SetLeadCard",
     "SetLeadContacts",
     "SetLeadProductRows",
+    "TimelineComment",
     "UnbindEvent",
     "UnbindPlacement",
     "UpdateContact",

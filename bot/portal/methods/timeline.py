@@ -1,12 +1,26 @@
-"""Timeline: `crm.timeline.comment.add`."""
+"""Timeline: `crm.timeline.comment.add` and `crm.timeline.comment.list`."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from bot.portal.methods.base import PortalMethod, Ref, portal_value
+from pydantic import Field
 
-__all__ = ["AddTimelineComment"]
+from bot.portal.methods.base import PortalMethod, Ref, portal_value
+from bot.portal.methods.lists import ListMethod
+from bot.portal.models import PortalInt, PortalModel
+
+__all__ = ["AddTimelineComment", "ListTimelineComments", "TimelineComment"]
+
+
+class TimelineComment(PortalModel):
+    """One comment as `crm.timeline.comment.list` returns it (the fields the bot reads)."""
+
+    id: PortalInt = Field(default=None, alias="ID")
+    entity_id: PortalInt = Field(default=None, alias="ENTITY_ID")
+    entity_type: str | None = Field(default=None, alias="ENTITY_TYPE")
+    author_id: PortalInt = Field(default=None, alias="AUTHOR_ID")
+    comment: str | None = Field(default=None, alias="COMMENT")
 
 
 class AddTimelineComment(PortalMethod[int]):
@@ -31,3 +45,11 @@ class AddTimelineComment(PortalMethod[int]):
         if self.author_id is not None:
             fields["AUTHOR_ID"] = self.author_id
         return {"fields": fields}
+
+
+class ListTimelineComments(ListMethod[TimelineComment]):
+    """`crm.timeline.comment.list`: one page (50) of an entity's comments, by filter
+    (`ENTITY_ID`, `ENTITY_TYPE`) and order (`ID`)."""
+
+    __api_method__: ClassVar[str] = "crm.timeline.comment.list"
+    __item__: ClassVar[Any] = TimelineComment
