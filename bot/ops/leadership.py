@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
@@ -31,6 +32,10 @@ RENEW_SECONDS = 2.0
 """A dead leader's workers start elsewhere within about LEASE_SECONDS + RENEW_SECONDS (8 s):
 the lease runs out, and each follower tries for it every RENEW_SECONDS. The leader renews three
 times per lease, so one slow round does not lose it."""
+
+SAFETY_SECONDS = 1.0
+"""A leader stops its workers this long before its lease could lapse when no renewal came back:
+a renewal stuck behind a busy database must not leave two replicas sending."""
 
 WorkerFactory = Callable[[], Coroutine[Any, Any, None]]
 
@@ -51,13 +56,20 @@ class Leadership:
         holder: str | None = None,
         lease_seconds: float = LEASE_SECONDS,
         renew_seconds: float = RENEW_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._leases = leases
         self._workers = workers
         self.holder = holder or replica_name()
         self._lease = timedelta(seconds=lease_seconds)
         self._renew = renew_seconds
+        self._monotonic = monotonic
         self._running: list[asyncio.Task[None]] = []
+        self._valid_until = 0.0
+        """While leading: the monotonic moment before which the lease surely holds (the start
+        of the last renewal that came back, plus the lease)."""
+        self.stepped_down = 0
+        """Times the workers were stopped because a renewal did not come back in time."""
 
     @property
     def leading(self) -> bool:
@@ -69,19 +81,40 @@ class Leadership:
         try:
             while True:
                 await self._round()
-                await asyncio.sleep(self._renew)
+                wait = self._renew
+                if self._running:
+                    # Renew before the lease could lapse, however the last round went.
+                    wait = min(wait, max(0.0, self._deadline() - self._monotonic()))
+                await asyncio.sleep(wait)
         finally:
             await self._stop_workers()
             with contextlib.suppress(*DATABASE_ERRORS):
                 await asyncio.shield(self._leases.release(LEASE_NAME, self.holder))
 
+    def _deadline(self) -> float:
+        """When a leader whose renewal has not come back stops its workers."""
+        return self._valid_until - SAFETY_SECONDS
+
     async def _round(self) -> None:
+        started = self._monotonic()
         try:
-            held = await self._leases.acquire(LEASE_NAME, self.holder, self._lease)
+            if self._running:
+                # A renewal that waits past the deadline (a busy database, a slow loop) stops
+                # the workers first: the lease may be another replica's by the time it returns.
+                async with asyncio.timeout(max(0.0, self._deadline() - started)):
+                    held = await self._leases.acquire(LEASE_NAME, self.holder, self._lease)
+            else:
+                held = await self._leases.acquire(LEASE_NAME, self.holder, self._lease)
+        except TimeoutError:
+            log.warning("the workers' lease was not renewed in time; stopping the workers")
+            self.stepped_down += 1
+            held = False
         except DATABASE_ERRORS as exc:
             # Unsure whether the lease still holds: stop rather than risk a second leader.
             log.warning("could not renew the workers' lease: %s", type(exc).__name__)
             held = False
+        if held:
+            self._valid_until = started + self._lease.total_seconds()
         if held and not self._running:
             log.info("this replica runs the background workers now")
             self._running = [asyncio.create_task(worker()) for worker in self._workers]

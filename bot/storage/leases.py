@@ -26,7 +26,9 @@ class LeaseRepository:
     async def acquire(self, name: str, holder: str, ttl: timedelta) -> bool:
         """Take or renew the lease for `ttl` from now; False while somebody else holds it."""
         now = self._clock()
-        async with self._db.transaction() as conn:
+        # First in the line of local writers: a renewal waiting behind background writes could
+        # outlive the lease it renews.
+        async with self._db.transaction(durable=True) as conn:
             row = await fetch_one_in(conn, "SELECT value FROM kv WHERE key = ?", (_PREFIX + name,))
             if row is not None:
                 current = decode_json(row["value"])

@@ -116,3 +116,31 @@ async def test_a_dead_leaders_workers_are_taken_over_when_its_lease_runs_out(
     await worker.running.wait()
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+class StuckLeases(LeaseRepository):
+    """Leases whose renewals stop coming back after the first one (a database gone slow)."""
+
+    calls = 0
+
+    async def acquire(self, name: str, holder: str, ttl: timedelta) -> bool:
+        self.calls += 1
+        if self.calls > 1:
+            await asyncio.Event().wait()
+        return await super().acquire(name, holder, ttl)
+
+
+async def test_a_leader_whose_renewal_does_not_come_back_stops_before_its_lease_lapses(
+    db: Database,
+) -> None:
+    worker = Worker()
+    leases = StuckLeases(db, Clock())
+    leader = Leadership(leases, [worker.run], holder="slow", lease_seconds=1.2, renew_seconds=0.05)
+    task = asyncio.create_task(leader.run())
+    await worker.running.wait()
+    # The renewal hangs; the workers stop by the leader's own deadline, not when it returns.
+    await asyncio.wait_for(worker.stopped.wait(), 5)
+    assert not leader.leading
+    assert leader.stepped_down >= 1
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
