@@ -476,6 +476,7 @@ class Application:
                     hours=self.hours,
                     clock=self.clock,
                     on_scheduled=self._wake_reminders,
+                    journal=journal,
                 ),
                 "reports": ReportService(
                     portal=self.portal,

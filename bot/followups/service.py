@@ -36,6 +36,7 @@ from bot.portal.methods.activities import TODO_PROVIDER
 from bot.schedule.service import HoursService
 from bot.storage.reminders import Reminder, ReminderRepository, ReminderState
 from bot.storage.timestamps import Clock
+from bot.write_journal import WriteJournal
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +128,14 @@ class FollowUpService:
         hours: HoursService,
         clock: Clock,
         on_scheduled: Callable[[], None] = lambda: None,
+        journal: WriteJournal | None = None,
     ) -> None:
         self._portal = portal
         self._reminders = reminders
         self._hours = hours
         self._clock = clock
         self._on_scheduled = on_scheduled
+        self._journal = journal or WriteJournal(None)
 
     def now(self) -> datetime:
         """The service's clock (injected, so tests move time)."""
@@ -154,16 +157,39 @@ class FollowUpService:
             raise DueInPastError(due.isoformat())
         lead = await visible_lead(self._portal, identity, lead_id)
         text = text.strip()[:TEXT_LIMIT]
-        activity_id = await self._portal(
-            AddTodo(
-                owner_type_id=OwnerType.LEAD,
-                owner_id=lead_id,
-                deadline=due,
-                title=title[:TITLE_LIMIT],
-                description=text or None,
-                responsible_id=lead.assigned_by_id or identity.portal_user_id,
+
+        async def add(mark: str) -> int:
+            return await self._portal(
+                AddTodo(
+                    owner_type_id=OwnerType.LEAD,
+                    owner_id=lead_id,
+                    deadline=due,
+                    title=title[:TITLE_LIMIT],
+                    description=(text + mark) or None,
+                    responsible_id=lead.assigned_by_id or identity.portal_user_id,
+                )
             )
-        )
+
+        async def find(mark: str) -> int | None:
+            # A replayed press whose add may have gone: the lead's newest to-dos are searched
+            # for the invisible mark the description carries.
+            page = await self._portal(
+                ListActivities(
+                    filter={
+                        "OWNER_TYPE_ID": int(OwnerType.LEAD),
+                        "OWNER_ID": lead_id,
+                        "PROVIDER_ID": TODO_PROVIDER,
+                    },
+                    select=["ID", "DESCRIPTION"],
+                    order={"ID": "DESC"},
+                )
+            )
+            return next(
+                (a.id for a in page.items if a.id is not None and mark in (a.description or "")),
+                None,
+            )
+
+        activity_id = await self._journal.once(f"todo:{lead_id}", write=add, find=find)
         await self._reminders.schedule(
             Reminder(
                 activity_id=activity_id,

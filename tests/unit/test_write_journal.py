@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiogram import Bot, Router
@@ -20,6 +21,7 @@ from aiogram.types import Message, Update
 
 from bot.access.directory import PortalDirectory
 from bot.access.roles import Identity, Role
+from bot.followups.service import FollowUp, FollowUpService
 from bot.i18n import Translations, Translator
 from bot.leads.actions import BotActionLog
 from bot.leads.capture import CaptureService, CreateStep
@@ -28,10 +30,13 @@ from bot.leads.contacts import LeadContactsService
 from bot.leads.products import LeadProductsService
 from bot.leads.service import LeadService
 from bot.portal import PortalClient, PortalLimiter, WebhookAuth
+from bot.schedule.service import HoursService
 from bot.storage import Database, KeyValueRepository
+from bot.storage.hours import HoursRepository
 from bot.storage.inbox import InboxRepository
 from bot.storage.json_codec import encode_json
 from bot.storage.outbox import OutboxRepository
+from bot.storage.reminders import ReminderRepository
 from bot.storage.retention import Retention, RetentionPolicy
 from bot.storage.snapshots import SnapshotRepository
 from bot.storage.sql import execute
@@ -477,3 +482,45 @@ async def test_an_update_replayed_after_a_crash_mid_handler_writes_nothing_twice
     assert handled == [UPDATE, UPDATE]
     [text] = comments_on(portal_emulator, lead_id)
     assert text.startswith("Brochure sent")
+
+
+async def test_a_replayed_follow_up_makes_one_todo(
+    portal_emulator: Bitrix24Emulator,
+    portal: PortalClient,
+    db: Database,
+    journal: WriteJournal,
+    records: WriteRecordRepository,
+) -> None:
+    followups = FollowUpService(
+        portal=portal,
+        reminders=ReminderRepository(db),
+        hours=HoursService(HoursRepository(db), default_zone=ZoneInfo("UTC")),
+        clock=lambda: datetime.now(UTC),
+        journal=journal,
+    )
+    lead_id = ivans_lead(portal_emulator)
+    due = datetime.now(UTC) + timedelta(days=1)
+
+    def todos() -> list[dict[str, object]]:
+        return [
+            row
+            for row in portal_emulator.activities.values()
+            if row["OWNER_TYPE_ID"] == "1" and row["OWNER_ID"] == str(lead_id)
+        ]
+
+    def plan() -> Awaitable[FollowUp]:
+        return followups.create(IVAN, lead_id, due, title="Call back", text="Bring the samples")
+
+    first = await in_update(UPDATE, plan)
+    await in_update(UPDATE, plan)  # the same update delivered again
+    [todo] = todos()
+    assert str(todo["DESCRIPTION"]).startswith("Bring the samples")
+    await crash_after_write(records, f"{UPDATE}:todo:{lead_id}")
+    again = await in_update(UPDATE, plan)  # outcome unknown: found by its mark
+    assert len(todos()) == 1
+    assert again.activity_id == first.activity_id
+    reminder = await ReminderRepository(db).get(int(str(todo["ID"])))
+    assert reminder is not None
+    assert reminder.note == "Bring the samples"  # the mark stays in the portal
+    await in_update(UPDATE + 1, plan)  # planned again on purpose: a second to-do
+    assert len(todos()) == 2
