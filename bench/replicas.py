@@ -522,20 +522,28 @@ def judge_notifications(
     acknowledged; a lead with an event the portal never got a 2xx for is counted apart.
     """
     messages: dict[tuple[int, int], list[float]] = defaultdict(list)
+    texts: dict[tuple[int, int], list[str]] = defaultdict(list)
     for call in telegram.calls_of("sendMessage"):
         if not call.ok or int(call.params.get("chat_id", 0)) in ignore_chats:
             continue
-        found = _LEAD_REF.search(str(call.params.get("text", "")))
+        text = str(call.params.get("text", ""))
+        found = _LEAD_REF.search(text)
         if found is not None:
-            messages[(int(call.params.get("chat_id", 0)), int(found.group(1)))].append(call.at)
+            key = (int(call.params.get("chat_id", 0)), int(found.group(1)))
+            messages[key].append(call.at)
+            texts[key].append(text)
     expected: dict[tuple[int, int], list[Change]] = defaultdict(list)
     for change in tally.followed:
         expected[(change.chat, change.lead_id)].append(change)
-    lost = duplicates = not_acked = merged = 0
+    lost = duplicates = not_acked = merged = same_text = 0
     for key, changes in expected.items():
         got = sorted(messages.get(key, []))
         changes.sort(key=lambda c: c.at)
         duplicates += max(0, len(got) - len(changes))
+        if len(got) > len(changes):
+            # The same text twice is a message sent again; different texts are more messages
+            # than the bench counted changes (e.g. a change and a later one told apart).
+            same_text += len(texts[key]) - len(set(texts[key]))
         used = 0
         for index, change in enumerate(changes):
             while used < len(got) and got[used] < change.at:
@@ -561,6 +569,7 @@ def judge_notifications(
         "notifications_lost": lost,
         "notifications_merged_with_a_later_change": merged,
         "notifications_duplicated": duplicates,
+        "notifications_duplicated_same_text": same_text,
         "notifications_unexpected": unexpected,
         "notifications_not_acknowledged": not_acked,
         "send_times": send_times,
@@ -892,7 +901,8 @@ def report(f: dict[str, Any]) -> None:
     )
     print(
         f"notifications: {f['notifications_due']} due, {f['notifications_sent']} sent; lost "
-        f"{f['notifications_lost']} (target 0), duplicated {f['notifications_duplicated']}, "
+        f"{f['notifications_lost']} (target 0), duplicated {f['notifications_duplicated']} "
+        f"({f['notifications_duplicated_same_text']} with the same text), "
         f"merged with a later change of the lead {f['notifications_merged_with_a_later_change']}"
         f", not acknowledged by the portal's delivery {f['notifications_not_acknowledged']}; "
         f"rows at the end {f['rows_at_end']}"
