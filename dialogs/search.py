@@ -10,7 +10,6 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import Data, Dialog, DialogManager, Window
-from aiogram_dialog.widgets.common import ManagedScroll
 from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import (
     Button,
@@ -35,7 +34,7 @@ from dialogs.states import (
     start_lead_search,
     start_my_leads,
 )
-from dialogs.widgets import Tr, scrolling_select
+from dialogs.widgets import Tr, scroll_of, scrolling_select
 
 RESULT_SELECT_ID = "find_result"
 PREV_ID = "find_prev"
@@ -61,13 +60,6 @@ RESPONSIBLE_KEY = "responsible"
 ALL_RESPONSIBLE = "all"
 
 
-def _results_pages(manager: DialogManager) -> ManagedScroll:
-    """The page of results on screen, kept by the results window."""
-    pages = manager.find(RESULTS_PAGES_ID)
-    assert isinstance(pages, ManagedScroll)
-    return pages
-
-
 def _summary_row(lead: LeadSummary) -> list[Any]:
     created = lead.created.isoformat() if lead.created is not None else ""
     return [lead.id, cut(lead.title, LINE_TITLE_LIMIT), lead.status_id, created]
@@ -83,7 +75,7 @@ async def run_search(manager: DialogManager, query: LeadQuery) -> None:
     result = await leads_of(manager).search(caller(manager), query)
     manager.dialog_data[RESULTS_KEY] = [_summary_row(summary_of(lead)) for lead in result.leads]
     manager.dialog_data[TRUNCATED_KEY] = result.truncated
-    await _results_pages(manager).set_page(0)
+    await scroll_of(manager, RESULTS_PAGES_ID).set_page(0)
     manager.dialog_data[SHOWN_QUERY_KEY] = query.text
     await manager.switch_to(LeadSearch.main)
 
@@ -129,7 +121,7 @@ async def get_results(
     snapshot = await leads.catalog.get()
     rows = dialog_manager.dialog_data.get(RESULTS_KEY, [])
     pages = max(1, math.ceil(len(rows) / RESULTS_PER_PAGE))
-    page = min(await _results_pages(dialog_manager).get_page(), pages - 1)
+    page = min(await scroll_of(dialog_manager, RESULTS_PAGES_ID).get_page(), pages - 1)
     shown = [_summary_from_row(r) for r in rows[page * RESULTS_PER_PAGE :][:RESULTS_PER_PAGE]]
     now = datetime.now(UTC)
     query = str(dialog_manager.dialog_data.get(SHOWN_QUERY_KEY, ""))
@@ -168,13 +160,13 @@ async def on_result_selected(
 
 async def on_prev(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """The previous page of results."""
-    pages = _results_pages(manager)
+    pages = scroll_of(manager, RESULTS_PAGES_ID)
     await pages.set_page(max(0, await pages.get_page() - 1))
 
 
 async def on_next(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """The next page of results."""
-    pages = _results_pages(manager)
+    pages = scroll_of(manager, RESULTS_PAGES_ID)
     await pages.set_page(await pages.get_page() + 1)
 
 

@@ -8,7 +8,7 @@ from operator import itemgetter
 from typing import Any
 
 from aiogram_dialog import DialogManager
-from aiogram_dialog.widgets.common import WhenCondition
+from aiogram_dialog.widgets.common import ManagedScroll, WhenCondition
 from aiogram_dialog.widgets.kbd import Radio, ScrollingGroup, Select
 from aiogram_dialog.widgets.kbd.select import ItemIdGetter, OnItemClick, TypeFactory
 from aiogram_dialog.widgets.text import Format, Text
@@ -94,6 +94,14 @@ def checked_item(manager: DialogManager, list_id: str) -> str:
     if item is None:
         raise LookupError(f"nothing chosen in {list_id}")
     return str(item)
+
+
+def scroll_of(manager: DialogManager, scroll_id: str) -> ManagedScroll:
+    """The page a scroll (`StubScroll`, `ScrollingGroup`) keeps: `get_page()`, `set_page(n)`."""
+    scroll = manager.find(scroll_id)
+    if not isinstance(scroll, ManagedScroll):
+        raise LookupError(f"no scroll {scroll_id}")
+    return scroll
 
 
 def scrolling_select(
