@@ -20,6 +20,7 @@ from aiogram_dialog.widgets.kbd import (
     StubScroll,
     SwitchTo,
 )
+from aiogram_dialog.widgets.kbd.select import ManagedRadio
 from aiogram_dialog.widgets.text import Format
 
 from bot.access.roles import Action
@@ -34,7 +35,7 @@ from dialogs.states import (
     start_lead_search,
     start_my_leads,
 )
-from dialogs.widgets import Tr, scroll_of, scrolling_select
+from dialogs.widgets import Tr, radio_of, scroll_of, scrolling_select
 
 RESULT_SELECT_ID = "find_result"
 PREV_ID = "find_prev"
@@ -55,9 +56,10 @@ TRUNCATED_KEY = "truncated"
 SHOWN_QUERY_KEY = "shown_query"
 GROUPS_KEY = "groups"
 MY_KEY = "my"
-RESPONSIBLE_KEY = "responsible"
 
+# Besides a portal user's id, the responsible list keeps these two choices of its buttons.
 ALL_RESPONSIBLE = "all"
+OWN_RESPONSIBLE = "mine"
 
 
 def _summary_row(lead: LeadSummary) -> list[Any]:
@@ -173,10 +175,16 @@ async def on_next(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
 # --- my leads ----------------------------------------------------------------------------
 
 
+def _chosen_responsible(manager: DialogManager) -> str | None:
+    """A portal user's id, `ALL_RESPONSIBLE`, or None for the caller's own leads."""
+    chosen = radio_of(manager, RESPONSIBLE_SELECT_ID).get_checked()
+    return None if chosen in (None, OWN_RESPONSIBLE) else str(chosen)
+
+
 async def load_my_leads(manager: DialogManager) -> None:
     """Read the open leads by stage for the chosen responsible (one portal request)."""
     identity = caller(manager)
-    chosen = manager.dialog_data.get(RESPONSIBLE_KEY)
+    chosen = _chosen_responsible(manager)
     if not identity.may(Action.VIEW_ALL_LEADS) or chosen is None:
         responsible: int | None = identity.portal_user_id
     elif chosen == ALL_RESPONSIBLE:
@@ -213,7 +221,7 @@ async def get_my_leads(
     """Stage counts and a button per lead, in the portal's stage order."""
     tr = translator(dialog_manager)
     identity = caller(dialog_manager)
-    chosen = dialog_manager.dialog_data.get(RESPONSIBLE_KEY)
+    chosen = _chosen_responsible(dialog_manager)
     if chosen is None or not identity.may(Action.VIEW_ALL_LEADS):
         title = tr.get_html("my-leads-title-mine")
     elif chosen == ALL_RESPONSIBLE:
@@ -243,29 +251,31 @@ async def get_responsibles(
     return {"users": [(u[1], str(u[0])) for u in users]}
 
 
-async def on_responsible_selected(
-    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
-) -> None:
-    """Show the chosen user's open leads."""
-    if not caller(manager).may(Action.VIEW_ALL_LEADS):
-        return
-    manager.dialog_data[RESPONSIBLE_KEY] = int(item_id)
+async def _show_leads_of(manager: DialogManager, responsible: str) -> None:
+    """Keep `responsible` as the list's choice and show their open leads."""
+    await radio_of(manager, RESPONSIBLE_SELECT_ID).set_checked(responsible)
     await load_my_leads(manager)
     await manager.switch_to(LeadSearch.my)
+
+
+async def on_responsible_selected(
+    _: CallbackQuery, __: ManagedRadio[str], manager: DialogManager, item_id: str
+) -> None:
+    """Show the chosen user's open leads (the list keeps the choice)."""
+    if not caller(manager).may(Action.VIEW_ALL_LEADS):
+        return
+    # The list marks the pressed item only after this handler: mark it first, then load.
+    await _show_leads_of(manager, str(int(item_id)))
 
 
 async def on_everybody(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Show everybody's open leads (managers)."""
-    manager.dialog_data[RESPONSIBLE_KEY] = ALL_RESPONSIBLE
-    await load_my_leads(manager)
-    await manager.switch_to(LeadSearch.my)
+    await _show_leads_of(manager, ALL_RESPONSIBLE)
 
 
 async def on_mine(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Back to the caller's own open leads."""
-    manager.dialog_data.pop(RESPONSIBLE_KEY, None)
-    await load_my_leads(manager)
-    await manager.switch_to(LeadSearch.my)
+    await _show_leads_of(manager, OWN_RESPONSIBLE)
 
 
 # --- commands ----------------------------------------------------------------------------
@@ -363,6 +373,7 @@ def build_search_dialog() -> Dialog:
                 scroll_id="my_resp_scroll",
                 width=2,
                 height=6,
+                keep_choice=True,
             ),
             SwitchTo(Tr("button-back"), id="my_resp_back", state=LeadSearch.my),
             state=LeadSearch.responsible,

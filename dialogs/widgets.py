@@ -10,7 +10,12 @@ from typing import Any
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.common import ManagedScroll, WhenCondition
 from aiogram_dialog.widgets.kbd import Radio, ScrollingGroup, Select
-from aiogram_dialog.widgets.kbd.select import ItemIdGetter, OnItemClick, TypeFactory
+from aiogram_dialog.widgets.kbd.select import (
+    ItemIdGetter,
+    ManagedRadio,
+    OnItemClick,
+    TypeFactory,
+)
 from aiogram_dialog.widgets.text import Format, Text
 
 from bot.access.service import AccessDenied
@@ -87,10 +92,17 @@ def clear_notice(manager: DialogManager) -> None:
     manager.dialog_data.pop(NOTICE_KEY, None)
 
 
-def checked_item(manager: DialogManager, list_id: str) -> str:
-    """The item last pressed in a list that keeps its choice (`scrolling_select`, `Radio`)."""
+def radio_of(manager: DialogManager, list_id: str) -> ManagedRadio[Any]:
+    """A list that keeps its choice (`scrolling_select(keep_choice=True)`, `Radio`)."""
     radio = manager.find(list_id)
-    item = radio.get_checked() if radio is not None else None
+    if not isinstance(radio, ManagedRadio):
+        raise LookupError(f"no radio {list_id}")
+    return radio
+
+
+def checked_item(manager: DialogManager, list_id: str) -> str:
+    """The item last pressed in a list that keeps its choice; LookupError when none was."""
+    item = radio_of(manager, list_id).get_checked()
     if item is None:
         raise LookupError(f"nothing chosen in {list_id}")
     return str(item)
