@@ -14,6 +14,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery
 from aiogram_dialog import Dialog, DialogManager, Window
+from aiogram_dialog.widgets.common import ManagedScroll
 from aiogram_dialog.widgets.kbd import (
     Button,
     Cancel,
@@ -37,9 +38,9 @@ from dialogs.widgets import (
     Tr,
     checked_item,
     clear_notice,
-    scroll_of,
     scrolling_select,
     set_notice,
+    widget_of,
 )
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,7 @@ async def get_dead(
     tr = translator(dialog_manager)
     service = people
     identity = caller(dialog_manager)
-    pages = scroll_of(dialog_manager, DEAD_PAGES_ID)
+    pages = widget_of(dialog_manager, DEAD_PAGES_ID, ManagedScroll)
     page = await service.dead_letters(identity, await pages.get_page())
     if page.page != await pages.get_page():
         # Fewer letters than when the page was turned: keep the last page that has any.
@@ -247,7 +248,7 @@ async def on_resend_all(_: CallbackQuery, __: Button, manager: DialogManager) ->
 def _turn(step: int) -> Any:
     async def on_click(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
         clear_notice(manager)
-        pages = scroll_of(manager, DEAD_PAGES_ID)
+        pages = widget_of(manager, DEAD_PAGES_ID, ManagedScroll)
         await pages.set_page(max(0, await pages.get_page() + step))
 
     return on_click
@@ -256,7 +257,7 @@ def _turn(step: int) -> Any:
 async def on_open_dead(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Start at the newest undelivered notifications."""
     clear_notice(manager)
-    await scroll_of(manager, DEAD_PAGES_ID).set_page(0)
+    await widget_of(manager, DEAD_PAGES_ID, ManagedScroll).set_page(0)
 
 
 def build_admin_people_dialog() -> Dialog:

@@ -10,6 +10,7 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import Data, Dialog, DialogManager, Window
+from aiogram_dialog.widgets.common import ManagedScroll
 from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import (
     Button,
@@ -35,7 +36,7 @@ from dialogs.states import (
     start_lead_search,
     start_my_leads,
 )
-from dialogs.widgets import Tr, radio_of, scroll_of, scrolling_select
+from dialogs.widgets import Tr, scrolling_select, widget_of
 
 RESULT_SELECT_ID = "find_result"
 PREV_ID = "find_prev"
@@ -77,7 +78,7 @@ async def run_search(manager: DialogManager, query: LeadQuery) -> None:
     result = await leads_of(manager).search(caller(manager), query)
     manager.dialog_data[RESULTS_KEY] = [_summary_row(summary_of(lead)) for lead in result.leads]
     manager.dialog_data[TRUNCATED_KEY] = result.truncated
-    await scroll_of(manager, RESULTS_PAGES_ID).set_page(0)
+    await widget_of(manager, RESULTS_PAGES_ID, ManagedScroll).set_page(0)
     manager.dialog_data[SHOWN_QUERY_KEY] = query.text
     await manager.switch_to(LeadSearch.main)
 
@@ -123,7 +124,9 @@ async def get_results(
     snapshot = await leads.catalog.get()
     rows = dialog_manager.dialog_data.get(RESULTS_KEY, [])
     pages = max(1, math.ceil(len(rows) / RESULTS_PER_PAGE))
-    page = min(await scroll_of(dialog_manager, RESULTS_PAGES_ID).get_page(), pages - 1)
+    page = min(
+        await widget_of(dialog_manager, RESULTS_PAGES_ID, ManagedScroll).get_page(), pages - 1
+    )
     shown = [_summary_from_row(r) for r in rows[page * RESULTS_PER_PAGE :][:RESULTS_PER_PAGE]]
     now = datetime.now(UTC)
     query = str(dialog_manager.dialog_data.get(SHOWN_QUERY_KEY, ""))
@@ -162,13 +165,13 @@ async def on_result_selected(
 
 async def on_prev(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """The previous page of results."""
-    pages = scroll_of(manager, RESULTS_PAGES_ID)
+    pages = widget_of(manager, RESULTS_PAGES_ID, ManagedScroll)
     await pages.set_page(max(0, await pages.get_page() - 1))
 
 
 async def on_next(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """The next page of results."""
-    pages = scroll_of(manager, RESULTS_PAGES_ID)
+    pages = widget_of(manager, RESULTS_PAGES_ID, ManagedScroll)
     await pages.set_page(await pages.get_page() + 1)
 
 
@@ -177,7 +180,7 @@ async def on_next(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
 
 def _chosen_responsible(manager: DialogManager) -> str | None:
     """A portal user's id, `ALL_RESPONSIBLE`, or None for the caller's own leads."""
-    chosen = radio_of(manager, RESPONSIBLE_SELECT_ID).get_checked()
+    chosen = widget_of(manager, RESPONSIBLE_SELECT_ID, ManagedRadio).get_checked()
     return None if chosen in (None, OWN_RESPONSIBLE) else str(chosen)
 
 
@@ -253,7 +256,7 @@ async def get_responsibles(
 
 async def _show_leads_of(manager: DialogManager, responsible: str) -> None:
     """Keep `responsible` as the list's choice and show their open leads."""
-    await radio_of(manager, RESPONSIBLE_SELECT_ID).set_checked(responsible)
+    await widget_of(manager, RESPONSIBLE_SELECT_ID, ManagedRadio).set_checked(responsible)
     await load_my_leads(manager)
     await manager.switch_to(LeadSearch.my)
 
