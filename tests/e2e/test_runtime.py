@@ -96,11 +96,8 @@ async def test_form_fields_picked_before_a_restart_are_saved_in_their_order(
     await anna.press("⬜ Lead Title")  # back in, at the end
     await anna.wait_for_message(lambda m: "✅ 8. Lead Title" in m.labels)
 
-    async def all_marked_handled() -> bool:
-        return await first.updates.waiting_count() == 0
-
     # Else the last press is replayed after the restart, beside the next one.
-    await eventually(all_marked_handled)
+    await eventually(lambda: nothing_waiting(first))
     app = await bot_runner.start()  # a new process on the same storage
 
     await anna.press("⬜ Position")
@@ -111,6 +108,32 @@ async def test_form_fields_picked_before_a_restart_are_saved_in_their_order(
     stored = await KeyValueRepository(app.db).get("form.optional_fields")
     assert stored[-2:] == ["TITLE", "POST"]
     assert stored.count("TITLE") == 1
+
+
+async def test_card_action_chosen_before_a_restart_is_the_one_confirmed_after_it(
+    bot_runner: BotRunner, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    first = await bot_runner.start()
+    anna = await sign_in(telegram_emulator, 1001, "Anna", ANNA_PHONE)
+    await anna.press("🛠 Admin")
+    await anna.wait_for_message(lambda m: "🗂 Lead card in the portal" in m.labels)
+    await anna.press("🗂 Lead card in the portal")
+    await anna.wait_for_message(lambda m: "🔄 Reset to default" in m.labels)
+    await anna.press("🔄 Reset to default")
+    await anna.wait_for_message(lambda m: "Reset the common lead card" in (m.text or ""))
+
+    await eventually(lambda: nothing_waiting(first))
+    await bot_runner.start()
+
+    await anna.press("✅ Yes, go ahead")
+    await anna.wait_for_message(lambda m: "back to the portal's default" in (m.text or ""))
+    assert portal_emulator.count_calls("crm.lead.details.configuration.reset") == 1
+    assert portal_emulator.count_calls("crm.lead.details.configuration.set") == 0
+
+
+async def nothing_waiting(app: Application) -> bool:
+    """Every update so far is marked handled: none is replayed after a restart."""
+    return await app.updates.waiting_count() == 0
 
 
 async def dialog_keys_in_redis(settings: RedisSettings) -> bool:
