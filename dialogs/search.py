@@ -98,10 +98,8 @@ async def handle_query(manager: DialogManager, text: str) -> bool:
 async def on_search_start(start_data: Data, manager: DialogManager) -> None:
     """Run the query /find came with, if any."""
     text = start_data.get(QUERY_KEY, "") if isinstance(start_data, dict) else ""
-    if text:
-        manager.dialog_data[QUERY_KEY] = text
-        if not await handle_query(manager, str(text)):
-            manager.dialog_data["too_short"] = True
+    if text and not await handle_query(manager, str(text)):
+        manager.dialog_data["too_short"] = True
 
 
 async def on_query_text(message: Message, _: MessageInput, manager: DialogManager) -> None:
