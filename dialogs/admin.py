@@ -7,9 +7,9 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery
 from aiogram_dialog import Dialog, DialogManager, Window
-from aiogram_dialog.widgets.input import MessageInput
+from aiogram_dialog.widgets.input import ManagedTextInput, TextInput
 from aiogram_dialog.widgets.kbd import (
     Back,
     Button,
@@ -35,7 +35,15 @@ from dialogs.states import (
     AdminNudges,
     AdminPeople,
 )
-from dialogs.widgets import Notice, Tr, checked_item, clear_notice, scrolling_select, set_notice
+from dialogs.widgets import (
+    Notice,
+    Tr,
+    checked_item,
+    clear_notice,
+    scrolling_select,
+    set_notice,
+    widget_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +59,8 @@ INVITE_PHONE_ONLY_ID = "adm_inv_phone"
 BLOCKED_SELECT_ID = "adm_blocked"
 PAGE_HEIGHT = 8
 
-QUERY_KEY = "query"
+INVITE_SEARCH_ID = "adm_invite_search"
+SEARCH_LIMIT = 64
 _REFUSALS = {
     ChangeRefused.SELF: "admin-cannot-revoke-self",
     ChangeRefused.LAST_ADMIN: "admin-last-admin",
@@ -146,15 +155,15 @@ async def get_invite_users(
     dialog_manager: DialogManager, access: AccessService, **_: Any
 ) -> dict[str, Any]:
     """Active portal users matching the admin's search."""
-    query = str(dialog_manager.dialog_data.get(QUERY_KEY, ""))
+    query = widget_of(dialog_manager, INVITE_SEARCH_ID, ManagedTextInput).get_value() or ""
     users = await access.directory.search(query)
     items = [(u.full_name or f"#{u.id}", str(u.id)) for u in users if u.id is not None]
     return {"users": items, "query": query, "nobody": bool(query) and not items}
 
 
-async def on_invite_search(message: Message, _: MessageInput, manager: DialogManager) -> None:
-    """Narrow the user list by a part of the name."""
-    manager.dialog_data[QUERY_KEY] = (message.text or "")[:64]
+def search_text(text: str) -> str:
+    """A part of a name to narrow the user list by (long texts are cut)."""
+    return text[:SEARCH_LIMIT]
 
 
 async def on_invite_user_selected(
@@ -379,7 +388,8 @@ def build_admin_dialog() -> Dialog:
                 height=PAGE_HEIGHT,
                 keep_choice=True,
             ),
-            MessageInput(on_invite_search),
+            # Keeps the typed part of a name; the getter narrows the list by it.
+            TextInput(id=INVITE_SEARCH_ID, type_factory=search_text),
             SwitchTo(Tr("button-back"), id="adm_invite_back", state=AdminDialog.main),
             state=AdminDialog.invite_user,
             getter=get_invite_users,

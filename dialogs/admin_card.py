@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from operator import itemgetter
 from typing import Any
 
 from aiogram.types import CallbackQuery
 from aiogram_dialog import Dialog, DialogManager, Window
-from aiogram_dialog.widgets.kbd import Button, Cancel, SwitchTo
+from aiogram_dialog.widgets.kbd import Button, Cancel, Column, Radio, SwitchTo
+from aiogram_dialog.widgets.kbd.select import ManagedRadio
+from aiogram_dialog.widgets.text import Format
 
 from bot.admin.card import (
     CardSettingsService,
@@ -17,12 +20,12 @@ from bot.admin.card import (
     layout_text,
 )
 from bot.leads.catalog import PortalCatalog
-from dialogs.services import caller, card_settings_of
+from dialogs.services import caller, card_settings_of, translator
 from dialogs.states import AdminCard
-from dialogs.widgets import Notice, Tr, clear_notice, set_notice
+from dialogs.widgets import Notice, Tr, clear_notice, set_notice, widget_of
 
 CONFIRM_ID = "card_confirm"
-ACTION_KEY = "action"
+ACTION_SELECT_ID = "card_action"
 
 
 class CardAction(StrEnum):
@@ -32,6 +35,14 @@ class CardAction(StrEnum):
     FORCE = "force"
     SAVE = "save"
     APPLY = "apply"
+
+
+_BUTTONS = {
+    CardAction.RESET: "admin-card-reset-button",
+    CardAction.FORCE: "admin-card-force-button",
+    CardAction.SAVE: "admin-card-save-button",
+    CardAction.APPLY: "admin-card-apply-button",
+}
 
 
 async def get_card(
@@ -45,7 +56,12 @@ async def get_card(
     sections = await card_settings.common_layout(identity)
     saved = await card_settings.saved_layout(identity)
     fields = (await catalog.get()).fields
+    tr = translator(dialog_manager)
+    offered = [CardAction.RESET, CardAction.FORCE]
+    offered += [CardAction.SAVE] if sections else []
+    offered += [CardAction.APPLY] if saved else []
     return {
+        "actions": [(tr.get(_BUTTONS[a]), a.value) for a in offered],
         "has_layout": bool(sections),
         "no_layout": not sections,
         "layout": layout_text(describe_layout(sections or [], fields)),
@@ -60,27 +76,31 @@ async def get_confirm(
 ) -> dict[str, Any]:
     """Which action waits for confirmation."""
     card_settings.authorize(caller(dialog_manager))
-    action = str(dialog_manager.dialog_data.get(ACTION_KEY, ""))
-    return {f"is_{a.value}": action == a.value for a in CardAction}
+    action = _chosen_action(dialog_manager)
+    return {f"is_{a.value}": action is a for a in CardAction}
 
 
-def _ask(action: CardAction) -> Any:
-    async def on_click(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
-        clear_notice(manager)
-        manager.dialog_data[ACTION_KEY] = action.value
+def _chosen_action(manager: DialogManager) -> CardAction | None:
+    raw = widget_of(manager, ACTION_SELECT_ID, ManagedRadio).get_checked()
+    return CardAction(raw) if raw in {a.value for a in CardAction} else None
 
-    return on_click
+
+async def on_action_chosen(
+    _: CallbackQuery, __: ManagedRadio[str], manager: DialogManager, item_id: str
+) -> None:
+    """Ask to confirm the pressed action (the list keeps which one)."""
+    clear_notice(manager)
+    await manager.switch_to(AdminCard.confirm)
 
 
 async def on_confirmed(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Do the confirmed action in the portal (or in the bot's storage, for saving)."""
     service = card_settings_of(manager)
     identity = caller(manager)
-    raw = manager.dialog_data.pop(ACTION_KEY, None)
-    if raw not in {a.value for a in CardAction}:
+    action = _chosen_action(manager)
+    if action is None:
         await manager.switch_to(AdminCard.main)
         return
-    action = CardAction(raw)
     try:
         if action is CardAction.RESET:
             await service.reset(identity)
@@ -101,16 +121,6 @@ async def on_confirmed(_: CallbackQuery, __: Button, manager: DialogManager) -> 
     await manager.switch_to(AdminCard.main)
 
 
-def _confirm_button(action: CardAction, key: str, when: str | None = None) -> SwitchTo:
-    return SwitchTo(
-        Tr(key),
-        id=f"card_{action.value}",
-        state=AdminCard.confirm,
-        on_click=_ask(action),
-        when=when,
-    )
-
-
 def build_admin_card_dialog() -> Dialog:
     """A fresh lead card settings dialog."""
     return Dialog(
@@ -120,10 +130,16 @@ def build_admin_card_dialog() -> Dialog:
             Tr("admin-card-default", when="no_layout"),
             Tr("admin-card-saved", when="has_saved"),
             Notice(),
-            _confirm_button(CardAction.RESET, "admin-card-reset-button"),
-            _confirm_button(CardAction.FORCE, "admin-card-force-button"),
-            _confirm_button(CardAction.SAVE, "admin-card-save-button", when="has_layout"),
-            _confirm_button(CardAction.APPLY, "admin-card-apply-button", when="has_saved"),
+            Column(
+                Radio(
+                    Format("{item[0]}"),
+                    Format("{item[0]}"),
+                    id=ACTION_SELECT_ID,
+                    item_id_getter=itemgetter(1),
+                    items="actions",
+                    on_click=on_action_chosen,
+                )
+            ),
             Cancel(Tr("button-back")),
             state=AdminCard.main,
             getter=get_card,

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from aiogram.types import CallbackQuery
 from aiogram_dialog import Dialog, DialogManager, Window
-from aiogram_dialog.widgets.kbd import Button, Cancel, Select
+from aiogram_dialog.widgets.kbd import Button, Cancel, ScrollingGroup, Select
+from aiogram_dialog.widgets.kbd.select import ManagedMultiselect
+from aiogram_dialog.widgets.text import Format
 
-from bot.admin.form import FormFieldsService, move, required_fields, toggle
+from bot.admin.form import FormFieldsService, move, required_fields
 from bot.leads.catalog import PortalCatalog
 from dialogs.services import caller, catalog_of, form_fields_of
 from dialogs.states import AdminForm
-from dialogs.widgets import Notice, Tr, clear_notice, scrolling_select, set_notice
+from dialogs.widgets import (
+    AddingMultiselect,
+    Notice,
+    Tr,
+    check_in_order,
+    clear_notice,
+    scrolling_select,
+    set_notice,
+    widget_of,
+)
 
 CHOSEN_SELECT_ID = "frm_chosen"
 OFFERED_SELECT_ID = "frm_offered"
@@ -21,20 +33,25 @@ DEFAULT_ID = "frm_default"
 CHOSEN_HEIGHT = 10
 OFFERED_HEIGHT = 8
 
-CHOSEN_KEY = "chosen"
 OFFERED_KEY = "offered"
-UP, DOWN, REMOVE, ADD = "u", "d", "r", "a"
+UP, DOWN, REMOVE = "u", "d", "r"
+
+
+def _fields(manager: DialogManager) -> ManagedMultiselect[str]:
+    """The chosen fields, in the order the form asks them; the ⬜ list adds to them."""
+    return widget_of(manager, OFFERED_SELECT_ID, ManagedMultiselect)
 
 
 async def _working_choice(manager: DialogManager) -> tuple[list[str], list[str]]:
-    """The choice being edited and every choosable code, read once per dialog."""
+    """The choice being edited and every choosable code (read from the portal once)."""
     data = manager.dialog_data
-    if CHOSEN_KEY not in data:
+    if OFFERED_KEY not in data:
         service = form_fields_of(manager)
         snapshot = await catalog_of(manager).get()
         data[OFFERED_KEY] = [f.code for f in service.offered(snapshot.fields)]
-        data[CHOSEN_KEY] = await service.current(caller(manager))
-    return list(data[CHOSEN_KEY]), list(data[OFFERED_KEY])
+        await check_in_order(_fields(manager), await service.current(caller(manager)))
+    offered = list(data[OFFERED_KEY])
+    return [code for code in _fields(manager).get_checked() if code in offered], offered
 
 
 async def get_form(
@@ -51,15 +68,11 @@ async def get_form(
     rows: list[tuple[str, str]] = []
     for index, code in enumerate(chosen):
         rows += [
-            (f"✅ {index + 1}. {titles.get(code, code)}", f"{REMOVE}{index}"),
-            ("⬆️", f"{UP}{index}"),
-            ("⬇️", f"{DOWN}{index}"),
+            (f"✅ {index + 1}. {titles.get(code, code)}", f"{REMOVE}{code}"),
+            ("⬆️", f"{UP}{code}"),
+            ("⬇️", f"{DOWN}{code}"),
         ]
-    others = [
-        (f"⬜ {titles.get(code, code)}", f"{ADD}{index}")
-        for index, code in enumerate(offered)
-        if code not in chosen
-    ]
+    others = [(titles.get(code, code), code) for code in offered if code not in chosen]
     required = ", ".join(f.label for f in required_fields(fields))
     return {
         "chosen": rows,
@@ -77,34 +90,28 @@ async def on_chosen_pressed(
     form_fields_of(manager).authorize(caller(manager))
     clear_notice(manager)
     chosen, _offered = await _working_choice(manager)
-    action, index = item_id[:1], int(item_id[1:])
-    if not 0 <= index < len(chosen):
+    action, code = item_id[:1], item_id[1:]
+    if code not in chosen:
         return
-    code = chosen[index]
     if action == REMOVE:
-        chosen = toggle(chosen, code)
+        await _fields(manager).set_checked(code, False)
     elif action in (UP, DOWN):
-        chosen = move(chosen, code, -1 if action == UP else 1)
-    manager.dialog_data[CHOSEN_KEY] = chosen
+        await check_in_order(_fields(manager), move(chosen, code, -1 if action == UP else 1))
 
 
 async def on_offered_pressed(
-    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
+    _: CallbackQuery, __: ManagedMultiselect[str], manager: DialogManager, item_id: str
 ) -> None:
-    """Add a field at the end of the form."""
+    """Add a field at the end of the form (the list checks it after this)."""
     form_fields_of(manager).authorize(caller(manager))
     clear_notice(manager)
-    chosen, offered = await _working_choice(manager)
-    index = int(item_id[1:])
-    if 0 <= index < len(offered) and offered[index] not in chosen:
-        manager.dialog_data[CHOSEN_KEY] = toggle(chosen, offered[index])
 
 
 async def on_save(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Store the choice; the capture form uses it from the next lead on."""
     chosen, _offered = await _working_choice(manager)
     stored = await form_fields_of(manager).save(caller(manager), chosen)
-    manager.dialog_data[CHOSEN_KEY] = stored
+    await check_in_order(_fields(manager), stored)
     set_notice(manager, "admin-form-saved", count=len(stored))
 
 
@@ -113,7 +120,7 @@ async def on_default(_: CallbackQuery, __: Button, manager: DialogManager) -> No
     service = form_fields_of(manager)
     await service.reset(caller(manager))
     fields = (await catalog_of(manager).get()).fields
-    manager.dialog_data[CHOSEN_KEY] = service.default_choice(fields)
+    await check_in_order(_fields(manager), service.default_choice(fields))
     set_notice(manager, "admin-form-default-set")
 
 
@@ -132,12 +139,20 @@ def build_admin_form_dialog() -> Dialog:
                 width=3,
                 height=CHOSEN_HEIGHT,
             ),
-            scrolling_select(
-                OFFERED_SELECT_ID,
-                "offered",
-                on_offered_pressed,
-                scroll_id="frm_offered_scroll",
+            ScrollingGroup(
+                # Only the fields not chosen yet are listed: a press adds one at the end.
+                AddingMultiselect(
+                    Format("✅ {item[0]}"),
+                    Format("⬜ {item[0]}"),
+                    id=OFFERED_SELECT_ID,
+                    item_id_getter=itemgetter(1),
+                    items="offered",
+                    on_click=on_offered_pressed,
+                ),
+                id="frm_offered_scroll",
+                width=1,
                 height=OFFERED_HEIGHT,
+                hide_on_single_page=True,
             ),
             Button(Tr("admin-form-save-button"), id=SAVE_ID, on_click=on_save),
             Button(Tr("admin-form-default-button"), id=DEFAULT_ID, on_click=on_default),

@@ -14,6 +14,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery
 from aiogram_dialog import Dialog, DialogManager, Window
+from aiogram_dialog.widgets.common import ManagedScroll
 from aiogram_dialog.widgets.kbd import (
     Button,
     Cancel,
@@ -21,6 +22,7 @@ from aiogram_dialog.widgets.kbd import (
     Row,
     Select,
     Start,
+    StubScroll,
     SwitchTo,
 )
 from aiogram_dialog.widgets.kbd.select import ManagedRadio
@@ -38,6 +40,7 @@ from dialogs.widgets import (
     clear_notice,
     scrolling_select,
     set_notice,
+    widget_of,
 )
 
 log = logging.getLogger(__name__)
@@ -48,9 +51,9 @@ RESEND_SELECT_ID = "ppl_resend"
 RESEND_ALL_ID = "ppl_resend_all"
 PREVIOUS_ID = "ppl_prev"
 NEXT_ID = "ppl_next"
+DEAD_PAGES_ID = "ppl_dead_pages"
 PAGE_HEIGHT = 8
 
-PAGE_KEY = "page"
 STATE_MARKS = {"active": "🟢", "paused": "⏸", "disabled": "⛔"}
 
 
@@ -198,8 +201,11 @@ async def get_dead(
     tr = translator(dialog_manager)
     service = people
     identity = caller(dialog_manager)
-    page = await service.dead_letters(identity, int(dialog_manager.dialog_data.get(PAGE_KEY, 0)))
-    dialog_manager.dialog_data[PAGE_KEY] = page.page
+    pages = widget_of(dialog_manager, DEAD_PAGES_ID, ManagedScroll)
+    page = await service.dead_letters(identity, await pages.get_page())
+    if page.page != await pages.get_page():
+        # Fewer letters than when the page was turned: keep the last page that has any.
+        await pages.set_page(page.page)
     entries = {e.chats.chat_id: e for e in await service.chats(identity)}
     lines = [
         dead_line(tr, letter, await _letter_chat(tr, bot, letter, entries))
@@ -242,7 +248,8 @@ async def on_resend_all(_: CallbackQuery, __: Button, manager: DialogManager) ->
 def _turn(step: int) -> Any:
     async def on_click(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
         clear_notice(manager)
-        manager.dialog_data[PAGE_KEY] = int(manager.dialog_data.get(PAGE_KEY, 0)) + step
+        pages = widget_of(manager, DEAD_PAGES_ID, ManagedScroll)
+        await pages.set_page(max(0, await pages.get_page() + step))
 
     return on_click
 
@@ -250,7 +257,7 @@ def _turn(step: int) -> Any:
 async def on_open_dead(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Start at the newest undelivered notifications."""
     clear_notice(manager)
-    manager.dialog_data[PAGE_KEY] = 0
+    await widget_of(manager, DEAD_PAGES_ID, ManagedScroll).set_page(0)
 
 
 def build_admin_people_dialog() -> Dialog:
@@ -321,6 +328,8 @@ def build_admin_people_dialog() -> Dialog:
             Row(
                 Button(Const("◀️"), id=PREVIOUS_ID, on_click=_turn(-1), when="has_previous"),
                 Button(Const("▶️"), id=NEXT_ID, on_click=_turn(1), when="has_next"),
+                # Holds the page number; it draws no buttons of its own.
+                StubScroll(id=DEAD_PAGES_ID, pages="pages"),
             ),
             Button(
                 Tr("admin-people-resend-all-button"),

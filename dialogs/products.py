@@ -39,6 +39,7 @@ from dialogs.widgets import (
     scrolling_select,
     set_notice,
     started_lead_id,
+    widget_of,
 )
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,6 @@ ROWS_KEY = "rows"
 FOUND_KEY = "found"
 FOUND_MORE_KEY = "found_more"
 QUERY_KEY = "query"
-PRODUCT_KEY = "product"
 QUANTITY_KEY = "quantity"
 PROBLEM_KEY = "problem"
 
@@ -227,25 +227,26 @@ async def get_found(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
 async def on_product_selected(
     _: CallbackQuery, __: Select[int], manager: DialogManager, product_id: int
 ) -> None:
-    """Remember the product, then ask for the quantity."""
-    chosen = next(
-        (item for item in manager.dialog_data.get(FOUND_KEY, []) if item[1] == product_id), None
-    )
-    if chosen is None:
+    """Ask for the quantity of the product (the list keeps which one)."""
+    if _found_product(manager, product_id) is None:
         await manager.switch_to(LeadProducts.search)
         return
-    manager.dialog_data[PRODUCT_KEY] = {
-        "id": product_id,
-        "name": chosen[2],
-        "price": chosen[3],
-        "currency": chosen[4],
-    }
     await manager.switch_to(LeadProducts.quantity)
 
 
+def _found_product(manager: DialogManager, product_id: int) -> dict[str, Any] | None:
+    """A product of the last search: its id, name, catalogue price and currency."""
+    for item in manager.dialog_data.get(FOUND_KEY, []):
+        if item[1] == product_id:
+            return {"id": product_id, "name": item[2], "price": item[3], "currency": item[4]}
+    return None
+
+
 def _product(manager: DialogManager) -> dict[str, Any]:
-    product = manager.dialog_data.get(PRODUCT_KEY)
-    if not isinstance(product, dict):
+    """The product chosen in the list of found ones."""
+    chosen = widget_of(manager, FOUND_SELECT_ID, ManagedRadio).get_checked()
+    product = _found_product(manager, chosen) if chosen is not None else None
+    if product is None:
         raise AccessDenied("no product chosen")
     return product
 
@@ -310,7 +311,7 @@ async def _add(manager: DialogManager, price: Decimal) -> None:
         set_notice(manager, "products-changed")
     else:
         set_notice(manager, "products-added", product=str(product["name"]), quantity=quantity)
-    for key in (PRODUCT_KEY, QUANTITY_KEY, FOUND_KEY, FOUND_MORE_KEY, QUERY_KEY):
+    for key in (QUANTITY_KEY, FOUND_KEY, FOUND_MORE_KEY, QUERY_KEY):
         manager.dialog_data.pop(key, None)
     await manager.switch_to(LeadProducts.main)
 
@@ -398,6 +399,7 @@ def build_lead_products_dialog() -> Dialog:
                 scroll_id="lp_found_scroll",
                 height=PAGE_HEIGHT,
                 type_factory=int,
+                keep_choice=True,
             ),
             SwitchTo(Tr("products-search-again-button"), id="lp_again", state=LeadProducts.search),
             SwitchTo(Tr("button-back"), id="lp_found_back", state=LeadProducts.main),

@@ -21,6 +21,7 @@ from aiogram_dialog.widgets.kbd import (
     StubScroll,
     SwitchTo,
 )
+from aiogram_dialog.widgets.kbd.select import ManagedRadio
 from aiogram_dialog.widgets.text import Format
 
 from bot.access.roles import Action
@@ -35,7 +36,7 @@ from dialogs.states import (
     start_lead_search,
     start_my_leads,
 )
-from dialogs.widgets import Tr, scrolling_select
+from dialogs.widgets import Tr, scrolling_select, widget_of
 
 RESULT_SELECT_ID = "find_result"
 PREV_ID = "find_prev"
@@ -56,16 +57,10 @@ TRUNCATED_KEY = "truncated"
 SHOWN_QUERY_KEY = "shown_query"
 GROUPS_KEY = "groups"
 MY_KEY = "my"
-RESPONSIBLE_KEY = "responsible"
 
+# Besides a portal user's id, the responsible list keeps these two choices of its buttons.
 ALL_RESPONSIBLE = "all"
-
-
-def _results_pages(manager: DialogManager) -> ManagedScroll:
-    """The page of results on screen, kept by the results window."""
-    pages = manager.find(RESULTS_PAGES_ID)
-    assert isinstance(pages, ManagedScroll)
-    return pages
+OWN_RESPONSIBLE = "mine"
 
 
 def _summary_row(lead: LeadSummary) -> list[Any]:
@@ -83,7 +78,7 @@ async def run_search(manager: DialogManager, query: LeadQuery) -> None:
     result = await leads_of(manager).search(caller(manager), query)
     manager.dialog_data[RESULTS_KEY] = [_summary_row(summary_of(lead)) for lead in result.leads]
     manager.dialog_data[TRUNCATED_KEY] = result.truncated
-    await _results_pages(manager).set_page(0)
+    await widget_of(manager, RESULTS_PAGES_ID, ManagedScroll).set_page(0)
     manager.dialog_data[SHOWN_QUERY_KEY] = query.text
     await manager.switch_to(LeadSearch.main)
 
@@ -103,10 +98,8 @@ async def handle_query(manager: DialogManager, text: str) -> bool:
 async def on_search_start(start_data: Data, manager: DialogManager) -> None:
     """Run the query /find came with, if any."""
     text = start_data.get(QUERY_KEY, "") if isinstance(start_data, dict) else ""
-    if text:
-        manager.dialog_data[QUERY_KEY] = text
-        if not await handle_query(manager, str(text)):
-            manager.dialog_data["too_short"] = True
+    if text and not await handle_query(manager, str(text)):
+        manager.dialog_data["too_short"] = True
 
 
 async def on_query_text(message: Message, _: MessageInput, manager: DialogManager) -> None:
@@ -129,7 +122,9 @@ async def get_results(
     snapshot = await leads.catalog.get()
     rows = dialog_manager.dialog_data.get(RESULTS_KEY, [])
     pages = max(1, math.ceil(len(rows) / RESULTS_PER_PAGE))
-    page = min(await _results_pages(dialog_manager).get_page(), pages - 1)
+    page = min(
+        await widget_of(dialog_manager, RESULTS_PAGES_ID, ManagedScroll).get_page(), pages - 1
+    )
     shown = [_summary_from_row(r) for r in rows[page * RESULTS_PER_PAGE :][:RESULTS_PER_PAGE]]
     now = datetime.now(UTC)
     query = str(dialog_manager.dialog_data.get(SHOWN_QUERY_KEY, ""))
@@ -168,23 +163,29 @@ async def on_result_selected(
 
 async def on_prev(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """The previous page of results."""
-    pages = _results_pages(manager)
+    pages = widget_of(manager, RESULTS_PAGES_ID, ManagedScroll)
     await pages.set_page(max(0, await pages.get_page() - 1))
 
 
 async def on_next(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """The next page of results."""
-    pages = _results_pages(manager)
+    pages = widget_of(manager, RESULTS_PAGES_ID, ManagedScroll)
     await pages.set_page(await pages.get_page() + 1)
 
 
 # --- my leads ----------------------------------------------------------------------------
 
 
+def _chosen_responsible(manager: DialogManager) -> str | None:
+    """A portal user's id, `ALL_RESPONSIBLE`, or None for the caller's own leads."""
+    chosen = widget_of(manager, RESPONSIBLE_SELECT_ID, ManagedRadio).get_checked()
+    return None if chosen in (None, OWN_RESPONSIBLE) else str(chosen)
+
+
 async def load_my_leads(manager: DialogManager) -> None:
     """Read the open leads by stage for the chosen responsible (one portal request)."""
     identity = caller(manager)
-    chosen = manager.dialog_data.get(RESPONSIBLE_KEY)
+    chosen = _chosen_responsible(manager)
     if not identity.may(Action.VIEW_ALL_LEADS) or chosen is None:
         responsible: int | None = identity.portal_user_id
     elif chosen == ALL_RESPONSIBLE:
@@ -221,7 +222,7 @@ async def get_my_leads(
     """Stage counts and a button per lead, in the portal's stage order."""
     tr = translator(dialog_manager)
     identity = caller(dialog_manager)
-    chosen = dialog_manager.dialog_data.get(RESPONSIBLE_KEY)
+    chosen = _chosen_responsible(dialog_manager)
     if chosen is None or not identity.may(Action.VIEW_ALL_LEADS):
         title = tr.get_html("my-leads-title-mine")
     elif chosen == ALL_RESPONSIBLE:
@@ -251,29 +252,31 @@ async def get_responsibles(
     return {"users": [(u[1], str(u[0])) for u in users]}
 
 
-async def on_responsible_selected(
-    _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
-) -> None:
-    """Show the chosen user's open leads."""
-    if not caller(manager).may(Action.VIEW_ALL_LEADS):
-        return
-    manager.dialog_data[RESPONSIBLE_KEY] = int(item_id)
+async def _show_leads_of(manager: DialogManager, responsible: str) -> None:
+    """Keep `responsible` as the list's choice and show their open leads."""
+    await widget_of(manager, RESPONSIBLE_SELECT_ID, ManagedRadio).set_checked(responsible)
     await load_my_leads(manager)
     await manager.switch_to(LeadSearch.my)
+
+
+async def on_responsible_selected(
+    _: CallbackQuery, __: ManagedRadio[str], manager: DialogManager, item_id: str
+) -> None:
+    """Show the chosen user's open leads (the list keeps the choice)."""
+    if not caller(manager).may(Action.VIEW_ALL_LEADS):
+        return
+    # The list marks the pressed item only after this handler: mark it first, then load.
+    await _show_leads_of(manager, str(int(item_id)))
 
 
 async def on_everybody(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Show everybody's open leads (managers)."""
-    manager.dialog_data[RESPONSIBLE_KEY] = ALL_RESPONSIBLE
-    await load_my_leads(manager)
-    await manager.switch_to(LeadSearch.my)
+    await _show_leads_of(manager, ALL_RESPONSIBLE)
 
 
 async def on_mine(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Back to the caller's own open leads."""
-    manager.dialog_data.pop(RESPONSIBLE_KEY, None)
-    await load_my_leads(manager)
-    await manager.switch_to(LeadSearch.my)
+    await _show_leads_of(manager, OWN_RESPONSIBLE)
 
 
 # --- commands ----------------------------------------------------------------------------
@@ -371,6 +374,7 @@ def build_search_dialog() -> Dialog:
                 scroll_id="my_resp_scroll",
                 width=2,
                 height=6,
+                keep_choice=True,
             ),
             SwitchTo(Tr("button-back"), id="my_resp_back", state=LeadSearch.my),
             state=LeadSearch.responsible,

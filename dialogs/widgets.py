@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
+from aiogram.types import CallbackQuery
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.common import WhenCondition
-from aiogram_dialog.widgets.kbd import Radio, ScrollingGroup, Select
-from aiogram_dialog.widgets.kbd.select import ItemIdGetter, OnItemClick, TypeFactory
+from aiogram_dialog.widgets.kbd import Multiselect, Radio, ScrollingGroup, Select
+from aiogram_dialog.widgets.kbd.select import (
+    ItemIdGetter,
+    ManagedMultiselect,
+    ManagedRadio,
+    OnItemClick,
+    TypeFactory,
+)
 from aiogram_dialog.widgets.text import Format, Text
 
 from bot.access.service import AccessDenied
@@ -19,6 +27,8 @@ from dialogs.services import translator
 from dialogs.states import LEAD_ID_KEY
 
 NOTICE_KEY = "notice"
+
+W = TypeVar("W")
 
 _FLUENT_TYPES = (str, int, float, Decimal, date, datetime)
 
@@ -87,10 +97,45 @@ def clear_notice(manager: DialogManager) -> None:
     manager.dialog_data.pop(NOTICE_KEY, None)
 
 
+def widget_of(manager: DialogManager, widget_id: str, kind: type[W]) -> W:
+    """The state of a widget of this dialog, e.g. `widget_of(m, ID, ManagedScroll).get_page()`.
+
+    `ManagedScroll` (`StubScroll`, `ScrollingGroup`) keeps a page, `ManagedRadio` a choice,
+    `ManagedMultiselect` the checked items in the order they were checked.
+    """
+    widget = manager.find(widget_id)
+    if not isinstance(widget, kind):
+        raise LookupError(f"no {kind.__name__} {widget_id}")
+    return widget
+
+
+async def check_in_order(select: ManagedMultiselect[Any], items: Sequence[str]) -> None:
+    """Make `items` the checked ones, in this order (a Multiselect keeps the order of checks)."""
+    await select.reset_checked()
+    for item in items:
+        await select.set_checked(item, True)
+
+
+class AddingMultiselect(Multiselect[str]):
+    """A `Multiselect` whose press only checks its item: list the unchecked items to add.
+
+    A press delivered twice (a replayed update) leaves the item checked, where a plain
+    `Multiselect` would uncheck it again. Uncheck with `set_checked(item, False)`.
+    """
+
+    async def _on_click(
+        self,
+        callback: CallbackQuery,
+        select: Any,
+        manager: DialogManager,
+        item_id: str,
+    ) -> None:
+        await self.set_checked(callback, item_id, True, manager)
+
+
 def checked_item(manager: DialogManager, list_id: str) -> str:
-    """The item last pressed in a list that keeps its choice (`scrolling_select`, `Radio`)."""
-    radio = manager.find(list_id)
-    item = radio.get_checked() if radio is not None else None
+    """The item last pressed in a list that keeps its choice; LookupError when none was."""
+    item = widget_of(manager, list_id, ManagedRadio).get_checked()
     if item is None:
         raise LookupError(f"nothing chosen in {list_id}")
     return str(item)

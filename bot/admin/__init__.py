@@ -30,7 +30,6 @@ from bot.admin.form import (
     clean_choice,
     move,
     required_fields,
-    toggle,
 )
 
 __all__ = [
@@ -59,5 +58,4 @@ __all__ = [
     "parse_list_values",
     "renamed_label",
     "required_fields",
-    "toggle",
 ]

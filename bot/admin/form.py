@@ -88,11 +88,6 @@ def clean_choice(
     return result
 
 
-def toggle(chosen: Sequence[str], code: str) -> list[str]:
-    """Add `code` at the end, or take it out."""
-    return [c for c in chosen if c != code] if code in chosen else [*chosen, code]
-
-
 def move(chosen: Sequence[str], code: str, step: int) -> list[str]:
     """Move `code` up (-1) or down (+1) by one place; at an edge nothing changes."""
     result = list(chosen)

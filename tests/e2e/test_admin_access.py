@@ -316,3 +316,21 @@ async def test_invite_bound_to_a_phone_refuses_whoever_else_opens_it(
     identity = await running_bot.access.identify(3001)
     assert identity is not None
     assert identity.role is Role.MANAGER
+
+
+async def test_invite_user_list_narrows_to_the_part_of_a_name_sent(
+    running_bot: Application, telegram_emulator: TelegramEmulator
+) -> None:
+    admin = await _admin(telegram_emulator)
+    await _open_admin(admin, "➕ Create invite")
+    everyone = await admin.wait_for_message(lambda m: "Olga Smirnova" in m.labels)
+    assert "Ivan Petrov" in everyone.labels
+
+    await admin.send("smirn")
+    narrowed = await admin.wait_for_message(lambda m: "Olga Smirnova" in m.labels)
+    assert "Ivan Petrov" not in narrowed.labels
+    await admin.send("nobody-like-this " + "x" * 100)
+    empty = await admin.wait_for_message(lambda m: "users match" in (m.text or ""))
+    assert "x" * 47 + "”" in (empty.text or "")  # the search is cut at 64 characters
+    assert "x" * 48 not in (empty.text or "")
+    assert "Olga Smirnova" not in empty.labels

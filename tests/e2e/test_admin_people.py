@@ -54,6 +54,19 @@ async def subscribe(user: ChatDriver) -> None:
     await user.wait_for_message(has_text("Preview"))
 
 
+async def admin_and_unreachable_rep(
+    telegram_emulator: TelegramEmulator,
+) -> tuple[TelegramUser, TelegramUser]:
+    """Anna (admin) and Ivan, subscribed, whose chat answers every message with a 500."""
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
+    await subscribe(ivan)
+    telegram_emulator.inject(
+        500, "Internal Server Error", times=None, method="sendMessage", chat_id=IVAN_TG
+    )
+    return anna, ivan
+
+
 async def open_people(admin: TelegramUser) -> ChatMessage:
     """From the menu to Admin, then People and chats."""
     await admin.send("/menu")
@@ -101,13 +114,8 @@ async def test_admin_sees_a_blocked_chat_disabled_with_its_reason_and_removes_it
 async def test_dead_letter_is_shown_with_its_reason_and_resent_once_the_fault_clears(
     app: Application, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
 ) -> None:
-    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
-    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
-    await subscribe(ivan)
+    anna, ivan = await admin_and_unreachable_rep(telegram_emulator)
     outbox = OutboxRepository(app.db)
-    telegram_emulator.inject(
-        500, "Internal Server Error", times=None, method="sendMessage", chat_id=IVAN_TG
-    )
     lead_id = portal_emulator.ui_add_lead({"TITLE": "Lost in transit", "ASSIGNED_BY_ID": 2}, 1)
 
     async def dead() -> bool:
@@ -160,3 +168,35 @@ async def test_non_admin_cannot_reach_people_and_chats(
     answer = await olga.press_and_wait("📮 Undelivered notifications")
     assert "available to admins only" in (answer.text or "")
     assert not any(has_text("Undelivered notifications (page")(m) for m in olga.transcript())
+
+
+async def test_undelivered_notifications_turn_pages_and_a_resend_keeps_a_page_that_exists(
+    app: Application, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    anna, _ivan = await admin_and_unreachable_rep(telegram_emulator)
+    outbox = OutboxRepository(app.db)
+    for number in range(6):
+        portal_emulator.ui_add_lead({"TITLE": f"Lost {number}", "ASSIGNED_BY_ID": 2}, 1)
+
+    async def dead() -> bool:
+        return await outbox.count("dead") == 6
+
+    await eventually(dead)
+    oldest = min(letter.id for letter in await outbox.dead_letters())
+
+    await open_people(anna)
+    await anna.press("📮 Undelivered notifications")
+    first = await anna.wait_for_message(has_text("(page 1 of 2, 6 in all)"))
+    assert "◀️" not in first.labels
+    assert f"🔁 Resend #{oldest}" not in first.labels
+    await anna.press("▶️")
+    second = await anna.wait_for_message(has_text("(page 2 of 2, 6 in all)"))
+    assert second.labels.count(f"🔁 Resend #{oldest}") == 1
+    assert "▶️" not in second.labels
+
+    # The last letter of page 2 goes back to the queue: page 1 of 1 shows, with the notice.
+    telegram_emulator.clear_faults(IVAN_TG)
+    await anna.press(f"🔁 Resend #{oldest}")
+    after = await anna.wait_for_message(has_text("(page 1 of 1, 5 in all)"))
+    assert f"Notification #{oldest} is back in the queue" in (after.text or "")
+    assert "◀️" not in after.labels

@@ -11,6 +11,7 @@ from tests.e2e.lead_fixtures import (
     IVAN_PORTAL_ID,
     OLGA_PORTAL_ID,
     add_lead,
+    anna,
     ivan,
     open_card,
     text_of,
@@ -143,6 +144,37 @@ async def test_my_leads_grouped_by_stage_with_counts(
     await admin.press("👥 Все")
     everybody = await admin.wait_for_message(lambda m: "всех сотрудников" in text_of(m))
     assert "Unassigned: 3 лида" in text_of(everybody)
+
+
+async def test_chosen_responsible_is_kept_through_a_card_and_back(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    add_lead(portal_emulator, IVAN_PORTAL_ID, TITLE="Ivan's fence")
+    add_lead(portal_emulator, OLGA_PORTAL_ID, TITLE="Olga's gate")
+    admin = await anna(telegram_emulator)
+    await admin.send("/my")
+    await admin.wait_for_message(lambda m: "My open leads" in text_of(m))
+    await admin.press("👤 Whose leads")
+    await admin.wait_for_message(lambda m: "Ivan Petrov" in m.labels)
+    await admin.press("Ivan Petrov")
+    ivans = await admin.wait_for_message(lambda m: "Open leads of Ivan Petrov" in text_of(m))
+    [fence] = [label for label in ivans.labels if "Ivan's fence" in label]
+    assert not any("Olga's gate" in label for label in ivans.labels)
+
+    await admin.press(fence)
+    await admin.wait_for_message(lambda m: "« Back" in m.labels and "Ivan's fence" in text_of(m))
+    await admin.press("« Back")
+    back = await admin.wait_for_message(lambda m: "Open leads of" in text_of(m))
+    assert "Open leads of Ivan Petrov" in text_of(back)
+    assert not any("Olga's gate" in label for label in back.labels)
+
+    await admin.press("👤 Whose leads")
+    await admin.wait_for_message(lambda m: "🙋 Mine" in m.labels)
+    await admin.press("🙋 Mine")
+    mine = await admin.wait_for_message(lambda m: "My open leads" in text_of(m))
+    assert not any("fence" in label or "gate" in label for label in mine.labels)
 
 
 async def test_inline_query_lists_only_the_reps_own_leads(

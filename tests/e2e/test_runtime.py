@@ -10,8 +10,9 @@ from redis.asyncio import Redis
 
 from bot.app import Application
 from bot.config import ConfigurationError, RedisSettings
+from bot.storage import KeyValueRepository
 from bot.web import WEBHOOK_PATH
-from tests.e2e.conftest import BotRunner, sign_in
+from tests.e2e.conftest import BotRunner, eventually, sign_in
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import TelegramEmulator
 
@@ -77,6 +78,62 @@ async def test_restart_in_the_middle_of_a_dialog_continues(
     roles = await anna.wait_for_message(lambda m: "Manager" in m.labels)
     assert "Olga Smirnova" in (roles.text or "")
     assert await dialog_keys_in_redis(bot_redis) == (bot_redis.url is not None)
+
+
+@pytest.mark.parametrize("bot_redis", ["sqlite", "redis"], indirect=True)
+async def test_form_fields_picked_before_a_restart_are_saved_in_their_order(
+    bot_runner: BotRunner, telegram_emulator: TelegramEmulator, bot_redis: RedisSettings
+) -> None:
+    """The ✅ list (which fields, in which order) is widget state: it outlives the process."""
+    first = await bot_runner.start()
+    anna = await sign_in(telegram_emulator, 1001, "Anna", ANNA_PHONE)
+    await anna.press("🛠 Admin")
+    await anna.wait_for_message(lambda m: "📝 Lead form fields" in m.labels)
+    await anna.press("📝 Lead form fields")
+    await anna.wait_for_message(lambda m: "✅ 1. Lead Title" in m.labels)
+    await anna.press("✅ 1. Lead Title")  # out
+    await anna.wait_for_message(lambda m: "⬜ Lead Title" in m.labels)
+    await anna.press("⬜ Lead Title")  # back in, at the end
+    await anna.wait_for_message(lambda m: "✅ 8. Lead Title" in m.labels)
+
+    # Else the last press is replayed after the restart, beside the next one.
+    await eventually(lambda: nothing_waiting(first))
+    app = await bot_runner.start()  # a new process on the same storage
+
+    await anna.press("⬜ Position")
+    form = await anna.wait_for_message(lambda m: "✅ 9. Position" in m.labels)
+    assert "✅ 8. Lead Title" in form.labels
+    await anna.press("💾 Save")
+    await anna.wait_for_message(lambda m: "9 optional fields" in (m.text or ""))
+    stored = await KeyValueRepository(app.db).get("form.optional_fields")
+    assert stored[-2:] == ["TITLE", "POST"]
+    assert stored.count("TITLE") == 1
+
+
+async def test_card_action_chosen_before_a_restart_is_the_one_confirmed_after_it(
+    bot_runner: BotRunner, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    first = await bot_runner.start()
+    anna = await sign_in(telegram_emulator, 1001, "Anna", ANNA_PHONE)
+    await anna.press("🛠 Admin")
+    await anna.wait_for_message(lambda m: "🗂 Lead card in the portal" in m.labels)
+    await anna.press("🗂 Lead card in the portal")
+    await anna.wait_for_message(lambda m: "🔄 Reset to default" in m.labels)
+    await anna.press("🔄 Reset to default")
+    await anna.wait_for_message(lambda m: "Reset the common lead card" in (m.text or ""))
+
+    await eventually(lambda: nothing_waiting(first))
+    await bot_runner.start()
+
+    await anna.press("✅ Yes, go ahead")
+    await anna.wait_for_message(lambda m: "back to the portal's default" in (m.text or ""))
+    assert portal_emulator.count_calls("crm.lead.details.configuration.reset") == 1
+    assert portal_emulator.count_calls("crm.lead.details.configuration.set") == 0
+
+
+async def nothing_waiting(app: Application) -> bool:
+    """Every update so far is marked handled: none is replayed after a restart."""
+    return await app.updates.waiting_count() == 0
 
 
 async def dialog_keys_in_redis(settings: RedisSettings) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.admin.form import choosable_fields, clean_choice, move, required_fields, toggle
+from bot.admin.form import choosable_fields, clean_choice, move, required_fields
 from bot.portal import FieldDescriptor
 
 
@@ -42,11 +42,6 @@ def test_clean_choice_drops_unknown_required_and_repeated_codes() -> None:
         "NAME",
         "TITLE",
     ]
-
-
-def test_toggle_appends_or_removes() -> None:
-    assert toggle(["TITLE"], "NAME") == ["TITLE", "NAME"]
-    assert toggle(["TITLE", "NAME"], "TITLE") == ["NAME"]
 
 
 def test_move_swaps_with_the_neighbour_and_stops_at_the_edges() -> None:
