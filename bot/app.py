@@ -140,6 +140,18 @@ DIALOG_PRUNE_SECONDS = 3600.0
 DEFAULT_POLLING_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.5, jitter=0.1)
 
 
+class TelegramSession(AiohttpSession):
+    """aiogram's aiohttp session; closing it waits for TLS connections to wind down only
+    when there are any (an https Bot API server), not for a plain-http one."""
+
+    async def close(self) -> None:
+        """Close the connections; the 0.25 s TLS grace only for https."""
+        if self.api.base.startswith("https://"):
+            await super().close()
+        elif self._session is not None and not self._session.closed:
+            await self._session.close()
+
+
 def build_bot(
     settings: Settings, retry: TelegramRetryMiddleware, reachability: Reachability
 ) -> Bot:
@@ -147,7 +159,7 @@ def build_bot(
     token = settings.telegram.token.get_secret_value()
     if not token:
         raise ConfigurationError(MISSING_TOKEN)
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_base))
+    session = TelegramSession(api=TelegramAPIServer.from_base(settings.telegram.api_base))
     session.middleware(retry)
     session.middleware(TelegramReachabilityMiddleware(reachability))
     return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
@@ -1037,8 +1049,7 @@ class Application:
             await self.tab.aclose()
         if self.portal is not None:
             await self.portal.aclose()
-        await self.bot.session.close()
-        await self.sender_bot.session.close()
+        await asyncio.gather(self.bot.session.close(), self.sender_bot.session.close())
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.close()
