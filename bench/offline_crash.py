@@ -178,18 +178,22 @@ async def run(leads: int, kills: int, rate: float, down: float) -> dict[str, obj
                     process = await start_bot(env, port)
 
             kill_task = asyncio.create_task(killer())
-            for index in range(leads):
-                await asyncio.sleep(max(0.0, started + index / rate - time.monotonic()))
-                owner = FIRST_PORTAL_USER + index % REPS
-                added.append(
-                    portal.ui_add_lead({"TITLE": f"Offline {index}", "ASSIGNED_BY_ID": owner}, 1)
-                )
-            await kill_task
-            finished = await drained(db_path, portal, wait_up_to=180)
-            pulls = portal.count_calls("event.offline.get")
-            clears = portal.count_calls("event.offline.clear")
-            process.send_signal(signal.SIGTERM)
-            await process.wait()
+            try:
+                for index in range(leads):
+                    await asyncio.sleep(max(0.0, started + index / rate - time.monotonic()))
+                    owner = FIRST_PORTAL_USER + index % REPS
+                    title = f"Offline {index}"
+                    added.append(portal.ui_add_lead({"TITLE": title, "ASSIGNED_BY_ID": owner}, 1))
+                await kill_task
+                finished = await drained(db_path, portal, wait_up_to=180)
+                pulls = portal.count_calls("event.offline.get")
+                clears = portal.count_calls("event.offline.clear")
+            finally:
+                # Never leave a bot running behind the bench, whatever went wrong.
+                kill_task.cancel()
+                if process.returncode is None:
+                    process.send_signal(signal.SIGTERM)
+                    await process.wait()
     finally:
         await portal.stop()
         await telegram.stop()
