@@ -21,21 +21,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
 import re
 import signal
-import socket
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-import aiohttp
-
+from bench.crash_safety import free_port, start_bot
 from bot.storage import Binding, BindingRepository, BindingSource, Role, SqliteDatabase, utc_now
 from bot.storage.subscriptions import NewSubscription, Scope, SubscriptionRepository
 from tests.emulators.bitrix24 import Bitrix24Emulator
@@ -48,13 +44,6 @@ PROJECT = Path(__file__).resolve().parent.parent
 LEAD_NUMBER = re.compile(r"#(\d+)")
 IN_FLIGHT = 4
 """NOTIFY__IN_FLIGHT for the run: the most messages that can be on their way at a kill."""
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def prepare(db_path: Path, portal: Bitrix24Emulator, telegram: TelegramEmulator) -> None:
@@ -86,27 +75,6 @@ async def prepare(db_path: Path, portal: Bitrix24Emulator, telegram: TelegramEmu
     await db.close()
 
 
-async def start_bot(env: dict[str, str], port: int) -> asyncio.subprocess.Process:
-    """`python -m bot`, waited for until /healthz answers."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        env=env,
-        cwd=env["BENCH_CWD"],
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    async with aiohttp.ClientSession() as session:
-        for _ in range(600):  # up to 30 s on a busy machine
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(f"http://127.0.0.1:{port}/healthz") as answer:
-                    if answer.status == 200:
-                        return process
-            await asyncio.sleep(0.05)
-    raise RuntimeError("the bot did not start")
-
-
 async def drained(db_path: Path, portal: Bitrix24Emulator, wait_up_to: float) -> bool:
     """Wait until the portal's queue, the inbox and the outbox are all empty."""
     db = SqliteDatabase(db_path)
@@ -133,7 +101,10 @@ async def run(leads: int, kills: int, rate: float, down: float) -> dict[str, obj
     await telegram.start()
     await portal.start()
     try:
-        with tempfile.TemporaryDirectory() as folder:
+        with (
+            tempfile.TemporaryDirectory() as folder,
+            (Path(folder) / "bot.log").open("a") as quiet,
+        ):
             db_path = Path(folder) / "bot.sqlite3"
             await prepare(db_path, portal, telegram)
             port = free_port()
@@ -159,7 +130,7 @@ async def run(leads: int, kills: int, rate: float, down: float) -> dict[str, obj
                 "NOTIFY__IN_FLIGHT": str(IN_FLIGHT),
                 "LOG_LEVEL": "WARNING",
             }
-            process = await start_bot(env, port)
+            process = await start_bot(env, port, quiet)
             answer = await portal.install_app(f"http://127.0.0.1:{port}/bitrix/app/install")
             if answer.status != 200:
                 raise RuntimeError(f"installation refused: {answer.status} {answer.body}")
@@ -175,7 +146,7 @@ async def run(leads: int, kills: int, rate: float, down: float) -> dict[str, obj
                     process.send_signal(signal.SIGKILL)
                     await process.wait()
                     await asyncio.sleep(down)
-                    process = await start_bot(env, port)
+                    process = await start_bot(env, port, quiet)
 
             kill_task = asyncio.create_task(killer())
             try:
