@@ -31,48 +31,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.crash_safety import free_port, start_bot
-from bot.storage import Binding, BindingRepository, BindingSource, Role, SqliteDatabase, utc_now
-from bot.storage.subscriptions import NewSubscription, Scope, SubscriptionRepository
+from bench.crash_safety import FIRST_PORTAL_USER, REPS, free_port, prepare, start_bot
+from bot.storage import SqliteDatabase
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
 
-REPS = 50
-FIRST_TG = 710_000
-FIRST_PORTAL_USER = 200
 PROJECT = Path(__file__).resolve().parent.parent
 LEAD_NUMBER = re.compile(r"#(\d+)")
 IN_FLIGHT = 4
 """NOTIFY__IN_FLIGHT for the run: the most messages that can be on their way at a kill."""
-
-
-async def prepare(db_path: Path, portal: Bitrix24Emulator, telegram: TelegramEmulator) -> None:
-    """50 reps bound and subscribed to their own leads, before the bot first starts."""
-    db = SqliteDatabase(db_path)
-    await db.open()
-    bindings, subscriptions = BindingRepository(db), SubscriptionRepository(db)
-    for index in range(REPS):
-        portal_user = FIRST_PORTAL_USER + index
-        portal.add_user(f"Rep{index}", "Offline", user_id=portal_user)
-        telegram.user(FIRST_TG + index, f"Rep{index}")
-        await bindings.upsert(
-            Binding(
-                telegram_user_id=FIRST_TG + index,
-                portal_user_id=portal_user,
-                role=Role.REP,
-                bound_via=BindingSource.INVITE,
-                bound_at=utc_now(),
-            )
-        )
-        await subscriptions.create(
-            NewSubscription(
-                chat_id=FIRST_TG + index,
-                thread_id=None,
-                created_by=FIRST_TG + index,
-                scope=Scope.MINE,
-            )
-        )
-    await db.close()
 
 
 async def drained(db_path: Path, portal: Bitrix24Emulator, wait_up_to: float) -> bool:
