@@ -46,7 +46,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bench.capture_user import ANSWER_TIMEOUT_SECONDS, Capturer, duplicates_made, percentile
+from bench._capture_user import ANSWER_TIMEOUT_SECONDS, Capturer, duplicates_made, percentile
 from bot.storage import (
     Binding,
     BindingRepository,

@@ -15,7 +15,7 @@ Load, for `--seconds` (120 by default):
   every followed change gets its own message (none is merged with the next);
 - `--users` signed-in users each send /menu every `--press-seconds`: each press is due one
   answer;
-- `--capturers` reps capture leads without pause (bench/capture_user.py: /new, title, first
+- `--capturers` reps capture leads without pause (bench/_capture_user.py: /new, title, first
   name and phone typed, the rest skipped, Create; then a contact made from the new lead), each
   press and typed message due an answer;
 - `--kills` SIGKILLs, one in each equal slice of the run at a random moment: the first kills
@@ -72,7 +72,7 @@ import asyncpg
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bench.capture_user import ANSWER_TIMEOUT_SECONDS, Capturer, duplicates_made
+from bench._capture_user import ANSWER_TIMEOUT_SECONDS, Capturer, duplicates_made
 from bot.storage import Binding, BindingSource, Role, utc_now
 from bot.storage.bindings import write_binding
 from bot.storage.postgres import PostgresDatabase
