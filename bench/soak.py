@@ -54,6 +54,7 @@ from bot.storage.bindings import write_binding
 from bot.storage.json_codec import encode_json
 from bot.storage.timestamps import to_db_time
 from tests.emulators.bitrix24 import Bitrix24Emulator
+from tests.emulators.bitrix24_state import CallRecord
 from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
 
 APP_TOKEN = "soak-application-token"
@@ -72,6 +73,7 @@ GROUP_GAP_SECONDS = 6.0  # a group at most one in this time (Telegram: 20 a minu
 RETENTION_MINUTES = 2.0
 SAMPLE_SECONDS = 30.0
 _LEAD_REF = re.compile(r"#(\d+)")
+NUDGE_MARK = "🧹"  # the morning nudge's header: it lists idle leads, it reports no change
 _LISTED_IDS = re.compile(r"filter\[@ID\]\[\d+\]=")
 
 
@@ -476,15 +478,31 @@ def lead_reads(portal: Bitrix24Emulator) -> tuple[int, int]:
     return by_id, polls
 
 
+def portal_mix(calls: list[CallRecord]) -> str:
+    """The portal requests of one sample: how many, refused, and the commonest methods."""
+    methods: defaultdict[str, int] = defaultdict(int)
+    for call in calls:
+        names = sorted(set(call.batch_methods)) if call.batch_methods else [call.method]
+        methods["+".join(names)[:60]] += 1
+    refused = sum(1 for c in calls if c.status == 503)
+    top = sorted(methods.items(), key=lambda item: -item[1])[:4]
+    listed = ", ".join(f"{name} {count}" for name, count in top)
+    return f"{len(calls)} requests ({refused} refused): {listed}"
+
+
 def judge(tally: Tally, telegram: TelegramEmulator) -> dict[str, object]:
     """Match every followed change to its message; figures per minute and overall."""
     messages: dict[tuple[int, int], list[float]] = defaultdict(list)
+    others = 0  # the reps' morning nudges (each lists their 3 idle leads)
     for call in telegram.calls_of("sendMessage"):
         if not call.ok:
             continue
-        found = _LEAD_REF.search(str(call.params.get("text", "")))
+        text = str(call.params.get("text", ""))
+        found = None if text.startswith(NUDGE_MARK) else _LEAD_REF.search(text)
         if found is not None:
             messages[(int(call.params.get("chat_id", 0)), int(found.group(1)))].append(call.at)
+        else:
+            others += 1
     expected: dict[tuple[int, int], list[Change]] = defaultdict(list)
     for change in tally.changes:
         if change.chat is not None:
@@ -524,6 +542,7 @@ def judge(tally: Tally, telegram: TelegramEmulator) -> dict[str, object]:
         "merged_with_a_later_change": merged,
         "duplicates": duplicates,
         "unexpected_messages": unexpected,
+        "nudges": others,
         "e2m_by_minute": {m: round(percentile(e2m[m], 95)) for m in minutes},
         "e2m_p50_ms": round(percentile([x for v in e2m.values() for x in v], 50)),
         "e2m_p95_first_min_ms": round(percentile(e2m[minutes[0]], 95)) if minutes else None,
@@ -568,8 +587,10 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 portal, team, quiet, by_user, f"http://127.0.0.1:{port}/bitrix/events", args
             )
             samples: list[dict[str, int]] = []
+            seen_calls = len(portal.calls)
 
             async def sample() -> None:
+                nonlocal seen_calls
                 while True:
                     await asyncio.sleep(SAMPLE_SECONDS)
                     rows = await asyncio.to_thread(table_rows, db_path)
@@ -577,10 +598,12 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     minute = len(samples) * SAMPLE_SECONDS / 60
                     load.collect()
                     acks = [a * 1000 for m, a in load.tally.acks if m == int(minute - 0.01)]
+                    calls = portal.calls[seen_calls:]
+                    seen_calls += len(calls)
                     print(
                         f"t={minute:.1f} min: {load.count} changes, ack p99 "
                         f"{percentile(acks, 99):.1f} ms, rows {rows}, "
-                        f"RSS {rss_mb(bot.pid):.0f} MB",
+                        f"RSS {rss_mb(bot.pid):.0f} MB, portal {portal_mix(calls)}",
                         flush=True,
                     )
 

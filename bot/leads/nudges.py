@@ -310,7 +310,7 @@ class NudgeWorker:
         queries: dict[str, ListLeads] = {}
         for binding, _, _ in due:
             queries.update(stale_queries(binding.portal_user_id, rules, now, first_stage))
-        result = await self._portal.batch(queries, lane=Lane.BACKGROUND)
+        result = await self._portal.batch(queries, lane=Lane.ROUTINE)
         queued = 0
         for binding, day, later in due:
             user = binding.portal_user_id
@@ -330,6 +330,7 @@ class NudgeWorker:
                             thread_id=None,
                             lead_id=None,
                             notification=Notification(text=text, buttons=buttons, kind="nudge"),
+                            routine=True,
                         )
                     ]
                 )

@@ -250,6 +250,7 @@ class DigestWorker:
             thread_id=thread_id,
             lead_id=None,
             notification=Notification(text=text, buttons=buttons, kind="digest"),
+            routine=True,
         )
         await self._held.release(chat_id, thread_id, last, digest)
         log.info("digest of %d notifications queued for chat %d", len(held), chat_id)

@@ -1,4 +1,4 @@
-"""Client-side mirror of the portal's leaky-bucket request limit, with two priority lanes.
+"""Client-side mirror of the portal's leaky-bucket request limit, with three priority lanes.
 
 The portal adds 1 to a per-portal counter for every HTTP request (a `batch` is one request),
 drains it by `drain_per_second`, and refuses a request (503 QUERY_LIMIT_EXCEEDED, not
@@ -27,12 +27,21 @@ from enum import StrEnum
 
 __all__ = ["Lane", "LeakyBucket", "PortalLimiter"]
 
+ROUTINE_SHARE = 4
+"""While both wait, a routine caller gets the slot after this many background ones: under
+steady event traffic, which could take every slot, the morning's reads still advance (at a
+quarter of the rate), and the processor only reads a little more per request."""
+
 
 class Lane(StrEnum):
-    """Who is waiting: a user (interactive) goes before workers and bulk reads (background)."""
+    """Who is waiting, in order of precedence: a user (interactive) goes before workers that
+    keep notifications live (background), and they go before routine rounds (routine: the
+    morning's stale-lead reads for a whole team), which take what the others leave and, while
+    workers keep the portal busy, one slot in `ROUTINE_SHARE + 1`."""
 
     INTERACTIVE = "interactive"
     BACKGROUND = "background"
+    ROUTINE = "routine"
 
 
 @dataclass
@@ -105,11 +114,17 @@ class PortalLimiter:
             updated_at=now,
         )
         self._lines: dict[Lane, deque[_Waiter]] = {lane: deque() for lane in Lane}
+        self._background_streak = 0
+        """Slots background callers took in a row while a routine caller waited."""
 
     def _head(self) -> _Waiter | None:
-        for lane in (Lane.INTERACTIVE, Lane.BACKGROUND):
-            if self._lines[lane]:
-                return self._lines[lane][0]
+        interactive, background, routine = (self._lines[lane] for lane in Lane)
+        if interactive:
+            return interactive[0]
+        if routine and (not background or self._background_streak >= ROUTINE_SHARE):
+            return routine[0]  # never starved: every ROUTINE_SHARE-th slot of the workers
+        if background:
+            return background[0]
         return None
 
     def waiting(self, lane: Lane) -> int:
@@ -126,6 +141,10 @@ class PortalLimiter:
                 if self._head() is waiter:
                     timeout = await self._take(lane, others=self._others_waiting(waiter))
                     if timeout <= 0:
+                        if lane is Lane.ROUTINE:
+                            self._background_streak = 0
+                        elif lane is Lane.BACKGROUND and self._lines[Lane.ROUTINE]:
+                            self._background_streak += 1
                         return
                 waiter.wake.clear()
                 with contextlib.suppress(TimeoutError):

@@ -51,7 +51,7 @@ if action == 'fill' then
   save()
   return {1, '0', tostring(level), tostring(now)}
 end
-if lane == 'background' then
+if lane ~= 'interactive' then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
   if redis.call('ZCARD', KEYS[2]) > 0 then
     local wait = math.max((level + 1 - burst) * 1000 / drain, tonumber(ARGV[8]))
@@ -97,8 +97,9 @@ class SharedLeakyBucket:
 
     `take` is one script run: it drains the counter to now and counts one request when that
     leaves it at most at the burst. An interactive caller that has to wait marks its replica
-    as having users in line, and background takes of every replica are refused while any
-    such mark is fresh; a replica that stops keeping its mark loses it within a second or so.
+    as having users in line, and background and routine takes of every replica are refused
+    while any such mark is fresh; a replica that stops keeping its mark loses it within a
+    second or so. Routine callers give way to background ones within each replica.
     """
 
     def __init__(

@@ -487,6 +487,19 @@ _TELEGRAM_UPDATES = Migration(
     ),
 )
 
+_OUTBOX_PRIORITY = Migration(
+    version=12,
+    name="outbox: routine messages (morning nudges, digests) give way to live notifications",
+    statements=(
+        # 0: live (notifications, replies, reminders); 1: routine, sent when nothing live waits.
+        "ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
+        # Each chat's head: its oldest row of the most urgent priority it has pending.
+        "CREATE INDEX outbox_pending_heads ON outbox (chat_id, priority, id) "
+        "WHERE state = 'pending'",
+        "DROP INDEX outbox_pending_by_chat",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL,
     _NOTIFICATIONS,
@@ -499,6 +512,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _FOLLOW_UP_REMINDERS,
     _ESCALATION,
     _TELEGRAM_UPDATES,
+    _OUTBOX_PRIORITY,
 )
 """Every migration of the schema, in order; append, never edit an applied one."""
 

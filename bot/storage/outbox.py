@@ -17,15 +17,20 @@ DUE_QUERY = """
 SELECT o.id, o.idempotency_key, o.chat_id, o.thread_id, o.lead_id, o.payload,
        o.attempts, o.next_attempt_at
 FROM (
-    SELECT chat_id, min(id) AS first_id FROM outbox
+    SELECT chat_id, min(priority) AS priority FROM outbox
     WHERE state = 'pending' AND chat_id NOT IN ({excluded})
     GROUP BY chat_id
 ) AS heads
-JOIN outbox AS o ON o.id = heads.first_id
+JOIN outbox AS o ON o.id = (
+    SELECT min(h.id) FROM outbox AS h
+    WHERE h.state = 'pending' AND h.chat_id = heads.chat_id AND h.priority = heads.priority
+)
 WHERE o.next_attempt_at <= ?
-ORDER BY o.id LIMIT ?
+ORDER BY o.priority, o.id LIMIT ?
 """
-"""The oldest pending row of each chat not excluded (a JSON array), if due; oldest first.
+"""The head of each chat not excluded (a JSON array), if due: its oldest live row, or its oldest
+routine row when no live one waits (a notification overtakes the chat's morning nudge, never
+another notification); live heads first, then oldest first.
 
 `{excluded}` is the dialect's `int_array_rows`."""
 
@@ -153,6 +158,9 @@ class NewOutboxMessage:
     thread_id: int | None
     lead_id: int | None
     notification: Notification
+    routine: bool = False
+    """A message sent to many people at one moment (the morning nudge, a digest): it goes when
+    no live notification is waiting, so a crowd of them never delays what just happened."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,8 +202,8 @@ class OutboxRepository:
             conn,
             """
             INSERT INTO outbox (idempotency_key, chat_id, thread_id, lead_id, payload,
-                                next_attempt_at, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING
+                                next_attempt_at, created_at, priority)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING
             """,
             (
                 message.idempotency_key,
@@ -205,6 +213,7 @@ class OutboxRepository:
                 encode_json(message.notification.to_json()),
                 now,
                 now,
+                1 if message.routine else 0,
             ),
         )
         return result.rowcount == 1
@@ -217,8 +226,8 @@ class OutboxRepository:
             conn,
             """
             INSERT INTO outbox (idempotency_key, chat_id, thread_id, lead_id, payload,
-                                next_attempt_at, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING
+                                next_attempt_at, created_at, priority)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING
             """,
             [
                 (
@@ -229,6 +238,7 @@ class OutboxRepository:
                     encode_json(m.notification.to_json()),
                     now,
                     now,
+                    1 if m.routine else 0,
                 )
                 for m in messages
             ],

@@ -496,6 +496,38 @@ async def test_filters_support_operators_and_drop_unknown_keys(portal_emulator, 
     assert await ids({}, order={"OPPORTUNITY": "DESC"}) == [6, 5, 4, 3, 2, 1]
 
 
+async def test_id_lists_and_whole_numbers_match_as_the_portal_compares_them(portal_emulator, http):
+    # Stored as the portal would keep them: plain digits, and a few odd texts that PHP's
+    # (float) cast still reads as the same number.
+    portal_emulator.seed_leads(
+        8, ASSIGNED_BY_ID=lambda i: ["7", "07", " 7", "7.0", "70", "8", 7, ""][i]
+    )
+    portal_emulator.leads_table.delete(5)
+
+    async def ids(flt: dict[str, Any], **extra: Any) -> list[int]:
+        items = await result_of(
+            http, portal_emulator, "crm.lead.list", {"filter": flt, "select": ["ID"], **extra}
+        )
+        return [int(r["ID"]) for r in items]
+
+    assert await ids({"ASSIGNED_BY_ID": 7}) == [1, 2, 3, 4, 7]
+    assert await ids({"ASSIGNED_BY_ID": "7"}) == [1, 2, 3, 4, 7]
+    assert await ids({"!ASSIGNED_BY_ID": 7}) == [6, 8]
+    assert await ids({"@ASSIGNED_BY_ID": [8, 70]}) == [6]
+    # `@ID` finds its rows by key: unknown and deleted ids are left out, bounds still apply.
+    assert await ids({"@ID": [8, 3, 5, 99, 1]}) == [1, 3, 8]
+    assert await ids({"@ID": [8, 3, 5, 99, 1], ">ID": 1}, order={"ID": "DESC"}) == [8, 3]
+    assert await ids({"@ID": [1, 2, 3], "ASSIGNED_BY_ID": 7, "!ID": 2}) == [1, 3]
+    assert await ids({"@ID": [1, 2], "ID": 2}) == [2]
+    page = await result_of(
+        http,
+        portal_emulator,
+        "crm.lead.list",
+        {"filter": {"@ID": [6, 4, 2]}, "order": {"ID": "ASC"}, "start": -1, "select": ["ID"]},
+    )
+    assert [int(r["ID"]) for r in page] == [2, 4, 6]
+
+
 async def test_date_filters_accept_iso(portal_emulator, http):
     portal_emulator.wall_clock = lambda: 1_700_000_000.0  # 2023-11-14
     early = portal_emulator.seed_leads(2)

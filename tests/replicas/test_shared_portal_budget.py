@@ -103,18 +103,19 @@ async def test_a_refusal_seen_by_one_replica_slows_every_replica(
     assert 0 < ttl <= 26_000  # kept until the counter has drained, then gone
 
 
-async def test_background_callers_everywhere_wait_while_a_user_waits_on_another_replica(
-    redis_client: Redis, redis_prefix: str
+@pytest.mark.parametrize("lane", [Lane.BACKGROUND, Lane.ROUTINE])
+async def test_workers_everywhere_wait_while_a_user_waits_on_another_replica(
+    redis_client: Redis, redis_prefix: str, lane: Lane
 ) -> None:
     clock = Clock()
     users = bucket(redis_client, redis_prefix, "users", clock)
     workers = bucket(redis_client, redis_prefix, "workers", clock)
     await takes_until_refused(users, Lane.INTERACTIVE)  # full; a user now waits on "users"
     clock.now += 0.5  # one slot drained
-    assert not (await workers.take(Lane.BACKGROUND)).granted
+    assert not (await workers.take(lane)).granted
     assert (await users.take(Lane.INTERACTIVE)).granted  # nobody else waits there
     clock.now += 0.5
-    assert (await workers.take(Lane.BACKGROUND)).granted
+    assert (await workers.take(lane)).granted
 
 
 async def test_users_still_in_line_keep_background_callers_back(

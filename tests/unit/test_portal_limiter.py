@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.portal.limiter import Lane, LeakyBucket, PortalLimiter
+from bot.portal.limiter import ROUTINE_SHARE, Lane, LeakyBucket, PortalLimiter
 
 
 def test_empty_bucket_lets_a_full_burst_through_at_once() -> None:
@@ -89,6 +89,44 @@ async def test_waiting_interactive_caller_goes_before_waiting_background_callers
     await asyncio.gather(*background, interactive)
     assert order[0] == "user"
     assert order[1:] == ["bg0", "bg1", "bg2"]
+
+
+async def test_routine_callers_take_what_the_other_lanes_leave() -> None:
+    limiter = PortalLimiter(drain_per_second=200.0, burst=1, start_full=True)
+    await limiter.report_limit_exceeded()  # the portal's counter is above the burst
+    order: list[str] = []
+
+    async def take(name: str, lane: Lane) -> None:
+        await limiter.acquire(lane)
+        order.append(name)
+
+    # The morning's nudge reads were in line first; the processor's read and a user come after.
+    routine = [asyncio.create_task(take(f"nudge{i}", Lane.ROUTINE)) for i in range(2)]
+    await asyncio.sleep(0)
+    background = asyncio.create_task(take("processor", Lane.BACKGROUND))
+    interactive = asyncio.create_task(take("user", Lane.INTERACTIVE))
+    await asyncio.gather(*routine, background, interactive)
+    assert order == ["user", "processor", "nudge0", "nudge1"]
+
+
+async def test_routine_callers_are_not_starved_by_workers_that_keep_the_portal_busy() -> None:
+    limiter = PortalLimiter(drain_per_second=500.0, burst=1, start_full=True)
+    await limiter.report_limit_exceeded()  # the portal's counter is above the burst
+    order: list[str] = []
+
+    async def take(name: str, lane: Lane) -> None:
+        await limiter.acquire(lane)
+        order.append(name)
+
+    assert ROUTINE_SHARE == 4  # the order below is written for it
+    tasks = [asyncio.create_task(take(f"nudge{i}", Lane.ROUTINE)) for i in range(2)]
+    tasks += [asyncio.create_task(take(f"bg{i}", Lane.BACKGROUND)) for i in range(10)]
+    await asyncio.gather(*tasks)
+    assert order == [
+        *("bg0", "bg1", "bg2", "bg3", "nudge0"),
+        *("bg4", "bg5", "bg6", "bg7", "nudge1"),
+        *("bg8", "bg9"),
+    ]
 
 
 async def test_same_lane_is_first_come_first_served() -> None:

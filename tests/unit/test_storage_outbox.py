@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -60,6 +61,22 @@ async def test_a_busy_group_fills_no_window_each_chat_gives_its_oldest_row(
     assert await outbox.due(200, exclude_chats={GROUP, ANNA, IVAN}) == []
 
 
+async def test_routine_rows_wait_while_live_ones_are_due_and_keep_each_chats_order(
+    outbox: OutboxRepository,
+) -> None:
+    # The morning's nudges were queued first; a notification that comes after goes before them.
+    nudges = [replace(message(f"nudge{chat}", chat), routine=True) for chat in range(1, 6)]
+    await outbox.add(nudges)
+    await outbox.add([message("live", GROUP), message("anna-live", 1)])
+
+    due = await outbox.due(4)
+    # Chat 1's notification overtakes its own nudge; notifications keep their order.
+    assert [m.idempotency_key for m in due] == ["live", "anna-live", "nudge2", "nudge3"]
+    await outbox.add([message("anna-later", 1)])
+    await outbox.mark_sent(due[1].id)
+    assert [m.idempotency_key for m in await outbox.due(2)] == ["live", "anna-later"]
+
+
 async def test_a_chat_keeps_its_order_while_its_oldest_row_waits_to_be_retried(
     outbox: OutboxRepository, clock: Clock
 ) -> None:
@@ -85,7 +102,7 @@ async def test_due_reads_the_pending_rows_index_not_the_whole_table(
         ("[1, 2]", "2027", 200),
     )
     steps = [row["detail"] for row in plan if "outbox" in row["detail"]]
-    assert any("USING INDEX outbox_pending_by_chat" in step for step in steps), steps
+    assert any("USING INDEX outbox_pending_heads" in step for step in steps), steps
     # The other read of the table is by primary key: nothing scans it whole.
     assert all("INDEX" in step or "PRIMARY KEY" in step for step in steps), steps
 
