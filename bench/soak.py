@@ -10,7 +10,9 @@ sent), and team groups that follow a few responsibles; 1,000 subscriptions by de
 leads change at `--rate` per second with a burst at `--burst-rate` for `--burst-seconds` every
 minute; each change is POSTed to the bot's event endpoint as the portal would, except a
 `--drop-share` that is never sent, for the poller to recover. Most changes are to leads
-nobody follows; the rest reach exactly one chat, at a rate Telegram allows.
+nobody follows; the rest reach exactly one chat, at a rate Telegram allows. Every rep's
+working day begins with the run, so the morning's stale-lead nudges (one per rep, each listing
+their idle leads) go out in the first minutes too; they are counted apart, as `nudges`.
 
 Printed per minute, then one JSON object as the last line: events, lost, duplicates,
 e2m p95 in the first and the last minute (portal change -> Telegram message, for changes
