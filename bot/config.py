@@ -34,7 +34,7 @@ class TelegramSettings(BaseModel):
     # NoDecode: the JSON is parsed below, so a malformed list gets a sentence naming the setting
     # instead of pydantic-settings' "error parsing value for field telegram".
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
-    update_claim_seconds: float = Field(default=300.0, gt=0)
+    update_claim_seconds: float = Field(default=8.0, ge=4.0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

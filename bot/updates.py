@@ -27,7 +27,8 @@ from bot.write_journal import handling_update
 
 log = logging.getLogger(__name__)
 
-REPLAY_SECONDS = 10.0
+REPLAY_SECONDS = 2.0
+"""How often a replica looks for updates whose claim ran out, and renews its own claims."""
 POLL_TIMEOUT_SECONDS = 10
 
 
@@ -87,6 +88,8 @@ class UpdateIntake:
     ones to the dispatcher in background; an update already stored (a re-delivery) is not
     handled again. Handling records its outcome. `run` replays stored updates whose claim ran
     out unhandled: their replica died, or this process stopped, between storing and handling.
+    While it handles an update, it renews its claim (a handler may wait on the portal longer
+    than a claim lasts), so a short claim only runs out when its replica is gone.
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class UpdateIntake:
         self._claim_for = claim_for
         self._replay_seconds = replay_seconds
         self._tasks: set[asyncio.Task[None]] = set()
+        self._handling: set[int] = set()
 
     async def accept(self, updates: Sequence[Update]) -> None:
         """Store the updates, then handle the new ones in background.
@@ -128,6 +132,7 @@ class UpdateIntake:
     async def handle(self, update: Update) -> None:
         """Feed one stored update to the dispatcher and record how that ended."""
         outcome = UpdateOutcome.FAILED
+        self._handling.add(update.update_id)
         try:
             result = await self._dispatcher.feed_update(
                 self._bot, update, dispatcher=self._dispatcher, bots=[self._bot]
@@ -144,12 +149,20 @@ class UpdateIntake:
             log.warning(
                 "update %d was handled but not marked (%s)", update.update_id, type(exc).__name__
             )
+        finally:
+            self._handling.discard(update.update_id)
+
+    async def renew_claims(self) -> int:
+        """Renew the claims on the updates being handled now; returns how many."""
+        return await self._updates.renew(sorted(self._handling), self._claim_for)
 
     async def replay_waiting(self) -> int:
         """Handle the stored updates whose claim ran out, in order; returns how many."""
         replayed = 0
         while batch := await self._updates.claim_waiting(self._claim_for):
             for stored in batch:
+                if stored.update_id in self._handling:
+                    continue  # still running here: its claim lapsed while the loop was busy
                 try:
                     update = Update.model_validate(stored.payload, context={"bot": self._bot})
                 except ValidationError:
@@ -162,13 +175,26 @@ class UpdateIntake:
         return replayed
 
     async def run(self) -> None:
-        """Replay waiting updates now and every `replay_seconds`, until cancelled."""
+        """Every `replay_seconds` until cancelled: renew this replica's claims, then replay
+        the waiting updates (a replay runs its handler here, so it is a task of its own and
+        the claims of what runs keep being renewed meanwhile)."""
+        replaying: asyncio.Task[int] | None = None
         while True:
             try:
-                await self.replay_waiting()
+                await self.renew_claims()
+                if replaying is None or replaying.done():
+                    replaying = asyncio.create_task(self.replay_waiting())
+                    replaying.add_done_callback(_log_replay_failure)
             except DATABASE_ERRORS as exc:
-                log.warning("could not read waiting updates: %s", type(exc).__name__)
-            await asyncio.sleep(self._replay_seconds)
+                log.warning("could not renew the claims on updates: %s", type(exc).__name__)
+            try:
+                await asyncio.sleep(self._replay_seconds)
+            except asyncio.CancelledError:
+                if replaying is not None:
+                    replaying.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, *DATABASE_ERRORS):
+                        await replaying
+                raise
 
     async def close(self) -> None:
         """Cancel updates still being handled (shutdown gave them their grace time already);
@@ -178,6 +204,14 @@ class UpdateIntake:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _log_replay_failure(task: asyncio.Task[int]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.warning("could not read waiting updates: %s", type(exc).__name__)
 
 
 class UpdatePoller:

@@ -152,11 +152,14 @@ class SendBudget:
         self.gaps = ChatGaps(limits.private_interval_seconds, limits.group_per_minute, margin)
         self._global = GlobalBudget(limits.global_per_second, limits.global_burst)
 
-    async def take(self, chat_id: int, *, chat_gap: bool = True) -> SendTurn:
+    async def take(
+        self, chat_id: int, *, chat_gap: bool = True, mark_chat: bool = False
+    ) -> SendTurn:
         """Count one send to `chat_id` starting now, or say how long to wait for one.
 
         Without `chat_gap` only the overall budget counts (the bot's direct answers to the
-        person who just wrote: Telegram's per-chat limit is for bursts to one chat).
+        person who just wrote: Telegram's per-chat limit allows a short burst to one chat);
+        `mark_chat` still starts the chat's gap, so no notification follows right behind.
         """
         now = self._clock()
         chat_wait = self.gaps.ready_at(chat_id) - now if chat_gap else 0.0
@@ -165,7 +168,7 @@ class SendBudget:
         wait = self._global.wait_time(now)
         if wait > 0:
             return SendTurn(None, wait)
-        if chat_gap:
+        if chat_gap or mark_chat:
             self.gaps.sent(chat_id, now)
         return SendTurn(self._global.take(now), at=now)
 
@@ -195,6 +198,8 @@ class SendBudgetMiddleware(BaseRequestMiddleware):
     Without it, notifications use the whole overall budget and answers to users come on
     top, past Telegram's 30 a second. An answer counts only against the overall budget (not
     its chat's gap: the person is waiting for it), and waits at most INTERACTIVE_WAIT_CAP.
+    A new message in a chat (not an edit) starts that chat's gap, so the sender's next
+    notification there waits its second instead of making a burst Telegram refuses.
     """
 
     def __init__(
@@ -217,10 +222,14 @@ class SendBudgetMiddleware(BaseRequestMiddleware):
         """Take a turn for a message-sending call, make it, and hand the turn back."""
         if not counts_as_message(method.__api_method__):
             return await make_request(bot, method)
+        chat = getattr(method, "chat_id", None)
+        marks = isinstance(chat, int) and not method.__api_method__.startswith("edit")
         deadline = self._clock() + INTERACTIVE_WAIT_CAP
         send: int | None = None
         while send is None:
-            turn = await self._budget.take(0, chat_gap=False)
+            turn = await self._budget.take(
+                chat if marks and isinstance(chat, int) else 0, chat_gap=False, mark_chat=marks
+            )
             send = turn.send
             left = deadline - self._clock()
             if send is None:

@@ -68,7 +68,8 @@ class RedisFloodPause(FloodPause):
 
 # KEYS: the overall token bucket (hash: tokens, at), the one-second window of sends (sorted
 # set: send -> when it was answered, or a time far ahead while in flight), the chat's gap.
-# ARGV: now, rate, burst, window size, chat gap ms, send, in-flight hold ms, poll ms, action.
+# ARGV: now, rate, burst, window size, chat gap ms, send, in-flight hold ms, poll ms, action,
+# the chat's gap: '1' waits for it and starts it, 'm' only starts it, '0' leaves it alone.
 # Returns {granted, wait ms, the wait is the chat's, now}.
 _SEND_SCRIPT = (
     LUA_NOW
@@ -83,6 +84,7 @@ if ARGV[9] == 'done' then
   return {1, '0', 0, tostring(now)}
 end
 local chat_gap = ARGV[10] == '1'
+local mark_chat = ARGV[10] ~= '0'
 local chat_wait = 0
 if chat_gap then
   chat_wait = redis.call('PTTL', KEYS[3])
@@ -117,7 +119,7 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
 redis.call('ZADD', KEYS[2], now + hold, send)
 redis.call('PEXPIRE', KEYS[2], math.ceil(hold) + 1000)
-if chat_gap then
+if mark_chat then
   redis.call('SET', KEYS[3], '1', 'PX', math.ceil(tonumber(ARGV[5])))
 end
 return {1, '0', 0, tostring(now)}
@@ -155,7 +157,7 @@ class RedisSendBudget(SendBudget):
         self._outage = RedisOutage("Telegram's send budget")
 
     async def _run(
-        self, chat_id: int, send: int, action: str, *, chat_gap: bool = True
+        self, chat_id: int, send: int, action: str, *, chat_gap: bool = True, mark: bool = False
     ) -> tuple[bool, float, bool, float]:
         reply = await self._script(
             keys=[
@@ -173,7 +175,7 @@ class RedisSendBudget(SendBudget):
                 IN_FLIGHT_HOLD_SECONDS * 1000.0,
                 IN_FLIGHT_POLL_SECONDS * 1000.0,
                 action,
-                "1" if chat_gap else "0",
+                "1" if chat_gap else "m" if mark else "0",
             ],
         )
         return (
@@ -183,22 +185,24 @@ class RedisSendBudget(SendBudget):
             float(reply[3]) / 1000.0,
         )
 
-    async def take(self, chat_id: int, *, chat_gap: bool = True) -> SendTurn:
+    async def take(
+        self, chat_id: int, *, chat_gap: bool = True, mark_chat: bool = False
+    ) -> SendTurn:
         """Count one send to `chat_id` in the shared budget now, or say how long to wait."""
         send = next(self._ids)
         try:
             granted, wait, chat_waits, at = await self._run(
-                chat_id, send, "take", chat_gap=chat_gap
+                chat_id, send, "take", chat_gap=chat_gap, mark=mark_chat
             )
         except REDIS_FAILURES as exc:
             self._outage.failed(exc)
-            turn = await super().take(chat_id, chat_gap=chat_gap)
+            turn = await super().take(chat_id, chat_gap=chat_gap, mark_chat=mark_chat)
             # Sends counted in the process carry negative ids, so `done` finds them there.
             return turn if turn.send is None else SendTurn(-turn.send, at=turn.at)
         self._outage.answered()
         now = self._clock()
         if granted:
-            if chat_gap:
+            if chat_gap or mark_chat:
                 self.gaps.sent(chat_id, now)
             return SendTurn(send, at=at)
         if chat_waits:

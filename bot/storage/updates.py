@@ -98,6 +98,20 @@ class UpdateRepository:
             key=lambda update: update.update_id,
         )
 
+    async def renew(self, update_ids: Sequence[int], claim_for: timedelta) -> int:
+        """Extend this replica's claims on updates it is still handling; returns how many."""
+        if not update_ids:
+            return 0
+        marks = ",".join("?" for _ in update_ids)
+        async with self._db.transaction() as conn:
+            result = await execute(
+                conn,
+                "UPDATE telegram_updates SET claimed_until = ? "  # noqa: S608
+                f"WHERE handled_at IS NULL AND update_id IN ({marks})",
+                (to_db_time(self._clock() + claim_for), *update_ids),
+            )
+        return result.rowcount
+
     async def release_claims(self) -> int:
         """End every claim on an unhandled update (on start, when no other process can hold
         one); returns how many there were."""

@@ -137,3 +137,18 @@ async def test_answers_to_users_count_in_the_shared_budget_without_a_chat_gap(
     assert held.send is None
     assert not held.chat_waits
     assert 4242 not in answers.waiting()[0]
+
+
+async def test_an_answer_on_one_replica_holds_the_chat_for_notifications_on_another(
+    redis_client: Redis, redis_prefix: str
+) -> None:
+    clock = Clock()
+    answers = budget(redis_client, redis_prefix, "a", clock)
+    notifications = budget(redis_client, redis_prefix, "b", clock)
+    assert (await answers.take(4242, chat_gap=False, mark_chat=True)).send is not None
+    assert (await answers.take(4242, chat_gap=False, mark_chat=True)).send is not None
+    held = await notifications.take(4242)
+    assert held.send is None
+    assert held.chat_waits
+    assert 0 < held.wait <= 1.05  # the gap is a key that lapses on Redis's own clock
+    assert (await notifications.take(4243)).send is not None  # other chats are not held

@@ -6,7 +6,7 @@ from typing import Any, cast
 
 import pytest
 from aiogram import Bot
-from aiogram.methods import AnswerCallbackQuery, SendMessage
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage
 
 from bot.config import NotifySettings
 from bot.notify.budget import (
@@ -143,3 +143,27 @@ async def test_answers_to_users_take_their_turn_in_the_overall_budget_but_skip_c
     await middleware(make_request, bot, AnswerCallbackQuery(callback_query_id="q"))
     assert made[-1] == "answerCallbackQuery"
     assert len(made) == 7
+
+
+async def test_an_answer_holds_the_next_notification_to_its_chat_for_the_gap() -> None:
+    now = [100.0]
+    budget = SendBudget(NotifySettings(), clock=lambda: now[0])
+    middleware = SendBudgetMiddleware(budget, clock=lambda: now[0])
+
+    async def make_request(bot: Any, method: Any) -> Any:
+        return "ok"
+
+    bot = cast(Bot, object())
+    await middleware(make_request, bot, SendMessage(chat_id=7, text="Lead created"))
+    # The notification the sender had next for this chat waits its gap: no burst of three.
+    turn = await budget.take(7)
+    assert turn.send is None
+    assert turn.chat_waits
+    assert turn.wait == pytest.approx(1.05)
+    # An edit changes a message already there and starts no gap; other chats are free.
+    await middleware(
+        make_request, bot, EditMessageText(chat_id=9, message_id=1, text="Stage: Won")
+    )
+    assert (await budget.take(9)).send is not None
+    now[0] += 1.1
+    assert (await budget.take(7)).send is not None

@@ -118,3 +118,51 @@ async def test_two_replicas_replaying_together_handle_each_update_once(
         assert sum(replayed) == 40
         assert sorted(seen) == list(range(1, 41))
         assert await UpdateRepository(first_db).waiting_count() == 0
+
+
+async def test_a_long_handler_keeps_its_claim_and_a_dead_replicas_update_is_taken_over(
+    backend: Backend,
+) -> None:
+    clock = Clock()
+    release = asyncio.Event()
+    seen: list[int] = []
+    router = Router()
+
+    @router.message(Command("slow"))
+    async def on_slow(event: Message, event_update: Update) -> None:
+        seen.append(event_update.update_id)
+        await release.wait()  # a handler waiting on the portal longer than a claim lasts
+
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    async with backend.database() as live_db, backend.database() as other_db:
+        live = UpdateIntake(
+            dispatcher=dispatcher,
+            bot=Bot(DEFAULT_TEST_TOKEN),
+            updates=UpdateRepository(live_db, clock),
+            claim_for=CLAIM,
+        )
+        await live.accept([message(1, "/slow")])
+        async with asyncio.timeout(5):
+            while not seen:
+                await asyncio.sleep(0.01)
+        # A replica that stored update 2 and died: nobody renews its claim.
+        await UpdateRepository(other_db, clock).store(
+            [StoredUpdate(2, update_payload(message(2, "/slow")))], claim_for=CLAIM
+        )
+        clock.now += CLAIM * 0.75
+        assert await live.renew_claims() == 1
+        clock.now += CLAIM * 0.75  # past both first claims: only the renewed one holds
+        other = UpdateIntake(
+            dispatcher=dispatcher,
+            bot=Bot(DEFAULT_TEST_TOKEN),
+            updates=UpdateRepository(other_db, clock),
+            claim_for=CLAIM,
+        )
+        release.set()
+        assert await other.replay_waiting() == 1
+        async with asyncio.timeout(5):
+            while await UpdateRepository(live_db).waiting_count():
+                await asyncio.sleep(0.01)
+        assert sorted(seen) == [1, 2]
+        await live.close()
