@@ -1,7 +1,8 @@
 """Crash safety: SIGKILL the bot while events flow and a user captures leads; nothing is lost.
 
 The bench starts both emulators, then runs the bot as a subprocess (`python -m bot`, settings
-in the environment, Telegram by long polling) and POSTs lead events to it at a steady pace.
+in the environment, Telegram by long polling, or with `--webhook` by Telegram's webhook, which
+keeps retrying while the bot is down) and POSTs lead events to it at a steady pace.
 Meanwhile a signed-in rep works through lead captures without pause, as a person would: /new,
 types the title, the first name and a phone, skips the rest, presses Create, then opens the
 new lead's contacts and creates a contact from the lead; then the next capture. Each press or
@@ -22,7 +23,7 @@ updates replayed and what their writes found. Figures:
 - duplicate leads and contacts: leads made for one capture, and contacts made from one lead,
   beyond the first (target 0).
 
-Run: `.venv/bin/python -m bench.crash_safety [--events 1000] [--kills 10] [--rate 10]`
+Run: `.venv/bin/python -m bench.crash_safety [--events 1000] [--kills 10] [--rate 10] [--webhook]`
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from bot.storage import (
     utc_now,
 )
 from bot.storage.subscriptions import NewSubscription, Scope, SubscriptionRepository
+from bot.web import WEBHOOK_PATH
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
 
@@ -162,9 +164,14 @@ async def start_bot(env: dict[str, str], port: int, log: IO[str]) -> asyncio.sub
     raise RuntimeError("the bot did not start")
 
 
-async def run(events: int, kills: int, rate: float) -> None:
+WEBHOOK_SECRET = "crash-bench-secret-0123456789abcdef"
+WEBHOOK_ATTEMPTS = 60
+"""Telegram retries a webhook for hours; 60 tries 50 ms apart and growing span 90 s here."""
+
+
+async def run(events: int, kills: int, rate: float, *, webhook: bool = False) -> None:
     """Flow, kill, restart; then wait for the outbox to drain and count."""
-    telegram = TelegramEmulator(DEFAULT_TEST_TOKEN)
+    telegram = TelegramEmulator(DEFAULT_TEST_TOKEN, webhook_attempts=WEBHOOK_ATTEMPTS)
     portal = Bitrix24Emulator()
     await telegram.start()
     await portal.start()
@@ -187,6 +194,10 @@ async def run(events: int, kills: int, rate: float) -> None:
             "EVENTS__COALESCE_SECONDS": "0.1",
             "LOG_LEVEL": "INFO",  # the replays and what they found are counted from the log
         }
+        if webhook:
+            env["TELEGRAM__WEBHOOK_URL"] = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
+            env["TELEGRAM__WEBHOOK_SECRET"] = WEBHOOK_SECRET
+        mode = "webhook" if webhook else "long polling"
         url = f"http://127.0.0.1:{port}/bitrix/events"
         log = (Path(folder) / "bot.log").open("a", encoding="utf-8")
         process = await start_bot(env, port, log)
@@ -296,7 +307,7 @@ async def run(events: int, kills: int, rate: float) -> None:
     print(f"acknowledged but never notified: {len(missing)} (target 0) {missing[:10]}")
     print(f"duplicate messages: {duplicates} (bounded by in-flight sends at each kill)")
     print(
-        f"capturing rep (long polling): {tally.captures} captures begun, {tally.actions} presses "
+        f"capturing rep ({mode}): {tally.captures} captures begun, {tally.actions} presses "
         f"and messages, {tally.lost} lost (target 0); answers p50 "
         f"{percentile(tally.delays, 0.5):.3f}s, p95 {percentile(tally.delays, 0.95):.3f}s, "
         f"max {max(tally.delays, default=0.0):.1f}s; off the script {tally.off_script} "
@@ -324,7 +335,7 @@ async def run(events: int, kills: int, rate: float) -> None:
         "dead_letters": dead_letters,
         "acknowledged_never_notified": len(missing),
         "duplicate_messages": duplicates,
-        "capture_mode": "polling",
+        "capture_mode": "webhook" if webhook else "polling",
         "captures_begun": tally.captures,
         "presses": tally.actions,
         "presses_lost": tally.lost,
@@ -347,8 +358,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument("--webhook", action="store_true", help="Telegram by webhook")
     args = parser.parse_args()
-    asyncio.run(run(args.events, args.kills, args.rate))
+    asyncio.run(run(args.events, args.kills, args.rate, webhook=args.webhook))
 
 
 if __name__ == "__main__":
