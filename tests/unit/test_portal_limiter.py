@@ -74,42 +74,9 @@ def test_limiter_starts_full_or_empty_as_asked() -> None:
     assert PortalLimiter(burst=7, start_full=False).bucket.level == 0.0
 
 
-async def test_waiting_interactive_caller_goes_before_waiting_background_callers() -> None:
-    limiter = PortalLimiter(drain_per_second=200.0, burst=1, start_full=True)
-    await limiter.report_limit_exceeded()  # the portal's counter is above the burst
-    order: list[str] = []
-
-    async def take(name: str, lane: Lane) -> None:
-        await limiter.acquire(lane)
-        order.append(name)
-
-    background = [asyncio.create_task(take(f"bg{i}", Lane.BACKGROUND)) for i in range(3)]
-    await asyncio.sleep(0)
-    interactive = asyncio.create_task(take("user", Lane.INTERACTIVE))
-    await asyncio.gather(*background, interactive)
-    assert order[0] == "user"
-    assert order[1:] == ["bg0", "bg1", "bg2"]
-
-
-async def test_routine_callers_take_what_the_other_lanes_leave() -> None:
-    limiter = PortalLimiter(drain_per_second=200.0, burst=1, start_full=True)
-    await limiter.report_limit_exceeded()  # the portal's counter is above the burst
-    order: list[str] = []
-
-    async def take(name: str, lane: Lane) -> None:
-        await limiter.acquire(lane)
-        order.append(name)
-
-    # The morning's nudge reads were in line first; the processor's read and a user come after.
-    routine = [asyncio.create_task(take(f"nudge{i}", Lane.ROUTINE)) for i in range(2)]
-    await asyncio.sleep(0)
-    background = asyncio.create_task(take("processor", Lane.BACKGROUND))
-    interactive = asyncio.create_task(take("user", Lane.INTERACTIVE))
-    await asyncio.gather(*routine, background, interactive)
-    assert order == ["user", "processor", "nudge0", "nudge1"]
-
-
-async def test_routine_callers_are_not_starved_by_workers_that_keep_the_portal_busy() -> None:
+async def lines_served(*groups: list[tuple[str, Lane]]) -> list[str]:
+    """The order in which callers get their slots from a full bucket; each group of callers
+    gets in line after the ones before it."""
     limiter = PortalLimiter(drain_per_second=500.0, burst=1, start_full=True)
     await limiter.report_limit_exceeded()  # the portal's counter is above the burst
     order: list[str] = []
@@ -118,10 +85,36 @@ async def test_routine_callers_are_not_starved_by_workers_that_keep_the_portal_b
         await limiter.acquire(lane)
         order.append(name)
 
-    assert ROUTINE_SHARE == 4  # the order below is written for it
-    tasks = [asyncio.create_task(take(f"nudge{i}", Lane.ROUTINE)) for i in range(2)]
-    tasks += [asyncio.create_task(take(f"bg{i}", Lane.BACKGROUND)) for i in range(10)]
+    tasks: list[asyncio.Task[None]] = []
+    for group in groups:
+        tasks += [asyncio.create_task(take(name, lane)) for name, lane in group]
+        await asyncio.sleep(0)
     await asyncio.gather(*tasks)
+    return order
+
+
+async def test_waiting_interactive_caller_goes_before_waiting_background_callers() -> None:
+    order = await lines_served(
+        [(f"bg{i}", Lane.BACKGROUND) for i in range(3)], [("user", Lane.INTERACTIVE)]
+    )
+    assert order == ["user", "bg0", "bg1", "bg2"]
+
+
+async def test_routine_callers_take_what_the_other_lanes_leave() -> None:
+    # The morning's nudge reads were in line first; the processor's read and a user come after.
+    order = await lines_served(
+        [(f"nudge{i}", Lane.ROUTINE) for i in range(2)],
+        [("processor", Lane.BACKGROUND), ("user", Lane.INTERACTIVE)],
+    )
+    assert order == ["user", "processor", "nudge0", "nudge1"]
+
+
+async def test_routine_callers_are_not_starved_by_workers_that_keep_the_portal_busy() -> None:
+    assert ROUTINE_SHARE == 4  # the order below is written for it
+    order = await lines_served(
+        [(f"nudge{i}", Lane.ROUTINE) for i in range(2)]
+        + [(f"bg{i}", Lane.BACKGROUND) for i in range(10)]
+    )
     assert order == [
         *("bg0", "bg1", "bg2", "bg3", "nudge0"),
         *("bg4", "bg5", "bg6", "bg7", "nudge1"),
