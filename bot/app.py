@@ -70,7 +70,7 @@ from bot.notify.mute import MuteService
 from bot.notify.render import Links
 from bot.notify.sender import OutboxSender
 from bot.notify.take import TakeService
-from bot.ops.leadership import Leadership, WorkerFactory
+from bot.ops.leadership import Leadership, WorkerFactory, replica_name
 from bot.ops.status import CrmModeWatch, StatusService
 from bot.portal import (
     Lane,
@@ -102,6 +102,7 @@ from bot.storage import (
     InviteRepository,
     KeyValueRepository,
 )
+from bot.storage.claims import RowClaims
 from bot.storage.db import SqliteDatabase
 from bot.storage.escalations import EscalationRepository
 from bot.storage.fsm import SQLiteStorage
@@ -320,6 +321,8 @@ class Application:
         self.processor: EventProcessor | None = None
         self.sender: OutboxSender | None = None
         self.leadership: Leadership | None = None
+        self.replica = replica_name()
+        """This process among the replicas: the holder of its leases and row claims."""
         self.poller: CatchUpPoller | None = None
         self.offline: OfflineIntake | None = None
         self.install: InstallEndpoints | None = None
@@ -583,9 +586,11 @@ class Application:
         assert self.followup_sync is not None
         assert self.nudges is not None
         assert self.escalation_worker is not None
+        # The queues' workers run on every replica when the replicas can share them (see
+        # `_queues_shared`); the others, each written to run alone, on the leader only.
+        everywhere: list[WorkerFactory] = [processor.run, sender.run]
         workers: list[WorkerFactory] = [
-            processor.run,
-            sender.run,
+            *([] if self._queues_shared else everywhere),
             poller.run,
             *([self.offline.run] if self.offline is not None else []),
             *([self.robot_calls.run] if self.robot_calls is not None else []),
@@ -601,9 +606,11 @@ class Application:
             dialog_ttl = timedelta(hours=settings.storage.dialog_ttl_hours)
             storage = dialog_state
             workers.append(lambda: storage.prune_forever(dialog_ttl, every=DIALOG_PRUNE_SECONDS))
+        if self._queues_shared:
+            self._tasks.extend(asyncio.create_task(worker()) for worker in everywhere)
         if isinstance(self.db, PostgresDatabase):
-            # Several replicas may share this database: one of them drains the queues.
-            self.leadership = Leadership(LeaseRepository(self.db), workers)
+            # Several replicas may share this database: one of them runs the lone workers.
+            self.leadership = Leadership(LeaseRepository(self.db), workers, holder=self.replica)
             self._tasks.append(asyncio.create_task(self.leadership.run()))
         else:
             self._tasks.extend(asyncio.create_task(worker()) for worker in workers)
@@ -637,6 +644,16 @@ class Application:
                 "that the server runs, the database exists and the user may connect to it"
             ) from exc
 
+    @property
+    def _queues_shared(self) -> bool:
+        """Whether every replica drains the inbox and the outbox, claiming rows as it goes.
+
+        That takes PostgreSQL (the replicas' shared queues) and Redis (their shared budgets:
+        the portal's requests, Telegram's 30 a second and each chat's gap). On PostgreSQL
+        without Redis every replica would pace itself alone, so the leader alone sends.
+        """
+        return isinstance(self.db, PostgresDatabase) and self.redis is not None
+
     def _build_workers(
         self,
         bot_username: str,
@@ -652,6 +669,7 @@ class Application:
         assert self.access is not None
         held = HeldRepository(self.db, outbox)
         links = Links(bot_username=bot_username, portal_base=portal_base_url(settings))
+        claims = RowClaims(self.replica) if self._queues_shared else None
         self.sender = OutboxSender(
             bot=self.sender_bot,
             db=self.db,
@@ -663,6 +681,7 @@ class Application:
             mutes=MuteRepository(self.db),
             quiet=QuietHours(self.hours, held),
             budget=self.send_budget,
+            claims=claims,
         )
         self.digests = DigestWorker(
             held=held,
@@ -698,6 +717,7 @@ class Application:
             on_queued=self.sender.wake,
             observer=self.escalations,
             escalations=escalation_store,
+            claims=claims,
         )
         self.escalation_worker = EscalationWorker(
             db=self.db,

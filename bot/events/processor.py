@@ -33,7 +33,8 @@ from bot.portal import (
 from bot.portal.coerce import int_or_none
 from bot.portal.methods import ListLeads
 from bot.speed.rules import created_at
-from bot.storage.db import Database
+from bot.storage.claims import RowClaims, keep_claimed
+from bot.storage.db import DATABASE_ERRORS, Database
 from bot.storage.escalations import EscalationRepository, NewWatch
 from bot.storage.inbox import InboxEvent, InboxRepository
 from bot.storage.kv import KeyValueRepository
@@ -120,6 +121,7 @@ class EventProcessor:
         clock: Clock = utc_now,
         observer: ChangeObserver | None = None,
         escalations: EscalationRepository | None = None,
+        claims: RowClaims | None = None,
     ) -> None:
         self._db = db
         self._portal = portal
@@ -138,6 +140,8 @@ class EventProcessor:
         self._clock = clock
         self._observer = observer
         self._escalations = escalations
+        self._claims = claims
+        """Set when the processors of several replicas share the inbox: each claims its events."""
         self._wake = asyncio.Event()
         self._wake.set()  # leftovers of a previous run first
         self._index: SubscriptionIndex | None = None
@@ -188,6 +192,8 @@ class EventProcessor:
         return self._watching_since
 
     async def _pending(self) -> list[InboxEvent]:
+        if self._claims is not None:
+            return await self._inbox.claim(self._claims.holder, BATCH_LIMIT, self._claims.lease)
         events: list[InboxEvent] = []
         after = 0
         while len(events) < BATCH_LIMIT:
@@ -264,6 +270,44 @@ class EventProcessor:
         events = await self._pending()
         if not events:
             return 0
+        claims = self._claims
+        if claims is None:
+            await self._process(events)
+            return len(events)
+        ids = [event.id for event in events]
+        keeper = asyncio.create_task(
+            keep_claimed(claims, self._inbox.renew, lambda: ids, "inbox events")
+        )
+        try:
+            await self._process(events)
+        except BaseException:
+            # Any replica may try these again at once (this one too, after its pause).
+            with contextlib.suppress(*DATABASE_ERRORS):
+                await asyncio.shield(self._inbox.release(claims.holder, ids))
+            raise
+        finally:
+            keeper.cancel()
+        return len(events)
+
+    async def _still_held(self, events: list[InboxEvent]) -> bool:
+        """Renew the claim on the batch before its messages are queued; False when it ran out
+        meanwhile (this replica stalled past it), and another replica may be on them."""
+        claims = self._claims
+        if claims is None:
+            return True
+        ids = [event.id for event in events]
+        held = await self._inbox.renew(claims.holder, ids, claims.lease)
+        if held == len(ids):
+            return True
+        log.warning(
+            "the claim on %d events ran out before they were done; another replica takes them",
+            len(ids) - held,
+        )
+        # What this replica still holds goes back too: the batch is done again as a whole.
+        await self._inbox.release(claims.holder, ids)
+        return False
+
+    async def _process(self, events: list[InboxEvent]) -> None:
         by_lead: dict[int, list[InboxEvent]] = {}
         for event in events:
             if event.lead_id is not None:
@@ -310,6 +354,8 @@ class EventProcessor:
                 action = None
             found.append(_Found(change, max(e.id for e in by_lead[lead_id]), action))
 
+        if not await self._still_held(events):
+            return
         queued = 0
         if found and self._observer is not None:
             await self._observer.observe(
@@ -333,7 +379,6 @@ class EventProcessor:
         await self._finish(events, new_snapshots)
         if queued:
             log.debug("%d events made %d notifications", len(events), queued)
-        return len(events)
 
     async def _finish(
         self, events: list[InboxEvent], snapshots: dict[int, dict[str, Any] | None]

@@ -34,7 +34,8 @@ from bot.notify.budget import SendBudget
 from bot.notify.buttons import is_take
 from bot.notify.digest import QuietHours
 from bot.notify.match import may_receive
-from bot.storage.db import Database
+from bot.storage.claims import RowClaims, keep_claimed
+from bot.storage.db import DATABASE_ERRORS, Database
 from bot.storage.mutes import MuteRepository
 from bot.storage.outbox import Keyboard, Notification, OutboxMessage, OutboxRepository
 from bot.storage.subscriptions import Scope, Subscription, SubscriptionRepository
@@ -108,6 +109,7 @@ class OutboxSender:
         quiet: QuietHours | None = None,
         budget: SendBudget | None = None,
         clock: Callable[[], float] = time.monotonic,
+        claims: RowClaims | None = None,
     ) -> None:
         self._bot = bot
         self._db = db
@@ -120,6 +122,8 @@ class OutboxSender:
         self._quiet = quiet
         self._clock = clock
         self._budget = budget or SendBudget(settings, clock=clock)
+        self._claims = claims
+        """Set when the senders of several replicas share the outbox: each claims its rows."""
         self._budget_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._in_flight: dict[int, asyncio.Task[None]] = {}
@@ -141,16 +145,33 @@ class OutboxSender:
 
     async def run(self) -> None:
         """Send until cancelled; in-flight sends are awaited on the way out."""
+        claims = self._claims
+        keeper = (
+            None
+            if claims is None
+            else asyncio.create_task(
+                keep_claimed(claims, self._outbox.renew, self._in_flight.keys, "outbox rows")
+            )
+        )
         try:
             while True:
                 await self._round()
         finally:
-            tasks = list(self._in_flight.values())
-            for task in tasks:
+            if keeper is not None:
+                keeper.cancel()
+            tasks = list(self._in_flight.items())
+            for _, task in tasks:
                 task.cancel()
-            for task in tasks:
+            for _, task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            if claims is not None:
+                # Rows whose send was stopped go to the other replicas now, not when the
+                # claim runs out (sent ones have left the queue: releasing them is harmless).
+                with contextlib.suppress(*DATABASE_ERRORS):
+                    await asyncio.shield(
+                        self._outbox.release(claims.holder, [row_id for row_id, _ in tasks])
+                    )
 
     async def _round(self) -> None:
         pause = await self._pause.remaining()
@@ -162,19 +183,31 @@ class OutboxSender:
         # Chats that may not get a message now are left out of the query, and it returns one
         # row per chat: whatever waits for its gap never fills the window of the others.
         waiting, earliest = self._budget.waiting()
-        rows = await self._outbox.due(FETCH_LIMIT, waiting | self._busy_chats)
+        excluded = waiting | self._busy_chats
+        if self._claims is None:
+            rows = await self._outbox.due(FETCH_LIMIT, excluded)
+        else:
+            # As many as can start now: a claimed row that waits holds its chat from the others.
+            free = self._settings.in_flight - len(self._in_flight)
+            claims = self._claims
+            rows = await self._outbox.claim_due(claims.holder, free, claims.lease, excluded)
         started = False
         paused = False
         now = self._clock()
+        left: list[int] = []
         for row in rows:
             if len(self._in_flight) >= self._settings.in_flight or paused:
-                break
+                left.append(row.id)
+                continue
             if row.chat_id in self._busy_chats or self._budget.gaps.ready_at(row.chat_id) > now:
+                left.append(row.id)
                 continue  # an edit took the chat while the query ran
             self._busy_chats.add(row.chat_id)
             self._in_flight[row.id] = asyncio.create_task(self._send(row))
             started = True
             paused = await self._pause.remaining() > 0
+        if left and self._claims is not None:
+            await self._outbox.release(self._claims.holder, left)
         if started:
             return
         wait = IDLE_WAIT_SECONDS if earliest is None else earliest - self._clock()

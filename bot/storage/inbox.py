@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.storage.db import Database
@@ -26,6 +28,26 @@ class InboxEvent:
 
 # Rows per multi-row INSERT (5 parameters each, well under SQLite's parameter limit).
 ROWS_PER_INSERT = 100
+
+CLAIM_QUERY = """
+UPDATE inbox SET claimed_by = ?, claimed_until = ?
+WHERE id IN (
+    SELECT i.id FROM inbox AS i
+    WHERE i.processed_at IS NULL
+      AND (i.claimed_until IS NULL OR i.claimed_until <= ? OR i.claimed_by = ?)
+      AND NOT EXISTS (
+          SELECT 1 FROM inbox AS other
+          WHERE other.processed_at IS NULL AND other.lead_id = i.lead_id
+            AND other.claimed_by <> ? AND other.claimed_until > ?
+      )
+    ORDER BY i.id LIMIT ?{skip_locked}
+)
+RETURNING id, dedup_key, event, lead_id, payload, received_at
+"""
+"""The oldest unprocessed events nobody else holds, leaving out every lead of which another
+replica holds an event: one lead's events are compared with its snapshot by one replica at a
+time, or two would announce the same change. Write transactions never interleave, so two
+claims cannot both see a lead free."""
 
 
 class InboxRepository:
@@ -111,17 +133,52 @@ class InboxRepository:
             """,
             (after_id, limit),
         )
-        return [
-            InboxEvent(
-                id=row["id"],
-                dedup_key=row["dedup_key"],
-                event=row["event"],
-                lead_id=row["lead_id"],
-                payload=decode_json(row["payload"]),
-                received_at=from_db_time(row["received_at"]),
+        return [_event(row) for row in rows]
+
+    async def claim(self, holder: str, limit: int, lease: timedelta) -> list[InboxEvent]:
+        """Take up to `limit` unprocessed events for `holder` until `lease` from now, oldest
+        first: those nobody holds, or whose holder's claim ran out (a replica that died).
+
+        Events of a lead another replica holds wait for it, so a lead is never compared with
+        its snapshot twice at once; `holder`'s own earlier claims are taken again.
+        """
+        now = self._clock()
+        async with self._db.transaction() as conn:
+            query = CLAIM_QUERY.format(skip_locked=conn.dialect.skip_locked.format(alias="i"))
+            rows = await fetch_all_in(
+                conn,
+                query,
+                (holder, to_db_time(now + lease), to_db_time(now), holder, holder,
+                 to_db_time(now), limit),
+            )  # fmt: skip
+        return sorted((_event(row) for row in rows), key=lambda event: event.id)
+
+    async def renew(self, holder: str, ids: Collection[int], lease: timedelta) -> int:
+        """Extend `holder`'s claim on these unprocessed events; returns how many it still held
+        (fewer than asked: the claim ran out and another replica may have them now)."""
+        if not ids:
+            return 0
+        async with self._db.transaction() as conn:
+            result = await execute(
+                conn,
+                "UPDATE inbox SET claimed_until = ? "  # noqa: S608 (the dialect's fragment)
+                "WHERE claimed_by = ? AND processed_at IS NULL "
+                f"AND id IN ({conn.dialect.int_array_rows})",
+                (to_db_time(self._clock() + lease), holder, json.dumps(sorted(ids))),
             )
-            for row in rows
-        ]
+        return result.rowcount
+
+    async def release(self, holder: str, ids: Collection[int]) -> None:
+        """Let go of `holder`'s claim on these events at once (any replica may take them)."""
+        if not ids:
+            return
+        async with self._db.transaction() as conn:
+            await execute(
+                conn,
+                "UPDATE inbox SET claimed_by = NULL, claimed_until = NULL "  # noqa: S608
+                f"WHERE claimed_by = ? AND id IN ({conn.dialect.int_array_rows})",
+                (holder, json.dumps(sorted(ids))),
+            )
 
     async def mark_processed_in(self, conn: Connection, ids: list[int]) -> None:
         """Mark events processed inside the caller's transaction."""
@@ -192,3 +249,14 @@ class InboxRepository:
             where = " WHERE processed_at IS NULL"
         row = await self._db.fetch_one(f"SELECT count(*) FROM inbox{where}")  # noqa: S608
         return int(row[0]) if row is not None else 0
+
+
+def _event(row: Any) -> InboxEvent:
+    return InboxEvent(
+        id=row["id"],
+        dedup_key=row["dedup_key"],
+        event=row["event"],
+        lead_id=row["lead_id"],
+        payload=decode_json(row["payload"]),
+        received_at=from_db_time(row["received_at"]),
+    )

@@ -500,6 +500,20 @@ _OUTBOX_PRIORITY = Migration(
     ),
 )
 
+_ROW_CLAIMS = Migration(
+    version=13,
+    name="inbox and outbox: rows claimed by one replica until the claim runs out",
+    statements=(
+        # Several replicas drain the queues at once: a row (and the rest of its lead's events,
+        # or of its chat's messages) belongs to `claimed_by` until `claimed_until`; a dead
+        # replica's claims simply run out. NULL: nobody holds it (always so on one process).
+        "ALTER TABLE inbox ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE inbox ADD COLUMN claimed_until TEXT",
+        "ALTER TABLE outbox ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE outbox ADD COLUMN claimed_until TEXT",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL,
     _NOTIFICATIONS,
@@ -513,6 +527,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _ESCALATION,
     _TELEGRAM_UPDATES,
     _OUTBOX_PRIORITY,
+    _ROW_CLAIMS,
 )
 """Every migration of the schema, in order; append, never edit an applied one."""
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.storage.db import Database
 from bot.storage.json_codec import decode_json, encode_json
-from bot.storage.sql import Connection, execute, execute_many
+from bot.storage.sql import Connection, execute, execute_many, fetch_all_in
 from bot.storage.timestamps import Clock, from_db_time, to_db_time, utc_now
 
 DUE_QUERY = """
@@ -33,6 +33,34 @@ routine row when no live one waits (a notification overtakes the chat's morning 
 another notification); live heads first, then oldest first.
 
 `{excluded}` is the dialect's `int_array_rows`."""
+
+CLAIM_QUERY = """
+UPDATE outbox SET claimed_by = ?, claimed_until = ?
+WHERE id IN (
+    SELECT o.id
+    FROM (
+        SELECT chat_id, min(priority) AS priority FROM outbox
+        WHERE state = 'pending' AND chat_id NOT IN ({excluded})
+        GROUP BY chat_id
+    ) AS heads
+    JOIN outbox AS o ON o.id = (
+        SELECT min(h.id) FROM outbox AS h
+        WHERE h.state = 'pending' AND h.chat_id = heads.chat_id AND h.priority = heads.priority
+    )
+    WHERE o.next_attempt_at <= ?
+      AND NOT EXISTS (
+          SELECT 1 FROM outbox AS c
+          WHERE c.state = 'pending' AND c.chat_id = o.chat_id
+            AND c.claimed_by <> ? AND c.claimed_until > ?
+      )
+    ORDER BY o.priority, o.id LIMIT ?{skip_locked}
+)
+RETURNING id, idempotency_key, chat_id, thread_id, lead_id, payload, attempts,
+          next_attempt_at, priority
+"""
+"""`DUE_QUERY`'s heads, taken for one replica: a chat of which another replica holds a row
+waits for it, so each chat's messages go out one at a time and in order, whichever replica
+sends them."""
 
 PRUNE_BATCH = 1000
 """Rows deleted per transaction by `prune`."""
@@ -265,6 +293,74 @@ class OutboxRepository:
             DUE_QUERY.format(excluded=self._db.dialect.int_array_rows),
             (json.dumps(sorted(exclude_chats)), to_db_time(self._clock()), limit),
         )
+        due, set_aside = await self._messages(rows)
+        if set_aside:
+            # The chats of the rows set aside may have a next row due already.
+            return await self.due(limit, exclude_chats)
+        return due
+
+    async def claim_due(
+        self,
+        holder: str,
+        limit: int,
+        lease: timedelta,
+        exclude_chats: Collection[int] = frozenset(),
+    ) -> list[OutboxMessage]:
+        """Like `due`, for one of several replicas: the heads are taken for `holder` until
+        `lease` from now, and chats of which another replica holds a row are left out.
+
+        A claim ends when the row leaves the queue (sent, skipped, dead), when `retry_later`
+        puts it back, with `release`, or when it runs out (its replica died).
+        """
+        now = self._clock()
+        async with self._db.transaction() as conn:
+            dialect = conn.dialect
+            query = CLAIM_QUERY.format(
+                excluded=dialect.int_array_rows, skip_locked=dialect.skip_locked.format(alias="o")
+            )
+            rows = await fetch_all_in(
+                conn,
+                query,
+                (holder, to_db_time(now + lease), json.dumps(sorted(exclude_chats)),
+                 to_db_time(now), holder, to_db_time(now), limit),
+            )  # fmt: skip
+        rows = sorted(rows, key=lambda row: (row["priority"], row["id"]))
+        due, set_aside = await self._messages(rows)
+        if set_aside:
+            return due + await self.claim_due(
+                holder, limit - len(due), lease, {*exclude_chats, *(m.chat_id for m in due)}
+            )
+        return due
+
+    async def renew(self, holder: str, ids: Collection[int], lease: timedelta) -> int:
+        """Extend `holder`'s claim on these pending rows; returns how many it still held."""
+        if not ids:
+            return 0
+        async with self._db.transaction() as conn:
+            result = await execute(
+                conn,
+                "UPDATE outbox SET claimed_until = ? "  # noqa: S608 (the dialect's fragment)
+                "WHERE claimed_by = ? AND state = 'pending' "
+                f"AND id IN ({conn.dialect.int_array_rows})",
+                (to_db_time(self._clock() + lease), holder, json.dumps(sorted(ids))),
+            )
+        return result.rowcount
+
+    async def release(self, holder: str, ids: Collection[int]) -> None:
+        """Let go of `holder`'s claim on these rows at once (any replica may send them)."""
+        if not ids:
+            return
+        async with self._db.transaction() as conn:
+            await execute(
+                conn,
+                "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL "  # noqa: S608
+                f"WHERE claimed_by = ? AND id IN ({conn.dialect.int_array_rows})",
+                (holder, json.dumps(sorted(ids))),
+            )
+
+    async def _messages(self, rows: list[Any]) -> tuple[list[OutboxMessage], bool]:
+        """The rows as messages; a row that holds no notification is set aside as dead (True:
+        some were)."""
         due: list[OutboxMessage] = []
         set_aside = False
         for row in rows:
@@ -287,10 +383,7 @@ class OutboxRepository:
                     next_attempt_at=from_db_time(row["next_attempt_at"]),
                 )
             )
-        if set_aside:
-            # The chats of the rows set aside may have a next row due already.
-            return await self.due(limit, exclude_chats)
-        return due
+        return due, set_aside
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest pending message becomes due."""
@@ -374,7 +467,7 @@ class OutboxRepository:
             await execute(
                 conn,
                 "UPDATE outbox SET next_attempt_at = ?, last_error = ?, "
-                "attempts = attempts + ? WHERE id = ?",
+                "attempts = attempts + ?, claimed_by = NULL, claimed_until = NULL WHERE id = ?",
                 (
                     to_db_time(self._clock() + delay),
                     error[:500],
@@ -407,8 +500,8 @@ class OutboxRepository:
         """Point pending messages of a migrated group at its new id."""
         result = await execute(
             conn,
-            "UPDATE outbox SET chat_id = ?, next_attempt_at = ? "
-            "WHERE chat_id = ? AND state = 'pending'",
+            "UPDATE outbox SET chat_id = ?, next_attempt_at = ?, claimed_by = NULL, "
+            "claimed_until = NULL WHERE chat_id = ? AND state = 'pending'",
             (new_id, to_db_time(self._clock()), old_id),
         )
         return result.rowcount
@@ -455,7 +548,8 @@ class OutboxRepository:
         async with self._db.transaction() as conn:
             result = await execute(
                 conn,
-                "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ? "
+                "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?, "
+                "claimed_by = NULL, claimed_until = NULL "
                 "WHERE state = 'dead' AND (CAST(? AS BIGINT) IS NULL OR id = ?)",
                 (now, message_id, message_id),
             )

@@ -44,11 +44,17 @@ class Dialect:
     name: str
     int_array_rows: str
     """A one-column relation of the integers in a JSON array bound to its `?`."""
+    skip_locked: str = ""
+    """Ends a SELECT whose rows (of the table named `{alias}` in it) a claim takes: rows
+    another transaction has locked are passed over, not waited for. Empty for SQLite, which
+    has one writer at a time and no row locks."""
 
 
 SQLITE = Dialect(name="sqlite", int_array_rows="SELECT value FROM json_each(?)")
 POSTGRES = Dialect(
-    name="postgres", int_array_rows="SELECT json_array_elements_text(?::json)::bigint"
+    name="postgres",
+    int_array_rows="SELECT json_array_elements_text(?::json)::bigint",
+    skip_locked=" FOR UPDATE OF {alias} SKIP LOCKED",
 )
 
 

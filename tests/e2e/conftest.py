@@ -265,11 +265,13 @@ async def notifying_app(
     notify: NotifySettings,
     storage: StorageSettings | None = None,
     clock: Clock = utc_now,
+    redis: RedisSettings | None = None,
 ) -> AsyncIterator[Application]:
     """The app with the portal's outgoing webhook pointed at its event endpoint; fast timings.
 
     `storage` defaults to a fresh SQLite file in `tmp_path`; `clock` is the clock of the
-    app's schedules (deadlines, counters, reminders), for tests that move time.
+    app's schedules (deadlines, counters, reminders), for tests that move time; `redis`, the
+    Redis the replicas share (none by default).
     """
     token = portal_emulator.add_outgoing_webhook("http://127.0.0.1:9/not-yet")
     settings = Settings(
@@ -290,6 +292,7 @@ async def notifying_app(
         web=WebSettings(host="127.0.0.1", port=0),
         events=EventsSettings(poll_interval_seconds=0.2, coalesce_seconds=0.05),
         notify=notify,
+        redis=redis or RedisSettings(),
     )
     app = Application(settings, polling_backoff=FAST_BACKOFF, clock=clock)
     await app.start()

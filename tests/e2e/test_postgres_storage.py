@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import Application
-from bot.config import ConfigurationError, NotifySettings, StorageSettings
+from bot.config import ConfigurationError, NotifySettings, RedisSettings, StorageSettings
 from bot.storage.outbox import OutboxRepository
 from bot.storage.postgres import PostgresDatabase
 from bot.storage.subscriptions import SubscriptionRepository
@@ -109,6 +109,59 @@ async def test_two_replicas_on_one_database_send_each_notification_once(
                 offers = [m for m in anna.transcript() if about(lead_id, "New lead")(m)]
                 assert len(offers) == 1
                 assert await outbox.count("sent") == 1
+            finally:
+                await second.stop()
+
+
+@pytest.mark.parametrize("bot_redis", ["redis"], indirect=True)
+async def test_replicas_sharing_redis_all_drain_the_queues_and_send_each_notification_once(
+    tmp_path: Path,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+    bot_redis: RedisSettings,
+) -> None:
+    async with postgres_schema() as url:
+        storage = StorageSettings(url=SecretStr(url))
+        async with notifying_app(
+            tmp_path, telegram_emulator, portal_emulator, NOTIFY, storage, redis=bot_redis
+        ) as first:
+            anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+            await subscribe(anna)
+            telegram_emulator.add_group(GROUP_ID, "Sales", admins=[ADMIN_TELEGRAM_ID])
+            await subscribe(anna.in_group(GROUP_ID))
+            second = Application(first.settings)
+            await second.start()
+            try:
+                assert first.leadership is not None
+                assert second.leadership is not None
+                assert first.leadership.leading
+                assert not second.leadership.leading
+                # The replica that leads nothing processes the events it takes, and sends.
+                for handler in portal_emulator.event_handlers:
+                    handler.handler = f"http://127.0.0.1:{second.port}/bitrix/events"
+                leads = [
+                    portal_emulator.ui_add_lead({"TITLE": f"Valves {n}", "ASSIGNED_BY_ID": 1}, 1)
+                    for n in range(5)
+                ]
+                for lead_id in leads:
+                    await anna.wait_for_message(about(lead_id, "New lead"), timeout=15)
+                    await telegram_emulator.wait_for_message(
+                        GROUP_ID, about(lead_id, "New lead"), timeout=15
+                    )
+                outbox = OutboxRepository(second.db)
+                await eventually(lambda: _nothing_pending(outbox), timeout=15)
+                for lead_id in leads:
+                    offers = [m for m in anna.transcript() if about(lead_id, "New lead")(m)]
+                    assert len(offers) == 1
+                    group = telegram_emulator.transcript(GROUP_ID)
+                    assert len([m for m in group if about(lead_id, "New lead")(m)]) == 1
+                assert await outbox.count("sent") == 10
+                assert second.processor is not None
+                assert second.sender is not None
+                assert first.sender is not None
+                assert second.processor.leads_read > 0
+                assert second.sender.sent > 0
+                assert first.sender.sent + second.sender.sent == 10
             finally:
                 await second.stop()
 
