@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.storage import Database
-from bot.storage.inbox import InboxRepository
+from bot.storage.inbox import InboxEvent, InboxRepository
 from bot.storage.outbox import NewOutboxMessage, Notification, OutboxRepository
 
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -35,7 +35,7 @@ async def add_events(inbox: InboxRepository, *leads: int | None) -> None:
         assert await inbox.add(f"e{number}", "ONCRMLEADUPDATE", lead_id, {})
 
 
-def keys_and_leads(events: list) -> list[tuple[str, int | None]]:  # type: ignore[type-arg]
+def keys_and_leads(events: list[InboxEvent]) -> list[tuple[str, int | None]]:
     return [(event.dedup_key, event.lead_id) for event in events]
 
 
