@@ -30,8 +30,10 @@ Printed, with ratios against the limits, and one JSON object as the last line:
   >= 0.9 where the load offers that much: it offers `rate x share` a second);
 - portal requests against the bucket (burst 50 + 2/s x seconds), the most in any window, and
   refusals (503);
-- per leader kill: seconds until another replica holds the lease, and until the next
-  notification is sent (target < 10 s);
+- per leader kill: seconds until another replica holds the lease (for the lone workers: the
+  catch-up poller, reminders, nudges...), and until the next notification is sent;
+- per kill: the events and messages the dead replica had claimed (every replica processes and
+  sends), and the seconds until all of them were done by the others (target < 10 s);
 - user presses answered, unanswered, answered twice; answer delay p50/p95;
 - captures: presses lost, and duplicate leads or contacts (target 0): the leads and contacts
   the run made in the portal against the distinct captures (one lead per capture title, one
@@ -335,6 +337,12 @@ async def lease_holder(conn: asyncpg.Connection) -> str | None:
     return holder
 
 
+ANSWER_SLICE_SECONDS = 15.0
+"""Presses are also judged per slice of the run this long (by when they were pressed)."""
+CLAIM_WATCH_SECONDS = 120.0
+"""How long a kill's claimed rows are watched for before they count as not taken over."""
+
+
 def pid_of(holder: str | None) -> int | None:
     """The process id in a lease holder's name (host:pid:random)."""
     if holder is None:
@@ -418,6 +426,7 @@ async def kill_replicas(
     started = time.monotonic()
     slice_ = args.seconds / max(1, args.kills)
     conn = await asyncpg.connect(dsn)
+    watchers: list[asyncio.Task[None]] = []
     try:
         for kill in range(args.kills):
             moment = started + slice_ * kill + rng.uniform(0.1, 0.5) * slice_
@@ -431,6 +440,7 @@ async def kill_replicas(
             victim = victim or rng.choice(replicas)
             assert victim.process is not None
             was_leader = victim.process.pid == leader
+            victim_pid = victim.process.pid
             at = time.monotonic()
             victim.kill()
             tally.kills.append(
@@ -442,10 +452,54 @@ async def kill_replicas(
                     "holder": holder,
                 }
             )
+            watchers.append(
+                asyncio.create_task(watch_claims(dsn, victim_pid, at, tally.kills[-1]))
+            )
             victim.start()
             with contextlib.suppress(RuntimeError):
                 ready = await victim.wait_ready(120)
                 tally.kills[-1]["restarted_in_s"] = round(ready, 1)
+        await asyncio.gather(*watchers)
+    finally:
+        for watcher in watchers:
+            watcher.cancel()
+        await conn.close()
+
+
+async def watch_claims(dsn: str, pid: int, killed_at: float, entry: dict[str, Any]) -> None:
+    """The rows a killed replica held when it died (events it was processing, messages it was
+    sending), and the seconds until every one of them was done by the others."""
+    holder = f"%:{pid}:%"
+    conn = await asyncpg.connect(dsn)
+    try:
+        events = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT id FROM inbox WHERE claimed_by LIKE $1 AND processed_at IS NULL", holder
+            )
+        ]
+        messages = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT id FROM outbox WHERE claimed_by LIKE $1 AND state = 'pending'", holder
+            )
+        ]
+        entry["claimed_events"] = len(events)
+        entry["claimed_messages"] = len(messages)
+        deadline = killed_at + CLAIM_WATCH_SECONDS
+        while time.monotonic() < deadline:
+            left = await conn.fetchval(
+                "SELECT (SELECT count(*) FROM inbox WHERE id = ANY($1::bigint[]) "
+                "AND processed_at IS NULL) + (SELECT count(*) FROM outbox "
+                "WHERE id = ANY($2::bigint[]) AND state = 'pending')",
+                events,
+                messages,
+            )
+            if left == 0:
+                entry["claims_done_s"] = round(time.monotonic() - killed_at, 1)
+                return
+            await asyncio.sleep(0.2)
+        entry["claims_done_s"] = None
     finally:
         await conn.close()
 
@@ -608,6 +662,8 @@ def judge_presses(tally: Tally, telegram: TelegramEmulator) -> dict[str, Any]:
             answers[chat].append(call.at)
     answered = unanswered = twice = 0
     delays: list[float] = []
+    first = min((t for presses in tally.presses.values() for t in presses), default=0.0)
+    by_slice: dict[int, list[float]] = defaultdict(list)
     for chat, presses in tally.presses.items():
         got = sorted(answers.get(chat, []))
         # Counted per chat once everything drained: a late answer still answers its press.
@@ -620,6 +676,7 @@ def judge_presses(tally: Tally, telegram: TelegramEmulator) -> dict[str, Any]:
                 used += 1
             if used < len(got):
                 delays.append(got[used] - press)
+                by_slice[int((press - first) // ANSWER_SLICE_SECONDS)].append(got[used] - press)
                 used += 1
     return {
         "presses": sum(len(p) for p in tally.presses.values()),
@@ -629,6 +686,9 @@ def judge_presses(tally: Tally, telegram: TelegramEmulator) -> dict[str, Any]:
         "answer_p50_s": round(percentile(delays, 50), 3),
         "answer_p95_s": round(percentile(delays, 95), 3),
         "answer_max_s": round(max(delays, default=0.0), 3),
+        "answer_p95_s_by_slice": [
+            round(percentile(by_slice[n], 95), 2) for n in range(max(by_slice, default=-1) + 1)
+        ],
     }
 
 
@@ -933,11 +993,17 @@ def report(f: dict[str, Any]) -> None:
                 f"next notification after {kill.get('next_send_s')} s (target < 10 s), then "
                 f"{kill.get('catch_up_sends_per_s')} sends/s for {CATCH_UP_SECONDS:.0f} s"
             )
+        line += (
+            f"; it held {kill.get('claimed_events')} events and {kill.get('claimed_messages')} "
+            f"messages, all done by the others after {kill.get('claims_done_s')} s "
+            "(target < 10 s)"
+        )
         print(line + f", restarted in {kill.get('restarted_in_s')} s")
     print(
         f"user presses: {f['presses']}, answered {f['presses_answered']}, unanswered "
         f"{f['presses_unanswered']} (target 0), answered twice {f['presses_answered_twice']}; "
-        f"answer p50 {f['answer_p50_s']} s, p95 {f['answer_p95_s']} s"
+        f"answer p50 {f['answer_p50_s']} s, p95 {f['answer_p95_s']} s; p95 by "
+        f"{ANSWER_SLICE_SECONDS:.0f} s of presses {f['answer_p95_s_by_slice']}"
     )
     print(
         f"captures: {f['captures_begun']} begun by {f['capturers']} reps, {f['capture_presses']} "
