@@ -33,7 +33,8 @@ Printed, with ratios against the limits, and one JSON object as the last line:
 - per leader kill: seconds until another replica holds the lease (for the lone workers: the
   catch-up poller, reminders, nudges...), and until the next notification is sent;
 - per kill: the events and messages the dead replica had claimed (every replica processes and
-  sends), and the seconds until all of them were done by the others (target < 10 s);
+  sends), the seconds until the others had taken all of them (target < 10 s), and until all
+  of them were done;
 - user presses answered, unanswered, answered twice; answer delay p50/p95;
 - captures: presses lost, and duplicate leads or contacts (target 0): the leads and contacts
   the run made in the portal against the distinct captures (one lead per capture title, one
@@ -487,6 +488,19 @@ async def watch_claims(dsn: str, pid: int, killed_at: float, entry: dict[str, An
         entry["claimed_events"] = len(events)
         entry["claimed_messages"] = len(messages)
         deadline = killed_at + CLAIM_WATCH_SECONDS
+        while "claims_taken_s" not in entry and time.monotonic() < deadline:
+            still_held = await conn.fetchval(
+                "SELECT (SELECT count(*) FROM inbox WHERE id = ANY($1::bigint[]) "
+                "AND processed_at IS NULL AND claimed_by LIKE $3) + (SELECT count(*) FROM outbox "
+                "WHERE id = ANY($2::bigint[]) AND state = 'pending' AND claimed_by LIKE $3)",
+                events,
+                messages,
+                holder,
+            )
+            if still_held == 0:
+                entry["claims_taken_s"] = round(time.monotonic() - killed_at, 1)
+            else:
+                await asyncio.sleep(0.2)
         while time.monotonic() < deadline:
             left = await conn.fetchval(
                 "SELECT (SELECT count(*) FROM inbox WHERE id = ANY($1::bigint[]) "
@@ -533,6 +547,24 @@ async def outbox_states(dsn: str) -> dict[str, int]:
             **{str(row["state"]): int(row["n"]) for row in rows},
             "skipped": int(skipped),
             "inbox_unprocessed": int(inbox),
+        }
+    finally:
+        await conn.close()
+
+
+async def processing_lag(dsn: str) -> dict[str, float]:
+    """Seconds from an event's arrival in the inbox until it was processed: p50, p95, max."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lag), "
+            "percentile_cont(0.95) WITHIN GROUP (ORDER BY lag), max(lag) FROM ("
+            "SELECT extract(epoch FROM processed_at::timestamptz - received_at::timestamptz) "
+            "AS lag FROM inbox WHERE processed_at IS NOT NULL) AS lags"
+        )
+        return {
+            f"event_processing_lag_{name}_s": round(float(row[n] or 0.0), 2)
+            for n, name in enumerate(("p50", "p95", "max"))
         }
     finally:
         await conn.close()
@@ -651,6 +683,15 @@ def judge_captures(portal: Bitrix24Emulator, capturers: list[Capturer]) -> dict[
         "duplicate_contacts": made.duplicate_contacts,
         "duplicate_leads_or_contacts": made.duplicate_leads + made.duplicate_contacts,
     }
+
+
+def portal_by_method(calls: list[Any]) -> dict[str, int]:
+    """The run's portal requests by method (a batch named by its commands' methods)."""
+    methods: Counter[str] = Counter()
+    for call in calls:
+        names = sorted(set(call.batch_methods)) if call.batch_methods else [call.method]
+        methods["+".join(names)[:60]] += 1
+    return dict(methods.most_common(8))
 
 
 def judge_presses(tally: Tally, telegram: TelegramEmulator) -> dict[str, Any]:
@@ -891,6 +932,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "events_refused": sum(1 for d in delivered if not d.ok),
                     "proxy": proxy_stats,
                     "rows_at_end": await outbox_states(dsn),
+                    **await processing_lag(dsn),
                     **notifications,
                     "telegram_429": len(telegram.flood_errors),
                     "telegram_429_by_call": judge_floods(tally, telegram),
@@ -904,6 +946,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "offered_notifications_per_s": round(offered, 1),
                     "sends_busiest_60s_ratio_to_offered": round(busiest / 60 / offered, 3),
                     "portal_requests": len(portal_times),
+                    "portal_by_method": portal_by_method(calls),
                     "portal_allowed": round(PORTAL_BURST + PORTAL_RATE * span),
                     "portal_ratio_to_allowed": round(
                         len(portal_times) / (PORTAL_BURST + PORTAL_RATE * span), 3
@@ -965,7 +1008,9 @@ def report(f: dict[str, Any]) -> None:
         f"({f['notifications_duplicated_same_text']} with the same text), "
         f"merged with a later change of the lead {f['notifications_merged_with_a_later_change']}"
         f", not acknowledged by the portal's delivery {f['notifications_not_acknowledged']}; "
-        f"rows at the end {f['rows_at_end']}"
+        f"rows at the end {f['rows_at_end']}; an event waited to be processed p50 "
+        f"{f['event_processing_lag_p50_s']} s, p95 {f['event_processing_lag_p95_s']} s, at most "
+        f"{f['event_processing_lag_max_s']} s"
     )
     print(
         f"Telegram answers 429: {f['telegram_429']} (target 0) {f['telegram_429_by_call']}; "
@@ -983,7 +1028,7 @@ def report(f: dict[str, Any]) -> None:
         f"portal: {f['portal_requests']} requests of {f['portal_allowed']} the bucket allows "
         f"(ratio {f['portal_ratio_to_allowed']}), most in 1 s {f['portal_max_1s']} (limit 52), "
         f"windows over the bucket {f['portal_windows_over_bucket']}, refusals "
-        f"{f['portal_refusals']}"
+        f"{f['portal_refusals']}; by method {f['portal_by_method']}"
     )
     for kill in f["kills"]:
         line = f"kill at {kill['at_s']} s: replica {kill['replica']}"
@@ -995,8 +1040,8 @@ def report(f: dict[str, Any]) -> None:
             )
         line += (
             f"; it held {kill.get('claimed_events')} events and {kill.get('claimed_messages')} "
-            f"messages, all done by the others after {kill.get('claims_done_s')} s "
-            "(target < 10 s)"
+            f"messages, all taken by the others after {kill.get('claims_taken_s')} s "
+            f"(target < 10 s) and done after {kill.get('claims_done_s')} s"
         )
         print(line + f", restarted in {kill.get('restarted_in_s')} s")
     print(

@@ -19,9 +19,10 @@ from bot.storage.db import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
 
-CLAIM_SECONDS = 8.0
-"""How long a claim holds without renewal: a dead replica's rows are taken over within this."""
-RENEW_SECONDS = 2.0
+CLAIM_SECONDS = 6.0
+"""How long a claim holds without renewal: a dead replica's rows are free again after this
+(the workers' lease of the leader lasts as long)."""
+RENEW_SECONDS = 1.5
 """How often a claim is renewed: four renewals per claim, so one slow round loses nothing."""
 
 
