@@ -67,6 +67,9 @@ FINISH_CHUNK = 250
 # deactivated drop out; the sender checks every reader again when it sends anyway.
 INDEX_MAX_AGE_SECONDS = 300.0
 IDLE_CHECK_SECONDS = 5.0
+SHARED_IDLE_CHECK_SECONDS = 1.0
+"""With the inbox shared by several replicas: a batch another replica held when this one looked
+may be left by a dead replica, to be taken as soon as its claim runs out."""
 WATCHING_SINCE_KEY = "events.watching_since"
 ADD_EVENT = "ONCRMLEADADD"
 DELETE_EVENT = "ONCRMLEADDELETE"
@@ -159,8 +162,9 @@ class EventProcessor:
         """Process events as they come, until cancelled."""
         await self.watching_since()
         while True:
+            idle = IDLE_CHECK_SECONDS if self._claims is None else SHARED_IDLE_CHECK_SECONDS
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(IDLE_CHECK_SECONDS):
+                async with asyncio.timeout(idle):
                     await self._wake.wait()
             self._wake.clear()
             # A short pause lets a burst for one lead arrive, so it makes one message.

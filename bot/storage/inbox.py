@@ -34,20 +34,23 @@ UPDATE inbox SET claimed_by = ?, claimed_until = ?
 WHERE id IN (
     SELECT i.id FROM inbox AS i
     WHERE i.processed_at IS NULL
-      AND (i.claimed_until IS NULL OR i.claimed_until <= ? OR i.claimed_by = ?)
       AND NOT EXISTS (
           SELECT 1 FROM inbox AS other
-          WHERE other.processed_at IS NULL AND other.lead_id = i.lead_id
-            AND other.claimed_by <> ? AND other.claimed_until > ?
+          WHERE other.processed_at IS NULL AND other.claimed_by <> ? AND other.claimed_until > ?
       )
     ORDER BY i.id LIMIT ?{skip_locked}
 )
 RETURNING id, dedup_key, event, lead_id, payload, received_at
 """
-"""The oldest unprocessed events nobody else holds, leaving out every lead of which another
-replica holds an event: one lead's events are compared with its snapshot by one replica at a
-time, or two would announce the same change. Write transactions never interleave, so two
-claims cannot both see a lead free."""
+"""The oldest unprocessed events, while no other replica holds a batch of them.
+
+One batch at a time, whichever replica takes it: every batch costs one request of the portal's
+one bucket, shared by all replicas, so the events that arrive while a batch is read wait for the
+next one and it carries them all (three replicas each reading what came in its own third of a
+second would spend three requests on it). It also keeps each lead's events in one replica's
+hands, so a change is never compared with its snapshot twice at once. A claim that ran out (its
+replica died) no longer holds anything back; write transactions never interleave, so two
+replicas cannot both see the inbox free."""
 
 
 class InboxRepository:
@@ -137,20 +140,23 @@ class InboxRepository:
 
     async def claim(self, holder: str, limit: int, lease: timedelta) -> list[InboxEvent]:
         """Take up to `limit` unprocessed events for `holder` until `lease` from now, oldest
-        first: those nobody holds, or whose holder's claim ran out (a replica that died).
-
-        Events of a lead another replica holds wait for it, so a lead is never compared with
-        its snapshot twice at once; `holder`'s own earlier claims are taken again.
+        first; none while another replica holds a batch (see `CLAIM_QUERY`). Events whose
+        holder's claim ran out (a replica that died), or `holder`'s own, are taken again.
         """
+        # A read first: an idle replica asks every second, and a write waits for the lock.
+        if (
+            await self._db.fetch_one("SELECT 1 FROM inbox WHERE processed_at IS NULL LIMIT 1")
+            is None
+        ):
+            return []
         now = self._clock()
         async with self._db.transaction() as conn:
             query = CLAIM_QUERY.format(skip_locked=conn.dialect.skip_locked.format(alias="i"))
             rows = await fetch_all_in(
                 conn,
                 query,
-                (holder, to_db_time(now + lease), to_db_time(now), holder, holder,
-                 to_db_time(now), limit),
-            )  # fmt: skip
+                (holder, to_db_time(now + lease), holder, to_db_time(now), limit),
+            )
         return sorted((_event(row) for row in rows), key=lambda event: event.id)
 
     async def renew(self, holder: str, ids: Collection[int], lease: timedelta) -> int:

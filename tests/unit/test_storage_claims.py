@@ -39,7 +39,7 @@ def keys_and_leads(events: list[InboxEvent]) -> list[tuple[str, int | None]]:
     return [(event.dedup_key, event.lead_id) for event in events]
 
 
-async def test_a_lead_is_in_one_replicas_hands_at_a_time_until_its_claim_runs_out(
+async def test_one_batch_of_events_at_a_time_whichever_replica_takes_it(
     db: Database, clock: Clock
 ) -> None:
     inbox = InboxRepository(db, clock)
@@ -47,24 +47,28 @@ async def test_a_lead_is_in_one_replicas_hands_at_a_time_until_its_claim_runs_ou
 
     first = await inbox.claim("a", 2, LEASE)
     assert keys_and_leads(first) == [("e0", 1), ("e1", 2)]
-    # A new event of a lead that "a" holds waits for "a"; other leads go to "b".
+    # While "a" reads its batch, new events wait for the next batch, whoever takes it.
     await inbox.add("e3", "ONCRMLEADUPDATE", 1, {})
     await inbox.add("e4", "ONCRMLEADUPDATE", None, {"fields": {}})
-    second = await inbox.claim("b", 10, LEASE)
-    assert keys_and_leads(second) == [("e2", 3), ("e4", None)]
-    assert await inbox.claim("c", 10, LEASE) == []
+    assert await inbox.claim("b", 10, LEASE) == []
 
-    # "a" takes its own rows again, and the waiting event of its lead with them.
+    # "a" takes its own rows again, and the rest with them.
     again = await inbox.claim("a", 10, LEASE)
-    assert keys_and_leads(again) == [("e0", 1), ("e1", 2), ("e3", 1)]
+    assert [e.dedup_key for e in again] == ["e0", "e1", "e2", "e3", "e4"]
+    async with db.transaction() as conn:
+        await inbox.mark_processed_in(conn, [e.id for e in again[:4]])
+    # Done with all but one, "a" still holds a batch until the last is done.
+    assert await inbox.claim("b", 10, LEASE) == []
 
-    # "b" stops renewing (it died): once its claim runs out, "c" takes its events.
+    # "a" stops renewing (it died): once its claim runs out, "b" takes what it held.
     clock.now += LEASE / 2
-    assert await inbox.renew("a", [e.id for e in again], LEASE) == 3
-    clock.now += LEASE / 2
-    taken = await inbox.claim("c", 10, LEASE)
-    assert keys_and_leads(taken) == [("e2", 3), ("e4", None)]
-    assert await inbox.renew("b", [e.id for e in second], LEASE) == 0
+    assert await inbox.renew("a", [e.id for e in again], LEASE) == 1
+    await inbox.add("e5", "ONCRMLEADUPDATE", 3, {})
+    clock.now += LEASE - timedelta(microseconds=1)
+    assert await inbox.claim("b", 10, LEASE) == []
+    clock.now += timedelta(microseconds=1)
+    assert [e.dedup_key for e in await inbox.claim("b", 10, LEASE)] == ["e4", "e5"]
+    assert await inbox.renew("a", [e.id for e in again], LEASE) == 0
 
 
 async def test_processed_and_released_events_leave_the_claims(db: Database, clock: Clock) -> None:
@@ -82,6 +86,7 @@ async def test_processed_and_released_events_leave_the_claims(db: Database, cloc
     # Releasing what another replica holds changes nothing.
     await inbox.release("a", [e.id for e in held])
     assert await inbox.claim("c", 10, LEASE) == []
+    assert await inbox.renew("b", [e.id for e in held], LEASE) == 2
 
 
 def message(key: str, chat_id: int, *, routine: bool = False) -> NewOutboxMessage:
