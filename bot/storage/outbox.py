@@ -25,42 +25,39 @@ JOIN outbox AS o ON o.id = (
     SELECT min(h.id) FROM outbox AS h
     WHERE h.state = 'pending' AND h.chat_id = heads.chat_id AND h.priority = heads.priority
 )
-WHERE o.next_attempt_at <= ?
+WHERE o.next_attempt_at <= ?{also}
 ORDER BY o.priority, o.id LIMIT ?
 """
 """The head of each chat not excluded (a JSON array), if due: its oldest live row, or its oldest
 routine row when no live one waits (a notification overtakes the chat's morning nudge, never
 another notification); live heads first, then oldest first.
 
-`{excluded}` is the dialect's `int_array_rows`."""
+`{excluded}` is the dialect's `int_array_rows`; `{also}`, a further condition on the head `o`
+(empty for none)."""
+
+HELD_ELSEWHERE = """
+EXISTS (
+    SELECT 1 FROM outbox AS c
+    WHERE c.state = 'pending' AND c.chat_id = {row}.chat_id
+      AND c.claimed_by <> ? AND c.claimed_until > ?
+)"""
+"""Whether another replica holds a row of the chat of `{row}` (its placeholders: the holder
+asking, now)."""
 
 CLAIM_QUERY = """
 UPDATE outbox SET claimed_by = ?, claimed_until = ?
 WHERE id IN (
-    SELECT o.id
-    FROM (
-        SELECT chat_id, min(priority) AS priority FROM outbox
-        WHERE state = 'pending' AND chat_id NOT IN ({excluded})
-        GROUP BY chat_id
-    ) AS heads
-    JOIN outbox AS o ON o.id = (
-        SELECT min(h.id) FROM outbox AS h
-        WHERE h.state = 'pending' AND h.chat_id = heads.chat_id AND h.priority = heads.priority
-    )
-    WHERE o.next_attempt_at <= ?
-      AND NOT EXISTS (
-          SELECT 1 FROM outbox AS c
-          WHERE c.state = 'pending' AND c.chat_id = o.chat_id
-            AND c.claimed_by <> ? AND c.claimed_until > ?
-      )
-    ORDER BY o.priority, o.id LIMIT ?{skip_locked}
+    SELECT o.id FROM outbox AS o
+    WHERE o.id IN ({candidates}) AND o.state = 'pending' AND NOT {held_elsewhere}
+    {skip_locked}
 )
 RETURNING id, idempotency_key, chat_id, thread_id, lead_id, payload, attempts,
           next_attempt_at, priority
 """
-"""`DUE_QUERY`'s heads, taken for one replica: a chat of which another replica holds a row
-waits for it, so each chat's messages go out one at a time and in order, whichever replica
-sends them."""
+"""Takes the heads `due` found (read outside the write lock, which the acknowledgements of
+portal events and Telegram updates wait for) for one replica: those still pending and in no
+other replica's hands. A chat of which another replica holds a row waits for it, so each
+chat's messages go out one at a time and in order, whichever replica sends them."""
 
 PRUNE_BATCH = 1000
 """Rows deleted per transaction by `prune`."""
@@ -290,7 +287,7 @@ class OutboxRepository:
         flood gap not yet over). Only the pending rows' partial index is read, not history.
         """
         rows = await self._db.fetch_all(
-            DUE_QUERY.format(excluded=self._db.dialect.int_array_rows),
+            DUE_QUERY.format(excluded=self._db.dialect.int_array_rows, also=""),
             (json.dumps(sorted(exclude_chats)), to_db_time(self._clock()), limit),
         )
         due, set_aside = await self._messages(rows)
@@ -312,18 +309,36 @@ class OutboxRepository:
         A claim ends when the row leaves the queue (sent, skipped, dead), when `retry_later`
         puts it back, with `release`, or when it runs out (its replica died).
         """
-        now = self._clock()
+        if limit <= 0:
+            return []
+        now = to_db_time(self._clock())
+        dialect = self._db.dialect
+        heads = await self._db.fetch_all(
+            DUE_QUERY.format(
+                excluded=dialect.int_array_rows,
+                also=" AND NOT " + HELD_ELSEWHERE.format(row="o"),
+            ),
+            (json.dumps(sorted(exclude_chats)), now, holder, now, limit),
+        )
+        if not heads:
+            return []
         async with self._db.transaction() as conn:
-            dialect = conn.dialect
             query = CLAIM_QUERY.format(
-                excluded=dialect.int_array_rows, skip_locked=dialect.skip_locked.format(alias="o")
+                candidates=dialect.int_array_rows,
+                held_elsewhere=HELD_ELSEWHERE.format(row="o"),
+                skip_locked=dialect.skip_locked.format(alias="o"),
             )
             rows = await fetch_all_in(
                 conn,
                 query,
-                (holder, to_db_time(now + lease), json.dumps(sorted(exclude_chats)),
-                 to_db_time(now), holder, to_db_time(now), limit),
-            )  # fmt: skip
+                (
+                    holder,
+                    to_db_time(self._clock() + lease),
+                    json.dumps([row["id"] for row in heads]),
+                    holder,
+                    now,
+                ),
+            )
         rows = sorted(rows, key=lambda row: (row["priority"], row["id"]))
         due, set_aside = await self._messages(rows)
         if set_aside:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -154,3 +155,30 @@ async def test_a_malformed_claimed_row_is_set_aside_and_the_chats_next_row_taken
     taken = await outbox.claim_due("a", 2, LEASE)
     assert sorted(m.idempotency_key for m in taken) == ["good", "ivan"]
     assert await outbox.count("dead") == 1
+
+
+async def test_a_head_another_replica_took_after_the_read_is_not_taken_twice(
+    db: Database, clock: Clock
+) -> None:
+    outbox = OutboxRepository(db, clock)
+    await outbox.add([message("anna", ANNA), message("ivan", IVAN)])
+    rival = OutboxRepository(db, clock)
+    read_heads = db.fetch_all
+    raced: list[list[str]] = []
+
+    async def heads_then_rival(sql: str, params: Any = ()) -> Any:
+        # "b" reads the heads; "a" claims Anna's chat before "b" writes its claim.
+        rows = await read_heads(sql, params)
+        if not raced:
+            raced.append([])
+            taken = await rival.claim_due("a", 10, LEASE, exclude_chats={IVAN})
+            raced[0] = [m.idempotency_key for m in taken]
+        return rows
+
+    db.fetch_all = heads_then_rival  # type: ignore[method-assign]
+    try:
+        taken = await outbox.claim_due("b", 10, LEASE)
+    finally:
+        db.fetch_all = read_heads  # type: ignore[method-assign]
+    assert raced == [["anna"]]
+    assert [m.idempotency_key for m in taken] == ["ivan"]
