@@ -1,11 +1,12 @@
-"""The background workers of several replicas run on one of them: whoever holds the lease.
+"""The workers that must run alone run on one replica of several: whoever holds the lease.
 
-The event processor, the outbox sender and the catch-up poller each assume they are alone:
-the sender paces every chat and the whole token in memory, the poller keeps one watermark.
-Telegram's limits are per bot, not per replica, so spreading them would buy nothing. Every
-replica takes portal events and Telegram updates (into the shared inbox and dialog state);
-one replica, the leader, drains them. When the leader stops, it lets the lease go; when it
-dies, the lease runs out and another replica takes over.
+The catch-up poller keeps one watermark; retention, reminders, nudges, digests, escalations
+and the application's offline queue each assume nobody else does their round. Every replica
+takes portal events and Telegram updates (into the shared inbox and dialog state); with Redis
+every replica also processes events and sends (claiming rows, `bot.storage.claims`), without it
+the leader does that too, since each replica would pace Telegram's and the portal's limits
+alone. When the leader stops, it lets the lease go; when it dies, the lease runs out and
+another replica takes over.
 """
 
 from __future__ import annotations
