@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import zlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -37,6 +38,10 @@ from bot.storage.sql import (
 
 POOL_MIN_SIZE = 1
 POOL_MAX_SIZE = 10
+CLOSE_SECONDS = 10.0
+"""How long closing waits for connections in use to come back before it cuts them."""
+
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=2048)
@@ -98,8 +103,10 @@ class PostgresDatabase:
         migrations: Sequence[Migration] = MIGRATIONS,
         min_size: int = POOL_MIN_SIZE,
         max_size: int = POOL_MAX_SIZE,
+        close_seconds: float = CLOSE_SECONDS,
     ) -> None:
         self._url = url
+        self._close_seconds = close_seconds
         self._migrations = migrations
         self._min_size = min_size
         self._max_size = max_size
@@ -140,10 +147,20 @@ class PostgresDatabase:
             raise
 
     async def close(self) -> None:
-        """Close every connection of the pool; safe to call twice."""
+        """Close every connection of the pool; safe to call twice.
+
+        A connection still held (a query the server never answers) does not hold the stop
+        forever: after `close_seconds` (`CLOSE_SECONDS`) the pool's connections are cut.
+        """
         pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        if pool is None:
+            return
+        try:
+            async with asyncio.timeout(self._close_seconds):
+                await pool.close()
+        except TimeoutError:
+            log.warning("PostgreSQL connections still busy after %.1f s: cut", self._close_seconds)
+            pool.terminate()
 
     async def __aenter__(self) -> Self:
         await self.open()

@@ -20,8 +20,9 @@ from bot.storage import (
     SqliteDatabase,
 )
 from bot.storage.migrations import MIGRATIONS, apply_migrations, schema_version, to_postgres
+from bot.storage.postgres import PostgresDatabase
 from bot.storage.sql import execute, fetch_one_in, numbered_placeholders
-from tests.fixtures_storage import Backend, sqlite_only
+from tests.fixtures_storage import Backend, postgres_schema, sqlite_only
 
 
 async def _pragma(db: Database, name: str) -> object:
@@ -345,3 +346,17 @@ def test_storage_imports_nothing_of_aiogram_outside_fsm() -> None:
 )
 def test_placeholders_are_numbered_for_postgres_outside_quotes(sql: str, numbered: str) -> None:
     assert numbered_placeholders(sql) == numbered
+
+
+async def test_a_stop_is_not_held_by_a_postgres_query_that_never_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with postgres_schema() as url:
+        db = PostgresDatabase(url, close_seconds=0.3)
+        await db.open()
+        stuck = asyncio.create_task(db.fetch_one("SELECT pg_sleep(30)"))
+        await asyncio.sleep(0.2)  # the query holds its connection now
+        await asyncio.wait_for(db.close(), timeout=10)
+        assert "still busy after 0.3 s: cut" in caplog.text
+        with pytest.raises(DATABASE_ERRORS):
+            await asyncio.wait_for(stuck, timeout=10)
