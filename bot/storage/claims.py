@@ -10,12 +10,15 @@ the claim runs out, and another replica takes them.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from bot.storage.db import DATABASE_ERRORS
+from bot.storage.db import DATABASE_ERRORS, Database
+from bot.storage.sql import execute
+from bot.storage.timestamps import to_db_time
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,42 @@ class RowClaims:
     holder: str
     lease: timedelta = timedelta(seconds=CLAIM_SECONDS)
     renew_seconds: float = RENEW_SECONDS
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedTable:
+    """A queue whose rows replicas claim: the table, and what keeps a row in the queue."""
+
+    name: str
+    queued: str
+    """The SQL condition of a row still waiting or being worked on (a claim on it matters)."""
+
+    async def renew(self, db: Database, holder: str, ids: Collection[int], until: datetime) -> int:
+        """Extend `holder`'s claim on these queued rows to `until`; returns how many it still
+        held (fewer than asked: the claim ran out and another replica may have them now)."""
+        if not ids:
+            return 0
+        async with db.transaction() as conn:
+            result = await execute(
+                conn,
+                f"UPDATE {self.name} SET claimed_until = ? "  # noqa: S608 (fixed names)
+                f"WHERE claimed_by = ? AND {self.queued} "
+                f"AND id IN ({conn.dialect.int_array_rows})",
+                (to_db_time(until), holder, json.dumps(sorted(ids))),
+            )
+        return result.rowcount
+
+    async def release(self, db: Database, holder: str, ids: Collection[int]) -> None:
+        """Let go of `holder`'s claim on these rows at once (any replica may take them)."""
+        if not ids:
+            return
+        async with db.transaction() as conn:
+            await execute(
+                conn,
+                f"UPDATE {self.name} SET claimed_by = NULL, claimed_until = NULL "  # noqa: S608
+                f"WHERE claimed_by = ? AND id IN ({conn.dialect.int_array_rows})",
+                (holder, json.dumps(sorted(ids))),
+            )
 
 
 Renew = Callable[[str, Collection[int], timedelta], Awaitable[int]]

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.storage.claims import ClaimedTable
 from bot.storage.db import Database
 from bot.storage.json_codec import decode_json, encode_json
 from bot.storage.sql import Connection, execute, fetch_all_in
 from bot.storage.timestamps import Clock, from_db_time, to_db_time, utc_now
+
+_CLAIMED = ClaimedTable("inbox", "processed_at IS NULL")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,29 +164,11 @@ class InboxRepository:
     async def renew(self, holder: str, ids: Collection[int], lease: timedelta) -> int:
         """Extend `holder`'s claim on these unprocessed events; returns how many it still held
         (fewer than asked: the claim ran out and another replica may have them now)."""
-        if not ids:
-            return 0
-        async with self._db.transaction() as conn:
-            result = await execute(
-                conn,
-                "UPDATE inbox SET claimed_until = ? "  # noqa: S608 (the dialect's fragment)
-                "WHERE claimed_by = ? AND processed_at IS NULL "
-                f"AND id IN ({conn.dialect.int_array_rows})",
-                (to_db_time(self._clock() + lease), holder, json.dumps(sorted(ids))),
-            )
-        return result.rowcount
+        return await _CLAIMED.renew(self._db, holder, ids, self._clock() + lease)
 
     async def release(self, holder: str, ids: Collection[int]) -> None:
         """Let go of `holder`'s claim on these events at once (any replica may take them)."""
-        if not ids:
-            return
-        async with self._db.transaction() as conn:
-            await execute(
-                conn,
-                "UPDATE inbox SET claimed_by = NULL, claimed_until = NULL "  # noqa: S608
-                f"WHERE claimed_by = ? AND id IN ({conn.dialect.int_array_rows})",
-                (holder, json.dumps(sorted(ids))),
-            )
+        await _CLAIMED.release(self._db, holder, ids)
 
     async def mark_processed_in(self, conn: Connection, ids: list[int]) -> None:
         """Mark events processed inside the caller's transaction."""

@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.storage.claims import ClaimedTable
 from bot.storage.db import Database
 from bot.storage.json_codec import decode_json, encode_json
 from bot.storage.sql import Connection, execute, execute_many, fetch_all_in
 from bot.storage.timestamps import Clock, from_db_time, to_db_time, utc_now
+
+_CLAIMED = ClaimedTable("outbox", "state = 'pending'")
 
 DUE_QUERY = """
 SELECT o.id, o.idempotency_key, o.chat_id, o.thread_id, o.lead_id, o.payload,
@@ -349,29 +352,11 @@ class OutboxRepository:
 
     async def renew(self, holder: str, ids: Collection[int], lease: timedelta) -> int:
         """Extend `holder`'s claim on these pending rows; returns how many it still held."""
-        if not ids:
-            return 0
-        async with self._db.transaction() as conn:
-            result = await execute(
-                conn,
-                "UPDATE outbox SET claimed_until = ? "  # noqa: S608 (the dialect's fragment)
-                "WHERE claimed_by = ? AND state = 'pending' "
-                f"AND id IN ({conn.dialect.int_array_rows})",
-                (to_db_time(self._clock() + lease), holder, json.dumps(sorted(ids))),
-            )
-        return result.rowcount
+        return await _CLAIMED.renew(self._db, holder, ids, self._clock() + lease)
 
     async def release(self, holder: str, ids: Collection[int]) -> None:
         """Let go of `holder`'s claim on these rows at once (any replica may send them)."""
-        if not ids:
-            return
-        async with self._db.transaction() as conn:
-            await execute(
-                conn,
-                "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL "  # noqa: S608
-                f"WHERE claimed_by = ? AND id IN ({conn.dialect.int_array_rows})",
-                (holder, json.dumps(sorted(ids))),
-            )
+        await _CLAIMED.release(self._db, holder, ids)
 
     async def _messages(self, rows: list[Any]) -> tuple[list[OutboxMessage], bool]:
         """The rows as messages; a row that holds no notification is set aside as dead (True:
