@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -92,16 +94,8 @@ async def test_two_replicas_on_one_database_send_each_notification_once(
         ) as first:
             anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
             await subscribe(anna)
-            second = Application(first.settings)
-            await second.start()
-            try:
-                assert first.leadership is not None
-                assert second.leadership is not None
-                assert first.leadership.leading
-                assert not second.leadership.leading
-                # The portal's events reach the replica that does not run the workers.
-                for handler in portal_emulator.event_handlers:
-                    handler.handler = f"http://127.0.0.1:{second.port}/bitrix/events"
+            # The portal's events reach the replica that does not run the workers.
+            async with follower_taking_events(first, portal_emulator) as second:
                 lead_id = portal_emulator.ui_add_lead({"TITLE": "Valves", "ASSIGNED_BY_ID": 1}, 1)
                 await anna.wait_for_message(about(lead_id, "New lead"), timeout=15)
                 outbox = OutboxRepository(second.db)
@@ -109,8 +103,6 @@ async def test_two_replicas_on_one_database_send_each_notification_once(
                 offers = [m for m in anna.transcript() if about(lead_id, "New lead")(m)]
                 assert len(offers) == 1
                 assert await outbox.count("sent") == 1
-            finally:
-                await second.stop()
 
 
 @pytest.mark.parametrize("bot_redis", ["redis"], indirect=True)
@@ -129,16 +121,8 @@ async def test_replicas_sharing_redis_all_drain_the_queues_and_send_each_notific
             await subscribe(anna)
             telegram_emulator.add_group(GROUP_ID, "Sales", admins=[ADMIN_TELEGRAM_ID])
             await subscribe(anna.in_group(GROUP_ID))
-            second = Application(first.settings)
-            await second.start()
-            try:
-                assert first.leadership is not None
-                assert second.leadership is not None
-                assert first.leadership.leading
-                assert not second.leadership.leading
-                # The replica that leads nothing processes the events it takes, and sends.
-                for handler in portal_emulator.event_handlers:
-                    handler.handler = f"http://127.0.0.1:{second.port}/bitrix/events"
+            # The replica that leads nothing processes the events it takes, and sends.
+            async with follower_taking_events(first, portal_emulator) as second:
                 leads = [
                     portal_emulator.ui_add_lead({"TITLE": f"Valves {n}", "ASSIGNED_BY_ID": 1}, 1)
                     for n in range(5)
@@ -162,8 +146,26 @@ async def test_replicas_sharing_redis_all_drain_the_queues_and_send_each_notific
                 assert second.processor.leads_read > 0
                 assert second.sender.sent > 0
                 assert first.sender.sent + second.sender.sent == 10
-            finally:
-                await second.stop()
+
+
+@asynccontextmanager
+async def follower_taking_events(
+    first: Application, portal_emulator: Bitrix24Emulator
+) -> AsyncIterator[Application]:
+    """A second replica of `first` on its database, which `first` leads; the portal's events
+    go to the second from now on. Stopped on the way out."""
+    second = Application(first.settings)
+    await second.start()
+    try:
+        assert first.leadership is not None
+        assert second.leadership is not None
+        assert first.leadership.leading
+        assert not second.leadership.leading
+        for handler in portal_emulator.event_handlers:
+            handler.handler = f"http://127.0.0.1:{second.port}/bitrix/events"
+        yield second
+    finally:
+        await second.stop()
 
 
 async def _nothing_pending(outbox: OutboxRepository) -> bool:
