@@ -266,12 +266,14 @@ async def notifying_app(
     storage: StorageSettings | None = None,
     clock: Clock = utc_now,
     redis: RedisSettings | None = None,
+    events: EventsSettings | None = None,
 ) -> AsyncIterator[Application]:
     """The app with the portal's outgoing webhook pointed at its event endpoint; fast timings.
 
     `storage` defaults to a fresh SQLite file in `tmp_path`; `clock` is the clock of the
     app's schedules (deadlines, counters, reminders), for tests that move time; `redis`, the
-    Redis the replicas share (none by default).
+    Redis the replicas share (none by default); `events`, the intake's settings (a catch-up
+    poll every 0.2 s by default).
     """
     token = portal_emulator.add_outgoing_webhook("http://127.0.0.1:9/not-yet")
     settings = Settings(
@@ -290,7 +292,7 @@ async def notifying_app(
         ),
         storage=storage or StorageSettings(path=tmp_path / "bot.sqlite3"),
         web=WebSettings(host="127.0.0.1", port=0),
-        events=EventsSettings(poll_interval_seconds=0.2, coalesce_seconds=0.05),
+        events=events or EventsSettings(poll_interval_seconds=0.2, coalesce_seconds=0.05),
         notify=notify,
         redis=redis or RedisSettings(),
     )

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
 from bot.app import Application
-from bot.config import ConfigurationError, NotifySettings, RedisSettings, StorageSettings
+from bot.config import (
+    ConfigurationError,
+    EventsSettings,
+    NotifySettings,
+    RedisSettings,
+    StorageSettings,
+)
+from bot.storage.inbox import InboxRepository
 from bot.storage.outbox import OutboxRepository
 from bot.storage.postgres import PostgresDatabase
+from bot.storage.sql import execute
 from bot.storage.subscriptions import SubscriptionRepository
+from bot.storage.timestamps import to_db_time, utc_now
 from tests.e2e.conftest import ADMIN_TELEGRAM_ID, about, eventually, notifying_app, sign_in
 from tests.e2e.test_notifications import ANNA_PHONE, GROUP_ID, IVAN_PHONE, IVAN_TG, subscribe
 from tests.emulators.bitrix24 import Bitrix24Emulator
@@ -146,6 +158,71 @@ async def test_replicas_sharing_redis_all_drain_the_queues_and_send_each_notific
                 assert second.processor.leads_read > 0
                 assert second.sender.sent > 0
                 assert first.sender.sent + second.sender.sent == 10
+
+
+@pytest.mark.parametrize("bot_redis", ["redis"], indirect=True)
+async def test_a_batch_whose_claim_ran_out_while_it_was_read_is_left_to_its_new_holder(
+    tmp_path: Path,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+    bot_redis: RedisSettings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.events.processor")
+    # No catch-up poll after the first: the next list the portal answers is the batch's read.
+    events = EventsSettings(poll_interval_seconds=3600, coalesce_seconds=0.05)
+    async with postgres_schema() as url:
+        storage = StorageSettings(url=SecretStr(url))
+        async with notifying_app(
+            tmp_path,
+            telegram_emulator,
+            portal_emulator,
+            NOTIFY,
+            storage,
+            redis=bot_redis,
+            events=events,
+        ) as app:
+            anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+            await subscribe(anna)
+            reading = asyncio.Event()
+            go_on = asyncio.Event()
+
+            async def stall(_seconds: float) -> None:
+                reading.set()
+                await go_on.wait()
+
+            # The replica stalls while the portal answers its read of the batch's leads ...
+            portal_emulator.list_server_time = 0.001
+            portal_emulator.server_sleep = stall
+            lead_id = portal_emulator.ui_add_lead({"TITLE": "Valves", "ASSIGNED_BY_ID": 1}, 1)
+            await asyncio.wait_for(reading.wait(), timeout=15)
+            portal_emulator.list_server_time = 0.0
+            # ... long enough for its claim to run out and another replica to take the batch.
+            inbox = InboxRepository(app.db)
+            [event] = await inbox.unprocessed()
+            async with app.db.transaction() as conn:
+                await execute(
+                    conn,
+                    "UPDATE inbox SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+                    ("other", to_db_time(utc_now() + timedelta(hours=1)), event.id),
+                )
+            go_on.set()
+
+            async def warned() -> bool:
+                return any("claim on 1 events ran out" in r.getMessage() for r in caplog.records)
+
+            await eventually(warned, timeout=15)
+            outbox = OutboxRepository(app.db)
+            assert await outbox.count() == 0
+            assert [e.id for e in await inbox.unprocessed()] == [event.id]
+            assert await inbox.claim("mine-too", 10, timedelta(seconds=6)) == []
+
+            # The other replica lets go (it stopped): this one takes the batch and notifies once.
+            await inbox.release("other", [event.id])
+            await anna.wait_for_message(about(lead_id, "New lead"), timeout=15)
+            await eventually(lambda: _nothing_pending(outbox), timeout=15)
+            assert await outbox.count("sent") == 1
+            assert len([m for m in anna.transcript() if about(lead_id, "New lead")(m)]) == 1
 
 
 @asynccontextmanager
