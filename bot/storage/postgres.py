@@ -62,6 +62,30 @@ async def _rollback(conn: Any) -> None:
             await conn.execute("ROLLBACK")
 
 
+async def _commit(conn: Any) -> None:
+    """COMMIT, and when the caller is cancelled meanwhile, let the COMMIT end first: its outcome
+    is then known, and the connection is idle again when it goes back to the pool."""
+    commit = asyncio.ensure_future(conn.execute("COMMIT"))
+    try:
+        await asyncio.shield(commit)
+    except asyncio.CancelledError:
+        with contextlib.suppress(*DATABASE_ERRORS):
+            await asyncio.shield(commit)
+        raise
+
+
+async def _release(pool: Any, conn: Any) -> None:
+    """Give the connection back. One the pool cannot reset is closed by it (and replaced later);
+    that failure must not take the place of what the transaction raised, a cancellation above
+    all: a stopping worker would go on as if nothing was asked of it."""
+    try:
+        await pool.release(conn)
+    except DATABASE_ERRORS as exc:
+        log.warning(
+            "a PostgreSQL connection could not be reset and was closed (%s)", type(exc).__name__
+        )
+
+
 class PostgresConnection:
     """The asyncpg connection of an open PostgreSQL transaction."""
 
@@ -197,15 +221,16 @@ class PostgresDatabase:
         if not durable:
             prelude += "; SET LOCAL synchronous_commit = off"
         try:
-            async with pool.acquire() as conn:
-                try:
-                    await conn.execute(prelude)
-                    yield PostgresConnection(conn)
-                    # Shielded: once COMMIT is sent, a cancellation must not leave it unknown.
-                    await asyncio.shield(conn.execute("COMMIT"))
-                except BaseException:
-                    await asyncio.shield(_rollback(conn))
-                    raise
+            conn = await pool.acquire()
+            try:
+                await conn.execute(prelude)
+                yield PostgresConnection(conn)
+                await _commit(conn)
+            except BaseException:
+                await asyncio.shield(_rollback(conn))
+                raise
+            finally:
+                await _release(pool, conn)
         finally:
             self._local_writers.release()
             if task is not None:

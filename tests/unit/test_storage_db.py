@@ -186,6 +186,32 @@ async def test_cancelled_transaction_rolls_back(db: Database) -> None:
     assert await db.fetch_one("SELECT * FROM kv WHERE key = 'c'") is None
 
 
+async def test_a_transaction_cancelled_as_it_commits_ends_cancelled_with_a_known_outcome(
+    db: Database,
+) -> None:
+    """A stop that lands on the COMMIT: the worker still sees its cancellation (not a
+    connection error its loop would swallow and go on after), and the write is committed."""
+
+    async def writer(number: int) -> None:
+        async with db.transaction() as conn:
+            await execute(
+                conn,
+                "INSERT INTO kv (key, value, updated_at) VALUES (?, '1', 'x')",
+                (f"k{number}",),
+            )
+            # Lands on the next turn of the loop: while the COMMIT is on its way.
+            asyncio.get_running_loop().call_soon(task.cancel)
+
+    for number in range(20):
+        task = asyncio.create_task(writer(number))
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    rows = await db.fetch_all("SELECT key FROM kv WHERE key LIKE 'k%'")
+    assert len(rows) == 20
+    async with db.transaction() as conn:
+        await execute(conn, "INSERT INTO kv (key, value, updated_at) VALUES ('after', '1', 'x')")
+
+
 async def test_reads_do_not_see_an_open_transaction(db: Database) -> None:
     inside = asyncio.Event()
     release = asyncio.Event()
