@@ -822,13 +822,17 @@ async def test_drop_after_execute_loses_the_answer_but_keeps_the_write(portal_em
     assert again.status_code == 200
 
 
+READ_ONLY_IMPATIENT = httpx.Timeout(10.0, read=0.05)
+"""A client that gives up on a late answer, never on a connection slow to open (busy machine)."""
+
+
 async def test_slow_method_runs_to_its_end_after_the_client_hangs_up(portal_emulator, http):
     portal_emulator.faults.slow_method("crm.lead.add", 0.3)
     with pytest.raises(httpx.ReadTimeout):
         await http.post(
             portal_emulator.webhook_url + "crm.lead.add",
             json={"fields": {"TITLE": "slow"}},
-            timeout=0.05,
+            timeout=READ_ONLY_IMPATIENT,
         )
     assert portal_emulator.leads == {}  # not saved yet when the client gave up
     for _ in range(200):
@@ -866,7 +870,7 @@ async def test_malformed_next_returns_non_json_200(portal_emulator, http):
 
 async def test_latency_delays_answers(portal_emulator):
     portal_emulator.faults.latency = 1.0
-    async with httpx.AsyncClient(timeout=0.05) as impatient:
+    async with httpx.AsyncClient(timeout=READ_ONLY_IMPATIENT) as impatient:
         with pytest.raises(httpx.ReadTimeout):
             await impatient.post(portal_emulator.webhook_url + "crm.settings.mode.get")
     portal_emulator.faults.latency = 0.0
