@@ -8,7 +8,7 @@ from typing import Any
 
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import Dialog, DialogManager, Window
-from aiogram_dialog.widgets.input import MessageInput
+from aiogram_dialog.widgets.input import ManagedTextInput, MessageInput, TextInput
 from aiogram_dialog.widgets.kbd import Button, Cancel, Select, SwitchTo
 from aiogram_dialog.widgets.kbd.select import ManagedRadio
 from aiogram_dialog.widgets.text import Format
@@ -49,6 +49,8 @@ FOUND_SELECT_ID = "lp_found"
 ADD_ID = "lp_add"
 REMOVE_ID = "lp_remove"
 USE_PRICE_ID = "lp_use_price"
+QUANTITY_ID = "lp_quantity"
+PRICE_ID = "lp_price"
 PAGE_HEIGHT = 8
 LABEL_MAX = 60
 
@@ -268,18 +270,33 @@ async def get_quantity(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
     return {"product": str(product["name"]), **_amount_flags(problem)}
 
 
-async def on_quantity(message: Message, _: MessageInput, manager: DialogManager) -> None:
-    """Take the quantity, then ask for the price."""
-    if not message.text:
-        manager.dialog_data[PROBLEM_KEY] = "not_text"
-        return
-    try:
-        quantity = parse_quantity(message.text)
-    except AmountError as exc:
-        manager.dialog_data[PROBLEM_KEY] = exc.problem.value
-        return
+async def on_quantity(
+    _: Message, __: ManagedTextInput[Decimal], manager: DialogManager, quantity: Decimal
+) -> None:
+    """Keep the quantity for the price's window, and ask for the price."""
     manager.dialog_data[QUANTITY_KEY] = str(quantity)
     await manager.switch_to(LeadProducts.price)
+
+
+async def on_amount_error(
+    _: Message, __: ManagedTextInput[Decimal], manager: DialogManager, error: ValueError
+) -> None:
+    """A quantity or price that is not acceptable: the prompt says why."""
+    problem = error.problem if isinstance(error, AmountError) else AmountProblem.NOT_A_NUMBER
+    manager.dialog_data[PROBLEM_KEY] = problem.value
+
+
+async def on_not_text(_: Message, __: MessageInput, manager: DialogManager) -> None:
+    """A sticker, a photo or the like where a number is asked for."""
+    manager.dialog_data[PROBLEM_KEY] = "not_text"
+
+
+def _quantity(manager: DialogManager) -> Decimal:
+    """The quantity typed for the chosen product."""
+    typed = manager.dialog_data.get(QUANTITY_KEY)
+    if not isinstance(typed, str):
+        raise AccessDenied("no quantity typed")
+    return Decimal(typed)
 
 
 async def get_price(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
@@ -288,7 +305,7 @@ async def get_price(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     problem = dialog_manager.dialog_data.pop(PROBLEM_KEY, None)
     return {
         "product": str(product["name"]),
-        "quantity": Decimal(str(dialog_manager.dialog_data[QUANTITY_KEY])),
+        "quantity": _quantity(dialog_manager),
         "price": Decimal(str(product["price"])),
         "currency": str(product["currency"]),
         **_amount_flags(problem),
@@ -297,7 +314,7 @@ async def get_price(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
 
 async def _add(manager: DialogManager, price: Decimal) -> None:
     product = _product(manager)
-    quantity = Decimal(str(manager.dialog_data[QUANTITY_KEY]))
+    quantity = _quantity(manager)
     try:
         await lead_products_of(manager).add_row(
             caller(manager),
@@ -316,16 +333,10 @@ async def _add(manager: DialogManager, price: Decimal) -> None:
     await manager.switch_to(LeadProducts.main)
 
 
-async def on_price(message: Message, _: MessageInput, manager: DialogManager) -> None:
-    """Take a price the user typed and add the row."""
-    if not message.text:
-        manager.dialog_data[PROBLEM_KEY] = "not_text"
-        return
-    try:
-        price = parse_price(message.text)
-    except AmountError as exc:
-        manager.dialog_data[PROBLEM_KEY] = exc.problem.value
-        return
+async def on_price(
+    message: Message, _: ManagedTextInput[Decimal], manager: DialogManager, price: Decimal
+) -> None:
+    """Add the row at the price the user typed."""
     try:
         await _add(manager, price)
     except WriteInProgressError:
@@ -413,7 +424,13 @@ def build_lead_products_dialog() -> Dialog:
             Tr("products-quantity-too-large", when="too_large"),
             Tr("products-quantity-too-precise", when="too_precise"),
             Tr("products-not-text", when="not_text"),
-            MessageInput(on_quantity),
+            TextInput(
+                QUANTITY_ID,
+                type_factory=parse_quantity,
+                on_success=on_quantity,
+                on_error=on_amount_error,
+            ),
+            MessageInput(on_not_text),
             SwitchTo(Tr("button-back"), id="lp_quantity_back", state=LeadProducts.main),
             state=LeadProducts.quantity,
             getter=get_quantity,
@@ -430,7 +447,10 @@ def build_lead_products_dialog() -> Dialog:
                 id=USE_PRICE_ID,
                 on_click=on_use_catalogue_price,
             ),
-            MessageInput(on_price),
+            TextInput(
+                PRICE_ID, type_factory=parse_price, on_success=on_price, on_error=on_amount_error
+            ),
+            MessageInput(on_not_text),
             SwitchTo(Tr("button-back"), id="lp_price_back", state=LeadProducts.quantity),
             state=LeadProducts.price,
             getter=get_price,

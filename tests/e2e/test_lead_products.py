@@ -93,6 +93,8 @@ async def test_rep_adds_and_removes_products_and_sees_the_total(
     await ivan.wait_for_message(has("How many?"))
 
     # Bad quantities get a reason each.
+    await ivan.send_sticker()
+    await ivan.wait_for_message(has("Send it as text, please."))
     await ivan.send("-2")
     await ivan.wait_for_message(has("must be greater than zero"))
     await ivan.send("two")
@@ -103,6 +105,8 @@ async def test_rep_adds_and_removes_products_and_sees_the_total(
     price = await ivan.wait_for_message(has("Catalogue price: 27,900"))
     assert "✅ Use 27,900 RUB" in price.labels
 
+    await ivan.send_sticker()
+    await ivan.wait_for_message(has("Send it as text, please."))
     await ivan.send("abc")
     await ivan.wait_for_message(has("That's not a number"))
     await ivan.send("1,001")

@@ -78,6 +78,24 @@ class ChatDriver:
             name += "@" + str(self.emulator.bot_user["username"])
         return await self.send(" ".join([f"/{name}", *args]))
 
+    async def send_sticker(self, emoji: str = "👍") -> ChatMessage:
+        """Send a regular (static) sticker, as Telegram describes one."""
+        unique = f"AgADsticker{ord(emoji[0]):x}"
+        return await self._post(
+            {
+                "sticker": {
+                    "file_id": f"CAACAgIAAx{unique}",
+                    "file_unique_id": unique,
+                    "type": "regular",
+                    "width": 512,
+                    "height": 512,
+                    "is_animated": False,
+                    "is_video": False,
+                    "emoji": emoji,
+                }
+            }
+        )
+
     async def share_contact(
         self,
         phone: str,
