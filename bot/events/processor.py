@@ -153,6 +153,8 @@ class EventProcessor:
         self._watching_since: datetime | None = None
         self.leads_read = 0
         """Leads read from the portal so far (each lead of each batch counts once)."""
+        self.reads = 0
+        """Requests that read leads (one per batch of events)."""
 
     def wake(self) -> None:
         """New events are in the inbox."""
@@ -170,12 +172,8 @@ class EventProcessor:
             # A short pause lets a burst for one lead arrive, so it makes one message.
             await asyncio.sleep(self._timing.coalesce_seconds)
             try:
-                while True:
-                    # With the portal's budget spent, the read would wait for a slot anyway:
-                    # waiting before the inbox is read lets the events of that time join it.
-                    await asyncio.sleep(self._portal.limiter.wait_seconds())
-                    if not await self.process_once():
-                        break
+                while await self.process_once():
+                    pass
             except PortalError as exc:
                 log.warning("event processing failed (portal %s); retrying", exc.code)
                 await asyncio.sleep(self._timing.retry_seconds)
@@ -226,6 +224,7 @@ class EventProcessor:
         if not commands:
             return {}
         result = await self._portal.batch(commands, lane=Lane.BACKGROUND)
+        self.reads += 1
         self.leads_read += len(lead_ids)
         leads: dict[int, Lead | None] = {}
         for key, chunk in chunks.items():
@@ -270,7 +269,19 @@ class EventProcessor:
         return moment <= action.at + ATTRIBUTION_TOLERANCE
 
     async def process_once(self) -> int:
-        """Process up to 2,500 stored events; returns how many events it handled."""
+        """Process up to 2,500 stored events; returns how many events it handled.
+
+        The portal's slot for the read is taken before the inbox is read: with the budget
+        spent, the read would wait for it anyway, and the events that arrive meanwhile join
+        this read instead of waiting for the next one.
+        """
+        holder = None if self._claims is None else self._claims.holder
+        if not await self._inbox.has_unprocessed(claimable_by=holder):
+            return 0
+        async with self._portal.limiter.reserved(Lane.BACKGROUND):
+            return await self._take_and_process()
+
+    async def _take_and_process(self) -> int:
         events = await self._pending()
         if not events:
             return 0

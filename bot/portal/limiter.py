@@ -21,7 +21,8 @@ import contextlib
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -33,11 +34,20 @@ steady event traffic, which could take every slot, the morning's reads still adv
 quarter of the rate), and the processor only reads a little more per request."""
 
 
+INTERACTIVE_SHARE = 4
+"""While both wait, a background caller gets the slot after this many interactive ones: users
+who keep the portal busy (several reps capturing at once on a spent budget) would otherwise
+hold notifications back for as long as they type; this way a user waits at most one slot more
+in `INTERACTIVE_SHARE + 1`, and the processor, which reads thousands of leads per request,
+keeps up."""
+
+
 class Lane(StrEnum):
     """Who is waiting, in order of precedence: a user (interactive) goes before workers that
     keep notifications live (background), and they go before routine rounds (routine: the
     morning's stale-lead reads for a whole team), which take what the others leave and, while
-    workers keep the portal busy, one slot in `ROUTINE_SHARE + 1`."""
+    workers keep the portal busy, one slot in `ROUTINE_SHARE + 1`. Workers likewise get one
+    slot in `INTERACTIVE_SHARE + 1` while users keep it busy."""
 
     INTERACTIVE = "interactive"
     BACKGROUND = "background"
@@ -83,11 +93,25 @@ class LeakyBucket:
         self.level = max(self.level_at(now), float(self.burst) + 1.0)
         self.updated_at = max(now, self.updated_at)
 
+    def give_back(self, now: float) -> None:
+        """Uncount one request recorded earlier and never sent."""
+        self.level = max(0.0, self.level_at(now) - 1.0)
+        self.updated_at = max(now, self.updated_at)
+
 
 @dataclass(eq=False)
 class _Waiter:
     lane: Lane
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(eq=False)
+class _Reservation:
+    lane: Lane
+    used: bool = False
+
+
+_RESERVED: ContextVar[_Reservation | None] = ContextVar("portal_reserved_slot", default=None)
 
 
 class PortalLimiter:
@@ -116,10 +140,14 @@ class PortalLimiter:
         self._lines: dict[Lane, deque[_Waiter]] = {lane: deque() for lane in Lane}
         self._background_streak = 0
         """Slots background callers took in a row while a routine caller waited."""
+        self._interactive_streak = 0
+        """Slots interactive callers took in a row while a background caller waited."""
 
     def _head(self) -> _Waiter | None:
         interactive, background, routine = (self._lines[lane] for lane in Lane)
         if interactive:
+            if background and self._interactive_streak >= INTERACTIVE_SHARE:
+                return background[0]  # never starved: one slot after INTERACTIVE_SHARE
             return interactive[0]
         if routine and (not background or self._background_streak >= ROUTINE_SHARE):
             return routine[0]  # never starved: every ROUTINE_SHARE-th slot of the workers
@@ -132,7 +160,14 @@ class PortalLimiter:
         return len(self._lines[lane])
 
     async def acquire(self, lane: Lane = Lane.INTERACTIVE) -> None:
-        """Wait for this caller's turn and a free slot; the request counts from now."""
+        """Wait for this caller's turn and a free slot; the request counts from now.
+
+        Inside `reserved(lane)` the first request of that lane takes the slot already held.
+        """
+        reservation = _RESERVED.get()
+        if reservation is not None and reservation.lane is lane and not reservation.used:
+            reservation.used = True
+            return
         waiter = _Waiter(lane)
         self._lines[lane].append(waiter)
         try:
@@ -141,10 +176,7 @@ class PortalLimiter:
                 if self._head() is waiter:
                     timeout = await self._take(lane, others=self._others_waiting(waiter))
                     if timeout <= 0:
-                        if lane is Lane.ROUTINE:
-                            self._background_streak = 0
-                        elif lane is Lane.BACKGROUND and self._lines[Lane.ROUTINE]:
-                            self._background_streak += 1
+                        self._count_turn(lane)
                         return
                 waiter.wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -152,9 +184,48 @@ class PortalLimiter:
                         await waiter.wake.wait()
         finally:
             self._lines[lane].remove(waiter)
-            head = self._head()
-            if head is not None:
-                head.wake.set()
+            self._wake_head()
+
+    def _count_turn(self, lane: Lane) -> None:
+        """Keep the streaks that give the lower lanes their shares."""
+        if lane is Lane.INTERACTIVE:
+            if self._lines[Lane.BACKGROUND]:
+                self._interactive_streak += 1
+        elif lane is Lane.BACKGROUND:
+            self._interactive_streak = 0
+            if self._lines[Lane.ROUTINE]:
+                self._background_streak += 1
+        else:
+            self._background_streak = 0
+
+    @contextlib.asynccontextmanager
+    async def reserved(self, lane: Lane) -> AsyncIterator[None]:
+        """Wait for a slot of `lane` first, then run the block; its first request of that lane
+        (in this task, or a task it starts) goes on that slot without waiting again.
+
+        A worker that reads what has queued up takes its turn before looking, so whatever
+        arrives during the wait joins the one request. A slot the block leaves unused is given
+        back.
+        """
+        await self.acquire(lane)
+        reservation = _Reservation(lane)
+        token = _RESERVED.set(reservation)
+        try:
+            yield
+        finally:
+            _RESERVED.reset(token)
+            if not reservation.used:
+                await self.give_back()
+
+    async def give_back(self) -> None:
+        """Uncount a slot taken and never used, and let the next caller try for it."""
+        self.bucket.give_back(self._clock())
+        self._wake_head()
+
+    def _wake_head(self) -> None:
+        head = self._head()
+        if head is not None:
+            head.wake.set()
 
     def _others_waiting(self, waiter: _Waiter) -> int:
         """Interactive callers of this process waiting behind `waiter`."""

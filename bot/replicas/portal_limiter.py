@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from bot.portal.limiter import Lane, PortalLimiter
+from bot.portal.limiter import INTERACTIVE_SHARE, Lane, PortalLimiter
 from bot.replicas.connection import (
     LUA_NOW,
     REDIS_FAILURES,
@@ -22,8 +22,10 @@ from bot.replicas.connection import (
 BACKGROUND_POLL_SECONDS = 0.05
 """How often a background caller held back by another replica's users asks again."""
 
-# KEYS: the bucket (a hash: level, at), the replicas whose users wait (a sorted set by expiry).
-# ARGV: now, drain per second, burst, lane, replica, interactive callers behind, action.
+# KEYS: the bucket (a hash: level, at, streak), the replicas whose users wait (a sorted set
+# by expiry).
+# ARGV: now, drain per second, burst, lane, replica, interactive callers behind, action,
+# a refused worker's next try (ms), the users' slots after which a background caller goes.
 # The bucket is the portal's counter as all replicas together have filled it; a request may
 # go while it leaves the counter at most at the burst. Returns {granted, wait ms, level, now}.
 _BUCKET_SCRIPT = (
@@ -35,15 +37,17 @@ local lane = ARGV[4]
 local replica = ARGV[5]
 local others = tonumber(ARGV[6])
 local action = ARGV[7]
-local stored = redis.call('HMGET', KEYS[1], 'level', 'at')
+local share = tonumber(ARGV[9])
+local stored = redis.call('HMGET', KEYS[1], 'level', 'at', 'streak')
 local level = tonumber(stored[1]) or 0
 local at = tonumber(stored[2]) or now
+local streak = tonumber(stored[3]) or 0
 level = math.max(0, level - math.max(0, now - at) * drain / 1000)
 at = math.max(now, at)
 -- Users waiting anywhere hold their place a little longer than the next slot needs.
 local hold = 2000 / drain + 250
 local function save()
-  redis.call('HSET', KEYS[1], 'level', tostring(level), 'at', tostring(at))
+  redis.call('HSET', KEYS[1], 'level', tostring(level), 'at', tostring(at), 'streak', streak)
   redis.call('PEXPIRE', KEYS[1], math.ceil(level * 1000 / drain) + 1000)
 end
 if action == 'fill' then
@@ -51,7 +55,14 @@ if action == 'fill' then
   save()
   return {1, '0', tostring(level), tostring(now)}
 end
-if lane ~= 'interactive' then
+if action == 'give_back' then
+  level = math.max(0, level - 1)
+  save()
+  return {1, '0', tostring(level), tostring(now)}
+end
+-- Users waiting anywhere hold workers back, except a background caller's one slot in
+-- share + 1 (the streak counts users' slots since the last background one).
+if lane ~= 'interactive' and not (lane == 'background' and streak >= share) then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
   if redis.call('ZCARD', KEYS[2]) > 0 then
     local wait = math.max((level + 1 - burst) * 1000 / drain, tonumber(ARGV[8]))
@@ -67,7 +78,6 @@ if wait > 0 then
   return {0, tostring(wait), tostring(level), tostring(now)}
 end
 level = level + 1
-save()
 if lane == 'interactive' then
   if others > 0 then
     redis.call('ZADD', KEYS[2], now + hold, replica)
@@ -75,7 +85,17 @@ if lane == 'interactive' then
   else
     redis.call('ZREM', KEYS[2], replica)
   end
+  -- Only users' slots taken while users still wait somewhere count toward the workers' turn.
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  if redis.call('ZCARD', KEYS[2]) > 0 then
+    streak = math.min(streak + 1, share)
+  else
+    streak = 0
+  end
+elseif lane == 'background' then
+  streak = 0
 end
+save()
 return {1, '0', tostring(level), tostring(now)}
 """
 )
@@ -98,8 +118,9 @@ class SharedLeakyBucket:
     `take` is one script run: it drains the counter to now and counts one request when that
     leaves it at most at the burst. An interactive caller that has to wait marks its replica
     as having users in line, and background and routine takes of every replica are refused
-    while any such mark is fresh; a replica that stops keeping its mark loses it within a
-    second or so. Routine callers give way to background ones within each replica.
+    while any such mark is fresh, except one background take after every `INTERACTIVE_SHARE`
+    interactive ones; a replica that stops keeping its mark loses it within a second or so.
+    Routine callers give way to background ones within each replica.
     """
 
     def __init__(
@@ -129,6 +150,7 @@ class SharedLeakyBucket:
                 others,
                 action,
                 BACKGROUND_POLL_SECONDS * 1000.0,
+                INTERACTIVE_SHARE,
             ],
         )
         return BucketTake(
@@ -146,6 +168,10 @@ class SharedLeakyBucket:
     async def fill(self) -> BucketTake:
         """The portal refused a request for rate: its counter is at least at the burst."""
         return await self._run(Lane.INTERACTIVE, 0, "fill")
+
+    async def give_back(self) -> BucketTake:
+        """Uncount one request taken and never sent."""
+        return await self._run(Lane.INTERACTIVE, 0, "give_back")
 
 
 class RedisPortalLimiter(PortalLimiter):
@@ -205,6 +231,17 @@ class RedisPortalLimiter(PortalLimiter):
         except REDIS_FAILURES as exc:
             self._outage.failed(exc)
             await super().report_limit_exceeded()
+
+    async def give_back(self) -> None:
+        """Uncount a slot taken and never used, in the shared counter."""
+        try:
+            self._mirror(await self.shared.give_back())
+        except REDIS_FAILURES as exc:
+            self._outage.failed(exc)
+            self.bucket.give_back(self._clock())
+        else:
+            self._outage.answered()
+        self._wake_head()
 
     def wait_seconds(self) -> float:
         """How long a request made now would wait for a slot, as this replica last saw it."""

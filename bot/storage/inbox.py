@@ -10,7 +10,7 @@ from typing import Any
 from bot.storage.claims import ClaimedTable
 from bot.storage.db import Database
 from bot.storage.json_codec import decode_json, encode_json
-from bot.storage.sql import Connection, execute, fetch_all_in
+from bot.storage.sql import Connection, SqlParams, execute, fetch_all_in
 from bot.storage.timestamps import Clock, from_db_time, to_db_time, utc_now
 
 _CLAIMED = ClaimedTable("inbox", "processed_at IS NULL")
@@ -140,16 +140,29 @@ class InboxRepository:
         )
         return [_event(row) for row in rows]
 
+    async def has_unprocessed(self, *, claimable_by: str | None = None) -> bool:
+        """Whether any event waits; with `claimable_by`, only while no other replica holds a
+        batch, so `claim` would give that holder something (a read: no write lock)."""
+        params: SqlParams = ()
+        if claimable_by is None:
+            query = "SELECT 1 FROM inbox WHERE processed_at IS NULL LIMIT 1"
+        else:
+            query = """
+                SELECT 1 FROM inbox AS i WHERE i.processed_at IS NULL AND NOT EXISTS (
+                    SELECT 1 FROM inbox AS other WHERE other.processed_at IS NULL
+                      AND other.claimed_by <> ? AND other.claimed_until > ?)
+                LIMIT 1
+            """
+            params = (claimable_by, to_db_time(self._clock()))
+        return await self._db.fetch_one(query, params) is not None
+
     async def claim(self, holder: str, limit: int, lease: timedelta) -> list[InboxEvent]:
         """Take up to `limit` unprocessed events for `holder` until `lease` from now, oldest
         first; none while another replica holds a batch (see `CLAIM_QUERY`). Events whose
         holder's claim ran out (a replica that died), or `holder`'s own, are taken again.
         """
         # A read first: an idle replica asks every second, and a write waits for the lock.
-        if (
-            await self._db.fetch_one("SELECT 1 FROM inbox WHERE processed_at IS NULL LIMIT 1")
-            is None
-        ):
+        if not await self.has_unprocessed():
             return []
         now = self._clock()
         async with self._db.transaction() as conn:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from redis.asyncio import Redis
 
 from bot.app import Application
 from bot.config import (
@@ -20,6 +21,8 @@ from bot.config import (
     RedisSettings,
     StorageSettings,
 )
+from bot.portal.limiter import Lane
+from bot.replicas import SharedLeakyBucket
 from bot.storage.inbox import InboxRepository
 from bot.storage.outbox import OutboxRepository
 from bot.storage.postgres import PostgresDatabase
@@ -30,6 +33,7 @@ from tests.e2e.conftest import ADMIN_TELEGRAM_ID, about, eventually, notifying_a
 from tests.e2e.test_notifications import ANNA_PHONE, GROUP_ID, IVAN_PHONE, IVAN_TG, subscribe
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import TelegramEmulator
+from tests.fixtures_redis import replica
 from tests.fixtures_storage import postgres_schema
 
 NOTIFY = NotifySettings(
@@ -225,6 +229,59 @@ async def test_a_batch_whose_claim_ran_out_while_it_was_read_is_left_to_its_new_
             await eventually(lambda: _nothing_pending(outbox), timeout=15)
             assert await outbox.count("sent") == 1
             assert len([m for m in anna.transcript() if about(lead_id, "New lead")(m)]) == 1
+
+
+@pytest.mark.parametrize("bot_redis", ["redis"], indirect=True)
+async def test_events_that_come_while_a_replica_waits_for_the_portal_join_its_one_read(
+    tmp_path: Path,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+    bot_redis: RedisSettings,
+    redis_client: Redis,
+    redis_prefix: str,
+) -> None:
+    events = EventsSettings(poll_interval_seconds=3600, coalesce_seconds=0.05)
+    async with postgres_schema() as url:
+        storage = StorageSettings(url=SecretStr(url))
+        async with notifying_app(
+            tmp_path,
+            telegram_emulator,
+            portal_emulator,
+            NOTIFY,
+            storage,
+            redis=bot_redis,
+            events=events,
+        ) as app:
+            anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+            await subscribe(anna)
+            leads = [
+                portal_emulator.ui_add_lead({"TITLE": f"Pumps {n}", "ASSIGNED_BY_ID": 1}, 1)
+                for n in range(2)
+            ]
+            for lead_id in leads:
+                await anna.wait_for_message(about(lead_id, "New lead"), timeout=15)
+            processor, portal = app.processor, app.portal
+            assert processor is not None
+            assert portal is not None
+            reads = processor.reads
+
+            # Another replica has spent the shared budget (five requests over the burst: about
+            # 3 s at 2/s). This replica last saw it nearly empty, so only its turn tells it.
+            other = SharedLeakyBucket(
+                redis_client, replica(redis_prefix, "other"), drain_per_second=2.0, burst=50
+            )
+            await other.fill()
+            await redis_client.hincrbyfloat(f"{redis_prefix}portal:bucket", "level", 5)
+            portal_emulator.ui_update_lead(leads[0], {"STATUS_ID": "IN_PROCESS"}, 1)
+
+            async def waiting_for_its_turn() -> bool:
+                return portal.limiter.waiting(Lane.BACKGROUND) == 1
+
+            await eventually(waiting_for_its_turn)
+            portal_emulator.ui_update_lead(leads[1], {"STATUS_ID": "IN_PROCESS"}, 1)
+            for lead_id in leads:
+                await anna.wait_for_message(about(lead_id, "Stage:"), timeout=15)
+            assert processor.reads == reads + 1  # both changes in the read the wait was for
 
 
 @asynccontextmanager

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from redis.asyncio import Redis
 
-from bot.portal.limiter import Lane
+from bot.portal.limiter import INTERACTIVE_SHARE, Lane
 from bot.replicas import RedisPortalLimiter, SharedLeakyBucket
 from tests.fixtures_redis import replica
 
@@ -143,6 +143,53 @@ async def test_a_replica_that_stopped_with_users_in_line_does_not_hold_workers_f
     assert not (await workers.take(Lane.BACKGROUND)).granted
     clock.now += 2.0  # past the mark's hold (a slot and a margin)
     assert (await workers.take(Lane.BACKGROUND)).granted
+
+
+async def test_a_background_caller_gets_one_slot_after_every_few_users_while_users_wait(
+    redis_client: Redis, redis_prefix: str
+) -> None:
+    clock = Clock()
+    users = bucket(redis_client, redis_prefix, "users", clock)
+    workers = bucket(redis_client, redis_prefix, "workers", clock)
+    await takes_until_refused(users, Lane.INTERACTIVE)  # full; a user waits on "users"
+    for _ in range(2):
+        for _ in range(INTERACTIVE_SHARE):
+            clock.now += 0.5
+            assert not (await workers.take(Lane.BACKGROUND)).granted
+            assert not (await workers.take(Lane.ROUTINE)).granted
+            assert (await users.take(Lane.INTERACTIVE, others=1)).granted
+        clock.now += 0.5
+        assert not (await workers.take(Lane.ROUTINE)).granted  # routine has no such share
+        assert (await workers.take(Lane.BACKGROUND)).granted
+        assert not (await users.take(Lane.INTERACTIVE, others=1)).granted  # it took the slot
+
+
+async def test_a_slot_given_back_is_free_for_any_replica(
+    redis_client: Redis, redis_prefix: str
+) -> None:
+    clock = Clock()
+    first = bucket(redis_client, redis_prefix, "a", clock)
+    second = bucket(redis_client, redis_prefix, "b", clock)
+    assert await takes_until_refused(first) == 50
+    returned = await first.give_back()
+    assert returned.level == pytest.approx(49.0)
+    assert await takes_until_refused(second) == 1
+
+
+async def test_a_reserved_slot_left_unused_goes_back_to_the_shared_budget(
+    redis_client: Redis, redis_prefix: str
+) -> None:
+    limiter = RedisPortalLimiter(
+        redis_client, replica(redis_prefix, "a"), drain_per_second=0.001, burst=5
+    )
+    async with limiter.reserved(Lane.BACKGROUND):
+        await limiter.acquire(Lane.BACKGROUND)  # the reserved slot: not counted again
+    async with limiter.reserved(Lane.BACKGROUND):
+        pass  # nothing to read after all
+    assert limiter.level() == pytest.approx(1.0, abs=0.01)
+    bucket_key = f"{redis_prefix}portal:bucket"
+    stored = await redis_client.execute_command("HGET", bucket_key, "level")
+    assert float(stored) == pytest.approx(1.0, abs=0.01)
 
 
 def windows_within_limit(

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.portal.limiter import ROUTINE_SHARE, Lane, LeakyBucket, PortalLimiter
+from bot.portal.limiter import INTERACTIVE_SHARE, ROUTINE_SHARE, Lane, LeakyBucket, PortalLimiter
 
 
 def test_empty_bucket_lets_a_full_burst_through_at_once() -> None:
@@ -120,6 +120,70 @@ async def test_routine_callers_are_not_starved_by_workers_that_keep_the_portal_b
         *("bg4", "bg5", "bg6", "bg7", "nudge1"),
         *("bg8", "bg9"),
     ]
+
+
+async def test_workers_are_not_starved_by_users_who_keep_the_portal_busy() -> None:
+    assert INTERACTIVE_SHARE == 4  # the order below is written for it
+    order = await lines_served(
+        [(f"bg{i}", Lane.BACKGROUND) for i in range(2)]
+        + [(f"user{i}", Lane.INTERACTIVE) for i in range(10)]
+    )
+    assert order == [
+        *("user0", "user1", "user2", "user3", "bg0"),
+        *("user4", "user5", "user6", "user7", "bg1"),
+        *("user8", "user9"),
+    ]
+
+
+async def test_users_alone_do_not_save_up_a_turn_for_workers() -> None:
+    limiter = PortalLimiter(drain_per_second=500.0, burst=1, start_full=True)
+    for _ in range(6):
+        await limiter.acquire(Lane.INTERACTIVE)  # no worker waits: nothing is counted
+    await limiter.report_limit_exceeded()
+    order: list[str] = []
+
+    async def take(name: str, lane: Lane) -> None:
+        await limiter.acquire(lane)
+        order.append(name)
+
+    callers = [("bg", Lane.BACKGROUND)] + [(f"user{i}", Lane.INTERACTIVE) for i in range(6)]
+    await asyncio.gather(*(take(name, lane) for name, lane in callers))
+    assert order == ["user0", "user1", "user2", "user3", "bg", "user4", "user5"]
+
+
+async def test_a_reserved_slot_carries_the_first_request_of_its_lane_in_the_block() -> None:
+    now = [100.0]
+    limiter = PortalLimiter(drain_per_second=1.0, burst=5, clock=lambda: now[0])
+    async with limiter.reserved(Lane.BACKGROUND):
+        assert limiter.bucket.level_at(now[0]) == pytest.approx(1.0)  # taken on entering
+        await limiter.acquire(Lane.INTERACTIVE)  # another lane: a slot of its own
+        await limiter.acquire(Lane.BACKGROUND)  # the reserved one
+        assert limiter.bucket.level_at(now[0]) == pytest.approx(2.0)
+        await limiter.acquire(Lane.BACKGROUND)  # the next needs its own
+        assert limiter.bucket.level_at(now[0]) == pytest.approx(3.0)
+    assert limiter.bucket.level_at(now[0]) == pytest.approx(3.0)  # nothing given back
+
+
+async def test_a_reserved_slot_left_unused_is_given_back() -> None:
+    now = [100.0]
+    limiter = PortalLimiter(drain_per_second=1.0, burst=5, clock=lambda: now[0])
+    await limiter.acquire()
+    async with limiter.reserved(Lane.BACKGROUND):
+        assert limiter.bucket.level_at(now[0]) == pytest.approx(2.0)
+    assert limiter.bucket.level_at(now[0]) == pytest.approx(1.0)
+    with pytest.raises(RuntimeError):
+        async with limiter.reserved(Lane.BACKGROUND):
+            raise RuntimeError("the block failed before its request")
+    assert limiter.bucket.level_at(now[0]) == pytest.approx(1.0)
+
+
+async def test_a_reservation_waits_for_the_slot_and_is_seen_by_tasks_the_block_starts() -> None:
+    limiter = PortalLimiter(drain_per_second=500.0, burst=1, start_full=True)
+    await limiter.report_limit_exceeded()  # the counter is above the burst: entering waits
+    async with limiter.reserved(Lane.BACKGROUND):
+        level = limiter.bucket.level
+        await asyncio.create_task(limiter.acquire(Lane.BACKGROUND))
+        assert limiter.bucket.level == level  # no second slot was counted
 
 
 async def test_same_lane_is_first_come_first_served() -> None:

@@ -44,13 +44,19 @@ async def test_one_batch_of_events_at_a_time_whichever_replica_takes_it(
     db: Database, clock: Clock
 ) -> None:
     inbox = InboxRepository(db, clock)
+    assert not await inbox.has_unprocessed()
+    assert not await inbox.has_unprocessed(claimable_by="b")
     await add_events(inbox, 1, 2, 3)
 
+    assert await inbox.has_unprocessed(claimable_by="b")
     first = await inbox.claim("a", 2, LEASE)
     assert keys_and_leads(first) == [("e0", 1), ("e1", 2)]
     # While "a" reads its batch, new events wait for the next batch, whoever takes it.
     await inbox.add("e3", "ONCRMLEADUPDATE", 1, {})
     await inbox.add("e4", "ONCRMLEADUPDATE", None, {"fields": {}})
+    assert await inbox.has_unprocessed()
+    assert not await inbox.has_unprocessed(claimable_by="b")  # "b" need not ask the portal
+    assert await inbox.has_unprocessed(claimable_by="a")
     assert await inbox.claim("b", 10, LEASE) == []
 
     # "a" takes its own rows again, and the rest with them.
@@ -66,8 +72,10 @@ async def test_one_batch_of_events_at_a_time_whichever_replica_takes_it(
     assert await inbox.renew("a", [e.id for e in again], LEASE) == 1
     await inbox.add("e5", "ONCRMLEADUPDATE", 3, {})
     clock.now += LEASE - timedelta(microseconds=1)
+    assert not await inbox.has_unprocessed(claimable_by="b")
     assert await inbox.claim("b", 10, LEASE) == []
     clock.now += timedelta(microseconds=1)
+    assert await inbox.has_unprocessed(claimable_by="b")
     assert [e.dedup_key for e in await inbox.claim("b", 10, LEASE)] == ["e4", "e5"]
     assert await inbox.renew("a", [e.id for e in again], LEASE) == 0
 
