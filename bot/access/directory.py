@@ -131,9 +131,13 @@ class PortalDirectory:
         return max(self._users or (), default=0)
 
     async def start(self) -> None:
-        """Read the first 2,500 active users: one request, and proof the portal answers."""
+        """Read the first 2,500 active users: one request, and proof the portal answers.
+
+        It goes with the users' requests (interactive lane): a bot that starts while other
+        replicas keep the budget spent answers nobody until it has its users.
+        """
         async with self._lock:
-            users, complete = await self._read_after(0, lane=Lane.BACKGROUND, max_requests=1)
+            users, complete = await self._read_after(0, lane=Lane.INTERACTIVE, max_requests=1)
             await self._install(users, replace=True)
             self._complete = complete
             self._loaded_at = self._clock()

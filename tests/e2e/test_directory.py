@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from bot.access.directory import MISS_READ_INTERVAL
 from bot.app import Application
+from bot.portal.limiter import Lane
 from tests.e2e.conftest import sign_in
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import TelegramEmulator
@@ -65,3 +67,25 @@ async def test_wrong_phones_cost_at_most_one_portal_read_per_interval(
     # One read for the first miss, then at most one more per interval that passed meanwhile.
     allowed = 1 + int((loop.time() - started) // MISS_READ_INTERVAL)
     assert 1 <= reads <= allowed < attempts
+
+
+async def test_a_starting_bot_reads_its_users_ahead_of_the_workers(
+    running_bot: Application,
+) -> None:
+    # A replica that starts while the others keep the portal's budget spent answers nobody
+    # until it has its users: that read goes with the users, not behind the workers.
+    assert running_bot.portal is not None
+    assert running_bot.access is not None
+    limiter = running_bot.portal.limiter
+    bucket = limiter.bucket
+    bucket.drain_per_second = 0.2  # a slot every 5 s
+    bucket.level, bucket.updated_at = bucket.burst + 0.1, time.monotonic()
+    worker = asyncio.create_task(limiter.acquire(Lane.BACKGROUND))
+    try:
+        await asyncio.sleep(0)
+        assert limiter.waiting(Lane.BACKGROUND) == 1  # in line first
+        await asyncio.wait_for(running_bot.access.directory.start(), timeout=10)
+        assert not worker.done()
+    finally:
+        worker.cancel()
+        bucket.drain_per_second = 2.0

@@ -271,7 +271,9 @@ async def test_events_that_come_while_a_replica_waits_for_the_portal_join_its_on
                 redis_client, replica(redis_prefix, "other"), drain_per_second=2.0, burst=50
             )
             await other.fill()
-            await redis_client.hincrbyfloat(f"{redis_prefix}portal:bucket", "level", 5)
+            await redis_client.execute_command(
+                "HINCRBYFLOAT", f"{redis_prefix}portal:bucket", "level", 5
+            )
             portal_emulator.ui_update_lead(leads[0], {"STATUS_ID": "IN_PROCESS"}, 1)
 
             async def waiting_for_its_turn() -> bool:
