@@ -11,8 +11,10 @@ leads change at `--rate` per second with a burst at `--burst-rate` for `--burst-
 minute; each change is POSTed to the bot's event endpoint as the portal would, except a
 `--drop-share` that is never sent, for the poller to recover. Most changes are to leads
 nobody follows; the rest reach exactly one chat, at a rate Telegram allows. Every rep's
-working day begins with the run, so the morning's stale-lead nudges (one per rep, each listing
-their idle leads) go out in the first minutes too; they are counted apart, as `nudges`.
+working day begins with the run (the bot's TIMEZONE is a zone where the run starts at about
+10:00 on a weekday; at some hours of a weekend there is none, and the run says so), so the
+morning's stale-lead nudges (one per rep, each listing their idle leads) go out in the first
+minutes too; they are counted apart, as `nudges`.
 
 Printed per minute, then one JSON object as the last line: events, lost, duplicates,
 e2m p95 in the first and the last minute (portal change -> Telegram message, for changes
@@ -46,6 +48,7 @@ import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlencode
 
@@ -242,6 +245,18 @@ def build_portal(team: Team) -> tuple[Bitrix24Emulator, list[int], dict[int, lis
     return portal, quiet, by_user
 
 
+def working_zone(now: datetime) -> str | None:
+    """A zone where `now` is within the first hours of a working day (Monday to Friday, the
+    default 9:00-18:00), so the reps' day, and their morning nudges, begin with the run; None
+    when no whole-hour zone has one (at some hours of the weekend)."""
+    for wanted in (10, 9, 11, 12, 13, 14, 15, 16):
+        for hours in range(-12, 15):
+            local = now + timedelta(hours=hours)
+            if local.hour == wanted and local.weekday() < 5:
+                return f"Etc/GMT{-hours:+d}"  # the sign is POSIX's: Etc/GMT-3 is UTC+3
+    return None
+
+
 def start_bot(
     folder: Path,
     telegram: TelegramEmulator,
@@ -251,6 +266,9 @@ def start_bot(
 ) -> subprocess.Popen[bytes]:
     """`python -m bot` with default settings, pointed at the emulators, short retention."""
     days = retention_minutes / (24 * 60)
+    zone = working_zone(datetime.now(UTC))
+    if zone is None:
+        print("no time zone has a working day now: the morning nudges will not be sent")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM__", "PORTAL__"))},
         "TELEGRAM__TOKEN": DEFAULT_TEST_TOKEN,
@@ -267,6 +285,7 @@ def start_bot(
         "RETENTION__OUTBOX_DAYS": f"{days:.8f}",
         "RETENTION__INTERVAL_SECONDS": "30",
         "LOG_LEVEL": "WARNING",
+        "TIMEZONE": zone or "UTC",
         # The bot runs from its own folder (a `.env` there would be read): import this tree.
         "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
     }
