@@ -32,7 +32,7 @@ from bot.storage.timestamps import to_db_time, utc_now
 from tests.e2e.conftest import ADMIN_TELEGRAM_ID, about, eventually, notifying_app, sign_in
 from tests.e2e.test_notifications import ANNA_PHONE, GROUP_ID, IVAN_PHONE, IVAN_TG, subscribe
 from tests.emulators.bitrix24 import Bitrix24Emulator
-from tests.emulators.telegram import TelegramEmulator
+from tests.emulators.telegram import TelegramEmulator, TelegramUser
 from tests.fixtures_redis import replica
 from tests.fixtures_storage import postgres_schema
 
@@ -175,60 +175,49 @@ async def test_a_batch_whose_claim_ran_out_while_it_was_read_is_left_to_its_new_
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="bot.events.processor")
-    # No catch-up poll after the first: the next list the portal answers is the batch's read.
-    events = EventsSettings(poll_interval_seconds=3600, coalesce_seconds=0.05)
-    async with postgres_schema() as url:
-        storage = StorageSettings(url=SecretStr(url))
-        async with notifying_app(
-            tmp_path,
-            telegram_emulator,
-            portal_emulator,
-            NOTIFY,
-            storage,
-            redis=bot_redis,
-            events=events,
-        ) as app:
-            anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
-            await subscribe(anna)
-            reading = asyncio.Event()
-            go_on = asyncio.Event()
+    async with replica_with_anna(tmp_path, telegram_emulator, portal_emulator, bot_redis) as (
+        app,
+        anna,
+    ):
+        reading = asyncio.Event()
+        go_on = asyncio.Event()
 
-            async def stall(_seconds: float) -> None:
-                reading.set()
-                await go_on.wait()
+        async def stall(_seconds: float) -> None:
+            reading.set()
+            await go_on.wait()
 
-            # The replica stalls while the portal answers its read of the batch's leads ...
-            portal_emulator.list_server_time = 0.001
-            portal_emulator.server_sleep = stall
-            lead_id = portal_emulator.ui_add_lead({"TITLE": "Valves", "ASSIGNED_BY_ID": 1}, 1)
-            await asyncio.wait_for(reading.wait(), timeout=15)
-            portal_emulator.list_server_time = 0.0
-            # ... long enough for its claim to run out and another replica to take the batch.
-            inbox = InboxRepository(app.db)
-            [event] = await inbox.unprocessed()
-            async with app.db.transaction() as conn:
-                await execute(
-                    conn,
-                    "UPDATE inbox SET claimed_by = ?, claimed_until = ? WHERE id = ?",
-                    ("other", to_db_time(utc_now() + timedelta(hours=1)), event.id),
-                )
-            go_on.set()
+        # The replica stalls while the portal answers its read of the batch's leads ...
+        portal_emulator.list_server_time = 0.001
+        portal_emulator.server_sleep = stall
+        lead_id = portal_emulator.ui_add_lead({"TITLE": "Valves", "ASSIGNED_BY_ID": 1}, 1)
+        await asyncio.wait_for(reading.wait(), timeout=15)
+        portal_emulator.list_server_time = 0.0
+        # ... long enough for its claim to run out and another replica to take the batch.
+        inbox = InboxRepository(app.db)
+        [event] = await inbox.unprocessed()
+        async with app.db.transaction() as conn:
+            await execute(
+                conn,
+                "UPDATE inbox SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+                ("other", to_db_time(utc_now() + timedelta(hours=1)), event.id),
+            )
+        go_on.set()
 
-            async def warned() -> bool:
-                return any("claim on 1 events ran out" in r.getMessage() for r in caplog.records)
+        async def warned() -> bool:
+            return any("claim on 1 events ran out" in r.getMessage() for r in caplog.records)
 
-            await eventually(warned, timeout=15)
-            outbox = OutboxRepository(app.db)
-            assert await outbox.count() == 0
-            assert [e.id for e in await inbox.unprocessed()] == [event.id]
-            assert await inbox.claim("mine-too", 10, timedelta(seconds=6)) == []
+        await eventually(warned, timeout=15)
+        outbox = OutboxRepository(app.db)
+        assert await outbox.count() == 0
+        assert [e.id for e in await inbox.unprocessed()] == [event.id]
+        assert await inbox.claim("mine-too", 10, timedelta(seconds=6)) == []
 
-            # The other replica lets go (it stopped): this one takes the batch and notifies once.
-            await inbox.release("other", [event.id])
-            await anna.wait_for_message(about(lead_id, "New lead"), timeout=15)
-            await eventually(lambda: _nothing_pending(outbox), timeout=15)
-            assert await outbox.count("sent") == 1
-            assert len([m for m in anna.transcript() if about(lead_id, "New lead")(m)]) == 1
+        # The other replica lets go (it stopped): this one takes the batch and notifies once.
+        await inbox.release("other", [event.id])
+        await anna.wait_for_message(about(lead_id, "New lead"), timeout=15)
+        await eventually(lambda: _nothing_pending(outbox), timeout=15)
+        assert await outbox.count("sent") == 1
+        assert len([m for m in anna.transcript() if about(lead_id, "New lead")(m)]) == 1
 
 
 @pytest.mark.parametrize("bot_redis", ["redis"], indirect=True)
@@ -240,6 +229,52 @@ async def test_events_that_come_while_a_replica_waits_for_the_portal_join_its_on
     redis_client: Redis,
     redis_prefix: str,
 ) -> None:
+    async with replica_with_anna(tmp_path, telegram_emulator, portal_emulator, bot_redis) as (
+        app,
+        anna,
+    ):
+        leads = [
+            portal_emulator.ui_add_lead({"TITLE": f"Pumps {n}", "ASSIGNED_BY_ID": 1}, 1)
+            for n in range(2)
+        ]
+        for lead_id in leads:
+            await anna.wait_for_message(about(lead_id, "New lead"), timeout=15)
+        processor, portal = app.processor, app.portal
+        assert processor is not None
+        assert portal is not None
+        reads = processor.reads
+
+        # Another replica has spent the shared budget (five requests over the burst: about
+        # 3 s at 2/s). This replica last saw it nearly empty, so only its turn tells it.
+        other = SharedLeakyBucket(
+            redis_client, replica(redis_prefix, "other"), drain_per_second=2.0, burst=50
+        )
+        await other.fill()
+        await redis_client.execute_command(
+            "HINCRBYFLOAT", f"{redis_prefix}portal:bucket", "level", 5
+        )
+        portal_emulator.ui_update_lead(leads[0], {"STATUS_ID": "IN_PROCESS"}, 1)
+
+        async def waiting_for_its_turn() -> bool:
+            return portal.limiter.waiting(Lane.BACKGROUND) == 1
+
+        await eventually(waiting_for_its_turn)
+        portal_emulator.ui_update_lead(leads[1], {"STATUS_ID": "IN_PROCESS"}, 1)
+        for lead_id in leads:
+            await anna.wait_for_message(about(lead_id, "Stage:"), timeout=15)
+        assert processor.reads == reads + 1  # both changes in the read the wait was for
+
+
+@asynccontextmanager
+async def replica_with_anna(
+    tmp_path: Path,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+    bot_redis: RedisSettings,
+) -> AsyncIterator[tuple[Application, TelegramUser]]:
+    """One replica on a fresh PostgreSQL schema and the test's Redis, and Anna signed in and
+    following her leads. No catch-up poll after the first: the next lead list the portal
+    answers is a batch's read."""
     events = EventsSettings(poll_interval_seconds=3600, coalesce_seconds=0.05)
     async with postgres_schema() as url:
         storage = StorageSettings(url=SecretStr(url))
@@ -254,36 +289,7 @@ async def test_events_that_come_while_a_replica_waits_for_the_portal_join_its_on
         ) as app:
             anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
             await subscribe(anna)
-            leads = [
-                portal_emulator.ui_add_lead({"TITLE": f"Pumps {n}", "ASSIGNED_BY_ID": 1}, 1)
-                for n in range(2)
-            ]
-            for lead_id in leads:
-                await anna.wait_for_message(about(lead_id, "New lead"), timeout=15)
-            processor, portal = app.processor, app.portal
-            assert processor is not None
-            assert portal is not None
-            reads = processor.reads
-
-            # Another replica has spent the shared budget (five requests over the burst: about
-            # 3 s at 2/s). This replica last saw it nearly empty, so only its turn tells it.
-            other = SharedLeakyBucket(
-                redis_client, replica(redis_prefix, "other"), drain_per_second=2.0, burst=50
-            )
-            await other.fill()
-            await redis_client.execute_command(
-                "HINCRBYFLOAT", f"{redis_prefix}portal:bucket", "level", 5
-            )
-            portal_emulator.ui_update_lead(leads[0], {"STATUS_ID": "IN_PROCESS"}, 1)
-
-            async def waiting_for_its_turn() -> bool:
-                return portal.limiter.waiting(Lane.BACKGROUND) == 1
-
-            await eventually(waiting_for_its_turn)
-            portal_emulator.ui_update_lead(leads[1], {"STATUS_ID": "IN_PROCESS"}, 1)
-            for lead_id in leads:
-                await anna.wait_for_message(about(lead_id, "Stage:"), timeout=15)
-            assert processor.reads == reads + 1  # both changes in the read the wait was for
+            yield app, anna
 
 
 @asynccontextmanager
