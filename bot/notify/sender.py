@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 GONE_CHAT_MARKERS = ("chat not found", "user is deactivated", "bot was kicked", "bot was blocked")
 IDENTITY_CACHE_SECONDS = 10.0
 IDLE_WAIT_SECONDS = 1.0
-FETCH_LIMIT = 200
 EDIT_WAIT_SECONDS = 4.0
 """An edit waits this long at most for its chat's gap (a group's is 3.15 s), holding the
 chat so that edits and new messages take turns; a longer wait gives up (LATER)."""
@@ -184,11 +183,13 @@ class OutboxSender:
         # row per chat: whatever waits for its gap never fills the window of the others.
         waiting, earliest = self._budget.waiting()
         excluded = waiting | self._busy_chats
+        # As many rows as can start now: each is decoded, and with hundreds of chats waiting
+        # (the morning's nudges) a larger window was decoded again at every round; a claimed
+        # row that waits would also hold its chat from the other replicas.
+        free = self._settings.in_flight - len(self._in_flight)
         if self._claims is None:
-            rows = await self._outbox.due(FETCH_LIMIT, excluded)
+            rows = await self._outbox.due(free, excluded)
         else:
-            # As many as can start now: a claimed row that waits holds its chat from the others.
-            free = self._settings.in_flight - len(self._in_flight)
             claims = self._claims
             rows = await self._outbox.claim_due(claims.holder, free, claims.lease, excluded)
         started = False
