@@ -126,6 +126,11 @@ class OutboxSender:
         self._budget_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._routine: set[int] = set()
+        """Rows in flight queued as routine (nudges, digests): at most half the sends in
+        flight, so a live notification that comes while hundreds of nudges go out finds a
+        slot, and waits in the budget's line behind a few of them at most."""
+        self._routine_limit = max(1, self._settings.in_flight // 2)
         self._busy_chats: set[int] = set()
         self._identities: dict[int, tuple[float, Identity | None]] = {}
         self.sent = 0
@@ -203,7 +208,12 @@ class OutboxSender:
             if row.chat_id in self._busy_chats or self._budget.gaps.ready_at(row.chat_id) > now:
                 left.append(row.id)
                 continue  # an edit took the chat while the query ran
+            if row.routine and len(self._routine) >= self._routine_limit:
+                left.append(row.id)
+                continue  # the other sends in flight are kept for live notifications
             self._busy_chats.add(row.chat_id)
+            if row.routine:
+                self._routine.add(row.id)
             self._in_flight[row.id] = asyncio.create_task(self._send(row))
             started = True
             paused = await self._pause.remaining() > 0
@@ -320,6 +330,7 @@ class OutboxSender:
             await self._outbox.retry_later(row.id, self._backoff(row.attempts), "internal error")
         finally:
             self._in_flight.pop(row.id, None)
+            self._routine.discard(row.id)
             self._busy_chats.discard(row.chat_id)
             self._wake.set()
 

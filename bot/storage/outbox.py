@@ -18,7 +18,7 @@ _CLAIMED = ClaimedTable("outbox", "state = 'pending'")
 
 DUE_QUERY = """
 SELECT o.id, o.idempotency_key, o.chat_id, o.thread_id, o.lead_id, o.payload,
-       o.attempts, o.next_attempt_at
+       o.attempts, o.next_attempt_at, o.priority
 FROM (
     SELECT chat_id, min(priority) AS priority FROM outbox
     WHERE state = 'pending' AND chat_id NOT IN ({excluded})
@@ -175,6 +175,8 @@ class OutboxMessage:
     notification: Notification
     attempts: int
     next_attempt_at: datetime
+    routine: bool = False
+    """Queued as routine (a nudge, a digest): live notifications go first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +383,7 @@ class OutboxRepository:
                     notification=notification,
                     attempts=row["attempts"],
                     next_attempt_at=from_db_time(row["next_attempt_at"]),
+                    routine=bool(row["priority"]),
                 )
             )
         return due, set_aside

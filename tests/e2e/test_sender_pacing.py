@@ -136,6 +136,44 @@ async def test_private_chats_are_not_held_back_by_a_busy_group(
     assert telegram_emulator.flood_errors == []
 
 
+async def test_a_live_notification_waits_behind_a_few_nudges_at_most(
+    telegram_emulator: TelegramEmulator, db: Database, outbox: OutboxRepository
+) -> None:
+    chats = private_chats(telegram_emulator, 90)
+    nudged, live_chat = chats[:-1], chats[-1]
+    telegram_emulator.enable_flood_limits()
+    await outbox.add(
+        [
+            NewOutboxMessage(f"n{c}", c, None, None, Notification("nudge"), routine=True)
+            for c in nudged
+        ]
+    )
+
+    def sent_to() -> list[int]:
+        calls = telegram_emulator.calls_of("sendMessage")
+        return [int(call.params["chat_id"]) for call in calls if call.ok]
+
+    async with running_sender(telegram_emulator, db, outbox) as sender:
+
+        async def nudges_going_out() -> bool:
+            return len(sent_to()) >= 3
+
+        await eventually(nudges_going_out)
+        before = len(sent_to())
+        await outbox.add([NewOutboxMessage("live", live_chat, None, 1, Notification("live"))])
+
+        async def live_sent() -> bool:
+            return live_chat in sent_to()
+
+        await eventually(live_sent, timeout=10)
+    # The nudges take at most half the sends in flight: the live one starts at once and
+    # waits for the budget behind those few, not behind a full window of nudges.
+    overtaken_by = sent_to().index(live_chat) - before
+    assert overtaken_by <= NotifySettings().in_flight // 2 + 1
+    assert sender.sent < len(nudged)  # the nudges were still going out
+    assert telegram_emulator.flood_errors == []
+
+
 async def test_a_burst_to_many_chats_and_a_group_gets_no_429(
     telegram_emulator: TelegramEmulator, db: Database, outbox: OutboxRepository
 ) -> None:
