@@ -243,10 +243,6 @@ class PortalLimiter:
             self.bucket.record(now)
         return delay
 
-    def wait_seconds(self) -> float:
-        """How long a request made now would wait for a slot (0 when it would go at once)."""
-        return self.bucket.delay(self._clock())
-
     def level(self) -> float:
         """Our estimate of the portal's counter now (0 = idle, `bucket.burst` = full)."""
         return self.bucket.level_at(self._clock())

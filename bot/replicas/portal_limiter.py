@@ -180,8 +180,8 @@ class RedisPortalLimiter(PortalLimiter):
 
     Callers of this process queue as in `PortalLimiter` (users before workers), and the
     shared bucket keeps background callers of every replica behind users waiting anywhere.
-    `bucket` mirrors the shared counter as of this replica's last script run (what `level`,
-    `room` and `wait_seconds` read). `on_grant(at)` is told of every slot taken.
+    `bucket` mirrors the shared counter as of this replica's last script run (what `level`
+    and `room` read). `on_grant(at)` is told of every slot taken.
     """
 
     def __init__(
@@ -242,12 +242,6 @@ class RedisPortalLimiter(PortalLimiter):
         else:
             self._outage.answered()
         self._wake_head()
-
-    def wait_seconds(self) -> float:
-        """How long a request made now would wait for a slot, as this replica last saw it."""
-        bucket = self.bucket
-        level = bucket.level_at(self._clock())
-        return max(0.0, (level + 1.0 - bucket.burst) / bucket.drain_per_second)
 
     def room(self) -> int:
         """Requests that could go now without waiting, as this replica last saw the counter."""

@@ -31,15 +31,23 @@ class InboxEvent:
 # Rows per multi-row INSERT (5 parameters each, well under SQLite's parameter limit).
 ROWS_PER_INSERT = 100
 
+HELD_ELSEWHERE = """
+SELECT 1 FROM inbox AS other
+WHERE other.processed_at IS NULL AND other.claimed_by <> ? AND other.claimed_until > ?
+"""
+"""A batch of unprocessed events that another holder (the first parameter) still claims at
+the moment given (the second)."""
+
+CLAIMABLE_QUERY = f"""
+SELECT 1 FROM inbox WHERE processed_at IS NULL AND NOT EXISTS ({HELD_ELSEWHERE}) LIMIT 1
+"""  # noqa: S608 - constants only
+"""Whether `claim` would give a holder (the first parameter) anything at that moment."""
+
 CLAIM_QUERY = """
 UPDATE inbox SET claimed_by = ?, claimed_until = ?
 WHERE id IN (
     SELECT i.id FROM inbox AS i
-    WHERE i.processed_at IS NULL
-      AND NOT EXISTS (
-          SELECT 1 FROM inbox AS other
-          WHERE other.processed_at IS NULL AND other.claimed_by <> ? AND other.claimed_until > ?
-      )
+    WHERE i.processed_at IS NULL AND NOT EXISTS ({held_elsewhere})
     ORDER BY i.id LIMIT ?{skip_locked}
 )
 RETURNING id, dedup_key, event, lead_id, payload, received_at
@@ -147,12 +155,7 @@ class InboxRepository:
         if claimable_by is None:
             query = "SELECT 1 FROM inbox WHERE processed_at IS NULL LIMIT 1"
         else:
-            query = """
-                SELECT 1 FROM inbox AS i WHERE i.processed_at IS NULL AND NOT EXISTS (
-                    SELECT 1 FROM inbox AS other WHERE other.processed_at IS NULL
-                      AND other.claimed_by <> ? AND other.claimed_until > ?)
-                LIMIT 1
-            """
+            query = CLAIMABLE_QUERY
             params = (claimable_by, to_db_time(self._clock()))
         return await self._db.fetch_one(query, params) is not None
 
@@ -166,7 +169,10 @@ class InboxRepository:
             return []
         now = self._clock()
         async with self._db.transaction() as conn:
-            query = CLAIM_QUERY.format(skip_locked=conn.dialect.skip_locked.format(alias="i"))
+            query = CLAIM_QUERY.format(
+                held_elsewhere=HELD_ELSEWHERE,
+                skip_locked=conn.dialect.skip_locked.format(alias="i"),
+            )
             rows = await fetch_all_in(
                 conn,
                 query,

@@ -223,16 +223,3 @@ async def test_limiter_uses_injected_clock_for_the_counter() -> None:
     await limiter.report_limit_exceeded()
     assert limiter.bucket.level_at(now[0]) == pytest.approx(3.0)
     assert limiter.bucket.delay(now[0]) == pytest.approx(1.0)
-
-
-async def test_limiter_tells_how_long_a_request_made_now_would_wait() -> None:
-    now = [100.0]
-    limiter = PortalLimiter(drain_per_second=2.0, burst=2, clock=lambda: now[0])
-    assert limiter.wait_seconds() == 0.0
-    for _ in range(3):
-        await limiter.acquire()
-    assert limiter.wait_seconds() == 0.5  # 3 in a bucket of 2: half a second to drain one
-    now[0] += 0.25
-    assert limiter.wait_seconds() == 0.25
-    now[0] += 0.25
-    assert limiter.wait_seconds() == 0.0
