@@ -84,7 +84,9 @@ async def portal_write_answered(portal: Bitrix24Emulator, since: int, method: st
 
 def replay_counts(log: str) -> dict[str, int]:
     """From the bot's log: updates replayed after a kill; portal writes of those replays found
-    recorded done, found by their key in the portal, or looked up and not found (then made)."""
+    recorded done, found by their key in the portal, or looked up and not found (then made);
+    replies of those replays not sent again (the first run had sent them), and replays that
+    ended at a reply unlike the first run's (that run had finished: nothing more sent)."""
     looked_up = len(re.findall(r"of a replayed update has no outcome", log))
     found = len(re.findall(r"of a replayed update found", log))
     return {
@@ -92,7 +94,24 @@ def replay_counts(log: str) -> dict[str, int]:
         "writes_recorded_done": len(re.findall(r"of a replayed update was made", log)),
         "writes_found_by_key": found,
         "writes_looked_up_not_found": looked_up - found,
+        "replies_not_sent_again": len(re.findall(r"was sent before: not sent again", log)),
+        "replays_ended_unlike_first_run": len(re.findall(r"its first run had finished", log)),
     }
+
+
+def repeated_screens(telegram: TelegramEmulator, chat_id: int) -> int:
+    """Messages the bot sent in the chat that repeat the message it sent just before (same
+    text, same buttons): an answer sent a second time. A capture never sends one screen twice
+    in a row."""
+    repeated = 0
+    previous: tuple[str, list[str]] | None = None
+    for event in telegram.events(chat_id):
+        if event.kind != "sent":
+            continue
+        screen = (event.message.text or "", event.message.labels)
+        repeated += screen == previous
+        previous = screen
+    return repeated
 
 
 def free_port() -> int:
@@ -289,6 +308,13 @@ async def run(events: int, kills: int, rate: float, *, webhook: bool = False) ->
         for c in telegram.calls_of("sendMessage")
         if c.ok and int(c.params.get("chat_id", 0) or 0) in rep_chats
     ]
+    # A press answered twice: its callback query answered again by a replay.
+    query_answers = Counter(
+        str(call.params.get("callback_query_id"))
+        for call in telegram.calls_of("answerCallbackQuery")
+    )
+    presses_answered_twice = sum(1 for count in query_answers.values() if count > 1)
+    screens_repeated = repeated_screens(telegram, CAPTURER_TG)
     notified: Counter[int] = Counter()
     for call in sends:
         match = LEAD_NUMBER.search(str(call.params.get("text", "")))
@@ -311,13 +337,16 @@ async def run(events: int, kills: int, rate: float, *, webhook: bool = False) ->
         f"and messages, {tally.lost} lost (target 0); answers p50 "
         f"{percentile(tally.delays, 0.5):.3f}s, p95 {percentile(tally.delays, 0.95):.3f}s, "
         f"max {max(tally.delays, default=0.0):.1f}s; off the script {tally.off_script} "
-        f"{dict(tally.off_script_screens.most_common(5))}"
+        f"{dict(tally.off_script_screens.most_common(5))}; presses answered twice "
+        f"{presses_answered_twice} (target 0), screens sent again {screens_repeated} (target 0)"
     )
     print(
         f"updates replayed after a kill: {replays['updates_replayed']}; their portal writes "
         f"recorded done {replays['writes_recorded_done']}, found by their key "
         f"{replays['writes_found_by_key']}, looked up and not found (so made) "
-        f"{replays['writes_looked_up_not_found']}"
+        f"{replays['writes_looked_up_not_found']}; their replies not sent again "
+        f"{replays['replies_not_sent_again']}, replays ended on a path unlike the first run's "
+        f"{replays['replays_ended_unlike_first_run']}"
     )
     print(
         f"leads captured: {made.leads} ({tally.leads_reported} reported created), duplicate "
@@ -343,6 +372,8 @@ async def run(events: int, kills: int, rate: float, *, webhook: bool = False) ->
         "press_answer_p95_s": round(percentile(tally.delays, 0.95), 3),
         "press_answer_max_s": round(max(tally.delays, default=0.0), 1),
         "off_script": tally.off_script,
+        "presses_answered_twice": presses_answered_twice,
+        "screens_sent_again": screens_repeated,
         **replays,
         "leads_captured": made.leads,
         "duplicate_leads": made.duplicate_leads,

@@ -19,6 +19,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand
 from aiogram.utils.backoff import BackoffConfig
 from aiogram_dialog import setup_dialogs
@@ -126,7 +127,13 @@ from bot.tab.build import build_tab
 from bot.tab.endpoints import TabEndpoints
 from bot.telegram_retry import FloodPause, TelegramRetryMiddleware
 from bot.throttle import BucketRule, ThrottleMiddleware, UpdateKind, UserThrottle
-from bot.updates import InFlightUpdates, TrackedDispatcher, UpdateIntake, UpdatePoller
+from bot.updates import (
+    InFlightUpdates,
+    ReplyJournal,
+    TrackedDispatcher,
+    UpdateIntake,
+    UpdatePoller,
+)
 from bot.web import TelegramWebhook, build_web_app
 from bot.write_journal import WriteJournal
 from dialogs import build_routers
@@ -154,13 +161,21 @@ class TelegramSession(AiohttpSession):
 
 
 def build_bot(
-    settings: Settings, retry: TelegramRetryMiddleware, reachability: Reachability
+    settings: Settings,
+    retry: TelegramRetryMiddleware,
+    reachability: Reachability,
+    *,
+    replies: ReplyJournal | None = None,
 ) -> Bot:
-    """The aiogram `Bot`, pointed at the configured Bot API server, sending HTML."""
+    """The aiogram `Bot`, pointed at the configured Bot API server, sending HTML. `replies`,
+    when given, is the outermost middleware: a reply it answers from its record waits on
+    nothing else."""
     token = settings.telegram.token.get_secret_value()
     if not token:
         raise ConfigurationError(MISSING_TOKEN)
     session = TelegramSession(api=TelegramAPIServer.from_base(settings.telegram.api_base))
+    if replies is not None:
+        session.middleware(replies)
     session.middleware(retry)
     session.middleware(TelegramReachabilityMiddleware(reachability))
     return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
@@ -183,7 +198,16 @@ def build_dispatcher(
     caller is known (the sign-in throttle).
     """
     in_flight = InFlightUpdates()
-    dispatcher = TrackedDispatcher(in_flight=in_flight, storage=storage, **services)
+    # One update at a time per chat member: aiogram-dialog reads a press's context before it
+    # locks, so a press that came while the previous one was handled would see stale state.
+    isolation = (
+        storage.member_isolation()
+        if isinstance(storage, RedisDialogStorage)
+        else SimpleEventIsolation()
+    )
+    dispatcher = TrackedDispatcher(
+        in_flight=in_flight, storage=storage, events_isolation=isolation, **services
+    )
     for gate in gates:
         dispatcher.update.outer_middleware(gate)
     dispatcher.update.outer_middleware(IdentityMiddleware(access, translations))
@@ -304,7 +328,10 @@ class Application:
         self.retry = TelegramRetryMiddleware(
             flood_pause, on_request=telegram_observer(self.metrics)
         )
-        self.bot = build_bot(settings, self.retry, self.telegram_reachability)
+        self.updates = UpdateRepository(self.db, clock)
+        self.bot = build_bot(
+            settings, self.retry, self.telegram_reachability, replies=ReplyJournal(self.updates)
+        )
         # One send budget for the notifications and the bot's answers (shared through Redis).
         self.send_budget = self._send_budget()
         self.bot.session.middleware(SendBudgetMiddleware(self.send_budget))
@@ -343,7 +370,6 @@ class Application:
         self.web_runner: web.AppRunner | None = None
         self.port: int | None = None
         self._in_flight: InFlightUpdates | None = None
-        self.updates = UpdateRepository(self.db, clock)
         self.intake: UpdateIntake | None = None
         self._polling: asyncio.Task[None] | None = None
         self._started_dispatcher = False

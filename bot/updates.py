@@ -2,7 +2,8 @@
 
 Webhook and long polling both go through `UpdateIntake`: an update is stored durably before
 Telegram is told it arrived (the webhook's 200, the poller's next offset), handled once by its
-update_id, and replayed after a crash between storing and handling.
+update_id, and replayed after a crash between storing and handling. `ReplyJournal` records
+each reply a handler sends, so that the replay of its update does not send it again.
 """
 
 from __future__ import annotations
@@ -10,19 +11,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from aiogram import Bot, Dispatcher
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
 from aiogram.dispatcher.event.bases import UNHANDLED
-from aiogram.methods import GetUpdates, TelegramMethod
+from aiogram.methods import GetUpdates, Response, TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from bot.storage.db import DATABASE_ERRORS
-from bot.storage.updates import StoredUpdate, UpdateOutcome, UpdateRepository
+from bot.storage.updates import SentReply, StoredUpdate, UpdateOutcome, UpdateRepository
 from bot.write_journal import handling_update
 
 log = logging.getLogger(__name__)
@@ -55,6 +63,127 @@ class InFlightUpdates:
     async def wait_idle(self) -> None:
         """Wait until no update is being handled."""
         await self._idle.wait()
+
+
+@dataclass(slots=True)
+class UpdateReplies:
+    """The replies of the update being handled: what an earlier run of its handler sent (on a
+    replay), and how many this run has sent so far."""
+
+    update_id: int
+    sent_before: dict[int, SentReply] = field(default_factory=dict)
+    sent: int = 0
+    open: bool = True
+    """False once the update is finished: a task its handler left running records nothing."""
+
+    def next_seq(self) -> int:
+        """The place of the reply about to be sent among the update's replies."""
+        self.sent += 1
+        return self.sent
+
+
+_REPLIES: ContextVar[UpdateReplies | None] = ContextVar("telegram_update_replies", default=None)
+
+_NOT_REPLIES = frozenset({"sendChatAction"})
+"""Calls that change nothing the user keeps: repeated on a replay like the reads (`get...`)."""
+
+
+def is_reply(method: TelegramMethod[Any]) -> bool:
+    """Whether the call is something the user sees and keeps: a message, an edit, an answer."""
+    name = method.__api_method__
+    return not name.startswith("get") and name not in _NOT_REPLIES
+
+
+@contextlib.contextmanager
+def replying_to(replies: UpdateReplies) -> Iterator[None]:
+    """Journal the replies sent inside the block (and the tasks it starts) as this update's."""
+    token = _REPLIES.set(replies)
+    try:
+        yield
+    finally:
+        _REPLIES.reset(token)
+        replies.open = False
+
+
+class ReplayDiverged(BaseException):
+    """The replay of an update took another path than its first run, which had finished.
+
+    A replay whose reply differs from what the first run sent at the same place was started
+    from a later state: the first run had saved the dialog's new state, so it had finished
+    its handler and sent its replies. Nothing more may be sent. Like `CancelledError`, it is
+    not an `Exception`: no handler's `except Exception` (nor aiogram's error handlers) turns
+    it into one more message; `UpdateIntake.handle` ends the update with it.
+    """
+
+
+class ReplyJournal(BaseRequestMiddleware):
+    """A session middleware: each reply sent while an update is handled is recorded with
+    Telegram's answer, by its place among the update's replies.
+
+    When the update is replayed (its process died before the update was marked handled):
+    - a reply recorded at the same place by the same method is not sent again; its recorded
+      answer is returned, so the handler (and the dialog, which keeps the message's id) goes
+      on as it did the first time;
+    - a reply that differs from the one recorded at its place raises `ReplayDiverged`;
+    - a reply past the recorded ones is sent: the first run died before sending it.
+
+    The record is written after Telegram answers: a process killed between the two sends
+    that reply again on the replay.
+    """
+
+    def __init__(self, updates: UpdateRepository) -> None:
+        self._updates = updates
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        """Send the reply, or answer it from the record of an earlier run of the handler."""
+        replies = _REPLIES.get()
+        if replies is None or not replies.open or not is_reply(method):
+            return await make_request(bot, method)
+        seq = replies.next_seq()
+        before = replies.sent_before.get(seq)
+        if before is not None:
+            if before.method != method.__api_method__:
+                raise ReplayDiverged(
+                    f"reply {seq} of replayed update {replies.update_id} is "
+                    f"{method.__api_method__}, the first run sent {before.method}"
+                )
+            log.info(
+                "reply %d of replayed update %d was sent before: not sent again",
+                seq,
+                replies.update_id,
+            )
+            answer_type = Response[method.__returning__]  # type: ignore[name-defined]
+            answer = answer_type.model_validate(
+                {"ok": True, "result": before.result}, context={"bot": bot}
+            )
+            # The chain hands on the result itself (the session's `make_request` unwraps it).
+            return cast(Response[TelegramType], answer.result)
+        result = await make_request(bot, method)
+        if replies.open:
+            reply = SentReply(seq, method.__api_method__, _as_json(result))
+            try:
+                await self._updates.record_reply(replies.update_id, reply)
+            except DATABASE_ERRORS as exc:
+                log.warning(
+                    "reply %d of update %d was sent but not recorded (%s)",
+                    seq,
+                    replies.update_id,
+                    type(exc).__name__,
+                )
+        return result
+
+
+def _as_json(result: object) -> Any:
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(result, list):
+        return [_as_json(item) for item in result]
+    return result
 
 
 class TrackedDispatcher(Dispatcher):
@@ -129,17 +258,25 @@ class UpdateIntake:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def handle(self, update: Update) -> None:
-        """Feed one stored update to the dispatcher and record how that ended."""
+    async def handle(self, update: Update, *, replay: bool = False) -> None:
+        """Feed one stored update to the dispatcher and record how that ended. On a replay,
+        the replies its handler sent before are not sent again (`ReplyJournal`)."""
         outcome = UpdateOutcome.FAILED
         self._handling.add(update.update_id)
+        replies = UpdateReplies(update.update_id)
+        if replay:
+            replies.sent_before = await self._sent_before(update.update_id)
         try:
-            result = await self._dispatcher.feed_update(
-                self._bot, update, dispatcher=self._dispatcher, bots=[self._bot]
-            )
-            if isinstance(result, TelegramMethod):
-                await self._dispatcher.silent_call_request(bot=self._bot, result=result)
+            with replying_to(replies):
+                result = await self._dispatcher.feed_update(
+                    self._bot, update, dispatcher=self._dispatcher, bots=[self._bot]
+                )
+                if isinstance(result, TelegramMethod):
+                    await self._dispatcher.silent_call_request(bot=self._bot, result=result)
             outcome = UpdateOutcome.UNHANDLED if result is UNHANDLED else UpdateOutcome.HANDLED
+        except ReplayDiverged as diverged:
+            log.info("%s: its first run had finished, nothing more is sent", diverged)
+            outcome = UpdateOutcome.HANDLED
         except Exception as exc:  # the error handlers had their turn; keep the task observed
             log.error("update %d failed: %s", update.update_id, type(exc).__name__)
         try:
@@ -151,6 +288,18 @@ class UpdateIntake:
             )
         finally:
             self._handling.discard(update.update_id)
+
+    async def _sent_before(self, update_id: int) -> dict[int, SentReply]:
+        try:
+            replies = await self._updates.replies(update_id)
+        except DATABASE_ERRORS as exc:
+            log.warning(
+                "could not read the replies of update %d (%s): they may be sent again",
+                update_id,
+                type(exc).__name__,
+            )
+            return {}
+        return {reply.seq: reply for reply in replies}
 
     async def renew_claims(self) -> int:
         """Renew the claims on the updates being handled now; returns how many."""
@@ -170,7 +319,7 @@ class UpdateIntake:
                     await self._updates.finish(stored.update_id, UpdateOutcome.FAILED)
                     continue
                 log.info("replaying update %d", stored.update_id)
-                await self.handle(update)
+                await self.handle(update, replay=True)
                 replayed += 1
         return replayed
 

@@ -514,6 +514,24 @@ _ROW_CLAIMS = Migration(
     ),
 )
 
+_TELEGRAM_REPLIES = Migration(
+    version=14,
+    name="replies an update's handler sent, so that its replay does not send them again",
+    statements=(
+        # The n-th message, edit or answer the handler of an update sent, and what Telegram
+        # answered; kept only while the update is unhandled (its finish deletes them).
+        """
+        CREATE TABLE telegram_replies (
+            update_id INTEGER NOT NULL,
+            seq       INTEGER NOT NULL,
+            method    TEXT NOT NULL,
+            result    TEXT NOT NULL,
+            PRIMARY KEY (update_id, seq)
+        )
+        """,
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL,
     _NOTIFICATIONS,
@@ -528,6 +546,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _TELEGRAM_UPDATES,
     _OUTBOX_PRIORITY,
     _ROW_CLAIMS,
+    _TELEGRAM_REPLIES,
 )
 """Every migration of the schema, in order; append, never edit an applied one."""
 

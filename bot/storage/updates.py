@@ -40,8 +40,19 @@ class StoredUpdate:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class SentReply:
+    """A reply the handler of an update sent: its place among them, the Bot API method, and
+    Telegram's answer as JSON."""
+
+    seq: int
+    method: str
+    result: Any
+
+
 class UpdateRepository:
-    """The `telegram_updates` table: store, claim, finish, prune."""
+    """The `telegram_updates` table (store, claim, finish, prune) and the replies each
+    handler sent (`telegram_replies`)."""
 
     def __init__(self, db: Database, clock: Clock = utc_now) -> None:
         self._db = db
@@ -123,7 +134,8 @@ class UpdateRepository:
         return result.rowcount
 
     async def finish(self, update_id: int, outcome: UpdateOutcome) -> bool:
-        """Record that the update was handled, and drop its body; False when it already was."""
+        """Record that the update was handled, and drop its body and its replies' records;
+        False when it already was."""
         async with self._db.transaction() as conn:
             result = await execute(
                 conn,
@@ -131,7 +143,32 @@ class UpdateRepository:
                 "WHERE update_id = ? AND handled_at IS NULL",
                 (to_db_time(self._clock()), outcome.value, _HANDLED_BODY, update_id),
             )
+            await execute(conn, "DELETE FROM telegram_replies WHERE update_id = ?", (update_id,))
         return result.rowcount == 1
+
+    async def record_reply(self, update_id: int, reply: SentReply) -> None:
+        """Record that the handler of the update sent its `reply.seq`-th reply, and Telegram's
+        answer (a process killed right after the send may lose the record: a process crash
+        keeps it, as it keeps every write)."""
+        async with self._db.transaction() as conn:
+            await execute(
+                conn,
+                "INSERT INTO telegram_replies (update_id, seq, method, result) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (update_id, seq) DO UPDATE SET "
+                "method = excluded.method, result = excluded.result",
+                (update_id, reply.seq, reply.method, encode_json(reply.result)),
+            )
+
+    async def replies(self, update_id: int) -> list[SentReply]:
+        """The replies recorded for an unhandled update, in the order they were sent."""
+        rows = await self._db.fetch_all(
+            "SELECT seq, method, result FROM telegram_replies WHERE update_id = ? ORDER BY seq",
+            (update_id,),
+        )
+        return [
+            SentReply(int(row["seq"]), str(row["method"]), decode_json(row["result"]))
+            for row in rows
+        ]
 
     async def outcome(self, update_id: int) -> UpdateOutcome | None:
         """How the update's handling ended (None: unknown, or not handled yet)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import httpx
@@ -108,6 +109,28 @@ async def test_form_fields_picked_before_a_restart_are_saved_in_their_order(
     stored = await KeyValueRepository(app.db).get("form.optional_fields")
     assert stored[-2:] == ["TITLE", "POST"]
     assert stored.count("TITLE") == 1
+
+
+@pytest.mark.parametrize("bot_redis", ["sqlite", "redis"], indirect=True)
+async def test_two_quick_presses_each_see_what_the_one_before_did(
+    bot_runner: BotRunner, telegram_emulator: TelegramEmulator, bot_redis: RedisSettings
+) -> None:
+    """The second press comes while the first is still handled: it waits for it, so it reads
+    the dialog as the first left it (aiogram-dialog alone would read it as it was before)."""
+    await bot_runner.start()
+    anna = await sign_in(telegram_emulator, 1001, "Anna", ANNA_PHONE)
+    await anna.press("🛠 Admin")
+    await anna.wait_for_message(lambda m: "📝 Lead form fields" in m.labels)
+    await anna.press("📝 Lead form fields")
+    form = await anna.wait_for_message(lambda m: "✅ 2. First Name" in m.labels)
+    await asyncio.gather(
+        anna.press("✅ 1. Lead Title", message_id=form.message_id),
+        anna.press("✅ 2. First Name", message_id=form.message_id),
+    )
+    both_out = await anna.wait_for_message(
+        lambda m: {"⬜ Lead Title", "⬜ First Name"} <= set(m.labels)
+    )
+    assert "✅ 1. Last Name" in both_out.labels
 
 
 async def test_card_action_chosen_before_a_restart_is_the_one_confirmed_after_it(

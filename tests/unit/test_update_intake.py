@@ -13,8 +13,8 @@ from aiogram.types import Message, Update
 
 from bot.storage import Database
 from bot.storage.updates import StoredUpdate, UpdateOutcome, UpdateRepository
-from bot.updates import UpdateIntake, update_payload
-from tests.emulators.telegram import DEFAULT_TEST_TOKEN
+from bot.updates import ReplyJournal, UpdateIntake, update_payload
+from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
 from tests.fixtures_storage import Backend
 
 CLAIM = timedelta(minutes=5)
@@ -166,3 +166,94 @@ async def test_a_long_handler_keeps_its_claim_and_a_dead_replicas_update_is_take
                 await asyncio.sleep(0.01)
         assert sorted(seen) == [1, 2]
         await live.close()
+
+
+def replying_dispatcher(first_run: asyncio.Event, shown: list[int]) -> Dispatcher:
+    """/two sends "one", then "two"; while `first_run` is set, its process dies in between
+    (the handler never gets past "one"). /other sends "one" on the first run and edits it on
+    a replay (a replay that finds the dialog moved on)."""
+    router = Router()
+
+    @router.message(Command("two"))
+    async def on_two(event: Message, bot: Bot) -> None:
+        sent = await bot.send_message(7, "one")
+        shown.append(sent.message_id)
+        if first_run.is_set():
+            await asyncio.Event().wait()  # the process dies here
+        await bot.send_message(7, "two")
+
+    @router.message(Command("other"))
+    async def on_other(event: Message, bot: Bot) -> None:
+        if first_run.is_set():
+            sent = await bot.send_message(7, "one")
+            shown.append(sent.message_id)
+            await asyncio.Event().wait()
+        await bot.edit_message_text("edited", chat_id=7, message_id=shown[0])
+
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    return dispatcher
+
+
+async def run_twice(
+    db: Database, telegram_emulator: TelegramEmulator, text: str
+) -> tuple[list[int], UpdateRepository]:
+    """The update's first run dies after its first reply; another process replays it."""
+    telegram_emulator.user(7, "U")
+    clock = Clock()
+    first_run, shown = asyncio.Event(), list[int]()
+    first_run.set()
+    dispatcher = replying_dispatcher(first_run, shown)
+    repository = UpdateRepository(db, clock)
+    bot = telegram_emulator.make_bot()
+    bot.session.middleware(ReplyJournal(repository))
+    try:
+        first = UpdateIntake(dispatcher=dispatcher, bot=bot, updates=repository, claim_for=CLAIM)
+        await first.accept([message(1, text)])
+        async with asyncio.timeout(5):
+            while not shown:
+                await asyncio.sleep(0.01)
+        await first.close()  # killed in the middle of the handler
+        assert await repository.outcome(1) is None
+
+        first_run.clear()
+        clock.now += CLAIM
+        second = UpdateIntake(dispatcher=dispatcher, bot=bot, updates=repository, claim_for=CLAIM)
+        assert await second.replay_waiting() == 1
+    finally:
+        await bot.session.close()
+    return shown, repository
+
+
+async def test_a_replay_does_not_send_again_what_its_first_run_sent(
+    db: Database, telegram_emulator: TelegramEmulator
+) -> None:
+    shown, repository = await run_twice(db, telegram_emulator, "/two")
+    assert [m.text for m in telegram_emulator.bot_messages(7)] == ["one", "two"]
+    # The replay got the message the first run sent, as Telegram had answered it.
+    assert shown[1] == shown[0]
+    assert await repository.outcome(1) is UpdateOutcome.HANDLED
+    assert await repository.replies(1) == []
+
+
+async def test_a_replay_that_takes_another_path_sends_nothing_more(
+    db: Database, telegram_emulator: TelegramEmulator
+) -> None:
+    _, repository = await run_twice(db, telegram_emulator, "/other")
+    assert [m.text for m in telegram_emulator.bot_messages(7)] == ["one"]
+    assert telegram_emulator.count("editMessageText") == 0
+    assert await repository.outcome(1) is UpdateOutcome.HANDLED
+
+
+async def test_replies_sent_outside_an_update_are_not_recorded(
+    db: Database, telegram_emulator: TelegramEmulator
+) -> None:
+    telegram_emulator.user(7, "U")
+    repository = UpdateRepository(db)
+    bot = telegram_emulator.make_bot()
+    bot.session.middleware(ReplyJournal(repository))
+    try:
+        await bot.send_message(7, "a notification")
+    finally:
+        await bot.session.close()
+    assert await db.fetch_all("SELECT * FROM telegram_replies") == []
