@@ -99,17 +99,18 @@ def replay_counts(log: str) -> dict[str, int]:
     }
 
 
-def repeated_screens(telegram: TelegramEmulator, chat_id: int) -> int:
+def repeated_screens(telegram: TelegramEmulator, chat_id: int) -> Counter[str]:
     """Messages the bot sent in the chat that repeat the message it sent just before (same
     text, same buttons): an answer sent a second time. A capture never sends one screen twice
     in a row."""
-    repeated = 0
+    repeated: Counter[str] = Counter()
     previous: tuple[str, list[str]] | None = None
     for event in telegram.events(chat_id):
         if event.kind != "sent":
             continue
         screen = (event.message.text or "", event.message.labels)
-        repeated += screen == previous
+        if screen == previous:
+            repeated[screen[0].split("\n")[0][:60]] += 1
         previous = screen
     return repeated
 
@@ -338,7 +339,8 @@ async def run(events: int, kills: int, rate: float, *, webhook: bool = False) ->
         f"{percentile(tally.delays, 0.5):.3f}s, p95 {percentile(tally.delays, 0.95):.3f}s, "
         f"max {max(tally.delays, default=0.0):.1f}s; off the script {tally.off_script} "
         f"{dict(tally.off_script_screens.most_common(5))}; presses answered twice "
-        f"{presses_answered_twice} (target 0), screens sent again {screens_repeated} (target 0)"
+        f"{presses_answered_twice} (target 0), screens sent again {screens_repeated.total()} "
+        f"(target 0) {dict(screens_repeated)}"
     )
     print(
         f"updates replayed after a kill: {replays['updates_replayed']}; their portal writes "
@@ -373,7 +375,7 @@ async def run(events: int, kills: int, rate: float, *, webhook: bool = False) ->
         "press_answer_max_s": round(max(tally.delays, default=0.0), 1),
         "off_script": tally.off_script,
         "presses_answered_twice": presses_answered_twice,
-        "screens_sent_again": screens_repeated,
+        "screens_sent_again": screens_repeated.total(),
         **replays,
         "leads_captured": made.leads,
         "duplicate_leads": made.duplicate_leads,

@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
+from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import DefaultKeyBuilder, KeyBuilder, RedisStorage
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
-from bot.replicas.connection import RedisKeys
+from bot.replicas.connection import RedisKeys, RedisOutage
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +68,27 @@ class RenewedRedisIsolation(BaseEventIsolation):
         self._redis = redis
         self._key_builder = key_builder
         self._ttl = ttl.total_seconds()
+        self._local = SimpleEventIsolation()
+        self._outage = RedisOutage("one update at a time per chat member")
 
     @contextlib.asynccontextmanager
     async def lock(self, key: StorageKey) -> AsyncIterator[None]:
-        """Hold the chat member's lock while the block runs."""
+        """Hold the chat member's lock while the block runs (while Redis does not answer, a
+        lock in this process: updates that need no dialog state are still handled)."""
         lock = self._redis.lock(
             self._key_builder.build(key, "lock"),
             timeout=self._ttl,
             sleep=LOCK_POLL_SECONDS,
             thread_local=False,
         )
-        await lock.acquire()
+        try:
+            await lock.acquire()
+        except RedisError as exc:
+            self._outage.failed(exc)
+            async with self._local.lock(key):
+                yield
+            return
+        self._outage.answered()
         keeper = asyncio.create_task(self._keep(lock))
         try:
             yield
@@ -85,7 +96,7 @@ class RenewedRedisIsolation(BaseEventIsolation):
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
-            with contextlib.suppress(LockError):  # it ran out meanwhile: nothing to release
+            with contextlib.suppress(RedisError):  # ran out meanwhile (LockError), or Redis left
                 await lock.release()
 
     async def _keep(self, lock: Lock) -> None:

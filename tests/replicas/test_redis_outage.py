@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator
 from functools import partial
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.redis import DefaultKeyBuilder
 from redis.asyncio import Redis
 
 from bot.config import NotifySettings
@@ -21,6 +24,7 @@ from bot.replicas import (
     RedisUserThrottle,
     ping,
 )
+from bot.replicas.dialog_state import RenewedRedisIsolation
 from bot.storage import SqliteDatabase
 from bot.storage.db import MEMORY
 from bot.throttle import BucketRule, UpdateKind, Verdict
@@ -102,3 +106,33 @@ async def test_readiness_names_redis_when_it_does_not_answer(
             assert report["ready"] is ok
             assert report["checks"]["redis"]["ok"] is ok
             assert report["checks"]["redis"].get("problem") == (None if ok else "ConnectionError")
+
+
+async def test_a_chat_members_updates_stay_one_at_a_time_in_this_replica(
+    gone_redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    isolation = RenewedRedisIsolation(gone_redis, DefaultKeyBuilder(prefix="test:gone:fsm"))
+    member = StorageKey(bot_id=1, chat_id=7, user_id=7)
+    order: list[str] = []
+    held = asyncio.Event()
+
+    async def first() -> None:
+        async with isolation.lock(member):
+            held.set()
+            await asyncio.sleep(0.05)
+            order.append("first")
+
+    async def second() -> None:
+        await held.wait()
+        async with isolation.lock(member):
+            order.append("second")
+
+    with caplog.at_level(logging.WARNING):
+        await asyncio.gather(first(), second())
+    assert order == ["first", "second"]
+    assert [
+        r.getMessage() for r in caplog.records if "Redis did not answer" in r.getMessage()
+    ] == [
+        "Redis did not answer (ConnectionError): one update at a time per chat member falls "
+        "back to this replica alone until it does"
+    ]
