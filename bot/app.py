@@ -552,6 +552,7 @@ class Application:
             bot=self.bot,
             updates=self.updates,
             claim_for=timedelta(seconds=settings.telegram.update_claim_seconds),
+            in_flight=self._in_flight,
         )
         if not isinstance(self.db, PostgresDatabase):
             # One process per SQLite file: what an earlier run claimed and left is replayed now.
@@ -641,7 +642,9 @@ class Application:
         else:
             self._tasks.extend(asyncio.create_task(worker()) for worker in workers)
         self._tasks.append(asyncio.create_task(self._refresh_directory(directory)))
-        # Every replica replays what a dead one stored and left unhandled.
+        # Every replica replays what a dead one stored and left unhandled; what this one
+        # receives waits until its first pass is over.
+        self.intake.hold_new_updates()
         self._tasks.append(asyncio.create_task(self.intake.run()))
         await self.dispatcher.emit_startup(bot=self.bot, dispatcher=self.dispatcher)
         self._started_dispatcher = True

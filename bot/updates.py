@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextvars import ContextVar
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 REPLAY_SECONDS = 2.0
 """How often a replica looks for updates whose claim ran out, and renews its own claims."""
 POLL_TIMEOUT_SECONDS = 10
+MARK_ATTEMPTS = 5
+"""Tries to record a handled update's outcome (a second apart by default) before leaving it
+to be replayed."""
 
 
 class InFlightUpdates:
@@ -121,11 +125,14 @@ class ReplyJournal(BaseRequestMiddleware):
     Telegram's answer, by its place among the update's replies.
 
     When the update is replayed (its process died before the update was marked handled):
-    - a reply recorded at the same place by the same method is not sent again; its recorded
-      answer is returned, so the handler (and the dialog, which keeps the message's id) goes
-      on as it did the first time;
+    - a reply recorded at the same place, by the same method with the same text, is not sent
+      again; its recorded answer is returned, so the handler (and the dialog, which keeps the
+      message's id) goes on as it did the first time;
     - a reply that differs from the one recorded at its place raises `ReplayDiverged`;
     - a reply past the recorded ones is sent: the first run died before sending it.
+
+    Only the text is compared, not the buttons: a dialog the replay starts again gets a new
+    intent id, so its buttons' data differ from the first run's.
 
     The record is written after Telegram answers: a process killed between the two sends
     that reply again on the replay.
@@ -145,12 +152,13 @@ class ReplyJournal(BaseRequestMiddleware):
         if replies is None or not replies.open or not is_reply(method):
             return await make_request(bot, method)
         seq = replies.next_seq()
+        request = request_digest(method)
         before = replies.sent_before.get(seq)
         if before is not None:
-            if before.method != method.__api_method__:
+            if (before.method, before.request) != (method.__api_method__, request):
                 raise ReplayDiverged(
-                    f"reply {seq} of replayed update {replies.update_id} is "
-                    f"{method.__api_method__}, the first run sent {before.method}"
+                    f"reply {seq} of replayed update {replies.update_id} is not what the "
+                    f"first run sent ({method.__api_method__}, {before.method} before)"
                 )
             log.info(
                 "reply %d of replayed update %d was sent before: not sent again",
@@ -165,7 +173,7 @@ class ReplyJournal(BaseRequestMiddleware):
             return cast(Response[TelegramType], answer.result)
         result = await make_request(bot, method)
         if replies.open:
-            reply = SentReply(seq, method.__api_method__, _as_json(result))
+            reply = SentReply(seq, method.__api_method__, request, _as_json(result))
             try:
                 await self._updates.record_reply(replies.update_id, reply)
             except DATABASE_ERRORS as exc:
@@ -176,6 +184,12 @@ class ReplyJournal(BaseRequestMiddleware):
                     type(exc).__name__,
                 )
         return result
+
+
+def request_digest(method: TelegramMethod[Any]) -> str:
+    """A digest of a reply's text (or caption): the same screen rendered again has the same."""
+    text = getattr(method, "text", None) or getattr(method, "caption", None) or ""
+    return hashlib.blake2b(str(text).encode(), digest_size=8).hexdigest()
 
 
 def _as_json(result: object) -> Any:
@@ -229,14 +243,26 @@ class UpdateIntake:
         updates: UpdateRepository,
         claim_for: timedelta,
         replay_seconds: float = REPLAY_SECONDS,
+        in_flight: InFlightUpdates | None = None,
     ) -> None:
         self._dispatcher = dispatcher
+        # Shutdown waits for these: an update counts until its outcome is recorded, so a
+        # graceful stop does not leave a handled update to be replayed.
+        self._in_flight = in_flight or InFlightUpdates()
         self._bot = bot
         self._updates = updates
         self._claim_for = claim_for
         self._replay_seconds = replay_seconds
         self._tasks: set[asyncio.Task[None]] = set()
         self._handling: set[int] = set()
+        self._caught_up = asyncio.Event()
+        self._caught_up.set()
+
+    def hold_new_updates(self) -> None:
+        """Until `run` has replayed what was waiting, new updates are stored (and acknowledged)
+        but not handled: after a restart, the update a crash cut short is handled before the
+        user's newer ones (a press made on the answer it had already sent)."""
+        self._caught_up.clear()
 
     async def accept(self, updates: Sequence[Update]) -> None:
         """Store the updates, then handle the new ones in background.
@@ -254,13 +280,21 @@ class UpdateIntake:
                 self._spawn(update)
 
     def _spawn(self, update: Update) -> None:
-        task = asyncio.create_task(self.handle(update))
+        task = asyncio.create_task(self._handle_in_turn(update))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _handle_in_turn(self, update: Update) -> None:
+        await self._caught_up.wait()
+        await self.handle(update)
 
     async def handle(self, update: Update, *, replay: bool = False) -> None:
         """Feed one stored update to the dispatcher and record how that ended. On a replay,
         the replies its handler sent before are not sent again (`ReplyJournal`)."""
+        async with self._in_flight.track():
+            await self._handle(update, replay=replay)
+
+    async def _handle(self, update: Update, *, replay: bool) -> None:
         outcome = UpdateOutcome.FAILED
         self._handling.add(update.update_id)
         replies = UpdateReplies(update.update_id)
@@ -280,14 +314,28 @@ class UpdateIntake:
         except Exception as exc:  # the error handlers had their turn; keep the task observed
             log.error("update %d failed: %s", update.update_id, type(exc).__name__)
         try:
-            await self._updates.finish(update.update_id, outcome)
-        except DATABASE_ERRORS as exc:
-            # Handled but not marked: it is handled again once its claim runs out.
-            log.warning(
-                "update %d was handled but not marked (%s)", update.update_id, type(exc).__name__
-            )
+            await self._mark(update.update_id, outcome)
         finally:
             self._handling.discard(update.update_id)
+
+    async def _mark(self, update_id: int, outcome: UpdateOutcome) -> None:
+        """Record the outcome, trying again while the database refuses (the claim is renewed
+        meanwhile): a replay is for a process that died, and one after the handler finished
+        would act on the state that handler left."""
+        for attempt in range(1, MARK_ATTEMPTS + 1):
+            try:
+                await self._updates.finish(update_id, outcome)
+                return
+            except DATABASE_ERRORS as exc:
+                if attempt == MARK_ATTEMPTS:
+                    # Handled but not marked: it is handled again once its claim runs out.
+                    log.warning(
+                        "update %d was handled but not marked (%s)",
+                        update_id,
+                        type(exc).__name__,
+                    )
+                    return
+                await asyncio.sleep(self._replay_seconds / 2)
 
     async def _sent_before(self, update_id: int) -> dict[int, SentReply]:
         try:
@@ -334,6 +382,7 @@ class UpdateIntake:
                 if replaying is None or replaying.done():
                     replaying = asyncio.create_task(self.replay_waiting())
                     replaying.add_done_callback(_log_replay_failure)
+                    replaying.add_done_callback(lambda _: self._caught_up.set())
             except DATABASE_ERRORS as exc:
                 log.warning("could not renew the claims on updates: %s", type(exc).__name__)
             try:

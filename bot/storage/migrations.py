@@ -518,13 +518,15 @@ _TELEGRAM_REPLIES = Migration(
     version=14,
     name="replies an update's handler sent, so that its replay does not send them again",
     statements=(
-        # The n-th message, edit or answer the handler of an update sent, and what Telegram
-        # answered; kept only while the update is unhandled (its finish deletes them).
+        # The n-th message, edit or answer the handler of an update sent (its method and a
+        # digest of its text), and what Telegram answered; kept only while the update is
+        # unhandled (its finish deletes them).
         """
         CREATE TABLE telegram_replies (
             update_id INTEGER NOT NULL,
             seq       INTEGER NOT NULL,
             method    TEXT NOT NULL,
+            request   TEXT NOT NULL,
             result    TEXT NOT NULL,
             PRIMARY KEY (update_id, seq)
         )

@@ -42,11 +42,13 @@ class StoredUpdate:
 
 @dataclass(frozen=True, slots=True)
 class SentReply:
-    """A reply the handler of an update sent: its place among them, the Bot API method, and
-    Telegram's answer as JSON."""
+    """A reply the handler of an update sent: its place among them, the Bot API method, a
+    digest of its text, and Telegram's answer as JSON."""
 
     seq: int
     method: str
+    request: str
+    """A digest of what was asked (the text), to tell the same reply from another one."""
     result: Any
 
 
@@ -153,20 +155,26 @@ class UpdateRepository:
         async with self._db.transaction() as conn:
             await execute(
                 conn,
-                "INSERT INTO telegram_replies (update_id, seq, method, result) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (update_id, seq) DO UPDATE SET "
-                "method = excluded.method, result = excluded.result",
-                (update_id, reply.seq, reply.method, encode_json(reply.result)),
+                "INSERT INTO telegram_replies (update_id, seq, method, request, result) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (update_id, seq) DO UPDATE SET "
+                "method = excluded.method, request = excluded.request, result = excluded.result",
+                (update_id, reply.seq, reply.method, reply.request, encode_json(reply.result)),
             )
 
     async def replies(self, update_id: int) -> list[SentReply]:
         """The replies recorded for an unhandled update, in the order they were sent."""
         rows = await self._db.fetch_all(
-            "SELECT seq, method, result FROM telegram_replies WHERE update_id = ? ORDER BY seq",
+            "SELECT seq, method, request, result FROM telegram_replies "
+            "WHERE update_id = ? ORDER BY seq",
             (update_id,),
         )
         return [
-            SentReply(int(row["seq"]), str(row["method"]), decode_json(row["result"]))
+            SentReply(
+                int(row["seq"]),
+                str(row["method"]),
+                str(row["request"]),
+                decode_json(row["result"]),
+            )
             for row in rows
         ]
 

@@ -306,6 +306,29 @@ async def notifying_app(
         await app.stop()
 
 
+async def dies_before_marking(app: Application, act: Callable[[], Awaitable[Any]]) -> int:
+    """Do `act` (a user's message or press, and wait for its answer); the process dies once
+    the handler is over, before the update is marked handled. Returns the update's id; the
+    update stays stored, as a killed process leaves it, for the next start to replay."""
+    dying: list[int] = []
+
+    async def never_marks(update_id: int, _: object) -> bool:
+        dying.append(update_id)
+        await asyncio.Event().wait()
+        return False
+
+    app.updates.finish = never_marks  # type: ignore[method-assign,assignment]
+    await act()
+
+    async def reached() -> bool:
+        return bool(dying)
+
+    await eventually(reached)
+    assert app.intake is not None
+    await app.intake.close()  # its task is gone with the process
+    return dying[0]
+
+
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:  # noqa: ASYNC109
     """Wait until `check()` holds (the bot works in the background)."""
     loop = asyncio.get_running_loop()

@@ -13,7 +13,7 @@ from typing import Any
 from bot.app import Application
 from bot.config import PortalSettings, Settings
 from bot.leads.capture import UNCONFIRMED_GRACE, CaptureService, CreateInProgress
-from tests.e2e.conftest import FAST_BACKOFF, SettingsFactory, eventually
+from tests.e2e.conftest import FAST_BACKOFF, SettingsFactory, dies_before_marking, eventually
 from tests.e2e.test_capture import (
     CLIENT_PHONE,
     add_portal_lead,
@@ -419,3 +419,34 @@ async def test_a_rep_mid_capture_during_an_upgrade_keeps_the_draft(
     assert lead["COMMENTS"] == "Call after 6 pm"
     assert lead["ORIGIN_ID"] == origin
     assert str(lead["ASSIGNED_BY_ID"]) == "2"
+
+
+async def test_a_typed_answer_replayed_after_its_step_was_saved_is_not_taken_twice(
+    bot_runner: Any, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    """The title was taken and the next question sent; the process died before the update was
+    marked handled. The restart replays it on the saved step, where the title would be taken
+    as the comment too: the question it would send is not the one sent, so it stops there."""
+    app = await bot_runner.start()
+    await choose_form_fields(app, ["TITLE", "COMMENTS"])
+    user = await ivan(telegram_emulator)
+    await user.send("/new")
+    await user.wait_for_message(has("Lead Title"))
+    await eventually(lambda: _nothing_waiting(app))
+
+    await dies_before_marking(app, lambda: answer(user, "Roof repair", "Comments"))
+    sent = len(telegram_emulator.events(user.user["id"]))
+    app = await bot_runner.start()
+    await eventually(lambda: _nothing_waiting(app))
+    assert len(telegram_emulator.events(user.user["id"])) == sent
+
+    summary = await answer(user, "Call after 6 pm", "check and send")
+    assert "Lead Title: Roof repair" in (summary.text or "")
+    await user.press("✅ Create lead")
+    await user.wait_for_message(has("is created"))
+    [lead] = portal_emulator.leads.values()
+    assert (lead["TITLE"], lead["COMMENTS"]) == ("Roof repair", "Call after 6 pm")
+
+
+async def _nothing_waiting(app: Application) -> bool:
+    return await app.updates.waiting_count() == 0

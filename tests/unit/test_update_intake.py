@@ -4,6 +4,7 @@ once per update_id, its outcome recorded, and two replicas replaying together sh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -257,3 +258,28 @@ async def test_replies_sent_outside_an_update_are_not_recorded(
     finally:
         await bot.session.close()
     assert await db.fetch_all("SELECT * FROM telegram_replies") == []
+
+
+async def test_after_a_restart_the_update_left_unhandled_goes_before_newer_ones(
+    db: Database,
+) -> None:
+    clock = Clock()
+    seen: list[int] = []
+    # The last run stored update 1 and died; its claim has run out.
+    await UpdateRepository(db, clock).store(
+        [StoredUpdate(1, update_payload(message(1, "/count")))], claim_for=CLAIM
+    )
+    clock.now += CLAIM
+    updates = intake(db, seen, clock)
+    updates.hold_new_updates()
+    await updates.accept([message(2, "/count")])  # the user's next press, made meanwhile
+    await asyncio.sleep(0.05)
+    assert seen == []  # stored, not handled before the replay
+    running = asyncio.create_task(updates.run())
+    try:
+        await settle(db)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    assert seen == [1, 2]
