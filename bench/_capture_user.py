@@ -111,6 +111,10 @@ class Capturer:
         # texts: a question on screen wins over them.
         asked = "step " in text
         if "contact is created" in joined and not asked:
+            if not self._making_contact:
+                # A late edit of the last contact's screen came before the answer to /new
+                # (a slow one): that answer is still to come.
+                return ("wait", "")
             self.tally.contacts_reported += 1
             self._making_contact = False
             return ("send", "/new")

@@ -11,15 +11,19 @@ typed message is due an answer (a message sent or edited in the rep's chat).
 Ten times the bot is killed with SIGKILL and started again on the same SQLite file: every
 other time the moment the portal emulator has answered one of the rep's writes (a lead added,
 the next time a contact added), so the bot dies between the portal write and the record of
-its outcome; the other times a random 0 to 300 ms after one of the rep's presses (after 3 to
-10 presses since the restart), mostly while that update is handled. When the events are all
-sent first, the rep and the kills go on until the tenth kill. The bot's log counts the
-updates replayed and what their writes found. Figures:
+its outcome; the other times after 3 to 10 of the rep's presses since the restart, in turn a
+random 0 to 300 ms after the press (mostly while that update is handled) and the moment the
+Telegram emulator has the bot's first answer to it (the bot dies around the record of that
+reply, before the update is marked handled). When the events are all sent first, the rep
+and the kills go on until the tenth kill. The bot's log counts the updates replayed, what
+their writes found, and their replies not sent again. Figures:
 - events the bot acknowledged (2xx) must each reach Telegram at least once; a duplicate is
   possible only for a message that was being sent when the process died (bounded by
   NOTIFY__IN_FLIGHT). Leads go to 50 reps (scope "my leads"), so the 1/s per-chat limit does
   not dominate;
 - presses lost: the rep's presses and messages that never got an answer (target 0);
+- answers sent twice: presses whose callback was answered twice, and messages that repeat the
+  one the bot sent just before in the rep's chat (target 0);
 - duplicate leads and contacts: leads made for one capture, and contacts made from one lead,
   beyond the first (target 0).
 
@@ -80,6 +84,16 @@ async def portal_write_answered(portal: Bitrix24Emulator, since: int, method: st
             if call.status and method in {call.method, *(m.lower() for m in call.batch_methods)}:
                 return
         await asyncio.sleep(0.002)
+
+
+async def reply_arrived(telegram: TelegramEmulator, seen: int) -> None:
+    """Return once the bot has sent or edited a message in the rep's chat after the first
+    `seen` (its answer to the press just made), or after 10 s."""
+    deadline = time.monotonic() + 10
+    while True:
+        if len(telegram.events(CAPTURER_TG)) > seen or time.monotonic() > deadline:
+            return
+        await asyncio.sleep(0.001)
 
 
 def replay_counts(log: str) -> dict[str, int]:
@@ -232,8 +246,10 @@ async def run(events: int, kills: int, rate: float, *, webhook: bool = False) ->
         async def killer() -> None:
             # Every other kill the moment the portal has answered a write of the rep's (a lead
             # added, then a contact added, in turn): the bot dies between the write and the
-            # record of its outcome. The others 0 to 300 ms after the rep's press, after 3 to
-            # 10 presses of any kind since the restart: mostly while that update is handled.
+            # record of its outcome. The others after 3 to 10 presses of any kind since the
+            # restart: in turn 0 to 300 ms after the press (mostly while that update is
+            # handled), and the moment Telegram has the first answer to it (the bot dies
+            # around the record of that reply, before the update is marked handled).
             nonlocal process
             for kill in range(kills):
                 if kill % 2 == 0:
@@ -244,7 +260,10 @@ async def run(events: int, kills: int, rate: float, *, webhook: bool = False) ->
                     while capturer.tally.actions < target:
                         capturer.acted.clear()
                         await capturer.acted.wait()
-                    await asyncio.sleep(random.uniform(0.0, 0.3))
+                    if kill % 4 == 1:
+                        await asyncio.sleep(random.uniform(0.0, 0.3))
+                    else:
+                        await reply_arrived(telegram, len(telegram.events(CAPTURER_TG)))
                 killed_at.append(time.monotonic() - started)
                 process.send_signal(signal.SIGKILL)
                 await process.wait()
