@@ -261,8 +261,10 @@ class UpdateIntake:
     def hold_new_updates(self) -> None:
         """Until `run` has replayed what was waiting, new updates are stored (and acknowledged)
         but not handled: after a restart, the update a crash cut short is handled before the
-        user's newer ones (a press made on the answer it had already sent)."""
+        user's newer ones (a press made on the answer it had already sent). A replay that
+        waits long on the portal holds them for one claim's time at most."""
         self._caught_up.clear()
+        asyncio.get_running_loop().call_later(self._claim_for.total_seconds(), self._caught_up.set)
 
     async def accept(self, updates: Sequence[Update]) -> None:
         """Store the updates, then handle the new ones in background.

@@ -283,3 +283,19 @@ async def test_after_a_restart_the_update_left_unhandled_goes_before_newer_ones(
         with contextlib.suppress(asyncio.CancelledError):
             await running
     assert seen == [1, 2]
+
+
+async def test_new_updates_are_held_for_one_claim_at_most(db: Database) -> None:
+    """A first replay pass that never ends (a replay waiting on the portal) does not keep new
+    updates waiting longer than a claim lasts."""
+    seen: list[int] = []
+    updates = UpdateIntake(
+        dispatcher=counting_dispatcher(seen),
+        bot=Bot(DEFAULT_TEST_TOKEN),
+        updates=UpdateRepository(db),
+        claim_for=timedelta(seconds=0.2),
+    )
+    updates.hold_new_updates()  # and `run`, which would end the hold, never gets to it
+    await updates.accept([message(2, "/count")])
+    await settle(db)
+    assert seen == [2]
