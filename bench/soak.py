@@ -19,8 +19,10 @@ minutes too; they are counted apart, as `nudges`.
 Printed per minute, then one JSON object as the last line: events, lost, duplicates,
 e2m p95 in the first and the last minute (portal change -> Telegram message, for changes
 whose event was sent), ack p99, table rows, database bytes, RSS at start and end, 429s,
-portal lead reads per change. Targets: e2m p95 < 1 s and not rising, ack p99 < 20 ms, 0 lost,
-0 × 429, reads/event <= 1.1, RSS growth < 20 MB, tables bounded by retention.
+portal lead reads per change; and how many of the first minute's messages went to a chat
+within a second after a nudge to it (Telegram's one message a second per chat). Targets:
+e2m p95 < 1 s and not rising, ack p99 < 20 ms, 0 lost, 0 × 429, reads/event <= 1.1, RSS
+growth < 20 MB, tables bounded by retention.
 
 Run: `.venv/bin/python -m bench.soak [--minutes 10] [--subscriptions 1000]`
 (`SOAK_PROFILE=/tmp/bot.prof` runs the bot under cProfile and writes its profile there.)
@@ -515,6 +517,7 @@ def judge(tally: Tally, telegram: TelegramEmulator) -> dict[str, object]:
     """Match every followed change to its message; figures per minute and overall."""
     messages: dict[tuple[int, int], list[float]] = defaultdict(list)
     others = 0  # the reps' morning nudges (each lists their 3 idle leads)
+    others_at: dict[int, list[float]] = defaultdict(list)
     for call in telegram.calls_of("sendMessage"):
         if not call.ok:
             continue
@@ -524,12 +527,20 @@ def judge(tally: Tally, telegram: TelegramEmulator) -> dict[str, object]:
             messages[(int(call.params.get("chat_id", 0)), int(found.group(1)))].append(call.at)
         else:
             others += 1
+            others_at[int(call.params.get("chat_id", 0))].append(call.at)
+
+    def after_a_nudge(chat: int, at: float) -> bool:
+        """Whether the chat had another message (a nudge) in the second before `at`: Telegram
+        allows one a second per private chat, so this one may have waited for it."""
+        return any(at - 1.0 <= other < at for other in others_at.get(chat, ()))
+
     expected: dict[tuple[int, int], list[Change]] = defaultdict(list)
     for change in tally.changes:
         if change.chat is not None:
             expected[(change.chat, change.lead_id)].append(change)
     lost = duplicates = unexpected = merged = 0
     e2m: dict[int, list[float]] = defaultdict(list)
+    behind_nudge: dict[int, list[float]] = defaultdict(list)
     recovered: list[float] = []
     for key, got in messages.items():
         if key not in expected:
@@ -545,7 +556,8 @@ def judge(tally: Tally, telegram: TelegramEmulator) -> dict[str, object]:
             if used >= len(got):
                 lost += 1  # no message about the lead in this chat after this change
                 continue
-            delay = got[used] - change.at
+            sent_at = got[used]
+            delay = sent_at - change.at
             following = changes[index + 1].at if index + 1 < len(changes) else float("inf")
             if got[used] < following:
                 used += 1  # this change's own message
@@ -555,6 +567,8 @@ def judge(tally: Tally, telegram: TelegramEmulator) -> dict[str, object]:
                 merged += 1
             if change.sent:
                 e2m[change.minute].append(delay * 1000)
+                if after_a_nudge(key[0], sent_at):
+                    behind_nudge[change.minute].append(delay * 1000)
             else:
                 recovered.append(delay * 1000)
     minutes = sorted(e2m)
@@ -568,6 +582,11 @@ def judge(tally: Tally, telegram: TelegramEmulator) -> dict[str, object]:
         "e2m_p50_ms": round(percentile([x for v in e2m.values() for x in v], 50)),
         "e2m_p95_first_min_ms": round(percentile(e2m[minutes[0]], 95)) if minutes else None,
         "e2m_p95_last_min_ms": round(percentile(e2m[minutes[-1]], 95)) if minutes else None,
+        "first_min_messages_right_after_a_nudge": len(behind_nudge[minutes[0]]) if minutes else 0,
+        "first_min_messages": len(e2m[minutes[0]]) if minutes else 0,
+        "first_min_e2m_p95_after_a_nudge_ms": (
+            round(percentile(behind_nudge[minutes[0]], 95)) if minutes else None
+        ),
         "recovered_by_poller": len(recovered),
         "recovered_p95_ms": round(percentile(recovered, 95)),
     }
