@@ -79,6 +79,9 @@ PRIVATE_GAP_SECONDS = 2.5  # a rep's chat gets at most one change in this time
 GROUP_GAP_SECONDS = 6.0  # a group at most one in this time (Telegram: 20 a minute)
 RETENTION_MINUTES = 2.0
 SAMPLE_SECONDS = 30.0
+LAG_PROBE_SECONDS = 0.02
+READY = (-1, 0.0, True)
+"""The event poster's first answer: it is up and can post."""
 _LEAD_REF = re.compile(r"#(\d+)")
 NUDGE_MARK = "🧹"  # the morning nudge's header: it lists idle leads, it reports no change
 _LISTED_IDS = re.compile(r"filter\[@ID\]\[\d+\]=")
@@ -188,6 +191,113 @@ def table_rows(path: Path) -> dict[str, int]:
         }
     finally:
         conn.close()
+
+
+@dataclass
+class Stages:
+    """Where the time went, from the bot's own tables (read at each sample: the rows live for
+    the retention's minutes): inbox rows from received to processed, outbox rows from queued
+    to sent, live and routine apart; and how late this process's loop (both emulators and
+    the load) woke up, per minute of the run."""
+
+    inbox: dict[int, tuple[float, float]] = field(default_factory=dict)
+    outbox: dict[int, tuple[float, float, bool]] = field(default_factory=dict)
+    sends: dict[tuple[int, int], list[tuple[float, float]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    """(chat, lead) -> (queued, sent) of its live messages, for the per-message breakdown."""
+    seen_sends: set[int] = field(default_factory=set)
+    lag: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def read(self, path: Path) -> None:
+        """Take in the rows handled since the last read."""
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            for row_id, received, processed in conn.execute(
+                "SELECT id, received_at, processed_at FROM inbox WHERE processed_at IS NOT NULL"
+            ):
+                self.inbox[int(row_id)] = (_epoch(received), _epoch(processed))
+            for row_id, chat, payload, created, sent, priority in conn.execute(
+                "SELECT id, chat_id, payload, created_at, sent_at, priority FROM outbox "
+                "WHERE state = 'sent'"
+            ):
+                times = (_epoch(created), _epoch(sent))
+                self.outbox[int(row_id)] = (*times, bool(priority))
+                found = _LEAD_REF.search(str(json.loads(payload).get("text", "")))
+                if found is not None and not priority and int(row_id) not in self.seen_sends:
+                    self.seen_sends.add(int(row_id))
+                    self.sends[(int(chat), int(found.group(1)))].append(times)
+        finally:
+            conn.close()
+
+    def figures(self, started: float) -> dict[str, object]:
+        """p95 per minute of the run (by when the row came), in ms."""
+
+        def by_minute(pairs: list[tuple[float, float]]) -> dict[int, int]:
+            found: dict[int, list[float]] = defaultdict(list)
+            for begin, end in pairs:
+                # What was queued before the load (the morning's nudges) counts in minute 0.
+                found[max(0, int((begin - started) // 60))].append((end - begin) * 1000)
+            return {m: round(percentile(found[m], 95)) for m in sorted(found)}
+
+        live = [(c, s) for c, s, routine in self.outbox.values() if not routine]
+        routine = [(c, s) for c, s, is_routine in self.outbox.values() if is_routine]
+        lags = [x for v in self.lag.values() for x in v]
+        return {
+            "inbox_wait_p95_by_minute": by_minute(list(self.inbox.values())),
+            "outbox_wait_p95_by_minute": by_minute(live),
+            "routine_outbox_wait_p95_by_minute": by_minute(routine),
+            "bench_loop_lag_p99_by_minute": {
+                m: round(percentile(self.lag[m], 99)) for m in sorted(self.lag)
+            },
+            "bench_loop_lag_max_ms": round(max(lags, default=0.0)),
+        }
+
+    async def watch_loop(self, started: float) -> None:
+        """Record how late each 20 ms sleep of this process's loop ends (until cancelled)."""
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(LAG_PROBE_SECONDS)
+            now = time.monotonic()
+            late = (now - before - LAG_PROBE_SECONDS) * 1000
+            self.lag[int((now - started) // 60)].append(max(0.0, late))
+
+    def slowest(self, trail: list[Delivery], share: float = 0.05) -> dict[str, int]:
+        """The slowest `share` of the first minute's messages, split where their time went
+        (medians, ms): before the message was queued (the event's wait and its read), in the
+        outbox, and from the outbox's "sent" to the Telegram emulator's record of it."""
+        first = sorted((d for d in trail if d.minute == 0), key=lambda d: -d.total)
+        parts: dict[str, list[float]] = defaultdict(list)
+        for delivery in first[: max(1, round(len(first) * share))]:
+            rows = self.sends.get((delivery.chat, delivery.lead_id), [])
+            near = [r for r in rows if abs(r[1] - delivery.got) < 2.0]
+            if not near:
+                continue
+            queued, sent = min(near, key=lambda r: abs(r[1] - delivery.got))
+            parts["before_queued"].append((queued - delivery.changed) * 1000)
+            parts["in_outbox"].append((sent - queued) * 1000)
+            parts["to_telegram"].append((delivery.got - sent) * 1000)
+            parts["total"].append(delivery.total * 1000)
+        return {name: round(statistics.median(v)) for name, v in parts.items() if v}
+
+
+@dataclass
+class Delivery:
+    """One followed change and the message that told of it (wall-clock seconds)."""
+
+    minute: int
+    chat: int
+    lead_id: int
+    changed: float
+    got: float
+
+    @property
+    def total(self) -> float:
+        return self.got - self.changed
+
+
+def _epoch(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
 def db_bytes(path: Path) -> int:
@@ -341,6 +451,7 @@ class Load:
         self.random = random.Random(7)
         self.last_chat: dict[int, float] = {}
         self.started = 0.0
+        self.wall_started = 0.0
         self.count = 0
         self.poster: EventPoster | None = None
 
@@ -377,9 +488,10 @@ class Load:
     async def run(self, seconds: float) -> None:
         """Change leads for `seconds`."""
         poster = self.poster = EventPoster(self.url, self.tally)
-        poster.start()
+        await asyncio.to_thread(poster.start)
         try:
             self.started = time.monotonic()
+            self.wall_started = time.time()
             due = self.started
             while (now := time.monotonic()) - self.started < seconds:
                 if due > now:
@@ -415,8 +527,11 @@ class EventPoster:
         )
 
     def start(self) -> None:
-        """Start the posting process."""
+        """Start the posting process and wait until it can post (a spawned interpreter takes
+        a second or two to import; changes made meanwhile would wait for it)."""
         self.process.start()
+        if self.results.get(timeout=60) != READY:
+            raise RuntimeError("the event poster did not start")
 
     def submit(self, body: str, minute: int) -> None:
         """POST one event (without waiting for it)."""
@@ -472,6 +587,7 @@ def post_events(
         loop = asyncio.get_running_loop()
         posts: set[asyncio.Task[None]] = set()
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
+            results.put(READY)
             while (item := await loop.run_in_executor(None, bodies.get)) is not None:
                 task = asyncio.create_task(post(session, *item))
                 posts.add(task)
@@ -513,8 +629,12 @@ def portal_mix(calls: list[CallRecord]) -> str:
     return f"{len(calls)} requests ({refused} refused): {listed}"
 
 
-def judge(tally: Tally, telegram: TelegramEmulator) -> dict[str, object]:
-    """Match every followed change to its message; figures per minute and overall."""
+def judge(
+    tally: Tally, telegram: TelegramEmulator, trail: list[Delivery] | None = None
+) -> dict[str, object]:
+    """Match every followed change to its message; figures per minute and overall (and each
+    matched pair into `trail`, in wall-clock time)."""
+    to_wall = time.time() - time.monotonic()
     messages: dict[tuple[int, int], list[float]] = defaultdict(list)
     others = 0  # the reps' morning nudges (each lists their 3 idle leads)
     others_at: dict[int, list[float]] = defaultdict(list)
@@ -567,6 +687,12 @@ def judge(tally: Tally, telegram: TelegramEmulator) -> dict[str, object]:
                 merged += 1
             if change.sent:
                 e2m[change.minute].append(delay * 1000)
+                if trail is not None:
+                    trail.append(
+                        Delivery(
+                            change.minute, key[0], key[1], change.at + to_wall, sent_at + to_wall
+                        )
+                    )
                 if after_a_nudge(key[0], sent_at):
                     behind_nudge[change.minute].append(delay * 1000)
             else:
@@ -628,12 +754,14 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             )
             samples: list[dict[str, int]] = []
             seen_calls = len(portal.calls)
+            stages = Stages()
 
             async def sample() -> None:
                 nonlocal seen_calls
                 while True:
                     await asyncio.sleep(SAMPLE_SECONDS)
                     rows = await asyncio.to_thread(table_rows, db_path)
+                    await asyncio.to_thread(stages.read, db_path)
                     samples.append(rows)
                     minute = len(samples) * SAMPLE_SECONDS / 60
                     load.collect()
@@ -648,6 +776,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     )
 
             sampler = asyncio.create_task(sample())
+            watcher = asyncio.create_task(stages.watch_loop(time.monotonic()))
             try:
                 await load.run(args.minutes * 60)
                 # Let the last events through, and the poller find the dropped ones.
@@ -659,21 +788,24 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                         break
                     await asyncio.sleep(1)
             finally:
-                sampler.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sampler
+                for task in (sampler, watcher):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            await asyncio.to_thread(stages.read, db_path)
             result["rss_mb_end"] = round(rss_mb(bot.pid), 1)
             final = await asyncio.to_thread(table_rows, db_path)
             tally = load.tally
             acks = [a * 1000 for _, a in tally.acks]
             reads, polls = lead_reads(portal)
+            trail: list[Delivery] = []
             result.update(
                 {
                     "events": len(tally.changes),
                     "events_dropped": sum(1 for c in tally.changes if not c.sent),
                     "followed_changes": sum(1 for c in tally.changes if c.chat is not None),
                     "acks_refused": tally.refused,
-                    **judge(tally, telegram),
+                    **judge(tally, telegram, trail),
                     "ack_p50_ms": round(statistics.median(acks), 1) if acks else None,
                     "ack_p99_ms": round(percentile(acks, 99), 1),
                     "ack_max_ms": round(max(acks), 1) if acks else None,
@@ -688,6 +820,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     "portal_503": sum(1 for c in portal.calls if c.status == 503),
                     "portal_reads_per_event": round(reads / max(1, len(tally.changes)), 3),
                     "poll_list_commands": polls,
+                    **stages.figures(load.wall_started),
+                    "first_min_slowest_5pct_ms": stages.slowest(trail),
                 }
             )
         finally:

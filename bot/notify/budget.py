@@ -5,8 +5,10 @@ makes the bot's direct answers take their turn in it too."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -129,6 +131,65 @@ class SendTurn:
     wait: float = 0.0
     chat_waits: bool = False
     at: float = 0.0
+
+
+ROUTINE_SHARE = 4
+"""While live messages wait for the send budget, routine ones (nudges, digests) get one turn
+in `ROUTINE_SHARE + 1`: never starved, never ahead of a notification for long."""
+
+
+class TurnLine:
+    """The sender's line for the send budget: one send takes its turn at a time, live ones
+    before routine ones (which get every `ROUTINE_SHARE + 1`-th turn while live ones wait).
+
+    A plain lock serves in arrival order, so a notification that came while a morning's
+    nudges were in flight waited behind all of them.
+    """
+
+    def __init__(self) -> None:
+        self._held = False
+        self._live: deque[asyncio.Future[None]] = deque()
+        self._routine: deque[asyncio.Future[None]] = deque()
+        self._live_streak = 0
+
+    @contextlib.asynccontextmanager
+    async def turn(self, *, routine: bool) -> AsyncIterator[None]:
+        """Hold the line for one go at the budget."""
+        await self._enter(routine)
+        try:
+            yield
+        finally:
+            self._leave()
+
+    async def _enter(self, routine: bool) -> None:
+        if not self._held and not self._live and not self._routine:
+            self._held = True
+            return
+        line = self._routine if routine else self._live
+        waiter = asyncio.get_running_loop().create_future()
+        line.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._leave()  # the turn came with the cancellation: pass it on
+            else:
+                line.remove(waiter)
+            raise
+
+    def _leave(self) -> None:
+        while (waiter := self._next()) is not None:
+            if not waiter.done():
+                waiter.set_result(None)
+                return  # held by the next one
+        self._held = False
+
+    def _next(self) -> asyncio.Future[None] | None:
+        if self._live and (not self._routine or self._live_streak < ROUTINE_SHARE):
+            self._live_streak = self._live_streak + 1 if self._routine else 0
+            return self._live.popleft()
+        self._live_streak = 0
+        return self._routine.popleft() if self._routine else None
 
 
 class SendBudget:

@@ -30,7 +30,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.access.roles import Identity
 from bot.config import NotifySettings
-from bot.notify.budget import SendBudget
+from bot.notify.budget import SendBudget, TurnLine
 from bot.notify.buttons import is_take
 from bot.notify.digest import QuietHours
 from bot.notify.match import may_receive
@@ -123,7 +123,7 @@ class OutboxSender:
         self._budget = budget or SendBudget(settings, clock=clock)
         self._claims = claims
         """Set when the senders of several replicas share the outbox: each claims its rows."""
-        self._budget_lock = asyncio.Lock()
+        self._line = TurnLine()
         self._wake = asyncio.Event()
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._routine: set[int] = set()
@@ -232,11 +232,11 @@ class OutboxSender:
         else:
             await self._idle(wait)
 
-    async def _take_budget(self, chat_id: int) -> int:
+    async def _take_budget(self, chat_id: int, *, routine: bool = False) -> int:
         # Taken right before the request goes out, so sends reach Telegram as paced; the
         # chat's gap starts here too, not when the send was scheduled.
         while True:
-            async with self._budget_lock:
+            async with self._line.turn(routine=routine):
                 while True:
                     pause = await self._pause.remaining()
                     if pause > 0:
@@ -355,7 +355,7 @@ class OutboxSender:
         if row.chat_id > 0 and _responsible_reads(reader, notification):
             # A Take in the responsible's own private chat would offer him his own lead.
             buttons = without_take(buttons)
-        send = await self._take_budget(row.chat_id)
+        send = await self._take_budget(row.chat_id, routine=row.routine)
         try:
             try:
                 sent = await self._bot.send_message(

@@ -166,10 +166,12 @@ async def test_a_live_notification_waits_behind_a_few_nudges_at_most(
             return live_chat in sent_to()
 
         await eventually(live_sent, timeout=10)
-    # The nudges take at most half the sends in flight: the live one starts at once and
-    # waits for the budget behind those few, not behind a full window of nudges.
+    # The nudges take at most half the sends in flight, so the live one starts at once; in
+    # the budget's line it goes before the nudges already waiting there (8 of them went out
+    # first when the line served in arrival order). What may pass it: the nudge whose send
+    # let the sender see the new row, the one holding the line, one on its way to Telegram.
     overtaken_by = sent_to().index(live_chat) - before
-    assert overtaken_by <= NotifySettings().in_flight // 2 + 1
+    assert overtaken_by <= 4
     assert sender.sent < len(nudged)  # the nudges were still going out
     assert telegram_emulator.flood_errors == []
 

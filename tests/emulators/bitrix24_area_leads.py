@@ -159,6 +159,7 @@ class LeadsArea(EmulatorState):
         row["LAST_ACTIVITY_BY"] = row["CREATED_BY_ID"]
         self._finish_lead_row(row)
         lead_id = self.leads_table.insert(row)
+        row = self.leads_table.rows[lead_id]
         if not str(row.get("TITLE") or "").strip():
             row["TITLE"] = f"Lead #{lead_id}"
         self._sync_contacts_from_lead(lead_id, row, meta)
@@ -359,6 +360,7 @@ class LeadsArea(EmulatorState):
             row["DATE_CLOSED"] = now if semantic != "P" else ""
             self._finish_lead_row(row)
             lead_id = self.leads_table.insert(row)
+            row = self.leads_table.rows[lead_id]
             if not row.get("TITLE"):
                 row["TITLE"] = f"Lead #{lead_id}"
             ids.append(lead_id)

@@ -572,6 +572,72 @@ class ListPage:
     next: int | None
 
 
+INDEXED_FIELDS = frozenset({"ASSIGNED_BY_ID"})
+"""Fields a list filter on `=`/`@` finds through an index instead of a scan of every row, as
+the portal's database does: the morning's stale-lead reads filter a whole team's leads by
+responsible, one list command per person."""
+
+
+class StoredRow(dict[str, Any]):
+    """A row as its table keeps it. Rows are edited in place all over the emulator (and by
+    tests), so the row itself tells its table when a field with an index changes."""
+
+    __slots__ = ("_on_change",)
+
+    def __init__(self, data: Mapping[str, Any], on_change: Callable[[str], None]) -> None:
+        super().__init__(data)
+        self._on_change = on_change
+
+    def _touch(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            if key in INDEXED_FIELDS:
+                self._on_change(key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._touch((key,))
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._touch((key,))
+        super().__delitem__(key)
+
+    def __ior__(self, other: Any) -> StoredRow:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        changes = dict(*args, **kwargs)
+        self._touch(changes)
+        super().update(changes)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self._touch((key,))
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        key, value = super().popitem()
+        self._touch((key,))
+        return key, value
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self._touch((key,))
+        return super().setdefault(key, default)
+
+    def clear(self) -> None:
+        self._touch(list(self))
+        super().clear()
+
+
+@dataclass
+class _Index:
+    """Row ids by the plain digits an indexed field holds; rows holding anything else (an
+    int, an empty value, a list) are `others`: any filter value may match them."""
+
+    buckets: dict[str, list[int]]
+    others: list[int]
+
+
 class CrmTable:
     """Rows of one CRM entity kept in the shape `*.get` returns, plus list machinery."""
 
@@ -590,6 +656,7 @@ class CrmTable:
         self.tz = tz
         self.rows: dict[int, dict[str, Any]] = {}
         self.ids: list[int] = []
+        self._indexes: dict[str, _Index] = {}
         self.sequence = IdSequence()
         self._user_fields = user_fields or (dict)
         self._sort_key_for = sort_key_for
@@ -597,12 +664,15 @@ class CrmTable:
 
     # -- storage
 
-    def insert(self, row: dict[str, Any], row_id: int | None = None) -> int:
-        """Store a fully prepared row; assigns an id when none is given."""
+    def insert(self, row: Mapping[str, Any], row_id: int | None = None) -> int:
+        """Store a copy of a fully prepared row (edit `rows[id]` afterwards, not `row`);
+        assigns an id when none is given."""
         new_id = row_id if row_id is not None else self.sequence.take()
         self.sequence.next_value = max(self.sequence.next_value, new_id + 1)
-        row["ID"] = str(new_id)
-        self.rows[new_id] = row
+        stored = StoredRow(row, self._index_changed)
+        stored["ID"] = str(new_id)
+        self._indexes.clear()
+        self.rows[new_id] = stored
         position = bisect.bisect_left(self.ids, new_id)
         if position >= len(self.ids) or self.ids[position] != new_id:
             self.ids.insert(position, new_id)
@@ -612,10 +682,47 @@ class CrmTable:
         """Remove a row; False when it did not exist."""
         if self.rows.pop(row_id, None) is None:
             return False
+        self._indexes.clear()
         position = bisect.bisect_left(self.ids, row_id)
         if position < len(self.ids) and self.ids[position] == row_id:
             del self.ids[position]
         return True
+
+    def _index_changed(self, name: str) -> None:
+        self._indexes.pop(name, None)
+
+    def _index(self, name: str) -> _Index:
+        """The index of one field, built on first use after a change to it."""
+        index = self._indexes.get(name)
+        if index is None:
+            buckets: dict[str, list[int]] = {}
+            others: list[int] = []
+            for row_id in self.ids:  # ascending, so every bucket is sorted
+                raw = self.rows[row_id].get(name)
+                if type(raw) is str and _is_plain_digits(raw):
+                    buckets.setdefault(raw, []).append(row_id)
+                else:
+                    others.append(row_id)
+            index = self._indexes[name] = _Index(buckets, others)
+        return index
+
+    def _indexed_ids(self, terms: list[FilterTerm]) -> list[int] | None:
+        """The ids (ascending) an `=`/`@` term on an indexed field can match, a superset that
+        the terms still check; None when no term can use an index."""
+        for term in terms:
+            if term.field not in INDEXED_FIELDS or term.negate or term.kind != "num":
+                continue
+            if term.op not in ("eq", "in") or not term.values:
+                continue
+            digits = {_digits_of(v) for v in term.values}
+            if None in digits:
+                continue
+            index = self._index(term.field)
+            found: set[int] = set(index.others)
+            for text in digits:
+                found.update(index.buckets.get(str(text), ()))
+            return sorted(found)
+        return None
 
     def scalar_fields(self) -> list[str]:
         """Standard non-multifield column names in catalogue order."""
@@ -734,6 +841,9 @@ class CrmTable:
                 # does; any ID bounds stay terms, checked on those rows.
                 known = sorted(i for i in listed if i in self.rows)
                 candidates = reversed(known) if descending else iter(known)
+            elif (indexed := self._indexed_ids(terms)) is not None:
+                # Any ID bounds stay terms, checked on the rows the index found.
+                candidates = reversed(indexed) if descending else iter(indexed)
             else:
                 candidates = self._ids_in_id_range(terms, descending)
                 # The id range is already the window, as a primary-key index gives it.
@@ -754,7 +864,9 @@ class CrmTable:
                 matched_ids = list(candidates)
         else:
             checks = [term_check(t, self.tz) for t in terms]
-            matched_ids = [row_id for row_id in self.ids if matches(self.rows[row_id])]
+            indexed = self._indexed_ids(terms)
+            scanned = self.ids if indexed is None else indexed
+            matched_ids = [row_id for row_id in scanned if matches(self.rows[row_id])]
             matched_ids.sort()
             for name, desc in reversed(order):
                 matched_ids.sort(key=self._row_sort_key(name, columns[name].kind), reverse=desc)

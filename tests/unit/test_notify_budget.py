@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 import pytest
@@ -10,10 +11,12 @@ from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage
 
 from bot.config import NotifySettings
 from bot.notify.budget import (
+    ROUTINE_SHARE,
     ChatGaps,
     GlobalBudget,
     SendBudget,
     SendBudgetMiddleware,
+    TurnLine,
     counts_as_message,
 )
 
@@ -167,3 +170,74 @@ async def test_an_answer_holds_the_next_notification_to_its_chat_for_the_gap() -
     assert (await budget.take(9)).send is not None
     now[0] += 1.1
     assert (await budget.take(7)).send is not None
+
+
+async def turns_taken(line: TurnLine, arrivals: list[str]) -> list[str]:
+    """Everyone in `arrivals` ("l3" live, "r1" routine) queues while the first holds the
+    line; returns the order in which they got it."""
+    order: list[str] = []
+    holder_in = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with line.turn(routine=False):
+            holder_in.set()
+            await release.wait()
+
+    async def take(name: str) -> None:
+        async with line.turn(routine=name.startswith("r")):
+            order.append(name)
+            await asyncio.sleep(0)
+
+    holder = asyncio.create_task(hold())
+    await holder_in.wait()
+    tasks = [asyncio.create_task(take(name)) for name in arrivals]
+    await asyncio.sleep(0)  # all of them are in line
+    release.set()
+    await asyncio.gather(holder, *tasks)
+    return order
+
+
+async def test_live_sends_go_before_routine_ones_that_came_first() -> None:
+    order = await turns_taken(TurnLine(), ["r1", "r2", "r3", "l1", "l2"])
+    assert order == ["l1", "l2", "r1", "r2", "r3"]
+
+
+async def test_routine_sends_get_a_turn_while_live_ones_keep_coming() -> None:
+    live = [f"l{n}" for n in range(1, 11)]
+    order = await turns_taken(TurnLine(), ["r1", "r2", *live])
+    # One routine turn after every ROUTINE_SHARE live ones: late, never starved.
+    assert order[ROUTINE_SHARE] == "r1"
+    assert order[2 * ROUTINE_SHARE + 1] == "r2"
+    assert [name for name in order if name.startswith("l")] == live
+
+
+async def test_a_send_cancelled_in_line_does_not_block_the_others() -> None:
+    line = TurnLine()
+    got: list[str] = []
+    holder_in = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with line.turn(routine=True):
+            holder_in.set()
+            await release.wait()
+
+    async def take(name: str, *, routine: bool) -> None:
+        async with line.turn(routine=routine):
+            got.append(name)
+
+    holder = asyncio.create_task(hold())
+    await holder_in.wait()
+    cancelled = asyncio.create_task(take("cancelled", routine=False))
+    after = asyncio.create_task(take("after", routine=True))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    release.set()
+    await asyncio.gather(holder, after)
+    assert cancelled.cancelled()
+    assert got == ["after"]
+    async with asyncio.timeout(1):  # free again
+        async with line.turn(routine=False):
+            got.append("last")
+    assert got == ["after", "last"]
