@@ -528,6 +528,34 @@ async def test_id_lists_and_whole_numbers_match_as_the_portal_compares_them(port
     assert [int(r["ID"]) for r in page] == [2, 4, 6]
 
 
+async def test_a_filter_by_responsible_sees_every_change_of_it(portal_emulator, http):
+    # The filter finds rows through an index; rows are edited in place (by the REST methods,
+    # the emulator's own helpers, tests), and each edit must reach it.
+    portal_emulator.seed_leads(6, ASSIGNED_BY_ID=lambda i: "7" if i < 3 else "8")
+
+    async def ids(flt: dict[str, Any], **extra: Any) -> list[int]:
+        items = await result_of(
+            http, portal_emulator, "crm.lead.list", {"filter": flt, "select": ["ID"], **extra}
+        )
+        return [int(r["ID"]) for r in items]
+
+    assert await ids({"ASSIGNED_BY_ID": 7}) == [1, 2, 3]
+    await result_of(
+        http, portal_emulator, "crm.lead.update", {"id": 4, "fields": {"ASSIGNED_BY_ID": 7}}
+    )
+    portal_emulator.leads_table.rows[1]["ASSIGNED_BY_ID"] = "8"
+    portal_emulator.leads_table.rows[2].update(ASSIGNED_BY_ID="9")
+    portal_emulator.leads_table.delete(3)
+    added = portal_emulator.add_lead({"TITLE": "New", "ASSIGNED_BY_ID": 7}, 1)
+    assert await ids({"ASSIGNED_BY_ID": 7}) == [4, added]
+    assert await ids({"@ASSIGNED_BY_ID": [8, 9]}) == [1, 2, 5, 6]
+    assert await ids({"ASSIGNED_BY_ID": 8, ">ID": 1}, order={"ID": "DESC"}) == [6, 5]
+    portal_emulator.leads_table.rows[4]["TITLE"] = "Zebra"
+    assert await ids({"ASSIGNED_BY_ID": 7}, order={"TITLE": "ASC"}) == [added, 4]
+    portal_emulator.leads_table.rows[4].pop("ASSIGNED_BY_ID")
+    assert await ids({"ASSIGNED_BY_ID": 7}) == [added]
+
+
 async def test_date_filters_accept_iso(portal_emulator, http):
     portal_emulator.wall_clock = lambda: 1_700_000_000.0  # 2023-11-14
     early = portal_emulator.seed_leads(2)
