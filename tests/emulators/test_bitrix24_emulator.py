@@ -543,8 +543,11 @@ async def test_a_filter_by_responsible_sees_every_change_of_it(portal_emulator, 
     await result_of(
         http, portal_emulator, "crm.lead.update", {"id": 4, "fields": {"ASSIGNED_BY_ID": 7}}
     )
+    assert await ids({"ASSIGNED_BY_ID": 7}) == [1, 2, 3, 4]
     portal_emulator.leads_table.rows[1]["ASSIGNED_BY_ID"] = "8"
+    assert await ids({"ASSIGNED_BY_ID": 7}) == [2, 3, 4]
     portal_emulator.leads_table.rows[2].update(ASSIGNED_BY_ID="9")
+    assert await ids({"ASSIGNED_BY_ID": 7}) == [3, 4]
     portal_emulator.leads_table.delete(3)
     added = portal_emulator.add_lead({"TITLE": "New", "ASSIGNED_BY_ID": 7}, 1)
     assert await ids({"ASSIGNED_BY_ID": 7}) == [4, added]
