@@ -56,6 +56,7 @@ from urllib.parse import unquote, urlencode
 
 import aiohttp
 
+from bot.metrics import LOOP_LAG_MAX
 from bot.storage import Binding, BindingSource, Role, SqliteDatabase, utc_now
 from bot.storage.bindings import write_binding
 from bot.storage.json_codec import encode_json
@@ -755,6 +756,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             samples: list[dict[str, int]] = []
             seen_calls = len(portal.calls)
             stages = Stages()
+            loop_stalls: list[float | None] = []
 
             async def sample() -> None:
                 nonlocal seen_calls
@@ -768,10 +770,13 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     acks = [a * 1000 for m, a in load.tally.acks if m == int(minute - 0.01)]
                     calls = portal.calls[seen_calls:]
                     seen_calls += len(calls)
+                    stall = await bot_loop_stall(port)
+                    loop_stalls.append(stall)
                     print(
                         f"t={minute:.1f} min: {load.count} changes, ack p99 "
                         f"{percentile(acks, 99):.1f} ms, rows {rows}, "
-                        f"RSS {rss_mb(bot.pid):.0f} MB, portal {portal_mix(calls)}",
+                        f"RSS {rss_mb(bot.pid):.0f} MB, bot loop's longest stall of the "
+                        f"last minute {stall} ms, portal {portal_mix(calls)}",
                         flush=True,
                     )
 
@@ -822,6 +827,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     "poll_list_commands": polls,
                     **stages.figures(load.wall_started),
                     "first_min_slowest_5pct_ms": stages.slowest(trail),
+                    "bot_loop_stall_max_ms_by_half_minute": loop_stalls,
                 }
             )
         finally:
@@ -837,6 +843,23 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             if log_tail:
                 print("bot log (last lines):", *log_tail, sep="\n  ", flush=True)
     return result
+
+
+async def bot_loop_stall(port: int) -> float | None:
+    """The bot's own figure (`/metrics`, served on loopback): its event loop's longest stall
+    in the last minute, in ms (None when it did not answer)."""
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/metrics") as answer,
+        ):
+            text = await answer.text()
+    except aiohttp.ClientError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(LOOP_LAG_MAX + " "):
+            return round(float(line.split()[1]) * 1000, 1)
+    return None
 
 
 def pending_rows(path: Path) -> int:

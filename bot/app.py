@@ -64,6 +64,7 @@ from bot.metrics import (
     register_bot_metrics,
     telegram_observer,
     throttle_observer,
+    watch_event_loop,
 )
 from bot.notify.budget import SendBudget, SendBudgetMiddleware
 from bot.notify.digest import DigestWorker, QuietHours
@@ -642,6 +643,7 @@ class Application:
         else:
             self._tasks.extend(asyncio.create_task(worker()) for worker in workers)
         self._tasks.append(asyncio.create_task(self._refresh_directory(directory)))
+        self._tasks.append(asyncio.create_task(watch_event_loop(self.metrics)))
         # Every replica replays what a dead one stored and left unhandled; what this one
         # receives waits until its first pass is over.
         self.intake.hold_new_updates()

@@ -7,9 +7,12 @@ Usage: one `MetricsRegistry` built by the composition root and passed down;
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import math
 import re
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
@@ -177,6 +180,11 @@ PORTAL_REJECTED = "bot_portal_rate_limited_total"
 TELEGRAM_REQUESTS = "bot_telegram_requests_total"
 TELEGRAM_FLOOD = "bot_telegram_flood_waits_total"
 THROTTLED = "bot_throttled_updates_total"
+LOOP_STALLS = "bot_event_loop_stalls_total"
+LOOP_LAG_MAX = "bot_event_loop_lag_max_seconds"
+LOOP_PROBE_SECONDS = 0.1
+LOOP_STALL_THRESHOLDS = (0.02, 0.05, 0.2, 1.0)
+LOOP_WINDOW_SECONDS = 60.0
 
 
 def register_bot_metrics(registry: MetricsRegistry) -> None:
@@ -187,6 +195,37 @@ def register_bot_metrics(registry: MetricsRegistry) -> None:
     registry.counter(TELEGRAM_REQUESTS, "Bot API requests sent, by method", ("method",))
     registry.counter(TELEGRAM_FLOOD, "Bot API answers 429 Too Many Requests")
     registry.counter(THROTTLED, "Updates refused by per-user throttling", ("kind", "action"))
+    registry.counter(
+        LOOP_STALLS,
+        "Times the event loop woke later than asked by more than `over` seconds (the web "
+        "server, acknowledgements and every worker wait that long)",
+        ("over",),
+    )
+    registry.gauge(LOOP_LAG_MAX, "The longest event loop stall of the last minute, in seconds")
+
+
+async def watch_event_loop(
+    registry: MetricsRegistry, *, clock: Callable[[], float] = time.monotonic
+) -> None:
+    """Measure how late the loop wakes from a short sleep, until cancelled: a stall here is
+    a stall of everything the process does (a long synchronous step, a collector's pass)."""
+    stalls = registry.counter(LOOP_STALLS, labels=("over",))
+    worst = registry.gauge(LOOP_LAG_MAX)
+    recent: deque[tuple[float, float]] = deque()  # (when, lag), the last minute's
+    while True:
+        asked = clock()
+        await asyncio.sleep(LOOP_PROBE_SECONDS)
+        now = clock()
+        lag = max(0.0, now - asked - LOOP_PROBE_SECONDS)
+        for threshold in LOOP_STALL_THRESHOLDS:
+            if lag > threshold:
+                stalls.labels(over=_format_value(threshold)).inc()
+        while recent and recent[0][0] < now - LOOP_WINDOW_SECONDS:
+            recent.popleft()
+        while recent and recent[-1][1] <= lag:
+            recent.pop()  # a later, longer stall outlives it in the window
+        recent.append((now, lag))
+        worst.set(recent[0][1])
 
 
 def portal_observer(registry: MetricsRegistry) -> Callable[[str, int, bool], None]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from bot.metrics import (
+    LOOP_LAG_MAX,
+    LOOP_STALLS,
     PORTAL_REJECTED,
     PORTAL_REQUESTS,
     MetricsRegistry,
@@ -14,6 +18,7 @@ from bot.metrics import (
     portal_observer,
     register_bot_metrics,
     telegram_observer,
+    watch_event_loop,
 )
 from bot.portal import PortalClient, PortalLimiter, WebhookAuth
 
@@ -137,3 +142,34 @@ async def test_portal_client_reports_each_request_and_each_rate_limit_refusal() 
     async with client:
         assert await client.crm_mode() == 1
     assert seen == [("crm.settings.mode.get", 503, True), ("crm.settings.mode.get", 200, False)]
+
+
+async def test_the_loop_watch_counts_stalls_and_keeps_the_last_minutes_worst() -> None:
+    registry = MetricsRegistry()
+    register_bot_metrics(registry)
+    worst = registry.gauge(LOOP_LAG_MAX)
+    # (asked, woke) per probe: a 0.3 s stall, a prompt wake, then a 0.04 s stall 70 s later;
+    # the last moment starts a fourth probe.
+    moments = iter([0.0, 0.4, 1.0, 1.1, 70.0, 70.14, 71.0])
+    seen: list[float] = []
+    readings: list[float] = []  # the gauge after each probe
+
+    def clock() -> float:
+        if seen and len(seen) % 2 == 0:
+            readings.append(worst.value())
+        seen.append(next(moments))
+        return seen[-1]
+
+    watch = asyncio.create_task(watch_event_loop(registry, clock=clock))
+    while len(seen) < 7:
+        await asyncio.sleep(0.01)
+    watch.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await watch
+    stalls = registry.counter(LOOP_STALLS, labels=("over",))
+    assert stalls.value(over="0.02") == 2
+    assert stalls.value(over="0.05") == 1
+    assert stalls.value(over="0.2") == 1
+    assert stalls.value(over="1") == 0
+    # The 0.3 s stall stays the worst for a minute, then leaves the window.
+    assert readings == [pytest.approx(0.3), pytest.approx(0.3), pytest.approx(0.04)]
