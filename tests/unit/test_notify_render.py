@@ -229,6 +229,36 @@ def test_index_offers_a_change_only_to_subscriptions_keyed_on_its_responsible() 
     assert ids(lead(ASSIGNED_BY_ID=None)) == [5]
 
 
+def test_all_leads_subscriptions_filtered_by_stage_are_offered_only_that_stages_changes() -> None:
+    manager = Identity(telegram_user_id=300, portal_user_id=3, role=Role.MANAGER)
+    rep = Identity(telegram_user_id=200, portal_user_id=2, role=Role.REP)
+    subs = [
+        subscription(
+            id=1, chat_id=300, created_by=300, scope=Scope.ALL, stages=frozenset({"WON"})
+        ),
+        subscription(
+            id=2, chat_id=-5, created_by=300, scope=Scope.ALL, stages=frozenset({"NEW", "WON"})
+        ),
+        subscription(id=3, chat_id=-6, created_by=300, scope=Scope.ALL),
+        subscription(id=4, chat_id=200, created_by=200, scope=Scope.MINE),
+    ]
+    index = SubscriptionIndex(subs, {200: rep, 300: manager})
+    offered = [sub.id for sub, _ in index.candidates(2, "WON")]
+    assert offered == [1, 2, 3, 4]  # by id, across the three parts of the index
+    assert [sub.id for sub, _ in index.candidates(2, "NEW")] == [2, 3, 4]
+    assert [sub.id for sub, _ in index.candidates(None, "LOST")] == [3]
+    assert [sub.id for sub, _ in index.candidates(9, "")] == [3]
+
+    def ids(stage: str) -> list[int]:
+        change = diff_lead(7, lead(STATUS_ID="OLD"), lead(STATUS_ID=stage, ASSIGNED_BY_ID=2))
+        assert change is not None
+        return [sub.id for sub, _ in index.matching(change)]
+
+    assert ids("WON") == [1, 2, 3, 4]
+    assert ids("NEW") == [2, 3, 4]
+    assert ids("LOST") == [3, 4]
+
+
 def test_large_lead_ids_are_written_without_digit_grouping(tr: Translator) -> None:
     change = diff_lead(20104, None, lead(ID=20104), is_new=True)
     assert change is not None
