@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from bot.portal import Lane, PortalClient, PortalError
 from bot.portal.methods import Activity, ListActivities, OwnerType
@@ -25,6 +26,11 @@ from bot.storage.timestamps import Clock
 log = logging.getLogger(__name__)
 
 PAGES = 4
+NAMED_RESPONSIBLES_LIMIT = 200
+"""Up to this many bound people the request names them (`@RESPONSIBLE_ID`); a bigger team is
+most of the portal, and naming thousands in each of the pages made requests of a megabyte
+whose encoding held the bot for a third of a second: then the to-dos of every responsible
+are asked for and the unbound ones' left out here."""
 AHEAD = timedelta(days=1)
 BEHIND = timedelta(hours=1)
 """A to-do whose deadline passed this recently (while the bot was down) is still reminded."""
@@ -62,14 +68,15 @@ class FollowUpSync:
         if not tellers:
             return 0
         now = self._clock().replace(microsecond=0)
-        filter_ = {
+        filter_: dict[str, Any] = {
             "OWNER_TYPE_ID": int(OwnerType.LEAD),
             "PROVIDER_ID": TODO_PROVIDER,
             "COMPLETED": "N",
-            "@RESPONSIBLE_ID": sorted(tellers),
             ">=DEADLINE": (now - BEHIND).isoformat(),
             "<=DEADLINE": (now + AHEAD).isoformat(),
         }
+        if len(tellers) <= NAMED_RESPONSIBLES_LIMIT:
+            filter_["@RESPONSIBLE_ID"] = sorted(tellers)
         pages = {
             f"p{n}": ListActivities(
                 filter=filter_,

@@ -23,9 +23,9 @@ from bot.portal.auth import PortalAuth
 from bot.portal.batch import (
     BatchCommand,
     BatchResult,
-    build_cmd,
-    chunk_commands,
+    keyed_commands,
     parse_batch_result,
+    plan_chunks,
 )
 from bot.portal.coerce import yes_no
 from bot.portal.connector import AuthConnectorMiddleware
@@ -111,6 +111,8 @@ __all__ = ["PortalClient", "PortalResponse"]
 logger = logging.getLogger("bot.portal")
 
 R = TypeVar("R")
+ENCODE_SLICE = 500
+"""Commands encoded between two yields to the loop while a big batch is prepared."""
 Filter = Mapping[str, Any]
 Order = Mapping[str, Literal["ASC", "DESC", "asc", "desc"]]
 
@@ -287,12 +289,19 @@ class PortalClient:
                 idempotent = all(method.__idempotent__ for method in methods.values())
         else:
             plain = commands  # type: ignore[assignment]  # only BatchCommands here
+        keyed = keyed_commands(plain)
+        queries: dict[str, str] = {}
+        for number, (key, command) in enumerate(keyed.items()):
+            queries[key] = command.to_query()
+            if number % ENCODE_SLICE == ENCODE_SLICE - 1:
+                await asyncio.sleep(0)  # a big team's round: the event endpoint shares the loop
         total = BatchResult()
-        for chunk in chunk_commands(plain):
+        for keys in plan_chunks(queries):
+            chunk = {key: keyed[key] for key in keys}
             reads_only = all(command.is_read for command in chunk.values())
             response = await self.call(
                 "batch",
-                {"halt": 1 if halt else 0, "cmd": build_cmd(chunk)},
+                {"halt": 1 if halt else 0, "cmd": {key: queries[key] for key in keys}},
                 lane=lane,
                 idempotent=reads_only if idempotent is None else idempotent,
             )

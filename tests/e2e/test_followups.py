@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import unquote
 
 import pytest
 
 from bot.app import Application
+from bot.followups import sync as sync_module
 from bot.followups.scheduler import ReminderScheduler
 from bot.followups.sync import FollowUpSync
 from bot.storage.reminders import ReminderRepository, ReminderState
@@ -311,6 +313,29 @@ async def test_today_lists_due_and_overdue_follow_ups_from_the_portal(
     await rep.wait_for_message(has("Nothing due today"))
 
 
+async def test_a_big_team_asks_for_every_responsible_and_keeps_its_own_todos(
+    clocked: ClockedBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Past the limit the request does not name the bound people (thousands of ids in each
+    # page); the to-dos of people who are not bound are then left out by the bot.
+    monkeypatch.setattr(sync_module, "NAMED_RESPONSIBLES_LIMIT", 0)
+    lead_id = add_lead(portal_emulator, IVAN_PORTAL_ID, TITLE="From the portal")
+    await ivan(telegram_emulator)
+    due = (clocked.clock() + timedelta(minutes=30)).isoformat()
+    for responsible in (IVAN_PORTAL_ID, 777):
+        portal_emulator.add_todo(
+            {"ownerTypeId": 1, "ownerId": lead_id, "deadline": due, "responsibleId": responsible},
+            1,
+        )
+    assert await clocked.sync().sync_once() == 1
+    request = unquote(str(portal_emulator.calls[-1].params))
+    assert "filter[@RESPONSIBLE_ID]" not in request
+    assert "filter[<=DEADLINE]" in request
+
+
 async def test_a_todo_made_in_the_portal_is_picked_up_and_reminded(
     clocked: ClockedBot, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
 ) -> None:
@@ -329,6 +354,7 @@ async def test_a_todo_made_in_the_portal_is_picked_up_and_reminded(
     before = portal_emulator.count_calls()
     assert await clocked.sync().sync_once() == 1
     assert portal_emulator.count_calls() - before == 1  # one batched list request a pass
+    assert "filter[@RESPONSIBLE_ID][0]" in unquote(str(portal_emulator.calls[-1].params))
     assert await clocked.sync().sync_once() == 0  # nothing moved: nothing changes
 
     later = due + timedelta(minutes=15)
