@@ -20,6 +20,7 @@ from bot.i18n import DEFAULT_LANGUAGE, Translations, Translator
 from bot.leads.catalog import PortalCatalog
 from bot.notify.buttons import LeadAction, LeadButton
 from bot.portal import Lane, PortalClient, PortalError
+from bot.portal.batch import MAX_BATCH_COMMANDS
 from bot.portal.methods import ListLeads
 from bot.schedule.service import HoursService
 from bot.storage.bindings import BindingRepository
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 RULES_KEY = "nudges.rules"
 LAST_KEY = "nudges.last:{telegram_user_id}"
 CHECK_SECONDS = 60.0
+PEOPLE_PER_REQUEST = MAX_BATCH_COMMANDS // 2
+"""People whose stale leads one batch request reads (a list command per rule each)."""
 NO_WORKING_DAY_LOOK = timedelta(hours=6)
 """How long a person without a single working day waits until the next look."""
 MAX_LISTED = 8
@@ -307,40 +310,51 @@ class NudgeWorker:
             return 0
         catalog = await self._catalog.get(lane=Lane.BACKGROUND)
         first_stage = catalog.stages[0].status_id if catalog.stages else None
-        queries: dict[str, ListLeads] = {}
-        for binding, _, _ in due:
-            queries.update(stale_queries(binding.portal_user_id, rules, now, first_stage))
-        result = await self._portal.batch(queries, lane=Lane.ROUTINE)
         queued = 0
-        for binding, day, later in due:
-            user = binding.portal_user_id
-            idle = _page(result, f"idle{user}")
-            first = _page(result, f"first{user}")
-            if idle is None and first is None and queries:
-                continue  # this person's reads failed: try again next round
-            leads = merge_stale(idle or [], first or [])
-            if leads:
-                tr = self._translations.for_language(binding.language or DEFAULT_LANGUAGE)
-                text, buttons = render_nudge(tr, leads, catalog.stage_name, now)
-                await self._outbox.add(
-                    [
-                        NewOutboxMessage(
-                            idempotency_key=f"nudge:{binding.telegram_user_id}:{day.isoformat()}",
-                            chat_id=binding.telegram_user_id,
-                            thread_id=None,
-                            lead_id=None,
-                            notification=Notification(text=text, buttons=buttons, kind="nudge"),
-                            routine=True,
-                        )
-                    ]
+        # A request's worth of people at a time (two list commands each): the first nudges
+        # go out after one request, not after a big team's hundreds, and only one request's
+        # answers are held at once.
+        for start in range(0, len(due), PEOPLE_PER_REQUEST):
+            part = due[start : start + PEOPLE_PER_REQUEST]
+            queries: dict[str, ListLeads] = {}
+            for binding, _, _ in part:
+                queries.update(stale_queries(binding.portal_user_id, rules, now, first_stage))
+            result = await self._portal.batch(queries, lane=Lane.ROUTINE)
+            added = 0
+            for binding, day, later in part:
+                user = binding.portal_user_id
+                idle = _page(result, f"idle{user}")
+                first = _page(result, f"first{user}")
+                if idle is None and first is None and queries:
+                    continue  # this person's reads failed: try again next round
+                leads = merge_stale(idle or [], first or [])
+                if leads:
+                    tr = self._translations.for_language(binding.language or DEFAULT_LANGUAGE)
+                    text, buttons = render_nudge(tr, leads, catalog.stage_name, now)
+                    await self._outbox.add(
+                        [
+                            NewOutboxMessage(
+                                idempotency_key=(
+                                    f"nudge:{binding.telegram_user_id}:{day.isoformat()}"
+                                ),
+                                chat_id=binding.telegram_user_id,
+                                thread_id=None,
+                                lead_id=None,
+                                notification=Notification(
+                                    text=text, buttons=buttons, kind="nudge"
+                                ),
+                                routine=True,
+                            )
+                        ]
+                    )
+                    added += 1
+                await self._kv.set(
+                    LAST_KEY.format(telegram_user_id=binding.telegram_user_id), day.isoformat()
                 )
-                queued += 1
-            await self._kv.set(
-                LAST_KEY.format(telegram_user_id=binding.telegram_user_id), day.isoformat()
-            )
-            self._next_look[binding.telegram_user_id] = later
-        if queued:
-            self._on_queued()
+                self._next_look[binding.telegram_user_id] = later
+            if added:
+                queued += added
+                self._on_queued()
         return queued
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
+import pytest
+
 from bot.app import Application
+from bot.leads import nudges as nudges_module
 from bot.leads.nudges import LAST_KEY
 from tests.e2e.conftest import ADMIN_TELEGRAM_ID, sign_in
 from tests.emulators.bitrix24 import Bitrix24Emulator
@@ -14,11 +17,16 @@ IVAN_TG, IVAN_PHONE, IVAN_PORTAL = 2001, "+79161234567", 2
 ANNA_PHONE = "+79160000001"
 
 
-def aged(portal: Bitrix24Emulator, title: str, *, status: str, idle: timedelta) -> int:
-    """Ivan's lead, created and last touched `idle` ago."""
-    lead_id = portal.ui_add_lead(
-        {"TITLE": title, "ASSIGNED_BY_ID": IVAN_PORTAL, "STATUS_ID": status}
-    )
+def aged(
+    portal: Bitrix24Emulator,
+    title: str,
+    *,
+    status: str,
+    idle: timedelta,
+    assigned: int = IVAN_PORTAL,
+) -> int:
+    """A lead of Ivan's (or `assigned`'s), created and last touched `idle` ago."""
+    lead_id = portal.ui_add_lead({"TITLE": title, "ASSIGNED_BY_ID": assigned, "STATUS_ID": status})
     moment = (portal.now() - idle).replace(microsecond=0).isoformat()
     portal.leads[lead_id]["DATE_CREATE"] = moment
     portal.leads[lead_id]["LAST_ACTIVITY_TIME"] = moment
@@ -114,3 +122,27 @@ async def test_only_an_admin_changes_the_rules_and_off_means_no_nudge(
         "SELECT value FROM kv WHERE key = ?", (LAST_KEY.format(telegram_user_id=IVAN_TG),)
     )
     assert not any("waiting for you" in (m.text or "") for m in ivan.transcript())
+
+
+async def test_a_team_is_read_a_request_of_people_at_a_time(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One person a request here (25 in the bot): a big team's first nudges go out after one
+    # request, not after all of them, and only one request's answers are held at once.
+    monkeypatch.setattr(nudges_module, "PEOPLE_PER_REQUEST", 1)
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
+    aged(portal_emulator, "Boiler", status="IN_PROCESS", idle=timedelta(days=5))
+    aged(portal_emulator, "Crane", status="IN_PROCESS", idle=timedelta(days=6), assigned=1)
+    for chat in (ADMIN_TELEGRAM_ID, IVAN_TG):
+        await open_all_day(running_bot, chat)
+    assert running_bot.nudges is not None
+    before = len(portal_emulator.calls)
+    assert await running_bot.nudges.send_due() == 2
+    reads = [c for c in portal_emulator.calls[before:] if "crm.lead.list" in c.batch_methods]
+    assert [c.batch_methods for c in reads] == [["crm.lead.list"] * 2] * 2  # 2 rules, 1 person
+    await anna.wait_for_message(lambda m: "Crane" in (m.text or ""))
+    await ivan.wait_for_message(lambda m: "Boiler" in (m.text or ""))
