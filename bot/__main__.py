@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import re
 import sys
 
@@ -45,6 +46,10 @@ def main() -> None:
         sys.exit(f"Configuration error: {MISSING_TOKEN}")
     # Imported only now: the whole bot (aiogram's types, dialogs, locales) takes seconds to
     # import on a small machine, and a wrong setting should be named without that wait.
+    # The collector rests until the bot is up: what starting builds (types, schemas, the
+    # catalogue) lives for the whole run, and walking it again and again while it grew took
+    # about half a second of the start (`run` freezes it and turns the collector back on).
+    gc.disable()
     from bot.app import run
 
     try:

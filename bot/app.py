@@ -1130,7 +1130,9 @@ async def run(settings: Settings) -> None:
         await app.start()
         # What starting made (aiogram's types, schemas, the catalogue) stays for the whole run:
         # frozen, the collector stops walking it, so its full passes no longer pause the loop.
+        # (`python -m bot` starts with the collector off: it is on from here.)
         gc.freeze()
+        gc.enable()
         await stop.wait()
         log.info("stopping")
     finally:

@@ -172,29 +172,42 @@ async def test_an_answer_holds_the_next_notification_to_its_chat_for_the_gap() -
     assert (await budget.take(7)).send is not None
 
 
+class Holder:
+    """A send holding the line until `release()`."""
+
+    def __init__(self, line: TurnLine, *, routine: bool) -> None:
+        self._inside = asyncio.Event()
+        self._release = asyncio.Event()
+        self.task = asyncio.create_task(self._hold(line, routine))
+
+    async def _hold(self, line: TurnLine, routine: bool) -> None:
+        async with line.turn(routine=routine):
+            self._inside.set()
+            await self._release.wait()
+
+    async def holding(self) -> None:
+        await self._inside.wait()
+
+    def release(self) -> None:
+        self._release.set()
+
+
+async def take(line: TurnLine, name: str, order: list[str]) -> None:
+    """Take a turn ("l…" live, "r…" routine) and note it."""
+    async with line.turn(routine=name.startswith("r")):
+        order.append(name)
+        await asyncio.sleep(0)
+
+
 async def turns_taken(line: TurnLine, arrivals: list[str]) -> list[str]:
-    """Everyone in `arrivals` ("l3" live, "r1" routine) queues while the first holds the
-    line; returns the order in which they got it."""
+    """Everyone in `arrivals` queues while a live send holds the line; the order of turns."""
     order: list[str] = []
-    holder_in = asyncio.Event()
-    release = asyncio.Event()
-
-    async def hold() -> None:
-        async with line.turn(routine=False):
-            holder_in.set()
-            await release.wait()
-
-    async def take(name: str) -> None:
-        async with line.turn(routine=name.startswith("r")):
-            order.append(name)
-            await asyncio.sleep(0)
-
-    holder = asyncio.create_task(hold())
-    await holder_in.wait()
-    tasks = [asyncio.create_task(take(name)) for name in arrivals]
+    holder = Holder(line, routine=False)
+    await holder.holding()
+    tasks = [asyncio.create_task(take(line, name, order)) for name in arrivals]
     await asyncio.sleep(0)  # all of them are in line
-    release.set()
-    await asyncio.gather(holder, *tasks)
+    holder.release()
+    await asyncio.gather(holder.task, *tasks)
     return order
 
 
@@ -215,29 +228,16 @@ async def test_routine_sends_get_a_turn_while_live_ones_keep_coming() -> None:
 async def test_a_send_cancelled_in_line_does_not_block_the_others() -> None:
     line = TurnLine()
     got: list[str] = []
-    holder_in = asyncio.Event()
-    release = asyncio.Event()
-
-    async def hold() -> None:
-        async with line.turn(routine=True):
-            holder_in.set()
-            await release.wait()
-
-    async def take(name: str, *, routine: bool) -> None:
-        async with line.turn(routine=routine):
-            got.append(name)
-
-    holder = asyncio.create_task(hold())
-    await holder_in.wait()
-    cancelled = asyncio.create_task(take("cancelled", routine=False))
-    after = asyncio.create_task(take("after", routine=True))
+    holder = Holder(line, routine=True)
+    await holder.holding()
+    cancelled = asyncio.create_task(take(line, "l-cancelled", got))
+    after = asyncio.create_task(take(line, "r-after", got))
     await asyncio.sleep(0)
     cancelled.cancel()
-    release.set()
-    await asyncio.gather(holder, after)
+    holder.release()
+    await asyncio.gather(holder.task, after)
     assert cancelled.cancelled()
-    assert got == ["after"]
+    assert got == ["r-after"]
     async with asyncio.timeout(1):  # free again
-        async with line.turn(routine=False):
-            got.append("last")
-    assert got == ["after", "last"]
+        await take(line, "l-last", got)
+    assert got == ["r-after", "l-last"]
