@@ -56,7 +56,7 @@ from urllib.parse import unquote, urlencode
 
 import aiohttp
 
-from bot.metrics import LOOP_LAG_MAX
+from bot.metrics import GC_PAUSE_MAX, GC_PAUSES, LOOP_LAG_MAX
 from bot.storage import Binding, BindingSource, Role, SqliteDatabase, utc_now
 from bot.storage.bindings import write_binding
 from bot.storage.json_codec import encode_json
@@ -757,6 +757,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             seen_calls = len(portal.calls)
             stages = Stages()
             loop_stalls: list[float | None] = []
+            gc_full_passes: list[float | None] = []
 
             async def sample() -> None:
                 nonlocal seen_calls
@@ -770,13 +771,15 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     acks = [a * 1000 for m, a in load.tally.acks if m == int(minute - 0.01)]
                     calls = portal.calls[seen_calls:]
                     seen_calls += len(calls)
-                    stall = await bot_loop_stall(port)
+                    stall, full_passes, longest_pass = await bot_figures(port)
                     loop_stalls.append(stall)
+                    gc_full_passes.append(full_passes)
                     print(
                         f"t={minute:.1f} min: {load.count} changes, ack p99 "
                         f"{percentile(acks, 99):.1f} ms, rows {rows}, "
                         f"RSS {rss_mb(bot.pid):.0f} MB, bot loop's longest stall of the "
-                        f"last minute {stall} ms, portal {portal_mix(calls)}",
+                        f"last minute {stall} ms, collector's full passes {full_passes} ms "
+                        f"(longest {longest_pass} ms), portal {portal_mix(calls)}",
                         flush=True,
                     )
 
@@ -828,6 +831,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     **stages.figures(load.wall_started),
                     "first_min_slowest_5pct_ms": stages.slowest(trail),
                     "bot_loop_stall_max_ms_by_half_minute": loop_stalls,
+                    "bot_gc_full_passes_ms_so_far_by_half_minute": gc_full_passes,
                 }
             )
         finally:
@@ -845,9 +849,10 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     return result
 
 
-async def bot_loop_stall(port: int) -> float | None:
-    """The bot's own figure (`/metrics`, served on loopback): its event loop's longest stall
-    in the last minute, in ms (None when it did not answer)."""
+async def bot_figures(port: int) -> tuple[float | None, float | None, float | None]:
+    """The bot's own figures (`/metrics`, served on loopback), in ms: its event loop's longest
+    stall in the last minute, and the collector's full passes (generation 2): the time they
+    took in all and the longest so far (None for what it did not answer)."""
     try:
         async with (
             aiohttp.ClientSession() as session,
@@ -855,11 +860,17 @@ async def bot_loop_stall(port: int) -> float | None:
         ):
             text = await answer.text()
     except aiohttp.ClientError:
-        return None
+        return None, None, None
+    found: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith(LOOP_LAG_MAX + " "):
-            return round(float(line.split()[1]) * 1000, 1)
-    return None
+        name, _, value = line.rpartition(" ")
+        if name in (
+            LOOP_LAG_MAX,
+            f'{GC_PAUSES}{{generation="2"}}',
+            f'{GC_PAUSE_MAX}{{generation="2"}}',
+        ):
+            found[name.split("{")[0]] = round(float(value) * 1000, 1)
+    return found.get(LOOP_LAG_MAX), found.get(GC_PAUSES), found.get(GC_PAUSE_MAX)
 
 
 def pending_rows(path: Path) -> int:

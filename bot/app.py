@@ -64,6 +64,7 @@ from bot.metrics import (
     register_bot_metrics,
     telegram_observer,
     throttle_observer,
+    watch_collector,
     watch_event_loop,
 )
 from bot.notify.budget import SendBudget, SendBudgetMiddleware
@@ -362,6 +363,7 @@ class Application:
         self.nudges: NudgeWorker | None = None
         self.reminders: ReminderScheduler | None = None
         self.followup_sync: FollowUpSync | None = None
+        self._unwatch_collector: Callable[[], None] | None = None
         self.escalation_worker: EscalationWorker | None = None
         self.escalations: EscalationService | None = None
         self.portal: PortalClient | None = None
@@ -644,6 +646,7 @@ class Application:
             self._tasks.extend(asyncio.create_task(worker()) for worker in workers)
         self._tasks.append(asyncio.create_task(self._refresh_directory(directory)))
         self._tasks.append(asyncio.create_task(watch_event_loop(self.metrics)))
+        self._unwatch_collector = watch_collector(self.metrics)
         # Every replica replays what a dead one stored and left unhandled; what this one
         # receives waits until its first pass is over.
         self.intake.hold_new_updates()
@@ -1068,6 +1071,9 @@ class Application:
 
     async def stop(self) -> None:
         """Stop taking updates, let in-flight ones finish briefly, close every connection."""
+        if self._unwatch_collector is not None:
+            unwatch, self._unwatch_collector = self._unwatch_collector, None
+            unwatch()
         if self._polling is not None:
             polling, self._polling = self._polling, None
             polling.cancel()

@@ -8,6 +8,7 @@ Usage: one `MetricsRegistry` built by the composition root and passed down;
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import math
 import re
@@ -185,6 +186,8 @@ LOOP_LAG_MAX = "bot_event_loop_lag_max_seconds"
 LOOP_PROBE_SECONDS = 0.1
 LOOP_STALL_THRESHOLDS = (0.02, 0.05, 0.2, 1.0)
 LOOP_WINDOW_SECONDS = 60.0
+GC_PAUSES = "bot_gc_pause_seconds_total"
+GC_PAUSE_MAX = "bot_gc_pause_max_seconds"
 
 
 def register_bot_metrics(registry: MetricsRegistry) -> None:
@@ -202,6 +205,36 @@ def register_bot_metrics(registry: MetricsRegistry) -> None:
         ("over",),
     )
     registry.gauge(LOOP_LAG_MAX, "The longest event loop stall of the last minute, in seconds")
+    registry.counter(
+        GC_PAUSES, "Time Python's collector held the process, by generation", ("generation",)
+    )
+    registry.gauge(
+        GC_PAUSE_MAX, "The longest pause of the collector so far, by generation", ("generation",)
+    )
+
+
+def watch_collector(registry: MetricsRegistry) -> Callable[[], None]:
+    """Count the collector's pauses (a full pass over a large heap stalls everything);
+    returns the function that stops counting."""
+    total = registry.counter(GC_PAUSES, labels=("generation",))
+    longest = registry.gauge(GC_PAUSE_MAX, labels=("generation",))
+    started: list[float] = []
+
+    def observe(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[:] = [time.perf_counter()]
+            return
+        if not started:
+            return
+        pause = time.perf_counter() - started[0]
+        generation = str(info.get("generation", ""))
+        total.labels(generation=generation).inc(pause)
+        gauge = longest.labels(generation=generation)
+        if pause > gauge.value:
+            gauge.set(pause)
+
+    gc.callbacks.append(observe)
+    return lambda: gc.callbacks.remove(observe)
 
 
 async def watch_event_loop(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import httpx
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from bot.metrics import (
+    GC_PAUSE_MAX,
+    GC_PAUSES,
     LOOP_LAG_MAX,
     LOOP_STALLS,
     PORTAL_REJECTED,
@@ -18,6 +21,7 @@ from bot.metrics import (
     portal_observer,
     register_bot_metrics,
     telegram_observer,
+    watch_collector,
     watch_event_loop,
 )
 from bot.portal import PortalClient, PortalLimiter, WebhookAuth
@@ -173,3 +177,23 @@ async def test_the_loop_watch_counts_stalls_and_keeps_the_last_minutes_worst() -
     assert stalls.value(over="1") == 0
     # The 0.3 s stall stays the worst for a minute, then leaves the window.
     assert readings == [pytest.approx(0.3), pytest.approx(0.3), pytest.approx(0.04)]
+
+
+def test_the_collector_watch_counts_each_generations_pauses_until_stopped() -> None:
+    registry = MetricsRegistry()
+    register_bot_metrics(registry)
+    stop = watch_collector(registry)
+    try:
+        gc.collect(0)
+        gc.collect(2)
+    finally:
+        stop()
+    pauses = registry.counter(GC_PAUSES, labels=("generation",))
+    longest = registry.gauge(GC_PAUSE_MAX, labels=("generation",))
+    assert pauses.value(generation="2") > 0
+    assert longest.value(generation="2") <= pauses.value(generation="2")
+    assert longest.value(generation="0") > 0
+    before = pauses.value(generation="2")
+    gc.collect(2)  # no longer watched
+    assert pauses.value(generation="2") == before
+    assert 'bot_gc_pause_seconds_total{generation="2"}' in registry.render()
