@@ -17,7 +17,7 @@ from typing import Any
 from bot.access.roles import Action, Identity
 from bot.access.service import AccessDenied
 from bot.i18n import DEFAULT_LANGUAGE, Translations, Translator
-from bot.leads.catalog import PortalCatalog
+from bot.leads.catalog import CatalogSnapshot, PortalCatalog
 from bot.notify.buttons import LeadAction, LeadButton
 from bot.portal import Lane, PortalClient, PortalError
 from bot.portal.batch import MAX_BATCH_COMMANDS
@@ -25,6 +25,7 @@ from bot.portal.methods import ListLeads
 from bot.schedule.service import HoursService
 from bot.storage.bindings import BindingRepository
 from bot.storage.kv import KeyValueRepository
+from bot.storage.models import Binding
 from bot.storage.outbox import (
     Keyboard,
     MessageButton,
@@ -329,24 +330,7 @@ class NudgeWorker:
                     continue  # this person's reads failed: try again next round
                 leads = merge_stale(idle or [], first or [])
                 if leads:
-                    tr = self._translations.for_language(binding.language or DEFAULT_LANGUAGE)
-                    text, buttons = render_nudge(tr, leads, catalog.stage_name, now)
-                    await self._outbox.add(
-                        [
-                            NewOutboxMessage(
-                                idempotency_key=(
-                                    f"nudge:{binding.telegram_user_id}:{day.isoformat()}"
-                                ),
-                                chat_id=binding.telegram_user_id,
-                                thread_id=None,
-                                lead_id=None,
-                                notification=Notification(
-                                    text=text, buttons=buttons, kind="nudge"
-                                ),
-                                routine=True,
-                            )
-                        ]
-                    )
+                    await self._queue(binding, day, leads, catalog, now)
                     added += 1
                 await self._kv.set(
                     LAST_KEY.format(telegram_user_id=binding.telegram_user_id), day.isoformat()
@@ -356,6 +340,30 @@ class NudgeWorker:
                 queued += added
                 self._on_queued()
         return queued
+
+    async def _queue(
+        self,
+        binding: Binding,
+        day: date,
+        leads: list[StaleLead],
+        catalog: CatalogSnapshot,
+        now: datetime,
+    ) -> None:
+        """Today's nudge for one person, as a routine message (once a day by its key)."""
+        tr = self._translations.for_language(binding.language or DEFAULT_LANGUAGE)
+        text, buttons = render_nudge(tr, leads, catalog.stage_name, now)
+        await self._outbox.add(
+            [
+                NewOutboxMessage(
+                    idempotency_key=f"nudge:{binding.telegram_user_id}:{day.isoformat()}",
+                    chat_id=binding.telegram_user_id,
+                    thread_id=None,
+                    lead_id=None,
+                    notification=Notification(text=text, buttons=buttons, kind="nudge"),
+                    routine=True,
+                )
+            ]
+        )
 
 
 def _page(result: Any, key: str) -> list[Any] | None:
