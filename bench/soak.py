@@ -56,7 +56,7 @@ from urllib.parse import unquote, urlencode
 
 import aiohttp
 
-from bot.metrics import GC_PAUSE_MAX, GC_PAUSES, LOOP_LAG_MAX
+from bot.metrics import GC_PAUSE_MAX, GC_PAUSES, LOOP_LAG_MAX, TRIM_MAX
 from bot.storage import Binding, BindingSource, Role, SqliteDatabase, utc_now
 from bot.storage.bindings import write_binding
 from bot.storage.json_codec import encode_json
@@ -758,6 +758,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             stages = Stages()
             loop_stalls: list[float | None] = []
             gc_full_passes: list[float | None] = []
+            trim_longest: list[float | None] = []
 
             async def sample() -> None:
                 nonlocal seen_calls
@@ -771,7 +772,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     acks = [a * 1000 for m, a in load.tally.acks if m == int(minute - 0.01)]
                     calls = portal.calls[seen_calls:]
                     seen_calls += len(calls)
-                    stall, full_passes, longest_pass = await bot_figures(port)
+                    stall, full_passes, longest_pass, trim = await bot_figures(port)
+                    trim_longest.append(trim)
                     loop_stalls.append(stall)
                     gc_full_passes.append(full_passes)
                     print(
@@ -779,7 +781,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                         f"{percentile(acks, 99):.1f} ms, rows {rows}, "
                         f"RSS {rss_mb(bot.pid):.0f} MB, bot loop's longest stall of the "
                         f"last minute {stall} ms, collector's full passes {full_passes} ms "
-                        f"(longest {longest_pass} ms), portal {portal_mix(calls)}",
+                        f"(longest {longest_pass} ms), longest malloc_trim {trim} ms, "
+                        f"portal {portal_mix(calls)}",
                         flush=True,
                     )
 
@@ -832,6 +835,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     "first_min_slowest_5pct_ms": stages.slowest(trail),
                     "bot_loop_stall_max_ms_by_half_minute": loop_stalls,
                     "bot_gc_full_passes_ms_so_far_by_half_minute": gc_full_passes,
+                    "bot_malloc_trim_max_ms": trim_longest[-1] if trim_longest else None,
                 }
             )
         finally:
@@ -849,10 +853,13 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     return result
 
 
-async def bot_figures(port: int) -> tuple[float | None, float | None, float | None]:
+async def bot_figures(
+    port: int,
+) -> tuple[float | None, float | None, float | None, float | None]:
     """The bot's own figures (`/metrics`, served on loopback), in ms: its event loop's longest
-    stall in the last minute, and the collector's full passes (generation 2): the time they
-    took in all and the longest so far (None for what it did not answer)."""
+    stall in the last minute, the collector's full passes (generation 2): the time they took in
+    all and the longest so far, and the longest malloc_trim so far (None for what it did not
+    answer)."""
     try:
         async with (
             aiohttp.ClientSession() as session,
@@ -860,7 +867,7 @@ async def bot_figures(port: int) -> tuple[float | None, float | None, float | No
         ):
             text = await answer.text()
     except aiohttp.ClientError:
-        return None, None, None
+        return None, None, None, None
     found: dict[str, float] = {}
     for line in text.splitlines():
         name, _, value = line.rpartition(" ")
@@ -868,9 +875,15 @@ async def bot_figures(port: int) -> tuple[float | None, float | None, float | No
             LOOP_LAG_MAX,
             f'{GC_PAUSES}{{generation="2"}}',
             f'{GC_PAUSE_MAX}{{generation="2"}}',
+            TRIM_MAX,
         ):
             found[name.split("{")[0]] = round(float(value) * 1000, 1)
-    return found.get(LOOP_LAG_MAX), found.get(GC_PAUSES), found.get(GC_PAUSE_MAX)
+    return (
+        found.get(LOOP_LAG_MAX),
+        found.get(GC_PAUSES),
+        found.get(GC_PAUSE_MAX),
+        found.get(TRIM_MAX),
+    )
 
 
 def pending_rows(path: Path) -> int:

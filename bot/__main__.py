@@ -11,6 +11,7 @@ import sys
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from bot.allocator import Allocator
 from bot.config import MISSING_TOKEN, ConfigurationError, Settings
 
 _NAMED_SETTING = re.compile(r"\b[A-Z][A-Z0-9_]*__[A-Z0-9_]+\b")
@@ -50,11 +51,14 @@ def main() -> None:
     # catalogue) lives for the whole run, and walking it again and again while it grew took
     # about half a second of the start (`run` freezes it and turns the collector back on).
     gc.disable()
+    allocator = Allocator.load()
+    if allocator is not None:
+        allocator.limit_arenas()  # before the first thread (SQLite's, the resolver's) starts
     from bot.app import run
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run(settings))
+            asyncio.run(run(settings, allocator))
     except ConfigurationError as exc:
         sys.exit(f"Configuration error: {exc}")
 

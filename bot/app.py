@@ -9,28 +9,28 @@ import asyncio
 import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand
 from aiogram.utils.backoff import BackoffConfig
 from aiogram_dialog import setup_dialogs
 from aiohttp import web
-from redis.asyncio import Redis
 
 from bot.access.directory import PortalDirectory
 from bot.access.middleware import IdentityMiddleware
 from bot.access.service import AccessService
 from bot.admin import CardSettingsService, CustomFieldService, FormFieldsService
 from bot.admin.people import PeopleService
+from bot.allocator import Allocator, trim_forever
 from bot.config import MISSING_TOKEN, ConfigurationError, Settings
 from bot.events.audience import DirectoryAudience
 from bot.events.offline import OfflineIntake
@@ -64,6 +64,7 @@ from bot.metrics import (
     register_bot_metrics,
     telegram_observer,
     throttle_observer,
+    trim_observer,
     watch_collector,
     watch_event_loop,
 )
@@ -84,17 +85,6 @@ from bot.portal import (
 )
 from bot.portal_credentials import build_portal_auth
 from bot.readiness import Reachability, Readiness, TelegramReachabilityMiddleware
-from bot.replicas import (
-    RedisDialogStorage,
-    RedisFloodPause,
-    RedisKeys,
-    RedisPortalLimiter,
-    RedisSendBudget,
-    RedisUserThrottle,
-    check_redis,
-    ping,
-    redis_client,
-)
 from bot.reports.service import ReportService
 from bot.schedule.service import HoursService
 from bot.speed.escalation import EscalationService, EscalationWorker
@@ -116,11 +106,11 @@ from bot.storage.leases import LeaseRepository
 from bot.storage.mutes import MuteRepository
 from bot.storage.outbox import OutboxRepository
 from bot.storage.owner_requests import OwnerRequestRepository
-from bot.storage.postgres import PostgresDatabase
 from bot.storage.reminders import ReminderRepository
 from bot.storage.retention import Retention, RetentionPolicy
 from bot.storage.revisions import TableRevisions
 from bot.storage.snapshots import SnapshotRepository
+from bot.storage.sql import POSTGRES
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.storage.timestamps import Clock, utc_now
 from bot.storage.updates import UpdateRepository
@@ -141,6 +131,9 @@ from bot.write_journal import WriteJournal
 from dialogs import build_routers
 from dialogs.commands import AVAILABLE_COMMANDS
 from dialogs.intent_ids import use_unique_intent_ids
+
+if TYPE_CHECKING:
+    from bot.replicas.shared import SharedThroughRedis
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +184,7 @@ def build_dispatcher(
     services: dict[str, Any],
     gates: Sequence[BaseMiddleware] = (),
     after_identity: Sequence[BaseMiddleware] = (),
+    isolation: BaseEventIsolation | None = None,
 ) -> tuple[Dispatcher, InFlightUpdates]:
     """The dispatcher with every router and dialog, and its middlewares.
 
@@ -198,17 +192,17 @@ def build_dispatcher(
     `gates` are outer update middlewares that run before the caller is resolved (metrics,
     throttling), so a flood costs no storage or portal reads; `after_identity` run once the
     caller is known (the sign-in throttle).
+
+    One update at a time per chat member: aiogram-dialog reads a press's context before it
+    locks, so a press that came while the previous one was handled would see stale state.
+    `isolation` keeps that across replicas; by default it holds within this process.
     """
     in_flight = InFlightUpdates()
-    # One update at a time per chat member: aiogram-dialog reads a press's context before it
-    # locks, so a press that came while the previous one was handled would see stale state.
-    isolation = (
-        storage.member_isolation()
-        if isinstance(storage, RedisDialogStorage)
-        else SimpleEventIsolation()
-    )
     dispatcher = TrackedDispatcher(
-        in_flight=in_flight, storage=storage, events_isolation=isolation, **services
+        in_flight=in_flight,
+        storage=storage,
+        events_isolation=isolation or SimpleEventIsolation(),
+        **services,
     )
     for gate in gates:
         dispatcher.update.outer_middleware(gate)
@@ -308,11 +302,14 @@ class Application:
         self._clock_speed = clock_speed
         quiet_leaky_loggers()
         postgres_url = settings.storage.postgres_url()
-        self.db: Database = (
-            PostgresDatabase(postgres_url)
-            if postgres_url is not None
-            else SqliteDatabase(settings.storage.path)
-        )
+        self.db: Database
+        if postgres_url is not None:
+            # Imported only here: a bot on SQLite has no use for the PostgreSQL driver's 3 MB.
+            from bot.storage.postgres import PostgresDatabase
+
+            self.db = PostgresDatabase(postgres_url)
+        else:
+            self.db = SqliteDatabase(settings.storage.path)
         self.translations = Translations.load()
         self.metrics = MetricsRegistry()
         register_bot_metrics(self.metrics)
@@ -320,13 +317,14 @@ class Application:
         self.telegram_reachability = Reachability()
         # With Redis, replicas share dialog state, the request budgets and the pauses; without
         # it all of that stays in this process and its SQLite file.
-        self.redis: Redis | None = None
-        self.redis_keys: RedisKeys | None = None
+        self.shared: SharedThroughRedis | None = None
         flood_pause = FloodPause()
         if settings.redis.url is not None:
-            self.redis = redis_client(settings.redis)
-            self.redis_keys = RedisKeys(settings.redis.key_prefix)
-            flood_pause = RedisFloodPause(self.redis, self.redis_keys)
+            # Imported only here: a single process has no use for the Redis client's 4 MB.
+            from bot.replicas.shared import SharedThroughRedis
+
+            self.shared = SharedThroughRedis(settings.redis)
+            flood_pause = self.shared.flood_pause()
         self.retry = TelegramRetryMiddleware(
             flood_pause, on_request=telegram_observer(self.metrics)
         )
@@ -383,8 +381,8 @@ class Application:
         settings = self.settings
         warn_about_plain_http(settings)
         await self._open_database()
-        if self.redis is not None:
-            await check_redis(self.redis)
+        if self.shared is not None:
+            await self.shared.check()
         kv = KeyValueRepository(self.db)
         auth = await build_portal_auth(settings, kv)
         self.portal = PortalClient(
@@ -460,10 +458,11 @@ class Application:
             on_ended=self._wake_escalations,
             clock=self.clock,
         )
-        dialog_state = self._dialog_storage()
+        dialog_state, isolation = self._dialog_storage()
         reminders = ReminderRepository(self.db, clock=self.clock)
         self.dispatcher, self._in_flight = build_dispatcher(
             storage=dialog_state,
+            isolation=isolation,
             access=self.access,
             translations=self.translations,
             services={
@@ -557,7 +556,7 @@ class Application:
             claim_for=timedelta(seconds=settings.telegram.update_claim_seconds),
             in_flight=self._in_flight,
         )
-        if not isinstance(self.db, PostgresDatabase):
+        if not self._database_shared:
             # One process per SQLite file: what an earlier run claimed and left is replayed now.
             await self.updates.release_claims()
         try:
@@ -601,7 +600,7 @@ class Application:
             telegram_probe=self.sender_bot.get_me,
             check_seconds=settings.web.ready_check_seconds,
             queue_age_seconds=settings.web.ready_queue_age_seconds,
-            redis_probe=self._redis_probe(),
+            redis_probe=None if self.shared is None else self.shared.probe(),
         )
         await self._start_web()
         assert self.processor is not None
@@ -638,7 +637,7 @@ class Application:
             workers.append(lambda: storage.prune_forever(dialog_ttl, every=DIALOG_PRUNE_SECONDS))
         if self._queues_shared:
             self._tasks.extend(asyncio.create_task(worker()) for worker in everywhere)
-        if isinstance(self.db, PostgresDatabase):
+        if self._database_shared:
             # Several replicas may share this database: one of them runs the lone workers.
             self.leadership = Leadership(LeaseRepository(self.db), workers, holder=self.replica)
             self._tasks.append(asyncio.create_task(self.leadership.run()))
@@ -666,7 +665,7 @@ class Application:
             self._polling = asyncio.create_task(telegram_poller.run())
 
     async def _open_database(self) -> None:
-        if not isinstance(self.db, PostgresDatabase):
+        if not self._database_shared:
             await self.db.open()
             return
         try:
@@ -686,7 +685,13 @@ class Application:
         the portal's requests, Telegram's 30 a second and each chat's gap). On PostgreSQL
         without Redis every replica would pace itself alone, so the leader alone sends.
         """
-        return isinstance(self.db, PostgresDatabase) and self.redis is not None
+        return self._database_shared and self.shared is not None
+
+    @property
+    def _database_shared(self) -> bool:
+        """Whether other replicas may use this database too (PostgreSQL; an SQLite file is
+        one process's)."""
+        return self.db.dialect is POSTGRES
 
     def _build_workers(
         self,
@@ -895,31 +900,25 @@ class Application:
 
     def _portal_limiter(self) -> PortalLimiter:
         portal = self.settings.portal
-        if self.redis is not None and self.redis_keys is not None:
-            return RedisPortalLimiter(
-                self.redis,
-                self.redis_keys,
-                drain_per_second=portal.rate_per_second,
-                burst=portal.burst,
+        if self.shared is not None:
+            return self.shared.portal_limiter(
+                drain_per_second=portal.rate_per_second, burst=portal.burst
             )
         return PortalLimiter(drain_per_second=portal.rate_per_second, burst=portal.burst)
 
     def _send_budget(self) -> SendBudget:
-        if self.redis is not None and self.redis_keys is not None:
-            return RedisSendBudget(self.redis, self.redis_keys, self.settings.notify)
+        if self.shared is not None:
+            return self.shared.send_budget(self.settings.notify)
         return SendBudget(self.settings.notify)
 
-    def _redis_probe(self) -> Callable[[], Awaitable[None]] | None:
-        redis = self.redis
-        if redis is None:
-            return None
-        return lambda: ping(redis)
-
-    def _dialog_storage(self) -> BaseStorage:
-        if self.redis is None or self.redis_keys is None:
-            return SQLiteStorage(self.db)
+    def _dialog_storage(self) -> tuple[BaseStorage, BaseEventIsolation | None]:
+        """Where dialog state is kept, and what keeps one update per member at a time across
+        replicas (None: within this process is enough)."""
+        if self.shared is None:
+            return SQLiteStorage(self.db), None
         ttl = timedelta(hours=self.settings.storage.dialog_ttl_hours)
-        return RedisDialogStorage(self.redis, self.redis_keys, ttl)
+        storage = self.shared.dialog_storage(ttl)
+        return storage, storage.member_isolation()
 
     def _build_reminders(self, reminders: ReminderRepository, outbox: OutboxRepository) -> None:
         assert self.portal is not None
@@ -976,8 +975,8 @@ class Application:
         sign_in = BucketRule(limits.sign_in, limits.sign_in_per_seconds, limits.sign_in_burst)
         throttle = (
             UserThrottle(general=general, sign_in=sign_in)
-            if self.redis is None or self.redis_keys is None
-            else RedisUserThrottle(self.redis, self.redis_keys, general, sign_in)
+            if self.shared is None
+            else self.shared.user_throttle(general, sign_in)
         )
         observe = throttle_observer(self.metrics)
         return {
@@ -1107,8 +1106,8 @@ class Application:
         if self.portal is not None:
             await self.portal.aclose()
         await asyncio.gather(self.bot.session.close(), self.sender_bot.session.close())
-        if self.redis is not None:
-            await self.redis.aclose()
+        if self.shared is not None:
+            await self.shared.close()
         await self.db.close()
 
 
@@ -1124,8 +1123,8 @@ def _both(
     return observe
 
 
-async def run(settings: Settings) -> None:
-    """Run the bot until SIGTERM or SIGINT."""
+async def run(settings: Settings, allocator: Allocator | None = None) -> None:
+    """Run the bot until SIGTERM or SIGINT; `allocator` gives freed memory back now and then."""
     configure_logging(settings.log_level, settings.log_format)
     app = Application(settings)
     stop = asyncio.Event()
@@ -1139,7 +1138,14 @@ async def run(settings: Settings) -> None:
         # (`python -m bot` starts with the collector off: it is on from here.)
         gc.freeze()
         gc.enable()
+        trimming = None
+        if allocator is not None:
+            observe = trim_observer(app.metrics)
+            observe(allocator.trim())  # what starting freed (parsed locales, dropped schemas)
+            trimming = asyncio.create_task(trim_forever(allocator, observe))
         await stop.wait()
         log.info("stopping")
+        if trimming is not None:
+            trimming.cancel()
     finally:
         await app.stop()

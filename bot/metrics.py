@@ -188,6 +188,8 @@ LOOP_STALL_THRESHOLDS = (0.02, 0.05, 0.2, 1.0)
 LOOP_WINDOW_SECONDS = 60.0
 GC_PAUSES = "bot_gc_pause_seconds_total"
 GC_PAUSE_MAX = "bot_gc_pause_max_seconds"
+TRIMS = "bot_malloc_trim_seconds_total"
+TRIM_MAX = "bot_malloc_trim_max_seconds"
 
 
 def register_bot_metrics(registry: MetricsRegistry) -> None:
@@ -211,6 +213,21 @@ def register_bot_metrics(registry: MetricsRegistry) -> None:
     registry.gauge(
         GC_PAUSE_MAX, "The longest pause of the collector so far, by generation", ("generation",)
     )
+    registry.counter(TRIMS, "Time spent giving freed memory back to the system (malloc_trim)")
+    registry.gauge(TRIM_MAX, "The longest malloc_trim so far, in seconds")
+
+
+def trim_observer(registry: MetricsRegistry) -> Callable[[float], None]:
+    """Records how long each `malloc_trim` held the process."""
+    total = registry.counter(TRIMS)
+    longest = registry.gauge(TRIM_MAX)
+
+    def observe(seconds: float) -> None:
+        total.inc(seconds)
+        if seconds > longest.value():
+            longest.set(seconds)
+
+    return observe
 
 
 def watch_collector(registry: MetricsRegistry) -> Callable[[], None]:

@@ -138,10 +138,13 @@ Flag = Annotated[bool | None, BeforeValidator(_to_bool)]
 """A flag the portal sends as `true`, `1` or `"Y"`; dumped as a JSON boolean."""
 
 
+# Every portal model builds its validator when first used, not at import: a process
+# uses a fraction of them (the catalogue, robots and the lead tab only in some setups), and
+# each built one keeps its schema for the whole run.
 class PortalModel(BaseModel):
     """Base of read models: lenient, keeps unknown keys, accepts portal or Python names."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     def extra_fields(self) -> dict[str, Any]:
         """The keys this model does not name, as the portal sent them."""
@@ -155,7 +158,7 @@ class PortalModel(BaseModel):
 class InputModel(BaseModel):
     """Base of write models: unknown keys (`UF_CRM_*`) pass through, unset keys are not sent."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     def to_portal(self) -> dict[str, Any]:
         """The `fields` object for the portal."""

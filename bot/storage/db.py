@@ -18,7 +18,6 @@ from types import TracebackType
 from typing import Protocol, Self
 
 import aiosqlite
-import asyncpg
 
 from bot.storage.migrations import MIGRATIONS, Migration, apply_migrations
 from bot.storage.sql import SQLITE, Connection, Dialect, Executed, Row, SqlParams
@@ -102,10 +101,14 @@ class DatabaseClosedError(RuntimeError):
     """The database was used before `open()` or after `close()`."""
 
 
+class EngineError(Exception):
+    """An error of PostgreSQL or its driver, with the driver's message; the driver's own
+    exception is its `__cause__`. (asyncpg is imported only by a process that uses it.)"""
+
+
 DATABASE_ERRORS: tuple[type[Exception], ...] = (
     sqlite3.Error,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
+    EngineError,
     DatabaseClosedError,
     OSError,
 )

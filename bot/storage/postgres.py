@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import zlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from types import TracebackType
@@ -24,7 +24,7 @@ from typing import Any, Self
 
 import asyncpg
 
-from bot.storage.db import DATABASE_ERRORS, DatabaseClosedError, PriorityLock
+from bot.storage.db import DATABASE_ERRORS, DatabaseClosedError, EngineError, PriorityLock
 from bot.storage.migrations import MIGRATIONS, Migration, apply_migrations
 from bot.storage.sql import (
     POSTGRES,
@@ -44,6 +44,19 @@ CLOSE_SECONDS = 10.0
 log = logging.getLogger(__name__)
 
 
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError)
+_ANY_ERROR = (*_DRIVER_ERRORS, *DATABASE_ERRORS)
+
+
+@contextlib.contextmanager
+def _engine_errors() -> Iterator[None]:
+    """asyncpg's errors leave this module as `EngineError`, one of `DATABASE_ERRORS`."""
+    try:
+        yield
+    except _DRIVER_ERRORS as exc:
+        raise EngineError(str(exc)) from exc
+
+
 @lru_cache(maxsize=2048)
 def _numbered(sql: str) -> str:
     return numbered_placeholders(sql)
@@ -57,7 +70,7 @@ def _rowcount(status: str) -> int:
 
 async def _rollback(conn: Any) -> None:
     # A broken connection is rolled back by the server when it goes; the pool replaces it.
-    with contextlib.suppress(*DATABASE_ERRORS):
+    with contextlib.suppress(*_ANY_ERROR):
         if conn.is_in_transaction():
             await conn.execute("ROLLBACK")
 
@@ -69,7 +82,7 @@ async def _commit(conn: Any) -> None:
     try:
         await asyncio.shield(commit)
     except asyncio.CancelledError:
-        with contextlib.suppress(*DATABASE_ERRORS):
+        with contextlib.suppress(*_ANY_ERROR):
             await asyncio.shield(commit)
         raise
 
@@ -80,7 +93,7 @@ async def _release(pool: Any, conn: Any) -> None:
     all: a stopping worker would go on as if nothing was asked of it."""
     try:
         await pool.release(conn)
-    except DATABASE_ERRORS as exc:
+    except _ANY_ERROR as exc:
         log.warning(
             "a PostgreSQL connection could not be reset and was closed (%s)", type(exc).__name__
         )
@@ -99,22 +112,26 @@ class PostgresConnection:
 
     async def execute(self, sql: str, params: SqlParams = ()) -> Executed:
         """Run one statement."""
-        status: str = await self._conn.execute(_numbered(sql), *params)
+        with _engine_errors():
+            status: str = await self._conn.execute(_numbered(sql), *params)
         return Executed(rowcount=_rowcount(status))
 
     async def execute_many(self, sql: str, rows: Sequence[SqlParams]) -> None:
         """Run one statement once per parameter row."""
         if rows:
-            await self._conn.executemany(_numbered(sql), rows)
+            with _engine_errors():
+                await self._conn.executemany(_numbered(sql), rows)
 
     async def fetch_one(self, sql: str, params: SqlParams = ()) -> Row | None:
         """Run a query and return its first row."""
-        row: Row | None = await self._conn.fetchrow(_numbered(sql), *params)
+        with _engine_errors():
+            row: Row | None = await self._conn.fetchrow(_numbered(sql), *params)
         return row
 
     async def fetch_all(self, sql: str, params: SqlParams = ()) -> list[Row]:
         """Run a query and return all its rows."""
-        return list(await self._conn.fetch(_numbered(sql), *params))
+        with _engine_errors():
+            return list(await self._conn.fetch(_numbered(sql), *params))
 
 
 class PostgresDatabase:
@@ -153,11 +170,13 @@ class PostgresDatabase:
         """Connect the pool and apply pending migrations."""
         if self._pool is not None:
             return
-        pool = await asyncpg.create_pool(
-            self._url, min_size=self._min_size, max_size=self._max_size
-        )
+        with _engine_errors():
+            pool = await asyncpg.create_pool(
+                self._url, min_size=self._min_size, max_size=self._max_size
+            )
         try:
-            where = await pool.fetchrow("SELECT current_database(), current_schema()")
+            with _engine_errors():
+                where = await pool.fetchrow("SELECT current_database(), current_schema()")
         except BaseException:
             await pool.close()
             raise
@@ -221,11 +240,14 @@ class PostgresDatabase:
         if not durable:
             prelude += "; SET LOCAL synchronous_commit = off"
         try:
-            conn = await pool.acquire()
+            with _engine_errors():
+                conn = await pool.acquire()
             try:
-                await conn.execute(prelude)
+                with _engine_errors():
+                    await conn.execute(prelude)
                 yield PostgresConnection(conn)
-                await _commit(conn)
+                with _engine_errors():
+                    await _commit(conn)
             except BaseException:
                 await asyncio.shield(_rollback(conn))
                 raise
@@ -238,9 +260,11 @@ class PostgresDatabase:
 
     async def fetch_one(self, sql: str, params: SqlParams = ()) -> Row | None:
         """Run a read outside any transaction and return its first row."""
-        row: Row | None = await self._checked_pool().fetchrow(_numbered(sql), *params)
+        with _engine_errors():
+            row: Row | None = await self._checked_pool().fetchrow(_numbered(sql), *params)
         return row
 
     async def fetch_all(self, sql: str, params: SqlParams = ()) -> list[Row]:
         """Run a read outside any transaction and return all its rows."""
-        return list(await self._checked_pool().fetch(_numbered(sql), *params))
+        with _engine_errors():
+            return list(await self._checked_pool().fetch(_numbered(sql), *params))

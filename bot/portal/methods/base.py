@@ -63,7 +63,10 @@ def portal_value(value: Any) -> Any:
 class PortalMethod(BaseModel, Generic[R]):
     """Base of every typed portal method; subclasses declare params as fields (by alias)."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, arbitrary_types_allowed=True)
+    # Built when first used, as the portal models are: most methods are rare in one process.
+    model_config = ConfigDict(
+        frozen=True, populate_by_name=True, arbitrary_types_allowed=True, defer_build=True
+    )
 
     __api_method__: ClassVar[str]
     __returning__: ClassVar[Any]
