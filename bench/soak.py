@@ -12,8 +12,8 @@ minute; each change is POSTed to the bot's event endpoint as the portal would, e
 `--drop-share` that is never sent, for the poller to recover. Most changes are to leads
 nobody follows; the rest reach exactly one chat, at a rate Telegram allows. Every rep's
 working day begins with the run (the bot's TIMEZONE is a zone where the run starts at about
-10:00 on a weekday; at some hours of a weekend there is none, and the run says so), so the
-morning's stale-lead nudges (one per rep, each listing their idle leads) go out in the first
+10:00 on a weekday; at the hours of a weekend when there is none, it is 10:00 on a Saturday or
+Sunday and the reps work seven days a week, and the run says so), so the morning's stale-lead nudges (one per rep, each listing their idle leads) go out in the first
 minutes too; they are counted apart, as `nudges`.
 
 Printed per minute, then one JSON object as the last line: events, lost, duplicates,
@@ -57,6 +57,7 @@ from urllib.parse import unquote, urlencode
 import aiohttp
 
 from bot.metrics import GC_PAUSE_MAX, GC_PAUSES, LOOP_LAG_MAX, TRIM_MAX
+from bot.schedule.hours import format_days
 from bot.storage import Binding, BindingSource, Role, SqliteDatabase, utc_now
 from bot.storage.bindings import write_binding
 from bot.storage.json_codec import encode_json
@@ -306,8 +307,10 @@ def db_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
 
 
-async def prepare(db_path: Path, team: Team) -> None:
-    """Bindings and subscriptions straight into the bot's database (as if made over weeks)."""
+async def prepare(db_path: Path, team: Team, *, seven_day_week: bool) -> None:
+    """Bindings and subscriptions straight into the bot's database (as if made over weeks);
+    with `seven_day_week` the reps work every day (a run on a weekend still has their
+    morning)."""
     async with SqliteDatabase(db_path) as db, db.transaction() as conn:
         now = utc_now()
         for user in team.reps + team.managers:
@@ -339,6 +342,13 @@ async def prepare(db_path: Path, team: Team) -> None:
             "stages, sources, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+        if seven_day_week:
+            every_day = format_days(frozenset(range(1, 8)))
+            await conn.execute_many(
+                "INSERT INTO chat_hours (chat_id, thread_id, days, updated_at) "
+                "VALUES (?, 0, ?, ?)",
+                [(Team.chat_of(user), every_day, stamp) for user in team.reps],
+            )
 
 
 def build_portal(team: Team) -> tuple[Bitrix24Emulator, list[int], dict[int, list[int]]]:
@@ -358,16 +368,19 @@ def build_portal(team: Team) -> tuple[Bitrix24Emulator, list[int], dict[int, lis
     return portal, quiet, by_user
 
 
-def working_zone(now: datetime) -> str | None:
-    """A zone where `now` is within the first hours of a working day (Monday to Friday, the
-    default 9:00-18:00), so the reps' day, and their morning nudges, begin with the run; None
-    when no whole-hour zone has one (at some hours of the weekend)."""
-    for wanted in (10, 9, 11, 12, 13, 14, 15, 16):
-        for hours in range(-12, 15):
-            local = now + timedelta(hours=hours)
-            if local.hour == wanted and local.weekday() < 5:
-                return f"Etc/GMT{-hours:+d}"  # the sign is POSIX's: Etc/GMT-3 is UTC+3
-    return None
+def working_zone(now: datetime) -> tuple[str, bool]:
+    """A zone where `now` is within the first hours of a working day (the default 9:00-18:00),
+    so the reps' day, and their morning nudges, begin with the run, and whether that day is a
+    Saturday or Sunday (at some hours of the weekend no whole-hour zone has a weekday morning:
+    the reps then get a seven-day week)."""
+    for weekend in (False, True):
+        for wanted in (10, 9, 11, 12, 13, 14, 15, 16):
+            for hours in range(-12, 15):
+                local = now + timedelta(hours=hours)
+                if local.hour == wanted and (weekend or local.weekday() < 5):
+                    # The sign is POSIX's: Etc/GMT-3 is UTC+3.
+                    return f"Etc/GMT{-hours:+d}", local.weekday() >= 5
+    raise AssertionError("every hour is 10:00 somewhere")
 
 
 def start_bot(
@@ -376,12 +389,11 @@ def start_bot(
     portal: Bitrix24Emulator,
     port: int,
     retention_minutes: float,
+    zone: str,
 ) -> subprocess.Popen[bytes]:
-    """`python -m bot` with default settings, pointed at the emulators, short retention."""
+    """`python -m bot` with default settings, pointed at the emulators, short retention, in the
+    time zone `zone`."""
     days = retention_minutes / (24 * 60)
-    zone = working_zone(datetime.now(UTC))
-    if zone is None:
-        print("no time zone has a working day now: the morning nudges will not be sent")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM__", "PORTAL__"))},
         "TELEGRAM__TOKEN": DEFAULT_TEST_TOKEN,
@@ -398,7 +410,7 @@ def start_bot(
         "RETENTION__OUTBOX_DAYS": f"{days:.8f}",
         "RETENTION__INTERVAL_SECONDS": "30",
         "LOG_LEVEL": "WARNING",
-        "TIMEZONE": zone or "UTC",
+        "TIMEZONE": zone,
         # The bot runs from its own folder (a `.env` there would be read): import this tree.
         "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
     }
@@ -738,9 +750,12 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         folder = Path(name)
         db_path = folder / "bot.sqlite3"
         try:
-            await prepare(db_path, team)
+            zone, weekend = working_zone(datetime.now(UTC))
+            if weekend:
+                print("a weekend morning: the reps work seven days a week in this run")
+            await prepare(db_path, team, seven_day_week=weekend)
             port = free_port()
-            bot = start_bot(folder, telegram, portal, port, args.retention_minutes)
+            bot = start_bot(folder, telegram, portal, port, args.retention_minutes, zone)
             ready = await wait_ready(f"http://127.0.0.1:{port}/healthz", bot, timeout=300)
             print(
                 f"bot ready in {ready:.1f} s with {team.subscriptions} subscriptions", flush=True
