@@ -13,8 +13,9 @@ minute; each change is POSTed to the bot's event endpoint as the portal would, e
 nobody follows; the rest reach exactly one chat, at a rate Telegram allows. Every rep's
 working day begins with the run (the bot's TIMEZONE is a zone where the run starts at about
 10:00 on a weekday; at the hours of a weekend when there is none, it is 10:00 on a Saturday or
-Sunday and the reps work seven days a week, and the run says so), so the morning's stale-lead nudges (one per rep, each listing their idle leads) go out in the first
-minutes too; they are counted apart, as `nudges`.
+Sunday and the reps work seven days a week, and the run says so), so the morning's
+stale-lead nudges (one per rep, each listing their idle leads) go out in the first minutes
+too; they are counted apart, as `nudges`.
 
 Printed per minute, then one JSON object as the last line: events, lost, duplicates,
 e2m p95 in the first and the last minute (portal change -> Telegram message, for changes
