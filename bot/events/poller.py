@@ -46,7 +46,9 @@ STARTED_KEY = "events.poll_started"
 # Leads listed between two yields to the event loop, and inbox rows per transaction.
 YIELD_EVERY = 200
 INSERT_CHUNK = 200
-QUEUE_CHUNK = 2500
+# Leads compared with their stored snapshots at once: the listed leads and the snapshots read
+# for them are both held meanwhile, and the process keeps the memory of its biggest moment.
+QUEUE_CHUNK = 500
 POLL_EVENT = "POLL"
 
 

@@ -63,6 +63,10 @@ __all__ = [
 ]
 
 
+MAX_DIGITS = 18
+"""An id or count the portal sends has fewer digits than this (its ids are 64-bit)."""
+
+
 def _blank(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {} or value is False
 
@@ -75,7 +79,15 @@ def _to_int(value: Any) -> Any:
         try:
             return int(text)
         except ValueError:
-            return int(Decimal(text))
+            pass
+        try:
+            number = Decimal(text)
+        except InvalidOperation as exc:
+            raise ValueError(f"not a whole number: {value!r}") from exc
+        # "1e999999" would be a million-digit int: nothing the portal counts is above 10**18.
+        if not number.is_finite() or number.adjusted() > MAX_DIGITS:
+            raise ValueError(f"not a whole number: {value!r}")
+        return int(number)
     return value
 
 

@@ -23,10 +23,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import TypeAdapter
-
 from bot.portal.batch import MAX_BATCH_COMMANDS, BatchCommand, BatchResult, result_ref
-from bot.portal.coerce import as_list
+from bot.portal.coerce import as_list, int_or_none
 from bot.portal.errors import PortalError
 from bot.portal.models import Lead
 
@@ -49,9 +47,6 @@ LEADS_PER_REQUEST = MAX_BATCH_COMMANDS * PAGE_SIZE
 
 RunBatch = Callable[[Mapping[str, BatchCommand]], Awaitable[BatchResult]]
 Room = Callable[[], int]
-
-# One validator call per page costs less than one per lead.
-_LEADS = TypeAdapter(list[Lead])
 
 
 def keyset_params(
@@ -105,15 +100,30 @@ def chains_at_once(segments: int, room: int | None, cap: int | None = None) -> i
     return max(1, min(wanted, segments))
 
 
-def _leads(raw: Any) -> list[Lead]:
-    return _LEADS.validate_python(as_list(raw))
+_Row = tuple[int, Any]
+"""A lead as the portal sent it, with its ID. Rows wait as decoded JSON and become `Lead`s one
+at a time as they are yielded: a request's 2,500 validated leads at once weighed about 7 MB,
+and the process keeps such a high-water mark for good."""
+
+
+def _rows(raw: Any) -> list[_Row | None]:
+    """A page's rows, None for one without a usable ID."""
+    rows: list[_Row | None] = []
+    for item in as_list(raw):
+        lead_id = int_or_none(item.get("ID")) if isinstance(item, Mapping) else None
+        rows.append(None if lead_id is None else (lead_id, item))
+    return rows
+
+
+def _lead(row: _Row) -> Lead:
+    return Lead.model_validate(row[1])
 
 
 @dataclass
 class _ChainRead:
-    """What one batch of chained pages gave: the leads, the new cursor, whether it ended."""
+    """What one batch of chained pages gave: the rows, the new cursor, whether it ended."""
 
-    leads: list[Lead]
+    rows: list[_Row]
     cursor: int
     complete: bool
 
@@ -143,37 +153,37 @@ class _Chains:
 
     @staticmethod
     def read(result: BatchResult, keys: Sequence[str], cursor: int, upto: int) -> _ChainRead:
-        """The leads of a chain's pages, in order, up to its first short page."""
-        leads: list[Lead] = []
+        """The rows of a chain's pages, in order, up to its first short page."""
+        rows: list[_Row] = []
         for key in keys:
             # Pages after the first short one are never looked at: their `$result[...][49]`
             # references do not resolve, and what a portal answers for them is undocumented.
-            page = _leads(result[key])
-            for lead in page:
+            page = _rows(result[key])
+            for row in page:
                 # Keyset paging in ID order: anything not above the cursor is a repeat.
-                if lead.id is None or lead.id <= cursor or lead.id > upto:
+                if row is None or row[0] <= cursor or row[0] > upto:
                     continue
-                cursor = lead.id
-                leads.append(lead)
+                cursor = row[0]
+                rows.append(row)
             if len(page) < PAGE_SIZE:
-                return _ChainRead(leads, cursor, complete=True)
-        return _ChainRead(leads, cursor, complete=cursor >= upto)
+                return _ChainRead(rows, cursor, complete=True)
+        return _ChainRead(rows, cursor, complete=cursor >= upto)
 
-    async def segment(self, after: int, upto: int) -> list[Lead]:
+    async def segment(self, after: int, upto: int) -> list[_Row]:
         """Every lead with `after < ID <= upto`, 50 chained pages per request."""
-        leads: list[Lead] = []
+        rows: list[_Row] = []
         while True:
             chain = self.chain(after, upto, MAX_BATCH_COMMANDS)
             part = self.read(await self._run(chain), list(chain), after, upto)
-            leads.extend(part.leads)
+            rows.extend(part.rows)
             if part.complete:
-                return leads
+                return rows
             after = part.cursor
 
 
-def _in_order(leads: Iterable[Lead], after: int) -> list[Lead]:
-    """Leads above `after`, each id once, in ID order."""
-    unique = {lead.id: lead for lead in leads if lead.id is not None and lead.id > after}
+def _in_order(rows: Iterable[_Row | None], after: int) -> list[_Row]:
+    """Rows above `after`, each id once, in ID order."""
+    unique = {row[0]: row for row in rows if row is not None and row[0] > after}
     return [unique[lead_id] for lead_id in sorted(unique)]
 
 
@@ -202,22 +212,22 @@ async def iter_leads_in_chains(
         }
     )
     round_trip = loop.time() - sent
-    tail = _in_order(_leads(first["top"]), cursor)
-    head = _in_order(_leads(first["head"]), cursor)
+    tail = _in_order(_rows(first["top"]), cursor)
+    head = _in_order(_rows(first["head"]), cursor)
     if len(tail) < PAGE_SIZE or len(head) < PAGE_SIZE:
         # Everything fits in the two pages.
-        for lead in _in_order([*head, *tail], cursor):
-            yield lead
+        for row in _in_order([*head, *tail], cursor):
+            yield _lead(row)
         return
-    upto = (tail[0].id or 0) - 1
-    after = head[-1].id or 0
+    upto = tail[0][0] - 1
+    after = head[-1][0]
     if after >= upto:
-        for lead in _in_order([*head, *tail], cursor):
-            yield lead
+        for row in _in_order([*head, *tail], cursor):
+            yield _lead(row)
         return
-    for lead in head:
-        yield lead
-    density = density_of([(cursor, after, len(head)), (upto, tail[-1].id or 0, len(tail))])
+    for row in head:
+        yield _lead(row)
+    density = density_of([(cursor, after, len(head)), (upto, tail[-1][0], len(tail))])
     segments = plan_segments(after, upto, density)
 
     def window(widened: bool) -> int:
@@ -229,10 +239,10 @@ async def iter_leads_in_chains(
             return chains_at_once(len(segments), None, chains)
         return chains_at_once(len(segments), room(), chains)
 
-    async for lead in _segments_in_order(reader, segments, window, round_trip):
-        yield lead
-    for lead in tail:
-        yield lead
+    async for row in _segments_in_order(reader, segments, window, round_trip):
+        yield _lead(row)
+    for row in tail:
+        yield _lead(row)
 
 
 async def _segments_in_order(
@@ -240,12 +250,12 @@ async def _segments_in_order(
     segments: Sequence[tuple[int, int]],
     window: Callable[[bool], int],
     widen_after: float,
-) -> AsyncIterator[Lead]:
+) -> AsyncIterator[_Row]:
     """Run up to `window(widened)` segments ahead of the one being yielded.
 
     The window is taken narrow first and wide once `widen_after` seconds have passed.
     """
-    running: dict[int, asyncio.Task[list[Lead]]] = {}
+    running: dict[int, asyncio.Task[list[_Row]]] = {}
     loop = asyncio.get_running_loop()
     widen_at = loop.time() + widen_after
     widened = False
@@ -265,8 +275,8 @@ async def _segments_in_order(
                 if loop.time() >= widen_at:
                     widened = True
                     launch(index)
-            for lead in await running.pop(index):
-                yield lead
+            for row in await running.pop(index):
+                yield row
     finally:
         for task in running.values():
             task.cancel()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from bot.portal.models import (
     CardSection,
@@ -547,3 +547,11 @@ def test_field_descriptor_with_empty_php_settings_array() -> None:
     )
     assert descriptor.settings is None
     assert descriptor.is_required
+
+
+@pytest.mark.parametrize("garbage", ["x", "12abc", "NaN", "Infinity", "1e999999"])
+def test_an_id_that_is_no_number_is_a_validation_error(garbage: str) -> None:
+    """A malformed portal answer is refused as invalid, not with an arithmetic error."""
+    with pytest.raises(ValidationError, match="not a whole number"):
+        Lead.model_validate({"ID": "5", "ASSIGNED_BY_ID": garbage})
+    assert Lead.model_validate({"ID": " 7 ", "ASSIGNED_BY_ID": "12.0"}).assigned_by_id == 12
