@@ -1131,6 +1131,7 @@ async def run(settings: Settings, allocator: Allocator | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    trimming: asyncio.Task[None] | None = None
     try:
         await app.start()
         # What starting made (aiogram's types, schemas, the catalogue) stays for the whole run:
@@ -1138,14 +1139,13 @@ async def run(settings: Settings, allocator: Allocator | None = None) -> None:
         # (`python -m bot` starts with the collector off: it is on from here.)
         gc.freeze()
         gc.enable()
-        trimming = None
         if allocator is not None:
             observe = trim_observer(app.metrics)
             observe(allocator.trim())  # what starting freed (parsed locales, dropped schemas)
             trimming = asyncio.create_task(trim_forever(allocator, observe))
         await stop.wait()
         log.info("stopping")
+    finally:
         if trimming is not None:
             trimming.cancel()
-    finally:
         await app.stop()

@@ -48,13 +48,26 @@ _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError)
 _ANY_ERROR = (*_DRIVER_ERRORS, *DATABASE_ERRORS)
 
 
+_AS_ENGINE_ERROR: dict[type[BaseException], type[EngineError]] = {}
+
+
+def _as_engine_error(exc: BaseException) -> EngineError:
+    """The `EngineError` for a driver error: a subclass by the driver's class name, so logs and
+    messages that name an error's type still say `InvalidCatalogNameError` and the like."""
+    kind = _AS_ENGINE_ERROR.get(type(exc))
+    if kind is None:
+        kind = type(type(exc).__name__, (EngineError,), {"__module__": __name__})
+        _AS_ENGINE_ERROR[type(exc)] = kind
+    return kind(str(exc))
+
+
 @contextlib.contextmanager
 def _engine_errors() -> Iterator[None]:
     """asyncpg's errors leave this module as `EngineError`, one of `DATABASE_ERRORS`."""
     try:
         yield
     except _DRIVER_ERRORS as exc:
-        raise EngineError(str(exc)) from exc
+        raise _as_engine_error(exc) from exc
 
 
 @lru_cache(maxsize=2048)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from pydantic import SecretStr
@@ -23,6 +24,7 @@ from bot.config import (
 )
 from bot.portal.limiter import Lane
 from bot.replicas import SharedLeakyBucket
+from bot.storage.db import DATABASE_ERRORS
 from bot.storage.inbox import InboxRepository
 from bot.storage.outbox import OutboxRepository
 from bot.storage.postgres import PostgresDatabase
@@ -98,6 +100,20 @@ async def test_an_unreachable_postgres_stops_start_up_with_one_sentence_naming_t
     message = str(refused.value)
     assert message.startswith("PostgreSQL at STORAGE__URL could not be used")
     assert "s3cr3t" not in message
+
+
+async def test_a_database_that_does_not_exist_is_named_by_the_servers_refusal(
+    tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    """The driver's own error kind reaches the sentence, not a wrapper's name."""
+    async with postgres_schema() as url:  # the server is there
+        missing = urlunsplit(urlsplit(url)._replace(path="/no_such_database_here"))
+    storage = StorageSettings(url=SecretStr(missing))
+    with pytest.raises(ConfigurationError) as refused:
+        async with notifying_app(tmp_path, telegram_emulator, portal_emulator, NOTIFY, storage):
+            pass
+    assert "(InvalidCatalogNameError)" in str(refused.value)
+    assert isinstance(refused.value.__cause__, DATABASE_ERRORS)
 
 
 async def test_two_replicas_on_one_database_send_each_notification_once(

@@ -6,6 +6,8 @@ are process-wide, and this test process has both from every other test.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -13,7 +15,8 @@ import textwrap
 
 import pytest
 
-from bot.allocator import Allocator
+from bot.allocator import Allocator, trim_forever
+from bot.metrics import TRIM_MAX, TRIMS, MetricsRegistry, register_bot_metrics, trim_observer
 
 
 def _run(code: str) -> dict[str, object]:
@@ -77,3 +80,24 @@ def test_a_bot_on_sqlite_without_redis_imports_neither_driver() -> None:
     )
     assert "asyncpg" not in loaded
     assert "redis" not in loaded
+
+
+async def test_the_trims_are_counted_in_the_metrics() -> None:
+    """Each trim's time lands in /metrics: the total and the longest."""
+    allocator = Allocator.load()
+    if allocator is None:
+        pytest.skip("not glibc: nothing is trimmed")
+    registry = MetricsRegistry()
+    register_bot_metrics(registry)
+    observe = trim_observer(registry)
+    observe(0.004)
+    observe(0.001)
+    task = asyncio.create_task(trim_forever(allocator, observe, every=0.01))
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    text = registry.render()
+    assert f"{TRIM_MAX} 0.004" in text
+    total = next(line for line in text.splitlines() if line.startswith(f"{TRIMS} "))
+    assert float(total.split()[1]) > 0.005  # the two observed and the loop's own trims
