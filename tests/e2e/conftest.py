@@ -31,6 +31,9 @@ from tests.emulators.telegram_driver import TelegramUser
 from tests.emulators.telegram_models import ChatMessage
 
 ADMIN_TELEGRAM_ID = 1001
+PICTURE_SECONDS = 30.0
+"""How long a test waits for a chart: the first one a process draws imports matplotlib, which
+takes seconds on a small machine while the other test worker is busy."""
 
 # What must never reach a log line: credentials, and the personal data the scenarios use. The
 # personal data is collected from both emulators when the test ends (see personal_data_of), so

@@ -25,7 +25,14 @@ from bot.notify.buttons import (
 from bot.storage import BindingRepository, Role
 from bot.storage.escalations import EscalationRepository
 from bot.storage.subscriptions import SubscriptionRepository
-from tests.e2e.conftest import ADMIN_TELEGRAM_ID, about, eventually, notifying_app, sign_in
+from tests.e2e.conftest import (
+    ADMIN_TELEGRAM_ID,
+    PICTURE_SECONDS,
+    about,
+    eventually,
+    notifying_app,
+    sign_in,
+)
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import ChatMessage, TelegramEmulator
 from tests.emulators.telegram_driver import ChatDriver
@@ -328,7 +335,7 @@ async def test_report_shows_speed_to_lead_from_the_takes_the_bot_followed(team: 
     await team.anna.send("/report")
     await team.anna.wait_for_message(lambda m: "Today" in m.labels)
     await team.anna.press("Today")
-    photo = await team.anna.wait_for_message(lambda m: m.kind == "photo")
+    photo = await team.anna.wait_for_message(lambda m: m.kind == "photo", timeout=PICTURE_SECONDS)
 
     assert "Speed to lead: median 2 min, p90 4 min (2 taken)" in (photo.text or "")
     takes = await team.store.takes([taken_id, moved_id])

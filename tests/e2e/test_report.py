@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 from bot.app import Application
 from bot.reports.render import HEIGHT_PX, WIDTH_PX
-from tests.e2e.conftest import ADMIN_TELEGRAM_ID, sign_in
+from tests.e2e.conftest import ADMIN_TELEGRAM_ID, PICTURE_SECONDS, sign_in
 from tests.e2e.test_capture import ANNA_PHONE, has, ivan
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import TelegramEmulator
@@ -51,7 +51,7 @@ async def report(user: TelegramUser, telegram: TelegramEmulator, period: str) ->
     await user.send("/report")
     await user.wait_for_message(lambda m: "which period" in (m.text or "") and period in m.labels)
     await user.press(period)
-    return await user.wait_for_message(lambda m: m.kind == "photo")
+    return await user.wait_for_message(lambda m: m.kind == "photo", timeout=PICTURE_SECONDS)
 
 
 def png_size(telegram: TelegramEmulator, message: ChatMessage) -> tuple[int, int]:
@@ -146,7 +146,7 @@ async def test_chosen_dates_make_the_period_whichever_day_is_picked_first(
     await user.press(today_label)
     await user.wait_for_message(has(f"First day: {today:%d.%m.%Y}"))
     await user.press(first_label)
-    photo = await user.wait_for_message(lambda m: m.kind == "photo")
+    photo = await user.wait_for_message(lambda m: m.kind == "photo", timeout=PICTURE_SECONDS)
 
     expected = f"{today:%d.%m.%Y}" if first == today else f"{first:%d.%m}–{today:%d.%m.%Y}"
     assert f"Leads {expected}" in (photo.text or "")
