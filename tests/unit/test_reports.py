@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
@@ -107,14 +105,6 @@ def test_the_caption_names_the_period_and_stays_under_telegrams_limit() -> None:
     assert period_text(data) == "28.11–04.12.2026"
     assert "Сайт &lt;b&gt;" in text
     assert len(text) <= CAPTION_LIMIT
-
-
-def test_matplotlib_stays_out_of_start_up() -> None:
-    probe = "import sys, bot.app, dialogs; print('matplotlib' in sys.modules)"
-    result = subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "False"
 
 
 def test_speed_to_lead_gives_median_and_p90_per_rep_per_source_and_overall() -> None:

@@ -1,0 +1,26 @@
+"""What `python -m bot` leaves out of start-up: parts a default bot (SQLite, no Redis) only
+imports when it first needs them, each a few megabytes of memory and a second or more of a
+small machine's start."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def test_a_default_bot_imports_neither_drivers_nor_the_charts() -> None:
+    """asyncpg and redis only when configured (about 7 MB), matplotlib with the first report."""
+    probe = (
+        "import json, sys, bot.app, bot.__main__, dialogs; "
+        "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))"
+    )
+    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert loaded.isdisjoint({"asyncpg", "redis", "matplotlib"}), loaded & {
+        "asyncpg",
+        "redis",
+        "matplotlib",
+    }
