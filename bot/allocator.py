@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import time
 from collections.abc import Callable
 
@@ -39,17 +38,17 @@ class Allocator:
 
     @classmethod
     def load(cls) -> Allocator | None:
-        """glibc's allocator, or None on a C library without these calls."""
-        name = ctypes.util.find_library("c")
-        if name is None:
-            return None
+        """glibc's allocator, or None on a C library without these calls.
+
+        The symbols are looked up in the running process itself, which has its C library
+        loaded: `ctypes.util.find_library` would start `ldconfig` at every start."""
         try:
-            libc = ctypes.CDLL(name)
-            if not (hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim")):
-                return None
-            return cls(libc)
+            libc = ctypes.CDLL(None)
         except OSError:
             return None
+        if not (hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim")):
+            return None
+        return cls(libc)
 
     def limit_arenas(self, count: int = ARENAS) -> bool:
         """Let threads share at most `count` arenas; call it before threads start."""
