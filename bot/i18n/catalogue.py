@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from importlib import resources
@@ -55,11 +56,36 @@ class LocaleSyntaxError(ValueError):
     """A locale file has entries Fluent could not parse."""
 
 
-class _VariableCollector(Visitor):
-    """Collects `$variable` names of a message, following references to other messages."""
+_ENTRY_START = re.compile(r"^-?[A-Za-z][A-Za-z0-9_-]*[ \t]*=", re.MULTILINE)
+"""A message or term begins at the start of a line; everything else of it is indented."""
+_COMMENT_START = re.compile(r"^#", re.MULTILINE)
+_SAME_ENTRY_IGNORES = ["span", "comment"]
 
-    def __init__(self, messages: Mapping[str, fluent_ast.Message]) -> None:
-        self._messages = messages
+
+def index_entries(source: str) -> dict[str, str]:
+    """Each message's (and term's, as `-name`) own source text, by its id; the first wins.
+
+    Fluent's syntax makes this a matter of lines: an entry starts with its id at the start of a
+    line, its continuation lines are indented or are a lone `}`, `[`, `*` or `.`, and a comment
+    (`#` at the start of a line) ends it.
+    """
+    starts = [match.start() for match in _ENTRY_START.finditer(source)]
+    entries: dict[str, str] = {}
+    for start, end in zip(starts, [*starts[1:], len(source)], strict=True):
+        text = source[start:end]
+        comment = _COMMENT_START.search(text)
+        if comment is not None:
+            text = text[: comment.start()]
+        name = text.split("=", 1)[0].strip()
+        entries.setdefault(name, text)
+    return entries
+
+
+class _VariableCollector(Visitor):
+    """Variable names a message uses, following the messages it references."""
+
+    def __init__(self, lookup: Callable[[str], fluent_ast.Message | None]) -> None:
+        self._lookup = lookup
         self._seen: set[str] = set()
         self.names: set[str] = set()
 
@@ -68,22 +94,55 @@ class _VariableCollector(Visitor):
 
     def visit_MessageReference(self, node: fluent_ast.MessageReference) -> None:
         name = node.id.name
-        if name in self._seen or name not in self._messages:
+        if name in self._seen:
             return
         self._seen.add(name)
-        self.visit(self._messages[name])
+        message = self._lookup(name)
+        if message is not None:
+            self.visit(message)
 
     def visit_TermReference(self, node: fluent_ast.TermReference) -> None:
         # A term's variables are its own parameters, filled from literals, never from callers.
         return
 
 
+class _References(Visitor):
+    """Messages and terms an entry refers to (terms as `-name`)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_MessageReference(self, node: fluent_ast.MessageReference) -> None:
+        self.names.add(node.id.name)
+
+    def visit_TermReference(self, node: fluent_ast.TermReference) -> None:
+        self.names.add(f"-{node.id.name}")
+
+
 class Translator:
-    """All texts of one language; formats a message by key with keyword arguments."""
+    """All texts of one language; formats a message by key with keyword arguments.
+
+    A running bot parses a message when it is first shown: most are rarely shown, and the
+    parsed catalogue of both languages held about 7 MB and took a third of a second at every
+    start. Strict mode (the tests) parses the whole catalogue at once, refuses any entry Fluent
+    cannot parse, checks that each entry read on its own is the entry of the whole parse, and
+    compiles every message.
+    """
 
     def __init__(self, language: str, source: str, *, strict: bool = False) -> None:
-        # Without source positions: nothing here reports them, and they are a quarter of the
-        # parsed catalogue's memory, kept for the whole run.
+        self.language = language
+        self.strict = strict
+        self._sources = index_entries(source)
+        self._entries: dict[str, fluent_ast.Message | fluent_ast.Term] = {}
+        self._variables: dict[str, frozenset[str]] = {}
+        # Telegram renders Unicode isolation marks as visible junk, so they stay off.
+        self._bundle = FluentBundle([language], use_isolating=False)
+        self._warned: set[str] = set()
+        if strict:
+            self._load_all(source)
+
+    def _load_all(self, source: str) -> None:
+        # Without source positions: nothing here reports them.
         resource = FluentParser(with_spans=False).parse(source)
         junk = [entry for entry in resource.body if isinstance(entry, fluent_ast.Junk)]
         if junk:
@@ -91,48 +150,88 @@ class Translator:
             reason = first.annotations[0].message if first.annotations else "unparsable entry"
             excerpt = (first.content or "").strip()[:80]
             raise LocaleSyntaxError(
-                f"{language}: {len(junk)} broken entries, first: {reason}: {excerpt!r}"
+                f"{self.language}: {len(junk)} broken entries, first: {reason}: {excerpt!r}"
             )
-        self.language = language
-        self.strict = strict
-        self._messages: dict[str, fluent_ast.Message] = {
-            entry.id.name: entry
-            for entry in resource.body
-            if isinstance(entry, fluent_ast.Message)
-        }
-        # Telegram renders Unicode isolation marks as visible junk, so they stay off.
-        self._bundle = FluentBundle([language], use_isolating=False)
-        self._bundle.add_resource(resource)
-        if strict:
-            # Tests compile every message, so a catalogue Fluent cannot compile fails there;
-            # a running bot compiles each message when first shown (most are rarely shown).
-            for key in self._messages:
-                self._bundle.get_message(key)
-        self._warned: set[str] = set()
+        for entry in resource.body:
+            if not isinstance(entry, fluent_ast.Message | fluent_ast.Term):
+                continue
+            name = f"-{entry.id.name}" if isinstance(entry, fluent_ast.Term) else entry.id.name
+            if name in self._entries:
+                continue
+            alone = self._parse(name)
+            if alone is None or not alone.equals(entry, ignored_fields=_SAME_ENTRY_IGNORES):
+                raise LocaleSyntaxError(f"{self.language}: {name!r} read alone differs")
+            self._add(name, entry)
+        if self._entries.keys() != self._sources.keys():
+            extra = sorted(self._sources.keys() ^ self._entries.keys())
+            raise LocaleSyntaxError(f"{self.language}: entries found by lines only: {extra}")
+        for key in self.message_keys():
+            self._bundle.get_message(key)
+
+    def _parse(self, name: str) -> fluent_ast.Message | fluent_ast.Term | None:
+        """One entry parsed from its own source text (None when it is not one clean entry)."""
+        text = self._sources.get(name)
+        if text is None:
+            return None
+        body = FluentParser(with_spans=False).parse(text).body
+        entries = [entry for entry in body if not isinstance(entry, fluent_ast.BaseComment)]
+        if len(entries) != 1 or not isinstance(entries[0], fluent_ast.Message | fluent_ast.Term):
+            return None
+        return entries[0]
+
+    def _add(self, name: str, entry: fluent_ast.Message | fluent_ast.Term) -> None:
+        self._entries[name] = entry
+        self._bundle.add_resource(fluent_ast.Resource([entry]))
+
+    def _entry(self, name: str) -> fluent_ast.Message | fluent_ast.Term | None:
+        """A parsed entry, with every entry it refers to in the bundle (None if unusable)."""
+        entry = self._entries.get(name)
+        if entry is not None:
+            return entry
+        entry = self._parse(name)
+        if entry is None:
+            return None
+        self._add(name, entry)
+        references = _References()
+        references.visit(entry)
+        for reference in references.names:
+            self._entry(reference)
+        return entry
+
+    def _message(self, key: str) -> fluent_ast.Message | None:
+        entry = self._entry(key)
+        return entry if isinstance(entry, fluent_ast.Message) else None
 
     def message_keys(self) -> frozenset[str]:
         """Every message key of this language."""
-        return frozenset(self._messages)
+        return frozenset(name for name in self._sources if not name.startswith("-"))
 
     def has(self, key: str) -> bool:
         """Whether this language has a message with this key."""
-        return key in self._messages
+        return not key.startswith("-") and key in self._sources
 
     def variables(self, key: str) -> frozenset[str]:
         """Names of the arguments a message uses (including messages it references)."""
-        message = self._messages.get(key)
+        known = self._variables.get(key)
+        if known is not None:
+            return known
+        message = self._message(key)
         if message is None:
             raise MissingTranslationError(f"{self.language}: no message {key!r}")
-        collector = _VariableCollector(self._messages)
+        collector = _VariableCollector(self._message)
         collector.visit(message)
-        return frozenset(collector.names)
+        self._variables[key] = frozenset(collector.names)
+        return self._variables[key]
 
     def get(self, key: str, /, **args: FluentArg) -> str:
         """Format a message as is; string arguments are not escaped (see `get_html`)."""
-        if key not in self._messages:
+        if not self.has(key):
             if self.strict:
                 raise MissingTranslationError(f"{self.language}: no message {key!r}")
             self._warn_once(key, "missing message")
+            return key
+        if self._message(key) is None:
+            self._warn_once(key, "unparsable message")
             return key
         message = self._bundle.get_message(key)
         if message.value is None:

@@ -17,10 +17,12 @@ from bot.i18n import (
     BOT_COMMANDS,
     SUPPORTED,
     FluentArg,
+    LocaleSyntaxError,
     Translations,
     Translator,
     read_locale_source,
 )
+from bot.i18n.catalogue import index_entries
 
 # One sample per argument name used anywhere in the locales; a new variable needs a sample here.
 SAMPLE_ARGS: dict[str, FluentArg] = {
@@ -360,3 +362,44 @@ def test_english_plural_selectors_cover_one_and_other(sources: dict[str, str]) -
     assert len(collector.selects) >= 5
     for keys in collector.selects:
         assert {"one", "other"} <= keys, keys
+
+
+LAZY_SOURCE = """# A comment before the first message
+greeting = Hello, { $name }!
+reminder =
+    { greeting }
+    You have { $count ->
+        [one] one lead
+       *[other] { $count } leads
+    } waiting.
+## A group comment
+-brand = Leadbot
+signed = Sent by { -brand }
+broken = { $unclosed
+"""
+
+
+def test_a_running_catalogue_parses_each_message_when_first_shown() -> None:
+    translator = Translator("en", LAZY_SOURCE)
+    assert translator.message_keys() == {"greeting", "reminder", "signed", "broken"}
+    assert translator.variables("reminder") == {"name", "count"}
+    text = translator.get("reminder", name="Ann", count=3)
+    assert text == "Hello, Ann!\nYou have 3 leads waiting."
+    assert translator.get("signed") == "Sent by Leadbot"
+    # An entry Fluent cannot parse shows its key instead of failing the whole catalogue.
+    assert translator.get("broken") == "broken"
+    assert not translator.has("-brand")
+
+
+def test_strict_mode_refuses_an_entry_it_cannot_parse() -> None:
+    with pytest.raises(LocaleSyntaxError, match="broken entries"):
+        Translator("en", LAZY_SOURCE, strict=True)
+    clean = LAZY_SOURCE.replace("broken = { $unclosed\n", "")
+    assert Translator("en", clean, strict=True).get("signed") == "Sent by Leadbot"
+
+
+def test_entries_split_by_lines_are_the_entries_of_the_whole_parse() -> None:
+    entries = index_entries(LAZY_SOURCE)
+    assert list(entries) == ["greeting", "reminder", "-brand", "signed", "broken"]
+    assert "group comment" not in entries["reminder"]
+    assert entries["reminder"].rstrip().endswith("} waiting.")
