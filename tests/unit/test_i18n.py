@@ -242,9 +242,17 @@ def test_argument_of_a_wrong_type_never_reaches_the_log(
     assert "+79991234567" not in caplog.text
 
 
-def test_broken_locale_file_fails_at_load() -> None:
+def test_broken_locale_file_fails_at_a_strict_load_and_shows_its_key_in_a_running_bot(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = "good = Хорошо\nbroken = { $count ->\n    [one] лид\n}\n"
     with pytest.raises(LocaleSyntaxError, match="ru: 1 broken"):
-        Translator("ru", "good = Хорошо\nbroken = { $count ->\n    [one] лид\n}\n")
+        Translator("ru", source, strict=True)
+    running = Translator("ru", source)
+    with caplog.at_level(logging.WARNING, logger="bot.i18n"):
+        assert running.get("broken", count=2) == "broken"
+    assert running.get("good") == "Хорошо"
+    assert "unparsable message 'broken'" in caplog.text
 
 
 def test_message_without_value_is_refused_in_strict_mode_and_shown_as_key_otherwise() -> None:
