@@ -122,10 +122,10 @@ class _References(Visitor):
 class Translator:
     """All texts of one language; formats a message by key with keyword arguments.
 
-    A running bot parses a message when it is first shown: most are rarely shown, and the
-    parsed catalogue of both languages held about 7 MB and took a third of a second at every
-    start. Strict mode (the tests) parses the whole catalogue at once, refuses any entry Fluent
-    cannot parse, checks that each entry read on its own is the entry of the whole parse, and
+    A running bot parses a message when it is first shown: most are rarely shown, and parsing
+    both languages' catalogues took 0.3 CPU seconds at every start and held 1.5 MB more.
+    Strict mode (the tests) parses the whole catalogue at once, refuses any entry Fluent cannot
+    parse, checks that each entry read on its own is the entry of the whole parse, and
     compiles every message.
     """
 
