@@ -135,6 +135,8 @@ class Translator:
         self._sources = index_entries(source)
         self._entries: dict[str, fluent_ast.Message | fluent_ast.Term] = {}
         self._variables: dict[str, frozenset[str]] = {}
+        self._unusable: set[str] = set()
+        """Entries Fluent could not parse on their own: not parsed again at every use."""
         # Telegram renders Unicode isolation marks as visible junk, so they stay off.
         self._bundle = FluentBundle([language], use_isolating=False)
         self._warned: set[str] = set()
@@ -186,10 +188,11 @@ class Translator:
     def _entry(self, name: str) -> fluent_ast.Message | fluent_ast.Term | None:
         """A parsed entry, with every entry it refers to in the bundle (None if unusable)."""
         entry = self._entries.get(name)
-        if entry is not None:
+        if entry is not None or name in self._unusable:
             return entry
         entry = self._parse(name)
         if entry is None:
+            self._unusable.add(name)
             return None
         self._add(name, entry)
         references = _References()
@@ -217,7 +220,9 @@ class Translator:
             return known
         message = self._message(key)
         if message is None:
-            raise MissingTranslationError(f"{self.language}: no message {key!r}")
+            if self.strict or not self.has(key):
+                raise MissingTranslationError(f"{self.language}: no message {key!r}")
+            return frozenset()  # unparsable: `get` shows its key
         collector = _VariableCollector(self._message)
         collector.visit(message)
         self._variables[key] = frozenset(collector.names)

@@ -388,6 +388,7 @@ def test_a_running_catalogue_parses_each_message_when_first_shown() -> None:
     assert translator.get("signed") == "Sent by Leadbot"
     # An entry Fluent cannot parse shows its key instead of failing the whole catalogue.
     assert translator.get("broken") == "broken"
+    assert translator.variables("broken") == frozenset()
     assert not translator.has("-brand")
 
 
