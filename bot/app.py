@@ -119,6 +119,7 @@ from bot.tab.build import build_tab
 from bot.tab.endpoints import TabEndpoints
 from bot.telegram_retry import FloodPause, TelegramRetryMiddleware
 from bot.throttle import BucketRule, ThrottleMiddleware, UpdateKind, UserThrottle
+from bot.tls import client_tls
 from bot.updates import (
     InFlightUpdates,
     ReplyJournal,
@@ -144,8 +145,15 @@ DEFAULT_POLLING_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.
 
 
 class TelegramSession(AiohttpSession):
-    """aiogram's aiohttp session; closing it waits for TLS connections to wind down only
-    when there are any (an https Bot API server), not for a plain-http one."""
+    """aiogram's aiohttp session with the bot's one TLS context (`bot.tls`); closing it waits
+    for TLS connections to wind down only when there are any (an https Bot API server), not
+    for a plain-http one."""
+
+    def __init__(self, api: TelegramAPIServer) -> None:
+        super().__init__(api=api)
+        # aiogram makes a context of its own per session and has no argument for it; the
+        # connector is built from this dict when the session first opens.
+        self._connector_init["ssl"] = client_tls()
 
     async def close(self) -> None:
         """Close the connections; the 0.25 s TLS grace only for https."""

@@ -8,7 +8,9 @@ change and the card. Each person gets at most one nudge per working day, in thei
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -22,6 +24,8 @@ from bot.notify.buttons import LeadAction, LeadButton
 from bot.portal import Lane, PortalClient, PortalError
 from bot.portal.batch import MAX_BATCH_COMMANDS
 from bot.portal.methods import ListLeads
+from bot.portal.models import Lead
+from bot.portal.reading import LEADS_PER_REQUEST
 from bot.schedule.service import HoursService
 from bot.storage.bindings import BindingRepository
 from bot.storage.kv import KeyValueRepository
@@ -42,6 +46,11 @@ LAST_KEY = "nudges.last:{telegram_user_id}"
 CHECK_SECONDS = 60.0
 PEOPLE_PER_REQUEST = MAX_BATCH_COMMANDS // 2
 """People whose stale leads one batch request reads (a list command per rule each)."""
+IDLE, FIRST = "idle", "first"
+TEAM_READ_CHAINS = 2
+"""Keyset chains a team-wide read runs at once: it is routine work, and each chain holds up
+to a request's 2,500 leads until they are counted."""
+YIELD_EVERY = 250
 NO_WORKING_DAY_LOOK = timedelta(hours=6)
 """How long a person without a single working day waits until the next look."""
 MAX_LISTED = 8
@@ -108,53 +117,100 @@ class StaleLead:
     since: datetime | None
 
 
+def rule_filters(
+    rules: NudgeRules, now: datetime, first_stage: str | None
+) -> dict[str, dict[str, Any]]:
+    """The portal filter of each rule that is on (`IDLE`, `FIRST`), for every open lead."""
+    filters: dict[str, dict[str, Any]] = {}
+    if rules.stale_days is not None:
+        before = now - timedelta(days=rules.stale_days)
+        filters[IDLE] = {"STATUS_SEMANTIC_ID": "P", "<LAST_ACTIVITY_TIME": before.isoformat()}
+    if rules.first_stage_hours is not None and first_stage:
+        before = now - timedelta(hours=rules.first_stage_hours)
+        filters[FIRST] = {
+            "STATUS_SEMANTIC_ID": "P",
+            "STATUS_ID": first_stage,
+            "<DATE_CREATE": before.isoformat(),
+        }
+    return filters
+
+
+_ORDER = {IDLE: {"LAST_ACTIVITY_TIME": "ASC"}, FIRST: {"DATE_CREATE": "ASC"}}
+
+
 def stale_queries(
     portal_user_id: int, rules: NudgeRules, now: datetime, first_stage: str | None
 ) -> dict[str, ListLeads]:
     """The list requests (one per rule that is on) for one person's stale leads."""
-    queries: dict[str, ListLeads] = {}
-    base = {"ASSIGNED_BY_ID": portal_user_id, "STATUS_SEMANTIC_ID": "P"}
-    if rules.stale_days is not None:
-        before = now - timedelta(days=rules.stale_days)
-        queries[f"idle{portal_user_id}"] = ListLeads(
-            filter={**base, "<LAST_ACTIVITY_TIME": before.isoformat()},
+    return {
+        f"{rule}{portal_user_id}": ListLeads(
+            filter={"ASSIGNED_BY_ID": portal_user_id, **filter},
             select=_SELECT,
-            order={"LAST_ACTIVITY_TIME": "ASC"},
+            order=_ORDER[rule],
             start=-1,
         )
-    if rules.first_stage_hours is not None and first_stage:
-        before = now - timedelta(hours=rules.first_stage_hours)
-        queries[f"first{portal_user_id}"] = ListLeads(
-            filter={**base, "STATUS_ID": first_stage, "<DATE_CREATE": before.isoformat()},
-            select=_SELECT,
-            order={"DATE_CREATE": "ASC"},
-            start=-1,
-        )
-    return queries
+        for rule, filter in rule_filters(rules, now, first_stage).items()
+    }
+
+
+def team_requests(totals: Sequence[int]) -> int:
+    """Requests a team-wide read of lists this long takes: a light first request each, then
+    `LEADS_PER_REQUEST` leads a request (see `bot.portal.reading`)."""
+    return sum(1 + math.ceil(total / LEADS_PER_REQUEST) for total in totals)
+
+
+def person_requests(people: int) -> int:
+    """Requests the per-person reads of this many people take."""
+    return math.ceil(people / PEOPLE_PER_REQUEST)
 
 
 def _short(text: str) -> str:
     return text if len(text) <= TITLE_LENGTH else text[: TITLE_LENGTH - 1] + "…"
 
 
-def merge_stale(idle: Sequence[Any], first: Sequence[Any]) -> list[StaleLead]:
+def stale_lead(lead: Lead, *, first_stage: bool) -> StaleLead | None:
+    """A listed lead as the nudge names it (None without an id)."""
+    if lead.id is None:
+        return None
+    since = lead.date_create if first_stage else lead.last_activity_time
+    title = _short(lead.title or f"#{lead.id}")
+    return StaleLead(lead.id, title, lead.status_id or "", first_stage, since)
+
+
+def merge_stale(idle: Sequence[Lead], first: Sequence[Lead]) -> list[StaleLead]:
     """Each lead once: those stuck in the first stage first, then the longest idle."""
     found: dict[int, StaleLead] = {}
-    for lead in first:
-        if lead.id is None:
-            continue
-        found[lead.id] = StaleLead(
-            lead.id, _short(lead.title or f"#{lead.id}"), lead.status_id or "", True,
-            lead.date_create,
-        )  # fmt: skip
-    for lead in idle:
-        if lead.id is None or lead.id in found:
-            continue
-        found[lead.id] = StaleLead(
-            lead.id, _short(lead.title or f"#{lead.id}"), lead.status_id or "", False,
-            lead.last_activity_time,
-        )  # fmt: skip
+    for lead, is_first in [*((lead, True) for lead in first), *((lead, False) for lead in idle)]:
+        stale = stale_lead(lead, first_stage=is_first)
+        if stale is not None and stale.lead_id not in found:
+            found[stale.lead_id] = stale
     return list(found.values())
+
+
+class StaleTally:
+    """One person's stale leads as a team-wide read finds them, in ID order: how many, and
+    the `MAX_LISTED` the nudge names (those stuck in the first stage, then the longest idle,
+    oldest first, as the per-person reads order them), without holding the rest."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._named: list[tuple[tuple[int, float, int], StaleLead]] = []
+        """A heap of the named leads by their order negated: the last of them on top."""
+
+    def add(self, lead: StaleLead) -> None:
+        """Count one more lead, and name it if it comes before one of the named."""
+        self.count += 1
+        since = lead.since.timestamp() if lead.since is not None else -math.inf
+        order = (0 if lead.first_stage else 1, since, lead.lead_id)
+        negated = (-order[0], -order[1], -order[2])
+        if len(self._named) < MAX_LISTED:
+            heapq.heappush(self._named, (negated, lead))
+        elif negated > self._named[0][0]:
+            heapq.heapreplace(self._named, (negated, lead))
+
+    def named(self) -> list[StaleLead]:
+        """The named leads in the nudge's order."""
+        return [lead for _, lead in sorted(self._named, reverse=True)]
 
 
 def _ago(tr: Translator, since: datetime | None, now: datetime) -> str:
@@ -167,11 +223,17 @@ def _ago(tr: Translator, since: datetime | None, now: datetime) -> str:
 
 
 def render_nudge(
-    tr: Translator, leads: list[StaleLead], stage_name: Callable[[str], str], now: datetime
+    tr: Translator,
+    leads: list[StaleLead],
+    stage_name: Callable[[str], str],
+    now: datetime,
+    total: int | None = None,
 ) -> tuple[str, Keyboard]:
-    """The nudge: a header, one line per lead (at most MAX_LISTED) and their buttons."""
+    """The nudge: a header, one line per lead (at most MAX_LISTED) and their buttons; `total`
+    counts the leads when `leads` names only the first of them."""
     shown = leads[:MAX_LISTED]
-    lines = [tr.get_html("nudge-title", count=len(leads)), ""]
+    total = max(total or 0, len(leads))
+    lines = [tr.get_html("nudge-title", count=total), ""]
     rows: list[tuple[MessageButton, ...]] = []
     for lead in shown:
         key = "nudge-line-first-stage" if lead.first_stage else "nudge-line-idle"
@@ -202,8 +264,8 @@ def render_nudge(
                 ),
             )
         )
-    if len(leads) > len(shown):
-        lines.append(tr.get_html("nudge-more", count=len(leads) - len(shown)))
+    if total > len(shown):
+        lines.append(tr.get_html("nudge-more", count=total - len(shown)))
     return "\n".join(lines), tuple(rows)
 
 
@@ -292,7 +354,7 @@ class NudgeWorker:
         if rules.off:
             return 0
         now = self._clock()
-        due: list[tuple[Any, date, datetime]] = []
+        due: list[tuple[Binding, date, datetime]] = []
         for binding in await self._bindings.list_bindings():
             person = binding.telegram_user_id
             if self._next_look.get(person, now) > now:
@@ -311,6 +373,16 @@ class NudgeWorker:
             return 0
         catalog = await self._catalog.get(lane=Lane.BACKGROUND)
         first_stage = catalog.stages[0].status_id if catalog.stages else None
+        team = await self._read_team(due, rules, now, first_stage)
+        if team is not None:
+            queued = 0
+            for binding, day, later in due:
+                tally = team[binding.portal_user_id]
+                leads = tally.named()
+                queued += await self._done(binding, day, later, leads, tally.count, catalog, now)
+            if queued:
+                self._on_queued()
+            return queued
         queued = 0
         # A request's worth of people at a time (two list commands each): the first nudges
         # go out after one request, not after a big team's hundreds, and only one request's
@@ -324,34 +396,105 @@ class NudgeWorker:
             added = 0
             for binding, day, later in part:
                 user = binding.portal_user_id
-                idle = _page(result, f"idle{user}")
-                first = _page(result, f"first{user}")
+                idle = _page(result, f"{IDLE}{user}")
+                first = _page(result, f"{FIRST}{user}")
                 if idle is None and first is None and queries:
                     continue  # this person's reads failed: try again next round
                 leads = merge_stale(idle or [], first or [])
-                if leads:
-                    await self._queue(binding, day, leads, catalog, now)
-                    added += 1
-                await self._kv.set(
-                    LAST_KEY.format(telegram_user_id=binding.telegram_user_id), day.isoformat()
-                )
-                self._next_look[binding.telegram_user_id] = later
+                added += await self._done(binding, day, later, leads, len(leads), catalog, now)
             if added:
                 queued += added
                 self._on_queued()
         return queued
+
+    async def _read_team(
+        self,
+        due: Sequence[tuple[Binding, date, datetime]],
+        rules: NudgeRules,
+        now: datetime,
+        first_stage: str | None,
+    ) -> dict[int, StaleTally] | None:
+        """The stale leads of everyone due, read once for the whole portal when that takes
+        fewer requests than reading them person by person (a big team's morning: hundreds of
+        requests become a few); None when it does not, or when counting failed.
+
+        One request counts each rule's leads first (only for a team big enough that it can
+        pay off). The leads of people who are not due, or not bound, are read too: that is
+        why the counts decide.
+        """
+        filters = rule_filters(rules, now, first_stage)
+        if person_requests(len(due)) <= team_requests([0] * len(filters)) + 1:
+            return None  # a small team: counting would cost what reading them does
+        counts = await self._portal.batch(
+            {
+                rule: ListLeads(filter=filter, select=["ID"], start=0)
+                for rule, filter in filters.items()
+            },
+            lane=Lane.ROUTINE,
+        )
+        if counts.errors:
+            return None
+        totals = [counts[rule].total or 0 for rule in filters]
+        if team_requests(totals) >= person_requests(len(due)):
+            return None
+        tallies = {binding.portal_user_id: StaleTally() for binding, _, _ in due}
+        first_ids: set[int] = set()
+        seen = 0
+        for rule in (FIRST, IDLE):
+            if rule not in filters:
+                continue
+            leads = self._portal.iter_leads(
+                filters[rule], _SELECT, lane=Lane.ROUTINE, chains=TEAM_READ_CHAINS
+            )
+            async for lead in leads:
+                seen += 1
+                if seen % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # a page's leads come at once: let acks in between
+                tally = tallies.get(lead.assigned_by_id or 0)
+                if tally is None or lead.id is None or lead.id in first_ids:
+                    continue
+                if rule == FIRST:
+                    first_ids.add(lead.id)
+                stale = stale_lead(lead, first_stage=rule == FIRST)
+                if stale is not None:
+                    tally.add(stale)
+        log.info(
+            "stale-lead nudges: %d people read team-wide (%d leads counted)", len(due), sum(totals)
+        )
+        return tallies
+
+    async def _done(
+        self,
+        binding: Binding,
+        day: date,
+        later: datetime,
+        leads: list[StaleLead],
+        total: int,
+        catalog: CatalogSnapshot,
+        now: datetime,
+    ) -> int:
+        """Queue one person's nudge if they have stale leads, and mark today as done for them;
+        1 when a nudge was queued."""
+        if leads:
+            await self._queue(binding, day, leads, total, catalog, now)
+        await self._kv.set(
+            LAST_KEY.format(telegram_user_id=binding.telegram_user_id), day.isoformat()
+        )
+        self._next_look[binding.telegram_user_id] = later
+        return 1 if leads else 0
 
     async def _queue(
         self,
         binding: Binding,
         day: date,
         leads: list[StaleLead],
+        total: int,
         catalog: CatalogSnapshot,
         now: datetime,
     ) -> None:
         """Today's nudge for one person, as a routine message (once a day by its key)."""
         tr = self._translations.for_language(binding.language or DEFAULT_LANGUAGE)
-        text, buttons = render_nudge(tr, leads, catalog.stage_name, now)
+        text, buttons = render_nudge(tr, leads, catalog.stage_name, now, total)
         await self._outbox.add(
             [
                 NewOutboxMessage(
@@ -366,7 +509,7 @@ class NudgeWorker:
         )
 
 
-def _page(result: Any, key: str) -> list[Any] | None:
+def _page(result: Any, key: str) -> list[Lead] | None:
     if key not in result.results and key not in result.errors:
         return []  # that rule is off
     if key in result.errors:

@@ -105,6 +105,7 @@ from bot.portal.session import (
     RequestMiddleware,
     RetryMiddleware,
 )
+from bot.tls import client_tls
 
 __all__ = ["PortalClient", "PortalResponse"]
 
@@ -170,6 +171,7 @@ class PortalClient:
             timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         self._http = httpx.AsyncClient(
             timeout=timeout,
+            verify=client_tls(),
             transport=transport,
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": user_agent},

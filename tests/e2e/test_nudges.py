@@ -11,7 +11,7 @@ from bot.leads import nudges as nudges_module
 from bot.leads.nudges import LAST_KEY
 from tests.e2e.conftest import ADMIN_TELEGRAM_ID, sign_in
 from tests.emulators.bitrix24 import Bitrix24Emulator
-from tests.emulators.telegram import TelegramEmulator
+from tests.emulators.telegram import TelegramEmulator, TelegramUser
 
 IVAN_TG, IVAN_PHONE, IVAN_PORTAL = 2001, "+79161234567", 2
 ANNA_PHONE = "+79160000001"
@@ -146,3 +146,86 @@ async def test_a_team_is_read_a_request_of_people_at_a_time(
     assert [c.batch_methods for c in reads] == [["crm.lead.list"] * 2] * 2  # 2 rules, 1 person
     await anna.wait_for_message(lambda m: "Crane" in (m.text or ""))
     await ivan.wait_for_message(lambda m: "Boiler" in (m.text or ""))
+
+
+async def _team_of_five(
+    telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator, app: Application
+) -> list[TelegramUser]:
+    """Five reps (portal users 40-44) at work; the first has 10 idle leads and one stuck in
+    the first stage, the second one idle lead, the rest none; a user who is not bound has
+    stale leads too."""
+    for n in range(5):  # all at once: the bot re-reads the portal's users once on a miss
+        portal_emulator.add_user(
+            f"Rep{n}", "Test", user_id=40 + n, personal_mobile=f"+7916555000{n}"
+        )
+    reps = []
+    for n in range(5):
+        reps.append(await sign_in(telegram_emulator, 3000 + n, f"Rep{n}", f"+7916555000{n}"))
+        await open_all_day(app, 3000 + n)
+    for days in range(4, 14):
+        aged(
+            portal_emulator,
+            f"Idle{days}",
+            status="IN_PROCESS",
+            idle=timedelta(days=days),
+            assigned=40,
+        )
+    aged(portal_emulator, "Stuck", status="NEW", idle=timedelta(hours=30), assigned=40)
+    aged(portal_emulator, "Lone", status="IN_PROCESS", idle=timedelta(days=5), assigned=41)
+    aged(portal_emulator, "Nobody's", status="IN_PROCESS", idle=timedelta(days=5), assigned=3)
+    return reps
+
+
+def _nudge_lines(text: str) -> list[str]:
+    return [line.split(" ", 2)[2].split(" —")[0] for line in text.splitlines()[2:-1]]
+
+
+async def test_a_big_team_is_read_once_for_the_whole_portal_when_that_takes_fewer_requests(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One person a request here (25 in the bot): five people would take five requests; the
+    # whole portal's stale leads take three (a count, then a read per rule).
+    monkeypatch.setattr(nudges_module, "PEOPLE_PER_REQUEST", 1)
+    reps = await _team_of_five(telegram_emulator, portal_emulator, running_bot)
+    assert running_bot.nudges is not None
+    before = len(portal_emulator.calls)
+    assert await running_bot.nudges.send_due() == 2
+    reads = [c for c in portal_emulator.calls[before:] if "crm.lead.list" in c.batch_methods]
+    assert len(reads) == 3
+    first = await reps[0].wait_for_message(lambda m: "waiting for you" in (m.text or ""))
+    text = first.text or ""
+    assert "11 leads are waiting for you" in text
+    # The one stuck in the first stage, then the seven longest idle; the other three counted.
+    assert _nudge_lines(text) == ["Stuck", *(f"Idle{days}" for days in range(13, 6, -1))]
+    assert "…and 3 more" in text
+    lone = await reps[1].wait_for_message(lambda m: "waiting for you" in (m.text or ""))
+    assert "Lone" in (lone.text or "")
+    assert "Nobody's" not in (lone.text or "")
+    # Everyone due is done for today, with or without stale leads.
+    assert await running_bot.nudges.send_due() == 0
+    assert not any("waiting for you" in (m.text or "") for m in reps[2].transcript())
+
+
+async def test_a_team_whose_portal_holds_many_stale_leads_is_read_person_by_person(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A request reads one lead here when read team-wide: the portal's 12 stale leads would
+    # take more requests than the five people do, so after the count it reads them in turn.
+    monkeypatch.setattr(nudges_module, "PEOPLE_PER_REQUEST", 1)
+    monkeypatch.setattr(nudges_module, "LEADS_PER_REQUEST", 1)
+    reps = await _team_of_five(telegram_emulator, portal_emulator, running_bot)
+    assert running_bot.nudges is not None
+    before = len(portal_emulator.calls)
+    assert await running_bot.nudges.send_due() == 2
+    reads = [c for c in portal_emulator.calls[before:] if "crm.lead.list" in c.batch_methods]
+    assert len(reads) == 1 + 5
+    first = await reps[0].wait_for_message(lambda m: "waiting for you" in (m.text or ""))
+    text = first.text or ""
+    assert "11 leads are waiting for you" in text
+    assert _nudge_lines(text) == ["Stuck", *(f"Idle{days}" for days in range(13, 6, -1))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,10 +14,13 @@ from bot.leads.nudges import (
     STALE_DAY_CHOICES,
     NudgeRules,
     StaleLead,
+    StaleTally,
     merge_stale,
     next_choice,
+    person_requests,
     render_nudge,
     stale_queries,
+    team_requests,
 )
 from bot.portal.models import Lead
 from bot.storage.outbox import MessageButton
@@ -91,3 +95,47 @@ def test_the_nudge_escapes_titles_caps_its_list_and_gives_each_lead_three_button
     assert all(isinstance(b, MessageButton) and b.callback_data for row in rows for b in row)
     assert "12" in text.rsplit("\n", 1)[1]  # the 12 not listed are counted
     assert len(text) < 4096
+
+
+def test_a_tally_names_the_leads_a_nudge_lists_first_whatever_order_they_come_in() -> None:
+    rng = random.Random(7)
+    leads = [
+        StaleLead(
+            n,
+            f"L{n}",
+            "NEW",
+            rng.random() < 0.3,
+            None if n % 11 == 0 else NOW - timedelta(hours=rng.randrange(1, 500)),
+        )
+        for n in range(1, 41)
+    ]
+    tally = StaleTally()
+    for lead in rng.sample(leads, len(leads)):  # a team-wide read comes in ID order
+        tally.add(lead)
+
+    def order(lead: StaleLead) -> tuple[bool, float, int]:
+        since = lead.since.timestamp() if lead.since else float("-inf")
+        return (not lead.first_stage, since, lead.lead_id)
+
+    assert tally.count == 40
+    assert tally.named() == sorted(leads, key=order)[:MAX_LISTED]
+    assert tally.named()[0].first_stage
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_a_nudge_counts_the_leads_it_does_not_name(language: str) -> None:
+    tr = Translations.load(strict=True).for_language(language)
+    named = [StaleLead(n, f"L{n}", "NEW", False, NOW - timedelta(days=n)) for n in range(1, 9)]
+    text, rows = render_nudge(tr, named, str, NOW, total=31)
+    assert "31" in text.split("\n", 1)[0]
+    assert "23" in text.rsplit("\n", 1)[1]
+    assert len(rows) == MAX_LISTED
+
+
+def test_requests_of_a_team_wide_read_and_of_reading_person_by_person() -> None:
+    assert team_requests([0, 0]) == 2  # one light request each finds there is nothing
+    assert team_requests([100, 2500]) == 4
+    assert team_requests([2501]) == 3
+    assert person_requests(25) == 1
+    assert person_requests(26) == 2
+    assert person_requests(8500) == 340
