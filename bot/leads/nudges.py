@@ -50,6 +50,9 @@ IDLE, FIRST = "idle", "first"
 TEAM_READ_CHAINS = 2
 """Keyset chains a team-wide read runs at once: it is routine work, and each chain holds up
 to a request's 2,500 leads until they are counted."""
+TEAM_GROUP = 1000
+"""People whose leads one team-wide read gathers (a range of portal user ids): what it holds
+until their nudges are queued is bounded by this, not by the size of the team."""
 YIELD_EVERY = 250
 NO_WORKING_DAY_LOOK = timedelta(hours=6)
 """How long a person without a single working day waits until the next look."""
@@ -153,10 +156,11 @@ def stale_queries(
     }
 
 
-def team_requests(totals: Sequence[int]) -> int:
-    """Requests a team-wide read of lists this long takes: a light first request each, then
-    `LEADS_PER_REQUEST` leads a request (see `bot.portal.reading`)."""
-    return sum(1 + math.ceil(total / LEADS_PER_REQUEST) for total in totals)
+def team_requests(totals: Sequence[int], groups: int = 1) -> int:
+    """Requests a team-wide read of lists this long takes in `groups` ranges of people: a
+    light first request per list and range, then `LEADS_PER_REQUEST` leads a request (see
+    `bot.portal.reading`); the ranges together hold at most the whole list."""
+    return sum(groups + math.ceil(total / LEADS_PER_REQUEST) for total in totals)
 
 
 def person_requests(people: int) -> int:
@@ -373,16 +377,9 @@ class NudgeWorker:
             return 0
         catalog = await self._catalog.get(lane=Lane.BACKGROUND)
         first_stage = catalog.stages[0].status_id if catalog.stages else None
-        team = await self._read_team(due, rules, now, first_stage)
+        team = await self._nudge_team(due, rules, now, first_stage, catalog)
         if team is not None:
-            queued = 0
-            for binding, day, later in due:
-                tally = team[binding.portal_user_id]
-                leads = tally.named()
-                queued += await self._done(binding, day, later, leads, tally.count, catalog, now)
-            if queued:
-                self._on_queued()
-            return queued
+            return team
         queued = 0
         # A request's worth of people at a time (two list commands each): the first nudges
         # go out after one request, not after a big team's hundreds, and only one request's
@@ -407,23 +404,26 @@ class NudgeWorker:
                 self._on_queued()
         return queued
 
-    async def _read_team(
+    async def _nudge_team(
         self,
         due: Sequence[tuple[Binding, date, datetime]],
         rules: NudgeRules,
         now: datetime,
         first_stage: str | None,
-    ) -> dict[int, StaleTally] | None:
-        """The stale leads of everyone due, read once for the whole portal when that takes
-        fewer requests than reading them person by person (a big team's morning: hundreds of
-        requests become a few); None when it does not, or when counting failed.
+        catalog: CatalogSnapshot,
+    ) -> int | None:
+        """Nudge everyone due from team-wide reads when they take fewer requests than reading
+        person by person (a big team's morning: hundreds of requests become a few dozen): the
+        number queued, or None to read person by person (also when counting failed).
 
-        One request counts each rule's leads first (only for a team big enough that it can
-        pay off). The leads of people who are not due, or not bound, are read too: that is
-        why the counts decide.
+        One request counts each rule's leads first (only for a team big enough that it can pay
+        off). The leads of people who are not due, or not bound, are read too: that is why
+        the counts decide. People are read `TEAM_GROUP` at a time, by ranges of portal ids.
         """
         filters = rule_filters(rules, now, first_stage)
-        if person_requests(len(due)) <= team_requests([0] * len(filters)) + 1:
+        people = sorted(due, key=lambda entry: entry[0].portal_user_id)
+        groups = [people[i : i + TEAM_GROUP] for i in range(0, len(people), TEAM_GROUP)]
+        if person_requests(len(due)) <= team_requests([0] * len(filters), len(groups)) + 1:
             return None  # a small team: counting would cost what reading them does
         counts = await self._portal.batch(
             {
@@ -435,16 +435,44 @@ class NudgeWorker:
         if counts.errors:
             return None
         totals = [counts[rule].total or 0 for rule in filters]
-        if team_requests(totals) >= person_requests(len(due)):
+        if team_requests(totals, len(groups)) >= person_requests(len(due)):
             return None
-        tallies = {binding.portal_user_id: StaleTally() for binding, _, _ in due}
+        log.info(
+            "stale-lead nudges: %d people read team-wide in %d groups (%d leads counted)",
+            len(due),
+            len(groups),
+            sum(totals),
+        )
+        queued = 0
+        for group in groups:
+            tallies = await self._read_group(filters, group)
+            added = 0
+            for binding, day, later in group:
+                tally = tallies[binding.portal_user_id]
+                leads = tally.named()
+                added += await self._done(binding, day, later, leads, tally.count, catalog, now)
+            if added:
+                queued += added
+                self._on_queued()
+        return queued
+
+    async def _read_group(
+        self, filters: dict[str, dict[str, Any]], group: Sequence[tuple[Binding, date, datetime]]
+    ) -> dict[int, StaleTally]:
+        """The stale leads of a group of people: every lead of their range of portal ids that
+        matches a rule, kept only for those in the group."""
+        tallies = {binding.portal_user_id: StaleTally() for binding, _, _ in group}
+        span = {
+            ">=ASSIGNED_BY_ID": group[0][0].portal_user_id,
+            "<=ASSIGNED_BY_ID": group[-1][0].portal_user_id,
+        }
         first_ids: set[int] = set()
         seen = 0
         for rule in (FIRST, IDLE):
             if rule not in filters:
                 continue
             leads = self._portal.iter_leads(
-                filters[rule], _SELECT, lane=Lane.ROUTINE, chains=TEAM_READ_CHAINS
+                {**filters[rule], **span}, _SELECT, lane=Lane.ROUTINE, chains=TEAM_READ_CHAINS
             )
             async for lead in leads:
                 seen += 1
@@ -458,9 +486,6 @@ class NudgeWorker:
                 stale = stale_lead(lead, first_stage=rule == FIRST)
                 if stale is not None:
                     tally.add(stale)
-        log.info(
-            "stale-lead nudges: %d people read team-wide (%d leads counted)", len(due), sum(totals)
-        )
         return tallies
 
     async def _done(

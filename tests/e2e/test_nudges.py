@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from urllib.parse import parse_qs
 
 import pytest
 
 from bot.app import Application
 from bot.leads import nudges as nudges_module
-from bot.leads.nudges import LAST_KEY
+from bot.leads.nudges import LAST_KEY, RULES_KEY
+from bot.storage.kv import KeyValueRepository
 from tests.e2e.conftest import ADMIN_TELEGRAM_ID, sign_in
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import TelegramEmulator, TelegramUser
@@ -229,3 +231,38 @@ async def test_a_team_whose_portal_holds_many_stale_leads_is_read_person_by_pers
     text = first.text or ""
     assert "11 leads are waiting for you" in text
     assert _nudge_lines(text) == ["Stuck", *(f"Idle{days}" for days in range(13, 6, -1))]
+
+
+async def test_a_team_read_team_wide_is_read_a_range_of_people_at_a_time(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Three people a range here (1,000 in the bot), only the idle rule on: the five are read
+    # as two ranges of portal ids, a request each after the count, and each range's nudges
+    # are queued before the next is read.
+    monkeypatch.setattr(nudges_module, "PEOPLE_PER_REQUEST", 1)
+    monkeypatch.setattr(nudges_module, "TEAM_GROUP", 3)
+    await KeyValueRepository(running_bot.db).set(
+        RULES_KEY, {"stale_days": 3, "first_stage_hours": None}
+    )
+    reps = await _team_of_five(telegram_emulator, portal_emulator, running_bot)
+    assert running_bot.nudges is not None
+    before = len(portal_emulator.calls)
+    assert await running_bot.nudges.send_due() == 2
+    reads = [c for c in portal_emulator.calls[before:] if "crm.lead.list" in c.batch_methods]
+    assert len(reads) == 1 + 2
+    spans = []
+    for call in reads[1:]:
+        query = parse_qs(call.params["cmd"]["head"].split("?", 1)[1])
+        spans.append((query["filter[>=ASSIGNED_BY_ID]"], query["filter[<=ASSIGNED_BY_ID]"]))
+    assert spans == [(["40"], ["42"]), (["43"], ["44"])]
+    first = await reps[0].wait_for_message(lambda m: "waiting for you" in (m.text or ""))
+    text = first.text or ""
+    # Only the idle rule: "Stuck" was touched 30 hours ago, so it is not among them.
+    assert "10 leads are waiting for you" in text
+    assert _nudge_lines(text) == [f"Idle{days}" for days in range(13, 5, -1)]
+    assert "…and 2 more" in text
+    lone = await reps[1].wait_for_message(lambda m: "waiting for you" in (m.text or ""))
+    assert "Lone" in (lone.text or "")

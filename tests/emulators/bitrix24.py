@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ssl
 
 from aiohttp import web
 
@@ -92,10 +93,14 @@ class Bitrix24Emulator(
     `bot.portal.methods`); their shared state is `bitrix24_state.EmulatorState`.
     """
 
+    _scheme = "http"
+
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self, port: int = 0) -> None:
-        """Bind 127.0.0.1 (a free port unless given) and start the delivery worker."""
+    async def start(self, port: int = 0, tls: ssl.SSLContext | None = None) -> None:
+        """Bind 127.0.0.1 (a free port unless given; over TLS with the server context `tls`)
+        and start the delivery worker."""
+        self._scheme = "http" if tls is None else "https"
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_route("*", "/rest/{tail:.*}", self._handle_rest)
         app.router.add_route("*", "/oauth/token/", self._handle_token)
@@ -105,7 +110,7 @@ class Bitrix24Emulator(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.25
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        site = web.TCPSite(self._runner, "127.0.0.1", port, ssl_context=tls)
         await site.start()
         self._port = int(self._runner.addresses[0][1])
         await self.events.start()
@@ -135,8 +140,8 @@ class Bitrix24Emulator(
 
     @property
     def base_url(self) -> str:
-        """http://127.0.0.1:<port>"""
-        return f"http://127.0.0.1:{self.port}"
+        """http://127.0.0.1:<port> (https with TLS)"""
+        return f"{self._scheme}://127.0.0.1:{self.port}"
 
     @property
     def webhook_url(self) -> str:

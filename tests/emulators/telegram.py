@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -74,8 +75,11 @@ class LoopbackAiohttpSession(AiohttpSession):
 class TelegramEmulator(BotApiMethods):
     """The Bot API on loopback, with a transcript of every chat and a user-side driver."""
 
-    async def start(self) -> None:
-        """Listen on 127.0.0.1 on a free port."""
+    _scheme = "http"
+
+    async def start(self, tls: ssl.SSLContext | None = None) -> None:
+        """Listen on 127.0.0.1 on a free port (over TLS with the server context `tls`)."""
+        self._scheme = "http" if tls is None else "https"
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
@@ -84,7 +88,7 @@ class TelegramEmulator(BotApiMethods):
             app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=tls)
         await site.start()
         server = site._server
         assert isinstance(server, asyncio.base_events.Server)
@@ -116,10 +120,10 @@ class TelegramEmulator(BotApiMethods):
 
     @property
     def base_url(self) -> str:
-        """http://127.0.0.1:<port>, for TelegramAPIServer.from_base."""
+        """http://127.0.0.1:<port> (https with TLS), for TelegramAPIServer.from_base."""
         if self._port is None:
             raise RuntimeError("the emulator is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return f"{self._scheme}://127.0.0.1:{self._port}"
 
     async def _handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
