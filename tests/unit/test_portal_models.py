@@ -515,6 +515,22 @@ def test_portal_user_parses_strings_and_flags() -> None:
     assert user.full_name == "Ivan Petrov"
 
 
+def test_a_portal_user_keeps_only_the_fields_it_names() -> None:
+    # The directory holds every user for the whole run: the other 30-odd fields a portal
+    # sends per user are not kept.
+    user = PortalUser.model_validate(
+        {
+            "ID": "7",
+            "NAME": "Olga",
+            "PERSONAL_BIRTHDAY": "1990-01-01T03:00:00+03:00",
+            "UF_SKYPE": "olga",
+            "LAST_LOGIN": "2026-12-01T10:00:00+03:00",
+        }
+    )
+    assert user.extra_fields() == {}
+    assert user.to_portal() == {"ID": 7, "NAME": "Olga"}
+
+
 def test_product_parses_price_as_decimal() -> None:
     body = {
         "ID": "12",
