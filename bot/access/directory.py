@@ -94,11 +94,17 @@ class PortalDirectory:
                 if key in result.errors:
                     raise result.errors[key]
                 page = result.get(key, method) if key in result.results else []
-                found.extend(page)
+                found.extend(self._known_if_same(user) for user in page)
                 if len(page) < USERS_PER_PAGE:
                     return found, True
             cursor = max((u.id for u in found if u.id is not None), default=cursor)
         return found, False
+
+    def _known_if_same(self, user: PortalUser) -> PortalUser:
+        """The user as already held when nothing changed: a re-read of 10,000 users then
+        holds a second copy only of those that did, not of everyone until it ends."""
+        known = self._users.get(user.id) if self._users is not None and user.id else None
+        return known if known is not None and known == user else user
 
     def _normalise(self, raw: str) -> str | None:
         # Memoised: a full refresh re-reads the same strings, and phonenumbers is slow.

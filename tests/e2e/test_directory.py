@@ -89,3 +89,23 @@ async def test_a_starting_bot_reads_its_users_ahead_of_the_workers(
     finally:
         worker.cancel()
         bucket.drain_per_second = 2.0
+
+
+async def test_a_refresh_keeps_the_users_it_holds_and_takes_the_changed_ones(
+    running_bot: Application, portal_emulator: Bitrix24Emulator
+) -> None:
+    assert running_bot.access is not None
+    directory = running_bot.access.directory
+    unchanged, edited = await directory.active_user(1), await directory.active_user(3)
+    assert unchanged is not None
+    assert edited is not None
+    portal_emulator.users[3]["PERSONAL_MOBILE"] = "+79165550999"
+    await directory.refresh()
+    # Unchanged users are the objects already held: a re-read of a big team holds a second
+    # copy only of the users that changed.
+    assert await directory.active_user(1) is unchanged
+    now = await directory.active_user(3)
+    assert now is not None
+    assert now is not edited
+    assert now.personal_mobile == "+79165550999"
+    assert [user.id for user in await directory.users_with_phone("+79165550999")] == [3]
