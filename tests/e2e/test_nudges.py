@@ -13,6 +13,7 @@ from bot.leads.nudges import LAST_KEY, RULES_KEY
 from bot.storage.kv import KeyValueRepository
 from tests.e2e.conftest import ADMIN_TELEGRAM_ID, sign_in
 from tests.emulators.bitrix24 import Bitrix24Emulator
+from tests.emulators.bitrix24_state import CallRecord
 from tests.emulators.telegram import TelegramEmulator, TelegramUser
 
 IVAN_TG, IVAN_PHONE, IVAN_PORTAL = 2001, "+79161234567", 2
@@ -141,10 +142,7 @@ async def test_a_team_is_read_a_request_of_people_at_a_time(
     aged(portal_emulator, "Crane", status="IN_PROCESS", idle=timedelta(days=6), assigned=1)
     for chat in (ADMIN_TELEGRAM_ID, IVAN_TG):
         await open_all_day(running_bot, chat)
-    assert running_bot.nudges is not None
-    before = len(portal_emulator.calls)
-    assert await running_bot.nudges.send_due() == 2
-    reads = [c for c in portal_emulator.calls[before:] if "crm.lead.list" in c.batch_methods]
+    reads = await _round(running_bot, portal_emulator, 2)
     assert [c.batch_methods for c in reads] == [["crm.lead.list"] * 2] * 2  # 2 rules, 1 person
     await anna.wait_for_message(lambda m: "Crane" in (m.text or ""))
     await ivan.wait_for_message(lambda m: "Boiler" in (m.text or ""))
@@ -182,6 +180,19 @@ def _nudge_lines(text: str) -> list[str]:
     return [line.split(" ", 2)[2].split(" —")[0] for line in text.splitlines()[2:-1]]
 
 
+async def _round(app: Application, portal: Bitrix24Emulator, queued: int) -> list[CallRecord]:
+    """One nudge round that queues `queued` nudges; the portal requests that listed leads."""
+    assert app.nudges is not None
+    before = len(portal.calls)
+    assert await app.nudges.send_due() == queued
+    return [c for c in portal.calls[before:] if "crm.lead.list" in c.batch_methods]
+
+
+async def _nudge(rep: TelegramUser) -> str:
+    message = await rep.wait_for_message(lambda m: "waiting for you" in (m.text or ""))
+    return message.text or ""
+
+
 async def test_a_big_team_is_read_once_for_the_whole_portal_when_that_takes_fewer_requests(
     running_bot: Application,
     telegram_emulator: TelegramEmulator,
@@ -192,22 +203,18 @@ async def test_a_big_team_is_read_once_for_the_whole_portal_when_that_takes_fewe
     # whole portal's stale leads take three (a count, then a read per rule).
     monkeypatch.setattr(nudges_module, "PEOPLE_PER_REQUEST", 1)
     reps = await _team_of_five(telegram_emulator, portal_emulator, running_bot)
-    assert running_bot.nudges is not None
-    before = len(portal_emulator.calls)
-    assert await running_bot.nudges.send_due() == 2
-    reads = [c for c in portal_emulator.calls[before:] if "crm.lead.list" in c.batch_methods]
+    reads = await _round(running_bot, portal_emulator, 2)
     assert len(reads) == 3
-    first = await reps[0].wait_for_message(lambda m: "waiting for you" in (m.text or ""))
-    text = first.text or ""
+    text = await _nudge(reps[0])
     assert "11 leads are waiting for you" in text
     # The one stuck in the first stage, then the seven longest idle; the other three counted.
     assert _nudge_lines(text) == ["Stuck", *(f"Idle{days}" for days in range(13, 6, -1))]
     assert "…and 3 more" in text
-    lone = await reps[1].wait_for_message(lambda m: "waiting for you" in (m.text or ""))
-    assert "Lone" in (lone.text or "")
-    assert "Nobody's" not in (lone.text or "")
+    lone = await _nudge(reps[1])
+    assert "Lone" in lone
+    assert "Nobody's" not in lone
     # Everyone due is done for today, with or without stale leads.
-    assert await running_bot.nudges.send_due() == 0
+    assert await _round(running_bot, portal_emulator, 0) == []
     assert not any("waiting for you" in (m.text or "") for m in reps[2].transcript())
 
 
@@ -222,13 +229,9 @@ async def test_a_team_whose_portal_holds_many_stale_leads_is_read_person_by_pers
     monkeypatch.setattr(nudges_module, "PEOPLE_PER_REQUEST", 1)
     monkeypatch.setattr(nudges_module, "LEADS_PER_REQUEST", 1)
     reps = await _team_of_five(telegram_emulator, portal_emulator, running_bot)
-    assert running_bot.nudges is not None
-    before = len(portal_emulator.calls)
-    assert await running_bot.nudges.send_due() == 2
-    reads = [c for c in portal_emulator.calls[before:] if "crm.lead.list" in c.batch_methods]
+    reads = await _round(running_bot, portal_emulator, 2)
     assert len(reads) == 1 + 5
-    first = await reps[0].wait_for_message(lambda m: "waiting for you" in (m.text or ""))
-    text = first.text or ""
+    text = await _nudge(reps[0])
     assert "11 leads are waiting for you" in text
     assert _nudge_lines(text) == ["Stuck", *(f"Idle{days}" for days in range(13, 6, -1))]
 
@@ -248,21 +251,16 @@ async def test_a_team_read_team_wide_is_read_a_range_of_people_at_a_time(
         RULES_KEY, {"stale_days": 3, "first_stage_hours": None}
     )
     reps = await _team_of_five(telegram_emulator, portal_emulator, running_bot)
-    assert running_bot.nudges is not None
-    before = len(portal_emulator.calls)
-    assert await running_bot.nudges.send_due() == 2
-    reads = [c for c in portal_emulator.calls[before:] if "crm.lead.list" in c.batch_methods]
+    reads = await _round(running_bot, portal_emulator, 2)
     assert len(reads) == 1 + 2
     spans = []
     for call in reads[1:]:
         query = parse_qs(call.params["cmd"]["head"].split("?", 1)[1])
         spans.append((query["filter[>=ASSIGNED_BY_ID]"], query["filter[<=ASSIGNED_BY_ID]"]))
     assert spans == [(["40"], ["42"]), (["43"], ["44"])]
-    first = await reps[0].wait_for_message(lambda m: "waiting for you" in (m.text or ""))
-    text = first.text or ""
+    text = await _nudge(reps[0])
     # Only the idle rule: "Stuck" was touched 30 hours ago, so it is not among them.
     assert "10 leads are waiting for you" in text
     assert _nudge_lines(text) == [f"Idle{days}" for days in range(13, 5, -1)]
     assert "…and 2 more" in text
-    lone = await reps[1].wait_for_message(lambda m: "waiting for you" in (m.text or ""))
-    assert "Lone" in (lone.text or "")
+    assert "Lone" in await _nudge(reps[1])
