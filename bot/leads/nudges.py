@@ -54,6 +54,7 @@ TEAM_GROUP = 1000
 """People whose leads one team-wide read gathers (a range of portal user ids): what it holds
 until their nudges are queued is bounded by this, not by the size of the team."""
 YIELD_EVERY = 250
+"""Leads a team-wide read counts before it lets the event loop run (a page's come at once)."""
 NO_WORKING_DAY_LOOK = timedelta(hours=6)
 """How long a person without a single working day waits until the next look."""
 MAX_LISTED = 8
@@ -477,7 +478,7 @@ class NudgeWorker:
             async for lead in leads:
                 seen += 1
                 if seen % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)  # a page's leads come at once: let acks in between
+                    await asyncio.sleep(0)  # let the acks in between
                 tally = tallies.get(lead.assigned_by_id or 0)
                 if tally is None or lead.id is None or lead.id in first_ids:
                     continue
