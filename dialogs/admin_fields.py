@@ -26,9 +26,12 @@ from bot.admin.fields import (
 from dialogs.services import caller, custom_fields_of, translator
 from dialogs.states import AdminFields
 from dialogs.widgets import (
-    NOTICE_KEY,
+    NOTICE,
+    DialogValue,
     Notice,
     Tr,
+    as_text,
+    as_texts,
     checked_item,
     clear_notice,
     scrolling_select,
@@ -45,9 +48,9 @@ DELETE_ID = "fld_delete"
 VALUE_DELETE_ID = "fld_value_del"
 PAGE_HEIGHT = 8
 
-DRAFT_LABEL_KEY = "new_label"
-DRAFT_NAME_KEY = "new_name"
-DRAFT_VALUES_KEY = "new_values"
+DRAFT_LABEL = DialogValue("new_label", as_text, "")
+DRAFT_NAME = DialogValue("new_name", as_text, "")
+DRAFT_VALUES: DialogValue[list[str]] = DialogValue("new_values", as_texts, [])
 MAX_TYPED = 4000
 
 _NAME_PROBLEMS = {
@@ -246,8 +249,8 @@ async def get_types(
 async def on_new_field(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Start a new field from a clean draft."""
     custom_fields_of(manager).authorize(caller(manager))
-    for key in (DRAFT_LABEL_KEY, DRAFT_NAME_KEY, DRAFT_VALUES_KEY, NOTICE_KEY):
-        manager.dialog_data.pop(key, None)
+    for value in (DRAFT_LABEL, DRAFT_NAME, DRAFT_VALUES, NOTICE):
+        value.clear(manager)
     await manager.switch_to(AdminFields.new_type)
 
 
@@ -268,7 +271,7 @@ async def on_label_typed(message: Message, _: MessageInput, manager: DialogManag
         set_notice(manager, _LABEL_PROBLEMS[label])
         return
     clear_notice(manager)
-    manager.dialog_data[DRAFT_LABEL_KEY] = label
+    DRAFT_LABEL.set(manager, label)
     await manager.switch_to(AdminFields.new_name)
 
 
@@ -280,7 +283,7 @@ async def on_name_typed(message: Message, _: MessageInput, manager: DialogManage
         set_notice(manager, _NAME_PROBLEMS[name])
         return
     clear_notice(manager)
-    manager.dialog_data[DRAFT_NAME_KEY] = name
+    DRAFT_NAME.set(manager, name)
     if _draft_type(manager) is FieldType.LIST:
         await manager.switch_to(AdminFields.new_values)
     else:
@@ -295,7 +298,7 @@ async def on_new_values_typed(message: Message, _: MessageInput, manager: Dialog
         set_notice(manager, _VALUES_PROBLEMS[values])
         return
     clear_notice(manager)
-    manager.dialog_data[DRAFT_VALUES_KEY] = values
+    DRAFT_VALUES.set(manager, values)
     await manager.switch_to(AdminFields.new_confirm)
 
 
@@ -304,12 +307,11 @@ async def get_draft(
 ) -> dict[str, Any]:
     """The new field as typed so far."""
     custom_fields.authorize(caller(dialog_manager))
-    data = dialog_manager.dialog_data
-    values: list[str] = list(data.get(DRAFT_VALUES_KEY) or [])
+    values = DRAFT_VALUES.get(dialog_manager)
     draft_type = _draft_type(dialog_manager)
     return {
-        "label": str(data.get(DRAFT_LABEL_KEY, "")),
-        "code": str(data.get(DRAFT_NAME_KEY, "")),
+        "label": DRAFT_LABEL.get(dialog_manager),
+        "code": DRAFT_NAME.get(dialog_manager),
         "type": draft_type.value,
         "count": len(values),
         "values": ", ".join(values),
@@ -319,17 +321,19 @@ async def get_draft(
 
 async def on_create(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Create the field in the portal."""
-    data = manager.dialog_data
-    label = str(data[DRAFT_LABEL_KEY])
+    label, name = DRAFT_LABEL.get(manager), DRAFT_NAME.get(manager)
+    if not label or not name:  # a stale Create of a draft already made or dropped
+        await manager.switch_to(AdminFields.fields)
+        return
     await custom_fields_of(manager).create_field(
         caller(manager),
-        name=str(data[DRAFT_NAME_KEY]),
+        name=name,
         label=label,
         field_type=_draft_type(manager),
-        values=list(data.get(DRAFT_VALUES_KEY) or []),
+        values=DRAFT_VALUES.get(manager),
     )
-    for key in (DRAFT_LABEL_KEY, DRAFT_NAME_KEY, DRAFT_VALUES_KEY):
-        data.pop(key, None)
+    for value in (DRAFT_LABEL, DRAFT_NAME, DRAFT_VALUES):
+        value.clear(manager)
     set_notice(manager, "admin-fields-created", label=label)
     await manager.switch_to(AdminFields.fields)
 

@@ -17,8 +17,10 @@ from dialogs.services import caller, catalog_of, form_fields_of
 from dialogs.states import AdminForm
 from dialogs.widgets import (
     AddingMultiselect,
+    DialogValue,
     Notice,
     Tr,
+    as_texts,
     check_in_order,
     clear_notice,
     scrolling_select,
@@ -33,7 +35,8 @@ DEFAULT_ID = "frm_default"
 CHOSEN_HEIGHT = 10
 OFFERED_HEIGHT = 8
 
-OFFERED_KEY = "offered"
+OFFERED: DialogValue[list[str] | None] = DialogValue("offered", as_texts, None)
+"""Every code the form may ask, read from the portal once per dialog."""
 UP, DOWN, REMOVE = "u", "d", "r"
 
 
@@ -44,13 +47,13 @@ def _fields(manager: DialogManager) -> ManagedMultiselect[str]:
 
 async def _working_choice(manager: DialogManager) -> tuple[list[str], list[str]]:
     """The choice being edited and every choosable code (read from the portal once)."""
-    data = manager.dialog_data
-    if OFFERED_KEY not in data:
+    offered = OFFERED.get(manager)
+    if offered is None:
         service = form_fields_of(manager)
         snapshot = await catalog_of(manager).get()
-        data[OFFERED_KEY] = [f.code for f in service.offered(snapshot.fields)]
+        offered = [f.code for f in service.offered(snapshot.fields)]
+        OFFERED.set(manager, offered)
         await check_in_order(_fields(manager), await service.current(caller(manager)))
-    offered = list(data[OFFERED_KEY])
     return [code for code in _fields(manager).get_checked() if code in offered], offered
 
 

@@ -19,13 +19,14 @@ from bot.notify.buttons import EscalationAction, EscalationButton
 from bot.speed.escalation import AssignOutcome, EscalationService
 from dialogs.services import bot_of, caller, escalations_of, translator
 from dialogs.states import ORIGIN_KEY, AssignLead, start_assign_lead
-from dialogs.widgets import Tr, scrolling_select, started_lead_id
+from dialogs.widgets import DialogValue, Tr, as_text, scrolling_select, started_lead_id
 
 log = logging.getLogger(__name__)
 
 REP_SELECT_ID = "asg_rep"
-QUERY_KEY = "query"
-TITLE_KEY = "title"
+QUERY = DialogValue("query", as_text, "")
+TITLE: DialogValue[str | None] = DialogValue("title", as_text, None)
+"""The lead's title, read once: searching and paging re-render without asking the portal."""
 PAGE_HEIGHT = 8
 QUERY_LIMIT = 64
 
@@ -63,14 +64,15 @@ async def get_reps(
 ) -> dict[str, Any]:
     """The lead's header and the active portal users matching the search."""
     lead_id = started_lead_id(dialog_manager)
-    query = str(dialog_manager.dialog_data.get(QUERY_KEY, ""))
+    query = QUERY.get(dialog_manager)
     people = await escalations.assignees(query)
-    if TITLE_KEY not in dialog_manager.dialog_data:
-        # Read once: searching and paging re-render the window without asking the portal.
-        dialog_manager.dialog_data[TITLE_KEY] = await escalations.lead_title(lead_id)
+    title = TITLE.get(dialog_manager)
+    if title is None:
+        title = await escalations.lead_title(lead_id)
+        TITLE.set(dialog_manager, title)
     return {
         "id": str(lead_id),
-        "title": str(dialog_manager.dialog_data[TITLE_KEY]),
+        "title": title,
         "query": query,
         "reps": [(name, str(user_id)) for name, user_id in people],
         "nobody": bool(query) and not people,
@@ -79,7 +81,7 @@ async def get_reps(
 
 async def on_search(message: Message, _: MessageInput, manager: DialogManager) -> None:
     """Narrow the list to names containing what was sent."""
-    manager.dialog_data[QUERY_KEY] = (message.text or "").strip()[:QUERY_LIMIT]
+    QUERY.set(manager, (message.text or "").strip()[:QUERY_LIMIT])
 
 
 async def on_rep_picked(

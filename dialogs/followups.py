@@ -55,16 +55,27 @@ from bot.portal import NotFoundError, PortalError
 from bot.schedule.hours import parse_wall_time
 from dialogs.services import caller, followups_of, translator
 from dialogs.states import FollowUpDialog
-from dialogs.widgets import Notice, Tr, clear_notice, set_notice, started_lead_id
+from dialogs.widgets import (
+    DialogValue,
+    Notice,
+    Tr,
+    as_text,
+    clear_notice,
+    set_notice,
+    started_lead_id,
+)
 
 log = logging.getLogger(__name__)
 
 QUICK_SELECT_ID = "fu_quick"
 HOUR_SELECT_ID = "fu_hour"
 CALENDAR_ID = "fu_day"
-DUE_KEY = "due"
-DAY_KEY = "day"
-CREATED_KEY = "created"
+DUE: DialogValue[datetime | None] = DialogValue(
+    "due", datetime.fromisoformat, None, write=datetime.isoformat
+)
+DAY: DialogValue[date | None] = DialogValue("day", date.fromisoformat, None, write=date.isoformat)
+CREATED = DialogValue("created", as_text, "")
+"""When the created follow-up is due, as the rep's clock shows it."""
 
 QUICK_LABELS = {
     QuickChoice.IN_HOUR: "followup-in-hour-button",
@@ -92,7 +103,7 @@ async def get_when(
 
 
 async def _keep_due(manager: DialogManager, due: datetime) -> None:
-    manager.dialog_data[DUE_KEY] = due.isoformat()
+    DUE.set(manager, due)
     clear_notice(manager)
     await manager.switch_to(FollowUpDialog.text)
 
@@ -121,16 +132,16 @@ async def on_day(_: Any, __: ManagedCalendar, manager: DialogManager, picked: da
     if picked < service.now().astimezone(zone).date():
         set_notice(manager, "followup-past")
         return
-    manager.dialog_data[DAY_KEY] = picked.isoformat()
+    DAY.set(manager, picked)
     clear_notice(manager)
     await manager.switch_to(FollowUpDialog.time)
 
 
 async def get_time(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The picked day and the common hours."""
-    day = date.fromisoformat(str(dialog_manager.dialog_data.get(DAY_KEY)))
+    day = DAY.get(dialog_manager)
     return {
-        "day": day.strftime("%d.%m.%Y"),
+        "day": day.strftime("%d.%m.%Y") if day else "",
         "hours": [(wall.strftime("%H:%M"), wall.strftime("%H:%M")) for wall in COMMON_HOURS],
     }
 
@@ -143,7 +154,10 @@ async def _pick_time(manager: DialogManager, text: str) -> bool:
         return False
     service = followups_of(manager)
     zone = await service.zone_of(caller(manager))
-    day = date.fromisoformat(str(manager.dialog_data.get(DAY_KEY)))
+    day = DAY.get(manager)
+    if day is None:  # a time pressed in a window left from an earlier follow-up
+        await manager.switch_to(FollowUpDialog.when)
+        return False
     due = picked_moment(day, wall, service.now(), zone)
     if due is None:
         set_notice(manager, "followup-past")
@@ -166,15 +180,18 @@ async def get_text(
     dialog_manager: DialogManager, followups: FollowUpService, **_: Any
 ) -> dict[str, Any]:
     """When the follow-up will be due, on the caller's clock."""
-    due = datetime.fromisoformat(str(dialog_manager.dialog_data.get(DUE_KEY)))
+    due = DUE.get(dialog_manager)
     zone = await followups.zone_of(caller(dialog_manager))
-    return {"due": local_text(due, zone, followups.now())}
+    return {"due": local_text(due, zone, followups.now()) if due else ""}
 
 
 async def _create(manager: DialogManager, text: str) -> None:
     tr = translator(manager)
     service = followups_of(manager)
-    due = datetime.fromisoformat(str(manager.dialog_data.get(DUE_KEY)))
+    due = DUE.get(manager)
+    if due is None:  # a text sent to a window left from an earlier follow-up
+        await manager.switch_to(FollowUpDialog.when)
+        return
     try:
         created = await service.create(
             caller(manager),
@@ -195,7 +212,7 @@ async def _create(manager: DialogManager, text: str) -> None:
         log.warning("follow-up not created: %s", exc.code or type(exc).__name__)
         set_notice(manager, "followup-failed")
         return
-    manager.dialog_data[CREATED_KEY] = local_text(created.due, created.zone, service.now())
+    CREATED.set(manager, local_text(created.due, created.zone, service.now()))
     clear_notice(manager)
     await manager.switch_to(FollowUpDialog.created)
 
@@ -215,7 +232,7 @@ async def on_skip_text(_: CallbackQuery, __: Button, manager: DialogManager) -> 
 
 async def get_created(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The local time the follow-up is due."""
-    return {"due": str(dialog_manager.dialog_data.get(CREATED_KEY, ""))}
+    return {"due": CREATED.get(dialog_manager)}
 
 
 async def on_start(_: Data, manager: DialogManager) -> None:

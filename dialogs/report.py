@@ -24,11 +24,13 @@ from bot.portal import PortalError
 from bot.reports.data import DateRange, Period
 from dialogs.services import bot_of, caller, reports_of, translator
 from dialogs.states import ReportDialog, start_report
-from dialogs.widgets import Tr
+from dialogs.widgets import DialogValue, Tr
 
 log = logging.getLogger(__name__)
 
-FIRST_DAY_KEY = "first_day"
+FIRST_DAY: DialogValue[date | None] = DialogValue(
+    "first_day", date.fromisoformat, None, write=date.isoformat
+)
 PERIOD_IDS = {Period.TODAY: "rep_today", Period.WEEK: "rep_week", Period.MONTH: "rep_month"}
 DATES_ID = "rep_dates"
 FIRST_CALENDAR_ID = "rep_first"
@@ -66,7 +68,7 @@ async def on_first_day(
     _: ChatEvent, __: ManagedCalendar, manager: DialogManager, picked: date
 ) -> None:
     """The first day of chosen dates."""
-    manager.dialog_data[FIRST_DAY_KEY] = picked.isoformat()
+    FIRST_DAY.set(manager, picked)
     await manager.switch_to(ReportDialog.last_day)
 
 
@@ -74,7 +76,7 @@ async def on_last_day(
     event: ChatEvent, __: ManagedCalendar, manager: DialogManager, picked: date
 ) -> None:
     """The last day: the report of the days between (in either order)."""
-    first = date.fromisoformat(str(manager.dialog_data.get(FIRST_DAY_KEY) or picked.isoformat()))
+    first = FIRST_DAY.get(manager) or picked
     identity = caller(manager)
     chat_id = _chat_id(event) if isinstance(event, CallbackQuery) else identity.telegram_user_id
     await _send(manager, chat_id, DateRange.between(first, picked))
@@ -82,7 +84,7 @@ async def on_last_day(
 
 async def get_last_day(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The first day, shown while the last one is picked."""
-    first = date.fromisoformat(str(dialog_manager.dialog_data.get(FIRST_DAY_KEY)))
+    first = FIRST_DAY.get(dialog_manager) or reports_of(dialog_manager).today()
     text = translator(dialog_manager).get_html(
         "report-pick-last", first=first.strftime("%d.%m.%Y")
     )

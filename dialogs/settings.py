@@ -14,18 +14,19 @@ from dialogs.commands import AVAILABLE_COMMANDS
 from dialogs.hours import on_settings_hours
 from dialogs.services import access_of, bot_of, caller, translations_of, use_translator
 from dialogs.states import SettingsDialog
-from dialogs.widgets import Tr
+from dialogs.widgets import DialogValue, Tr, as_flag
 
 log = logging.getLogger(__name__)
 
 ENGLISH_ID = "lang_en"
 RUSSIAN_ID = "lang_ru"
 CHANGED_KEY = "language_changed"
+CHANGED = DialogValue(CHANGED_KEY, as_flag, False)
 
 
 async def get_settings(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """Whether the language was just changed (to confirm it in the window)."""
-    return {CHANGED_KEY: bool(dialog_manager.dialog_data.get(CHANGED_KEY))}
+    return {CHANGED_KEY: CHANGED.get(dialog_manager)}
 
 
 async def _set_language(callback: CallbackQuery, manager: DialogManager, language: str) -> None:
@@ -33,7 +34,7 @@ async def _set_language(callback: CallbackQuery, manager: DialogManager, languag
     await access_of(manager).set_language(identity.telegram_user_id, language)
     tr = translations_of(manager).for_language(language)
     use_translator(manager, tr)
-    manager.dialog_data[CHANGED_KEY] = True
+    CHANGED.set(manager, True)
     if callback.message is not None:
         descriptions = tr.command_descriptions()
         try:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from aiogram.types import CallbackQuery
 from aiogram_dialog import DialogManager
@@ -26,9 +26,8 @@ from bot.i18n import FluentArg
 from dialogs.services import translator
 from dialogs.states import LEAD_ID_KEY
 
-NOTICE_KEY = "notice"
-
 W = TypeVar("W")
+V = TypeVar("V")
 
 _FLUENT_TYPES = (str, int, float, Decimal, date, datetime)
 
@@ -39,6 +38,83 @@ def started_lead_id(manager: DialogManager) -> int:
     if not isinstance(data, dict) or LEAD_ID_KEY not in data:
         raise AccessDenied("no lead")
     return int(data[LEAD_ID_KEY])
+
+
+class DialogValue(Generic[V]):
+    """One value a dialog keeps in its `dialog_data`, under its own key, read back typed.
+
+    Dialog data is stored as JSON with Redis and pickled otherwise: `read` (`int`,
+    `date.fromisoformat`, ...) gives a stored value its type back, `write` makes it storable
+    (`date.isoformat`). A missing value, or one `read` refuses, reads as `default`.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        read: Callable[[Any], V],
+        default: V,
+        write: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self.key = key
+        self._read = read
+        self.default = default
+        self._write = write
+
+    def get(self, manager: DialogManager) -> V:
+        """The value, or the default."""
+        raw = manager.dialog_data.get(self.key)
+        if raw is None:
+            return self.default
+        try:
+            return self._read(raw)
+        except (TypeError, ValueError):
+            return self.default
+
+    def is_set(self, manager: DialogManager) -> bool:
+        """Whether a value is stored (the default may be a value of its own)."""
+        return manager.dialog_data.get(self.key) is not None
+
+    def set(self, manager: DialogManager, value: V) -> None:
+        """Store `value`."""
+        stored = value if self._write is None or value is None else self._write(value)
+        manager.dialog_data[self.key] = stored
+
+    def clear(self, manager: DialogManager) -> None:
+        """Forget the value."""
+        manager.dialog_data.pop(self.key, None)
+
+    def take(self, manager: DialogManager) -> V:
+        """The value, forgotten as it is read (a one-off message)."""
+        value = self.get(manager)
+        self.clear(manager)
+        return value
+
+
+def as_text(raw: Any) -> str:
+    """A stored value as text (`read` of a text value)."""
+    return str(raw)
+
+
+def as_texts(raw: Any) -> list[str]:
+    """A stored list as a list of texts (`read` of a list of codes or values)."""
+    if not isinstance(raw, list | tuple):
+        raise TypeError("not a list")
+    return [str(item) for item in raw]
+
+
+def as_flag(raw: Any) -> bool:
+    """A stored value as a yes/no (`read` of a flag)."""
+    return bool(raw)
+
+
+def _as_dict(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise TypeError("not a mapping")
+    return raw
+
+
+NOTICE: DialogValue[dict[str, Any] | None] = DialogValue("notice", _as_dict, None)
+"""The one-off message of `set_notice`: a locale key, its arguments, which are amounts."""
 
 
 class Tr(Text):
@@ -65,8 +141,8 @@ class Notice(Text):
     """
 
     async def _render_text(self, data: dict[str, Any], manager: DialogManager) -> str:
-        notice = manager.dialog_data.get(NOTICE_KEY)
-        if not isinstance(notice, dict):
+        notice = NOTICE.get(manager)
+        if notice is None:
             return ""
         tr = translator(manager)
         key = str(notice["key"])
@@ -85,16 +161,19 @@ def set_notice(manager: DialogManager, key: str, **args: FluentArg) -> None:
     """Show `key` once under the next window."""
     # Dialog data is stored as JSON: amounts travel as text and become numbers again.
     decimals = [name for name, value in args.items() if isinstance(value, Decimal)]
-    manager.dialog_data[NOTICE_KEY] = {
-        "key": key,
-        "args": {name: str(args[name]) if name in decimals else args[name] for name in args},
-        "decimals": decimals,
-    }
+    NOTICE.set(
+        manager,
+        {
+            "key": key,
+            "args": {name: str(args[name]) if name in decimals else args[name] for name in args},
+            "decimals": decimals,
+        },
+    )
 
 
 def clear_notice(manager: DialogManager) -> None:
     """Forget the notice (a fresh window shows none)."""
-    manager.dialog_data.pop(NOTICE_KEY, None)
+    NOTICE.clear(manager)
 
 
 def widget_of(manager: DialogManager, widget_id: str, kind: type[W]) -> W:
