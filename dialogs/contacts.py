@@ -27,8 +27,10 @@ from bot.portal import Contact, NotFoundError
 from dialogs.services import caller, lead_contacts_of, translator
 from dialogs.states import LeadContacts
 from dialogs.widgets import (
+    DialogValue,
     Notice,
     Tr,
+    as_text,
     checked_item,
     clear_notice,
     scrolling_select,
@@ -49,10 +51,29 @@ BACK_TO_LIST_ID = "lc_back"
 PAGE_HEIGHT = 8
 LABEL_MAX = 60
 
-CONTACTS_KEY = "contacts"
-FOUND_KEY = "found"
-QUERY_KEY = "query"
-SEARCH_PROBLEM_KEY = "search_problem"
+
+def _read_known(raw: Any) -> dict[int, tuple[str, bool]]:
+    return {int(key): (str(value[0]), bool(value[1])) for key, value in raw.items()}
+
+
+def _write_known(known: dict[int, tuple[str, bool]]) -> dict[str, list[Any]]:
+    return {str(key): list(value) for key, value in known.items()}
+
+
+def _read_found(raw: Any) -> list[tuple[str, int, str]]:
+    return [(str(label), int(contact_id), str(name)) for label, contact_id, name in raw]
+
+
+KNOWN: DialogValue[dict[int, tuple[str, bool]]] = DialogValue(
+    "contacts", _read_known, {}, write=_write_known
+)
+"""The lead's contacts as the list showed them: name and whether primary, by contact id."""
+FOUND: DialogValue[list[tuple[str, int, str]]] = DialogValue(
+    "found", _read_found, [], write=lambda rows: [list(row) for row in rows]
+)
+"""What this user's last search found: button label, contact id, name."""
+QUERY = DialogValue("query", as_text, "")
+SEARCH_PROBLEM = DialogValue("search_problem", as_text, "")
 
 
 def _chosen(manager: DialogManager) -> int:
@@ -70,8 +91,7 @@ def _contact_name(manager: DialogManager, contact_id: int, name: str) -> str:
 
 
 def _known_name(manager: DialogManager, contact_id: int) -> str:
-    known = manager.dialog_data.get(CONTACTS_KEY, {}).get(str(contact_id))
-    name = str(known[0]) if isinstance(known, list) and known else ""
+    name, _ = KNOWN.get(manager).get(contact_id, ("", False))
     return _contact_name(manager, contact_id, name)
 
 
@@ -87,7 +107,7 @@ async def get_contacts(
     view = await lead_contacts.view(caller(dialog_manager), lead_id)
     lines = []
     buttons = []
-    known: dict[str, list[Any]] = {}
+    known: dict[int, tuple[str, bool]] = {}
     for contact in view.contacts:
         name = _contact_name(dialog_manager, contact.contact_id, contact.name)
         if contact.is_primary:
@@ -98,8 +118,8 @@ async def get_contacts(
         buttons.append(
             (cut(("⭐ " if contact.is_primary else "") + name, LABEL_MAX), contact.contact_id)
         )
-        known[str(contact.contact_id)] = [contact.name, contact.is_primary]
-    dialog_manager.dialog_data[CONTACTS_KEY] = known
+        known[contact.contact_id] = (contact.name, contact.is_primary)
+    KNOWN.set(dialog_manager, known)
     return {
         "id": lead_id,
         "title": view.lead.title or "",
@@ -124,8 +144,7 @@ async def on_contact_selected(
 async def get_contact(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The chosen contact as the list showed it (the actions re-check everything)."""
     contact_id = _chosen(dialog_manager)
-    known = dialog_manager.dialog_data.get(CONTACTS_KEY, {}).get(str(contact_id))
-    is_primary = bool(known[1]) if isinstance(known, list) and len(known) > 1 else False
+    is_primary = KNOWN.get(dialog_manager).get(contact_id, ("", False))[1]
     return {
         "name": _known_name(dialog_manager, contact_id),
         "is_primary": is_primary,
@@ -160,7 +179,7 @@ async def on_unlink(_: CallbackQuery, __: Button, manager: DialogManager) -> Non
 
 async def get_search(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The search prompt, with the last refusal if any."""
-    problem = dialog_manager.dialog_data.pop(SEARCH_PROBLEM_KEY, None)
+    problem = SEARCH_PROBLEM.take(dialog_manager)
     return {
         "too_short": problem == ContactSearchProblem.TOO_SHORT.value,
         "too_long": problem == ContactSearchProblem.TOO_LONG.value,
@@ -184,34 +203,37 @@ async def on_search(message: Message, _: MessageInput, manager: DialogManager) -
     """Look contacts up by the phone or the name the user sent."""
     text = message.text
     if not text:
-        manager.dialog_data[SEARCH_PROBLEM_KEY] = "not_text"
+        SEARCH_PROBLEM.set(manager, "not_text")
         return
     try:
         found = await lead_contacts_of(manager).search(caller(manager), text)
     except ContactSearchError as exc:
-        manager.dialog_data[SEARCH_PROBLEM_KEY] = exc.problem.value
+        SEARCH_PROBLEM.set(manager, exc.problem.value)
         return
-    manager.dialog_data[QUERY_KEY] = " ".join(text.split())[:CONTACT_SEARCH_MAX]
-    manager.dialog_data[FOUND_KEY] = [
+    QUERY.set(manager, " ".join(text.split())[:CONTACT_SEARCH_MAX])
+    FOUND.set(
+        manager,
         [
-            _found_label(manager, contact),
-            contact.id,
-            _contact_name(manager, contact.id, contact.full_name),
-        ]
-        for contact in found
-        if contact.id
-    ]
+            (
+                _found_label(manager, contact),
+                contact.id,
+                _contact_name(manager, contact.id, contact.full_name),
+            )
+            for contact in found
+            if contact.id
+        ],
+    )
     await manager.switch_to(LeadContacts.found)
 
 
 async def get_found(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """Contacts found by the last search."""
-    found = [(item[0], item[1]) for item in dialog_manager.dialog_data.get(FOUND_KEY, [])]
+    found = [(label, contact_id) for label, contact_id, _ in FOUND.get(dialog_manager)]
     return {
         "found": found,
         "count": len(found),
         "nothing": not found,
-        "query": str(dialog_manager.dialog_data.get(QUERY_KEY, "")),
+        "query": QUERY.get(dialog_manager),
     }
 
 
@@ -219,7 +241,7 @@ async def on_found_selected(
     _: CallbackQuery, __: Select[int], manager: DialogManager, contact_id: int
 ) -> None:
     """Link the chosen contact to the lead."""
-    names = {int(item[1]): str(item[2]) for item in manager.dialog_data.get(FOUND_KEY, [])}
+    names = {contact_id: name for _, contact_id, name in FOUND.get(manager)}
     if contact_id not in names:
         # Only what this user's own search found can be linked from here.
         await manager.switch_to(LeadContacts.search)

@@ -43,9 +43,10 @@ def started_lead_id(manager: DialogManager) -> int:
 class DialogValue(Generic[V]):
     """One value a dialog keeps in its `dialog_data`, under its own key, read back typed.
 
-    Dialog data is stored as JSON with Redis and pickled otherwise: `read` (`int`,
-    `date.fromisoformat`, ...) gives a stored value its type back, `write` makes it storable
-    (`date.isoformat`). A missing value, or one `read` refuses, reads as `default`.
+    Dialog data is stored as plain JSON (the storages refuse anything else): `write` makes a
+    value storable (`date.isoformat`, tuples as lists), `read` (`int`, `date.fromisoformat`,
+    ...) gives a stored value its type back. A missing value, or one `read` refuses, reads as
+    `default`.
     """
 
     def __init__(
