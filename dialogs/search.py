@@ -36,7 +36,7 @@ from dialogs.states import (
     start_lead_search,
     start_my_leads,
 )
-from dialogs.widgets import Tr, scrolling_select, widget_of
+from dialogs.widgets import DialogValue, Tr, as_flag, as_text, scrolling_select, widget_of
 
 RESULT_SELECT_ID = "find_result"
 PREV_ID = "find_prev"
@@ -52,11 +52,6 @@ MY_MINE_ID = "my_mine"
 RESULTS_PER_PAGE = 8
 MY_LEADS_LIMIT = 60
 
-RESULTS_KEY = "results"
-TRUNCATED_KEY = "truncated"
-SHOWN_QUERY_KEY = "shown_query"
-GROUPS_KEY = "groups"
-MY_KEY = "my"
 
 # Besides a portal user's id, the responsible list keeps these two choices of its buttons.
 ALL_RESPONSIBLE = "all"
@@ -73,13 +68,45 @@ def _summary_from_row(row: list[Any]) -> LeadSummary:
     return LeadSummary(id=int(row[0]), title=str(row[1]), status_id=str(row[2]), created=created)
 
 
+def _read_results(raw: Any) -> list[LeadSummary]:
+    return [_summary_from_row(row) for row in raw]
+
+
+def _read_groups(raw: Any) -> list[tuple[str, str, int]]:
+    return [(str(status_id), str(name), int(total)) for status_id, name, total in raw]
+
+
+def _read_my(raw: Any) -> list[tuple[int, str, str]]:
+    return [(int(lead_id), str(title), str(stage)) for lead_id, title, stage in raw]
+
+
+def _as_rows(rows: list[Any]) -> list[list[Any]]:
+    return [list(row) for row in rows]
+
+
+RESULTS: DialogValue[list[LeadSummary]] = DialogValue(
+    "results", _read_results, [], write=lambda leads: [_summary_row(lead) for lead in leads]
+)
+"""The last search's leads, titles cut to a line."""
+TRUNCATED = DialogValue("truncated", as_flag, False)
+"""The last search found more than it keeps."""
+SHOWN_QUERY = DialogValue("shown_query", as_text, "")
+TOO_SHORT = DialogValue("too_short", as_flag, False)
+GROUPS: DialogValue[list[tuple[str, str, int]]] = DialogValue(
+    "groups", _read_groups, [], write=_as_rows
+)
+"""My leads: each open stage's id, name and count."""
+MY: DialogValue[list[tuple[int, str, str]]] = DialogValue("my", _read_my, [], write=_as_rows)
+"""My leads: the first `MY_LEADS_LIMIT` as id, title cut to a line, stage name."""
+
+
 async def run_search(manager: DialogManager, query: LeadQuery) -> None:
     """Look the query up and keep the results (ids and short titles) in the dialog."""
     result = await leads_of(manager).search(caller(manager), query)
-    manager.dialog_data[RESULTS_KEY] = [_summary_row(summary_of(lead)) for lead in result.leads]
-    manager.dialog_data[TRUNCATED_KEY] = result.truncated
+    RESULTS.set(manager, [summary_of(lead) for lead in result.leads])
+    TRUNCATED.set(manager, result.truncated)
     await widget_of(manager, RESULTS_PAGES_ID, ManagedScroll).set_page(0)
-    manager.dialog_data[SHOWN_QUERY_KEY] = query.text
+    SHOWN_QUERY.set(manager, query.text)
     await manager.switch_to(LeadSearch.main)
 
 
@@ -99,19 +126,19 @@ async def on_search_start(start_data: Data, manager: DialogManager) -> None:
     """Run the query /find came with, if any."""
     text = start_data.get(QUERY_KEY, "") if isinstance(start_data, dict) else ""
     if text and not await handle_query(manager, str(text)):
-        manager.dialog_data["too_short"] = True
+        TOO_SHORT.set(manager, True)
 
 
 async def on_query_text(message: Message, _: MessageInput, manager: DialogManager) -> None:
     """The user typed what to look for."""
-    manager.dialog_data.pop("too_short", None)
+    TOO_SHORT.clear(manager)
     if not await handle_query(manager, message.text or ""):
-        manager.dialog_data["too_short"] = True
+        TOO_SHORT.set(manager, True)
 
 
 async def get_query(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """Whether the last query was too short."""
-    return {"too_short": bool(dialog_manager.dialog_data.get("too_short"))}
+    return {"too_short": TOO_SHORT.get(dialog_manager)}
 
 
 async def get_results(
@@ -120,14 +147,14 @@ async def get_results(
     """One page of results: the lines of text and a button per lead."""
     tr = translator(dialog_manager)
     snapshot = await leads.catalog.get()
-    rows = dialog_manager.dialog_data.get(RESULTS_KEY, [])
+    rows = RESULTS.get(dialog_manager)
     pages = max(1, math.ceil(len(rows) / RESULTS_PER_PAGE))
     page = min(
         await widget_of(dialog_manager, RESULTS_PAGES_ID, ManagedScroll).get_page(), pages - 1
     )
-    shown = [_summary_from_row(r) for r in rows[page * RESULTS_PER_PAGE :][:RESULTS_PER_PAGE]]
+    shown = rows[page * RESULTS_PER_PAGE :][:RESULTS_PER_PAGE]
     now = datetime.now(UTC)
-    query = str(dialog_manager.dialog_data.get(SHOWN_QUERY_KEY, ""))
+    query = SHOWN_QUERY.get(dialog_manager)
     if rows:
         header = tr.get_html(
             "search-results", count=len(rows), query=cut(query, 60), page=page + 1, pages=pages
@@ -137,7 +164,7 @@ async def get_results(
             for index, lead in enumerate(shown, start=page * RESULTS_PER_PAGE + 1)
         ]
         text = header + "\n\n" + "\n".join(lines)
-        if dialog_manager.dialog_data.get(TRUNCATED_KEY):
+        if TRUNCATED.get(dialog_manager):
             text += "\n\n" + tr.get_html("search-results-more")
     else:
         text = tr.get_html("search-nothing", query=cut(query, 60))
@@ -193,13 +220,13 @@ async def load_my_leads(manager: DialogManager) -> None:
     else:
         responsible = int(chosen)
     groups = await leads_of(manager).open_leads(identity, responsible)
-    manager.dialog_data[GROUPS_KEY] = [[g.status_id, g.name, g.total] for g in groups]
-    leads: list[list[Any]] = []
+    GROUPS.set(manager, [(g.status_id, g.name, g.total) for g in groups])
+    leads: list[tuple[int, str, str]] = []
     for group in groups:
         for lead in group.leads:
             if len(leads) < MY_LEADS_LIMIT:
-                leads.append([lead.id, cut(lead.title, LINE_TITLE_LIMIT), group.name])
-    manager.dialog_data[MY_KEY] = leads
+                leads.append((lead.id, cut(lead.title, LINE_TITLE_LIMIT), group.name))
+    MY.set(manager, leads)
 
 
 async def on_search_dialog_start(start_data: Data, manager: DialogManager) -> None:
@@ -230,12 +257,14 @@ async def get_my_leads(
     else:
         name = await leads.user_name(int(chosen))
         title = tr.get_html("my-leads-title-user", name=name)
-    groups = dialog_manager.dialog_data.get(GROUPS_KEY, [])
-    lines = [tr.get_html("my-leads-stage", stage=cut(g[1], 60), count=int(g[2])) for g in groups]
+    lines = [
+        tr.get_html("my-leads-stage", stage=cut(name, 60), count=total)
+        for _status_id, name, total in GROUPS.get(dialog_manager)
+    ]
     body = "\n".join(lines) if lines else tr.get_html("my-leads-none")
     buttons = []
-    for lead_id, lead_title, stage in dialog_manager.dialog_data.get(MY_KEY, []):
-        summary = LeadSummary(id=int(lead_id), title=str(lead_title), status_id="")
+    for lead_id, lead_title, stage in MY.get(dialog_manager):
+        summary = LeadSummary(id=lead_id, title=lead_title, status_id="")
         buttons.append((button_label(tr, summary, prefix=f"{cut(stage, 14)} · "), str(lead_id)))
     return {
         "text": f"{title}\n\n{body}",
