@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
-from typing import Any
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
 
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import Dialog, DialogManager, Window
@@ -32,8 +32,11 @@ from bot.portal import ProductRow
 from dialogs.services import caller, lead_products_of, translator
 from dialogs.states import LeadProducts
 from dialogs.widgets import (
+    DialogValue,
     Notice,
     Tr,
+    as_flag,
+    as_text,
     checked_item,
     clear_notice,
     scrolling_select,
@@ -54,13 +57,51 @@ PRICE_ID = "lp_price"
 PAGE_HEIGHT = 8
 LABEL_MAX = 60
 
-SIGNATURE_KEY = "seen"
-ROWS_KEY = "rows"
-FOUND_KEY = "found"
-FOUND_MORE_KEY = "found_more"
-QUERY_KEY = "query"
-QUANTITY_KEY = "quantity"
-PROBLEM_KEY = "problem"
+
+class FoundProduct(NamedTuple):
+    """A product of the last catalogue search, as its button and the next steps need it."""
+
+    label: str
+    id: int
+    name: str
+    price: Decimal
+    currency: str
+
+
+def _read_found(raw: Any) -> list[FoundProduct]:
+    return [
+        FoundProduct(str(label), int(product_id), str(name), Decimal(str(price)), str(currency))
+        for label, product_id, name, price, currency in raw
+    ]
+
+
+def _write_found(found: list[FoundProduct]) -> list[list[Any]]:
+    return [[p.label, p.id, p.name, str(p.price), p.currency] for p in found]
+
+
+def _read_decimal(raw: Any) -> Decimal:
+    try:
+        return Decimal(str(raw))
+    except InvalidOperation as exc:
+        raise ValueError("not a number") from exc
+
+
+def _read_names(raw: Any) -> dict[int, str]:
+    return {int(row_id): str(name) for row_id, name in raw.items()}
+
+
+SIGNATURE = DialogValue("seen", as_text, "")
+"""The rows as the user last saw them: a write must still find them so."""
+ROWS: DialogValue[dict[int, str]] = DialogValue(
+    "rows", _read_names, {}, write=lambda names: {str(k): v for k, v in names.items()}
+)
+"""The name the list showed for each row, by row id."""
+FOUND: DialogValue[list[FoundProduct]] = DialogValue("found", _read_found, [], write=_write_found)
+FOUND_MORE = DialogValue("found_more", as_flag, False)
+QUERY = DialogValue("query", as_text, "")
+QUANTITY: DialogValue[Decimal | None] = DialogValue("quantity", _read_decimal, None, write=str)
+PROBLEM = DialogValue("problem", as_text, "")
+"""Why the last text was refused, shown once under the prompt."""
 
 
 def _chosen_row(manager: DialogManager) -> int:
@@ -88,10 +129,10 @@ async def get_rows(
     lead_id = started_lead_id(dialog_manager)
     view = await lead_products.view(caller(dialog_manager), lead_id)
     # What the user sees now is what a later write must still find.
-    dialog_manager.dialog_data[SIGNATURE_KEY] = view.signature
+    SIGNATURE.set(dialog_manager, view.signature)
     lines = []
     buttons = []
-    names: dict[str, str] = {}
+    names: dict[int, str] = {}
     for row in view.rows:
         if row.id is None:
             continue
@@ -110,8 +151,8 @@ async def get_rows(
         )
         label = tr.get("products-row-label", product=name, quantity=quantity)
         buttons.append((cut(label, LABEL_MAX), row.id))
-        names[str(row.id)] = name
-    dialog_manager.dialog_data[ROWS_KEY] = names
+        names[row.id] = name
+    ROWS.set(dialog_manager, names)
     return {
         "id": lead_id,
         "title": view.lead.title or "",
@@ -135,20 +176,19 @@ async def on_row_selected(
 async def get_row(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The row the user chose, by the name the list showed."""
     row_id = _chosen_row(dialog_manager)
-    names = dialog_manager.dialog_data.get(ROWS_KEY, {})
-    return {"product": str(names.get(str(row_id), ""))}
+    return {"product": ROWS.get(dialog_manager).get(row_id, "")}
 
 
 async def on_remove(callback: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Remove the chosen row, unless the rows changed since the user saw them."""
     row_id = _chosen_row(manager)
-    name = str(manager.dialog_data.get(ROWS_KEY, {}).get(str(row_id), ""))
+    name = ROWS.get(manager).get(row_id, "")
     try:
         await lead_products_of(manager).remove_row(
             caller(manager),
             started_lead_id(manager),
             row_id,
-            seen_signature=str(manager.dialog_data.get(SIGNATURE_KEY, "")),
+            seen_signature=SIGNATURE.get(manager),
         )
     except WriteInProgressError:
         await callback.answer(translator(manager).get("write-in-progress"))
@@ -167,7 +207,7 @@ async def on_remove(callback: CallbackQuery, __: Button, manager: DialogManager)
 
 async def get_search(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The search prompt, with the last refusal if any."""
-    problem = dialog_manager.dialog_data.pop(PROBLEM_KEY, None)
+    problem = PROBLEM.take(dialog_manager)
     return {
         "too_short": problem == "too_short",
         "too_long": problem == "too_long",
@@ -180,12 +220,12 @@ async def on_search(message: Message, _: MessageInput, manager: DialogManager) -
     """Look the catalogue up by a part of the product name."""
     text = message.text
     if not text:
-        manager.dialog_data[PROBLEM_KEY] = "not_text"
+        PROBLEM.set(manager, "not_text")
         return
     try:
         page = await lead_products_of(manager).search(text)
     except ProductSearchError as exc:
-        manager.dialog_data[PROBLEM_KEY] = "too_long" if exc.too_long else "too_short"
+        PROBLEM.set(manager, "too_long" if exc.too_long else "too_short")
         return
     tr = translator(manager)
     found = []
@@ -200,29 +240,26 @@ async def on_search(message: Message, _: MessageInput, manager: DialogManager) -
             currency=product.currency_id or "",
         )
         found.append(
-            [
-                cut(label, LABEL_MAX),
-                product.id,
-                product.name or "",
-                str(price),
+            FoundProduct(
+                cut(label, LABEL_MAX), product.id, product.name or "", price,
                 product.currency_id or "",
-            ]
-        )
-    manager.dialog_data[FOUND_KEY] = found
-    manager.dialog_data[FOUND_MORE_KEY] = page.next is not None
-    manager.dialog_data[QUERY_KEY] = " ".join(text.split())[:PRODUCT_SEARCH_MAX]
+            )
+        )  # fmt: skip
+    FOUND.set(manager, found)
+    FOUND_MORE.set(manager, page.next is not None)
+    QUERY.set(manager, " ".join(text.split())[:PRODUCT_SEARCH_MAX])
     await manager.switch_to(LeadProducts.found)
 
 
 async def get_found(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """Products found by the last search, a page at a time."""
-    found = [(item[0], item[1]) for item in dialog_manager.dialog_data.get(FOUND_KEY, [])]
+    found = [(product.label, product.id) for product in FOUND.get(dialog_manager)]
     return {
         "found": found,
         "count": len(found),
         "nothing": not found,
-        "more": bool(dialog_manager.dialog_data.get(FOUND_MORE_KEY)),
-        "query": str(dialog_manager.dialog_data.get(QUERY_KEY, "")),
+        "more": FOUND_MORE.get(dialog_manager),
+        "query": QUERY.get(dialog_manager),
     }
 
 
@@ -236,15 +273,12 @@ async def on_product_selected(
     await manager.switch_to(LeadProducts.quantity)
 
 
-def _found_product(manager: DialogManager, product_id: int) -> dict[str, Any] | None:
-    """A product of the last search: its id, name, catalogue price and currency."""
-    for item in manager.dialog_data.get(FOUND_KEY, []):
-        if item[1] == product_id:
-            return {"id": product_id, "name": item[2], "price": item[3], "currency": item[4]}
-    return None
+def _found_product(manager: DialogManager, product_id: int) -> FoundProduct | None:
+    """A product of the last search (only what this user's own search found)."""
+    return next((p for p in FOUND.get(manager) if p.id == product_id), None)
 
 
-def _product(manager: DialogManager) -> dict[str, Any]:
+def _product(manager: DialogManager) -> FoundProduct:
     """The product chosen in the list of found ones."""
     chosen = widget_of(manager, FOUND_SELECT_ID, ManagedRadio).get_checked()
     product = _found_product(manager, chosen) if chosen is not None else None
@@ -266,15 +300,15 @@ def _amount_flags(problem: str | None) -> dict[str, bool]:
 async def get_quantity(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The quantity prompt for the chosen product."""
     product = _product(dialog_manager)
-    problem = dialog_manager.dialog_data.pop(PROBLEM_KEY, None)
-    return {"product": str(product["name"]), **_amount_flags(problem)}
+    problem = PROBLEM.take(dialog_manager)
+    return {"product": product.name, **_amount_flags(problem)}
 
 
 async def on_quantity(
     _: Message, __: ManagedTextInput[Decimal], manager: DialogManager, quantity: Decimal
 ) -> None:
     """Keep the quantity for the price's window, and ask for the price."""
-    manager.dialog_data[QUANTITY_KEY] = str(quantity)
+    QUANTITY.set(manager, quantity)
     await manager.switch_to(LeadProducts.price)
 
 
@@ -283,31 +317,31 @@ async def on_amount_error(
 ) -> None:
     """A quantity or price that is not acceptable: the prompt says why."""
     problem = error.problem if isinstance(error, AmountError) else AmountProblem.NOT_A_NUMBER
-    manager.dialog_data[PROBLEM_KEY] = problem.value
+    PROBLEM.set(manager, problem.value)
 
 
 async def on_not_text(_: Message, __: MessageInput, manager: DialogManager) -> None:
     """A sticker, a photo or the like where a number is asked for."""
-    manager.dialog_data[PROBLEM_KEY] = "not_text"
+    PROBLEM.set(manager, "not_text")
 
 
 def _quantity(manager: DialogManager) -> Decimal:
     """The quantity typed for the chosen product."""
-    typed = manager.dialog_data.get(QUANTITY_KEY)
-    if not isinstance(typed, str):
+    typed = QUANTITY.get(manager)
+    if typed is None:
         raise AccessDenied("no quantity typed")
-    return Decimal(typed)
+    return typed
 
 
 async def get_price(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The price prompt, offering the catalogue price."""
     product = _product(dialog_manager)
-    problem = dialog_manager.dialog_data.pop(PROBLEM_KEY, None)
+    problem = PROBLEM.take(dialog_manager)
     return {
-        "product": str(product["name"]),
+        "product": product.name,
         "quantity": _quantity(dialog_manager),
-        "price": Decimal(str(product["price"])),
-        "currency": str(product["currency"]),
+        "price": product.price,
+        "currency": product.currency,
         **_amount_flags(problem),
     }
 
@@ -319,17 +353,17 @@ async def _add(manager: DialogManager, price: Decimal) -> None:
         await lead_products_of(manager).add_row(
             caller(manager),
             started_lead_id(manager),
-            product_id=int(product["id"]),
+            product_id=product.id,
             quantity=quantity,
             price=price,
-            seen_signature=str(manager.dialog_data.get(SIGNATURE_KEY, "")),
+            seen_signature=SIGNATURE.get(manager),
         )
     except RowsChangedError:
         set_notice(manager, "products-changed")
     else:
-        set_notice(manager, "products-added", product=str(product["name"]), quantity=quantity)
-    for key in (QUANTITY_KEY, FOUND_KEY, FOUND_MORE_KEY, QUERY_KEY):
-        manager.dialog_data.pop(key, None)
+        set_notice(manager, "products-added", product=product.name, quantity=quantity)
+    for value in (QUANTITY, FOUND, FOUND_MORE, QUERY):
+        value.clear(manager)
     await manager.switch_to(LeadProducts.main)
 
 
@@ -348,7 +382,7 @@ async def on_use_catalogue_price(
 ) -> None:
     """Add the row at the catalogue price (a second tap while it runs is told to wait)."""
     try:
-        await _add(manager, Decimal(str(_product(manager)["price"])))
+        await _add(manager, _product(manager).price)
     except WriteInProgressError:
         await callback.answer(translator(manager).get("write-in-progress"))
 
