@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
@@ -44,27 +45,69 @@ from dialogs.states import (
     start_lead_search,
     start_main_menu,
 )
-from dialogs.widgets import Tr
+from dialogs.widgets import DialogValue, Tr, as_text
 
 STAGE_SELECT_ID = "card_stage"
 FIELD_SELECT_ID = "card_field"
 SOURCE_SELECT_ID = "card_source"
 MULTI_SELECT_ID = "card_multi"
 
-CARD_KEY = "card"
-NOTICE_KEY = "notice"
-ERROR_KEY = "error"
-URL_KEY = "url"
-ASSIGNED_KEY = "assigned"
-STATUS_KEY = "status"
-TITLE_KEY = "title"
-VALUES_KEY = "values"
-PHONES_KEY = "phones"
-EMAILS_KEY = "emails"
-NEW_STAGE_KEY = "new_stage"
-FIELD_KEY = "field"
-MULTI_KIND_KEY = "multi_kind"
-MULTI_ID_KEY = "multi_id"
+
+@dataclass(frozen=True)
+class KeptCard:
+    """The rendered card and what its windows need, kept between updates (small, JSON-able)."""
+
+    text: str = ""
+    notice: str = ""
+    """A line above the card ("saved"), shown with it until the next read."""
+    url: str = ""
+    assigned: int = 0
+    status: str = ""
+    title: str = ""
+    values: dict[str, str] = field(default_factory=dict)
+    """The editable fields' values now, cut short, by field code."""
+    phones: list[tuple[int, str]] = field(default_factory=list)
+    emails: list[tuple[int, str]] = field(default_factory=list)
+
+    @classmethod
+    def from_data(cls, raw: Any) -> KeptCard:
+        """The stored form read back (lists of pairs come back as lists)."""
+        return cls(
+            text=str(raw["text"]),
+            notice=str(raw["notice"]),
+            url=str(raw["url"]),
+            assigned=int(raw["assigned"]),
+            status=str(raw["status"]),
+            title=str(raw["title"]),
+            values={str(code): str(value) for code, value in raw["values"].items()},
+            phones=[(int(i), str(v)) for i, v in raw["phones"]],
+            emails=[(int(i), str(v)) for i, v in raw["emails"]],
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        """The stored form (pairs as lists: plain JSON)."""
+        data = asdict(self)
+        data["phones"] = [list(pair) for pair in self.phones]
+        data["emails"] = [list(pair) for pair in self.emails]
+        return data
+
+
+def _read_card(raw: Any) -> KeptCard:
+    try:
+        return KeptCard.from_data(raw)
+    except (KeyError, AttributeError) as exc:
+        raise ValueError("not a kept card") from exc
+
+
+CARD: DialogValue[KeptCard] = DialogValue("card", _read_card, KeptCard(), write=KeptCard.to_data)
+LEAD_ID = DialogValue(LEAD_ID_KEY, int, 0)
+ERROR = DialogValue("error", as_text, "")
+"""Why there is no card (hidden, deleted, out of date), shown in its place."""
+NEW_STAGE = DialogValue("new_stage", as_text, "")
+FIELD = DialogValue("field", as_text, "")
+MULTI_KIND = DialogValue("multi_kind", as_text, "PHONE")
+MULTI_ID: DialogValue[int | None] = DialogValue("multi_id", int, None)
+"""The phone or e-mail picked to change or remove; None while adding one."""
 
 # Simple fields the card edits, as the capture form does: code -> locale label key. The
 # service enforces which of them may change and how (`LeadService.check_changes`).
@@ -84,33 +127,35 @@ NOTE_LIMIT = 3000
 
 
 def _lead_id(manager: DialogManager) -> int:
-    return int(manager.dialog_data[LEAD_ID_KEY])
+    return LEAD_ID.get(manager)
 
 
 def keep_card(manager: DialogManager, card: LeadCardData, *, notice: str = "") -> None:
     """Remember the rendered card and what its windows need, small and JSON-able."""
     tr = translator(manager)
     lead = card.lead
-    data = manager.dialog_data
-    data[CARD_KEY] = render_card(tr, card.view)
-    data[NOTICE_KEY] = notice
-    data.pop(ERROR_KEY, None)
-    data[URL_KEY] = card.url or ""
-    data[ASSIGNED_KEY] = lead.assigned_by_id or 0
-    data[STATUS_KEY] = lead.status_id or ""
-    data[TITLE_KEY] = cut(lead_title(tr, lead.title, lead.id or 0), 100)
     opportunity = f"{lead.opportunity:f}" if lead.opportunity else ""
-    data[VALUES_KEY] = {
-        "TITLE": cut(lead.title, 200),
-        "NAME": cut(lead.name, 200),
-        "LAST_NAME": cut(lead.last_name, 200),
-        "COMPANY_TITLE": cut(lead.company_title, 200),
-        "OPPORTUNITY": opportunity,
-        "SOURCE_ID": card.view.source,
-        "COMMENTS": cut(lead.comments, 200),
-    }
-    data[PHONES_KEY] = [[p.id, cut(p.value, 60)] for p in lead.phone if p.id is not None]
-    data[EMAILS_KEY] = [[e.id, cut(e.value, 60)] for e in lead.email if e.id is not None]
+    kept = KeptCard(
+        text=render_card(tr, card.view),
+        notice=notice,
+        url=card.url or "",
+        assigned=lead.assigned_by_id or 0,
+        status=lead.status_id or "",
+        title=cut(lead_title(tr, lead.title, lead.id or 0), 100),
+        values={
+            "TITLE": cut(lead.title, 200),
+            "NAME": cut(lead.name, 200),
+            "LAST_NAME": cut(lead.last_name, 200),
+            "COMPANY_TITLE": cut(lead.company_title, 200),
+            "OPPORTUNITY": opportunity,
+            "SOURCE_ID": card.view.source,
+            "COMMENTS": cut(lead.comments, 200),
+        },
+        phones=[(p.id, cut(p.value, 60)) for p in lead.phone if p.id is not None],
+        emails=[(e.id, cut(e.value, 60)) for e in lead.email if e.id is not None],
+    )
+    CARD.set(manager, kept)
+    ERROR.clear(manager)
 
 
 async def load(manager: DialogManager) -> None:
@@ -119,10 +164,10 @@ async def load(manager: DialogManager) -> None:
     try:
         card = await leads_of(manager).load_card(caller(manager), _lead_id(manager))
     except LeadHiddenError:
-        manager.dialog_data[ERROR_KEY] = tr.get_html("access-lead-hidden")
+        ERROR.set(manager, tr.get_html("access-lead-hidden"))
         return
     except NotFoundError:
-        manager.dialog_data[ERROR_KEY] = tr.get_html("error-not-found")
+        ERROR.set(manager, tr.get_html("error-not-found"))
         return
     keep_card(manager, card)
 
@@ -158,17 +203,17 @@ def replaces_stale_card(handler: Handler) -> Handler:
 
 async def show_stale(manager: DialogManager, key: str) -> None:
     """Put the out-of-date notice where the card was."""
-    manager.dialog_data[ERROR_KEY] = translator(manager).get_html(key)
+    ERROR.set(manager, translator(manager).get_html(key))
     await manager.switch_to(LeadCard.main)
 
 
 async def on_card_start(start_data: Data, manager: DialogManager) -> None:
     """Load the card the dialog was opened for."""
     lead_id = start_data.get(LEAD_ID_KEY) if isinstance(start_data, dict) else None
-    manager.dialog_data[LEAD_ID_KEY] = int(lead_id or 0)
+    LEAD_ID.set(manager, int(lead_id or 0))
     await load(manager)
     wants_stage = isinstance(start_data, dict) and start_data.get(THEN_KEY) == THEN_STAGE
-    if wants_stage and not manager.dialog_data.get(ERROR_KEY):
+    if wants_stage and not ERROR.get(manager):
         await manager.switch_to(LeadCard.stage)
 
 
@@ -179,9 +224,8 @@ async def on_child_closed(_: Data, __: Any, manager: DialogManager) -> None:
 
 async def get_card(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The kept card and which buttons the caller gets."""
-    data = dialog_manager.dialog_data
     identity = caller(dialog_manager)
-    error = data.get(ERROR_KEY)
+    error = ERROR.get(dialog_manager)
     if error:
         return {
             "text": error,
@@ -191,15 +235,14 @@ async def get_card(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
             "can_take": False,
             "is_manager": False,
         }
-    notice = data.get(NOTICE_KEY) or ""
-    assigned = int(data.get(ASSIGNED_KEY) or 0) or None
+    card = CARD.get(dialog_manager)
     return {
-        "text": (notice + "\n\n" if notice else "") + str(data.get(CARD_KEY, "")),
+        "text": (card.notice + "\n\n" if card.notice else "") + card.text,
         "ok": True,
         "failed": False,
-        "url": data.get(URL_KEY) or "",
-        "has_url": bool(data.get(URL_KEY)),
-        "can_take": LeadService.may_take(identity, assigned),
+        "url": card.url,
+        "has_url": bool(card.url),
+        "can_take": LeadService.may_take(identity, card.assigned or None),
         "is_manager": identity.may(Action.DELETE_LEAD),
     }
 
@@ -249,7 +292,7 @@ async def get_stages(
 ) -> dict[str, Any]:
     """The portal's stages in order, the current one left out."""
     snapshot = await leads.catalog.get()
-    current = str(dialog_manager.dialog_data.get(STATUS_KEY, ""))
+    current = CARD.get(dialog_manager).status
     items = [
         (cut(s.name, BUTTON_LIMIT), s.status_id) for s in snapshot.stages if s.status_id != current
     ]
@@ -258,7 +301,7 @@ async def get_stages(
 
 async def _chosen_stage_name(manager: DialogManager) -> str:
     snapshot = await leads_of(manager).catalog.get()
-    return cut(snapshot.stage_name(str(manager.dialog_data.get(NEW_STAGE_KEY, ""))), 100)
+    return cut(snapshot.stage_name(NEW_STAGE.get(manager)), 100)
 
 
 async def get_new_stage(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
@@ -275,7 +318,7 @@ async def on_stage_selected(
     stage = snapshot.stage(item_id)
     if stage is None:
         return
-    manager.dialog_data[NEW_STAGE_KEY] = stage.status_id
+    NEW_STAGE.set(manager, stage.status_id)
     if stage.semantics is Semantics.FAILURE:
         await manager.switch_to(LeadCard.stage_reason)
     elif stage.semantics is Semantics.SUCCESS:
@@ -290,7 +333,7 @@ async def on_stage_selected(
 @replaces_stale_card
 async def on_stage_confirmed(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Move the lead to the success stage (the stage only: no conversion through REST)."""
-    status_id = str(manager.dialog_data.get(NEW_STAGE_KEY, ""))
+    status_id = NEW_STAGE.get(manager)
     card = await leads_of(manager).change_stage(
         caller(manager), _lead_id(manager), status_id, tr=translator(manager)
     )
@@ -304,7 +347,7 @@ async def on_stage_reason(message: Message, _: MessageInput, manager: DialogMana
     if not reason:
         return
     tr = translator(manager)
-    status_id = str(manager.dialog_data.get(NEW_STAGE_KEY, ""))
+    status_id = NEW_STAGE.get(manager)
     comment = tr.get(
         "card-stage-reason-comment",
         stage=await _chosen_stage_name(manager),
@@ -332,12 +375,12 @@ async def on_field_selected(
     if item_id not in EDITABLE_FIELDS:
         return
     if item_id in ("PHONE", "EMAIL"):
-        manager.dialog_data[MULTI_KIND_KEY] = item_id
+        MULTI_KIND.set(manager, item_id)
         await manager.switch_to(LeadCard.edit_multi)
     elif item_id == "SOURCE_ID":
         await manager.switch_to(LeadCard.edit_source)
     else:
-        manager.dialog_data[FIELD_KEY] = item_id
+        FIELD.set(manager, item_id)
         await manager.switch_to(LeadCard.edit_value)
 
 
@@ -347,8 +390,8 @@ def _field_label(manager: DialogManager, code: str) -> str:
 
 async def get_edit_value(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The field being edited and its value now."""
-    code = str(dialog_manager.dialog_data.get(FIELD_KEY, "TITLE"))
-    value = dialog_manager.dialog_data.get(VALUES_KEY, {}).get(code) or ""
+    code = FIELD.get(dialog_manager) or "TITLE"
+    value = CARD.get(dialog_manager).values.get(code) or ""
     tr = translator(dialog_manager)
     return {
         "field": _field_label(dialog_manager, code),
@@ -360,7 +403,7 @@ async def get_edit_value(dialog_manager: DialogManager, **_: Any) -> dict[str, A
 async def on_edit_value(message: Message, _: MessageInput, manager: DialogManager) -> None:
     """Validate and store the new value of a simple field."""
     tr = translator(manager)
-    code = str(manager.dialog_data.get(FIELD_KEY, ""))
+    code = FIELD.get(manager)
     text = (message.text or "").strip()
     if code not in EDITABLE_FIELDS or not text:
         return
@@ -392,9 +435,7 @@ async def get_sources(
     """The portal's lead sources."""
     snapshot = await leads.catalog.get()
     tr = translator(dialog_manager)
-    value = dialog_manager.dialog_data.get(VALUES_KEY, {}).get("SOURCE_ID") or tr.get(
-        "card-edit-empty"
-    )
+    value = CARD.get(dialog_manager).values.get("SOURCE_ID") or tr.get("card-edit-empty")
     return {
         "sources": [(cut(s.name, BUTTON_LIMIT), s.status_id) for s in snapshot.sources],
         "value": value,
@@ -417,14 +458,15 @@ async def on_source_selected(
 
 
 def _multi_kind(manager: DialogManager) -> MultiFieldKind:
-    return "EMAIL" if manager.dialog_data.get(MULTI_KIND_KEY) == "EMAIL" else "PHONE"
+    return "EMAIL" if MULTI_KIND.get(manager) == "EMAIL" else "PHONE"
 
 
 async def get_multi(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The stored phones or e-mails of the lead."""
     kind = _multi_kind(dialog_manager)
-    stored = dialog_manager.dialog_data.get(PHONES_KEY if kind == "PHONE" else EMAILS_KEY, [])
-    chosen = dialog_manager.dialog_data.get(MULTI_ID_KEY)
+    card = CARD.get(dialog_manager)
+    stored = card.phones if kind == "PHONE" else card.emails
+    chosen = MULTI_ID.get(dialog_manager)
     value = next((v for i, v in stored if i == chosen), "")
     return {
         "field": _field_label(dialog_manager, kind),
@@ -437,25 +479,25 @@ async def on_multi_selected(
     _: CallbackQuery, __: Select[str], manager: DialogManager, item_id: str
 ) -> None:
     """Pick a stored value to change or remove."""
-    manager.dialog_data[MULTI_ID_KEY] = int(item_id)
+    MULTI_ID.set(manager, int(item_id))
     await manager.switch_to(LeadCard.edit_multi_item)
 
 
 async def on_multi_add(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Ask for a value to add."""
-    manager.dialog_data[MULTI_ID_KEY] = None
+    MULTI_ID.clear(manager)
     await manager.switch_to(LeadCard.edit_multi_value)
 
 
 @replaces_stale_card
 async def on_multi_remove(callback: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Remove the picked value (the others stay: the portal merges multi-field edits)."""
-    value_id = manager.dialog_data.get(MULTI_ID_KEY)
+    value_id = MULTI_ID.get(manager)
     if value_id is None:
         return
     try:
         card = await leads_of(manager).edit_multifield(
-            caller(manager), _lead_id(manager), _multi_kind(manager), value_id=int(value_id)
+            caller(manager), _lead_id(manager), _multi_kind(manager), value_id=value_id
         )
     except InvalidValueError:
         await callback.answer(translator(manager).get("card-edit-gone"), show_alert=True)
@@ -471,7 +513,7 @@ async def on_multi_value(message: Message, _: MessageInput, manager: DialogManag
     text = (message.text or "").strip()
     if not text:
         return
-    value_id = manager.dialog_data.get(MULTI_ID_KEY)
+    value_id = MULTI_ID.get(manager)
     service = leads_of(manager)
     try:
         service.clean_multifield(kind, text)
@@ -484,7 +526,7 @@ async def on_multi_value(message: Message, _: MessageInput, manager: DialogManag
             caller(manager),
             _lead_id(manager),
             kind,
-            value_id=int(value_id) if value_id is not None else None,
+            value_id=value_id,
             value=text,
         )
     except InvalidValueError:
@@ -524,7 +566,7 @@ async def on_note(message: Message, _: MessageInput, manager: DialogManager) -> 
 
 async def get_delete(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The title of the lead to delete."""
-    return {"name": str(dialog_manager.dialog_data.get(TITLE_KEY, ""))}
+    return {"name": CARD.get(dialog_manager).title}
 
 
 @replaces_stale_card
@@ -537,8 +579,7 @@ async def on_delete_confirmed(callback: CallbackQuery, __: Button, manager: Dial
         await callback.answer(tr.get("card-managers-only"), show_alert=True)
         await manager.switch_to(LeadCard.main)
         return
-    name = str(manager.dialog_data.get(TITLE_KEY, ""))
-    manager.dialog_data[ERROR_KEY] = tr.get_html("card-deleted", name=name)
+    ERROR.set(manager, tr.get_html("card-deleted", name=CARD.get(manager).title))
     await manager.switch_to(LeadCard.main)
 
 
