@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -52,6 +53,7 @@ from bot.leads.capture_draft import (
     UNREACHABLE_PROBLEM,
     CaptureDraft,
     Duplicates,
+    FailureKind,
     FailureReport,
 )
 from bot.leads.form import (
@@ -87,7 +89,16 @@ from dialogs.states import (
     start_lead_card,
     start_main_menu,
 )
-from dialogs.widgets import Notice, Tr, clear_notice, scrolling_select, set_notice
+from dialogs.widgets import (
+    DialogValue,
+    Notice,
+    Tr,
+    as_flag,
+    as_text,
+    clear_notice,
+    scrolling_select,
+    set_notice,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +120,6 @@ CREATE_ANYWAY_ID = "cap_create_anyway"
 ASK_ID = "cap_ask"
 ASK_SEND_ID = "cap_ask_send"
 ASK_BACK_ID = "cap_ask_back"
-ASK_LEAD_KEY = "ask_lead"
 OWNER_LABEL_LIMIT = 30
 OPEN_ID = "cap_open"
 NOTE_ID = "cap_note"
@@ -124,15 +134,51 @@ MERGE_ID = "cap_in_merge"
 KEEP_ID = "cap_in_keep"
 
 DRAFT_KEY = "draft"
-POSITION_KEY = "position"
-EDITING_KEY = "editing"
-REJECTED_KEY = "rejected"
-MATCHES_KEY = "matches"
-FAILURE_KEY = "failure"
-NOTE_LEAD_KEY = "note_lead"
-INCOMING_KEY = "incoming"
-INCOMING_BACK_KEY = "incoming_back"
-QUERY_KEY = "query"
+"""The draft's record in dialog_data (read with `_stored_draft`, which knows older shapes)."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why the last answer was refused: a locale key and its arguments."""
+
+    reason: str
+    args: dict[str, Any]
+
+    @classmethod
+    def from_data(cls, raw: Any) -> Rejection:
+        """The stored form read back."""
+        return cls(str(raw["reason"]), dict(raw.get("args") or {}))
+
+    def to_data(self) -> dict[str, Any]:
+        """The stored form."""
+        return {"reason": self.reason, "args": self.args}
+
+
+def _read_texts(raw: Any) -> dict[str, str]:
+    return {str(key): str(value) for key, value in raw.items()}
+
+
+POSITION: DialogValue[int | None] = DialogValue("position", int, None)
+"""The form field being asked (its index)."""
+EDITING = DialogValue("editing", as_flag, False)
+"""The field is asked from the summary, which the answer goes back to."""
+REJECTED: DialogValue[Rejection | None] = DialogValue(
+    "rejected", Rejection.from_data, None, write=Rejection.to_data
+)
+MATCHES: DialogValue[Duplicates] = DialogValue(
+    "matches", Duplicates.from_data, Duplicates(), write=Duplicates.to_data
+)
+FAILURE: DialogValue[FailureReport] = DialogValue(
+    "failure", FailureReport.from_data, FailureReport(FailureKind.PROBLEM),
+    write=FailureReport.to_data,
+)  # fmt: skip
+NOTE_LEAD = DialogValue("note_lead", int, 0)
+ASK_LEAD = DialogValue("ask_lead", int, 0)
+INCOMING: DialogValue[dict[str, str]] = DialogValue("incoming", _read_texts, {})
+"""Details that arrived (a shared contact, a forwarded message) over a half-filled draft."""
+INCOMING_BACK = DialogValue("incoming_back", as_text, "")
+"""The window the question about incoming details goes back to."""
+QUERY = DialogValue("query", as_text, "")
 
 # Keys of the services in the dispatcher's data (bot/app.py).
 
@@ -170,7 +216,7 @@ def _save_draft(manager: DialogManager, draft: CaptureDraft) -> None:
 
 
 def _stored_duplicates(manager: DialogManager) -> Duplicates:
-    return Duplicates.from_data(manager.dialog_data.get(MATCHES_KEY) or {})
+    return MATCHES.get(manager)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -182,21 +228,21 @@ def _cut(text: str, limit: int) -> str:
 
 async def _advance(manager: DialogManager, form: list[FormField], draft: CaptureDraft) -> None:
     """After an answer: back to the summary when editing, else the next open question."""
-    data = manager.dialog_data
-    data[REJECTED_KEY] = None
-    if data.get(EDITING_KEY):
-        data[EDITING_KEY] = False
+    REJECTED.clear(manager)
+    if EDITING.get(manager):
+        EDITING.set(manager, False)
         await manager.switch_to(LeadCapture.summary)
         return
-    position = draft.next_question(form, int(data.get(POSITION_KEY, -1)))
+    after = POSITION.get(manager)
+    position = draft.next_question(form, -1 if after is None else after)
     if position is None:
         await manager.switch_to(LeadCapture.summary)
         return
-    data[POSITION_KEY] = position
+    POSITION.set(manager, position)
 
 
 def _current_field(manager: DialogManager, form: list[FormField]) -> FormField | None:
-    position = int(manager.dialog_data.get(POSITION_KEY, 0))
+    position = POSITION.get(manager) or 0
     return form[position] if 0 <= position < len(form) else None
 
 
@@ -231,10 +277,13 @@ async def _store_answer(manager: DialogManager, value: FormValue, kind: FieldKin
 
 
 def _reject(manager: DialogManager, error: InputRejected) -> None:
-    manager.dialog_data[REJECTED_KEY] = {
-        "reason": error.reason,
-        "args": dict(error.args_for_message),
-    }
+    REJECTED.set(manager, Rejection(error.reason, dict(error.args_for_message)))
+
+
+def _rejection_lines(manager: DialogManager, tr: Translator) -> list[str]:
+    """Why the last answer was refused, as the first line of the prompt (if it was)."""
+    rejected = REJECTED.get(manager)
+    return [tr.get_html(rejected.reason, **rejected.args)] if rejected is not None else []
 
 
 def _title_of(tr: Translator, title: str, lead_id: int) -> str:
@@ -259,12 +308,13 @@ async def on_capture_start(start_data: Any, manager: DialogManager) -> None:
         caller(manager), prefill or {}, settings_of(manager).default_phone_region
     )
     _save_draft(manager, draft)
-    manager.dialog_data.update({POSITION_KEY: -1, EDITING_KEY: False})
+    POSITION.set(manager, -1)
+    EDITING.set(manager, False)
     position = draft.next_question(form, -1)
     if position is None:
         await manager.switch_to(LeadCapture.summary)
         return
-    manager.dialog_data[POSITION_KEY] = position
+    POSITION.set(manager, position)
 
 
 # --- the question window -------------------------------------------------------------------
@@ -281,15 +331,12 @@ async def get_question(
     if field is None:
         # The portal dropped the field meanwhile: nothing to ask, offer the summary.
         return {"text": tr.get_html("capture-summary-hint"), "editing": True}
-    data = dialog_manager.dialog_data
-    editing = bool(data.get(EDITING_KEY))
+    editing = EDITING.get(dialog_manager)
     lines: list[str] = []
     if not editing:
-        position = int(data.get(POSITION_KEY, 0))
+        position = POSITION.get(dialog_manager) or 0
         lines.append(tr.get_html("capture-step", step=position + 1, total=len(form)))
-    rejected = data.get(REJECTED_KEY)
-    if isinstance(rejected, dict):
-        lines.append(tr.get_html(str(rejected["reason"]), **rejected.get("args", {})))
+    lines += _rejection_lines(dialog_manager, tr)
     key = "capture-question-required" if field.required else "capture-question"
     lines.append(tr.get_html(key, field=field.label))
     current = draft.values.get(field.code)
@@ -385,8 +432,8 @@ async def on_skip(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
 
 async def on_back_to_summary(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Leave the field as it was."""
-    manager.dialog_data[EDITING_KEY] = False
-    manager.dialog_data[REJECTED_KEY] = None
+    EDITING.set(manager, False)
+    REJECTED.clear(manager)
     await manager.switch_to(LeadCapture.summary)
 
 
@@ -452,9 +499,9 @@ async def on_edit_field(
     form = await capture_of(manager).form(_draft(manager).codes)
     if not item_id.isdigit() or int(item_id) >= len(form):
         return
-    manager.dialog_data[POSITION_KEY] = int(item_id)
-    manager.dialog_data[EDITING_KEY] = True
-    manager.dialog_data[REJECTED_KEY] = None
+    POSITION.set(manager, int(item_id))
+    EDITING.set(manager, True)
+    REJECTED.clear(manager)
     await manager.switch_to(LeadCapture.main)
 
 
@@ -462,7 +509,7 @@ async def get_responsible(
     dialog_manager: DialogManager, capture: CaptureService, access: AccessService, **_: Any
 ) -> dict[str, Any]:
     """Active portal users matching the search (none for a rep who got here anyway)."""
-    query = str(dialog_manager.dialog_data.get(QUERY_KEY, ""))
+    query = QUERY.get(dialog_manager)
     may_assign = capture.may_assign_others(caller(dialog_manager))
     users = await access.directory.search(query) if may_assign else []
     items = [
@@ -475,7 +522,7 @@ async def get_responsible(
 
 async def on_responsible_search(message: Message, _: MessageInput, manager: DialogManager) -> None:
     """Narrow the list of users by part of a name."""
-    manager.dialog_data[QUERY_KEY] = (message.text or "")[:64]
+    QUERY.set(manager, (message.text or "")[:64])
 
 
 async def on_responsible_picked(
@@ -490,7 +537,7 @@ async def on_responsible_picked(
     draft = _draft(manager)
     if capture.assign(identity, draft, user):
         _save_draft(manager, draft)
-    manager.dialog_data[QUERY_KEY] = ""
+    QUERY.clear(manager)
     await manager.switch_to(LeadCapture.summary)
 
 
@@ -504,14 +551,14 @@ async def on_create(callback: CallbackQuery, _: Button, manager: DialogManager) 
     form = await capture.form(draft.codes)
     check = await capture.check_before_create(caller(manager), draft, form)
     if check.step is CreateStep.ASK_MISSING:
-        manager.dialog_data[POSITION_KEY] = check.missing_position
-        manager.dialog_data[EDITING_KEY] = True
+        POSITION.set(manager, check.missing_position)
+        EDITING.set(manager, True)
         _reject(manager, InputRejected("capture-error-required"))
         await manager.switch_to(LeadCapture.main)
     elif check.step is CreateStep.BUSY:
         await _already_creating(callback, manager)
     elif check.step is CreateStep.SHOW_DUPLICATES:
-        manager.dialog_data[MATCHES_KEY] = check.duplicates.to_data()
+        MATCHES.set(manager, check.duplicates)
         clear_notice(manager)
         await manager.switch_to(LeadCapture.duplicates)
     else:
@@ -547,7 +594,7 @@ async def _create(callback: CallbackQuery, manager: DialogManager) -> None:
     except CaptureFailed as failure:
         _save_draft(manager, draft)  # it now says an attempt was made
         problem = portal_problem(failure.error) if failure.error else (UNREACHABLE_PROBLEM, {})
-        manager.dialog_data[FAILURE_KEY] = FailureReport(failure.kind, *problem).to_data()
+        FAILURE.set(manager, FailureReport(failure.kind, *problem))
         await manager.switch_to(LeadCapture.failed)
         return
     tr = translator(manager)
@@ -637,20 +684,17 @@ async def on_note_match(
 ) -> None:
     """Add a note to a matching lead instead of creating a new one."""
     lead = _stored_duplicates(manager).open_to(caller(manager), _match_id(item_id))
-    manager.dialog_data[NOTE_LEAD_KEY] = lead.id
+    NOTE_LEAD.set(manager, lead.id)
     await manager.switch_to(LeadCapture.note)
 
 
 async def get_note(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """Which lead the note goes to."""
     tr = translator(dialog_manager)
-    lead_id = int(dialog_manager.dialog_data.get(NOTE_LEAD_KEY, 0))
+    lead_id = NOTE_LEAD.get(dialog_manager)
     lead = _stored_duplicates(dialog_manager).lead(lead_id)
     title = _title_of(tr, lead.title if lead is not None else "", lead_id)
-    rejected = dialog_manager.dialog_data.get(REJECTED_KEY)
-    lines = []
-    if isinstance(rejected, dict):
-        lines.append(tr.get_html(str(rejected["reason"]), **rejected.get("args", {})))
+    lines = _rejection_lines(dialog_manager, tr)
     lines.append(tr.get_html("capture-note-prompt", title=_cut(title, SUMMARY_VALUE_LIMIT)))
     return {"text": "\n".join(lines)}
 
@@ -662,7 +706,7 @@ async def on_note_text(message: Message, _: MessageInput, manager: DialogManager
     except InputRejected as error:
         _reject(manager, error)
         return
-    lead_id = int(manager.dialog_data.get(NOTE_LEAD_KEY, 0))
+    lead_id = NOTE_LEAD.get(manager)
     lead_title = await capture_of(manager).add_note(caller(manager), lead_id, text)
     tr = translator(manager)
     title = _title_of(tr, lead_title, lead_id)
@@ -675,14 +719,14 @@ async def on_ask_match(
 ) -> None:
     """Ask the owner of a colleague's matching lead for it: first an optional note."""
     lead = _stored_duplicates(manager).with_owner(_match_id(item_id))
-    manager.dialog_data[ASK_LEAD_KEY] = lead.id
-    manager.dialog_data[REJECTED_KEY] = None
+    ASK_LEAD.set(manager, lead.id)
+    REJECTED.clear(manager)
     clear_notice(manager)
     await manager.switch_to(LeadCapture.ask)
 
 
 async def _asked_owner(manager: DialogManager, access: AccessService) -> tuple[int, str]:
-    lead_id = int(manager.dialog_data.get(ASK_LEAD_KEY, 0))
+    lead_id = ASK_LEAD.get(manager)
     lead = _stored_duplicates(manager).with_owner(lead_id)
     return lead.id, await _user_name(access, lead.assigned_by_id or 0)
 
@@ -693,10 +737,7 @@ async def get_ask(
     """Whom the request goes to."""
     owner = (await _asked_owner(dialog_manager, access))[1]
     tr = translator(dialog_manager)
-    lines = []
-    rejected = dialog_manager.dialog_data.get(REJECTED_KEY)
-    if isinstance(rejected, dict):
-        lines.append(tr.get_html(str(rejected["reason"]), **rejected.get("args", {})))
+    lines = _rejection_lines(dialog_manager, tr)
     lines.append(tr.get_html("owner-ask-prompt", owner=owner))
     return {"text": "\n".join(lines)}
 
@@ -736,7 +777,7 @@ async def on_ask_without_note(_: CallbackQuery, __: Button, manager: DialogManag
 async def get_failure(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """Why the lead was not created; the draft is kept."""
     tr = translator(dialog_manager)
-    report = FailureReport.from_data(dialog_manager.dialog_data.get(FAILURE_KEY) or {})
+    report = FAILURE.get(dialog_manager)
     text = "\n".join(tr.get_html(line.key, **line.args) for line in report.sentences())
     return {"text": text}
 
@@ -810,10 +851,9 @@ async def _start_or_offer(manager: DialogManager, prefill: dict[str, str]) -> No
     if not _open_draft(manager):
         await start_capture(manager, prefill, reset=True)
         return
-    data = manager.current_context().dialog_data
     if manager.current_context().state != LeadCapture.incoming:
-        data[INCOMING_BACK_KEY] = manager.current_context().state.state
-    data[INCOMING_KEY] = prefill
+        INCOMING_BACK.set(manager, manager.current_context().state.state or "")
+    INCOMING.set(manager, prefill)
     await manager.switch_to(LeadCapture.incoming, show_mode=ShowMode.SEND)
     await manager.show()  # outside the dialog's own handlers nothing renders by itself
 
@@ -823,7 +863,7 @@ async def get_incoming(
 ) -> dict[str, Any]:
     """The details that arrived, and the question what to do with them."""
     tr = translator(dialog_manager)
-    incoming = _incoming(dialog_manager)
+    incoming = INCOMING.get(dialog_manager)
     form = await capture.form(_draft(dialog_manager).codes)
     labels = {field.code: field.label for field in form}
     lines = [tr.get_html("capture-incoming-title"), ""]
@@ -836,32 +876,27 @@ async def get_incoming(
 
 
 async def _back_from_incoming(manager: DialogManager) -> None:
-    back = manager.dialog_data.pop(INCOMING_BACK_KEY, None)
-    manager.dialog_data.pop(INCOMING_KEY, None)
+    back = INCOMING_BACK.take(manager)
+    INCOMING.clear(manager)
     state = next((s for s in LeadCapture.__states__ if s.state == back), LeadCapture.summary)
     await manager.switch_to(state if state != LeadCapture.incoming else LeadCapture.summary)
 
 
-def _incoming(manager: DialogManager) -> dict[str, str]:
-    stored = manager.dialog_data.get(INCOMING_KEY)
-    return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
-
-
 async def on_incoming_replace(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Drop the open draft and start a new one from the details."""
-    await start_capture(manager, _incoming(manager), reset=True)
+    await start_capture(manager, INCOMING.get(manager), reset=True)
 
 
 async def on_incoming_merge(_: CallbackQuery, __: Button, manager: DialogManager) -> None:
     """Fill the draft's empty fields with the details (a comment is appended)."""
     draft = _draft(manager)
     await capture_of(manager).merge_details(
-        draft, _incoming(manager), settings_of(manager).default_phone_region
+        draft, INCOMING.get(manager), settings_of(manager).default_phone_region
     )
     _save_draft(manager, draft)
-    manager.dialog_data.pop(INCOMING_KEY, None)
-    manager.dialog_data.pop(INCOMING_BACK_KEY, None)
-    manager.dialog_data[EDITING_KEY] = False
+    INCOMING.clear(manager)
+    INCOMING_BACK.clear(manager)
+    EDITING.set(manager, False)
     await manager.switch_to(LeadCapture.summary)
 
 

@@ -92,14 +92,9 @@ class KeptCard:
         return data
 
 
-def _read_card(raw: Any) -> KeptCard:
-    try:
-        return KeptCard.from_data(raw)
-    except (KeyError, AttributeError) as exc:
-        raise ValueError("not a kept card") from exc
-
-
-CARD: DialogValue[KeptCard] = DialogValue("card", _read_card, KeptCard(), write=KeptCard.to_data)
+CARD: DialogValue[KeptCard] = DialogValue(
+    "card", KeptCard.from_data, KeptCard(), write=KeptCard.to_data
+)
 LEAD_ID = DialogValue(LEAD_ID_KEY, int, 0)
 ERROR = DialogValue("error", as_text, "")
 """Why there is no card (hidden, deleted, out of date), shown in its place."""

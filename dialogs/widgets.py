@@ -68,7 +68,7 @@ class DialogValue(Generic[V]):
             return self.default
         try:
             return self._read(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, LookupError, AttributeError):
             return self.default
 
     def is_set(self, manager: DialogManager) -> bool:

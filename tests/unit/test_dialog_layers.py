@@ -38,3 +38,42 @@ def test_dialogs_do_not_use_the_portal_client(path: str) -> None:
 def test_the_check_sees_a_client_import() -> None:
     imported = _imported_names("from bot.portal import Lead, PortalClient\n")
     assert any(name.endswith(".PortalClient") for name in imported)
+
+
+def _dialog_data_uses(source: str) -> list[int]:
+    """Lines that touch `dialog_data` themselves (an attribute of anything)."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Attribute) and node.attr == "dialog_data"
+    ]
+
+
+# `DialogValue` lives there; capture's draft record is read with the older shapes it knows.
+DIALOG_DATA_OWNERS = {
+    "dialogs/widgets.py": None,
+    "dialogs/capture.py": {"_stored_draft", "_draft", "_save_draft", "_open_draft"},
+}
+
+
+@pytest.mark.parametrize("path", SERVICE_ONLY_DIALOGS)
+def test_dialogs_keep_their_values_through_dialog_value(path: str) -> None:
+    # Each value a dialog keeps has one typed `DialogValue` (its key, its type, its default),
+    # not a string key and a cast at every use.
+    source = (ROOT / path).read_text(encoding="utf-8")
+    allowed = DIALOG_DATA_OWNERS.get(path, set())
+    if allowed is None:
+        return
+    tree = ast.parse(source)
+    inside_allowed = {
+        line
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in allowed
+        for line in range(node.lineno, (node.end_lineno or node.lineno) + 1)
+    }
+    stray = [line for line in _dialog_data_uses(source) if line not in inside_allowed]
+    assert stray == [], f"{path}: dialog_data used directly on lines {stray}"
+
+
+def test_the_check_sees_a_dialog_data_use() -> None:
+    assert _dialog_data_uses("x = manager.dialog_data['k']\n") == [1]
