@@ -92,9 +92,11 @@ class KeptCard:
         return data
 
 
-CARD: DialogValue[KeptCard] = DialogValue(
-    "card", KeptCard.from_data, KeptCard(), write=KeptCard.to_data
+CARD: DialogValue[KeptCard | None] = DialogValue(
+    "kept_card", KeptCard.from_data, None, write=KeptCard.to_data
 )
+"""The card as last read. Not under "card": a card window opened before an upgrade kept the
+rendered text there and the rest beside it; such a window reads its card again."""
 LEAD_ID = DialogValue(LEAD_ID_KEY, int, 0)
 ERROR = DialogValue("error", as_text, "")
 """Why there is no card (hidden, deleted, out of date), shown in its place."""
@@ -123,6 +125,10 @@ NOTE_LIMIT = 3000
 
 def _lead_id(manager: DialogManager) -> int:
     return LEAD_ID.get(manager)
+
+
+def _kept(manager: DialogManager) -> KeptCard:
+    return CARD.get(manager) or KeptCard()
 
 
 def keep_card(manager: DialogManager, card: LeadCardData, *, notice: str = "") -> None:
@@ -220,6 +226,8 @@ async def on_child_closed(_: Data, __: Any, manager: DialogManager) -> None:
 async def get_card(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The kept card and which buttons the caller gets."""
     identity = caller(dialog_manager)
+    if CARD.get(dialog_manager) is None and not ERROR.get(dialog_manager):
+        await load(dialog_manager)  # nothing kept (a window from before an upgrade)
     error = ERROR.get(dialog_manager)
     if error:
         return {
@@ -230,7 +238,7 @@ async def get_card(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
             "can_take": False,
             "is_manager": False,
         }
-    card = CARD.get(dialog_manager)
+    card = _kept(dialog_manager)
     return {
         "text": (card.notice + "\n\n" if card.notice else "") + card.text,
         "ok": True,
@@ -287,7 +295,7 @@ async def get_stages(
 ) -> dict[str, Any]:
     """The portal's stages in order, the current one left out."""
     snapshot = await leads.catalog.get()
-    current = CARD.get(dialog_manager).status
+    current = _kept(dialog_manager).status
     items = [
         (cut(s.name, BUTTON_LIMIT), s.status_id) for s in snapshot.stages if s.status_id != current
     ]
@@ -386,7 +394,7 @@ def _field_label(manager: DialogManager, code: str) -> str:
 async def get_edit_value(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The field being edited and its value now."""
     code = FIELD.get(dialog_manager) or "TITLE"
-    value = CARD.get(dialog_manager).values.get(code) or ""
+    value = _kept(dialog_manager).values.get(code) or ""
     tr = translator(dialog_manager)
     return {
         "field": _field_label(dialog_manager, code),
@@ -430,7 +438,7 @@ async def get_sources(
     """The portal's lead sources."""
     snapshot = await leads.catalog.get()
     tr = translator(dialog_manager)
-    value = CARD.get(dialog_manager).values.get("SOURCE_ID") or tr.get("card-edit-empty")
+    value = _kept(dialog_manager).values.get("SOURCE_ID") or tr.get("card-edit-empty")
     return {
         "sources": [(cut(s.name, BUTTON_LIMIT), s.status_id) for s in snapshot.sources],
         "value": value,
@@ -459,7 +467,7 @@ def _multi_kind(manager: DialogManager) -> MultiFieldKind:
 async def get_multi(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The stored phones or e-mails of the lead."""
     kind = _multi_kind(dialog_manager)
-    card = CARD.get(dialog_manager)
+    card = _kept(dialog_manager)
     stored = card.phones if kind == "PHONE" else card.emails
     chosen = MULTI_ID.get(dialog_manager)
     value = next((v for i, v in stored if i == chosen), "")
@@ -561,7 +569,7 @@ async def on_note(message: Message, _: MessageInput, manager: DialogManager) -> 
 
 async def get_delete(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     """The title of the lead to delete."""
-    return {"name": CARD.get(dialog_manager).title}
+    return {"name": _kept(dialog_manager).title}
 
 
 @replaces_stale_card
@@ -574,7 +582,7 @@ async def on_delete_confirmed(callback: CallbackQuery, __: Button, manager: Dial
         await callback.answer(tr.get("card-managers-only"), show_alert=True)
         await manager.switch_to(LeadCard.main)
         return
-    ERROR.set(manager, tr.get_html("card-deleted", name=CARD.get(manager).title))
+    ERROR.set(manager, tr.get_html("card-deleted", name=_kept(manager).title))
     await manager.switch_to(LeadCard.main)
 
 
