@@ -192,11 +192,16 @@ class OutboxSender:
         # (the morning's nudges) a larger window was decoded again at every round; a claimed
         # row that waits would also hold its chat from the other replicas.
         free = self._settings.in_flight - len(self._in_flight)
+        # With as many routine sends in flight as allowed, routine rows would only be read,
+        # decoded and left: only live ones are asked for.
+        live_only = len(self._routine) >= self._routine_limit
         if self._claims is None:
-            rows = await self._outbox.due(free, excluded)
+            rows = await self._outbox.due(free, excluded, live_only=live_only)
         else:
             claims = self._claims
-            rows = await self._outbox.claim_due(claims.holder, free, claims.lease, excluded)
+            rows = await self._outbox.claim_due(
+                claims.holder, free, claims.lease, excluded, live_only=live_only
+            )
         started = False
         paused = False
         now = self._clock()

@@ -21,7 +21,7 @@ SELECT o.id, o.idempotency_key, o.chat_id, o.thread_id, o.lead_id, o.payload,
        o.attempts, o.next_attempt_at, o.priority
 FROM (
     SELECT chat_id, min(priority) AS priority FROM outbox
-    WHERE state = 'pending' AND chat_id NOT IN ({excluded})
+    WHERE state = 'pending' AND chat_id NOT IN ({excluded}){live}
     GROUP BY chat_id
 ) AS heads
 JOIN outbox AS o ON o.id = (
@@ -35,8 +35,10 @@ ORDER BY o.priority, o.id LIMIT ?
 routine row when no live one waits (a notification overtakes the chat's morning nudge, never
 another notification); live heads first, then oldest first.
 
-`{excluded}` is the dialect's `int_array_rows`; `{also}`, a further condition on the head `o`
+`{excluded}` is the dialect's `int_array_rows`; `{live}`, `LIVE_ONLY` to leave out the chats
+that have only routine rows waiting, or empty; `{also}`, a further condition on the head `o`
 (empty for none)."""
+LIVE_ONLY = " AND priority = 0"
 
 HELD_ELSEWHERE = """
 EXISTS (
@@ -283,22 +285,28 @@ class OutboxRepository:
         return added
 
     async def due(
-        self, limit: int, exclude_chats: Collection[int] = frozenset()
+        self, limit: int, exclude_chats: Collection[int] = frozenset(), *, live_only: bool = False
     ) -> list[OutboxMessage]:
         """The oldest pending message of each chat, when its time has come; oldest first.
 
         One row per chat, so a busy chat never fills the window and holds the others back;
         `exclude_chats` leaves out chats that may not get a message now (in flight, or their
         flood gap not yet over). Only the pending rows' partial index is read, not history.
+        `live_only` leaves routine rows out (the sender has as many of them in flight as it
+        allows): thousands of morning nudges are then not read and decoded at every round.
         """
         rows = await self._db.fetch_all(
-            DUE_QUERY.format(excluded=self._db.dialect.int_array_rows, also=""),
+            DUE_QUERY.format(
+                excluded=self._db.dialect.int_array_rows,
+                live=LIVE_ONLY if live_only else "",
+                also="",
+            ),
             (json.dumps(sorted(exclude_chats)), to_db_time(self._clock()), limit),
         )
         due, set_aside = await self._messages(rows)
         if set_aside:
             # The chats of the rows set aside may have a next row due already.
-            return await self.due(limit, exclude_chats)
+            return await self.due(limit, exclude_chats, live_only=live_only)
         return due
 
     async def claim_due(
@@ -307,6 +315,8 @@ class OutboxRepository:
         limit: int,
         lease: timedelta,
         exclude_chats: Collection[int] = frozenset(),
+        *,
+        live_only: bool = False,
     ) -> list[OutboxMessage]:
         """Like `due`, for one of several replicas: the heads are taken for `holder` until
         `lease` from now, and chats of which another replica holds a row are left out.
@@ -321,6 +331,7 @@ class OutboxRepository:
         heads = await self._db.fetch_all(
             DUE_QUERY.format(
                 excluded=dialect.int_array_rows,
+                live=LIVE_ONLY if live_only else "",
                 also=" AND NOT " + HELD_ELSEWHERE.format(row="o"),
             ),
             (json.dumps(sorted(exclude_chats)), now, holder, now, limit),
@@ -348,7 +359,11 @@ class OutboxRepository:
         due, set_aside = await self._messages(rows)
         if set_aside:
             return due + await self.claim_due(
-                holder, limit - len(due), lease, {*exclude_chats, *(m.chat_id for m in due)}
+                holder,
+                limit - len(due),
+                lease,
+                {*exclude_chats, *(m.chat_id for m in due)},
+                live_only=live_only,
             )
         return due
 

@@ -75,6 +75,13 @@ async def test_routine_rows_wait_while_live_ones_are_due_and_keep_each_chats_ord
     await outbox.add([message("anna-later", 1)])
     await outbox.mark_sent(due[1].id)
     assert [m.idempotency_key for m in await outbox.due(2)] == ["live", "anna-later"]
+    # With its routine sends all in flight, the sender asks for live rows only.
+    live = await outbox.due(10, live_only=True)
+    assert [m.idempotency_key for m in live] == ["live", "anna-later"]
+    await outbox.mark_sent(live[0].id)
+    await outbox.mark_sent(live[1].id)
+    assert await outbox.due(10, live_only=True) == []
+    assert len(await outbox.due(10)) == 5  # the nudges are all still there
 
 
 async def test_a_chat_keeps_its_order_while_its_oldest_row_waits_to_be_retried(
@@ -98,7 +105,7 @@ async def test_due_reads_the_pending_rows_index_not_the_whole_table(
     async with db.transaction() as conn:
         await conn.execute("UPDATE outbox SET state = 'sent' WHERE id <= 1900")
     plan = await db.fetch_all(
-        f"EXPLAIN QUERY PLAN {DUE_QUERY.format(excluded=SQLITE.int_array_rows, also='')}",
+        f"EXPLAIN QUERY PLAN {DUE_QUERY.format(excluded=SQLITE.int_array_rows, live='', also='')}",
         ("[1, 2]", "2027", 200),
     )
     steps = [row["detail"] for row in plan if "outbox" in row["detail"]]
