@@ -192,16 +192,14 @@ class OutboxSender:
         # (the morning's nudges) a larger window was decoded again at every round; a claimed
         # row that waits would also hold its chat from the other replicas.
         free = self._settings.in_flight - len(self._in_flight)
-        # With as many routine sends in flight as allowed, routine rows would only be read,
-        # decoded and left: only live ones are asked for.
-        live_only = len(self._routine) >= self._routine_limit
-        if self._claims is None:
-            rows = await self._outbox.due(free, excluded, live_only=live_only)
-        else:
-            claims = self._claims
-            rows = await self._outbox.claim_due(
-                claims.holder, free, claims.lease, excluded, live_only=live_only
-            )
+        # Live rows first; routine ones (the morning's nudges) only as many as may start:
+        # thousands of them were read, decoded and left at every round.
+        rows = await self._heads(free, excluded, live_only=True)
+        routine_room = self._routine_limit - len(self._routine)
+        if len(rows) < free and routine_room > 0:
+            # Every live head that is due came: the other chats' heads are routine ones.
+            taken = excluded | {row.chat_id for row in rows}
+            rows += await self._heads(min(free - len(rows), routine_room), taken)
         started = False
         paused = False
         now = self._clock()
@@ -236,6 +234,17 @@ class OutboxSender:
             )
         else:
             await self._idle(wait)
+
+    async def _heads(
+        self, limit: int, excluded: set[int], *, live_only: bool = False
+    ) -> list[OutboxMessage]:
+        """Up to `limit` chats' heads (claimed for this replica when there are several)."""
+        if self._claims is None:
+            return await self._outbox.due(limit, excluded, live_only=live_only)
+        claims = self._claims
+        return await self._outbox.claim_due(
+            claims.holder, limit, claims.lease, excluded, live_only=live_only
+        )
 
     async def _take_budget(self, chat_id: int, *, routine: bool = False) -> int:
         # Taken right before the request goes out, so sends reach Telegram as paced; the

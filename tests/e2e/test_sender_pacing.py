@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from bot.config import NotifySettings
 from bot.notify.sender import OutboxSender
 from bot.replicas import RedisFloodPause, RedisKeys, RedisSendBudget
 from bot.storage import Database, SqliteDatabase
-from bot.storage.outbox import NewOutboxMessage, Notification, OutboxRepository
+from bot.storage.outbox import NewOutboxMessage, Notification, OutboxMessage, OutboxRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.telegram_retry import FloodPause, TelegramRetryMiddleware
 from tests.e2e.conftest import eventually
@@ -250,3 +250,41 @@ async def test_a_sender_woken_as_it_is_cancelled_still_stops(
     finally:
         task.cancel()
         await bot.session.close()
+
+
+class CountingOutbox(OutboxRepository):
+    """The outbox, counting the rows it read out (each is decoded) for the sender."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.rows_read = 0
+
+    async def due(
+        self, limit: int, exclude_chats: Collection[int] = frozenset(), *, live_only: bool = False
+    ) -> list[OutboxMessage]:
+        rows = await super().due(limit, exclude_chats, live_only=live_only)
+        self.rows_read += len(rows)
+        return rows
+
+
+async def test_nudges_are_read_only_as_many_as_may_start(
+    telegram_emulator: TelegramEmulator, db: Database
+) -> None:
+    # With its routine sends all in flight the sender asks for live rows only, and otherwise
+    # for no more routine rows than may start: a morning's nudges were read and decoded again
+    # at every round before.
+    chats = private_chats(telegram_emulator, 60)
+    outbox = CountingOutbox(db)
+    await outbox.add(
+        [
+            NewOutboxMessage(f"n{c}", c, None, None, Notification("nudge"), routine=True)
+            for c in chats
+        ]
+    )
+    async with running_sender(telegram_emulator, db, outbox):
+
+        async def all_sent() -> bool:
+            return delivered_to(telegram_emulator, chats) == set(chats)
+
+        await eventually(all_sent, timeout=20)
+    assert outbox.rows_read <= len(chats) + 10
