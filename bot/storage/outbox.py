@@ -292,8 +292,9 @@ class OutboxRepository:
         One row per chat, so a busy chat never fills the window and holds the others back;
         `exclude_chats` leaves out chats that may not get a message now (in flight, or their
         flood gap not yet over). Only the pending rows' partial index is read, not history.
-        `live_only` leaves routine rows out (the sender has as many of them in flight as it
-        allows): thousands of morning nudges are then not read and decoded at every round.
+        `live_only` leaves out the chats that have only routine rows waiting: the sender asks
+        for live rows first and then for no more routine ones than may start, so thousands
+        of morning nudges are not read and decoded at every round.
         """
         rows = await self._db.fetch_all(
             DUE_QUERY.format(

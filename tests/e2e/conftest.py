@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -345,3 +347,26 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0)
 def about(lead_id: int, word: str = "") -> Callable[[ChatMessage], bool]:
     """A notification about this lead (containing `word`)."""
     return lambda m: f"#{lead_id}" in (m.text or "") and word in (m.text or "")
+
+
+def rewrite_stored_dialog_data(db_path: Path, rewrite: Callable[[dict[str, Any]], bool]) -> int:
+    """Change every stored dialog's `dialog_data` in place with `rewrite` (True: it changed
+    it), as an upgrade would find data an earlier version wrote; returns how many changed."""
+    changed = 0
+    with sqlite3.connect(db_path) as conn:
+        rows = conn.execute(
+            "SELECT bot_id, chat_id, user_id, thread_id, business_connection_id, destiny, data"
+            " FROM fsm"
+        ).fetchall()
+        for *key, text in rows:
+            data = json.loads(text)
+            dialog_data = data.get("dialog_data") if isinstance(data, dict) else None
+            if not isinstance(dialog_data, dict) or not rewrite(dialog_data):
+                continue
+            conn.execute(
+                "UPDATE fsm SET data = ? WHERE bot_id = ? AND chat_id = ? AND user_id = ?"
+                " AND thread_id = ? AND business_connection_id = ? AND destiny = ?",
+                (json.dumps(data), *key),
+            )
+            changed += 1
+    return changed

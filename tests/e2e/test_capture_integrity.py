@@ -4,8 +4,6 @@ never a crash, a refusal that says who can fix it, and hidden buttons that do no
 from __future__ import annotations
 
 import asyncio
-import json
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,13 @@ from typing import Any
 from bot.app import Application
 from bot.config import PortalSettings, Settings
 from bot.leads.capture import UNCONFIRMED_GRACE, CaptureService, CreateInProgress
-from tests.e2e.conftest import FAST_BACKOFF, SettingsFactory, dies_before_marking, eventually
+from tests.e2e.conftest import (
+    FAST_BACKOFF,
+    SettingsFactory,
+    dies_before_marking,
+    eventually,
+    rewrite_stored_dialog_data,
+)
 from tests.e2e.test_capture import (
     CLIENT_PHONE,
     add_portal_lead,
@@ -367,30 +371,22 @@ def flatten_stored_drafts(db_path: Path) -> list[str]:
     """Rewrite every stored capture draft into the flat shape of the version before the
     draft had a record of its own; returns the drafts' ORIGIN_IDs."""
     origins: list[str] = []
-    with sqlite3.connect(db_path) as conn:
-        rows = conn.execute(
-            "SELECT bot_id, chat_id, user_id, thread_id, business_connection_id, destiny, data"
-            " FROM fsm"
-        ).fetchall()
-        for *key, text in rows:
-            data = json.loads(text)
-            dialog_data = data.get("dialog_data") if isinstance(data, dict) else None
-            if not isinstance(dialog_data, dict) or "draft" not in dialog_data:
-                continue
-            draft = dialog_data.pop("draft")
-            dialog_data.update(
-                codes=draft["codes"],
-                values=draft["values"],
-                origin_id=draft["origin_id"],
-                assignee=draft["assigned_by_id"],
-                attempted=draft["attempted"],
-            )
-            origins.append(draft["origin_id"])
-            conn.execute(
-                "UPDATE fsm SET data = ? WHERE bot_id = ? AND chat_id = ? AND user_id = ?"
-                " AND thread_id = ? AND business_connection_id = ? AND destiny = ?",
-                (json.dumps(data), *key),
-            )
+
+    def flatten(dialog_data: dict[str, Any]) -> bool:
+        if "draft" not in dialog_data:
+            return False
+        draft = dialog_data.pop("draft")
+        dialog_data.update(
+            codes=draft["codes"],
+            values=draft["values"],
+            origin_id=draft["origin_id"],
+            assignee=draft["assigned_by_id"],
+            attempted=draft["attempted"],
+        )
+        origins.append(draft["origin_id"])
+        return True
+
+    rewrite_stored_dialog_data(db_path, flatten)
     return origins
 
 

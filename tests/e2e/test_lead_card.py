@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import sqlite3
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from bot.app import Application
 from bot.portal import LeadContactBinding, ProductRow
 from bot.write_journal import MARK_CHARACTERS
+from tests.e2e.conftest import rewrite_stored_dialog_data
 from tests.e2e.lead_fixtures import (
     IVAN_PORTAL_ID,
     IVAN_TELEGRAM_ID,
@@ -456,29 +454,14 @@ async def test_forged_take_on_a_lead_that_went_to_a_colleague_takes_nothing(
     assert await actions(running_bot) == []
 
 
-def flatten_stored_cards(db_path: Path) -> int:
-    """Rewrite every kept card into the shape of the version before `KeptCard`: the rendered
-    text under "card" and the rest beside it; returns how many were rewritten."""
-    rewritten = 0
-    with sqlite3.connect(db_path) as conn:
-        rows = conn.execute(
-            "SELECT bot_id, chat_id, user_id, thread_id, business_connection_id, destiny, data"
-            " FROM fsm"
-        ).fetchall()
-        for *key, text in rows:
-            data = json.loads(text)
-            dialog_data = data.get("dialog_data") if isinstance(data, dict) else None
-            if not isinstance(dialog_data, dict) or "kept_card" not in dialog_data:
-                continue
-            kept = dialog_data.pop("kept_card")
-            dialog_data.update(card=kept.pop("text"), **kept)
-            conn.execute(
-                "UPDATE fsm SET data = ? WHERE bot_id = ? AND chat_id = ? AND user_id = ?"
-                " AND thread_id = ? AND business_connection_id = ? AND destiny = ?",
-                (json.dumps(data), *key),
-            )
-            rewritten += 1
-    return rewritten
+def flatten_card(dialog_data: dict[str, Any]) -> bool:
+    """The kept card in the shape of the version before `KeptCard`: the rendered text under
+    "card" and the rest beside it."""
+    if "kept_card" not in dialog_data:
+        return False
+    kept = dialog_data.pop("kept_card")
+    dialog_data.update(card=kept.pop("text"), **kept)
+    return True
 
 
 async def test_a_card_window_from_before_an_upgrade_reads_its_card_again(
@@ -490,7 +473,7 @@ async def test_a_card_window_from_before_an_upgrade_reads_its_card_again(
     await open_card(rep, lead_id, "Kept over the upgrade")
 
     await bot_runner.stop()
-    assert flatten_stored_cards(app.settings.storage.path) == 1
+    assert rewrite_stored_dialog_data(app.settings.storage.path, flatten_card) == 1
     await bot_runner.start()
 
     await rep.press("🔀 Stage")
