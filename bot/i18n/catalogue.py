@@ -10,11 +10,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from importlib import resources
 
-from fluent.runtime import FluentBundle
 from fluent.runtime.errors import FluentFormatError
 from fluent.syntax import FluentParser
 from fluent.syntax import ast as fluent_ast
 from fluent.syntax.visitor import Visitor
+
+from bot.i18n.cldr import LeanBundle
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ class Translator:
         self._unusable: set[str] = set()
         """Entries Fluent could not parse on their own: not parsed again at every use."""
         # Telegram renders Unicode isolation marks as visible junk, so they stay off.
-        self._bundle = FluentBundle([language], use_isolating=False)
+        self._bundle = LeanBundle([language], use_isolating=False)
         self._warned: set[str] = set()
         if strict:
             self._load_all(source)
