@@ -534,6 +534,14 @@ _TELEGRAM_REPLIES = Migration(
     ),
 )
 
+_OUTBOX_PENDING_ORDER = Migration(
+    version=15,
+    name="outbox: pending rows in the order they go out, for reading the chats' heads",
+    statements=(
+        "CREATE INDEX outbox_pending_order ON outbox (priority, id) WHERE state = 'pending'",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL,
     _NOTIFICATIONS,
@@ -549,6 +557,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _OUTBOX_PRIORITY,
     _ROW_CLAIMS,
     _TELEGRAM_REPLIES,
+    _OUTBOX_PENDING_ORDER,
 )
 """Every migration of the schema, in order; append, never edit an applied one."""
 

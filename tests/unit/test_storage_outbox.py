@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,7 @@ import pytest
 from bot.storage import Database
 from bot.storage.outbox import (
     DUE_QUERY,
+    LIVE_ONLY,
     PRUNE_BATCH,
     MalformedNotificationError,
     MessageButton,
@@ -18,6 +20,7 @@ from bot.storage.outbox import (
     OutboxRepository,
 )
 from bot.storage.sql import SQLITE
+from bot.storage.timestamps import to_db_time
 from tests.fixtures_storage import sqlite_only
 
 GROUP, ANNA, IVAN = -100, 11, 12
@@ -97,21 +100,63 @@ async def test_a_chat_keeps_its_order_while_its_oldest_row_waits_to_be_retried(
 
 
 @sqlite_only
-async def test_due_reads_the_pending_rows_index_not_the_whole_table(
-    outbox: OutboxRepository, db: Database
+@pytest.mark.parametrize("live", [LIVE_ONLY, ""], ids=["live", "all"])
+async def test_due_walks_the_pending_rows_in_order_and_stops_at_the_limit(
+    outbox: OutboxRepository, db: Database, live: str
 ) -> None:
     # History makes a scan expensive; with it present, the planner must still pick the index.
     await outbox.add([message(f"m{n}", n % 50 + 1) for n in range(2000)])
     async with db.transaction() as conn:
         await conn.execute("UPDATE outbox SET state = 'sent' WHERE id <= 1900")
-    plan = await db.fetch_all(
-        f"EXPLAIN QUERY PLAN {DUE_QUERY.format(excluded=SQLITE.int_array_rows, live='', also='')}",
-        ("[1, 2]", "2027", 200),
+    query = DUE_QUERY.format(excluded=SQLITE.int_array_rows, live=live, also="")
+    plan = await db.fetch_all(f"EXPLAIN QUERY PLAN {query}", ("[1, 2]", "2027", 200))
+    steps = [row["detail"] for row in plan]
+    # The pending rows in the order they go out, so LIMIT ends the walk: no grouping of the
+    # whole queue, no sort; each row's chat is looked up in the heads' index.
+    assert any("USING INDEX outbox_pending_order" in step for step in steps), steps
+    assert any("USING INDEX outbox_pending_heads (chat_id=?" in step for step in steps), steps
+    assert not any("TEMP B-TREE" in step for step in steps), steps
+    outbox_steps = [step for step in steps if " o " in f" {step} " or " h " in f" {step} "]
+    assert all("INDEX" in step for step in outbox_steps), steps
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_due_gives_each_chats_head_as_the_queue_defines_it(
+    outbox: OutboxRepository, db: Database, clock: Clock, seed: int
+) -> None:
+    rng = random.Random(seed)
+    chats = [GROUP, ANNA, IVAN, 13, 14, 15, 16, 17]
+    queued = [
+        replace(message(f"k{n}", rng.choice(chats)), routine=rng.random() < 0.4)
+        for n in range(120)
+    ]
+    await outbox.add(queued)
+    rows = await outbox.due(1000)
+    later = {m.id for m in rows if rng.random() < 0.2}
+    for row_id in later:
+        await outbox.retry_later(row_id, timedelta(minutes=5), "502")
+    done = set(rng.sample(sorted(m.id for m in rows if m.id not in later), 3))
+    for row_id in done:
+        await outbox.mark_sent(row_id, row_id)
+    excluded = {rng.choice(chats)}
+    stored = await db.fetch_all("SELECT id, chat_id, priority, state, next_attempt_at FROM outbox")
+    now = to_db_time(clock())
+    heads = {}
+    for row in sorted(stored, key=lambda r: (r["priority"], r["id"])):
+        if row["state"] == "pending":
+            heads.setdefault(row["chat_id"], row)
+    expected = sorted(
+        (
+            r
+            for r in heads.values()
+            if r["chat_id"] not in excluded and r["next_attempt_at"] <= now
+        ),
+        key=lambda r: (r["priority"], r["id"]),
     )
-    steps = [row["detail"] for row in plan if "outbox" in row["detail"]]
-    assert any("USING INDEX outbox_pending_heads" in step for step in steps), steps
-    # The other read of the table is by primary key: nothing scans it whole.
-    assert all("INDEX" in step or "PRIMARY KEY" in step for step in steps), steps
+    assert [m.id for m in await outbox.due(1000, excluded)] == [r["id"] for r in expected]
+    live = [r["id"] for r in expected if r["priority"] == 0]
+    assert [m.id for m in await outbox.due(1000, excluded, live_only=True)] == live
+    assert [m.id for m in await outbox.due(3, excluded)] == [r["id"] for r in expected][:3]
 
 
 async def test_a_sent_message_is_found_by_its_chat_and_telegram_id(
