@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -141,7 +142,7 @@ async def test_due_gives_each_chats_head_as_the_queue_defines_it(
     excluded = {rng.choice(chats)}
     stored = await db.fetch_all("SELECT id, chat_id, priority, state, next_attempt_at FROM outbox")
     now = to_db_time(clock())
-    heads = {}
+    heads: dict[int, Any] = {}
     for row in sorted(stored, key=lambda r: (r["priority"], r["id"])):
         if row["state"] == "pending":
             heads.setdefault(row["chat_id"], row)
