@@ -420,7 +420,8 @@ def start_bot(
     command = [
         sys.executable,
         *(["-m", "cProfile", "-o", profile] if profile else []),
-        *(["/tmp/stall/stallrun.py"] if os.environ.get("SOAK_STALL") else ["-m", "bot"]),
+        "-m",
+        "bot",
     ]
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
         command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT

@@ -441,6 +441,7 @@ class Application:
             HoursRepository(self.db),
             default_zone=settings.zone,
             portal_zone=self.access.portal_time_zone,
+            people_zones=self.access.portal_time_zones,
         )
         bot_actions = BotActionLog(self.db)
         journal = WriteJournal(WriteRecordRepository(self.db))

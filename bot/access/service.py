@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -132,6 +132,18 @@ class AccessService:
             return None
         user = await self._directory.active_user(binding.portal_user_id)
         return (user.time_zone or None) if user is not None else None
+
+    async def portal_time_zones(self, people: Sequence[Binding]) -> dict[int, str | None]:
+        """`portal_time_zone` of people whose bindings the caller has just read, by Telegram
+        user id, without reading them again."""
+        zones: dict[int, str | None] = {}
+        for binding in people:
+            user = await self._directory.active_user(binding.portal_user_id)
+            if not binding.active or user is None:
+                zones[binding.telegram_user_id] = None
+            else:
+                zones[binding.telegram_user_id] = user.time_zone or None
+        return zones
 
     async def identify(self, telegram_user_id: int) -> Identity | None:
         """The caller's identity, or None when unbound; a deactivated portal user loses it here."""

@@ -359,19 +359,31 @@ class NudgeWorker:
         if rules.off:
             return 0
         now = self._clock()
-        due: list[tuple[Binding, date, datetime]] = []
-        for binding in await self._bindings.list_bindings():
+        waiting = [
+            binding
+            for binding in await self._bindings.list_bindings()
+            # Nothing can change for the others before their next look.
+            if self._next_look.get(binding.telegram_user_id, now) <= now
+        ]
+        if not waiting:
+            return 0
+        # A morning's thousands of people are read at once: their hours, then whether today's
+        # nudge went already (one person at a time took four reads each).
+        hours = await self._hours.hours_of_people(waiting)
+        working: list[tuple[Binding, date, datetime]] = []
+        for binding in waiting:
             person = binding.telegram_user_id
-            if self._next_look.get(person, now) > now:
-                continue  # nothing can change for them before then
-            hours = await self._hours.hours_of(person)
-            later = hours.next_opening(now) or now + NO_WORKING_DAY_LOOK
-            if not hours.is_open(now):
+            theirs = hours[person]
+            later = theirs.next_opening(now) or now + NO_WORKING_DAY_LOOK
+            if not theirs.is_open(now):
                 self._next_look[person] = later
                 continue
-            day = hours.today(now)
-            if await self._kv.get(LAST_KEY.format(telegram_user_id=person)) == day.isoformat():
-                self._next_look[person] = later
+            working.append((binding, theirs.today(now), later))
+        sent_days = await self._kv.get_many([_last_key(binding) for binding, _, _ in working])
+        due: list[tuple[Binding, date, datetime]] = []
+        for binding, day, later in working:
+            if sent_days.get(_last_key(binding)) == day.isoformat():
+                self._next_look[binding.telegram_user_id] = later
                 continue
             due.append((binding, day, later))
         if not due:
@@ -391,7 +403,7 @@ class NudgeWorker:
             for binding, _, _ in part:
                 queries.update(stale_queries(binding.portal_user_id, rules, now, first_stage))
             result = await self._portal.batch(queries, lane=Lane.ROUTINE)
-            added = 0
+            read: list[Nudged] = []
             for binding, day, later in part:
                 user = binding.portal_user_id
                 idle = _page(result, f"{IDLE}{user}")
@@ -399,7 +411,8 @@ class NudgeWorker:
                 if idle is None and first is None and queries:
                     continue  # this person's reads failed: try again next round
                 leads = merge_stale(idle or [], first or [])
-                added += await self._done(binding, day, later, leads, len(leads), catalog, now)
+                read.append(Nudged(binding, day, later, leads, len(leads)))
+            added = await self._done(read, catalog, now)
             if added:
                 queued += added
                 self._on_queued()
@@ -447,11 +460,17 @@ class NudgeWorker:
         queued = 0
         for group in groups:
             tallies = await self._read_group(filters, group)
-            added = 0
-            for binding, day, later in group:
-                tally = tallies[binding.portal_user_id]
-                leads = tally.named()
-                added += await self._done(binding, day, later, leads, tally.count, catalog, now)
+            read = [
+                Nudged(
+                    binding,
+                    day,
+                    later,
+                    tallies[binding.portal_user_id].named(),
+                    tallies[binding.portal_user_id].count,
+                )
+                for binding, day, later in group
+            ]
+            added = await self._done(read, catalog, now)
             if added:
                 queued += added
                 self._on_queued()
@@ -489,50 +508,51 @@ class NudgeWorker:
                     tally.add(stale)
         return tallies
 
-    async def _done(
-        self,
-        binding: Binding,
-        day: date,
-        later: datetime,
-        leads: list[StaleLead],
-        total: int,
-        catalog: CatalogSnapshot,
-        now: datetime,
-    ) -> int:
-        """Queue one person's nudge if they have stale leads, and mark today as done for them;
-        1 when a nudge was queued."""
-        if leads:
-            await self._queue(binding, day, leads, total, catalog, now)
-        await self._kv.set(
-            LAST_KEY.format(telegram_user_id=binding.telegram_user_id), day.isoformat()
+    async def _done(self, read: Sequence[Nudged], catalog: CatalogSnapshot, now: datetime) -> int:
+        """Queue the nudges of those read who have stale leads, and mark today as done for all
+        of them: one transaction for the nudges and one for the marks, not two per person.
+        The number queued."""
+        messages = [self._message(person, catalog, now) for person in read if person.leads]
+        if messages:
+            await self._outbox.add(messages)
+        await self._kv.set_many(
+            {_last_key(person.binding): person.day.isoformat() for person in read}
         )
-        self._next_look[binding.telegram_user_id] = later
-        return 1 if leads else 0
+        for person in read:
+            self._next_look[person.binding.telegram_user_id] = person.later
+        return len(messages)
 
-    async def _queue(
-        self,
-        binding: Binding,
-        day: date,
-        leads: list[StaleLead],
-        total: int,
-        catalog: CatalogSnapshot,
-        now: datetime,
-    ) -> None:
+    def _message(
+        self, person: Nudged, catalog: CatalogSnapshot, now: datetime
+    ) -> NewOutboxMessage:
         """Today's nudge for one person, as a routine message (once a day by its key)."""
+        binding = person.binding
         tr = self._translations.for_language(binding.language or DEFAULT_LANGUAGE)
-        text, buttons = render_nudge(tr, leads, catalog.stage_name, now, total)
-        await self._outbox.add(
-            [
-                NewOutboxMessage(
-                    idempotency_key=f"nudge:{binding.telegram_user_id}:{day.isoformat()}",
-                    chat_id=binding.telegram_user_id,
-                    thread_id=None,
-                    lead_id=None,
-                    notification=Notification(text=text, buttons=buttons, kind="nudge"),
-                    routine=True,
-                )
-            ]
+        text, buttons = render_nudge(tr, person.leads, catalog.stage_name, now, person.total)
+        return NewOutboxMessage(
+            idempotency_key=f"nudge:{binding.telegram_user_id}:{person.day.isoformat()}",
+            chat_id=binding.telegram_user_id,
+            thread_id=None,
+            lead_id=None,
+            notification=Notification(text=text, buttons=buttons, kind="nudge"),
+            routine=True,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Nudged:
+    """One person read for today's nudge: their stale leads to name, and how many in all."""
+
+    binding: Binding
+    day: date
+    later: datetime
+    """Their next look: nothing about them is read again before it."""
+    leads: list[StaleLead]
+    total: int
+
+
+def _last_key(binding: Binding) -> str:
+    return LAST_KEY.format(telegram_user_id=binding.telegram_user_id)
 
 
 def _page(result: Any, key: str) -> list[Lead] | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
@@ -264,3 +266,34 @@ async def test_a_team_read_team_wide_is_read_a_range_of_people_at_a_time(
     assert _nudge_lines(text) == [f"Idle{days}" for days in range(13, 5, -1)]
     assert "…and 2 more" in text
     assert "Lone" in await _nudge(reps[1])
+
+
+async def test_a_round_reads_and_writes_the_database_a_few_times_however_many_are_due(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A morning's thousands of people were read and marked one by one: four reads and two
+    # writes each. Now a round's reads and writes do not grow with the people due.
+    reps = await _team_of_five(telegram_emulator, portal_emulator, running_bot)
+    db = running_bot.db
+    this = asyncio.current_task()
+    uses: list[str] = []
+    for name in ("fetch_one", "fetch_all", "transaction"):
+        real = getattr(db, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            if asyncio.current_task() is this:  # not the bot's other workers
+                uses.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(db, name, counted)
+    await _round(running_bot, portal_emulator, 2)
+    # The rules; the bindings, their hours, today's marks; the nudges and the marks written.
+    assert sorted(uses) == sorted(["fetch_one", *["fetch_all"] * 3, *["transaction"] * 2]), uses
+    assert "11 leads are waiting for you" in await _nudge(reps[0])
+    uses.clear()
+    assert running_bot.nudges is not None
+    assert await running_bot.nudges.send_due() == 0  # everyone is done for today
+    assert uses == ["fetch_one", "fetch_all"], uses  # the rules and the bindings

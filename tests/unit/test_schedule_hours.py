@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -9,7 +10,7 @@ import pytest
 
 from bot.schedule.hours import WorkHours, format_days, parse_days, parse_wall_time
 from bot.schedule.service import HoursService, known_zone
-from bot.storage import Database
+from bot.storage import Binding, BindingSource, Database, Role
 from bot.storage.hours import HoursRepository
 
 MOSCOW = ZoneInfo("Europe/Moscow")  # UTC+3, no daylight saving
@@ -155,3 +156,48 @@ async def test_a_private_chat_without_a_zone_of_its_own_takes_its_users_portal_z
     quiet = await service.quiet_hours_of(11)
     assert quiet is not None
     assert quiet.zone == BERLIN
+
+
+def _bound(telegram_user_id: int) -> Binding:
+    return Binding(
+        telegram_user_id,
+        telegram_user_id + 1000,
+        Role.REP,
+        BindingSource.CONTACT,
+        datetime.now(UTC),
+    )
+
+
+@pytest.mark.parametrize("at_once", [True, False], ids=["zones at once", "zone by zone"])
+async def test_many_peoples_hours_are_read_together_with_their_portal_zones(
+    db: Database, at_once: bool
+) -> None:
+    profile = {11: "Asia/Novosibirsk", 12: "Mars/Olympus", 14: "Europe/Berlin"}
+    asked: list[list[int]] = []
+
+    async def portal_zone(telegram_user_id: int) -> str | None:
+        return profile.get(telegram_user_id)
+
+    async def people_zones(people: Sequence[Binding]) -> dict[int, str | None]:
+        asked.append([person.telegram_user_id for person in people])
+        return {person.telegram_user_id: profile.get(person.telegram_user_id) for person in people}
+
+    service = HoursService(
+        HoursRepository(db),
+        default_zone=MOSCOW,
+        portal_zone=portal_zone,
+        people_zones=people_zones if at_once else None,
+    )
+    await service.set_zone(14, None, "Asia/Tokyo")  # the chat's own choice wins
+    await service.set_days(15, None, frozenset({6, 7}))
+    people = [_bound(n) for n in range(11, 16)]
+    hours = await service.hours_of_people(people)
+    assert hours[11].zone == ZoneInfo("Asia/Novosibirsk")
+    assert hours[12].zone == MOSCOW  # not a zone: the bot's
+    assert hours[13].zone == MOSCOW  # nothing in the profile
+    assert hours[14].zone == ZoneInfo("Asia/Tokyo")
+    assert hours[15].days == frozenset({6, 7})
+    for person in people:
+        assert hours[person.telegram_user_id] == await service.hours_of(person.telegram_user_id)
+    # Only those without a zone of their own are asked about, all in one call.
+    assert asked == ([[11, 12, 13, 15]] if at_once else [])

@@ -51,3 +51,26 @@ async def test_delete_reports_whether_key_existed(db: Database) -> None:
     assert await kv.delete("form.optional_fields")
     assert not await kv.delete("form.optional_fields")
     assert await kv.get("form.optional_fields") is None
+
+
+async def test_many_values_are_read_and_written_at_once(db: Database) -> None:
+    kv = KeyValueRepository(db)
+    await kv.set("nudge.last.1", "2026-03-01")
+    keys = [f"nudge.last.{n}" for n in range(1, 1201)]  # more than one read's worth
+    assert await kv.get_many(keys) == {"nudge.last.1": "2026-03-01"}
+    await kv.set_many(dict.fromkeys(keys[:1100], "2026-03-02") | {"other": {"a": [1]}})
+    found = await kv.get_many([*keys, "other", "nudge.last.1"])
+    assert len(found) == 1101
+    assert found["nudge.last.1"] == "2026-03-02"  # replaced
+    assert found["nudge.last.1100"] == "2026-03-02"
+    assert "nudge.last.1101" not in found
+    assert found["other"] == {"a": [1]}
+    assert await kv.get_many([]) == {}
+    await kv.set_many({})
+
+
+async def test_a_value_json_would_change_refuses_the_whole_set(db: Database) -> None:
+    kv = KeyValueRepository(db)
+    with pytest.raises(NotJsonError):
+        await kv.set_many({"good": 1, "bad": (1, 2)})
+    assert await kv.get_many(["good", "bad"]) == {}
