@@ -54,7 +54,10 @@ TEAM_GROUP = 1000
 """People whose leads one team-wide read gathers (a range of portal user ids): what it holds
 until their nudges are queued is bounded by this, not by the size of the team."""
 YIELD_EVERY = 250
-"""Leads a team-wide read counts before it lets the event loop run (a page's come at once)."""
+"""Leads a team-wide read counts, or people a round looks at, before it lets the event loop run
+(a page's leads come at once; a morning's people are read at once)."""
+RENDER_YIELD_EVERY = 25
+"""Nudges rendered between two turns of the event loop (each names up to eight leads)."""
 NO_WORKING_DAY_LOOK = timedelta(hours=6)
 """How long a person without a single working day waits until the next look."""
 MAX_LISTED = 8
@@ -371,7 +374,9 @@ class NudgeWorker:
         # nudge went already (one person at a time took four reads each).
         hours = await self._hours.hours_of_people(waiting)
         working: list[tuple[Binding, date, datetime]] = []
-        for binding in waiting:
+        for seen, binding in enumerate(waiting, 1):
+            if seen % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             person = binding.telegram_user_id
             theirs = hours[person]
             later = theirs.next_opening(now) or now + NO_WORKING_DAY_LOOK
@@ -512,7 +517,12 @@ class NudgeWorker:
         """Queue the nudges of those read who have stale leads, and mark today as done for all
         of them: one transaction for the nudges and one for the marks, not two per person.
         The number queued."""
-        messages = [self._message(person, catalog, now) for person in read if person.leads]
+        messages = []
+        for person in read:
+            if person.leads:
+                messages.append(self._message(person, catalog, now))
+                if len(messages) % RENDER_YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # a group's nudges took 250 ms: acks go between
         if messages:
             await self._outbox.add(messages)
         await self._kv.set_many(

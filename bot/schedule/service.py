@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import time
@@ -48,6 +49,9 @@ PortalZone = Callable[[int], Awaitable[str | None]]
 PeopleZones = Callable[[Sequence[Binding]], Awaitable[Mapping[int, str | None]]]
 """`PortalZone` of several bound people at once, by Telegram user id, from the bindings the
 caller holds."""
+
+YIELD_EVERY = 500
+"""People whose hours `hours_of_people` works out before it lets the event loop run."""
 
 CHATS_PER_READ = 1000
 """Chats whose stored hours `hours_of_people` reads in one statement."""
@@ -144,7 +148,9 @@ class HoursService:
         unzoned = [person for person in people if rows[person.telegram_user_id].time_zone is None]
         zones = await self._people_zones(unzoned) if unzoned else {}
         found: dict[int, WorkHours] = {}
-        for chat, row in rows.items():
+        for seen, (chat, row) in enumerate(rows.items(), 1):
+            if seen % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # thousands of people: acks go between
             fallback = known_zone(zones.get(chat) or "") or self._default_zone
             found[chat] = self._hours(row, fallback)
         return found
