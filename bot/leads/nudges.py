@@ -56,6 +56,9 @@ until their nudges are queued is bounded by this, not by the size of the team.""
 YIELD_EVERY = 250
 """Leads a team-wide read counts, or people a round looks at, before it lets the event loop run
 (a page's leads come at once; a morning's people are read at once)."""
+WRITE_PEOPLE = 100
+"""People whose nudges, and then whose marks for today, one transaction writes (1,000 in one
+held the write lock up to a quarter of a second)."""
 RENDER_YIELD_EVERY = 25
 """Nudges rendered between two turns of the event loop (each names up to eight leads)."""
 NO_WORKING_DAY_LOOK = timedelta(hours=6)
@@ -515,22 +518,26 @@ class NudgeWorker:
 
     async def _done(self, read: Sequence[Nudged], catalog: CatalogSnapshot, now: datetime) -> int:
         """Queue the nudges of those read who have stale leads, and mark today as done for all
-        of them: one transaction for the nudges and one for the marks, not two per person.
-        The number queued."""
-        messages = []
-        for person in read:
-            if person.leads:
-                messages.append(self._message(person, catalog, now))
-                if len(messages) % RENDER_YIELD_EVERY == 0:
-                    await asyncio.sleep(0)  # a group's nudges took 250 ms: acks go between
-        if messages:
-            await self._outbox.add(messages)
-        await self._kv.set_many(
-            {_last_key(person.binding): person.day.isoformat() for person in read}
-        )
-        for person in read:
-            self._next_look[person.binding.telegram_user_id] = person.later
-        return len(messages)
+        of them: two short transactions for every `WRITE_PEOPLE`, not two per person (short,
+        since the portal's acknowledgements wait for the write lock). The number queued."""
+        queued = 0
+        for start in range(0, len(read), WRITE_PEOPLE):
+            part = read[start : start + WRITE_PEOPLE]
+            messages = []
+            for person in part:
+                if person.leads:
+                    messages.append(self._message(person, catalog, now))
+                    if len(messages) % RENDER_YIELD_EVERY == 0:
+                        await asyncio.sleep(0)  # 1,000 nudges took 250 ms: acks go between
+            if messages:
+                await self._outbox.queue_many(messages)
+            await self._kv.set_many(
+                {_last_key(person.binding): person.day.isoformat() for person in part}
+            )
+            for person in part:
+                self._next_look[person.binding.telegram_user_id] = person.later
+            queued += len(messages)
+        return queued
 
     def _message(
         self, person: Nudged, catalog: CatalogSnapshot, now: datetime

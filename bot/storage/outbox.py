@@ -280,6 +280,12 @@ class OutboxRepository:
             ],
         )
 
+    async def queue_many(self, messages: list[NewOutboxMessage]) -> None:
+        """Queue messages in one transaction and one statement (repeats of a key already
+        there are left out): for many at once, where `add` makes a round trip per message."""
+        async with self._db.transaction() as conn:
+            await self.add_many_in(conn, messages)
+
     async def add(self, messages: list[NewOutboxMessage]) -> int:
         """Queue messages in one transaction; returns how many were new."""
         added = 0

@@ -307,3 +307,15 @@ async def test_a_malformed_row_is_set_aside_and_holds_its_chat_back_no_longer(
     assert [m.idempotency_key for m in await outbox.due(10)] == ["next"]
     [dead] = await outbox.dead_letters()
     assert dead.reason.startswith("malformed row")
+
+
+async def test_many_messages_are_queued_in_one_statement_and_a_repeat_is_left_out(
+    outbox: OutboxRepository,
+) -> None:
+    nudges = [replace(message(f"nudge{chat}", chat), routine=True) for chat in (ANNA, IVAN)]
+    await outbox.queue_many(nudges)
+    await outbox.queue_many([nudges[0], message("live", ANNA)])
+    due = await outbox.due(10)
+    assert [m.idempotency_key for m in due] == ["live", f"nudge{IVAN}"]
+    await outbox.mark_sent(due[0].id, 1)
+    assert [m.idempotency_key for m in await outbox.due(10)] == [f"nudge{ANNA}", f"nudge{IVAN}"]
