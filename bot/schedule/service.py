@@ -53,9 +53,6 @@ caller holds."""
 YIELD_EVERY = 500
 """People whose hours `hours_of_people` works out before it lets the event loop run."""
 
-CHATS_PER_READ = 1000
-"""Chats whose stored hours `hours_of_people` reads in one statement."""
-
 
 class HoursService:
     """Reads and changes a chat's zone and working hours; private chats are their user's.
@@ -130,15 +127,12 @@ class HoursService:
     async def hours_of_people(self, people: Sequence[Binding]) -> dict[int, WorkHours]:
         """Bound people's hours (their private chats), by Telegram user id, in a few reads.
 
-        For a morning's thousands of people: the stored hours in reads of `CHATS_PER_READ`,
-        and the portal zones of those who chose none at once from their bindings, where one
-        person at a time took two reads each.
+        For a morning's thousands of people: the stored hours in a few reads, and the portal
+        zones of those who chose none at once from their bindings, where one person at a time
+        took two reads each.
         """
         ids = [person.telegram_user_id for person in people]
-        stored: dict[tuple[int, int], StoredHours] = {}
-        for start in range(0, len(ids), CHATS_PER_READ):
-            chunk = ids[start : start + CHATS_PER_READ]
-            stored.update(await self._repository.many([(chat, None) for chat in chunk]))
+        stored = await self._repository.many([(chat, None) for chat in ids])
         rows = {chat: stored.get((chat, 0), StoredHours()) for chat in ids}
         if self._people_zones is None:
             return {

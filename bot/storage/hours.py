@@ -20,6 +20,10 @@ class StoredHours:
     quiet: bool = False
 
 
+CHATS_PER_READ = 1000
+"""Chats whose stored hours `many` reads in one statement."""
+
+
 class HoursRepository:
     """One row per chat and topic that changed anything about its time."""
 
@@ -52,10 +56,14 @@ class HoursRepository:
         if not wanted:
             return {}
         chat_ids = sorted({chat for chat, _ in wanted})
-        marks = ", ".join("?" for _ in chat_ids)
         columns = "chat_id, thread_id, time_zone, days, start_minute, end_minute, quiet"
-        sql = f"SELECT {columns} FROM chat_hours WHERE chat_id IN ({marks})"  # noqa: S608
-        rows = await self._db.fetch_all(sql, chat_ids)
+        rows = []
+        # A morning's thousands of people: reads of a bounded size (engines cap parameters).
+        for start in range(0, len(chat_ids), CHATS_PER_READ):
+            chunk = chat_ids[start : start + CHATS_PER_READ]
+            marks = ", ".join("?" for _ in chunk)
+            sql = f"SELECT {columns} FROM chat_hours WHERE chat_id IN ({marks})"  # noqa: S608
+            rows.extend(await self._db.fetch_all(sql, chunk))
         found: dict[tuple[int, int], StoredHours] = {}
         for row in rows:
             key = (row["chat_id"], row["thread_id"])

@@ -11,6 +11,7 @@ import pytest
 from bot.schedule.hours import WorkHours, format_days, parse_days, parse_wall_time
 from bot.schedule.service import HoursService, known_zone
 from bot.storage import Binding, BindingSource, Database, Role
+from bot.storage import hours as hours_storage
 from bot.storage.hours import HoursRepository
 
 MOSCOW = ZoneInfo("Europe/Moscow")  # UTC+3, no daylight saving
@@ -201,3 +202,16 @@ async def test_many_peoples_hours_are_read_together_with_their_portal_zones(
         assert hours[person.telegram_user_id] == await service.hours_of(person.telegram_user_id)
     # Only those without a zone of their own are asked about, all in one call.
     assert asked == ([[11, 12, 13, 15]] if at_once else [])
+
+
+async def test_chats_read_in_several_statements_give_every_stored_row(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hours_storage, "CHATS_PER_READ", 2)
+    repository = HoursRepository(db)
+    service = HoursService(repository, default_zone=MOSCOW)
+    for chat in (11, 13, 15):
+        await service.set_zone(chat, None, "Europe/Berlin")
+    stored = await repository.many([(chat, None) for chat in range(11, 16)])
+    assert sorted(stored) == [(11, 0), (13, 0), (15, 0)]
+    assert all(row.time_zone == "Europe/Berlin" for row in stored.values())
