@@ -49,11 +49,12 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-# The browser test drives Debian's chromium: the first line installs it with apt-get when it
-# is missing (as root) and never fails the build; the test then skips and says why.
+# The browser test drives Debian's chromium and the proxy test nginx: the first line installs
+# them with apt-get when missing (as root) and never fails the build; a test then skips and
+# says why.
 # Two worker processes: the tests mostly wait on sockets, so two share even one core well.
 pytest: $(DEV_STAMP)
-	-@$(BIN)/python -m tests.browser
+	-@$(BIN)/python -m tests.debian_tools
 	$(BIN)/pytest --numprocesses 2
 
 bench: $(DEV_STAMP)

@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import ViewportSize, async_playwright
 
 from bot.storage.reminders import Reminder, ReminderRepository
-from tests.browser import find_chromium
+from tests.debian_tools import CHROMIUM, find_tool
 from tests.e2e.lead_tab_harness import ANNA, IVAN, IVAN_TG, running_tab_bot, subscribed_team
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import TelegramEmulator
@@ -24,7 +24,7 @@ VIEWPORT: ViewportSize = {"width": 900, "height": 1000}
 
 
 def _chromium() -> str:
-    path = find_chromium()
+    path = find_tool(CHROMIUM)
     if path is None:
         pytest.skip(
             "no chromium at /usr/bin/chromium: run `make pytest` as root to install it, "
