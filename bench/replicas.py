@@ -5,7 +5,10 @@ limit; Telegram enforcing its flood limits), a fresh schema of one PostgreSQL da
 fresh key prefix of one Redis, and `--replicas` bots as `python -m bot` subprocesses in webhook
 mode. A small round-robin HTTP proxy (aiohttp, in a process of its own) stands in front of
 them: Telegram's webhook and the portal's outgoing webhook both point at it, and a request
-that cannot reach a replica (refused, or cut by its death) goes to the next one.
+that cannot reach a replica (refused, or cut by its death) goes to the next one. With
+`--proxy nginx` the proxy is the one `compose.replicas.yaml` runs instead: nginx with
+`deploy/nginx-replicas.conf` (tests/nginx_proxy.py: only its listening port and resolver are
+changed), the replicas on loopback addresses at port 8080, found by the DNS name `bot`.
 
 Load, for `--seconds` (120 by default):
 - portal changes at `--rate` per second (200), each announced by the portal's outgoing
@@ -46,7 +49,7 @@ Printed, with ratios against the limits, and one JSON object as the last line:
 Needs PostgreSQL and Redis: `--postgres` (postgresql://postgres@127.0.0.1:5432/test by default,
 a schema is created in it and dropped at the end), `--redis` (redis://127.0.0.1:6379/0).
 Run: `.venv/bin/python -m bench.replicas [--seconds 120] [--rate 200]`; a quick run:
-`--seconds 30 --rate 50 --users 5 --chats 200 --kills 1`.
+`--seconds 30 --rate 50 --users 5 --chats 200 --kills 1`; through nginx: add `--proxy nginx`.
 """
 
 from __future__ import annotations
@@ -87,7 +90,9 @@ from bot.storage.timestamps import to_db_time
 from bot.web import WEBHOOK_PATH
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.bitrix24_events import LEAD_EVENTS
+from tests.debian_tools import NGINX, find_tool
 from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
+from tests.nginx_proxy import REPLICA_PORT, loopback_addresses, running_nginx
 
 PROJECT = Path(__file__).resolve().parent.parent
 EVENTS_PATH = "/bitrix/events"
@@ -277,10 +282,13 @@ def build_portal(team: Team) -> Bitrix24Emulator:
 class Replica:
     """One `python -m bot` process on a fixed port; killed and started again by the bench."""
 
-    def __init__(self, index: int, port: int, env: dict[str, str], folder: Path) -> None:
+    def __init__(
+        self, index: int, host: str, port: int, env: dict[str, str], folder: Path
+    ) -> None:
         self.index = index
+        self.host = host
         self.port = port
-        self.env = {**env, "WEB__PORT": str(port)}
+        self.env = {**env, "WEB__HOST": host, "WEB__PORT": str(port)}
         self.folder = folder
         self.process: subprocess.Popen[bytes] | None = None
         self.pids: list[int] = []
@@ -314,7 +322,7 @@ class Replica:
                         f"replica {self.index} exited with {self.process.returncode}"
                     )
                 with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(f"http://127.0.0.1:{self.port}/healthz") as answer:
+                    async with session.get(f"http://{self.host}:{self.port}/healthz") as answer:
                         if answer.status == 200:
                             return time.monotonic() - started
                 await asyncio.sleep(0.2)
@@ -812,27 +820,44 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     dsn = f"{args.postgres}{separator}search_path={schema}"
     admin = await asyncpg.connect(args.postgres)
     await admin.execute(f"CREATE SCHEMA {schema}")
-    proxy_port = free_port()
-    proxy_url = f"http://127.0.0.1:{proxy_port}"
+    exits = contextlib.AsyncExitStack()
+    proxy: multiprocessing.process.BaseProcess | None = None
+    if args.proxy == "nginx":
+        # The shipped deploy/nginx-replicas.conf in a real nginx (tests/nginx_proxy.py): the
+        # replicas on loopback addresses at the file's port, found by the DNS name `bot`.
+        nginx = find_tool(NGINX)
+        if nginx is None:
+            raise SystemExit("--proxy nginx: no nginx here (apt-get install nginx-light)")
+        targets = [(address, REPLICA_PORT) for address in loopback_addresses(args.replicas)]
+        nginx_folder = Path(exits.enter_context(tempfile.TemporaryDirectory()))
+        proxy_url = await exits.enter_async_context(
+            running_nginx(nginx, nginx_folder, [host for host, _ in targets])
+        )
+    else:
+        proxy_port = free_port()
+        proxy_url = f"http://127.0.0.1:{proxy_port}"
+        targets = [("127.0.0.1", free_port()) for _ in range(args.replicas)]
+        context = multiprocessing.get_context("spawn")
+        ready = context.Event()
+        proxy = context.Process(
+            target=run_proxy, args=(proxy_port, [port for _, port in targets], ready), daemon=True
+        )
+        proxy.start()
+        await asyncio.to_thread(ready.wait, 30)
     token = portal.add_outgoing_webhook(proxy_url + EVENTS_PATH, LEAD_EVENTS)
     portal.retry_failed_deliveries = True
-    ports = [free_port() for _ in range(args.replicas)]
-    context = multiprocessing.get_context("spawn")
-    ready = context.Event()
-    proxy = context.Process(target=run_proxy, args=(proxy_port, ports, ready), daemon=True)
-    proxy.start()
     replicas: list[Replica] = []
     tally = Tally()
     result: dict[str, Any] = {
         "replicas": args.replicas,
         "seconds": args.seconds,
         "rate": args.rate,
+        "proxy_kind": args.proxy,
         "load_average_before": os.getloadavg()[0],
     }
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         try:
-            await asyncio.to_thread(ready.wait, 30)
             await prepare(dsn, team)
             env = {
                 **{
@@ -853,10 +878,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "STORAGE__URL": dsn,
                 "REDIS__URL": args.redis,
                 "REDIS__KEY_PREFIX": prefix,
-                "WEB__HOST": "127.0.0.1",
                 "LOG_LEVEL": "WARNING",
             }
-            replicas = [Replica(i, port, env, folder) for i, port in enumerate(ports)]
+            replicas = [
+                Replica(i, host, port, env, folder) for i, (host, port) in enumerate(targets)
+            ]
             for replica in replicas:
                 replica.start()
             starts = await asyncio.gather(*(r.wait_ready(300) for r in replicas))
@@ -905,11 +931,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             drained_in = time.monotonic() - started - load_seconds
             stop_watch.set()
             await watcher
-            async with (
-                aiohttp.ClientSession() as session,
-                session.get(proxy_url + "/_proxy/stats") as answer,
-            ):
-                proxy_stats = await answer.json()
+            proxy_stats = None  # nginx keeps no counts of its own
+            if proxy is not None:
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.get(proxy_url + "/_proxy/stats") as answer,
+                ):
+                    proxy_stats = await answer.json()
             delivered = portal.delivered_events
             acked = sum(1 for d in delivered if d.ok)
             notifications = judge_notifications(
@@ -982,8 +1010,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             for replica in replicas:
                 await asyncio.to_thread(replica.stop)
-            proxy.terminate()
-            proxy.join(10)
+            if proxy is not None:
+                proxy.terminate()
+                proxy.join(10)
+            await exits.aclose()
             await portal.stop()
             await telegram.stop()
             await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
@@ -1015,7 +1045,8 @@ def report(f: dict[str, Any]) -> None:
     print(
         f"{f['replicas']} replicas, {f['seconds']:.0f} s, {f['changes']} portal changes "
         f"({f['changes_per_s']}/s of {f['rate']:.0f}/s asked); events delivered "
-        f"{f['events_delivered']}, acknowledged {f['events_acknowledged']}; proxy {f['proxy']}"
+        f"{f['events_delivered']}, acknowledged {f['events_acknowledged']}; proxy "
+        f"{f['proxy_kind']} {f['proxy'] or ''}"
     )
     print(
         f"notifications: {f['notifications_due']} due, {f['notifications_sent']} sent; lost "
@@ -1097,6 +1128,12 @@ def main() -> None:
     parser.add_argument("--capturers", type=int, default=3)
     parser.add_argument("--kills", type=int, default=3)
     parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument(
+        "--proxy",
+        choices=("builtin", "nginx"),
+        default="builtin",
+        help="builtin: a small aiohttp proxy; nginx: deploy/nginx-replicas.conf in a real nginx",
+    )
     parser.add_argument("--drain-seconds", type=float, default=240.0)
     parser.add_argument(
         "--postgres",

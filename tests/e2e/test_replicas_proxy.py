@@ -1,28 +1,17 @@
-"""deploy/nginx-replicas.conf run by a real nginx in front of three replicas.
+"""deploy/nginx-replicas.conf run by a real nginx in front of three stand-in replicas.
 
-In Compose the proxy finds the replicas through Docker's DNS (127.0.0.11), which answers `bot`
-with every replica's address, and it listens on port 8080 in a network namespace of its own.
-Here the file runs with exactly those two lines pointed elsewhere: the resolver at a small DNS
-responder of this test that answers `bot` with three loopback addresses, and the listening port
-at 127.0.0.1. Every other line runs as shipped. The replicas are small HTTP servers on those
-addresses, on port 8080 as in the file, each doing what a test tells it: answering, refusing
-with 503 (a replica that could not store an update), or not listening at all.
+How the file runs outside Docker: tests/nginx_proxy.py. The replicas here are small HTTP
+servers, each doing what a test tells it: answering, refusing with 503 (a replica that could
+not store an update), or not listening at all. bench.replicas `--proxy nginx` puts the same
+nginx in front of real replicas.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
 
-import dns.message
-import dns.rcode
-import dns.rdatatype
-import dns.rrset
 import httpx
 import pytest
 from aiohttp import web
@@ -30,9 +19,8 @@ from aiohttp import web
 from bot.config import AppSettings, WebSettings
 from bot.web import SECRET_HEADER, WEBHOOK_PATH
 from tests.debian_tools import NGINX, find_tool
+from tests.nginx_proxy import REPLICA_PORT, loopback_addresses, running_nginx
 
-ROOT = Path(__file__).resolve().parents[2]
-REPLICA_PORT = 8080  # `set $bot http://bot:8080;` in the file
 EVENT_PATH = WebSettings().event_path
 
 
@@ -74,35 +62,6 @@ class Replica:
             self.runner = None
 
 
-class Resolver(asyncio.DatagramProtocol):
-    """Answers `bot` with the replicas' addresses, as Docker's DNS does; anything else: none."""
-
-    def __init__(self, addresses: list[str]) -> None:
-        self.addresses = addresses
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # asyncio's datagram transport does not subclass DatagramTransport (Python 3.11).
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        query = dns.message.from_wire(data)
-        answer = dns.message.make_response(query)
-        (question,) = query.question
-        if question.name.to_text() == "bot." and question.rdtype == dns.rdatatype.A:
-            answer.answer.append(dns.rrset.from_text("bot.", 1, "IN", "A", *self.addresses))
-        else:
-            answer.set_rcode(dns.rcode.NXDOMAIN)
-        assert self.transport is not None
-        self.transport.sendto(answer.to_wire(), addr)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _nginx() -> str:
     path = find_tool(NGINX)
     if path is None:
@@ -111,30 +70,6 @@ def _nginx() -> str:
             "or `apt-get install nginx-light`"
         )
     return path
-
-
-def _site_config(listen_port: int, dns_port: int) -> str:
-    """The shipped file with its listening port and resolver pointed at this test's."""
-    text = (ROOT / "deploy" / "nginx-replicas.conf").read_text(encoding="utf-8")
-    for shipped, here in (
-        ("    listen 8080;\n", f"    listen 127.0.0.1:{listen_port};\n"),
-        ("    resolver 127.0.0.11 ", f"    resolver 127.0.0.1:{dns_port} "),
-    ):
-        assert text.count(shipped) == 1, f"the file no longer has {shipped.strip()!r}"
-        text = text.replace(shipped, here)
-    return text
-
-
-def _main_config(folder: Path) -> str:
-    temp = "\n".join(
-        f"    {kind}_temp_path {folder / kind};" for kind in ("client_body", "proxy", "fastcgi")
-    )
-    return (
-        f"daemon off;\nmaster_process off;\npid {folder / 'nginx.pid'};\n"
-        f"error_log {folder / 'error.log'} warn;\n"
-        "events { worker_connections 64; }\n"
-        f"http {{\n    access_log off;\n{temp}\n    include {folder / 'replicas.conf'};\n}}\n"
-    )
 
 
 @pytest.fixture
@@ -151,59 +86,15 @@ class Proxy:
         return [seen for replica in self.replicas for seen in replica.seen]
 
 
-def _loopback_addresses(count: int) -> Iterator[str]:
-    """Distinct loopback addresses other than 127.0.0.1 (Linux answers all of 127/8)."""
-    taken: set[str] = set()
-    while len(taken) < count:
-        address = f"127.{random.randint(1, 254)}.{random.randint(0, 254)}.{random.randint(1, 254)}"
-        if address not in taken:
-            taken.add(address)
-            yield address
-
-
-async def _wait_listening(port: int, process: asyncio.subprocess.Process) -> None:
-    for _ in range(200):
-        if process.returncode is not None:
-            assert process.stderr is not None
-            raise AssertionError(f"nginx exited: {(await process.stderr.read()).decode()}")
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.05)
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return
-    raise AssertionError("nginx did not start listening in 10 s")
-
-
 @pytest.fixture
 async def proxy(nginx: str, tmp_path: Path) -> AsyncIterator[Proxy]:
-    replicas = [Replica(address) for address in _loopback_addresses(3)]
-    for replica in replicas:
-        await replica.start()
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(
-        lambda: Resolver([replica.address for replica in replicas]),
-        local_addr=("127.0.0.1", 0),
-    )
-    dns_port = transport.get_extra_info("sockname")[1]
-    port = _free_port()
-    (tmp_path / "replicas.conf").write_text(_site_config(port, dns_port))
-    (tmp_path / "nginx.conf").write_text(_main_config(tmp_path))
-    process = await asyncio.create_subprocess_exec(
-        *(nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e", "stderr"),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    replicas = [Replica(address) for address in loopback_addresses(3)]
     try:
-        await _wait_listening(port, process)
-        yield Proxy(f"http://127.0.0.1:{port}", replicas)
+        for replica in replicas:
+            await replica.start()
+        async with running_nginx(nginx, tmp_path, [r.address for r in replicas]) as url:
+            yield Proxy(url, replicas)
     finally:
-        if process.returncode is None:
-            process.terminate()
-        await asyncio.wait_for(process.wait(), 10)
-        transport.close()
         for replica in replicas:
             await replica.stop()
 
