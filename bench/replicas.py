@@ -88,9 +88,9 @@ from bot.storage.bindings import write_binding
 from bot.storage.postgres import PostgresDatabase
 from bot.storage.timestamps import to_db_time
 from bot.web import WEBHOOK_PATH
+from tests.debian_tools import NGINX, find_tool
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.bitrix24_events import LEAD_EVENTS
-from tests.debian_tools import NGINX, find_tool
 from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
 from tests.nginx_proxy import REPLICA_PORT, loopback_addresses, running_nginx
 
