@@ -1,10 +1,13 @@
 """Full-list reading speed against the portal emulator enforcing 2 req/s with a burst of 50.
 
-Two regimes, each read by our client and by fast_bitrix24 on the same emulator:
+Three regimes, each read by our client and by fast_bitrix24 on the same emulator:
 - a fast portal (no server time): 20,000 leads from an empty and from a full bucket;
-- a slow portal (2 s of server time per batch of 50 list commands): 100,000 leads from a full
-  bucket, once with the reference's bucket (a request is refused when the counter is above the
-  burst) and once with a bucket that refuses at the burst already.
+- a slow portal (2 s of server time per batch of 50 list commands): 100,000 leads from an empty
+  and a full bucket, once with the reference's bucket (a request is refused when the counter is
+  above the burst) and once with a bucket that refuses at the burst already;
+- a counting portal: the fast portal's 20,000 leads from an empty bucket, where a list call
+  that counts its matches (any start >= 0) costs the server time per row the reference
+  measured (49.9 s against 0.097 s for 2,387,743 leads: about 21 microseconds a row).
 With `batch`, one request brings at most 50 commands x 50 leads, so at 2 requests/s the
 ceiling is 5,000 leads/s. The last line is one JSON object with every figure.
 
@@ -24,6 +27,7 @@ from typing import Any
 
 from bot.portal import PortalClient, PortalLimiter, WebhookAuth
 from tests.emulators.bitrix24 import Bitrix24Emulator
+from tests.emulators.bitrix24_state import COUNT_SECONDS_PER_ROW
 
 DRAIN_PER_SECOND = 2.0
 BURST = 50
@@ -152,10 +156,12 @@ async def regime_runs(
     server_time: float,
     refuse_at_burst: bool,
     buckets: tuple[bool, ...],
+    count_per_row: float = 0.0,
 ) -> list[Run]:
     """Both readers on one emulator, from each bucket state asked for."""
     emulator = Bitrix24Emulator(rate_limit=True, drain_per_second=DRAIN_PER_SECOND, burst=BURST)
     emulator.refuse_at_burst = refuse_at_burst
+    emulator.count_server_time_per_row = count_per_row
     await emulator.start()
     runs = []
     try:
@@ -163,8 +169,9 @@ async def regime_runs(
         # The server time is per list command: 50 of them make one batch's time.
         emulator.list_server_time = server_time / 50
         for full in buckets:
+            kind = "counting" if count_per_row else "slow" if server_time else "fast"
             regime = (
-                f"{'slow' if server_time else 'fast'}, "
+                f"{kind}, "
                 f"{'full' if full else 'empty'} bucket, refuse {'at' if refuse_at_burst else '>'}"
                 " burst"
             )
@@ -194,6 +201,15 @@ async def main(leads: int, slow_leads: int, server_time: float) -> None:
         runs += await regime_runs(
             slow_leads, server_time=server_time, refuse_at_burst=at_burst, buckets=(False, True)
         )
+    # A portal that charges for counting a list's matches as the reference measured it:
+    # fast_bitrix24 pages by offset (start=50, 100...), and each such call counts them all.
+    runs += await regime_runs(
+        leads,
+        server_time=0.0,
+        refuse_at_burst=False,
+        buckets=(False,),
+        count_per_row=COUNT_SECONDS_PER_ROW,
+    )
     print(
         f"portal limit: {DRAIN_PER_SECOND:g} req/s, burst {BURST}; ceiling {CEILING:,.0f} leads/s;"
         f" slow portal: {server_time:g} s of server time per batch"

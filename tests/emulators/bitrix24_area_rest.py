@@ -191,6 +191,7 @@ class RestArea(EmulatorState):
             return await self._answer(
                 error_body("ERROR_METHOD_NOT_FOUND", "Method not found!"), 404
             )
+        counted = 0  # rows the request's list calls counted (their server time)
         try:
             ctx = self.portal.authenticate(user_part, secret, params, request.headers)
             record.auth_kind = ctx.kind
@@ -202,9 +203,11 @@ class RestArea(EmulatorState):
                 late = asyncio.ensure_future(self._execute_later(delay, ctx, method, params))
                 self._late_requests.add(late)
                 late.add_done_callback(self._late_requests.discard)
-                result, total, next_start, time_block = await asyncio.shield(late)
+                (result, total, next_start, time_block), counted = await asyncio.shield(late)
             else:
-                result, total, next_start, time_block = self.execute(ctx, method, params)
+                (result, total, next_start, time_block), counted = self._execute_counting(
+                    ctx, method, params
+                )
         except CrmError as exc:
             record.status = exc.status
             body = error_body(exc.code, exc.description)
@@ -222,8 +225,10 @@ class RestArea(EmulatorState):
             )
             body["time"] = time_block
         listed = [m for m in (record.batch_methods or [method]) if m.endswith(".list")]
-        if self.list_server_time > 0 and listed:
-            await self.server_sleep(self.list_server_time * len(listed))
+        server_time = self.list_server_time * len(listed)
+        server_time += self.count_server_time_per_row * counted
+        if server_time > 0:
+            await self.server_sleep(server_time)
         if faults.drop_after_execute_count > 0:
             faults.drop_after_execute_count -= 1
             record.fault = "drop_after_execute"
@@ -233,9 +238,18 @@ class RestArea(EmulatorState):
 
     async def _execute_later(
         self, delay: float, ctx: AuthContext, method: str, params: dict[str, Any]
-    ) -> tuple[Any, int | None, int | None, dict[str, Any]]:
+    ) -> tuple[tuple[Any, int | None, int | None, dict[str, Any]], int]:
         await asyncio.sleep(delay)
-        return self.execute(ctx, method, params)
+        return self._execute_counting(ctx, method, params)
+
+    def _execute_counting(
+        self, ctx: AuthContext, method: str, params: dict[str, Any]
+    ) -> tuple[tuple[Any, int | None, int | None, dict[str, Any]], int]:
+        """`execute`, and the rows its list calls counted (it runs without a pause, so the
+        difference is this request's alone). A request that fails counts nothing here."""
+        before = self.rows_counted()
+        outcome = self.execute(ctx, method, params)
+        return outcome, self.rows_counted() - before
 
     def _drop(self, request: web.Request) -> web.StreamResponse:
         transport = request.transport

@@ -658,6 +658,9 @@ class CrmTable:
         self.ids: list[int] = []
         self._indexes: dict[str, _Index] = {}
         self.sequence = IdSequence()
+        # Rows matched by list calls that count their matches (start >= 0): the portal's
+        # costly part of such a call (bitrix24_state.count_server_time_per_row).
+        self.rows_counted = 0
         self._user_fields = user_fields or (dict)
         self._sort_key_for = sort_key_for
         self.default_select_uf = default_select_uf
@@ -878,6 +881,7 @@ class CrmTable:
                     None,
                 )
         total = len(matched_ids)
+        self.rows_counted += total
         page_ids = matched_ids[page_start : page_start + PAGE_SIZE]
         items = [self.render(self.rows[r], for_list=True, select=select) for r in page_ids]
         next_start = page_start + PAGE_SIZE if page_start + PAGE_SIZE < total else None
