@@ -11,7 +11,8 @@ Three regimes, each read by our client and by fast_bitrix24 on the same emulator
 With `batch`, one request brings at most 50 commands x 50 leads, so at 2 requests/s the
 ceiling is 5,000 leads/s. The last line is one JSON object with every figure.
 
-Run: `.venv/bin/python -m bench.portal_read [--leads N] [--slow-leads N] [--server-time S]`
+Run: `.venv/bin/python -m bench.portal_read [--leads N] [--slow-leads N] [--server-time S]
+[--count-per-row S]`
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ def ratio(ours: Run, theirs: Run) -> float | None:
     return ours.rate / theirs.rate
 
 
-async def main(leads: int, slow_leads: int, server_time: float) -> None:
+async def main(leads: int, slow_leads: int, server_time: float, count_per_row: float) -> None:
     """Seed the emulators, run every reader in every regime, print the table and JSON."""
     logging.basicConfig(level=logging.ERROR)
     runs: list[Run] = []
@@ -208,7 +209,7 @@ async def main(leads: int, slow_leads: int, server_time: float) -> None:
         server_time=0.0,
         refuse_at_burst=False,
         buckets=(False,),
-        count_per_row=COUNT_SECONDS_PER_ROW,
+        count_per_row=count_per_row,
     )
     print(
         f"portal limit: {DRAIN_PER_SECOND:g} req/s, burst {BURST}; ceiling {CEILING:,.0f} leads/s;"
@@ -229,6 +230,7 @@ async def main(leads: int, slow_leads: int, server_time: float) -> None:
             {
                 "ceiling_leads_per_s": CEILING,
                 "server_time_per_batch_s": server_time,
+                "count_seconds_per_row": count_per_row,
                 "runs": [run.as_json() for run in runs],
                 "ours_over_fast_bitrix24": ratios,
             }
@@ -241,5 +243,11 @@ if __name__ == "__main__":
     parser.add_argument("--leads", type=int, default=20_000)
     parser.add_argument("--slow-leads", type=int, default=100_000)
     parser.add_argument("--server-time", type=float, default=2.0)
+    parser.add_argument(
+        "--count-per-row",
+        type=float,
+        default=COUNT_SECONDS_PER_ROW,
+        help="the counting portal's server time per row a list call counts (the reference's)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.leads, args.slow_leads, args.server_time))
+    asyncio.run(main(args.leads, args.slow_leads, args.server_time, args.count_per_row))
