@@ -62,7 +62,8 @@ class Replica:
             self.runner = None
 
 
-def _nginx() -> str:
+@pytest.fixture
+def nginx() -> str:
     path = find_tool(NGINX)
     if path is None:
         pytest.skip(
@@ -70,11 +71,6 @@ def _nginx() -> str:
             "or `apt-get install nginx-light`"
         )
     return path
-
-
-@pytest.fixture
-def nginx() -> str:
-    return _nginx()
 
 
 @dataclass
@@ -91,7 +87,10 @@ async def proxy(nginx: str, tmp_path: Path) -> AsyncIterator[Proxy]:
     replicas = [Replica(address) for address in loopback_addresses(3)]
     try:
         for replica in replicas:
-            await replica.start()
+            try:
+                await replica.start()
+            except OSError as exc:  # something listens on port 8080 of every address
+                pytest.skip(f"port {REPLICA_PORT} of {replica.address} is taken here: {exc}")
         async with running_nginx(nginx, tmp_path, [r.address for r in replicas]) as url:
             yield Proxy(url, replicas)
     finally:
