@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
 
 Runner = Callable[[Sequence[str]], int]
@@ -44,6 +46,17 @@ def find_tool(
         if Path(path).is_file() and is_executable(path):
             return path
     return None
+
+
+def require_tool(tool: Tool) -> str:
+    """The tool's path, or skip the test that needs it, saying how to get it."""
+    path = find_tool(tool)
+    if path is None:
+        pytest.skip(
+            f"no {tool.name} at {tool.paths[0]}: run `make pytest` as root to install it, "
+            f"or `apt-get install {tool.package}`"
+        )
+    return path
 
 
 def install_commands(tool: Tool, *, is_root: bool, apt_get: str | None) -> list[list[str]] | None:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from playwright.async_api import ViewportSize, async_playwright
 
 from bot.storage.reminders import Reminder, ReminderRepository
-from tests.debian_tools import CHROMIUM, find_tool
+from tests.debian_tools import CHROMIUM, require_tool
 from tests.e2e.lead_tab_harness import ANNA, IVAN, IVAN_TG, running_tab_bot, subscribed_team
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import TelegramEmulator
@@ -23,20 +22,10 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 VIEWPORT: ViewportSize = {"width": 900, "height": 1000}
 
 
-def _chromium() -> str:
-    path = find_tool(CHROMIUM)
-    if path is None:
-        pytest.skip(
-            "no chromium at /usr/bin/chromium: run `make pytest` as root to install it, "
-            "or `apt-get install chromium`"
-        )
-    return path
-
-
 async def test_a_rep_pings_and_shares_from_the_tab_in_a_real_browser(
     tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
 ) -> None:
-    chromium = _chromium()
+    chromium = require_tool(CHROMIUM)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     async with (
         running_tab_bot(tmp_path, telegram_emulator, portal_emulator) as app,

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from bot.config import AppSettings, WebSettings
 from bot.web import SECRET_HEADER, WEBHOOK_PATH
-from tests.debian_tools import NGINX, find_tool
+from tests.debian_tools import NGINX, require_tool
 from tests.nginx_proxy import REPLICA_PORT, loopback_addresses, running_nginx
 
 EVENT_PATH = WebSettings().event_path
@@ -64,13 +64,7 @@ class Replica:
 
 @pytest.fixture
 def nginx() -> str:
-    path = find_tool(NGINX)
-    if path is None:
-        pytest.skip(
-            "no nginx at /usr/sbin/nginx: run `make pytest` as root to install it, "
-            "or `apt-get install nginx-light`"
-        )
-    return path
+    return require_tool(NGINX)
 
 
 @dataclass
