@@ -34,7 +34,6 @@ from bot.admin.people import PeopleService
 from bot.allocator import Allocator, trim_forever
 from bot.config import MISSING_TOKEN, ConfigurationError, Settings
 from bot.events.audience import DirectoryAudience
-from bot.events.offline import OfflineIntake
 from bot.events.poller import CatchUpPoller
 from bot.events.processor import EventProcessor, ProcessorTiming
 from bot.events.receiver import EventCredentials, EventReceiver
@@ -42,11 +41,6 @@ from bot.followups.scheduler import ReminderScheduler
 from bot.followups.service import FollowUpService
 from bot.followups.sync import FollowUpSync
 from bot.i18n import DEFAULT_LANGUAGE, Translations
-from bot.install.endpoints import InstallEndpoints, app_info_reader
-from bot.install.installation import InstallationStore
-from bot.install.robot import RobotEndpoint, robot_registrar
-from bot.install.robot_calls import RobotCalls, RobotCallStore, telegram_group_title
-from bot.install.tab import lead_tab_binding
 from bot.leads.actions import BotActionLog
 from bot.leads.capture import CaptureService
 from bot.leads.catalog import PortalCatalog
@@ -116,8 +110,6 @@ from bot.storage.subscriptions import SubscriptionRepository
 from bot.storage.timestamps import Clock, utc_now
 from bot.storage.updates import UpdateRepository
 from bot.storage.writes import WriteRecordRepository
-from bot.tab.build import build_tab
-from bot.tab.endpoints import TabEndpoints
 from bot.telegram_retry import FloodPause, TelegramRetryMiddleware
 from bot.throttle import BucketRule, ThrottleMiddleware, UpdateKind, UserThrottle
 from bot.tls import client_tls
@@ -135,7 +127,13 @@ from dialogs.commands import AVAILABLE_COMMANDS
 from dialogs.intent_ids import use_unique_intent_ids
 
 if TYPE_CHECKING:
+    from bot.events.offline import OfflineIntake
+    from bot.install.endpoints import InstallEndpoints
+    from bot.install.installation import InstallationStore
+    from bot.install.robot import RobotEndpoint
+    from bot.install.robot_calls import RobotCalls
     from bot.replicas.shared import SharedThroughRedis
+    from bot.tab.endpoints import TabEndpoints
 
 log = logging.getLogger(__name__)
 
@@ -810,6 +808,11 @@ class Application:
             on_stored=self.processor.wake,
         )
         if settings.app.enabled:
+            # Application mode's parts are imported only when it is on (it is off by default).
+            from bot.events.offline import OfflineIntake
+            from bot.install.robot import RobotEndpoint
+            from bot.install.robot_calls import RobotCalls, RobotCallStore, telegram_group_title
+
             self.offline = OfflineIntake(
                 self.portal,
                 inbox,
@@ -860,6 +863,11 @@ class Application:
 
     def _build_install(self, auth: OAuthAuth, kv: KeyValueRepository) -> None:
         """The install/uninstall endpoints (the offline intake follows with the workers)."""
+        from bot.install.endpoints import InstallEndpoints, app_info_reader
+        from bot.install.installation import InstallationStore
+        from bot.install.robot import robot_registrar
+        from bot.install.tab import lead_tab_binding
+
         settings = self.settings
         assert self.portal is not None
         assert settings.portal.oauth_endpoint is not None
@@ -892,6 +900,8 @@ class Application:
         subscriptions: SubscriptionRepository,
     ) -> TabEndpoints:
         """The lead card's "Telegram" tab (application mode)."""
+        from bot.tab.build import build_tab
+
         assert self.portal is not None
         assert self.access is not None
         assert self.installation is not None

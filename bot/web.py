@@ -20,7 +20,7 @@ import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
 from aiogram.types import Update
@@ -28,12 +28,14 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.config import Settings
-from bot.install.endpoints import InstallEndpoints
-from bot.install.robot import RobotEndpoint
 from bot.metrics import MetricsRegistry, metrics_handler
 from bot.storage.db import DATABASE_ERRORS
-from bot.tab.endpoints import TabEndpoints
 from bot.updates import UpdateIntake
+
+if TYPE_CHECKING:  # application mode's, imported by the bot only when it is on
+    from bot.install.endpoints import InstallEndpoints
+    from bot.install.robot import RobotEndpoint
+    from bot.tab.endpoints import TabEndpoints
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from bot.events.offline import IntakeTrouble, intake_trouble
-from bot.install.installation import Installation, InstallationStore
 from bot.metrics import MetricsRegistry
 from bot.portal import CrmMode, Lane, PortalClient, PortalError
 from bot.storage import Database, KeyValueRepository
@@ -16,6 +15,10 @@ from bot.storage.inbox import InboxRepository
 from bot.storage.outbox import OutboxRepository
 from bot.storage.subscriptions import SubscriptionRepository
 from bot.storage.timestamps import utc_now
+
+if TYPE_CHECKING:  # application mode's, imported by the bot only when it is on
+    from bot.events.offline import IntakeTrouble
+    from bot.install.installation import Installation, InstallationStore
 
 WATERMARK_KEY = "events.poll_watermark"
 RATE_LIMITED_METRIC = "bot_portal_rate_limited_total"
@@ -113,6 +116,13 @@ async def collect_status(
     dead_letters = await outbox.count("dead")
     kv = KeyValueRepository(db)
     watermark = await kv.get(WATERMARK_KEY)
+    installed: Installation | None = None
+    offline_trouble: IntakeTrouble | None = None
+    if installation is not None:
+        from bot.events.offline import intake_trouble
+
+        installed = await installation.get()
+        offline_trouble = await intake_trouble(kv)
     return StatusReport(
         portal_ok=portal_ok,
         portal_problem=problem,
@@ -129,8 +139,8 @@ async def collect_status(
         webhook=await webhook_info() if webhook_info is not None else None,
         checked_at=utc_now(),
         application_mode=installation is not None,
-        installation=await installation.get() if installation is not None else None,
-        offline_trouble=await intake_trouble(kv) if installation is not None else None,
+        installation=installed,
+        offline_trouble=offline_trouble,
     )
 
 

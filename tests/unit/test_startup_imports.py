@@ -24,3 +24,18 @@ def test_a_default_bot_imports_neither_drivers_nor_the_charts() -> None:
         "redis",
         "matplotlib",
     }
+
+
+def test_a_default_bot_leaves_application_mode_out() -> None:
+    """The install endpoints, the robot, the lead tab and the offline intake are imported only
+    when APP__ENABLED is on (off by default): about 0.6 MB a default bot does not hold."""
+    probe = (
+        "import json, sys, bot.app, bot.__main__, bot.web, bot.ops.status, dialogs; "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    application = ("bot.install", "bot.tab", "bot.events.offline")
+    assert [name for name in loaded if name.startswith(application)] == []
