@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.storage.db import Database
 from bot.storage.models import Binding, BindingSource, Role
-from bot.storage.sql import Connection, Row, execute
+from bot.storage.sql import Connection, Row, execute, fetch_all_in_pages
 from bot.storage.timestamps import from_db_time, to_db_time
 
 _COLUMNS = (
@@ -125,9 +125,12 @@ class BindingRepository:
 
     async def list_bindings(self, *, include_inactive: bool = False) -> list[Binding]:
         """All bindings ordered by Telegram id; only active ones unless asked otherwise."""
-        where = "" if include_inactive else "WHERE active = 1"
-        rows = await self._db.fetch_all(
-            f"SELECT {_COLUMNS} FROM bindings {where} ORDER BY telegram_user_id"  # noqa: S608
+        active = "" if include_inactive else "active = 1 AND "
+        rows = await fetch_all_in_pages(
+            self._db,
+            f"SELECT {_COLUMNS} FROM bindings WHERE {active}"  # noqa: S608
+            "telegram_user_id > ? ORDER BY telegram_user_id LIMIT ?",
+            key="telegram_user_id",
         )
         return [_binding_from_row(row) for row in rows]
 

@@ -83,6 +83,42 @@ class Connection(Protocol):
         ...
 
 
+class Reader(Protocol):
+    """Anything that runs a query and returns its rows (a `Database`, a `Connection`)."""
+
+    async def fetch_all(self, sql: str, params: SqlParams = ()) -> list[Row]:
+        """Run a query and return all its rows."""
+        ...
+
+
+ROWS_PER_PAGE = 1000
+"""Rows one page of `fetch_all_in_pages` reads: a few milliseconds of the database."""
+
+
+async def fetch_all_in_pages(
+    reader: Reader,
+    sql: str,
+    params: SqlParams = (),
+    *,
+    key: str,
+    page: int | None = None,
+) -> list[Row]:
+    """Every row of `sql`, read a page at a time in the order of `key` (a unique integer
+    column it selects). `sql` ends with `... <key> > ? ORDER BY <key> LIMIT ?`; the last key
+    read and the page size (`ROWS_PER_PAGE` unless given) are bound there. Each page is a short read of its own, so a write waiting
+    for the database (an event's acknowledgement) goes between pages, not after 10,000 rows.
+    Pages are not one snapshot: a row changed meanwhile is read as it is when its page is."""
+    size = ROWS_PER_PAGE if page is None else page
+    rows: list[Row] = []
+    after = -(2**63)
+    while True:
+        found = await reader.fetch_all(sql, (*params, after, size))
+        rows.extend(found)
+        if len(found) < size:
+            return rows
+        after = found[-1][key]
+
+
 async def execute(conn: Connection, sql: str, params: SqlParams = ()) -> Executed:
     """Run one statement on the connection of an open transaction."""
     return await conn.execute(sql, params)

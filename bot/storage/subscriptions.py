@@ -11,7 +11,7 @@ from typing import Any, TypeVar, cast
 
 from bot.storage.db import Database
 from bot.storage.json_codec import decode_json, encode_json
-from bot.storage.sql import Connection, Row, execute, fetch_one_in
+from bot.storage.sql import Connection, Row, execute, fetch_all_in_pages, fetch_one_in
 from bot.storage.timestamps import Clock, from_db_time, to_db_time, utc_now
 
 
@@ -181,9 +181,11 @@ class SubscriptionRepository:
 
     async def active(self) -> list[Subscription]:
         """Every subscription that is neither paused nor disabled."""
-        rows = await self._db.fetch_all(
+        rows = await fetch_all_in_pages(
+            self._db,
             f"SELECT {_COLUMNS} FROM subscriptions "  # noqa: S608
-            "WHERE paused = 0 AND disabled_reason IS NULL ORDER BY id"
+            "WHERE paused = 0 AND disabled_reason IS NULL AND id > ? ORDER BY id LIMIT ?",
+            key="id",
         )
         found = []
         for number, row in enumerate(rows):
