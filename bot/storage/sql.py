@@ -105,9 +105,10 @@ async def fetch_all_in_pages(
 ) -> list[Row]:
     """Every row of `sql`, read a page at a time in the order of `key` (a unique integer
     column it selects). `sql` ends with `... <key> > ? ORDER BY <key> LIMIT ?`; the last key
-    read and the page size (`ROWS_PER_PAGE` unless given) are bound there. Each page is a short read of its own, so a write waiting
-    for the database (an event's acknowledgement) goes between pages, not after 10,000 rows.
-    Pages are not one snapshot: a row changed meanwhile is read as it is when its page is."""
+    read and the page size (`ROWS_PER_PAGE` unless given) are bound there. Each page is a
+    short read of its own, so a write waiting for the database (an event's acknowledgement)
+    goes between pages, not after 10,000 rows. Pages are not one snapshot: a row changed
+    meanwhile is read as it is when its page is."""
     size = ROWS_PER_PAGE if page is None else page
     rows: list[Row] = []
     after = -(2**63)
