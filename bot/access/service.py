@@ -128,22 +128,18 @@ class AccessService:
     async def portal_time_zone(self, telegram_user_id: int) -> str | None:
         """The time zone the user set in their portal profile (None: unbound, or none set)."""
         binding = await self._bindings.get(telegram_user_id)
-        if binding is None or not binding.active:
-            return None
-        user = await self._directory.active_user(binding.portal_user_id)
-        return (user.time_zone or None) if user is not None else None
+        return None if binding is None else await self._zone_of(binding)
 
     async def portal_time_zones(self, people: Sequence[Binding]) -> dict[int, str | None]:
         """`portal_time_zone` of people whose bindings the caller has just read, by Telegram
         user id, without reading them again."""
-        zones: dict[int, str | None] = {}
-        for binding in people:
-            user = await self._directory.active_user(binding.portal_user_id)
-            if not binding.active or user is None:
-                zones[binding.telegram_user_id] = None
-            else:
-                zones[binding.telegram_user_id] = user.time_zone or None
-        return zones
+        return {binding.telegram_user_id: await self._zone_of(binding) for binding in people}
+
+    async def _zone_of(self, binding: Binding) -> str | None:
+        if not binding.active:
+            return None
+        user = await self._directory.active_user(binding.portal_user_id)
+        return (user.time_zone or None) if user is not None else None
 
     async def identify(self, telegram_user_id: int) -> Identity | None:
         """The caller's identity, or None when unbound; a deactivated portal user loses it here."""
