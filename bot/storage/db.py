@@ -363,6 +363,10 @@ class SqliteDatabase:
 
 
 async def _run(conn: aiosqlite.Connection, sql: str, params: SqlParams = ()) -> None:
-    """Run one statement on the raw aiosqlite connection (pragmas, BEGIN, COMMIT)."""
-    async with conn.execute(sql, params):
-        pass
+    """Run one statement on the raw aiosqlite connection (pragmas, BEGIN, COMMIT).
+
+    One trip to the database thread: a cursor would take a second one to close, and every
+    trip waits for the event loop's turn, which is what a busy loop makes the portal's
+    acknowledgements wait for (a durable write makes five of these trips).
+    """
+    await conn.execute_fetchall(sql, params)
