@@ -59,8 +59,16 @@ YIELD_EVERY = 250
 WRITE_PEOPLE = 100
 """People whose nudges, and then whose marks for today, one transaction writes (1,000 in one
 held the write lock up to a quarter of a second)."""
-RENDER_YIELD_EVERY = 25
+RENDER_YIELD_EVERY = 5
 """Nudges rendered between two turns of the event loop (each names up to eight leads)."""
+ROUTINE_AHEAD = 300
+"""Once a round has queued this many nudges, it queues more only while fewer routine messages
+than this wait to be sent: about ten seconds of Telegram's 30 a second. A big team's morning
+(8,500 nudges) rendered and written at once took the processor's CPU and the write lock that
+the portal's acknowledgements wait for, for messages that then waited minutes to go out and
+grew stale meanwhile; now each is read and rendered shortly before it can be sent."""
+ROOM_CHECK_SECONDS = 1.0
+"""How often a held round looks whether the sender has made room."""
 NO_WORKING_DAY_LOOK = timedelta(hours=6)
 """How long a person without a single working day waits until the next look."""
 MAX_LISTED = 8
@@ -331,6 +339,7 @@ class NudgeWorker:
         on_queued: Callable[[], None],
         clock: Clock = utc_now,
         check_seconds: float = CHECK_SECONDS,
+        room_check_seconds: float = ROOM_CHECK_SECONDS,
     ) -> None:
         self._portal = portal
         self._catalog = catalog
@@ -343,6 +352,9 @@ class NudgeWorker:
         self._on_queued = on_queued
         self._clock = clock
         self._check_seconds = check_seconds
+        self._room_check_seconds = room_check_seconds
+        self._round_queued = 0
+        """Nudges the current round has queued (it is held only past `ROUTINE_AHEAD`)."""
         self._next_look: dict[int, datetime] = {}
         """Per person, the next moment their nudge could be due (their next window, or after
         today's nudge the next day's): a round reads nothing else of them before then."""
@@ -396,6 +408,7 @@ class NudgeWorker:
             due.append((binding, day, later))
         if not due:
             return 0
+        self._round_queued = 0
         catalog = await self._catalog.get(lane=Lane.BACKGROUND)
         first_stage = catalog.stages[0].status_id if catalog.stages else None
         team = await self._nudge_team(due, rules, now, first_stage, catalog)
@@ -420,10 +433,7 @@ class NudgeWorker:
                     continue  # this person's reads failed: try again next round
                 leads = merge_stale(idle or [], first or [])
                 read.append(Nudged(binding, day, later, leads, len(leads)))
-            added = await self._done(read, catalog, now)
-            if added:
-                queued += added
-                self._on_queued()
+            queued += await self._done(read, catalog, now)
         return queued
 
     async def _nudge_team(
@@ -478,10 +488,7 @@ class NudgeWorker:
                 )
                 for binding, day, later in group
             ]
-            added = await self._done(read, catalog, now)
-            if added:
-                queued += added
-                self._on_queued()
+            queued += await self._done(read, catalog, now)
         return queued
 
     async def _read_group(
@@ -523,6 +530,7 @@ class NudgeWorker:
         queued = 0
         for start in range(0, len(read), WRITE_PEOPLE):
             part = read[start : start + WRITE_PEOPLE]
+            await self._wait_for_room()
             messages = []
             for person in part:
                 if person.leads:
@@ -531,13 +539,24 @@ class NudgeWorker:
                         await asyncio.sleep(0)  # 1,000 nudges took 250 ms: acks go between
             if messages:
                 await self._outbox.queue_many(messages)
+                self._on_queued()
             await self._kv.set_many(
                 {_last_key(person.binding): person.day.isoformat() for person in part}
             )
             for person in part:
                 self._next_look[person.binding.telegram_user_id] = person.later
             queued += len(messages)
+            self._round_queued += len(messages)
         return queued
+
+    async def _wait_for_room(self) -> None:
+        """Past `ROUTINE_AHEAD` nudges this round, hold it while as many routine messages
+        still wait to be sent (a small team's round never asks)."""
+        if self._round_queued < ROUTINE_AHEAD:
+            return
+        # Polled, not awaited as an event: the sender making room may be another replica's.
+        while await self._outbox.pending_routine() >= ROUTINE_AHEAD:  # noqa: ASYNC110
+            await asyncio.sleep(self._room_check_seconds)
 
     def _message(
         self, person: Nudged, catalog: CatalogSnapshot, now: datetime

@@ -584,6 +584,13 @@ class OutboxRepository:
             )
         return result.rowcount
 
+    async def pending_routine(self) -> int:
+        """How many routine messages (nudges, digests) wait to be sent."""
+        row = await self._db.fetch_one(
+            "SELECT count(*) FROM outbox WHERE state = 'pending' AND priority = 1"
+        )
+        return int(row[0]) if row is not None else 0
+
     async def count(self, state: str | None = None) -> int:
         """How many rows are in a state (all when None)."""
         if state is None:

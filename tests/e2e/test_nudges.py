@@ -13,6 +13,7 @@ from bot.app import Application
 from bot.leads import nudges as nudges_module
 from bot.leads.nudges import LAST_KEY, RULES_KEY
 from bot.storage.kv import KeyValueRepository
+from bot.storage.outbox import OutboxRepository
 from tests.e2e.conftest import ADMIN_TELEGRAM_ID, sign_in
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.bitrix24_state import CallRecord
@@ -297,3 +298,32 @@ async def test_a_round_reads_and_writes_the_database_a_few_times_however_many_ar
     assert running_bot.nudges is not None
     assert await running_bot.nudges.send_due() == 0  # everyone is done for today
     assert uses == ["fetch_one", "fetch_all"], uses  # the rules and the bindings
+
+
+async def test_a_big_morning_is_queued_no_further_ahead_of_the_sender_than_it_can_send(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One nudge ahead here (300 in the bot), a person a write: the second nudge is rendered
+    # and queued only once the first has gone, although Telegram holds the first for a
+    # second. Without the hold both would be queued at once.
+    monkeypatch.setattr(nudges_module, "ROUTINE_AHEAD", 1)
+    monkeypatch.setattr(nudges_module, "WRITE_PEOPLE", 1)
+    reps = await _team_of_five(telegram_emulator, portal_emulator, running_bot)
+    telegram_emulator.rate_limit_next(retry_after=1, method="sendMessage", chat_id=3000)
+    outbox = OutboxRepository(running_bot.db)
+    waiting_before: list[int] = []
+    real_queue = OutboxRepository.queue_many
+
+    async def queue_many(self: OutboxRepository, messages: Any) -> None:
+        waiting_before.append(await outbox.pending_routine())
+        await real_queue(self, messages)
+
+    monkeypatch.setattr(OutboxRepository, "queue_many", queue_many)
+    await _round(running_bot, portal_emulator, 2)
+    assert waiting_before == [0, 0]
+    assert "11 leads are waiting for you" in await _nudge(reps[0])
+    assert "Lone" in await _nudge(reps[1])
+    assert await outbox.pending_routine() == 0
