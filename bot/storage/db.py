@@ -156,6 +156,12 @@ class Database(Protocol):
         """One write transaction."""
         ...
 
+    async def write_one(
+        self, sql: str, params: SqlParams = (), *, durable: bool = False
+    ) -> list[Row]:
+        """Run one writing statement as a transaction of its own; the rows it returns."""
+        ...
+
     async def fetch_one(self, sql: str, params: SqlParams = ()) -> Row | None:
         """Run a read outside any transaction and return its first row."""
         ...
@@ -227,6 +233,9 @@ class SqliteDatabase:
         self._conn: aiosqlite.Connection | None = None
         self._lock = PriorityLock()
         self._holder: asyncio.Task[object] | None = None
+        self._full_sync: bool | None = False
+        """Whether the connection commits with `synchronous=FULL` now (None: unknown, after a
+        switch was interrupted)."""
 
     @property
     def dialect(self) -> Dialect:
@@ -323,8 +332,7 @@ class SqliteDatabase:
         # user): it goes before the reads and background writes that wait with it.
         async with self._exclusive(urgent=durable):
             conn = self._connection()
-            if durable:
-                await _run(conn, "PRAGMA synchronous = FULL")
+            await self._commit_level(conn, durable=durable)
             try:
                 await _run(conn, "BEGIN IMMEDIATE")
                 yield SqliteConnection(conn)
@@ -335,9 +343,34 @@ class SqliteDatabase:
                 # runs queued statements in order, so the next BEGIN comes after this.
                 await asyncio.shield(self._rollback(conn))
                 raise
-            finally:
-                if durable:
-                    await asyncio.shield(_run(conn, "PRAGMA synchronous = NORMAL"))
+
+    async def write_one(
+        self, sql: str, params: SqlParams = (), *, durable: bool = False
+    ) -> list[Row]:
+        """Run one writing statement as a transaction of its own; the rows it returns.
+
+        SQLite commits a statement run outside a transaction by itself, so this takes one trip
+        to the database thread where `transaction()` takes three (BEGIN, the statement,
+        COMMIT): the trips are what the portal's acknowledgements wait for when the loop is
+        busy. Under the same lock, so no other task's open transaction takes it in.
+        """
+        async with self._exclusive(urgent=durable):
+            conn = self._connection()
+            await self._commit_level(conn, durable=durable)
+            return list(await conn.execute_fetchall(sql, params))
+
+    async def _commit_level(self, conn: aiosqlite.Connection, *, durable: bool) -> None:
+        """Commit with `synchronous=FULL` when durable, else NORMAL.
+
+        The level stays as the last write left it: the portal's acknowledgements come in runs
+        of durable writes, and each switch is a trip to the database thread that they would
+        wait for. It cannot change inside a transaction, so it is set before one begins.
+        """
+        if self._full_sync is durable:
+            return
+        self._full_sync = None
+        await _run(conn, f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+        self._full_sync = durable
 
     @staticmethod
     async def _rollback(conn: aiosqlite.Connection) -> None:

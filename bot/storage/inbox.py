@@ -94,23 +94,32 @@ class InboxRepository:
         if not events:
             return []
         received = to_db_time(self._clock())
-        new_keys: set[str] = set()
-        async with self._db.transaction(durable=durable) as conn:
-            for start in range(0, len(events), ROWS_PER_INSERT):
-                chunk = events[start : start + ROWS_PER_INSERT]
-                values = ",".join("(?, ?, ?, ?, ?)" for _ in chunk)
-                params = [
-                    value
-                    for key, event, lead_id, payload in chunk
-                    for value in (key, event, lead_id, encode_json(payload), received)
-                ]
-                rows = await fetch_all_in(
-                    conn,
+        statements = []
+        for start in range(0, len(events), ROWS_PER_INSERT):
+            chunk = events[start : start + ROWS_PER_INSERT]
+            values = ",".join("(?, ?, ?, ?, ?)" for _ in chunk)
+            params = [
+                value
+                for key, event, lead_id, payload in chunk
+                for value in (key, event, lead_id, encode_json(payload), received)
+            ]
+            statements.append(
+                (
                     "INSERT INTO inbox (dedup_key, event, lead_id, payload, received_at) "  # noqa: S608
                     f"VALUES {values} ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key",
                     params,
                 )
-                new_keys.update(row[0] for row in rows)
+            )
+        new_keys: set[str] = set()
+        if len(statements) == 1:
+            # The usual batch: one statement, its own transaction (fewest trips to the database).
+            [(sql, params)] = statements
+            rows = await self._db.write_one(sql, params, durable=durable)
+            new_keys.update(row[0] for row in rows)
+        else:
+            async with self._db.transaction(durable=durable) as conn:
+                for sql, params in statements:
+                    new_keys.update(row[0] for row in await fetch_all_in(conn, sql, params))
         # A key repeated within the batch is new only at its first place.
         result = []
         for key, _, _, _ in events:

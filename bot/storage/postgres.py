@@ -271,6 +271,14 @@ class PostgresDatabase:
             if task is not None:
                 self._holders.discard(task)
 
+    async def write_one(
+        self, sql: str, params: SqlParams = (), *, durable: bool = False
+    ) -> list[Row]:
+        """Run one writing statement as a transaction of its own; the rows it returns (under
+        the write lock, as every write)."""
+        async with self.transaction(durable=durable) as conn:
+            return await conn.fetch_all(sql, params)
+
     async def fetch_one(self, sql: str, params: SqlParams = ()) -> Row | None:
         """Run a read outside any transaction and return its first row."""
         with _engine_errors():

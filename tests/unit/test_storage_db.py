@@ -38,16 +38,88 @@ async def test_open_creates_parent_directories_and_sets_pragmas(tmp_path: Path) 
         assert await _pragma(db, "journal_mode") == "wal"
         assert await _pragma(db, "foreign_keys") == 1
         assert await _pragma(db, "busy_timeout") == 1234
-        assert await _pragma(db, "synchronous") == 1  # NORMAL
+        async with db.transaction() as conn:  # a plain transaction commits with NORMAL
+            row = await fetch_one_in(conn, "PRAGMA synchronous")
+            assert row is not None
+            assert row[0] == 1
 
 
 @sqlite_only
-async def test_durable_transaction_uses_full_sync_then_returns_to_normal(db: Database) -> None:
-    async with db.transaction(durable=True) as conn:
-        row = await fetch_one_in(conn, "PRAGMA synchronous")
-        assert row is not None
-        assert row[0] == 2  # FULL
-    assert await _pragma(db, "synchronous") == 1
+async def test_a_durable_transaction_commits_with_full_sync_and_the_others_with_normal(
+    db: Database,
+) -> None:
+    async def level(*, durable: bool) -> int:
+        async with db.transaction(durable=durable) as conn:
+            row = await fetch_one_in(conn, "PRAGMA synchronous")
+            assert row is not None
+            return int(row[0])
+
+    # A run of durable ones keeps FULL without switching back and forth in between.
+    assert [await level(durable=d) for d in (True, True, False, False, True, False)] == [
+        2,  # FULL
+        2,
+        1,  # NORMAL
+        1,
+        2,
+        1,
+    ]
+
+
+async def test_one_statement_written_on_its_own_commits_and_returns_its_rows(
+    db: Database,
+) -> None:
+    rows = await db.write_one(
+        "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?), (?, ?, ?) "
+        "ON CONFLICT (key) DO NOTHING RETURNING key",
+        ["a", "1", "t", "b", "2", "t"],
+        durable=True,
+    )
+    assert sorted(row[0] for row in rows) == ["a", "b"]
+    again = await db.write_one(
+        "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (key) DO NOTHING RETURNING key",
+        ["a", "3", "t"],
+    )
+    assert again == []
+    assert [row[0] for row in await db.fetch_all("SELECT value FROM kv ORDER BY key")] == [
+        "1",
+        "2",
+    ]
+
+
+async def test_one_statement_written_on_its_own_stays_out_of_another_tasks_transaction(
+    db: Database,
+) -> None:
+    # Written while another task's transaction is open, it must neither wait for nothing nor
+    # join that transaction: the other one rolls back, this row stays.
+    opened = asyncio.Event()
+
+    async def doomed() -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO kv (key, value, updated_at) VALUES ('x', '1', 't')")
+            opened.set()
+            await asyncio.sleep(0.05)
+            raise RuntimeError("rolled back")
+
+    other = asyncio.create_task(doomed())
+    await opened.wait()
+    await db.write_one(
+        "INSERT INTO kv (key, value, updated_at) VALUES ('y', '2', 't')", durable=True
+    )
+    with pytest.raises(RuntimeError, match="rolled back"):
+        await other
+    assert [row[0] for row in await db.fetch_all("SELECT key FROM kv")] == ["y"]
+
+
+@sqlite_only
+async def test_one_statement_written_on_its_own_commits_at_the_level_asked(
+    db: Database,
+) -> None:
+    sql = "INSERT INTO kv (key, value, updated_at) VALUES (?, '1', 't')"
+    await db.write_one(sql, ["d"], durable=True)
+    assert await _pragma(db, "synchronous") == 2  # FULL
+    await db.write_one(sql, ["n"])
+    assert await _pragma(db, "synchronous") == 1  # NORMAL
 
 
 async def test_fresh_database_gets_every_table(db: Database) -> None:
