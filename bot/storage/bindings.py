@@ -126,13 +126,13 @@ class BindingRepository:
     async def list_bindings(self, *, include_inactive: bool = False) -> list[Binding]:
         """All bindings ordered by Telegram id; only active ones unless asked otherwise."""
         active = "" if include_inactive else "active = 1 AND "
-        rows = await fetch_all_in_pages(
+        return await fetch_all_in_pages(
             self._db,
             f"SELECT {_COLUMNS} FROM bindings WHERE {active}"  # noqa: S608
             "telegram_user_id > ? ORDER BY telegram_user_id LIMIT ?",
             key="telegram_user_id",
+            convert=_binding_from_row,
         )
-        return [_binding_from_row(row) for row in rows]
 
     async def find_by_portal_user(self, portal_user_id: int) -> list[Binding]:
         """Active bindings of one portal user (a person may use more than one account)."""

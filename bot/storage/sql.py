@@ -15,9 +15,9 @@ shared subset:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 SqlParams = Sequence[Any]
 
@@ -91,8 +91,11 @@ class Reader(Protocol):
         ...
 
 
-ROWS_PER_PAGE = 1000
-"""Rows one page of `fetch_all_in_pages` reads: a few milliseconds of the database."""
+T = TypeVar("T")
+
+ROWS_PER_PAGE = 500
+"""Rows one page of `fetch_all_in_pages` reads and converts: a few milliseconds of the database,
+and of the event loop (1,000 bindings took 8 ms to convert on a slow machine)."""
 
 
 async def fetch_all_in_pages(
@@ -101,22 +104,24 @@ async def fetch_all_in_pages(
     params: SqlParams = (),
     *,
     key: str,
+    convert: Callable[[Row], T],
     page: int | None = None,
-) -> list[Row]:
-    """Every row of `sql`, read a page at a time in the order of `key` (a unique integer
-    column it selects). `sql` ends with `... <key> > ? ORDER BY <key> LIMIT ?`; the last key
-    read and the page size (`ROWS_PER_PAGE` unless given) are bound there. Each page is a
-    short read of its own, so a write waiting for the database (an event's acknowledgement)
-    goes between pages, not after 10,000 rows. Pages are not one snapshot: a row changed
-    meanwhile is read as it is when its page is."""
+) -> list[T]:
+    """Every row of `sql` as `convert` makes it, read a page at a time in the order of `key`
+    (a unique integer column it selects). `sql` ends with `... <key> > ? ORDER BY <key> LIMIT ?`;
+    the last key read and the page size (`ROWS_PER_PAGE` unless given) are bound there. Each
+    page is a short read of its own, so a write waiting for the database (an event's
+    acknowledgement) goes between pages, not after 10,000 rows; and each page is converted as
+    it comes, so converting 10,000 rows does not hold the event loop at once either. Pages are
+    not one snapshot: a row changed meanwhile is read as it is when its page is."""
     size = ROWS_PER_PAGE if page is None else page
-    rows: list[Row] = []
+    items: list[T] = []
     after = -(2**63)
     while True:
         found = await reader.fetch_all(sql, (*params, after, size))
-        rows.extend(found)
+        items.extend(convert(row) for row in found)
         if len(found) < size:
-            return rows
+            return items
         after = found[-1][key]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -181,18 +180,13 @@ class SubscriptionRepository:
 
     async def active(self) -> list[Subscription]:
         """Every subscription that is neither paused nor disabled."""
-        rows = await fetch_all_in_pages(
+        return await fetch_all_in_pages(
             self._db,
             f"SELECT {_COLUMNS} FROM subscriptions "  # noqa: S608
             "WHERE paused = 0 AND disabled_reason IS NULL AND id > ? ORDER BY id LIMIT ?",
             key="id",
+            convert=_row_to_subscription,
         )
-        found = []
-        for number, row in enumerate(rows):
-            if number % 500 == 499:
-                await asyncio.sleep(0)  # decoding 10,000 rows must not hold the event loop
-            found.append(_row_to_subscription(row))
-        return found
 
     async def live_count(self, chat_id: int) -> int:
         """Subscriptions of one chat that are on: not paused and not disabled."""

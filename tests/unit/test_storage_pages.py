@@ -39,12 +39,22 @@ async def _subscribe(db: Database, count: int) -> SubscriptionRepository:
 async def test_every_row_comes_in_key_order_a_page_per_read(db: Database) -> None:
     await _subscribe(db, 5)
     reader = Counting(db)
-    rows = await fetch_all_in_pages(reader, SQL, key="id", page=2)
+    rows = await fetch_all_in_pages(reader, SQL, key="id", convert=dict, page=2)
     assert [row["chat_id"] for row in rows] == [-7000, -7001, -7002, -7003, -7004]
     assert reader.sizes == [2, 2, 1]
     exact = Counting(db)
-    assert len(await fetch_all_in_pages(exact, SQL, key="id", page=5)) == 5
+    assert len(await fetch_all_in_pages(exact, SQL, key="id", convert=dict, page=5)) == 5
     assert exact.sizes == [5, 0]  # a full last page needs one more read to know it was last
+
+
+async def test_each_page_is_converted_before_the_next_is_read(db: Database) -> None:
+    # Converting 10,000 rows at the end held the event loop for one long step.
+    await _subscribe(db, 5)
+    reader = Counting(db)
+    reads_before = await fetch_all_in_pages(
+        reader, SQL, key="id", convert=lambda _: len(reader.sizes), page=2
+    )
+    assert reads_before == [1, 1, 2, 2, 3]
 
 
 async def test_the_repositories_big_reads_page_through_everything(
