@@ -530,7 +530,11 @@ class NudgeWorker:
         queued = 0
         for start in range(0, len(read), WRITE_PEOPLE):
             part = read[start : start + WRITE_PEOPLE]
-            await self._wait_for_room()
+            if await self._wait_for_room():
+                # Held so long that their next look came (a sender stuck for hours): the next
+                # round reads them afresh, rather than sending today what was read yesterday.
+                moment = self._clock()
+                part = [person for person in part if person.later > moment]
             messages = []
             for person in part:
                 if person.leads:
@@ -549,14 +553,17 @@ class NudgeWorker:
             self._round_queued += len(messages)
         return queued
 
-    async def _wait_for_room(self) -> None:
+    async def _wait_for_room(self) -> bool:
         """Past `ROUTINE_AHEAD` nudges this round, hold it while as many routine messages
-        still wait to be sent (a small team's round never asks)."""
+        still wait to be sent (a small team's round never asks); whether it was held."""
         if self._round_queued < ROUTINE_AHEAD:
-            return
+            return False
+        held = False
         # Polled, not awaited as an event: the sender making room may be another replica's.
-        while await self._outbox.pending_routine() >= ROUTINE_AHEAD:  # noqa: ASYNC110
+        while await self._outbox.pending_routine() >= ROUTINE_AHEAD:
+            held = True
             await asyncio.sleep(self._room_check_seconds)
+        return held
 
     def _message(
         self, person: Nudged, catalog: CatalogSnapshot, now: datetime

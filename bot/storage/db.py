@@ -206,7 +206,8 @@ class SqliteDatabase:
     """One SQLite file behind one aiosqlite connection.
 
     Writes go through `transaction()`: `BEGIN IMMEDIATE` under a single asyncio lock, so exactly
-    one transaction is open at a time and it commits or rolls back as a whole.
+    one transaction is open at a time and it commits or rolls back as a whole; or, for a single
+    statement, through `write_one()`, which SQLite commits by itself, under the same lock.
 
     Reads (`fetch_one`, `fetch_all`) share the same connection and take the same lock, outside
     any transaction. aiosqlite runs every statement of a connection on one thread in order, so a
@@ -400,6 +401,6 @@ async def _run(conn: aiosqlite.Connection, sql: str, params: SqlParams = ()) -> 
 
     One trip to the database thread: a cursor would take a second one to close, and every
     trip waits for the event loop's turn, which is what a busy loop makes the portal's
-    acknowledgements wait for (a durable write makes five of these trips).
+    acknowledgements wait for.
     """
     await conn.execute_fetchall(sql, params)

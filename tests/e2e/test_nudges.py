@@ -327,3 +327,37 @@ async def test_a_big_morning_is_queued_no_further_ahead_of_the_sender_than_it_ca
     assert "11 leads are waiting for you" in await _nudge(reps[0])
     assert "Lone" in await _nudge(reps[1])
     assert await outbox.pending_routine() == 0
+
+
+async def test_a_round_held_past_a_persons_next_look_leaves_them_to_the_next_round(
+    running_bot: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The round is held behind the first nudge; meanwhile two days pass (a sender stuck for
+    # that long): the second person's nudge, read two days ago, is not sent, nor is the day
+    # marked; the next round reads them afresh.
+    monkeypatch.setattr(nudges_module, "ROUTINE_AHEAD", 1)
+    monkeypatch.setattr(nudges_module, "WRITE_PEOPLE", 1)
+    reps = await _team_of_five(telegram_emulator, portal_emulator, running_bot)
+    telegram_emulator.rate_limit_next(retry_after=1, method="sendMessage", chat_id=3000)
+    worker = running_bot.nudges
+    assert worker is not None
+    real_queue = OutboxRepository.queue_many
+
+    async def queue_then_two_days_pass(self: OutboxRepository, messages: Any) -> None:
+        await real_queue(self, messages)
+        monkeypatch.setattr(worker, "_clock", lambda: datetime.now(UTC) + timedelta(days=2))
+
+    monkeypatch.setattr(OutboxRepository, "queue_many", queue_then_two_days_pass)
+    await _round(running_bot, portal_emulator, 1)
+    assert "11 leads are waiting for you" in await _nudge(reps[0])
+    marks = await KeyValueRepository(running_bot.db).get_many(
+        [LAST_KEY.format(telegram_user_id=3000 + n) for n in range(2)]
+    )
+    assert set(marks) == {LAST_KEY.format(telegram_user_id=3000)}
+    monkeypatch.setattr(OutboxRepository, "queue_many", real_queue)
+    monkeypatch.setattr(worker, "_clock", lambda: datetime.now(UTC))
+    await _round(running_bot, portal_emulator, 1)
+    assert "Lone" in await _nudge(reps[1])
