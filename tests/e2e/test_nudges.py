@@ -300,19 +300,32 @@ async def test_a_round_reads_and_writes_the_database_a_few_times_however_many_ar
     assert uses == ["fetch_one", "fetch_all"], uses  # the rules and the bindings
 
 
+async def _one_ahead_behind_a_held_nudge(
+    app: Application,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> list[TelegramUser]:
+    """The team of five, a round held once one nudge waits (300 in the bot), a person a
+    write; Telegram answers the first nudge 429 (retry after a second), so it waits."""
+    monkeypatch.setattr(nudges_module, "ROUTINE_AHEAD", 1)
+    monkeypatch.setattr(nudges_module, "WRITE_PEOPLE", 1)
+    reps = await _team_of_five(telegram_emulator, portal_emulator, app)
+    telegram_emulator.rate_limit_next(retry_after=1, method="sendMessage", chat_id=3000)
+    return reps
+
+
 async def test_a_big_morning_is_queued_no_further_ahead_of_the_sender_than_it_can_send(
     running_bot: Application,
     telegram_emulator: TelegramEmulator,
     portal_emulator: Bitrix24Emulator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # One nudge ahead here (300 in the bot), a person a write: the second nudge is rendered
-    # and queued only once the first has gone, although Telegram holds the first for a
-    # second. Without the hold both would be queued at once.
-    monkeypatch.setattr(nudges_module, "ROUTINE_AHEAD", 1)
-    monkeypatch.setattr(nudges_module, "WRITE_PEOPLE", 1)
-    reps = await _team_of_five(telegram_emulator, portal_emulator, running_bot)
-    telegram_emulator.rate_limit_next(retry_after=1, method="sendMessage", chat_id=3000)
+    # The second nudge is rendered and queued only once the first has gone, although
+    # Telegram holds the first for a second. Without the hold both would be queued at once.
+    reps = await _one_ahead_behind_a_held_nudge(
+        running_bot, telegram_emulator, portal_emulator, monkeypatch
+    )
     outbox = OutboxRepository(running_bot.db)
     waiting_before: list[int] = []
     real_queue = OutboxRepository.queue_many
@@ -338,10 +351,9 @@ async def test_a_round_held_past_a_persons_next_look_leaves_them_to_the_next_rou
     # The round is held behind the first nudge; meanwhile two days pass (a sender stuck for
     # that long): the second person's nudge, read two days ago, is not sent, nor is the day
     # marked; the next round reads them afresh.
-    monkeypatch.setattr(nudges_module, "ROUTINE_AHEAD", 1)
-    monkeypatch.setattr(nudges_module, "WRITE_PEOPLE", 1)
-    reps = await _team_of_five(telegram_emulator, portal_emulator, running_bot)
-    telegram_emulator.rate_limit_next(retry_after=1, method="sendMessage", chat_id=3000)
+    reps = await _one_ahead_behind_a_held_nudge(
+        running_bot, telegram_emulator, portal_emulator, monkeypatch
+    )
     worker = running_bot.nudges
     assert worker is not None
     real_queue = OutboxRepository.queue_many
