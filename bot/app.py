@@ -120,7 +120,7 @@ from bot.updates import (
     UpdateIntake,
     UpdatePoller,
 )
-from bot.web import TelegramWebhook, build_web_app
+from bot.web import TelegramWebhook, build_web_app, listen
 from bot.write_journal import WriteJournal
 from dialogs import build_routers
 from dialogs.commands import AVAILABLE_COMMANDS
@@ -1086,13 +1086,16 @@ class Application:
         )
 
     async def _start_web(self) -> None:
-        self.web_runner = web.AppRunner(self.build_web_app(), handle_signals=False)
-        await self.web_runner.setup()
-        site = web.TCPSite(self.web_runner, self.settings.web.host, self.settings.web.port)
-        await site.start()
-        server = getattr(site, "_server", None)
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self.settings.web.port
+        host, port = self.settings.web.host, self.settings.web.port
+        runner = web.AppRunner(self.build_web_app(), handle_signals=False)
+        try:
+            self.port = await listen(runner, host, port)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"The web server cannot listen on {host}:{port} ({exc.strerror or exc}): "
+                "set WEB__HOST and WEB__PORT"
+            ) from exc
+        self.web_runner = runner
         log.info("web server on port %s", self.port)
 
     async def _refresh_directory(self, directory: PortalDirectory) -> None:

@@ -109,6 +109,21 @@ class TelegramWebhook:
         await self._intake.close()
 
 
+async def listen(runner: web.AppRunner, host: str, port: int) -> int:
+    """Set `runner` up and listen; the port it listens on (port 0: the one the system gave).
+    OSError when it cannot (the port taken), with the runner cleaned up."""
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    server = getattr(site, "_server", None)
+    sockets = getattr(server, "sockets", None) or []
+    return int(sockets[0].getsockname()[1]) if sockets else port
+
+
 def build_web_app(
     settings: Settings,
     *,

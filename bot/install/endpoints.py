@@ -68,7 +68,9 @@ async def read_form(request: web.Request) -> dict[str, Any]:
         raise EventRefused(415, "expected a form-encoded body")
     if request.content_length is not None and request.content_length > MAX_CALLBACK_BYTES:
         raise EventRefused(413, "body too large")
-    raw = await request.content.read(MAX_CALLBACK_BYTES + 1)
+    # The whole body, however many TCP segments it came in (`content.read(n)` returns what has
+    # arrived so far); the server caps bodies at 1 MB.
+    raw = await request.read()
     if len(raw) > MAX_CALLBACK_BYTES:
         raise EventRefused(413, "body too large")
     try:

@@ -244,3 +244,26 @@ async def test_unreachable_telegram_names_the_address(
     assert f"Telegram did not answer at {dead}" in result.stderr
     assert "Traceback" not in result.stderr
     assert DEFAULT_TEST_TOKEN not in result.stderr
+
+
+async def test_a_taken_web_port_names_the_address_and_the_settings(
+    tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = await asyncio.to_thread(
+            _run_bot,
+            tmp_path,
+            TELEGRAM__TOKEN=DEFAULT_TEST_TOKEN,
+            TELEGRAM__API_BASE=telegram_emulator.base_url,
+            PORTAL__WEBHOOK_URL=portal_emulator.webhook_url,
+            WEB__HOST="127.0.0.1",
+            WEB__PORT=str(port),
+        )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert f"The web server cannot listen on 127.0.0.1:{port}" in last
+    assert "set WEB__HOST and WEB__PORT" in last
+    assert "Traceback" not in result.stderr
