@@ -34,6 +34,28 @@ steady event traffic, which could take every slot, the morning's reads still adv
 quarter of the rate), and the processor only reads a little more per request."""
 
 
+SPACED_BELOW_ROOM = 2.0
+"""Workers' requests are spaced evenly (`worker_gap`) only while the bucket has less room than
+this: with more, nobody waits for a slot."""
+
+
+def worker_gap(bucket: LeakyBucket, now: float, last_worker_at: float | None) -> float:
+    """How long a worker holds back, while a routine caller waits, so that the workers'
+    requests come evenly spaced.
+
+    At a full bucket the workers' slots came at the drain rate, `ROUTINE_SHARE` of them, and then
+    the routine caller's made a gap of two (1.0 s at 2 requests a second). The processor's reads
+    are what a live notification waits for, and its longest wait is the widest gap between two
+    reads: spaced at `ROUTINE_SHARE` in `ROUTINE_SHARE + 1` of the drain rate instead (0.625 s),
+    the workers get as many slots, the routine caller its share from the room this leaves, and
+    no gap is wider than the others.
+    """
+    if last_worker_at is None or bucket.level_at(now) <= bucket.burst - SPACED_BELOW_ROOM:
+        return 0.0
+    spacing = (ROUTINE_SHARE + 1) / (ROUTINE_SHARE * bucket.drain_per_second)
+    return max(0.0, last_worker_at + spacing - now)
+
+
 INTERACTIVE_SHARE = 4
 """While both wait, a background caller gets the slot after this many interactive ones: users
 who keep the portal busy (several reps capturing at once on a spent budget) would otherwise
@@ -142,6 +164,8 @@ class PortalLimiter:
         """Slots background callers took in a row while a routine caller waited."""
         self._interactive_streak = 0
         """Slots interactive callers took in a row while a background caller waited."""
+        self._worker_at: float | None = None
+        """When a background caller last took a slot."""
 
     def _head(self) -> _Waiter | None:
         interactive, background, routine = (self._lines[lane] for lane in Lane)
@@ -174,7 +198,9 @@ class PortalLimiter:
             while True:
                 timeout: float | None = None
                 if self._head() is waiter:
-                    timeout = await self._take(lane, others=self._others_waiting(waiter))
+                    timeout = self._spacing(lane)
+                    if timeout <= 0:
+                        timeout = await self._take(lane, others=self._others_waiting(waiter))
                     if timeout <= 0:
                         self._count_turn(lane)
                         return
@@ -186,12 +212,19 @@ class PortalLimiter:
             self._lines[lane].remove(waiter)
             self._wake_head()
 
+    def _spacing(self, lane: Lane) -> float:
+        """How long the head of the line holds back before taking a slot (`worker_gap`)."""
+        if lane is not Lane.BACKGROUND or not self._lines[Lane.ROUTINE]:
+            return 0.0
+        return worker_gap(self.bucket, self._clock(), self._worker_at)
+
     def _count_turn(self, lane: Lane) -> None:
         """Keep the streaks that give the lower lanes their shares."""
         if lane is Lane.INTERACTIVE:
             if self._lines[Lane.BACKGROUND]:
                 self._interactive_streak += 1
         elif lane is Lane.BACKGROUND:
+            self._worker_at = self._clock()
             self._interactive_streak = 0
             if self._lines[Lane.ROUTINE]:
                 self._background_streak += 1

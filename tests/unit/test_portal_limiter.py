@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
-from bot.portal.limiter import INTERACTIVE_SHARE, ROUTINE_SHARE, Lane, LeakyBucket, PortalLimiter
+from bot.portal.limiter import (
+    INTERACTIVE_SHARE,
+    ROUTINE_SHARE,
+    Lane,
+    LeakyBucket,
+    PortalLimiter,
+    worker_gap,
+)
 
 
 def test_empty_bucket_lets_a_full_burst_through_at_once() -> None:
@@ -120,6 +128,78 @@ async def test_routine_callers_are_not_starved_by_workers_that_keep_the_portal_b
         *("bg4", "bg5", "bg6", "bg7", "nudge1"),
         *("bg8", "bg9"),
     ]
+
+
+def full_bucket_slots(slots: int, *, spaced: bool) -> list[tuple[Lane, float]]:
+    """Who goes when at a full bucket (2 a second) while a worker and a routine caller both
+    always wait: the routine caller after every `ROUTINE_SHARE` workers, as the limiter's
+    line has it, each at the earliest the bucket (and, when `spaced`, `worker_gap`) allows."""
+    bucket = LeakyBucket(drain_per_second=2.0, burst=50, level=50.0)
+    now = 0.0
+    last_worker: float | None = None
+    streak = 0
+    slots_taken: list[tuple[Lane, float]] = []
+    for _ in range(slots):
+        lane = Lane.ROUTINE if streak == ROUTINE_SHARE else Lane.BACKGROUND
+        if lane is Lane.BACKGROUND and spaced:
+            now += worker_gap(bucket, now, last_worker)
+        now += bucket.delay(now)
+        bucket.record(now)
+        slots_taken.append((lane, now))
+        if lane is Lane.BACKGROUND:
+            last_worker = now
+            streak += 1
+        else:
+            streak = 0
+    return slots_taken
+
+
+def worker_gaps(slots: list[tuple[Lane, float]]) -> list[float]:
+    times = [at for lane, at in slots if lane is Lane.BACKGROUND]
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
+
+
+def test_workers_are_spaced_evenly_while_a_routine_caller_takes_its_share() -> None:
+    # The processor's reads are what a live notification waits for: the widest gap between two
+    # is its longest wait. Without spacing, the routine caller's slot made a gap of two.
+    assert max(worker_gaps(full_bucket_slots(20, spaced=False))) == pytest.approx(1.0)
+    slots = full_bucket_slots(20, spaced=True)
+    assert worker_gaps(slots) == pytest.approx([0.625] * 15)
+    # As many slots for each lane as before, and the bucket is never overdrawn.
+    assert [lane for lane, _ in slots].count(Lane.ROUTINE) == 4
+    assert slots[-1][1] == pytest.approx(9.5)  # 20 slots in 9.5 s: the drain rate, 2 a second
+
+
+def test_workers_are_not_held_back_while_the_bucket_has_room() -> None:
+    bucket = LeakyBucket(drain_per_second=2.0, burst=50, level=10.0)
+    assert worker_gap(bucket, 0.0, last_worker_at=0.0) == 0.0
+    full = LeakyBucket(drain_per_second=2.0, burst=50, level=49.5)
+    assert worker_gap(full, 0.0, last_worker_at=0.0) == pytest.approx(0.625)
+    assert worker_gap(full, 0.0, last_worker_at=None) == 0.0
+
+
+async def test_a_worker_holds_back_at_a_full_bucket_only_while_a_routine_caller_waits() -> None:
+    now = [100.0]
+    limiter = PortalLimiter(drain_per_second=2.0, burst=50, start_full=True, clock=lambda: now[0])
+    limiter.bucket.level = 40.0  # room: 10 requests
+    await limiter.acquire(Lane.BACKGROUND)
+    now[0] += 0.1
+    await limiter.acquire(Lane.BACKGROUND)  # nobody routine waits: at once
+    limiter.bucket.level = 50.5  # full: the next slot comes in 0.25 s
+    nudge = asyncio.create_task(limiter.acquire(Lane.ROUTINE))
+    await asyncio.sleep(0)  # the routine caller waits, behind the worker that comes next
+    worker = asyncio.create_task(limiter.acquire(Lane.BACKGROUND))
+    now[0] += 0.3  # the bucket has a slot again
+    await asyncio.sleep(0.05)
+    assert not worker.done()  # it holds back until 0.625 s after the last worker's slot
+    assert not nudge.done()  # and the routine caller's turn comes after it
+    now[0] += 0.325
+    async with asyncio.timeout(5):
+        await worker
+    assert not nudge.done()
+    now[0] += 0.5
+    async with asyncio.timeout(5):
+        await nudge
 
 
 async def test_workers_are_not_starved_by_users_who_keep_the_portal_busy() -> None:
