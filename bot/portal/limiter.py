@@ -34,28 +34,6 @@ steady event traffic, which could take every slot, the morning's reads still adv
 quarter of the rate), and the processor only reads a little more per request."""
 
 
-SPACED_BELOW_ROOM = 2.0
-"""Workers' requests are spaced evenly (`worker_gap`) only while the bucket has less room than
-this: with more, nobody waits for a slot."""
-
-
-def worker_gap(bucket: LeakyBucket, now: float, last_worker_at: float | None) -> float:
-    """How long a worker holds back, while a routine caller waits, so that the workers'
-    requests come evenly spaced.
-
-    At a full bucket the workers' slots came at the drain rate, `ROUTINE_SHARE` of them, and then
-    the routine caller's made a gap of two (1.0 s at 2 requests a second). The processor's reads
-    are what a live notification waits for, and its longest wait is the widest gap between two
-    reads: spaced at `ROUTINE_SHARE` in `ROUTINE_SHARE + 1` of the drain rate instead (0.625 s),
-    the workers get as many slots, the routine caller its share from the room this leaves, and
-    no gap is wider than the others.
-    """
-    if last_worker_at is None or bucket.level_at(now) <= bucket.burst - SPACED_BELOW_ROOM:
-        return 0.0
-    spacing = (ROUTINE_SHARE + 1) / (ROUTINE_SHARE * bucket.drain_per_second)
-    return max(0.0, last_worker_at + spacing - now)
-
-
 INTERACTIVE_SHARE = 4
 """While both wait, a background caller gets the slot after this many interactive ones: users
 who keep the portal busy (several reps capturing at once on a spent budget) would otherwise
@@ -119,6 +97,28 @@ class LeakyBucket:
         """Uncount one request recorded earlier and never sent."""
         self.level = max(0.0, self.level_at(now) - 1.0)
         self.updated_at = max(now, self.updated_at)
+
+
+SPACED_BELOW_ROOM = 2.0
+"""Workers' requests are spaced evenly (`worker_gap`) only while the bucket has less room than
+this: with more, nobody waits for a slot."""
+
+
+def worker_gap(bucket: LeakyBucket, now: float, last_worker_at: float | None) -> float:
+    """How long a worker holds back, while a routine caller waits, so that the workers'
+    requests come evenly spaced.
+
+    At a full bucket the workers' slots came at the drain rate, `ROUTINE_SHARE` of them, and then
+    the routine caller's made a gap of two (1.0 s at 2 requests a second). The processor's reads
+    are what a live notification waits for, and its longest wait is the widest gap between two
+    reads: spaced at `ROUTINE_SHARE` in `ROUTINE_SHARE + 1` of the drain rate instead (0.625 s),
+    the workers get as many slots, the routine caller its share from the room this leaves, and
+    no gap is wider than the others.
+    """
+    if last_worker_at is None or bucket.level_at(now) <= bucket.burst - SPACED_BELOW_ROOM:
+        return 0.0
+    spacing = (ROUTINE_SHARE + 1) / (ROUTINE_SHARE * bucket.drain_per_second)
+    return max(0.0, last_worker_at + spacing - now)
 
 
 @dataclass(eq=False)
