@@ -85,6 +85,9 @@ async def test_the_trims_are_counted_in_the_metrics() -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     text = registry.render()
-    assert f"{TRIM_MAX} 0.004" in text
+    # The longest is at least the 4 ms observed; the loop's own trims may take longer still
+    # on a busy machine.
+    longest = next(line for line in text.splitlines() if line.startswith(f"{TRIM_MAX} "))
+    assert float(longest.split()[1]) >= 0.004
     total = next(line for line in text.splitlines() if line.startswith(f"{TRIMS} "))
     assert float(total.split()[1]) > 0.005  # the two observed and the loop's own trims
