@@ -11,16 +11,18 @@ import contextlib
 import os
 import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, TypeVar, cast
 
 import aiosqlite
 
 from bot.storage.migrations import MIGRATIONS, Migration, apply_migrations
 from bot.storage.sql import SQLITE, Connection, Dialect, Executed, Row, SqlParams
+
+T = TypeVar("T")
 
 MEMORY = ":memory:"
 """Path for a private in-memory database (unit tests)."""
@@ -172,34 +174,75 @@ class Database(Protocol):
 
 
 class SqliteConnection:
-    """The aiosqlite connection of an open SQLite transaction."""
+    """The aiosqlite connection of an open SQLite transaction (or of a read outside one).
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    Every statement is one trip to aiosqlite's thread: a cursor opened from the loop takes a
+    second trip to fetch and a third to close, and each trip waits for a turn of the event
+    loop. `prelude` (the commit level, `BEGIN IMMEDIATE`) rides in the first statement's trip.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, prelude: Sequence[str] = ()) -> None:
         self._conn = conn
+        self._prelude = tuple(prelude)
+        self.begun = not self._prelude
+        """Whether the prelude has run (with the first statement, which may have failed)."""
 
     @property
     def dialect(self) -> Dialect:
         """SQLite's SQL differences."""
         return SQLITE
 
+    async def _trip(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        prelude, self._prelude = self._prelude, ()
+
+        def run(raw: sqlite3.Connection) -> T:
+            for statement in prelude:
+                raw.execute(statement).close()
+            self.begun = True
+            return job(raw)
+
+        return await on_thread(self._conn, run)
+
     async def execute(self, sql: str, params: SqlParams = ()) -> Executed:
         """Run one statement."""
-        async with self._conn.execute(sql, params) as cursor:
-            return Executed(rowcount=cursor.rowcount)
+
+        def run(raw: sqlite3.Connection) -> Executed:
+            cursor = raw.execute(sql, params)
+            try:
+                return Executed(rowcount=cursor.rowcount)
+            finally:
+                cursor.close()
+
+        return await self._trip(run)
 
     async def execute_many(self, sql: str, rows: Sequence[SqlParams]) -> None:
         """Run one statement once per parameter row."""
-        await self._conn.executemany(sql, rows)
+        await self._trip(lambda raw: raw.executemany(sql, rows).close())
 
     async def fetch_one(self, sql: str, params: SqlParams = ()) -> Row | None:
         """Run a query and return its first row."""
-        async with self._conn.execute(sql, params) as cursor:
-            row: sqlite3.Row | None = await cursor.fetchone()
-            return row
+
+        def run(raw: sqlite3.Connection) -> Row | None:
+            cursor = raw.execute(sql, params)
+            try:
+                row: sqlite3.Row | None = cursor.fetchone()
+                return row
+            finally:
+                cursor.close()
+
+        return await self._trip(run)
 
     async def fetch_all(self, sql: str, params: SqlParams = ()) -> list[Row]:
         """Run a query and return all its rows."""
-        return list(await self._conn.execute_fetchall(sql, params))
+
+        def run(raw: sqlite3.Connection) -> list[Row]:
+            cursor = raw.execute(sql, params)
+            try:
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+
+        return await self._trip(run)
 
 
 class SqliteDatabase:
@@ -333,12 +376,16 @@ class SqliteDatabase:
         # user): it goes before the reads and background writes that wait with it.
         async with self._exclusive(urgent=durable):
             conn = self._connection()
-            await self._commit_level(conn, durable=durable)
+            # The commit level and BEGIN ride in the first statement's trip to the thread.
+            wrapper = SqliteConnection(conn, (*self._level_switch(durable), "BEGIN IMMEDIATE"))
             try:
-                await _run(conn, "BEGIN IMMEDIATE")
-                yield SqliteConnection(conn)
-                # Shielded: once COMMIT is queued, a cancellation must not tear it in half.
-                await asyncio.shield(_run(conn, "COMMIT"))
+                try:
+                    yield wrapper
+                finally:
+                    self._level_switched(wrapper, durable)
+                if wrapper.begun:
+                    # Shielded: once COMMIT is queued, a cancellation must not tear it in half.
+                    await asyncio.shield(_run(conn, "COMMIT"))
             except BaseException:
                 # Shielded so a cancelled task still leaves the connection clean; aiosqlite
                 # runs queued statements in order, so the next BEGIN comes after this.
@@ -351,39 +398,44 @@ class SqliteDatabase:
         """Run one writing statement as a transaction of its own; the rows it returns.
 
         SQLite commits a statement run outside a transaction by itself, so this takes one trip
-        to the database thread where `transaction()` takes three (BEGIN, the statement,
+        to the database thread where `transaction()` takes two (BEGIN with the statement, then
         COMMIT): the trips are what the portal's acknowledgements wait for when the loop is
         busy. Under the same lock, so no other task's open transaction takes it in.
         """
         async with self._exclusive(urgent=durable):
-            conn = self._connection()
-            await self._commit_level(conn, durable=durable)
-            return list(await conn.execute_fetchall(sql, params))
+            wrapper = SqliteConnection(self._connection(), self._level_switch(durable))
+            try:
+                return await wrapper.fetch_all(sql, params)
+            finally:
+                self._level_switched(wrapper, durable)
 
-    async def _commit_level(self, conn: aiosqlite.Connection, *, durable: bool) -> None:
-        """Commit with `synchronous=FULL` when durable, else NORMAL.
+    def _level_switch(self, durable: bool) -> tuple[str, ...]:
+        """The statement that makes the next commit durable (`synchronous=FULL`) or not, when
+        the connection is not at that level already.
 
         The level stays as the last write left it: the portal's acknowledgements come in runs
-        of durable writes, and each switch is a trip to the database thread that they would
-        wait for. It cannot change inside a transaction, so it is set before one begins.
+        of durable writes, and a switch back after each would be one more statement for them
+        to wait for. It cannot change inside a transaction, so it goes before BEGIN.
         """
         if self._full_sync is durable:
-            return
-        self._full_sync = None
-        await _run(conn, f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
-        self._full_sync = durable
+            return ()
+        self._full_sync = None  # unknown until the statement has run
+        return (f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}",)
+
+    def _level_switched(self, wrapper: SqliteConnection, durable: bool) -> None:
+        if self._full_sync is None and wrapper.begun:
+            self._full_sync = durable
 
     @staticmethod
     async def _rollback(conn: aiosqlite.Connection) -> None:
-        # Some errors (disk full, I/O) already rolled back inside SQLite.
-        if not conn.in_transaction:
-            return
-        try:
-            await _run(conn, "ROLLBACK")
-        except sqlite3.OperationalError:
-            # A COMMIT queued just before may have ended the transaction meanwhile.
-            if conn.in_transaction:
-                raise
+        # Decided on the database's thread after whatever was queued before: a statement that
+        # carries BEGIN may still be on its way. (Some errors, disk full or I/O, have already
+        # rolled back inside SQLite.)
+        def run(raw: sqlite3.Connection) -> None:
+            if raw.in_transaction:
+                raw.rollback()
+
+        await on_thread(conn, run)
 
     async def fetch_one(self, sql: str, params: SqlParams = ()) -> Row | None:
         """Run a read outside any transaction and return its first row."""
@@ -394,6 +446,18 @@ class SqliteDatabase:
         """Run a read outside any transaction and return all its rows."""
         async with self._exclusive():
             return await SqliteConnection(self._connection()).fetch_all(sql, params)
+
+
+async def on_thread(conn: aiosqlite.Connection, job: Callable[[sqlite3.Connection], T]) -> T:
+    """Run `job` with the sqlite3 connection on aiosqlite's own thread, in order with the
+    statements queued before it: one trip, however many statements `job` runs.
+
+    aiosqlite has no public call for this; `_execute` (its queue) and `_conn` (the sqlite3
+    connection, for the thread's use only) are what its own helpers use, in every version
+    that pyproject allows (`tests/unit/test_storage_db.py` runs through them).
+    """
+    raw = conn._conn  # read here, used on the thread only
+    return cast(T, await conn._execute(job, raw))
 
 
 async def _run(conn: aiosqlite.Connection, sql: str, params: SqlParams = ()) -> None:

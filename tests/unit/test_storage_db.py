@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
 import bot.storage
@@ -120,6 +121,73 @@ async def test_one_statement_written_on_its_own_commits_at_the_level_asked(
     assert await _pragma(db, "synchronous") == 2  # FULL
     await db.write_one(sql, ["n"])
     assert await _pragma(db, "synchronous") == 1  # NORMAL
+
+
+@sqlite_only
+async def test_each_statement_is_one_trip_to_the_database_thread(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every trip waits for a turn of the event loop, which a busy bot makes long: the commit
+    # level and BEGIN ride with the first statement, and no cursor takes trips of its own.
+    trips: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: object, *args: object) -> object:
+        trips.append(str(args[0]) if args and isinstance(args[0], str) else "job")
+        return await original(self, fn, *args)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    async with db.transaction(durable=True) as conn:  # the level switches to FULL here
+        await execute(conn, "INSERT INTO kv (key, value, updated_at) VALUES ('a', '1', 't')")
+        row = await fetch_one_in(conn, "SELECT value FROM kv WHERE key = 'a'")
+        assert row is not None
+        assert row[0] == "1"
+    assert len(trips) == 3  # the two statements, COMMIT
+    trips.clear()
+    row = await db.fetch_one("SELECT value FROM kv WHERE key = 'a'")
+    assert row is not None
+    assert len(trips) == 1
+    trips.clear()
+    await db.write_one("UPDATE kv SET value = '2' WHERE key = 'a'")  # and back to NORMAL
+    assert len(trips) == 1
+    assert await _pragma(db, "synchronous") == 1
+
+
+@sqlite_only
+async def test_a_transaction_cancelled_while_its_first_statement_is_on_its_way_rolls_back(
+    db: Database,
+) -> None:
+    """The statement carries BEGIN: the rollback is decided on the database's thread, after
+    it, so no transaction is left open for the next one to trip over."""
+
+    async def writer(number: int) -> None:
+        async with db.transaction() as conn:
+            asyncio.get_running_loop().call_soon(task.cancel)
+            await execute(
+                conn,
+                "INSERT INTO kv (key, value, updated_at) VALUES (?, '1', 'x')",
+                (f"k{number}",),
+            )
+            await asyncio.sleep(1)
+
+    for number in range(20):
+        task = asyncio.create_task(writer(number))
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert await db.fetch_all("SELECT key FROM kv WHERE key LIKE 'k%'") == []
+    async with db.transaction() as conn:
+        await execute(conn, "INSERT INTO kv (key, value, updated_at) VALUES ('after', '1', 'x')")
+    assert await db.fetch_one("SELECT key FROM kv WHERE key = 'after'") is not None
+
+
+async def test_a_transaction_that_runs_no_statement_leaves_the_database_as_it_was(
+    db: Database,
+) -> None:
+    async with db.transaction(durable=True):
+        pass
+    async with db.transaction() as conn:
+        await execute(conn, "INSERT INTO kv (key, value, updated_at) VALUES ('b', '1', 'x')")
+    assert await db.fetch_one("SELECT key FROM kv WHERE key = 'b'") is not None
 
 
 async def test_fresh_database_gets_every_table(db: Database) -> None:
