@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 GONE_CHAT_MARKERS = ("chat not found", "user is deactivated", "bot was kicked", "bot was blocked")
 IDENTITY_CACHE_SECONDS = 10.0
 IDLE_WAIT_SECONDS = 1.0
+GAP_POLL_SECONDS = 0.1
+"""The sender looks for rows whose chat's gap has ended at most this often (a row waiting
+for its gap goes at most this much later)."""
 EDIT_WAIT_SECONDS = 4.0
 """An edit waits this long at most for its chat's gap (a group's is 3.15 s), holding the
 chat so that edits and new messages take turns; a longer wait gives up (LATER)."""
@@ -194,12 +197,8 @@ class OutboxSender:
         free = self._settings.in_flight - len(self._in_flight)
         # Live rows first; routine ones (the morning's nudges) only as many as may start:
         # thousands of them were read, decoded and left at every round.
-        rows = await self._heads(free, excluded, live_only=True)
-        routine_room = self._routine_limit - len(self._routine)
-        if len(rows) < free and routine_room > 0:
-            # Every live head that is due came: the other chats' heads are routine ones.
-            taken = excluded | {row.chat_id for row in rows}
-            rows += await self._heads(min(free - len(rows), routine_room), taken)
+        routine_room = max(0, self._routine_limit - len(self._routine))
+        rows = await self._heads(free, excluded, routine_room)
         started = False
         paused = False
         now = self._clock()
@@ -222,28 +221,23 @@ class OutboxSender:
             paused = await self._pause.remaining() > 0
         if left and self._claims is not None:
             await self._outbox.release(self._claims.holder, left)
-        if started:
-            return
+        if started and len(rows) >= free:
+            return  # more may be due now
+        # Until rows are queued, a send ends (`_send` wakes the sender too), or the first chat
+        # that waits for its gap may go. Most chats whose gaps run have nothing more queued (a
+        # morning sends one nudge to each of thousands): their gaps end dozens of times a
+        # second, so a gap wakes the sender at most every GAP_POLL_SECONDS.
         wait = IDLE_WAIT_SECONDS if earliest is None else earliest - self._clock()
-        wait = min(IDLE_WAIT_SECONDS, max(0.0, wait))
-        if self._in_flight:
-            await asyncio.wait(
-                list(self._in_flight.values()),
-                timeout=wait,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        else:
-            await self._idle(wait)
+        await self._idle(min(IDLE_WAIT_SECONDS, max(GAP_POLL_SECONDS, wait)))
 
-    async def _heads(
-        self, limit: int, excluded: set[int], *, live_only: bool = False
-    ) -> list[OutboxMessage]:
-        """Up to `limit` chats' heads (claimed for this replica when there are several)."""
+    async def _heads(self, limit: int, excluded: set[int], routine: int) -> list[OutboxMessage]:
+        """Up to `limit` chats' heads, at most `routine` of them routine (claimed for this
+        replica when there are several)."""
         if self._claims is None:
-            return await self._outbox.due(limit, excluded, live_only=live_only)
+            return await self._outbox.due(limit, excluded, routine=routine)
         claims = self._claims
         return await self._outbox.claim_due(
-            claims.holder, limit, claims.lease, excluded, live_only=live_only
+            claims.holder, limit, claims.lease, excluded, routine=routine
         )
 
     async def _take_budget(self, chat_id: int, *, routine: bool = False) -> int:

@@ -72,6 +72,20 @@ PRUNE_BATCH = 1000
 """Rows deleted per transaction by `prune`."""
 
 
+def _within(rows: list[Any], routine: int | None) -> list[Any]:
+    """The heads (live first) with no more than `routine` routine ones (None: all)."""
+    if routine is None:
+        return rows
+    kept: list[Any] = []
+    for row in rows:
+        if row["priority"]:
+            if routine <= 0:
+                break  # the routine heads come after every live one
+            routine -= 1
+        kept.append(row)
+    return kept
+
+
 class MalformedNotificationError(ValueError):
     """A stored row does not hold a notification (hand-edited, or written by a broken build)."""
 
@@ -295,29 +309,34 @@ class OutboxRepository:
         return added
 
     async def due(
-        self, limit: int, exclude_chats: Collection[int] = frozenset(), *, live_only: bool = False
+        self,
+        limit: int,
+        exclude_chats: Collection[int] = frozenset(),
+        *,
+        routine: int | None = None,
     ) -> list[OutboxMessage]:
-        """The oldest pending message of each chat, when its time has come; oldest first.
+        """The oldest pending message of each chat, when its time has come; live heads first,
+        then oldest first.
 
         One row per chat, so a busy chat never fills the window and holds the others back;
         `exclude_chats` leaves out chats that may not get a message now (in flight, or their
         flood gap not yet over). Only the pending rows' partial index is read, not history.
-        `live_only` leaves out the chats that have only routine rows waiting: the sender asks
-        for live rows first and then for no more routine ones than may start, so thousands
-        of morning nudges are not read and decoded at every round.
+        `routine` caps the routine heads (the morning's nudges) among them, 0 leaving out the
+        chats that have only routine rows waiting: the sender asks for no more than may start,
+        so thousands of nudges are not read and decoded at every round, and it asks once.
         """
         rows = await self._db.fetch_all(
             DUE_QUERY.format(
                 excluded=self._db.dialect.int_array_rows,
-                live=LIVE_ONLY if live_only else "",
+                live=LIVE_ONLY if routine == 0 else "",
                 also="",
             ),
             (json.dumps(sorted(exclude_chats)), to_db_time(self._clock()), limit),
         )
-        due, set_aside = await self._messages(rows)
+        due, set_aside = await self._messages(_within(rows, routine))
         if set_aside:
             # The chats of the rows set aside may have a next row due already.
-            return await self.due(limit, exclude_chats, live_only=live_only)
+            return await self.due(limit, exclude_chats, routine=routine)
         return due
 
     async def claim_due(
@@ -327,7 +346,7 @@ class OutboxRepository:
         lease: timedelta,
         exclude_chats: Collection[int] = frozenset(),
         *,
-        live_only: bool = False,
+        routine: int | None = None,
     ) -> list[OutboxMessage]:
         """Like `due`, for one of several replicas: the heads are taken for `holder` until
         `lease` from now, and chats of which another replica holds a row are left out.
@@ -342,11 +361,12 @@ class OutboxRepository:
         heads = await self._db.fetch_all(
             DUE_QUERY.format(
                 excluded=dialect.int_array_rows,
-                live=LIVE_ONLY if live_only else "",
+                live=LIVE_ONLY if routine == 0 else "",
                 also=" AND NOT " + HELD_ELSEWHERE.format(row="o"),
             ),
             (json.dumps(sorted(exclude_chats)), now, holder, now, limit),
         )
+        heads = _within(heads, routine)
         if not heads:
             return []
         async with self._db.transaction() as conn:
@@ -369,12 +389,13 @@ class OutboxRepository:
         rows = sorted(rows, key=lambda row: (row["priority"], row["id"]))
         due, set_aside = await self._messages(rows)
         if set_aside:
+            started = sum(m.routine for m in due)
             return due + await self.claim_due(
                 holder,
                 limit - len(due),
                 lease,
                 {*exclude_chats, *(m.chat_id for m in due)},
-                live_only=live_only,
+                routine=None if routine is None else max(0, routine - started),
             )
         return due
 
@@ -423,22 +444,18 @@ class OutboxRepository:
 
     async def mark_sent(self, message_id: int, telegram_message_id: int | None = None) -> None:
         """The message reached Telegram as `telegram_message_id` (kept to check Take presses)."""
-        async with self._db.transaction() as conn:
-            await execute(
-                conn,
-                "UPDATE outbox SET state = 'sent', sent_at = ?, telegram_message_id = ?, "
-                "attempts = attempts + 1 WHERE id = ?",
-                (to_db_time(self._clock()), telegram_message_id, message_id),
-            )
+        await self._db.write_one(
+            "UPDATE outbox SET state = 'sent', sent_at = ?, telegram_message_id = ?, "
+            "attempts = attempts + 1 WHERE id = ?",
+            (to_db_time(self._clock()), telegram_message_id, message_id),
+        )
 
     async def skip(self, message_id: int, reason: str) -> None:
         """The message is no longer wanted (e.g. the reader may not see the lead any more)."""
-        async with self._db.transaction() as conn:
-            await execute(
-                conn,
-                "UPDATE outbox SET state = 'sent', sent_at = ?, last_error = ? WHERE id = ?",
-                (to_db_time(self._clock()), f"skipped: {reason}"[:500], message_id),
-            )
+        await self._db.write_one(
+            "UPDATE outbox SET state = 'sent', sent_at = ?, last_error = ? WHERE id = ?",
+            (to_db_time(self._clock()), f"skipped: {reason}"[:500], message_id),
+        )
 
     async def sent_notification(
         self, chat_id: int, telegram_message_id: int

@@ -76,15 +76,18 @@ async def test_routine_rows_wait_while_live_ones_are_due_and_keep_each_chats_ord
     due = await outbox.due(4)
     # Chat 1's notification overtakes its own nudge; notifications keep their order.
     assert [m.idempotency_key for m in due] == ["live", "anna-live", "nudge2", "nudge3"]
+    # With one routine send free, one nudge comes after the notifications (in the same ask).
+    capped = await outbox.due(4, routine=1)
+    assert [m.idempotency_key for m in capped] == ["live", "anna-live", "nudge2"]
     await outbox.add([message("anna-later", 1)])
     await outbox.mark_sent(due[1].id)
     assert [m.idempotency_key for m in await outbox.due(2)] == ["live", "anna-later"]
     # With its routine sends all in flight, the sender asks for live rows only.
-    live = await outbox.due(10, live_only=True)
+    live = await outbox.due(10, routine=0)
     assert [m.idempotency_key for m in live] == ["live", "anna-later"]
     await outbox.mark_sent(live[0].id)
     await outbox.mark_sent(live[1].id)
-    assert await outbox.due(10, live_only=True) == []
+    assert await outbox.due(10, routine=0) == []
     assert len(await outbox.due(10)) == 5  # the nudges are all still there
 
 
@@ -156,7 +159,7 @@ async def test_due_gives_each_chats_head_as_the_queue_defines_it(
     )
     assert [m.id for m in await outbox.due(1000, excluded)] == [r["id"] for r in expected]
     live = [r["id"] for r in expected if r["priority"] == 0]
-    assert [m.id for m in await outbox.due(1000, excluded, live_only=True)] == live
+    assert [m.id for m in await outbox.due(1000, excluded, routine=0)] == live
     assert [m.id for m in await outbox.due(3, excluded)] == [r["id"] for r in expected][:3]
 
 
