@@ -32,6 +32,7 @@ from bot.access.service import AccessService
 from bot.admin import CardSettingsService, CustomFieldService, FormFieldsService
 from bot.admin.people import PeopleService
 from bot.allocator import Allocator, trim_forever
+from bot.collector import settle_forever
 from bot.config import MISSING_TOKEN, ConfigurationError, Settings
 from bot.events.audience import DirectoryAudience
 from bot.events.poller import CatchUpPoller
@@ -57,6 +58,7 @@ from bot.metrics import (
     UpdateMetricsMiddleware,
     portal_observer,
     register_bot_metrics,
+    settle_observer,
     telegram_observer,
     throttle_observer,
     trim_observer,
@@ -1174,13 +1176,16 @@ async def run(settings: Settings, allocator: Allocator | None = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     trimming: asyncio.Task[None] | None = None
+    settling: asyncio.Task[None] | None = None
     try:
         await app.start()
         # What starting made (aiogram's types, schemas, the catalogue) stays for the whole run:
         # frozen, the collector stops walking it, so its full passes no longer pause the loop.
-        # (`python -m bot` starts with the collector off: it is on from here.)
+        # (`python -m bot` starts with the collector off: it is on from here.) What the first
+        # minutes read (the team, the subscriptions) follows on `settle_forever`'s schedule.
         gc.freeze()
         gc.enable()
+        settling = asyncio.create_task(settle_forever(settle_observer(app.metrics)))
         if allocator is not None:
             observe = trim_observer(app.metrics)
             observe(allocator.trim())  # what starting freed (parsed locales, dropped schemas)
@@ -1188,6 +1193,7 @@ async def run(settings: Settings, allocator: Allocator | None = None) -> None:
         await stop.wait()
         log.info("stopping")
     finally:
-        if trimming is not None:
-            trimming.cancel()
+        for task in (trimming, settling):
+            if task is not None:
+                task.cancel()
         await app.stop()

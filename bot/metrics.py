@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import hmac
+import logging
 import math
 import re
 import time
@@ -21,7 +22,10 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 from aiohttp import web
 
+from bot.collector import Settled
 from bot.throttle import UpdateKind, Verdict
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -188,6 +192,7 @@ LOOP_STALL_THRESHOLDS = (0.02, 0.05, 0.2, 1.0)
 LOOP_WINDOW_SECONDS = 60.0
 GC_PAUSES = "bot_gc_pause_seconds_total"
 GC_PAUSE_MAX = "bot_gc_pause_max_seconds"
+GC_FROZEN = "bot_gc_frozen_objects"
 TRIMS = "bot_malloc_trim_seconds_total"
 TRIM_MAX = "bot_malloc_trim_max_seconds"
 
@@ -213,6 +218,9 @@ def register_bot_metrics(registry: MetricsRegistry) -> None:
     registry.gauge(
         GC_PAUSE_MAX, "The longest pause of the collector so far, by generation", ("generation",)
     )
+    registry.gauge(
+        GC_FROZEN, "Objects kept out of the collector's full passes (bot.collector.settle)"
+    )
     registry.counter(TRIMS, "Time spent giving freed memory back to the system (malloc_trim)")
     registry.gauge(TRIM_MAX, "The longest malloc_trim so far, in seconds")
 
@@ -226,6 +234,23 @@ def trim_observer(registry: MetricsRegistry) -> Callable[[float], None]:
         total.inc(seconds)
         if seconds > longest.value():
             longest.set(seconds)
+
+    return observe
+
+
+def settle_observer(registry: MetricsRegistry) -> Callable[[Settled], None]:
+    """Records how many objects the collector's full passes leave alone after each settling
+    (its own pass is counted with the others, generation 2)."""
+    frozen = registry.gauge(GC_FROZEN)
+
+    def observe(settled: Settled) -> None:
+        frozen.set(settled.frozen)
+        log.debug(
+            "collector settled in %.1f ms%s: %d objects frozen",
+            settled.seconds * 1000,
+            " (thawed first)" if settled.refreshed else "",
+            settled.frozen,
+        )
 
     return observe
 
