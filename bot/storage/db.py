@@ -453,8 +453,9 @@ async def on_thread(conn: aiosqlite.Connection, job: Callable[[sqlite3.Connectio
     statements queued before it: one trip, however many statements `job` runs.
 
     aiosqlite has no public call for this; `_execute` (its queue) and `_conn` (the sqlite3
-    connection, for the thread's use only) are what its own helpers use, in every version
-    that pyproject allows (`tests/unit/test_storage_db.py` runs through them).
+    connection, for the thread's use only) are what its own helpers use, the same in 0.20,
+    0.21 and 0.22, the versions pyproject allows (`tests/unit/test_storage_db.py` runs
+    through them).
     """
     raw = conn._conn  # read here, used on the thread only
     return cast(T, await conn._execute(job, raw))
