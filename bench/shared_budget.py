@@ -99,8 +99,12 @@ async def replica(prefix: str, name: str, seconds: float) -> dict[str, Any]:
 
     original_take = budget.take
 
-    async def take(chat_id: int, *, chat_gap: bool = True, mark_chat: bool = False) -> Any:
-        turn = await original_take(chat_id, chat_gap=chat_gap, mark_chat=mark_chat)
+    async def take(
+        chat_id: int, *, chat_gap: bool = True, mark_chat: bool = False, routine: bool = False
+    ) -> Any:
+        turn = await original_take(
+            chat_id, chat_gap=chat_gap, mark_chat=mark_chat, routine=routine
+        )
         if turn.send is not None:
             last_chat[turn.send] = chat_id
         return turn

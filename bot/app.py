@@ -283,6 +283,15 @@ def event_credentials(settings: Settings) -> EventCredentials | None:
     )
 
 
+def catch_up_lane(settings: Settings) -> Lane:
+    """The portal lane of the catch-up poll: routine while events come by themselves (by
+    webhook or, in application mode, from the portal's queue), so it only takes the slots the
+    processor leaves; background when the poll is the only intake."""
+    if event_credentials(settings) is not None or settings.app.enabled:
+        return Lane.ROUTINE
+    return Lane.BACKGROUND
+
+
 def build_retention(
     settings: Settings,
     inbox: InboxRepository,
@@ -852,6 +861,7 @@ class Application:
             interval=settings.events.poll_interval_seconds,
             overlap=timedelta(seconds=settings.events.poll_overlap_seconds),
             on_stored=self.processor.wake,
+            lane=catch_up_lane(settings),
         )
 
     async def _start_directory(self, directory: PortalDirectory) -> None:

@@ -67,6 +67,7 @@ class CatchUpPoller:
         overlap: timedelta,
         on_stored: Callable[[], None],
         clock: Clock = utc_now,
+        lane: Lane = Lane.BACKGROUND,
     ) -> None:
         self._portal = portal
         self._db = db
@@ -81,6 +82,10 @@ class CatchUpPoller:
         self._overlap = overlap
         self._on_stored = on_stored
         self._clock = clock
+        self._lane = lane
+        """ROUTINE while events come by themselves: a catch-up pass of several requests then
+        takes slots the processor leaves, and never holds its next read back by more than one
+        (BACKGROUND when the poll is the only intake)."""
 
     async def poll_once(self) -> int:
         """One catch-up pass; returns how many new inbox rows it wrote."""
@@ -105,7 +110,7 @@ class CatchUpPoller:
         async for lead in self._portal.iter_leads(
             {">DATE_MODIFY": since.isoformat()},
             select=list(SNAPSHOT_FIELDS),
-            lane=Lane.BACKGROUND,
+            lane=self._lane,
         ):
             if lead.id is None or lead.date_modify is None:
                 continue

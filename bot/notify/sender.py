@@ -250,13 +250,15 @@ class OutboxSender:
                     if pause > 0:
                         await asyncio.sleep(pause)
                         continue
-                    turn = await self._budget.take(chat_id)
+                    turn = await self._budget.take(chat_id, routine=routine)
                     if turn.send is not None:
                         return turn.send
-                    if turn.chat_waits:
+                    if turn.chat_waits or routine:
                         break
                     await asyncio.sleep(turn.wait)
-            # Another replica wrote to this chat: only this send waits for its gap.
+            # Another replica wrote to this chat: only this send waits for its gap. A routine
+            # send waits out of the line too: a live one that comes meanwhile takes the send
+            # the routine ones leave for it at once, not after the one holding the line.
             await asyncio.sleep(turn.wait)
 
     async def edit(

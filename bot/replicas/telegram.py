@@ -10,7 +10,7 @@ from typing import cast
 from redis.asyncio import Redis
 
 from bot.config import NotifySettings
-from bot.notify.budget import GAP_MARGIN, SendBudget, SendTurn
+from bot.notify.budget import GAP_MARGIN, ROUTINE_RESERVE, SendBudget, SendTurn
 from bot.replicas.connection import (
     LUA_NOW,
     REDIS_FAILURES,
@@ -69,7 +69,8 @@ class RedisFloodPause(FloodPause):
 # KEYS: the overall token bucket (hash: tokens, at), the one-second window of sends (sorted
 # set: send -> when it was answered, or a time far ahead while in flight), the chat's gap.
 # ARGV: now, rate, burst, window size, chat gap ms, send, in-flight hold ms, poll ms, action,
-# the chat's gap: '1' waits for it and starts it, 'm' only starts it, '0' leaves it alone.
+# the chat's gap: '1' waits for it and starts it, 'm' only starts it, '0' leaves it alone;
+# sends' worth of the budget to leave unused (a routine send's reserve).
 # Returns {granted, wait ms, the wait is the chat's, now}.
 _SEND_SCRIPT = (
     LUA_NOW
@@ -97,14 +98,18 @@ local tokens = tonumber(stored[1]) or burst
 local at = tonumber(stored[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
 at = math.max(now, at)
+local reserve = math.max(0, math.min(tonumber(ARGV[11]) or 0, burst - 1, window_size - 1))
 local wait = 0
-if tokens < 1 then
-  wait = (1 - tokens) * 1000 / rate
+if tokens < 1 + reserve then
+  wait = (1 + reserve - tokens) * 1000 / rate
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 1000)
-if redis.call('ZCARD', KEYS[2]) >= window_size then
-  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  local answered = tonumber(first[2])
+local count = redis.call('ZCARD', KEYS[2])
+local room = window_size - reserve
+if count >= room then
+  -- the send that must leave the window first (the earliest answered ones go first)
+  local leaving = redis.call('ZRANGE', KEYS[2], count - room, count - room, 'WITHSCORES')
+  local answered = tonumber(leaving[2])
   if answered > now then
     wait = math.max(wait, tonumber(ARGV[8]))
   else
@@ -157,7 +162,14 @@ class RedisSendBudget(SendBudget):
         self._outage = RedisOutage("Telegram's send budget")
 
     async def _run(
-        self, chat_id: int, send: int, action: str, *, chat_gap: bool = True, mark: bool = False
+        self,
+        chat_id: int,
+        send: int,
+        action: str,
+        *,
+        chat_gap: bool = True,
+        mark: bool = False,
+        reserve: int = 0,
     ) -> tuple[bool, float, bool, float]:
         reply = await self._script(
             keys=[
@@ -176,6 +188,7 @@ class RedisSendBudget(SendBudget):
                 IN_FLIGHT_POLL_SECONDS * 1000.0,
                 action,
                 "1" if chat_gap else "m" if mark else "0",
+                reserve,
             ],
         )
         return (
@@ -186,17 +199,29 @@ class RedisSendBudget(SendBudget):
         )
 
     async def take(
-        self, chat_id: int, *, chat_gap: bool = True, mark_chat: bool = False
+        self,
+        chat_id: int,
+        *,
+        chat_gap: bool = True,
+        mark_chat: bool = False,
+        routine: bool = False,
     ) -> SendTurn:
         """Count one send to `chat_id` in the shared budget now, or say how long to wait."""
         send = next(self._ids)
         try:
             granted, wait, chat_waits, at = await self._run(
-                chat_id, send, "take", chat_gap=chat_gap, mark=mark_chat
+                chat_id,
+                send,
+                "take",
+                chat_gap=chat_gap,
+                mark=mark_chat,
+                reserve=ROUTINE_RESERVE if routine else 0,
             )
         except REDIS_FAILURES as exc:
             self._outage.failed(exc)
-            turn = await super().take(chat_id, chat_gap=chat_gap, mark_chat=mark_chat)
+            turn = await super().take(
+                chat_id, chat_gap=chat_gap, mark_chat=mark_chat, routine=routine
+            )
             # Sends counted in the process carry negative ids, so `done` finds them there.
             return turn if turn.send is None else SendTurn(-turn.send, at=turn.at)
         self._outage.answered()

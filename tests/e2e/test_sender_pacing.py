@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from bot.access.roles import Identity
 from bot.config import NotifySettings
+from bot.notify.budget import SendBudget, SendTurn
 from bot.notify.sender import OutboxSender
 from bot.replicas import RedisFloodPause, RedisKeys, RedisSendBudget
 from bot.storage import Database, SqliteDatabase
@@ -53,12 +54,14 @@ def new_sender(
     telegram_emulator: TelegramEmulator,
     outbox: OutboxRepository,
     shared: tuple[Redis, RedisKeys] | None = None,
+    budget: SendBudget | None = None,
 ) -> tuple[OutboxSender, Bot]:
     """The sender with default (Telegram's) limits and the app's request middleware; with
     `shared`, its budget and flood pause are those of every replica on that Redis."""
     settings = NotifySettings()
     pause = FloodPause() if shared is None else RedisFloodPause(*shared)
-    budget = None if shared is None else RedisSendBudget(*shared, settings)
+    if shared is not None:
+        budget = RedisSendBudget(*shared, settings)
     session = AiohttpSession(api=TelegramAPIServer.from_base(telegram_emulator.base_url))
     session.middleware(TelegramRetryMiddleware(pause, max_attempts=1))
     db = outbox._db
@@ -82,9 +85,10 @@ async def running_sender(
     db: Database,
     outbox: OutboxRepository,
     shared: tuple[Redis, RedisKeys] | None = None,
+    budget: SendBudget | None = None,
 ) -> AsyncIterator[OutboxSender]:
     """The sender running until the block ends."""
-    sender, bot = new_sender(telegram_emulator, outbox, shared)
+    sender, bot = new_sender(telegram_emulator, outbox, shared, budget)
     task = asyncio.create_task(sender.run())
     try:
         yield sender
@@ -173,6 +177,63 @@ async def test_a_live_notification_waits_behind_a_few_nudges_at_most(
     overtaken_by = sent_to().index(live_chat) - before
     assert overtaken_by <= 4
     assert sender.sent < len(nudged)  # the nudges were still going out
+    assert telegram_emulator.flood_errors == []
+
+
+class RecordingBudget(SendBudget):
+    """The process's send budget, noting every ask: (chat, routine, granted)."""
+
+    def __init__(self) -> None:
+        super().__init__(NotifySettings())
+        self.asks: list[tuple[int, bool, bool]] = []
+
+    async def take(
+        self,
+        chat_id: int,
+        *,
+        chat_gap: bool = True,
+        mark_chat: bool = False,
+        routine: bool = False,
+    ) -> SendTurn:
+        turn = await super().take(chat_id, chat_gap=chat_gap, mark_chat=mark_chat, routine=routine)
+        self.asks.append((chat_id, routine, turn.send is not None))
+        return turn
+
+
+async def test_a_live_notification_takes_the_send_the_nudges_leave_it_at_once(
+    telegram_emulator: TelegramEmulator, db: Database, outbox: OutboxRepository
+) -> None:
+    chats = private_chats(telegram_emulator, 90)
+    nudged, live_chat = chats[:-1], chats[-1]
+    telegram_emulator.enable_flood_limits()
+    await outbox.add(
+        [
+            NewOutboxMessage(f"n{c}", c, None, None, Notification("nudge"), routine=True)
+            for c in nudged
+        ]
+    )
+    budget = RecordingBudget()
+
+    def sent_to() -> list[int]:
+        calls = telegram_emulator.calls_of("sendMessage")
+        return [int(call.params["chat_id"]) for call in calls if call.ok]
+
+    async with running_sender(telegram_emulator, db, outbox, budget=budget):
+
+        async def nudges_waiting_for_the_budget() -> bool:
+            return any(routine and not granted for _, routine, granted in budget.asks)
+
+        await eventually(nudges_waiting_for_the_budget)
+        await outbox.add([NewOutboxMessage("live", live_chat, None, 1, Notification("live"))])
+
+        async def live_sent() -> bool:
+            return live_chat in sent_to()
+
+        await eventually(live_sent, timeout=10)
+    # The nudges leave part of the budget unused and wait for theirs out of the line, so the
+    # notification's first ask is granted (it waited for the nudge holding the line, and then
+    # for a send of its own, when they took all of it).
+    assert [granted for chat, _, granted in budget.asks if chat == live_chat] == [True]
     assert telegram_emulator.flood_errors == []
 
 

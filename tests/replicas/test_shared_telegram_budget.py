@@ -7,6 +7,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.config import NotifySettings
+from bot.notify.budget import ROUTINE_RESERVE
 from bot.replicas import RedisFloodPause, RedisSendBudget
 from bot.telegram_retry import FloodPause
 from tests.fixtures_redis import replica
@@ -32,6 +33,39 @@ async def test_an_idle_budget_gives_the_burst_then_the_rate(
     assert turns[-1].wait == pytest.approx(1 / 28)
     clock.now += 1 / 28
     assert (await sends.take(6)).send is not None
+
+
+async def test_routine_sends_leave_part_of_the_shared_budget_for_live_ones(
+    redis_client: Redis, redis_prefix: str
+) -> None:
+    clock = Clock()
+    first = budget(redis_client, redis_prefix, "a", clock)
+    second = budget(redis_client, redis_prefix, "b", clock)
+    routine = [await first.take(chat, routine=True) for chat in range(1, 5)]
+    assert [turn.send is not None for turn in routine] == [True] * 3 + [False]
+    assert routine[-1].wait == pytest.approx(1 / 28)
+    live = [await second.take(chat) for chat in range(10, 13)]
+    assert [turn.send is not None for turn in live] == [True] * ROUTINE_RESERVE + [False]
+
+
+async def test_routine_sends_leave_part_of_the_shared_window_for_live_ones(
+    redis_client: Redis, redis_prefix: str
+) -> None:
+    clock = Clock()
+    sends = budget(redis_client, redis_prefix, "a", clock)
+    granted = 0
+    for chat in range(1, 200):
+        clock.now += 0.01
+        turn = await sends.take(chat, routine=True)
+        if turn.send is not None:
+            granted += 1
+            await sends.done(turn.send)  # answered at once
+    # Within the last second the routine sends took the window but for the reserve...
+    clock.now += 0.005
+    assert (await sends.take(900, routine=True)).send is None
+    # ...which live sends may still use.
+    assert (await sends.take(901)).send is not None
+    assert granted >= 28 * 2 - 10
 
 
 async def test_sends_still_in_flight_fill_the_one_second_window(

@@ -11,6 +11,7 @@ from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage
 
 from bot.config import NotifySettings
 from bot.notify.budget import (
+    ROUTINE_RESERVE,
     ROUTINE_SHARE,
     ChatGaps,
     GlobalBudget,
@@ -64,6 +65,52 @@ def test_wait_time_says_when_the_next_send_fits() -> None:
     budget.take(0.0)
     assert 0.09 <= budget.wait_time(0.0) <= 0.11
     assert budget.wait_time(0.2) == 0
+
+
+def test_routine_sends_leave_part_of_the_burst_for_live_ones() -> None:
+    budget = GlobalBudget(rate=28, burst=5)
+    routine = 0
+    while budget.wait_time(0.0, reserve=ROUTINE_RESERVE) == 0:
+        budget.take(0.0)
+        routine += 1
+    assert routine == 5 - ROUTINE_RESERVE
+    # A routine send waits until the reserve is back on top of its own token...
+    assert budget.wait_time(0.0, reserve=ROUTINE_RESERVE) == pytest.approx(1 / 28)
+    # ...while a live one goes at once, as many as the reserve.
+    for _ in range(ROUTINE_RESERVE):
+        assert budget.wait_time(0.0) == 0
+        budget.take(0.0)
+    assert budget.wait_time(0.0) > 0
+
+
+def test_routine_sends_leave_part_of_the_window_for_live_ones() -> None:
+    budget = GlobalBudget(rate=4, burst=4)  # a window of 4 sends a second
+    sends = [budget.take(at) for at in (0.0, 0.3)]
+    for send, answered in zip(sends, (0.1, 0.4), strict=True):
+        budget.done(send, answered)
+    # Two in the window and tokens to spare: a routine send (reserve 2) must wait until the
+    # first answered one leaves, one second after its answer; a live one fits now.
+    assert budget.wait_time(0.9, reserve=2) == pytest.approx(0.2)
+    assert budget.wait_time(0.9) == 0
+    assert budget.wait_time(1.1, reserve=2) == 0
+
+
+def test_a_reserve_as_large_as_the_burst_still_lets_routine_sends_go() -> None:
+    budget = GlobalBudget(rate=1, burst=1)  # no room for a reserve: it is left out
+    assert budget.wait_time(0.0, reserve=ROUTINE_RESERVE) == 0
+    budget.done(budget.take(0.0), 0.5)
+    assert budget.wait_time(1.4, reserve=ROUTINE_RESERVE) == pytest.approx(0.1)
+    assert budget.wait_time(1.51, reserve=ROUTINE_RESERVE) == 0
+
+
+async def test_send_budget_keeps_the_reserve_from_routine_sends_only() -> None:
+    now = [100.0]
+    budget = SendBudget(NotifySettings(), clock=lambda: now[0])
+    routine = [await budget.take(chat, routine=True) for chat in range(1, 5)]
+    assert [turn.send is not None for turn in routine] == [True] * 3 + [False]
+    assert not routine[-1].chat_waits
+    live = [await budget.take(chat) for chat in range(10, 13)]
+    assert [turn.send is not None for turn in live] == [True] * ROUTINE_RESERVE + [False]
 
 
 def test_private_chats_get_one_a_second_and_groups_twenty_a_minute() -> None:
@@ -241,3 +288,23 @@ async def test_a_send_cancelled_in_line_does_not_block_the_others() -> None:
     async with asyncio.timeout(1):  # free again
         await take(line, "l-last", got)
     assert got == ["r-after", "l-last"]
+
+
+async def test_a_send_cancelled_while_the_holder_hands_the_line_on_leaves_cleanly() -> None:
+    line = TurnLine()
+    got: list[str] = []
+    holder = Holder(line, routine=False)
+    await holder.holding()
+    waiting = asyncio.create_task(take(line, "l-cancelled", got))
+    await asyncio.sleep(0)  # in line
+    # The holder leaves before the cancelled send runs again: the holder's hand-over drops
+    # the cancelled one from the line, and the cancelled one must not look for itself there.
+    holder.release()
+    waiting.cancel()
+    await holder.task
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert got == []
+    async with asyncio.timeout(1):  # free again
+        await take(line, "l-last", got)
+    assert got == ["l-last"]

@@ -1,0 +1,104 @@
+"""The catch-up poll's portal lane: routine while events come by themselves, so a pass of
+several requests never holds the processor's next read back by more than one slot."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from bot.app import catch_up_lane
+from bot.config import Settings
+from bot.events.poller import CatchUpPoller
+from bot.portal import Lane, PortalClient, PortalLimiter, WebhookAuth
+from bot.storage import Database, KeyValueRepository
+from bot.storage.inbox import InboxRepository
+from bot.storage.snapshots import SnapshotRepository
+from tests.emulators.bitrix24 import Bitrix24Emulator
+
+
+class RecordingLimiter(PortalLimiter):
+    """A limiter that notes the lane of every slot it gives."""
+
+    def __init__(self) -> None:
+        super().__init__(drain_per_second=1000.0, burst=1000)
+        self.lanes: list[Lane] = []
+
+    async def acquire(self, lane: Lane = Lane.INTERACTIVE) -> None:
+        self.lanes.append(lane)
+        await super().acquire(lane)
+
+
+@pytest.fixture
+async def recorded_portal(
+    portal_emulator: Bitrix24Emulator,
+) -> AsyncIterator[tuple[PortalClient, RecordingLimiter]]:
+    limiter = RecordingLimiter()
+    client = PortalClient(
+        auth=WebhookAuth(portal_emulator.webhook_url), limiter=limiter, backoff_base=0.001
+    )
+    try:
+        yield client, limiter
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("lane", [Lane.ROUTINE, Lane.BACKGROUND])
+async def test_every_request_of_a_poll_goes_in_the_lane_it_was_given(
+    recorded_portal: tuple[PortalClient, RecordingLimiter],
+    portal_emulator: Bitrix24Emulator,
+    db: Database,
+    lane: Lane,
+) -> None:
+    portal, limiter = recorded_portal
+    kv = KeyValueRepository(db)
+    inbox = InboxRepository(db)
+    poller = CatchUpPoller(
+        portal,
+        db,
+        inbox,
+        kv,
+        SnapshotRepository(db),
+        interval=30.0,
+        overlap=timedelta(seconds=30),
+        on_stored=lambda: None,
+        lane=lane,
+    )
+    await poller.poll_once()  # the first pass only sets the watermark
+    for number in range(120):  # more than one page of 50
+        portal_emulator.ui_add_lead({"TITLE": f"Lead {number}", "ASSIGNED_BY_ID": 1}, 1)
+    assert await poller.poll_once() == 120
+    assert limiter.lanes
+    assert set(limiter.lanes) == {lane}
+
+
+WEBHOOK = "https://example.bitrix24.com/rest/1/s3cr3t"
+
+
+def settings_with(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
+    monkeypatch.setenv("TELEGRAM__TOKEN", "123:abc")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return Settings(_env_file=None)
+
+
+def test_the_poll_is_routine_only_while_events_come_by_themselves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    polling_only = settings_with(monkeypatch, PORTAL__WEBHOOK_URL=WEBHOOK)
+    assert catch_up_lane(polling_only) is Lane.BACKGROUND  # the poll is the only intake
+    webhook = settings_with(
+        monkeypatch, PORTAL__WEBHOOK_URL=WEBHOOK, PORTAL__APPLICATION_TOKEN="app-token"
+    )
+    assert catch_up_lane(webhook) is Lane.ROUTINE
+    monkeypatch.delenv("PORTAL__WEBHOOK_URL")
+    monkeypatch.delenv("PORTAL__APPLICATION_TOKEN")
+    application = settings_with(
+        monkeypatch,
+        APP__ENABLED="true",
+        PORTAL__OAUTH_ENDPOINT="https://oauth.bitrix.info/rest/",
+        PORTAL__OAUTH_CLIENT_ID="local.1",
+        PORTAL__OAUTH_CLIENT_SECRET="secret",
+    )
+    assert catch_up_lane(application) is Lane.ROUTINE  # events from the portal's queue
