@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.portal import Lane, PortalLimiter
 from tests.emulators.bitrix24 import Bitrix24Emulator
 
 
@@ -18,3 +19,16 @@ async def portal_emulator() -> AsyncIterator[Bitrix24Emulator]:
         yield emulator
     finally:
         await emulator.stop()
+
+
+class RecordingLimiter(PortalLimiter):
+    """A limiter with room for everything that notes the lane of every slot it gives."""
+
+    def __init__(self) -> None:
+        super().__init__(drain_per_second=1000.0, burst=1000)
+        self.lanes: list[Lane] = []
+
+    async def acquire(self, lane: Lane = Lane.INTERACTIVE) -> None:
+        """Note the lane, then wait as any caller would."""
+        self.lanes.append(lane)
+        await super().acquire(lane)

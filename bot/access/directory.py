@@ -19,6 +19,9 @@ USERS_PER_PAGE = 50  # user.get answers pages of 50
 USERS_PER_REQUEST = USERS_PER_PAGE * MAX_BATCH_COMMANDS
 _YIELD_EVERY = 500  # users indexed between two yields to the event loop
 MISS_READ_INTERVAL = 10.0  # seconds between two reads of new users caused by a lookup miss
+LATE_AFTER_TTLS = 2.0
+"""A lookup re-reads the users itself (and waits for it) only when the list is this many ttls
+old: the timed re-read is late or failing. Before that it answers from the list it holds."""
 
 
 def page_commands(after: int, pages: int = MAX_BATCH_COMMANDS) -> dict[str, GetUsers]:
@@ -39,11 +42,14 @@ class PortalDirectory:
     `start()` reads the first 2,500 users (one request) so start-up need not wait for a big
     portal; `complete()` reads the rest (the application runs it in the background; a lookup
     that misses meanwhile waits for it). After that `refresh()` re-reads everyone every `ttl`
-    seconds, which is how deactivations and profile edits arrive. A lookup that misses (a phone
-    or an id nobody has) re-reads only the users added since the last read, at most once per
-    `miss_interval` seconds, so a newcomer is found at once and a stranger's wrong phones cannot
-    make the bot hammer the portal. When the portal cannot be reached the last known list stays
-    in use, so a portal outage does not lock everybody out.
+    seconds, which is how deactivations and profile edits arrive; it goes in the portal's
+    routine lane, and lookups meanwhile answer from the list held (a re-read of 10,000 users
+    is several requests, and a lookup waiting for them held a batch of notifications back for
+    as long). Only a list `LATE_AFTER_TTLS` ttls old is re-read by the lookup that finds it so.
+    A lookup that misses (a phone or an id nobody has) re-reads only the users added since the
+    last read, at most once per `miss_interval` seconds, so a newcomer is found at once and a
+    stranger's wrong phones cannot make the bot hammer the portal. When the portal cannot be
+    reached the last known list stays in use, so a portal outage does not lock everybody out.
     """
 
     def __init__(
@@ -159,27 +165,28 @@ class PortalDirectory:
             self._complete = True
         log.info("portal directory complete: %d active users", len(self._users or ()))
 
-    async def refresh(self) -> None:
-        """Read every active portal user now."""
+    async def refresh(self, lane: Lane = Lane.ROUTINE) -> None:
+        """Read every active portal user now (the timed re-read: nobody waits for it)."""
         async with self._lock:
-            await self._refresh_locked()
+            await self._refresh_locked(lane)
 
-    async def _refresh_locked(self) -> None:
-        users, _ = await self._read_after(0, lane=Lane.BACKGROUND)
+    async def _refresh_locked(self, lane: Lane) -> None:
+        users, _ = await self._read_after(0, lane=lane)
         await self._install(users, replace=True)
         self._complete = True
         self._loaded_at = self._clock()
         log.info("portal directory refreshed: %d active users", len(self._users or ()))
 
     async def _current(self) -> dict[int, PortalUser]:
-        if self._users is not None and self._clock() - self._loaded_at < self._ttl:
+        late = self._ttl * LATE_AFTER_TTLS
+        if self._users is not None and self._clock() - self._loaded_at < late:
             return self._users
         async with self._lock:
             # Another caller may have refreshed while this one waited for the lock.
-            stale = self._users is None or self._clock() - self._loaded_at >= self._ttl
+            stale = self._users is None or self._clock() - self._loaded_at >= late
             if stale:
                 try:
-                    await self._refresh_locked()
+                    await self._refresh_locked(Lane.BACKGROUND)  # a lookup waits for it
                 except PortalError as exc:
                     if self._users is None:
                         raise

@@ -11,23 +11,12 @@ import pytest
 from bot.app import catch_up_lane
 from bot.config import Settings
 from bot.events.poller import CatchUpPoller
-from bot.portal import Lane, PortalClient, PortalLimiter, WebhookAuth
+from bot.portal import Lane, PortalClient, WebhookAuth
 from bot.storage import Database, KeyValueRepository
 from bot.storage.inbox import InboxRepository
 from bot.storage.snapshots import SnapshotRepository
 from tests.emulators.bitrix24 import Bitrix24Emulator
-
-
-class RecordingLimiter(PortalLimiter):
-    """A limiter that notes the lane of every slot it gives."""
-
-    def __init__(self) -> None:
-        super().__init__(drain_per_second=1000.0, burst=1000)
-        self.lanes: list[Lane] = []
-
-    async def acquire(self, lane: Lane = Lane.INTERACTIVE) -> None:
-        self.lanes.append(lane)
-        await super().acquire(lane)
+from tests.fixtures_portal import RecordingLimiter
 
 
 @pytest.fixture

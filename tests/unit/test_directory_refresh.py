@@ -1,0 +1,66 @@
+"""The directory's timed re-read goes in the routine lane, and lookups answer from the list
+held until it is late: a lookup never waits for the several requests of a big team's re-read."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.access.directory import LATE_AFTER_TTLS, PortalDirectory
+from bot.portal import Lane, PortalClient, WebhookAuth
+from tests.emulators.bitrix24 import Bitrix24Emulator
+from tests.fixtures_portal import RecordingLimiter
+
+TTL = 300.0
+
+
+@pytest.fixture
+async def recorded_portal(
+    portal_emulator: Bitrix24Emulator,
+) -> AsyncIterator[tuple[PortalClient, RecordingLimiter]]:
+    limiter = RecordingLimiter()
+    client = PortalClient(
+        auth=WebhookAuth(portal_emulator.webhook_url), limiter=limiter, backoff_base=0.001
+    )
+    try:
+        yield client, limiter
+    finally:
+        await client.aclose()
+
+
+async def test_a_lookup_answers_from_the_list_held_until_the_timed_reread_is_late(
+    recorded_portal: tuple[PortalClient, RecordingLimiter], portal_emulator: Bitrix24Emulator
+) -> None:
+    portal, limiter = recorded_portal
+    now = [0.0]
+    directory = PortalDirectory(portal, default_region="RU", ttl=TTL, clock=lambda: now[0])
+    await directory.start()
+    held = await directory.active_user(1)
+    assert held is not None
+    portal_emulator.users[1]["LAST_NAME"] = "Renamed"
+    reads = portal_emulator.count_calls("batch")
+    now[0] = TTL * 1.5  # the timed re-read is due: the lookup does not do it
+    assert await directory.active_user(1) is held
+    assert portal_emulator.count_calls("batch") == reads
+    now[0] = TTL * LATE_AFTER_TTLS  # it is late (or failing): the lookup re-reads
+    current = await directory.active_user(1)
+    assert current is not None
+    assert "Renamed" in current.full_name
+    assert portal_emulator.count_calls("batch") == reads + 1
+    assert limiter.lanes[-1] is Lane.BACKGROUND  # somebody waits for that one
+
+
+async def test_the_timed_reread_goes_in_the_routine_lane(
+    recorded_portal: tuple[PortalClient, RecordingLimiter], portal_emulator: Bitrix24Emulator
+) -> None:
+    portal, limiter = recorded_portal
+    directory = PortalDirectory(portal, default_region="RU", ttl=TTL)
+    await directory.start()
+    limiter.lanes.clear()
+    portal_emulator.users[1]["LAST_NAME"] = "Renamed"
+    await directory.refresh()
+    assert limiter.lanes == [Lane.ROUTINE]
+    user = await directory.active_user(1)
+    assert user is not None
+    assert "Renamed" in user.full_name
