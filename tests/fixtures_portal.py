@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.portal import Lane, PortalLimiter
+from bot.portal import Lane, PortalClient, PortalLimiter, WebhookAuth
 from tests.emulators.bitrix24 import Bitrix24Emulator
 
 
@@ -32,3 +32,18 @@ class RecordingLimiter(PortalLimiter):
         """Note the lane, then wait as any caller would."""
         self.lanes.append(lane)
         await super().acquire(lane)
+
+
+@pytest.fixture
+async def recorded_portal(
+    portal_emulator: Bitrix24Emulator,
+) -> AsyncIterator[tuple[PortalClient, RecordingLimiter]]:
+    """A portal client on the emulator whose limiter notes the lane of every request."""
+    limiter = RecordingLimiter()
+    client = PortalClient(
+        auth=WebhookAuth(portal_emulator.webhook_url), limiter=limiter, backoff_base=0.001
+    )
+    try:
+        yield client, limiter
+    finally:
+        await client.aclose()

@@ -140,43 +140,52 @@ async def test_private_chats_are_not_held_back_by_a_busy_group(
     assert telegram_emulator.flood_errors == []
 
 
-async def test_a_live_notification_waits_behind_a_few_nudges_at_most(
-    telegram_emulator: TelegramEmulator, db: Database, outbox: OutboxRepository
-) -> None:
+async def nudges_going_to_89_chats(
+    telegram_emulator: TelegramEmulator, outbox: OutboxRepository
+) -> int:
+    """Nudges queued for 89 private chats, Telegram's limits on; a 90th chat, for a live one."""
     chats = private_chats(telegram_emulator, 90)
-    nudged, live_chat = chats[:-1], chats[-1]
     telegram_emulator.enable_flood_limits()
     await outbox.add(
         [
             NewOutboxMessage(f"n{c}", c, None, None, Notification("nudge"), routine=True)
-            for c in nudged
+            for c in chats[:-1]
         ]
     )
+    return chats[-1]
 
-    def sent_to() -> list[int]:
-        calls = telegram_emulator.calls_of("sendMessage")
-        return [int(call.params["chat_id"]) for call in calls if call.ok]
+
+def sent_to(telegram_emulator: TelegramEmulator) -> list[int]:
+    """The chats of the messages sent, in order."""
+    calls = telegram_emulator.calls_of("sendMessage")
+    return [int(call.params["chat_id"]) for call in calls if call.ok]
+
+
+async def test_a_live_notification_waits_behind_a_few_nudges_at_most(
+    telegram_emulator: TelegramEmulator, db: Database, outbox: OutboxRepository
+) -> None:
+    live_chat = await nudges_going_to_89_chats(telegram_emulator, outbox)
 
     async with running_sender(telegram_emulator, db, outbox) as sender:
 
         async def nudges_going_out() -> bool:
-            return len(sent_to()) >= 3
+            return len(sent_to(telegram_emulator)) >= 3
 
         await eventually(nudges_going_out)
-        before = len(sent_to())
+        before = len(sent_to(telegram_emulator))
         await outbox.add([NewOutboxMessage("live", live_chat, None, 1, Notification("live"))])
 
         async def live_sent() -> bool:
-            return live_chat in sent_to()
+            return live_chat in sent_to(telegram_emulator)
 
         await eventually(live_sent, timeout=10)
     # The nudges take at most half the sends in flight, so the live one starts at once; in
     # the budget's line it goes before the nudges already waiting there (8 of them went out
     # first when the line served in arrival order). What may pass it: the nudge whose send
     # let the sender see the new row, the one holding the line, one on its way to Telegram.
-    overtaken_by = sent_to().index(live_chat) - before
+    overtaken_by = sent_to(telegram_emulator).index(live_chat) - before
     assert overtaken_by <= 4
-    assert sender.sent < len(nudged)  # the nudges were still going out
+    assert sender.sent < 89  # the nudges were still going out
     assert telegram_emulator.flood_errors == []
 
 
@@ -203,20 +212,8 @@ class RecordingBudget(SendBudget):
 async def test_a_live_notification_takes_the_send_the_nudges_leave_it_at_once(
     telegram_emulator: TelegramEmulator, db: Database, outbox: OutboxRepository
 ) -> None:
-    chats = private_chats(telegram_emulator, 90)
-    nudged, live_chat = chats[:-1], chats[-1]
-    telegram_emulator.enable_flood_limits()
-    await outbox.add(
-        [
-            NewOutboxMessage(f"n{c}", c, None, None, Notification("nudge"), routine=True)
-            for c in nudged
-        ]
-    )
+    live_chat = await nudges_going_to_89_chats(telegram_emulator, outbox)
     budget = RecordingBudget()
-
-    def sent_to() -> list[int]:
-        calls = telegram_emulator.calls_of("sendMessage")
-        return [int(call.params["chat_id"]) for call in calls if call.ok]
 
     async with running_sender(telegram_emulator, db, outbox, budget=budget):
 
@@ -227,7 +224,7 @@ async def test_a_live_notification_takes_the_send_the_nudges_leave_it_at_once(
         await outbox.add([NewOutboxMessage("live", live_chat, None, 1, Notification("live"))])
 
         async def live_sent() -> bool:
-            return live_chat in sent_to()
+            return live_chat in sent_to(telegram_emulator)
 
         await eventually(live_sent, timeout=10)
     # The nudges leave part of the budget unused and wait for theirs out of the line, so the

@@ -3,7 +3,6 @@ several requests never holds the processor's next read back by more than one slo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -11,26 +10,12 @@ import pytest
 from bot.app import catch_up_lane
 from bot.config import Settings
 from bot.events.poller import CatchUpPoller
-from bot.portal import Lane, PortalClient, WebhookAuth
+from bot.portal import Lane, PortalClient
 from bot.storage import Database, KeyValueRepository
 from bot.storage.inbox import InboxRepository
 from bot.storage.snapshots import SnapshotRepository
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.fixtures_portal import RecordingLimiter
-
-
-@pytest.fixture
-async def recorded_portal(
-    portal_emulator: Bitrix24Emulator,
-) -> AsyncIterator[tuple[PortalClient, RecordingLimiter]]:
-    limiter = RecordingLimiter()
-    client = PortalClient(
-        auth=WebhookAuth(portal_emulator.webhook_url), limiter=limiter, backoff_base=0.001
-    )
-    try:
-        yield client, limiter
-    finally:
-        await client.aclose()
 
 
 @pytest.mark.parametrize("lane", [Lane.ROUTINE, Lane.BACKGROUND])

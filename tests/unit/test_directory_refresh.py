@@ -3,30 +3,12 @@ held until it is late: a lookup never waits for the several requests of a big te
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from bot.access.directory import LATE_AFTER_TTLS, PortalDirectory
-from bot.portal import Lane, PortalClient, WebhookAuth
+from bot.portal import Lane, PortalClient
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.fixtures_portal import RecordingLimiter
 
 TTL = 300.0
-
-
-@pytest.fixture
-async def recorded_portal(
-    portal_emulator: Bitrix24Emulator,
-) -> AsyncIterator[tuple[PortalClient, RecordingLimiter]]:
-    limiter = RecordingLimiter()
-    client = PortalClient(
-        auth=WebhookAuth(portal_emulator.webhook_url), limiter=limiter, backoff_base=0.001
-    )
-    try:
-        yield client, limiter
-    finally:
-        await client.aclose()
 
 
 async def test_a_lookup_answers_from_the_list_held_until_the_timed_reread_is_late(
