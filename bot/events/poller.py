@@ -84,8 +84,8 @@ class CatchUpPoller:
         self._clock = clock
         self._lane = lane
         """ROUTINE while events come by themselves: a catch-up pass of several requests then
-        takes slots the processor leaves, and never holds its next read back by more than one
-        (BACKGROUND when the poll is the only intake)."""
+        takes the slots the processor leaves, one in five at most while it keeps the portal
+        busy (BACKGROUND when the poll is the only intake)."""
 
     async def poll_once(self) -> int:
         """One catch-up pass; returns how many new inbox rows it wrote."""
