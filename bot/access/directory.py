@@ -50,6 +50,10 @@ class PortalDirectory:
     last read, at most once per `miss_interval` seconds, so a newcomer is found at once and a
     stranger's wrong phones cannot make the bot hammer the portal. When the portal cannot be
     reached the last known list stays in use, so a portal outage does not lock everybody out.
+
+    `generation` counts the lists that differed from the one before: a re-read that finds
+    everyone as they were keeps the list and its indexes as they are, so what is built from
+    the directory (the notifications' index of subscribers) is rebuilt only after a change.
     """
 
     def __init__(
@@ -74,6 +78,8 @@ class PortalDirectory:
         self._complete = False
         self._loaded_at = 0.0
         self._last_miss_read = -math.inf
+        self.generation = 0
+        """Goes up whenever the list of active users or anything about one of them changed."""
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -124,6 +130,8 @@ class PortalDirectory:
         for user in users:
             if user.id is not None and user.active is not False:
                 merged[user.id] = user
+        if self._same_as_held(merged):
+            return  # nothing to rebuild: a user read unchanged is the object already held
         by_phone: dict[str, list[int]] = {}
         for count, user in enumerate(merged.values(), start=1):
             assert user.id is not None
@@ -137,6 +145,13 @@ class PortalDirectory:
         self._users = merged
         self._by_phone = {phone: tuple(ids) for phone, ids in by_phone.items()}
         self._by_name = sorted(merged.values(), key=lambda u: u.full_name.casefold())
+        self.generation += 1
+
+    def _same_as_held(self, users: dict[int, PortalUser]) -> bool:
+        held = self._users
+        if held is None or len(held) != len(users):
+            return False
+        return all(held.get(user_id) is user for user_id, user in users.items())
 
     @property
     def _max_id(self) -> int:

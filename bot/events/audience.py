@@ -24,6 +24,12 @@ YIELD_EVERY = 500
 class Audience(Protocol):
     """Identities of subscribers and names of portal users, many at a time."""
 
+    @property
+    def generation(self) -> int:
+        """Changes when what it answers may have changed in the portal (users deactivated,
+        renamed, added); changes of the bindings table are told by its revision."""
+        ...
+
     async def identities(self, telegram_user_ids: Collection[int]) -> Mapping[int, Identity]:
         """Bound, active identities by Telegram id (unbound or deactivated ones are absent)."""
         ...
@@ -54,6 +60,11 @@ class DirectoryAudience:
         self._admin_ids = frozenset(admin_ids)
         self._cached: dict[int, Binding] = {}
         self._revision: int | None = None
+
+    @property
+    def generation(self) -> int:
+        """The portal directory's: it goes up only when a re-read found somebody changed."""
+        return self._directory.generation
 
     async def _current_bindings(self) -> dict[int, Binding]:
         revision = (await self._revisions.current()).get("bindings")

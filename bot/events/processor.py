@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -62,10 +61,10 @@ OUTBOX_CHUNK = 500
 CHANGES_PER_SLICE = 20
 DIFFS_PER_SLICE = 200
 FINISH_CHUNK = 250
-# The subscription index is rebuilt when subscriptions or bindings change, and at least
-# this often (as often as the portal directory is re-read) so that users the portal
-# deactivated drop out; the sender checks every reader again when it sends anyway.
-INDEX_MAX_AGE_SECONDS = 300.0
+# The subscription index is rebuilt when subscriptions or bindings change, or when a re-read
+# of the portal's users found somebody changed (deactivated users drop out); not on a timer:
+# with 10,000 subscriptions a rebuild is some 10 MB of objects made again and 150 ms of the
+# loop's time. The sender checks every reader again when it sends anyway.
 IDLE_CHECK_SECONDS = 5.0
 SHARED_IDLE_CHECK_SECONDS = 1.0
 """With the inbox shared by several replicas: a batch another replica held when this one looked
@@ -148,8 +147,7 @@ class EventProcessor:
         self._wake = asyncio.Event()
         self._wake.set()  # leftovers of a previous run first
         self._index: SubscriptionIndex | None = None
-        self._index_key: tuple[int | None, int | None] | None = None
-        self._index_built_at = 0.0
+        self._index_key: tuple[int | None, int | None, int] | None = None
         self._watching_since: datetime | None = None
         self.leads_read = 0
         """Leads read from the portal so far (each lead of each batch counts once)."""
@@ -246,13 +244,14 @@ class EventProcessor:
     async def _subscription_index(self) -> SubscriptionIndex:
         revisions = await self._revisions.current()
         key = (revisions.get("subscriptions"), revisions.get("bindings"))
-        fresh = time.monotonic() - self._index_built_at < INDEX_MAX_AGE_SECONDS
-        if self._index is None or key != self._index_key or not fresh:
+        if self._index is None or (*key, self._audience.generation) != self._index_key:
+            # The generation as it was before the identities were looked up: a re-read that
+            # lands meanwhile makes the next batch build the index again.
+            generation = self._audience.generation
             subscriptions = await self._subscriptions.active()
             identities = await self._audience.identities({s.created_by for s in subscriptions})
             self._index = SubscriptionIndex(subscriptions, identities)
-            self._index_key = key
-            self._index_built_at = time.monotonic()
+            self._index_key = (*key, generation)
         return self._index
 
     @staticmethod

@@ -123,6 +123,30 @@ async def test_new_lead_reaches_exactly_the_subscribers_who_may_see_it(
     assert notifications(olga) == []
 
 
+async def test_a_subscriber_the_portal_deactivated_drops_out_once_the_users_are_read_again(
+    notifying_bot: NotifyingBot,
+    telegram_emulator: TelegramEmulator,
+    portal_emulator: Bitrix24Emulator,
+) -> None:
+    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
+    await subscribe(anna)
+    await subscribe(ivan)
+    first = portal_emulator.ui_add_lead({"TITLE": "Valves", "ASSIGNED_BY_ID": 2}, 1)
+    await ivan.wait_for_message(about(first, "New lead"))  # his subscription is in the index
+    portal_emulator.users[2]["ACTIVE"] = False
+    assert notifying_bot.app.access is not None
+    await notifying_bot.app.access.directory.refresh()
+    second = portal_emulator.ui_add_lead({"TITLE": "Pumps", "ASSIGNED_BY_ID": 2}, 1)
+    await anna.wait_for_message(about(second, "New lead"))
+    # Not queued for him at all (the sender would also refuse it): the index was rebuilt.
+    row = await notifying_bot.app.db.fetch_one(
+        "SELECT count(*) FROM outbox WHERE chat_id = ? AND lead_id = ?", (IVAN_TG, second)
+    )
+    assert row is not None
+    assert row[0] == 0
+
+
 async def test_stage_change_and_reassignment_show_the_diff_and_the_author(
     notifying_bot: NotifyingBot,
     telegram_emulator: TelegramEmulator,

@@ -46,3 +46,24 @@ async def test_the_timed_reread_goes_in_the_routine_lane(
     user = await directory.active_user(1)
     assert user is not None
     assert "Renamed" in user.full_name
+
+
+async def test_a_reread_that_finds_nobody_changed_keeps_the_list_and_its_generation(
+    recorded_portal: tuple[PortalClient, RecordingLimiter], portal_emulator: Bitrix24Emulator
+) -> None:
+    portal, _ = recorded_portal
+    directory = PortalDirectory(portal, default_region="RU", ttl=TTL)
+    await directory.start()
+    held = await directory.active_user(1)
+    generation = directory.generation
+    await directory.refresh()
+    assert directory.generation == generation
+    assert await directory.active_user(1) is held
+    portal_emulator.users[1]["LAST_NAME"] = "Renamed"
+    await directory.refresh()
+    assert directory.generation == generation + 1
+    renamed = directory.generation
+    portal_emulator.users[2]["ACTIVE"] = False
+    await directory.refresh()
+    assert directory.generation == renamed + 1
+    assert await directory.active_user(2) is None
