@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from weakref import WeakKeyDictionary
+
 from bot.storage.db import Database
 from bot.storage.models import Binding, BindingSource, Role
+from bot.storage.revisions import TableRevisions
 from bot.storage.sql import Connection, Row, execute, fetch_all_in_pages
 from bot.storage.timestamps import from_db_time, to_db_time
 
@@ -57,11 +61,25 @@ async def write_binding(conn: Connection, binding: Binding) -> None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    revision: int
+    bindings: tuple[Binding, ...]
+
+
+_LISTED: WeakKeyDictionary[Database, _Listed] = WeakKeyDictionary()
+"""The active bindings as last read, per database, with the table's revision then: shared by
+every repository of one database, so the workers that look at everybody each pass (nudges,
+follow-ups, escalations, the notifications' audience) hold one list between them and read
+it again only after a write."""
+
+
 class BindingRepository:
     """Reads and writes bindings; every write is durable because the user is told it happened."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._revisions = TableRevisions(db)
 
     async def get(self, telegram_user_id: int) -> Binding | None:
         """The binding of a Telegram account, active or not; None if it was never bound."""
@@ -124,11 +142,28 @@ class BindingRepository:
         return [_binding_from_row(row) for row in rows]
 
     async def list_bindings(self, *, include_inactive: bool = False) -> list[Binding]:
-        """All bindings ordered by Telegram id; only active ones unless asked otherwise."""
-        active = "" if include_inactive else "active = 1 AND "
+        """All bindings ordered by Telegram id; only active ones unless asked otherwise.
+
+        The active ones come from the list held for the database while the table's revision
+        is the one it was read at (one small read instead of 10,000 rows for a big team).
+        """
+        if include_inactive:
+            return await self._read("")
+        # The revision first: a write landing during the read below leaves the list held
+        # under the older number, so the next call reads again.
+        revision = (await self._revisions.current()).get("bindings")
+        held = _LISTED.get(self._db)
+        if held is not None and held.revision == revision:
+            return list(held.bindings)
+        bindings = await self._read("active = 1 AND ")
+        if revision is not None:
+            _LISTED[self._db] = _Listed(revision, tuple(bindings))
+        return bindings
+
+    async def _read(self, condition: str) -> list[Binding]:
         return await fetch_all_in_pages(
             self._db,
-            f"SELECT {_COLUMNS} FROM bindings WHERE {active}"  # noqa: S608
+            f"SELECT {_COLUMNS} FROM bindings WHERE {condition}"  # noqa: S608
             "telegram_user_id > ? ORDER BY telegram_user_id LIMIT ?",
             key="telegram_user_id",
             convert=_binding_from_row,

@@ -110,3 +110,26 @@ async def test_naive_time_is_refused(db: Database) -> None:
     )
     with pytest.raises(ValueError, match="naive"):
         await BindingRepository(db).upsert(naive)
+
+
+async def test_the_active_list_is_read_again_only_after_a_write(db: Database) -> None:
+    first, second = BindingRepository(db), BindingRepository(db)
+    await first.upsert(_rep(111, 7))
+    await first.upsert(_rep(113, 8))
+    listed = await first.list_bindings()
+    # Another repository of the same database gets the same objects: nothing was read again.
+    again = await second.list_bindings()
+    assert again == listed
+    assert all(a is b for a, b in zip(again, listed, strict=True))
+    again.clear()  # each caller gets a list of its own
+    assert len(await first.list_bindings()) == 2
+    assert await second.set_role(113, Role.MANAGER)
+    changed = await first.list_bindings()
+    assert [b.role for b in changed] == [Role.REP, Role.MANAGER]
+    assert await second.deactivate(111)
+    assert [b.telegram_user_id for b in await first.list_bindings()] == [113]
+    # Written behind the repositories' backs (another replica): the revision still tells.
+    await db.write_one(
+        "UPDATE bindings SET display_name = ? WHERE telegram_user_id = ?", ("Olga", 113)
+    )
+    assert [b.display_name for b in await first.list_bindings()] == ["Olga"]
