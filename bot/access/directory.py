@@ -109,6 +109,9 @@ class PortalDirectory:
                 found.extend(self._known_if_same(user) for user in page)
                 if len(page) < USERS_PER_PAGE:
                     return found, True
+                # 2,500 users read and compared at once held the loop for tens of milliseconds
+                # (the portal's acknowledgements waiting); a page at a time, they go between.
+                await asyncio.sleep(0)
             cursor = max((u.id for u in found if u.id is not None), default=cursor)
         return found, False
 

@@ -3,8 +3,13 @@ held until it is late: a lookup never waits for the several requests of a big te
 
 from __future__ import annotations
 
-from bot.access.directory import LATE_AFTER_TTLS, PortalDirectory
+import asyncio
+
+import pytest
+
+from bot.access.directory import LATE_AFTER_TTLS, USERS_PER_PAGE, PortalDirectory
 from bot.portal import Lane, PortalClient
+from bot.portal.models import PortalUser
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.fixtures_portal import RecordingLimiter
 
@@ -67,3 +72,40 @@ async def test_a_reread_that_finds_nobody_changed_keeps_the_list_and_its_generat
     await directory.refresh()
     assert directory.generation == renamed + 1
     assert await directory.active_user(2) is None
+
+
+async def test_a_reread_lets_the_loop_run_between_pages_of_users(
+    recorded_portal: tuple[PortalClient, RecordingLimiter],
+    portal_emulator: Bitrix24Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for number in range(120):  # three pages of `user.get` in one request
+        portal_emulator.add_user(f"User{number}", "Bench", user_id=1000 + number)
+    portal, _ = recorded_portal
+    directory = PortalDirectory(portal, default_region="RU", ttl=TTL)
+    turns = 0
+
+    async def ticking() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    seen_at: list[int] = []
+    compare = PortalDirectory._known_if_same
+
+    def known_if_same(self: PortalDirectory, user: PortalUser) -> PortalUser:
+        seen_at.append(turns)
+        return compare(self, user)
+
+    monkeypatch.setattr(PortalDirectory, "_known_if_same", known_if_same)
+    ticker = asyncio.create_task(ticking())
+    try:
+        await directory.refresh()
+    finally:
+        ticker.cancel()
+    pages = [seen_at[start : start + USERS_PER_PAGE] for start in range(0, 150, USERS_PER_PAGE)]
+    assert len(pages[0]) == len(pages[1]) == USERS_PER_PAGE
+    # Each page in a turn of its own: the ticker ran between them.
+    assert len(set(pages[0])) == 1
+    assert pages[0][0] < pages[1][0] < pages[2][0]
