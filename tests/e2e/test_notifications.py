@@ -80,6 +80,15 @@ async def subscribe(user: ChatDriver) -> None:
     await user.wait_for_message(lambda m: "Preview" in (m.text or ""))
 
 
+async def anna_and_ivan_subscribed(telegram: TelegramEmulator) -> tuple[ChatDriver, ChatDriver]:
+    """Anna (admin) and Ivan (a rep), signed in, each subscribed in a private chat."""
+    anna = await sign_in(telegram, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
+    ivan = await sign_in(telegram, IVAN_TG, "Ivan", IVAN_PHONE)
+    await subscribe(anna)
+    await subscribe(ivan)
+    return anna, ivan
+
+
 async def admin_and_rep_in_a_group(
     bot: NotifyingBot, telegram: TelegramEmulator
 ) -> tuple[ChatDriver, ChatDriver]:
@@ -128,10 +137,7 @@ async def test_a_subscriber_the_portal_deactivated_drops_out_once_the_users_are_
     telegram_emulator: TelegramEmulator,
     portal_emulator: Bitrix24Emulator,
 ) -> None:
-    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
-    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
-    await subscribe(anna)
-    await subscribe(ivan)
+    anna, ivan = await anna_and_ivan_subscribed(telegram_emulator)
     first = portal_emulator.ui_add_lead({"TITLE": "Valves", "ASSIGNED_BY_ID": 2}, 1)
     await ivan.wait_for_message(about(first, "New lead"))  # his subscription is in the index
     portal_emulator.users[2]["ACTIVE"] = False
@@ -188,10 +194,7 @@ async def test_own_change_through_the_bot_is_not_echoed_but_others_see_who_made_
     telegram_emulator: TelegramEmulator,
     portal_emulator: Bitrix24Emulator,
 ) -> None:
-    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
-    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
-    await subscribe(anna)
-    await subscribe(ivan)
+    anna, ivan = await anna_and_ivan_subscribed(telegram_emulator)
     lead_id = portal_emulator.ui_add_lead({"TITLE": "Echo", "ASSIGNED_BY_ID": 2}, 1)
     await ivan.wait_for_message(about(lead_id, "New lead"))
     await anna.wait_for_message(about(lead_id, "New lead"))
@@ -469,10 +472,7 @@ async def test_deleting_a_lead_the_bot_never_saw_still_says_which_lead_went(
     telegram_emulator: TelegramEmulator,
     portal_emulator: Bitrix24Emulator,
 ) -> None:
-    anna = await sign_in(telegram_emulator, ADMIN_TELEGRAM_ID, "Anna", ANNA_PHONE)
-    ivan = await sign_in(telegram_emulator, IVAN_TG, "Ivan", IVAN_PHONE)
-    await subscribe(anna)
-    await subscribe(ivan)
+    anna, ivan = await anna_and_ivan_subscribed(telegram_emulator)
     [old_lead] = portal_emulator.seed_leads(
         1, TITLE="Forgotten", ASSIGNED_BY_ID=2, DATE_CREATE=LONG_AGO
     )
