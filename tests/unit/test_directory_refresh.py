@@ -4,6 +4,8 @@ held until it is late: a lookup never waits for the several requests of a big te
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -16,13 +18,21 @@ from tests.fixtures_portal import RecordingLimiter
 TTL = 300.0
 
 
+async def started(
+    portal: PortalClient, clock: Callable[[], float] = time.monotonic
+) -> PortalDirectory:
+    """A directory with the usual ttl, its first users read."""
+    directory = PortalDirectory(portal, default_region="RU", ttl=TTL, clock=clock)
+    await directory.start()
+    return directory
+
+
 async def test_a_lookup_answers_from_the_list_held_until_the_timed_reread_is_late(
     recorded_portal: tuple[PortalClient, RecordingLimiter], portal_emulator: Bitrix24Emulator
 ) -> None:
     portal, limiter = recorded_portal
     now = [0.0]
-    directory = PortalDirectory(portal, default_region="RU", ttl=TTL, clock=lambda: now[0])
-    await directory.start()
+    directory = await started(portal, clock=lambda: now[0])
     held = await directory.active_user(1)
     assert held is not None
     portal_emulator.users[1]["LAST_NAME"] = "Renamed"
@@ -42,8 +52,7 @@ async def test_the_timed_reread_goes_in_the_routine_lane(
     recorded_portal: tuple[PortalClient, RecordingLimiter], portal_emulator: Bitrix24Emulator
 ) -> None:
     portal, limiter = recorded_portal
-    directory = PortalDirectory(portal, default_region="RU", ttl=TTL)
-    await directory.start()
+    directory = await started(portal)
     limiter.lanes.clear()
     portal_emulator.users[1]["LAST_NAME"] = "Renamed"
     await directory.refresh()
@@ -57,8 +66,7 @@ async def test_a_reread_that_finds_nobody_changed_keeps_the_list_and_its_generat
     recorded_portal: tuple[PortalClient, RecordingLimiter], portal_emulator: Bitrix24Emulator
 ) -> None:
     portal, _ = recorded_portal
-    directory = PortalDirectory(portal, default_region="RU", ttl=TTL)
-    await directory.start()
+    directory = await started(portal)
     held = await directory.active_user(1)
     generation = directory.generation
     await directory.refresh()
