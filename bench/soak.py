@@ -23,7 +23,10 @@ whose event was sent), ack p99, table rows, database bytes, RSS at start and end
 portal lead reads per change; and how many of the first minute's messages went to a chat
 within a second after a nudge to it (Telegram's one message a second per chat). Targets:
 e2m p95 < 1 s and not rising, ack p99 < 20 ms, 0 lost, 0 × 429, reads/event <= 1.1, RSS
-growth < 20 MB, tables bounded by retention.
+growth < 20 MB, tables bounded by retention. With them, what the machine was doing
+(`bench.machine`): its CPUs' busy share and the share the host took (steal) per half minute
+and over the load, and the bot's own CPU as a share of one CPU: on a virtual machine a latency
+tail moves with the host's steal as much as with the build.
 
 Run: `.venv/bin/python -m bench.soak [--minutes 10] [--subscriptions 1000]`
 (`SOAK_PROFILE=/tmp/bot.prof` runs the bot under cProfile and writes its profile there.)
@@ -57,6 +60,7 @@ from urllib.parse import unquote, urlencode
 
 import aiohttp
 
+from bench.machine import CpuTimes, MachineShare, process_cpu_seconds
 from bot.metrics import GC_PAUSE_MAX, GC_PAUSES, LOOP_LAG_MAX, TRIM_MAX
 from bot.schedule.hours import format_days
 from bot.storage import Binding, BindingSource, Role, SqliteDatabase, utc_now
@@ -775,11 +779,24 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             loop_stalls: list[float | None] = []
             gc_full_passes: list[float | None] = []
             trim_longest: list[float | None] = []
+            machine_busy: list[float | None] = []
+            machine_steal: list[float | None] = []
+            cpu_then, bot_cpu_then, wall_then = CpuTimes.now(), bot_cpu(bot.pid), time.monotonic()
 
             async def sample() -> None:
-                nonlocal seen_calls
+                nonlocal seen_calls, cpu_then, bot_cpu_then, wall_then
                 while True:
                     await asyncio.sleep(SAMPLE_SECONDS)
+                    cpu_now, bot_cpu_now, wall_now = (
+                        CpuTimes.now(),
+                        bot_cpu(bot.pid),
+                        time.monotonic(),
+                    )
+                    share = MachineShare.between(cpu_then, cpu_now)
+                    machine_busy.append(share.busy_pct if share else None)
+                    machine_steal.append(share.steal_pct if share else None)
+                    bot_share = 100 * (bot_cpu_now - bot_cpu_then) / (wall_now - wall_then)
+                    cpu_then, bot_cpu_then, wall_then = cpu_now, bot_cpu_now, wall_now
                     rows = await asyncio.to_thread(table_rows, db_path)
                     await asyncio.to_thread(stages.read, db_path)
                     samples.append(rows)
@@ -798,14 +815,22 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                         f"RSS {rss_mb(bot.pid):.0f} MB, bot loop's longest stall of the "
                         f"last minute {stall} ms, collector's full passes {full_passes} ms "
                         f"(longest {longest_pass} ms), longest malloc_trim {trim} ms, "
-                        f"portal {portal_mix(calls)}",
+                        f"portal {portal_mix(calls)}; machine: {describe(share)}, the bot "
+                        f"{bot_share:.0f}% of a CPU",
                         flush=True,
                     )
 
             sampler = asyncio.create_task(sample())
             watcher = asyncio.create_task(stages.watch_loop(time.monotonic()))
+            load_cpu, load_bot_cpu, load_wall = CpuTimes.now(), bot_cpu(bot.pid), time.monotonic()
             try:
                 await load.run(args.minutes * 60)
+                during = MachineShare.between(load_cpu, CpuTimes.now())
+                result["machine_busy_pct"] = during.busy_pct if during else None
+                result["machine_steal_pct"] = during.steal_pct if during else None
+                result["bot_cpu_pct_of_a_cpu"] = round(
+                    100 * (bot_cpu(bot.pid) - load_bot_cpu) / (time.monotonic() - load_wall), 1
+                )
                 # Let the last events through, and the poller find the dropped ones.
                 deadline = time.monotonic() + 180
                 await asyncio.sleep(65)  # two catch-up polls after the last change
@@ -852,6 +877,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     "bot_loop_stall_max_ms_by_half_minute": loop_stalls,
                     "bot_gc_full_passes_ms_so_far_by_half_minute": gc_full_passes,
                     "bot_malloc_trim_max_ms": trim_longest[-1] if trim_longest else None,
+                    "machine_busy_pct_by_half_minute": machine_busy,
+                    "machine_steal_pct_by_half_minute": machine_steal,
                 }
             )
         finally:
@@ -900,6 +927,21 @@ async def bot_figures(
         found.get(GC_PAUSE_MAX),
         found.get(TRIM_MAX),
     )
+
+
+def bot_cpu(pid: int) -> float:
+    """The bot's CPU seconds so far (0 once it has exited)."""
+    try:
+        return process_cpu_seconds(pid)
+    except OSError:
+        return 0.0
+
+
+def describe(share: MachineShare | None) -> str:
+    """The machine's CPUs over a sample, in words."""
+    if share is None:
+        return "CPU use unknown"
+    return f"CPUs {share.busy_pct:.0f}% busy, {share.steal_pct:.1f}% taken by the host"
 
 
 def pending_rows(path: Path) -> int:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.machine import process_cpu_seconds
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.telegram import DEFAULT_TEST_TOKEN, TelegramEmulator
 
@@ -41,12 +42,6 @@ _BASELINE = (
     "cpu = os.times()\n"
     "sys.stdout.write(f'{rss} {cpu.user + cpu.system}')\n"
 )
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds a running process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> float:
@@ -111,7 +106,7 @@ async def bot_once(
                         raise RuntimeError("the bot exited before it was ready")
                     await asyncio.sleep(0.01)
             elapsed = time.perf_counter() - started
-            cpu = _cpu_s(process.pid)
+            cpu = process_cpu_seconds(process.pid)
             await asyncio.sleep(IDLE_SECONDS)
             rss = _rss_mb(process.pid)
         finally:
