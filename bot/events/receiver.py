@@ -133,8 +133,15 @@ class EventReceiver:
 
     async def _store(self, event: PortalEvent, payload: dict[str, Any]) -> bool:
         """Store durably; events arriving together share one commit (one disk flush)."""
+        item = (event.dedup_key, event.event, event.lead_id, payload)
+        if self._writer is None or self._writer.done():
+            # Nobody is writing: stored right here when the database can (no trip to its
+            # thread, no turn of the loop to wait for), else the usual way below.
+            stored = self._inbox.add_now([item])
+            if stored is not None:
+                return stored[0]
         done: Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append(((event.dedup_key, event.event, event.lead_id, payload), done))
+        self._waiting.append((item, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_waiting())
         return await done
@@ -142,8 +149,11 @@ class EventReceiver:
     async def _write_waiting(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, []
+            items = [item for item, _ in batch]
             try:
-                stored = await self._inbox.add_many([item for item, _ in batch], durable=True)
+                stored = self._inbox.add_now(items)
+                if stored is None:
+                    stored = await self._inbox.add_many(items, durable=True)
             except Exception:
                 # One bad event must not fail its neighbours: each gets its own commit, and
                 # only the one that fails again answers 5xx (nothing acknowledged is lost).

@@ -93,12 +93,43 @@ class InboxRepository:
         """
         if not events:
             return []
+        statements = self._inserts(events)
+        new_keys: set[str] = set()
+        if len(statements) == 1:
+            # The usual batch: one statement, its own transaction (fewest trips to the database).
+            [(sql, params)] = statements
+            rows = await self._db.write_one(sql, params, durable=durable)
+            new_keys.update(row[0] for row in rows)
+        else:
+            async with self._db.transaction(durable=durable) as conn:
+                for sql, params in statements:
+                    new_keys.update(row[0] for row in await fetch_all_in(conn, sql, params))
+        return _first_places(events, new_keys)
+
+    def add_now(
+        self, events: list[tuple[str, str, int | None, dict[str, Any]]]
+    ) -> list[bool] | None:
+        """`add_many` (durable) without yielding to the loop, when the database can write at
+        once (`Database.write_now`); None when it cannot, or for more than one statement's
+        worth of events."""
+        statements = self._inserts(events)
+        if len(statements) != 1:
+            return None
+        [(sql, params)] = statements
+        rows = self._db.write_now(sql, params)
+        if rows is None:
+            return None
+        return _first_places(events, {row[0] for row in rows})
+
+    def _inserts(
+        self, events: list[tuple[str, str, int | None, dict[str, Any]]]
+    ) -> list[tuple[str, list[object]]]:
         received = to_db_time(self._clock())
         statements = []
         for start in range(0, len(events), ROWS_PER_INSERT):
             chunk = events[start : start + ROWS_PER_INSERT]
             values = ",".join("(?, ?, ?, ?, ?)" for _ in chunk)
-            params = [
+            params: list[object] = [
                 value
                 for key, event, lead_id, payload in chunk
                 for value in (key, event, lead_id, encode_json(payload), received)
@@ -110,22 +141,7 @@ class InboxRepository:
                     params,
                 )
             )
-        new_keys: set[str] = set()
-        if len(statements) == 1:
-            # The usual batch: one statement, its own transaction (fewest trips to the database).
-            [(sql, params)] = statements
-            rows = await self._db.write_one(sql, params, durable=durable)
-            new_keys.update(row[0] for row in rows)
-        else:
-            async with self._db.transaction(durable=durable) as conn:
-                for sql, params in statements:
-                    new_keys.update(row[0] for row in await fetch_all_in(conn, sql, params))
-        # A key repeated within the batch is new only at its first place.
-        result = []
-        for key, _, _, _ in events:
-            result.append(key in new_keys)
-            new_keys.discard(key)
-        return result
+        return statements
 
     async def add_in(
         self,
@@ -278,3 +294,15 @@ def _event(row: Any) -> InboxEvent:
         payload=decode_json(row["payload"]),
         received_at=from_db_time(row["received_at"]),
     )
+
+
+def _first_places(
+    events: list[tuple[str, str, int | None, dict[str, Any]]], new_keys: set[str]
+) -> list[bool]:
+    """True for each event stored new; a key repeated within the batch is new only at its
+    first place."""
+    result = []
+    for key, _, _, _ in events:
+        result.append(key in new_keys)
+        new_keys.discard(key)
+    return result

@@ -271,6 +271,10 @@ class PostgresDatabase:
             if task is not None:
                 self._holders.discard(task)
 
+    def write_now(self, sql: str, params: SqlParams = ()) -> list[Row] | None:
+        """Never at once: every statement is a trip to the server (use `write_one`)."""
+        return None
+
     async def write_one(
         self, sql: str, params: SqlParams = (), *, durable: bool = False
     ) -> list[Row]:

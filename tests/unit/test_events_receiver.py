@@ -15,7 +15,7 @@ from bot.events.form import MalformedFormError, parse_php_form
 from bot.events.receiver import EventCredentials, EventReceiver, EventRefused, read_event
 from bot.storage import Database
 from bot.storage.inbox import InboxRepository
-from tests.fixtures_storage import Backend
+from tests.fixtures_storage import Backend, sqlite_only
 
 TOKEN = "51856fefc120afa4b628cc82d3935cce"
 CREDENTIALS = EventCredentials(TOKEN, member_id="memb0001", domain="emulator.bitrix24.test")
@@ -93,9 +93,10 @@ def test_forged_or_malformed_event_is_refused(body: str, status: int) -> None:
 class Endpoint:
     """The receiver served on loopback, with its inbox."""
 
-    def __init__(self, receiver: EventReceiver, inbox: InboxRepository, url: str) -> None:
+    def __init__(self, receiver: EventReceiver, inbox: GatedInbox, url: str, db: Database) -> None:
         self.receiver = receiver
         self.inbox = inbox
+        self.db = db
         self.url = url
         self.stored = 0
         self.catalog_invalidations = 0
@@ -109,6 +110,8 @@ class GatedInbox(InboxRepository):
         self.gate = asyncio.Event()
         self.gate.set()
         self.commits = 0
+        self.direct = False
+        self.direct_commits = 0
 
     async def add_many(
         self, events: list[tuple[str, str, int | None, dict[str, Any]]], *, durable: bool = True
@@ -119,6 +122,16 @@ class GatedInbox(InboxRepository):
             # What an id over SQLite's INTEGER did: the whole transaction fails.
             raise OverflowError("Python int too large to convert to SQLite INTEGER")
         return await super().add_many(events, durable=durable)
+
+    def add_now(
+        self, events: list[tuple[str, str, int | None, dict[str, Any]]]
+    ) -> list[bool] | None:
+        """Through the gate (the usual way) unless `direct` is set."""
+        if not self.direct:
+            return None
+        stored = super().add_now(events)
+        self.direct_commits += stored is not None
+        return stored
 
 
 @pytest.fixture
@@ -148,7 +161,7 @@ async def endpoint(backend: Backend) -> AsyncIterator[Endpoint]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    holder.append(Endpoint(receiver, inbox, f"http://127.0.0.1:{port}/bitrix/events"))
+    holder.append(Endpoint(receiver, inbox, f"http://127.0.0.1:{port}/bitrix/events", db))
     try:
         yield holder[0]
     finally:
@@ -270,3 +283,40 @@ async def test_a_failing_event_does_not_fail_the_events_committed_with_it(
     assert statuses == [200, 200, 500, 200, 200]
     assert sorted(e.lead_id or 0 for e in await inbox.unprocessed()) == [17, 20, 22, 23]
     assert inbox.commits >= 3  # the group failed and was committed again event by event
+
+
+@sqlite_only
+async def test_an_event_is_stored_at_once_when_nobody_else_writes(endpoint: Endpoint) -> None:
+    # Stored on the loop's thread within the request: no trip to the database's thread, no
+    # turn of a busy loop between the insert and the answer.
+    inbox = endpoint.inbox
+    inbox.direct = True
+    for ts in ("1", "2", "1"):
+        assert await post(endpoint.url, event_body(ts=ts)) == 200
+    assert (inbox.direct_commits, inbox.commits) == (3, 0)
+    assert len(await inbox.unprocessed()) == 2  # the repeat was stored once
+    assert endpoint.stored == 2
+
+
+@sqlite_only
+async def test_an_event_waits_for_an_open_transaction_and_is_stored_the_usual_way(
+    endpoint: Endpoint,
+) -> None:
+    inbox = endpoint.inbox
+    inbox.direct = True
+    holding = asyncio.Event()
+
+    async def writer() -> None:
+        async with endpoint.db.transaction() as conn:
+            await conn.execute("INSERT INTO kv (key, value, updated_at) VALUES ('k', '1', 't')")
+            holding.set()
+            await asyncio.sleep(0.3)
+
+    other = asyncio.create_task(writer())
+    async with asyncio.timeout(5):
+        await holding.wait()
+    assert await post(endpoint.url, event_body()) == 200
+    assert other.done()  # answered only once the other transaction had committed
+    assert (inbox.direct_commits, inbox.commits) == (0, 1)
+    [stored] = await inbox.unprocessed()
+    assert stored.lead_id == 17

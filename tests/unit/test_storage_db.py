@@ -112,6 +112,75 @@ async def test_one_statement_written_on_its_own_stays_out_of_another_tasks_trans
     assert [row[0] for row in await db.fetch_all("SELECT key FROM kv")] == ["y"]
 
 
+KV_INSERT = (
+    "INSERT INTO kv (key, value, updated_at) VALUES (?, '1', 't') "
+    "ON CONFLICT (key) DO NOTHING RETURNING key"
+)
+
+
+@sqlite_only
+async def test_a_statement_written_at_once_commits_durably_and_returns_its_rows(
+    db: Database, tmp_path: Path
+) -> None:
+    assert [tuple(row) for row in db.write_now(KV_INSERT, ["a"]) or []] == [("a",)]
+    assert db.write_now(KV_INSERT, ["a"]) == []  # already there
+    # Committed for everyone: the database's own connection and a new one see it.
+    assert [row[0] for row in await db.fetch_all("SELECT key FROM kv")] == ["a"]
+    async with (
+        aiosqlite.connect(tmp_path / "bot.sqlite3") as other,
+        other.execute("SELECT key FROM kv") as cursor,
+    ):
+        assert [row[0] for row in await cursor.fetchall()] == ["a"]
+
+
+@sqlite_only
+async def test_a_statement_is_not_written_at_once_while_a_transaction_holds_the_lock(
+    db: Database,
+) -> None:
+    # It never waits (the loop would stop): the caller goes the usual way instead.
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO kv (key, value, updated_at) VALUES ('t', '1', 't')")
+        assert db.write_now(KV_INSERT, ["a"]) is None
+    assert db.write_now(KV_INSERT, ["b"]) is not None
+    assert sorted(row[0] for row in await db.fetch_all("SELECT key FROM kv")) == ["b", "t"]
+
+
+@sqlite_only
+async def test_a_statement_that_fails_at_once_leaves_no_transaction_open(db: Database) -> None:
+    assert db.write_now(KV_INSERT, [2**70]) is None  # too big for SQLite: OverflowError
+    assert db.write_now("INSERT INTO no_such_table VALUES (1)") is None
+    # The write lock was let go both times: the usual way and the next one at once go on.
+    await db.write_one(KV_INSERT, ["usual"], durable=True)
+    assert db.write_now(KV_INSERT, ["now"]) is not None
+
+
+@sqlite_only
+async def test_after_a_slow_commit_statements_are_not_written_at_once_for_a_while(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A disk whose flush is slow would stop the loop for that long at every event: once the
+    # flushes' moving average is over the limit, the usual way is taken for a while.
+    monkeypatch.setattr(bot.storage.db, "DIRECT_WRITE_SLOW_SECONDS", 0.001)
+    monkeypatch.setattr(bot.storage.db, "DIRECT_WRITE_WEIGHT", 0.5)
+    clock = iter([0.0, 0.0002, 1.0, 1.0025, 2.0, 2.0025, 3.0, 3.0002])
+    monkeypatch.setattr(bot.storage.db.time, "perf_counter", lambda: next(clock))
+    # 0.2 ms, then 2.5 ms (average 1.35 ms: over the limit), ...
+    assert db.write_now(KV_INSERT, ["quick"]) is not None
+    assert db.write_now(KV_INSERT, ["slow"]) is not None
+    assert db.write_now(KV_INSERT, ["resting"]) is None
+    assert sorted(row[0] for row in await db.fetch_all("SELECT key FROM kv")) == [
+        "quick",
+        "slow",
+    ]
+
+
+async def test_only_a_sqlite_file_writes_at_once() -> None:
+    async with SqliteDatabase(MEMORY) as memory:
+        assert memory.write_now(KV_INSERT, ["a"]) is None
+    async with postgres_schema() as url, PostgresDatabase(url) as postgres:
+        assert postgres.write_now(KV_INSERT, ["a"]) is None
+
+
 @sqlite_only
 async def test_one_statement_written_on_its_own_commits_at_the_level_asked(
     db: Database,
