@@ -1,6 +1,7 @@
 """The database seam (`Database`, `Connection`) and its SQLite engine.
 
-SQLite is one aiosqlite connection with serialised write transactions; PostgreSQL lives in
+SQLite is one aiosqlite connection with serialised write transactions (and a second, plain
+connection for the single statements `write_now` makes at once); PostgreSQL lives in
 `bot.storage.postgres`. Both apply the numbered migrations of `bot.storage.migrations`.
 """
 
@@ -286,7 +287,9 @@ class SqliteDatabase:
 
     Writes go through `transaction()`: `BEGIN IMMEDIATE` under a single asyncio lock, so exactly
     one transaction is open at a time and it commits or rolls back as a whole; or, for a single
-    statement, through `write_one()`, which SQLite commits by itself, under the same lock.
+    statement, through `write_one()`, which SQLite commits by itself, under the same lock; or
+    through `write_now()`, a statement committed at once on a connection of its own when
+    SQLite's write lock is free (it never waits, so it cannot join or block a transaction).
 
     Reads (`fetch_one`, `fetch_all`) share the same connection and take the same lock, outside
     any transaction. aiosqlite runs every statement of a connection on one thread in order, so a
