@@ -1,14 +1,22 @@
 """What the machine did while a bench measured: how busy its CPUs were, how much of their time
 the hypervisor took (steal), and how much CPU one process used (Linux `/proc`).
 
-A latency tail moves with both: on a virtual machine whose host takes its CPUs away for
-milliseconds at a time, one build's ack p99 ranged from 41 to 78 ms in runs minutes apart.
-Each figure comes with what the machine was doing, so runs can be compared.
+A latency tail moves with both: on a virtual machine whose host took 9.5% of the CPUs' time in
+one 10-second window, one build's ack p99 in `bench.soak` was 46.9 ms in one run and 57.6 ms
+in another an hour later. Each figure comes with what the machine was doing, so runs can be
+compared.
+
+Run on its own (`.venv/bin/python -m bench.machine [--seconds 10]`) it watches the machine
+for a while and prints the same figures, the last line one JSON object: how loaded the
+machine is before a bench starts.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,3 +80,31 @@ def process_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a running process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    """Watch the machine for `--seconds` and print its figures (the last line is one JSON
+    object): how loaded it is before a bench starts."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    before = CpuTimes.now()
+    time.sleep(args.seconds)
+    share = MachineShare.between(before, CpuTimes.now())
+    figures = {
+        "seconds": args.seconds,
+        "cpus": os.cpu_count(),
+        "load_average": round(os.getloadavg()[0], 2),
+        "machine_busy_pct": share.busy_pct if share else None,
+        "machine_steal_pct": share.steal_pct if share else None,
+    }
+    if share is not None:
+        print(
+            f"over {args.seconds:g} s: CPUs {share.busy_pct:.1f}% busy, "
+            f"{share.steal_pct:.1f}% taken by the host; load average {figures['load_average']}"
+        )
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

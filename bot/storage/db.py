@@ -463,8 +463,8 @@ class SqliteDatabase:
         loop for its commit, when SQLite's write lock is free at once; None when it is not.
 
         The portal's acknowledgements wait for their insert. Through `write_one` that is a
-        trip to aiosqlite's thread and back: the thread waits for the interpreter's lock
-        while the loop computes (up to its 5 ms switch interval, twice a trip), and the
+        trip to aiosqlite's thread and back: the thread needs the interpreter's lock, which
+        the loop holds while it computes, to start and to hand its answer back, and the
         answer waits for a turn of a busy loop. This runs on a connection of its own, on the
         loop's thread, never waiting: when the other connection is writing (a transaction
         open across turns of the loop) SQLite refuses at once, and the caller goes the usual
