@@ -126,8 +126,9 @@ class GatedInbox(InboxRepository):
     def add_now(
         self, events: list[tuple[str, str, int | None, dict[str, Any]]]
     ) -> list[bool] | None:
-        """Through the gate (the usual way) unless `direct` is set."""
-        if not self.direct:
+        """Through the gate (the usual way) unless `direct` is set; a poisoned event fails
+        here as it would in SQLite, which `write_now` answers with None."""
+        if not self.direct or any("poison" in key for key, _, _, _ in events):
             return None
         stored = super().add_now(events)
         self.direct_commits += stored is not None
@@ -283,6 +284,23 @@ async def test_a_failing_event_does_not_fail_the_events_committed_with_it(
     assert statuses == [200, 200, 500, 200, 200]
     assert sorted(e.lead_id or 0 for e in await inbox.unprocessed()) == [17, 20, 22, 23]
     assert inbox.commits >= 3  # the group failed and was committed again event by event
+
+
+@sqlite_only
+async def test_a_failing_event_fails_alone_when_events_are_stored_at_once(
+    endpoint: Endpoint,
+) -> None:
+    inbox = endpoint.inbox
+    inbox.direct = True
+    statuses = await asyncio.gather(
+        *(
+            post(endpoint.url, event_body(lead_id=str(20 + i), ts=ts))
+            for i, ts in enumerate(["2", "poison", "3"])
+        )
+    )
+    assert statuses == [200, 500, 200]
+    assert sorted(e.lead_id or 0 for e in await inbox.unprocessed()) == [20, 22]
+    assert endpoint.stored == 2
 
 
 @sqlite_only
