@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -181,6 +180,8 @@ def build_report(
 ) -> ReportData:
     """The report of `leads` created in `period`; `takes`: lead id -> when it was first taken
     (taken, assigned, or moved out of its first stage)."""
+    from statistics import median  # with the first report: a start does without it
+
     start, end = period.bounds(zone)
     chosen = [lead for lead in leads if start <= lead.created < end]
     success = {s.status_id for s in stages if s.semantics is Semantics.SUCCESS}
@@ -203,7 +204,7 @@ def build_report(
                 portal_user_id=user_id,
                 leads=len(own),
                 converted=sum(1 for lead in own if lead.status_id in success),
-                take_minutes_median=statistics.median(minutes) if minutes else None,
+                take_minutes_median=median(minutes) if minutes else None,
                 take_minutes_p90=percentile(minutes, 0.9),
             )
         )

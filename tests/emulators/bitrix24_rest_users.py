@@ -151,10 +151,33 @@ def user_get(emu: Bitrix24Emulator, ctx: AuthContext, params: dict[str, Any]) ->
             if k.upper() not in ("SORT", "ORDER", "START", "ADMIN_MODE", "FILTER")
         }
     find = filter_.pop("FIND", None) if "FIND" in filter_ else None
-    users = list(emu.users.values())
+    sort_field = str(params.get("sort", params.get("SORT", "ID")) or "ID").upper()
+    descending = str(params.get("order", params.get("ORDER", "ASC")) or "ASC").upper() == "DESC"
+    query = ("user.get", repr(sorted(filter_.items())), repr(find), sort_field, descending)
+    memo = emu.batch_memo
+    matched = memo.get(query) if memo is not None else None
+    if matched is None:
+        matched = _matching_users(emu, filter_, find, sort_field, descending)
+        if memo is not None:
+            memo[query] = matched
+    start = max(0, php_int(params.get("start", params.get("START", 0))))
+    page_start = (start // PAGE_SIZE) * PAGE_SIZE
+    page = matched[page_start : page_start + PAGE_SIZE]
+    next_start = page_start + PAGE_SIZE if page_start + PAGE_SIZE < len(matched) else None
+    return MethodOutcome([dict(u) for u in page], len(matched), next_start)
+
+
+def _matching_users(
+    emu: Bitrix24Emulator,
+    filter_: dict[str, Any],
+    find: Any,
+    sort_field: str,
+    descending: bool,
+) -> list[dict[str, Any]]:
+    """Every user the filter and FIND select, in the requested order."""
     tests = [t for k, v in filter_.items() if (t := _user_filter(str(k), v)) is not None]
     matched = []
-    for user in users:
+    for user in emu.users.values():
         ok = all(test(user) for test in tests)
         if ok and find:
             needle = str(find).casefold()
@@ -163,14 +186,8 @@ def user_get(emu: Bitrix24Emulator, ctx: AuthContext, params: dict[str, Any]) ->
             ok = needle in haystack or needle in full
         if ok:
             matched.append(user)
-    sort_field = str(params.get("sort", params.get("SORT", "ID")) or "ID").upper()
-    descending = str(params.get("order", params.get("ORDER", "ASC")) or "ASC").upper() == "DESC"
     if sort_field == "ID":
         matched.sort(key=lambda u: int(u["ID"]), reverse=descending)
     else:
         matched.sort(key=lambda u: str(u.get(sort_field) or ""), reverse=descending)
-    start = max(0, php_int(params.get("start", params.get("START", 0))))
-    page_start = (start // PAGE_SIZE) * PAGE_SIZE
-    page = matched[page_start : page_start + PAGE_SIZE]
-    next_start = page_start + PAGE_SIZE if page_start + PAGE_SIZE < len(matched) else None
-    return MethodOutcome([dict(u) for u in page], len(matched), next_start)
+    return matched

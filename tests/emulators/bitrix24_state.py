@@ -241,6 +241,8 @@ class EmulatorState:
         self.app_handler_host: str | None = None
 
         self.users: dict[int, dict[str, Any]] = {}
+        self.batch_memo: dict[Any, Any] | None = None
+        """What one `batch` request's commands share while it runs (see `batch`)."""
         self.admin_ids: set[int] = set()
         self.statuses = StatusDictionary()
         seed_default_dictionaries(self.statuses)
