@@ -170,6 +170,13 @@ async def endpoint(backend: Backend) -> AsyncIterator[Endpoint]:
         await db.close()
 
 
+@pytest.fixture
+def at_once(endpoint: Endpoint) -> Endpoint:
+    """The endpoint whose inbox stores events at once when SQLite's write lock is free."""
+    endpoint.inbox.direct = True
+    return endpoint
+
+
 async def post(
     url: str, body: str | bytes, content_type: str = "application/x-www-form-urlencoded"
 ) -> int:
@@ -288,44 +295,40 @@ async def test_a_failing_event_does_not_fail_the_events_committed_with_it(
 
 @sqlite_only
 async def test_a_failing_event_fails_alone_when_events_are_stored_at_once(
-    endpoint: Endpoint,
+    at_once: Endpoint,
 ) -> None:
-    inbox = endpoint.inbox
-    inbox.direct = True
     statuses = await asyncio.gather(
         *(
-            post(endpoint.url, event_body(lead_id=str(20 + i), ts=ts))
+            post(at_once.url, event_body(lead_id=str(20 + i), ts=ts))
             for i, ts in enumerate(["2", "poison", "3"])
         )
     )
     assert statuses == [200, 500, 200]
-    assert sorted(e.lead_id or 0 for e in await inbox.unprocessed()) == [20, 22]
-    assert endpoint.stored == 2
+    assert sorted(e.lead_id or 0 for e in await at_once.inbox.unprocessed()) == [20, 22]
+    assert at_once.stored == 2
 
 
 @sqlite_only
-async def test_an_event_is_stored_at_once_when_nobody_else_writes(endpoint: Endpoint) -> None:
+async def test_an_event_is_stored_at_once_when_nobody_else_writes(at_once: Endpoint) -> None:
     # Stored on the loop's thread within the request: no trip to the database's thread, no
     # turn of a busy loop between the insert and the answer.
-    inbox = endpoint.inbox
-    inbox.direct = True
+    inbox = at_once.inbox
     for ts in ("1", "2", "1"):
-        assert await post(endpoint.url, event_body(ts=ts)) == 200
+        assert await post(at_once.url, event_body(ts=ts)) == 200
     assert (inbox.direct_commits, inbox.commits) == (3, 0)
     assert len(await inbox.unprocessed()) == 2  # the repeat was stored once
-    assert endpoint.stored == 2
+    assert at_once.stored == 2
 
 
 @sqlite_only
 async def test_an_event_waits_for_an_open_transaction_and_is_stored_the_usual_way(
-    endpoint: Endpoint,
+    at_once: Endpoint,
 ) -> None:
-    inbox = endpoint.inbox
-    inbox.direct = True
+    inbox = at_once.inbox
     holding = asyncio.Event()
 
     async def writer() -> None:
-        async with endpoint.db.transaction() as conn:
+        async with at_once.db.transaction() as conn:
             await conn.execute("INSERT INTO kv (key, value, updated_at) VALUES ('k', '1', 't')")
             holding.set()
             await asyncio.sleep(0.3)
@@ -333,7 +336,7 @@ async def test_an_event_waits_for_an_open_transaction_and_is_stored_the_usual_wa
     other = asyncio.create_task(writer())
     async with asyncio.timeout(5):
         await holding.wait()
-    assert await post(endpoint.url, event_body()) == 200
+    assert await post(at_once.url, event_body()) == 200
     assert other.done()  # answered only once the other transaction had committed
     assert (inbox.direct_commits, inbox.commits) == (0, 1)
     [stored] = await inbox.unprocessed()
