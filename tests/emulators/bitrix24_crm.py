@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import heapq
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -577,6 +578,10 @@ INDEXED_FIELDS = frozenset({"ASSIGNED_BY_ID"})
 the portal's database does: the morning's stale-lead reads filter a whole team's leads by
 responsible, one list command per person."""
 
+RANGE_SHARE = 0.25
+"""Bounds on an indexed field go through its index when their range holds at most this share of
+the rows (see `CrmTable._ranged_ids`)."""
+
 
 class StoredRow(dict[str, Any]):
     """A row as its table keeps it. Rows are edited in place all over the emulator (and by
@@ -636,6 +641,9 @@ class _Index:
 
     buckets: dict[str, list[int]]
     others: list[int]
+    values: list[int] = field(default_factory=list)
+    """The buckets' values as numbers, ascending (`texts` holds their keys in that order)."""
+    texts: list[str] = field(default_factory=list)
 
 
 class CrmTable:
@@ -706,7 +714,9 @@ class CrmTable:
                     buckets.setdefault(raw, []).append(row_id)
                 else:
                     others.append(row_id)
-            index = self._indexes[name] = _Index(buckets, others)
+            ordered = sorted(buckets, key=int)
+            index = _Index(buckets, others, [int(text) for text in ordered], ordered)
+            self._indexes[name] = index
         return index
 
     def _indexed_ids(self, terms: list[FilterTerm]) -> list[int] | None:
@@ -847,6 +857,11 @@ class CrmTable:
             elif (indexed := self._indexed_ids(terms)) is not None:
                 # Any ID bounds stay terms, checked on the rows the index found.
                 candidates = reversed(indexed) if descending else iter(indexed)
+            elif (ranged := self._ranged_ids(terms, descending)) is not None:
+                # Bounds on an indexed field (a team read in slices of responsibles): the
+                # index's buckets in range, each cut to the id window, merged in id order.
+                candidates = ranged
+                terms = [t for t in terms if not _is_id_bound(t)]
             else:
                 candidates = self._ids_in_id_range(terms, descending)
                 # The id range is already the window, as a primary-key index gives it.
@@ -887,23 +902,60 @@ class CrmTable:
         next_start = page_start + PAGE_SIZE if page_start + PAGE_SIZE < total else None
         return ListPage(items, total, next_start)
 
+    def _ranged_ids(self, terms: list[FilterTerm], descending: bool) -> Iterator[int] | None:
+        """The ids (in id order) that `>`/`>=`/`<`/`<=` bounds on an indexed field and the id
+        bounds allow, a superset the other terms still check. None without such bounds, or
+        when the range holds over `RANGE_SHARE` of the rows: there the scan in id order,
+        which a page can stop early, costs less than merging that many buckets."""
+        bounds = [
+            term
+            for term in terms
+            if term.field in INDEXED_FIELDS
+            and not term.negate
+            and term.kind == "num"
+            and term.op in ("gt", "ge", "lt", "le")
+            and len(term.values) == 1
+            and isinstance(term.values[0], int | float)
+        ]
+        if not bounds:
+            return None
+        index = self._index(bounds[0].field)
+        first, last = _window(index.values, [t for t in bounds if t.field == bounds[0].field])
+        lists = [index.buckets[text] for text in index.texts[first:last]]
+        lists.append(index.others)
+        if sum(len(ids) for ids in lists) > RANGE_SHARE * len(self.ids):
+            return None
+        id_bounds = [t for t in terms if _is_id_bound(t)]
+        parts = []
+        for ids in lists:
+            low, high = _window(ids, id_bounds)
+            if low < high:
+                parts.append(ids[low:high])  # a copy: an insert cannot disturb the merge
+        if descending:
+            return heapq.merge(*(reversed(part) for part in parts), reverse=True)
+        return heapq.merge(*parts)
+
     def _ids_in_id_range(self, terms: list[FilterTerm], descending: bool) -> Iterator[int]:
-        low, high = 0, len(self.ids)
-        for term in terms:
-            if not _is_id_bound(term):
-                continue
-            bound = term.values[0]
-            if term.op == "gt":
-                low = max(low, bisect.bisect_right(self.ids, bound))
-            elif term.op == "ge":
-                low = max(low, bisect.bisect_left(self.ids, bound))
-            elif term.op == "lt":
-                high = min(high, bisect.bisect_left(self.ids, bound))
-            elif term.op == "le":
-                high = min(high, bisect.bisect_right(self.ids, bound))
+        low, high = _window(self.ids, [t for t in terms if _is_id_bound(t)])
         # Copy the slice so a concurrent insert cannot disturb iteration.
         window = self.ids[low:high] if low < high else []
         return reversed(window) if descending else iter(window)
+
+
+def _window(ordered: list[int], bounds: list[FilterTerm]) -> tuple[int, int]:
+    """The slice of an ascending list that `>`/`>=`/`<`/`<=` bounds allow."""
+    low, high = 0, len(ordered)
+    for term in bounds:
+        bound = term.values[0]
+        if term.op == "gt":
+            low = max(low, bisect.bisect_right(ordered, bound))
+        elif term.op == "ge":
+            low = max(low, bisect.bisect_left(ordered, bound))
+        elif term.op == "lt":
+            high = min(high, bisect.bisect_left(ordered, bound))
+        elif term.op == "le":
+            high = min(high, bisect.bisect_right(ordered, bound))
+    return low, high
 
 
 def _listed_ids(terms: list[FilterTerm]) -> set[int] | None:

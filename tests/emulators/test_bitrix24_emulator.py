@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from tests.emulators.bitrix24 import Bitrix24Emulator
+from tests.emulators.bitrix24_crm import CrmTable
 from tests.emulators.bitrix24_php import http_build_query, parse_str, php_truthy
 from tests.emulators.bitrix24_state import COUNT_SECONDS_PER_ROW
 from tests.reference import EXAMPLES
@@ -558,6 +559,62 @@ async def test_a_filter_by_responsible_sees_every_change_of_it(portal_emulator, 
     assert await ids({"ASSIGNED_BY_ID": 7}, order={"TITLE": "ASC"}) == [added, 4]
     portal_emulator.leads_table.rows[4].pop("ASSIGNED_BY_ID")
     assert await ids({"ASSIGNED_BY_ID": 7}) == [added]
+    # Bounds on the responsible (the morning's team reads in slices) may go through the index.
+    assert await ids({">=ASSIGNED_BY_ID": 8, "<=ASSIGNED_BY_ID": 9}) == [1, 2, 5, 6]
+    assert await ids({">ASSIGNED_BY_ID": 7, "<ASSIGNED_BY_ID": 9, ">ID": 1}) == [5, 6]
+    latest = await ids({">=ASSIGNED_BY_ID": 8, "<=ID": 5}, order={"ID": "DESC"}, start=-1)
+    assert latest == [5, 2, 1]
+    assert await ids({"<ASSIGNED_BY_ID": 8}, order={"ID": "DESC"}) == [added]
+    assert await ids({">=ASSIGNED_BY_ID": 9, "!ASSIGNED_BY_ID": 9}) == []
+    portal_emulator.leads_table.rows[5]["ASSIGNED_BY_ID"] = "10"
+    assert await ids({">ASSIGNED_BY_ID": 9}, order={"ID": "ASC"}) == [5]
+    assert await ids({">ASSIGNED_BY_ID": 9}, order={"TITLE": "ASC"}) == [5]
+
+
+async def test_a_narrow_range_of_responsibles_is_read_through_the_index(
+    portal_emulator, http, monkeypatch
+):
+    # 20 responsibles with 3 leads each: a range of two of them holds a tenth of the rows, so
+    # the index's buckets are merged in id order instead of a scan of every row.
+    portal_emulator.seed_leads(60, ASSIGNED_BY_ID=lambda i: str(100 + i % 20))
+    table = portal_emulator.leads_table
+    through_index: list[bool] = []
+    ranged = CrmTable._ranged_ids
+
+    def spy(self: CrmTable, terms: Any, descending: bool) -> Any:
+        found = ranged(self, terms, descending)
+        through_index.append(found is not None)
+        return found
+
+    monkeypatch.setattr(CrmTable, "_ranged_ids", spy)
+
+    async def ids(flt: dict[str, Any], **extra: Any) -> list[int]:
+        items = await result_of(
+            http, portal_emulator, "crm.lead.list", {"filter": flt, "select": ["ID"], **extra}
+        )
+        return [int(r["ID"]) for r in items]
+
+    def expected(low: int, high: int) -> list[int]:
+        return sorted(
+            row_id
+            for row_id, row in table.rows.items()
+            if str(row.get("ASSIGNED_BY_ID", "")).isdigit()
+            and low <= int(row["ASSIGNED_BY_ID"]) <= high
+        )
+
+    two = {">=ASSIGNED_BY_ID": 105, "<=ASSIGNED_BY_ID": 106}
+    assert await ids(two) == expected(105, 106) == [6, 7, 26, 27, 46, 47]
+    assert await ids({**two, ">ID": 7}, order={"ID": "DESC"}, start=-1) == [47, 46, 27, 26]
+    assert await ids({**two, "<ID": 30, "!ID": 7}) == [6, 26, 27]
+    table.rows[1]["ASSIGNED_BY_ID"] = "106"  # edited in place: the index sees it
+    table.rows[6].update(ASSIGNED_BY_ID="150")
+    assert await ids(two) == expected(105, 106) == [1, 7, 26, 27, 46, 47]
+    assert await ids({">ASSIGNED_BY_ID": 149}) == [6]
+    assert through_index == [True] * 5
+    # A range holding most rows is scanned (the scan's page can stop early).
+    through_index.clear()
+    assert len(await ids({">=ASSIGNED_BY_ID": 100})) == 50
+    assert through_index == [False]
 
 
 async def test_date_filters_accept_iso(portal_emulator, http):
