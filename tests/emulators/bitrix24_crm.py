@@ -641,9 +641,9 @@ class _Index:
 
     buckets: dict[str, list[int]]
     others: list[int]
-    values: list[int] = field(default_factory=list)
+    values: list[int]
     """The buckets' values as numbers, ascending (`texts` holds their keys in that order)."""
-    texts: list[str] = field(default_factory=list)
+    texts: list[str]
 
 
 class CrmTable:
