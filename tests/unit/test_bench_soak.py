@@ -1,0 +1,66 @@
+"""The soak bench's own arithmetic: the pace of its changes, and how its POSTs kept to it."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from bench.soak import ON_TIME_SECONDS, Pace, Tally, posting_figures
+
+
+def test_on_schedule_each_change_is_made_at_its_due_moment() -> None:
+    pace = Pace(lambda elapsed: 50.0, fastest=200.0, started=100.0)
+    moments = []
+    for _ in range(4):
+        start = pace.next_start()
+        moments.append(start)
+        assert pace.made(start) == start
+    assert moments == pytest.approx([100.0, 100.02, 100.04, 100.06])
+
+
+def test_after_a_hold_up_the_changes_due_are_made_at_the_top_rate_not_at_once() -> None:
+    pace = Pace(lambda elapsed: 50.0, fastest=200.0, started=0.0)
+    pace.made(pace.next_start())  # due at 0.0, made then
+    now = 0.5  # the loop was held up; changes were due at 0.02, 0.04, ... 0.5
+    made = []
+    while (start := pace.next_start()) < 1.0:
+        now = max(now, start)
+        made.append((now, pace.made(now)))
+    at = [moment for moment, _ in made]
+    assert made[0] == (0.5, pytest.approx(0.02))  # the first ones late go at once...
+    assert at.count(0.5) == Pace.CLUMP
+    gaps = [later - earlier for earlier, later in itertools.pairwise(at[Pace.CLUMP - 1 :])]
+    assert min(gaps) == pytest.approx(1 / 200.0)  # ...then one every 5 ms, never closer
+    late = [moment - due for moment, due in made]
+    assert late == sorted(late, reverse=True)  # the schedule is caught up with...
+    assert late[-1] == pytest.approx(0.0)  # ...and kept again
+    assert len(made) == 49  # nothing skipped: every change due from 0.02 to 0.98
+
+
+def test_a_loop_a_little_late_at_every_change_keeps_the_top_rate() -> None:
+    pace = Pace(lambda elapsed: 200.0, fastest=200.0, started=0.0)
+    now = 0.0
+    for _ in range(1000):
+        now = max(now, pace.next_start()) + 0.004  # each change made 4 ms after it may be
+        pace.made(now)
+    assert now == pytest.approx(1000 / 200.0, abs=0.01)  # 5 s for 1,000: no slip
+
+
+def test_the_schedule_follows_the_rate_of_each_moment() -> None:
+    pace = Pace(lambda elapsed: 200.0 if elapsed >= 1.0 else 50.0, fastest=200.0, started=0.0)
+    now = 0.0
+    while now < 1.0:
+        now = pace.next_start()
+        pace.made(now)
+    assert pace.next_start() == pytest.approx(now + 1 / 200.0)
+
+
+def test_posts_that_started_late_are_counted_and_left_out_of_the_on_time_p99() -> None:
+    tally = Tally()
+    tally.late = [(0.0, 0.002)] * 98 + [(ON_TIME_SECONDS * 30, 0.080)] * 2
+    figures = posting_figures(tally)
+    assert figures["posts_late"] == 2
+    assert figures["post_late_max_ms"] == pytest.approx(300.0)
+    assert figures["ack_p99_on_time_ms"] == pytest.approx(2.0)
+    assert posting_figures(Tally())["posts_late"] == 0
