@@ -61,6 +61,36 @@ def test_garbage_is_freed_before_the_rest_is_frozen() -> None:
     assert watch() is None
 
 
+def test_a_plain_settling_does_not_walk_the_oldest_generation() -> None:
+    passes: list[int] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            passes.append(info["generation"])
+
+    gc.callbacks.append(note)
+    try:
+        settle()
+        assert passes == [1]
+        settle(refresh=True)
+        assert passes == [1, 2]
+    finally:
+        gc.callbacks.remove(note)
+
+
+def test_an_old_cycle_already_garbage_is_frozen_and_freed_by_the_next_refresh() -> None:
+    node, watch = cycle()
+    gc.collect(1)
+    gc.collect(1)  # survived two passes: now in the oldest generation
+    del node
+    settle()
+    assert watch() is not None  # not looked for among the old
+    gc.collect()
+    assert watch() is not None  # frozen: full passes do not see it either
+    settle(refresh=True)
+    assert watch() is None
+
+
 def test_a_frozen_cycle_that_becomes_garbage_is_freed_by_the_next_refresh() -> None:
     node, watch = cycle()
     settle()
