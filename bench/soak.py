@@ -159,8 +159,8 @@ class Tally:
     """What the load loop observed."""
 
     changes: list[Change] = field(default_factory=list)
-    acks: list[tuple[int, float]] = field(default_factory=list)  # (minute, seconds)
-    late: list[tuple[float, float]] = field(default_factory=list)  # (seconds late, ack seconds)
+    acks: list[tuple[int, float, float]] = field(default_factory=list)
+    """(minute, seconds to the 2xx, seconds the POST started after its due moment)"""
     refused: int = 0
 
 
@@ -601,8 +601,7 @@ class EventPoster:
     def _record(self, result: tuple[int, float, bool, float]) -> None:
         minute, seconds, ok, late = result
         if ok:
-            self.tally.acks.append((minute, seconds))
-            self.tally.late.append((late, seconds))
+            self.tally.acks.append((minute, seconds, late))
         else:
             self.tally.refused += 1
 
@@ -674,8 +673,8 @@ def posting_figures(tally: Tally) -> dict[str, object]:
     meanwhile are made afterwards at the schedule's fastest rate (`Load.run`), so their POSTs
     start late: `posts_late` started over `ON_TIME_SECONDS` after their moment, and the ack
     p99 of the others is printed apart."""
-    late = [seconds * 1000 for seconds, _ in tally.late]
-    on_time = [ack * 1000 for seconds, ack in tally.late if seconds < ON_TIME_SECONDS]
+    late = [seconds * 1000 for _, _, seconds in tally.acks]
+    on_time = [ack * 1000 for _, ack, seconds in tally.acks if seconds < ON_TIME_SECONDS]
     return {
         "post_late_p99_ms": round(percentile(late, 99), 1),
         "post_late_max_ms": round(max(late), 1) if late else None,
@@ -869,7 +868,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     samples.append(rows)
                     minute = len(samples) * SAMPLE_SECONDS / 60
                     load.collect()
-                    acks = [a * 1000 for m, a in load.tally.acks if m == int(minute - 0.01)]
+                    acks = [a * 1000 for m, a, _ in load.tally.acks if m == int(minute - 0.01)]
                     calls = portal.calls[seen_calls:]
                     seen_calls += len(calls)
                     stall, full_passes, longest_pass, trim = await bot_figures(port)
@@ -915,7 +914,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             result["rss_mb_end"] = round(rss_mb(bot.pid), 1)
             final = await asyncio.to_thread(table_rows, db_path)
             tally = load.tally
-            acks = [a * 1000 for _, a in tally.acks]
+            acks = [a * 1000 for _, a, _ in tally.acks]
             reads, polls = lead_reads(portal)
             trail: list[Delivery] = []
             result.update(

@@ -58,7 +58,7 @@ def test_the_schedule_follows_the_rate_of_each_moment() -> None:
 
 def test_posts_that_started_late_are_counted_and_left_out_of_the_on_time_p99() -> None:
     tally = Tally()
-    tally.late = [(0.0, 0.002)] * 98 + [(ON_TIME_SECONDS * 30, 0.080)] * 2
+    tally.acks = [(0, 0.002, 0.0)] * 98 + [(1, 0.080, ON_TIME_SECONDS * 30)] * 2
     figures = posting_figures(tally)
     assert figures["posts_late"] == 2
     assert figures["post_late_max_ms"] == pytest.approx(300.0)
