@@ -579,6 +579,8 @@ the portal's database does: the morning's stale-lead reads filter a whole team's
 responsible, one list command per person."""
 
 RANGE_SHARE = 0.25
+MERGED_RANGES = 64
+"""Merged ranges an index keeps (see `_Index.merged`); more are merged again when asked."""
 """Bounds on an indexed field go through its index when their range holds at most this share of
 the rows (see `CrmTable._ranged_ids`)."""
 
@@ -644,6 +646,10 @@ class _Index:
     values: list[int]
     """The buckets' values as numbers, ascending (`texts` holds their keys in that order)."""
     texts: list[str]
+    merged: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    """The ids of a run of buckets (`texts[first:last]`) and `others`, ascending: a team read's
+    pages ask for the same range again and again. The index is replaced on every change, so
+    this never goes stale."""
 
 
 class CrmTable:
@@ -669,6 +675,8 @@ class CrmTable:
         # Rows matched by list calls that count their matches (start >= 0): the portal's
         # costly part of such a call (bitrix24_state.count_server_time_per_row).
         self.rows_counted = 0
+        self.queries = 0
+        """List calls answered (a batch's repeated keyset page is answered once)."""
         self._user_fields = user_fields or (dict)
         self._sort_key_for = sort_key_for
         self.default_select_uf = default_select_uf
@@ -827,6 +835,7 @@ class CrmTable:
 
     def query(self, q: ListQuery) -> ListPage:
         """Filter, order and page rows as crm.*.list does."""
+        self.queries += 1
         columns = self.columns()
         terms = compile_filter(q.filter, columns, self.tz)
         order: list[tuple[str, bool]] = []
@@ -859,7 +868,7 @@ class CrmTable:
                 candidates = reversed(indexed) if descending else iter(indexed)
             elif (ranged := self._ranged_ids(terms, descending)) is not None:
                 # Bounds on an indexed field (a team read in slices of responsibles): the
-                # index's buckets in range, each cut to the id window, merged in id order.
+                # ids of the index's buckets in range, merged in id order, cut to the id window.
                 candidates = ranged
                 terms = [t for t in terms if not _is_id_bound(t)]
             else:
@@ -921,19 +930,20 @@ class CrmTable:
             return None
         index = self._index(bounds[0].field)
         first, last = _window(index.values, [t for t in bounds if t.field == bounds[0].field])
-        lists = [index.buckets[text] for text in index.texts[first:last]]
-        lists.append(index.others)
-        if sum(len(ids) for ids in lists) > RANGE_SHARE * len(self.ids):
+        merged = index.merged.get((first, last))
+        if merged is None:
+            lists = [index.buckets[text] for text in index.texts[first:last]]
+            lists.append(index.others)
+            if len(index.merged) >= MERGED_RANGES:
+                index.merged.clear()
+            merged = index.merged[first, last] = list(heapq.merge(*lists))
+        if len(merged) > RANGE_SHARE * len(self.ids):
             return None
-        id_bounds = [t for t in terms if _is_id_bound(t)]
-        parts = []
-        for ids in lists:
-            low, high = _window(ids, id_bounds)
-            if low < high:
-                parts.append(ids[low:high])  # a copy: an insert cannot disturb the merge
-        if descending:
-            return heapq.merge(*(reversed(part) for part in parts), reverse=True)
-        return heapq.merge(*parts)
+        low, high = _window(merged, [t for t in terms if _is_id_bound(t)])
+        # Read lazily: a page stops at its 50th match. The list is never changed (a change
+        # replaces the whole index).
+        positions = range(high - 1, low - 1, -1) if descending else range(low, high)
+        return (merged[position] for position in positions)
 
     def _ids_in_id_range(self, terms: list[FilterTerm], descending: bool) -> Iterator[int]:
         low, high = _window(self.ids, [t for t in terms if _is_id_bound(t)])

@@ -97,15 +97,28 @@ def _deepest(maps: Mapping[str, Mapping[str, Any]], kind: str, path: str) -> Any
 def batch(emu: Bitrix24Emulator, ctx: AuthContext, params: dict[str, Any]) -> MethodOutcome:
     """Run up to 50 commands sequentially with $result[...] references.
 
-    The commands share `emu.batch_memo` while they run (nothing else runs meanwhile): 50 pages
-    of one `user.get` filter then sort the users once, as a portal reading its index would,
-    not fifty times (with 10,000 users that held the emulator's loop for a third of a second).
+    The commands of a batch that only reads share `emu.batch_memo` while they run (nothing else
+    runs meanwhile): 50 pages of one `user.get` filter then sort the users once, as a portal
+    reading its index would, not fifty times (with 10,000 users that held the emulator's loop
+    for a third of a second), and a keyset page asked for again (the pages after a short one,
+    whose references resolve to the same filter) is answered from the first. A batch that also
+    writes shares nothing: what a command reads may have changed since.
     """
-    emu.batch_memo = {}
+    emu.batch_memo = {} if _reads_only(params) else None
     try:
         return _run_batch(emu, ctx, params)
     finally:
         emu.batch_memo = None
+
+
+_READS = (".list", ".get", ".fields")
+
+
+def _reads_only(params: Mapping[str, Any]) -> bool:
+    """Whether every command of a batch is a read (`*.list`, `*.get`, `*.fields`)."""
+    cmd = params.get("cmd")
+    values = cmd.values() if isinstance(cmd, dict) else cmd if isinstance(cmd, list) else []
+    return all(str(v).split("?", 1)[0].strip().lower().endswith(_READS) for v in values)
 
 
 def _run_batch(emu: Bitrix24Emulator, ctx: AuthContext, params: dict[str, Any]) -> MethodOutcome:

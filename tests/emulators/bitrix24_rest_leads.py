@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +80,16 @@ def lead_delete(emu: Bitrix24Emulator, ctx: AuthContext, params: dict[str, Any])
 @rest("crm.lead.list")
 def lead_list(emu: Bitrix24Emulator, ctx: AuthContext, params: dict[str, Any]) -> MethodOutcome:
     """Page of leads with select/filter/order/start."""
-    page = emu.leads_table.query(_list_query(params))
+    query = _list_query(params)
+    memo = emu.batch_memo
+    if memo is None or query.start >= 0:
+        # A counting page is never shared: its matches cost server time (`rows_counted`).
+        page = emu.leads_table.query(query)
+    else:
+        key = ("crm.lead.list", json.dumps(params, sort_keys=True, default=str))
+        if key not in memo:
+            memo[key] = emu.leads_table.query(query)
+        page = memo[key]
     return _paged(page.items, page.total, page.next)
 
 

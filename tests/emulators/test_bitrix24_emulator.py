@@ -823,6 +823,35 @@ async def test_batch_sub_results_move_paging_into_maps(portal_emulator, http):
     assert result["result_next"] == {"first": 50}
 
 
+async def test_a_batch_of_reads_answers_a_repeated_keyset_page_once(portal_emulator, http):
+    portal_emulator.seed_leads(3)
+    page = "crm.lead.list?select[]=ID&order[ID]=ASC&filter[>ID]=0&start=-1"
+    counting = "crm.lead.list?select[]=ID&filter[>ID]=0"
+    cmd = {"p0": page, "p1": page, "p2": page, "count": counting, "again": counting}
+    table = portal_emulator.leads_table
+    before, counted = table.queries, table.rows_counted
+    result = (await call(http, portal_emulator, "batch", {"cmd": cmd})).json()["result"]
+    pages = [result["result"][key] for key in ("p0", "p1", "p2")]
+    assert pages == [[{"ID": "1"}, {"ID": "2"}, {"ID": "3"}]] * 3
+    assert (result["result_total"]["count"], result["result_total"]["again"]) == (3, 3)
+    # The keyset page once; each counting page runs (and counts its rows) every time.
+    assert table.queries - before == 3
+    assert table.rows_counted - counted == 6
+
+
+async def test_a_batch_that_writes_reads_what_its_write_changed(portal_emulator, http):
+    lead_id = portal_emulator.seed_leads(1)[0]
+    page = "crm.lead.list?select[]=ID&filter[TITLE]=Renamed&start=-1"
+    cmd = {
+        "before": page,
+        "rename": f"crm.lead.update?id={lead_id}&fields[TITLE]=Renamed",
+        "after": page,
+    }
+    result = (await call(http, portal_emulator, "batch", {"cmd": cmd})).json()["result"]
+    assert result["result"]["before"] == []
+    assert result["result"]["after"] == [{"ID": str(lead_id)}]
+
+
 # ---------------------------------------------------------------- limits
 
 
