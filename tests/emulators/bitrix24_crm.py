@@ -579,10 +579,11 @@ the portal's database does: the morning's stale-lead reads filter a whole team's
 responsible, one list command per person."""
 
 RANGE_SHARE = 0.25
-MERGED_RANGES = 64
-"""Merged ranges an index keeps (see `_Index.merged`); more are merged again when asked."""
 """Bounds on an indexed field go through its index when their range holds at most this share of
 the rows (see `CrmTable._ranged_ids`)."""
+
+MERGED_RANGES = 64
+"""Merged ranges an index keeps (see `_Index.merged`); more are merged again when asked."""
 
 
 class StoredRow(dict[str, Any]):
