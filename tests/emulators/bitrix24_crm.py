@@ -6,6 +6,7 @@ import bisect
 import functools
 import heapq
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -585,6 +586,10 @@ the rows (see `CrmTable._ranged_ids`)."""
 MERGED_RANGES = 64
 """Merged ranges an index keeps (see `_Index.merged`); more are merged again when asked."""
 
+DATED_FIELDS = frozenset({"DATE_MODIFY"})
+"""Fields a `>`/`>=` filter finds through an ordered index instead of a scan, as the portal's
+database does: the catch-up poll reads what changed since a moment, every half-minute."""
+
 
 class StoredRow(dict[str, Any]):
     """A row as its table keeps it. Rows are edited in place all over the emulator (and by
@@ -592,14 +597,16 @@ class StoredRow(dict[str, Any]):
 
     __slots__ = ("_on_change",)
 
-    def __init__(self, data: Mapping[str, Any], on_change: Callable[[str], None]) -> None:
+    def __init__(
+        self, data: Mapping[str, Any], on_change: Callable[[str, Mapping[str, Any]], None]
+    ) -> None:
         super().__init__(data)
         self._on_change = on_change
 
     def _touch(self, keys: Iterable[str]) -> None:
         for key in keys:
-            if key in INDEXED_FIELDS:
-                self._on_change(key)
+            if key in INDEXED_FIELDS or key in DATED_FIELDS:
+                self._on_change(key, self)
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._touch((key,))
@@ -653,6 +660,47 @@ class _Index:
     this never goes stale."""
 
 
+@dataclass
+class _DateIndex:
+    """Row ids in the order of a date field's value (`ordered`: `(value, id)`), and the rows
+    whose field changed since (added, edited or deleted): those are placed again in order at
+    the next read, in one pass (a batch's later pages find nothing changed)."""
+
+    ordered: list[tuple[datetime, int]]
+    changed: set[int] = field(default_factory=set)
+    answered: dict[tuple[datetime, bool], list[int]] = field(default_factory=dict)
+    """The last answers, while nothing changed: a batch's pages ask with the same bound."""
+
+    def after(
+        self,
+        bound: datetime,
+        inclusive: bool,
+        value_of: Callable[[int], datetime | None],
+    ) -> list[int]:
+        """The ids, ascending, whose value is after `bound` (or at it, with `inclusive`);
+        `value_of` reads a changed row's value (None: no date, or no such row)."""
+        if self.changed:
+            kept = [entry for entry in self.ordered if entry[1] not in self.changed]
+            for row_id in self.changed:
+                value = value_of(row_id)
+                if value is not None:
+                    kept.append((value, row_id))
+            kept.sort()
+            self.ordered = kept
+            self.changed.clear()
+            self.answered.clear()
+        key = (bound, inclusive)
+        found = self.answered.get(key)
+        if found is None:
+            probe = (bound, -1) if inclusive else (bound, sys.maxsize)
+            start = bisect.bisect_left(self.ordered, probe)
+            found = sorted(row_id for _, row_id in self.ordered[start:])
+            if len(self.answered) >= MERGED_RANGES:
+                self.answered.clear()
+            self.answered[key] = found
+        return found
+
+
 class CrmTable:
     """Rows of one CRM entity kept in the shape `*.get` returns, plus list machinery."""
 
@@ -672,6 +720,7 @@ class CrmTable:
         self.rows: dict[int, dict[str, Any]] = {}
         self.ids: list[int] = []
         self._indexes: dict[str, _Index] = {}
+        self._dated: dict[str, _DateIndex] = {}
         self.sequence = IdSequence()
         # Rows matched by list calls that count their matches (start >= 0): the portal's
         # costly part of such a call (bitrix24_state.count_server_time_per_row).
@@ -692,6 +741,7 @@ class CrmTable:
         stored = StoredRow(row, self._index_changed)
         stored["ID"] = str(new_id)
         self._indexes.clear()
+        self._row_changed(new_id)
         self.rows[new_id] = stored
         position = bisect.bisect_left(self.ids, new_id)
         if position >= len(self.ids) or self.ids[position] != new_id:
@@ -703,13 +753,67 @@ class CrmTable:
         if self.rows.pop(row_id, None) is None:
             return False
         self._indexes.clear()
+        self._row_changed(row_id)
         position = bisect.bisect_left(self.ids, row_id)
         if position < len(self.ids) and self.ids[position] == row_id:
             del self.ids[position]
         return True
 
-    def _index_changed(self, name: str) -> None:
-        self._indexes.pop(name, None)
+    def _index_changed(self, name: str, row: Mapping[str, Any]) -> None:
+        if name in INDEXED_FIELDS:
+            self._indexes.pop(name, None)
+        dated = self._dated.get(name)
+        row_id = row.get("ID")
+        if dated is not None and isinstance(row_id, str) and row_id.isdigit():
+            dated.changed.add(int(row_id))
+
+    def _row_changed(self, row_id: int) -> None:
+        for dated in self._dated.values():
+            dated.changed.add(row_id)
+
+    def _date_of(self, name: str, row_id: int) -> datetime | None:
+        row = self.rows.get(row_id)
+        raw = None if row is None else row.get(name)
+        value = None if isinstance(raw, list) else _row_scalar("date", raw, self.tz)
+        return value if isinstance(value, datetime) else None
+
+    def _date_index(self, name: str) -> _DateIndex:
+        """The ordered index of a date field, read from the rows on first use."""
+        dated = self._dated.get(name)
+        if dated is None:
+            ordered = [
+                (value, row_id)
+                for row_id in self.ids
+                if (value := self._date_of(name, row_id)) is not None
+            ]
+            ordered.sort()
+            dated = self._dated[name] = _DateIndex(ordered)
+        return dated
+
+    def _dated_ids(self, terms: list[FilterTerm]) -> list[int] | None:
+        """The ids (ascending) a `>`/`>=` term on a dated field allows, within the id bounds,
+        a superset the terms still check; None without such a term, or when it allows over
+        `RANGE_SHARE` of the rows (the scan in id order, which a page can stop early, is then
+        cheaper)."""
+        for term in terms:
+            if (
+                term.field not in DATED_FIELDS
+                or term.negate
+                or term.kind != "date"
+                or term.op not in ("gt", "ge")
+                or len(term.values) != 1
+                or not isinstance(term.values[0], datetime)
+            ):
+                continue
+            name = term.field
+            found = self._date_index(name).after(
+                term.values[0], term.op == "ge", functools.partial(self._date_of, name)
+            )
+            if len(found) > RANGE_SHARE * len(self.ids):
+                return None
+            low, high = _window(found, [t for t in terms if _is_id_bound(t)])
+            return found[low:high]
+        return None
 
     def _index(self, name: str) -> _Index:
         """The index of one field, built on first use after a change to it."""
@@ -872,6 +976,10 @@ class CrmTable:
                 # ids of the index's buckets in range, merged in id order, cut to the id window.
                 candidates = ranged
                 terms = [t for t in terms if not _is_id_bound(t)]
+            elif (dated := self._dated_ids(terms)) is not None:
+                # What changed since a moment (the catch-up poll): the date index's ids in the
+                # id window; every term is still checked on those rows.
+                candidates = reversed(dated) if descending else iter(dated)
             else:
                 candidates = self._ids_in_id_range(terms, descending)
                 # The id range is already the window, as a primary-key index gives it.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -614,6 +615,60 @@ async def test_a_narrow_range_of_responsibles_is_read_through_the_index(
     # A range holding most rows is scanned (the scan's page can stop early).
     through_index.clear()
     assert len(await ids({">=ASSIGNED_BY_ID": 100})) == 50
+    assert through_index == [False]
+
+
+async def test_what_changed_since_a_moment_is_read_through_the_date_index(
+    portal_emulator, http, monkeypatch
+):
+    # 40 leads, each modified a minute after the one before; then edits of every kind: the
+    # index's answer always equals a check of every row, in both orders and in an id window.
+    base = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+    stamp = "%Y-%m-%dT%H:%M:%S+00:00"
+    ids = portal_emulator.seed_leads(
+        40, DATE_MODIFY=lambda i: (base + timedelta(minutes=i)).strftime(stamp)
+    )
+    table = portal_emulator.leads_table
+    through_index: list[bool] = []
+    dated = CrmTable._dated_ids
+
+    def spy(self: CrmTable, terms: Any) -> Any:
+        found = dated(self, terms)
+        through_index.append(found is not None)
+        return found
+
+    monkeypatch.setattr(CrmTable, "_dated_ids", spy)
+
+    async def listed(op: str, moment: datetime, **extra: Any) -> list[int]:
+        flt = {f"{op}DATE_MODIFY": moment.isoformat(), **extra.pop("flt", {})}
+        items = await result_of(
+            http, portal_emulator, "crm.lead.list", {"filter": flt, "select": ["ID"], **extra}
+        )
+        return [int(r["ID"]) for r in items]
+
+    def expected(moment: datetime, *, inclusive: bool = False) -> list[int]:
+        found = []
+        for row_id, row in sorted(table.rows.items()):
+            value = datetime.fromisoformat(row["DATE_MODIFY"]) if row["DATE_MODIFY"] else None
+            if value is not None and (value > moment or (inclusive and value == moment)):
+                found.append(row_id)
+        return found
+
+    since = base + timedelta(minutes=35)
+    assert await listed(">", since) == expected(since) == ids[36:]
+    assert await listed(">=", since) == expected(since, inclusive=True) == ids[35:]
+    portal_emulator.wall_clock = lambda: (base + timedelta(hours=1)).timestamp()
+    portal_emulator.update_lead(ids[3], {"TITLE": "Changed"}, 1, fire=False)
+    table.rows[ids[38]]["DATE_MODIFY"] = base.strftime(stamp)  # edited in place, back in time
+    table.delete(ids[37])
+    added = portal_emulator.seed_leads(1)[0]
+    assert await listed(">", since) == expected(since) == [ids[3], ids[36], ids[39], added]
+    latest = await listed(">", since, order={"ID": "DESC"}, start=-1, flt={"<ID": added})
+    assert latest == [ids[39], ids[36], ids[3]]
+    assert through_index == [True] * 4
+    # Most rows changed since: the scan in id order answers (a page can stop early there).
+    through_index.clear()
+    assert await listed(">", base - timedelta(days=1)) == expected(base - timedelta(days=1))
     assert through_index == [False]
 
 
