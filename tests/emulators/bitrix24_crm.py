@@ -583,8 +583,9 @@ RANGE_SHARE = 0.25
 """Bounds on an indexed field go through its index when their range holds at most this share of
 the rows (see `CrmTable._ranged_ids`)."""
 
-MERGED_RANGES = 64
-"""Merged ranges an index keeps (see `_Index.merged`); more are merged again when asked."""
+ANSWERS_KEPT = 64
+"""Answers an index keeps (`_Index.merged`, `_DateIndex.answered`); more are made again when
+asked."""
 
 DATED_FIELDS = frozenset({"DATE_MODIFY"})
 """Fields a `>`/`>=` filter finds through an ordered index instead of a scan, as the portal's
@@ -695,7 +696,7 @@ class _DateIndex:
             probe = (bound, -1) if inclusive else (bound, sys.maxsize)
             start = bisect.bisect_left(self.ordered, probe)
             found = sorted(row_id for _, row_id in self.ordered[start:])
-            if len(self.answered) >= MERGED_RANGES:
+            if len(self.answered) >= ANSWERS_KEPT:
                 self.answered.clear()
             self.answered[key] = found
         return found
@@ -1043,7 +1044,7 @@ class CrmTable:
         if merged is None:
             lists = [index.buckets[text] for text in index.texts[first:last]]
             lists.append(index.others)
-            if len(index.merged) >= MERGED_RANGES:
+            if len(index.merged) >= ANSWERS_KEPT:
                 index.merged.clear()
             merged = index.merged[first, last] = list(heapq.merge(*lists))
         if len(merged) > RANGE_SHARE * len(self.ids):
