@@ -17,7 +17,7 @@ from aiogram import BaseMiddleware, Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError, TelegramUnauthorizedError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.methods import Response, TelegramMethod
@@ -608,6 +608,11 @@ class Application:
             raise ConfigurationError(
                 f"Telegram did not answer at {settings.telegram.api_base} "
                 f"({type(exc).__name__}): check the network and TELEGRAM__API_BASE"
+            ) from exc
+        except ClientDecodeError as exc:
+            raise ConfigurationError(
+                f"the server at {settings.telegram.api_base} did not answer as Telegram's Bot "
+                "API does: check TELEGRAM__API_BASE"
             ) from exc
         if settings.app.enabled and not await self._installed():
             log.warning(

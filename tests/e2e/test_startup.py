@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -229,19 +230,45 @@ def test_webhook_without_a_strong_secret_names_the_setting(tmp_path: Path, secre
 async def test_unreachable_telegram_names_the_address(
     tmp_path: Path, portal_emulator: Bitrix24Emulator
 ) -> None:
-    with socket.socket() as probe:  # a port that nothing listens on
+    # Bound but not listening, for the whole run: connecting is refused, and no other test's
+    # server can take the port meanwhile.
+    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        result = await asyncio.to_thread(
+            _run_bot,
+            tmp_path,
+            TELEGRAM__TOKEN=DEFAULT_TEST_TOKEN,
+            TELEGRAM__API_BASE=dead,
+            PORTAL__WEBHOOK_URL=portal_emulator.webhook_url,
+            WEB__PORT="0",
+        )
+    assert result.returncode == 1
+    assert f"Telegram did not answer at {dead}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert DEFAULT_TEST_TOKEN not in result.stderr
+
+
+async def test_a_server_that_is_not_telegram_names_the_address(
+    tmp_path: Path, portal_emulator: Bitrix24Emulator
+) -> None:
+    # The portal emulator's own address: it answers the Bot API's paths with a plain 404 page.
+    parts = urlsplit(portal_emulator.webhook_url)
+    elsewhere = f"{parts.scheme}://{parts.netloc}"
     result = await asyncio.to_thread(
         _run_bot,
         tmp_path,
         TELEGRAM__TOKEN=DEFAULT_TEST_TOKEN,
-        TELEGRAM__API_BASE=dead,
+        TELEGRAM__API_BASE=elsewhere,
         PORTAL__WEBHOOK_URL=portal_emulator.webhook_url,
         WEB__PORT="0",
     )
     assert result.returncode == 1
-    assert f"Telegram did not answer at {dead}" in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == (
+        f"Configuration error: the server at {elsewhere} did not answer as Telegram's Bot API "
+        "does: check TELEGRAM__API_BASE"
+    )
     assert "Traceback" not in result.stderr
     assert DEFAULT_TEST_TOKEN not in result.stderr
 
