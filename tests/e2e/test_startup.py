@@ -227,6 +227,20 @@ def test_webhook_without_a_strong_secret_names_the_setting(tmp_path: Path, secre
     assert "TELEGRAM__WEBHOOK_SECRET must be 32 to 256 characters" in lines[0]
 
 
+async def _start_with_telegram_at(
+    tmp_path: Path, api_base: str, portal_emulator: Bitrix24Emulator
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot` with the Bot API at `api_base` and the portal emulator, until it exits."""
+    return await asyncio.to_thread(
+        _run_bot,
+        tmp_path,
+        TELEGRAM__TOKEN=DEFAULT_TEST_TOKEN,
+        TELEGRAM__API_BASE=api_base,
+        PORTAL__WEBHOOK_URL=portal_emulator.webhook_url,
+        WEB__PORT="0",
+    )
+
+
 async def test_unreachable_telegram_names_the_address(
     tmp_path: Path, portal_emulator: Bitrix24Emulator
 ) -> None:
@@ -235,14 +249,7 @@ async def test_unreachable_telegram_names_the_address(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
-        result = await asyncio.to_thread(
-            _run_bot,
-            tmp_path,
-            TELEGRAM__TOKEN=DEFAULT_TEST_TOKEN,
-            TELEGRAM__API_BASE=dead,
-            PORTAL__WEBHOOK_URL=portal_emulator.webhook_url,
-            WEB__PORT="0",
-        )
+        result = await _start_with_telegram_at(tmp_path, dead, portal_emulator)
     assert result.returncode == 1
     assert f"Telegram did not answer at {dead}" in result.stderr
     assert "Traceback" not in result.stderr
@@ -255,14 +262,7 @@ async def test_a_server_that_is_not_telegram_names_the_address(
     # The portal emulator's own address: it answers the Bot API's paths with a plain 404 page.
     parts = urlsplit(portal_emulator.webhook_url)
     elsewhere = f"{parts.scheme}://{parts.netloc}"
-    result = await asyncio.to_thread(
-        _run_bot,
-        tmp_path,
-        TELEGRAM__TOKEN=DEFAULT_TEST_TOKEN,
-        TELEGRAM__API_BASE=elsewhere,
-        PORTAL__WEBHOOK_URL=portal_emulator.webhook_url,
-        WEB__PORT="0",
-    )
+    result = await _start_with_telegram_at(tmp_path, elsewhere, portal_emulator)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last == (
