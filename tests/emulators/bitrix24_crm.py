@@ -594,20 +594,22 @@ database does: the catch-up poll reads what changed since a moment, every half-m
 
 class StoredRow(dict[str, Any]):
     """A row as its table keeps it. Rows are edited in place all over the emulator (and by
-    tests), so the row itself tells its table when a field with an index changes."""
+    tests), so the row itself tells its table when a field with an index changes (by its id:
+    a row being rewritten may be empty for a moment)."""
 
-    __slots__ = ("_on_change",)
+    __slots__ = ("_on_change", "_row_id")
 
     def __init__(
-        self, data: Mapping[str, Any], on_change: Callable[[str, Mapping[str, Any]], None]
+        self, data: Mapping[str, Any], row_id: int, on_change: Callable[[str, int], None]
     ) -> None:
         super().__init__(data)
+        self._row_id = row_id
         self._on_change = on_change
 
     def _touch(self, keys: Iterable[str]) -> None:
         for key in keys:
             if key in INDEXED_FIELDS or key in DATED_FIELDS:
-                self._on_change(key, self)
+                self._on_change(key, self._row_id)
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._touch((key,))
@@ -645,6 +647,15 @@ class StoredRow(dict[str, Any]):
         super().clear()
 
 
+_GONE = object()
+"""`_Index.placed`'s answer for a row it does not hold."""
+
+
+def _bucket_of(raw: Any) -> str | None:
+    """The bucket of an indexed field's value: its plain digits, or None (`others`)."""
+    return raw if type(raw) is str and _is_plain_digits(raw) else None
+
+
 @dataclass
 class _Index:
     """Row ids by the plain digits an indexed field holds; rows holding anything else (an
@@ -655,10 +666,68 @@ class _Index:
     values: list[int]
     """The buckets' values as numbers, ascending (`texts` holds their keys in that order)."""
     texts: list[str]
+    placed: dict[int, str | None]
+    """Each row's bucket (None: `others`), to take the row out of it when the row changes."""
+    changed: set[int] = field(default_factory=set)
+    """Rows added, edited or deleted since the last read: placed again at the next one. A
+    lead's update rewrites every field of its row, the responsible too, mostly unchanged."""
     merged: dict[tuple[int, int], list[int]] = field(default_factory=dict)
     """The ids of a run of buckets (`texts[first:last]`) and `others`, ascending: a team read's
-    pages ask for the same range again and again. The index is replaced on every change, so
-    this never goes stale."""
+    pages ask for the same range again and again. Dropped when a row changes bucket; a list
+    handed out is never changed afterwards."""
+
+    @classmethod
+    def build(cls, ids: Iterable[int], bucket_of: Callable[[int], str | None]) -> _Index:
+        """The index of rows `ids` (ascending, so every bucket is sorted)."""
+        buckets: dict[str, list[int]] = {}
+        others: list[int] = []
+        placed: dict[int, str | None] = {}
+        for row_id in ids:
+            key = placed[row_id] = bucket_of(row_id)
+            if key is None:
+                others.append(row_id)
+            else:
+                buckets.setdefault(key, []).append(row_id)
+        index = cls(buckets, others, [], [], placed)
+        index._order()
+        return index
+
+    def _order(self) -> None:
+        self.texts = sorted(self.buckets, key=int)
+        self.values = [int(text) for text in self.texts]
+
+    def place_changed(self, bucket_of: Callable[[int], object]) -> None:
+        """Put the changed rows where they belong now; `bucket_of` answers a row's bucket, or
+        `_GONE` for a row no longer there."""
+        moved = reordered = False
+        for row_id in self.changed:
+            old, new = self.placed.get(row_id, _GONE), bucket_of(row_id)
+            if old == new:
+                continue
+            moved = True
+            if old is not _GONE:
+                held = self.others if old is None else self.buckets[str(old)]
+                del held[bisect.bisect_left(held, row_id)]
+                if old is not None and not held:
+                    del self.buckets[str(old)]
+                    reordered = True
+                del self.placed[row_id]
+            if new is _GONE:
+                continue
+            key = None if new is None else str(new)
+            if key is None:
+                bisect.insort(self.others, row_id)
+            else:
+                if key not in self.buckets:
+                    self.buckets[key] = []
+                    reordered = True
+                bisect.insort(self.buckets[key], row_id)
+            self.placed[row_id] = key
+        self.changed.clear()
+        if reordered:
+            self._order()
+        if moved:
+            self.merged.clear()
 
 
 @dataclass
@@ -739,9 +808,8 @@ class CrmTable:
         assigns an id when none is given."""
         new_id = row_id if row_id is not None else self.sequence.take()
         self.sequence.next_value = max(self.sequence.next_value, new_id + 1)
-        stored = StoredRow(row, self._index_changed)
+        stored = StoredRow(row, new_id, self._index_changed)
         stored["ID"] = str(new_id)
-        self._indexes.clear()
         self._row_changed(new_id)
         self.rows[new_id] = stored
         position = bisect.bisect_left(self.ids, new_id)
@@ -753,22 +821,23 @@ class CrmTable:
         """Remove a row; False when it did not exist."""
         if self.rows.pop(row_id, None) is None:
             return False
-        self._indexes.clear()
         self._row_changed(row_id)
         position = bisect.bisect_left(self.ids, row_id)
         if position < len(self.ids) and self.ids[position] == row_id:
             del self.ids[position]
         return True
 
-    def _index_changed(self, name: str, row: Mapping[str, Any]) -> None:
-        if name in INDEXED_FIELDS:
-            self._indexes.pop(name, None)
+    def _index_changed(self, name: str, row_id: int) -> None:
+        index = self._indexes.get(name)
+        if index is not None:
+            index.changed.add(row_id)
         dated = self._dated.get(name)
-        row_id = row.get("ID")
-        if dated is not None and isinstance(row_id, str) and row_id.isdigit():
-            dated.changed.add(int(row_id))
+        if dated is not None:
+            dated.changed.add(row_id)
 
     def _row_changed(self, row_id: int) -> None:
+        for index in self._indexes.values():
+            index.changed.add(row_id)
         for dated in self._dated.values():
             dated.changed.add(row_id)
 
@@ -817,20 +886,20 @@ class CrmTable:
         return None
 
     def _index(self, name: str) -> _Index:
-        """The index of one field, built on first use after a change to it."""
+        """The index of one field, read from the rows on first use; rows changed since the
+        last read are placed again first."""
+
+        def bucket_of(row_id: int) -> object:
+            row = self.rows.get(row_id)
+            return _GONE if row is None else _bucket_of(row.get(name))
+
         index = self._indexes.get(name)
         if index is None:
-            buckets: dict[str, list[int]] = {}
-            others: list[int] = []
-            for row_id in self.ids:  # ascending, so every bucket is sorted
-                raw = self.rows[row_id].get(name)
-                if type(raw) is str and _is_plain_digits(raw):
-                    buckets.setdefault(raw, []).append(row_id)
-                else:
-                    others.append(row_id)
-            ordered = sorted(buckets, key=int)
-            index = _Index(buckets, others, [int(text) for text in ordered], ordered)
-            self._indexes[name] = index
+            index = self._indexes[name] = _Index.build(
+                self.ids, lambda row_id: _bucket_of(self.rows[row_id].get(name))
+            )
+        elif index.changed:
+            index.place_changed(bucket_of)
         return index
 
     def _indexed_ids(self, terms: list[FilterTerm]) -> list[int] | None:
@@ -1050,8 +1119,8 @@ class CrmTable:
         if len(merged) > RANGE_SHARE * len(self.ids):
             return None
         low, high = _window(merged, [t for t in terms if _is_id_bound(t)])
-        # Read lazily: a page stops at its 50th match. The list is never changed (a change
-        # replaces the whole index).
+        # Read lazily: a page stops at its 50th match. The list is never changed (a row that
+        # changes bucket makes the index merge anew).
         positions = range(high - 1, low - 1, -1) if descending else range(low, high)
         return (merged[position] for position in positions)
 

@@ -618,6 +618,57 @@ async def test_a_narrow_range_of_responsibles_is_read_through_the_index(
     assert through_index == [False]
 
 
+async def test_the_responsible_index_places_changed_rows_again_without_a_rebuild(
+    portal_emulator, http
+):
+    # 20 responsibles with 3 leads each. A lead's update rewrites its whole row: the index is
+    # kept, and its merged ranges too while no row changes responsible. After edits of every
+    # kind its answer equals a check of every row.
+    portal_emulator.seed_leads(60, ASSIGNED_BY_ID=lambda i: str(100 + i % 20))
+    table = portal_emulator.leads_table
+
+    async def ids(low: int, high: int, **extra: Any) -> list[int]:
+        flt = {">=ASSIGNED_BY_ID": low, "<=ASSIGNED_BY_ID": high, **extra.pop("flt", {})}
+        items = await result_of(
+            http, portal_emulator, "crm.lead.list", {"filter": flt, "select": ["ID"], **extra}
+        )
+        return [int(r["ID"]) for r in items]
+
+    def expected(low: int, high: int) -> list[int]:
+        return sorted(
+            row_id
+            for row_id, row in table.rows.items()
+            if str(row.get("ASSIGNED_BY_ID", "")).isdigit()
+            and low <= int(row["ASSIGNED_BY_ID"]) <= high
+        )
+
+    assert await ids(105, 106) == expected(105, 106) == [6, 7, 26, 27, 46, 47]
+    index = table._indexes["ASSIGNED_BY_ID"]
+    merged = dict(index.merged)
+    portal_emulator.update_lead(6, {"TITLE": "Renamed"}, 1, fire=False)
+    assert await ids(105, 106) == expected(105, 106)
+    assert table._indexes["ASSIGNED_BY_ID"] is index
+    assert index.merged == merged  # nobody changed responsible: the ranges were kept
+
+    portal_emulator.update_lead(7, {"ASSIGNED_BY_ID": 150}, 1, fire=False)
+    table.rows[1]["ASSIGNED_BY_ID"] = "106"  # edited in place
+    table.rows[26].pop("ASSIGNED_BY_ID")  # no responsible: any filter value may match it
+    table.rows[46]["ASSIGNED_BY_ID"] = "0106"  # not a whole number's text
+    table.delete(27)
+    added = portal_emulator.seed_leads(2, ASSIGNED_BY_ID=lambda i: ("105", "999")[i])
+    for low, high in ((105, 106), (150, 150), (100, 200), (999, 999), (107, 149)):
+        assert await ids(low, high) == expected(low, high)[:50], (low, high)  # a page
+    assert await ids(105, 106) == [1, 6, 46, 47, added[0]]  # "0106" is 106 to a filter
+    latest = await ids(105, 106, order={"ID": "DESC"}, start=-1, flt={"<ID": added[0]})
+    assert latest == [47, 46, 6, 1]
+    assert table._indexes["ASSIGNED_BY_ID"] is index
+    assert index.texts[-2:] == ["150", "999"]  # new responsibles' buckets, in order
+    table.delete(added[1])  # the only lead of 999: its bucket goes
+    assert await ids(999, 999) == []
+    assert "999" not in index.buckets
+    assert index.values == [int(text) for text in index.texts]
+
+
 async def test_what_changed_since_a_moment_is_read_through_the_date_index(
     portal_emulator, http, monkeypatch
 ):
