@@ -219,26 +219,28 @@ class Stages:
         default_factory=lambda: defaultdict(list)
     )
     """(chat, lead) -> (queued, sent) of its live messages, for the per-message breakdown."""
-    seen_sends: set[int] = field(default_factory=set)
     lag: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
 
     def read(self, path: Path) -> None:
-        """Take in the rows handled since the last read."""
+        """Take in the rows handled since the last read (a row once handled stays as it is:
+        those already taken are not parsed again, which held this process's loop up)."""
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
         try:
             for row_id, received, processed in conn.execute(
                 "SELECT id, received_at, processed_at FROM inbox WHERE processed_at IS NOT NULL"
             ):
-                self.inbox[int(row_id)] = (_epoch(received), _epoch(processed))
+                if int(row_id) not in self.inbox:
+                    self.inbox[int(row_id)] = (_epoch(received), _epoch(processed))
             for row_id, chat, payload, created, sent, priority in conn.execute(
                 "SELECT id, chat_id, payload, created_at, sent_at, priority FROM outbox "
                 "WHERE state = 'sent'"
             ):
+                if int(row_id) in self.outbox:
+                    continue
                 times = (_epoch(created), _epoch(sent))
                 self.outbox[int(row_id)] = (*times, bool(priority))
                 found = _LEAD_REF.search(str(json.loads(payload).get("text", "")))
-                if found is not None and not priority and int(row_id) not in self.seen_sends:
-                    self.seen_sends.add(int(row_id))
+                if found is not None and not priority:
                     self.sends[(int(chat), int(found.group(1)))].append(times)
         finally:
             conn.close()
@@ -310,7 +312,8 @@ class Delivery:
 
 
 def _epoch(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+    """Seconds since the epoch of a database timestamp ("2026-12-06T19:27:33.123456Z")."""
+    return datetime.fromisoformat(text).timestamp()
 
 
 def db_bytes(path: Path) -> int:

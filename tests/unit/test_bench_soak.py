@@ -1,12 +1,16 @@
-"""The soak bench's own arithmetic: the pace of its changes, and how its POSTs kept to it."""
+"""The soak bench's own arithmetic: the pace of its changes, how its POSTs kept to it, and
+how it reads the bot's queues."""
 
 from __future__ import annotations
 
 import itertools
+import json
+import sqlite3
+from pathlib import Path
 
 import pytest
 
-from bench.soak import ON_TIME_SECONDS, Pace, Tally, posting_figures
+from bench.soak import ON_TIME_SECONDS, Pace, Stages, Tally, posting_figures
 
 
 def test_on_schedule_each_change_is_made_at_its_due_moment() -> None:
@@ -64,3 +68,30 @@ def test_posts_that_started_late_are_counted_and_left_out_of_the_on_time_p99() -
     assert figures["post_late_max_ms"] == pytest.approx(300.0)
     assert figures["ack_p99_on_time_ms"] == pytest.approx(2.0)
     assert posting_figures(Tally())["posts_late"] == 0
+
+
+def test_the_queues_rows_are_taken_in_once_as_they_are_handled(tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE inbox (id INTEGER, received_at TEXT, processed_at TEXT)")
+        conn.execute(
+            "CREATE TABLE outbox (id INTEGER, chat_id INTEGER, payload TEXT, created_at TEXT,"
+            " sent_at TEXT, priority INTEGER, state TEXT)"
+        )
+        conn.execute("INSERT INTO inbox VALUES (1, '2026-12-06T10:00:00.000000Z', NULL)")
+        conn.execute(
+            "INSERT INTO outbox VALUES (1, 7, ?, '2026-12-06T10:00:00.250000Z',"
+            " '2026-12-06T10:00:00.500000Z', 0, 'sent')",
+            (json.dumps({"text": "Lead #42 changed"}),),
+        )
+    stages = Stages()
+    stages.read(db)
+    assert stages.inbox == {}  # not handled yet
+    assert stages.sends == {(7, 42): [(1796551200.25, 1796551200.5)]}
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE inbox SET processed_at = '2026-12-06T10:00:01.500000Z'")
+    stages.read(db)
+    stages.read(db)
+    assert stages.inbox == {1: (1796551200.0, 1796551201.5)}
+    assert stages.sends == {(7, 42): [(1796551200.25, 1796551200.5)]}  # once, not per read
+    assert stages.outbox == {1: (1796551200.25, 1796551200.5, False)}
