@@ -148,15 +148,47 @@ def php_float(value: Any) -> float:
     return 0.0
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+"""Values `php_json` hands on as they are, without a call for each."""
+
+
 def php_json(value: Any) -> Any:
-    """Mirror PHP json_encode of arrays: an empty map becomes `[]`."""
-    if isinstance(value, dict):
-        if not value:
-            return []
-        return {k: php_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [php_json(v) for v in value]
-    return value
+    """Mirror PHP json_encode of arrays: an empty map becomes `[]`.
+
+    For `json.dumps` right away: what holds no empty map is handed on as it is, not copied (a
+    batch answer of 2,500 leads is some 150,000 values, and copying each held up the
+    emulators' loop for 70 ms)."""
+    if type(value) is not dict:
+        if isinstance(value, dict):  # a subclass (a stored row): as a plain map
+            return php_json(dict(value))
+        if isinstance(value, list | tuple):
+            return _php_items(value)
+        return value
+    if not value:
+        return []
+    copy: dict[Any, Any] | None = None
+    for key, item in value.items():
+        if type(item) in _PLAIN:
+            continue
+        converted = php_json(item)
+        if converted is not item:
+            if copy is None:
+                copy = dict(value)
+            copy[key] = converted
+    return value if copy is None else copy
+
+
+def _php_items(items: list[Any] | tuple[Any, ...]) -> list[Any] | tuple[Any, ...]:
+    copy: list[Any] | None = None
+    for position, item in enumerate(items):
+        if type(item) in _PLAIN:
+            continue
+        converted = php_json(item)
+        if converted is not item:
+            if copy is None:
+                copy = list(items)
+            copy[position] = converted
+    return items if copy is None else copy
 
 
 def lenient_param(params: Mapping[str, Any], name: str) -> Any:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.bitrix24_crm import CrmTable
-from tests.emulators.bitrix24_php import http_build_query, parse_str, php_truthy
+from tests.emulators.bitrix24_php import http_build_query, parse_str, php_json, php_truthy
 from tests.emulators.bitrix24_state import COUNT_SECONDS_PER_ROW
 from tests.reference import EXAMPLES
 
@@ -228,6 +228,30 @@ async def test_multipart_form_is_accepted(portal_emulator, http):
     lead = portal_emulator.leads[response.json()["result"]]
     assert lead["TITLE"] == "Multipart"
     assert lead["EMAIL"][0]["VALUE_TYPE"] == "WORK"
+
+
+def test_php_json_spells_every_empty_map_as_a_list_and_leaves_its_input_alone():
+    class Row(dict[str, Any]):
+        pass
+
+    inner = {"ok": "1", "none": {}}
+    body: dict[str, Any] = {
+        "result": [inner, ("a", {})],
+        "time": {"start": 1.5},
+        "row": Row(UF={}),
+        "e": {},
+    }
+    kept = json.dumps(body, default=dict)
+    answer = php_json(body)
+    assert answer == {
+        "result": [{"ok": "1", "none": []}, ["a", []]],
+        "time": {"start": 1.5},
+        "row": {"UF": []},
+        "e": [],
+    }
+    assert json.dumps(body, default=dict) == kept  # nothing of the input changed
+    plain = {"result": [{"ID": "1", "TITLE": None, "OPPORTUNITY": 1.5}], "total": 1}
+    assert php_json(plain) is plain  # nothing to spell: handed on as it is
 
 
 def test_parse_str_follows_php():
