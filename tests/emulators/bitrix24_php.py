@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
@@ -158,37 +158,28 @@ def php_json(value: Any) -> Any:
     For `json.dumps` right away: what holds no empty map is handed on as it is, not copied (a
     batch answer of 2,500 leads is some 150,000 values, and copying each held up the
     emulators' loop for 70 ms)."""
-    if type(value) is not dict:
-        if isinstance(value, dict):  # a subclass (a stored row): as a plain map
-            return php_json(dict(value))
-        if isinstance(value, list | tuple):
-            return _php_items(value)
-        return value
-    if not value:
-        return []
-    copy: dict[Any, Any] | None = None
-    for key, item in value.items():
+    if type(value) is dict:
+        return _php_parts(value, value.items(), dict) if value else []
+    if isinstance(value, dict):  # a subclass (a stored row): as a plain map
+        return php_json(dict(value))
+    if isinstance(value, list | tuple):
+        return _php_parts(value, enumerate(value), list)
+    return value
+
+
+def _php_parts(value: Any, parts: Iterable[tuple[Any, Any]], copy_of: Callable[[Any], Any]) -> Any:
+    """`value` with each of its `(key, item)` parts through `php_json`; copied (`copy_of`) only
+    when one of them changes."""
+    copy = None
+    for key, item in parts:
         if type(item) in _PLAIN:
             continue
         converted = php_json(item)
         if converted is not item:
             if copy is None:
-                copy = dict(value)
+                copy = copy_of(value)
             copy[key] = converted
     return value if copy is None else copy
-
-
-def _php_items(items: list[Any] | tuple[Any, ...]) -> list[Any] | tuple[Any, ...]:
-    copy: list[Any] | None = None
-    for position, item in enumerate(items):
-        if type(item) in _PLAIN:
-            continue
-        converted = php_json(item)
-        if converted is not item:
-            if copy is None:
-                copy = list(items)
-            copy[position] = converted
-    return items if copy is None else copy
 
 
 def lenient_param(params: Mapping[str, Any], name: str) -> Any:
