@@ -647,10 +647,6 @@ class StoredRow(dict[str, Any]):
         super().clear()
 
 
-_GONE = object()
-"""`_Index.placed`'s answer for a row it does not hold."""
-
-
 def _bucket_of(raw: Any) -> str | None:
     """The bucket of an indexed field's value: its plain digits, or None (`others`)."""
     return raw if type(raw) is str and _is_plain_digits(raw) else None
@@ -677,18 +673,15 @@ class _Index:
     handed out is never changed afterwards."""
 
     @classmethod
-    def build(cls, ids: Iterable[int], bucket_of: Callable[[int], str | None]) -> _Index:
-        """The index of rows `ids` (ascending, so every bucket is sorted)."""
-        buckets: dict[str, list[int]] = {}
-        others: list[int] = []
-        placed: dict[int, str | None] = {}
+    def build(cls, rows: Mapping[int, Mapping[str, Any]], ids: Iterable[int], name: str) -> _Index:
+        """The index of field `name` of rows `ids` (ascending, so every bucket is sorted)."""
+        index = cls({}, [], [], [], {})
         for row_id in ids:
-            key = placed[row_id] = bucket_of(row_id)
+            key = index.placed[row_id] = _bucket_of(rows[row_id].get(name))
             if key is None:
-                others.append(row_id)
+                index.others.append(row_id)
             else:
-                buckets.setdefault(key, []).append(row_id)
-        index = cls(buckets, others, [], [], placed)
+                index.buckets.setdefault(key, []).append(row_id)
         index._order()
         return index
 
@@ -696,33 +689,35 @@ class _Index:
         self.texts = sorted(self.buckets, key=int)
         self.values = [int(text) for text in self.texts]
 
-    def place_changed(self, bucket_of: Callable[[int], object]) -> None:
-        """Put the changed rows where they belong now; `bucket_of` answers a row's bucket, or
-        `_GONE` for a row no longer there."""
+    def place_changed(self, rows: Mapping[int, Mapping[str, Any]], name: str) -> None:
+        """Put the rows changed since the last read where field `name` now says."""
         moved = reordered = False
         for row_id in self.changed:
-            old, new = self.placed.get(row_id, _GONE), bucket_of(row_id)
-            if old == new:
+            row = rows.get(row_id)
+            new = None if row is None else _bucket_of(row.get(name))
+            held_before = row_id in self.placed
+            if (row is None and not held_before) or (
+                row is not None and held_before and self.placed[row_id] == new
+            ):
                 continue
             moved = True
-            if old is not _GONE:
-                held = self.others if old is None else self.buckets[str(old)]
+            if held_before:
+                old = self.placed.pop(row_id)
+                held = self.others if old is None else self.buckets[old]
                 del held[bisect.bisect_left(held, row_id)]
                 if old is not None and not held:
-                    del self.buckets[str(old)]
+                    del self.buckets[old]
                     reordered = True
-                del self.placed[row_id]
-            if new is _GONE:
+            if row is None:
                 continue
-            key = None if new is None else str(new)
-            if key is None:
+            if new is None:
                 bisect.insort(self.others, row_id)
             else:
-                if key not in self.buckets:
-                    self.buckets[key] = []
+                if new not in self.buckets:
+                    self.buckets[new] = []
                     reordered = True
-                bisect.insort(self.buckets[key], row_id)
-            self.placed[row_id] = key
+                bisect.insort(self.buckets[new], row_id)
+            self.placed[row_id] = new
         self.changed.clear()
         if reordered:
             self._order()
@@ -888,18 +883,11 @@ class CrmTable:
     def _index(self, name: str) -> _Index:
         """The index of one field, read from the rows on first use; rows changed since the
         last read are placed again first."""
-
-        def bucket_of(row_id: int) -> object:
-            row = self.rows.get(row_id)
-            return _GONE if row is None else _bucket_of(row.get(name))
-
         index = self._indexes.get(name)
         if index is None:
-            index = self._indexes[name] = _Index.build(
-                self.ids, lambda row_id: _bucket_of(self.rows[row_id].get(name))
-            )
+            index = self._indexes[name] = _Index.build(self.rows, self.ids, name)
         elif index.changed:
-            index.place_changed(bucket_of)
+            index.place_changed(self.rows, name)
         return index
 
     def _indexed_ids(self, terms: list[FilterTerm]) -> list[int] | None:
