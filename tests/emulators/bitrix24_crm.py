@@ -675,7 +675,7 @@ class _Index:
     @classmethod
     def build(cls, rows: Mapping[int, Mapping[str, Any]], ids: Iterable[int], name: str) -> _Index:
         """The index of field `name` of rows `ids` (ascending, so every bucket is sorted)."""
-        index = cls({}, [], [], [], {})
+        index = cls(buckets={}, others=[], values=[], texts=[], placed={})
         for row_id in ids:
             key = index.placed[row_id] = _bucket_of(rows[row_id].get(name))
             if key is None:
