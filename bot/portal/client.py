@@ -105,6 +105,7 @@ from bot.portal.session import (
     RequestMiddleware,
     RetryMiddleware,
 )
+from bot.portal.transport import AiohttpTransport
 from bot.tls import client_tls
 
 __all__ = ["PortalClient", "PortalResponse"]
@@ -133,7 +134,8 @@ class PortalClient:
     `operating_wait_cap` / `background_operating_wait_cap` (longest such block a caller of
     each lane waits out before getting `OperationTimeLimitError`); `operating_soft_limit` and
     `background_pause` (background calls of a method pause once its `time.operating` reaches
-    the soft limit); `transport`, `rng`, `sleep`, `wall_clock` are seams for tests;
+    the soft limit); `transport` (default: httpx over aiohttp's connections,
+    `bot.portal.transport`), `rng`, `sleep`, `wall_clock` are seams for tests;
     `on_request(method, status, rate_limited)` is told of every HTTP request sent (status 0
     when no answer came), e.g. for metrics. `auth_connector` (application mode) names the
     source key every CRM write carries (`bot.portal.connector`).
@@ -172,7 +174,7 @@ class PortalClient:
         self._http = httpx.AsyncClient(
             timeout=timeout,
             verify=client_tls(),
-            transport=transport,
+            transport=transport or AiohttpTransport(client_tls()),
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": user_agent},
         )

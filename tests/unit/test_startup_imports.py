@@ -5,6 +5,7 @@ small machine's start."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -37,3 +38,27 @@ def test_a_default_bot_leaves_application_mode_out() -> None:
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     application = ("bot.install", "bot.tab", "bot.events.offline")
     assert [name for name in loaded if name.startswith(application)] == []
+
+
+def test_the_portal_client_needs_no_second_http_stack() -> None:
+    """The portal client sends over aiohttp, which aiogram and the web server load anyway:
+    httpx's own transport (httpcore with anyio and h11, about 2 MB) stays out."""
+    probe = (
+        "import json, sys\n"
+        "from bot.portal import PortalClient, WebhookAuth\n"
+        "client = PortalClient(auth=WebhookAuth('https://portal.example/rest/1/secret/'))\n"
+        "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))"
+    )
+    # Proxies named in the environment would bring httpx's transport for those addresses.
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env=env,
+    )
+    loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert {"httpx", "aiohttp"} <= loaded
+    assert loaded.isdisjoint({"httpcore", "anyio", "h11"}), loaded & {"httpcore", "anyio", "h11"}
