@@ -23,6 +23,7 @@ from contextlib import contextmanager
 
 import aiohttp
 import httpx
+from yarl import URL
 
 __all__ = ["AiohttpTransport"]
 
@@ -98,7 +99,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         with _as_httpx_errors(request):
             async with session.request(
                 request.method,
-                str(request.url),
+                URL(str(request.url), encoded=True),  # as httpx encoded it, not quoted again
                 headers=request.headers.multi_items(),
                 data=body or None,
                 allow_redirects=False,
@@ -106,15 +107,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 timeout=timeout,
             ) as answer:
                 content = await answer.read()
-                reason = answer.reason
+                major, minor = answer.version or aiohttp.HttpVersion11
+                version = f"HTTP/{major}.{minor}"
                 return httpx.Response(
                     answer.status,
                     headers=answer.raw_headers,
                     stream=httpx.ByteStream(content),  # httpx decodes it as it reads it
                     request=request,
                     extensions={
-                        "http_version": b"HTTP/1.1",
-                        "reason_phrase": (reason or "").encode("latin-1", "replace"),
+                        "http_version": version.encode(),
+                        "reason_phrase": (answer.reason or "").encode("latin-1", "replace"),
                     },
                 )
 

@@ -91,11 +91,29 @@ async def test_an_answer_arrives_as_httpx_reads_it_with_its_body_decoded(
     assert answer.reason_phrase == "Made"
     assert answer.json() == {"result": "лид"}
     assert answer.headers.get_list("set-cookie") == ["a=1", "b=2"]
+    assert answer.http_version == "HTTP/1.1"
     assert answer.elapsed.total_seconds() >= 0
     sent = server.requests[0]
     assert sent.startswith(b"POST /rest/crm.lead.add.json HTTP/1.1\r\n")
     assert sent.endswith(b'\r\n\r\n{"x": 1}')
     assert sent.lower().count(b"content-length:") == 1
+
+
+async def test_the_request_line_is_sent_as_httpx_encoded_it(client: httpx.AsyncClient) -> None:
+    async def serve(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+
+    server, url = await _served(serve)
+    params = {"refresh_token": "a/b+c=d", "name": "Лид 1 & 2", "raw": "%2F"}
+    try:
+        answer = await client.get(f"{url}/oauth/token/", params=params)
+    finally:
+        await server.stop()
+    assert answer.status_code == 200
+    target = server.requests[0].split(b" ")[1].decode()
+    assert target == answer.request.url.raw_path.decode()
+    assert httpx.URL(f"{url}{target}").params == httpx.QueryParams(params)
 
 
 async def test_keep_alive_connections_are_reused(client: httpx.AsyncClient) -> None:
