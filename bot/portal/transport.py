@@ -11,8 +11,9 @@ So only a failure to open a connection maps to the first kind. A connection the 
 after the request went out, a reset, a read timeout or a broken answer map to the second.
 (httpx-aiohttp, which does the same, reports a dropped connection as `ConnectTimeout`.)
 
-Proxies from the environment keep going through httpx's own transport: httpx mounts it for the
-proxied addresses by itself.
+A proxy named in the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`) is used as httpx's
+own transport used it: httpx reads those only for its own transport, so aiohttp reads them here
+(with them it also reads `~/.netrc` for a host's password, which httpx did not).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ _NOT_SENT: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
     (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
     (aiohttp.ClientConnectorError, httpx.ConnectError),  # refused, DNS, TLS handshake
     (aiohttp.ServerFingerprintMismatch, httpx.ConnectError),
+    (aiohttp.ClientHttpProxyError, httpx.ConnectError),  # the proxy refused the tunnel
 )
 _ANSWER_LOST: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
     (aiohttp.ServerTimeoutError, httpx.ReadTimeout),
@@ -82,7 +84,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
-            trust_env=False,
+            trust_env=True,  # the proxy variables (see the module's docstring)
         )
         return self._session
 

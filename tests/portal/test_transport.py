@@ -139,6 +139,44 @@ async def test_keep_alive_connections_are_reused(client: httpx.AsyncClient) -> N
     assert connections == 1
 
 
+async def test_a_proxy_named_in_the_environment_carries_the_request(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def serve(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+
+    proxy, proxy_url = await _served(serve)
+    monkeypatch.setenv("HTTP_PROXY", proxy_url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    try:
+        answer = await client.post("http://portal.example/rest/1/x/profile.json", content=b"{}")
+    finally:
+        await proxy.stop()
+    assert answer.text == "ok"
+    assert proxy.requests[0].startswith(b"POST http://portal.example/rest/1/x/profile.json ")
+
+
+async def test_a_proxy_that_refuses_the_tunnel_is_a_request_not_sent(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def serve(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+
+    proxy, proxy_url = await _served(serve)
+    monkeypatch.setenv("HTTPS_PROXY", proxy_url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    try:
+        with pytest.raises(httpx.ConnectError):
+            await client.post("https://portal.example/rest/1/x/crm.lead.add.json", content=b"{}")
+    finally:
+        await proxy.stop()
+    assert proxy.requests[0].startswith(b"CONNECT portal.example:443 ")
+
+
 def _closed_port() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
