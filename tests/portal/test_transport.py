@@ -7,6 +7,7 @@ import asyncio
 import gzip
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import aiohttp
 import httpx
@@ -139,21 +140,35 @@ async def test_keep_alive_connections_are_reused(client: httpx.AsyncClient) -> N
     assert connections == 1
 
 
-async def test_a_proxy_named_in_the_environment_carries_the_request(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _answering(answer: bytes) -> Serve:
     async def serve(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        writer.write(answer)
         await writer.drain()
 
-    proxy, proxy_url = await _served(serve)
-    monkeypatch.setenv("HTTP_PROXY", proxy_url)
+    return serve
+
+
+@asynccontextmanager
+async def _proxy_in_environment(
+    monkeypatch: pytest.MonkeyPatch, variable: str, answer: bytes
+) -> AsyncIterator[RawServer]:
+    """A proxy answering every request with `answer`, named in `variable` for every host."""
+    proxy, proxy_url = await _served(_answering(answer))
+    monkeypatch.setenv(variable, proxy_url)
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     try:
-        answer = await client.post("http://portal.example/rest/1/x/profile.json", content=b"{}")
+        yield proxy
     finally:
         await proxy.stop()
+
+
+async def test_a_proxy_named_in_the_environment_carries_the_request(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    async with _proxy_in_environment(monkeypatch, "HTTP_PROXY", ok) as proxy:
+        answer = await client.post("http://portal.example/rest/1/x/profile.json", content=b"{}")
     assert answer.text == "ok"
     assert proxy.requests[0].startswith(b"POST http://portal.example/rest/1/x/profile.json ")
 
@@ -161,19 +176,10 @@ async def test_a_proxy_named_in_the_environment_carries_the_request(
 async def test_a_proxy_that_refuses_the_tunnel_is_a_request_not_sent(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def serve(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
-        await writer.drain()
-
-    proxy, proxy_url = await _served(serve)
-    monkeypatch.setenv("HTTPS_PROXY", proxy_url)
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    try:
+    refused = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
+    async with _proxy_in_environment(monkeypatch, "HTTPS_PROXY", refused) as proxy:
         with pytest.raises(httpx.ConnectError):
             await client.post("https://portal.example/rest/1/x/crm.lead.add.json", content=b"{}")
-    finally:
-        await proxy.stop()
     assert proxy.requests[0].startswith(b"CONNECT portal.example:443 ")
 
 
