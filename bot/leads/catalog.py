@@ -37,11 +37,17 @@ class CatalogSnapshot:
         return source.name if source is not None else source_id or ""
 
 
+RETRY_SECONDS = 60.0
+"""After a refresh made aside failed, the last reading serves this long before the next try."""
+
+
 class PortalCatalog:
     """Stages, sources and lead fields, read in one batch request at most every `ttl` seconds.
 
-    `invalidate()` (on a user-field event, or after an admin changed fields) makes the next
-    read go to the portal. When a refresh fails the last reading stays in use.
+    A reading older than `ttl` is still answered at once while one refresh runs aside, so no
+    notification or screen waits for the portal's slot of a routine re-read. `invalidate()`
+    (on a user-field event, or after an admin changed fields) makes the next read wait for the
+    portal instead. When a refresh fails the last reading stays in use.
     """
 
     def __init__(
@@ -56,7 +62,9 @@ class PortalCatalog:
         self._clock = clock
         self._snapshot: CatalogSnapshot | None = None
         self._loaded_at = 0.0
+        self._invalidated = False
         self._lock = asyncio.Lock()
+        self._aside: asyncio.Task[None] | None = None
 
     async def refresh(self, *, lane: Lane = Lane.BACKGROUND) -> CatalogSnapshot:
         """Read everything now, in one request."""
@@ -76,6 +84,7 @@ class PortalCatalog:
         )
         self._snapshot = snapshot
         self._loaded_at = self._clock()
+        self._invalidated = False
         log.info(
             "catalog refreshed: %d stages, %d sources, %d fields",
             len(snapshot.stages),
@@ -85,15 +94,20 @@ class PortalCatalog:
         return snapshot
 
     def invalidate(self) -> None:
-        """Make the next `get` read the portal again."""
+        """Make the next `get` read the portal again (and wait for it)."""
         self._loaded_at = float("-inf")
+        self._invalidated = True
+
+    def _expired(self) -> bool:
+        return self._clock() - self._loaded_at >= self._ttl
 
     async def get(self, *, lane: Lane = Lane.INTERACTIVE) -> CatalogSnapshot:
-        """The current reading, refreshed first when older than the TTL."""
-        fresh = self._snapshot is not None and self._clock() - self._loaded_at < self._ttl
-        if fresh:
-            assert self._snapshot is not None
-            return self._snapshot
+        """The current reading; an expired one is answered while a refresh runs aside."""
+        snapshot = self._snapshot
+        if snapshot is not None and not self._invalidated:
+            if self._expired() and (self._aside is None or self._aside.done()):
+                self._aside = asyncio.create_task(self._refresh_aside())
+            return snapshot
         async with self._lock:
             if self._snapshot is not None and self._clock() - self._loaded_at < self._ttl:
                 return self._snapshot
@@ -104,3 +118,13 @@ class PortalCatalog:
                     raise
                 log.warning("catalog refresh failed; using the last reading", exc_info=True)
                 return self._snapshot
+
+    async def _refresh_aside(self) -> None:
+        async with self._lock:
+            if not self._expired():
+                return  # a caller that waited refreshed it meanwhile
+            try:
+                await self.refresh(lane=Lane.BACKGROUND)
+            except PortalError as exc:
+                self._loaded_at = self._clock() - self._ttl + RETRY_SECONDS
+                log.warning("catalog refresh failed (%s); using the last reading", exc.code)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.leads.catalog import PortalCatalog
+import asyncio
+
+from bot.leads.catalog import RETRY_SECONDS, PortalCatalog
 from bot.portal import PortalClient, Semantics
 from tests.emulators.bitrix24 import Bitrix24Emulator
 
@@ -23,8 +25,44 @@ async def test_catalog_reads_everything_in_one_request_and_caches_it(
     await catalog.get()
     assert portal_emulator.count_calls() == before + 1
     now[0] += 61.0
-    await catalog.get()
+    # Expired: answered at once with the last reading while one refresh runs aside.
+    assert await catalog.get() is snapshot
+    assert await catalog.get() is snapshot
+    await _calls_reach(portal_emulator, before + 2)
+    assert await catalog.get() is not snapshot
     assert portal_emulator.count_calls() == before + 2
+
+
+async def _calls_reach(portal: Bitrix24Emulator, count: int) -> None:
+    for _ in range(500):
+        if portal.count_calls() >= count:
+            await asyncio.sleep(0.01)  # the refresh stores what it read
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{portal.count_calls()} portal calls, expected {count}")
+
+
+async def test_a_refresh_aside_that_fails_keeps_the_reading_and_waits_before_trying_again(
+    client: PortalClient, portal_emulator: Bitrix24Emulator
+) -> None:
+    now = [0.0]
+    catalog = PortalCatalog(client, ttl=60.0, clock=lambda: now[0])
+    snapshot = await catalog.get()
+    portal_emulator.faults.refuse_method("crm.status.list", "ACCESS_DENIED", "Access denied")
+    before = portal_emulator.count_calls()
+    now[0] += 61.0
+    assert await catalog.get() is snapshot
+    await _calls_reach(portal_emulator, before + 1)
+    assert await catalog.get() is snapshot
+    now[0] += RETRY_SECONDS - 1
+    assert await catalog.get() is snapshot
+    await asyncio.sleep(0.05)
+    assert portal_emulator.count_calls() == before + 1
+    portal_emulator.faults.refusals.clear()
+    now[0] += 2
+    assert await catalog.get() is snapshot
+    await _calls_reach(portal_emulator, before + 2)
+    assert await catalog.get() is not snapshot
 
 
 async def test_invalidated_catalog_sees_a_new_user_field(
