@@ -109,7 +109,7 @@ class PortalCatalog:
                 self._aside = asyncio.create_task(self._refresh_aside())
             return snapshot
         async with self._lock:
-            if self._snapshot is not None and self._clock() - self._loaded_at < self._ttl:
+            if self._snapshot is not None and not self._expired():
                 return self._snapshot
             try:
                 return await self.refresh(lane=lane)
