@@ -63,11 +63,17 @@ class PortalCatalog:
         self._snapshot: CatalogSnapshot | None = None
         self._loaded_at = 0.0
         self._invalidated = False
+        self._invalidations = 0
         self._lock = asyncio.Lock()
         self._aside: asyncio.Task[None] | None = None
 
     async def refresh(self, *, lane: Lane = Lane.BACKGROUND) -> CatalogSnapshot:
-        """Read everything now, in one request."""
+        """Read everything now, in one request.
+
+        A reading whose request was under way when `invalidate()` came is kept but not
+        trusted: it may predate the change, so the next `get` reads again.
+        """
+        invalidations = self._invalidations
         result = await self._portal.batch(
             {
                 "stages": ListStatuses(entity_id="STATUS"),
@@ -83,8 +89,9 @@ class PortalCatalog:
             fields=result["fields"],
         )
         self._snapshot = snapshot
-        self._loaded_at = self._clock()
-        self._invalidated = False
+        if self._invalidations == invalidations:
+            self._loaded_at = self._clock()
+            self._invalidated = False
         log.info(
             "catalog refreshed: %d stages, %d sources, %d fields",
             len(snapshot.stages),
@@ -97,6 +104,7 @@ class PortalCatalog:
         """Make the next `get` read the portal again (and wait for it)."""
         self._loaded_at = float("-inf")
         self._invalidated = True
+        self._invalidations += 1
 
     def _expired(self) -> bool:
         return self._clock() - self._loaded_at >= self._ttl
@@ -124,7 +132,8 @@ class PortalCatalog:
             if not self._expired():
                 return  # a caller that waited refreshed it meanwhile
             try:
-                await self.refresh(lane=Lane.BACKGROUND)
+                # Nobody waits for it: it takes the portal's slots the processor leaves.
+                await self.refresh(lane=Lane.ROUTINE)
             except PortalError as exc:
                 self._loaded_at = self._clock() - self._ttl + RETRY_SECONDS
                 log.warning("catalog refresh failed (%s); using the last reading", exc.code)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from bot.leads.catalog import RETRY_SECONDS, PortalCatalog
-from bot.portal import PortalClient, Semantics
+from bot.portal import Lane, PortalClient, Semantics
 from tests.emulators.bitrix24 import Bitrix24Emulator
+from tests.fixtures_portal import RecordingLimiter
 
 
 async def test_catalog_reads_everything_in_one_request_and_caches_it(
@@ -83,3 +84,37 @@ async def test_failed_refresh_keeps_the_last_reading(
     catalog.invalidate()
     portal_emulator.faults.fail_next(10, status=500)
     assert await catalog.get() is first
+
+
+async def test_an_invalidation_during_a_refresh_aside_makes_the_next_read_ask_again(
+    client: PortalClient, portal_emulator: Bitrix24Emulator
+) -> None:
+    # The reading under way may have been taken before the change that invalidated it.
+    now = [0.0]
+    catalog = PortalCatalog(client, ttl=60.0, clock=lambda: now[0])
+    snapshot = await catalog.get()
+    portal_emulator.faults.slow_method("batch", 0.3)
+    before = portal_emulator.count_calls()
+    now[0] += 61.0
+    assert await catalog.get() is snapshot  # the refresh aside starts
+    await _calls_reach(portal_emulator, before + 1)
+    catalog.invalidate()
+    fresh = await catalog.get()  # waits for the one under way, then reads again
+    assert portal_emulator.count_calls() == before + 2
+    assert await catalog.get() is fresh
+    assert portal_emulator.count_calls() == before + 2
+
+
+async def test_the_refresh_aside_takes_the_routine_lane(
+    recorded_portal: tuple[PortalClient, RecordingLimiter], portal_emulator: Bitrix24Emulator
+) -> None:
+    # Nobody waits for it: it takes the slots the processor's reads leave.
+    portal, limiter = recorded_portal
+    now = [0.0]
+    catalog = PortalCatalog(portal, ttl=60.0, clock=lambda: now[0])
+    await catalog.get(lane=Lane.BACKGROUND)
+    before = portal_emulator.count_calls()
+    now[0] += 61.0
+    await catalog.get(lane=Lane.BACKGROUND)
+    await _calls_reach(portal_emulator, before + 1)
+    assert limiter.lanes == [Lane.BACKGROUND, Lane.ROUTINE]
