@@ -29,7 +29,9 @@ e2m p95 < 1 s and not rising, ack p99 < 20 ms, 0 lost, 0 × 429, reads/event <= 
 growth < 20 MB, tables bounded by retention. With them, what the machine was doing
 (`bench.machine`): its CPUs' busy share and the share the host took (steal) per half minute
 and over the load, and the bot's own CPU as a share of one CPU: on a virtual machine a latency
-tail moves with the host's steal as much as with the build.
+tail moves with the host's steal as much as with the build. `slowest_10s_windows` names the
+ten-second windows of the load whose messages were slowest, with the portal requests other
+than the processor's reads that arrived in them: what took the processor's slots.
 
 Run: `.venv/bin/python -m bench.soak [--minutes 10] [--subscriptions 1000]`
 (`SOAK_PROFILE=/tmp/bot.prof` runs the bot under cProfile and writes its profile there.)
@@ -92,6 +94,8 @@ GROUP_GAP_SECONDS = 6.0  # a group at most one in this time (Telegram: 20 a minu
 RETENTION_MINUTES = 2.0
 SAMPLE_SECONDS = 30.0
 LAG_PROBE_SECONDS = 0.02
+WINDOW_SECONDS = 10.0
+SLOW_WINDOWS = 5
 READY = (-1, 0.0, True, 0.0)
 """The event poster's first answer: it is up and can post."""
 _LEAD_REF = re.compile(r"#(\d+)")
@@ -704,6 +708,47 @@ def lead_reads(portal: Bitrix24Emulator) -> tuple[int, int]:
     return by_id, polls
 
 
+def processor_read(call: CallRecord) -> bool:
+    """Whether the request is one of the processor's reads of leads by id."""
+    commands = call.params.get("cmd") if call.method == "batch" else None
+    return isinstance(commands, dict) and all(
+        _LISTED_IDS.search(unquote(str(query))) for query in commands.values()
+    )
+
+
+def slowest_windows(
+    trail: list[Delivery], calls: list[CallRecord], started: float, to_wall: float
+) -> list[dict[str, object]]:
+    """The `SLOW_WINDOWS` windows of `WINDOW_SECONDS` of the load whose messages took longest
+    (e2m p95), each with the portal requests other than the processor's reads that arrived in
+    it or just before: what may have taken the processor's slots (seconds from the load's
+    start; `started` and the trail on the wall clock, the requests on the monotonic one)."""
+    by_window: dict[int, list[float]] = defaultdict(list)
+    for delivery in trail:
+        by_window[int((delivery.changed - started) // WINDOW_SECONDS)].append(
+            delivery.total * 1000
+        )
+    others = [
+        (call.arrived_at + to_wall - started, "+".join(sorted(set(call.batch_methods))))
+        for call in calls
+        if not processor_read(call)
+    ]
+    ranked = sorted(by_window, key=lambda w: -percentile(by_window[w], 95))[:SLOW_WINDOWS]
+    return [
+        {
+            "from_s": round(window * WINDOW_SECONDS),
+            "messages": len(by_window[window]),
+            "e2m_p95_ms": round(percentile(by_window[window], 95)),
+            "other_portal_requests": [
+                f"{at:.1f} s {name or 'single call'}"
+                for at, name in others
+                if window * WINDOW_SECONDS - 2.0 <= at < (window + 1) * WINDOW_SECONDS
+            ],
+        }
+        for window in ranked
+    ]
+
+
 def portal_mix(calls: list[CallRecord]) -> str:
     """The portal requests of one sample: how many, refused, and the commonest methods."""
     methods: defaultdict[str, int] = defaultdict(int)
@@ -944,6 +989,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     "poll_list_commands": polls,
                     **stages.figures(load.wall_started),
                     "first_min_slowest_5pct_ms": stages.slowest(trail),
+                    "slowest_10s_windows": slowest_windows(
+                        trail, portal.calls, load.wall_started, time.time() - time.monotonic()
+                    ),
                     "bot_loop_stall_max_ms_by_half_minute": loop_stalls,
                     "bot_gc_full_passes_ms_so_far_by_half_minute": gc_full_passes,
                     "bot_malloc_trim_max_ms": trim_longest[-1] if trim_longest else None,

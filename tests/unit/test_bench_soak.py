@@ -10,7 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from bench.soak import ON_TIME_SECONDS, Pace, Stages, Tally, posting_figures
+from bench.soak import (
+    ON_TIME_SECONDS,
+    Delivery,
+    Pace,
+    Stages,
+    Tally,
+    posting_figures,
+    slowest_windows,
+)
+from tests.emulators.bitrix24_state import CallRecord
 
 
 def test_on_schedule_each_change_is_made_at_its_due_moment() -> None:
@@ -95,3 +104,27 @@ def test_the_queues_rows_are_taken_in_once_as_they_are_handled(tmp_path: Path) -
     assert stages.inbox == {1: (1796551200.0, 1796551201.5)}
     assert stages.sends == {(7, 42): [(1796551200.25, 1796551200.5)]}  # once, not per read
     assert stages.outbox == {1: (1796551200.25, 1796551200.5, False)}
+
+
+def test_the_slowest_windows_name_the_requests_that_were_not_the_processors_reads() -> None:
+    started = 1_000.0  # wall clock; the requests' clock runs 500 s behind it
+    trail = [Delivery(0, 1, 10, started + 3.0, started + 3.4)]
+    trail += [Delivery(0, 1, 11, started + 12.0, started + 13.3)]
+    read = CallRecord(
+        method="batch", arrived_at=511.0, params={"cmd": {"l0": "crm.lead.list?filter[@ID][0]=10"}}
+    )
+    sync = CallRecord(
+        method="batch",
+        arrived_at=509.5,  # 9.5 s into the load: just before the slow window
+        params={"cmd": {"p0": "crm.activity.list?start=0"}},
+        batch_methods=["crm.activity.list"],
+    )
+    windows = slowest_windows(trail, [read, sync], started, to_wall=500.0)
+    assert windows[0] == {
+        "from_s": 10,
+        "messages": 1,
+        "e2m_p95_ms": 1300,
+        "other_portal_requests": ["9.5 s crm.activity.list"],
+    }
+    assert windows[1]["from_s"] == 0
+    assert windows[1]["other_portal_requests"] == ["9.5 s crm.activity.list"]
