@@ -62,8 +62,10 @@ class PortalCatalog:
         self._clock = clock
         self._snapshot: CatalogSnapshot | None = None
         self._loaded_at = 0.0
-        self._invalidated = False
         self._invalidations = 0
+        self._read_after = 0
+        """How many invalidations the reading held had seen when its request went out: fewer
+        than `_invalidations`, and the next read waits for the portal."""
         self._lock = asyncio.Lock()
         self._aside: asyncio.Task[None] | None = None
 
@@ -91,7 +93,7 @@ class PortalCatalog:
         self._snapshot = snapshot
         if self._invalidations == invalidations:
             self._loaded_at = self._clock()
-            self._invalidated = False
+            self._read_after = invalidations
         log.info(
             "catalog refreshed: %d stages, %d sources, %d fields",
             len(snapshot.stages),
@@ -102,12 +104,14 @@ class PortalCatalog:
 
     def invalidate(self) -> None:
         """Make the next `get` read the portal again (and wait for it)."""
-        self._loaded_at = float("-inf")
-        self._invalidated = True
         self._invalidations += 1
 
+    @property
+    def _invalidated(self) -> bool:
+        return self._read_after != self._invalidations
+
     def _expired(self) -> bool:
-        return self._clock() - self._loaded_at >= self._ttl
+        return self._invalidated or self._clock() - self._loaded_at >= self._ttl
 
     async def get(self, *, lane: Lane = Lane.INTERACTIVE) -> CatalogSnapshot:
         """The current reading; an expired one is answered while a refresh runs aside."""
