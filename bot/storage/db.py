@@ -102,13 +102,15 @@ class PriorityLock:
 
 
 DIRECT_WRITE_SLOW_SECONDS = 0.002
-"""`write_now` commits slower than this on average (the disk's flush) stop them for a while.
-On a 2-core test machine they took 0.1–0.5 ms, two in 10,000 over 5 ms (at most 5.7 ms). On a
-disk whose flush takes 4 ms (an earlier machine's), 200 events a second flushed one by one
-would hold the loop most of the time: there the usual way's group commit, on its thread, is
-better, and `write_now` rests."""
-DIRECT_WRITE_WEIGHT = 0.05
-"""The weight of the newest commit in that average: one slow flush does not stop them."""
+"""`write_now` commits slower than this (the disk's flush), most of the recent ones, stop them
+for a while. On a 2-core test machine they took 0.1–0.5 ms, two in 10,000 over 5 ms (at most
+5.7 ms). On a disk whose flush takes 4 ms (an earlier machine's), 200 events a second flushed
+one by one would hold the loop most of the time: there the usual way's group commit, on its
+thread, is better, and `write_now` rests."""
+DIRECT_WRITE_WINDOW = 32
+"""The recent commits that judge the disk: it is slow when over half of them were. A lone
+flush that waits behind a checkpoint (47–48 ms, twice in three minutes at 200 events/s on a
+disk that flushes in 0.5 ms) does not stop them, however long it took."""
 DIRECT_WRITE_REST_SECONDS = 60.0
 
 
@@ -322,8 +324,8 @@ class SqliteDatabase:
         self._direct: sqlite3.Connection | None = None
         """A second connection for `write_now`, used on the loop's own thread."""
         self._direct_rests_until = 0.0
-        self._direct_average = 0.0
-        """Seconds a `write_now` commit takes, a moving average."""
+        self._direct_slow: deque[bool] = deque(maxlen=DIRECT_WRITE_WINDOW)
+        """Whether each recent `write_now` commit was slow, newest last."""
 
     @property
     def dialect(self) -> Dialect:
@@ -468,9 +470,9 @@ class SqliteDatabase:
         answer waits for a turn of a busy loop. This runs on a connection of its own, on the
         loop's thread, never waiting: when the other connection is writing (a transaction
         open across turns of the loop) SQLite refuses at once, and the caller goes the usual
-        way. It never checkpoints (the other connection does), and after a commit slower
-        than `DIRECT_WRITE_SLOW_SECONDS` on average (a slow disk) it rests for a while: a
-        flush that blocks the loop that long is worse than the trip it saves.
+        way. It never checkpoints (the other connection does), and when most of the recent
+        commits were slower than `DIRECT_WRITE_SLOW_SECONDS` (a slow disk) it rests for a
+        while: a flush that blocks the loop that long is worse than the trip it saves.
         """
         direct = self._direct
         if direct is None or time.monotonic() < self._direct_rests_until:
@@ -491,11 +493,11 @@ class SqliteDatabase:
             if direct.in_transaction:
                 direct.rollback()
             return None  # the usual way reports what is wrong, if it is still wrong
-        took = time.perf_counter() - started
-        self._direct_average += DIRECT_WRITE_WEIGHT * (took - self._direct_average)
-        if self._direct_average > DIRECT_WRITE_SLOW_SECONDS:
+        slow = self._direct_slow
+        slow.append(time.perf_counter() - started > DIRECT_WRITE_SLOW_SECONDS)
+        if sum(slow) * 2 > DIRECT_WRITE_WINDOW:
             self._direct_rests_until = time.monotonic() + DIRECT_WRITE_REST_SECONDS
-            self._direct_average = 0.0
+            slow.clear()
         return rows
 
     def _level_switch(self, durable: bool) -> tuple[str, ...]:
