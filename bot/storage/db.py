@@ -108,9 +108,10 @@ for a while. On a 2-core test machine they took 0.1–0.5 ms, two in 10,000 over
 one by one would hold the loop most of the time: there the usual way's group commit, on its
 thread, is better, and `write_now` rests."""
 DIRECT_WRITE_WINDOW = 32
-"""The recent commits that judge the disk: it is slow when over half of them were. A lone
-flush that waits behind a checkpoint (47–48 ms, twice in three minutes at 200 events/s on a
-disk that flushes in 0.5 ms) does not stop them, however long it took."""
+"""The recent commits that judge the disk: it is slow when over half of them were. The lone
+slow flushes of a quick disk (on the test machine 11–57 ms, a few in three minutes at up to
+200 events/s, between flushes of 0.5 ms) do not stop them, however long they took: one such
+flush used to stop them for a minute, and the portal's acknowledgements went the usual way."""
 DIRECT_WRITE_REST_SECONDS = 60.0
 
 
