@@ -2,8 +2,10 @@
 
 Prints the time until the directory is first usable (`start()`, which start-up waits for), until
 it is complete (read in the background), the portal requests each read spends, the share of the
-portal's budget the 5-minute refresh takes, and how long a sign-in lookup by phone blocks the
-event loop, beside the old way (normalising every user's phones on each attempt).
+portal's budget the 5-minute refresh takes, how long a sign-in lookup by phone blocks the
+event loop, beside the old way (normalising every user's phones on each attempt), and the memory
+a complete directory holds (tracemalloc: what a fresh directory's read left allocated from the
+bot's code, the users' strings included, its indexes too).
 
 Run: `.venv/bin/python -m bench.directory [--users N] [--lookups N]`
 """
@@ -12,11 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import statistics
 import time
+import tracemalloc
 from collections.abc import Awaitable, Sequence
+from pathlib import Path
 
 from bot.access.directory import USERS_PER_REQUEST, PortalDirectory
 from bot.phones import normalize_phone
@@ -28,6 +33,7 @@ BURST = 50
 REFRESH_SECONDS = 300.0
 REGION = "RU"
 OLD_USERS_PER_REQUEST = 50
+BOT_CODE = str(Path(__file__).resolve().parents[1] / "bot" / "*")
 
 
 def phone_of(index: int) -> str:
@@ -50,6 +56,22 @@ def old_lookup(directory_users: Sequence[tuple[str | None, ...]], e164: str) -> 
         for phones in directory_users
         if any(p and normalize_phone(p, REGION) == e164 for p in phones)
     )
+
+
+async def held_by_directory(portal: PortalClient) -> float:
+    """MB still allocated, from the bot's code, after a fresh directory read everyone."""
+    gc.collect()
+    tracemalloc.start(32)
+    try:
+        directory = PortalDirectory(portal, default_region=REGION)
+        await directory.start()
+        await directory.complete()
+        gc.collect()
+        snapshot = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    ours = snapshot.filter_traces([tracemalloc.Filter(True, BOT_CODE, all_frames=True)])
+    return sum(stat.size for stat in ours.statistics("filename")) / 1e6
 
 
 async def main(users: int, lookups: int) -> None:
@@ -87,6 +109,7 @@ async def main(users: int, lookups: int) -> None:
             miss_s, miss_requests = await timed_requests(
                 emulator, directory.users_with_phone("+79990000000")
             )
+            held_mb = await held_by_directory(portal)
     finally:
         await emulator.stop()
     old_requests = -(-(users + 3) // OLD_USERS_PER_REQUEST)
@@ -108,6 +131,7 @@ async def main(users: int, lookups: int) -> None:
         "lookup_speedup": round(statistics.median(old_ms) / statistics.median(hit_ms)),
         "miss_read_s": round(miss_s, 3),
         "miss_read_requests": miss_requests,
+        "held_mb": round(held_mb, 1),
     }
     print(f"portal limit: {DRAIN_PER_SECOND:g} req/s, burst {BURST}; {users + 3} users")
     print(
@@ -126,6 +150,7 @@ async def main(users: int, lookups: int) -> None:
         f"{figures['lookup_speedup']}x)"
     )
     print(f"unknown phone: {miss_requests} portal request(s) for new users, {miss_s:.3f} s")
+    print(f"memory a complete directory holds: {held_mb:.1f} MB")
     print(json.dumps(figures))
 
 

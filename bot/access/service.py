@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from bot.access.directory import PortalDirectory
+from bot.access.directory import DirectoryUser, PortalDirectory
 from bot.access.roles import Action, Identity, Role
 from bot.phones import normalize_contact_phone, normalize_phone
-from bot.portal import PortalUser
 from bot.storage import (
     Binding,
     BindingRepository,
@@ -226,7 +225,7 @@ class AccessService:
             return BindOutcome.PHONE_MISMATCH
         return await self._redeem(token_hash, sender_id, language)
 
-    def phones_of(self, user: PortalUser) -> set[str]:
+    def phones_of(self, user: DirectoryUser) -> set[str]:
         """The portal user's phones in E.164 form."""
         raw = (user.personal_mobile, user.work_phone, user.personal_phone)
         return {e164 for p in raw if p and (e164 := normalize_phone(p, self._region))}

@@ -18,6 +18,7 @@ from typing import Any
 
 import phonenumbers
 
+from bot.access.directory import DirectoryUser
 from bot.access.roles import Action, Identity
 from bot.access.service import AccessDenied
 from bot.leads.actions import BotActionLog
@@ -48,7 +49,6 @@ from bot.portal import (
     OutcomeUnknownError,
     PortalClient,
     PortalError,
-    PortalUser,
     Status,
     ValidationError,
 )
@@ -291,13 +291,13 @@ class CaptureService:
             cls.check_may_assign_others(identity)
 
     @classmethod
-    def assign(cls, identity: Identity, draft: CaptureDraft, user: PortalUser | None) -> bool:
+    def assign(cls, identity: Identity, draft: CaptureDraft, user: DirectoryUser | None) -> bool:
         """Make `user` responsible for the draft; False when there is nobody to assign.
 
         `user` is the active portal user read for the picked id (None: unknown or deactivated).
         """
         cls.check_may_assign_others(identity)
-        if user is None or user.id is None:
+        if user is None:
             return False
         draft.assigned_by_id = user.id
         return True

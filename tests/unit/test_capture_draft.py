@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.access.directory import DirectoryUser
 from bot.access.roles import Identity, Role
 from bot.access.service import AccessDenied
 from bot.leads.capture import CaptureService, contact_prefill
@@ -21,7 +22,6 @@ from bot.leads.capture_draft import (
 )
 from bot.leads.form import FieldKind, FormField, FormValue
 from bot.leads.visibility import LeadHiddenError
-from bot.portal import PortalUser
 
 FORM = [
     FormField("TITLE", "Lead Title", FieldKind.STRING, required=True),
@@ -204,14 +204,14 @@ def test_rep_may_not_make_a_colleague_responsible() -> None:
         CaptureService.check_assignee(REP, 9)
     draft = _draft()
     with pytest.raises(AccessDenied):
-        CaptureService.assign(REP, draft, PortalUser.model_validate({"ID": "9"}))
+        CaptureService.assign(REP, draft, DirectoryUser(id=9))
     assert draft.assigned_by_id == REP.portal_user_id
 
 
 def test_manager_makes_an_active_colleague_responsible() -> None:
     draft = _draft()
     assert CaptureService.may_assign_others(MANAGER)
-    assert CaptureService.assign(MANAGER, draft, PortalUser.model_validate({"ID": "9"}))
+    assert CaptureService.assign(MANAGER, draft, DirectoryUser(id=9))
     assert draft.assigned_by_id == 9
     CaptureService.check_assignee(MANAGER, 9)
 

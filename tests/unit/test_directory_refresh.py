@@ -9,9 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.access.directory import LATE_AFTER_TTLS, USERS_PER_PAGE, PortalDirectory
+from bot.access.directory import LATE_AFTER_TTLS, USERS_PER_PAGE, DirectoryUser, PortalDirectory
 from bot.portal import Lane, PortalClient
-from bot.portal.models import PortalUser
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.fixtures_portal import RecordingLimiter
 
@@ -102,7 +101,7 @@ async def test_a_reread_lets_the_loop_run_between_pages_of_users(
     seen_at: list[int] = []
     compare = PortalDirectory._known_if_same
 
-    def known_if_same(self: PortalDirectory, user: PortalUser) -> PortalUser:
+    def known_if_same(self: PortalDirectory, user: DirectoryUser) -> DirectoryUser:
         seen_at.append(turns)
         return compare(self, user)
 
