@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from bot.access.directory import LATE_AFTER_TTLS, USERS_PER_PAGE, DirectoryUser, PortalDirectory
-from bot.portal import Lane, PortalClient
+from bot.portal import Lane, PortalClient, PortalUser
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.fixtures_portal import RecordingLimiter
 
@@ -116,3 +116,32 @@ async def test_a_reread_lets_the_loop_run_between_pages_of_users(
     # Each page in a turn of its own: the ticker ran between them.
     assert len(set(pages[0])) == 1
     assert pages[0][0] < pages[1][0] < pages[2][0]
+
+
+async def test_the_directory_keeps_every_field_the_bot_reads_in_a_record_of_its_own(
+    recorded_portal: tuple[PortalClient, RecordingLimiter], portal_emulator: Bitrix24Emulator
+) -> None:
+    # 10,000 users are held for the whole run: a slotted record, not a validated model with
+    # its bookkeeping (an attribute dict and the set of fields given) per user.
+    raw = portal_emulator.add_user(
+        "Olga",
+        "Fieldova",
+        user_id=4242,
+        email="olga@example.com",
+        personal_mobile="+7 999 123-45-67",
+        work_phone="+7 495 765-43-21",
+        personal_phone="8 (916) 000-11-22",
+        work_position="Head of sales",
+        time_zone="Asia/Yekaterinburg",
+    )
+    portal, _ = recorded_portal
+    directory = await started(portal)
+    held = await directory.active_user(4242)
+    assert isinstance(held, DirectoryUser)
+    assert not hasattr(held, "__dict__")
+    read = PortalUser.model_validate(raw)
+    for field in DirectoryUser.__dataclass_fields__:
+        assert getattr(held, field) == getattr(read, field), field
+    assert held.full_name == read.full_name == "Olga Fieldova"
+    assert [u.id for u in await directory.users_with_phone("+79991234567")] == [4242]
+    assert [u.id for u in await directory.search("fieldova")] == [4242]
