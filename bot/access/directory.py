@@ -13,6 +13,7 @@ from bot.phones import normalize_phone
 from bot.portal import Lane, PortalClient, PortalError, PortalUser
 from bot.portal.batch import MAX_BATCH_COMMANDS
 from bot.portal.methods import GetUsers
+from bot.portal.models import joined_name
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class DirectoryUser:
     @property
     def full_name(self) -> str:
         """First and last name joined (empty when neither is set)."""
-        return " ".join(p for p in (self.name, self.last_name) if p)
+        return joined_name(self.name, self.last_name)
 
 
 def page_commands(after: int, pages: int = MAX_BATCH_COMMANDS) -> dict[str, GetUsers]:

@@ -59,6 +59,7 @@ __all__ = [
     "UserFieldChanges",
     "UserFieldDraft",
     "UserFieldEnumItem",
+    "joined_name",
     "multifield_changes",
 ]
 
@@ -270,6 +271,11 @@ class MultiFieldChange(BaseModel):
         return item
 
 
+def joined_name(*parts: str | None) -> str:
+    """A person's name parts joined with spaces, the empty ones left out."""
+    return " ".join(p for p in parts if p)
+
+
 def multifield_changes(
     stored: Iterable[MultiFieldValue], wanted: Sequence[tuple[str, str]]
 ) -> list[MultiFieldChange]:
@@ -375,8 +381,7 @@ class _PersonFields(PortalModel):
     @property
     def full_name(self) -> str:
         """Name parts joined with spaces (empty when none is set)."""
-        parts = (self.name, self.second_name, self.last_name)
-        return " ".join(p for p in parts if p)
+        return joined_name(self.name, self.second_name, self.last_name)
 
 
 class Lead(_PersonFields):
@@ -731,7 +736,7 @@ class PortalUser(PortalModel):
     @property
     def full_name(self) -> str:
         """First and last name joined (empty when neither is set)."""
-        return " ".join(p for p in (self.name, self.last_name) if p)
+        return joined_name(self.name, self.last_name)
 
 
 class DuplicateMatches(PortalModel):
