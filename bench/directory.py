@@ -5,9 +5,12 @@ it is complete (read in the background), the portal requests each read spends, t
 portal's budget the 5-minute refresh takes, how long a sign-in lookup by phone blocks the
 event loop, beside the old way (normalising every user's phones on each attempt), and the memory
 a complete directory holds (tracemalloc: what a fresh directory's read left allocated from the
-bot's code, the users' strings included, its indexes too).
+bot's code, the users' strings included, its indexes too), and the most memory a re-read takes
+at its biggest moment (tracemalloc's peak over one refresh; the emulator runs in this process,
+so its answers are counted too). `--read-pages N` re-reads with N `user.get` pages per request
+instead of the bot's `READ_PAGES` (50 is what one request can hold).
 
-Run: `.venv/bin/python -m bench.directory [--users N] [--lookups N]`
+Run: `.venv/bin/python -m bench.directory [--users N] [--lookups N] [--read-pages N]`
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import tracemalloc
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
 
-from bot.access.directory import USERS_PER_REQUEST, PortalDirectory
+from bot.access import directory as directory_module
+from bot.access.directory import USERS_PER_PAGE, USERS_PER_REQUEST, PortalDirectory
 from bot.phones import normalize_phone
 from bot.portal import PortalClient, PortalLimiter, WebhookAuth
 from tests.emulators.bitrix24 import Bitrix24Emulator
@@ -74,6 +78,19 @@ async def held_by_directory(portal: PortalClient) -> float:
     return sum(stat.size for stat in ours.statistics("filename")) / 1e6
 
 
+async def refresh_peak(directory: PortalDirectory) -> float:
+    """MB above the directory's own at the biggest moment of one re-read (tracemalloc's peak)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        await directory.refresh()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return (peak - base) / 1e6
+
+
 async def main(users: int, lookups: int) -> None:
     """Seed the portal, read the directory the new way, time lookups, print the figures."""
     logging.basicConfig(level=logging.WARNING)
@@ -110,6 +127,7 @@ async def main(users: int, lookups: int) -> None:
                 emulator, directory.users_with_phone("+79990000000")
             )
             held_mb = await held_by_directory(portal)
+            peak_mb = await refresh_peak(directory)
     finally:
         await emulator.stop()
     old_requests = -(-(users + 3) // OLD_USERS_PER_REQUEST)
@@ -132,6 +150,8 @@ async def main(users: int, lookups: int) -> None:
         "miss_read_s": round(miss_s, 3),
         "miss_read_requests": miss_requests,
         "held_mb": round(held_mb, 1),
+        "read_pages": directory_module.READ_PAGES,
+        "refresh_peak_mb": round(peak_mb, 1),
     }
     print(f"portal limit: {DRAIN_PER_SECOND:g} req/s, burst {BURST}; {users + 3} users")
     print(
@@ -151,6 +171,11 @@ async def main(users: int, lookups: int) -> None:
     )
     print(f"unknown phone: {miss_requests} portal request(s) for new users, {miss_s:.3f} s")
     print(f"memory a complete directory holds: {held_mb:.1f} MB")
+    print(
+        f"a re-read's biggest moment: {peak_mb:.1f} MB more "
+        f"({directory_module.READ_PAGES} pages = "
+        f"{directory_module.READ_PAGES * USERS_PER_PAGE} users per request)"
+    )
     print(json.dumps(figures))
 
 
@@ -158,5 +183,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--lookups", type=int, default=200)
+    parser.add_argument("--read-pages", type=int, default=directory_module.READ_PAGES)
     arguments = parser.parse_args()
+    directory_module.READ_PAGES = arguments.read_pages
     asyncio.run(main(arguments.users, arguments.lookups))

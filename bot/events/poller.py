@@ -49,6 +49,12 @@ INSERT_CHUNK = 200
 # Leads compared with their stored snapshots at once: the listed leads and the snapshots read
 # for them are both held meanwhile, and the process keeps the memory of its biggest moment.
 QUEUE_CHUNK = 500
+CATCH_UP_CHAINS = 1
+"""Keyset chains a pass reads at once while events come by themselves. Each chain holds its
+request's answer (up to 2,500 leads) until they are compared, so chains read side by side hold
+all their leads together at every pass: a high-water mark the process keeps. Nobody waits for a
+catch-up pass, so it reads one request after another. When the poll is the only intake the
+reader's default applies (as many chains as the limiter can send at once): events wait for it."""
 POLL_EVENT = "POLL"
 
 
@@ -111,6 +117,7 @@ class CatchUpPoller:
             {">DATE_MODIFY": since.isoformat()},
             select=list(SNAPSHOT_FIELDS),
             lane=self._lane,
+            chains=CATCH_UP_CHAINS if self._lane is Lane.ROUTINE else None,
         ):
             if lead.id is None or lead.date_modify is None:
                 continue

@@ -1,9 +1,12 @@
 """The catch-up poll's portal lane: routine while events come by themselves, so a pass of
-several requests never holds the processor's next read back by more than one slot."""
+several requests never holds the processor's next read back by more than one slot; and then it
+reads one request at a time, so it never holds several answers of 2,500 leads at once."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -11,6 +14,8 @@ from bot.app import catch_up_lane
 from bot.config import Settings
 from bot.events.poller import CatchUpPoller
 from bot.portal import Lane, PortalClient
+from bot.portal.batch import BatchResult
+from bot.portal.reading import LEADS_PER_REQUEST
 from bot.storage import Database, KeyValueRepository
 from bot.storage.inbox import InboxRepository
 from bot.storage.snapshots import SnapshotRepository
@@ -45,6 +50,49 @@ async def test_every_request_of_a_poll_goes_in_the_lane_it_was_given(
     assert await poller.poll_once() == 120
     assert limiter.lanes
     assert set(limiter.lanes) == {lane}
+
+
+@pytest.mark.parametrize(
+    ("lane", "side_by_side"), [(Lane.ROUTINE, False), (Lane.BACKGROUND, True)]
+)
+async def test_a_catch_up_pass_reads_one_request_at_a_time_unless_it_is_the_only_intake(
+    recorded_portal: tuple[PortalClient, RecordingLimiter],
+    portal_emulator: Bitrix24Emulator,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    lane: Lane,
+    side_by_side: bool,
+) -> None:
+    portal, _ = recorded_portal
+    poller = CatchUpPoller(
+        portal,
+        db,
+        InboxRepository(db),
+        KeyValueRepository(db),
+        SnapshotRepository(db),
+        interval=30.0,
+        overlap=timedelta(seconds=30),
+        on_stored=lambda: None,
+        lane=lane,
+    )
+    await poller.poll_once()  # the first pass only sets the watermark
+    changed = 3 * LEADS_PER_REQUEST + 100  # three requests' worth between the first two pages
+    portal_emulator.seed_leads(changed)
+    in_flight = most = 0
+    batch = portal.batch
+
+    async def counted(commands: Mapping[str, Any], **options: Any) -> BatchResult:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            return await batch(commands, **options)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(portal, "batch", counted)
+    assert await poller.poll_once() == changed
+    assert (most > 1) is side_by_side
 
 
 WEBHOOK = "https://example.bitrix24.com/rest/1/s3cr3t"

@@ -9,7 +9,14 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.access.directory import LATE_AFTER_TTLS, USERS_PER_PAGE, DirectoryUser, PortalDirectory
+from bot.access.directory import (
+    LATE_AFTER_TTLS,
+    READ_PAGES,
+    USERS_PER_PAGE,
+    USERS_PER_REQUEST,
+    DirectoryUser,
+    PortalDirectory,
+)
 from bot.portal import Lane, PortalClient, PortalUser
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.fixtures_portal import RecordingLimiter
@@ -79,6 +86,32 @@ async def test_a_reread_that_finds_nobody_changed_keeps_the_list_and_its_generat
     await directory.refresh()
     assert directory.generation == renamed + 1
     assert await directory.active_user(2) is None
+
+
+async def test_the_reads_nobody_waits_for_go_in_smaller_requests_than_the_first(
+    recorded_portal: tuple[PortalClient, RecordingLimiter], portal_emulator: Bitrix24Emulator
+) -> None:
+    team = USERS_PER_REQUEST + 3 * READ_PAGES * USERS_PER_PAGE
+    for number in range(team):
+        portal_emulator.add_user(f"User{number}", "Bench", user_id=1000 + number)
+    portal, _ = recorded_portal
+    directory = PortalDirectory(portal, default_region="RU", ttl=TTL)
+
+    def batch_sizes() -> list[int]:
+        batches = [call for call in portal_emulator.calls if call.method == "batch"]
+        return [len(call.params["cmd"]) for call in batches]
+
+    await directory.start()  # start-up waits for this one: as many users as one request holds
+    assert batch_sizes() == [USERS_PER_REQUEST // USERS_PER_PAGE]
+    await directory.complete()
+    rest = batch_sizes()[1:]
+    assert len(rest) >= 3
+    assert rest == [READ_PAGES] * len(rest)
+    portal_emulator.calls.clear()
+    await directory.refresh()
+    assert set(batch_sizes()) == {READ_PAGES}
+    everyone = await directory.search("", limit=team + 100)
+    assert {user.id for user in everyone} >= set(range(1000, 1000 + team))
 
 
 async def test_a_reread_lets_the_loop_run_between_pages_of_users(
