@@ -695,7 +695,8 @@ def posting_figures(tally: Tally) -> dict[str, object]:
 
 
 def lead_reads(portal: Bitrix24Emulator) -> tuple[int, int]:
-    """Leads read by id (the processor's `filter[@ID]` lists) and catch-up list requests."""
+    """Leads read by id (the processor's `filter[@ID]` lists) and the catch-up poll's list
+    commands (`filter[>DATE_MODIFY]`; the processor's lists name DATE_MODIFY in their select)."""
     by_id = 0
     polls = 0
     for call in portal.calls:
@@ -707,7 +708,7 @@ def lead_reads(portal: Bitrix24Emulator) -> tuple[int, int]:
         for query in commands.values():
             text = unquote(str(query))
             by_id += len(_LISTED_IDS.findall(text))
-            if "DATE_MODIFY" in text and text.startswith("crm.lead.list"):
+            if "filter[>DATE_MODIFY]" in text and text.startswith("crm.lead.list"):
                 polls += 1
     return by_id, polls
 

@@ -16,9 +16,11 @@ from bench.soak import (
     Pace,
     Stages,
     Tally,
+    lead_reads,
     posting_figures,
     slowest_windows,
 )
+from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.emulators.bitrix24_state import CallRecord
 
 
@@ -128,3 +130,23 @@ def test_the_slowest_windows_name_the_requests_that_were_not_the_processors_read
     }
     assert windows[1]["from_s"] == 0
     assert windows[1]["other_portal_requests"] == ["9.5 s crm.activity.list"]
+
+
+def test_lead_reads_tell_the_processors_reads_by_id_from_the_catch_up_polls_lists() -> None:
+    portal = Bitrix24Emulator()
+    processor = (
+        "crm.lead.list?filter%5B%40ID%5D%5B0%5D=10&filter%5B%40ID%5D%5B1%5D=11"
+        "&select%5B0%5D=ID&select%5B1%5D=DATE_MODIFY&order%5BID%5D=ASC&start=-1"
+    )
+    poll = (
+        "crm.lead.list?filter%5B%3EDATE_MODIFY%5D=2026-12-07T09%3A00%3A00%2B00%3A00"
+        "&filter%5B%3EID%5D=0&order%5BID%5D=ASC&select%5B0%5D=ID&select%5B1%5D=DATE_MODIFY&start=-1"
+    )
+    portal.calls.extend(
+        [
+            CallRecord(method="batch", arrived_at=1.0, params={"cmd": {"l0": processor}}),
+            CallRecord(method="batch", arrived_at=2.0, params={"cmd": {"p0": poll, "p1": poll}}),
+        ]
+    )
+    # Both name DATE_MODIFY; only the poll filters on it.
+    assert lead_reads(portal) == (2, 2)
