@@ -169,16 +169,11 @@ class _Chains:
                 return _ChainRead(rows, cursor, complete=True)
         return _ChainRead(rows, cursor, complete=cursor >= upto)
 
-    async def segment(self, after: int, upto: int) -> list[_Row]:
-        """Every lead with `after < ID <= upto`, 50 chained pages per request."""
-        rows: list[_Row] = []
-        while True:
-            chain = self.chain(after, upto, MAX_BATCH_COMMANDS)
-            part = self.read(await self._run(chain), list(chain), after, upto)
-            rows.extend(part.rows)
-            if part.complete:
-                return rows
-            after = part.cursor
+    async def segment(self, after: int, upto: int) -> _ChainRead:
+        """The leads with `after < ID <= upto` that one request of 50 chained pages reads; a
+        segment denser than planned says where its rest begins (`cursor`, not `complete`)."""
+        chain = self.chain(after, upto, MAX_BATCH_COMMANDS)
+        return self.read(await self._run(chain), list(chain), after, upto)
 
 
 def _in_order(rows: Iterable[_Row | None], after: int) -> list[_Row]:
@@ -253,29 +248,41 @@ async def _segments_in_order(
 ) -> AsyncIterator[_Row]:
     """Run up to `window(widened)` segments ahead of the one being yielded.
 
-    The window is taken narrow first and wide once `widen_after` seconds have passed.
+    The window is taken narrow first and wide once `widen_after` seconds have passed. A
+    segment denser than planned continues with another request only after the rows of its
+    first were yielded, ahead of the segments after it: a chain holds one request's leads at a
+    time (the leads of a sparse start made the density guess low, and a segment of several
+    requests' leads was held whole until its last request).
     """
-    running: dict[int, asyncio.Task[list[_Row]]] = {}
+    spans = list(segments)  # still to yield, in ID order
+    running: dict[tuple[int, int], asyncio.Task[_ChainRead]] = {}
     loop = asyncio.get_running_loop()
     widen_at = loop.time() + widen_after
     widened = False
 
-    def launch(index: int) -> None:
-        for ahead in range(index, min(index + max(1, window(widened)), len(segments))):
-            if ahead not in running:
-                running[ahead] = asyncio.create_task(reader.segment(*segments[ahead]))
+    def launch() -> None:
+        for span in spans[: max(1, window(widened))]:
+            if span not in running:
+                running[span] = asyncio.create_task(reader.segment(*span))
 
     try:
-        for index in range(len(segments)):
-            launch(index)
+        while spans:
+            launch()
+            span = spans[0]
             if not widened:
                 remaining = widen_at - loop.time()
                 if remaining > 0:
-                    await asyncio.wait({running[index]}, timeout=remaining)
+                    await asyncio.wait({running[span]}, timeout=remaining)
                 if loop.time() >= widen_at:
                     widened = True
-                    launch(index)
-            for row in await running.pop(index):
+                    launch()
+            part = await running.pop(span)
+            spans.pop(0)
+            if not part.complete:
+                if part.cursor <= span[0]:
+                    raise PortalError("a keyset chain of crm.lead.list pages did not advance")
+                spans.insert(0, (part.cursor, span[1]))
+            for row in part.rows:
                 yield row
     finally:
         for task in running.values():

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
 
 from bot.portal import OperationTimeLimitError, PortalClient, PortalLimiter, WebhookAuth
-from bot.portal.reading import DEFAULT_CHAINS
+from bot.portal.batch import BatchResult
+from bot.portal.reading import DEFAULT_CHAINS, LEADS_PER_REQUEST, PAGE_SIZE
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.portal.conftest import ClientFactory
 
@@ -139,6 +142,42 @@ async def test_uneven_density_still_reads_everything_once_in_order(
     wanted = [lead_id for index, lead_id in enumerate(ids) if index >= 6_000 or index % 10 == 0]
     got = [lead.id async for lead in client.iter_leads({"STATUS_ID": "NEW"}, ["ID"])]
     assert got == wanted
+
+
+@pytest.mark.parametrize("chains", [1, None])
+async def test_a_denser_segment_is_yielded_a_request_at_a_time(
+    client: PortalClient,
+    portal_emulator: Bitrix24Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    chains: int | None,
+) -> None:
+    # Sparse at the start, so the segments are planned too wide: one holds several requests'
+    # leads. Each request's leads are yielded before its chain asks for the next, so what a
+    # read holds is one request's leads per chain, not a whole segment's.
+    ids = portal_emulator.seed_leads(
+        16_000, STATUS_ID=lambda i: "NEW" if i >= 8_000 or i % 20 == 0 else "JUNK"
+    )
+    wanted = [lead_id for index, lead_id in enumerate(ids) if index >= 8_000 or index % 20 == 0]
+    received: list[int] = []  # leads the reader had received when each request was sent
+    yielded = 0
+    held: list[int] = []
+    batch = client.batch
+
+    async def counted(commands: Mapping[str, Any], **options: Any) -> BatchResult:
+        held.append(sum(received) - yielded)
+        result = await batch(commands, **options)
+        received.append(sum(len(rows) for rows in result.results.values()))
+        return result
+
+    monkeypatch.setattr(client, "batch", counted)
+    got = []
+    async for lead in client.iter_leads({"STATUS_ID": "NEW"}, ["ID"], chains=chains):
+        got.append(lead.id)
+        yielded += 1
+    assert got == wanted
+    runs_at_once = 1 if chains == 1 else DEFAULT_CHAINS
+    # The light first request's two pages, and a request's leads per chain running.
+    assert max(held) <= 2 * PAGE_SIZE + runs_at_once * LEADS_PER_REQUEST
 
 
 async def test_a_few_new_leads_cost_one_light_request(
