@@ -1,15 +1,17 @@
 """The catch-up poll's memory: what one pass holds at its biggest moment, and what stays.
 
-The portal emulator runs in a process of its own, seeded with `--leads` leads changed since the
-watermark among `--spread` times as many (every `--spread`-th lead), as traffic spreads
-changes over a portal's ids. This process runs the bot's `CatchUpPoller` (routine lane, as when
+The portal emulator runs in a process of its own, seeded with `--quiet` leads that never change
+at the lowest ids (a portal's old leads), then `--leads` leads changed since the watermark
+among `--spread` times as many (every `--spread`-th lead), as traffic spreads changes over a
+portal's ids. This process runs the bot's `CatchUpPoller` (routine lane, as when
 events come by themselves) against it with a fresh SQLite database, `--passes` times. For each
 pass: the leads it listed, tracemalloc's peak above the start of the pass (this process only:
 the poller, the portal client, the database's thread), the most requests in flight at once,
 and the RSS after glibc's trim (as the bot trims). `--chains 0` reads the keyset chains side by
 side as the reader does by default; the bot's `CATCH_UP_CHAINS` otherwise.
 
-Run: `.venv/bin/python -m bench.catch_up [--leads N] [--spread N] [--passes N] [--chains N]`
+Run: `.venv/bin/python -m bench.catch_up [--leads N] [--spread N] [--quiet N] [--passes N]
+[--chains N]`
 """
 
 from __future__ import annotations
@@ -43,13 +45,16 @@ LONG_AGO = "2020-01-01T10:00:00+03:00"
 WATERMARK = "2026-01-01T00:00:00+00:00"
 
 
-def serve_portal(leads: int, spread: int, urls: multiprocessing.Queue[str]) -> None:
-    """The emulator with `leads` changed leads among `leads * spread`, until terminated."""
+def serve_portal(leads: int, spread: int, quiet: int, urls: multiprocessing.Queue[str]) -> None:
+    """The emulator with `quiet` unchanged leads, then `leads` changed leads among
+    `leads * spread`, until terminated."""
     from tests.emulators.bitrix24 import Bitrix24Emulator
 
     async def serve() -> None:
         portal = Bitrix24Emulator(rate_limit=True)
         now = portal.now_text()
+        if quiet:
+            portal.seed_leads(quiet, DATE_CREATE=LONG_AGO, DATE_MODIFY=LONG_AGO)
         portal.seed_leads(
             leads * spread,
             DATE_CREATE=LONG_AGO,
@@ -66,9 +71,11 @@ def serve_portal(leads: int, spread: int, urls: multiprocessing.Queue[str]) -> N
 
 
 def rss_mb() -> float:
-    """This process's resident memory."""
-    with Path("/proc/self/statm").open() as statm:
-        return int(statm.read().split()[1]) * 4096 / 1e6
+    """This process's resident memory, in MB of 2**20 bytes as `bench.soak` counts it."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 async def measure(url: str, passes: int) -> list[dict[str, Any]]:
@@ -141,6 +148,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=7000)
     parser.add_argument("--spread", type=int, default=4)
+    parser.add_argument("--quiet", type=int, default=0)
     parser.add_argument("--passes", type=int, default=4)
     parser.add_argument("--chains", type=int, default=poller_module.CATCH_UP_CHAINS)
     args = parser.parse_args()
@@ -148,7 +156,7 @@ def main() -> None:
     poller_module.CATCH_UP_CHAINS = args.chains or None  # type: ignore[assignment]
     context = multiprocessing.get_context("spawn")
     urls: multiprocessing.Queue[str] = context.Queue()
-    server = context.Process(target=serve_portal, args=(args.leads, args.spread, urls))
+    server = context.Process(target=serve_portal, args=(args.leads, args.spread, args.quiet, urls))
     server.start()
     try:
         figures = asyncio.run(measure(urls.get(timeout=120), args.passes))
@@ -164,6 +172,7 @@ def main() -> None:
     result = {
         "leads": args.leads,
         "spread": args.spread,
+        "quiet": args.quiet,
         "chains": args.chains or "side by side",
         "requests_per_pass": figures[0]["requests"],
         # A pass every 30 s at the portal's 2 requests/s.

@@ -284,6 +284,7 @@ async def _segments_in_order(
                 spans.insert(0, (part.cursor, span[1]))
             for row in part.rows:
                 yield row
+            del part  # its rows go before the next request's arrive
     finally:
         for task in running.values():
             task.cancel()
