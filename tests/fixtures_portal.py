@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import pytest
 
 from bot.portal import Lane, PortalClient, PortalLimiter, WebhookAuth
+from bot.portal.batch import BatchResult
 from tests.emulators.bitrix24 import Bitrix24Emulator
+
+
+class CountedBatches:
+    """Stands in for a client's `batch` (set it as the client's attribute): counts the requests
+    and the most in flight at once, then sends each as the client would."""
+
+    def __init__(self, portal: PortalClient) -> None:
+        self._batch = portal.batch
+        self.requests = 0
+        self.in_flight = 0
+        self.most = 0
+
+    async def __call__(self, commands: Mapping[str, Any], **options: Any) -> BatchResult:
+        self.requests += 1
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            return await self._batch(commands, **options)
+        finally:
+            self.in_flight -= 1
 
 
 @pytest.fixture

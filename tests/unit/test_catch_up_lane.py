@@ -4,9 +4,7 @@ reads one request at a time, so it never holds several answers of 2,500 leads at
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -14,13 +12,27 @@ from bot.app import catch_up_lane
 from bot.config import Settings
 from bot.events.poller import CatchUpPoller
 from bot.portal import Lane, PortalClient
-from bot.portal.batch import BatchResult
 from bot.portal.reading import LEADS_PER_REQUEST
 from bot.storage import Database, KeyValueRepository
 from bot.storage.inbox import InboxRepository
 from bot.storage.snapshots import SnapshotRepository
 from tests.emulators.bitrix24 import Bitrix24Emulator
-from tests.fixtures_portal import RecordingLimiter
+from tests.fixtures_portal import CountedBatches, RecordingLimiter
+
+
+def poller_on(portal: PortalClient, db: Database, lane: Lane) -> CatchUpPoller:
+    """The bot's catch-up poller with its default timing, in `lane`."""
+    return CatchUpPoller(
+        portal,
+        db,
+        InboxRepository(db),
+        KeyValueRepository(db),
+        SnapshotRepository(db),
+        interval=30.0,
+        overlap=timedelta(seconds=30),
+        on_stored=lambda: None,
+        lane=lane,
+    )
 
 
 @pytest.mark.parametrize("lane", [Lane.ROUTINE, Lane.BACKGROUND])
@@ -31,19 +43,7 @@ async def test_every_request_of_a_poll_goes_in_the_lane_it_was_given(
     lane: Lane,
 ) -> None:
     portal, limiter = recorded_portal
-    kv = KeyValueRepository(db)
-    inbox = InboxRepository(db)
-    poller = CatchUpPoller(
-        portal,
-        db,
-        inbox,
-        kv,
-        SnapshotRepository(db),
-        interval=30.0,
-        overlap=timedelta(seconds=30),
-        on_stored=lambda: None,
-        lane=lane,
-    )
+    poller = poller_on(portal, db, lane)
     await poller.poll_once()  # the first pass only sets the watermark
     for number in range(120):  # more than one page of 50
         portal_emulator.ui_add_lead({"TITLE": f"Lead {number}", "ASSIGNED_BY_ID": 1}, 1)
@@ -64,35 +64,14 @@ async def test_a_catch_up_pass_reads_one_request_at_a_time_unless_it_is_the_only
     side_by_side: bool,
 ) -> None:
     portal, _ = recorded_portal
-    poller = CatchUpPoller(
-        portal,
-        db,
-        InboxRepository(db),
-        KeyValueRepository(db),
-        SnapshotRepository(db),
-        interval=30.0,
-        overlap=timedelta(seconds=30),
-        on_stored=lambda: None,
-        lane=lane,
-    )
+    poller = poller_on(portal, db, lane)
     await poller.poll_once()  # the first pass only sets the watermark
     changed = 3 * LEADS_PER_REQUEST + 100  # three requests' worth between the first two pages
     portal_emulator.seed_leads(changed)
-    in_flight = most = 0
-    batch = portal.batch
-
-    async def counted(commands: Mapping[str, Any], **options: Any) -> BatchResult:
-        nonlocal in_flight, most
-        in_flight += 1
-        most = max(most, in_flight)
-        try:
-            return await batch(commands, **options)
-        finally:
-            in_flight -= 1
-
+    counted = CountedBatches(portal)
     monkeypatch.setattr(portal, "batch", counted)
     assert await poller.poll_once() == changed
-    assert (most > 1) is side_by_side
+    assert (counted.most > 1) is side_by_side
 
 
 WEBHOOK = "https://example.bitrix24.com/rest/1/s3cr3t"
