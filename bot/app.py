@@ -1120,6 +1120,9 @@ class Application:
             await directory.complete()  # the users start() left for later, off the start path
         except PortalError as exc:
             log.warning("portal directory read failed: %s", exc.code)
+        else:
+            if self.processor is not None:
+                await self.processor.prepare()
         while True:
             await asyncio.sleep(DIRECTORY_REFRESH_SECONDS)
             try:

@@ -149,6 +149,7 @@ class EventProcessor:
         self._wake.set()  # leftovers of a previous run first
         self._index: SubscriptionIndex | None = None
         self._index_key: tuple[int | None, int | None, int] | None = None
+        self._index_lock = asyncio.Lock()
         self._watching_since: datetime | None = None
         self.leads_read = 0
         """Leads read from the portal so far (each lead of each batch counts once)."""
@@ -242,18 +243,35 @@ class EventProcessor:
                 leads[lead_id] = found.get(lead_id)
         return leads
 
+    @property
+    def subscribers_indexed(self) -> int | None:
+        """Subscriptions in the index the batches match against (None: not built yet)."""
+        return None if self._index is None else self._index.size
+
+    async def prepare(self) -> None:
+        """Build the subscribers' index now, once the portal's users are read, so the first
+        events after a start do not wait for it (10,000 subscriptions: about half a second
+        and 9 MB, kept and rebuilt only when the subscriptions, the bindings or the users
+        change)."""
+        try:
+            await self._subscription_index()
+        except PortalError as exc:
+            log.warning("subscribers' index not built ahead (portal %s)", exc.code)
+
     async def _subscription_index(self) -> SubscriptionIndex:
-        revisions = await self._revisions.current()
-        key = (revisions.get("subscriptions"), revisions.get("bindings"))
-        if self._index is None or (*key, self._audience.generation) != self._index_key:
-            # The generation as it was before the identities were looked up: a re-read that
-            # lands meanwhile makes the next batch build the index again.
-            generation = self._audience.generation
-            subscriptions = await self._subscriptions.active()
-            identities = await self._audience.identities({s.created_by for s in subscriptions})
-            self._index = SubscriptionIndex(subscriptions, identities)
-            self._index_key = (*key, generation)
-        return self._index
+        # One build at a time: `prepare` and a first batch may ask together.
+        async with self._index_lock:
+            revisions = await self._revisions.current()
+            key = (revisions.get("subscriptions"), revisions.get("bindings"))
+            if self._index is None or (*key, self._audience.generation) != self._index_key:
+                # The generation as it was before the identities were looked up: a re-read
+                # that lands meanwhile makes the next batch build the index again.
+                generation = self._audience.generation
+                subscriptions = await self._subscriptions.active()
+                identities = await self._audience.identities({s.created_by for s in subscriptions})
+                self._index = SubscriptionIndex(subscriptions, identities)
+                self._index_key = (*key, generation)
+            return self._index
 
     @staticmethod
     def _attributed(action: RecentBotAction | None, lead: dict[str, Any]) -> bool:

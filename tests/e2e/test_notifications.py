@@ -491,6 +491,27 @@ async def _all_processed(bot: NotifyingBot) -> bool:
     return await bot.inbox.count(processed=False) == 0
 
 
+async def test_after_a_restart_the_subscribers_are_indexed_before_the_first_event(
+    tmp_path: Path, telegram_emulator: TelegramEmulator, portal_emulator: Bitrix24Emulator
+) -> None:
+    notify = NotifySettings(private_interval_seconds=0.05, backoff_seconds=0.05)
+    async with notifying_app(tmp_path, telegram_emulator, portal_emulator, notify):
+        anna, _ = await anna_and_ivan_subscribed(telegram_emulator)
+    async with notifying_app(tmp_path, telegram_emulator, portal_emulator, notify) as app:
+        processor = app.processor
+        assert processor is not None
+
+        async def indexed() -> bool:
+            return processor.subscribers_indexed == 2
+
+        # Built once the users are read, with nothing in the inbox to wait for it.
+        await eventually(indexed)
+        assert processor.leads_read == 0
+        lead_id = portal_emulator.ui_add_lead({"TITLE": "After restart", "ASSIGNED_BY_ID": 1}, 1)
+        await anna.wait_for_message(about(lead_id, "New lead"))
+        assert processor.subscribers_indexed == 2
+
+
 async def test_poller_does_not_queue_again_what_the_webhook_already_brought(
     notifying_bot: NotifyingBot,
     telegram_emulator: TelegramEmulator,
