@@ -1115,13 +1115,21 @@ class Application:
         self.web_runner = runner
         log.info("web server on port %s", self.port)
 
+    @property
+    def _processor_runs_here(self) -> bool:
+        """The processor works on this replica now: on every replica when they share the
+        queues, otherwise on the one that leads (or the only one)."""
+        if self._queues_shared or self.leadership is None:
+            return True
+        return self.leadership.leading
+
     async def _refresh_directory(self, directory: PortalDirectory) -> None:
         try:
             await directory.complete()  # the users start() left for later, off the start path
         except PortalError as exc:
             log.warning("portal directory read failed: %s", exc.code)
         else:
-            if self.processor is not None:
+            if self.processor is not None and self._processor_runs_here:
                 await self.processor.prepare()
         while True:
             await asyncio.sleep(DIRECTORY_REFRESH_SECONDS)

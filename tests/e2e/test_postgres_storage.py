@@ -135,6 +135,9 @@ async def test_two_replicas_on_one_database_send_each_notification_once(
                 offers = [m for m in anna.transcript() if about(lead_id, "New lead")(m)]
                 assert len(offers) == 1
                 assert await outbox.count("sent") == 1
+                # The follower runs no processor, so it builds no subscribers' index either.
+                assert second.processor is not None
+                assert second.processor.subscribers_indexed is None
 
 
 @pytest.mark.parametrize("bot_redis", ["redis"], indirect=True)

@@ -8,9 +8,20 @@ from urllib.parse import unquote
 
 import pytest
 
-from bot.portal import OperationTimeLimitError, PortalClient, PortalLimiter, WebhookAuth
-from bot.portal.batch import BatchResult
-from bot.portal.reading import DEFAULT_CHAINS, LEADS_PER_REQUEST, PAGE_SIZE
+from bot.portal import (
+    OperationTimeLimitError,
+    PortalClient,
+    PortalError,
+    PortalLimiter,
+    WebhookAuth,
+)
+from bot.portal.batch import BatchCommand, BatchResult
+from bot.portal.reading import (
+    DEFAULT_CHAINS,
+    LEADS_PER_REQUEST,
+    PAGE_SIZE,
+    iter_leads_in_chains,
+)
 from tests.emulators.bitrix24 import Bitrix24Emulator
 from tests.portal.conftest import ClientFactory
 
@@ -207,3 +218,34 @@ async def test_an_idle_limiter_reads_every_segment_at_once(
     assert portal_emulator.count_calls("batch") == 11
     assert portal_emulator.max_in_flight > DEFAULT_CHAINS
     assert not any(call.rejected_by_limit for call in portal_emulator.calls)
+
+
+async def test_a_portal_that_repeats_its_pages_is_refused_not_read_forever() -> None:
+    """A chain whose full pages bring nothing past its cursor (a portal that ignores the
+    `>ID` start of a keyset page) would plan the same segment again and again."""
+    requests = 0
+
+    async def ignores_the_start(commands: Mapping[str, BatchCommand]) -> BatchResult:
+        nonlocal requests
+        requests += 1
+        if requests == 1:  # the first and the last 50 of ids 1-1000: the rest is planned
+            return BatchResult(
+                results={
+                    "top": [{"ID": str(i)} for i in range(1000, 950, -1)],
+                    "head": [{"ID": str(i)} for i in range(1, 51)],
+                }
+            )
+        return BatchResult(
+            results={key: [{"ID": str(i)} for i in range(1, 51)] for key in commands}
+        )
+
+    got: list[int | None] = []
+
+    async def read() -> None:
+        async for lead in iter_leads_in_chains(ignores_the_start, {}, ["ID"], 0, chains=1):
+            got.append(lead.id)
+
+    with pytest.raises(PortalError, match="did not advance"):
+        await read()
+    assert got == list(range(1, 51))
+    assert requests == 2
