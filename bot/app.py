@@ -1130,7 +1130,8 @@ class Application:
             log.warning("portal directory read failed: %s", exc.code)
         else:
             if self.processor is not None and self._processor_runs_here:
-                await self.processor.prepare()
+                # A task of its own: whatever befalls the build, the timed re-reads go on.
+                self._tasks.append(asyncio.create_task(self.processor.prepare()))
         while True:
             await asyncio.sleep(DIRECTORY_REFRESH_SECONDS)
             try:
